@@ -1,0 +1,45 @@
+/**
+ * The layer rules of STYLE.md, made executable: `npm run deps:validate` fails on a wrong import.
+ * domain → domain only; app → domain and app; an adapter never imports another adapter;
+ * SDKs (@slack, @aws-sdk, drizzle, better-sqlite3) only in adapters/ and main.ts.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'domain-is-pure',
+      severity: 'error',
+      from: { path: '^src/domain/' },
+      to: { pathNot: ['^src/domain/', '^node_modules/(ipaddr\\.js|date-fns)/'], dependencyTypesNot: ['core', 'type-only'] },
+    },
+    {
+      name: 'domain-no-node-io',
+      severity: 'error',
+      from: { path: '^src/domain/' },
+      to: { dependencyTypes: ['core'], path: '^(fs|child_process|http|https|net|dgram|worker_threads)$' },
+    },
+    {
+      name: 'app-imports-domain-and-app',
+      severity: 'error',
+      from: { path: '^src/app/' },
+      to: { pathNot: ['^src/domain/', '^src/app/'], dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'adapters-do-not-import-each-other',
+      severity: 'error',
+      from: { path: '^src/adapters/([^/]+)/' },
+      to: { path: '^src/adapters/', pathNot: '^src/adapters/$1/' },
+    },
+    {
+      name: 'sdks-only-in-adapters-and-main',
+      severity: 'error',
+      from: { pathNot: ['^src/adapters/', '^src/main\\.ts$'] },
+      to: { path: '^node_modules/(@slack|@aws-sdk|@smithy|drizzle-orm|better-sqlite3)/' },
+    },
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+  },
+};

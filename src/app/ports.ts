@@ -1,0 +1,223 @@
+import type { SourceCidr } from '../domain/cidr';
+import type { EndReason, Grant, GrantState } from '../domain/grant';
+import type { Actor, Resource } from '../domain/policy';
+import type { AccessRequest, Approval, MessageRef, RequestState } from '../domain/request';
+import type { Result } from '../domain/result';
+
+/** The only source of time for use cases and stores; tests inject a fake that moves on command. */
+export interface Clock {
+  now(): Date;
+}
+
+/** Timers the scheduler arms; the fake clock implements them too so moving time fires them. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Prefixed, unguessable ids: `req_…`, `grt_…`. */
+export interface Ids {
+  request(): string;
+  grant(): string;
+}
+
+/** Structured logging (pino in production). Never pass secrets in `fields`. */
+export interface Logger {
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
+}
+
+/** An infrastructure failure (AWS, Slack). Retry decisions read only `retryable`. */
+export class InfraError extends Error {
+  constructor(
+    readonly code: string,
+    readonly retryable: boolean,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'InfraError';
+  }
+}
+
+/** Runs `fn` atomically (a synchronous SQLite transaction). Never call Slack or AWS inside. */
+export interface UnitOfWork {
+  tx<T>(fn: () => T): T;
+}
+
+export type NewRequest = Pick<
+  AccessRequest,
+  'id' | 'resourceId' | 'requesterId' | 'durationMs' | 'source' | 'reason' | 'createdAt' | 'approvalDeadline'
+>;
+
+/** Requests and their approvals. Every state change is a compare-and-set on `pending`. */
+export interface RequestStore {
+  insert(request: NewRequest): AccessRequest;
+  get(id: string): AccessRequest | undefined;
+  attachMessage(id: string, ref: MessageRef): void;
+  /** Records one approver's vote on a pending request; a second vote by the same person is refused. */
+  addApproval(
+    id: string,
+    approverId: string,
+    at: Date,
+  ): Result<readonly Approval[], 'NOT_PENDING' | 'ALREADY_APPROVED'>;
+  approvals(id: string): Approval[];
+  /** Moves a request from `pending` to `to`, only if it is still pending. */
+  decide(
+    id: string,
+    to: Exclude<RequestState, 'pending' | 'failed'>,
+    by: string,
+    at: Date,
+    note?: string,
+  ): Result<AccessRequest, 'NOT_PENDING'>;
+  /** Marks an approved (or pending) request failed, with the failure in plain words. */
+  markFailed(id: string, note: string, at: Date): AccessRequest;
+  /** Pending requests, oldest first; `requesterId` narrows to one person's. */
+  listPending(requesterId?: string): AccessRequest[];
+  /** Pending requests whose approval deadline is at or before `now`. */
+  dueForTimeout(now: Date): AccessRequest[];
+  /** The earliest approval deadline among pending requests. */
+  nextDeadline(): Date | undefined;
+}
+
+export type NewGrant = Pick<
+  Grant,
+  'id' | 'requestId' | 'resourceId' | 'requesterId' | 'startsAt' | 'expiresAt'
+>;
+
+/** Grants. Each state change is a compare-and-set on the expected current states. */
+export interface GrantStore {
+  /** Inserts a grant in state `opening`. */
+  insert(grant: NewGrant): Grant;
+  get(id: string): Grant | undefined;
+  byRequest(requestId: string): Grant | undefined;
+  /** Moves the grant to `to` if it is in one of `from`; `patch` sets end fields. */
+  move(
+    id: string,
+    from: readonly GrantState[],
+    to: GrantState,
+    patch?: { endedAt?: Date; endReason?: EndReason; endedBy?: string },
+  ): Result<Grant, 'STATE_CHANGED'>;
+  /** Grants in the given states, earliest expiry first; `requesterId` narrows to one person's. */
+  list(states: readonly GrantState[], requesterId?: string): Grant[];
+  /** Active grants with `expires_at <= now`, and grants stuck in `closing` (a close that did not finish). */
+  dueForExpiry(now: Date): Grant[];
+  /** The earliest `expires_at` among active grants. */
+  nextExpiry(): Date | undefined;
+}
+
+/** One EC2 ingress rule's identity: EC2 keeps one rule per (group, protocol, ports, address). */
+export type RuleKey = {
+  readonly region: string;
+  readonly groupId: string;
+  readonly protocol: 'tcp' | 'udp';
+  readonly fromPort: number;
+  readonly toPort: number;
+  readonly cidr: string;
+};
+
+/** A grant's hold on a rule. Rules are reference-counted: revoked only when no live grant holds them. */
+export type RuleHold = RuleKey & {
+  readonly grantId: string;
+  readonly ruleId: string;
+  /** False when the rule existed before hallpass and is not tagged managed-by=hallpass: never revoked by us. */
+  readonly managed: boolean;
+};
+
+export interface RuleStore {
+  /** Records that a grant holds a rule. */
+  hold(hold: RuleHold): void;
+  /** The unreleased holds of one grant. */
+  holdsOf(grantId: string): RuleHold[];
+  /** How many unreleased holds of *live* grants other than `exceptGrantId` point at `ruleId`. */
+  otherLiveHolders(ruleId: string, exceptGrantId: string): number;
+  /** A live hold on the same key by another grant (to share its rule instead of calling AWS). */
+  findLive(key: RuleKey): RuleHold | undefined;
+  /** Marks all holds of a grant released. */
+  release(grantId: string, at: Date): void;
+}
+
+/** An append-only audit trail: every transition, with actor, time and details. */
+export type AuditEvent = {
+  readonly at: Date;
+  readonly actor: string;
+  readonly type: string;
+  readonly requestId?: string | undefined;
+  readonly grantId?: string | undefined;
+  readonly details?: Record<string, unknown> | undefined;
+};
+
+export interface AuditLog {
+  append(event: AuditEvent): void;
+  /** Events in the order they were appended, optionally for one request. */
+  list(filter?: { requestId?: string }): AuditEvent[];
+}
+
+/** Tags and description inputs for a rule; the adapter writes them as AWS tags. */
+export type RuleTags = { readonly grantId: string; readonly requesterId: string; readonly expiresAt: Date };
+
+export type RuleTarget = {
+  readonly region: string;
+  readonly groupId: string;
+  /** Role to assume for a group in another account (optional). */
+  readonly assumeRoleArn?: string | undefined;
+};
+
+/** EC2 security-group ingress rules. Throws `InfraError` on failure. */
+export interface NetworkAccess {
+  /**
+   * Opens one ingress rule, tagged and described after the grant. If EC2 already has the same
+   * rule (`InvalidPermission.Duplicate`), finds it and returns its id with `existed: true`, and
+   * whether it carries `managed-by=hallpass`.
+   */
+  authorize(
+    target: RuleTarget,
+    rule: Omit<RuleKey, 'region' | 'groupId'> & { readonly family: SourceCidr['family'] },
+    tags: RuleTags,
+  ): Promise<{ ruleId: string; existed: boolean; managed: boolean }>;
+  /** Revokes rules by id. A rule already gone is success. */
+  revoke(target: RuleTarget, ruleIds: readonly string[]): Promise<void>;
+  /** Rewrites the grant tags of a shared rule (its `hallpass:expires-at` follows the latest holder). */
+  retag(target: RuleTarget, ruleId: string, tags: RuleTags): Promise<void>;
+}
+
+/** Identity from Slack: the user groups a user is in (handles, without `@`). Cached by the adapter. */
+export interface Directory {
+  actor(userId: string): Promise<Actor>;
+}
+
+/** What the approval message shows; rendered by the Slack adapter for every state. */
+export type ApprovalCard = {
+  readonly request: AccessRequest;
+  readonly resource: Resource;
+  readonly approvals: readonly Approval[];
+  readonly grant?: Grant | undefined;
+};
+
+/** Something worth telling the requester or the channel thread. */
+export type Notice =
+  | { readonly type: 'request-submitted'; readonly card: ApprovalCard }
+  | { readonly type: 'approval-recorded'; readonly card: ApprovalCard; readonly approverId: string }
+  | { readonly type: 'request-denied'; readonly card: ApprovalCard }
+  | { readonly type: 'request-timed-out'; readonly card: ApprovalCard }
+  | { readonly type: 'request-failed'; readonly card: ApprovalCard }
+  | { readonly type: 'grant-started'; readonly card: ApprovalCard; readonly grant: Grant }
+  | { readonly type: 'grant-ended'; readonly card: ApprovalCard; readonly grant: Grant };
+
+/** Slack, as the use cases see it. Failures throw; use cases log them and go on (a notice never blocks a close). */
+export interface Notifier {
+  /** Posts the Approve / Deny message in the resource's channel. */
+  postApprovalCard(card: ApprovalCard): Promise<MessageRef>;
+  /** Rewrites the approval message in place to show the current state. */
+  updateApprovalCard(ref: MessageRef, card: ApprovalCard): Promise<void>;
+  /** Replies in the approval message's thread. */
+  notifyThread(ref: MessageRef, notice: Notice): Promise<void>;
+  /** Sends a direct message to a user. */
+  notifyUser(userId: string, notice: Notice): Promise<void>;
+}
+
+/** Wakes the scheduler after a change to due times (a new grant, an approval, a close). */
+export interface Wakeup {
+  wake(): void;
+}

@@ -1,0 +1,115 @@
+import { looksLikeDuration, parseDuration } from './duration';
+import { err, ok, type Result } from './result';
+
+/**
+ * The `/access` grammar:
+ * ```
+ * /access                                                  open the request form
+ * /access <resource> [<duration>] [from <ip|cidr>] <reason…>
+ * /access list | resources | help
+ * /access revoke <grant-id> | extend <grant-id> <duration> | cancel <request-id>
+ * ```
+ * A missing duration falls back to the resource's `defaultDuration` (decided by the use case).
+ */
+export type Command =
+  | { readonly kind: 'form' }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'resources' }
+  | { readonly kind: 'list' }
+  | { readonly kind: 'revoke'; readonly grantId: string }
+  | { readonly kind: 'cancel'; readonly requestId: string }
+  | { readonly kind: 'extend'; readonly grantId: string; readonly durationMs: number }
+  | {
+      readonly kind: 'request';
+      readonly resourceId: string;
+      readonly durationMs?: number | undefined;
+      readonly address?: string | undefined;
+      readonly reason: string;
+    };
+
+export type CommandError =
+  | 'INVALID_DURATION'
+  | 'ZERO_DURATION'
+  | 'MISSING_ADDRESS'
+  | 'MISSING_REASON'
+  | 'REASON_TOO_LONG'
+  | 'MISSING_ID'
+  | 'MISSING_DURATION'
+  | 'INVALID_RESOURCE_NAME';
+
+/** Words that are subcommands, so no resource may take them as its id. */
+export const RESERVED_WORDS = ['help', 'list', 'resources', 'revoke', 'extend', 'cancel'] as const;
+
+/** Longest reason accepted; longer ones are refused (Slack sections hold 3,000 characters in all). */
+export const MAX_REASON_LENGTH = 1000;
+
+const RESOURCE_ID = /^[a-z0-9-]{1,64}$/;
+const ID = /^[a-z]{3}_[A-Za-z0-9]{1,64}$/;
+
+export function parseCommand(text: string): Result<Command, CommandError> {
+  const trimmed = text.trim();
+  if (trimmed === '') return ok({ kind: 'form' });
+  const tokens = trimmed.split(/\s+/);
+  const [first = '', second, third] = tokens;
+  const word = first.toLowerCase();
+  switch (word) {
+    case 'help':
+    case 'list':
+    case 'resources':
+      return ok({ kind: word });
+    case 'revoke':
+      return second !== undefined && ID.test(second)
+        ? ok({ kind: 'revoke', grantId: second })
+        : err('MISSING_ID', { command: word });
+    case 'cancel':
+      return second !== undefined && ID.test(second)
+        ? ok({ kind: 'cancel', requestId: second })
+        : err('MISSING_ID', { command: word });
+    case 'extend': {
+      if (second === undefined || !ID.test(second)) return err('MISSING_ID', { command: word });
+      if (third === undefined) return err('MISSING_DURATION');
+      const durationMs = parseDuration(third);
+      if (durationMs === undefined) return err('INVALID_DURATION', { input: third });
+      if (durationMs === 0) return err('ZERO_DURATION', { input: third });
+      return ok({ kind: 'extend', grantId: second, durationMs });
+    }
+    default:
+      return parseRequest(trimmed);
+  }
+}
+
+function parseRequest(text: string): Result<Command, CommandError> {
+  // Walk the text token by token but keep the reason's own spacing.
+  const re = /\S+/g;
+  const next = (): { token: string; end: number } | undefined => {
+    const m = re.exec(text);
+    return m === null ? undefined : { token: m[0], end: m.index + m[0].length };
+  };
+  const resource = next();
+  if (resource === undefined) return err('MISSING_REASON');
+  const resourceId = resource.token.toLowerCase();
+  if (!RESOURCE_ID.test(resourceId)) return err('INVALID_RESOURCE_NAME', { input: resource.token });
+
+  let cursor = resource.end;
+  let durationMs: number | undefined;
+  let address: string | undefined;
+  let tok = next();
+  if (tok !== undefined && looksLikeDuration(tok.token)) {
+    durationMs = parseDuration(tok.token);
+    if (durationMs === undefined) return err('INVALID_DURATION', { input: tok.token });
+    if (durationMs === 0) return err('ZERO_DURATION', { input: tok.token });
+    cursor = tok.end;
+    tok = next();
+  }
+  if (tok !== undefined && tok.token.toLowerCase() === 'from') {
+    const addr = next();
+    if (addr === undefined) return err('MISSING_ADDRESS');
+    address = addr.token;
+    cursor = addr.end;
+  }
+  const reason = text.slice(cursor).trim();
+  if (reason === '') return err('MISSING_REASON', { resourceId });
+  if (reason.length > MAX_REASON_LENGTH)
+    return err('REASON_TOO_LONG', { length: reason.length, max: MAX_REASON_LENGTH });
+  return ok({ kind: 'request', resourceId, durationMs, address, reason });
+}

@@ -1,0 +1,34 @@
+import { addMilliseconds } from 'date-fns';
+
+/**
+ * What was opened in AWS for an approved request. States are written *before* the AWS call they
+ * announce (`opening`, `closing`), so a crash leaves a record start-up can finish.
+ */
+export type GrantState = 'opening' | 'active' | 'closing' | 'closed' | 'failed';
+
+export type EndReason = 'expired' | 'revoked' | 'done' | 'failed';
+
+export type Grant = {
+  /** `grt_…` */
+  readonly id: string;
+  readonly requestId: string;
+  readonly resourceId: string;
+  readonly requesterId: string;
+  readonly state: GrantState;
+  /** Approval time: the clock starts at approval, not at the request. */
+  readonly startsAt: Date;
+  /** Planned end. */
+  readonly expiresAt: Date;
+  /** Actual end: when AWS confirmed the close. */
+  readonly endedAt?: Date | undefined;
+  readonly endReason?: EndReason | undefined;
+  readonly endedBy?: string | undefined;
+};
+
+/** `expires_at` = approval time + duration. */
+export const plannedEnd = (approvedAt: Date, durationMs: number): Date =>
+  addMilliseconds(approvedAt, durationMs);
+
+/** Live grants hold AWS access (or are about to): they keep shared rules open. */
+export const isLive = (state: GrantState): boolean =>
+  state === 'opening' || state === 'active' || state === 'closing';
