@@ -17,32 +17,54 @@ export const DEFAULT_MAX_PREFIX = { 4: 32, 6: 128 } as const;
  * Parses an address typed by a user (`203.0.113.7`, `203.0.113.0/28`, `2001:db8::1`, `2001:db8::/64`).
  * A bare address becomes a single-host CIDR. A CIDR with host bits set is refused with the
  * network it probably meant, because silently widening or narrowing what the user asked is wrong.
+ * Only the forms a person means are accepted: dotted-quad decimal IPv4 (no `127.1`, `0x7f000001`,
+ * `2130706433` or octal `010.0.0.1`, which ipaddr.js reads as other hosts), IPv6 without a zone.
+ * An IPv4-mapped IPv6 address (`::ffff:203.0.113.7`) is the IPv4 host it names: as an IPv6 rule
+ * it would never match the IPv4 traffic it comes from.
  */
 export function parseSourceAddress(text: string): Result<SourceCidr, CidrError> {
   const input = text.trim();
   if (input.length === 0 || input.length > 64) return err('INVALID_ADDRESS', { input });
-  try {
-    if (input.includes('/')) {
-      if (!ipaddr.isValidCIDR(input)) return err('INVALID_ADDRESS', { input });
-      const [addr, prefix] = ipaddr.parseCIDR(input);
-      const family = addr.kind() === 'ipv4' ? 4 : 6;
-      const network = networkOf(addr, prefix);
-      if (network.toString() !== addr.toString()) {
-        return err('ADDRESS_HOST_BITS_SET', { input, suggestion: `${network.toString()}/${prefix}` });
-      }
-      return ok({ family, cidr: `${network.toString()}/${prefix}`, prefix });
-    }
-    if (!ipaddr.isValid(input)) return err('INVALID_ADDRESS', { input });
-    // IPv4 written in non-dotted-quad forms ("127.1", "0x7f000001") is valid to ipaddr.js but never what a user means.
-    if (input.includes('.') && !input.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(input)) {
-      return err('INVALID_ADDRESS', { input });
-    }
-    const addr = ipaddr.parse(input);
-    if (addr.kind() === 'ipv4') return ok({ family: 4, cidr: `${addr.toString()}/32`, prefix: 32 });
-    return ok({ family: 6, cidr: `${addr.toString()}/128`, prefix: 128 });
-  } catch {
-    return err('INVALID_ADDRESS', { input });
+  const slash = input.indexOf('/');
+  const addrText = slash === -1 ? input : input.slice(0, slash);
+  const prefixText = slash === -1 ? undefined : input.slice(slash + 1);
+  let addr = parseAddress(addrText);
+  if (addr === undefined) return err('INVALID_ADDRESS', { input });
+  const bits = addr.kind() === 'ipv4' ? 32 : 128;
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return err('INVALID_ADDRESS', { input });
+  let prefix = prefixText === undefined ? bits : Number(prefixText);
+  if (prefix > bits) return err('INVALID_ADDRESS', { input });
+  if (addr instanceof ipaddr.IPv6 && prefix >= 96 && addr.isIPv4MappedAddress()) {
+    addr = addr.toIPv4Address();
+    prefix -= 96;
   }
+  const network = networkOf(addr, prefix);
+  if (network.toString() !== addr.toString()) {
+    return err('ADDRESS_HOST_BITS_SET', { input, suggestion: `${network.toString()}/${prefix}` });
+  }
+  return ok({ family: addr.kind() === 'ipv4' ? 4 : 6, cidr: `${network.toString()}/${prefix}`, prefix });
+}
+
+const DOTTED_QUAD = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/;
+
+/** One address without prefix, in a form a person means, or `undefined`. */
+function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  if (!text.includes(':')) {
+    return DOTTED_QUAD.test(text) && ipaddr.IPv4.isValid(text) ? ipaddr.IPv4.parse(text) : undefined;
+  }
+  // Zones (`fe80::1%eth0`) mean nothing to a security group.
+  if (!/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
+  let hex = text;
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    // ipaddr.js accepts `0x7f.0.0.1` here and reads `::1.2.3.4` as `::ffff:1.2.3.4`: convert the
+    // dotted tail to two hex groups ourselves so the address is exactly what RFC 4291 says.
+    if (!DOTTED_QUAD.test(tail) || !ipaddr.IPv4.isValid(tail)) return undefined;
+    const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(tail).octets;
+    hex = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  return ipaddr.IPv6.isValid(hex) ? ipaddr.IPv6.parse(hex) : undefined;
 }
 
 function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): ipaddr.IPv4 | ipaddr.IPv6 {

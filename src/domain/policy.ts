@@ -54,7 +54,7 @@ export type Policy = {
   readonly resources: readonly Resource[];
 };
 
-/** Who is acting: a Slack user and the handles of the user groups they belong to (without `@`). */
+/** Who is acting: a Slack user and the handles of the user groups they belong to (without `@`, lowercase). */
 export type Actor = { readonly userId: string; readonly groups: ReadonlySet<string> };
 
 export const DEFAULTS = {
@@ -66,7 +66,9 @@ export const DEFAULTS = {
 
 /** True when the actor is named directly or through one of their user groups. */
 export function matchesAny(principals: readonly Principal[], actor: Actor): boolean {
-  return principals.some((p) => (p.startsWith('@') ? actor.groups.has(p.slice(1)) : p === actor.userId));
+  return principals.some((p) =>
+    p.startsWith('@') ? actor.groups.has(p.slice(1).toLowerCase()) : p === actor.userId,
+  );
 }
 
 /** Every `@handle` a policy mentions, so the directory can resolve exactly those groups. */
@@ -75,7 +77,7 @@ export function groupHandles(policy: Policy): string[] {
     ...policy.admins,
     ...policy.resources.flatMap((r) => [...(r.requesters ?? []), ...r.approvers]),
   ];
-  return [...new Set(all.filter((p) => p.startsWith('@')).map((p) => p.slice(1)))].sort();
+  return [...new Set(all.filter((p) => p.startsWith('@')).map((p) => p.slice(1).toLowerCase()))].sort();
 }
 
 export const findResource = (policy: Policy, id: string): Resource | undefined =>

@@ -1,0 +1,258 @@
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  type AuthorizeSecurityGroupIngressCommandOutput,
+  CreateTagsCommand,
+  DescribeSecurityGroupRulesCommand,
+  type DescribeSecurityGroupRulesCommandOutput,
+  type EC2Client,
+  type IpPermission,
+  RevokeSecurityGroupIngressCommand,
+  type RevokeSecurityGroupIngressCommandOutput,
+  type SecurityGroupRule,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import ipaddr from 'ipaddr.js';
+import { InfraError, type NetworkAccess, type RuleTags, type RuleTarget } from '../../app/ports';
+import { hasAwsErrorCode, toInfraError } from './aws-errors';
+
+/** The tag that marks a rule as opened by hallpass, and so revocable by it. */
+export const MANAGED_BY_TAG = { Key: 'managed-by', Value: 'hallpass' } as const;
+/** Tag keys written on every rule hallpass opens (the external contract in DESIGN.md). */
+export const TAG_KEYS = {
+  grantId: 'hallpass:grant-id',
+  requester: 'hallpass:requester',
+  expiresAt: 'hallpass:expires-at',
+} as const;
+
+/** EC2 refuses a rule description longer than this. */
+export const MAX_DESCRIPTION_LENGTH = 255;
+
+/** Revoke errors that mean the rule (or its whole group) is already gone. */
+const ALREADY_GONE = [
+  'InvalidPermission.NotFound',
+  'InvalidSecurityGroupRuleId.NotFound',
+  'InvalidGroup.NotFound',
+] as const;
+
+/** Bounds the Duplicate lookup: EC2 allows at most 1000 rules per group, and a page holds up to 1000. */
+const MAX_DESCRIBE_PAGES = 50;
+
+/** Dependencies of {@link createEc2NetworkAccess}. */
+export type Ec2NetworkAccessDeps = {
+  /** The client for a target's region (and, later, account); built in main.ts. */
+  readonly clientFor: (target: RuleTarget) => EC2Client;
+};
+
+/** The four tags every hallpass rule carries; `hallpass:expires-at` is ISO-8601 UTC. */
+export function ruleTags(tags: RuleTags): Tag[] {
+  return [
+    { Key: MANAGED_BY_TAG.Key, Value: MANAGED_BY_TAG.Value },
+    { Key: TAG_KEYS.grantId, Value: tags.grantId },
+    { Key: TAG_KEYS.requester, Value: tags.requesterId },
+    { Key: TAG_KEYS.expiresAt, Value: tags.expiresAt.toISOString() },
+  ];
+}
+
+/**
+ * Keeps only the characters EC2 accepts in a rule description (a-z, A-Z, 0-9, space and
+ * `._-:/()#,@[]+=&;{}!$*`), replacing others with `_`, and cuts to 255 characters. EC2 rejects the
+ * whole call otherwise, and grant ids and Slack user ids are not ours to trust.
+ */
+export function sanitizeDescription(text: string): string {
+  return Array.from(text, (ch) => (/^[a-zA-Z0-9 ._\-:/()#,@[\]+=&;{}!$*]$/.test(ch) ? ch : '_'))
+    .join('')
+    .slice(0, MAX_DESCRIPTION_LENGTH);
+}
+
+/** `hallpass grt_abc for U123 until 2026-11-25T12:30:00.000Z`, sanitized for EC2. */
+export function ruleDescription(tags: RuleTags): string {
+  return sanitizeDescription(
+    `hallpass ${tags.grantId} for ${tags.requesterId} until ${tags.expiresAt.toISOString()}`,
+  );
+}
+
+/** A CIDR in one canonical spelling, so `2001:DB8:0::/64` and `2001:db8::/64` compare equal. */
+function normalizeCidr(cidr: string): string {
+  try {
+    const [addr, prefix] = ipaddr.parseCIDR(cidr.trim());
+    return `${addr.toNormalizedString()}/${prefix}`;
+  } catch {
+    return cidr.trim().toLowerCase();
+  }
+}
+
+/** EC2 may answer with protocol numbers where we sent names. */
+function normalizeProtocol(protocol: string | undefined): string | undefined {
+  const p = protocol?.toLowerCase();
+  if (p === '6') return 'tcp';
+  if (p === '17') return 'udp';
+  return p;
+}
+
+type RuleSpec = Parameters<NetworkAccess['authorize']>[1];
+
+function matches(rule: SecurityGroupRule, groupId: string, spec: RuleSpec): boolean {
+  if (rule.IsEgress === true) return false;
+  if (rule.GroupId !== undefined && rule.GroupId !== groupId) return false;
+  if (normalizeProtocol(rule.IpProtocol) !== spec.protocol) return false;
+  if (rule.FromPort !== spec.fromPort || rule.ToPort !== spec.toPort) return false;
+  const cidr = spec.family === 6 ? rule.CidrIpv6 : rule.CidrIpv4;
+  return cidr !== undefined && normalizeCidr(cidr) === normalizeCidr(spec.cidr);
+}
+
+const isManaged = (rule: SecurityGroupRule): boolean =>
+  (rule.Tags ?? []).some((t) => t.Key === MANAGED_BY_TAG.Key && t.Value === MANAGED_BY_TAG.Value);
+
+/**
+ * The `NetworkAccess` port on EC2 security groups. Each grant's address becomes one ingress rule,
+ * created with its tags in the same call (TagSpecifications), so a rule never exists untagged.
+ * Every failure is thrown as an `InfraError` whose `retryable` alone drives retries.
+ */
+export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAccess {
+  /** Finds the ingress rule EC2 reported as a duplicate of `spec`, paging through the group's rules. */
+  async function findExisting(
+    client: EC2Client,
+    groupId: string,
+    spec: RuleSpec,
+  ): Promise<{ ruleId: string; existed: true; managed: boolean }> {
+    let nextToken: string | undefined;
+    for (let page = 0; page < MAX_DESCRIBE_PAGES; page++) {
+      let out: DescribeSecurityGroupRulesCommandOutput;
+      try {
+        out = await client.send(
+          new DescribeSecurityGroupRulesCommand({
+            Filters: [{ Name: 'group-id', Values: [groupId] }],
+            ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+          }),
+        );
+      } catch (error) {
+        throw toInfraError(error, 'DescribeSecurityGroupRules');
+      }
+      const found = (out.SecurityGroupRules ?? []).find((r) => matches(r, groupId, spec));
+      if (found?.SecurityGroupRuleId !== undefined) {
+        return { ruleId: found.SecurityGroupRuleId, existed: true, managed: isManaged(found) };
+      }
+      if (out.NextToken === undefined || out.NextToken === '' || out.NextToken === nextToken) break;
+      nextToken = out.NextToken;
+    }
+    // EC2 said the rule exists but it is not listed: eventual consistency, or it was revoked in
+    // between. Trying the whole authorize again settles it either way.
+    throw new InfraError(
+      'DuplicateRuleNotFound',
+      true,
+      `AuthorizeSecurityGroupIngress: EC2 reported a duplicate of ${spec.protocol} ${spec.fromPort}-${spec.toPort} from ${spec.cidr} in ${groupId}, but no such ingress rule is listed`,
+    );
+  }
+
+  /** Revokes one rule by id; "already gone" is success. */
+  async function revokeOne(client: EC2Client, groupId: string, ruleId: string): Promise<void> {
+    let out: RevokeSecurityGroupIngressCommandOutput;
+    try {
+      out = await client.send(
+        new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: [ruleId] }),
+      );
+    } catch (error) {
+      if (hasAwsErrorCode(error, ...ALREADY_GONE)) return;
+      throw toInfraError(error, 'RevokeSecurityGroupIngress');
+    }
+    // EC2 documents `Return` as true or an error; where it instead lists the request as unknown, the
+    // rule it names does not exist, which is what a revoke wants.
+    if ((out.UnknownIpPermissions ?? []).length > 0) return;
+    if (out.Return === false) await confirmGone(client, ruleId);
+  }
+
+  /** After an unexplained `Return: false`, asks EC2 whether the rule still exists. */
+  async function confirmGone(client: EC2Client, ruleId: string): Promise<void> {
+    let rules: SecurityGroupRule[];
+    try {
+      const out = await client.send(
+        new DescribeSecurityGroupRulesCommand({ SecurityGroupRuleIds: [ruleId] }),
+      );
+      rules = out.SecurityGroupRules ?? [];
+    } catch (error) {
+      if (hasAwsErrorCode(error, 'InvalidSecurityGroupRuleId.NotFound')) return;
+      throw toInfraError(error, 'DescribeSecurityGroupRules');
+    }
+    if (rules.some((r) => r.SecurityGroupRuleId === ruleId)) {
+      throw new InfraError(
+        'RevokeNotConfirmed',
+        true,
+        `RevokeSecurityGroupIngress returned false and rule ${ruleId} still exists`,
+      );
+    }
+  }
+
+  return {
+    async authorize(target, rule, tags) {
+      const client = deps.clientFor(target);
+      const Description = ruleDescription(tags);
+      const permission: IpPermission = {
+        IpProtocol: rule.protocol,
+        FromPort: rule.fromPort,
+        ToPort: rule.toPort,
+        ...(rule.family === 6
+          ? { Ipv6Ranges: [{ CidrIpv6: rule.cidr, Description }] }
+          : { IpRanges: [{ CidrIp: rule.cidr, Description }] }),
+      };
+      let out: AuthorizeSecurityGroupIngressCommandOutput;
+      try {
+        out = await client.send(
+          new AuthorizeSecurityGroupIngressCommand({
+            GroupId: target.groupId,
+            IpPermissions: [permission],
+            TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: ruleTags(tags) }],
+          }),
+        );
+      } catch (error) {
+        if (hasAwsErrorCode(error, 'InvalidPermission.Duplicate')) {
+          return findExisting(client, target.groupId, rule);
+        }
+        throw toInfraError(error, 'AuthorizeSecurityGroupIngress');
+      }
+      const ruleId = out.SecurityGroupRules?.find((r) => r.SecurityGroupRuleId)?.SecurityGroupRuleId;
+      if (ruleId === undefined) {
+        // The rule was most likely created; a retry meets InvalidPermission.Duplicate and finds its id.
+        throw new InfraError(
+          'MissingSecurityGroupRuleId',
+          true,
+          `AuthorizeSecurityGroupIngress on ${target.groupId} returned no SecurityGroupRuleId`,
+        );
+      }
+      return { ruleId, existed: false, managed: true };
+    },
+
+    async revoke(target, ruleIds) {
+      if (ruleIds.length === 0) return;
+      const client = deps.clientFor(target);
+      const failures: InfraError[] = [];
+      // One id per call and every id tried, so a single bad id never keeps the others open.
+      for (const ruleId of new Set(ruleIds)) {
+        try {
+          await revokeOne(client, target.groupId, ruleId);
+        } catch (error) {
+          failures.push(toInfraError(error, 'RevokeSecurityGroupIngress'));
+        }
+      }
+      const [first] = failures;
+      if (first === undefined) return;
+      if (failures.length === 1) throw first;
+      // Retrying helps only if every failure is transient; revoking is idempotent, so a retry is safe.
+      throw new InfraError(
+        first.code,
+        failures.every((f) => f.retryable),
+        `RevokeSecurityGroupIngress failed for ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
+        { cause: new AggregateError(failures) },
+      );
+    },
+
+    async retag(target, ruleId, tags) {
+      const client = deps.clientFor(target);
+      try {
+        // CreateTags overwrites the values of keys that already exist, which is the rewrite we want.
+        await client.send(new CreateTagsCommand({ Resources: [ruleId], Tags: ruleTags(tags) }));
+      } catch (error) {
+        throw toInfraError(error, 'CreateTags');
+      }
+    },
+  };
+}

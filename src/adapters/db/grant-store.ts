@@ -1,0 +1,130 @@
+import { and, asc, eq, inArray, lte, min, or } from 'drizzle-orm';
+import type { GrantStore, NewGrant } from '../../app/ports';
+import type { Grant } from '../../domain/grant';
+import { err, ok } from '../../domain/result';
+import { notFound, withDbErrors } from './db-error';
+import type { Db } from './open-db';
+import { grants } from './schema';
+
+type GrantRow = typeof grants.$inferSelect;
+
+/** Row → domain. Absent optional fields stay absent (no `undefined` keys). */
+export function toGrant(row: GrantRow): Grant {
+  return {
+    id: row.id,
+    requestId: row.requestId,
+    resourceId: row.resourceId,
+    requesterId: row.requesterId,
+    state: row.state,
+    startsAt: new Date(row.startsAt),
+    expiresAt: new Date(row.expiresAt),
+    ...(row.endedAt !== null ? { endedAt: new Date(row.endedAt) } : {}),
+    ...(row.endReason !== null ? { endReason: row.endReason } : {}),
+    ...(row.endedBy !== null ? { endedBy: row.endedBy } : {}),
+  };
+}
+
+/** `GrantStore` on SQLite. */
+export function createSqliteGrantStore(db: Db): GrantStore {
+  return {
+    insert: (grant: NewGrant) =>
+      withDbErrors('grants.insert', () =>
+        // UNIQUE (request_id) makes a second grant for one request throw here, whatever raced.
+        toGrant(
+          db
+            .insert(grants)
+            .values({
+              id: grant.id,
+              requestId: grant.requestId,
+              resourceId: grant.resourceId,
+              requesterId: grant.requesterId,
+              state: 'opening',
+              startsAt: grant.startsAt.getTime(),
+              expiresAt: grant.expiresAt.getTime(),
+            })
+            .returning()
+            .get(),
+        ),
+      ),
+
+    get: (id) =>
+      withDbErrors('grants.get', () => {
+        const row = db.select().from(grants).where(eq(grants.id, id)).get();
+        return row === undefined ? undefined : toGrant(row);
+      }),
+
+    byRequest: (requestId) =>
+      withDbErrors('grants.byRequest', () => {
+        const row = db.select().from(grants).where(eq(grants.requestId, requestId)).get();
+        return row === undefined ? undefined : toGrant(row);
+      }),
+
+    move: (id, from, to, patch = {}) =>
+      withDbErrors('grants.move', () => {
+        // Compare-and-set on the expected states: of two closers (expiry and a revoke click), one wins.
+        const row =
+          from.length === 0
+            ? undefined
+            : db
+                .update(grants)
+                .set({
+                  state: to,
+                  ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
+                  ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
+                  ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
+                })
+                .where(and(eq(grants.id, id), inArray(grants.state, [...from])))
+                .returning()
+                .get();
+        if (row !== undefined) return ok(toGrant(row));
+        const current = db.select({ state: grants.state }).from(grants).where(eq(grants.id, id)).get();
+        if (current === undefined) throw notFound('grants.move', 'grant', id);
+        return err('STATE_CHANGED', { state: current.state });
+      }),
+
+    list: (states, requesterId) =>
+      withDbErrors('grants.list', () =>
+        states.length === 0
+          ? []
+          : db
+              .select()
+              .from(grants)
+              .where(
+                and(
+                  inArray(grants.state, [...states]),
+                  requesterId === undefined ? undefined : eq(grants.requesterId, requesterId),
+                ),
+              )
+              .orderBy(asc(grants.expiresAt), asc(grants.id))
+              .all()
+              .map(toGrant),
+      ),
+
+    dueForExpiry: (now) =>
+      withDbErrors('grants.dueForExpiry', () =>
+        db
+          .select()
+          .from(grants)
+          .where(
+            or(
+              and(eq(grants.state, 'active'), lte(grants.expiresAt, now.getTime())),
+              // A close that did not finish (crash, AWS outage) is due whatever its planned end.
+              eq(grants.state, 'closing'),
+            ),
+          )
+          .orderBy(asc(grants.expiresAt), asc(grants.id))
+          .all()
+          .map(toGrant),
+      ),
+
+    nextExpiry: () =>
+      withDbErrors('grants.nextExpiry', () => {
+        const row = db
+          .select({ at: min(grants.expiresAt) })
+          .from(grants)
+          .where(eq(grants.state, 'active'))
+          .get();
+        return row?.at == null ? undefined : new Date(row.at);
+      }),
+  };
+}

@@ -1,0 +1,196 @@
+import { and, asc, eq, inArray, lte, min } from 'drizzle-orm';
+import type { NewRequest, RequestStore } from '../../app/ports';
+import type { AccessRequest, Approval } from '../../domain/request';
+import { err, ok } from '../../domain/result';
+import { DbError, notFound, withDbErrors } from './db-error';
+import type { Db } from './open-db';
+import { approvals, requests } from './schema';
+
+type RequestRow = typeof requests.$inferSelect;
+type ApprovalRow = typeof approvals.$inferSelect;
+
+const toDate = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
+
+/** Row → domain. Absent optional fields stay absent (no `undefined` keys), so rows compare equal to built objects. */
+export function toAccessRequest(row: RequestRow): AccessRequest {
+  const { sourceCidr, sourceFamily, sourcePrefix } = row;
+  return {
+    id: row.id,
+    resourceId: row.resourceId,
+    requesterId: row.requesterId,
+    durationMs: row.durationMs,
+    ...(sourceCidr !== null && sourcePrefix !== null && (sourceFamily === 4 || sourceFamily === 6)
+      ? { source: { family: sourceFamily, cidr: sourceCidr, prefix: sourcePrefix } }
+      : {}),
+    reason: row.reason,
+    state: row.state,
+    createdAt: new Date(row.createdAt),
+    approvalDeadline: new Date(row.approvalDeadline),
+    ...(row.decidedAt !== null ? { decidedAt: toDate(row.decidedAt) } : {}),
+    ...(row.decidedBy !== null ? { decidedBy: row.decidedBy } : {}),
+    ...(row.note !== null ? { note: row.note } : {}),
+    ...(row.messageChannel !== null && row.messageTs !== null
+      ? { message: { channel: row.messageChannel, ts: row.messageTs } }
+      : {}),
+  };
+}
+
+const toApproval = (row: ApprovalRow): Approval => ({
+  requestId: row.requestId,
+  approverId: row.approverId,
+  at: new Date(row.at),
+});
+
+/** `RequestStore` on SQLite. Synchronous: a read-check-write in one call cannot interleave with another handler. */
+export function createSqliteRequestStore(db: Db): RequestStore {
+  const find = (id: string): RequestRow | undefined =>
+    db.select().from(requests).where(eq(requests.id, id)).get();
+
+  const mustFind = (operation: string, id: string): RequestRow => {
+    const row = find(id);
+    if (row === undefined) throw notFound(operation, 'request', id);
+    return row;
+  };
+
+  const approvalsOf = (id: string): Approval[] =>
+    db
+      .select()
+      .from(approvals)
+      .where(eq(approvals.requestId, id))
+      .orderBy(asc(approvals.id))
+      .all()
+      .map(toApproval);
+
+  return {
+    insert: (request: NewRequest) =>
+      withDbErrors('requests.insert', () => {
+        const row = db
+          .insert(requests)
+          .values({
+            id: request.id,
+            resourceId: request.resourceId,
+            requesterId: request.requesterId,
+            durationMs: request.durationMs,
+            sourceCidr: request.source?.cidr ?? null,
+            sourceFamily: request.source?.family ?? null,
+            sourcePrefix: request.source?.prefix ?? null,
+            reason: request.reason,
+            state: 'pending',
+            createdAt: request.createdAt.getTime(),
+            approvalDeadline: request.approvalDeadline.getTime(),
+          })
+          .returning()
+          .get();
+        return toAccessRequest(row);
+      }),
+
+    get: (id) =>
+      withDbErrors('requests.get', () => {
+        const row = find(id);
+        return row === undefined ? undefined : toAccessRequest(row);
+      }),
+
+    attachMessage: (id, ref) =>
+      withDbErrors('requests.attachMessage', () => {
+        const result = db
+          .update(requests)
+          .set({ messageChannel: ref.channel, messageTs: ref.ts })
+          .where(eq(requests.id, id))
+          .run();
+        if (result.changes === 0) throw notFound('requests.attachMessage', 'request', id);
+      }),
+
+    addApproval: (id, approverId, at) =>
+      withDbErrors('requests.addApproval', () =>
+        // One transaction (a savepoint when the caller already has one): the pending check and the
+        // insert see the same state even if another connection writes.
+        db.transaction(
+          () => {
+            const row = mustFind('requests.addApproval', id);
+            if (row.state !== 'pending') return err('NOT_PENDING', { state: row.state });
+            const inserted = db
+              .insert(approvals)
+              .values({ requestId: id, approverId, at: at.getTime() })
+              .onConflictDoNothing()
+              .run();
+            if (inserted.changes === 0) return err('ALREADY_APPROVED', { approverId });
+            return ok(approvalsOf(id));
+          },
+          { behavior: 'immediate' },
+        ),
+      ),
+
+    approvals: (id) => withDbErrors('requests.approvals', () => approvalsOf(id)),
+
+    decide: (id, to, by, at, note) =>
+      withDbErrors('requests.decide', () => {
+        // Compare-and-set: only a request that is still pending moves, so a second click changes nothing.
+        const row = db
+          .update(requests)
+          .set({ state: to, decidedBy: by, decidedAt: at.getTime(), ...(note !== undefined ? { note } : {}) })
+          .where(and(eq(requests.id, id), eq(requests.state, 'pending')))
+          .returning()
+          .get();
+        if (row !== undefined) return ok(toAccessRequest(row));
+        const current = mustFind('requests.decide', id);
+        return err('NOT_PENDING', { state: current.state });
+      }),
+
+    markFailed: (id, note, at) =>
+      withDbErrors('requests.markFailed', () => {
+        // decided_by is kept: it still names who approved what then failed.
+        const row = db
+          .update(requests)
+          .set({ state: 'failed', note, decidedAt: at.getTime() })
+          .where(and(eq(requests.id, id), inArray(requests.state, ['pending', 'approved'])))
+          .returning()
+          .get();
+        if (row !== undefined) return toAccessRequest(row);
+        const current = mustFind('requests.markFailed', id);
+        // A retried failure path (after a crash) finds it already failed: the first note stands.
+        if (current.state === 'failed') return toAccessRequest(current);
+        throw new DbError(
+          'requests.markFailed',
+          'INVALID_STATE',
+          `request ${id} is ${current.state}, not pending or approved`,
+        );
+      }),
+
+    listPending: (requesterId) =>
+      withDbErrors('requests.listPending', () =>
+        db
+          .select()
+          .from(requests)
+          .where(
+            and(
+              eq(requests.state, 'pending'),
+              requesterId === undefined ? undefined : eq(requests.requesterId, requesterId),
+            ),
+          )
+          .orderBy(asc(requests.createdAt), asc(requests.id))
+          .all()
+          .map(toAccessRequest),
+      ),
+
+    dueForTimeout: (now) =>
+      withDbErrors('requests.dueForTimeout', () =>
+        db
+          .select()
+          .from(requests)
+          .where(and(eq(requests.state, 'pending'), lte(requests.approvalDeadline, now.getTime())))
+          .orderBy(asc(requests.approvalDeadline), asc(requests.id))
+          .all()
+          .map(toAccessRequest),
+      ),
+
+    nextDeadline: () =>
+      withDbErrors('requests.nextDeadline', () => {
+        const row = db
+          .select({ at: min(requests.approvalDeadline) })
+          .from(requests)
+          .where(eq(requests.state, 'pending'))
+          .get();
+        return toDate(row?.at ?? null);
+      }),
+  };
+}

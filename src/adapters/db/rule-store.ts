@@ -1,0 +1,102 @@
+import { and, asc, countDistinct, eq, inArray, isNull, ne } from 'drizzle-orm';
+import type { RuleHold, RuleStore } from '../../app/ports';
+import { withDbErrors } from './db-error';
+import type { Db } from './open-db';
+import { grants, LIVE_GRANT_STATES, ruleHolds } from './schema';
+
+type HoldRow = typeof ruleHolds.$inferSelect;
+
+const toHold = (row: HoldRow): RuleHold => ({
+  grantId: row.grantId,
+  ruleId: row.ruleId,
+  region: row.region,
+  groupId: row.groupId,
+  protocol: row.protocol,
+  fromPort: row.fromPort,
+  toPort: row.toPort,
+  cidr: row.cidr,
+  managed: row.managed,
+});
+
+/**
+ * `RuleStore` on SQLite. A rule is shared by every grant holding it; "live" means the holding grant is
+ * opening, active or closing and the hold is not released. Closed and failed grants never keep a rule open,
+ * even if their holds were not released (a crash between the state change and the release).
+ */
+export function createSqliteRuleStore(db: Db): RuleStore {
+  const liveHold = and(isNull(ruleHolds.releasedAt), inArray(grants.state, [...LIVE_GRANT_STATES]));
+
+  return {
+    hold: (hold) =>
+      withDbErrors('rules.hold', () => {
+        // Idempotent: a grant already holding this rule (a retried open) is not counted twice.
+        db.insert(ruleHolds)
+          .values({
+            grantId: hold.grantId,
+            ruleId: hold.ruleId,
+            region: hold.region,
+            groupId: hold.groupId,
+            protocol: hold.protocol,
+            fromPort: hold.fromPort,
+            toPort: hold.toPort,
+            cidr: hold.cidr,
+            managed: hold.managed,
+          })
+          .onConflictDoNothing()
+          .run();
+      }),
+
+    holdsOf: (grantId) =>
+      withDbErrors('rules.holdsOf', () =>
+        db
+          .select()
+          .from(ruleHolds)
+          .where(and(eq(ruleHolds.grantId, grantId), isNull(ruleHolds.releasedAt)))
+          .orderBy(asc(ruleHolds.id))
+          .all()
+          .map(toHold),
+      ),
+
+    otherLiveHolders: (ruleId, exceptGrantId) =>
+      withDbErrors('rules.otherLiveHolders', () => {
+        const row = db
+          .select({ n: countDistinct(ruleHolds.grantId) })
+          .from(ruleHolds)
+          .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+          .where(and(eq(ruleHolds.ruleId, ruleId), ne(ruleHolds.grantId, exceptGrantId), liveHold))
+          .get();
+        return row?.n ?? 0;
+      }),
+
+    findLive: (key) =>
+      withDbErrors('rules.findLive', () => {
+        const row = db
+          .select({ hold: ruleHolds })
+          .from(ruleHolds)
+          .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+          .where(
+            and(
+              eq(ruleHolds.region, key.region),
+              eq(ruleHolds.groupId, key.groupId),
+              eq(ruleHolds.protocol, key.protocol),
+              eq(ruleHolds.fromPort, key.fromPort),
+              eq(ruleHolds.toPort, key.toPort),
+              eq(ruleHolds.cidr, key.cidr),
+              liveHold,
+            ),
+          )
+          .orderBy(asc(ruleHolds.id))
+          .limit(1)
+          .get();
+        return row === undefined ? undefined : toHold(row.hold);
+      }),
+
+    release: (grantId, at) =>
+      withDbErrors('rules.release', () => {
+        db.update(ruleHolds)
+          .set({ releasedAt: at.getTime() })
+          .where(and(eq(ruleHolds.grantId, grantId), isNull(ruleHolds.releasedAt)))
+          .run();
+      }),
+  };
+}

@@ -1,0 +1,27 @@
+import type { AuditLog, GrantStore, RequestStore, RuleStore, UnitOfWork } from '../../app/ports';
+import { createSqliteAuditLog } from './audit-log';
+import { createSqliteGrantStore } from './grant-store';
+import type { DbHandle } from './open-db';
+import { createSqliteRequestStore } from './request-store';
+import { createSqliteRuleStore } from './rule-store';
+import { createSqliteUnitOfWork } from './unit-of-work';
+
+/** Every store port over one connection, so `uow.tx` spans them all. */
+export type SqliteStores = {
+  readonly requests: RequestStore;
+  readonly grants: GrantStore;
+  readonly rules: RuleStore;
+  readonly audit: AuditLog;
+  readonly uow: UnitOfWork;
+};
+
+/** The store ports on an open database (see `openDatabase`). */
+export function createSqliteStores(handle: Pick<DbHandle, 'db' | 'sqlite'>): SqliteStores {
+  return {
+    requests: createSqliteRequestStore(handle.db),
+    grants: createSqliteGrantStore(handle.db),
+    rules: createSqliteRuleStore(handle.db),
+    audit: createSqliteAuditLog(handle.db),
+    uow: createSqliteUnitOfWork(handle.sqlite),
+  };
+}

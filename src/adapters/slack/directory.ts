@@ -1,0 +1,66 @@
+import type { WebClient } from '@slack/web-api';
+import type { Clock, Directory, Logger } from '../../app/ports';
+import type { Actor } from '../../domain/policy';
+
+type Groups = { readonly members: ReadonlyMap<string, ReadonlySet<string>>; readonly fetchedAt: number };
+
+/**
+ * User-group membership from Slack (`usergroups.list` with users), cached for `ttlMs` because
+ * `usergroups.*` is rate-limited (Tier 2). One fetch at a time; when Slack fails and a cached copy
+ * exists, the stale copy is used and the failure logged rather than refusing every click.
+ * Membership changes in Slack therefore take up to `ttlMs` to reach hallpass.
+ */
+export function createSlackDirectory(deps: {
+  client: WebClient;
+  clock: Clock;
+  logger: Logger;
+  ttlMs?: number;
+}): Directory & { refresh(): Promise<void> } {
+  const ttlMs = deps.ttlMs ?? 5 * 60_000;
+  let cache: Groups | undefined;
+  let inflight: Promise<Groups> | undefined;
+
+  const fetchGroups = async (): Promise<Groups> => {
+    const res = await deps.client.usergroups.list({ include_users: true, include_disabled: false });
+    const members = new Map<string, Set<string>>();
+    for (const g of res.usergroups ?? []) {
+      if (g.handle === undefined) continue;
+      const handle = g.handle.toLowerCase();
+      for (const user of g.users ?? []) {
+        const set = members.get(user) ?? new Set<string>();
+        set.add(handle);
+        members.set(user, set);
+      }
+    }
+    return { members, fetchedAt: deps.clock.now().getTime() };
+  };
+
+  const groups = async (): Promise<Groups> => {
+    const now = deps.clock.now().getTime();
+    if (cache !== undefined && now - cache.fetchedAt < ttlMs && now >= cache.fetchedAt) return cache;
+    inflight ??= fetchGroups().finally(() => {
+      inflight = undefined;
+    });
+    try {
+      cache = await inflight;
+    } catch (error) {
+      if (cache === undefined) throw error;
+      deps.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'usergroups.list failed; using cached groups',
+      );
+    }
+    return cache;
+  };
+
+  return {
+    async actor(userId: string): Promise<Actor> {
+      const g = await groups();
+      return { userId, groups: g.members.get(userId) ?? new Set() };
+    },
+    async refresh() {
+      cache = undefined;
+      await groups();
+    },
+  };
+}

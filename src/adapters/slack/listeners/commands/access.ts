@@ -1,0 +1,72 @@
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import { parseCommand } from '../../../../domain/command';
+import type { ListenerContext } from '../../context';
+import { replyPrivately } from '../../reply';
+import { errorText } from '../../views/errors';
+import { helpMessage } from '../../views/help';
+import { listMessage } from '../../views/list';
+import { noticeMessage } from '../../views/notices';
+import { loadingModal, noResourcesModal, requestModal } from '../../views/request-modal';
+import { resourcesMessage } from '../../views/resources';
+
+/**
+ * `/access …`: ack at once (Slack allows 3 s), then parse and call one use case. Every answer is
+ * private to the person who typed the command.
+ */
+export const accessCommand =
+  (ctx: ListenerContext) =>
+  async ({
+    command,
+    ack,
+    respond,
+    client,
+    context,
+  }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    await ack();
+    // A redelivery of a command we already acked must not create a second request.
+    if (context.retryNum !== undefined) return;
+    const user = command.user_id;
+    const reply = (message: Parameters<typeof replyPrivately>[1]) =>
+      replyPrivately({ respond, client, channel: command.channel_id, user, logger: ctx.logger }, message);
+
+    const parsed = parseCommand(command.text ?? '');
+    if (!parsed.ok) return reply({ text: errorText(parsed.error, parsed.detail) });
+    const cmd = parsed.value;
+    try {
+      switch (cmd.kind) {
+        case 'form': {
+          // trigger_id lives about 3 s: open a placeholder first, then fill it in.
+          const opened = await client.views.open({ trigger_id: command.trigger_id, view: loadingModal() });
+          const actor = await ctx.uc.directory.actor(user);
+          const resources = ctx.uc.resourcesFor(actor);
+          const view =
+            resources.length === 0 ? noResourcesModal() : requestModal(resources, command.channel_id);
+          if (opened.view?.id !== undefined) await client.views.update({ view_id: opened.view.id, view });
+          return;
+        }
+        case 'help':
+          return reply(helpMessage());
+        case 'resources':
+          return reply(resourcesMessage(ctx.uc.resourcesFor(await ctx.uc.directory.actor(user))));
+        case 'list':
+          return reply(listMessage({ ...ctx.uc.overview(), now: ctx.clock.now() }));
+        case 'revoke':
+        case 'extend':
+        case 'cancel':
+          return reply({ text: errorText('NOT_YET_AVAILABLE', { feature: `/access ${cmd.kind}` }) });
+        case 'request': {
+          const actor = await ctx.uc.directory.actor(user);
+          const result = await ctx.uc.submitRequest({ actor, ...cmd });
+          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          const card = ctx.uc.cardOf(result.value.request.id);
+          if (card === undefined) return reply({ text: `Request ${result.value.request.id} was recorded.` });
+          return reply(noticeMessage({ type: 'request-submitted', card }, 'requester'));
+        }
+      }
+    } catch (error) {
+      ctx.logger.error({ err: String(error), user, text: command.text }, '/access failed');
+      return reply({
+        text: 'Something went wrong on hallpass’s side; nothing was changed. Please try again in a minute.',
+      });
+    }
+  };

@@ -1,0 +1,19 @@
+import type { App, BlockButtonAction } from '@slack/bolt';
+import type { ListenerContext } from '../context';
+import { ACTION, CALLBACK } from '../ids';
+import { approveAction } from './actions/approve';
+import { denyAction } from './actions/deny';
+import { accessCommand } from './commands/access';
+import { appHomeOpened } from './events/app-home-opened';
+import { denySubmitted } from './views/deny-submitted';
+import { requestSubmitted } from './views/request-submitted';
+
+/** Registers every listener; one callback per file. */
+export function registerListeners(app: App, ctx: ListenerContext): void {
+  app.command('/access', accessCommand(ctx));
+  app.action<BlockButtonAction>(ACTION.approveRequest, approveAction(ctx));
+  app.action<BlockButtonAction>(ACTION.denyRequest, denyAction(ctx));
+  app.view(CALLBACK.denyModal, denySubmitted(ctx));
+  app.view(CALLBACK.requestModal, requestSubmitted(ctx));
+  app.event('app_home_opened', appHomeOpened(ctx));
+}

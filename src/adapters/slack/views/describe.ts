@@ -1,0 +1,51 @@
+import { describePorts, type Resource } from '../../../domain/policy';
+import type { AccessRequest, Approval } from '../../../domain/request';
+import { mention, safeCode, safeText } from '../escape';
+
+/** Policy text (descriptions) is trusted more than user text, but is still escaped and bounded. */
+export const resourceDescription = (r: Resource, max = 300): string =>
+  r.description === undefined || r.description.trim() === '' ? '' : safeText(r.description.trim(), max);
+
+/** `*prod-db* — Production Postgres` */
+export const resourceTitle = (r: Resource): string => {
+  const d = resourceDescription(r);
+  return d === '' ? `*${r.id}*` : `*${r.id}* — ${d}`;
+};
+
+/** `` `203.0.113.7/32` `` for a request with a source address; `''` otherwise. */
+export const sourceText = (request: AccessRequest): string =>
+  request.source === undefined ? '' : safeCode(request.source.cidr, 60);
+
+/**
+ * What the grant opens, in one plain phrase: `from 203.0.113.7/32 (tcp 5432)` for a security
+ * group, `as role arn:aws:iam::…` for an AWS role.
+ */
+export function accessPhrase(request: AccessRequest, resource: Resource): string {
+  if (resource.kind === 'aws-role') return `as role ${safeText(resource.roleArn, 300)}`;
+  const from =
+    request.source === undefined ? 'from an unknown address' : `from ${safeText(request.source.cidr, 60)}`;
+  return `${from} (${safeText(describePorts(resource), 200)})`;
+}
+
+/** `<@A>, <@B> and 3 more` — bounded, so a long list cannot push a section over its limit. */
+export function mentionList(userIds: readonly string[], max = 20): string {
+  const shown = userIds.slice(0, max).map(mention);
+  const more = userIds.length - shown.length;
+  if (shown.length === 0) return '';
+  if (more > 0) return `${shown.join(', ')} and ${more} more`;
+  if (shown.length === 1) return shown[0] ?? '';
+  return `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
+}
+
+/** `1 of 2 approvals: <@A>` / `0 of 1 approvals` */
+export function approvalsLine(approvals: readonly Approval[], needed: number): string {
+  const count = `${approvals.length} of ${needed} approval${needed === 1 ? '' : 's'}`;
+  return approvals.length === 0 ? count : `${count}: ${mentionList(approvals.map((a) => a.approverId))}`;
+}
+
+/** Approver principals for display: users as mentions, groups as plain `@handle` (no ping). */
+export function principalsText(principals: readonly string[], max = 10): string {
+  const shown = principals.slice(0, max).map((p) => (p.startsWith('@') ? safeText(p, 60) : mention(p)));
+  const more = principals.length - shown.length;
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+}

@@ -1,0 +1,159 @@
+import type { CidrError } from '../../../domain/cidr';
+import type { CommandError } from '../../../domain/command';
+import { formatDuration } from '../../../domain/duration';
+import { safeCode, safeText } from '../escape';
+
+/** Error codes the use cases return (see src/app/*); each has its own sentence below. */
+export type UseCaseErrorCode =
+  | 'UNKNOWN_RESOURCE'
+  | 'NOT_REQUESTER'
+  | 'DURATION_TOO_SHORT'
+  | 'DURATION_TOO_LONG'
+  | 'DURATION_REQUIRED'
+  | 'ADDRESS_REQUIRED'
+  | 'ADDRESS_NOT_APPLICABLE'
+  | 'UNKNOWN_REQUEST'
+  | 'NOT_APPROVER'
+  | 'SELF_APPROVAL'
+  | 'ALREADY_APPROVED'
+  | 'NOT_PENDING'
+  | 'UNKNOWN_GRANT'
+  | 'NOT_YET_AVAILABLE'
+  | 'RATE_LIMITED';
+
+/** Every code with a specific sentence. */
+export type KnownErrorCode = CommandError | CidrError | UseCaseErrorCode;
+
+type Detail = Record<string, unknown>;
+
+const str = (d: Detail, key: string): string | undefined => {
+  const v = d[key];
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+};
+const num = (d: Detail, key: string): number | undefined => {
+  const v = d[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+};
+/** Echoed user input: escaped, bounded, in a code span. */
+const echo = (d: Detail, key: string, otherwise: string): string => {
+  const v = str(d, key);
+  return v === undefined ? otherwise : safeCode(v, 80);
+};
+const ms = (d: Detail, key: string): string | undefined => {
+  const v = num(d, key);
+  return v === undefined ? undefined : formatDuration(v);
+};
+const resource = (d: Detail): string => echo(d, 'resourceId', 'that resource');
+
+const DURATION_FORMS = '`90s`, `15m`, `1h` or `1h30m`';
+
+const STATE_WORDS: Record<string, string> = {
+  approved: 'it was already approved',
+  denied: 'it was denied',
+  cancelled: 'it was cancelled',
+  timed_out: 'it timed out',
+  failed: 'it failed',
+};
+
+const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
+  // The /access grammar (src/domain/command.ts).
+  INVALID_DURATION: (d) =>
+    `${echo(d, 'input', 'That')} is not a duration: write it like ${DURATION_FORMS} (units in that order, each once).`,
+  ZERO_DURATION: (d) =>
+    `${echo(d, 'input', 'A zero duration')} would grant no time at all: ask for a positive duration, like \`30m\`.`,
+  MISSING_ADDRESS: () =>
+    '`from` must be followed by the address you connect from, like `from 203.0.113.7` or `from 203.0.113.0/28`.',
+  MISSING_REASON: (d) => {
+    const id = str(d, 'resourceId');
+    const example = `/access ${id === undefined ? 'prod-db' : safeText(id, 64)} 30m from 203.0.113.7 debugging slow queries`;
+    return `Say why you need access, after the duration and address: \`${example.replace(/`/g, "'")}\`.`;
+  },
+  REASON_TOO_LONG: (d) =>
+    `Your reason is ${num(d, 'length') ?? 'too many'} characters long; keep it to ${num(d, 'max') ?? 1000} characters or fewer.`,
+  MISSING_ID: (d) => {
+    const command = str(d, 'command');
+    if (command === 'cancel') return '`/access cancel` needs a request id, like `/access cancel req_abc123`.';
+    const c = command === 'extend' ? 'extend' : 'revoke';
+    const example = c === 'extend' ? '/access extend grt_abc123 30m' : '/access revoke grt_abc123';
+    return `\`/access ${c}\` needs a grant id, like \`${example}\` (\`/access list\` shows your grants).`;
+  },
+  MISSING_DURATION: () =>
+    '`/access extend` needs a grant id and how much more time, like `/access extend grt_abc123 30m`.',
+  INVALID_RESOURCE_NAME: (d) =>
+    `${echo(d, 'input', 'That')} is not a resource name: names use lowercase letters, digits and dashes, like \`prod-db\` (\`/access resources\` lists yours).`,
+
+  // Source addresses (src/domain/cidr.ts).
+  INVALID_ADDRESS: (d) =>
+    `${echo(d, 'input', 'That')} is not an IP address or CIDR: write a single address like \`203.0.113.7\` or \`2001:db8::1\`, or a range like \`203.0.113.0/28\`.`,
+  ADDRESS_HOST_BITS_SET: (d) => {
+    const suggestion = str(d, 'suggestion');
+    const input = echo(d, 'input', 'That range');
+    return suggestion === undefined
+      ? `${input} has host bits set: give the network address of the range, or a single address.`
+      : `${input} has host bits set: did you mean ${safeCode(suggestion, 80)}? Or give just your own address.`;
+  },
+  ADDRESS_TOO_WIDE: (d) => {
+    const cidr = echo(d, 'cidr', 'That range');
+    const prefix = num(d, 'prefix');
+    const required = num(d, 'required');
+    const family = num(d, 'family') === 6 ? 'IPv6' : 'IPv4';
+    if (prefix === 0) {
+      return `${cidr} is the whole internet, which is never allowed: give the address you connect from, like \`203.0.113.7\`.`;
+    }
+    if (required === undefined)
+      return `${cidr} is wider than this resource allows: give a narrower range or a single address.`;
+    const single = (family === 'IPv4' && required === 32) || (family === 'IPv6' && required === 128);
+    return single
+      ? `${cidr} is too wide: this resource only allows single ${family} addresses (/${required}), like \`${family === 'IPv4' ? '203.0.113.7' : '2001:db8::1'}\`.`
+      : `${cidr} is too wide: this resource allows ${family} ranges of /${required} or narrower (a prefix length of at least ${required}).`;
+  },
+  ADDRESS_NOT_PUBLIC_SAFE: (d) =>
+    `${echo(d, 'input', 'That address')} cannot be opened (a private, loopback or reserved range): give the public address you connect from.`,
+
+  // Use cases.
+  UNKNOWN_RESOURCE: (d) =>
+    `There is no resource called ${resource(d)}: \`/access resources\` lists the ones you may ask for.`,
+  NOT_REQUESTER: (d) =>
+    `You are not on the list of people who may ask for ${resource(d)}: ask an admin, or see \`/access resources\` for what you may ask for.`,
+  DURATION_TOO_SHORT: (d) =>
+    `${ms(d, 'requested') ?? 'That duration'} is shorter than the minimum of ${ms(d, 'min') ?? 'this resource'}: ask for at least ${ms(d, 'min') ?? 'the minimum'}.`,
+  DURATION_TOO_LONG: (d) =>
+    `${ms(d, 'requested') ?? 'That duration'} is longer than the maximum of ${ms(d, 'max') ?? 'this resource'}: ask for ${ms(d, 'max') ?? 'the maximum'} or less.`,
+  DURATION_REQUIRED: (d) =>
+    `${resource(d)} has no default duration: say how long you need, like \`/access ${safeText(str(d, 'resourceId') ?? 'prod-db', 64)} 30m …\`.`,
+  ADDRESS_REQUIRED: (d) => {
+    const example = str(d, 'example');
+    const tail = example === undefined ? '`from 203.0.113.7`' : safeCode(example, 200);
+    return `${resource(d)} opens a network rule, so say which address you connect from, like ${tail}.`;
+  },
+  ADDRESS_NOT_APPLICABLE: (d) =>
+    `${resource(d)} is an AWS role, not a network rule, so it takes no \`from\` address: leave it out.`,
+  UNKNOWN_REQUEST: (d) =>
+    `There is no request ${echo(d, 'requestId', 'with that id')}: check the id, or see \`/access list\`.`,
+  NOT_APPROVER: (d) =>
+    `You are not an approver of ${resource(d)}, so nothing was changed: one of its approvers has to decide.`,
+  SELF_APPROVAL: () => 'You cannot approve your own request: another approver has to approve it.',
+  ALREADY_APPROVED: () => 'You have already approved this request; it is waiting for another approver.',
+  NOT_PENDING: (d) => {
+    const state = str(d, 'state');
+    const why = state === undefined ? undefined : STATE_WORDS[state];
+    return `This request is no longer waiting for a decision${why === undefined ? '' : `: ${why}`}, so nothing was changed.`;
+  },
+  UNKNOWN_GRANT: (d) =>
+    `There is no grant ${echo(d, 'grantId', 'with that id')}: \`/access list\` shows the active ones and their ids.`,
+  NOT_YET_AVAILABLE: (d) =>
+    `${echo(d, 'feature', 'That')} is not available yet: for now ask for a new grant with \`/access &lt;resource&gt; &lt;duration&gt; …\`.`,
+  RATE_LIMITED: () => 'You are sending requests faster than hallpass accepts: wait a minute, then try again.',
+};
+
+const isKnown = (code: string): code is KnownErrorCode => Object.hasOwn(SENTENCES, code);
+
+/**
+ * One clear sentence per error code: what was wrong and what would be right. Durations in
+ * `detail` are milliseconds; echoed user input is escaped. Unknown codes get an honest,
+ * generic sentence naming the code.
+ */
+export function errorText(code: string, detail: Record<string, unknown> = {}): string {
+  if (isKnown(code)) return SENTENCES[code](detail);
+  return `hallpass could not do that (error ${safeCode(code, 60)}). Try again, or ask an admin if it keeps happening; \`/access help\` shows what you can type.`;
+}

@@ -1,0 +1,58 @@
+import { MAX_REASON_LENGTH } from '../../../domain/command';
+import { escapeMrkdwn } from '../escape';
+import { context, header, type SlackMessage, section } from './blocks';
+
+/** Every form of the `/access` grammar (src/domain/command.ts), with an example each. */
+const FORMS: readonly { usage: string; what: string; example?: string }[] = [
+  { usage: '/access', what: 'opens the request form' },
+  {
+    usage: '/access <resource> [<duration>] [from <ip|cidr>] <reason…>',
+    what: 'asks for access; approvers are asked in the resource’s channel',
+    example: '/access prod-db 30m from 203.0.113.7 debugging slow queries',
+  },
+  { usage: '/access list', what: 'shows what is pending or active' },
+  { usage: '/access resources', what: 'shows what you may ask for' },
+  {
+    usage: '/access revoke <grant-id>',
+    what: 'ends a grant now',
+    example: '/access revoke grt_abc123',
+  },
+  {
+    usage: '/access extend <grant-id> <duration>',
+    what: 'asks for more time on a grant',
+    example: '/access extend grt_abc123 30m',
+  },
+  {
+    usage: '/access cancel <request-id>',
+    what: 'withdraws a request that is still pending',
+    example: '/access cancel req_abc123',
+  },
+  { usage: '/access help', what: 'shows this help' },
+];
+
+/** The answer to `/access help`. */
+export function helpMessage(): SlackMessage {
+  const lines = FORMS.map(
+    (f) => `\`${f.usage}\` — ${f.what}${f.example === undefined ? '' : `\n      e.g. \`${f.example}\``}`,
+  );
+  return {
+    text: escapeMrkdwn(
+      'How to use /access: /access <resource> [<duration>] [from <ip|cidr>] <reason…>, or list, resources, revoke, extend, cancel, help.',
+    ),
+    blocks: [
+      header('hallpass: temporary access, approved and time-bound'),
+      // `<resource>` must not reach Slack raw: `<…>` is Slack's link syntax.
+      section(escapeMrkdwn(lines.join('\n'))),
+      section(
+        [
+          '*Durations*: `90s`, `15m`, `1h`, `1h30m`, `2d` — units in that order, each once. Leave it out to get the resource’s default, if it has one.',
+          '*Addresses*: a single address (`203.0.113.7`, `2001:db8::1`) or a narrow range (`203.0.113.0/28`); security-group resources need one, roles take none. Wider ranges than the resource allows, and `0.0.0.0/0`, are refused.',
+          `*Reason*: everything after the address, up to ${MAX_REASON_LENGTH} characters; approvers and the audit log see it.`,
+        ].join('\n'),
+      ),
+      context([
+        'Access starts when it is approved and closes by itself at the end. The channel is told when it opens and when it closes.',
+      ]),
+    ],
+  };
+}

@@ -1,0 +1,154 @@
+import type { types } from '@slack/bolt';
+import { MAX_REASON_LENGTH } from '../../../domain/command';
+import { formatDuration } from '../../../domain/duration';
+import type { Resource } from '../../../domain/policy';
+import { escapeMrkdwn, truncate } from '../escape';
+import { ACTION, BLOCK, CALLBACK } from '../ids';
+import { context, plain, section } from './blocks';
+import { LIMITS } from './limits';
+
+const TITLE = 'Request access';
+
+/** Longest duration text the parser accepts (src/domain/duration.ts). */
+const DURATION_INPUT_MAX = 24;
+/** Longest address text the parser accepts (src/domain/cidr.ts). */
+const ADDRESS_INPUT_MAX = 64;
+
+/**
+ * The request form (`/access` with no arguments). The picker holds only the given resources —
+ * the ones this user may ask for; at most 100 (Slack's limit), the rest reachable by typing
+ * `/access <resource> …`. `private_metadata` is the channel `/access` was typed in, or `''`.
+ * With no resources it is `noResourcesModal()` (a select needs at least one option).
+ */
+export function requestModal(resources: readonly Resource[], channelId?: string): types.ModalView {
+  if (resources.length === 0) return noResourcesModal();
+  const shown = resources.slice(0, LIMITS.options);
+  const options = shown.map(option);
+  const select: types.StaticSelect = {
+    type: 'static_select',
+    action_id: ACTION.requestResourceSelect,
+    placeholder: plain('Choose a resource', LIMITS.placeholder),
+    options,
+  };
+  const only = options[0];
+  if (options.length === 1 && only !== undefined) select.initial_option = only;
+
+  const blocks: types.KnownBlock[] = [
+    { type: 'input', block_id: BLOCK.requestResource, label: plain('Resource', 100), element: select },
+  ];
+  if (resources.length > shown.length) {
+    blocks.push(
+      context([
+        escapeMrkdwn(
+          `Showing the first ${shown.length} of ${resources.length}; type \`/access <resource> …\` for the others.`,
+        ),
+      ]),
+    );
+  }
+
+  // Duration is optional only where a default exists; the use case answers DURATION_REQUIRED otherwise.
+  const withDefault = shown.filter((r) => r.defaultDuration !== undefined);
+  const durationOptional = withDefault.length > 0;
+  const maxima = [...new Set(shown.map((r) => r.maxDuration))];
+  const maxHint =
+    maxima.length === 1 && maxima[0] !== undefined ? ` Up to ${formatDuration(maxima[0])}.` : '';
+  blocks.push({
+    type: 'input',
+    block_id: BLOCK.requestDuration,
+    label: plain('Duration', 100),
+    optional: durationOptional,
+    element: {
+      type: 'plain_text_input',
+      action_id: ACTION.requestDurationInput,
+      placeholder: plain('e.g. 30m', LIMITS.placeholder),
+      max_length: DURATION_INPUT_MAX,
+    },
+    hint: plain(
+      `Like 90s, 15m, 1h or 1h30m.${maxHint}${
+        durationOptional
+          ? withDefault.length === shown.length
+            ? ' Leave empty for the resource’s default.'
+            : ' Leave empty for the resource’s default, where it has one.'
+          : ''
+      }`,
+      LIMITS.inputHint,
+    ),
+  });
+
+  if (shown.some((r) => r.kind === 'security-group')) {
+    blocks.push({
+      type: 'input',
+      block_id: BLOCK.requestAddress,
+      label: plain('Your address', 100),
+      optional: true,
+      element: {
+        type: 'plain_text_input',
+        action_id: ACTION.requestAddressInput,
+        placeholder: plain('e.g. 203.0.113.7', LIMITS.placeholder),
+        max_length: ADDRESS_INPUT_MAX,
+      },
+      hint: plain(
+        'Required for security groups: the IP address (or narrow CIDR) you connect from. Leave empty for AWS roles.',
+        LIMITS.inputHint,
+      ),
+    });
+  }
+
+  blocks.push({
+    type: 'input',
+    block_id: BLOCK.requestReason,
+    label: plain('Reason', 100),
+    element: {
+      type: 'plain_text_input',
+      action_id: ACTION.requestReasonInput,
+      multiline: true,
+      placeholder: plain('What will you do, and why now?', LIMITS.placeholder),
+      max_length: MAX_REASON_LENGTH,
+    },
+    hint: plain('Approvers and the audit log see this.', LIMITS.inputHint),
+  });
+
+  return {
+    type: 'modal',
+    callback_id: CALLBACK.requestModal,
+    title: plain(TITLE, LIMITS.modalTitle),
+    submit: plain('Request', LIMITS.modalButton),
+    close: plain('Cancel', LIMITS.modalButton),
+    private_metadata: channelId ?? '',
+    blocks,
+  };
+}
+
+/** Option text is plain text (no escaping needed), at most 75 characters; the value is the resource id. */
+function option(r: Resource): types.PlainTextOption {
+  const description = r.description?.trim();
+  const label = description === undefined || description === '' ? r.id : `${r.id} — ${description}`;
+  return { text: plain(label, LIMITS.optionText), value: truncate(r.id, LIMITS.optionValue) };
+}
+
+/**
+ * Opened at once with the `trigger_id` (valid about 3 s), then replaced by `requestModal` via
+ * `views.update` once the user's resources are known.
+ */
+export function loadingModal(): types.ModalView {
+  return {
+    type: 'modal',
+    title: plain(TITLE, LIMITS.modalTitle),
+    close: plain('Cancel', LIMITS.modalButton),
+    blocks: [section('Loading the resources you may request…')],
+  };
+}
+
+/** Shown instead of the form when the user may not ask for anything. */
+export function noResourcesModal(): types.ModalView {
+  return {
+    type: 'modal',
+    title: plain(TITLE, LIMITS.modalTitle),
+    close: plain('Close', LIMITS.modalButton),
+    blocks: [
+      section(
+        'You may not request any resource. If you need access to something, ask an admin to add you to its requesters.',
+      ),
+    ],
+  };
+}

@@ -1,0 +1,126 @@
+import type { EndReason, Grant } from '../domain/grant';
+import type { AppDeps } from './deps';
+import { refreshCard, tellBoth } from './notify';
+import { lockKeyOf } from './open-grant';
+
+type Deps = Pick<
+  AppDeps,
+  | 'clock'
+  | 'logger'
+  | 'policy'
+  | 'requests'
+  | 'grants'
+  | 'rules'
+  | 'audit'
+  | 'uow'
+  | 'network'
+  | 'notifier'
+  | 'wakeup'
+  | 'locks'
+>;
+
+export type CloseGrant = (grantId: string, reason: EndReason, by: string) => Promise<Grant | undefined>;
+
+/**
+ * Ends a grant. `closing` is committed before any AWS call, so a crash mid-way is finished by the
+ * next sweep. A rule is revoked only when no other live grant still holds it (two grants for the
+ * same address and port share one EC2 rule), and never when it existed before hallpass. `ended_at`
+ * is the moment AWS confirmed the close, apart from the planned `expires_at`. A failed revoke
+ * throws and leaves the grant `closing`, to be retried.
+ */
+export const closeGrant =
+  (deps: Deps): CloseGrant =>
+  async (grantId, reason, by) => {
+    const startedAt = deps.clock.now();
+    const marked = deps.uow.tx(() => {
+      const m = deps.grants.move(grantId, ['active', 'closing'], 'closing', {
+        endReason: reason,
+        endedBy: by,
+      });
+      if (m.ok) {
+        deps.audit.append({
+          at: startedAt,
+          actor: by,
+          type: 'grant.closing',
+          requestId: m.value.requestId,
+          grantId,
+          details: { reason },
+        });
+      }
+      return m;
+    });
+    if (!marked.ok) return undefined;
+
+    const keys = new Set(deps.rules.holdsOf(grantId).map(lockKeyOf));
+    const revoked: string[] = [];
+    const kept: string[] = [];
+    for (const key of keys) {
+      await deps.locks.run(key, async () => {
+        // Read again under the lock: the holds (and other grants' holds) are what they are now.
+        const group = deps.rules.holdsOf(grantId).filter((h) => lockKeyOf(h) === key);
+        const last = group.filter((h) => h.managed && deps.rules.otherLiveHolders(h.ruleId, grantId) === 0);
+        const first = group[0];
+        if (first !== undefined && last.length > 0) {
+          await deps.network.revoke(
+            { region: first.region, groupId: first.groupId, assumeRoleArn: assumeRoleOf(deps, marked.value) },
+            last.map((h) => h.ruleId),
+          );
+        }
+        revoked.push(...last.map((h) => h.ruleId));
+        kept.push(...group.filter((h) => !last.includes(h)).map((h) => h.ruleId));
+        // Released inside the lock, so a grant opening on this group next sees the rule as gone.
+        deps.rules.release(grantId, deps.clock.now());
+      });
+    }
+
+    const endedAt = deps.clock.now();
+    const endReason = marked.value.endReason ?? reason;
+    const closed = deps.uow.tx(() => {
+      deps.rules.release(grantId, endedAt);
+      const m = deps.grants.move(grantId, ['closing'], endReason === 'failed' ? 'failed' : 'closed', {
+        endedAt,
+      });
+      if (m.ok) {
+        deps.audit.append({
+          at: endedAt,
+          actor: by,
+          type: 'grant.closed',
+          requestId: m.value.requestId,
+          grantId,
+          details: {
+            reason: endReason,
+            plannedEnd: m.value.expiresAt.toISOString(),
+            revokedRuleIds: revoked,
+            stillHeldByOtherGrants: kept,
+          },
+        });
+      }
+      return m;
+    });
+    if (!closed.ok) return undefined;
+    deps.logger.info(
+      {
+        grantId,
+        reason: endReason,
+        lateMs: endedAt.getTime() - closed.value.expiresAt.getTime(),
+        revoked,
+        kept,
+      },
+      'grant closed',
+    );
+    deps.wakeup.wake();
+    if (endReason !== 'failed') {
+      await refreshCard(deps, closed.value.requestId);
+      await tellBoth(
+        deps,
+        (card) => ({ type: 'grant-ended', card, grant: closed.value }),
+        closed.value.requestId,
+      );
+    }
+    return closed.value;
+  };
+
+function assumeRoleOf(deps: Pick<AppDeps, 'policy'>, grant: Grant): string | undefined {
+  const r = deps.policy().resources.find((x) => x.id === grant.resourceId);
+  return r?.kind === 'security-group' ? r.assumeRoleArn : undefined;
+}

@@ -1,0 +1,38 @@
+import type { Policy } from '../domain/policy';
+import type { KeyedMutex } from './keyed-mutex';
+import type {
+  AuditLog,
+  Clock,
+  Directory,
+  GrantStore,
+  Ids,
+  Logger,
+  NetworkAccess,
+  Notifier,
+  RequestStore,
+  RuleStore,
+  UnitOfWork,
+  Wakeup,
+} from './ports';
+
+/**
+ * Everything a use case may need. Each use case narrows this with `Pick<…>` to what it really uses,
+ * so its dependencies are explicit and its tests build only those.
+ */
+export type AppDeps = {
+  readonly clock: Clock;
+  readonly ids: Ids;
+  readonly logger: Logger;
+  /** Read at the moment of each decision: authorization comes from the policy at the time of the click. */
+  readonly policy: () => Policy;
+  readonly requests: RequestStore;
+  readonly grants: GrantStore;
+  readonly rules: RuleStore;
+  readonly audit: AuditLog;
+  readonly uow: UnitOfWork;
+  readonly network: NetworkAccess;
+  readonly notifier: Notifier;
+  readonly directory: Directory;
+  readonly wakeup: Wakeup;
+  readonly locks: KeyedMutex;
+};

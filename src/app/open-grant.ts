@@ -1,0 +1,215 @@
+import type { SecurityGroupResource } from '../domain/policy';
+import { findResource } from '../domain/policy';
+import { SYSTEM_ACTOR } from '../domain/request';
+import type { AppDeps } from './deps';
+import { describeError, refreshCard, tellBoth } from './notify';
+import type { RuleHold, RuleKey, RuleTarget } from './ports';
+
+export type OpenGrant = (grantId: string) => Promise<void>;
+
+type Deps = Pick<
+  AppDeps,
+  | 'clock'
+  | 'logger'
+  | 'policy'
+  | 'requests'
+  | 'grants'
+  | 'rules'
+  | 'audit'
+  | 'uow'
+  | 'network'
+  | 'notifier'
+  | 'wakeup'
+  | 'locks'
+>;
+
+export const targetOf = (r: SecurityGroupResource): RuleTarget => ({
+  region: r.region,
+  groupId: r.securityGroupId,
+  assumeRoleArn: r.assumeRoleArn,
+});
+
+export const lockKeyOf = (t: Pick<RuleTarget, 'region' | 'groupId'>): string => `${t.region}/${t.groupId}`;
+
+/**
+ * Opens what an approved request grants. The grant was committed as `opening` before this runs,
+ * so a crash here leaves a record that start-up can finish. Rules are reference-counted: a rule
+ * another live grant already holds is shared, not opened twice; on any failure every rule this
+ * grant opened itself is revoked again before the grant is marked failed — nothing is left behind.
+ */
+export const openGrant =
+  (deps: Deps): OpenGrant =>
+  async (grantId) => {
+    const grant = deps.grants.get(grantId);
+    if (grant === undefined || grant.state !== 'opening') return;
+    const request = deps.requests.get(grant.requestId);
+    const resource = findResource(deps.policy(), grant.resourceId);
+    if (request === undefined) throw new Error(`grant ${grantId} has no request`);
+    if (resource === undefined) {
+      await fail(deps, grantId, request.id, `resource ${grant.resourceId} is no longer in the policy`, []);
+      return;
+    }
+    if (resource.kind === 'aws-role') {
+      await fail(
+        deps,
+        grantId,
+        request.id,
+        'AWS role sessions are not available in this version of hallpass',
+        [],
+      );
+      return;
+    }
+    const source = request.source;
+    if (source === undefined)
+      throw new Error(`request ${request.id} for a security group has no source address`);
+
+    const target = targetOf(resource);
+    const tags = { grantId, requesterId: grant.requesterId, expiresAt: grant.expiresAt };
+    const opened: RuleHold[] = [];
+    try {
+      await deps.locks.run(lockKeyOf(target), async () => {
+        for (const ports of resource.ports) {
+          const key: RuleKey = {
+            region: target.region,
+            groupId: target.groupId,
+            protocol: resource.protocol,
+            fromPort: ports.from,
+            toPort: ports.to,
+            cidr: source.cidr,
+          };
+          const shared = deps.rules.findLive(key);
+          if (shared !== undefined) {
+            // Another live grant holds this exact rule: take a reference instead of a second rule.
+            deps.rules.hold({ ...key, grantId, ruleId: shared.ruleId, managed: shared.managed });
+            if (shared.managed)
+              await deps.network.retag(target, shared.ruleId, await laterTags(deps, shared, tags));
+            continue;
+          }
+          const result = await deps.network.authorize(target, { ...key, family: source.family }, tags);
+          const hold: RuleHold = {
+            ...key,
+            grantId,
+            ruleId: result.ruleId,
+            managed: result.managed || !result.existed,
+          };
+          deps.rules.hold(hold);
+          if (!result.existed) opened.push(hold);
+          else if (hold.managed) await deps.network.retag(target, hold.ruleId, tags);
+        }
+      });
+    } catch (error) {
+      await fail(deps, grantId, request.id, plainWords(error), opened);
+      return;
+    }
+
+    const now = deps.clock.now();
+    const holds = deps.rules.holdsOf(grantId);
+    const moved = deps.uow.tx(() => {
+      const m = deps.grants.move(grantId, ['opening'], 'active');
+      if (m.ok) {
+        deps.audit.append({
+          at: now,
+          actor: SYSTEM_ACTOR,
+          type: 'grant.opened',
+          requestId: request.id,
+          grantId,
+          details: {
+            groupId: target.groupId,
+            cidr: source.cidr,
+            ruleIds: holds.map((h) => h.ruleId),
+            shared: holds.filter((h) => !opened.some((o) => o.ruleId === h.ruleId)).map((h) => h.ruleId),
+            expiresAt: grant.expiresAt.toISOString(),
+          },
+        });
+      }
+      return m;
+    });
+    if (!moved.ok) return;
+    deps.wakeup.wake();
+    await refreshCard(deps, request.id);
+    await tellBoth(deps, (card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
+  };
+
+/** The tags a shared rule should carry: those of whichever holder ends last. */
+async function laterTags(
+  deps: Pick<AppDeps, 'grants'>,
+  shared: RuleHold,
+  mine: { grantId: string; requesterId: string; expiresAt: Date },
+): Promise<{ grantId: string; requesterId: string; expiresAt: Date }> {
+  const other = deps.grants.get(shared.grantId);
+  if (other !== undefined && other.expiresAt > mine.expiresAt) {
+    return { grantId: other.id, requesterId: other.requesterId, expiresAt: other.expiresAt };
+  }
+  return mine;
+}
+
+/** AWS error codes put into words a requester understands. */
+function plainWords(error: unknown): string {
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+  switch (code) {
+    case 'InvalidGroup.NotFound':
+      return 'the security group does not exist in AWS (check securityGroupId and region in the policy)';
+    case 'UnauthorizedOperation':
+    case 'AccessDenied':
+    case 'AccessDeniedException':
+      return 'hallpass is not allowed to change this security group (its AWS permissions are missing)';
+    case 'RulesPerSecurityGroupLimitExceeded':
+      return 'the security group has reached its AWS limit of rules';
+    default:
+      return `AWS refused to open the rule (${describeError(error)})`;
+  }
+}
+
+/** Rolls back what this grant opened, then records and announces the failure. */
+async function fail(
+  deps: Deps,
+  grantId: string,
+  requestId: string,
+  why: string,
+  opened: readonly RuleHold[],
+): Promise<void> {
+  const byGroup = new Map<string, RuleHold[]>();
+  for (const h of opened) byGroup.set(lockKeyOf(h), [...(byGroup.get(lockKeyOf(h)) ?? []), h]);
+  for (const holds of byGroup.values()) {
+    const first = holds[0];
+    if (first === undefined) continue;
+    try {
+      await deps.network.revoke(
+        { region: first.region, groupId: first.groupId },
+        holds.map((h) => h.ruleId),
+      );
+    } catch (error) {
+      // The rules stay held by this grant in `closing`, so the expiry sweep keeps trying to revoke them.
+      deps.logger.error(
+        { grantId, err: describeError(error) },
+        'could not roll back rules of a failed grant',
+      );
+      deps.grants.move(grantId, ['opening'], 'closing', { endReason: 'failed', endedBy: SYSTEM_ACTOR });
+      deps.requests.markFailed(requestId, why, deps.clock.now());
+      deps.wakeup.wake();
+      return;
+    }
+  }
+  const now = deps.clock.now();
+  deps.uow.tx(() => {
+    deps.rules.release(grantId, now);
+    deps.grants.move(grantId, ['opening'], 'failed', {
+      endedAt: now,
+      endReason: 'failed',
+      endedBy: SYSTEM_ACTOR,
+    });
+    deps.requests.markFailed(requestId, why, now);
+    deps.audit.append({
+      at: now,
+      actor: SYSTEM_ACTOR,
+      type: 'grant.failed',
+      requestId,
+      grantId,
+      details: { reason: why },
+    });
+  });
+  deps.logger.warn({ grantId, requestId, reason: why }, 'grant failed to open');
+  await refreshCard(deps, requestId);
+  await tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
+}

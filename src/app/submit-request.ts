@@ -1,0 +1,152 @@
+import { addMilliseconds } from 'date-fns';
+import { type CidrError, checkWidth, parseSourceAddress, type SourceCidr } from '../domain/cidr';
+import { plannedEnd } from '../domain/grant';
+import { type Actor, findResource, mayRequest, type Resource } from '../domain/policy';
+import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
+import { err, ok, type Result } from '../domain/result';
+import type { AppDeps } from './deps';
+import { describeError, loadCard } from './notify';
+import type { OpenGrant } from './open-grant';
+
+export type SubmitCommand = {
+  readonly actor: Actor;
+  readonly resourceId: string;
+  /** Absent: the resource's `defaultDuration`. */
+  readonly durationMs?: number | undefined;
+  readonly address?: string | undefined;
+  readonly reason: string;
+};
+
+export type SubmitError =
+  | 'UNKNOWN_RESOURCE'
+  | 'NOT_REQUESTER'
+  | 'DURATION_REQUIRED'
+  | 'DURATION_TOO_SHORT'
+  | 'DURATION_TOO_LONG'
+  | 'ADDRESS_REQUIRED'
+  | 'ADDRESS_NOT_APPLICABLE'
+  | CidrError;
+
+export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
+
+/** Validates everything a request says against the policy, before anything is stored. Pure. */
+export function validateRequest(
+  resource: Resource,
+  cmd: SubmitCommand,
+): Result<{ durationMs: number; source?: SourceCidr | undefined }, SubmitError> {
+  if (!mayRequest(resource, cmd.actor)) return err('NOT_REQUESTER', { resourceId: resource.id });
+  const durationMs = cmd.durationMs ?? resource.defaultDuration;
+  if (durationMs === undefined) return err('DURATION_REQUIRED', { resourceId: resource.id });
+  if (durationMs < resource.minDuration) {
+    return err('DURATION_TOO_SHORT', {
+      resourceId: resource.id,
+      min: resource.minDuration,
+      requested: durationMs,
+    });
+  }
+  if (durationMs > resource.maxDuration) {
+    return err('DURATION_TOO_LONG', {
+      resourceId: resource.id,
+      max: resource.maxDuration,
+      requested: durationMs,
+    });
+  }
+  if (resource.kind === 'aws-role') {
+    if (cmd.address !== undefined) return err('ADDRESS_NOT_APPLICABLE', { resourceId: resource.id });
+    return ok({ durationMs });
+  }
+  if (cmd.address === undefined) {
+    return err('ADDRESS_REQUIRED', {
+      resourceId: resource.id,
+      example: `/access ${resource.id} 30m from 203.0.113.7 …`,
+    });
+  }
+  const parsed = parseSourceAddress(cmd.address);
+  if (!parsed.ok) return parsed;
+  const wide = checkWidth(parsed.value, resource.maxPrefix);
+  if (!wide.ok) return wide;
+  return ok({ durationMs, source: wide.value });
+}
+
+type Deps = Pick<
+  AppDeps,
+  'clock' | 'ids' | 'logger' | 'policy' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'wakeup'
+>;
+
+/**
+ * `/access <resource> …`: checks the policy, stores a pending request, posts the Approve / Deny
+ * message in the resource's channel — or, for `autoApprove` resources, approves at once and opens
+ * (the message is still posted: auto-approval is announced). Telling the requester is the caller's
+ * reply (ephemeral for a command, a DM for the modal).
+ */
+export const submitRequest =
+  (deps: Deps, openGrant: OpenGrant) =>
+  async (cmd: SubmitCommand): Promise<Result<Submitted, SubmitError>> => {
+    const resource = findResource(deps.policy(), cmd.resourceId);
+    if (resource === undefined) return err('UNKNOWN_RESOURCE', { resourceId: cmd.resourceId });
+    const valid = validateRequest(resource, cmd);
+    if (!valid.ok) return valid;
+
+    const now = deps.clock.now();
+    const { durationMs, source } = valid.value;
+    const id = deps.ids.request();
+    const created = deps.uow.tx(() => {
+      const request = deps.requests.insert({
+        id,
+        resourceId: resource.id,
+        requesterId: cmd.actor.userId,
+        durationMs,
+        source,
+        reason: cmd.reason,
+        createdAt: now,
+        approvalDeadline: addMilliseconds(now, resource.approvalTimeout),
+      });
+      deps.audit.append({
+        at: now,
+        actor: cmd.actor.userId,
+        type: 'request.submitted',
+        requestId: id,
+        details: { resourceId: resource.id, durationMs, source: source?.cidr, reason: cmd.reason },
+      });
+      if (!resource.autoApprove) return { request, grantId: undefined };
+      // Auto-approval is still a decision on the record: by hallpass, under the policy in force now.
+      const decided = deps.requests.decide(id, 'approved', SYSTEM_ACTOR, now, 'auto-approved by policy');
+      if (!decided.ok) throw new Error(`request ${id} left pending state while being created`);
+      const grant = deps.grants.insert({
+        id: deps.ids.grant(),
+        requestId: id,
+        resourceId: resource.id,
+        requesterId: cmd.actor.userId,
+        startsAt: now,
+        expiresAt: plannedEnd(now, durationMs),
+      });
+      deps.audit.append({
+        at: now,
+        actor: SYSTEM_ACTOR,
+        type: 'request.approved',
+        requestId: id,
+        grantId: grant.id,
+        details: { auto: true },
+      });
+      return { request: decided.value, grantId: grant.id };
+    });
+
+    const card = loadCard(deps, id);
+    if (card !== undefined) {
+      try {
+        const ref = await deps.notifier.postApprovalCard(card);
+        deps.requests.attachMessage(id, ref);
+      } catch (error) {
+        deps.logger.error(
+          { requestId: id, err: describeError(error) },
+          'could not post the approval message',
+        );
+      }
+    }
+    deps.wakeup.wake();
+    if (created.grantId !== undefined) await openGrant(created.grantId);
+    return ok({
+      request: deps.requests.get(id) ?? created.request,
+      autoApproved: created.grantId !== undefined,
+    });
+  };

@@ -1,0 +1,114 @@
+import { WebClient, type WebClientOptions } from '@slack/web-api';
+import { createEc2ClientFactory } from './adapters/aws/ec2-clients';
+import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
+import { openDatabase } from './adapters/db/open-db';
+import { createSqliteStores } from './adapters/db/stores';
+import { startSlackApp } from './adapters/slack/app';
+import { createSlackDirectory } from './adapters/slack/directory';
+import { createSlackNotifier } from './adapters/slack/notifier';
+import { randomIds, systemClock, systemTimers } from './adapters/system/system';
+import type { AppDeps } from './app/deps';
+import { KeyedMutex } from './app/keyed-mutex';
+import type { Clock, Ids, Logger, NetworkAccess, Timers } from './app/ports';
+import { createUseCases, type UseCases } from './app/use-cases';
+import type { Env } from './config';
+import type { Policy } from './domain/policy';
+import { createScheduler, type Scheduler } from './scheduler/scheduler';
+
+export type HallpassOptions = {
+  readonly env: Env;
+  readonly policy: Policy;
+  readonly logger: Logger;
+  /** Injected in tests; the system clock and timers otherwise. */
+  readonly clock?: Clock;
+  readonly timers?: Timers;
+  readonly ids?: Ids;
+  /** Injected in tests; EC2 through the SDK's standard chain otherwise (honours AWS_ENDPOINT_URL_EC2). */
+  readonly network?: NetworkAccess;
+  /** Extra Web API client options (tests: no retries). */
+  readonly slackClientOptions?: WebClientOptions;
+};
+
+export type Hallpass = {
+  readonly port: number;
+  readonly useCases: UseCases;
+  readonly scheduler: Scheduler;
+  /** Stops taking work, lets the scheduler's run in progress finish, closes the database. */
+  stop(): Promise<void>;
+};
+
+/**
+ * The composition root: builds every adapter, binds the use cases, catches up on what came due
+ * while hallpass was down, arms the expiry timer, then starts listening to Slack.
+ */
+export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
+  const { env, logger } = opts;
+  const clock = opts.clock ?? systemClock;
+  const timers = opts.timers ?? systemTimers;
+  const handle = openDatabase(env.dbPath);
+  const stores = createSqliteStores(handle);
+  const clientOptions: WebClientOptions = {
+    ...(env.slackApiUrl === undefined ? {} : { slackApiUrl: env.slackApiUrl }),
+    ...opts.slackClientOptions,
+  };
+  const client = new WebClient(env.slackBotToken, clientOptions);
+  let scheduler: Scheduler | undefined;
+  const deps: AppDeps = {
+    clock,
+    ids: opts.ids ?? randomIds,
+    logger,
+    policy: () => opts.policy,
+    ...stores,
+    network: opts.network ?? createEc2NetworkAccess({ clientFor: createEc2ClientFactory() }),
+    notifier: createSlackNotifier({ client, clock }),
+    directory: createSlackDirectory({ client, clock, logger }),
+    wakeup: { wake: () => scheduler?.wake() },
+    locks: new KeyedMutex(),
+  };
+  const useCases = createUseCases(deps);
+  const sched = createScheduler({
+    clock,
+    timers,
+    logger,
+    nextDue: () => earliest(stores.grants.nextExpiry(), stores.requests.nextDeadline()),
+    run: useCases.runDueWork,
+  });
+  scheduler = sched;
+  // Backfill before serving: grants that came due while we were down are closed and announced now.
+  await sched.start();
+
+  const slack = await startSlackApp({
+    botToken: env.slackBotToken,
+    signingSecret: env.slackSigningSecret,
+    appToken: env.slackAppToken,
+    apiUrl: env.slackApiUrl,
+    port: env.port,
+    clientOptions,
+    context: { uc: useCases, clock, logger },
+    healthy: () => handle.sqlite.open,
+  });
+  logger.info(
+    { port: slack.port, mode: env.mode, resources: opts.policy.resources.length },
+    'hallpass started',
+  );
+
+  let stopped = false;
+  return {
+    port: slack.port,
+    useCases,
+    scheduler: sched,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await slack.stop();
+      sched.stop();
+      await sched.idle();
+      handle.close();
+    },
+  };
+}
+
+function earliest(...dates: (Date | undefined)[]): Date | undefined {
+  const times = dates.filter((d): d is Date => d !== undefined).map((d) => d.getTime());
+  return times.length === 0 ? undefined : new Date(Math.min(...times));
+}

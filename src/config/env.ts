@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import type { Ok } from '../domain/result';
+
+/** One heading and the problems under it, e.g. every bad variable of the environment. */
+export type ConfigSection = { readonly title: string; readonly problems: readonly string[] };
+
+/** Like the domain `Result`, but a failure carries every problem found, not the first. */
+export type ConfigResult<T> = Ok<T> | { readonly ok: false; readonly section: ConfigSection };
+
+/**
+ * Start-up stops with this: one message naming each bad field, grouped by where it came from.
+ * Messages never contain secret values (tokens, signing secret), only the variable names.
+ */
+export class ConfigError extends Error {
+  readonly sections: readonly ConfigSection[];
+
+  constructor(sections: readonly ConfigSection[]) {
+    super(sections.map(formatSection).join('\n'));
+    this.name = 'ConfigError';
+    this.sections = sections;
+  }
+
+  /** Every problem, flattened, in the order reported. */
+  get problems(): string[] {
+    return this.sections.flatMap((s) => s.problems);
+  }
+}
+
+const formatSection = (s: ConfigSection): string =>
+  [`${s.title}:`, ...s.problems.map((p) => `  - ${p}`)].join('\n');
+
+/** Log levels pino knows; `silent` turns logging off. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_POLICY_PATH = './policy.yml';
+export const DEFAULT_DB_PATH = './data/hallpass.db';
+export const DEFAULT_PORT = 3000;
+
+type EnvBase = {
+  /** `SLACK_BOT_TOKEN`, `xoxb-…`. Secret: never log it. */
+  readonly slackBotToken: string;
+  /** `SLACK_API_URL`, always ending in `/` (the form the Slack WebClient expects); unset means Slack's own. */
+  readonly slackApiUrl?: string | undefined;
+  /** `PORT`; 0 asks the OS for an ephemeral port (tests). */
+  readonly port: number;
+  /** `HALLPASS_POLICY`. */
+  readonly policyPath: string;
+  /** `HALLPASS_DB`. */
+  readonly dbPath: string;
+  /** `LOG_LEVEL`, lowercased. */
+  readonly logLevel: LogLevel;
+};
+
+/**
+ * The validated environment. `mode` is `socket` exactly when `SLACK_APP_TOKEN` is set; in HTTP mode the
+ * signing secret is guaranteed present. Both secrets are secret: never log them.
+ */
+export type Env = EnvBase &
+  (
+    | { readonly mode: 'http'; readonly slackSigningSecret: string; readonly slackAppToken?: undefined }
+    | {
+        readonly mode: 'socket';
+        readonly slackAppToken: string;
+        readonly slackSigningSecret?: string | undefined;
+      }
+  );
+
+/** The variables we read, in the order problems are reported. */
+const KEYS = [
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'SLACK_API_URL',
+  'PORT',
+  'HALLPASS_POLICY',
+  'HALLPASS_DB',
+  'LOG_LEVEL',
+] as const;
+type Key = (typeof KEYS)[number];
+
+const REQUIRED = 'required';
+
+const isHttpUrl = (text: string): boolean => {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
+
+// Every message below is fixed text: a zod default message could one day include the input, and the input
+// may be a secret.
+const EnvSchema = z
+  .object({
+    SLACK_BOT_TOKEN: z
+      .string({ error: REQUIRED })
+      .startsWith('xoxb-', { error: 'must be a bot token (starts with xoxb-)' }),
+    SLACK_SIGNING_SECRET: z.string().optional(),
+    SLACK_APP_TOKEN: z
+      .string()
+      .startsWith('xapp-', { error: 'must be an app-level token (starts with xapp-)' })
+      .optional(),
+    SLACK_API_URL: z
+      .string()
+      .refine(isHttpUrl, { error: 'must be an http(s) URL' })
+      .transform((url) => (url.endsWith('/') ? url : `${url}/`))
+      .optional(),
+    PORT: z
+      .string()
+      .regex(/^\d{1,5}$/, { error: 'must be an integer between 0 and 65535' })
+      .transform(Number)
+      .refine((n) => n <= 65535, { error: 'must be an integer between 0 and 65535' })
+      .default(DEFAULT_PORT),
+    HALLPASS_POLICY: z.string().default(DEFAULT_POLICY_PATH),
+    HALLPASS_DB: z.string().default(DEFAULT_DB_PATH),
+    LOG_LEVEL: z
+      .string()
+      .transform((s) => s.toLowerCase())
+      .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }))
+      .default('info'),
+  })
+  .superRefine(
+    (v, ctx) => {
+      if (v.SLACK_APP_TOKEN === undefined && v.SLACK_SIGNING_SECRET === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SLACK_SIGNING_SECRET'],
+          message: 'required in HTTP mode (set SLACK_APP_TOKEN to use Socket Mode instead)',
+        });
+      }
+    },
+    // Run even when a field failed, so this problem is reported together with the others.
+    { when: () => true },
+  );
+
+/**
+ * Only our variables, trimmed; an empty value counts as unset, so a copied `.env.example` with blank
+ * secrets reads as "required", and a blank `SLACK_APP_TOKEN=` does not switch to Socket Mode.
+ */
+function pick(env: NodeJS.ProcessEnv): Partial<Record<Key, string>> {
+  const out: Partial<Record<Key, string>> = {};
+  for (const key of KEYS) {
+    const value = env[key]?.trim();
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
+
+/** The policy path the environment names, valid or not, so the policy can be checked even when other variables are bad. */
+export const policyPathOf = (env: NodeJS.ProcessEnv): string =>
+  pick(env).HALLPASS_POLICY ?? DEFAULT_POLICY_PATH;
+
+/**
+ * Validates the environment (pass `process.env`, or a literal in tests). Every bad variable is reported,
+ * by name, in one failure; values are never echoed.
+ */
+export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
+  const parsed = EnvSchema.safeParse(pick(env));
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => ({ key: String(issue.path[0] ?? ''), message: issue.message }))
+      .sort((a, b) => KEYS.indexOf(a.key as Key) - KEYS.indexOf(b.key as Key))
+      .map(({ key, message }) => `${key}: ${message}`);
+    return { ok: false, section: { title: 'Invalid configuration', problems } };
+  }
+  const v = parsed.data;
+  const base: EnvBase = {
+    slackBotToken: v.SLACK_BOT_TOKEN,
+    slackApiUrl: v.SLACK_API_URL,
+    port: v.PORT,
+    policyPath: v.HALLPASS_POLICY,
+    dbPath: v.HALLPASS_DB,
+    logLevel: v.LOG_LEVEL,
+  };
+  if (v.SLACK_APP_TOKEN !== undefined) {
+    return {
+      ok: true,
+      value: {
+        ...base,
+        mode: 'socket',
+        slackAppToken: v.SLACK_APP_TOKEN,
+        slackSigningSecret: v.SLACK_SIGNING_SECRET,
+      },
+    };
+  }
+  // The refinement above guarantees the secret in HTTP mode; checked again so the type follows.
+  if (v.SLACK_SIGNING_SECRET === undefined)
+    throw new Error('unreachable: HTTP mode without a signing secret');
+  return { ok: true, value: { ...base, mode: 'http', slackSigningSecret: v.SLACK_SIGNING_SECRET } };
+}

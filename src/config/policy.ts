@@ -1,0 +1,451 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { RESERVED_WORDS } from '../domain/command';
+import { formatDuration, parseDuration } from '../domain/duration';
+import { DEFAULTS, type Policy, type PortRange, type Resource } from '../domain/policy';
+import { ConfigError, type ConfigResult } from './env';
+
+/*
+ * The policy file is a security boundary: every field is checked, unknown keys are errors (a typo such as
+ * `aproverss` must not silently leave a resource open to anyone), and every problem is reported at once with
+ * its path, e.g. `resources[0].ports[1]: "80-70" is not a port or a range low-high within 1-65535`.
+ */
+
+const USER_ID = /^[UW][A-Z0-9]{2,}$/;
+const GROUP_HANDLE = /^@[a-z0-9][a-z0-9._-]*$/i;
+// At most 64 characters: `/access` parses no longer resource names (src/domain/command.ts).
+const RESOURCE_ID = /^[a-z0-9-]{1,64}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const CHANNEL = /^[CG][A-Z0-9]{2,}$/;
+const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+const PORT_RANGE = /^(\d{1,5})\s*-\s*(\d{1,5})$/;
+
+const MAX_ROLE_SESSION = 12 * 3_600_000;
+
+const SG_ONLY_KEYS = ['securityGroupId', 'protocol', 'ports', 'maxPrefix', 'maxPrefixV6', 'assumeRoleArn'];
+const ROLE_ONLY_KEYS = ['roleArn'];
+
+/** How a YAML value reads in a message: strings quoted, so `"80-70"` and `80` are told apart. */
+const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+const isUserId = (p: string): boolean => USER_ID.test(p);
+
+const principal = z.string().refine((p) => isUserId(p) || GROUP_HANDLE.test(p), {
+  error: (iss) => `${show(iss.input)} is not a Slack user id (U…/W…) or a user-group handle (@name)`,
+});
+const principals = z.array(principal);
+
+/** A duration as users type it (`90s`, `1h30m`) → milliseconds, never zero. */
+const duration = z.unknown().transform((v, ctx): number => {
+  const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+  if (v === undefined) ctx.addIssue({ code: 'custom', message: 'required' });
+  else if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${show(v)} is not a duration (write e.g. 90s, 15m, 1h, 1h30m)`,
+    });
+  } else if (ms === 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
+  return ms ?? 0;
+});
+
+const validPort = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
+
+/** `5432`, `"5432"` or `"8000-8080"` → an inclusive range. */
+function toPortRange(v: unknown): PortRange | undefined {
+  if (typeof v === 'number') return validPort(v) ? { from: v, to: v } : undefined;
+  if (typeof v !== 'string') return undefined;
+  const text = v.trim();
+  if (/^\d{1,5}$/.test(text)) return toPortRange(Number(text));
+  const m = PORT_RANGE.exec(text);
+  if (m === null) return undefined;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  return validPort(from) && validPort(to) && from <= to ? { from, to } : undefined;
+}
+
+const port = z.unknown().transform((v, ctx): PortRange => {
+  const range = toPortRange(v);
+  if (range === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is not a port or a range low-high within 1-65535` });
+    return { from: 0, to: 0 };
+  }
+  return range;
+});
+
+const intBetween = (min: number, max: number) =>
+  z.number().refine((n) => Number.isInteger(n) && n >= min && n <= max, {
+    error: (iss) => `${show(iss.input)} must be an integer between ${min} and ${max}`,
+  });
+
+const pattern = (re: RegExp, what: string) =>
+  z.string().regex(re, { error: (iss) => `${show(iss.input)} is not ${what}` });
+
+const roleArn = pattern(ROLE_ARN, 'an IAM role ARN (arn:aws:iam::123456789012:role/Name)');
+
+const common = {
+  id: z
+    .string()
+    .regex(RESOURCE_ID, {
+      error: (iss) => `${show(iss.input)} must be 1-64 characters of a-z, 0-9 and -`,
+    })
+    .refine((id) => !(RESERVED_WORDS as readonly string[]).includes(id), {
+      error: (iss) => `${show(iss.input)} is reserved (a subcommand of /access)`,
+    }),
+  description: z.string().min(1, { error: 'must not be empty (omit it instead)' }).optional(),
+  region: pattern(REGION, 'an AWS region (like us-east-1)'),
+  channel: pattern(CHANNEL, 'a Slack channel id (C… or G…)'),
+  // An empty list would lock everyone out; absence is how "anyone" is written.
+  requesters: principals.min(1, { error: 'must not be empty (omit it to let anyone ask)' }).optional(),
+  approvers: principals.default([]),
+  approvals: z
+    .number()
+    .refine((n) => Number.isInteger(n) && n >= 1, {
+      error: (iss) => `${show(iss.input)} must be a whole number, at least 1`,
+    })
+    .default(DEFAULTS.approvals),
+  autoApprove: z.boolean().default(false),
+  allowSelfApproval: z.boolean().default(false),
+  maxDuration: duration,
+  minDuration: duration.optional(),
+  defaultDuration: duration.optional(),
+  approvalTimeout: duration.optional(),
+};
+
+const securityGroup = z.strictObject({
+  kind: z.literal('security-group'),
+  ...common,
+  securityGroupId: pattern(SECURITY_GROUP_ID, 'a security group id (sg- and 8 to 17 hex digits)'),
+  protocol: z
+    .enum(['tcp', 'udp'], { error: (iss) => `${show(iss.input)} must be tcp or udp` })
+    .default('tcp'),
+  ports: z.array(port).min(1, { error: 'must list at least one port' }),
+  maxPrefix: intBetween(1, 32).default(DEFAULTS.maxPrefix[4]),
+  maxPrefixV6: intBetween(1, 128).default(DEFAULTS.maxPrefix[6]),
+  assumeRoleArn: roleArn.optional(),
+});
+
+const awsRole = z.strictObject({ kind: z.literal('aws-role'), ...common, roleArn });
+
+/** A resource as zod sees it while checking: fields that failed keep their raw YAML value. */
+type Loose = {
+  readonly [K in
+    | 'id'
+    | 'kind'
+    | 'minDuration'
+    | 'maxDuration'
+    | 'defaultDuration'
+    | 'autoApprove'
+    | 'approvers'
+    | 'approvals']?: unknown;
+};
+
+const resource = z.discriminatedUnion('kind', [securityGroup, awsRole]).superRefine(
+  (value, ctx) => {
+    const r: Loose = value;
+    const num = (v: unknown): number | undefined => (typeof v === 'number' && v > 0 ? v : undefined);
+    const max = num(r.maxDuration);
+    const def = r.defaultDuration === undefined ? undefined : num(r.defaultDuration);
+    const minGiven = r.minDuration !== undefined;
+    const min = minGiven ? num(r.minDuration) : DEFAULTS.minDuration;
+    const d = (ms: number) => formatDuration(ms);
+
+    if (min !== undefined && max !== undefined && min > max) {
+      ctx.addIssue(
+        minGiven
+          ? {
+              code: 'custom',
+              path: ['minDuration'],
+              message: `${d(min)} is longer than maxDuration ${d(max)}`,
+            }
+          : {
+              code: 'custom',
+              path: ['maxDuration'],
+              message: `${d(max)} is shorter than minDuration (default ${d(min)}); set minDuration too`,
+            },
+      );
+    }
+    if (def !== undefined && min !== undefined && def < min) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultDuration'],
+        message: `${d(def)} is shorter than minDuration ${d(min)}`,
+      });
+    }
+    if (def !== undefined && max !== undefined && def > max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultDuration'],
+        message: `${d(def)} is longer than maxDuration ${d(max)}`,
+      });
+    }
+
+    // STS refuses sessions longer than 12 hours whatever the role allows.
+    if (r.kind === 'aws-role' && max !== undefined && max > MAX_ROLE_SESSION) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxDuration'],
+        message: `${d(max)} is longer than the ${d(MAX_ROLE_SESSION)} an STS role session can last`,
+      });
+    }
+
+    if (r.autoApprove === true) return;
+    const approvers = r.approvers;
+    if (!Array.isArray(approvers)) return;
+    if (approvers.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'required unless autoApprove: true' });
+      return;
+    }
+    // Only a list of plain user ids has a known size; a group may have any number of members.
+    const approvals = r.approvals;
+    const strings = approvers.filter((p): p is string => typeof p === 'string');
+    if (typeof approvals === 'number' && strings.length === approvers.length && strings.every(isUserId)) {
+      const distinct = new Set(strings).size;
+      if (approvals > distinct) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['approvals'],
+          message: `${approvals} approvals needed but approvers names only ${distinct} user${distinct === 1 ? '' : 's'}`,
+        });
+      }
+    }
+  },
+  // Run even when some field failed, so every problem is reported in one pass; the checks above skip
+  // anything that did not parse.
+  { when: () => true },
+);
+
+const policySchema = z
+  .strictObject({
+    admins: principals.default([]),
+    approvalTimeout: duration.optional(),
+    resources: z.array(resource).min(1, { error: 'must list at least one resource' }),
+  })
+  .superRefine(
+    (value, ctx) => {
+      const resources: unknown = value.resources;
+      if (!Array.isArray(resources)) return;
+      const firstIndex = new Map<string, number>();
+      resources.forEach((r: unknown, i) => {
+        const id = typeof r === 'object' && r !== null ? (r as Loose).id : undefined;
+        if (typeof id !== 'string') return;
+        const first = firstIndex.get(id);
+        if (first === undefined) firstIndex.set(id, i);
+        else {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['resources', i, 'id'],
+            message: `${show(id)} is already used by resources[${first}]`,
+          });
+        }
+      });
+    },
+    { when: () => true },
+  );
+
+type PolicyInput = z.output<typeof policySchema>;
+type ResourceInput = z.output<typeof resource>;
+
+function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
+  const base = {
+    id: r.id,
+    description: r.description,
+    region: r.region,
+    channel: r.channel,
+    requesters: r.requesters,
+    approvers: r.approvers,
+    approvals: r.approvals,
+    autoApprove: r.autoApprove,
+    allowSelfApproval: r.allowSelfApproval,
+    minDuration: r.minDuration ?? DEFAULTS.minDuration,
+    maxDuration: r.maxDuration,
+    defaultDuration: r.defaultDuration,
+    approvalTimeout: r.approvalTimeout ?? fallbackTimeout,
+  };
+  if (r.kind === 'aws-role') return { ...base, kind: 'aws-role', roleArn: r.roleArn };
+  return {
+    ...base,
+    kind: 'security-group',
+    securityGroupId: r.securityGroupId,
+    protocol: r.protocol,
+    ports: r.ports,
+    maxPrefix: { 4: r.maxPrefix, 6: r.maxPrefixV6 },
+    assumeRoleArn: r.assumeRoleArn,
+  };
+}
+
+function toPolicy(p: PolicyInput): Policy {
+  const approvalTimeout = p.approvalTimeout ?? DEFAULTS.approvalTimeout;
+  return {
+    admins: p.admins,
+    approvalTimeout,
+    resources: p.resources.map((r) => toResource(r, approvalTimeout)),
+  };
+}
+
+/** `['resources', 0, 'ports', 1]` → `resources[0].ports[1]`. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/** The value at a path of the raw YAML, to know a resource's kind when reporting a misplaced key. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || typeof key === 'symbol') return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
+}
+
+const TOP_LEVEL_KEYS = Object.keys(policySchema.shape);
+const RESOURCE_KEYS = [...new Set([...Object.keys(securityGroup.shape), ...Object.keys(awsRole.shape)])];
+
+/** The key of the same level a typo most likely meant (edit distance ≤ 2), for "did you mean" hints. */
+function closest(key: string, candidates: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const known of candidates) {
+    const distance = editDistance(key.toLowerCase(), known.toLowerCase());
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { key: known, distance };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+function unknownKeyMessage(key: string, topLevel: boolean, kind: unknown): string {
+  if (kind === 'aws-role' && SG_ONLY_KEYS.includes(key)) return 'applies only to kind: security-group';
+  if (kind === 'security-group' && ROLE_ONLY_KEYS.includes(key)) return 'applies only to kind: aws-role';
+  const hint = closest(key, topLevel ? TOP_LEVEL_KEYS : RESOURCE_KEYS);
+  return hint !== undefined && hint !== key ? `unknown field (did you mean ${hint}?)` : 'unknown field';
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'empty';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `text ${show(v)}`;
+  return `${typeof v} ${show(v)}`;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+};
+
+/** One issue → one or more `path: message` lines. */
+function problemsOf(issue: z.core.$ZodIssue, root: unknown): string[] {
+  const at = (path: readonly PropertyKey[], message: string) =>
+    path.length === 0 ? message : `${formatPath(path)}: ${message}`;
+  const input = valueAt(root, issue.path);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const kind = valueAt(root, [...issue.path, 'kind']);
+      const topLevel = issue.path.length === 0;
+      return issue.keys.map((key) => at([...issue.path, key], unknownKeyMessage(key, topLevel, kind)));
+    }
+    case 'invalid_type':
+      return [
+        at(
+          issue.path,
+          input === undefined
+            ? 'required'
+            : `must be ${EXPECTED[issue.expected] ?? issue.expected}, not ${describe(input)}`,
+        ),
+      ];
+    case 'invalid_union':
+      // Only the discriminated union of resources raises this: `kind` is missing or unknown.
+      return [
+        at(
+          issue.path,
+          input === undefined
+            ? 'required: security-group or aws-role'
+            : `${show(input)} must be security-group or aws-role`,
+        ),
+      ];
+    default:
+      return [at(issue.path, issue.message)];
+  }
+}
+
+/**
+ * Parses and validates a policy file's text, reporting every problem at once. `source` names the file in
+ * the failure's title.
+ */
+export function checkPolicy(yamlText: string, source = 'policy.yml'): ConfigResult<Policy> {
+  const fail = (problems: string[]): ConfigResult<Policy> => ({
+    ok: false,
+    section: { title: `Invalid policy file ${source}`, problems },
+  });
+  // uniqueKeys (the default) makes a repeated key an error instead of the last one silently winning.
+  const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return fail(doc.errors.map((e) => `YAML: ${(e.message.split('\n')[0] ?? e.message).replace(/:$/, '')}`));
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (e) {
+    // e.g. an alias to an anchor defined later
+    return fail([`YAML: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+  if (raw === null || raw === undefined) return fail(['the file is empty; see policy.example.yml']);
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    return fail([`must be a mapping with admins, approvalTimeout and resources, not ${describe(raw)}`]);
+  }
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) return fail(parsed.error.issues.flatMap((issue) => problemsOf(issue, raw)));
+  return { ok: true, value: toPolicy(parsed.data) };
+}
+
+/** Parses a policy file's text; throws a `ConfigError` listing every problem. */
+export function parsePolicy(yamlText: string, source = 'policy.yml'): Policy {
+  const result = checkPolicy(yamlText, source);
+  if (!result.ok) throw new ConfigError([result.section]);
+  return result.value;
+}
+
+/** Reads and checks the policy file at `path`; a missing file says where it was looked for. */
+export function readPolicy(path: string): ConfigResult<Policy> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = resolve(path) === path ? path : `${path} (resolved to ${resolve(path)})`;
+    const problem =
+      code === 'ENOENT'
+        ? `file not found: ${where}; copy policy.example.yml there and edit it, or set HALLPASS_POLICY`
+        : `cannot read ${where}: ${code ?? (e instanceof Error ? e.message : String(e))}`;
+    return { ok: false, section: { title: `Invalid policy file ${path}`, problems: [problem] } };
+  }
+  return checkPolicy(text, path);
+}
+
+/** Reads and parses the policy file at `path`; throws a `ConfigError` listing every problem. */
+export function loadPolicy(path: string): Policy {
+  const result = readPolicy(path);
+  if (!result.ok) throw new ConfigError([result.section]);
+  return result.value;
+}

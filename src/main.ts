@@ -1,0 +1,40 @@
+import dotenv from 'dotenv';
+import { createLogger } from './adapters/log/pino-logger';
+import { startHallpass } from './compose';
+import { ConfigError, loadConfig } from './config';
+
+/** Entry point: `npm start`. Reads `.env` when present, validates everything, then starts. */
+async function main(): Promise<void> {
+  dotenv.config({ quiet: true });
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.env.logLevel);
+  const hallpass = await startHallpass({ env: config.env, policy: config.policy, logger });
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    hallpass.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: String(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `hallpass could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+import type { Clock, Logger, Timers, Wakeup } from '../app/ports';
+
+/** Node timers overflow past 2^31−1 ms and then fire at once: never arm longer than this. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export type SchedulerDeps = {
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly logger: Logger;
+  /** The next moment something is due (a grant's `expires_at`, a request's deadline), read from the database. */
+  readonly nextDue: () => Date | undefined;
+  /** The run-once job; returns the ids whose work failed and must be retried. */
+  readonly run: (now: Date) => Promise<{ readonly failed: readonly string[] }>;
+  /** Backoff for failed work: first delay, cap. */
+  readonly retry?: { readonly baseMs: number; readonly maxMs: number; readonly random?: () => number };
+};
+
+export type Scheduler = Wakeup & {
+  /** Catches up on everything that came due while hallpass was down, then arms the timer. */
+  start(): Promise<void>;
+  stop(): void;
+  /** Resolves when no run is in progress or pending (tests await this after moving the clock). */
+  idle(): Promise<void>;
+};
+
+/**
+ * One timer, armed for the next due time read from the database, re-armed whenever something
+ * changes (`wake`). Not a polling loop: a grant closes at its `expires_at` to the timer's precision.
+ * Runs never overlap; a wake during a run is answered when it ends, by re-arming from fresh due
+ * times (something already due fires at once). Failed or throwing runs back off with jitter.
+ */
+export function createScheduler(deps: SchedulerDeps): Scheduler {
+  const retry = { baseMs: 1_000, maxMs: 60_000, random: Math.random, ...deps.retry };
+  let handle: unknown;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = true;
+  /** Consecutive failed or throwing runs; a clean run resets it. */
+  let failures = 0;
+  /** When failed work is retried; set only while backing off. */
+  let retryAt: number | undefined;
+  /** The `now` of the run that failed: due times up to it are that run's failed work and wait for `retryAt`. */
+  let failedAt: number | undefined;
+
+  /** Delay before retry number `attempt` (1-based): between half and all of a ceiling that doubles, capped. */
+  const backoffMs = (attempt: number): number => {
+    const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempt - 1, 20));
+    // Full jitter, but never less than half the ceiling, so a flapping AWS is not hammered.
+    return ceiling / 2 + (retry.random() * ceiling) / 2;
+  };
+
+  const readDue = (now: number): number | undefined => {
+    try {
+      const due = deps.nextDue()?.getTime();
+      // Without this, work that keeps failing while still due would pull the timer back to
+      // "now" after every run: a hot loop that ignores the backoff.
+      if (due !== undefined && failedAt !== undefined && due <= failedAt) return undefined;
+      return due;
+    } catch (error) {
+      // The database is unreachable: look again later rather than lose the timer (or throw into a
+      // timer callback, which would take the process down).
+      deps.logger.error({ err: messageOf(error) }, 'reading the next due time failed');
+      return now + backoffMs(Math.max(failures, 1));
+    }
+  };
+
+  const arm = (): void => {
+    if (handle !== undefined) deps.timers.clearTimeout(handle);
+    handle = undefined;
+    if (stopped) return;
+    const now = deps.clock.now().getTime();
+    const due = readDue(now);
+    const next = Math.min(due ?? Number.POSITIVE_INFINITY, retryAt ?? Number.POSITIVE_INFINITY);
+    if (next === Number.POSITIVE_INFINITY) return;
+    // A clamped timer fires early; the run then finds nothing due and arms again for the rest.
+    const delay = Math.min(Math.max(0, next - now), MAX_TIMER_MS);
+    handle = deps.timers.setTimeout(fire, delay);
+  };
+
+  const runOnce = async (): Promise<void> => {
+    do {
+      again = false;
+      const now = deps.clock.now();
+      let failed: boolean;
+      try {
+        const result = await deps.run(now);
+        failed = result.failed.length > 0;
+      } catch (error) {
+        failed = true;
+        deps.logger.error({ err: messageOf(error) }, 'scheduled run failed');
+      }
+      if (failed) {
+        failures += 1;
+        failedAt = now.getTime();
+        retryAt = deps.clock.now().getTime() + backoffMs(failures);
+      } else {
+        failures = 0;
+        failedAt = undefined;
+        retryAt = undefined;
+      }
+    } while (again && !stopped);
+  };
+
+  const fire = (): void => {
+    handle = undefined;
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    running = runOnce().finally(() => {
+      running = undefined;
+      arm();
+    });
+  };
+
+  return {
+    async start() {
+      stopped = false;
+      fire();
+      await running;
+    },
+    stop() {
+      stopped = true;
+      if (handle !== undefined) deps.timers.clearTimeout(handle);
+      handle = undefined;
+    },
+    wake() {
+      if (running !== undefined) {
+        // The run in progress re-reads due times when it finishes.
+        return;
+      }
+      arm();
+    },
+    async idle() {
+      while (running !== undefined) await running;
+    },
+  };
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,166 @@
+import type { DbHandle } from '../../../src/adapters/db/open-db';
+import { openDatabase } from '../../../src/adapters/db/open-db';
+import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
+import type { NewGrant } from '../../../src/app/ports';
+import { buildNewGrant, buildNewRequest, T0 } from '../../support/builders';
+
+const at = (offsetMs: number): Date => new Date(T0.getTime() + offsetMs);
+
+describe('SQLite grant store', () => {
+  let handle: DbHandle;
+  let stores: SqliteStores;
+
+  beforeEach(() => {
+    handle = openDatabase(':memory:');
+    stores = createSqliteStores(handle);
+  });
+
+  afterEach(() => {
+    handle.close();
+  });
+
+  /** Inserts a request and a grant for it (grants reference their request). */
+  const grantFor = (overrides: Partial<NewGrant> = {}) => {
+    const request = stores.requests.insert(
+      buildNewRequest({ requesterId: overrides.requesterId ?? 'U_REQ' }),
+    );
+    return stores.grants.insert(buildNewGrant({ requestId: request.id, ...overrides }));
+  };
+
+  const activeGrant = (overrides: Partial<NewGrant> = {}) => {
+    const grant = grantFor(overrides);
+    stores.grants.move(grant.id, ['opening'], 'active');
+    return grant;
+  };
+
+  describe('insert and read', () => {
+    it('round-trips a grant in state opening, to the millisecond', () => {
+      const request = stores.requests.insert(buildNewRequest());
+      const input = buildNewGrant({ requestId: request.id, startsAt: at(1), expiresAt: at(1_800_001) });
+
+      const inserted = stores.grants.insert(input);
+
+      expect(inserted).toStrictEqual({ ...input, state: 'opening' });
+      expect(stores.grants.get(input.id)).toStrictEqual(inserted);
+      expect(stores.grants.byRequest(request.id)).toStrictEqual(inserted);
+    });
+
+    it('returns undefined for an unknown grant or a request without a grant', () => {
+      const request = stores.requests.insert(buildNewRequest());
+      expect(stores.grants.get('grt_unknown')).toBeUndefined();
+      expect(stores.grants.byRequest(request.id)).toBeUndefined();
+    });
+
+    it('refuses a second grant for the same request', () => {
+      const first = grantFor();
+
+      expect(() => stores.grants.insert(buildNewGrant({ requestId: first.requestId }))).toThrow(
+        expect.objectContaining({ operation: 'grants.insert', code: 'SQLITE_CONSTRAINT_UNIQUE' }),
+      );
+      expect(stores.grants.list(['opening'])).toHaveLength(1);
+    });
+
+    it('refuses a grant for a request that does not exist', () => {
+      expect(() => stores.grants.insert(buildNewGrant({ requestId: 'req_missing' }))).toThrow(
+        expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }),
+      );
+    });
+  });
+
+  describe('move', () => {
+    it('moves from an expected state and sets the end fields', () => {
+      const grant = activeGrant();
+      stores.grants.move(grant.id, ['active'], 'closing');
+
+      const closed = stores.grants.move(grant.id, ['closing'], 'closed', {
+        endedAt: at(60_000),
+        endReason: 'revoked',
+        endedBy: 'U_ADMIN',
+      });
+
+      const expected = {
+        ...grant,
+        state: 'closed',
+        endedAt: at(60_000),
+        endReason: 'revoked',
+        endedBy: 'U_ADMIN',
+      };
+      expect(closed).toStrictEqual({ ok: true, value: expected });
+      expect(stores.grants.get(grant.id)).toStrictEqual(expected);
+    });
+
+    it('refuses a move from a state the grant is no longer in', () => {
+      const grant = activeGrant();
+      stores.grants.move(grant.id, ['active'], 'closing');
+
+      const late = stores.grants.move(grant.id, ['active'], 'closing', { endedBy: 'U_LATE' });
+
+      expect(late).toStrictEqual({ ok: false, error: 'STATE_CHANGED', detail: { state: 'closing' } });
+      expect(stores.grants.get(grant.id)?.endedBy).toBeUndefined();
+    });
+
+    it('refuses a move with no expected state', () => {
+      const grant = grantFor();
+      expect(stores.grants.move(grant.id, [], 'active')).toMatchObject({ ok: false, error: 'STATE_CHANGED' });
+      expect(stores.grants.get(grant.id)?.state).toBe('opening');
+    });
+
+    it('throws for an unknown grant', () => {
+      expect(() => stores.grants.move('grt_unknown', ['active'], 'closing')).toThrow(
+        expect.objectContaining({ code: 'NOT_FOUND' }),
+      );
+    });
+  });
+
+  describe('list', () => {
+    it('lists grants in the given states, earliest expiry first, optionally for one requester', () => {
+      const later = activeGrant({ expiresAt: at(90_000), requesterId: 'U_1' });
+      const sooner = activeGrant({ expiresAt: at(30_000), requesterId: 'U_2' });
+      const opening = grantFor({ expiresAt: at(60_000), requesterId: 'U_1' });
+      const closed = activeGrant({ expiresAt: at(10_000), requesterId: 'U_1' });
+      stores.grants.move(closed.id, ['active'], 'closed');
+
+      expect(stores.grants.list(['active', 'opening']).map((g) => g.id)).toEqual([
+        sooner.id,
+        opening.id,
+        later.id,
+      ]);
+      expect(stores.grants.list(['active', 'opening'], 'U_1').map((g) => g.id)).toEqual([
+        opening.id,
+        later.id,
+      ]);
+      expect(stores.grants.list([])).toEqual([]);
+    });
+  });
+
+  describe('expiry', () => {
+    it('finds active grants at or past their end and grants stuck closing, earliest first', () => {
+      const dueNow = activeGrant({ expiresAt: at(10_000) });
+      const dueEarlier = activeGrant({ expiresAt: at(5_000) });
+      activeGrant({ expiresAt: at(10_001) });
+      const stuckClosing = activeGrant({ expiresAt: at(99_000) });
+      stores.grants.move(stuckClosing.id, ['active'], 'closing');
+      const closed = activeGrant({ expiresAt: at(1_000) });
+      stores.grants.move(closed.id, ['active'], 'closed');
+      grantFor({ expiresAt: at(1_000) }); // opening: not the expiry job's business
+
+      expect(stores.grants.dueForExpiry(at(10_000)).map((g) => g.id)).toEqual([
+        dueEarlier.id,
+        dueNow.id,
+        stuckClosing.id,
+      ]);
+    });
+
+    it('reports the earliest end among active grants only', () => {
+      expect(stores.grants.nextExpiry()).toBeUndefined();
+
+      grantFor({ expiresAt: at(1_000) });
+      const closing = activeGrant({ expiresAt: at(2_000) });
+      stores.grants.move(closing.id, ['active'], 'closing');
+      activeGrant({ expiresAt: at(9_000) });
+      activeGrant({ expiresAt: at(7_000) });
+
+      expect(stores.grants.nextExpiry()).toEqual(at(7_000));
+    });
+  });
+});

@@ -1,0 +1,148 @@
+import type { DbHandle } from '../../../src/adapters/db/open-db';
+import { openDatabase } from '../../../src/adapters/db/open-db';
+import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
+import type { RuleHold, RuleKey } from '../../../src/app/ports';
+import type { GrantState } from '../../../src/domain/grant';
+import { buildNewGrant, buildNewRequest, T0 } from '../../support/builders';
+
+const KEY: RuleKey = {
+  region: 'us-east-1',
+  groupId: 'sg-0123456789abcdef0',
+  protocol: 'tcp',
+  fromPort: 5432,
+  toPort: 5432,
+  cidr: '203.0.113.7/32',
+};
+
+describe('SQLite rule store', () => {
+  let handle: DbHandle;
+  let stores: SqliteStores;
+
+  beforeEach(() => {
+    handle = openDatabase(':memory:');
+    stores = createSqliteStores(handle);
+  });
+
+  afterEach(() => {
+    handle.close();
+  });
+
+  /** A grant in `state` (reached through the store's own moves). */
+  const grantIn = (state: GrantState): string => {
+    const request = stores.requests.insert(buildNewRequest());
+    const grant = stores.grants.insert(buildNewGrant({ requestId: request.id }));
+    if (state !== 'opening') {
+      const result = stores.grants.move(grant.id, ['opening'], state);
+      if (!result.ok) throw new Error('setup: move failed');
+    }
+    return grant.id;
+  };
+
+  const holdOf = (grantId: string, overrides: Partial<RuleHold> = {}): RuleHold => ({
+    ...KEY,
+    grantId,
+    ruleId: 'sgr-0aaa',
+    managed: true,
+    ...overrides,
+  });
+
+  it('round-trips the holds of one grant', () => {
+    const grantId = grantIn('active');
+    const first = holdOf(grantId);
+    const second = holdOf(grantId, { ruleId: 'sgr-0bbb', fromPort: 8000, toPort: 8080, managed: false });
+
+    stores.rules.hold(first);
+    stores.rules.hold(second);
+
+    expect(stores.rules.holdsOf(grantId)).toStrictEqual([first, second]);
+  });
+
+  it('records a grant holding the same rule twice only once', () => {
+    const grantId = grantIn('active');
+    stores.rules.hold(holdOf(grantId));
+    stores.rules.hold(holdOf(grantId));
+    expect(stores.rules.holdsOf(grantId)).toHaveLength(1);
+  });
+
+  it('counts the other live holders of a shared rule, and none once the other grant is closed', () => {
+    const mine = grantIn('active');
+    const theirs = grantIn('active');
+    stores.rules.hold(holdOf(mine));
+    stores.rules.hold(holdOf(theirs));
+
+    expect(stores.rules.otherLiveHolders('sgr-0aaa', mine)).toBe(1);
+
+    stores.grants.move(theirs, ['active'], 'closed');
+    expect(stores.rules.otherLiveHolders('sgr-0aaa', mine)).toBe(0);
+  });
+
+  it('does not count released holds', () => {
+    const mine = grantIn('active');
+    const theirs = grantIn('active');
+    stores.rules.hold(holdOf(mine));
+    stores.rules.hold(holdOf(theirs));
+
+    stores.rules.release(theirs, T0);
+
+    expect(stores.rules.otherLiveHolders('sgr-0aaa', mine)).toBe(0);
+    expect(stores.rules.holdsOf(theirs)).toEqual([]);
+    expect(stores.rules.holdsOf(mine)).toHaveLength(1);
+  });
+
+  it.each<[GrantState, number]>([
+    ['opening', 1],
+    ['active', 1],
+    ['closing', 1],
+    ['closed', 0],
+    ['failed', 0],
+  ])('counts a holder whose grant is %s as %i live holder(s)', (state, expected) => {
+    const mine = grantIn('active');
+    const theirs = grantIn(state);
+    stores.rules.hold(holdOf(theirs));
+    expect(stores.rules.otherLiveHolders('sgr-0aaa', mine)).toBe(expected);
+  });
+
+  it('ignores holds on other rules', () => {
+    const mine = grantIn('active');
+    const theirs = grantIn('active');
+    stores.rules.hold(holdOf(theirs, { ruleId: 'sgr-0other' }));
+    expect(stores.rules.otherLiveHolders('sgr-0aaa', mine)).toBe(0);
+  });
+
+  it('finds a live hold with the same key so its rule can be shared', () => {
+    const theirs = grantIn('active');
+    const hold = holdOf(theirs);
+    stores.rules.hold(hold);
+
+    expect(stores.rules.findLive(KEY)).toStrictEqual(hold);
+  });
+
+  it.each<[string, Partial<RuleKey>]>([
+    ['region', { region: 'eu-west-1' }],
+    ['group', { groupId: 'sg-0fff' }],
+    ['protocol', { protocol: 'udp' }],
+    ['from port', { fromPort: 5433 }],
+    ['to port', { toPort: 5433 }],
+    ['address', { cidr: '203.0.113.8/32' }],
+  ])('does not share a rule whose %s differs', (_field, change) => {
+    stores.rules.hold(holdOf(grantIn('active')));
+    expect(stores.rules.findLive({ ...KEY, ...change })).toBeUndefined();
+  });
+
+  it('does not share a rule held only by a released or ended grant', () => {
+    const released = grantIn('active');
+    stores.rules.hold(holdOf(released));
+    stores.rules.release(released, T0);
+    stores.rules.hold(holdOf(grantIn('closed'), { ruleId: 'sgr-0ccc' }));
+
+    expect(stores.rules.findLive(KEY)).toBeUndefined();
+  });
+
+  it('lets a grant hold a rule again after releasing it', () => {
+    const grantId = grantIn('active');
+    stores.rules.hold(holdOf(grantId));
+    stores.rules.release(grantId, T0);
+    stores.rules.hold(holdOf(grantId));
+    expect(stores.rules.holdsOf(grantId)).toHaveLength(1);
+  });
+});

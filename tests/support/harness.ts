@@ -1,0 +1,254 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Logger } from '../../src/app/ports';
+import { type Hallpass, startHallpass } from '../../src/compose';
+import { loadEnv } from '../../src/config';
+import { parsePolicy } from '../../src/config/policy';
+import type { Policy } from '../../src/domain/policy';
+import { FakeClock } from './fake-clock';
+import { type FakeEc2, startFakeEc2 } from './fake-ec2';
+import {
+  blockActionsBody,
+  buttonClick,
+  postToApp,
+  slashCommandBody,
+  viewSubmission,
+  viewSubmissionBody,
+} from './slack-signing';
+import { type SlackStandIn, startSlackStandIn } from './slack-stand-in';
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
+export const BOT_TOKEN = 'xoxb-test-token-never-log-me';
+export const CHANNEL = 'C0123ABCD';
+export const GROUP_ID = 'sg-0123456789abcdef0';
+export const REQUESTER = 'UREQUESTER1';
+export const APPROVER = 'UAPPROVER1';
+export const APPROVER_2 = 'UAPPROVER2';
+export const OUTSIDER = 'UOUTSIDER1';
+
+export const DEFAULT_POLICY = `
+admins: ["@security"]
+approvalTimeout: 30m
+resources:
+  - id: prod-db
+    description: Production Postgres
+    kind: security-group
+    region: us-east-1
+    securityGroupId: ${GROUP_ID}
+    protocol: tcp
+    ports: [5432]
+    maxDuration: 1h
+    minDuration: 1m
+    defaultDuration: 30m
+    channel: ${CHANNEL}
+    requesters: ["@backend", "${APPROVER}"]
+    approvers: ["@sre"]
+    approvals: 1
+  - id: prod-web
+    description: Web tier, two ports
+    kind: security-group
+    region: us-east-1
+    securityGroupId: ${GROUP_ID}
+    protocol: tcp
+    ports: [443, "8000-8080"]
+    maxDuration: 2h
+    maxPrefix: 28
+    channel: ${CHANNEL}
+    approvers: ["@sre"]
+    approvals: 2
+  - id: staging-db
+    kind: security-group
+    region: us-east-1
+    securityGroupId: ${GROUP_ID}
+    ports: [5432]
+    maxDuration: 4h
+    channel: ${CHANNEL}
+    autoApprove: true
+`;
+
+/** A log that keeps every line, so tests can assert on it (and scan it for secrets). */
+export class MemoryLogger implements Logger {
+  readonly lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+  info(fields: Record<string, unknown>, msg: string) {
+    this.lines.push({ level: 'info', msg, fields });
+  }
+  warn(fields: Record<string, unknown>, msg: string) {
+    this.lines.push({ level: 'warn', msg, fields });
+  }
+  error(fields: Record<string, unknown>, msg: string) {
+    this.lines.push({ level: 'error', msg, fields });
+  }
+}
+
+export type Harness = {
+  readonly hallpass: Hallpass;
+  readonly slack: SlackStandIn;
+  readonly ec2: FakeEc2;
+  readonly clock: FakeClock;
+  readonly logger: MemoryLogger;
+  readonly policy: Policy;
+  readonly dbPath: string;
+  readonly url: string;
+  /** Types `/access <text>` as `user`, exactly as Slack posts it. */
+  command(
+    user: string,
+    text: string,
+    extra?: { retryNum?: number },
+  ): Promise<{ status: number; body: string }>;
+  /** Clicks a button on a message. */
+  click(
+    user: string,
+    actionId: string,
+    value: string,
+    extra?: { retryNum?: number },
+  ): Promise<{ status: number; body: string }>;
+  /** Submits a modal. */
+  submit(
+    user: string,
+    callbackId: string,
+    values: Record<string, Record<string, unknown>>,
+    privateMetadata?: string,
+  ): Promise<{ status: number; body: string }>;
+  /** Moves the fake clock and waits for the scheduler's run to finish. */
+  advance(ms: number): Promise<void>;
+  /** Stops hallpass (keeps the database file), for restart tests. */
+  stopBot(): Promise<void>;
+  /** Starts hallpass again on the same database, stand-ins and clock. */
+  restart(): Promise<Harness>;
+  close(): Promise<void>;
+};
+
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIDEXAMPLETEST',
+  AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
+  AWS_REGION: 'us-east-1',
+};
+
+/**
+ * The whole bot, for real, in HTTP mode on an ephemeral port: Bolt, SQLite on a temp file, the
+ * real EC2 adapter reaching a fake EC2 through `AWS_ENDPOINT_URL_EC2`, the Slack Web API replaced by a
+ * local stand-in through `SLACK_API_URL`, and a fake clock that moves only when the test says.
+ */
+export async function startHarness(
+  opts: {
+    policy?: string;
+    groups?: { id: string; handle: string; users: string[] }[];
+    clock?: FakeClock;
+  } = {},
+): Promise<Harness> {
+  const slack = await startSlackStandIn();
+  slack.setGroups(
+    opts.groups ?? [
+      { id: 'S0SRE', handle: 'sre', users: [APPROVER, APPROVER_2] },
+      { id: 'S0BACKEND', handle: 'backend', users: [REQUESTER] },
+      { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
+    ],
+  );
+  const ec2 = await startFakeEc2({ groups: [GROUP_ID] });
+  const clock = opts.clock ?? new FakeClock();
+  const dir = mkdtempSync(path.join(tmpdir(), 'hallpass-e2e-'));
+  const dbPath = path.join(dir, 'hallpass.db');
+  Object.assign(process.env, AWS_ENV, { AWS_ENDPOINT_URL_EC2: ec2.url });
+  const policy = parsePolicy(opts.policy ?? DEFAULT_POLICY);
+  return boot({ slack, ec2, clock, dir, dbPath, policy });
+}
+
+async function boot(s: {
+  slack: SlackStandIn;
+  ec2: FakeEc2;
+  clock: FakeClock;
+  dir: string;
+  dbPath: string;
+  policy: Policy;
+}): Promise<Harness> {
+  const envResult = loadEnv({
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: s.slack.apiUrl,
+    PORT: '0',
+    HALLPASS_DB: s.dbPath,
+    LOG_LEVEL: 'silent',
+  });
+  if (!envResult.ok) throw new Error(envResult.section.problems.join('\n'));
+  const logger = new MemoryLogger();
+  const hallpass = await startHallpass({
+    env: envResult.value,
+    policy: s.policy,
+    logger,
+    clock: s.clock,
+    timers: s.clock,
+    slackClientOptions: { retryConfig: { retries: 0 } },
+  });
+  const url = `http://127.0.0.1:${hallpass.port}/slack/events`;
+  const send = (body: string, retryNum?: number) =>
+    postToApp(url, body, { secret: SIGNING_SECRET, ...(retryNum === undefined ? {} : { retryNum }) });
+  let stopped = false;
+  const h: Harness = {
+    hallpass,
+    slack: s.slack,
+    ec2: s.ec2,
+    clock: s.clock,
+    logger,
+    policy: s.policy,
+    dbPath: s.dbPath,
+    url,
+    command: (user, text, extra) =>
+      send(
+        slashCommandBody({
+          user_id: user,
+          text,
+          channel_id: CHANNEL,
+          response_url: s.slack.responseUrl(),
+          trigger_id: `trigger-${Math.random().toString(36).slice(2)}`,
+        }),
+        extra?.retryNum,
+      ),
+    click: (user, actionId, value, extra) => {
+      const ref = hallpass.useCases.cardOf(value)?.request.message;
+      return send(
+        blockActionsBody(
+          buttonClick({
+            userId: user,
+            actionId,
+            value,
+            channel: ref?.channel ?? CHANNEL,
+            messageTs: ref?.ts ?? '1700000000.000100',
+            triggerId: `trigger-${Math.random().toString(36).slice(2)}`,
+            responseUrl: s.slack.responseUrl(),
+          }),
+        ),
+        extra?.retryNum,
+      );
+    },
+    submit: (user, callbackId, values, privateMetadata = '') =>
+      send(viewSubmissionBody(viewSubmission({ userId: user, callbackId, values, privateMetadata }))),
+    async advance(ms) {
+      s.clock.advance(ms);
+      await hallpass.scheduler.idle();
+      // A run may re-arm for "now" (more work already due): fire those too before returning.
+      for (let i = 0; i < 20; i++) {
+        const next = s.clock.nextTimerAt();
+        if (next === undefined || next > s.clock.now()) break;
+        s.clock.advance(0);
+        await hallpass.scheduler.idle();
+      }
+    },
+    async stopBot() {
+      if (stopped) return;
+      stopped = true;
+      await hallpass.stop();
+    },
+    async restart() {
+      await h.stopBot();
+      return boot(s);
+    },
+    async close() {
+      await h.stopBot();
+      await s.slack.close();
+      await s.ec2.close();
+      rmSync(s.dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}

@@ -1,0 +1,433 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A stand-in for the Slack Web API over real HTTP on 127.0.0.1 and an ephemeral port. The bot's
+ * WebClient is pointed at it with `slackApiUrl: standIn.apiUrl`; it records every call and answers
+ * the methods hallpass uses the way Slack does (HTTP 200 with `{ ok, … }`, `{ ok: false, error }`
+ * on failure). Messages and views are kept, so `chat.update` of an unknown message fails like
+ * Slack's and tests can read a message's current state.
+ */
+
+/** One recorded call. `args` has JSON-string fields (`blocks`, `view`, …) decoded. */
+export type SlackCall = {
+  readonly method: string;
+  readonly args: Record<string, unknown>;
+  /** Real time of arrival (for ordering and debugging; tests never assert on it). */
+  readonly at: Date;
+  /** False when the stand-in answered with an error (a `failNext` or a bad argument). */
+  readonly ok: boolean;
+  /** The bearer token the caller sent, if any. */
+  readonly token?: string | undefined;
+};
+
+/** A user group as `usergroups.list` reports it; `handle` is without `@`. */
+export type SlackGroup = { readonly id: string; readonly handle: string; readonly users: readonly string[] };
+
+/** A failure to inject: a Slack error code (`ok: false`, HTTP 200) or an HTTP status (429 carries `Retry-After`). */
+export type SlackFailure = string | { readonly status: number; readonly retryAfter?: number };
+
+/** A message as it stands now (after any `chat.update`). */
+export type StoredMessage = {
+  readonly channel: string;
+  readonly ts: string;
+  readonly text: string;
+  readonly blocks: unknown[];
+  readonly threadTs?: string | undefined;
+};
+
+export interface SlackStandIn {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** `http://127.0.0.1:<port>/api/` — give it to the WebClient as `slackApiUrl`. */
+  readonly apiUrl: string;
+  /** Every call so far, in arrival order (response_url posts appear with method `response_url`). */
+  readonly calls: readonly SlackCall[];
+  callsTo(method: string): SlackCall[];
+  /** The user groups `usergroups.list` / `usergroups.users.list` answer with. */
+  setGroups(groups: readonly SlackGroup[]): void;
+  /** The email `users.info` reports for a user (absent otherwise, as for a bot or a missing scope). */
+  setEmail(userId: string, email: string): void;
+  /** Makes the next call to `method` fail; queue several by calling again. */
+  failNext(method: string, failure: SlackFailure): void;
+  /** A fresh `response_url` served by this stand-in; posts to it are recorded. */
+  responseUrl(): string;
+  /** The current state of a posted message, or undefined. */
+  message(channel: string, ts: string): StoredMessage | undefined;
+  /** Messages posted so far (current state), oldest first; `channel` narrows to one channel. */
+  messages(channel?: string): StoredMessage[];
+  /** The Home view last published for a user. */
+  homeOf(userId: string): Record<string, unknown> | undefined;
+  /** Forgets calls, queued failures, messages and views; keeps groups and emails. */
+  reset(): void;
+  /**
+   * Resolves with the first truthy value `predicate` returns over the recorded calls, checked on
+   * every new call and on a short real interval; rejects after `timeoutMs`. For awaiting
+   * asynchronous work the app does after acking — never for letting time pass.
+   */
+  waitFor<T>(
+    predicate: (calls: readonly SlackCall[]) => T | undefined | null | false,
+    timeoutMs?: number,
+  ): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Who `auth.test` says the bot is. */
+export const STAND_IN_BOT = { userId: 'U0HALLPASSBOT', botId: 'B0HALLPASS', teamId: 'T0HALLPASS' } as const;
+
+const JSON_FIELDS = ['blocks', 'view', 'attachments', 'metadata'] as const;
+/** One field of a decoded body (a function, so callers may name the key literally under noPropertyAccessFromIndexSignature). */
+const at = (o: Record<string, unknown>, k: string): unknown => o[k];
+const list = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
+/** First ts the stand-in hands out; each message adds 100 µs. */
+const TS_EPOCH_SECONDS = 1_700_000_000;
+
+type Answer = { status: number; body: Record<string, unknown>; headers?: Record<string, string> };
+const okAnswer = (body: Record<string, unknown> = {}): Answer => ({
+  status: 200,
+  body: { ok: true, ...body },
+});
+const errAnswer = (error: string): Answer => ({ status: 200, body: { ok: false, error } });
+
+export async function startSlackStandIn(): Promise<SlackStandIn> {
+  const calls: SlackCall[] = [];
+  const listeners = new Set<() => void>();
+  const failures = new Map<string, SlackFailure[]>();
+  const messages = new Map<string, StoredMessage>();
+  const views = new Map<string, Record<string, unknown>>();
+  const homes = new Map<string, Record<string, unknown>>();
+  let groups: readonly SlackGroup[] = [];
+  const emails = new Map<string, string>();
+  let seq = 0;
+
+  const nextTs = (): string => {
+    seq += 1;
+    const micros = seq * 100;
+    const seconds = TS_EPOCH_SECONDS + Math.floor(micros / 1_000_000);
+    return `${seconds}.${String(micros % 1_000_000).padStart(6, '0')}`;
+  };
+  const nextId = (prefix: string): string => {
+    seq += 1;
+    return `${prefix}${String(seq).padStart(8, '0')}`;
+  };
+  const key = (channel: string, ts: string): string => `${channel}:${ts}`;
+  /** Posting to a user id lands in the DM with that user, as Slack does. */
+  const dmOf = (userId: string): string => `D${userId.slice(1)}`;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const truthy = (v: unknown): boolean => v === true || v === 'true' || v === '1';
+
+  const record = (call: SlackCall): void => {
+    calls.push(call);
+    for (const l of [...listeners]) l();
+  };
+
+  function storeView(
+    viewArg: unknown,
+    id: string,
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> {
+    const view = typeof viewArg === 'object' && viewArg !== null ? (viewArg as Record<string, unknown>) : {};
+    const stored = {
+      ...view,
+      id,
+      team_id: STAND_IN_BOT.teamId,
+      state: { values: {} },
+      hash: `${TS_EPOCH_SECONDS}.${id}`,
+      app_id: 'A0HALLPASS',
+      bot_id: STAND_IN_BOT.botId,
+      external_id: str(at(view, 'external_id')) ?? '',
+      ...extra,
+    };
+    views.set(id, stored);
+    return stored;
+  }
+
+  const methods: Record<string, (a: Record<string, unknown>) => Answer> = {
+    'auth.test': () =>
+      okAnswer({
+        url: 'https://hallpass-test.slack.com/',
+        team: 'hallpass test',
+        user: 'hallpass',
+        team_id: STAND_IN_BOT.teamId,
+        user_id: STAND_IN_BOT.userId,
+        bot_id: STAND_IN_BOT.botId,
+      }),
+    'chat.postMessage': (a) => {
+      const target = str(at(a, 'channel'));
+      if (target === undefined) return errAnswer('channel_not_found');
+      if (str(at(a, 'text')) === undefined && list(at(a, 'blocks')) === undefined)
+        return errAnswer('no_text');
+      const channel = /^[UW]/.test(target) ? dmOf(target) : target;
+      const ts = nextTs();
+      const message: StoredMessage = {
+        channel,
+        ts,
+        text: str(at(a, 'text')) ?? '',
+        blocks: list(at(a, 'blocks')) ?? [],
+        threadTs: str(at(a, 'thread_ts')),
+      };
+      messages.set(key(channel, ts), message);
+      return okAnswer({
+        channel,
+        ts,
+        message: {
+          type: 'message',
+          ts,
+          text: message.text,
+          blocks: message.blocks,
+          bot_id: STAND_IN_BOT.botId,
+        },
+      });
+    },
+    'chat.update': (a) => {
+      const channel = str(at(a, 'channel'));
+      const ts = str(at(a, 'ts'));
+      if (channel === undefined) return errAnswer('channel_not_found');
+      const existing = ts === undefined ? undefined : messages.get(key(channel, ts));
+      if (existing === undefined || ts === undefined) return errAnswer('message_not_found');
+      const updated: StoredMessage = {
+        ...existing,
+        text: str(at(a, 'text')) ?? existing.text,
+        blocks: list(at(a, 'blocks')) ?? existing.blocks,
+      };
+      messages.set(key(channel, ts), updated);
+      return okAnswer({
+        channel,
+        ts,
+        text: updated.text,
+        message: { text: updated.text, blocks: updated.blocks },
+      });
+    },
+    'chat.postEphemeral': (a) => {
+      if (str(at(a, 'channel')) === undefined) return errAnswer('channel_not_found');
+      if (str(at(a, 'user')) === undefined) return errAnswer('user_not_found');
+      return okAnswer({ message_ts: nextTs() });
+    },
+    'views.open': (a) => {
+      if (str(at(a, 'trigger_id')) === undefined) return errAnswer('invalid_arguments');
+      if (at(a, 'view') === undefined) return errAnswer('invalid_arguments');
+      const id = nextId('V');
+      return okAnswer({ view: storeView(at(a, 'view'), id, { root_view_id: id, previous_view_id: null }) });
+    },
+    'views.update': (a) => {
+      const externalId = str(at(a, 'external_id'));
+      const byExternal = [...views.values()].find(
+        (v) => externalId !== undefined && at(v, 'external_id') === externalId,
+      );
+      const viewId =
+        str(at(a, 'view_id')) ?? (byExternal === undefined ? undefined : str(at(byExternal, 'id')));
+      if (viewId === undefined || !views.has(viewId)) return errAnswer('not_found');
+      const previous = views.get(viewId) ?? {};
+      return okAnswer({
+        view: storeView(at(a, 'view'), viewId, { root_view_id: at(previous, 'root_view_id') ?? viewId }),
+      });
+    },
+    'views.publish': (a) => {
+      const userId = str(at(a, 'user_id'));
+      if (userId === undefined) return errAnswer('invalid_arguments');
+      const view = storeView(at(a, 'view'), nextId('V'));
+      homes.set(userId, view);
+      return okAnswer({ view });
+    },
+    'conversations.open': (a) => {
+      const users = str(at(a, 'users'))?.split(',') ?? [];
+      const first = users[0];
+      if (first === undefined || users.length !== 1)
+        return errAnswer(first === undefined ? 'users_list_not_supplied' : 'not_supported');
+      return okAnswer({ channel: { id: dmOf(first) } });
+    },
+    'users.info': (a) => {
+      const userId = str(at(a, 'user'));
+      if (userId === undefined || !/^[UW]/.test(userId)) return errAnswer('user_not_found');
+      const email = emails.get(userId);
+      const name = userId.toLowerCase();
+      return okAnswer({
+        user: {
+          id: userId,
+          team_id: STAND_IN_BOT.teamId,
+          name,
+          real_name: name,
+          deleted: false,
+          is_bot: false,
+          profile: { real_name: name, display_name: name, ...(email === undefined ? {} : { email }) },
+        },
+      });
+    },
+    'usergroups.list': (a) => {
+      const withUsers = truthy(at(a, 'include_users'));
+      return okAnswer({
+        usergroups: groups.map((g) => ({
+          id: g.id,
+          team_id: STAND_IN_BOT.teamId,
+          is_usergroup: true,
+          name: g.handle,
+          handle: g.handle,
+          description: '',
+          date_delete: 0,
+          user_count: g.users.length,
+          ...(withUsers ? { users: [...g.users] } : {}),
+        })),
+      });
+    },
+    'usergroups.users.list': (a) => {
+      const group = groups.find((g) => g.id === at(a, 'usergroup'));
+      return group === undefined ? errAnswer('no_such_subteam') : okAnswer({ users: [...group.users] });
+    },
+  };
+
+  function answer(method: string, args: Record<string, unknown>, token: string | undefined): Answer {
+    const queued = failures.get(method);
+    const failure = queued?.shift();
+    if (failure !== undefined) {
+      if (typeof failure === 'string') return errAnswer(failure);
+      const headers: Record<string, string> =
+        failure.status === 429 ? { 'Retry-After': String(failure.retryAfter ?? 0) } : {};
+      return { status: failure.status, body: { ok: false, error: `http_${failure.status}` }, headers };
+    }
+    const handler = methods[method];
+    if (handler === undefined) return errAnswer('unknown_method');
+    if (token === undefined) return errAnswer('not_authed');
+    return handler(args);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://stand-in').pathname;
+    const send = (a: Answer): void => {
+      res.writeHead(a.status, { 'Content-Type': 'application/json; charset=utf-8', ...a.headers });
+      res.end(JSON.stringify(a.body));
+    };
+    if (req.method !== 'POST') return send({ status: 405, body: { ok: false, error: 'method_not_allowed' } });
+    const args = parseBody(await readBody(req), req.headers['content-type'] ?? '');
+
+    const response = /^\/response\/([^/]+)$/.exec(path);
+    if (response !== null) {
+      record({
+        method: 'response_url',
+        args: { ...args, response_id: response[1] },
+        at: new Date(),
+        ok: true,
+      });
+      return send(okAnswer());
+    }
+    const api = /^\/api\/([A-Za-z0-9._]+)$/.exec(path);
+    if (api === null || api[1] === undefined)
+      return send({ status: 404, body: { ok: false, error: 'not_found' } });
+    const method = api[1];
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const token = bearer ?? str(at(args, 'token'));
+    const { token: _dropped, ...rest } = args;
+    const a = answer(method, rest, token);
+    record({ method, args: rest, at: new Date(), ok: a.status === 200 && at(a.body, 'ok') === true, token });
+    send(a);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ ok: false, error: 'stand_in_failure', detail: String(e) }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  let responseSeq = 0;
+
+  return {
+    url,
+    apiUrl: `${url}/api/`,
+    get calls() {
+      return calls;
+    },
+    callsTo: (method) => calls.filter((c) => c.method === method),
+    setGroups: (g) => {
+      groups = g.map((x) => ({ ...x, users: [...x.users] }));
+    },
+    setEmail: (userId, email) => {
+      emails.set(userId, email);
+    },
+    failNext: (method, failure) => {
+      failures.set(method, [...(failures.get(method) ?? []), failure]);
+    },
+    responseUrl: () => {
+      responseSeq += 1;
+      return `${url}/response/r${responseSeq}`;
+    },
+    message: (channel, ts) => messages.get(key(channel, ts)),
+    messages: (channel) =>
+      [...messages.values()].filter((m) => channel === undefined || m.channel === channel),
+    homeOf: (userId) => homes.get(userId),
+    reset: () => {
+      calls.length = 0;
+      failures.clear();
+      messages.clear();
+      views.clear();
+      homes.clear();
+    },
+    waitFor: (predicate, timeoutMs = 5000) =>
+      new Promise((resolve, reject) => {
+        let finished = false;
+        const finish = (): void => {
+          finished = true;
+          clearInterval(interval);
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        function check(): void {
+          if (finished) return;
+          try {
+            const value = predicate(calls);
+            if (value !== undefined && value !== null && value !== false) {
+              finish();
+              resolve(value);
+            }
+          } catch (e) {
+            finish();
+            reject(e);
+          }
+        }
+        const interval = setInterval(check, 10);
+        const timer = setTimeout(() => {
+          finish();
+          const seen = calls.map((c) => c.method).join(', ') || 'none';
+          reject(new Error(`waitFor: condition not met within ${timeoutMs} ms; calls so far: ${seen}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e === undefined ? resolve() : reject(e)));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Form or JSON body → args, with the JSON-string fields the WebClient encodes decoded back. */
+function parseBody(raw: string, contentType: string): Record<string, unknown> {
+  let args: Record<string, unknown> = {};
+  if (contentType.startsWith('application/json')) {
+    const parsed: unknown = raw === '' ? {} : JSON.parse(raw);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      args = parsed as Record<string, unknown>;
+  } else {
+    args = Object.fromEntries(new URLSearchParams(raw));
+  }
+  for (const field of JSON_FIELDS) {
+    const v = args[field];
+    if (typeof v === 'string') {
+      try {
+        args[field] = JSON.parse(v);
+      } catch {
+        // Left as sent: Slack would reject it, and the test can see what was sent.
+      }
+    }
+  }
+  return args;
+}

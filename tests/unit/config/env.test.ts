@@ -1,0 +1,136 @@
+import { ConfigError, type ConfigResult, type Env, loadEnv } from '../../../src/config/env';
+
+const BOT_TOKEN = 'xoxb-1111-2222-bot-secret';
+const SIGNING_SECRET = 'signing-secret-8f14e45fceea167a';
+const APP_TOKEN = 'xapp-1-A111-333-app-secret';
+
+const http = (overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  SLACK_BOT_TOKEN: BOT_TOKEN,
+  SLACK_SIGNING_SECRET: SIGNING_SECRET,
+  ...overrides,
+});
+
+function envOf(result: ConfigResult<Env>): Env {
+  if (!result.ok) throw new Error(`expected a valid env, got:\n${result.section.problems.join('\n')}`);
+  return result.value;
+}
+
+function messageOf(result: ConfigResult<Env>): string {
+  if (result.ok) throw new Error('expected the env to be refused');
+  return new ConfigError([result.section]).message;
+}
+
+describe('loadEnv', () => {
+  it('accepts an HTTP-mode env and applies every default', () => {
+    expect(envOf(loadEnv(http()))).toEqual({
+      mode: 'http',
+      slackBotToken: BOT_TOKEN,
+      slackSigningSecret: SIGNING_SECRET,
+      port: 3000,
+      policyPath: './policy.yml',
+      dbPath: './data/hallpass.db',
+      logLevel: 'info',
+    });
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(envOf(loadEnv(http({ HOME: '/root', AWS_REGION: 'us-east-1' })))).not.toHaveProperty('HOME');
+  });
+
+  it('uses Socket Mode when SLACK_APP_TOKEN is set, without a signing secret', () => {
+    const env = envOf(loadEnv({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_APP_TOKEN: APP_TOKEN }));
+    expect(env.mode).toBe('socket');
+    expect(env.slackAppToken).toBe(APP_TOKEN);
+    expect(env.slackSigningSecret).toBeUndefined();
+  });
+
+  it('treats blank values as unset, as in a copied .env.example', () => {
+    const env = envOf(loadEnv(http({ SLACK_APP_TOKEN: '', PORT: '  ', SLACK_API_URL: '' })));
+    expect(env.mode).toBe('http');
+    expect(env.port).toBe(3000);
+    expect(env.slackApiUrl).toBeUndefined();
+  });
+
+  it.each([
+    ['http://localhost:4000/api', 'http://localhost:4000/api/'],
+    ['http://localhost:4000/api/', 'http://localhost:4000/api/'],
+    ['https://slack.com/api', 'https://slack.com/api/'],
+  ])('normalizes SLACK_API_URL %s to end with a slash', (input, expected) => {
+    expect(envOf(loadEnv(http({ SLACK_API_URL: input }))).slackApiUrl).toBe(expected);
+  });
+
+  it.each([
+    ['0', 0],
+    ['3000', 3000],
+    ['65535', 65535],
+  ])('accepts PORT=%s', (input, expected) => {
+    expect(envOf(loadEnv(http({ PORT: input }))).port).toBe(expected);
+  });
+
+  it('reads the paths and lowercases LOG_LEVEL', () => {
+    const env = envOf(
+      loadEnv(
+        http({ HALLPASS_POLICY: '/etc/hallpass/policy.yml', HALLPASS_DB: ':memory:', LOG_LEVEL: 'DEBUG' }),
+      ),
+    );
+    expect(env).toMatchObject({
+      policyPath: '/etc/hallpass/policy.yml',
+      dbPath: ':memory:',
+      logLevel: 'debug',
+    });
+  });
+
+  it.each<[string, NodeJS.ProcessEnv, string]>([
+    ['a missing bot token', { SLACK_BOT_TOKEN: undefined }, 'SLACK_BOT_TOKEN: required'],
+    ['a blank bot token', { SLACK_BOT_TOKEN: ' ' }, 'SLACK_BOT_TOKEN: required'],
+    ['a user token as bot token', { SLACK_BOT_TOKEN: 'xoxp-123' }, 'SLACK_BOT_TOKEN: must be a bot token'],
+    [
+      'HTTP mode without a signing secret',
+      { SLACK_SIGNING_SECRET: undefined },
+      'SLACK_SIGNING_SECRET: required in HTTP mode',
+    ],
+    [
+      'an app token of the wrong kind',
+      { SLACK_APP_TOKEN: 'xoxb-9' },
+      'SLACK_APP_TOKEN: must be an app-level token',
+    ],
+    ['a non-URL API base', { SLACK_API_URL: 'localhost:4000' }, 'SLACK_API_URL: must be an http(s) URL'],
+    ['a non-http API base', { SLACK_API_URL: 'ftp://example.com/' }, 'SLACK_API_URL: must be an http(s) URL'],
+    ['a non-numeric PORT', { PORT: 'abc' }, 'PORT: must be an integer between 0 and 65535'],
+    ['a negative PORT', { PORT: '-1' }, 'PORT: must be an integer between 0 and 65535'],
+    ['a PORT above 65535', { PORT: '65536' }, 'PORT: must be an integer between 0 and 65535'],
+    ['a fractional PORT', { PORT: '3000.5' }, 'PORT: must be an integer between 0 and 65535'],
+    ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info'],
+  ])('refuses %s, naming the variable', (_name, overrides, expected) => {
+    expect(messageOf(loadEnv(http(overrides)))).toContain(expected);
+  });
+
+  it('reports every bad variable in one message, in a fixed order', () => {
+    expect(messageOf(loadEnv({ PORT: '99999', LOG_LEVEL: 'loud' }))).toBe(
+      [
+        'Invalid configuration:',
+        '  - SLACK_BOT_TOKEN: required',
+        '  - SLACK_SIGNING_SECRET: required in HTTP mode (set SLACK_APP_TOKEN to use Socket Mode instead)',
+        '  - PORT: must be an integer between 0 and 65535',
+        '  - LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
+      ].join('\n'),
+    );
+  });
+
+  it('never echoes a secret value in the error text', () => {
+    // Tokens swapped between the two variables: both refused, neither value may appear.
+    const message = messageOf(
+      loadEnv({
+        SLACK_BOT_TOKEN: APP_TOKEN,
+        SLACK_APP_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        PORT: 'x',
+      }),
+    );
+    expect(message).toContain('SLACK_BOT_TOKEN');
+    expect(message).toContain('SLACK_APP_TOKEN');
+    for (const secret of [BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, 'bot-secret', 'app-secret']) {
+      expect(message).not.toContain(secret);
+    }
+  });
+});

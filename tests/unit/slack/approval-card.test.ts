@@ -1,0 +1,320 @@
+import type { types } from '@slack/bolt';
+import { approvalCardMessage } from '../../../src/adapters/slack/views/approval-card';
+import { messageProblems } from '../../../src/adapters/slack/views/limits';
+import type { ApprovalCard } from '../../../src/app/ports';
+import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+import type { Approval } from '../../../src/domain/request';
+import { buildGrant, buildRequest, T0 } from '../../support/builders';
+
+const MIN = 60_000;
+const NOW = new Date(T0.getTime() + 5 * MIN);
+
+const sgResource = (over: Partial<SecurityGroupResource> = {}): SecurityGroupResource => ({
+  id: 'prod-db',
+  description: 'Production Postgres',
+  kind: 'security-group',
+  region: 'us-east-1',
+  securityGroupId: 'sg-0123456789abcdef0',
+  protocol: 'tcp',
+  ports: [{ from: 5432, to: 5432 }],
+  maxPrefix: { 4: 32, 6: 128 },
+  channel: 'C0123ABCD',
+  approvers: ['@sre'],
+  approvals: 2,
+  autoApprove: false,
+  allowSelfApproval: false,
+  minDuration: MIN,
+  maxDuration: 60 * MIN,
+  defaultDuration: 30 * MIN,
+  approvalTimeout: 30 * MIN,
+  ...over,
+});
+
+const roleResource = (): AwsRoleResource => ({
+  id: 'prod-readonly',
+  kind: 'aws-role',
+  roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
+  region: 'us-east-1',
+  channel: 'C0123ABCD',
+  approvers: ['@sre'],
+  approvals: 1,
+  autoApprove: false,
+  allowSelfApproval: false,
+  minDuration: MIN,
+  maxDuration: 60 * MIN,
+  approvalTimeout: 30 * MIN,
+});
+
+const approval = (approverId: string, minutes: number): Approval => ({
+  requestId: 'req_card1',
+  approverId,
+  at: new Date(T0.getTime() + minutes * MIN),
+});
+
+function card(over: Partial<ApprovalCard> = {}): ApprovalCard {
+  return {
+    request: buildRequest({ id: 'req_card1', requesterId: 'U_REQ' }),
+    resource: sgResource(),
+    approvals: [],
+    ...over,
+  };
+}
+
+/** All text a reader could see, blocks and fallback. */
+function allText(message: { text: string; blocks: types.KnownBlock[] }): string {
+  const out: string[] = [message.text];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'text' && typeof x === 'string') out.push(x);
+        else walk(x);
+      }
+    }
+  };
+  walk(message.blocks);
+  return out.join('\n');
+}
+
+const actionsBlocks = (blocks: types.KnownBlock[]): types.ActionsBlock[] =>
+  blocks.filter((b): b is types.ActionsBlock => b.type === 'actions');
+
+/** The only `<…>` tokens views may write: user and channel mentions and dates. */
+const ALLOWED_TOKEN = /^<(@[UW]\w+|#[CGD]\w+|!date\^\d+\^[^|>]+\|[^>]+)>$/;
+const tokens = (text: string): string[] => text.match(/<[^>]*>/g) ?? [];
+
+describe('approvalCardMessage while pending', () => {
+  const message = approvalCardMessage(card({ approvals: [approval('U_APP1', 1)] }), NOW);
+  const text = allText(message);
+
+  it('offers exactly Approve (primary) and Deny (danger), both carrying the request id', () => {
+    expect(actionsBlocks(message.blocks)).toEqual([
+      {
+        type: 'actions',
+        block_id: 'approval_actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: 'approve_request',
+            text: { type: 'plain_text', text: 'Approve', emoji: true },
+            style: 'primary',
+            value: 'req_card1',
+          },
+          {
+            type: 'button',
+            action_id: 'deny_request',
+            text: { type: 'plain_text', text: 'Deny', emoji: true },
+            style: 'danger',
+            value: 'req_card1',
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('shows who asks for what, from where, on which ports, for how long', () => {
+    expect(text).toContain('<@U_REQ>');
+    expect(text).toContain('prod-db');
+    expect(text).toContain('Production Postgres');
+    expect(text).toContain('203.0.113.7/32');
+    expect(text).toContain('tcp 5432');
+    expect(text).toContain('30m');
+    expect(text).toContain('debugging slow queries');
+  });
+
+  it('counts approvals so far and names the approvers', () => {
+    expect(text).toContain('1 of 2 approvals: <@U_APP1>');
+  });
+
+  it('says when it times out, with the exact ISO-8601 UTC time', () => {
+    const deadline = new Date(T0.getTime() + 30 * MIN).toISOString();
+    expect(text).toContain('Times out at <!date^');
+    expect(text).toContain(deadline);
+  });
+
+  it('is a valid message with a fallback text', () => {
+    expect(messageProblems(message)).toEqual([]);
+    expect(message.text).toContain('waiting for approval');
+  });
+});
+
+describe('approvalCardMessage for an AWS role', () => {
+  it('shows the role ARN instead of ports and addresses', () => {
+    const text = allText(
+      approvalCardMessage(
+        card({
+          resource: roleResource(),
+          request: buildRequest({ resourceId: 'prod-readonly', source: undefined }),
+        }),
+        NOW,
+      ),
+    );
+    expect(text).toContain('arn:aws:iam::123456789012:role/ProdReadOnly');
+    expect(text).not.toContain('tcp');
+  });
+});
+
+describe('approvalCardMessage after a decision', () => {
+  const decidedAt = new Date(T0.getTime() + 3 * MIN);
+  const approved = buildRequest({
+    id: 'req_card1',
+    state: 'approved',
+    decidedAt,
+    decidedBy: 'U_APP2',
+  });
+  const grantBase = {
+    id: 'grt_card1',
+    requestId: 'req_card1',
+    startsAt: decidedAt,
+    expiresAt: new Date(decidedAt.getTime() + 30 * MIN),
+  };
+  const endedAt = new Date(decidedAt.getTime() + 10 * MIN);
+
+  const cases: [string, ApprovalCard, string[]][] = [
+    [
+      'approved, access opening',
+      card({
+        request: approved,
+        approvals: [approval('U_APP1', 1), approval('U_APP2', 3)],
+        grant: buildGrant({ ...grantBase, state: 'opening' }),
+      }),
+      ['Approved by <@U_APP1> and <@U_APP2> at', decidedAt.toISOString(), 'Opening access'],
+    ],
+    [
+      'approved, access active',
+      card({
+        request: approved,
+        approvals: [approval('U_APP1', 1), approval('U_APP2', 3)],
+        grant: buildGrant({ ...grantBase, state: 'active' }),
+      }),
+      ['Approved by', 'Active until <!date^', grantBase.expiresAt.toISOString(), 'grt_card1'],
+    ],
+    [
+      'approved, access expired',
+      card({
+        request: approved,
+        approvals: [approval('U_APP2', 3)],
+        grant: buildGrant({
+          ...grantBase,
+          state: 'closed',
+          endedAt: grantBase.expiresAt,
+          endReason: 'expired',
+          endedBy: 'hallpass',
+        }),
+      }),
+      ['Ended at', grantBase.expiresAt.toISOString(), '(expired)'],
+    ],
+    [
+      'approved, access revoked',
+      card({
+        request: approved,
+        approvals: [approval('U_APP2', 3)],
+        grant: buildGrant({
+          ...grantBase,
+          state: 'closed',
+          endedAt,
+          endReason: 'revoked',
+          endedBy: 'U_ADMIN',
+        }),
+      }),
+      ['Ended at', endedAt.toISOString(), '(revoked) by <@U_ADMIN>'],
+    ],
+    [
+      'auto-approved',
+      card({
+        request: { ...approved, decidedBy: 'hallpass' },
+        resource: sgResource({ autoApprove: true }),
+        grant: buildGrant({ ...grantBase, state: 'active' }),
+      }),
+      ['Auto-approved at', decidedAt.toISOString(), 'Active until'],
+    ],
+    [
+      'denied',
+      card({
+        request: buildRequest({
+          id: 'req_card1',
+          state: 'denied',
+          decidedAt,
+          decidedBy: 'U_APP1',
+          note: 'use the replica <!channel>',
+        }),
+      }),
+      ['Denied by <@U_APP1> at', decidedAt.toISOString(), 'use the replica &lt;!channel&gt;'],
+    ],
+    [
+      'timed out',
+      card({
+        request: buildRequest({ id: 'req_card1', state: 'timed_out', decidedAt, decidedBy: 'hallpass' }),
+      }),
+      ['Timed out at', decidedAt.toISOString(), 'nobody approved in time'],
+    ],
+    [
+      'cancelled',
+      card({ request: buildRequest({ id: 'req_card1', state: 'cancelled', decidedAt, decidedBy: 'U_REQ' }) }),
+      ['Cancelled by <@U_REQ> at', decidedAt.toISOString()],
+    ],
+    [
+      'failed',
+      card({
+        request: buildRequest({
+          id: 'req_card1',
+          state: 'failed',
+          decidedAt,
+          note: 'AWS refused: the security group does not exist',
+        }),
+      }),
+      ['Failed: AWS refused: the security group does not exist', decidedAt.toISOString()],
+    ],
+  ];
+
+  it.each(cases)('%s: shows no buttons', (_name, c) => {
+    expect(actionsBlocks(approvalCardMessage(c, NOW).blocks)).toEqual([]);
+  });
+
+  it.each(cases)('%s: says what happened, by whom, when', (_name, c, expected) => {
+    const text = allText(approvalCardMessage(c, NOW));
+    for (const phrase of expected) expect(text).toContain(phrase);
+  });
+
+  it.each(cases)('%s: is a valid message', (_name, c) => {
+    expect(messageProblems(approvalCardMessage(c, NOW))).toEqual([]);
+  });
+});
+
+describe('approvalCardMessage with hostile or huge user text', () => {
+  const reason = `${'<!channel> <@U999> <https://evil.example|click> & '.repeat(60)}`.slice(0, 3000);
+  const message = approvalCardMessage(
+    card({
+      request: buildRequest({
+        id: 'req_card1',
+        reason,
+        state: 'denied',
+        decidedAt: NOW,
+        decidedBy: 'U_APP1',
+        note: '<!here> no'.repeat(200),
+      }),
+    }),
+    NOW,
+  );
+
+  it('keeps every section within 3000 characters and the message valid', () => {
+    expect(reason).toHaveLength(3000);
+    expect(messageProblems(message)).toEqual([]);
+    for (const b of message.blocks) {
+      if (b.type === 'section') expect(b.text?.text.length ?? 0).toBeLessThanOrEqual(3000);
+    }
+  });
+
+  it('writes no ping or link that the views did not write themselves', () => {
+    const found = tokens(allText(message));
+    expect(found.length).toBeGreaterThan(0);
+    for (const t of found) expect(t).toMatch(ALLOWED_TOKEN);
+    expect(allText(message)).not.toContain('<@U999>');
+  });
+
+  it('marks user text verbatim so Slack does not auto-link it', () => {
+    for (const b of message.blocks) {
+      if (b.type === 'section' && b.text?.type === 'mrkdwn') expect(b.text.verbatim).toBe(true);
+    }
+  });
+});

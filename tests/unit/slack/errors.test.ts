@@ -1,0 +1,106 @@
+import { errorText, type UseCaseErrorCode } from '../../../src/adapters/slack/views/errors';
+import type { CidrError } from '../../../src/domain/cidr';
+import type { CommandError } from '../../../src/domain/command';
+
+/**
+ * Each code with a typical detail. Typed as complete records, so a code added to CommandError or
+ * CidrError without a case here fails to compile.
+ */
+const COMMAND: Record<CommandError, Record<string, unknown>> = {
+  INVALID_DURATION: { input: '30x' },
+  ZERO_DURATION: { input: '0m' },
+  MISSING_ADDRESS: {},
+  MISSING_REASON: { resourceId: 'prod-db' },
+  REASON_TOO_LONG: { length: 1200, max: 1000 },
+  MISSING_ID: { command: 'revoke' },
+  MISSING_DURATION: {},
+  INVALID_RESOURCE_NAME: { input: 'Prod_DB' },
+};
+const CIDR: Record<CidrError, Record<string, unknown>> = {
+  INVALID_ADDRESS: { input: '300.1.2.3' },
+  ADDRESS_HOST_BITS_SET: { input: '203.0.113.7/24', suggestion: '203.0.113.0/24' },
+  ADDRESS_TOO_WIDE: { cidr: '10.0.0.0/8', prefix: 8, required: 32, family: 4 },
+  ADDRESS_NOT_PUBLIC_SAFE: { input: '127.0.0.1' },
+};
+const USE_CASE: Record<UseCaseErrorCode, Record<string, unknown>> = {
+  UNKNOWN_RESOURCE: { resourceId: 'prod-dbb' },
+  NOT_REQUESTER: { resourceId: 'prod-db' },
+  DURATION_TOO_SHORT: { min: 60_000, requested: 30_000 },
+  DURATION_TOO_LONG: { max: 3_600_000, requested: 7_200_000 },
+  DURATION_REQUIRED: { resourceId: 'prod-db' },
+  ADDRESS_REQUIRED: { resourceId: 'prod-db', example: '/access prod-db 30m from 203.0.113.7 …' },
+  ADDRESS_NOT_APPLICABLE: { resourceId: 'prod-readonly' },
+  UNKNOWN_REQUEST: { requestId: 'req_nope' },
+  NOT_APPROVER: { resourceId: 'prod-db' },
+  SELF_APPROVAL: {},
+  ALREADY_APPROVED: {},
+  NOT_PENDING: { state: 'approved' },
+  UNKNOWN_GRANT: { grantId: 'grt_nope' },
+  NOT_YET_AVAILABLE: { feature: '/access extend' },
+  RATE_LIMITED: {},
+};
+const ALL = [...Object.entries(COMMAND), ...Object.entries(CIDR), ...Object.entries(USE_CASE)];
+
+const FALLBACK = errorText('SOMETHING_NEW');
+
+describe('errorText', () => {
+  it.each(ALL)('%s has its own sentence, not the fallback', (code, detail) => {
+    const text = errorText(code, detail);
+    expect(text).not.toBe(FALLBACK);
+    expect(text).not.toContain(code);
+    expect(text.length).toBeGreaterThan(30);
+    expect(text.length).toBeLessThan(400);
+  });
+
+  it.each(ALL)('%s still reads as a sentence without details', (code) => {
+    const text = errorText(code);
+    expect(text).not.toContain('undefined');
+    expect(text).not.toContain('NaN');
+  });
+
+  it.each(ALL)('%s writes no raw <…>, which Slack would read as a link or mention', (code, detail) => {
+    expect(errorText(code, detail)).not.toMatch(/[<>]/);
+  });
+
+  it('gives every code a different sentence', () => {
+    const sentences = ALL.map(([code, detail]) => errorText(code, detail));
+    expect(new Set(sentences).size).toBe(sentences.length);
+  });
+
+  it.each([
+    ['DURATION_TOO_LONG', { max: 3_600_000, requested: 7_200_000 }, ['2h', '1h']],
+    ['DURATION_TOO_SHORT', { min: 60_000, requested: 30_000 }, ['30s', '1m']],
+    ['ADDRESS_TOO_WIDE', { cidr: '10.0.0.0/8', prefix: 8, required: 32, family: 4 }, ['10.0.0.0/8', '/32']],
+    [
+      'ADDRESS_TOO_WIDE',
+      { cidr: '0.0.0.0/0', prefix: 0, required: 32, family: 4 },
+      ['0.0.0.0/0', 'whole internet'],
+    ],
+    [
+      'ADDRESS_TOO_WIDE',
+      { cidr: '2001:db8::/32', prefix: 32, required: 64, family: 6 },
+      ['2001:db8::/32', 'IPv6', '/64'],
+    ],
+    ['ADDRESS_HOST_BITS_SET', { input: '203.0.113.7/24', suggestion: '203.0.113.0/24' }, ['203.0.113.0/24']],
+    ['INVALID_DURATION', { input: '30x' }, ['30x', '1h30m']],
+    ['UNKNOWN_RESOURCE', { resourceId: 'prod-dbb' }, ['prod-dbb', '/access resources']],
+    ['NOT_PENDING', { state: 'timed_out' }, ['timed out']],
+    ['MISSING_ID', { command: 'cancel' }, ['request id']],
+    ['MISSING_ID', { command: 'extend' }, ['grant id', 'extend']],
+    ['REASON_TOO_LONG', { length: 1200, max: 1000 }, ['1200', '1000']],
+  ] as const)('%s names what was wrong and what would be right (%j)', (code, detail, phrases) => {
+    const text = errorText(code, detail);
+    for (const p of phrases) expect(text).toContain(p);
+  });
+
+  it('escapes echoed user input so it cannot ping or link', () => {
+    const text = errorText('INVALID_DURATION', { input: '<!channel>' });
+    expect(text).toContain('&lt;!channel&gt;');
+    expect(text).not.toMatch(/<[^>]*>/);
+  });
+
+  it('answers an unknown code honestly, naming it', () => {
+    expect(FALLBACK).toContain('SOMETHING_NEW');
+    expect(FALLBACK).toMatch(/could not/);
+  });
+});

@@ -1,0 +1,171 @@
+import type { types } from '@slack/bolt';
+import { helpMessage } from '../../../src/adapters/slack/views/help';
+import { messageProblems } from '../../../src/adapters/slack/views/limits';
+import { listMessage } from '../../../src/adapters/slack/views/list';
+import { resourcesMessage } from '../../../src/adapters/slack/views/resources';
+import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+import { buildGrant, buildRequest, T0 } from '../../support/builders';
+
+const MIN = 60_000;
+
+const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGroupResource => ({
+  id,
+  description: 'Production Postgres',
+  kind: 'security-group',
+  region: 'us-east-1',
+  securityGroupId: 'sg-0123456789abcdef0',
+  protocol: 'tcp',
+  ports: [
+    { from: 5432, to: 5432 },
+    { from: 8000, to: 8080 },
+  ],
+  maxPrefix: { 4: 32, 6: 128 },
+  channel: 'C0123ABCD',
+  approvers: ['@sre'],
+  approvals: 1,
+  autoApprove: false,
+  allowSelfApproval: false,
+  minDuration: MIN,
+  maxDuration: 60 * MIN,
+  defaultDuration: 30 * MIN,
+  approvalTimeout: 30 * MIN,
+  ...over,
+});
+
+const role: AwsRoleResource = {
+  id: 'prod-readonly',
+  kind: 'aws-role',
+  roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
+  region: 'eu-west-1',
+  channel: 'C0SECOND',
+  approvers: ['@sre'],
+  approvals: 2,
+  autoApprove: false,
+  allowSelfApproval: false,
+  minDuration: MIN,
+  maxDuration: 2 * 60 * MIN,
+  approvalTimeout: 30 * MIN,
+};
+
+const text = (m: { text: string; blocks: types.KnownBlock[] }): string =>
+  [
+    m.text,
+    ...m.blocks.flatMap((b) => {
+      if (b.type === 'section') return [b.text?.text ?? ''];
+      if (b.type === 'context') return b.elements.map((e) => ('text' in e ? e.text : ''));
+      if (b.type === 'header') return [b.text.text];
+      return [];
+    }),
+  ].join('\n');
+
+describe('helpMessage', () => {
+  const message = helpMessage();
+
+  it('shows every form of the /access grammar', () => {
+    const t = text(message);
+    for (const form of [
+      '`/access`',
+      '/access &lt;resource&gt; [&lt;duration&gt;] [from &lt;ip|cidr&gt;] &lt;reason…&gt;',
+      '/access list',
+      '/access resources',
+      '/access revoke &lt;grant-id&gt;',
+      '/access extend &lt;grant-id&gt; &lt;duration&gt;',
+      '/access cancel &lt;request-id&gt;',
+      '/access help',
+    ]) {
+      expect(t).toContain(form);
+    }
+    expect(t).toContain('/access prod-db 30m from 203.0.113.7 debugging slow queries');
+  });
+
+  it('writes the placeholders escaped, so Slack does not read them as links', () => {
+    for (const b of message.blocks) if (b.type === 'section') expect(b.text?.text).not.toMatch(/[<>]/);
+    expect(message.text).not.toMatch(/[<>]/);
+  });
+
+  it('is a valid message', () => {
+    expect(messageProblems(message)).toEqual([]);
+  });
+});
+
+describe('resourcesMessage', () => {
+  it('says so when nothing may be requested', () => {
+    const m = resourcesMessage([]);
+    expect(m.text).toContain('You may not request any resource');
+    expect(messageProblems(m)).toEqual([]);
+  });
+
+  it('lists id, description, kind, ports or role, maximum duration and channel', () => {
+    const t = text(resourcesMessage([sg('prod-db'), role]));
+    for (const part of [
+      '*prod-db* — Production Postgres',
+      'security group',
+      'tcp 5432, 8000-8080',
+      'up to 1h (default 30m)',
+      '<#C0123ABCD>',
+      '*prod-readonly*',
+      'AWS role `arn:aws:iam::123456789012:role/ProdReadOnly`',
+      'up to 2h',
+      '2 approvals in <#C0SECOND>',
+    ]) {
+      expect(t).toContain(part);
+    }
+  });
+
+  it('stays within 50 blocks with 500 resources, saying how many were left out', () => {
+    const many = Array.from({ length: 500 }, (_, i) => sg(`res-${i}`, { description: 'x'.repeat(300) }));
+    const m = resourcesMessage(many);
+    expect(messageProblems(m)).toEqual([]);
+    expect(text(m)).toMatch(/and \d+ more/);
+  });
+
+  it('escapes policy descriptions', () => {
+    const t = text(resourcesMessage([sg('prod-db', { description: '<!channel> db' })]));
+    expect(t).toContain('&lt;!channel&gt; db');
+  });
+});
+
+describe('listMessage', () => {
+  const now = new Date(T0.getTime() + 10 * MIN);
+
+  it('says nothing is pending or active when both are empty', () => {
+    const m = listMessage({ pending: [], active: [], now });
+    expect(m.text).toBe('Nothing is pending or active.');
+    expect(messageProblems(m)).toEqual([]);
+  });
+
+  it('shows ids, resource, requester, address and the times, with ISO-8601 UTC', () => {
+    const request = buildRequest({ id: 'req_l1', requesterId: 'U_REQ' });
+    const grant = buildGrant({
+      id: 'grt_l1',
+      requesterId: 'U_REQ',
+      state: 'active',
+      expiresAt: new Date(T0.getTime() + 40 * MIN),
+    });
+    const t = text(listMessage({ pending: [request], active: [{ grant, request }], now }));
+    for (const part of [
+      '`req_l1`',
+      '`grt_l1`',
+      '*prod-db*',
+      '<@U_REQ>',
+      'from 203.0.113.7/32',
+      request.approvalDeadline.toISOString(),
+      grant.expiresAt.toISOString(),
+      '(30m left)',
+      '(20m left)',
+    ]) {
+      expect(t).toContain(part);
+    }
+  });
+
+  it('stays within 50 blocks with 500 pending and 500 active, saying how many more', () => {
+    const pending = Array.from({ length: 500 }, (_, i) => buildRequest({ id: `req_many${i}` }));
+    const active = pending.map((request, i) => ({
+      grant: buildGrant({ id: `grt_many${i}`, state: 'active' }),
+      request,
+    }));
+    const m = listMessage({ pending, active, now });
+    expect(messageProblems(m)).toEqual([]);
+    expect(text(m)).toMatch(/and \d+ more/);
+  });
+});

@@ -1,0 +1,150 @@
+import type { types } from '@slack/bolt';
+import { denyModal } from '../../../src/adapters/slack/views/deny-modal';
+import { viewProblems } from '../../../src/adapters/slack/views/limits';
+import {
+  loadingModal,
+  noResourcesModal,
+  requestModal,
+} from '../../../src/adapters/slack/views/request-modal';
+import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+
+const MIN = 60_000;
+
+const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGroupResource => ({
+  id,
+  description: 'Production Postgres',
+  kind: 'security-group',
+  region: 'us-east-1',
+  securityGroupId: 'sg-0123456789abcdef0',
+  protocol: 'tcp',
+  ports: [{ from: 5432, to: 5432 }],
+  maxPrefix: { 4: 32, 6: 128 },
+  channel: 'C0123ABCD',
+  approvers: ['@sre'],
+  approvals: 1,
+  autoApprove: false,
+  allowSelfApproval: false,
+  minDuration: MIN,
+  maxDuration: 60 * MIN,
+  defaultDuration: 30 * MIN,
+  approvalTimeout: 30 * MIN,
+  ...over,
+});
+
+const role: AwsRoleResource = {
+  id: 'prod-readonly',
+  kind: 'aws-role',
+  roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
+  region: 'us-east-1',
+  channel: 'C0123ABCD',
+  approvers: ['@sre'],
+  approvals: 1,
+  autoApprove: false,
+  allowSelfApproval: false,
+  minDuration: MIN,
+  maxDuration: 60 * MIN,
+  approvalTimeout: 30 * MIN,
+};
+
+const inputs = (view: types.ModalView): types.InputBlock[] =>
+  (view.blocks as types.KnownBlock[]).filter((b): b is types.InputBlock => b.type === 'input');
+const input = (view: types.ModalView, blockId: string): types.InputBlock | undefined =>
+  inputs(view).find((b) => b.block_id === blockId);
+const select = (view: types.ModalView): types.StaticSelect => {
+  const el = input(view, 'request_resource')?.element;
+  if (el?.type !== 'static_select') throw new Error('no resource picker');
+  return el;
+};
+
+describe('requestModal', () => {
+  const view = requestModal([sg('prod-db'), role], 'C0CHANNEL');
+
+  it('is the request_modal with resource, duration, address and reason inputs', () => {
+    expect(view.callback_id).toBe('request_modal');
+    expect(view.private_metadata).toBe('C0CHANNEL');
+    expect(inputs(view).map((b) => [b.block_id, b.element.action_id])).toEqual([
+      ['request_resource', 'request_resource_select'],
+      ['request_duration', 'request_duration_input'],
+      ['request_address', 'request_address_input'],
+      ['request_reason', 'request_reason_input'],
+    ]);
+    expect(viewProblems(view)).toEqual([]);
+  });
+
+  it('offers exactly the given resources, valued by id', () => {
+    expect(select(view).options?.map((o) => o.value)).toEqual(['prod-db', 'prod-readonly']);
+    expect(select(view).options?.[0]?.text.text).toBe('prod-db — Production Postgres');
+  });
+
+  it('keeps the address optional with a hint that security groups need it', () => {
+    const address = input(view, 'request_address');
+    expect(address?.optional).toBe(true);
+    expect(address?.hint?.text).toMatch(/required for security groups/i);
+  });
+
+  it('shows a duration placeholder and requires a multiline reason', () => {
+    const duration = input(view, 'request_duration')?.element;
+    expect(duration?.type === 'plain_text_input' && duration.placeholder?.text).toBe('e.g. 30m');
+    const reason = input(view, 'request_reason');
+    expect(reason?.optional).toBeUndefined();
+    expect(reason?.element.type === 'plain_text_input' && reason.element.multiline).toBe(true);
+  });
+
+  it('requires a duration when no resource has a default', () => {
+    const v = requestModal([sg('prod-db', { defaultDuration: undefined })]);
+    expect(input(v, 'request_duration')?.optional).toBe(false);
+    expect(v.private_metadata).toBe('');
+  });
+
+  it('asks no address when only roles are offered', () => {
+    expect(input(requestModal([role]), 'request_address')).toBeUndefined();
+  });
+
+  it('preselects the only resource there is', () => {
+    expect(select(requestModal([role])).initial_option?.value).toBe('prod-readonly');
+  });
+
+  it('keeps within Slack limits with 150 resources and long descriptions', () => {
+    const many = Array.from({ length: 150 }, (_, i) => sg(`resource-${i}`, { description: 'd'.repeat(500) }));
+    const v = requestModal(many);
+    expect(viewProblems(v)).toEqual([]);
+    expect(select(v).options).toHaveLength(100);
+    for (const o of select(v).options ?? []) expect(o.text.text.length).toBeLessThanOrEqual(75);
+  });
+
+  it('falls back to the no-resources modal when given none', () => {
+    expect(requestModal([])).toEqual(noResourcesModal());
+  });
+});
+
+describe('loadingModal and noResourcesModal', () => {
+  it('are valid modals without inputs or submit', () => {
+    for (const v of [loadingModal(), noResourcesModal()]) {
+      expect(viewProblems(v)).toEqual([]);
+      expect(v.submit).toBeUndefined();
+      expect(inputs(v)).toEqual([]);
+    }
+  });
+
+  it('tells the user they may not request anything', () => {
+    const s = (noResourcesModal().blocks as types.KnownBlock[])[0];
+    expect(s?.type === 'section' && s.text?.text).toMatch(/may not request any resource/);
+  });
+});
+
+describe('denyModal', () => {
+  const view = denyModal('req_abc123');
+
+  it('carries the request id in private_metadata under the deny_modal callback', () => {
+    expect(view.callback_id).toBe('deny_modal');
+    expect(view.private_metadata).toBe('req_abc123');
+    expect(view.submit?.text).toBe('Deny');
+  });
+
+  it('asks an optional reason', () => {
+    const reason = input(view, 'deny_reason');
+    expect(reason?.optional).toBe(true);
+    expect(reason?.element.action_id).toBe('deny_reason_input');
+    expect(viewProblems(view)).toEqual([]);
+  });
+});
