@@ -5,6 +5,7 @@ import { openDatabase } from './adapters/db/open-db';
 import { createSqliteStores } from './adapters/db/stores';
 import { startSlackApp } from './adapters/slack/app';
 import { createSlackDirectory } from './adapters/slack/directory';
+import { boltLogger } from './adapters/slack/logger';
 import { createSlackNotifier } from './adapters/slack/notifier';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
@@ -49,6 +50,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const stores = createSqliteStores(handle);
   const clientOptions: WebClientOptions = {
     ...(env.slackApiUrl === undefined ? {} : { slackApiUrl: env.slackApiUrl }),
+    logger: boltLogger(logger),
     ...opts.slackClientOptions,
   };
   const client = new WebClient(env.slackBotToken, clientOptions);

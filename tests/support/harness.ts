@@ -184,6 +184,9 @@ async function boot(s: {
   const send = (body: string, retryNum?: number) =>
     postToApp(url, body, { secret: SIGNING_SECRET, ...(retryNum === undefined ? {} : { retryNum }) });
   let stopped = false;
+  let responses = 0;
+  // The user is part of the URL, so a reply through response_url can be attributed to who asked.
+  const responseUrlFor = (user: string) => `${s.slack.url}/response/${user}-${++responses}`;
   const h: Harness = {
     hallpass,
     slack: s.slack,
@@ -199,7 +202,7 @@ async function boot(s: {
           user_id: user,
           text,
           channel_id: CHANNEL,
-          response_url: s.slack.responseUrl(),
+          response_url: responseUrlFor(user),
           trigger_id: `trigger-${Math.random().toString(36).slice(2)}`,
         }),
         extra?.retryNum,
@@ -215,7 +218,7 @@ async function boot(s: {
             channel: ref?.channel ?? CHANNEL,
             messageTs: ref?.ts ?? '1700000000.000100',
             triggerId: `trigger-${Math.random().toString(36).slice(2)}`,
-            responseUrl: s.slack.responseUrl(),
+            responseUrl: responseUrlFor(user),
           }),
         ),
         extra?.retryNum,

@@ -33,10 +33,12 @@ export const threadPosts = (slack: SlackStandIn, channel = CHANNEL): SlackCall[]
 export const dmsTo = (slack: SlackStandIn, user: string): SlackCall[] =>
   slack.callsTo('chat.postMessage').filter((c) => c.args['channel'] === user);
 
-/** What only one user sees: response_url posts and ephemeral messages (response_url posts are not addressed; callers pass the user anyway). */
+/** What only one user sees: posts to their response_url (the harness puts the user in it) and ephemeral messages. */
 export const privateReplies = (slack: SlackStandIn, user: string): SlackCall[] =>
   slack.calls.filter(
-    (c) => c.method === 'response_url' || (c.method === 'chat.postEphemeral' && c.args['user'] === user),
+    (c) =>
+      (c.method === 'response_url' && String(c.args['response_id']).startsWith(`${user}-`)) ||
+      (c.method === 'chat.postEphemeral' && c.args['user'] === user),
   );
 
 /** The last private reply's text. */

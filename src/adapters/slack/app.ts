@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, type Logger as BoltLogger, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { App, HTTPReceiver } from '@slack/bolt';
 import type { WebClientOptions } from '@slack/web-api';
-import type { Logger } from '../../app/ports';
 import type { ListenerContext } from './context';
 import { registerListeners } from './listeners';
+import { boltLogger } from './logger';
 
 export type SlackAppOptions = {
   readonly botToken: string;
@@ -53,6 +53,7 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
       clientOptions,
       deferInitialization: true,
     });
+    const drain = trackInFlight(app);
     registerListeners(app, opts.context);
     await app.init();
     await app.start();
@@ -66,6 +67,7 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
       stop: async () => {
         await app.stop();
         await close(server);
+        await drain();
       },
     };
   }
@@ -81,6 +83,7 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
     customRoutes: [{ path: '/healthz', method: ['GET'], handler: health }],
   });
   const app = new App({ token: opts.botToken, receiver, logger, clientOptions, deferInitialization: true });
+  const drain = trackInFlight(app);
   registerListeners(app, opts.context);
   await app.init();
   const server = await listen(
@@ -93,7 +96,42 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
     }),
     opts.port,
   );
-  return { app, port: portOf(server), stop: () => close(server) };
+  return {
+    app,
+    port: portOf(server),
+    stop: async () => {
+      await close(server);
+      await drain();
+    },
+  };
+}
+
+/** How long shutdown waits for listeners already running (an approval mid-way through opening rules). */
+const DRAIN_TIMEOUT_MS = 20_000;
+
+/**
+ * Counts listeners in progress, so shutdown can let them finish (their AWS calls and database
+ * writes) instead of cutting them off half-way. Returns the function that waits for them.
+ */
+function trackInFlight(app: App): () => Promise<void> {
+  const running = new Set<Promise<void>>();
+  app.use(async ({ next }) => {
+    const work = next();
+    running.add(work);
+    try {
+      await work;
+    } finally {
+      running.delete(work);
+    }
+  });
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+    });
+    await Promise.race([Promise.allSettled([...running]), timeout]);
+    clearTimeout(timer);
+  };
 }
 
 /** Bolt accepts timestamps ahead of now; a request signed more than five minutes ahead is refused too. */
@@ -121,20 +159,3 @@ function close(server: Server): Promise<void> {
 }
 
 const portOf = (server: Server): number => (server.address() as AddressInfo).port;
-
-/** Bolt's logger interface over ours, so Bolt's messages land in the same structured log. */
-function boltLogger(log: Logger): BoltLogger {
-  let level: LogLevel = LogLevel.INFO;
-  const text = (args: unknown[]) => args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
-  return {
-    debug: () => {},
-    info: (...args: unknown[]) => log.info({ source: 'bolt' }, text(args)),
-    warn: (...args: unknown[]) => log.warn({ source: 'bolt' }, text(args)),
-    error: (...args: unknown[]) => log.error({ source: 'bolt' }, text(args)),
-    setLevel: (l: LogLevel) => {
-      level = l;
-    },
-    getLevel: () => level,
-    setName: () => {},
-  };
-}

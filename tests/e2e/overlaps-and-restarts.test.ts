@@ -1,0 +1,144 @@
+import { ACTION } from '../../src/adapters/slack/ids';
+import { APPROVER, APPROVER_2, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
+import { allText, approvalPosts, dmsTo, lastRequestId, threadPosts } from '../support/slack-queries';
+
+const MINUTE = 60_000;
+const ADDRESS = '203.0.113.7';
+
+async function askAndApprove(h: Harness, requester: string, text: string, approver: string): Promise<string> {
+  const before = approvalPosts(h.slack).length;
+  await h.command(requester, text);
+  await h.slack.waitFor(() => approvalPosts(h.slack).length > before);
+  const requestId = lastRequestId(h);
+  await h.click(approver, ACTION.approveRequest, requestId);
+  await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.grant?.state === 'active' || undefined);
+  return requestId;
+}
+
+const revokes = (h: Harness) => h.ec2.calls.filter((c) => c.action === 'RevokeSecurityGroupIngress');
+const authorizes = (h: Harness) => h.ec2.calls.filter((c) => c.action === 'AuthorizeSecurityGroupIngress');
+
+describe('two grants for the same address and port share one EC2 rule', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('keeps the rule open until the later grant ends when the earlier one expires first', async () => {
+    const first = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} first`, APPROVER);
+    await h.advance(10 * MINUTE);
+    const second = await askAndApprove(h, APPROVER, `prod-db 1h from ${ADDRESS} second`, APPROVER_2);
+
+    // One rule, one AWS call: the second grant took a reference on the first one's rule.
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+    expect(authorizes(h)).toHaveLength(1);
+    const secondGrant = h.hallpass.useCases.cardOf(second)?.grant;
+    // The rule's expiry tag follows whichever holder ends last, so reconciliation never closes it early.
+    expect(h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:expires-at']).toBe(secondGrant?.expiresAt.toISOString());
+
+    await h.advance(20 * MINUTE); // the first grant's expires_at
+    expect(h.hallpass.useCases.cardOf(first)?.grant?.state).toBe('closed');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+    expect(revokes(h)).toHaveLength(0);
+
+    await h.advance(40 * MINUTE - 1); // just before the second grant's expiry
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+    await h.advance(1);
+    expect(h.hallpass.useCases.cardOf(second)?.grant?.state).toBe('closed');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+    expect(revokes(h)).toHaveLength(1);
+  });
+
+  it('keeps the rule open for the longer grant when a shorter one that started later ends first', async () => {
+    const long = await askAndApprove(h, REQUESTER, `prod-db 1h from ${ADDRESS} long`, APPROVER);
+    await h.advance(5 * MINUTE);
+    const short = await askAndApprove(h, APPROVER, `prod-db 10m from ${ADDRESS} short`, APPROVER_2);
+    const longGrant = h.hallpass.useCases.cardOf(long)?.grant;
+    // The tag keeps the later (first) grant's expiry: a shorter holder never pulls it earlier.
+    expect(h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:expires-at']).toBe(longGrant?.expiresAt.toISOString());
+
+    await h.advance(10 * MINUTE);
+    expect(h.hallpass.useCases.cardOf(short)?.grant?.state).toBe('closed');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+    await h.advance(45 * MINUTE);
+    expect(h.hallpass.useCases.cardOf(long)?.grant?.state).toBe('closed');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+  });
+
+  it('does not share between different addresses: each grant gets and loses its own rule', async () => {
+    const a = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} a`, APPROVER);
+    const b = await askAndApprove(h, APPROVER, 'prod-db 45m from 198.51.100.20 b', APPROVER_2);
+    expect(
+      h.ec2
+        .rules(GROUP_ID)
+        .map((r) => r.cidr)
+        .sort(),
+    ).toEqual(['198.51.100.20/32', '203.0.113.7/32']);
+    await h.advance(30 * MINUTE);
+    expect(h.hallpass.useCases.cardOf(a)?.grant?.state).toBe('closed');
+    expect(h.ec2.rules(GROUP_ID).map((r) => r.cidr)).toEqual(['198.51.100.20/32']);
+    await h.advance(15 * MINUTE);
+    expect(h.hallpass.useCases.cardOf(b)?.grant?.state).toBe('closed');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+  });
+});
+
+describe('restarts', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('closes and announces at start-up a grant that came due while hallpass was down', async () => {
+    const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} overdue`, APPROVER);
+    const expiresAt = h.hallpass.useCases.cardOf(requestId)?.grant?.expiresAt;
+    await h.stopBot();
+
+    // Down for 45 minutes: the grant came due 15 minutes ago and nothing closed it.
+    h.clock.advance(45 * MINUTE);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+
+    h = await h.restart();
+    // Start-up catches up before serving.
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+    const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+    expect(grant).toMatchObject({ state: 'closed', endReason: 'expired' });
+    // Planned and actual end stay apart: ended_at is when AWS confirmed the close.
+    expect(grant?.expiresAt).toEqual(expiresAt);
+    expect(grant?.endedAt?.getTime()).toBe((expiresAt?.getTime() ?? 0) + 15 * MINUTE);
+    await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /closed|ended/i.test(allText(c))));
+    await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => /closed|ended/i.test(allText(c))));
+  });
+
+  it('re-arms the expiry timer from the database after a restart', async () => {
+    const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} still open`, APPROVER);
+    const expiresAt = h.hallpass.useCases.cardOf(requestId)?.grant?.expiresAt;
+    await h.stopBot();
+    h.clock.advance(10 * MINUTE);
+    h = await h.restart();
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+    expect(h.clock.nextTimerAt()).toEqual(expiresAt);
+    await h.advance(20 * MINUTE);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.endedAt).toEqual(expiresAt);
+  });
+
+  it('times out at start-up a request whose approval deadline passed while hallpass was down', async () => {
+    await h.command(REQUESTER, `prod-db 30m from ${ADDRESS} nobody around`);
+    await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
+    const requestId = lastRequestId(h);
+    await h.stopBot();
+    h.clock.advance(31 * MINUTE);
+    h = await h.restart();
+    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('timed_out');
+    // A late click cannot approve it.
+    await h.click(APPROVER, ACTION.approveRequest, requestId);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+  });
+});
