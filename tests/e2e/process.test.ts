@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_POLICY } from '../support/harness';
+import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+type Run = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
+
+function run(cwd: string, env: Record<string, string>): Run {
+  const child = spawn(TSX, [path.join(ROOT, 'src/main.ts')], {
+    cwd,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
+  let dir: string;
+  let slack: SlackStandIn;
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hallpass-proc-'));
+    slack = await startSlackStandIn();
+  });
+  afterEach(async () => {
+    await slack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start with one message naming every bad setting and policy field', async () => {
+    writeFileSync(path.join(dir, 'policy.yml'), 'resources:\n  - id: Bad_Id\n    kind: security-group\n');
+    const p = run(dir, { PORT: 'eighty' });
+    expect(await p.exited).toBe(1);
+    const out = p.output();
+    for (const field of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PORT', 'resources[0].id', 'resources[0].region']) {
+      expect(out).toContain(field);
+    }
+  });
+
+  it('reads .env, creates and migrates the database, serves /healthz, and stops cleanly on SIGTERM', async () => {
+    writeFileSync(path.join(dir, 'policy.yml'), DEFAULT_POLICY);
+    writeFileSync(
+      path.join(dir, '.env'),
+      [
+        'SLACK_BOT_TOKEN=xoxb-process-test',
+        'SLACK_SIGNING_SECRET=process-test-secret',
+        `SLACK_API_URL=${slack.apiUrl}`,
+        'PORT=0',
+        'HALLPASS_DB=./state/hallpass.db',
+        'AWS_REGION=us-east-1',
+      ].join('\n'),
+    );
+    const p = run(dir, {});
+    const port = await until(async () => {
+      const m = /"port":(\d+)/.exec(p.output());
+      return m?.[1] === undefined ? undefined : Number(m[1]);
+    }, 'the started log line');
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(res.status).toBe(200);
+    expect(existsSync(path.join(dir, 'state/hallpass.db'))).toBe(true);
+    expect(slack.callsTo('auth.test')).toHaveLength(1);
+
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.output()).not.toContain('process-test-secret');
+    expect(p.output()).not.toContain('xoxb-process-test');
+  }, 30_000);
+});
