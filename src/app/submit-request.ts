@@ -25,6 +25,7 @@ export type SubmitError =
   | 'DURATION_TOO_LONG'
   | 'ADDRESS_REQUIRED'
   | 'ADDRESS_NOT_APPLICABLE'
+  | 'NOT_YET_AVAILABLE'
   | CidrError;
 
 export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
@@ -53,7 +54,8 @@ export function validateRequest(
   }
   if (resource.kind === 'aws-role') {
     if (cmd.address !== undefined) return err('ADDRESS_NOT_APPLICABLE', { resourceId: resource.id });
-    return ok({ durationMs });
+    // Role sessions (STS) are not built yet: refuse up front rather than after someone approves.
+    return err('NOT_YET_AVAILABLE', { feature: `aws-role resources such as ${resource.id}` });
   }
   if (cmd.address === undefined) {
     return err('ADDRESS_REQUIRED', {

@@ -221,13 +221,15 @@ describe('validateRequest', () => {
       command({ actor: { userId: 'U_ANY', groups: new Set() } }),
       { durationMs: 30 * MIN, source: { family: 4, cidr: '203.0.113.7/32', prefix: 32 } },
     ],
-    [
-      'accepts an aws-role request without an address and no source',
-      roleResource(),
-      command({ resourceId: 'prod-readonly', address: undefined }),
-      { durationMs: 30 * MIN },
-    ],
   ])('%s', (_name, resource, cmd, expected) => {
     expect(validateRequest(resource, cmd)).toStrictEqual({ ok: true, value: expected });
+  });
+
+  it('refuses an aws-role request up front while role sessions are not built (NOT_YET_AVAILABLE)', () => {
+    const result = validateRequest(
+      roleResource(),
+      command({ resourceId: 'prod-readonly', address: undefined }),
+    );
+    expect(result).toMatchObject({ ok: false, error: 'NOT_YET_AVAILABLE' });
   });
 });
