@@ -23,6 +23,8 @@ export function createUseCases(deps: AppDeps) {
     resourcesFor: resourcesFor(deps),
     directory: deps.directory,
     policy: deps.policy,
+    /** The audit events of one request, in order. */
+    auditTrail: (requestId: string) => deps.audit.list({ requestId }),
     /** The approval card of a request as it stands now. */
     cardOf: (requestId: string) => loadCard(deps, requestId),
   };

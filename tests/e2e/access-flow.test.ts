@@ -86,5 +86,19 @@ describe('the whole path: /access → approval → rule opened → closed on tim
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /ended|closed/i.test(allText(c))));
     await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => /ended|closed/i.test(allText(c))));
     expect(h.ec2.calls.filter((c) => c.action === 'RevokeSecurityGroupIngress')).toHaveLength(1);
+
+    // Every transition is on the record, with actor and exact time.
+    const trail = h.hallpass.useCases.auditTrail(requestId);
+    expect(trail.map((e) => [e.type, e.actor])).toEqual([
+      ['request.submitted', REQUESTER],
+      ['request.approval_recorded', APPROVER],
+      ['request.approved', APPROVER],
+      ['grant.opened', 'hallpass'],
+      ['grant.closing', 'hallpass'],
+      ['grant.closed', 'hallpass'],
+    ]);
+    expect(trail.find((e) => e.type === 'request.approved')?.at).toEqual(approvedAt);
+    expect(trail.find((e) => e.type === 'grant.closed')?.at).toEqual(expiresAt);
+    expect(trail.find((e) => e.type === 'grant.opened')?.details?.['ruleIds']).toEqual([rule?.id]);
   });
 });
