@@ -93,8 +93,12 @@ export const openGrant =
             managed: result.managed || !result.existed,
           };
           deps.rules.hold(hold);
-          if (!result.existed) opened.push(hold);
-          else if (hold.managed) await deps.network.retag(target, hold.ruleId, tags);
+          // No live grant holds this rule (findLive above, under the lock), so a managed one is this
+          // grant's alone — most often its own, created by an authorize whose answer was lost and
+          // found again as a duplicate on the retry — and a failure must roll it back too. Only an
+          // unmanaged rule (made by hand, there before hallpass) is never revoked.
+          if (hold.managed) opened.push(hold);
+          if (result.existed && hold.managed) await deps.network.retag(target, hold.ruleId, tags);
         }
       });
     } catch (error) {

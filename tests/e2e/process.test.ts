@@ -53,7 +53,13 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
     const p = run(dir, { PORT: 'eighty' });
     expect(await p.exited).toBe(1);
     const out = p.output();
-    for (const field of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PORT', 'resources[0].id', 'resources[0].region']) {
+    for (const field of [
+      'SLACK_BOT_TOKEN',
+      'SLACK_SIGNING_SECRET',
+      'PORT',
+      'resources[0].id',
+      'resources[0].region',
+    ]) {
       expect(out).toContain(field);
     }
   });

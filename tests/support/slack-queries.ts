@@ -1,6 +1,6 @@
 import { ACTION } from '../../src/adapters/slack/ids';
 import { CHANNEL, type Harness } from './harness';
-import type { SlackCall, SlackStandIn } from './slack-stand-in';
+import type { SlackCall, SlackStandIn, StoredMessage } from './slack-stand-in';
 
 /** Every string found in a call's text and blocks, joined: what a reader could see. */
 export function allText(call: SlackCall | undefined): string {
@@ -71,3 +71,43 @@ export function lastRequestId(h: Harness): string {
   if (id === undefined) throw new Error('no approval message with an Approve button was posted');
   return id;
 }
+
+/** Every string in a stored message's text and blocks, joined: what the channel shows now. */
+export function messageText(message: StoredMessage | undefined): string {
+  if (message === undefined) return '';
+  return allText({
+    method: 'stored',
+    args: { text: message.text, blocks: message.blocks },
+    at: new Date(0),
+    ok: true,
+  });
+}
+
+/** The approval message of a request as it stands now (after every `chat.update`), if it was posted. */
+export function cardMessage(h: Harness, requestId: string): StoredMessage | undefined {
+  const ref = h.hallpass.useCases.cardOf(requestId)?.request.message;
+  return ref === undefined ? undefined : h.slack.message(ref.channel, ref.ts);
+}
+
+/**
+ * Waits for the first private reply to `user` recorded after the first `since` calls and returns
+ * its text. Pass `h.slack.calls.length` taken just before acting, so an older reply never counts.
+ */
+export function replyAfter(slack: SlackStandIn, user: string, since: number): Promise<string> {
+  return slack.waitFor((calls) => {
+    const reply = calls
+      .slice(since)
+      .find(
+        (c) => c.method === 'response_url' || (c.method === 'chat.postEphemeral' && c.args['user'] === user),
+      );
+    return reply === undefined ? undefined : allText(reply);
+  });
+}
+
+/** EC2 calls that change something in AWS: opening, closing or tagging a rule (reads are left out). */
+export const ec2Changes = (h: Harness, action?: string) =>
+  h.ec2.calls.filter((c) =>
+    action === undefined
+      ? ['AuthorizeSecurityGroupIngress', 'RevokeSecurityGroupIngress', 'CreateTags'].includes(c.action)
+      : c.action === action,
+  );
