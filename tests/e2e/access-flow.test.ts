@@ -102,3 +102,36 @@ describe('the whole path: /access → approval → rule opened → closed on tim
     expect(trail.find((e) => e.type === 'grant.opened')?.details?.['ruleIds']).toEqual([rule?.id]);
   });
 });
+
+describe('auto-approved resources', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('opens an IPv6 rule without a vote, still announces it in the channel, and closes it on time', async () => {
+    await h.command(REQUESTER, 'staging-db 15m from 2001:DB8::7 quick look at staging');
+    await h.slack.waitFor(() => h.ec2.rules(GROUP_ID).length === 1 || undefined);
+    const [rule] = h.ec2.rules(GROUP_ID);
+    expect(rule).toMatchObject({ family: 6, cidr: '2001:db8::7/128', fromPort: 5432 });
+
+    // Announced: the channel gets a message (without buttons) and a start notice in its thread.
+    await h.slack.waitFor(() => threadPosts(h.slack).length > 0);
+    const [card] = approvalPosts(h.slack);
+    expect(JSON.stringify(card?.args['blocks'])).not.toContain(ACTION.approveRequest);
+    const { active } = h.hallpass.useCases.overview();
+    expect(active).toHaveLength(1);
+    const trail = h.hallpass.useCases.auditTrail(active[0]?.request.id ?? '');
+    expect(trail.find((e) => e.type === 'request.approved')).toMatchObject({
+      actor: 'hallpass',
+      details: { auto: true },
+    });
+
+    await h.advance(15 * MINUTE);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+    expect(h.hallpass.useCases.overview().active).toHaveLength(0);
+  });
+});
