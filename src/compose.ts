@@ -16,6 +16,9 @@ import type { Env } from './config';
 import type { Policy } from './domain/policy';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
 
+/** Longest a single Slack Web API call may take before it is abandoned (and logged). */
+const SLACK_TIMEOUT_MS = 10_000;
+
 export type HallpassOptions = {
   readonly env: Env;
   readonly policy: Policy;
@@ -51,6 +54,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const clientOptions: WebClientOptions = {
     ...(env.slackApiUrl === undefined ? {} : { slackApiUrl: env.slackApiUrl }),
     logger: boltLogger(logger),
+    // A hung Slack call must not hold up the scheduler's run (which closes grants) forever.
+    timeout: SLACK_TIMEOUT_MS,
     ...opts.slackClientOptions,
   };
   const client = new WebClient(env.slackBotToken, clientOptions);

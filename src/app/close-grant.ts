@@ -19,6 +19,7 @@ type Deps = Pick<
   | 'locks'
 >;
 
+/** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
 export type CloseGrant = (grantId: string, reason: EndReason, by: string) => Promise<Grant | undefined>;
 
 /**
@@ -109,15 +110,20 @@ export const closeGrant =
       'grant closed',
     );
     deps.wakeup.wake();
-    if (endReason !== 'failed') {
-      await refreshCard(deps, closed.value.requestId);
-      await tellBoth(
-        deps,
-        (card) => ({ type: 'grant-ended', card, grant: closed.value }),
-        closed.value.requestId,
-      );
-    }
     return closed.value;
+  };
+
+/**
+ * Tells the channel thread and the requester that a grant ended, and rewrites its approval card.
+ * Kept apart from `closeGrant` so a batch of closes reaches AWS first and Slack after: a slow
+ * Slack never delays the next revoke.
+ */
+export const announceClosed =
+  (deps: Pick<AppDeps, 'logger' | 'notifier' | 'requests' | 'grants' | 'policy'>) =>
+  async (grant: Grant): Promise<void> => {
+    if (grant.state !== 'closed') return;
+    await refreshCard(deps, grant.requestId);
+    await tellBoth(deps, (card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
   };
 
 function assumeRoleOf(deps: Pick<AppDeps, 'policy'>, grant: Grant): string | undefined {

@@ -221,3 +221,51 @@ export interface Notifier {
 export interface Wakeup {
   wake(): void;
 }
+
+/** Short-lived AWS credentials. Secret: never stored, never logged, sent to the requester alone. */
+export type SessionCredentials = {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  /** When STS ends the session by itself. */
+  readonly expiration: Date;
+};
+
+/** The identity of an STS role session, as CloudTrail and IAM conditions see it. */
+export type RoleSession = {
+  /** `RoleSessionName`, derived from the grant id. */
+  readonly sessionName: string;
+  /** `AROA…:<sessionName>` — the session's `aws:userid`. */
+  readonly assumedRoleId: string;
+  /** The session's own end (STS cannot end it earlier). */
+  readonly expiresAt: Date;
+};
+
+/** STS role sessions and the IAM deny policy that cuts one short. Throws `InfraError` on failure. */
+export interface RoleSessions {
+  /** The role's `MaxSessionDuration` in seconds (iam:GetRole), the ceiling of what can be granted. */
+  maxSessionSeconds(roleArn: string): Promise<number>;
+  /**
+   * `AssumeRole` for one grant: `RoleSessionName` from the grant id, `SourceIdentity` = the requester
+   * (their email, else their Slack user id), session tags naming requester and grant.
+   */
+  start(input: {
+    readonly roleArn: string;
+    readonly region: string;
+    readonly grantId: string;
+    readonly requesterId: string;
+    readonly sourceIdentity: string;
+    readonly durationSeconds: number;
+  }): Promise<{ readonly session: RoleSession; readonly credentials: SessionCredentials }>;
+  /**
+   * Attaches an inline policy to the role that denies everything to this one session (matched on
+   * its `aws:userid`), so a session that outlives its grant is cut off. Idempotent.
+   */
+  denySession(input: {
+    readonly roleArn: string;
+    readonly policyName: string;
+    readonly session: RoleSession;
+  }): Promise<void>;
+  /** Removes that inline policy once the session has expired anyway. A policy already gone is success. */
+  removeDeny(input: { readonly roleArn: string; readonly policyName: string }): Promise<void>;
+}

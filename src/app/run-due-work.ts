@@ -1,3 +1,4 @@
+import type { Grant } from '../domain/grant';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { CloseGrant } from './close-grant';
 import type { AppDeps } from './deps';
@@ -22,7 +23,7 @@ export type DueWorkResult = {
  * compare-and-set on state.
  */
 export const runDueWork =
-  (deps: Deps, closeGrant: CloseGrant) =>
+  (deps: Deps, closeGrant: CloseGrant, announce: (grant: Grant) => Promise<void>) =>
   async (now: Date): Promise<DueWorkResult> => {
     let timedOut = 0;
     for (const request of deps.requests.dueForTimeout(now)) {
@@ -45,12 +46,14 @@ export const runDueWork =
       await tellBoth(deps, (card) => ({ type: 'request-timed-out', card }), request.id);
     }
 
-    let closed = 0;
+    // AWS first, for every due grant; Slack after, so notices never hold up a revoke.
+    const closed: Grant[] = [];
     const failed: string[] = [];
     for (const grant of deps.grants.dueForExpiry(now)) {
       try {
         const reason = grant.state === 'closing' ? (grant.endReason ?? 'expired') : 'expired';
-        if ((await closeGrant(grant.id, reason, grant.endedBy ?? SYSTEM_ACTOR)) !== undefined) closed += 1;
+        const done = await closeGrant(grant.id, reason, grant.endedBy ?? SYSTEM_ACTOR);
+        if (done !== undefined) closed.push(done);
       } catch (error) {
         failed.push(grant.id);
         deps.logger.error(
@@ -59,5 +62,6 @@ export const runDueWork =
         );
       }
     }
-    return { closed, timedOut, failed };
+    for (const grant of closed) await announce(grant);
+    return { closed: closed.length, timedOut, failed };
   };

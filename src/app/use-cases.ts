@@ -1,4 +1,4 @@
-import { closeGrant } from './close-grant';
+import { announceClosed, closeGrant } from './close-grant';
 import { approveRequest, denyRequest } from './decide-request';
 import type { AppDeps } from './deps';
 import { loadCard } from './notify';
@@ -11,7 +11,7 @@ import { submitRequest } from './submit-request';
 export function createUseCases(deps: AppDeps) {
   const open = openGrant(deps);
   const close = closeGrant(deps);
-  const due = runDueWork(deps, close);
+  const due = runDueWork(deps, close, announceClosed(deps));
   return {
     submitRequest: submitRequest(deps, open),
     approveRequest: approveRequest(deps, open, due),

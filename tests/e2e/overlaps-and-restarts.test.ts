@@ -142,3 +142,28 @@ describe('restarts', () => {
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
   });
 });
+
+describe('Slack trouble never holds up a close', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('revokes every due rule on time even when every Slack call fails', async () => {
+    const a = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} a`, APPROVER);
+    const b = await askAndApprove(h, APPROVER, 'prod-db 30m from 198.51.100.20 b', APPROVER_2);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(2);
+    for (let i = 0; i < 20; i++) {
+      h.slack.failNext('chat.postMessage', { status: 500 });
+      h.slack.failNext('chat.update', { status: 500 });
+    }
+    await h.advance(30 * MINUTE);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+    expect(h.hallpass.useCases.cardOf(a)?.grant?.state).toBe('closed');
+    expect(h.hallpass.useCases.cardOf(b)?.grant?.state).toBe('closed');
+    expect(h.logger.lines.some((l) => l.msg === 'slack notice failed')).toBe(true);
+  });
+});

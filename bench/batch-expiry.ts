@@ -1,0 +1,63 @@
+import type { BenchClock } from './bench-clock';
+import { addresses, type BenchStack, pool } from './stack';
+
+/** Long enough that nothing expires while a batch is being opened; the clock is pinned meanwhile anyway. */
+const GRANT_MS = 10 * 60_000;
+/** Real time between letting the clock go and the shared expiry: the timer is armed, not already late. */
+const LEAD_MS = 300;
+/** Opens in flight at once; the security-group lock serializes the EC2 calls, Slack calls overlap. */
+const CONCURRENCY = 16;
+
+export type BatchResult = {
+  readonly count: number;
+  /** Real time to open the batch. */
+  readonly openMs: number;
+  /** From the shared expiry instant to the first and the last revoke EC2 received. */
+  readonly firstRevokeMs: number;
+  readonly lastRevokeMs: number;
+  /** The largest `ended_at − expires_at` in the batch. */
+  readonly lastEndedMs: number;
+};
+
+/**
+ * Opens `count` grants that all carry the same `expires_at` (the clock is pinned while they open),
+ * then lets time run so that instant arrives `LEAD_MS` later, and waits for every revoke.
+ */
+export async function runBatchExpiry(
+  stack: BenchStack,
+  clock: BenchClock,
+  count: number,
+  block: number,
+): Promise<BatchResult> {
+  const base = stack.revokes.seen.length;
+  const startsAt = clock.pin();
+  const expiresAt = new Date(startsAt.getTime() + GRANT_MS);
+  const openedFrom = Date.now();
+  const submitted = await pool(addresses(count, block), CONCURRENCY, (ip) => stack.submit(ip, GRANT_MS));
+  const openMs = Date.now() - openedFrom;
+
+  clock.release(expiresAt, LEAD_MS);
+  // Re-arm from the released clock (the timer armed while pinned was for GRANT_MS of real time).
+  stack.hallpass.scheduler.wake();
+  const expiryReal = clock.realTimeOf(expiresAt);
+  await stack.revokes.waitFor(base + count, 120_000);
+  await stack.hallpass.scheduler.idle();
+
+  const seen = stack.revokes.seen.slice(base).map((s) => s.at - expiryReal);
+  let lastEndedMs = Number.NEGATIVE_INFINITY;
+  for (const { requestId } of submitted) {
+    const grant = stack.grantOf(requestId);
+    if (grant?.endedAt === undefined || grant.state !== 'closed') {
+      throw new Error(`grant of ${requestId} is ${grant?.state ?? 'missing'}, not closed`);
+    }
+    if (grant.expiresAt.getTime() !== expiresAt.getTime()) throw new Error('grants do not share one expiry');
+    lastEndedMs = Math.max(lastEndedMs, grant.endedAt.getTime() - grant.expiresAt.getTime());
+  }
+  return {
+    count,
+    openMs,
+    firstRevokeMs: Math.min(...seen),
+    lastRevokeMs: Math.max(...seen),
+    lastEndedMs,
+  };
+}
