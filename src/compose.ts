@@ -1,6 +1,7 @@
 import { WebClient, type WebClientOptions } from '@slack/web-api';
-import { createEc2ClientFactory } from './adapters/aws/ec2-clients';
+import { createAwsClients } from './adapters/aws/aws-clients';
 import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
+import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { openDatabase } from './adapters/db/open-db';
 import { createSqliteStores } from './adapters/db/stores';
 import { startSlackApp } from './adapters/slack/app';
@@ -10,7 +11,7 @@ import { createSlackNotifier } from './adapters/slack/notifier';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
 import { KeyedMutex } from './app/keyed-mutex';
-import type { Clock, Ids, Logger, NetworkAccess, Timers } from './app/ports';
+import type { Clock, Ids, Logger, NetworkAccess, RoleSessions, Timers } from './app/ports';
 import { createUseCases, type UseCases } from './app/use-cases';
 import type { Env } from './config';
 import type { Policy } from './domain/policy';
@@ -29,6 +30,8 @@ export type HallpassOptions = {
   readonly ids?: Ids;
   /** Injected in tests; EC2 through the SDK's standard chain otherwise (honours AWS_ENDPOINT_URL_EC2). */
   readonly network?: NetworkAccess;
+  /** Injected in tests; STS and IAM through the SDK's standard chain otherwise (AWS_ENDPOINT_URL_STS / _IAM). */
+  readonly roles?: RoleSessions;
   /** Extra Web API client options (tests: no retries). */
   readonly slackClientOptions?: WebClientOptions;
 };
@@ -59,6 +62,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     ...opts.slackClientOptions,
   };
   const client = new WebClient(env.slackBotToken, clientOptions);
+  const aws = createAwsClients();
   let scheduler: Scheduler | undefined;
   const deps: AppDeps = {
     clock,
@@ -66,7 +70,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     policy: () => opts.policy,
     ...stores,
-    network: opts.network ?? createEc2NetworkAccess({ clientFor: createEc2ClientFactory() }),
+    network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
+    roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
     notifier: createSlackNotifier({ client, clock }),
     directory: createSlackDirectory({ client, clock, logger }),
     wakeup: { wake: () => scheduler?.wake() },
@@ -77,7 +82,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     clock,
     timers,
     logger,
-    nextDue: () => earliest(stores.grants.nextExpiry(), stores.requests.nextDeadline()),
+    nextDue: () =>
+      earliest(stores.grants.nextExpiry(), stores.requests.nextDeadline(), stores.roleSessions.nextCleanup()),
     run: useCases.runDueWork,
   });
   scheduler = sched;
@@ -111,6 +117,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       sched.stop();
       await sched.idle();
       handle.close();
+      aws.destroy();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { EndReason, Grant } from '../domain/grant';
 import type { AppDeps } from './deps';
 import { refreshCard, tellBoth } from './notify';
 import { lockKeyOf } from './open-grant';
+import { denyPolicyNameFor } from './open-role-session';
 
 type Deps = Pick<
   AppDeps,
@@ -17,6 +18,8 @@ type Deps = Pick<
   | 'notifier'
   | 'wakeup'
   | 'locks'
+  | 'roles'
+  | 'roleSessions'
 >;
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
@@ -74,6 +77,8 @@ export const closeGrant =
       });
     }
 
+    const denied = await cutRoleSession(deps, grantId);
+
     const endedAt = deps.clock.now();
     const endReason = marked.value.endReason ?? reason;
     const closed = deps.uow.tx(() => {
@@ -93,6 +98,7 @@ export const closeGrant =
             plannedEnd: m.value.expiresAt.toISOString(),
             revokedRuleIds: revoked,
             stillHeldByOtherGrants: kept,
+            ...denied,
           },
         });
       }
@@ -112,6 +118,30 @@ export const closeGrant =
     deps.wakeup.wake();
     return closed.value;
   };
+
+/**
+ * STS cannot end a session early. When a role grant ends while its session still runs (a grant
+ * shorter than STS's 900 s minimum, or one ended early), an inline policy denying everything to
+ * exactly that session (`aws:userid`) is attached to the role; the due-work sweep removes it once
+ * the session has expired by itself. Already denied (a retried close) or already expired: nothing to do.
+ */
+async function cutRoleSession(
+  deps: Pick<AppDeps, 'clock' | 'roles' | 'roleSessions'>,
+  grantId: string,
+): Promise<{ denyPolicy?: string; deniedUntil?: string }> {
+  const session = deps.roleSessions.get(grantId);
+  if (session === undefined) return {};
+  const now = deps.clock.now();
+  if (session.deniedAt === undefined && session.expiresAt > now) {
+    const policyName = denyPolicyNameFor(grantId);
+    await deps.roles.denySession({ roleArn: session.roleArn, policyName, session });
+    deps.roleSessions.markDenied(grantId, policyName, now);
+    return { denyPolicy: policyName, deniedUntil: session.expiresAt.toISOString() };
+  }
+  return session.denyPolicyName === undefined
+    ? {}
+    : { denyPolicy: session.denyPolicyName, deniedUntil: session.expiresAt.toISOString() };
+}
 
 /**
  * Tells the channel thread and the requester that a grant ended, and rewrites its approval card.

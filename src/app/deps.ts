@@ -10,6 +10,8 @@ import type {
   NetworkAccess,
   Notifier,
   RequestStore,
+  RoleSessionStore,
+  RoleSessions,
   RuleStore,
   UnitOfWork,
   Wakeup,
@@ -31,6 +33,8 @@ export type AppDeps = {
   readonly audit: AuditLog;
   readonly uow: UnitOfWork;
   readonly network: NetworkAccess;
+  readonly roles: RoleSessions;
+  readonly roleSessions: RoleSessionStore;
   readonly notifier: Notifier;
   readonly directory: Directory;
   readonly wakeup: Wakeup;

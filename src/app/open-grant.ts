@@ -3,6 +3,7 @@ import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { AppDeps } from './deps';
 import { describeError, refreshCard, tellBoth } from './notify';
+import { openRoleSession } from './open-role-session';
 import type { RuleHold, RuleKey, RuleTarget } from './ports';
 
 export type OpenGrant = (grantId: string) => Promise<void>;
@@ -21,6 +22,9 @@ type Deps = Pick<
   | 'notifier'
   | 'wakeup'
   | 'locks'
+  | 'roles'
+  | 'roleSessions'
+  | 'directory'
 >;
 
 export const targetOf = (r: SecurityGroupResource): RuleTarget => ({
@@ -38,7 +42,7 @@ export const lockKeyOf = (t: Pick<RuleTarget, 'region' | 'groupId'>): string => 
  * grant opened itself is revoked again before the grant is marked failed — nothing is left behind.
  */
 export const openGrant =
-  (deps: Deps): OpenGrant =>
+  (deps: Deps, closeNow: (grantId: string) => Promise<void>): OpenGrant =>
   async (grantId) => {
     const grant = deps.grants.get(grantId);
     if (grant === undefined || grant.state !== 'opening') return;
@@ -50,13 +54,11 @@ export const openGrant =
       return;
     }
     if (resource.kind === 'aws-role') {
-      await fail(
-        deps,
-        grantId,
-        request.id,
-        'AWS role sessions are not available in this version of hallpass',
-        [],
-      );
+      try {
+        await openRoleSession(deps, grant, request, resource, closeNow);
+      } catch (error) {
+        await fail(deps, grantId, request.id, plainWords(error), []);
+      }
       return;
     }
     const source = request.source;
@@ -157,9 +159,20 @@ function plainWords(error: unknown): string {
     case 'UnauthorizedOperation':
     case 'AccessDenied':
     case 'AccessDeniedException':
-      return 'hallpass is not allowed to change this security group (its AWS permissions are missing)';
+      return code === 'AccessDenied'
+        ? 'AWS denied access (hallpass may not assume this role or change this resource: check its IAM permissions and the role trust policy)'
+        : 'hallpass is not allowed to change this security group (its AWS permissions are missing)';
     case 'RulesPerSecurityGroupLimitExceeded':
       return 'the security group has reached its AWS limit of rules';
+    case 'MalformedPolicyDocument':
+    case 'ValidationError':
+      return `AWS refused the session request as invalid (${describeError(error)})`;
+    case 'RegionDisabledException':
+      return 'STS is not enabled in this region for the account';
+    case 'Throttling':
+    case 'ThrottlingException':
+    case 'RequestLimitExceeded':
+      return 'AWS kept throttling hallpass and the request could not be completed; please try again in a few minutes';
     default:
       return `AWS refused to open the rule (${describeError(error)})`;
   }

@@ -185,6 +185,8 @@ export interface NetworkAccess {
 /** Identity from Slack: the user groups a user is in (handles, without `@`). Cached by the adapter. */
 export interface Directory {
   actor(userId: string): Promise<Actor>;
+  /** The user's email from their Slack profile, if Slack shares it (`users:read.email`); used as the STS SourceIdentity. */
+  emailOf(userId: string): Promise<string | undefined>;
 }
 
 /** What the approval message shows; rendered by the Slack adapter for every state. */
@@ -215,6 +217,16 @@ export interface Notifier {
   notifyThread(ref: MessageRef, notice: Notice): Promise<void>;
   /** Sends a direct message to a user. */
   notifyUser(userId: string, notice: Notice): Promise<void>;
+  /**
+   * Sends role credentials to the requester alone, as a direct message. The only place
+   * credentials ever leave hallpass; they are not stored or logged.
+   */
+  sendCredentials(
+    userId: string,
+    card: ApprovalCard,
+    grant: Grant,
+    credentials: SessionCredentials,
+  ): Promise<void>;
 }
 
 /** Wakes the scheduler after a change to due times (a new grant, an approval, a close). */
@@ -268,4 +280,27 @@ export interface RoleSessions {
   }): Promise<void>;
   /** Removes that inline policy once the session has expired anyway. A policy already gone is success. */
   removeDeny(input: { readonly roleArn: string; readonly policyName: string }): Promise<void>;
+}
+
+/** A role session as hallpass keeps it: identity and timing only — credentials are never stored. */
+export type StoredRoleSession = RoleSession & {
+  readonly grantId: string;
+  readonly roleArn: string;
+  /** Name of the inline deny policy attached to the role when the session outlived its grant. */
+  readonly denyPolicyName?: string | undefined;
+  readonly deniedAt?: Date | undefined;
+  /** When the deny policy was removed again (after the session's own expiry). */
+  readonly denyRemovedAt?: Date | undefined;
+};
+
+/** Role sessions of `aws-role` grants, and the deny policies that cut them short. */
+export interface RoleSessionStore {
+  record(grantId: string, roleArn: string, session: RoleSession): void;
+  get(grantId: string): StoredRoleSession | undefined;
+  markDenied(grantId: string, policyName: string, at: Date): void;
+  markDenyRemoved(grantId: string, at: Date): void;
+  /** Sessions with a deny policy still attached whose own expiry is at or before `now`: the policy can go. */
+  dueForCleanup(now: Date): StoredRoleSession[];
+  /** The earliest session expiry among those with a deny policy still attached. */
+  nextCleanup(): Date | undefined;
 }

@@ -6,7 +6,17 @@ import { describeError, refreshCard, tellBoth } from './notify';
 
 type Deps = Pick<
   AppDeps,
-  'logger' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'policy' | 'wakeup'
+  | 'clock'
+  | 'logger'
+  | 'requests'
+  | 'grants'
+  | 'audit'
+  | 'uow'
+  | 'notifier'
+  | 'policy'
+  | 'wakeup'
+  | 'roles'
+  | 'roleSessions'
 >;
 
 export type DueWorkResult = {
@@ -59,6 +69,36 @@ export const runDueWork =
         deps.logger.error(
           { grantId: grant.id, err: describeError(error) },
           'closing a due grant failed; will retry',
+        );
+      }
+    }
+    // Deny policies whose session has now expired by itself are no longer needed.
+    for (const session of deps.roleSessions.dueForCleanup(now)) {
+      try {
+        if (session.denyPolicyName !== undefined) {
+          await deps.roles.removeDeny({ roleArn: session.roleArn, policyName: session.denyPolicyName });
+        }
+        const at = deps.clock.now();
+        deps.uow.tx(() => {
+          deps.roleSessions.markDenyRemoved(session.grantId, at);
+          deps.audit.append({
+            at,
+            actor: SYSTEM_ACTOR,
+            type: 'grant.deny_removed',
+            requestId: deps.grants.get(session.grantId)?.requestId,
+            grantId: session.grantId,
+            details: {
+              roleArn: session.roleArn,
+              policyName: session.denyPolicyName,
+              sessionExpiredAt: session.expiresAt.toISOString(),
+            },
+          });
+        });
+      } catch (error) {
+        failed.push(session.grantId);
+        deps.logger.error(
+          { grantId: session.grantId, err: describeError(error) },
+          'removing a deny policy failed; will retry',
         );
       }
     }

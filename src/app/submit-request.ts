@@ -25,7 +25,6 @@ export type SubmitError =
   | 'DURATION_TOO_LONG'
   | 'ADDRESS_REQUIRED'
   | 'ADDRESS_NOT_APPLICABLE'
-  | 'NOT_YET_AVAILABLE'
   | CidrError;
 
 export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
@@ -54,8 +53,7 @@ export function validateRequest(
   }
   if (resource.kind === 'aws-role') {
     if (cmd.address !== undefined) return err('ADDRESS_NOT_APPLICABLE', { resourceId: resource.id });
-    // Role sessions (STS) are not built yet: refuse up front rather than after someone approves.
-    return err('NOT_YET_AVAILABLE', { feature: `aws-role resources such as ${resource.id}` });
+    return ok({ durationMs });
   }
   if (cmd.address === undefined) {
     return err('ADDRESS_REQUIRED', {
@@ -72,7 +70,17 @@ export function validateRequest(
 
 type Deps = Pick<
   AppDeps,
-  'clock' | 'ids' | 'logger' | 'policy' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'wakeup'
+  | 'roles'
+  | 'clock'
+  | 'ids'
+  | 'logger'
+  | 'policy'
+  | 'requests'
+  | 'grants'
+  | 'audit'
+  | 'uow'
+  | 'notifier'
+  | 'wakeup'
 >;
 
 /**
@@ -89,8 +97,19 @@ export const submitRequest =
     const valid = validateRequest(resource, cmd);
     if (!valid.ok) return valid;
 
-    const now = deps.clock.now();
     const { durationMs, source } = valid.value;
+    if (resource.kind === 'aws-role') {
+      const roleMax = await roleMaxMs(deps, resource.roleArn);
+      if (roleMax !== undefined && durationMs > roleMax) {
+        return err('DURATION_TOO_LONG', {
+          resourceId: resource.id,
+          max: roleMax,
+          requested: durationMs,
+          role: resource.roleArn,
+        });
+      }
+    }
+    const now = deps.clock.now();
     const id = deps.ids.request();
     const created = deps.uow.tx(() => {
       const request = deps.requests.insert({
@@ -152,3 +171,23 @@ export const submitRequest =
       autoApproved: created.grantId !== undefined,
     });
   };
+
+/**
+ * The role's own ceiling (`MaxSessionDuration`, read with iam:GetRole): a request longer than the
+ * role allows gets a clear answer now, not a failure after approval. If IAM cannot be read the
+ * policy's maxDuration stands alone (and STS itself refuses anything longer than the role allows).
+ */
+async function roleMaxMs(
+  deps: Pick<AppDeps, 'roles' | 'logger'>,
+  roleArn: string,
+): Promise<number | undefined> {
+  try {
+    return (await deps.roles.maxSessionSeconds(roleArn)) * 1000;
+  } catch (error) {
+    deps.logger.warn(
+      { roleArn, err: describeError(error) },
+      'iam:GetRole failed; checking the policy maxDuration only',
+    );
+    return undefined;
+  }
+}

@@ -1,23 +1,29 @@
+import { SYSTEM_ACTOR } from '../domain/request';
 import { announceClosed, closeGrant } from './close-grant';
 import { approveRequest, denyRequest } from './decide-request';
 import type { AppDeps } from './deps';
 import { loadCard } from './notify';
 import { openGrant } from './open-grant';
 import { overview, resourcesFor } from './queries';
+import { revokeGrant } from './revoke-grant';
 import { runDueWork } from './run-due-work';
 import { submitRequest } from './submit-request';
 
 /** Binds every use case to its dependencies once; the Slack adapter and the scheduler call these. */
 export function createUseCases(deps: AppDeps) {
-  const open = openGrant(deps);
   const close = closeGrant(deps);
-  const due = runDueWork(deps, close, announceClosed(deps));
+  const open = openGrant(deps, async (grantId) => {
+    await close(grantId, 'failed', SYSTEM_ACTOR);
+  });
+  const announce = announceClosed(deps);
+  const due = runDueWork(deps, close, announce);
   return {
     submitRequest: submitRequest(deps, open),
     approveRequest: approveRequest(deps, open, due),
     denyRequest: denyRequest(deps),
     openGrant: open,
     closeGrant: close,
+    revokeGrant: revokeGrant(deps, close, announce),
     runDueWork: due,
     overview: overview(deps),
     resourcesFor: resourcesFor(deps),

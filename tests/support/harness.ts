@@ -8,6 +8,7 @@ import { parsePolicy } from '../../src/config/policy';
 import type { Policy } from '../../src/domain/policy';
 import { FakeClock } from './fake-clock';
 import { type FakeEc2, startFakeEc2 } from './fake-ec2';
+import { type FakeStsIam, startFakeStsIam } from './fake-sts-iam';
 import {
   blockActionsBody,
   buttonClick,
@@ -26,6 +27,8 @@ export const REQUESTER = 'UREQUESTER1';
 export const APPROVER = 'UAPPROVER1';
 export const APPROVER_2 = 'UAPPROVER2';
 export const OUTSIDER = 'UOUTSIDER1';
+export const ROLE_ARN = 'arn:aws:iam::123456789012:role/ProdReadOnly';
+export const REQUESTER_EMAIL = 'requester@example.com';
 
 export const DEFAULT_POLICY = `
 admins: ["@security"]
@@ -65,6 +68,15 @@ resources:
     maxDuration: 4h
     channel: ${CHANNEL}
     autoApprove: true
+  - id: prod-readonly
+    description: Read-only access to production
+    kind: aws-role
+    roleArn: ${ROLE_ARN}
+    region: us-east-1
+    maxDuration: 2h
+    minDuration: 1m
+    channel: ${CHANNEL}
+    approvers: ["@sre"]
 `;
 
 /** A log that keeps every line, so tests can assert on it (and scan it for secrets). */
@@ -85,6 +97,8 @@ export type Harness = {
   readonly hallpass: Hallpass;
   readonly slack: SlackStandIn;
   readonly ec2: FakeEc2;
+  /** STS and IAM, reached by the real SDK through AWS_ENDPOINT_URL_STS / _IAM; the role's MaxSessionDuration is 1h. */
+  readonly sts: FakeStsIam;
   readonly clock: FakeClock;
   readonly logger: MemoryLogger;
   readonly policy: Policy;
@@ -145,18 +159,28 @@ export async function startHarness(
       { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
     ],
   );
+  slack.setEmail(REQUESTER, REQUESTER_EMAIL);
   const ec2 = await startFakeEc2({ groups: [GROUP_ID] });
   const clock = opts.clock ?? new FakeClock();
+  const sts = await startFakeStsIam({
+    roles: [{ arn: ROLE_ARN, maxSessionDuration: 3600 }],
+    now: () => clock.now(),
+  });
   const dir = mkdtempSync(path.join(tmpdir(), 'hallpass-e2e-'));
   const dbPath = path.join(dir, 'hallpass.db');
-  Object.assign(process.env, AWS_ENV, { AWS_ENDPOINT_URL_EC2: ec2.url });
+  Object.assign(process.env, AWS_ENV, {
+    AWS_ENDPOINT_URL_EC2: ec2.url,
+    AWS_ENDPOINT_URL_STS: sts.stsUrl,
+    AWS_ENDPOINT_URL_IAM: sts.iamUrl,
+  });
   const policy = parsePolicy(opts.policy ?? DEFAULT_POLICY);
-  return boot({ slack, ec2, clock, dir, dbPath, policy });
+  return boot({ slack, ec2, sts, clock, dir, dbPath, policy });
 }
 
 async function boot(s: {
   slack: SlackStandIn;
   ec2: FakeEc2;
+  sts: FakeStsIam;
   clock: FakeClock;
   dir: string;
   dbPath: string;
@@ -191,6 +215,7 @@ async function boot(s: {
     hallpass,
     slack: s.slack,
     ec2: s.ec2,
+    sts: s.sts,
     clock: s.clock,
     logger,
     policy: s.policy,
@@ -250,6 +275,7 @@ async function boot(s: {
       await h.stopBot();
       await s.slack.close();
       await s.ec2.close();
+      await s.sts.close();
       rmSync(s.dir, { recursive: true, force: true });
     },
   };

@@ -79,7 +79,15 @@ describe('manifest.yml', () => {
 
   it('asks exactly the bot scopes hallpass uses, and no user scopes', () => {
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual(
-      ['chat:write', 'chat:write.public', 'commands', 'im:write', 'usergroups:read'].sort(),
+      [
+        'chat:write',
+        'chat:write.public',
+        'commands',
+        'im:write',
+        'usergroups:read',
+        'users:read',
+        'users:read.email',
+      ].sort(),
     );
     expect(manifest.oauth_config.scopes.user).toBeUndefined();
   });

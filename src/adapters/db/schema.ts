@@ -137,6 +137,34 @@ export const grants = sqliteTable(
 );
 
 /**
+ * The STS session of an `aws-role` grant: who it is to AWS (`aws:userid` = assumed_role_id) and when
+ * STS ends it. Credentials are never stored. When a grant ends before its session would (STS cannot
+ * revoke a session; its minimum is 900 s), an inline deny policy is attached to the role until
+ * `expires_at` has passed.
+ */
+export const roleSessions = sqliteTable(
+  'role_sessions',
+  {
+    grantId: text('grant_id')
+      .primaryKey()
+      .references(() => grants.id),
+    roleArn: text('role_arn').notNull(),
+    /** `RoleSessionName`, derived from the grant id. */
+    sessionName: text('session_name').notNull(),
+    /** `AROA…:<session name>`: the session's `aws:userid`, what the deny policy matches. */
+    assumedRoleId: text('assumed_role_id').notNull(),
+    /** The session's own end, as STS reported it. */
+    expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+    /** Inline policy attached to the role to cut this session short, if it outlived its grant. */
+    denyPolicyName: text('deny_policy_name'),
+    deniedAt: integer('denied_at', { mode: 'number' }),
+    /** When the deny policy was removed, after `expires_at`. */
+    denyRemovedAt: integer('deny_removed_at', { mode: 'number' }),
+  },
+  (t) => [index('role_sessions_cleanup_idx').on(t.denyRemovedAt, t.expiresAt)],
+);
+
+/**
  * A grant's hold on one EC2 ingress rule. EC2 keeps a single rule per (group, protocol, ports, cidr),
  * so two grants for the same address share one rule: it is reference-counted and revoked only when
  * no live grant (opening | active | closing) still holds it unreleased.

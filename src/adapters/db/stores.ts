@@ -1,8 +1,16 @@
-import type { AuditLog, GrantStore, RequestStore, RuleStore, UnitOfWork } from '../../app/ports';
+import type {
+  AuditLog,
+  GrantStore,
+  RequestStore,
+  RoleSessionStore,
+  RuleStore,
+  UnitOfWork,
+} from '../../app/ports';
 import { createSqliteAuditLog } from './audit-log';
 import { createSqliteGrantStore } from './grant-store';
 import type { DbHandle } from './open-db';
 import { createSqliteRequestStore } from './request-store';
+import { createSqliteRoleSessionStore } from './role-session-store';
 import { createSqliteRuleStore } from './rule-store';
 import { createSqliteUnitOfWork } from './unit-of-work';
 
@@ -11,6 +19,7 @@ export type SqliteStores = {
   readonly requests: RequestStore;
   readonly grants: GrantStore;
   readonly rules: RuleStore;
+  readonly roleSessions: RoleSessionStore;
   readonly audit: AuditLog;
   readonly uow: UnitOfWork;
 };
@@ -21,6 +30,7 @@ export function createSqliteStores(handle: Pick<DbHandle, 'db' | 'sqlite'>): Sql
     requests: createSqliteRequestStore(handle.db),
     grants: createSqliteGrantStore(handle.db),
     rules: createSqliteRuleStore(handle.db),
+    roleSessions: createSqliteRoleSessionStore(handle.db),
     audit: createSqliteAuditLog(handle.db),
     uow: createSqliteUnitOfWork(handle.sqlite),
   };

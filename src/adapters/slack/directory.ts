@@ -8,7 +8,8 @@ type Groups = { readonly members: ReadonlyMap<string, ReadonlySet<string>>; read
  * User-group membership from Slack (`usergroups.list` with users), cached for `ttlMs` because
  * `usergroups.*` is rate-limited (Tier 2). One fetch at a time; when Slack fails and a cached copy
  * exists, the stale copy is used and the failure logged rather than refusing every click.
- * Membership changes in Slack therefore take up to `ttlMs` to reach hallpass.
+ * Membership changes in Slack therefore take up to `ttlMs` to reach hallpass. Emails (`users.info`,
+ * for the STS SourceIdentity) are cached per user for the same time.
  */
 export function createSlackDirectory(deps: {
   client: WebClient;
@@ -53,7 +54,27 @@ export function createSlackDirectory(deps: {
     return cache;
   };
 
+  const emails = new Map<string, { email: string | undefined; at: number }>();
+
   return {
+    async emailOf(userId: string): Promise<string | undefined> {
+      const now = deps.clock.now().getTime();
+      const cached = emails.get(userId);
+      if (cached !== undefined && now - cached.at < ttlMs && now >= cached.at) return cached.email;
+      try {
+        const res = await deps.client.users.info({ user: userId });
+        const email = res.user?.profile?.email || undefined;
+        emails.set(userId, { email, at: now });
+        return email;
+      } catch (error) {
+        // Without an email the Slack user id identifies the person instead; never fail a grant for it.
+        deps.logger.warn(
+          { user: userId, err: error instanceof Error ? error.message : String(error) },
+          'users.info failed',
+        );
+        return cached?.email;
+      }
+    },
     async actor(userId: string): Promise<Actor> {
       const g = await groups();
       return { userId, groups: g.members.get(userId) ?? new Set() };

@@ -1,7 +1,9 @@
 import type { WebClient } from '@slack/web-api';
-import type { ApprovalCard, Clock, Notice, Notifier } from '../../app/ports';
+import type { ApprovalCard, Clock, Notice, Notifier, SessionCredentials } from '../../app/ports';
+import type { Grant } from '../../domain/grant';
 import type { MessageRef } from '../../domain/request';
 import { approvalCardMessage } from './views/approval-card';
+import { credentialsMessage } from './views/credentials';
 import { noticeMessage } from './views/notices';
 
 /**
@@ -42,6 +44,14 @@ export function createSlackNotifier(deps: { client: WebClient; clock: Clock }): 
       await client.chat.postMessage({
         channel: userId,
         ...noticeMessage(notice, 'requester'),
+        unfurl_links: false,
+      });
+    },
+    async sendCredentials(userId: string, card: ApprovalCard, grant: Grant, credentials: SessionCredentials) {
+      // A direct message to the requester only; never a channel, never a thread.
+      await client.chat.postMessage({
+        channel: userId,
+        ...credentialsMessage(card, grant, credentials),
         unfurl_links: false,
       });
     },

@@ -42,6 +42,7 @@ describe('openDatabase', () => {
         'audit_events',
         'grants',
         'requests',
+        'role_sessions',
         'rule_holds',
       ]);
       expect(handle.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);

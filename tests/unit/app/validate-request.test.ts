@@ -225,11 +225,11 @@ describe('validateRequest', () => {
     expect(validateRequest(resource, cmd)).toStrictEqual({ ok: true, value: expected });
   });
 
-  it('refuses an aws-role request up front while role sessions are not built (NOT_YET_AVAILABLE)', () => {
+  it('accepts an aws-role request without an address and with no source', () => {
     const result = validateRequest(
       roleResource(),
       command({ resourceId: 'prod-readonly', address: undefined }),
     );
-    expect(result).toMatchObject({ ok: false, error: 'NOT_YET_AVAILABLE' });
+    expect(result).toStrictEqual({ ok: true, value: { durationMs: 30 * MIN } });
   });
 });

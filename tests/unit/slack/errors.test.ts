@@ -36,6 +36,8 @@ const USE_CASE: Record<UseCaseErrorCode, Record<string, unknown>> = {
   ALREADY_APPROVED: {},
   NOT_PENDING: { state: 'approved' },
   UNKNOWN_GRANT: { grantId: 'grt_nope' },
+  NOT_ALLOWED_TO_REVOKE: { grantId: 'grt_someone', resourceId: 'prod-db' },
+  GRANT_NOT_ACTIVE: { grantId: 'grt_done', state: 'closed' },
   NOT_YET_AVAILABLE: { feature: '/access extend' },
   RATE_LIMITED: {},
 };

@@ -18,8 +18,18 @@ export type UseCaseErrorCode =
   | 'ALREADY_APPROVED'
   | 'NOT_PENDING'
   | 'UNKNOWN_GRANT'
+  | 'NOT_ALLOWED_TO_REVOKE'
+  | 'GRANT_NOT_ACTIVE'
   | 'NOT_YET_AVAILABLE'
   | 'RATE_LIMITED';
+
+/** How a grant's state reads in a refusal. */
+const GRANT_STATE_WORDS: Record<string, string> = {
+  opening: 'still opening',
+  closing: 'already closing',
+  closed: 'already closed',
+  failed: 'a grant that failed to open',
+};
 
 /** Every code with a specific sentence. */
 export type KnownErrorCode = CommandError | CidrError | UseCaseErrorCode;
@@ -118,7 +128,9 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
   DURATION_TOO_SHORT: (d) =>
     `${ms(d, 'requested') ?? 'That duration'} is shorter than the minimum of ${ms(d, 'min') ?? 'this resource'}: ask for at least ${ms(d, 'min') ?? 'the minimum'}.`,
   DURATION_TOO_LONG: (d) =>
-    `${ms(d, 'requested') ?? 'That duration'} is longer than the maximum of ${ms(d, 'max') ?? 'this resource'}: ask for ${ms(d, 'max') ?? 'the maximum'} or less.`,
+    str(d, 'role') === undefined
+      ? `${ms(d, 'requested') ?? 'That duration'} is longer than the maximum of ${ms(d, 'max') ?? 'this resource'}: ask for ${ms(d, 'max') ?? 'the maximum'} or less.`
+      : `${ms(d, 'requested') ?? 'That duration'} is longer than the role allows (its MaxSessionDuration is ${ms(d, 'max') ?? 'shorter'}): ask for ${ms(d, 'max') ?? 'the maximum'} or less.`,
   DURATION_REQUIRED: (d) =>
     `${resource(d)} has no default duration: say how long you need, like \`/access ${safeText(str(d, 'resourceId') ?? 'prod-db', 64)} 30m …\`.`,
   ADDRESS_REQUIRED: (d) => {
@@ -141,6 +153,13 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
   },
   UNKNOWN_GRANT: (d) =>
     `There is no grant ${echo(d, 'grantId', 'with that id')}: \`/access list\` shows the active ones and their ids.`,
+  NOT_ALLOWED_TO_REVOKE: (d) =>
+    `Only the requester, an approver of ${resource(d)} or an admin may end grant ${echo(d, 'grantId', 'this grant')}, so nothing was changed.`,
+  GRANT_NOT_ACTIVE: (d) => {
+    const state = str(d, 'state');
+    const words = state === undefined ? 'not active' : (GRANT_STATE_WORDS[state] ?? 'not active');
+    return `Grant ${echo(d, 'grantId', '')} is ${words}, so there is nothing to end: \`/access list\` shows what is active.`;
+  },
   NOT_YET_AVAILABLE: (d) =>
     `${echo(d, 'feature', 'That')} is not available yet: for now ask for a new grant with \`/access &lt;resource&gt; &lt;duration&gt; …\`.`,
   RATE_LIMITED: () => 'You are sending requests faster than hallpass accepts: wait a minute, then try again.',

@@ -50,7 +50,12 @@ export const accessCommand =
           return reply(resourcesMessage(ctx.uc.resourcesFor(await ctx.uc.directory.actor(user))));
         case 'list':
           return reply(listMessage({ ...ctx.uc.overview(), now: ctx.clock.now() }));
-        case 'revoke':
+        case 'revoke': {
+          const actor = await ctx.uc.directory.actor(user);
+          const result = await ctx.uc.revokeGrant({ grantId: cmd.grantId, actor });
+          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          return reply({ text: `Grant ${result.value.id} for ${result.value.resourceId} is closed.` });
+        }
         case 'extend':
         case 'cancel':
           return reply({ text: errorText('NOT_YET_AVAILABLE', { feature: `/access ${cmd.kind}` }) });

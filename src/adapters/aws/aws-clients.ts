@@ -1,0 +1,132 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { RuleTarget } from '../../app/ports';
+
+/** Options for {@link createAwsClients}. */
+export type AwsClientsOptions = {
+  /**
+   * Attempts per call, including the first, for the SDK's own retry of throttling, 5xx and network
+   * failures. Default {@link DEFAULT_MAX_ATTEMPTS}.
+   */
+  readonly maxAttempts?: number;
+  /**
+   * The region IAM is called in. IAM is global, served from its partition's primary region:
+   * `us-east-1` (the default) for `aws`; `us-gov-west-1` or `cn-north-1` in the other partitions.
+   */
+  readonly iamRegion?: string;
+  /**
+   * Lifetime of hallpass's own session in another account (`assumeRoleArn`), 900 to 3600 seconds.
+   * Default 3600: the most any role allows, and the most role chaining allows, should hallpass itself
+   * run on a role. The SDK renews it shortly before it ends.
+   */
+  readonly crossAccountSessionSeconds?: number;
+};
+
+/** The AWS clients hallpass uses, each built on first use and then reused. */
+export type AwsClients = {
+  /** The EC2 client that reaches a target's security group: its region, and its account's role if any. */
+  ec2For(target: RuleTarget): EC2Client;
+  /** The STS client for a region (role sessions for `aws-role` resources). */
+  stsFor(region: string): STSClient;
+  /** The IAM client (global). */
+  readonly iam: IAMClient;
+  /** Closes every client built so far (their sockets); for shutdown and tests. */
+  destroy(): void;
+};
+
+/**
+ * Default attempts per call. More than the SDK's 3 because throttling is the failure hallpass meets
+ * most (the account's API budget is shared with every other tool in it), and a close that waits a few
+ * seconds more is better than one handed back to the scheduler's slower retry.
+ */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** The session name hallpass uses for its own management sessions in other accounts (CloudTrail shows it). */
+export const CROSS_ACCOUNT_SESSION_NAME = 'hallpass';
+
+const MIN_CROSS_ACCOUNT_SECONDS = 900;
+const MAX_CROSS_ACCOUNT_SECONDS = 3600;
+
+/**
+ * Builds the AWS clients lazily and caches them: EC2 per region (and per role for cross-account
+ * targets), STS per region, one IAM. Clients get only `region`, `maxAttempts` and `retryMode`, so
+ * everything else comes from the SDK's standard chain: credentials from the environment, profile, SSO
+ * or instance role, and endpoints from `AWS_ENDPOINT_URL_EC2` / `_STS` / `_IAM` (or `AWS_ENDPOINT_URL`),
+ * read when a client first sends.
+ *
+ * Retry mode is `standard` (exponential backoff with full jitter, a longer base for throttling, capped
+ * at 20 s), not `adaptive`: adaptive adds a client-side rate limiter that the SDK still calls
+ * experimental, built for a high-volume caller that is itself the cause of its throttling. hallpass
+ * makes a handful of calls per grant; when it is throttled the account's shared budget is the cause,
+ * and a limiter on our client would then also slow unrelated calls, such as another grant's close.
+ *
+ * A target with `assumeRoleArn` gets its own EC2 client whose credentials come from `AssumeRole` on
+ * that role (session name `hallpass`), made with the standard chain's credentials through the regional
+ * STS endpoint; the SDK renews them before they expire. One client per (region, role).
+ */
+export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const retry = { maxAttempts, retryMode: 'standard' } as const;
+  const sessionSeconds = Math.min(
+    MAX_CROSS_ACCOUNT_SECONDS,
+    Math.max(
+      MIN_CROSS_ACCOUNT_SECONDS,
+      Math.round(options.crossAccountSessionSeconds ?? MAX_CROSS_ACCOUNT_SECONDS),
+    ),
+  );
+  const ec2Clients = new Map<string, EC2Client>();
+  const stsClients = new Map<string, STSClient>();
+  let iam: IAMClient | undefined;
+
+  const ec2For = (target: RuleTarget): EC2Client => {
+    const roleArn = target.assumeRoleArn === '' ? undefined : target.assumeRoleArn;
+    // A newline cannot occur in a region or an ARN, so the key is unambiguous.
+    const key = roleArn === undefined ? target.region : `${target.region}\n${roleArn}`;
+    const existing = ec2Clients.get(key);
+    if (existing !== undefined) return existing;
+    const client =
+      roleArn === undefined
+        ? new EC2Client({ region: target.region, ...retry })
+        : new EC2Client({
+            region: target.region,
+            ...retry,
+            credentials: fromTemporaryCredentials({
+              params: {
+                RoleArn: roleArn,
+                RoleSessionName: CROSS_ACCOUNT_SESSION_NAME,
+                DurationSeconds: sessionSeconds,
+              },
+              clientConfig: { region: target.region, ...retry },
+            }),
+          });
+    ec2Clients.set(key, client);
+    return client;
+  };
+
+  const stsFor = (region: string): STSClient => {
+    const existing = stsClients.get(region);
+    if (existing !== undefined) return existing;
+    const client = new STSClient({ region, ...retry });
+    stsClients.set(region, client);
+    return client;
+  };
+
+  return {
+    ec2For,
+    stsFor,
+    get iam() {
+      iam ??= new IAMClient({ region: options.iamRegion ?? 'us-east-1', ...retry });
+      return iam;
+    },
+    destroy() {
+      for (const client of ec2Clients.values()) client.destroy();
+      for (const client of stsClients.values()) client.destroy();
+      iam?.destroy();
+      ec2Clients.clear();
+      stsClients.clear();
+      iam = undefined;
+    },
+  };
+}

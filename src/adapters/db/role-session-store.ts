@@ -1,0 +1,76 @@
+import { and, asc, eq, isNotNull, isNull, lte, min } from 'drizzle-orm';
+import type { RoleSessionStore, StoredRoleSession } from '../../app/ports';
+import { withDbErrors } from './db-error';
+import type { Db } from './open-db';
+import { roleSessions } from './schema';
+
+type Row = typeof roleSessions.$inferSelect;
+
+const toSession = (row: Row): StoredRoleSession => ({
+  grantId: row.grantId,
+  roleArn: row.roleArn,
+  sessionName: row.sessionName,
+  assumedRoleId: row.assumedRoleId,
+  expiresAt: new Date(row.expiresAt),
+  ...(row.denyPolicyName === null ? {} : { denyPolicyName: row.denyPolicyName }),
+  ...(row.deniedAt === null ? {} : { deniedAt: new Date(row.deniedAt) }),
+  ...(row.denyRemovedAt === null ? {} : { denyRemovedAt: new Date(row.denyRemovedAt) }),
+});
+
+/** `RoleSessionStore` on SQLite. Only identity and timing are stored: never credentials. */
+export function createSqliteRoleSessionStore(db: Db): RoleSessionStore {
+  const attached = and(isNotNull(roleSessions.deniedAt), isNull(roleSessions.denyRemovedAt));
+  return {
+    record: (grantId, roleArn, session) =>
+      withDbErrors('roleSessions.record', () => {
+        db.insert(roleSessions)
+          .values({
+            grantId,
+            roleArn,
+            sessionName: session.sessionName,
+            assumedRoleId: session.assumedRoleId,
+            expiresAt: session.expiresAt.getTime(),
+          })
+          .onConflictDoNothing()
+          .run();
+      }),
+    get: (grantId) =>
+      withDbErrors('roleSessions.get', () => {
+        const row = db.select().from(roleSessions).where(eq(roleSessions.grantId, grantId)).get();
+        return row === undefined ? undefined : toSession(row);
+      }),
+    markDenied: (grantId, policyName, at) =>
+      withDbErrors('roleSessions.markDenied', () => {
+        db.update(roleSessions)
+          .set({ denyPolicyName: policyName, deniedAt: at.getTime() })
+          .where(eq(roleSessions.grantId, grantId))
+          .run();
+      }),
+    markDenyRemoved: (grantId, at) =>
+      withDbErrors('roleSessions.markDenyRemoved', () => {
+        db.update(roleSessions)
+          .set({ denyRemovedAt: at.getTime() })
+          .where(eq(roleSessions.grantId, grantId))
+          .run();
+      }),
+    dueForCleanup: (now) =>
+      withDbErrors('roleSessions.dueForCleanup', () =>
+        db
+          .select()
+          .from(roleSessions)
+          .where(and(attached, lte(roleSessions.expiresAt, now.getTime())))
+          .orderBy(asc(roleSessions.expiresAt))
+          .all()
+          .map(toSession),
+      ),
+    nextCleanup: () =>
+      withDbErrors('roleSessions.nextCleanup', () => {
+        const row = db
+          .select({ at: min(roleSessions.expiresAt) })
+          .from(roleSessions)
+          .where(attached)
+          .get();
+        return row?.at === null || row?.at === undefined ? undefined : new Date(row.at);
+      }),
+  };
+}

@@ -1,0 +1,128 @@
+import type { Grant } from '../domain/grant';
+import type { AwsRoleResource } from '../domain/policy';
+import type { AccessRequest } from '../domain/request';
+import { SYSTEM_ACTOR } from '../domain/request';
+import type { AppDeps } from './deps';
+import { describeError, loadCard, refreshCard, safely, tellBoth } from './notify';
+
+/** STS will not issue a session shorter than this. */
+export const MIN_SESSION_SECONDS = 900;
+
+/** The inline deny policy that cuts one grant's session short; valid IAM policy name characters only. */
+export const denyPolicyNameFor = (grantId: string): string =>
+  `hallpass-deny-${grantId}`.replace(/[^\w+=,.@-]/g, '-');
+
+type Deps = Pick<
+  AppDeps,
+  | 'clock'
+  | 'logger'
+  | 'policy'
+  | 'requests'
+  | 'grants'
+  | 'audit'
+  | 'uow'
+  | 'roles'
+  | 'roleSessions'
+  | 'directory'
+  | 'notifier'
+  | 'wakeup'
+>;
+
+/**
+ * The seconds of session to ask STS for: what is left of the grant, but never below STS's minimum
+ * (a shorter grant is cut off by the deny policy at its end) and never above the role's maximum.
+ */
+export function sessionSeconds(grant: Grant, now: Date, roleMaxSeconds: number): number {
+  const left = Math.floor((grant.expiresAt.getTime() - now.getTime()) / 1000);
+  return Math.min(Math.max(left, MIN_SESSION_SECONDS), Math.max(roleMaxSeconds, MIN_SESSION_SECONDS));
+}
+
+/**
+ * Opens an `aws-role` grant: one `AssumeRole` named after the grant, with the requester as
+ * `SourceIdentity`. The session's identity and expiry are stored (never its credentials), the grant
+ * becomes active, and the credentials go to the requester alone in a direct message. If that message
+ * cannot be sent the credentials are lost, so the grant is closed again at once (which denies the session).
+ * Throws an `InfraError` when STS refuses; the caller marks the grant failed.
+ */
+export async function openRoleSession(
+  deps: Deps,
+  grant: Grant,
+  request: AccessRequest,
+  resource: AwsRoleResource,
+  closeNow: (grantId: string) => Promise<void>,
+): Promise<void> {
+  const email = await deps.directory.emailOf(grant.requesterId);
+  const sourceIdentity = email ?? grant.requesterId;
+  let maxSeconds = 3600;
+  try {
+    maxSeconds = await deps.roles.maxSessionSeconds(resource.roleArn);
+  } catch (error) {
+    deps.logger.warn(
+      { roleArn: resource.roleArn, err: describeError(error) },
+      'iam:GetRole failed; assuming 1h',
+    );
+  }
+  const now = deps.clock.now();
+  const durationSeconds = sessionSeconds(grant, now, maxSeconds);
+  const { session, credentials } = await deps.roles.start({
+    roleArn: resource.roleArn,
+    region: resource.region,
+    grantId: grant.id,
+    requesterId: grant.requesterId,
+    sourceIdentity,
+    durationSeconds,
+  });
+
+  const openedAt = deps.clock.now();
+  const moved = deps.uow.tx(() => {
+    deps.roleSessions.record(grant.id, resource.roleArn, session);
+    const m = deps.grants.move(grant.id, ['opening'], 'active');
+    if (m.ok) {
+      deps.audit.append({
+        at: openedAt,
+        actor: SYSTEM_ACTOR,
+        type: 'grant.opened',
+        requestId: request.id,
+        grantId: grant.id,
+        details: {
+          roleArn: resource.roleArn,
+          sessionName: session.sessionName,
+          assumedRoleId: session.assumedRoleId,
+          sourceIdentity,
+          durationSeconds,
+          sessionExpiresAt: session.expiresAt.toISOString(),
+          expiresAt: grant.expiresAt.toISOString(),
+        },
+      });
+    }
+    return m;
+  });
+  if (!moved.ok) return;
+  deps.wakeup.wake();
+  await refreshCard(deps, request.id);
+  const card = loadCard(deps, request.id);
+  if (card === undefined) return;
+  try {
+    await deps.notifier.sendCredentials(grant.requesterId, card, moved.value, credentials);
+  } catch (error) {
+    deps.logger.error(
+      { grantId: grant.id, err: describeError(error) },
+      'could not deliver role credentials; closing the grant',
+    );
+    await closeNow(grant.id);
+    deps.requests.markFailed(
+      request.id,
+      'the credentials could not be delivered by direct message, so the session was cut off again',
+      deps.clock.now(),
+    );
+    await refreshCard(deps, request.id);
+    await tellBoth(deps, (c) => ({ type: 'request-failed', card: c }), request.id);
+    return;
+  }
+  const ref = card.request.message;
+  if (ref !== undefined) {
+    await safely(deps, 'thread grant-started', () =>
+      deps.notifier.notifyThread(ref, { type: 'grant-started', card, grant: moved.value }),
+    );
+  }
+}

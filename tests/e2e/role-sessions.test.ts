@@ -1,0 +1,229 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ACTION } from '../../src/adapters/slack/ids';
+import {
+  APPROVER,
+  CHANNEL,
+  type Harness,
+  OUTSIDER,
+  REQUESTER,
+  REQUESTER_EMAIL,
+  ROLE_ARN,
+  startHarness,
+} from '../support/harness';
+import {
+  allText,
+  approvalPosts,
+  dmsTo,
+  lastReply,
+  lastRequestId,
+  threadPosts,
+} from '../support/slack-queries';
+
+const MINUTE = 60_000;
+
+async function approvedRole(h: Harness, text: string): Promise<{ requestId: string; grantId: string }> {
+  const before = approvalPosts(h.slack).length;
+  await h.command(REQUESTER, text);
+  await h.slack.waitFor(() => approvalPosts(h.slack).length > before);
+  const requestId = lastRequestId(h);
+  await h.click(APPROVER, ACTION.approveRequest, requestId);
+  const grant = await h.slack.waitFor(() => {
+    const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+    return g?.state === 'active' &&
+      dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes('AWS_SESSION_TOKEN'))
+      ? g
+      : undefined;
+  });
+  return { requestId, grantId: grant.id };
+}
+
+const stsCalls = (h: Harness, action: string) => h.sts.calls.filter((c) => c.action === action);
+
+describe('aws-role resources: STS sessions bound to the person', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('assumes the role as the requester and sends the credentials to them alone', async () => {
+    const { requestId, grantId } = await approvedRole(h, 'prod-readonly 30m reading prod logs');
+
+    const [call] = stsCalls(h, 'AssumeRole');
+    expect(call?.params).toMatchObject({
+      RoleArn: ROLE_ARN,
+      RoleSessionName: grantId,
+      SourceIdentity: REQUESTER_EMAIL,
+      DurationSeconds: String(30 * 60),
+      'Tags.member.1.Key': 'hallpass:grant-id',
+      'Tags.member.1.Value': grantId,
+      'Tags.member.2.Key': 'hallpass:requester',
+      'Tags.member.2.Value': REQUESTER,
+    });
+    const [session] = h.sts.sessions;
+    const credentialsDm = dmsTo(h.slack, REQUESTER).find((c) => allText(c).includes('AWS_SESSION_TOKEN'));
+    const dmText = allText(credentialsDm);
+    expect(dmText).toContain(`export AWS_ACCESS_KEY_ID=${session?.accessKeyId}`);
+    expect(dmText).toContain(`export AWS_SECRET_ACCESS_KEY=${session?.secretAccessKey}`);
+    expect(dmText).toContain(`export AWS_SESSION_TOKEN=${session?.sessionToken}`);
+    const expiresAt = h.hallpass.useCases.cardOf(requestId)?.grant?.expiresAt;
+    expect(dmText).toContain(expiresAt?.toISOString());
+    // The fallback text (notifications, lock screens) carries no secret.
+    expect(String(credentialsDm?.args['text'])).not.toContain(session?.secretAccessKey);
+
+    // The channel sees only that the session started, for whom, for which role, until when.
+    await h.slack.waitFor(() => threadPosts(h.slack).some((c) => allText(c).includes(ROLE_ARN)));
+    const started = threadPosts(h.slack).find((c) => allText(c).includes(ROLE_ARN));
+    expect(allText(started)).toContain(`<@${REQUESTER}>`);
+    expect(allText(started)).toContain(expiresAt?.toISOString());
+
+    // A session exactly as long as the grant ends by itself: no deny policy needed.
+    await h.advance(30 * MINUTE);
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
+  });
+
+  it('cuts a grant shorter than 900 s off with a deny policy, and removes the policy when the session expires', async () => {
+    const { requestId, grantId } = await approvedRole(h, 'prod-readonly 5m quick check');
+    expect(stsCalls(h, 'AssumeRole')[0]?.params['DurationSeconds']).toBe('900');
+    const [session] = h.sts.sessions;
+
+    await h.advance(5 * MINUTE);
+    const policies = h.sts.rolePolicies(ROLE_ARN);
+    expect(Object.keys(policies)).toEqual([`hallpass-deny-${grantId}`]);
+    expect(policies[`hallpass-deny-${grantId}`]).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'HallpassRevokedSession',
+          Effect: 'Deny',
+          Action: '*',
+          Resource: '*',
+          Condition: { StringLike: { 'aws:userid': session?.assumedRoleId } },
+        },
+      ],
+    });
+    expect(h.sts.sessionDenied(session?.assumedRoleId ?? '')).toBe(true);
+
+    // The session's own expiry (15 minutes after it started): the policy is no longer needed.
+    await h.advance(10 * MINUTE - 1);
+    expect(Object.keys(h.sts.rolePolicies(ROLE_ARN))).toHaveLength(1);
+    await h.advance(1);
+    expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
+    const trail = h.hallpass.useCases.auditTrail(requestId);
+    expect(trail.map((e) => e.type).slice(-3)).toEqual([
+      'grant.closing',
+      'grant.closed',
+      'grant.deny_removed',
+    ]);
+    expect(trail.find((e) => e.type === 'grant.closed')?.details).toMatchObject({
+      denyPolicy: `hallpass-deny-${grantId}`,
+      deniedUntil: session?.expiration.toISOString(),
+    });
+  });
+
+  it('revoke cuts a running session at once and the deny policy is cleaned up after the session would have ended', async () => {
+    const { grantId } = await approvedRole(h, 'prod-readonly 30m investigating');
+    await h.advance(10 * MINUTE);
+    await h.command(REQUESTER, `revoke ${grantId}`);
+    await h.slack.waitFor(() => stsCalls(h, 'PutRolePolicy').length === 1 || undefined);
+    const grant = h.hallpass.useCases.overview().active.find((a) => a.grant.id === grantId);
+    expect(grant).toBeUndefined();
+    expect(h.sts.sessionDenied(h.sts.sessions[0]?.assumedRoleId ?? '')).toBe(true);
+    await h.slack.waitFor(() => /closed/.test(lastReply(h.slack, REQUESTER)) || undefined);
+    await h.slack.waitFor(() => threadPosts(h.slack).some((c) => allText(c).includes('revoked')));
+
+    await h.advance(20 * MINUTE);
+    expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
+    expect(stsCalls(h, 'DeleteRolePolicy')).toHaveLength(1);
+  });
+
+  it('refuses a duration longer than the role’s MaxSessionDuration with a clear answer, changing nothing', async () => {
+    await h.command(REQUESTER, 'prod-readonly 90m long read');
+    const text = await h.slack.waitFor(() => lastReply(h.slack, REQUESTER) || undefined);
+    expect(text).toContain('1h');
+    expect(text).toMatch(/role/i);
+    expect(approvalPosts(h.slack)).toHaveLength(0);
+    expect(stsCalls(h, 'AssumeRole')).toHaveLength(0);
+  });
+
+  it('marks the request failed in plain words when AssumeRole is denied, and sends no credentials', async () => {
+    h.sts.failNext('sts', 'AssumeRole', 'AccessDenied', 403);
+    await h.command(REQUESTER, 'prod-readonly 30m denied by trust policy');
+    await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
+    const requestId = lastRequestId(h);
+    await h.click(APPROVER, ACTION.approveRequest, requestId);
+    await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => /failed/.test(allText(c))));
+    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
+    expect(allText(dmsTo(h.slack, REQUESTER).at(-1))).toMatch(/denied access|trust policy/);
+    await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /failed/.test(allText(c))));
+    expect(h.slack.calls.some((c) => allText(c).includes('AWS_SESSION_TOKEN'))).toBe(false);
+  });
+
+  it('uses the Slack user id as SourceIdentity when Slack shares no email', async () => {
+    h.slack.failNext('users.info', 'users_not_found');
+    await approvedRole(h, 'prod-readonly 30m no email on file');
+    expect(stsCalls(h, 'AssumeRole')[0]?.params['SourceIdentity']).toBe(REQUESTER);
+  });
+
+  it('never writes the credentials to the log, the database, a channel or anyone else', async () => {
+    const { grantId } = await approvedRole(h, 'prod-readonly 5m secret scan');
+    await h.advance(20 * MINUTE);
+    await h.command(REQUESTER, `revoke ${grantId}`);
+    const [session] = h.sts.sessions;
+    const secrets = [session?.secretAccessKey ?? 'missing', session?.sessionToken ?? 'missing'];
+
+    const logged = JSON.stringify(h.logger.lines);
+    const dbDir = path.dirname(h.dbPath);
+    const stored = readdirSync(dbDir)
+      .map((f) => readFileSync(path.join(dbDir, f)).toString('latin1'))
+      .join('\n');
+    const elsewhere = h.slack.calls
+      .filter((c) => !(c.method === 'chat.postMessage' && c.args['channel'] === REQUESTER))
+      .map((c) => JSON.stringify(c.args))
+      .join('\n');
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(10);
+      expect(logged).not.toContain(secret);
+      expect(stored).not.toContain(secret);
+      expect(elsewhere).not.toContain(secret);
+    }
+    // …and exactly one message holds them: the DM to the requester.
+    const holders = h.slack.calls.filter((c) => JSON.stringify(c.args).includes(secrets[0] ?? 'missing'));
+    expect(holders.map((c) => c.args['channel'])).toEqual([REQUESTER]);
+    expect(CHANNEL).not.toBe(REQUESTER);
+  });
+});
+
+describe('/access revoke', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it.each([
+    ['an unknown grant id', 'grt_doesnotexist', REQUESTER, 'There is no grant'],
+    ['someone else’s grant', 'OWN', OUTSIDER, 'Only the requester'],
+  ])('refuses %s and changes nothing', async (_name, id, who, expected) => {
+    const { grantId } = await approvedRole(h, 'prod-readonly 30m revoke refusal');
+    await h.command(who, `revoke ${id === 'OWN' ? grantId : id}`);
+    const text = await h.slack.waitFor(() => lastReply(h.slack, who).includes(expected) || undefined);
+    expect(text).toBe(true);
+    expect(h.hallpass.useCases.overview().active.map((a) => a.grant.id)).toEqual([grantId]);
+    expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
+  });
+
+  it('refuses to revoke a grant that already ended', async () => {
+    const { grantId } = await approvedRole(h, 'prod-readonly 30m ends first');
+    await h.advance(30 * MINUTE);
+    await h.command(REQUESTER, `revoke ${grantId}`);
+    await h.slack.waitFor(() => lastReply(h.slack, REQUESTER).includes('already closed') || undefined);
+    expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
+  });
+});

@@ -1,0 +1,61 @@
+import type { DbHandle } from '../../../src/adapters/db/open-db';
+import { openDatabase } from '../../../src/adapters/db/open-db';
+import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
+import { buildNewGrant, buildNewRequest, T0 } from '../../support/builders';
+
+const at = (offsetMs: number): Date => new Date(T0.getTime() + offsetMs);
+const ROLE = 'arn:aws:iam::123456789012:role/ProdReadOnly';
+
+describe('SQLite role-session store', () => {
+  let handle: DbHandle;
+  let stores: SqliteStores;
+  beforeEach(() => {
+    handle = openDatabase(':memory:');
+    stores = createSqliteStores(handle);
+  });
+  afterEach(() => handle.close());
+
+  const sessionFor = (expiresInMs: number) => {
+    const request = stores.requests.insert(buildNewRequest());
+    const grant = stores.grants.insert(buildNewGrant({ requestId: request.id }));
+    const session = {
+      sessionName: grant.id,
+      assumedRoleId: `AROAEXAMPLE:${grant.id}`,
+      expiresAt: at(expiresInMs),
+    };
+    stores.roleSessions.record(grant.id, ROLE, session);
+    return { grant, session };
+  };
+
+  it('keeps identity and timing of a session, to the millisecond', () => {
+    const { grant, session } = sessionFor(900_000);
+    expect(stores.roleSessions.get(grant.id)).toEqual({ grantId: grant.id, roleArn: ROLE, ...session });
+  });
+
+  it('has no column where credentials could be stored', () => {
+    const columns = handle.sqlite.prepare('PRAGMA table_info(role_sessions)').all() as { name: string }[];
+    expect(columns.map((c) => c.name).filter((n) => /secret|token|key|credential/i.test(n))).toEqual([]);
+  });
+
+  it('lists a denied session for cleanup only once the session itself has expired', () => {
+    const { grant } = sessionFor(900_000);
+    expect(stores.roleSessions.nextCleanup()).toBeUndefined();
+    stores.roleSessions.markDenied(grant.id, `hallpass-deny-${grant.id}`, at(300_000));
+    expect(stores.roleSessions.nextCleanup()).toEqual(at(900_000));
+    expect(stores.roleSessions.dueForCleanup(at(899_999))).toEqual([]);
+    expect(stores.roleSessions.dueForCleanup(at(900_000)).map((s) => s.grantId)).toEqual([grant.id]);
+    stores.roleSessions.markDenyRemoved(grant.id, at(900_001));
+    expect(stores.roleSessions.dueForCleanup(at(2_000_000))).toEqual([]);
+    expect(stores.roleSessions.nextCleanup()).toBeUndefined();
+    expect(stores.roleSessions.get(grant.id)).toMatchObject({
+      denyPolicyName: `hallpass-deny-${grant.id}`,
+      deniedAt: at(300_000),
+      denyRemovedAt: at(900_001),
+    });
+  });
+
+  it('never lists a session that was not denied (it simply expires)', () => {
+    sessionFor(1_000);
+    expect(stores.roleSessions.dueForCleanup(at(10_000))).toEqual([]);
+  });
+});
