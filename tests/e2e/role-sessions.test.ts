@@ -227,3 +227,47 @@ describe('/access revoke', () => {
     expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
   });
 });
+
+describe('AWS trouble with roles', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('retries a throttled AssumeRole and still opens the session', async () => {
+    h = await startHarness();
+    h.sts.failNext('sts', 'AssumeRole', 'Throttling', 400, 1);
+    await approvedRole(h, 'prod-readonly 30m throttled once');
+    expect(stsCalls(h, 'AssumeRole')).toHaveLength(2);
+    expect(h.sts.sessions).toHaveLength(1);
+  });
+
+  it('manages a security group in another account through its assumeRoleArn', async () => {
+    const crossAccountRole = 'arn:aws:iam::210987654321:role/HallpassNetworkAdmin';
+    h = await startHarness({
+      policy: `
+resources:
+  - id: partner-db
+    kind: security-group
+    region: us-east-1
+    securityGroupId: sg-0123456789abcdef0
+    assumeRoleArn: ${crossAccountRole}
+    ports: [5432]
+    maxDuration: 1h
+    channel: ${CHANNEL}
+    autoApprove: true
+`,
+    });
+    h.sts.addRole({ arn: crossAccountRole });
+    await h.command(REQUESTER, 'partner-db 30m from 203.0.113.7 partner debugging');
+    await h.slack.waitFor(() => h.ec2.rules().length === 1 || undefined);
+    const assumed = stsCalls(h, 'AssumeRole').find((c) => c.params['RoleArn'] === crossAccountRole);
+    expect(assumed).toBeDefined();
+    // The rule was opened with the cross-account session's key, not hallpass's own.
+    // (The fake STS dates sessions by the test's clock, so the SDK may refresh them more often than in life.)
+    const issued = h.sts.sessions.filter((s) => s.roleArn === crossAccountRole).map((s) => s.accessKeyId);
+    const authorize = h.ec2.calls.find((c) => c.action === 'AuthorizeSecurityGroupIngress');
+    expect(issued).toContain(authorize?.accessKeyId);
+    expect(authorize?.accessKeyId).not.toBe(process.env['AWS_ACCESS_KEY_ID']);
+  });
+});

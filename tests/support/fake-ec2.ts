@@ -26,7 +26,12 @@ export type FakeRule = {
 };
 
 /** One request the fake received (including those answered with an injected fault). */
-export type FakeEc2Call = { readonly action: string; readonly params: Readonly<Record<string, string>> };
+export type FakeEc2Call = {
+  readonly action: string;
+  readonly params: Readonly<Record<string, string>>;
+  /** The access key that signed the call (from the SigV4 Authorization header): whose credentials were used. */
+  readonly accessKeyId?: string | undefined;
+};
 
 /** Seed for a rule added behind the adapter's back, like one a person created in the console. */
 export type SeedRule = {
@@ -441,7 +446,8 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     const form = new URLSearchParams(body);
     const params: Params = new Map(form.entries());
     const action = params.get('Action') ?? '';
-    calls.push({ action, params: Object.fromEntries(params) });
+    const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
+    calls.push({ action, params: Object.fromEntries(params), accessKeyId });
     // The SigV4 credential scope names the region: Credential=AKID/20260101/us-east-1/ec2/aws4_request.
     const region =
       /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'us-east-1';
