@@ -8,6 +8,7 @@ import { err, ok, type Result } from './result';
  * /access <resource> [<duration>] [from <ip|cidr>] <reason…>
  * /access list | resources | help
  * /access revoke <grant-id> | extend <grant-id> <duration> | cancel <request-id>
+ * /access audit [<days>]                                   admins: the audit export as a file (default 30 days)
  * ```
  * A missing duration falls back to the resource's `defaultDuration` (decided by the use case).
  */
@@ -19,6 +20,7 @@ export type Command =
   | { readonly kind: 'revoke'; readonly grantId: string }
   | { readonly kind: 'cancel'; readonly requestId: string }
   | { readonly kind: 'extend'; readonly grantId: string; readonly durationMs: number }
+  | { readonly kind: 'audit'; readonly days: number }
   | {
       readonly kind: 'request';
       readonly resourceId: string;
@@ -35,10 +37,14 @@ export type CommandError =
   | 'REASON_TOO_LONG'
   | 'MISSING_ID'
   | 'MISSING_DURATION'
-  | 'INVALID_RESOURCE_NAME';
+  | 'INVALID_RESOURCE_NAME'
+  | 'INVALID_DAYS';
 
 /** Words that are subcommands, so no resource may take them as its id. */
-export const RESERVED_WORDS = ['help', 'list', 'resources', 'revoke', 'extend', 'cancel'] as const;
+export const RESERVED_WORDS = ['help', 'list', 'resources', 'revoke', 'extend', 'cancel', 'audit'] as const;
+
+/** The longest window `/access audit <days>` exports. */
+export const MAX_AUDIT_DAYS = 366;
 
 /** Longest reason accepted; longer ones are refused (Slack sections hold 3,000 characters in all). */
 export const MAX_REASON_LENGTH = 1000;
@@ -72,6 +78,13 @@ export function parseCommand(text: string): Result<Command, CommandError> {
       if (durationMs === undefined) return err('INVALID_DURATION', { input: third });
       if (durationMs === 0) return err('ZERO_DURATION', { input: third });
       return ok({ kind: 'extend', grantId: second, durationMs });
+    }
+    case 'audit': {
+      const days = second === undefined ? 30 : Number(second);
+      if (!Number.isInteger(days) || days < 1 || days > MAX_AUDIT_DAYS) {
+        return err('INVALID_DAYS', { input: second, max: MAX_AUDIT_DAYS });
+      }
+      return ok({ kind: 'audit', days });
     }
     default:
       return parseRequest(trimmed);

@@ -206,3 +206,20 @@ describe('parseCommand', () => {
     });
   });
 });
+
+describe('parseCommand: /access audit', () => {
+  it.each([
+    ['audit', 30],
+    ['audit 7', 7],
+    ['AUDIT 366', 366],
+  ])('reads %p as %p days', (text, days) => {
+    expect(parseCommand(text)).toEqual({ ok: true, value: { kind: 'audit', days } });
+  });
+
+  it.each(['audit 0', 'audit -3', 'audit 1.5', 'audit lots', 'audit 367'])(
+    'refuses %p with INVALID_DAYS',
+    (text) => {
+      expect(parseCommand(text)).toMatchObject({ ok: false, error: 'INVALID_DAYS' });
+    },
+  );
+});

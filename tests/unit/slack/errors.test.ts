@@ -15,6 +15,7 @@ const COMMAND: Record<CommandError, Record<string, unknown>> = {
   MISSING_ID: { command: 'revoke' },
   MISSING_DURATION: {},
   INVALID_RESOURCE_NAME: { input: 'Prod_DB' },
+  INVALID_DAYS: { input: 'lots', max: 366 },
 };
 const CIDR: Record<CidrError, Record<string, unknown>> = {
   INVALID_ADDRESS: { input: '300.1.2.3' },

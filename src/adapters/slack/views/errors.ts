@@ -160,6 +160,8 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
     const words = state === undefined ? 'not active' : (GRANT_STATE_WORDS[state] ?? 'not active');
     return `Grant ${echo(d, 'grantId', '')} is ${words}, so there is nothing to end: \`/access list\` shows what is active.`;
   },
+  INVALID_DAYS: (d) =>
+    `${echo(d, 'input', 'That')} is not a number of days: use \`/access audit 30\` (1 to ${str(d, 'max') ?? '366'}).`,
   NOT_YET_AVAILABLE: (d) =>
     `${echo(d, 'feature', 'That')} is not available yet: for now ask for a new grant with \`/access &lt;resource&gt; &lt;duration&gt; …\`.`,
   RATE_LIMITED: () => 'You are sending requests faster than hallpass accepts: wait a minute, then try again.',

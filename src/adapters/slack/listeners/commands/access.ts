@@ -56,6 +56,7 @@ export const accessCommand =
           if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
           return reply({ text: `Grant ${result.value.id} for ${result.value.resourceId} is closed.` });
         }
+        case 'audit':
         case 'extend':
         case 'cancel':
           return reply({ text: errorText('NOT_YET_AVAILABLE', { feature: `/access ${cmd.kind}` }) });
