@@ -65,6 +65,16 @@ export const requests = sqliteTable(
     messageChannel: text('message_channel'),
     /** Slack `ts` of the approval message, so it can be updated in place. */
     messageTs: text('message_ts'),
+    /** `access` (a new grant) or `extension` (more time on `extends_grant_id`; `duration_ms` is the extra time). */
+    kind: text('kind', { enum: ['access', 'extension'] })
+      .notNull()
+      .default('access'),
+    /** The grant an extension request lengthens. */
+    extendsGrantId: text('extends_grant_id'),
+    /** Break-glass: opened at once without approval, to be reviewed by an approver afterwards. */
+    breakGlass: integer('break_glass', { mode: 'boolean' }).notNull().default(false),
+    /** When approvers were reminded of this still-pending request (once, at half its approval timeout). */
+    remindedAt: integer('reminded_at', { mode: 'number' }),
   },
   (t) => [
     index('requests_state_deadline_idx').on(t.state, t.approvalDeadline),
@@ -125,6 +135,13 @@ export const grants = sqliteTable(
     endReason: text('end_reason', { enum: END_REASONS }),
     /** Who ended it: a Slack user id for revoke / done, `hallpass` for expiry. */
     endedBy: text('ended_by'),
+    /** When the requester was warned that the grant is about to end; cleared when it is extended. */
+    warnedAt: integer('warned_at', { mode: 'number' }),
+    /** Opened by break-glass, without approval: an approver must review it afterwards. */
+    breakGlass: integer('break_glass', { mode: 'boolean' }).notNull().default(false),
+    /** The approver who reviewed a break-glass grant, and when. */
+    reviewedBy: text('reviewed_by'),
+    reviewedAt: integer('reviewed_at', { mode: 'number' }),
   },
   (t) => [
     index('grants_state_expires_idx').on(t.state, t.expiresAt),
