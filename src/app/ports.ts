@@ -49,7 +49,8 @@ export interface UnitOfWork {
 export type NewRequest = Pick<
   AccessRequest,
   'id' | 'resourceId' | 'requesterId' | 'durationMs' | 'source' | 'reason' | 'createdAt' | 'approvalDeadline'
->;
+> &
+  Partial<Pick<AccessRequest, 'kind' | 'extendsGrantId' | 'breakGlass'>>;
 
 /** Requests and their approvals. Every state change is a compare-and-set on `pending`. */
 export interface RequestStore {
@@ -79,12 +80,20 @@ export interface RequestStore {
   dueForTimeout(now: Date): AccessRequest[];
   /** The earliest approval deadline among pending requests. */
   nextDeadline(): Date | undefined;
+  /** Pending requests past half their approval time whose approvers were not reminded yet. */
+  dueForReminder(now: Date): AccessRequest[];
+  /** When the next reminder is due. */
+  nextReminder(): Date | undefined;
+  markReminded(id: string, at: Date): void;
+  /** A pending extension request for this grant, if any. */
+  pendingExtension(grantId: string): AccessRequest | undefined;
 }
 
 export type NewGrant = Pick<
   Grant,
   'id' | 'requestId' | 'resourceId' | 'requesterId' | 'startsAt' | 'expiresAt'
->;
+> &
+  Partial<Pick<Grant, 'breakGlass'>>;
 
 /** Grants. Each state change is a compare-and-set on the expected current states. */
 export interface GrantStore {
@@ -105,6 +114,17 @@ export interface GrantStore {
   dueForExpiry(now: Date): Grant[];
   /** The earliest `expires_at` among active grants. */
   nextExpiry(): Date | undefined;
+  /** Moves an active grant's planned end (an approved extension) and clears its warning. */
+  extend(id: string, expiresAt: Date): Result<Grant, 'STATE_CHANGED'>;
+  /** Active, unwarned grants long enough to deserve a warning whose warning time (`expires_at − warnBeforeMs`) has come. */
+  dueForWarning(now: Date, warnBeforeMs: number): Grant[];
+  /** When the next warning is due. */
+  nextWarning(warnBeforeMs: number): Date | undefined;
+  markWarned(id: string, at: Date): void;
+  /** Records the approver's review of a break-glass grant; refused if already reviewed. */
+  markReviewed(id: string, by: string, at: Date): Result<Grant, 'ALREADY_REVIEWED'>;
+  /** Break-glass grants nobody has reviewed yet, oldest first. */
+  unreviewedBreakGlass(): Grant[];
 }
 
 /** One EC2 ingress rule's identity: EC2 keeps one rule per (group, protocol, ports, address). */

@@ -23,7 +23,20 @@ export type Grant = {
   readonly endedAt?: Date | undefined;
   readonly endReason?: EndReason | undefined;
   readonly endedBy?: string | undefined;
+  /** When the requester was warned of the coming end (cleared by an extension). */
+  readonly warnedAt?: Date | undefined;
+  /** Opened by break-glass, without approval. */
+  readonly breakGlass: boolean;
+  /** The approver who reviewed a break-glass grant afterwards, and when. */
+  readonly reviewedBy?: string | undefined;
+  readonly reviewedAt?: Date | undefined;
 };
+
+/** Whether a grant of this length gets a warning `warnBeforeMs` before its end: never for grants shorter than twice that. */
+export const deservesWarning = (
+  grant: Pick<Grant, 'startsAt' | 'expiresAt'>,
+  warnBeforeMs: number,
+): boolean => warnBeforeMs > 0 && grant.expiresAt.getTime() - grant.startsAt.getTime() >= 2 * warnBeforeMs;
 
 /** `expires_at` = approval time + duration. */
 export const plannedEnd = (approvedAt: Date, durationMs: number): Date =>

@@ -54,7 +54,16 @@ export type AccessRequest = {
   /** Deny reason, or the failure in plain words. */
   readonly note?: string | undefined;
   readonly message?: MessageRef | undefined;
+  /** `access` asks for a new grant; `extension` asks for `durationMs` more on `extendsGrantId`. */
+  readonly kind: RequestKind;
+  readonly extendsGrantId?: string | undefined;
+  /** Opened at once without approval; reviewed afterwards. */
+  readonly breakGlass: boolean;
+  /** When approvers were reminded (once) of this still-pending request. */
+  readonly remindedAt?: Date | undefined;
 };
+
+export type RequestKind = 'access' | 'extension';
 
 export type Approval = { readonly requestId: string; readonly approverId: string; readonly at: Date };
 

@@ -32,7 +32,7 @@ export function buildNewRequest(overrides: Partial<NewRequest> = {}): NewRequest
 
 /** A pending request as the store returns it; override any field, `state` included. */
 export function buildRequest(overrides: Partial<AccessRequest> = {}): AccessRequest {
-  return { ...buildNewRequest(), state: 'pending', ...overrides };
+  return { ...buildNewRequest(), state: 'pending', kind: 'access', breakGlass: false, ...overrides };
 }
 
 /** A new grant for `requestId` (pass the id of a stored request), starting at `T0` for 30 minutes. */
@@ -51,5 +51,5 @@ export function buildNewGrant(overrides: Partial<NewGrant> = {}): NewGrant {
 
 /** A grant as the store returns it (`opening` unless overridden). */
 export function buildGrant(overrides: Partial<Grant> = {}): Grant {
-  return { ...buildNewGrant(), state: 'opening', ...overrides };
+  return { ...buildNewGrant(), state: 'opening', breakGlass: false, ...overrides };
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lte, min, or } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, isNull, lte, min, or, sql } from 'drizzle-orm';
 import type { GrantStore, NewGrant } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
@@ -21,8 +21,16 @@ export function toGrant(row: GrantRow): Grant {
     ...(row.endedAt !== null ? { endedAt: new Date(row.endedAt) } : {}),
     ...(row.endReason !== null ? { endReason: row.endReason } : {}),
     ...(row.endedBy !== null ? { endedBy: row.endedBy } : {}),
+    ...(row.warnedAt !== null ? { warnedAt: new Date(row.warnedAt) } : {}),
+    breakGlass: row.breakGlass,
+    ...(row.reviewedBy !== null ? { reviewedBy: row.reviewedBy } : {}),
+    ...(row.reviewedAt !== null ? { reviewedAt: new Date(row.reviewedAt) } : {}),
   };
 }
+
+/** Warned grants must be at least twice the warning time long (`deservesWarning` in the domain). */
+const longEnough = (warnBeforeMs: number) =>
+  gte(sql`${grants.expiresAt} - ${grants.startsAt}`, 2 * warnBeforeMs);
 
 /** `GrantStore` on SQLite. */
 export function createSqliteGrantStore(db: Db): GrantStore {
@@ -41,6 +49,7 @@ export function createSqliteGrantStore(db: Db): GrantStore {
               state: 'opening',
               startsAt: grant.startsAt.getTime(),
               expiresAt: grant.expiresAt.getTime(),
+              breakGlass: grant.breakGlass ?? false,
             })
             .returning()
             .get(),
@@ -126,5 +135,74 @@ export function createSqliteGrantStore(db: Db): GrantStore {
           .get();
         return row?.at == null ? undefined : new Date(row.at);
       }),
+
+    extend: (id, expiresAt) =>
+      withDbErrors('grants.extend', () => {
+        const row = db
+          .update(grants)
+          .set({ expiresAt: expiresAt.getTime(), warnedAt: null })
+          .where(and(eq(grants.id, id), eq(grants.state, 'active')))
+          .returning()
+          .get();
+        return row === undefined ? err('STATE_CHANGED') : ok(toGrant(row));
+      }),
+
+    dueForWarning: (now, warnBeforeMs) =>
+      withDbErrors('grants.dueForWarning', () =>
+        warnBeforeMs <= 0
+          ? []
+          : db
+              .select()
+              .from(grants)
+              .where(
+                and(
+                  eq(grants.state, 'active'),
+                  isNull(grants.warnedAt),
+                  longEnough(warnBeforeMs),
+                  lte(grants.expiresAt, now.getTime() + warnBeforeMs),
+                ),
+              )
+              .orderBy(asc(grants.expiresAt))
+              .all()
+              .map(toGrant),
+      ),
+
+    nextWarning: (warnBeforeMs) =>
+      withDbErrors('grants.nextWarning', () => {
+        if (warnBeforeMs <= 0) return undefined;
+        const row = db
+          .select({ at: min(grants.expiresAt) })
+          .from(grants)
+          .where(and(eq(grants.state, 'active'), isNull(grants.warnedAt), longEnough(warnBeforeMs)))
+          .get();
+        return row?.at === null || row?.at === undefined ? undefined : new Date(row.at - warnBeforeMs);
+      }),
+
+    markWarned: (id, at) =>
+      withDbErrors('grants.markWarned', () => {
+        db.update(grants).set({ warnedAt: at.getTime() }).where(eq(grants.id, id)).run();
+      }),
+
+    markReviewed: (id, by, at) =>
+      withDbErrors('grants.markReviewed', () => {
+        const row = db
+          .update(grants)
+          .set({ reviewedBy: by, reviewedAt: at.getTime() })
+          .where(and(eq(grants.id, id), eq(grants.breakGlass, true), isNull(grants.reviewedAt)))
+          .returning()
+          .get();
+        return row === undefined ? err('ALREADY_REVIEWED') : ok(toGrant(row));
+      }),
+
+    unreviewedBreakGlass: () =>
+      withDbErrors('grants.unreviewedBreakGlass', () =>
+        db
+          .select()
+          .from(grants)
+          .where(and(eq(grants.breakGlass, true), isNull(grants.reviewedAt), isNotNull(grants.startsAt)))
+          .orderBy(asc(grants.startsAt))
+          .all()
+          .map(toGrant),
+      ),
   };
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lte, min } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
 import type { NewRequest, RequestStore } from '../../app/ports';
 import type { AccessRequest, Approval } from '../../domain/request';
 import { err, ok } from '../../domain/result';
@@ -32,8 +32,15 @@ export function toAccessRequest(row: RequestRow): AccessRequest {
     ...(row.messageChannel !== null && row.messageTs !== null
       ? { message: { channel: row.messageChannel, ts: row.messageTs } }
       : {}),
+    kind: row.kind,
+    ...(row.extendsGrantId !== null ? { extendsGrantId: row.extendsGrantId } : {}),
+    breakGlass: row.breakGlass,
+    ...(row.remindedAt !== null ? { remindedAt: new Date(row.remindedAt) } : {}),
   };
 }
+
+/** Half-way through a request's approval time: when its approvers are reminded. */
+const reminderAt = sql<number>`(${requests.createdAt} + (${requests.approvalDeadline} - ${requests.createdAt}) / 2)`;
 
 const toApproval = (row: ApprovalRow): Approval => ({
   requestId: row.requestId,
@@ -78,6 +85,9 @@ export function createSqliteRequestStore(db: Db): RequestStore {
             state: 'pending',
             createdAt: request.createdAt.getTime(),
             approvalDeadline: request.approvalDeadline.getTime(),
+            kind: request.kind ?? 'access',
+            extendsGrantId: request.extendsGrantId ?? null,
+            breakGlass: request.breakGlass ?? false,
           })
           .returning()
           .get();
@@ -191,6 +201,44 @@ export function createSqliteRequestStore(db: Db): RequestStore {
           .where(eq(requests.state, 'pending'))
           .get();
         return toDate(row?.at ?? null);
+      }),
+
+    dueForReminder: (now) =>
+      withDbErrors('requests.dueForReminder', () =>
+        db
+          .select()
+          .from(requests)
+          .where(
+            and(eq(requests.state, 'pending'), isNull(requests.remindedAt), lte(reminderAt, now.getTime())),
+          )
+          .orderBy(asc(requests.createdAt), asc(requests.id))
+          .all()
+          .map(toAccessRequest),
+      ),
+
+    nextReminder: () =>
+      withDbErrors('requests.nextReminder', () => {
+        const row = db
+          .select({ at: sql<number | null>`min(${reminderAt})` })
+          .from(requests)
+          .where(and(eq(requests.state, 'pending'), isNull(requests.remindedAt)))
+          .get();
+        return toDate(row?.at ?? null);
+      }),
+
+    markReminded: (id, at) =>
+      withDbErrors('requests.markReminded', () => {
+        db.update(requests).set({ remindedAt: at.getTime() }).where(eq(requests.id, id)).run();
+      }),
+
+    pendingExtension: (grantId) =>
+      withDbErrors('requests.pendingExtension', () => {
+        const row = db
+          .select()
+          .from(requests)
+          .where(and(eq(requests.state, 'pending'), eq(requests.extendsGrantId, grantId)))
+          .get();
+        return row === undefined ? undefined : toAccessRequest(row);
       }),
   };
 }

@@ -40,7 +40,7 @@ describe('SQLite grant store', () => {
 
       const inserted = stores.grants.insert(input);
 
-      expect(inserted).toStrictEqual({ ...input, state: 'opening' });
+      expect(inserted).toStrictEqual({ ...input, state: 'opening', breakGlass: false });
       expect(stores.grants.get(input.id)).toStrictEqual(inserted);
       expect(stores.grants.byRequest(request.id)).toStrictEqual(inserted);
     });

@@ -24,7 +24,7 @@ describe('SQLite request store', () => {
 
       const inserted = stores.requests.insert(input);
 
-      const expected = { ...input, state: 'pending' };
+      const expected = { ...input, state: 'pending', kind: 'access', breakGlass: false };
       expect(inserted).toStrictEqual(expected);
       expect(stores.requests.get(input.id)).toStrictEqual(expected);
       expect(stores.requests.get(input.id)?.createdAt.getTime()).toBe(T0.getTime() + 1);
@@ -46,7 +46,7 @@ describe('SQLite request store', () => {
 
       const stored = stores.requests.get(roleRequest.id);
 
-      expect(stored).toStrictEqual({ ...roleRequest, state: 'pending' });
+      expect(stored).toStrictEqual({ ...roleRequest, state: 'pending', kind: 'access', breakGlass: false });
       expect(stored && Object.keys(stored)).not.toEqual(
         expect.arrayContaining(['source', 'decidedAt', 'decidedBy', 'note', 'message']),
       );
