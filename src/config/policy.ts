@@ -112,6 +112,8 @@ const common = {
   minDuration: duration.optional(),
   defaultDuration: duration.optional(),
   approvalTimeout: duration.optional(),
+  breakGlass: z.boolean().default(false),
+  breakGlassMaxDuration: duration.optional(),
 };
 
 const securityGroup = z.strictObject({
@@ -221,6 +223,7 @@ const policySchema = z
   .strictObject({
     admins: principals.default([]),
     approvalTimeout: duration.optional(),
+    warnBefore: duration.optional(),
     resources: z.array(resource).min(1, { error: 'must list at least one resource' }),
   })
   .superRefine(
@@ -263,6 +266,8 @@ function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
     maxDuration: r.maxDuration,
     defaultDuration: r.defaultDuration,
     approvalTimeout: r.approvalTimeout ?? fallbackTimeout,
+    breakGlass: r.breakGlass,
+    breakGlassMaxDuration: r.breakGlassMaxDuration ?? DEFAULTS.breakGlassMaxDuration,
   };
   if (r.kind === 'aws-role') return { ...base, kind: 'aws-role', roleArn: r.roleArn };
   return {
@@ -281,6 +286,7 @@ function toPolicy(p: PolicyInput): Policy {
   return {
     admins: p.admins,
     approvalTimeout,
+    warnBefore: p.warnBefore ?? DEFAULTS.warnBefore,
     resources: p.resources.map((r) => toResource(r, approvalTimeout)),
   };
 }

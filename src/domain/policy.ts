@@ -28,6 +28,10 @@ type ResourceBase = {
   readonly defaultDuration?: number | undefined;
   /** How long a request may stay pending before it times out. */
   readonly approvalTimeout: number;
+  /** May a requester open this at once with `--break-glass` (reviewed afterwards)? */
+  readonly breakGlass: boolean;
+  /** The longest break-glass grant (default 1h). */
+  readonly breakGlassMaxDuration: number;
 };
 
 export type SecurityGroupResource = ResourceBase & {
@@ -51,6 +55,8 @@ export type Resource = SecurityGroupResource | AwsRoleResource;
 export type Policy = {
   readonly admins: readonly Principal[];
   readonly approvalTimeout: number;
+  /** How long before its end a grant's requester is warned (0: never). Grants shorter than twice this are not warned. */
+  readonly warnBefore: number;
   readonly resources: readonly Resource[];
 };
 
@@ -62,6 +68,8 @@ export const DEFAULTS = {
   minDuration: 60_000,
   approvals: 1,
   maxPrefix: DEFAULT_MAX_PREFIX,
+  warnBefore: 5 * 60_000,
+  breakGlassMaxDuration: 60 * 60_000,
 } as const;
 
 /** True when the actor is named directly or through one of their user groups. */

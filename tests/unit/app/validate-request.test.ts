@@ -19,6 +19,8 @@ function sgResource(overrides: Partial<SecurityGroupResource> = {}): SecurityGro
     maxDuration: 60 * MIN,
     defaultDuration: undefined,
     approvalTimeout: 30 * MIN,
+    breakGlass: false,
+    breakGlassMaxDuration: 60 * MIN,
     securityGroupId: 'sg-0123456789abcdef0',
     protocol: 'tcp',
     ports: [{ from: 5432, to: 5432 }],

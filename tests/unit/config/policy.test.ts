@@ -75,6 +75,7 @@ describe('parsePolicy', () => {
     expect(policyOf(sgWith({}))).toEqual({
       admins: [],
       approvalTimeout: 30 * 60_000,
+      warnBefore: 5 * 60_000,
       resources: [
         {
           id: 'prod-db',
@@ -92,9 +93,19 @@ describe('parsePolicy', () => {
           minDuration: 60_000,
           maxDuration: 3_600_000,
           approvalTimeout: 30 * 60_000,
+          breakGlass: false,
+          breakGlassMaxDuration: 3_600_000,
         },
       ],
     });
+  });
+
+  it('reads warnBefore, breakGlass and breakGlassMaxDuration', () => {
+    const p = policyOf(
+      yamlOf({ warnBefore: '10m', resources: [{ ...SG, breakGlass: true, breakGlassMaxDuration: '20m' }] }),
+    );
+    expect(p.warnBefore).toBe(10 * 60_000);
+    expect(p.resources[0]).toMatchObject({ breakGlass: true, breakGlassMaxDuration: 20 * 60_000 });
   });
 
   it('falls back to the top-level approvalTimeout, and lets a resource override it', () => {

@@ -30,6 +30,8 @@ const sg = (overrides: Partial<SecurityGroupResource> = {}): SecurityGroupResour
   minDuration: DEFAULTS.minDuration,
   maxDuration: 60 * 60_000,
   approvalTimeout: DEFAULTS.approvalTimeout,
+  breakGlass: false,
+  breakGlassMaxDuration: DEFAULTS.breakGlassMaxDuration,
   securityGroupId: 'sg-0123456789abcdef0',
   protocol: 'tcp',
   ports: [{ from: 5432, to: 5432 }],
@@ -49,6 +51,8 @@ const role = (overrides: Partial<AwsRoleResource> = {}): AwsRoleResource => ({
   minDuration: DEFAULTS.minDuration,
   maxDuration: 60 * 60_000,
   approvalTimeout: DEFAULTS.approvalTimeout,
+  breakGlass: false,
+  breakGlassMaxDuration: DEFAULTS.breakGlassMaxDuration,
   roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
   ...overrides,
 });
@@ -56,6 +60,7 @@ const role = (overrides: Partial<AwsRoleResource> = {}): AwsRoleResource => ({
 const policy = (resources: readonly Resource[], admins: readonly string[] = ['@security']): Policy => ({
   admins,
   approvalTimeout: DEFAULTS.approvalTimeout,
+  warnBefore: DEFAULTS.warnBefore,
   resources,
 });
 

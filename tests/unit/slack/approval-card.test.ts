@@ -27,6 +27,8 @@ const sgResource = (over: Partial<SecurityGroupResource> = {}): SecurityGroupRes
   maxDuration: 60 * MIN,
   defaultDuration: 30 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
   ...over,
 });
 
@@ -43,6 +45,8 @@ const roleResource = (): AwsRoleResource => ({
   minDuration: MIN,
   maxDuration: 60 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
 });
 
 const approval = (approverId: string, minutes: number): Approval => ({

@@ -29,6 +29,8 @@ const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGrou
   maxDuration: 60 * MIN,
   defaultDuration: 30 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
   ...over,
 });
 
@@ -45,6 +47,8 @@ const role: AwsRoleResource = {
   minDuration: MIN,
   maxDuration: 2 * 60 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
 };
 
 const text = (m: { text: string; blocks: types.KnownBlock[] }): string =>

@@ -28,6 +28,8 @@ const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGrou
   maxDuration: 60 * MIN,
   defaultDuration: 30 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
   ...over,
 });
 
@@ -44,6 +46,8 @@ const role: AwsRoleResource = {
   minDuration: MIN,
   maxDuration: 60 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
 };
 
 const inputs = (view: types.ModalView): types.InputBlock[] =>

@@ -25,6 +25,8 @@ const prodDb: SecurityGroupResource = {
   minDuration: MIN,
   maxDuration: 60 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
 };
 
 const readonlyRole: AwsRoleResource = {
@@ -40,6 +42,8 @@ const readonlyRole: AwsRoleResource = {
   minDuration: MIN,
   maxDuration: 60 * MIN,
   approvalTimeout: 30 * MIN,
+  breakGlass: false,
+  breakGlassMaxDuration: 60 * MIN,
 };
 
 const pending = buildRequest({ id: 'req_n1', requesterId: 'U_REQ', approvalDeadline: at(30) });
