@@ -83,7 +83,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     timers,
     logger,
     nextDue: () =>
-      earliest(stores.grants.nextExpiry(), stores.requests.nextDeadline(), stores.roleSessions.nextCleanup()),
+      earliest(
+        stores.grants.nextExpiry(),
+        stores.requests.nextDeadline(),
+        stores.roleSessions.nextCleanup(),
+        stores.grants.nextWarning(opts.policy.warnBefore),
+        stores.requests.nextReminder(),
+      ),
     run: useCases.runDueWork,
   });
   scheduler = sched;

@@ -3,14 +3,32 @@ import { type Actor, findResource, isApprover } from '../domain/policy';
 import type { AccessRequest, Approval } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { AppDeps } from './deps';
+import { announceExtension, applyExtension, type ExtensionOutcome } from './extend-grant';
 import { loadCard, refreshCard, safely, tellBoth } from './notify';
 import type { OpenGrant } from './open-grant';
 import type { DueWorkResult } from './run-due-work';
 
 type Deps = Pick<
   AppDeps,
-  'clock' | 'ids' | 'logger' | 'policy' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'wakeup'
+  | 'clock'
+  | 'ids'
+  | 'logger'
+  | 'policy'
+  | 'requests'
+  | 'grants'
+  | 'rules'
+  | 'audit'
+  | 'uow'
+  | 'network'
+  | 'notifier'
+  | 'wakeup'
 >;
+
+type Tally = {
+  readonly approvals: readonly Approval[];
+  readonly grantId?: string | undefined;
+  readonly extension?: ExtensionOutcome | undefined;
+};
 
 export type DecideError =
   | 'UNKNOWN_REQUEST'
@@ -63,7 +81,7 @@ export const approveRequest =
     const now = deps.clock.now();
     const request = auth.value.request;
     const needed = findResource(deps.policy(), request.resourceId)?.approvals ?? 1;
-    const outcome = deps.uow.tx(() => {
+    const outcome = deps.uow.tx((): Result<Tally, 'NOT_PENDING' | 'ALREADY_APPROVED'> => {
       const voted = deps.requests.addApproval(request.id, cmd.actor.userId, now);
       if (!voted.ok) return voted;
       deps.audit.append({
@@ -73,7 +91,13 @@ export const approveRequest =
         requestId: request.id,
         details: { have: voted.value.length, need: needed },
       });
-      if (voted.value.length < needed) return ok({ approvals: voted.value, grantId: undefined });
+      if (voted.value.length < needed) return ok({ approvals: voted.value });
+      if (request.kind === 'extension') {
+        return ok({
+          approvals: voted.value,
+          extension: applyExtension(deps, request, cmd.actor.userId, now),
+        });
+      }
       const decided = deps.requests.decide(request.id, 'approved', cmd.actor.userId, now);
       if (!decided.ok) return decided;
       // One grant per request (UNIQUE in the store): a second approver racing this one got NOT_PENDING above.
@@ -103,6 +127,11 @@ export const approveRequest =
       return outcome.error === 'NOT_PENDING'
         ? err('NOT_PENDING', { requestId: request.id, state })
         : err(outcome.error);
+    }
+    const { extension } = outcome.value;
+    if (extension !== undefined) {
+      await announceExtension(deps, request.id, extension);
+      return ok({ request: deps.requests.get(request.id) ?? request, approvals: outcome.value.approvals });
     }
     await refreshCard(deps, request.id);
     if (outcome.value.grantId === undefined) {

@@ -34,6 +34,7 @@ export function loadCard(deps: Deps, requestId: string): ApprovalCard | undefine
     resource,
     approvals: deps.requests.approvals(requestId),
     grant: deps.grants.byRequest(requestId),
+    extends: request.extendsGrantId === undefined ? undefined : deps.grants.get(request.extendsGrantId),
   };
 }
 

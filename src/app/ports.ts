@@ -152,6 +152,8 @@ export interface RuleStore {
   holdsOf(grantId: string): RuleHold[];
   /** How many unreleased holds of *live* grants other than `exceptGrantId` point at `ruleId`. */
   otherLiveHolders(ruleId: string, exceptGrantId: string): number;
+  /** Every unreleased hold of a live grant on this rule (to tag the rule after whichever ends last). */
+  liveHoldsOn(ruleId: string): RuleHold[];
   /** A live hold on the same key by another grant (to share its rule instead of calling AWS). */
   findLive(key: RuleKey): RuleHold | undefined;
   /** Marks all holds of a grant released. */
@@ -214,7 +216,10 @@ export type ApprovalCard = {
   readonly request: AccessRequest;
   readonly resource: Resource;
   readonly approvals: readonly Approval[];
+  /** The grant this request opened (an `access` request once approved). */
   readonly grant?: Grant | undefined;
+  /** For an `extension` request: the grant it lengthens, as it stands now. */
+  readonly extends?: Grant | undefined;
 };
 
 /** Something worth telling the requester or the channel thread. */
@@ -224,8 +229,28 @@ export type Notice =
   | { readonly type: 'request-denied'; readonly card: ApprovalCard }
   | { readonly type: 'request-timed-out'; readonly card: ApprovalCard }
   | { readonly type: 'request-failed'; readonly card: ApprovalCard }
+  | { readonly type: 'request-cancelled'; readonly card: ApprovalCard }
   | { readonly type: 'grant-started'; readonly card: ApprovalCard; readonly grant: Grant }
-  | { readonly type: 'grant-ended'; readonly card: ApprovalCard; readonly grant: Grant };
+  | { readonly type: 'grant-ended'; readonly card: ApprovalCard; readonly grant: Grant }
+  /** To the requester, `warnBefore` ahead of the end, with Extend and Done buttons. */
+  | { readonly type: 'grant-expiring'; readonly card: ApprovalCard; readonly grant: Grant }
+  /** An approved extension moved the end: `previousEnd` → `grant.expiresAt`. */
+  | {
+      readonly type: 'grant-extended';
+      readonly card: ApprovalCard;
+      readonly grant: Grant;
+      readonly previousEnd: Date;
+    }
+  /** Once, at half the approval timeout, in the approval thread: mentions the approvers. */
+  | { readonly type: 'approval-reminder'; readonly card: ApprovalCard; readonly approvers: readonly string[] }
+  /** A break-glass grant was opened without approval: the approvers are alerted and must review it. */
+  | {
+      readonly type: 'break-glass-opened';
+      readonly card: ApprovalCard;
+      readonly grant: Grant;
+      readonly approvers: readonly string[];
+    }
+  | { readonly type: 'grant-reviewed'; readonly card: ApprovalCard; readonly grant: Grant };
 
 /** Slack, as the use cases see it. Failures throw; use cases log them and go on (a notice never blocks a close). */
 export interface Notifier {

@@ -1,7 +1,15 @@
 import type { Grant } from '../domain/grant';
-import { type Actor, type Resource, requestableBy } from '../domain/policy';
+import {
+  type Actor,
+  findResource,
+  isAdmin,
+  isApprover,
+  type Resource,
+  requestableBy,
+} from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import type { AppDeps } from './deps';
+import type { ApprovalCard } from './ports';
 
 type Deps = Pick<AppDeps, 'policy' | 'requests' | 'grants'>;
 
@@ -31,3 +39,46 @@ export const resourcesFor =
   (deps: Pick<AppDeps, 'policy'>) =>
   (actor: Actor): Resource[] =>
     requestableBy(deps.policy(), actor);
+
+/** Everything App Home shows one person (and `/access list` shows as text). */
+export type Dashboard = {
+  readonly userId: string;
+  /** Their own live grants. */
+  readonly mine: readonly ActiveEntry[];
+  readonly minePending: readonly AccessRequest[];
+  /** Pending requests this person may approve now (policy at this moment; not their own unless allowed; not already voted). */
+  readonly awaitingMe: readonly ApprovalCard[];
+  /** Every live grant in the workspace. */
+  readonly everyone: readonly ActiveEntry[];
+  /** Break-glass grants nobody has reviewed yet. */
+  readonly unreviewed: readonly ActiveEntry[];
+  /** Whether this person may review break-glass grants (an approver of some resource, or an admin). */
+  readonly canReview: boolean;
+};
+
+/** The dashboard for one person, read fresh. */
+export const dashboard =
+  (deps: Deps & Pick<AppDeps, 'policy'>) =>
+  (actor: Actor): Dashboard => {
+    const policy = deps.policy();
+    const live = withRequests(deps, deps.grants.list(['opening', 'active', 'closing']));
+    const awaitingMe = deps.requests.listPending().flatMap((request): ApprovalCard[] => {
+      const resource = findResource(policy, request.resourceId);
+      if (resource === undefined || !isApprover(resource, actor)) return [];
+      if (request.requesterId === actor.userId && !resource.allowSelfApproval) return [];
+      const approvals = deps.requests.approvals(request.id);
+      if (approvals.some((a) => a.approverId === actor.userId)) return [];
+      const extendsGrant =
+        request.extendsGrantId === undefined ? undefined : deps.grants.get(request.extendsGrantId);
+      return [{ request, resource, approvals, extends: extendsGrant }];
+    });
+    return {
+      userId: actor.userId,
+      mine: live.filter((e) => e.grant.requesterId === actor.userId),
+      minePending: deps.requests.listPending(actor.userId),
+      awaitingMe,
+      everyone: live,
+      unreviewed: withRequests(deps, deps.grants.unreviewedBreakGlass()),
+      canReview: isAdmin(policy, actor) || policy.resources.some((r) => isApprover(r, actor)),
+    };
+  };

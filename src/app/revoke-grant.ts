@@ -7,13 +7,17 @@ import type { AppDeps } from './deps';
 export type RevokeError = 'UNKNOWN_GRANT' | 'NOT_ALLOWED_TO_REVOKE' | 'GRANT_NOT_ACTIVE';
 
 /**
- * `/access revoke <grant-id>`: ends a grant now. Allowed to its requester, to any approver of its
+ * `/access revoke <grant-id>` and the Done button (reason `done`): ends a grant now. Allowed to its requester, to any approver of its
  * resource, and to admins — decided from the policy at this moment. For a role grant this is what
  * writes the deny policy, since STS cannot end the session itself.
  */
 export const revokeGrant =
   (deps: Pick<AppDeps, 'policy' | 'grants'>, close: CloseGrant, announce: (grant: Grant) => Promise<void>) =>
-  async (cmd: { grantId: string; actor: Actor }): Promise<Result<Grant, RevokeError>> => {
+  async (cmd: {
+    grantId: string;
+    actor: Actor;
+    reason?: 'revoked' | 'done';
+  }): Promise<Result<Grant, RevokeError>> => {
     const grant = deps.grants.get(cmd.grantId);
     if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
     const policy = deps.policy();
@@ -24,7 +28,7 @@ export const revokeGrant =
       isAdmin(policy, cmd.actor);
     if (!allowed) return err('NOT_ALLOWED_TO_REVOKE', { grantId: grant.id, resourceId: grant.resourceId });
     if (grant.state !== 'active') return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: grant.state });
-    const closed = await close(grant.id, 'revoked', cmd.actor.userId);
+    const closed = await close(grant.id, cmd.reason ?? 'revoked', cmd.actor.userId);
     if (closed === undefined) {
       return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: deps.grants.get(grant.id)?.state });
     }

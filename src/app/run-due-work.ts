@@ -1,8 +1,9 @@
 import type { Grant } from '../domain/grant';
+import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { CloseGrant } from './close-grant';
 import type { AppDeps } from './deps';
-import { describeError, refreshCard, tellBoth } from './notify';
+import { describeError, loadCard, refreshCard, safely, tellBoth } from './notify';
 
 type Deps = Pick<
   AppDeps,
@@ -103,5 +104,39 @@ export const runDueWork =
       }
     }
     for (const grant of closed) await announce(grant);
+    await warnEndingGrants(deps, now);
+    await remindApprovers(deps, now);
     return { closed: closed.length, timedOut, failed };
   };
+
+/**
+ * The requester hears `warnBefore` ahead of the end (with Extend and Done buttons), once per end:
+ * an extension clears the mark so the new end is warned too. Marked before sending, so a Slack
+ * failure costs one warning rather than a flood of them.
+ */
+async function warnEndingGrants(deps: Deps, now: Date): Promise<void> {
+  const warnBefore = deps.policy().warnBefore;
+  for (const grant of deps.grants.dueForWarning(now, warnBefore)) {
+    if (grant.expiresAt <= now) continue;
+    deps.grants.markWarned(grant.id, now);
+    const card = loadCard(deps, grant.requestId);
+    if (card === undefined) continue;
+    await safely(deps, 'dm grant-expiring', () =>
+      deps.notifier.notifyUser(grant.requesterId, { type: 'grant-expiring', card, grant }),
+    );
+  }
+}
+
+/** Once, at half its approval timeout, a request nobody has decided is re-announced to its approvers. */
+async function remindApprovers(deps: Deps, now: Date): Promise<void> {
+  for (const request of deps.requests.dueForReminder(now)) {
+    deps.requests.markReminded(request.id, now);
+    const card = loadCard(deps, request.id);
+    const ref = card?.request.message;
+    const resource = findResource(deps.policy(), request.resourceId);
+    if (card === undefined || ref === undefined || resource === undefined) continue;
+    await safely(deps, 'thread approval-reminder', () =>
+      deps.notifier.notifyThread(ref, { type: 'approval-reminder', card, approvers: resource.approvers }),
+    );
+  }
+}

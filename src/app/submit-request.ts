@@ -5,7 +5,7 @@ import { type Actor, findResource, mayRequest, type Resource } from '../domain/p
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { AppDeps } from './deps';
-import { describeError, loadCard } from './notify';
+import { describeError, loadCard, safely } from './notify';
 import type { OpenGrant } from './open-grant';
 
 export type SubmitCommand = {
@@ -15,7 +15,12 @@ export type SubmitCommand = {
   readonly durationMs?: number | undefined;
   readonly address?: string | undefined;
   readonly reason: string;
+  /** Open at once without approval (`--break-glass`), where the resource allows it. */
+  readonly breakGlass?: boolean | undefined;
 };
+
+/** A break-glass reason must say enough for the reviewers afterwards. */
+export const MIN_BREAK_GLASS_REASON = 20;
 
 export type SubmitError =
   | 'UNKNOWN_RESOURCE'
@@ -25,6 +30,8 @@ export type SubmitError =
   | 'DURATION_TOO_LONG'
   | 'ADDRESS_REQUIRED'
   | 'ADDRESS_NOT_APPLICABLE'
+  | 'BREAK_GLASS_NOT_ALLOWED'
+  | 'BREAK_GLASS_REASON_TOO_SHORT'
   | CidrError;
 
 export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
@@ -35,8 +42,28 @@ export function validateRequest(
   cmd: SubmitCommand,
 ): Result<{ durationMs: number; source?: SourceCidr | undefined }, SubmitError> {
   if (!mayRequest(resource, cmd.actor)) return err('NOT_REQUESTER', { resourceId: resource.id });
-  const durationMs = cmd.durationMs ?? resource.defaultDuration;
+  const breakGlass = cmd.breakGlass === true;
+  if (breakGlass && !resource.breakGlass) return err('BREAK_GLASS_NOT_ALLOWED', { resourceId: resource.id });
+  if (breakGlass && cmd.reason.trim().length < MIN_BREAK_GLASS_REASON) {
+    return err('BREAK_GLASS_REASON_TOO_SHORT', {
+      min: MIN_BREAK_GLASS_REASON,
+      length: cmd.reason.trim().length,
+    });
+  }
+  const fallback =
+    breakGlass && resource.defaultDuration !== undefined
+      ? Math.min(resource.defaultDuration, resource.breakGlassMaxDuration)
+      : resource.defaultDuration;
+  const durationMs = cmd.durationMs ?? fallback;
   if (durationMs === undefined) return err('DURATION_REQUIRED', { resourceId: resource.id });
+  if (breakGlass && durationMs > resource.breakGlassMaxDuration) {
+    return err('DURATION_TOO_LONG', {
+      resourceId: resource.id,
+      max: resource.breakGlassMaxDuration,
+      requested: durationMs,
+      breakGlass: true,
+    });
+  }
   if (durationMs < resource.minDuration) {
     return err('DURATION_TOO_SHORT', {
       resourceId: resource.id,
@@ -98,6 +125,7 @@ export const submitRequest =
     if (!valid.ok) return valid;
 
     const { durationMs, source } = valid.value;
+    const breakGlass = cmd.breakGlass === true;
     if (resource.kind === 'aws-role') {
       const roleMax = await roleMaxMs(deps, resource.roleArn);
       if (roleMax !== undefined && durationMs > roleMax) {
@@ -121,17 +149,27 @@ export const submitRequest =
         reason: cmd.reason,
         createdAt: now,
         approvalDeadline: addMilliseconds(now, resource.approvalTimeout),
+        breakGlass,
       });
       deps.audit.append({
         at: now,
         actor: cmd.actor.userId,
         type: 'request.submitted',
         requestId: id,
-        details: { resourceId: resource.id, durationMs, source: source?.cidr, reason: cmd.reason },
+        details: {
+          resourceId: resource.id,
+          durationMs,
+          source: source?.cidr,
+          reason: cmd.reason,
+          breakGlass,
+        },
       });
-      if (!resource.autoApprove) return { request, grantId: undefined };
-      // Auto-approval is still a decision on the record: by hallpass, under the policy in force now.
-      const decided = deps.requests.decide(id, 'approved', SYSTEM_ACTOR, now, 'auto-approved by policy');
+      if (!resource.autoApprove && !breakGlass) return { request, grantId: undefined };
+      // Auto-approval and break-glass are still decisions on the record: by hallpass, under the policy in force now.
+      const note = breakGlass
+        ? 'break-glass: opened without approval, to be reviewed'
+        : 'auto-approved by policy';
+      const decided = deps.requests.decide(id, 'approved', SYSTEM_ACTOR, now, note);
       if (!decided.ok) throw new Error(`request ${id} left pending state while being created`);
       const grant = deps.grants.insert({
         id: deps.ids.grant(),
@@ -140,6 +178,7 @@ export const submitRequest =
         requesterId: cmd.actor.userId,
         startsAt: now,
         expiresAt: plannedEnd(now, durationMs),
+        breakGlass,
       });
       deps.audit.append({
         at: now,
@@ -147,7 +186,7 @@ export const submitRequest =
         type: 'request.approved',
         requestId: id,
         grantId: grant.id,
-        details: { auto: true },
+        details: breakGlass ? { breakGlass: true } : { auto: true },
       });
       return { request: decided.value, grantId: grant.id };
     });
@@ -166,11 +205,34 @@ export const submitRequest =
     }
     deps.wakeup.wake();
     if (created.grantId !== undefined) await openGrant(created.grantId);
+    if (breakGlass && created.grantId !== undefined)
+      await alertBreakGlass(deps, id, created.grantId, resource);
     return ok({
       request: deps.requests.get(id) ?? created.request,
       autoApproved: created.grantId !== undefined,
     });
   };
+
+/** Break-glass opened without a vote: the approvers are alerted in the thread and owe a review. */
+async function alertBreakGlass(
+  deps: Deps,
+  requestId: string,
+  grantId: string,
+  resource: Resource,
+): Promise<void> {
+  const card = loadCard(deps, requestId);
+  const grant = deps.grants.get(grantId);
+  const ref = card?.request.message;
+  if (card === undefined || ref === undefined || grant === undefined || grant.state !== 'active') return;
+  await safely(deps, 'thread break-glass-opened', () =>
+    deps.notifier.notifyThread(ref, {
+      type: 'break-glass-opened',
+      card,
+      grant,
+      approvers: resource.approvers,
+    }),
+  );
+}
 
 /**
  * The role's own ceiling (`MaxSessionDuration`, read with iam:GetRole): a request longer than the

@@ -1,10 +1,13 @@
 import { SYSTEM_ACTOR } from '../domain/request';
+import { cancelRequest } from './cancel-request';
 import { announceClosed, closeGrant } from './close-grant';
 import { approveRequest, denyRequest } from './decide-request';
 import type { AppDeps } from './deps';
+import { requestExtension } from './extend-grant';
 import { loadCard } from './notify';
 import { openGrant } from './open-grant';
-import { overview, resourcesFor } from './queries';
+import { dashboard, overview, resourcesFor } from './queries';
+import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
 import { runDueWork } from './run-due-work';
 import { submitRequest } from './submit-request';
@@ -24,8 +27,12 @@ export function createUseCases(deps: AppDeps) {
     openGrant: open,
     closeGrant: close,
     revokeGrant: revokeGrant(deps, close, announce),
+    cancelRequest: cancelRequest(deps),
+    requestExtension: requestExtension(deps),
+    reviewGrant: reviewGrant(deps),
     runDueWork: due,
     overview: overview(deps),
+    dashboard: dashboard(deps),
     resourcesFor: resourcesFor(deps),
     directory: deps.directory,
     policy: deps.policy,

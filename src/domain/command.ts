@@ -5,7 +5,7 @@ import { err, ok, type Result } from './result';
  * The `/access` grammar:
  * ```
  * /access                                                  open the request form
- * /access <resource> [<duration>] [from <ip|cidr>] <reason…>
+ * /access <resource> [<duration>] [from <ip|cidr>] [--break-glass] <reason…>
  * /access list | resources | help
  * /access revoke <grant-id> | extend <grant-id> <duration> | cancel <request-id>
  * /access audit [<days>]                                   admins: the audit export as a file (default 30 days)
@@ -27,6 +27,8 @@ export type Command =
       readonly durationMs?: number | undefined;
       readonly address?: string | undefined;
       readonly reason: string;
+      /** `--break-glass`: open at once without approval, where the resource allows it. */
+      readonly breakGlass: boolean;
     };
 
 export type CommandError =
@@ -86,12 +88,16 @@ export function parseCommand(text: string): Result<Command, CommandError> {
       }
       return ok({ kind: 'audit', days });
     }
-    default:
-      return parseRequest(trimmed);
+    default: {
+      // `--break-glass` may stand anywhere after the resource; it is a flag, not part of the reason.
+      const flag = /(^|\s)--break-glass(?=\s|$)/i;
+      const breakGlass = flag.test(trimmed);
+      return parseRequest(breakGlass ? trimmed.replace(flag, ' ').trim() : trimmed, breakGlass);
+    }
   }
 }
 
-function parseRequest(text: string): Result<Command, CommandError> {
+function parseRequest(text: string, breakGlass: boolean): Result<Command, CommandError> {
   // Walk the text token by token but keep the reason's own spacing.
   const re = /\S+/g;
   const next = (): { token: string; end: number } | undefined => {
@@ -124,5 +130,5 @@ function parseRequest(text: string): Result<Command, CommandError> {
   if (reason === '') return err('MISSING_REASON', { resourceId });
   if (reason.length > MAX_REASON_LENGTH)
     return err('REASON_TOO_LONG', { length: reason.length, max: MAX_REASON_LENGTH });
-  return ok({ kind: 'request', resourceId, durationMs, address, reason });
+  return ok({ kind: 'request', resourceId, durationMs, address, reason, breakGlass });
 }

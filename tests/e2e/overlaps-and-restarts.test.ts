@@ -123,7 +123,8 @@ describe('restarts', () => {
     h.clock.advance(10 * MINUTE);
     h = await h.restart();
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
-    expect(h.clock.nextTimerAt()).toEqual(expiresAt);
+    // Armed from the database: first the 5-minute warning, then the expiry itself.
+    expect(h.clock.nextTimerAt()).toEqual(new Date((expiresAt?.getTime() ?? 0) - 5 * MINUTE));
     await h.advance(20 * MINUTE);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
     expect(h.hallpass.useCases.cardOf(requestId)?.grant?.endedAt).toEqual(expiresAt);

@@ -98,5 +98,17 @@ export function createSqliteRuleStore(db: Db): RuleStore {
           .where(and(eq(ruleHolds.grantId, grantId), isNull(ruleHolds.releasedAt)))
           .run();
       }),
+
+    liveHoldsOn: (ruleId) =>
+      withDbErrors('rules.liveHoldsOn', () =>
+        db
+          .select({ hold: ruleHolds })
+          .from(ruleHolds)
+          .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+          .where(and(eq(ruleHolds.ruleId, ruleId), liveHold))
+          .orderBy(asc(ruleHolds.id))
+          .all()
+          .map((r) => toHold(r.hold)),
+      ),
   };
 }

@@ -220,7 +220,9 @@ export const ruleHolds = sqliteTable(
 
 /**
  * The audit trail. Append-only: the store exposes no update or delete, and triggers in the
- * migrations abort any UPDATE or DELETE on this table.
+ * migrations abort any UPDATE or DELETE on this table. Tamper-evident: each event is sealed with a
+ * SHA-256 hash over its predecessor's hash and its own content (see `audit-log.ts`), so an edited,
+ * deleted or reordered event breaks the chain that `verifyAuditChain` walks.
  */
 export const auditEvents = sqliteTable(
   'audit_events',
@@ -237,6 +239,13 @@ export const auditEvents = sqliteTable(
     grantId: text('grant_id'),
     /** JSON object text; Dates inside become ISO strings. Never holds credentials. */
     details: text('details'),
+    /**
+     * `hash` of the event before this one (64 zeros for the first). NULL only on events recorded
+     * before the chain existed (migration 0004); a trigger refuses new events without a seal.
+     */
+    prevHash: text('prev_hash'),
+    /** Hex SHA-256 of `prev_hash + "\n" + canonical JSON of the event` (see `audit-log.ts`). */
+    hash: text('hash'),
   },
   (t) => [index('audit_events_request_idx').on(t.requestId, t.seq)],
 );

@@ -7,7 +7,16 @@ import { type AccessRequest, SYSTEM_ACTOR } from '../../../domain/request';
 import { isoUtc, mention, safeCode, safeText, slackDate } from '../escape';
 import { ACTION, BLOCK } from '../ids';
 import { context, fallback, fieldsSection, header, plain, type SlackMessage, section } from './blocks';
-import { approvalsLine, mentionList, principalsText, resourceTitle, sourceText } from './describe';
+import {
+  approvalsLine,
+  endWords,
+  mentionList,
+  plainPrincipal,
+  principalsText,
+  resourceTitle,
+  sourceText,
+  type ViewOptions,
+} from './describe';
 
 /** Room left in the reason section after its `*Reason*` label; the reason is cut to fit. */
 const REASON_MAX = 2900;
@@ -16,32 +25,94 @@ const NOTE_MAX = 1000;
 
 /**
  * The approval message in the resource's channel, for every state of the request and its grant.
- * Approve / Deny buttons appear only while the request is pending; their value is the request
- * id (the click is authorized from the policy, never from the value).
+ * Approve / Deny appear only while the request is pending; Review only while a break-glass grant
+ * is unreviewed (whatever its state: a review is owed even after it ended). Button values are
+ * ids; every click is authorized from the policy, never from the value. An `extension` request
+ * shows the grant it lengthens (`card.extends`); every grant line shows the grant's *current*
+ * `expiresAt`, so an approved extension reads right. `opts.mention` addresses the approvers.
  */
-export function approvalCardMessage(card: ApprovalCard, now: Date): SlackMessage {
+export function approvalCardMessage(card: ApprovalCard, now: Date, opts: ViewOptions = {}): SlackMessage {
+  const render = opts.mention ?? plainPrincipal;
   const { request, resource } = card;
+  const grant = targetGrant(card);
+  const breakGlass = isBreakGlass(card);
   const blocks: types.KnownBlock[] = [
-    header(`Access request: ${resource.id}`),
-    section(
-      `${mention(request.requesterId)} asks for *${formatDuration(request.durationMs)}* of access to ${resourceTitle(resource)}`,
-    ),
+    header(`${headline(card)}: ${resource.id}`),
+    section(introText(card)),
     fieldsSection(detailFields(card)),
     section(`*Reason*\n${safeText(request.reason, REASON_MAX) || '_none given_'}`),
-    context([approvalsLine(card.approvals, resource.approvals)]),
-    section(statusText(card, now)),
+    context([
+      breakGlass
+        ? 'No approval was asked (break-glass); an approver reviews it afterwards'
+        : approvalsLine(card.approvals, resource.approvals),
+    ]),
+    section(statusText(card, now, render)),
   ];
   if (request.state === 'pending') blocks.push(approvalButtons(request.id));
-  blocks.push(context([auditLine(card)]));
+  const opened = card.grant;
+  if (opened?.breakGlass === true) {
+    const reviewed = reviewedText(opened);
+    if (reviewed === undefined) {
+      const approvers = principalsText(resource.approvers, render) || 'Approvers';
+      blocks.push(section(`${approvers}: please review this break-glass access.`));
+      blocks.push(reviewButton(opened.id));
+    } else {
+      blocks.push(section(reviewed));
+    }
+  }
+  blocks.push(context([auditLine(card, grant)]));
   return { text: fallback(fallbackText(card)), blocks };
+}
+
+const isExtension = (card: ApprovalCard): boolean => card.request.kind === 'extension';
+
+const isBreakGlass = (card: ApprovalCard): boolean =>
+  card.request.breakGlass || card.grant?.breakGlass === true;
+
+/** The grant the card is about: the one it lengthens for an extension, else the one it opened. */
+const targetGrant = (card: ApprovalCard): Grant | undefined =>
+  isExtension(card) ? card.extends : card.grant;
+
+function headline(card: ApprovalCard): string {
+  if (isExtension(card)) return 'Extension request';
+  if (isBreakGlass(card)) return 'Break-glass access';
+  return 'Access request';
+}
+
+function introText(card: ApprovalCard): string {
+  const { request, resource } = card;
+  const who = mention(request.requesterId);
+  const duration = formatDuration(request.durationMs);
+  if (isExtension(card)) {
+    const grantId = safeCode(card.extends?.id ?? request.extendsGrantId ?? 'unknown', 80);
+    const asks = request.state === 'pending' ? 'asks' : 'asked';
+    return `${who} ${asks} for *${duration}* more on grant ${grantId} for ${resourceTitle(resource)}${extensionWindow(card)}`;
+  }
+  if (isBreakGlass(card)) {
+    return `${who} opened *${duration}* of access to ${resourceTitle(resource)} at once, without approval (break-glass)`;
+  }
+  return `${who} asks for *${duration}* of access to ${resourceTitle(resource)}`;
+}
+
+/** ` (now until T1; would end at T2)` while an extension is pending on a live grant. */
+function extensionWindow(card: ApprovalCard): string {
+  const grant = card.extends;
+  if (card.request.state !== 'pending' || grant === undefined) return '';
+  if (grant.state === 'closed' || grant.state === 'failed') {
+    return ` (the grant already ended at ${slackDate(grant.endedAt ?? grant.expiresAt)})`;
+  }
+  const wouldEnd = new Date(grant.expiresAt.getTime() + card.request.durationMs);
+  return ` (now until ${slackDate(grant.expiresAt)}; would end at ${slackDate(wouldEnd)})`;
 }
 
 function detailFields(card: ApprovalCard): string[] {
   const { request, resource } = card;
   const fields = [
-    `*Duration*\n${formatDuration(request.durationMs)}`,
+    `*${isExtension(card) ? 'More time' : 'Duration'}*\n${formatDuration(request.durationMs)}`,
     `*Request*\n${safeCode(request.id, 80)}`,
   ];
+  const grantId = isExtension(card) ? (card.extends?.id ?? request.extendsGrantId) : undefined;
+  if (grantId !== undefined) fields.push(`*Grant*\n${safeCode(grantId, 80)}`);
   if (resource.kind === 'security-group') {
     fields.push(`*From*\n${request.source === undefined ? '_no address_' : sourceText(request)}`);
     fields.push(`*Ports*\n${safeText(describePorts(resource), 500)}`);
@@ -75,20 +146,34 @@ function approvalButtons(requestId: string): types.ActionsBlock {
   };
 }
 
+function reviewButton(grantId: string): types.ActionsBlock {
+  return {
+    type: 'actions',
+    block_id: BLOCK.reviewActions,
+    elements: [{ type: 'button', action_id: ACTION.reviewGrant, text: plain('Review', 75), value: grantId }],
+  };
+}
+
+/** `Reviewed by <@U> at T`, or `undefined` while the review is owed. */
+function reviewedText(grant: Grant): string | undefined {
+  if (grant.reviewedAt === undefined) return undefined;
+  return `Reviewed by ${mention(grant.reviewedBy ?? 'an approver')} at ${slackDate(grant.reviewedAt)}`;
+}
+
 /**
  * The state line(s): what happened, by whom, when — each time carrying its ISO-8601 UTC form.
  * No "time left": the message is rewritten only on state changes, so a countdown would go stale.
  */
-function statusText(card: ApprovalCard, now: Date): string {
+function statusText(card: ApprovalCard, now: Date, render: (p: string) => string): string {
   const { request, resource } = card;
   const decidedAt = request.decidedAt ?? now;
   switch (request.state) {
     case 'pending': {
-      const waiting = `Waiting for approval from ${principalsText(resource.approvers) || 'the approvers'}`;
+      const waiting = `Waiting for approval from ${principalsText(resource.approvers, render) || 'the approvers'}`;
       return `${waiting}\nTimes out at ${slackDate(request.approvalDeadline)}`;
     }
     case 'approved':
-      return `${approvedLine(card, decidedAt)}\n${grantLine(card.grant, request)}`;
+      return `${approvedLine(card, decidedAt)}\n${grantLine(card, request)}`;
     case 'denied': {
       const reason = nonEmpty(request.note);
       const line = `Denied by ${mention(request.decidedBy ?? 'an approver')} at ${slackDate(decidedAt)}`;
@@ -100,13 +185,17 @@ function statusText(card: ApprovalCard, now: Date): string {
       return `Cancelled by ${mention(request.decidedBy ?? request.requesterId)} at ${slackDate(decidedAt)}`;
     case 'failed': {
       const note = nonEmpty(request.note) ?? 'hallpass could not open the access';
-      return `Failed: ${safeText(note, NOTE_MAX)}\nat ${slackDate(decidedAt)}; nothing is open for this request`;
+      const tail = isExtension(card) ? 'the grant keeps its end' : 'nothing is open for this request';
+      return `Failed: ${safeText(note, NOTE_MAX)}\nat ${slackDate(decidedAt)}; ${tail}`;
     }
   }
 }
 
 function approvedLine(card: ApprovalCard, at: Date): string {
   const { request, approvals } = card;
+  if (isBreakGlass(card)) {
+    return `Opened without approval (break-glass) by ${mention(request.requesterId)} at ${slackDate(at)}`;
+  }
   if (approvals.length === 0 && (request.decidedBy === SYSTEM_ACTOR || card.resource.autoApprove)) {
     return `Auto-approved at ${slackDate(at)} (this resource needs no approval)`;
   }
@@ -117,22 +206,24 @@ function approvedLine(card: ApprovalCard, at: Date): string {
   return `Approved by ${by} at ${slackDate(at)}`;
 }
 
-function grantLine(grant: Grant | undefined, request: AccessRequest): string {
-  if (grant === undefined || grant.state === 'opening') return 'Opening access…';
+/** The grant's current state, with its current `expiresAt` (an approved extension moves it). */
+function grantLine(card: ApprovalCard, request: AccessRequest): string {
+  const grant = targetGrant(card);
+  if (grant === undefined) {
+    return isExtension(card)
+      ? `Extending grant ${safeCode(request.extendsGrantId ?? 'unknown', 80)}…`
+      : 'Opening access…';
+  }
   const id = safeCode(grant.id, 80);
   switch (grant.state) {
+    case 'opening':
+      return 'Opening access…';
     case 'active':
       return `Active until ${slackDate(grant.expiresAt)} — grant ${id}`;
     case 'closing':
       return `Closing access (planned end ${slackDate(grant.expiresAt)}) — grant ${id}`;
-    case 'closed': {
-      const reason = grant.endReason ?? 'expired';
-      const by =
-        grant.endedBy !== undefined && grant.endedBy !== SYSTEM_ACTOR && reason !== 'expired'
-          ? ` by ${mention(grant.endedBy)}`
-          : '';
-      return `Ended at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${reason})${by} — grant ${id}`;
-    }
+    case 'closed':
+      return `Ended at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${endWords(grant)}) — grant ${id}`;
     case 'failed': {
       const note = nonEmpty(request.note) ?? 'AWS refused or did not answer';
       return `Failed: could not open access — ${safeText(note, NOTE_MAX)} — grant ${id}`;
@@ -141,24 +232,38 @@ function grantLine(grant: Grant | undefined, request: AccessRequest): string {
 }
 
 /** Always-visible exact UTC times and ids, for whoever audits the channel later. */
-function auditLine(card: ApprovalCard): string {
-  const { request, grant } = card;
+function auditLine(card: ApprovalCard, grant: Grant | undefined): string {
+  const { request } = card;
   const parts = [`${safeText(request.id, 80)}`, `requested ${isoUtc(request.createdAt)}`];
   if (request.state === 'pending') parts.push(`times out ${isoUtc(request.approvalDeadline)}`);
   if (request.decidedAt !== undefined)
     parts.push(`${request.state.replace('_', ' ')} ${isoUtc(request.decidedAt)}`);
+  if (grant === undefined && isExtension(card) && request.extendsGrantId !== undefined) {
+    parts.push(`extends ${safeText(request.extendsGrantId, 80)}`);
+  }
   if (grant !== undefined) {
-    parts.push(safeText(grant.id, 80));
+    parts.push(isExtension(card) ? `extends ${safeText(grant.id, 80)}` : safeText(grant.id, 80));
     if (grant.state === 'closed' && grant.endedAt !== undefined) parts.push(`ended ${isoUtc(grant.endedAt)}`);
     else parts.push(`until ${isoUtc(grant.expiresAt)}`);
+    if (grant.reviewedAt !== undefined) parts.push(`reviewed ${isoUtc(grant.reviewedAt)}`);
   }
   return parts.join(' · ');
 }
 
 function fallbackText(card: ApprovalCard): string {
-  const { request, resource, grant } = card;
-  const who = `${mention(request.requesterId)} asks for ${formatDuration(request.durationMs)} of access to ${resource.id}`;
-  return `${who}: ${stateWord(request.state, grant)} (${safeText(request.id, 80)})`;
+  const { request, resource } = card;
+  const who = mention(request.requesterId);
+  const duration = formatDuration(request.durationMs);
+  const grant = targetGrant(card);
+  if (isExtension(card)) {
+    const grantId = safeText(card.extends?.id ?? request.extendsGrantId ?? 'unknown', 80);
+    return `${who} asks for ${duration} more on grant ${grantId} (${resource.id}): ${stateWord(request.state, grant)} (${safeText(request.id, 80)})`;
+  }
+  if (isBreakGlass(card)) {
+    const review = card.grant?.reviewedAt === undefined ? 'review owed' : 'reviewed';
+    return `${who} opened ${resource.id} for ${duration} without approval (break-glass): ${stateWord(request.state, grant)}, ${review} (${safeText(request.id, 80)})`;
+  }
+  return `${who} asks for ${duration} of access to ${resource.id}: ${stateWord(request.state, grant)} (${safeText(request.id, 80)})`;
 }
 
 function stateWord(state: AccessRequest['state'], grant: Grant | undefined): string {

@@ -89,3 +89,11 @@ export function timeLeft(until: Date, now: Date): string {
   if (ms < 60_000) return `${formatDuration(ms)} left`;
   return `${formatDuration(Math.floor(ms / 60_000) * 60_000)} left`;
 }
+
+/** "in 5m", "in 45s", "now": how far off `until` is, to the nearest minute above a minute. */
+export function inTime(until: Date, now: Date): string {
+  const ms = until.getTime() - now.getTime();
+  if (ms < 1000) return 'now';
+  if (ms < 60_000) return `in ${formatDuration(ms)}`;
+  return `in ${formatDuration(Math.round(ms / 60_000) * 60_000)}`;
+}

@@ -1,6 +1,23 @@
+import type { Grant } from '../../../domain/grant';
 import { describePorts, type Resource } from '../../../domain/policy';
-import type { AccessRequest, Approval } from '../../../domain/request';
+import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../../../domain/request';
 import { mention, safeCode, safeText } from '../escape';
+
+/**
+ * Writes a policy principal (`U…` or `@handle`) so that it addresses — and may ping — them. The
+ * Slack adapter can pass one that turns `@sre` into a user-group mention (`<!subteam^S…>`); its
+ * output is written as is, so it must escape whatever it does not mean as a token.
+ */
+export type MentionPrincipal = (principal: string) => string;
+
+/** Options shared by the message views. */
+export type ViewOptions = {
+  /** How to address approvers; default `plainPrincipal` (users mentioned, groups as plain `@handle`). */
+  readonly mention?: MentionPrincipal | undefined;
+};
+
+/** Users as `<@U…>`, groups as the plain escaped `@handle` (no ping). */
+export const plainPrincipal: MentionPrincipal = (p) => (p.startsWith('@') ? safeText(p, 60) : mention(p));
 
 /** Policy text (descriptions) is trusted more than user text, but is still escaped and bounded. */
 export const resourceDescription = (r: Resource, max = 300): string =>
@@ -43,9 +60,36 @@ export function approvalsLine(approvals: readonly Approval[], needed: number): s
   return approvals.length === 0 ? count : `${count}: ${mentionList(approvals.map((a) => a.approverId))}`;
 }
 
-/** Approver principals for display: users as mentions, groups as plain `@handle` (no ping). */
-export function principalsText(principals: readonly string[], max = 10): string {
-  const shown = principals.slice(0, max).map((p) => (p.startsWith('@') ? safeText(p, 60) : mention(p)));
+/**
+ * Approver principals, each written by `render` (default: users as mentions, groups as plain
+ * `@handle`), at most `max` of them and then "and N more".
+ */
+export function principalsText(
+  principals: readonly string[],
+  render: MentionPrincipal = plainPrincipal,
+  max = 10,
+): string {
+  const shown = principals.slice(0, max).map(render);
   const more = principals.length - shown.length;
   return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+}
+
+/**
+ * Why and by whom a grant ended, in a few words: `expired`, `revoked by <@U…>`,
+ * `finished early by <@U…>`, `failed`. Expiry names nobody: the clock ended it.
+ */
+export function endWords(grant: Grant): string {
+  const reason = grant.endReason ?? 'expired';
+  const by =
+    grant.endedBy !== undefined && grant.endedBy !== SYSTEM_ACTOR ? ` by ${mention(grant.endedBy)}` : '';
+  switch (reason) {
+    case 'expired':
+      return 'expired';
+    case 'revoked':
+      return `revoked${by}`;
+    case 'done':
+      return `finished early${by}`;
+    case 'failed':
+      return 'failed';
+  }
 }

@@ -21,7 +21,16 @@ export type UseCaseErrorCode =
   | 'NOT_ALLOWED_TO_REVOKE'
   | 'GRANT_NOT_ACTIVE'
   | 'NOT_YET_AVAILABLE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'NOT_YOUR_REQUEST'
+  | 'NOT_YOUR_GRANT'
+  | 'NOT_EXTENDABLE'
+  | 'EXTENSION_PENDING'
+  | 'EXTENSION_TOO_LONG'
+  | 'BREAK_GLASS_NOT_ALLOWED'
+  | 'BREAK_GLASS_REASON_TOO_SHORT'
+  | 'ALREADY_REVIEWED'
+  | 'NOT_BREAK_GLASS';
 
 /** How a grant's state reads in a refusal. */
 const GRANT_STATE_WORDS: Record<string, string> = {
@@ -54,6 +63,11 @@ const ms = (d: Detail, key: string): string | undefined => {
   return v === undefined ? undefined : formatDuration(v);
 };
 const resource = (d: Detail): string => echo(d, 'resourceId', 'that resource');
+/** `grant `grt_x`` or `this grant`. */
+const grantRef = (d: Detail): string => {
+  const id = str(d, 'grantId');
+  return id === undefined ? 'this grant' : `grant ${safeCode(id, 80)}`;
+};
 
 const DURATION_FORMS = '`90s`, `15m`, `1h` or `1h30m`';
 
@@ -127,10 +141,16 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
     `You are not on the list of people who may ask for ${resource(d)}: ask an admin, or see \`/access resources\` for what you may ask for.`,
   DURATION_TOO_SHORT: (d) =>
     `${ms(d, 'requested') ?? 'That duration'} is shorter than the minimum of ${ms(d, 'min') ?? 'this resource'}: ask for at least ${ms(d, 'min') ?? 'the minimum'}.`,
-  DURATION_TOO_LONG: (d) =>
-    str(d, 'role') === undefined
-      ? `${ms(d, 'requested') ?? 'That duration'} is longer than the maximum of ${ms(d, 'max') ?? 'this resource'}: ask for ${ms(d, 'max') ?? 'the maximum'} or less.`
-      : `${ms(d, 'requested') ?? 'That duration'} is longer than the role allows (its MaxSessionDuration is ${ms(d, 'max') ?? 'shorter'}): ask for ${ms(d, 'max') ?? 'the maximum'} or less.`,
+  DURATION_TOO_LONG: (d) => {
+    const requested = ms(d, 'requested') ?? 'That duration';
+    const max = ms(d, 'max');
+    if (d['breakGlass'] === true) {
+      return `${requested} is too long for break-glass: break-glass access is limited to ${max ?? 'a shorter time'} on ${resource(d)}. Ask for ${max ?? 'less'} or less, or ask for approval as usual for longer.`;
+    }
+    return str(d, 'role') === undefined
+      ? `${requested} is longer than the maximum of ${max ?? 'this resource'}: ask for ${max ?? 'the maximum'} or less.`
+      : `${requested} is longer than the role allows (its MaxSessionDuration is ${max ?? 'shorter'}): ask for ${max ?? 'the maximum'} or less.`;
+  },
   DURATION_REQUIRED: (d) =>
     `${resource(d)} has no default duration: say how long you need, like \`/access ${safeText(str(d, 'resourceId') ?? 'prod-db', 64)} 30m …\`.`,
   ADDRESS_REQUIRED: (d) => {
@@ -165,6 +185,37 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
   NOT_YET_AVAILABLE: (d) =>
     `${echo(d, 'feature', 'That')} is not available yet: for now ask for a new grant with \`/access &lt;resource&gt; &lt;duration&gt; …\`.`,
   RATE_LIMITED: () => 'You are sending requests faster than hallpass accepts: wait a minute, then try again.',
+
+  // Lifecycle: cancel, extend, done, break-glass and its review.
+  NOT_YOUR_REQUEST: (d) =>
+    `Request ${echo(d, 'requestId', 'this request')} is not yours: only the person who asked may cancel it, so nothing was changed.`,
+  NOT_YOUR_GRANT: (d) =>
+    `Grant ${echo(d, 'grantId', 'this grant')} is not yours: only its requester may extend it or mark it done, so nothing was changed (approvers and admins can end it with \`/access revoke\`).`,
+  NOT_EXTENDABLE: (d) =>
+    `${echo(d, 'resourceId', 'This resource')} is an AWS role, and a role session cannot be lengthened once issued: ask for a new grant when this one ends.`,
+  EXTENSION_PENDING: (d) =>
+    `Grant ${echo(d, 'grantId', 'this grant')} already has an extension waiting for approval (${echo(d, 'requestId', 'see `/access list`')}): wait for that decision, or withdraw it with \`/access cancel\`.`,
+  EXTENSION_TOO_LONG: (d) => {
+    const max = ms(d, 'max');
+    const used = ms(d, 'used');
+    const available = num(d, 'available');
+    const limit = `${echo(d, 'resourceId', 'This resource')} allows at most ${max ?? 'its maximum'} in all from the original start`;
+    const sofar = used === undefined ? '' : `; this grant has used ${used}`;
+    if (available !== undefined && available < 1000) {
+      return `${limit}${sofar}, so it cannot be extended any further: ask for a new grant when it ends.`;
+    }
+    return `${limit}${sofar}, so at most ${available === undefined ? 'what is left' : formatDuration(available)} more: ask for that or less.`;
+  },
+  BREAK_GLASS_NOT_ALLOWED: (d) =>
+    `${echo(d, 'resourceId', 'This resource')} does not allow break-glass access: leave out \`--break-glass\` and ask for approval as usual.`,
+  BREAK_GLASS_REASON_TOO_SHORT: (d) => {
+    const length = num(d, 'length');
+    return `Break-glass needs a reason of at least ${num(d, 'min') ?? 20} characters${length === undefined ? '' : ` (yours has ${length})`}: say what is broken and why it cannot wait for approval.`;
+  },
+  ALREADY_REVIEWED: (d) =>
+    `The break-glass access of ${grantRef(d)} has already been reviewed, so nothing was changed.`,
+  NOT_BREAK_GLASS: (d) =>
+    `There is nothing to review on ${grantRef(d)}: it was approved the usual way, not opened by break-glass.`,
 };
 
 const isKnown = (code: string): code is KnownErrorCode => Object.hasOwn(SENTENCES, code);

@@ -4,31 +4,61 @@ import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';
 import { SYSTEM_ACTOR } from '../../../domain/request';
 import { channelLink, mention, safeText, slackDate } from '../escape';
-import { fallback, type SlackMessage, section } from './blocks';
-import { accessPhrase } from './describe';
+import { BLOCK } from '../ids';
+import { fallback, inTime, type SlackMessage, section } from './blocks';
+import { actions, grantButtons } from './buttons';
+import { accessPhrase, endWords, type MentionPrincipal, plainPrincipal, principalsText } from './describe';
 
 /** Who reads the notice: the approval message's thread (the channel), or the requester in a DM ("you"). */
 export type NoticeAudience = 'thread' | 'requester';
 
+/** Options for `noticeMessage`. */
+export type NoticeOptions = {
+  /** How to address approvers in reminders and break-glass alerts; default: users mentioned, groups as plain `@handle`. */
+  readonly mention?: MentionPrincipal | undefined;
+  /** The current time, for "in 5m" in a warning; without it the warning gives only the end time. */
+  readonly now?: Date | undefined;
+};
+
 const NOTE_MAX = 1000;
+/** A break-glass reason, in the alert. */
+const REASON_MAX = 1500;
 
 /**
  * A notice as a message. Thread notices speak to the channel about the requester; requester
- * notices speak to "you". Every time carries its ISO-8601 UTC form; user text is escaped.
+ * notices speak to "you". Every time carries its ISO-8601 UTC form; user text is escaped. The
+ * requester's grant-started and grant-expiring messages carry Extend (left out for AWS roles,
+ * whose sessions cannot be lengthened) and Done buttons valued with the grant id.
  */
-export function noticeMessage(notice: Notice, audience: NoticeAudience): SlackMessage {
-  const { main, extra } = words(notice, audience === 'requester');
+export function noticeMessage(
+  notice: Notice,
+  audience: NoticeAudience,
+  opts: NoticeOptions = {},
+): SlackMessage {
+  const { main, extra, buttonsFor } = words(notice, audience === 'requester', opts);
   const blocks: types.KnownBlock[] = [section(main)];
   if (extra !== undefined) blocks.push(section(extra));
+  if (buttonsFor !== undefined) {
+    const extend = notice.card.resource.kind === 'security-group';
+    blocks.push(actions(BLOCK.grantActions, grantButtons(buttonsFor.id, { extend })));
+  }
   return { text: fallback(main), blocks };
 }
 
-type Words = { main: string; extra?: string | undefined };
+type Words = {
+  main: string;
+  extra?: string | undefined;
+  /** The grant whose Extend / Done buttons follow the text. */
+  buttonsFor?: Grant | undefined;
+};
 
-function words(notice: Notice, toRequester: boolean): Words {
+function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words {
+  const render = opts.mention ?? plainPrincipal;
   const { request, resource } = notice.card;
   const id = safeText(request.id, 80);
   const res = resource.id;
+  const extension = request.kind === 'extension';
+  const more = `${formatDuration(request.durationMs)} more on grant ${safeText(request.extendsGrantId ?? 'unknown', 80)}`;
   switch (notice.type) {
     case 'request-submitted': {
       if (isAutoApproved(notice.card)) {
@@ -38,14 +68,16 @@ function words(notice: Notice, toRequester: boolean): Words {
       }
       const deadline = `times out at ${slackDate(request.approvalDeadline)}`;
       if (toRequester) {
+        const what = extension ? `for ${more} (${res})` : `for ${res}`;
         return {
-          main: `Your request ${id} for ${res} was sent to ${channelLink(resource.channel)} for approval; ${deadline}.`,
+          main: `Your request ${id} ${what} was sent to ${channelLink(resource.channel)} for approval; ${deadline}.`,
         };
       }
       const needed = `${resource.approvals} approval${resource.approvals === 1 ? '' : 's'} needed`;
-      return {
-        main: `${mention(request.requesterId)} asked for ${formatDuration(request.durationMs)} of access to ${res} ${accessPhrase(request, resource)}; ${needed}; ${deadline}.`,
-      };
+      const asked = extension
+        ? `asked for ${more} (${res})`
+        : `asked for ${formatDuration(request.durationMs)} of access to ${res} ${accessPhrase(request, resource)}`;
+      return { main: `${mention(request.requesterId)} ${asked}; ${needed}; ${deadline}.` };
     }
     case 'approval-recorded': {
       const count = `(${notice.card.approvals.length} of ${resource.approvals})`;
@@ -75,35 +107,96 @@ function words(notice: Notice, toRequester: boolean): Words {
         ? { main: `Your request ${id} for ${res} failed: ${note}` }
         : { main: `Request ${id} for ${res} failed: ${note}` };
     }
+    case 'request-cancelled': {
+      const at = slackDate(request.decidedAt ?? request.approvalDeadline);
+      const canceller = request.decidedBy ?? request.requesterId;
+      if (toRequester) {
+        const by = canceller === request.requesterId ? '' : ` by ${mention(canceller)}`;
+        return { main: `Your request ${id} for ${res} was cancelled${by} at ${at}; nothing was opened.` };
+      }
+      return { main: `${mention(canceller)} cancelled request ${id} at ${at}.` };
+    }
     case 'grant-started': {
       const { grant } = notice;
       const open = `is open until ${slackDate(grant.expiresAt)} (grant ${safeText(grant.id, 80)})`;
       const what = accessPhrase(request, resource);
       return toRequester
         ? {
-            main: `Your access to ${res} ${what} ${open}. To end it early: /access revoke ${safeText(grant.id, 80)}`,
+            main: `Your access to ${res} ${what} ${open}. Press Done when you have finished, or end it with /access revoke ${safeText(grant.id, 80)}`,
+            buttonsFor: grant,
           }
         : { main: `Access to ${res} for ${mention(request.requesterId)} ${what} ${open}.` };
     }
     case 'grant-ended': {
       const { grant } = notice;
-      const closed = `closed at ${slackDate(grant.endedAt ?? grant.expiresAt)} ${endPhrase(grant)}`;
+      const closed = `closed at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${endWords(grant)}) (grant ${safeText(grant.id, 80)})`;
       const what = accessPhrase(request, resource);
       return toRequester
         ? { main: `Your access to ${res} ${what} ${closed}.` }
         : { main: `Access to ${res} for ${mention(request.requesterId)} ${what} ${closed}.` };
     }
+    case 'grant-expiring': {
+      const { grant } = notice;
+      const soon = opts.now === undefined ? '' : ` (${inTime(grant.expiresAt, opts.now)})`;
+      const ends = `ends at ${slackDate(grant.expiresAt)}${soon}`;
+      if (!toRequester) {
+        return { main: `Access to ${res} for ${mention(request.requesterId)} ${ends} (grant ${safeText(grant.id, 80)}).` };
+      }
+      const next =
+        resource.kind === 'security-group'
+          ? 'Extend asks the approvers for more time; Done closes it now.'
+          : 'A role session cannot be lengthened: ask for a new grant if you need more time. Done closes it now.';
+      return { main: `Your access to ${res} ${ends}. ${next}`, buttonsFor: grant };
+    }
+    case 'grant-extended': {
+      const { grant, previousEnd } = notice;
+      const moved = `was extended from ${slackDate(previousEnd)} to ${slackDate(grant.expiresAt)} (grant ${safeText(grant.id, 80)})`;
+      return toRequester
+        ? { main: `Your access to ${res} ${moved}.` }
+        : { main: `Access to ${res} for ${mention(request.requesterId)} ${moved}.` };
+    }
+    case 'approval-reminder': {
+      const deadline = `it times out at ${slackDate(request.approvalDeadline)}`;
+      const what = extension ? `for ${more} (${res})` : `for ${res}`;
+      if (toRequester) {
+        return {
+          main: `Your request ${id} ${what} is still waiting for approval; the approvers were reminded, and ${deadline}.`,
+        };
+      }
+      const who = principalsText(notice.approvers, render);
+      const lead = who === '' ? 'Reminder' : `Reminder for ${who}`;
+      return {
+        main: `${lead}: request ${id} from ${mention(request.requesterId)} ${what} is waiting; ${deadline}.`,
+      };
+    }
+    case 'break-glass-opened': {
+      const { grant } = notice;
+      const what = accessPhrase(request, resource);
+      const until = `until ${slackDate(grant.expiresAt)} (grant ${safeText(grant.id, 80)})`;
+      const reason = `Reason: ${safeText(nonEmpty(request.reason) ?? 'none given', REASON_MAX)}`;
+      if (toRequester) {
+        return {
+          main: `You opened ${res} ${what} without approval (break-glass), ${until}. The approvers were alerted and will review it.`,
+          extra: reason,
+        };
+      }
+      const who = principalsText(notice.approvers, render) || 'Approvers';
+      return {
+        main: `:rotating_light: Break-glass: ${mention(request.requesterId)} opened ${res} ${what} without approval, ${until}.`,
+        extra: `${reason}\n${who}, please review it.`,
+      };
+    }
+    case 'grant-reviewed': {
+      const { grant } = notice;
+      const by = mention(grant.reviewedBy ?? 'an approver');
+      const at = grant.reviewedAt === undefined ? '' : ` at ${slackDate(grant.reviewedAt)}`;
+      return toRequester
+        ? { main: `${by} reviewed your break-glass access to ${res} (grant ${safeText(grant.id, 80)})${at}.` }
+        : {
+            main: `${by} reviewed the break-glass access of ${mention(request.requesterId)} to ${res} (grant ${safeText(grant.id, 80)})${at}.`,
+          };
+    }
   }
-}
-
-/** `(expired)`, `(revoked) by <@U…>`, `(done)`; the grant id follows. */
-function endPhrase(grant: Grant): string {
-  const reason = grant.endReason ?? 'expired';
-  const by =
-    grant.endedBy !== undefined && grant.endedBy !== SYSTEM_ACTOR && reason !== 'expired'
-      ? ` by ${mention(grant.endedBy)}`
-      : '';
-  return `(${reason})${by} (grant ${safeText(grant.id, 80)})`;
 }
 
 function isAutoApproved(card: ApprovalCard): boolean {

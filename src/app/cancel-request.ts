@@ -1,0 +1,39 @@
+import type { Actor } from '../domain/policy';
+import type { AccessRequest } from '../domain/request';
+import { err, ok, type Result } from '../domain/result';
+import type { AppDeps } from './deps';
+import { refreshCard, tellBoth } from './notify';
+
+export type CancelError = 'UNKNOWN_REQUEST' | 'NOT_YOUR_REQUEST' | 'NOT_PENDING';
+
+/** `/access cancel <request-id>` and the Cancel button: the requester withdraws a pending request. */
+export const cancelRequest =
+  (
+    deps: Pick<
+      AppDeps,
+      'clock' | 'logger' | 'policy' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'wakeup'
+    >,
+  ) =>
+  async (cmd: { requestId: string; actor: Actor }): Promise<Result<AccessRequest, CancelError>> => {
+    const request = deps.requests.get(cmd.requestId);
+    if (request === undefined) return err('UNKNOWN_REQUEST', { requestId: cmd.requestId });
+    if (request.requesterId !== cmd.actor.userId) return err('NOT_YOUR_REQUEST', { requestId: request.id });
+    const now = deps.clock.now();
+    const decided = deps.uow.tx(() => {
+      const d = deps.requests.decide(request.id, 'cancelled', cmd.actor.userId, now);
+      if (d.ok)
+        deps.audit.append({
+          at: now,
+          actor: cmd.actor.userId,
+          type: 'request.cancelled',
+          requestId: request.id,
+        });
+      return d;
+    });
+    if (!decided.ok)
+      return err('NOT_PENDING', { requestId: request.id, state: deps.requests.get(request.id)?.state });
+    deps.wakeup.wake();
+    await refreshCard(deps, request.id);
+    await tellBoth(deps, (card) => ({ type: 'request-cancelled', card }), request.id);
+    return ok(decided.value);
+  };

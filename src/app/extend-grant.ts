@@ -1,0 +1,227 @@
+import { addMilliseconds } from 'date-fns';
+import type { Grant } from '../domain/grant';
+import { type Actor, findResource } from '../domain/policy';
+import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
+import { err, ok, type Result } from '../domain/result';
+import type { AppDeps } from './deps';
+import { describeError, loadCard, refreshCard, tellBoth } from './notify';
+import { targetOf } from './open-grant';
+
+export type ExtensionError =
+  | 'UNKNOWN_GRANT'
+  | 'NOT_YOUR_GRANT'
+  | 'GRANT_NOT_ACTIVE'
+  | 'UNKNOWN_RESOURCE'
+  | 'NOT_EXTENDABLE'
+  | 'EXTENSION_PENDING'
+  | 'EXTENSION_TOO_LONG';
+
+/** What an approved extension did, or why it could not. */
+export type ExtensionOutcome =
+  | { readonly extended: Grant; readonly previousEnd: Date }
+  | { readonly failed: string };
+
+type Deps = Pick<
+  AppDeps,
+  | 'clock'
+  | 'ids'
+  | 'logger'
+  | 'policy'
+  | 'requests'
+  | 'grants'
+  | 'rules'
+  | 'audit'
+  | 'uow'
+  | 'network'
+  | 'notifier'
+  | 'wakeup'
+>;
+
+/**
+ * How much longer a grant may still run: `maxDuration` counts from the original start, so
+ * extensions cannot add up to more than one maximal grant.
+ */
+export const extensionRoom = (grant: Grant, maxDuration: number): number =>
+  Math.max(0, maxDuration - (grant.expiresAt.getTime() - grant.startsAt.getTime()));
+
+/**
+ * Inside the approving transaction: moves the grant's end by the extension's duration if it is
+ * still active and still within `maxDuration` under the policy in force now; otherwise marks the
+ * extension failed. Synchronous: AWS tags and Slack come after, in `announceExtension`.
+ */
+export function applyExtension(
+  deps: Pick<AppDeps, 'policy' | 'requests' | 'grants' | 'audit'>,
+  request: AccessRequest,
+  by: string,
+  now: Date,
+): ExtensionOutcome {
+  const grant = request.extendsGrantId === undefined ? undefined : deps.grants.get(request.extendsGrantId);
+  const resource = findResource(deps.policy(), request.resourceId);
+  const fail = (why: string): ExtensionOutcome => {
+    deps.requests.markFailed(request.id, why, now);
+    deps.audit.append({
+      at: now,
+      actor: by,
+      type: 'request.failed',
+      requestId: request.id,
+      grantId: grant?.id,
+      details: { reason: why },
+    });
+    return { failed: why };
+  };
+  if (grant === undefined || grant.state !== 'active') return fail('the grant had already ended');
+  if (resource === undefined) return fail('the resource is no longer in the policy');
+  if (request.durationMs > extensionRoom(grant, resource.maxDuration)) {
+    return fail('the extension would go past the resource’s maximum duration');
+  }
+  const decided = deps.requests.decide(request.id, 'approved', by, now);
+  if (!decided.ok) return { failed: 'the extension was no longer pending' };
+  const extended = deps.grants.extend(grant.id, addMilliseconds(grant.expiresAt, request.durationMs));
+  if (!extended.ok) return fail('the grant had already ended');
+  deps.audit.append({
+    at: now,
+    actor: by,
+    type: 'grant.extended',
+    requestId: request.id,
+    grantId: grant.id,
+    details: {
+      from: grant.expiresAt.toISOString(),
+      to: extended.value.expiresAt.toISOString(),
+      byMs: request.durationMs,
+    },
+  });
+  return { extended: extended.value, previousEnd: grant.expiresAt };
+}
+
+/**
+ * After an approved extension: the rules' `hallpass:expires-at` tags follow the new end (so
+ * reconciliation never closes them early), the scheduler re-arms, both approval cards and the
+ * original thread and the requester hear of it. A failed extension is announced instead.
+ */
+export async function announceExtension(
+  deps: Deps,
+  requestId: string,
+  outcome: ExtensionOutcome,
+): Promise<void> {
+  deps.wakeup.wake();
+  await refreshCard(deps, requestId);
+  if ('failed' in outcome) {
+    await tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
+    return;
+  }
+  const { extended, previousEnd } = outcome;
+  await retagHolds(deps, extended);
+  await refreshCard(deps, extended.requestId);
+  const original = loadCard(deps, extended.requestId);
+  if (original === undefined) return;
+  await tellBoth(
+    deps,
+    (card) => ({ type: 'grant-extended', card, grant: extended, previousEnd }),
+    extended.requestId,
+  );
+}
+
+/** Tags every managed rule this grant holds after whichever live holder ends last. */
+async function retagHolds(deps: Deps, grant: Grant): Promise<void> {
+  const resource = findResource(deps.policy(), grant.resourceId);
+  if (resource?.kind !== 'security-group') return;
+  const target = targetOf(resource);
+  for (const hold of deps.rules.holdsOf(grant.id).filter((h) => h.managed)) {
+    const last = deps.rules
+      .liveHoldsOn(hold.ruleId)
+      .map((h) => deps.grants.get(h.grantId))
+      .filter((g): g is Grant => g !== undefined)
+      .reduce((a, b) => (b.expiresAt > a.expiresAt ? b : a), grant);
+    try {
+      await deps.network.retag(target, hold.ruleId, {
+        grantId: last.id,
+        requesterId: last.requesterId,
+        expiresAt: last.expiresAt,
+      });
+    } catch (error) {
+      // The database still holds the true end; the stale tag only matters if the database is lost.
+      deps.logger.error(
+        { grantId: grant.id, ruleId: hold.ruleId, err: describeError(error) },
+        'could not retag an extended rule',
+      );
+    }
+  }
+}
+
+/**
+ * `/access extend <grant-id> <duration>` and the Extend button: an extension goes through approval
+ * like a new request (auto-approve applies), within `maxDuration` counted from the original start.
+ * Role sessions cannot be lengthened (STS fixes a session's end), so role grants are refused.
+ */
+export const requestExtension =
+  (deps: Deps) =>
+  async (cmd: {
+    grantId: string;
+    actor: Actor;
+    durationMs: number;
+  }): Promise<Result<AccessRequest, ExtensionError>> => {
+    const grant = deps.grants.get(cmd.grantId);
+    if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
+    if (grant.requesterId !== cmd.actor.userId) return err('NOT_YOUR_GRANT', { grantId: grant.id });
+    if (grant.state !== 'active') return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: grant.state });
+    const resource = findResource(deps.policy(), grant.resourceId);
+    if (resource === undefined) return err('UNKNOWN_RESOURCE', { resourceId: grant.resourceId });
+    if (resource.kind === 'aws-role') return err('NOT_EXTENDABLE', { resourceId: resource.id });
+    const pending = deps.requests.pendingExtension(grant.id);
+    if (pending !== undefined) return err('EXTENSION_PENDING', { grantId: grant.id, requestId: pending.id });
+    const room = extensionRoom(grant, resource.maxDuration);
+    if (cmd.durationMs > room) {
+      return err('EXTENSION_TOO_LONG', {
+        max: resource.maxDuration,
+        used: grant.expiresAt.getTime() - grant.startsAt.getTime(),
+        available: room,
+      });
+    }
+    const original = deps.requests.get(grant.requestId);
+    const now = deps.clock.now();
+    const id = deps.ids.request();
+    // Deciding after the grant has ended is pointless: the extension times out with it at the latest.
+    const deadline = new Date(Math.min(now.getTime() + resource.approvalTimeout, grant.expiresAt.getTime()));
+    const outcome = deps.uow.tx(() => {
+      const request = deps.requests.insert({
+        id,
+        resourceId: resource.id,
+        requesterId: cmd.actor.userId,
+        durationMs: cmd.durationMs,
+        source: original?.source,
+        reason: `extension of ${grant.id}${original === undefined ? '' : `: ${original.reason}`}`.slice(
+          0,
+          1000,
+        ),
+        createdAt: now,
+        approvalDeadline: deadline,
+        kind: 'extension',
+        extendsGrantId: grant.id,
+      });
+      deps.audit.append({
+        at: now,
+        actor: cmd.actor.userId,
+        type: 'request.submitted',
+        requestId: id,
+        grantId: grant.id,
+        details: { kind: 'extension', durationMs: cmd.durationMs, currentEnd: grant.expiresAt.toISOString() },
+      });
+      return resource.autoApprove ? applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
+    });
+    const card = loadCard(deps, id);
+    if (card !== undefined) {
+      try {
+        deps.requests.attachMessage(id, await deps.notifier.postApprovalCard(card));
+      } catch (error) {
+        deps.logger.error(
+          { requestId: id, err: describeError(error) },
+          'could not post the extension request',
+        );
+      }
+    }
+    if (outcome !== undefined) await announceExtension(deps, id, outcome);
+    else deps.wakeup.wake();
+    const stored = deps.requests.get(id);
+    if (stored === undefined) throw new Error(`extension request ${id} vanished after insert`);
+    return ok(stored);
+  };

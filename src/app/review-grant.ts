@@ -1,0 +1,59 @@
+import type { Grant } from '../domain/grant';
+import { type Actor, findResource, isAdmin, isApprover } from '../domain/policy';
+import { err, ok, type Result } from '../domain/result';
+import type { AppDeps } from './deps';
+import { loadCard, refreshCard, safely } from './notify';
+
+export type ReviewError =
+  | 'UNKNOWN_GRANT'
+  | 'NOT_BREAK_GLASS'
+  | 'NOT_APPROVER'
+  | 'SELF_APPROVAL'
+  | 'ALREADY_REVIEWED';
+
+/**
+ * The "Review" button on a break-glass grant: an approver of the resource (or an admin) confirms,
+ * afterwards, that the emergency access was justified. The requester cannot review their own.
+ */
+export const reviewGrant =
+  (
+    deps: Pick<
+      AppDeps,
+      'clock' | 'logger' | 'policy' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'wakeup'
+    >,
+  ) =>
+  async (cmd: { grantId: string; actor: Actor }): Promise<Result<Grant, ReviewError>> => {
+    const grant = deps.grants.get(cmd.grantId);
+    if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
+    if (!grant.breakGlass) return err('NOT_BREAK_GLASS', { grantId: grant.id });
+    const policy = deps.policy();
+    const resource = findResource(policy, grant.resourceId);
+    const allowed = (resource !== undefined && isApprover(resource, cmd.actor)) || isAdmin(policy, cmd.actor);
+    if (!allowed) return err('NOT_APPROVER', { resourceId: grant.resourceId });
+    if (cmd.actor.userId === grant.requesterId) return err('SELF_APPROVAL');
+    const now = deps.clock.now();
+    const reviewed = deps.uow.tx(() => {
+      const r = deps.grants.markReviewed(grant.id, cmd.actor.userId, now);
+      if (r.ok) {
+        deps.audit.append({
+          at: now,
+          actor: cmd.actor.userId,
+          type: 'grant.reviewed',
+          requestId: grant.requestId,
+          grantId: grant.id,
+        });
+      }
+      return r;
+    });
+    if (!reviewed.ok) return err('ALREADY_REVIEWED', { grantId: grant.id });
+    deps.wakeup.wake();
+    await refreshCard(deps, grant.requestId);
+    const card = loadCard(deps, grant.requestId);
+    const ref = card?.request.message;
+    if (card !== undefined && ref !== undefined) {
+      await safely(deps, 'thread grant-reviewed', () =>
+        deps.notifier.notifyThread(ref, { type: 'grant-reviewed', card, grant: reviewed.value }),
+      );
+    }
+    return ok(reviewed.value);
+  };
