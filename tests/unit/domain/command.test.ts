@@ -64,6 +64,7 @@ describe('parseCommand', () => {
           durationMs: 30 * M,
           address: '203.0.113.7',
           reason: 'debugging slow queries',
+          breakGlass: false,
         },
       ],
       [
@@ -75,6 +76,7 @@ describe('parseCommand', () => {
           durationMs: 30 * M,
           address: '203.0.113.7',
           reason: 'debugging   slow\tqueries',
+          breakGlass: false,
         },
       ],
       [
@@ -86,6 +88,7 @@ describe('parseCommand', () => {
           durationMs: undefined,
           address: '203.0.113.7',
           reason: 'debugging',
+          breakGlass: false,
         },
       ],
       [
@@ -97,6 +100,7 @@ describe('parseCommand', () => {
           durationMs: 60 * M,
           address: undefined,
           reason: 'reading logs',
+          breakGlass: false,
         },
       ],
       [
@@ -108,6 +112,7 @@ describe('parseCommand', () => {
           durationMs: undefined,
           address: undefined,
           reason: 'reading logs',
+          breakGlass: false,
         },
       ],
       [
@@ -119,6 +124,7 @@ describe('parseCommand', () => {
           durationMs: 30 * M,
           address: '203.0.113.7',
           reason: 'debugging',
+          breakGlass: false,
         },
       ],
       [
@@ -130,6 +136,7 @@ describe('parseCommand', () => {
           durationMs: 30 * M,
           address: '2001:db8::1',
           reason: 'debugging',
+          breakGlass: false,
         },
       ],
       [
@@ -141,6 +148,7 @@ describe('parseCommand', () => {
           durationMs: 30 * M,
           address: 'not-an-ip',
           reason: 'debugging',
+          breakGlass: false,
         },
       ],
       [
@@ -152,6 +160,7 @@ describe('parseCommand', () => {
           durationMs: 30 * M,
           address: '203.0.113.7',
           reason: 'copy rows from backup',
+          breakGlass: false,
         },
       ],
       [
@@ -163,6 +172,7 @@ describe('parseCommand', () => {
           durationMs: 30 * M,
           address: '203.0.113.7',
           reason: 'r'.repeat(MAX_REASON_LENGTH),
+          breakGlass: false,
         },
       ],
     ])('parses %s', (_name, text, expected) => {
@@ -222,4 +232,21 @@ describe('parseCommand: /access audit', () => {
       expect(parseCommand(text)).toMatchObject({ ok: false, error: 'INVALID_DAYS' });
     },
   );
+});
+
+describe('parseCommand: --break-glass', () => {
+  it.each([
+    ['prod-db 30m from 203.0.113.7 --break-glass database is down, customers affected', 'database is down, customers affected'],
+    ['prod-db 30m --break-glass from 203.0.113.7 database is down, customers affected', 'database is down, customers affected'],
+    ['prod-db --BREAK-GLASS 30m from 203.0.113.7 outage in progress right now', 'outage in progress right now'],
+  ])('takes the flag out of %p and keeps the reason', (text, reason) => {
+    expect(parseCommand(text)).toMatchObject({ ok: true, value: { kind: 'request', breakGlass: true, reason } });
+  });
+
+  it('does not treat a word containing the flag as the flag', () => {
+    expect(parseCommand('prod-db 30m from 203.0.113.7 no--break-glass here')).toMatchObject({
+      ok: true,
+      value: { breakGlass: false, reason: 'no--break-glass here' },
+    });
+  });
 });
