@@ -159,7 +159,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): number 
     }
     if (e instanceof DbError && (e.code === 'NOT_FOUND' || e.code === 'SCHEMA_OUTDATED')) {
       const hint = e.code === 'NOT_FOUND' ? ' (set HALLPASS_DB to the bot’s database file)' : '';
-      io.err(`hallpass audit: ${e.message}${hint}\n`);
+      io.err(`hallpass audit: ${e.message.replace(`${e.operation}: `, '')}${hint}\n`);
       return 2;
     }
     io.err(`hallpass audit failed: ${e instanceof Error ? e.message : String(e)}\n`);

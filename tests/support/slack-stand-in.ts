@@ -27,6 +27,25 @@ export type SlackGroup = { readonly id: string; readonly handle: string; readonl
 /** A failure to inject: a Slack error code (`ok: false`, HTTP 200) or an HTTP status (429 carries `Retry-After`). */
 export type SlackFailure = string | { readonly status: number; readonly retryAfter?: number };
 
+/**
+ * A file uploaded the way `files.uploadV2` does it: `files.getUploadURLExternal` hands out an upload
+ * URL on this stand-in, the bytes are posted there, `files.completeUploadExternal` shares the file.
+ */
+export type StoredUpload = {
+  readonly fileId: string;
+  /** As given to `files.getUploadURLExternal`. */
+  readonly filename: string;
+  /** The byte length the uploader announced. */
+  readonly length: number;
+  /** The bytes posted to the upload URL (undefined until then). */
+  readonly content?: Buffer | undefined;
+  /** Set by `files.completeUploadExternal`. */
+  readonly completed: boolean;
+  readonly title?: string | undefined;
+  readonly channelId?: string | undefined;
+  readonly initialComment?: string | undefined;
+};
+
 /** A message as it stands now (after any `chat.update`). */
 export type StoredMessage = {
   readonly channel: string;
@@ -56,6 +75,8 @@ export interface SlackStandIn {
   message(channel: string, ts: string): StoredMessage | undefined;
   /** Messages posted so far (current state), oldest first; `channel` narrows to one channel. */
   messages(channel?: string): StoredMessage[];
+  /** Files uploaded so far, in the order their upload URLs were handed out. */
+  uploads(): StoredUpload[];
   /** The Home view last published for a user. */
   homeOf(userId: string): Record<string, unknown> | undefined;
   /** Forgets calls, queued failures, messages and views; keeps groups and emails. */
@@ -75,7 +96,7 @@ export interface SlackStandIn {
 /** Who `auth.test` says the bot is. */
 export const STAND_IN_BOT = { userId: 'U0HALLPASSBOT', botId: 'B0HALLPASS', teamId: 'T0HALLPASS' } as const;
 
-const JSON_FIELDS = ['blocks', 'view', 'attachments', 'metadata'] as const;
+const JSON_FIELDS = ['blocks', 'view', 'attachments', 'metadata', 'files'] as const;
 /** One field of a decoded body (a function, so callers may name the key literally under noPropertyAccessFromIndexSignature). */
 const at = (o: Record<string, unknown>, k: string): unknown => o[k];
 const list = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
@@ -96,6 +117,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const messages = new Map<string, StoredMessage>();
   const views = new Map<string, Record<string, unknown>>();
   const homes = new Map<string, Record<string, unknown>>();
+  const uploads = new Map<string, StoredUpload>();
   let groups: readonly SlackGroup[] = [];
   const emails = new Map<string, string>();
   let seq = 0;
@@ -229,6 +251,36 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       homes.set(userId, view);
       return okAnswer({ view });
     },
+    'files.getUploadURLExternal': (a) => {
+      const filename = str(at(a, 'filename'));
+      const length = Number(at(a, 'length'));
+      if (filename === undefined || !Number.isInteger(length) || length < 0)
+        return errAnswer('invalid_arguments');
+      const fileId = nextId('F');
+      uploads.set(fileId, { fileId, filename, length, completed: false });
+      return okAnswer({ upload_url: `${url}/upload/${fileId}`, file_id: fileId });
+    },
+    'files.completeUploadExternal': (a) => {
+      const files = list(at(a, 'files'));
+      if (files === undefined || files.length === 0) return errAnswer('invalid_arguments');
+      const done: Record<string, unknown>[] = [];
+      for (const f of files) {
+        const entry = typeof f === 'object' && f !== null ? (f as Record<string, unknown>) : {};
+        const fileId = str(at(entry, 'id'));
+        const upload = fileId === undefined ? undefined : uploads.get(fileId);
+        if (upload === undefined || upload.content === undefined) return errAnswer('file_not_found');
+        const completed: StoredUpload = {
+          ...upload,
+          completed: true,
+          title: str(at(entry, 'title')),
+          channelId: str(at(a, 'channel_id')),
+          initialComment: str(at(a, 'initial_comment')),
+        };
+        uploads.set(upload.fileId, completed);
+        done.push({ id: upload.fileId, name: upload.filename, title: completed.title ?? upload.filename });
+      }
+      return okAnswer({ files: done });
+    },
     'conversations.open': (a) => {
       const users = str(at(a, 'users'))?.split(',') ?? [];
       const first = users[0];
@@ -297,7 +349,27 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       res.end(JSON.stringify(a.body));
     };
     if (req.method !== 'POST') return send({ status: 405, body: { ok: false, error: 'method_not_allowed' } });
-    const args = parseBody(await readBody(req), req.headers['content-type'] ?? '');
+    const raw = await readBody(req);
+
+    const upload = /^\/upload\/([A-Z0-9]+)$/.exec(path);
+    if (upload !== null) {
+      const existing = uploads.get(upload[1] ?? '');
+      if (existing === undefined) return send({ status: 404, body: { ok: false, error: 'file_not_found' } });
+      const content = await uploadedBytes(raw, req.headers['content-type'] ?? '');
+      uploads.set(existing.fileId, { ...existing, content });
+      record({
+        method: 'upload',
+        args: { file_id: existing.fileId, length: content.length },
+        at: new Date(),
+        ok: true,
+      });
+      // Slack's upload endpoint answers in plain text.
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end(`OK - ${content.length}`);
+      return;
+    }
+
+    const args = parseBody(raw.toString('utf8'), req.headers['content-type'] ?? '');
 
     const response = /^\/response\/([^/]+)$/.exec(path);
     if (response !== null) {
@@ -355,6 +427,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     message: (channel, ts) => messages.get(key(channel, ts)),
     messages: (channel) =>
       [...messages.values()].filter((m) => channel === undefined || m.channel === channel),
+    uploads: () => [...uploads.values()],
     homeOf: (userId) => homes.get(userId),
     reset: () => {
       calls.length = 0;
@@ -362,6 +435,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       messages.clear();
       views.clear();
       homes.clear();
+      uploads.clear();
     },
     waitFor: (predicate, timeoutMs = 5000) =>
       new Promise((resolve, reject) => {
@@ -402,11 +476,23 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req)
     chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** The file in an upload: the WebClient posts it as multipart form data; a raw body is taken as is. */
+async function uploadedBytes(raw: Buffer, contentType: string): Promise<Buffer> {
+  if (!contentType.startsWith('multipart/form-data')) return raw;
+  const form = await new Response(new Uint8Array(raw), {
+    headers: { 'content-type': contentType },
+  }).formData();
+  for (const value of form.values()) {
+    if (typeof value !== 'string') return Buffer.from(await value.arrayBuffer());
+  }
+  return Buffer.alloc(0);
 }
 
 /** Form or JSON body → args, with the JSON-string fields the WebClient encodes decoded back. */

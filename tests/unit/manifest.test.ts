@@ -83,6 +83,7 @@ describe('manifest.yml', () => {
         'chat:write',
         'chat:write.public',
         'commands',
+        'files:write',
         'im:write',
         'usergroups:read',
         'users:read',

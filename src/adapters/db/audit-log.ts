@@ -225,6 +225,13 @@ function walk(db: Pick<Db, 'select'>): AuditChainReport {
               `event ${seq} is out of place: it was recorded after event ${origin}, but follows event ${prevSeq}.`,
             );
           }
+          if (prevSeq === 0) {
+            return broken(
+              seq,
+              'edited',
+              `event ${seq} does not start the chain: its prev_hash is not the genesis hash.`,
+            );
+          }
           if (intact && !sealedSeen && legacy > 0) {
             return broken(
               1,

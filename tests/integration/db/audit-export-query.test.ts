@@ -1,0 +1,269 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  createSqliteAuditExportSource,
+  openDatabaseReadOnly,
+} from '../../../src/adapters/db/audit-export-query';
+import { type DbHandle, openDatabase } from '../../../src/adapters/db/open-db';
+import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
+import type { AuditExportRow } from '../../../src/app/audit-ports';
+import { buildNewGrant, buildNewRequest, T0 } from '../../support/builders';
+
+const MIN = 60_000;
+const at = (offsetMs: number): Date => new Date(T0.getTime() + offsetMs);
+const ROLE_ARN = 'arn:aws:iam::123456789012:role/ProdReadOnly';
+
+describe('SQLite audit export query', () => {
+  let handle: DbHandle;
+  let stores: SqliteStores;
+  const rows = (since = at(-60 * MIN), until = at(60 * MIN)): AuditExportRow[] =>
+    createSqliteAuditExportSource(handle.db).rows({ since, until });
+  const only = (requestId: string): AuditExportRow | undefined =>
+    rows().find((r) => r.requestId === requestId);
+
+  beforeEach(() => {
+    handle = openDatabase(':memory:');
+    stores = createSqliteStores(handle);
+  });
+
+  afterEach(() => {
+    handle.close();
+  });
+
+  /** A security-group request approved by two people, opened, and closed at expiry. */
+  function closedGroupGrant(): { requestId: string; grantId: string } {
+    const request = stores.requests.insert(buildNewRequest({ id: 'req_sg', createdAt: at(0) }));
+    stores.requests.addApproval(request.id, 'U_APP1', at(1 * MIN));
+    stores.requests.addApproval(request.id, 'U_APP2', at(2 * MIN));
+    stores.requests.decide(request.id, 'approved', 'U_APP2', at(2 * MIN));
+    const grant = stores.grants.insert(
+      buildNewGrant({ id: 'grt_sg', requestId: request.id, startsAt: at(2 * MIN), expiresAt: at(32 * MIN) }),
+    );
+    stores.grants.move(grant.id, ['opening'], 'active');
+    stores.audit.append({
+      at: at(2 * MIN + 1234),
+      actor: 'hallpass',
+      type: 'grant.opened',
+      grantId: grant.id,
+    });
+    stores.grants.move(grant.id, ['active'], 'closing', { endReason: 'expired', endedBy: 'hallpass' });
+    stores.grants.move(grant.id, ['closing'], 'closed', { endedAt: at(32 * MIN + 950) });
+    return { requestId: request.id, grantId: grant.id };
+  }
+
+  it('reports a closed security-group grant field by field, approvers in the order they voted', () => {
+    closedGroupGrant();
+    expect(only('req_sg')).toEqual({
+      requestId: 'req_sg',
+      requestKind: 'access',
+      extendsGrantId: undefined,
+      grantId: 'grt_sg',
+      resourceId: 'prod-db',
+      resourceKind: 'security-group',
+      requesterId: 'U_REQ',
+      approvers: ['U_APP1', 'U_APP2'],
+      decidedBy: 'U_APP2',
+      address: '203.0.113.7/32',
+      roleArn: undefined,
+      reason: 'debugging slow queries',
+      decisionNote: undefined,
+      state: 'approved',
+      grantState: 'closed',
+      requestedAt: at(0),
+      approvedAt: at(2 * MIN),
+      startedAt: at(2 * MIN + 1234),
+      expiresAt: at(32 * MIN),
+      endedAt: at(32 * MIN + 950),
+      endReason: 'expired',
+      endedBy: 'hallpass',
+      durationMs: 30 * MIN,
+      breakGlass: false,
+      reviewedBy: undefined,
+      reviewedAt: undefined,
+    });
+  });
+
+  it('takes a role grant’s kind and role from its session', () => {
+    const request = stores.requests.insert(
+      buildNewRequest({ id: 'req_role', resourceId: 'prod-readonly', source: undefined, createdAt: at(0) }),
+    );
+    stores.requests.addApproval(request.id, 'U_APP1', at(MIN));
+    stores.requests.decide(request.id, 'approved', 'U_APP1', at(MIN));
+    const grant = stores.grants.insert(
+      buildNewGrant({
+        id: 'grt_role',
+        requestId: request.id,
+        resourceId: 'prod-readonly',
+        startsAt: at(MIN),
+      }),
+    );
+    stores.roleSessions.record(grant.id, ROLE_ARN, {
+      sessionName: grant.id,
+      assumedRoleId: `AROAEXAMPLE:${grant.id}`,
+      expiresAt: at(31 * MIN),
+    });
+    stores.grants.move(grant.id, ['opening'], 'active');
+    expect(only('req_role')).toMatchObject({
+      resourceKind: 'aws-role',
+      roleArn: ROLE_ARN,
+      address: undefined,
+      grantState: 'active',
+      endedAt: undefined,
+    });
+  });
+
+  it('leaves the kind of a role request that never opened blank rather than guess', () => {
+    const request = stores.requests.insert(
+      buildNewRequest({ id: 'req_denied', resourceId: 'prod-readonly', source: undefined, createdAt: at(0) }),
+    );
+    stores.requests.decide(request.id, 'denied', 'U_APP1', at(MIN), 'not today');
+    expect(only('req_denied')).toMatchObject({
+      resourceKind: undefined,
+      roleArn: undefined,
+      grantId: undefined,
+      approvers: [],
+      decidedBy: 'U_APP1',
+      decisionNote: 'not today',
+      state: 'denied',
+      approvedAt: undefined,
+      startedAt: undefined,
+    });
+  });
+
+  it('reports an auto-approval as decided by hallpass with no approvers', () => {
+    const request = stores.requests.insert(buildNewRequest({ id: 'req_auto', createdAt: at(0) }));
+    stores.requests.decide(request.id, 'approved', 'hallpass', at(0), 'auto-approved by policy');
+    stores.grants.insert(buildNewGrant({ requestId: request.id, startsAt: at(0) }));
+    expect(only('req_auto')).toMatchObject({ approvers: [], decidedBy: 'hallpass', approvedAt: at(0) });
+  });
+
+  it('keeps the approval time of a request that failed after approval', () => {
+    const request = stores.requests.insert(buildNewRequest({ id: 'req_failed', createdAt: at(0) }));
+    stores.requests.addApproval(request.id, 'U_APP1', at(MIN));
+    stores.requests.decide(request.id, 'approved', 'U_APP1', at(MIN));
+    const grant = stores.grants.insert(buildNewGrant({ requestId: request.id, startsAt: at(MIN) }));
+    stores.requests.markFailed(request.id, 'the security group does not exist', at(2 * MIN));
+    stores.grants.move(grant.id, ['opening'], 'failed', { endedAt: at(2 * MIN), endReason: 'failed' });
+    expect(only('req_failed')).toMatchObject({
+      state: 'failed',
+      approvedAt: at(MIN),
+      grantState: 'failed',
+      endReason: 'failed',
+      decisionNote: 'the security group does not exist',
+    });
+  });
+
+  it('reports break-glass as never approved, and its review once given', () => {
+    const request = stores.requests.insert(
+      buildNewRequest({ id: 'req_bg', createdAt: at(0), breakGlass: true, reason: 'prod is down, paging' }),
+    );
+    stores.requests.decide(request.id, 'approved', 'hallpass', at(0), 'break-glass');
+    const grant = stores.grants.insert(
+      buildNewGrant({ requestId: request.id, startsAt: at(0), breakGlass: true }),
+    );
+    expect(only('req_bg')).toMatchObject({ breakGlass: true, approvedAt: undefined, reviewedAt: undefined });
+    stores.grants.markReviewed(grant.id, 'U_APP1', at(40 * MIN));
+    expect(only('req_bg')).toMatchObject({
+      breakGlass: true,
+      reviewedBy: 'U_APP1',
+      reviewedAt: at(40 * MIN),
+    });
+  });
+
+  it('reports an extension as its own row pointing at the grant it extends', () => {
+    const { grantId } = closedGroupGrant();
+    const request = stores.requests.insert(
+      buildNewRequest({
+        id: 'req_ext',
+        createdAt: at(10 * MIN),
+        durationMs: 15 * MIN,
+        source: undefined,
+        kind: 'extension',
+        extendsGrantId: grantId,
+        reason: 'extension of grt_sg',
+      }),
+    );
+    stores.requests.addApproval(request.id, 'U_APP1', at(11 * MIN));
+    stores.requests.decide(request.id, 'approved', 'U_APP1', at(11 * MIN));
+    expect(only('req_ext')).toMatchObject({
+      requestKind: 'extension',
+      extendsGrantId: grantId,
+      grantId: undefined,
+      resourceKind: 'security-group',
+      address: '203.0.113.7/32',
+      approvers: ['U_APP1'],
+      approvedAt: at(11 * MIN),
+      durationMs: 15 * MIN,
+    });
+  });
+
+  it('exports requests created in [since, until), oldest first', () => {
+    for (const [id, offset] of [
+      ['req_c', 2 * MIN],
+      ['req_before', -1],
+      ['req_a', 0],
+      ['req_until', 10 * MIN],
+      ['req_b', MIN],
+    ] as const) {
+      stores.requests.insert(buildNewRequest({ id, createdAt: at(offset) }));
+    }
+    expect(rows(at(0), at(10 * MIN)).map((r) => r.requestId)).toEqual(['req_a', 'req_b', 'req_c']);
+  });
+});
+
+describe('opening a database read-only for the audit CLI', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hallpass-ro-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a missing file without creating one', () => {
+    const file = path.join(dir, 'missing.db');
+    expect(() => openDatabaseReadOnly(file)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('refuses a file that is not a hallpass database', () => {
+    const file = path.join(dir, 'empty.db');
+    writeFileSync(file, '');
+    expect(() => openDatabaseReadOnly(file)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEMA_OUTDATED',
+        message: expect.stringMatching(/not a hallpass database/),
+      }),
+    );
+  });
+
+  it('refuses a database the bot has not migrated to this version yet', () => {
+    const file = path.join(dir, 'old.db');
+    const h = openDatabase(file);
+    h.sqlite.exec(
+      'DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)',
+    );
+    h.close();
+    expect(() => openDatabaseReadOnly(file)).toThrow(
+      expect.objectContaining({
+        code: 'SCHEMA_OUTDATED',
+        message: expect.stringMatching(/start hallpass once/),
+      }),
+    );
+  });
+
+  it('reads a migrated database and refuses to write to it', () => {
+    const file = path.join(dir, 'hallpass.db');
+    openDatabase(file).close();
+    const h = openDatabaseReadOnly(file);
+    try {
+      expect(createSqliteAuditExportSource(h.db).rows({ since: at(0), until: at(1) })).toEqual([]);
+      expect(() =>
+        createSqliteStores(h).audit.append({ at: T0, actor: 'U_X', type: 'request.submitted' }),
+      ).toThrow(/readonly|read-only/i);
+    } finally {
+      h.close();
+    }
+  });
+});
