@@ -2,10 +2,12 @@ import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { createAwsClients } from './adapters/aws/aws-clients';
 import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
+import { createSqliteAuditExportSource } from './adapters/db/audit-export-query';
 import { openDatabase } from './adapters/db/open-db';
 import { createSqliteStores } from './adapters/db/stores';
 import { startSlackApp } from './adapters/slack/app';
 import { createSlackDirectory } from './adapters/slack/directory';
+import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-refresher';
 import { boltLogger } from './adapters/slack/logger';
 import { createSlackNotifier } from './adapters/slack/notifier';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
@@ -38,8 +40,12 @@ export type HallpassOptions = {
 
 export type Hallpass = {
   readonly port: number;
+  /** Keeps App Home tabs current; tests await `home.idle()`. */
+  readonly home: HomeRefresher;
   readonly useCases: UseCases;
   readonly scheduler: Scheduler;
+  /** Resolves when nothing is in progress: listeners, the scheduler's run, Home refreshes (tests). */
+  settled(): Promise<void>;
   /** Stops taking work, lets the scheduler's run in progress finish, closes the database. */
   stop(): Promise<void>;
 };
@@ -64,20 +70,29 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const client = new WebClient(env.slackBotToken, clientOptions);
   const aws = createAwsClients();
   let scheduler: Scheduler | undefined;
+  let home: HomeRefresher | undefined;
   const deps: AppDeps = {
     clock,
     ids: opts.ids ?? randomIds,
     logger,
     policy: () => opts.policy,
     ...stores,
+    auditExport: createSqliteAuditExportSource(handle.db),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
     roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
     notifier: createSlackNotifier({ client, clock }),
     directory: createSlackDirectory({ client, clock, logger }),
-    wakeup: { wake: () => scheduler?.wake() },
+    wakeup: {
+      wake: () => {
+        scheduler?.wake();
+        home?.changed();
+      },
+    },
     locks: new KeyedMutex(),
   };
   const useCases = createUseCases(deps);
+  const refresher = createHomeRefresher({ client, ctx: { uc: useCases, clock, logger }, logger });
+  home = refresher;
   const sched = createScheduler({
     clock,
     timers,
@@ -103,7 +118,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     apiUrl: env.slackApiUrl,
     port: env.port,
     clientOptions,
-    context: { uc: useCases, clock, logger },
+    context: { uc: useCases, clock, logger, home: refresher },
     healthy: () => handle.sqlite.open,
   });
   logger.info(
@@ -114,7 +129,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   let stopped = false;
   return {
     port: slack.port,
+    home: refresher,
     useCases,
+    async settled() {
+      await slack.settled();
+      await sched.idle();
+      await refresher.idle();
+    },
     scheduler: sched,
     async stop() {
       if (stopped) return;

@@ -1,4 +1,5 @@
 import type { Policy } from '../domain/policy';
+import type { AuditExportSource } from './audit-ports';
 import type { KeyedMutex } from './keyed-mutex';
 import type {
   AuditLog,
@@ -31,6 +32,8 @@ export type AppDeps = {
   readonly grants: GrantStore;
   readonly rules: RuleStore;
   readonly audit: AuditLog;
+  /** Reads requests and grants for the audit export. */
+  readonly auditExport: AuditExportSource;
   readonly uow: UnitOfWork;
   readonly network: NetworkAccess;
   readonly roles: RoleSessions;

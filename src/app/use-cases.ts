@@ -3,6 +3,7 @@ import { cancelRequest } from './cancel-request';
 import { announceClosed, closeGrant } from './close-grant';
 import { approveRequest, denyRequest } from './decide-request';
 import type { AppDeps } from './deps';
+import { exportAudit } from './export-audit';
 import { requestExtension } from './extend-grant';
 import { loadCard } from './notify';
 import { openGrant } from './open-grant';
@@ -30,12 +31,15 @@ export function createUseCases(deps: AppDeps) {
     cancelRequest: cancelRequest(deps),
     requestExtension: requestExtension(deps),
     reviewGrant: reviewGrant(deps),
+    exportAudit: exportAudit(deps),
     runDueWork: due,
     overview: overview(deps),
     dashboard: dashboard(deps),
     resourcesFor: resourcesFor(deps),
     directory: deps.directory,
     policy: deps.policy,
+    /** A grant as it stands now. */
+    grantOf: (grantId: string) => deps.grants.get(grantId),
     /** The audit events of one request, in order. */
     auditTrail: (requestId: string) => deps.audit.list({ requestId }),
     /** The approval card of a request as it stands now. */

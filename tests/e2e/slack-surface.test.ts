@@ -55,8 +55,8 @@ describe('what a user sees of hallpass in Slack', () => {
     await h.command(REQUESTER, 'staging-db 1h from 198.51.100.9 auto approved');
     await h.slack.waitFor(() => h.ec2.rules(GROUP_ID).length === 1 || undefined);
     const { pending, active } = h.hallpass.useCases.overview();
-    await h.command(OUTSIDER, 'list');
-    const text = await h.slack.waitFor(() => lastReply(h.slack, OUTSIDER) || undefined);
+    await h.command(REQUESTER, 'list');
+    const text = await h.slack.waitFor(() => lastReply(h.slack, REQUESTER) || undefined);
     expect(text).toContain(pending[0]?.id);
     expect(text).toContain(active[0]?.grant.id);
   });

@@ -48,6 +48,8 @@ resources:
     requesters: ["@backend", "${APPROVER}"]
     approvers: ["@sre"]
     approvals: 1
+    breakGlass: true
+    breakGlassMaxDuration: 30m
   - id: prod-web
     description: Web tier, two ports
     kind: security-group
@@ -205,8 +207,15 @@ async function boot(s: {
     slackClientOptions: { retryConfig: { retries: 0 } },
   });
   const url = `http://127.0.0.1:${hallpass.port}/slack/events`;
-  const send = (body: string, retryNum?: number) =>
-    postToApp(url, body, { secret: SIGNING_SECRET, ...(retryNum === undefined ? {} : { retryNum }) });
+  // Answers once the bot has finished everything the request started (listeners, notices, scheduler).
+  const send = async (body: string, retryNum?: number) => {
+    const res = await postToApp(url, body, {
+      secret: SIGNING_SECRET,
+      ...(retryNum === undefined ? {} : { retryNum }),
+    });
+    await hallpass.settled();
+    return res;
+  };
   let stopped = false;
   let responses = 0;
   // The user is part of the URL, so a reply through response_url can be attributed to who asked.
@@ -252,6 +261,7 @@ async function boot(s: {
     submit: (user, callbackId, values, privateMetadata = '') =>
       send(viewSubmissionBody(viewSubmission({ userId: user, callbackId, values, privateMetadata }))),
     async advance(ms) {
+      await hallpass.settled();
       s.clock.advance(ms);
       await hallpass.scheduler.idle();
       // A run may re-arm for "now" (more work already due): fire those too before returning.

@@ -61,6 +61,7 @@ export function buttonValue(call: SlackCall | undefined, actionId: string): stri
     else Object.values(o).forEach(walk);
   };
   walk(call?.args['blocks']);
+  walk(call?.args['view']);
   return found;
 }
 

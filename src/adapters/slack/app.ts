@@ -21,7 +21,13 @@ export type SlackAppOptions = {
   readonly healthy?: () => boolean;
 };
 
-export type SlackRuntime = { readonly app: App; readonly port: number; stop(): Promise<void> };
+export type SlackRuntime = {
+  readonly app: App;
+  readonly port: number;
+  /** Resolves when every listener already running has finished (tests; shutdown uses it with a time limit). */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+};
 
 /** Largest body accepted: a slash command or interaction is a few KB; anything far larger is refused (413). */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -53,7 +59,7 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
       clientOptions,
       deferInitialization: true,
     });
-    const drain = trackInFlight(app);
+    const { drain, settled } = trackInFlight(app);
     registerListeners(app, opts.context);
     await app.init();
     await app.start();
@@ -64,6 +70,7 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
     return {
       app,
       port: portOf(server),
+      settled,
       stop: async () => {
         await app.stop();
         await close(server);
@@ -83,7 +90,7 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
     customRoutes: [{ path: '/healthz', method: ['GET'], handler: health }],
   });
   const app = new App({ token: opts.botToken, receiver, logger, clientOptions, deferInitialization: true });
-  const drain = trackInFlight(app);
+  const { drain, settled } = trackInFlight(app);
   registerListeners(app, opts.context);
   await app.init();
   const server = await listen(
@@ -99,6 +106,7 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
   return {
     app,
     port: portOf(server),
+    settled,
     stop: async () => {
       await close(server);
       await drain();
@@ -113,7 +121,7 @@ const DRAIN_TIMEOUT_MS = 20_000;
  * Counts listeners in progress, so shutdown can let them finish (their AWS calls and database
  * writes) instead of cutting them off half-way. Returns the function that waits for them.
  */
-function trackInFlight(app: App): () => Promise<void> {
+function trackInFlight(app: App): { drain: () => Promise<void>; settled: () => Promise<void> } {
   const running = new Set<Promise<void>>();
   app.use(async ({ next }) => {
     const work = next();
@@ -124,14 +132,18 @@ function trackInFlight(app: App): () => Promise<void> {
       running.delete(work);
     }
   });
-  return async () => {
+  const settled = async (): Promise<void> => {
+    while (running.size > 0) await Promise.allSettled([...running]);
+  };
+  const drain = async (): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
     });
-    await Promise.race([Promise.allSettled([...running]), timeout]);
+    await Promise.race([settled(), timeout]);
     clearTimeout(timer);
   };
+  return { drain, settled };
 }
 
 /** Bolt accepts timestamps ahead of now; a request signed more than five minutes ahead is refused too. */

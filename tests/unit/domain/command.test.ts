@@ -236,11 +236,23 @@ describe('parseCommand: /access audit', () => {
 
 describe('parseCommand: --break-glass', () => {
   it.each([
-    ['prod-db 30m from 203.0.113.7 --break-glass database is down, customers affected', 'database is down, customers affected'],
-    ['prod-db 30m --break-glass from 203.0.113.7 database is down, customers affected', 'database is down, customers affected'],
-    ['prod-db --BREAK-GLASS 30m from 203.0.113.7 outage in progress right now', 'outage in progress right now'],
+    [
+      'prod-db 30m from 203.0.113.7 --break-glass database is down, customers affected',
+      'database is down, customers affected',
+    ],
+    [
+      'prod-db 30m --break-glass from 203.0.113.7 database is down, customers affected',
+      'database is down, customers affected',
+    ],
+    [
+      'prod-db --BREAK-GLASS 30m from 203.0.113.7 outage in progress right now',
+      'outage in progress right now',
+    ],
   ])('takes the flag out of %p and keeps the reason', (text, reason) => {
-    expect(parseCommand(text)).toMatchObject({ ok: true, value: { kind: 'request', breakGlass: true, reason } });
+    expect(parseCommand(text)).toMatchObject({
+      ok: true,
+      value: { kind: 'request', breakGlass: true, reason },
+    });
   });
 
   it('does not treat a word containing the flag as the flag', () => {

@@ -221,7 +221,7 @@ describe('approvalCardMessage after a decision', () => {
           endedBy: 'U_ADMIN',
         }),
       }),
-      ['Ended at', endedAt.toISOString(), '(revoked) by <@U_ADMIN>'],
+      ['Ended at', endedAt.toISOString(), '(revoked by <@U_ADMIN>)'],
     ],
     [
       'auto-approved',
@@ -320,5 +320,186 @@ describe('approvalCardMessage with hostile or huge user text', () => {
     for (const b of message.blocks) {
       if (b.type === 'section' && b.text?.type === 'mrkdwn') expect(b.text.verbatim).toBe(true);
     }
+  });
+});
+
+describe('approvalCardMessage for an extension request', () => {
+  const startsAt = T0;
+  const grant = buildGrant({
+    id: 'grt_ext1',
+    requestId: 'req_orig',
+    state: 'active',
+    startsAt,
+    expiresAt: new Date(startsAt.getTime() + 30 * MIN),
+  });
+  const extension = buildRequest({
+    id: 'req_ext1',
+    requesterId: 'U_REQ',
+    kind: 'extension',
+    extendsGrantId: 'grt_ext1',
+    durationMs: 20 * MIN,
+    reason: 'migration still running',
+  });
+
+  it('while pending, says how much more, on which grant, the current end and the end it would bring', () => {
+    const message = approvalCardMessage(card({ request: extension, extends: grant }), NOW);
+    const text = allText(message);
+    expect(message.blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: 'Extension request: prod-db', emoji: true },
+    });
+    expect(text).toContain('<@U_REQ> asks for *20m* more on grant `grt_ext1`');
+    expect(text).toContain(`now until <!date^${Math.floor(grant.expiresAt.getTime() / 1000)}`);
+    expect(text).toContain(grant.expiresAt.toISOString());
+    expect(text).toContain(`would end at <!date^`);
+    expect(text).toContain(new Date(startsAt.getTime() + 50 * MIN).toISOString());
+    expect(actionsBlocks(message.blocks).map((b) => b.elements.map((e) => e.action_id))).toEqual([
+      ['approve_request', 'deny_request'],
+    ]);
+    expect(messageProblems(message)).toEqual([]);
+  });
+
+  it('once approved, shows the grant with its new end and no buttons', () => {
+    const extended = { ...grant, expiresAt: new Date(startsAt.getTime() + 50 * MIN) };
+    const message = approvalCardMessage(
+      card({
+        request: { ...extension, state: 'approved', decidedAt: NOW, decidedBy: 'U_APP1' },
+        approvals: [approval('U_APP1', 5)],
+        extends: extended,
+      }),
+      NOW,
+    );
+    const text = allText(message);
+    expect(text).toContain('Approved by <@U_APP1>');
+    expect(text).toContain(`Active until <!date^`);
+    expect(text).toContain(extended.expiresAt.toISOString());
+    expect(text).not.toContain('would end at');
+    expect(actionsBlocks(message.blocks)).toEqual([]);
+    expect(messageProblems(message)).toEqual([]);
+  });
+
+  it('once denied or cancelled, shows the usual decided state without buttons', () => {
+    for (const state of ['denied', 'cancelled', 'timed_out'] as const) {
+      const message = approvalCardMessage(
+        card({ request: { ...extension, state, decidedAt: NOW, decidedBy: 'U_REQ' }, extends: grant }),
+        NOW,
+      );
+      expect(actionsBlocks(message.blocks)).toEqual([]);
+      expect(messageProblems(message)).toEqual([]);
+    }
+  });
+});
+
+describe('approvalCardMessage for break-glass access', () => {
+  const openedAt = T0;
+  const request = buildRequest({
+    id: 'req_bg1',
+    requesterId: 'U_REQ',
+    breakGlass: true,
+    state: 'approved',
+    decidedAt: openedAt,
+    decidedBy: 'hallpass',
+    reason: 'primary is down, failing over by hand',
+  });
+  const grant = buildGrant({
+    id: 'grt_bg1',
+    requestId: 'req_bg1',
+    state: 'active',
+    breakGlass: true,
+    startsAt: openedAt,
+    expiresAt: new Date(openedAt.getTime() + 30 * MIN),
+  });
+  const bgCard = (g: typeof grant): ApprovalCard =>
+    card({ request, resource: sgResource({ approvers: ['@sre', 'U_LEAD'], breakGlass: true }), grant: g });
+  const reviewButtons = (blocks: types.KnownBlock[]): string[] =>
+    actionsBlocks(blocks).flatMap((b) => b.elements.map((e) => (e.type === 'button' ? (e.value ?? '') : '')));
+
+  it('says it was opened without approval and asks the approvers, mentioned, to review it', () => {
+    const message = approvalCardMessage(bgCard(grant), NOW, {
+      mention: (p) => (p === '@sre' ? '<!subteam^S0SRE|@sre>' : `<@${p}>`),
+    });
+    const text = allText(message);
+    expect(message.blocks[0]).toMatchObject({
+      type: 'header',
+      text: { text: 'Break-glass access: prod-db' },
+    });
+    expect(text).toContain('without approval');
+    expect(text).toContain('<!subteam^S0SRE|@sre>, <@U_LEAD>: please review this break-glass access.');
+    expect(text).toContain('Active until');
+    expect(text).not.toContain('Auto-approved');
+    expect(messageProblems(message)).toEqual([]);
+  });
+
+  it('writes groups as plain @handles by default', () => {
+    const text = allText(approvalCardMessage(bgCard(grant), NOW));
+    expect(text).toContain('@sre, <@U_LEAD>: please review');
+    expect(text).not.toContain('subteam');
+  });
+
+  it.each([
+    ['active', grant],
+    [
+      'ended',
+      { ...grant, state: 'closed' as const, endedAt: NOW, endReason: 'done' as const, endedBy: 'U_REQ' },
+    ],
+  ])('offers Review (valued with the grant id) while unreviewed, %s', (_name, g) => {
+    const message = approvalCardMessage(bgCard(g), NOW);
+    const review = actionsBlocks(message.blocks);
+    expect(review).toEqual([
+      {
+        type: 'actions',
+        block_id: 'review_actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: 'review_grant',
+            text: { type: 'plain_text', text: 'Review', emoji: true },
+            value: 'grt_bg1',
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('shows who reviewed it and when, without a button, once reviewed', () => {
+    const reviewedAt = new Date(openedAt.getTime() + 45 * MIN);
+    const message = approvalCardMessage(
+      bgCard({ ...grant, state: 'closed', endedAt: grant.expiresAt, reviewedBy: 'U_LEAD', reviewedAt }),
+      NOW,
+    );
+    const text = allText(message);
+    expect(reviewButtons(message.blocks)).toEqual([]);
+    expect(text).toContain('Reviewed by <@U_LEAD> at');
+    expect(text).toContain(reviewedAt.toISOString());
+    expect(text).not.toContain('please review');
+  });
+
+  it('shows the end and who ended it', () => {
+    const text = allText(
+      approvalCardMessage(
+        bgCard({ ...grant, state: 'closed', endedAt: NOW, endReason: 'done', endedBy: 'U_REQ' }),
+        NOW,
+      ),
+    );
+    expect(text).toContain(`Ended at <!date^`);
+    expect(text).toContain(`${NOW.toISOString()}> (finished early by <@U_REQ>)`);
+  });
+
+  it('offers no Review on an ordinary grant', () => {
+    const message = approvalCardMessage(
+      card({ request: { ...request, breakGlass: false }, grant: { ...grant, breakGlass: false } }),
+      NOW,
+    );
+    expect(actionsBlocks(message.blocks)).toEqual([]);
+    expect(allText(message)).not.toContain('review');
+  });
+});
+
+describe('approvalCardMessage approver mentions', () => {
+  it('addresses the approvers of a pending request through opts.mention', () => {
+    const text = allText(
+      approvalCardMessage(card(), NOW, { mention: (p) => (p === '@sre' ? '<!subteam^S0SRE|@sre>' : p) }),
+    );
+    expect(text).toContain('Waiting for approval from <!subteam^S0SRE|@sre>');
   });
 });

@@ -41,6 +41,15 @@ const USE_CASE: Record<UseCaseErrorCode, Record<string, unknown>> = {
   GRANT_NOT_ACTIVE: { grantId: 'grt_done', state: 'closed' },
   NOT_YET_AVAILABLE: { feature: '/access extend' },
   RATE_LIMITED: {},
+  NOT_YOUR_REQUEST: { requestId: 'req_theirs' },
+  NOT_YOUR_GRANT: { grantId: 'grt_theirs' },
+  NOT_EXTENDABLE: { resourceId: 'prod-readonly' },
+  EXTENSION_PENDING: { grantId: 'grt_mine', requestId: 'req_more' },
+  EXTENSION_TOO_LONG: { resourceId: 'prod-db', max: 3_600_000, used: 3_000_000, available: 600_000 },
+  BREAK_GLASS_NOT_ALLOWED: { resourceId: 'prod-db' },
+  BREAK_GLASS_REASON_TOO_SHORT: { min: 20, length: 8 },
+  ALREADY_REVIEWED: { grantId: 'grt_bg' },
+  NOT_BREAK_GLASS: { grantId: 'grt_plain' },
 };
 const ALL = [...Object.entries(COMMAND), ...Object.entries(CIDR), ...Object.entries(USE_CASE)];
 
@@ -91,6 +100,35 @@ describe('errorText', () => {
     ['MISSING_ID', { command: 'cancel' }, ['request id']],
     ['MISSING_ID', { command: 'extend' }, ['grant id', 'extend']],
     ['REASON_TOO_LONG', { length: 1200, max: 1000 }, ['1200', '1000']],
+    ['NOT_YOUR_REQUEST', { requestId: 'req_theirs' }, ['req_theirs', 'not yours', 'cancel']],
+    ['NOT_YOUR_GRANT', { grantId: 'grt_theirs' }, ['grt_theirs', 'not yours', '/access revoke']],
+    [
+      'NOT_EXTENDABLE',
+      { resourceId: 'prod-readonly' },
+      ['prod-readonly', 'cannot be lengthened', 'new grant'],
+    ],
+    ['EXTENSION_PENDING', { grantId: 'grt_mine', requestId: 'req_more' }, ['grt_mine', 'req_more', 'cancel']],
+    [
+      'EXTENSION_TOO_LONG',
+      { resourceId: 'prod-db', max: 3_600_000, used: 3_000_000, available: 600_000 },
+      [
+        '`prod-db` allows at most 1h in all from the original start; this grant has used 50m, so at most 10m more',
+      ],
+    ],
+    [
+      'EXTENSION_TOO_LONG',
+      { resourceId: 'prod-db', max: 3_600_000, used: 3_600_000, available: 0 },
+      ['cannot be extended any further'],
+    ],
+    ['BREAK_GLASS_NOT_ALLOWED', { resourceId: 'prod-db' }, ['prod-db', '--break-glass']],
+    ['BREAK_GLASS_REASON_TOO_SHORT', { min: 20, length: 8 }, ['at least 20 characters', 'yours has 8']],
+    ['ALREADY_REVIEWED', { grantId: 'grt_bg' }, ['grt_bg', 'already been reviewed']],
+    ['NOT_BREAK_GLASS', { grantId: 'grt_plain' }, ['grt_plain', 'not opened by break-glass']],
+    [
+      'DURATION_TOO_LONG',
+      { resourceId: 'prod-db', max: 3_600_000, requested: 7_200_000, breakGlass: true },
+      ['2h', 'break-glass access is limited to 1h'],
+    ],
   ] as const)('%s names what was wrong and what would be right (%j)', (code, detail, phrases) => {
     const text = errorText(code, detail);
     for (const p of phrases) expect(text).toContain(p);

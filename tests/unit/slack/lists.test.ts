@@ -75,11 +75,15 @@ describe('helpMessage', () => {
       '/access revoke &lt;grant-id&gt;',
       '/access extend &lt;grant-id&gt; &lt;duration&gt;',
       '/access cancel &lt;request-id&gt;',
+      '/access audit [&lt;days&gt;]',
+      '--break-glass &lt;reason…&gt;',
       '/access help',
     ]) {
       expect(t).toContain(form);
     }
     expect(t).toContain('/access prod-db 30m from 203.0.113.7 debugging slow queries');
+    expect(t).toMatch(/\/access prod-db 30m from 203\.0\.113\.7 --break-glass .{20,}`/);
+    expect(t).toContain('admins only');
   });
 
   it('writes the placeholders escaped, so Slack does not read them as links', () => {
@@ -131,45 +135,94 @@ describe('resourcesMessage', () => {
 
 describe('listMessage', () => {
   const now = new Date(T0.getTime() + 10 * MIN);
+  const empty = {
+    userId: 'U_ME',
+    now,
+    mine: [],
+    minePending: [],
+    awaitingMe: [],
+    everyone: [],
+    unreviewed: [],
+  };
+  const entry = (id: string, requesterId = 'U_ME', breakGlass = false) => {
+    const request = buildRequest({ id: `req_${id}`, requesterId, breakGlass });
+    const grant = buildGrant({
+      id: `grt_${id}`,
+      requestId: request.id,
+      requesterId,
+      state: 'active',
+      startsAt: T0,
+      expiresAt: new Date(T0.getTime() + 40 * MIN),
+      breakGlass,
+    });
+    return { grant, request };
+  };
 
-  it('says nothing is pending or active when both are empty', () => {
-    const m = listMessage({ pending: [], active: [], now });
+  it('says nothing is pending or active when every list is empty', () => {
+    const m = listMessage(empty);
     expect(m.text).toBe('Nothing is pending or active.');
     expect(messageProblems(m)).toEqual([]);
   });
 
-  it('shows ids, resource, requester, address and the times, with ISO-8601 UTC', () => {
-    const request = buildRequest({ id: 'req_l1', requesterId: 'U_REQ' });
-    const grant = buildGrant({
-      id: 'grt_l1',
-      requesterId: 'U_REQ',
-      state: 'active',
-      expiresAt: new Date(T0.getTime() + 40 * MIN),
+  it('shows every list with ids, resource, people, addresses and ISO-8601 UTC times', () => {
+    const mine = entry('l1');
+    const theirs = entry('l2', 'U_OTHER');
+    const bg = entry('l3', 'U_OTHER', true);
+    const pending = buildRequest({ id: 'req_p1', requesterId: 'U_ME' });
+    const awaiting = {
+      request: buildRequest({ id: 'req_a1', requesterId: 'U_OTHER' }),
+      resource: sg('prod-db'),
+      approvals: [],
+    };
+    const m = listMessage({
+      ...empty,
+      mine: [mine],
+      minePending: [pending],
+      awaitingMe: [awaiting],
+      everyone: [mine, theirs],
+      unreviewed: [bg],
+      resources: [sg('prod-db')],
     });
-    const t = text(listMessage({ pending: [request], active: [{ grant, request }], now }));
+    const t = text(m);
     for (const part of [
-      '`req_l1`',
+      '*Your access* (1)',
       '`grt_l1`',
-      '*prod-db*',
-      '<@U_REQ>',
-      'from 203.0.113.7/32',
-      request.approvalDeadline.toISOString(),
-      grant.expiresAt.toISOString(),
+      '*prod-db* from 203.0.113.7/32 (tcp 5432, 8000-8080)',
+      mine.grant.expiresAt.toISOString(),
       '(30m left)',
+      '*Your pending requests* (1)',
+      '`req_p1`',
+      pending.approvalDeadline.toISOString(),
       '(20m left)',
+      '*Waiting for your approval* (1)',
+      '<@U_OTHER> asks for *30m* of *prod-db*',
+      '`req_a1`',
+      '*Active across the workspace* (2)',
+      '<@U_OTHER> · *prod-db*',
+      '`grt_l2`',
+      '*Break-glass grants to review* (1)',
+      '`grt_l3`',
+      'without approval',
+      '/access extend &lt;grant-id&gt; &lt;duration&gt;',
     ]) {
       expect(t).toContain(part);
     }
+    expect(m.blocks.some((b) => b.type === 'actions')).toBe(false);
+    expect(messageProblems(m)).toEqual([]);
   });
 
-  it('stays within 50 blocks with 500 pending and 500 active, saying how many more', () => {
-    const pending = Array.from({ length: 500 }, (_, i) => buildRequest({ id: `req_many${i}` }));
-    const active = pending.map((request, i) => ({
-      grant: buildGrant({ id: `grt_many${i}`, state: 'active' }),
-      request,
-    }));
-    const m = listMessage({ pending, active, now });
+  it('stays within 50 blocks with 500 items in every list, saying how many more', () => {
+    const many = Array.from({ length: 500 }, (_, i) => entry(`many${i}`));
+    const m = listMessage({
+      ...empty,
+      mine: many,
+      minePending: many.map((e) => e.request),
+      awaitingMe: many.map((e) => ({ request: e.request, resource: sg('prod-db'), approvals: [] })),
+      everyone: many,
+      unreviewed: many,
+    });
     expect(messageProblems(m)).toEqual([]);
-    expect(text(m)).toMatch(/and \d+ more/);
+    expect(m.blocks.length).toBeLessThanOrEqual(50);
+    expect(text(m).match(/and \d+ more/g)).toHaveLength(5);
   });
 });

@@ -1,5 +1,6 @@
 import type { types } from '@slack/bolt';
 import { denyModal } from '../../../src/adapters/slack/views/deny-modal';
+import { extendModal } from '../../../src/adapters/slack/views/extend-modal';
 import { viewProblems } from '../../../src/adapters/slack/views/limits';
 import {
   loadingModal,
@@ -7,6 +8,7 @@ import {
   requestModal,
 } from '../../../src/adapters/slack/views/request-modal';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+import { buildGrant, T0 } from '../../support/builders';
 
 const MIN = 60_000;
 
@@ -149,6 +151,98 @@ describe('denyModal', () => {
     const reason = input(view, 'deny_reason');
     expect(reason?.optional).toBe(true);
     expect(reason?.element.action_id).toBe('deny_reason_input');
+    expect(viewProblems(view)).toEqual([]);
+  });
+});
+
+describe('requestModal break-glass checkbox', () => {
+  const checkbox = (view: types.ModalView): types.Checkboxes | undefined => {
+    const el = input(view, 'request_break_glass')?.element;
+    return el?.type === 'checkboxes' ? el : undefined;
+  };
+
+  it('is absent when no offered resource allows break-glass', () => {
+    expect(input(requestModal([sg('prod-db'), role]), 'request_break_glass')).toBeUndefined();
+  });
+
+  it('is one optional option valued break-glass, with a hint on what it costs', () => {
+    const view = requestModal([sg('prod-db', { breakGlass: true, breakGlassMaxDuration: 30 * MIN }), role]);
+    const block = input(view, 'request_break_glass');
+    expect(block?.optional).toBe(true);
+    expect(block?.element.action_id).toBe('request_break_glass_input');
+    expect(checkbox(view)?.options).toEqual([
+      {
+        text: { type: 'plain_text', text: 'Break glass: open now without approval', emoji: true },
+        value: 'break-glass',
+      },
+    ]);
+    const hint = block?.hint?.text ?? '';
+    expect(hint).toContain('at least 20 characters');
+    expect(hint).toContain('up to 30m');
+    expect(hint).toMatch(/approvers are alerted/);
+    expect(hint).toMatch(/review/);
+    expect(hint).toContain('Only for prod-db');
+    expect(viewProblems(view)).toEqual([]);
+  });
+});
+
+describe('extendModal', () => {
+  const now = new Date(T0.getTime() + 20 * MIN);
+  const grant = buildGrant({
+    id: 'grt_ext',
+    state: 'active',
+    startsAt: T0,
+    expiresAt: new Date(T0.getTime() + 30 * MIN),
+  });
+  const texts = (view: types.ModalView): string =>
+    (view.blocks as types.KnownBlock[])
+      .map((b) => (b.type === 'section' ? (b.text?.text ?? '') : ''))
+      .join('\n');
+
+  it('asks how much more under extend_modal, naming the grant, its end and the most still possible', () => {
+    const view = extendModal({ grant, resource: sg('prod-db'), now });
+    expect(view.callback_id).toBe('extend_modal');
+    expect(view.private_metadata).toBe('grt_ext');
+    expect(view.title.text).toBe('Extend access');
+    expect(view.submit?.text).toBe('Ask');
+    expect(inputs(view).map((b) => [b.block_id, b.element.action_id])).toEqual([
+      ['extend_duration', 'extend_duration_input'],
+    ]);
+    const el = input(view, 'extend_duration')?.element;
+    expect(el?.type === 'plain_text_input' && el.placeholder?.text).toBe('e.g. 30m');
+    const t = texts(view);
+    expect(t).toContain('`grt_ext`');
+    expect(t).toContain(grant.expiresAt.toISOString());
+    expect(t).toContain('(10m left)');
+    expect(t).toContain('at most 1h in all');
+    expect(t).toContain('at most *30m* more');
+    expect(viewProblems(view)).toEqual([]);
+  });
+
+  it('suggests no more than what is possible', () => {
+    const view = extendModal({ grant, resource: sg('prod-db', { maxDuration: 40 * MIN }), now });
+    const el = input(view, 'extend_duration')?.element;
+    expect(el?.type === 'plain_text_input' && el.placeholder?.text).toBe('e.g. 10m');
+    expect(texts(view)).toContain('at most *10m* more');
+  });
+
+  it.each([
+    [
+      'the maximum is reached',
+      { grant, resource: sg('prod-db', { maxDuration: 30 * MIN }), now },
+      'has reached it',
+    ],
+    ['the grant is an AWS role session', { grant, resource: role, now }, 'cannot be lengthened'],
+    [
+      'the grant has ended',
+      { grant: { ...grant, state: 'closed' as const }, resource: sg('prod-db'), now },
+      'no longer active',
+    ],
+  ])('says so, without an input or submit, when %s', (_name, args, phrase) => {
+    const view = extendModal(args);
+    expect(view.submit).toBeUndefined();
+    expect(inputs(view)).toEqual([]);
+    expect(texts(view)).toContain(phrase);
     expect(viewProblems(view)).toEqual([]);
   });
 });

@@ -61,6 +61,24 @@ const grant = buildGrant({
   expiresAt: at(32),
 });
 
+const bgRequest = buildRequest({
+  id: 'req_bg',
+  requesterId: 'U_REQ',
+  breakGlass: true,
+  state: 'approved',
+  decidedBy: 'hallpass',
+  decidedAt: at(0),
+  reason: 'primary is down <!here>',
+});
+const bgGrant = buildGrant({
+  id: 'grt_bg',
+  requestId: 'req_bg',
+  state: 'active',
+  breakGlass: true,
+  startsAt: at(0),
+  expiresAt: at(30),
+});
+
 const allText = (m: { text: string; blocks: types.KnownBlock[] }): string =>
   [m.text, ...m.blocks.map((b) => (b.type === 'section' ? (b.text?.text ?? '') : ''))].join('\n');
 
@@ -237,21 +255,144 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
       grant: { ...grant, state: 'closed', endedAt: at(10), endReason: 'revoked', endedBy: 'U_ADMIN' },
     },
     'requester',
-    ['Your access to prod-db', 'closed at', at(10).toISOString(), '(revoked) by <@U_ADMIN>'],
+    ['Your access to prod-db', 'closed at', at(10).toISOString(), '(revoked by <@U_ADMIN>)'],
+  ],
+  [
+    'request-cancelled',
+    {
+      type: 'request-cancelled',
+      card: card({ request: { ...pending, state: 'cancelled', decidedBy: 'U_REQ', decidedAt: at(3) } }),
+    },
+    'requester',
+    ['Your request req_n1 for prod-db was cancelled at', at(3).toISOString(), 'nothing was opened'],
+  ],
+  [
+    'request-cancelled',
+    {
+      type: 'request-cancelled',
+      card: card({ request: { ...pending, state: 'cancelled', decidedBy: 'U_REQ', decidedAt: at(3) } }),
+    },
+    'thread',
+    ['<@U_REQ> cancelled request req_n1 at', at(3).toISOString()],
+  ],
+  [
+    'grant-expiring',
+    { type: 'grant-expiring', card: card({ grant }), grant },
+    'requester',
+    ['Your access to prod-db ends at <!date^', at(32).toISOString(), '(in 5m)'],
+  ],
+  [
+    'grant-expiring',
+    { type: 'grant-expiring', card: card({ grant }), grant },
+    'thread',
+    ['Access to prod-db for <@U_REQ> ends at', at(32).toISOString(), '(grant grt_n1)'],
+  ],
+  [
+    'grant-extended',
+    { type: 'grant-extended', card: card(), grant: { ...grant, expiresAt: at(52) }, previousEnd: at(32) },
+    'requester',
+    [
+      'Your access to prod-db was extended from <!date^',
+      at(32).toISOString(),
+      'to <!date^',
+      at(52).toISOString(),
+    ],
+  ],
+  [
+    'grant-extended',
+    { type: 'grant-extended', card: card(), grant: { ...grant, expiresAt: at(52) }, previousEnd: at(32) },
+    'thread',
+    ['Access to prod-db for <@U_REQ> was extended from', at(32).toISOString(), at(52).toISOString()],
+  ],
+  [
+    'approval-reminder',
+    { type: 'approval-reminder', card: card(), approvers: ['@sre', 'U_LEAD'] },
+    'thread',
+    [
+      'Reminder for @sre, <@U_LEAD>: request req_n1 from <@U_REQ> for prod-db is waiting; it times out at <!date^',
+      at(30).toISOString(),
+    ],
+  ],
+  [
+    'approval-reminder',
+    { type: 'approval-reminder', card: card(), approvers: ['@sre'] },
+    'requester',
+    ['Your request req_n1 for prod-db is still waiting for approval', at(30).toISOString()],
+  ],
+  [
+    'break-glass-opened',
+    {
+      type: 'break-glass-opened',
+      card: card({ request: bgRequest, grant: bgGrant }),
+      grant: bgGrant,
+      approvers: ['@sre', 'U_LEAD'],
+    },
+    'thread',
+    [
+      'Break-glass: <@U_REQ> opened prod-db from 203.0.113.7/32 (tcp 5432) without approval, until <!date^',
+      at(30).toISOString(),
+      'Reason: primary is down &lt;!here&gt;',
+      '@sre, <@U_LEAD>, please review it.',
+    ],
+  ],
+  [
+    'break-glass-opened',
+    {
+      type: 'break-glass-opened',
+      card: card({ request: bgRequest, grant: bgGrant }),
+      grant: bgGrant,
+      approvers: ['@sre'],
+    },
+    'requester',
+    ['You opened prod-db', 'without approval (break-glass)', 'The approvers were alerted'],
+  ],
+  [
+    'grant-reviewed',
+    {
+      type: 'grant-reviewed',
+      card: card({ request: bgRequest }),
+      grant: { ...bgGrant, reviewedBy: 'U_LEAD', reviewedAt: at(40) },
+    },
+    'thread',
+    [
+      '<@U_LEAD> reviewed the break-glass access of <@U_REQ> to prod-db (grant grt_bg) at',
+      at(40).toISOString(),
+    ],
+  ],
+  [
+    'grant-reviewed',
+    {
+      type: 'grant-reviewed',
+      card: card({ request: bgRequest }),
+      grant: { ...bgGrant, reviewedBy: 'U_LEAD', reviewedAt: at(40) },
+    },
+    'requester',
+    ['<@U_LEAD> reviewed your break-glass access to prod-db (grant grt_bg) at', at(40).toISOString()],
   ],
 ];
 
+/** `now` five minutes before `grant` ends, for "in 5m". */
+const OPTS = { now: at(27) };
+
+/** Cases named with their audience, for readable test titles. */
+const named = cases.map(([name, notice, audience, phrases]): [string, Notice, NoticeAudience, string[]] => [
+  `${name} to the ${audience}`,
+  notice,
+  audience,
+  phrases,
+]);
+
 describe('noticeMessage', () => {
-  it.each(cases)('%s to the %s says it plainly', (_name, notice, audience, phrases) => {
-    const text = allText(noticeMessage(notice, audience));
+  it.each(named)('%s says it plainly', (_name, notice, audience, phrases) => {
+    const text = allText(noticeMessage(notice, audience, OPTS));
     for (const phrase of phrases) expect(text).toContain(phrase);
   });
 
-  it.each(cases)('%s to the %s is a valid message', (_name, notice, audience) => {
+  it.each(named)('%s is a valid message', (_name, notice, audience) => {
     expect(messageProblems(noticeMessage(notice, audience))).toEqual([]);
   });
 
-  it.each(cases)('%s to the %s speaks to "you" only in the DM', (_name, notice, audience) => {
+  it.each(named)('%s speaks to "you" only in the DM', (_name, notice, audience) => {
     const text = noticeMessage(notice, audience).blocks.map((b) =>
       b.type === 'section' ? b.text?.text : '',
     );
@@ -260,18 +401,26 @@ describe('noticeMessage', () => {
   });
 
   it('covers every notice type for both audiences', () => {
-    const types = new Set(cases.map(([, n, a]) => `${n.type}/${a}`));
-    for (const t of [
-      'request-submitted',
-      'approval-recorded',
-      'request-denied',
-      'request-timed-out',
-      'request-failed',
-      'grant-started',
-      'grant-ended',
-    ]) {
-      expect(types).toContain(`${t}/thread`);
-      expect(types).toContain(`${t}/requester`);
+    // A complete record: a Notice type added to ports.ts without a case here fails to compile.
+    const every: Record<Notice['type'], true> = {
+      'request-submitted': true,
+      'approval-recorded': true,
+      'request-denied': true,
+      'request-timed-out': true,
+      'request-failed': true,
+      'request-cancelled': true,
+      'grant-started': true,
+      'grant-ended': true,
+      'grant-expiring': true,
+      'grant-extended': true,
+      'approval-reminder': true,
+      'break-glass-opened': true,
+      'grant-reviewed': true,
+    };
+    const covered = new Set(cases.map(([, n, a]) => `${n.type}/${a}`));
+    for (const t of Object.keys(every)) {
+      expect(covered).toContain(`${t}/thread`);
+      expect(covered).toContain(`${t}/requester`);
     }
   });
 
@@ -291,5 +440,115 @@ describe('noticeMessage', () => {
     const text = allText(noticeMessage(notice, 'thread'));
     expect(text).toContain('&lt;!channel&gt; no');
     expect(text).not.toContain('<!channel>');
+  });
+});
+
+describe('noticeMessage buttons', () => {
+  const buttons = (m: { blocks: types.KnownBlock[] }): [string | undefined, string | undefined, string][] =>
+    m.blocks
+      .filter((b): b is types.ActionsBlock => b.type === 'actions')
+      .flatMap((b) =>
+        b.elements.map((e): [string | undefined, string | undefined, string] =>
+          e.type === 'button' ? [b.block_id, e.action_id, e.value ?? ''] : [b.block_id, e.action_id, ''],
+        ),
+      );
+
+  it.each([
+    ['grant-started', { type: 'grant-started', card: card({ grant }), grant } as Notice],
+    ['grant-expiring', { type: 'grant-expiring', card: card({ grant }), grant } as Notice],
+  ])('%s to the requester carries Extend and Done, valued with the grant id', (_name, notice) => {
+    const m = noticeMessage(notice, 'requester', OPTS);
+    expect(buttons(m)).toEqual([
+      ['grant_actions', 'extend_grant', 'grt_n1'],
+      ['grant_actions', 'done_grant', 'grt_n1'],
+    ]);
+    expect(messageProblems(m)).toEqual([]);
+  });
+
+  it('asks for confirmation before Done ends the access', () => {
+    const m = noticeMessage({ type: 'grant-started', card: card({ grant }), grant }, 'requester');
+    const done = m.blocks
+      .filter((b): b is types.ActionsBlock => b.type === 'actions')
+      .flatMap((b) => b.elements)
+      .find((e) => e.action_id === 'done_grant');
+    expect(done?.type === 'button' && done.confirm?.confirm?.text).toBe('End it');
+    expect(done?.type === 'button' && done.style).toBeUndefined();
+  });
+
+  it('leaves Extend off an AWS role grant, whose session cannot be lengthened', () => {
+    const notice: Notice = {
+      type: 'grant-expiring',
+      card: card({
+        resource: readonlyRole,
+        request: { ...pending, resourceId: 'prod-readonly', source: undefined },
+      }),
+      grant,
+    };
+    const m = noticeMessage(notice, 'requester', OPTS);
+    expect(buttons(m).map(([, a]) => a)).toEqual(['done_grant']);
+    expect(allText(m)).toContain('cannot be lengthened');
+  });
+
+  it('puts no buttons in the thread, nor in any other notice', () => {
+    for (const [, notice, audience] of cases) {
+      const m = noticeMessage(notice, audience, OPTS);
+      const expected =
+        audience === 'requester' && (notice.type === 'grant-started' || notice.type === 'grant-expiring');
+      expect(buttons(m).length > 0).toBe(expected);
+    }
+  });
+
+  it('gives the end time without "in …" when it does not know the time', () => {
+    const text = allText(
+      noticeMessage({ type: 'grant-expiring', card: card({ grant }), grant }, 'requester'),
+    );
+    expect(text).toContain(at(32).toISOString());
+    expect(text).not.toMatch(/\(in /);
+  });
+});
+
+describe('noticeMessage approver mentions', () => {
+  it('writes the approvers through opts.mention in a reminder and a break-glass alert', () => {
+    const mention = (p: string): string => (p === '@sre' ? '<!subteam^S0SRE|@sre>' : `<@${p}>`);
+    const reminder = allText(
+      noticeMessage({ type: 'approval-reminder', card: card(), approvers: ['@sre'] }, 'thread', { mention }),
+    );
+    expect(reminder).toContain('Reminder for <!subteam^S0SRE|@sre>:');
+    const alert = allText(
+      noticeMessage(
+        {
+          type: 'break-glass-opened',
+          card: card({ request: bgRequest }),
+          grant: bgGrant,
+          approvers: ['@sre'],
+        },
+        'thread',
+        { mention },
+      ),
+    );
+    expect(alert).toContain('<!subteam^S0SRE|@sre>, please review it.');
+  });
+
+  it('does not call a break-glass request auto-approved', () => {
+    const text = allText(
+      noticeMessage({ type: 'request-submitted', card: card({ request: bgRequest }) }, 'requester'),
+    );
+    expect(text).not.toContain('auto-approved');
+    expect(text).toContain('break-glass');
+  });
+
+  it('describes an extension request as more time on a grant', () => {
+    const extension = buildRequest({
+      id: 'req_x1',
+      requesterId: 'U_REQ',
+      kind: 'extension',
+      extendsGrantId: 'grt_n1',
+      durationMs: 15 * MIN,
+      approvalDeadline: at(40),
+    });
+    const text = allText(
+      noticeMessage({ type: 'request-submitted', card: card({ request: extension }) }, 'thread'),
+    );
+    expect(text).toContain('<@U_REQ> asked for 15m more on grant grt_n1 (prod-db)');
   });
 });

@@ -40,8 +40,11 @@ const GRANT_STATE_WORDS: Record<string, string> = {
   failed: 'a grant that failed to open',
 };
 
+/** Error codes of the audit export (src/app/export-audit.ts). */
+export type AuditErrorCode = 'NOT_ADMIN';
+
 /** Every code with a specific sentence. */
-export type KnownErrorCode = CommandError | CidrError | UseCaseErrorCode;
+export type KnownErrorCode = CommandError | CidrError | UseCaseErrorCode | AuditErrorCode;
 
 type Detail = Record<string, unknown>;
 
@@ -182,6 +185,8 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
   },
   INVALID_DAYS: (d) =>
     `${echo(d, 'input', 'That')} is not a number of days: use \`/access audit 30\` (1 to ${str(d, 'max') ?? '366'}).`,
+  NOT_ADMIN: () =>
+    'Only hallpass admins (the `admins` list in the policy) may export the audit log, so nothing was exported: ask one of them.',
   NOT_YET_AVAILABLE: (d) =>
     `${echo(d, 'feature', 'That')} is not available yet: for now ask for a new grant with \`/access &lt;resource&gt; &lt;duration&gt; …\`.`,
   RATE_LIMITED: () => 'You are sending requests faster than hallpass accepts: wait a minute, then try again.',

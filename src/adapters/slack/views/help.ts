@@ -1,3 +1,4 @@
+import { MIN_BREAK_GLASS_REASON } from '../../../app/submit-request';
 import { MAX_REASON_LENGTH } from '../../../domain/command';
 import { escapeMrkdwn } from '../escape';
 import { context, header, type SlackMessage, section } from './blocks';
@@ -10,7 +11,12 @@ const FORMS: readonly { usage: string; what: string; example?: string }[] = [
     what: 'asks for access; approvers are asked in the resource’s channel',
     example: '/access prod-db 30m from 203.0.113.7 debugging slow queries',
   },
-  { usage: '/access list', what: 'shows what is pending or active' },
+  {
+    usage: '/access <resource> [<duration>] [from <ip|cidr>] --break-glass <reason…>',
+    what: `emergencies only, where the resource allows it: opens at once without approval, for at most the resource’s break-glass maximum; the reason needs at least ${MIN_BREAK_GLASS_REASON} characters, and the approvers are alerted and must review it`,
+    example: '/access prod-db 30m from 203.0.113.7 --break-glass primary is down, failing over by hand',
+  },
+  { usage: '/access list', what: 'shows what is pending or active, with ids' },
   { usage: '/access resources', what: 'shows what you may ask for' },
   {
     usage: '/access revoke <grant-id>',
@@ -19,13 +25,18 @@ const FORMS: readonly { usage: string; what: string; example?: string }[] = [
   },
   {
     usage: '/access extend <grant-id> <duration>',
-    what: 'asks for more time on a grant',
+    what: 'asks for more time on a grant (not for AWS roles: a role session cannot be lengthened)',
     example: '/access extend grt_abc123 30m',
   },
   {
     usage: '/access cancel <request-id>',
     what: 'withdraws a request that is still pending',
     example: '/access cancel req_abc123',
+  },
+  {
+    usage: '/access audit [<days>]',
+    what: 'admins only: the audit log of the last <days> days (default 30) as a file',
+    example: '/access audit 7',
   },
   { usage: '/access help', what: 'shows this help' },
 ];
@@ -37,7 +48,7 @@ export function helpMessage(): SlackMessage {
   );
   return {
     text: escapeMrkdwn(
-      'How to use /access: /access <resource> [<duration>] [from <ip|cidr>] <reason…>, or list, resources, revoke, extend, cancel, help.',
+      'How to use /access: /access <resource> [<duration>] [from <ip|cidr>] [--break-glass] <reason…>, or list, resources, revoke, extend, cancel, audit, help.',
     ),
     blocks: [
       header('hallpass: temporary access, approved and time-bound'),
@@ -51,7 +62,7 @@ export function helpMessage(): SlackMessage {
         ].join('\n'),
       ),
       context([
-        'Access starts when it is approved and closes by itself at the end. The channel is told when it opens and when it closes.',
+        'Access starts when it is approved and closes by itself at the end. The channel is told when it opens and when it closes; you are warned before the end, with *Extend* and *Done* buttons (also on the Home tab).',
       ]),
     ],
   };

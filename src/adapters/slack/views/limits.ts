@@ -27,6 +27,10 @@ export const LIMITS = {
   inputHint: 2000,
   placeholder: 150,
   plainTextInputMax: 3000,
+  checkboxOptions: 10,
+  confirmTitle: 100,
+  confirmText: 300,
+  confirmButton: 30,
 } as const;
 
 type Surface = 'message' | 'modal' | 'home';
@@ -36,7 +40,8 @@ const textLength = (t: types.TextObject | undefined): number => (t === undefined
 /**
  * Everything in `blocks` that Slack would reject (or that hallpass never sends), as readable
  * problems; an empty list means the blocks are valid for `surface`. Covers the block types
- * hallpass builds: header, section, context, actions, input, divider.
+ * hallpass builds: header, section, context, actions (buttons, with confirm dialogs), input
+ * (plain text, static select, checkboxes), divider.
  */
 export function blockProblems(blocks: readonly types.KnownBlock[], surface: Surface): string[] {
   const problems: string[] = [];
@@ -80,17 +85,32 @@ export function blockProblems(blocks: readonly types.KnownBlock[], surface: Surf
           }
         }
         break;
-      case 'actions':
+      case 'actions': {
         if (block.elements.length > LIMITS.actionsElements) add(`${block.elements.length} elements > 25`);
+        // Slack wants action_ids unique within their block (not across blocks).
+        const actionIds = new Set<string>();
         for (const e of block.elements) {
-          if (e.action_id !== undefined && e.action_id.length > LIMITS.id) add('action_id longer than 255');
+          if (e.action_id !== undefined) {
+            if (e.action_id.length > LIMITS.id) add('action_id longer than 255');
+            if (actionIds.has(e.action_id)) add(`duplicate action_id ${e.action_id} in one block`);
+            actionIds.add(e.action_id);
+          }
           if (e.type === 'button') {
             if (e.text.text.length === 0) add('empty button text');
             if (e.text.text.length > LIMITS.buttonText) add(`button text ${e.text.text.length} > 75`);
             if ((e.value ?? '').length > LIMITS.buttonValue) add('button value longer than 2000');
+            if (e.confirm !== undefined) {
+              const c = e.confirm;
+              if (textLength(c.title) > LIMITS.confirmTitle) add('confirm title longer than 100');
+              if (textLength(c.text) === 0 || textLength(c.text) > LIMITS.confirmText)
+                add('confirm text empty or longer than 300');
+              if (textLength(c.confirm) > LIMITS.confirmButton || textLength(c.deny) > LIMITS.confirmButton)
+                add('confirm buttons longer than 30');
+            }
           }
         }
         break;
+      }
       case 'input': {
         if (surface === 'message') add('input blocks belong in modals');
         if (block.label.text.length === 0 || block.label.text.length > LIMITS.inputLabel)
@@ -110,6 +130,14 @@ export function blockProblems(blocks: readonly types.KnownBlock[], surface: Surf
           if (options.length === 0 || options.length > LIMITS.options)
             add(`${options.length} options (1..100)`);
           for (const o of options) {
+            if (o.text.text.length > LIMITS.optionText) add(`option text ${o.text.text.length} > 75`);
+            if ((o.value ?? '').length > LIMITS.optionValue) add('option value longer than 150');
+          }
+        }
+        if (el.type === 'checkboxes') {
+          if (el.options.length === 0 || el.options.length > LIMITS.checkboxOptions)
+            add(`${el.options.length} checkbox options (1..10)`);
+          for (const o of el.options) {
             if (o.text.text.length > LIMITS.optionText) add(`option text ${o.text.text.length} > 75`);
             if ((o.value ?? '').length > LIMITS.optionValue) add('option value longer than 150');
           }

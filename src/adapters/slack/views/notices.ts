@@ -61,6 +61,15 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
   const more = `${formatDuration(request.durationMs)} more on grant ${safeText(request.extendsGrantId ?? 'unknown', 80)}`;
   switch (notice.type) {
     case 'request-submitted': {
+      if (request.breakGlass) {
+        return toRequester
+          ? {
+              main: `Your break-glass request ${id} for ${res} opens without approval; access opens shortly. The approvers are alerted and will review it.`,
+            }
+          : {
+              main: `${mention(request.requesterId)} used break-glass on ${res} (request ${id}): it opens without approval.`,
+            };
+      }
       if (isAutoApproved(notice.card)) {
         return toRequester
           ? { main: `Your request ${id} for ${res} was auto-approved; access opens shortly.` }
@@ -140,7 +149,9 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
       const soon = opts.now === undefined ? '' : ` (${inTime(grant.expiresAt, opts.now)})`;
       const ends = `ends at ${slackDate(grant.expiresAt)}${soon}`;
       if (!toRequester) {
-        return { main: `Access to ${res} for ${mention(request.requesterId)} ${ends} (grant ${safeText(grant.id, 80)}).` };
+        return {
+          main: `Access to ${res} for ${mention(request.requesterId)} ${ends} (grant ${safeText(grant.id, 80)}).`,
+        };
       }
       const next =
         resource.kind === 'security-group'

@@ -1,9 +1,10 @@
 import type { types } from '@slack/bolt';
+import { MIN_BREAK_GLASS_REASON } from '../../../app/submit-request';
 import { MAX_REASON_LENGTH } from '../../../domain/command';
 import { formatDuration } from '../../../domain/duration';
 import type { Resource } from '../../../domain/policy';
 import { escapeMrkdwn, truncate } from '../escape';
-import { ACTION, BLOCK, CALLBACK } from '../ids';
+import { ACTION, BLOCK, BREAK_GLASS_OPTION, CALLBACK } from '../ids';
 import { context, plain, section } from './blocks';
 import { LIMITS } from './limits';
 
@@ -108,6 +109,9 @@ export function requestModal(resources: readonly Resource[], channelId?: string)
     hint: plain('Approvers and the audit log see this.', LIMITS.inputHint),
   });
 
+  const breakGlass = shown.filter((r) => r.breakGlass);
+  if (breakGlass.length > 0) blocks.push(breakGlassInput(breakGlass, shown.length));
+
   return {
     type: 'modal',
     callback_id: CALLBACK.requestModal,
@@ -116,6 +120,39 @@ export function requestModal(resources: readonly Resource[], channelId?: string)
     close: plain('Cancel', LIMITS.modalButton),
     private_metadata: channelId ?? '',
     blocks,
+  };
+}
+
+/**
+ * The optional break-glass checkbox: one option, value `BREAK_GLASS_OPTION`. The hint says what
+ * it costs — a real reason, a shorter maximum, approvers alerted who must review it — and, when
+ * only some offered resources allow it, which ones.
+ */
+function breakGlassInput(allowing: readonly Resource[], offered: number): types.InputBlock {
+  const maxima = [...new Set(allowing.map((r) => r.breakGlassMaxDuration))];
+  const max =
+    maxima.length === 1 && maxima[0] !== undefined
+      ? `up to ${formatDuration(maxima[0])}`
+      : 'up to a shorter maximum per resource';
+  const ids = allowing.slice(0, 10).map((r) => r.id);
+  const where =
+    allowing.length === offered
+      ? ''
+      : ` Only for ${ids.join(', ')}${allowing.length > ids.length ? ` and ${allowing.length - ids.length} more` : ''}.`;
+  const option: types.PlainTextOption = {
+    text: plain('Break glass: open now without approval', LIMITS.optionText),
+    value: BREAK_GLASS_OPTION,
+  };
+  return {
+    type: 'input',
+    block_id: BLOCK.requestBreakGlass,
+    label: plain('Emergency', 100),
+    optional: true,
+    element: { type: 'checkboxes', action_id: ACTION.requestBreakGlassInput, options: [option] },
+    hint: plain(
+      `Emergencies only.${where} Needs a reason of at least ${MIN_BREAK_GLASS_REASON} characters; access lasts ${max}. The approvers are alerted at once and must review it afterwards.`,
+      LIMITS.inputHint,
+    ),
   };
 }
 

@@ -8,6 +8,7 @@ import { listMessage } from '../../views/list';
 import { noticeMessage } from '../../views/notices';
 import { loadingModal, noResourcesModal, requestModal } from '../../views/request-modal';
 import { resourcesMessage } from '../../views/resources';
+import { auditCommand } from './audit';
 
 /**
  * `/access …`: ack at once (Slack allows 3 s), then parse and call one use case. Every answer is
@@ -48,18 +49,43 @@ export const accessCommand =
           return reply(helpMessage());
         case 'resources':
           return reply(resourcesMessage(ctx.uc.resourcesFor(await ctx.uc.directory.actor(user))));
-        case 'list':
-          return reply(listMessage({ ...ctx.uc.overview(), now: ctx.clock.now() }));
+        case 'list': {
+          const actor = await ctx.uc.directory.actor(user);
+          return reply(listMessage({ ...ctx.uc.dashboard(actor), now: ctx.clock.now() }));
+        }
         case 'revoke': {
           const actor = await ctx.uc.directory.actor(user);
           const result = await ctx.uc.revokeGrant({ grantId: cmd.grantId, actor });
           if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
           return reply({ text: `Grant ${result.value.id} for ${result.value.resourceId} is closed.` });
         }
+        case 'extend': {
+          const actor = await ctx.uc.directory.actor(user);
+          const result = await ctx.uc.requestExtension({
+            grantId: cmd.grantId,
+            actor,
+            durationMs: cmd.durationMs,
+          });
+          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          const card = ctx.uc.cardOf(result.value.id);
+          return reply(
+            card?.request.state === 'pending'
+              ? {
+                  text: `Asked for more time on ${cmd.grantId} (request ${result.value.id}); its approvers were asked in <#${card.resource.channel}>.`,
+                }
+              : {
+                  text: `Request ${result.value.id} for more time on ${cmd.grantId} is ${card?.request.state ?? 'recorded'}.`,
+                },
+          );
+        }
+        case 'cancel': {
+          const actor = await ctx.uc.directory.actor(user);
+          const result = await ctx.uc.cancelRequest({ requestId: cmd.requestId, actor });
+          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          return reply({ text: `Request ${result.value.id} is cancelled.` });
+        }
         case 'audit':
-        case 'extend':
-        case 'cancel':
-          return reply({ text: errorText('NOT_YET_AVAILABLE', { feature: `/access ${cmd.kind}` }) });
+          return auditCommand(ctx, { user, days: cmd.days, client, reply });
         case 'request': {
           const actor = await ctx.uc.directory.actor(user);
           const result = await ctx.uc.submitRequest({ actor, ...cmd });
