@@ -71,6 +71,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const aws = createAwsClients();
   let scheduler: Scheduler | undefined;
   let home: HomeRefresher | undefined;
+  const directory = createSlackDirectory({ client, clock, logger });
   const deps: AppDeps = {
     clock,
     ids: opts.ids ?? randomIds,
@@ -80,8 +81,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     auditExport: createSqliteAuditExportSource(handle.db),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
     roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
-    notifier: createSlackNotifier({ client, clock }),
-    directory: createSlackDirectory({ client, clock, logger }),
+    notifier: createSlackNotifier({ client, clock, mentioner: () => directory.mentioner() }),
+    directory,
     wakeup: {
       wake: () => {
         scheduler?.wake();

@@ -1,4 +1,4 @@
-import { ACTION, CALLBACK } from '../../src/adapters/slack/ids';
+import { ACTION, BLOCK, BREAK_GLASS_OPTION, CALLBACK } from '../../src/adapters/slack/ids';
 import {
   APPROVER,
   APPROVER_2,
@@ -18,9 +18,16 @@ import {
   lastRequestId,
   threadPosts,
 } from '../support/slack-queries';
-import { postToApp, unixSeconds } from '../support/slack-signing';
+import {
+  blockActionsBody,
+  buttonClick,
+  postToApp,
+  requestModalValues,
+  unixSeconds,
+} from '../support/slack-signing';
 
 const MINUTE = 60_000;
+const CHANNEL_ID = 'C0123ABCD';
 
 async function activeGrant(
   h: Harness,
@@ -306,5 +313,62 @@ describe('App Home', () => {
     const after = await homeWith((t) => t.includes('Active across the workspace* (1)'));
     expect(buttonValue(after, ACTION.approveRequest)).toBeUndefined();
     expect(allText(after)).toContain('203.0.113.7/32');
+  });
+});
+
+describe('from the form and from App Home', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('opens break-glass from the request form when the box is ticked', async () => {
+    const values = {
+      ...requestModalValues({
+        resourceId: 'prod-db',
+        duration: '15m',
+        address: '203.0.113.7',
+        reason: 'payments are failing, need to look at locks now',
+      }),
+      [BLOCK.requestBreakGlass]: {
+        [ACTION.requestBreakGlassInput]: {
+          type: 'checkboxes',
+          selected_options: [{ value: BREAK_GLASS_OPTION }],
+        },
+      },
+    };
+    const res = await h.submit(REQUESTER, CALLBACK.requestModal, values, CHANNEL_ID);
+    expect(res.status).toBe(200);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+    expect(h.hallpass.useCases.overview().active[0]?.grant.breakGlass).toBe(true);
+  });
+
+  it('approves from an App Home button (a click from a view, with no channel or response_url)', async () => {
+    await h.command(REQUESTER, 'prod-db 30m from 203.0.113.7 approved from home');
+    const requestId = lastRequestId(h);
+    const payload = buttonClick({
+      userId: APPROVER,
+      actionId: ACTION.approveRequest,
+      value: requestId,
+      channel: CHANNEL_ID,
+      messageTs: '1.1',
+      triggerId: 'trigger-home',
+      responseUrl: h.slack.responseUrl(),
+    }) as Record<string, unknown>;
+    const fromHome = {
+      ...payload,
+      container: { type: 'view', view_id: 'V0HOME' },
+      view: { id: 'V0HOME', type: 'home', callback_id: '', private_metadata: '' },
+      channel: undefined,
+      message: undefined,
+      response_url: undefined,
+    };
+    const res = await postToApp(h.url, blockActionsBody(fromHome), { secret: SIGNING_SECRET });
+    expect(res.status).toBe(200);
+    await h.hallpass.settled();
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('active');
   });
 });

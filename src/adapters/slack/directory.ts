@@ -2,7 +2,15 @@ import type { WebClient } from '@slack/web-api';
 import type { Clock, Directory, Logger } from '../../app/ports';
 import type { Actor } from '../../domain/policy';
 
-type Groups = { readonly members: ReadonlyMap<string, ReadonlySet<string>>; readonly fetchedAt: number };
+type Groups = {
+  readonly members: ReadonlyMap<string, ReadonlySet<string>>;
+  /** handle → user-group id (`S…`), for mentions that ping the group. */
+  readonly ids: ReadonlyMap<string, string>;
+  readonly fetchedAt: number;
+};
+
+/** Renders a policy principal so that Slack pings it: `<@U…>` for a user, `<!subteam^S…|@handle>` for a group. */
+export type Mention = (principal: string) => string;
 
 /**
  * User-group membership from Slack (`usergroups.list` with users), cached for `ttlMs` because
@@ -16,7 +24,7 @@ export function createSlackDirectory(deps: {
   clock: Clock;
   logger: Logger;
   ttlMs?: number;
-}): Directory & { refresh(): Promise<void> } {
+}): Directory & { refresh(): Promise<void>; mentioner(): Promise<Mention> } {
   const ttlMs = deps.ttlMs ?? 5 * 60_000;
   let cache: Groups | undefined;
   let inflight: Promise<Groups> | undefined;
@@ -24,16 +32,18 @@ export function createSlackDirectory(deps: {
   const fetchGroups = async (): Promise<Groups> => {
     const res = await deps.client.usergroups.list({ include_users: true, include_disabled: false });
     const members = new Map<string, Set<string>>();
+    const ids = new Map<string, string>();
     for (const g of res.usergroups ?? []) {
       if (g.handle === undefined) continue;
       const handle = g.handle.toLowerCase();
+      if (g.id !== undefined) ids.set(handle, g.id);
       for (const user of g.users ?? []) {
         const set = members.get(user) ?? new Set<string>();
         set.add(handle);
         members.set(user, set);
       }
     }
-    return { members, fetchedAt: deps.clock.now().getTime() };
+    return { members, ids, fetchedAt: deps.clock.now().getTime() };
   };
 
   const groups = async (): Promise<Groups> => {
@@ -57,6 +67,23 @@ export function createSlackDirectory(deps: {
   const emails = new Map<string, { email: string | undefined; at: number }>();
 
   return {
+    async mentioner(): Promise<Mention> {
+      let known: Groups | undefined;
+      try {
+        known = await groups();
+      } catch {
+        known = cache;
+      }
+      return (principal) => {
+        if (!principal.startsWith('@'))
+          return /^[UW][A-Z0-9]+$/.test(principal) ? `<@${principal}>` : escapeText(principal);
+        const handle = principal.slice(1).toLowerCase();
+        const id = known?.ids.get(handle);
+        return id !== undefined && /^S[A-Z0-9]+$/.test(id)
+          ? `<!subteam^${id}|@${escapeText(handle)}>`
+          : escapeText(principal);
+      };
+    },
     async emailOf(userId: string): Promise<string | undefined> {
       const now = deps.clock.now().getTime();
       const cached = emails.get(userId);
@@ -85,3 +112,6 @@ export function createSlackDirectory(deps: {
     },
   };
 }
+
+const escapeText = (t: string): string =>
+  t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

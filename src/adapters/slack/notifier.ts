@@ -2,6 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import type { ApprovalCard, Clock, Notice, Notifier, SessionCredentials } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import type { MessageRef } from '../../domain/request';
+import type { Mention } from './directory';
 import { approvalCardMessage } from './views/approval-card';
 import { credentialsMessage } from './views/credentials';
 import { noticeMessage } from './views/notices';
@@ -10,11 +11,20 @@ import { noticeMessage } from './views/notices';
  * The `Notifier` port on Slack's Web API. It wraps an injected `WebClient`, so the scheduler can
  * post without a listener context. Messages are built by the pure views.
  */
-export function createSlackNotifier(deps: { client: WebClient; clock: Clock }): Notifier {
+export function createSlackNotifier(deps: {
+  client: WebClient;
+  clock: Clock;
+  /** Resolves how principals are mentioned (group handles → `<!subteam^…>`), read fresh for each message. */
+  mentioner?: () => Promise<Mention>;
+}): Notifier {
   const { client } = deps;
+  const opts = async () => ({
+    now: deps.clock.now(),
+    ...(deps.mentioner === undefined ? {} : { mention: await deps.mentioner() }),
+  });
   return {
     async postApprovalCard(card: ApprovalCard): Promise<MessageRef> {
-      const message = approvalCardMessage(card, deps.clock.now());
+      const message = approvalCardMessage(card, deps.clock.now(), await opts());
       const res = await client.chat.postMessage({
         channel: card.resource.channel,
         ...message,
@@ -28,14 +38,14 @@ export function createSlackNotifier(deps: { client: WebClient; clock: Clock }): 
       await client.chat.update({
         channel: ref.channel,
         ts: ref.ts,
-        ...approvalCardMessage(card, deps.clock.now()),
+        ...approvalCardMessage(card, deps.clock.now(), await opts()),
       });
     },
     async notifyThread(ref: MessageRef, notice: Notice): Promise<void> {
       await client.chat.postMessage({
         channel: ref.channel,
         thread_ts: ref.ts,
-        ...noticeMessage(notice, 'thread'),
+        ...noticeMessage(notice, 'thread', await opts()),
         unfurl_links: false,
       });
     },
@@ -43,7 +53,7 @@ export function createSlackNotifier(deps: { client: WebClient; clock: Clock }): 
       // Posting to a user id lands in the app's direct-message conversation with that user.
       await client.chat.postMessage({
         channel: userId,
-        ...noticeMessage(notice, 'requester'),
+        ...noticeMessage(notice, 'requester', await opts()),
         unfurl_links: false,
       });
     },

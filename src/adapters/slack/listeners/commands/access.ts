@@ -51,7 +51,13 @@ export const accessCommand =
           return reply(resourcesMessage(ctx.uc.resourcesFor(await ctx.uc.directory.actor(user))));
         case 'list': {
           const actor = await ctx.uc.directory.actor(user);
-          return reply(listMessage({ ...ctx.uc.dashboard(actor), now: ctx.clock.now() }));
+          return reply(
+            listMessage({
+              ...ctx.uc.dashboard(actor),
+              now: ctx.clock.now(),
+              resources: ctx.uc.policy().resources,
+            }),
+          );
         }
         case 'revoke': {
           const actor = await ctx.uc.directory.actor(user);

@@ -4,7 +4,7 @@ import { MAX_REASON_LENGTH } from '../../../../domain/command';
 import { looksLikeDuration, parseDuration } from '../../../../domain/duration';
 import { findResource } from '../../../../domain/policy';
 import type { ListenerContext } from '../../context';
-import { ACTION, BLOCK } from '../../ids';
+import { ACTION, BLOCK, BREAK_GLASS_OPTION } from '../../ids';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 import { noticeMessage } from '../../views/notices';
@@ -17,6 +17,7 @@ const ADDRESS_ERRORS = new Set([
   'ADDRESS_TOO_WIDE',
 ]);
 const DURATION_ERRORS = new Set(['DURATION_REQUIRED', 'DURATION_TOO_SHORT', 'DURATION_TOO_LONG']);
+const REASON_ERRORS = new Set(['BREAK_GLASS_REASON_TOO_SHORT']);
 
 /**
  * The request form's submit. Mistakes are shown beside the field in the still-open modal
@@ -32,6 +33,10 @@ export const requestSubmitted =
     const durationText = values[BLOCK.requestDuration]?.[ACTION.requestDurationInput]?.value?.trim() ?? '';
     const addressText = values[BLOCK.requestAddress]?.[ACTION.requestAddressInput]?.value?.trim() ?? '';
     const reason = values[BLOCK.requestReason]?.[ACTION.requestReasonInput]?.value?.trim() ?? '';
+    const breakGlass =
+      values[BLOCK.requestBreakGlass]?.[ACTION.requestBreakGlassInput]?.selected_options?.some(
+        (o) => o.value === BREAK_GLASS_OPTION,
+      ) ?? false;
 
     const errors: Record<string, string> = {};
     let durationMs: number | undefined;
@@ -49,7 +54,13 @@ export const requestSubmitted =
         max: MAX_REASON_LENGTH,
       });
     }
-    const cmd = { resourceId, durationMs, address: addressText === '' ? undefined : addressText, reason };
+    const cmd = {
+      resourceId,
+      durationMs,
+      address: addressText === '' ? undefined : addressText,
+      reason,
+      breakGlass,
+    };
     const actor = await ctx.uc.directory.actor(user);
     const resource = findResource(ctx.uc.policy(), resourceId);
     if (resource === undefined) errors[BLOCK.requestResource] = errorText('UNKNOWN_RESOURCE', { resourceId });
@@ -60,7 +71,11 @@ export const requestSubmitted =
           ? BLOCK.requestAddress
           : DURATION_ERRORS.has(valid.error)
             ? BLOCK.requestDuration
-            : BLOCK.requestResource;
+            : REASON_ERRORS.has(valid.error)
+              ? BLOCK.requestReason
+              : valid.error === 'BREAK_GLASS_NOT_ALLOWED'
+                ? BLOCK.requestBreakGlass
+                : BLOCK.requestResource;
         errors[block] = errorText(valid.error, valid.detail);
       }
     }
