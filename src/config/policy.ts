@@ -39,17 +39,19 @@ const principal = z.string().refine((p) => isUserId(p) || GROUP_HANDLE.test(p), 
 const principals = z.array(principal);
 
 /** A duration as users type it (`90s`, `1h30m`) → milliseconds, never zero. */
-const duration = z.unknown().transform((v, ctx): number => {
-  const ms = typeof v === 'string' ? parseDuration(v) : undefined;
-  if (v === undefined) ctx.addIssue({ code: 'custom', message: 'required' });
-  else if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `${show(v)} is not a duration (write e.g. 90s, 15m, 1h, 1h30m)`,
-    });
-  } else if (ms === 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
-  return ms ?? 0;
-});
+const durationOf = (allowZero: boolean) =>
+  z.unknown().transform((v, ctx): number => {
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    if (v === undefined) ctx.addIssue({ code: 'custom', message: 'required' });
+    else if (ms === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${show(v)} is not a duration (write e.g. 90s, 15m, 1h, 1h30m)`,
+      });
+    } else if (ms === 0 && !allowZero) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
+    return ms ?? 0;
+  });
+const duration = durationOf(false);
 
 const validPort = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
 
@@ -223,7 +225,8 @@ const policySchema = z
   .strictObject({
     admins: principals.default([]),
     approvalTimeout: duration.optional(),
-    warnBefore: duration.optional(),
+    // 0s turns warnings off.
+    warnBefore: durationOf(true).optional(),
     resources: z.array(resource).min(1, { error: 'must list at least one resource' }),
   })
   .superRefine(

@@ -474,3 +474,10 @@ describe('loadPolicy', () => {
     );
   });
 });
+
+describe('warnBefore', () => {
+  it('accepts 0s, which turns warnings off', () => {
+    const result = checkPolicy(`warnBefore: 0s\n${sgWith({})}`);
+    expect(result.ok && result.value.warnBefore).toBe(0);
+  });
+});
