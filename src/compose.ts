@@ -13,7 +13,16 @@ import { createSlackNotifier } from './adapters/slack/notifier';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
 import { KeyedMutex } from './app/keyed-mutex';
-import type { Clock, Ids, Logger, NetworkAccess, RoleSessions, Timers } from './app/ports';
+import {
+  type Clock,
+  type Faults,
+  type Ids,
+  type Logger,
+  type NetworkAccess,
+  noFaults,
+  type RoleSessions,
+  type Timers,
+} from './app/ports';
 import { createUseCases, type UseCases } from './app/use-cases';
 import type { Env } from './config';
 import type { Policy } from './domain/policy';
@@ -34,6 +43,8 @@ export type HallpassOptions = {
   readonly network?: NetworkAccess;
   /** Injected in tests; STS and IAM through the SDK's standard chain otherwise (AWS_ENDPOINT_URL_STS / _IAM). */
   readonly roles?: RoleSessions;
+  /** Crash points: only the fault-injection tests pass one. */
+  readonly faults?: Faults;
   /** Extra Web API client options (tests: no retries). */
   readonly slackClientOptions?: WebClientOptions;
 };
@@ -90,6 +101,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       },
     },
     locks: new KeyedMutex(),
+    faults: opts.faults ?? noFaults,
   };
   const useCases = createUseCases(deps);
   const refresher = createHomeRefresher({ client, ctx: { uc: useCases, clock, logger }, logger });
@@ -109,7 +121,10 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     run: useCases.runDueWork,
   });
   scheduler = sched;
-  // Backfill before serving: grants that came due while we were down are closed and announced now.
+  // Before serving: finish what a crash interrupted, then close and announce what came due while down.
+  const recovered = await useCases.recoverInterrupted();
+  if (recovered.reopened + recovered.closed > 0)
+    logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
   await sched.start();
 
   const slack = await startSlackApp({

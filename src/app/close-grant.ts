@@ -20,6 +20,7 @@ type Deps = Pick<
   | 'locks'
   | 'roles'
   | 'roleSessions'
+  | 'faults'
 >;
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
@@ -54,6 +55,7 @@ export const closeGrant =
       return m;
     });
     if (!marked.ok) return undefined;
+    deps.faults.point('close.after-closing');
 
     const keys = new Set(deps.rules.holdsOf(grantId).map(lockKeyOf));
     const revoked: string[] = [];
@@ -65,11 +67,13 @@ export const closeGrant =
         const last = group.filter((h) => h.managed && deps.rules.otherLiveHolders(h.ruleId, grantId) === 0);
         const first = group[0];
         if (first !== undefined && last.length > 0) {
+          deps.faults.point('close.before-revoke');
           await deps.network.revoke(
             { region: first.region, groupId: first.groupId, assumeRoleArn: assumeRoleOf(deps, marked.value) },
             last.map((h) => h.ruleId),
           );
         }
+        if (last.length > 0) deps.faults.point('close.after-revoke');
         revoked.push(...last.map((h) => h.ruleId));
         kept.push(...group.filter((h) => !last.includes(h)).map((h) => h.ruleId));
         // Released inside the lock, so a grant opening on this group next sees the rule as gone.
@@ -78,6 +82,7 @@ export const closeGrant =
     }
 
     const denied = await cutRoleSession(deps, grantId);
+    deps.faults.point('close.before-closed');
 
     const endedAt = deps.clock.now();
     const endReason = marked.value.endReason ?? reason;

@@ -22,6 +22,7 @@ type Deps = Pick<
   | 'network'
   | 'notifier'
   | 'wakeup'
+  | 'faults'
 >;
 
 type Tally = {
@@ -143,6 +144,7 @@ export const approveRequest =
         );
       }
     } else {
+      deps.faults.point('approve.after-commit');
       await openGrant(outcome.value.grantId);
     }
     return ok({

@@ -5,6 +5,7 @@ import type {
   AuditLog,
   Clock,
   Directory,
+  Faults,
   GrantStore,
   Ids,
   Logger,
@@ -42,4 +43,6 @@ export type AppDeps = {
   readonly directory: Directory;
   readonly wakeup: Wakeup;
   readonly locks: KeyedMutex;
+  /** Crash points for the fault-injection tests; `noFaults` in production. */
+  readonly faults: Faults;
 };

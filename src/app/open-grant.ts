@@ -25,6 +25,7 @@ type Deps = Pick<
   | 'roles'
   | 'roleSessions'
   | 'directory'
+  | 'faults'
 >;
 
 export const targetOf = (r: SecurityGroupResource): RuleTarget => ({
@@ -87,7 +88,9 @@ export const openGrant =
               await deps.network.retag(target, shared.ruleId, await laterTags(deps, shared, tags));
             continue;
           }
+          deps.faults.point('open.before-authorize');
           const result = await deps.network.authorize(target, { ...key, family: source.family }, tags);
+          deps.faults.point('open.after-authorize');
           const hold: RuleHold = {
             ...key,
             grantId,
@@ -95,6 +98,8 @@ export const openGrant =
             managed: result.managed || !result.existed,
           };
           deps.rules.hold(hold);
+          if (ports === resource.ports[0] && resource.ports.length > 1)
+            deps.faults.point('open.after-first-rule');
           // No live grant holds this rule (findLive above, under the lock), so a managed one is this
           // grant's alone — most often its own, created by an authorize whose answer was lost and
           // found again as a duplicate on the retry — and a failure must roll it back too. Only an
@@ -108,6 +113,7 @@ export const openGrant =
       return;
     }
 
+    deps.faults.point('open.before-active');
     const now = deps.clock.now();
     const holds = deps.rules.holdsOf(grantId);
     const moved = deps.uow.tx(() => {

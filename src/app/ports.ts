@@ -349,3 +349,36 @@ export interface RoleSessionStore {
   /** The earliest session expiry among those with a deny policy still attached. */
   nextCleanup(): Date | undefined;
 }
+
+/**
+ * Named points between the steps of opening and closing, where the fault-injection tests kill the
+ * process (SIGKILL) to prove that every crash is recovered. A no-op in production.
+ */
+export interface Faults {
+  point(name: FaultPoint): void;
+}
+
+export type FaultPoint =
+  | 'approve.after-commit'
+  | 'open.before-authorize'
+  | 'open.after-authorize'
+  | 'open.after-first-rule'
+  | 'open.before-active'
+  | 'close.after-closing'
+  | 'close.before-revoke'
+  | 'close.after-revoke'
+  | 'close.before-closed';
+
+export const FAULT_POINTS: readonly FaultPoint[] = [
+  'approve.after-commit',
+  'open.before-authorize',
+  'open.after-authorize',
+  'open.after-first-rule',
+  'open.before-active',
+  'close.after-closing',
+  'close.before-revoke',
+  'close.after-revoke',
+  'close.before-closed',
+];
+
+export const noFaults: Faults = { point: () => {} };

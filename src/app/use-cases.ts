@@ -8,6 +8,7 @@ import { requestExtension } from './extend-grant';
 import { loadCard } from './notify';
 import { openGrant } from './open-grant';
 import { dashboard, overview, resourcesFor } from './queries';
+import { recoverInterrupted } from './recover-interrupted';
 import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
 import { runDueWork } from './run-due-work';
@@ -26,6 +27,7 @@ export function createUseCases(deps: AppDeps) {
     approveRequest: approveRequest(deps, open, due),
     denyRequest: denyRequest(deps),
     openGrant: open,
+    recoverInterrupted: recoverInterrupted(deps, open),
     closeGrant: close,
     revokeGrant: revokeGrant(deps, close, announce),
     cancelRequest: cancelRequest(deps),

@@ -1,0 +1,61 @@
+import { SYSTEM_ACTOR } from '../domain/request';
+import type { AppDeps } from './deps';
+import { describeError } from './notify';
+import type { OpenGrant } from './open-grant';
+
+/**
+ * Start-up: finishes grants a crash left in `opening`. One whose time is still running is opened
+ * again — idempotently: a rule the first attempt created is found again (as a shared hold or as
+ * `InvalidPermission.Duplicate` carrying hallpass's tags) and adopted, never doubled. One whose
+ * `expires_at` has passed is moved to `closing`, so the expiry sweep revokes whatever it holds.
+ * A rule authorized just before the crash but not yet recorded is found by reconciliation (its tags
+ * name the grant). `closing` grants need nothing here: the sweep picks them up.
+ */
+export const recoverInterrupted =
+  (deps: Pick<AppDeps, 'clock' | 'logger' | 'grants' | 'audit' | 'uow'>, openGrant: OpenGrant) =>
+  async (): Promise<{ reopened: number; closed: number }> => {
+    let reopened = 0;
+    let closed = 0;
+    for (const grant of deps.grants.list(['opening'])) {
+      const now = deps.clock.now();
+      if (grant.expiresAt <= now) {
+        const moved = deps.uow.tx(() => {
+          const m = deps.grants.move(grant.id, ['opening'], 'closing', {
+            endReason: 'expired',
+            endedBy: SYSTEM_ACTOR,
+          });
+          if (m.ok) {
+            deps.audit.append({
+              at: now,
+              actor: SYSTEM_ACTOR,
+              type: 'grant.recovered',
+              requestId: grant.requestId,
+              grantId: grant.id,
+              details: { from: 'opening', to: 'closing', why: 'expired while hallpass was down' },
+            });
+          }
+          return m;
+        });
+        if (moved.ok) closed += 1;
+        continue;
+      }
+      try {
+        deps.audit.append({
+          at: now,
+          actor: SYSTEM_ACTOR,
+          type: 'grant.recovered',
+          requestId: grant.requestId,
+          grantId: grant.id,
+          details: { from: 'opening', to: 'opening again', why: 'interrupted while opening' },
+        });
+        await openGrant(grant.id);
+        reopened += 1;
+      } catch (error) {
+        deps.logger.error(
+          { grantId: grant.id, err: describeError(error) },
+          'could not finish opening a grant after a restart',
+        );
+      }
+    }
+    return { reopened, closed };
+  };
