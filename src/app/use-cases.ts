@@ -8,6 +8,7 @@ import { requestExtension } from './extend-grant';
 import { loadCard } from './notify';
 import { openGrant } from './open-grant';
 import { dashboard, overview, resourcesFor } from './queries';
+import { COMMANDS_PER_MINUTE, RateLimiter } from './rate-limit';
 import { recoverInterrupted } from './recover-interrupted';
 import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
@@ -21,6 +22,7 @@ export function createUseCases(deps: AppDeps) {
     await close(grantId, 'failed', SYSTEM_ACTOR);
   });
   const announce = announceClosed(deps);
+  const commands = new RateLimiter(deps.clock, COMMANDS_PER_MINUTE, 60_000);
   const due = runDueWork(deps, close, announce);
   return {
     submitRequest: submitRequest(deps, open),
@@ -40,6 +42,8 @@ export function createUseCases(deps: AppDeps) {
     resourcesFor: resourcesFor(deps),
     directory: deps.directory,
     policy: deps.policy,
+    /** Whether this person may send another `/access` now (a per-user limit against floods). */
+    admitCommand: (userId: string) => commands.admit(userId),
     /** A grant as it stands now. */
     grantOf: (grantId: string) => deps.grants.get(grantId),
     /** The audit events of one request, in order. */

@@ -185,3 +185,27 @@ describe('requests hallpass must refuse before anything happens', () => {
     expect(h.ec2.calls).toHaveLength(0);
   });
 });
+
+describe('a user flooding /access', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('is slowed down with a clear answer after ten commands a minute, and the refused request changes nothing', async () => {
+    for (let i = 0; i < 10; i++) await h.command(OUTSIDER, 'help');
+    await h.command(OUTSIDER, 'prod-web 30m from 198.51.100.7 eleventh command');
+    expect(lastReply(h.slack, OUTSIDER)).toContain('faster than hallpass accepts');
+    expect(approvalPosts(h.slack)).toHaveLength(0);
+    expect(h.hallpass.useCases.overview().pending).toHaveLength(0);
+    // Others are not affected, and a minute later the user may ask again.
+    await h.command(REQUESTER, 'help');
+    expect(lastReply(h.slack, REQUESTER)).not.toContain('faster than hallpass accepts');
+    await h.advance(60_000);
+    await h.command(OUTSIDER, 'prod-web 30m from 198.51.100.7 after a minute');
+    expect(approvalPosts(h.slack)).toHaveLength(1);
+  });
+});

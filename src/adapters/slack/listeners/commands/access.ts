@@ -30,6 +30,7 @@ export const accessCommand =
     const reply = (message: Parameters<typeof replyPrivately>[1]) =>
       replyPrivately({ respond, client, channel: command.channel_id, user, logger: ctx.logger }, message);
 
+    if (!ctx.uc.admitCommand(user)) return reply({ text: errorText('RATE_LIMITED') });
     const parsed = parseCommand(command.text ?? '');
     if (!parsed.ok) return reply({ text: errorText(parsed.error, parsed.detail) });
     const cmd = parsed.value;
