@@ -250,7 +250,15 @@ export type Notice =
       readonly grant: Grant;
       readonly approvers: readonly string[];
     }
-  | { readonly type: 'grant-reviewed'; readonly card: ApprovalCard; readonly grant: Grant };
+  | { readonly type: 'grant-reviewed'; readonly card: ApprovalCard; readonly grant: Grant }
+  /** A close keeps failing: said loudly in the thread (hallpass keeps retrying until AWS confirms). */
+  | {
+      readonly type: 'grant-close-failing';
+      readonly card: ApprovalCard;
+      readonly grant: Grant;
+      readonly attempts: number;
+      readonly error: string;
+    };
 
 /** Slack, as the use cases see it. Failures throw; use cases log them and go on (a notice never blocks a close). */
 export interface Notifier {

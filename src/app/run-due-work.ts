@@ -33,9 +33,14 @@ export type DueWorkResult = {
  * whose `expires_at` has passed (or whose close did not finish). Safe to run twice: each step is a
  * compare-and-set on state.
  */
-export const runDueWork =
-  (deps: Deps, closeGrant: CloseGrant, announce: (grant: Grant) => Promise<void>) =>
-  async (now: Date): Promise<DueWorkResult> => {
+/** Failed attempts at closing one grant before the channel is told. */
+export const ESCALATE_AFTER = 3;
+
+export const runDueWork = (deps: Deps, closeGrant: CloseGrant, announce: (grant: Grant) => Promise<void>) => {
+  // Per grant, in memory: after a restart the count starts again, but the grant itself is never
+  // forgotten — it stays `closing` in the database and the sweep retries it.
+  const closeFailures = new Map<string, number>();
+  return async (now: Date): Promise<DueWorkResult> => {
     let timedOut = 0;
     for (const request of deps.requests.dueForTimeout(now)) {
       const decided = deps.uow.tx(() => {
@@ -65,12 +70,19 @@ export const runDueWork =
         const reason = grant.state === 'closing' ? (grant.endReason ?? 'expired') : 'expired';
         const done = await closeGrant(grant.id, reason, grant.endedBy ?? SYSTEM_ACTOR);
         if (done !== undefined) closed.push(done);
+        closeFailures.delete(grant.id);
       } catch (error) {
         failed.push(grant.id);
+        const attempts = (closeFailures.get(grant.id) ?? 0) + 1;
+        closeFailures.set(grant.id, attempts);
         deps.logger.error(
-          { grantId: grant.id, err: describeError(error) },
+          { grantId: grant.id, attempts, err: describeError(error) },
           'closing a due grant failed; will retry',
         );
+        // Loud in the channel after a few attempts, then again every tenth, never silent for long.
+        if (attempts === ESCALATE_AFTER || (attempts > ESCALATE_AFTER && attempts % 10 === 0)) {
+          await escalate(deps, grant, attempts, describeError(error));
+        }
       }
     }
     // Deny policies whose session has now expired by itself are no longer needed.
@@ -108,6 +120,18 @@ export const runDueWork =
     await remindApprovers(deps, now);
     return { closed: closed.length, timedOut, failed };
   };
+};
+
+async function escalate(deps: Deps, grant: Grant, attempts: number, error: string): Promise<void> {
+  const card = loadCard(deps, grant.requestId);
+  if (card === undefined) return;
+  const current = deps.grants.get(grant.id) ?? grant;
+  const notice = { type: 'grant-close-failing', card, grant: current, attempts, error } as const;
+  const ref = card.request.message;
+  if (ref !== undefined)
+    await safely(deps, 'thread grant-close-failing', () => deps.notifier.notifyThread(ref, notice));
+  await safely(deps, 'dm grant-close-failing', () => deps.notifier.notifyUser(grant.requesterId, notice));
+}
 
 /**
  * The requester hears `warnBefore` ahead of the end (with Extend and Done buttons), once per end:

@@ -168,3 +168,39 @@ describe('Slack trouble never holds up a close', () => {
     expect(h.logger.lines.some((l) => l.msg === 'slack notice failed')).toBe(true);
   });
 });
+
+describe('a close that keeps failing', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('is retried with backoff, raised loudly in the channel after three attempts, and never forgotten across a restart', async () => {
+    const requestId = await askAndApprove(
+      h,
+      REQUESTER,
+      `prod-db 30m from ${ADDRESS} stubborn rule`,
+      APPROVER,
+    );
+    h.ec2.failNext('RevokeSecurityGroupIngress', 'UnauthorizedOperation', 403, 100);
+    const failing = () => threadPosts(h.slack).filter((c) => allText(c).includes('could not close'));
+
+    await h.advance(30 * MINUTE);
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closing');
+    for (let i = 0; i < 2; i++) await h.advance(70_000);
+    await h.slack.waitFor(() => failing().length === 1 || undefined);
+    expect(allText(failing()[0])).toContain('UnauthorizedOperation');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+
+    // Restarted while still failing: the grant is still closing and still retried.
+    h = await h.restart();
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closing');
+    h.ec2.clearFaults();
+    await h.advance(70_000);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+  });
+});

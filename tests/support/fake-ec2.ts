@@ -62,6 +62,8 @@ export interface FakeEc2 {
   addGroup(groupId: string): void;
   /** Answers the next `times` calls of `action` with this AWS error code and HTTP status. */
   failNext(action: string, code: string, httpStatus?: number, times?: number, options?: FailOptions): void;
+  /** Forgets every queued fault: AWS is healthy again. */
+  clearFaults(): void;
   /** Stops the server, dropping keep-alive connections. */
   close(): Promise<void>;
 }
@@ -530,6 +532,9 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       const queue = faults.get(action) ?? [];
       queue.push({ code, status: httpStatus, remaining: times, afterApply: options.afterApply === true });
       faults.set(action, queue);
+    },
+    clearFaults() {
+      faults.clear();
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -369,6 +369,31 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
     'requester',
     ['<@U_LEAD> reviewed your break-glass access to prod-db (grant grt_bg) at', at(40).toISOString()],
   ],
+  [
+    'grant-close-failing',
+    {
+      type: 'grant-close-failing',
+      card: card(),
+      grant,
+      attempts: 3,
+      error: 'RequestLimitExceeded: slow down <!channel>',
+    },
+    'thread',
+    [
+      'could not close',
+      'grant grt_',
+      '3 attempts',
+      'RequestLimitExceeded',
+      '&lt;!channel&gt;',
+      'keeps retrying',
+    ],
+  ],
+  [
+    'grant-close-failing',
+    { type: 'grant-close-failing', card: card(), grant, attempts: 3, error: 'RequestLimitExceeded' },
+    'requester',
+    ['could not close your access', 'keeps retrying'],
+  ],
 ];
 
 /** `now` five minutes before `grant` ends, for "in 5m". */
@@ -416,6 +441,7 @@ describe('noticeMessage', () => {
       'approval-reminder': true,
       'break-glass-opened': true,
       'grant-reviewed': true,
+      'grant-close-failing': true,
     };
     const covered = new Set(cases.map(([, n, a]) => `${n.type}/${a}`));
     for (const t of Object.keys(every)) {

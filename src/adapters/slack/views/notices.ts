@@ -3,7 +3,7 @@ import type { ApprovalCard, Notice } from '../../../app/ports';
 import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';
 import { SYSTEM_ACTOR } from '../../../domain/request';
-import { channelLink, mention, safeText, slackDate } from '../escape';
+import { channelLink, mention, safeCode, safeText, slackDate } from '../escape';
 import { BLOCK } from '../ids';
 import { fallback, inTime, type SlackMessage, section } from './blocks';
 import { actions, grantButtons } from './buttons';
@@ -205,6 +205,19 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
         ? { main: `${by} reviewed your break-glass access to ${res} (grant ${safeText(grant.id, 80)})${at}.` }
         : {
             main: `${by} reviewed the break-glass access of ${mention(request.requesterId)} to ${res} (grant ${safeText(grant.id, 80)})${at}.`,
+          };
+    }
+    case 'grant-close-failing': {
+      const { grant } = notice;
+      const id = `grant ${safeText(grant.id, 80)}`;
+      const why = `AWS says: ${safeCode(notice.error, 300)}`;
+      const tries = `${notice.attempts} attempts`;
+      return toRequester
+        ? {
+            main: `:warning: hallpass could not close your access to ${res} (${id}) after ${tries}; it keeps retrying until AWS confirms.`,
+          }
+        : {
+            main: `:rotating_light: hallpass could not close ${id} (${res} for ${mention(request.requesterId)}, due ${slackDate(grant.expiresAt)}) after ${tries}. ${why}. It keeps retrying until AWS confirms; check hallpass's AWS permissions and the AWS console.`,
           };
     }
   }
