@@ -11,7 +11,16 @@ export const cancelRequest =
   (
     deps: Pick<
       AppDeps,
-      'clock' | 'logger' | 'policy' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'wakeup'
+      | 'outbox'
+      | 'clock'
+      | 'logger'
+      | 'policy'
+      | 'requests'
+      | 'grants'
+      | 'audit'
+      | 'uow'
+      | 'notifier'
+      | 'wakeup'
     >,
   ) =>
   async (cmd: { requestId: string; actor: Actor }): Promise<Result<AccessRequest, CancelError>> => {

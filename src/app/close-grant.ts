@@ -6,6 +6,7 @@ import { denyPolicyNameFor } from './open-role-session';
 
 type Deps = Pick<
   AppDeps,
+  | 'outbox'
   | 'clock'
   | 'logger'
   | 'policy'
@@ -154,7 +155,7 @@ async function cutRoleSession(
  * Slack never delays the next revoke.
  */
 export const announceClosed =
-  (deps: Pick<AppDeps, 'logger' | 'notifier' | 'requests' | 'grants' | 'policy'>) =>
+  (deps: Pick<AppDeps, 'outbox' | 'clock' | 'logger' | 'notifier' | 'requests' | 'grants' | 'policy'>) =>
   async (grant: Grant): Promise<void> => {
     if (grant.state !== 'closed') return;
     await refreshCard(deps, grant.requestId);

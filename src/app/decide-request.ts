@@ -4,12 +4,13 @@ import type { AccessRequest, Approval } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { AppDeps } from './deps';
 import { announceExtension, applyExtension, type ExtensionOutcome } from './extend-grant';
-import { loadCard, refreshCard, safely, tellBoth } from './notify';
+import { deliver, loadCard, refreshCard, tellBoth } from './notify';
 import type { OpenGrant } from './open-grant';
 import type { DueWorkResult } from './run-due-work';
 
 type Deps = Pick<
   AppDeps,
+  | 'outbox'
   | 'clock'
   | 'ids'
   | 'logger'
@@ -137,11 +138,12 @@ export const approveRequest =
     await refreshCard(deps, request.id);
     if (outcome.value.grantId === undefined) {
       const card = loadCard(deps, request.id);
-      const ref = card?.request.message;
-      if (card !== undefined && ref !== undefined) {
-        await safely(deps, 'thread approval-recorded', () =>
-          deps.notifier.notifyThread(ref, { type: 'approval-recorded', card, approverId: cmd.actor.userId }),
-        );
+      if (card !== undefined) {
+        await deliver(deps, {
+          kind: 'thread',
+          requestId: request.id,
+          notice: { type: 'approval-recorded', card, approverId: cmd.actor.userId },
+        });
       }
     } else {
       deps.faults.point('approve.after-commit');

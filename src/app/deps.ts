@@ -11,6 +11,7 @@ import type {
   Logger,
   NetworkAccess,
   Notifier,
+  OutboxStore,
   RequestStore,
   RoleSessionStore,
   RoleSessions,
@@ -39,6 +40,8 @@ export type AppDeps = {
   readonly network: NetworkAccess;
   readonly roles: RoleSessions;
   readonly roleSessions: RoleSessionStore;
+  /** Slack deliveries waiting for a retry. */
+  readonly outbox: OutboxStore;
   readonly notifier: Notifier;
   readonly directory: Directory;
   readonly wakeup: Wakeup;

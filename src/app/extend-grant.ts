@@ -4,7 +4,7 @@ import { type Actor, findResource } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { AppDeps } from './deps';
-import { describeError, loadCard, refreshCard, tellBoth } from './notify';
+import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
 import { targetOf } from './open-grant';
 
 export type ExtensionError =
@@ -23,6 +23,7 @@ export type ExtensionOutcome =
 
 type Deps = Pick<
   AppDeps,
+  | 'outbox'
   | 'clock'
   | 'ids'
   | 'logger'
@@ -208,17 +209,7 @@ export const requestExtension =
       });
       return resource.autoApprove ? applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
     });
-    const card = loadCard(deps, id);
-    if (card !== undefined) {
-      try {
-        deps.requests.attachMessage(id, await deps.notifier.postApprovalCard(card));
-      } catch (error) {
-        deps.logger.error(
-          { requestId: id, err: describeError(error) },
-          'could not post the extension request',
-        );
-      }
-    }
+    await deliver(deps, { kind: 'card-post', requestId: id });
     if (outcome !== undefined) await announceExtension(deps, id, outcome);
     else deps.wakeup.wake();
     const stored = deps.requests.get(id);

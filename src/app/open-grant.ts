@@ -10,6 +10,7 @@ export type OpenGrant = (grantId: string) => Promise<void>;
 
 type Deps = Pick<
   AppDeps,
+  | 'outbox'
   | 'clock'
   | 'logger'
   | 'policy'

@@ -3,7 +3,7 @@ import type { AwsRoleResource } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { AppDeps } from './deps';
-import { describeError, loadCard, refreshCard, safely, tellBoth } from './notify';
+import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
 
 /** STS will not issue a session shorter than this. */
 export const MIN_SESSION_SECONDS = 900;
@@ -14,6 +14,7 @@ export const denyPolicyNameFor = (grantId: string): string =>
 
 type Deps = Pick<
   AppDeps,
+  | 'outbox'
   | 'clock'
   | 'logger'
   | 'policy'
@@ -119,10 +120,9 @@ export async function openRoleSession(
     await tellBoth(deps, (c) => ({ type: 'request-failed', card: c }), request.id);
     return;
   }
-  const ref = card.request.message;
-  if (ref !== undefined) {
-    await safely(deps, 'thread grant-started', () =>
-      deps.notifier.notifyThread(ref, { type: 'grant-started', card, grant: moved.value }),
-    );
-  }
+  await deliver(deps, {
+    kind: 'thread',
+    requestId: request.id,
+    notice: { type: 'grant-started', card, grant: moved.value },
+  });
 }

@@ -202,6 +202,11 @@ export interface NetworkAccess {
   revoke(target: RuleTarget, ruleIds: readonly string[]): Promise<void>;
   /** Rewrites the grant tags of a shared rule (its `hallpass:expires-at` follows the latest holder). */
   retag(target: RuleTarget, ruleId: string, tags: RuleTags): Promise<void>;
+  /**
+   * Every ingress rule of the target's group tagged `managed-by=hallpass`, all pages (reconciliation).
+   * Rules without that tag are never returned, so reconciliation never touches them.
+   */
+  listManaged(target: RuleTarget): Promise<ManagedRule[]>;
 }
 
 /** Identity from Slack: the user groups a user is in (handles, without `@`). Cached by the adapter. */
@@ -280,6 +285,8 @@ export interface Notifier {
     grant: Grant,
     credentials: SessionCredentials,
   ): Promise<void>;
+  /** Posts a notice in a channel on its own, outside any approval thread (the reconciliation report). */
+  notifyChannel(channel: string, notice: ChannelNotice): Promise<void>;
 }
 
 /** Wakes the scheduler after a change to due times (a new grant, an approval, a close). */
@@ -390,3 +397,88 @@ export const FAULT_POINTS: readonly FaultPoint[] = [
 ];
 
 export const noFaults: Faults = { point: () => {} };
+
+/** A Slack delivery that failed and is kept to be retried (never credentials: those are not retried). */
+export type Delivery =
+  | { readonly kind: 'card-post'; readonly requestId: string }
+  | { readonly kind: 'card-update'; readonly requestId: string }
+  | { readonly kind: 'thread'; readonly requestId: string; readonly notice: Notice }
+  | { readonly kind: 'dm'; readonly requestId: string; readonly userId: string; readonly notice: Notice };
+
+export type OutboxItem = {
+  readonly id: number;
+  readonly requestId: string;
+  readonly kind: Delivery['kind'];
+  readonly userId?: string | undefined;
+  /** The notice as JSON, without its card (the card is read fresh when retried). */
+  readonly notice?: string | undefined;
+  readonly attempts: number;
+};
+
+/** Slack deliveries waiting for a retry, so a Slack outage delays notices instead of losing them. */
+export interface OutboxStore {
+  enqueue(item: Omit<OutboxItem, 'id' | 'attempts'>, now: Date, nextAt: Date, error: string): void;
+  /** Deliveries whose next attempt is due, oldest first. */
+  due(now: Date, limit: number): OutboxItem[];
+  done(id: number, at: Date): void;
+  retryLater(id: number, attempts: number, nextAt: Date, error: string): void;
+  /** Gives up on a delivery (kept, marked failed, for the record). */
+  abandon(id: number, at: Date, error: string): void;
+  nextAttempt(): Date | undefined;
+}
+
+// --- Reconciliation with AWS (issue 5) ---------------------------------------------------------
+
+/** An ingress rule tagged `managed-by=hallpass`, as EC2 lists it now. */
+export type ManagedRule = {
+  readonly ruleId: string;
+  /** `tcp` or `udp`; anything else as EC2 spells it (`-1`: all traffic, after a hand edit). */
+  readonly protocol: string;
+  /** `-1` when EC2 gives none (all traffic). */
+  readonly fromPort: number;
+  readonly toPort: number;
+  /** The source range, canonical; `undefined` when the source is no longer an address range (hand edit). */
+  readonly cidr: string | undefined;
+  /** The grant tags as found; each may be missing (or, for the date, unreadable: then `undefined`). */
+  readonly tags: {
+    readonly grantId?: string | undefined;
+    readonly requesterId?: string | undefined;
+    readonly expiresAt?: Date | undefined;
+  };
+};
+
+/** Why a tagged rule is an orphan: no live grant in the database accounts for it. */
+export type OrphanReason =
+  /** The grant its tag names is not in the database (lost, or restored from an older backup). */
+  | 'unknown-grant'
+  /** The grant is closed or failed. */
+  | 'grant-ended'
+  /** The grant is live but holds no such rule, and the rule's `hallpass:expires-at` has passed. */
+  | 'tag-expired'
+  /** The grant is live and the tag not yet expired, but the database records no hold on this rule. */
+  | 'untracked';
+
+/** A tagged rule to revoke, and why. */
+export type OrphanRule = { readonly rule: ManagedRule; readonly reason: OrphanReason };
+
+/** An active grant whose rule in AWS is not what the database says it is. */
+export type RuleDrift =
+  /** The rule is gone from AWS (deleted by hand, or its `managed-by` tag removed). */
+  | { readonly kind: 'vanished'; readonly grant: Grant; readonly hold: RuleHold }
+  /** The rule's source or ports were changed by hand (e.g. widened): `rule` is how it is now. */
+  | { readonly kind: 'modified'; readonly grant: Grant; readonly hold: RuleHold; readonly rule: ManagedRule };
+
+/** What one reconciliation pass found and did, for one channel. */
+export type ReconcileReport = {
+  readonly type: 'reconcile-report';
+  /** Orphans that were revoked (a failed revoke is logged and retried, and reported once it succeeds). */
+  readonly orphans: readonly (OrphanRule & { readonly region: string; readonly groupId: string })[];
+  /** Each finding once: `revoked` / `grantEnded` say what hallpass did about a modified rule. */
+  readonly drift: readonly (RuleDrift & { readonly revoked: boolean; readonly grantEnded: boolean })[];
+};
+
+/**
+ * A notice posted in a channel on its own (not in an approval thread). Kept apart from `Notice`,
+ * whose every member carries an approval card.
+ */
+export type ChannelNotice = ReconcileReport;

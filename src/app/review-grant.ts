@@ -2,7 +2,7 @@ import type { Grant } from '../domain/grant';
 import { type Actor, findResource, isAdmin, isApprover } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
 import type { AppDeps } from './deps';
-import { loadCard, refreshCard, safely } from './notify';
+import { deliver, loadCard, refreshCard } from './notify';
 
 export type ReviewError =
   | 'UNKNOWN_GRANT'
@@ -19,7 +19,16 @@ export const reviewGrant =
   (
     deps: Pick<
       AppDeps,
-      'clock' | 'logger' | 'policy' | 'requests' | 'grants' | 'audit' | 'uow' | 'notifier' | 'wakeup'
+      | 'outbox'
+      | 'clock'
+      | 'logger'
+      | 'policy'
+      | 'requests'
+      | 'grants'
+      | 'audit'
+      | 'uow'
+      | 'notifier'
+      | 'wakeup'
     >,
   ) =>
   async (cmd: { grantId: string; actor: Actor }): Promise<Result<Grant, ReviewError>> => {
@@ -49,11 +58,12 @@ export const reviewGrant =
     deps.wakeup.wake();
     await refreshCard(deps, grant.requestId);
     const card = loadCard(deps, grant.requestId);
-    const ref = card?.request.message;
-    if (card !== undefined && ref !== undefined) {
-      await safely(deps, 'thread grant-reviewed', () =>
-        deps.notifier.notifyThread(ref, { type: 'grant-reviewed', card, grant: reviewed.value }),
-      );
+    if (card !== undefined) {
+      await deliver(deps, {
+        kind: 'thread',
+        requestId: grant.requestId,
+        notice: { type: 'grant-reviewed', card, grant: reviewed.value },
+      });
     }
     return ok(reviewed.value);
   };

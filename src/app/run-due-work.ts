@@ -3,10 +3,11 @@ import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { CloseGrant } from './close-grant';
 import type { AppDeps } from './deps';
-import { describeError, loadCard, refreshCard, safely, tellBoth } from './notify';
+import { deliver, describeError, loadCard, refreshCard, retryDeliveries, tellBoth } from './notify';
 
 type Deps = Pick<
   AppDeps,
+  | 'outbox'
   | 'clock'
   | 'logger'
   | 'requests'
@@ -116,6 +117,8 @@ export const runDueWork = (deps: Deps, closeGrant: CloseGrant, announce: (grant:
       }
     }
     for (const grant of closed) await announce(grant);
+    // Slack deliveries that failed earlier (a Slack outage), after the AWS work.
+    await retryDeliveries(deps, now);
     await warnEndingGrants(deps, now);
     await remindApprovers(deps, now);
     return { closed: closed.length, timedOut, failed };
@@ -127,10 +130,8 @@ async function escalate(deps: Deps, grant: Grant, attempts: number, error: strin
   if (card === undefined) return;
   const current = deps.grants.get(grant.id) ?? grant;
   const notice = { type: 'grant-close-failing', card, grant: current, attempts, error } as const;
-  const ref = card.request.message;
-  if (ref !== undefined)
-    await safely(deps, 'thread grant-close-failing', () => deps.notifier.notifyThread(ref, notice));
-  await safely(deps, 'dm grant-close-failing', () => deps.notifier.notifyUser(grant.requesterId, notice));
+  await deliver(deps, { kind: 'thread', requestId: grant.requestId, notice });
+  await deliver(deps, { kind: 'dm', requestId: grant.requestId, userId: grant.requesterId, notice });
 }
 
 /**
@@ -145,9 +146,12 @@ async function warnEndingGrants(deps: Deps, now: Date): Promise<void> {
     deps.grants.markWarned(grant.id, now);
     const card = loadCard(deps, grant.requestId);
     if (card === undefined) continue;
-    await safely(deps, 'dm grant-expiring', () =>
-      deps.notifier.notifyUser(grant.requesterId, { type: 'grant-expiring', card, grant }),
-    );
+    await deliver(deps, {
+      kind: 'dm',
+      requestId: grant.requestId,
+      userId: grant.requesterId,
+      notice: { type: 'grant-expiring', card, grant },
+    });
   }
 }
 
@@ -156,11 +160,12 @@ async function remindApprovers(deps: Deps, now: Date): Promise<void> {
   for (const request of deps.requests.dueForReminder(now)) {
     deps.requests.markReminded(request.id, now);
     const card = loadCard(deps, request.id);
-    const ref = card?.request.message;
     const resource = findResource(deps.policy(), request.resourceId);
-    if (card === undefined || ref === undefined || resource === undefined) continue;
-    await safely(deps, 'thread approval-reminder', () =>
-      deps.notifier.notifyThread(ref, { type: 'approval-reminder', card, approvers: resource.approvers }),
-    );
+    if (card === undefined || resource === undefined) continue;
+    await deliver(deps, {
+      kind: 'thread',
+      requestId: request.id,
+      notice: { type: 'approval-reminder', card, approvers: resource.approvers },
+    });
   }
 }

@@ -5,7 +5,7 @@ import { type Actor, findResource, mayRequest, type Resource } from '../domain/p
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { AppDeps } from './deps';
-import { describeError, loadCard, safely } from './notify';
+import { deliver, describeError, loadCard } from './notify';
 import type { OpenGrant } from './open-grant';
 
 export type SubmitCommand = {
@@ -97,6 +97,7 @@ export function validateRequest(
 
 type Deps = Pick<
   AppDeps,
+  | 'outbox'
   | 'roles'
   | 'clock'
   | 'ids'
@@ -191,18 +192,8 @@ export const submitRequest =
       return { request: decided.value, grantId: grant.id };
     });
 
-    const card = loadCard(deps, id);
-    if (card !== undefined) {
-      try {
-        const ref = await deps.notifier.postApprovalCard(card);
-        deps.requests.attachMessage(id, ref);
-      } catch (error) {
-        deps.logger.error(
-          { requestId: id, err: describeError(error) },
-          'could not post the approval message',
-        );
-      }
-    }
+    // If Slack is down the post is kept and retried: approvers will see it once Slack answers.
+    await deliver(deps, { kind: 'card-post', requestId: id });
     deps.wakeup.wake();
     if (created.grantId !== undefined) await openGrant(created.grantId);
     if (breakGlass && created.grantId !== undefined)
@@ -222,16 +213,12 @@ async function alertBreakGlass(
 ): Promise<void> {
   const card = loadCard(deps, requestId);
   const grant = deps.grants.get(grantId);
-  const ref = card?.request.message;
-  if (card === undefined || ref === undefined || grant === undefined || grant.state !== 'active') return;
-  await safely(deps, 'thread break-glass-opened', () =>
-    deps.notifier.notifyThread(ref, {
-      type: 'break-glass-opened',
-      card,
-      grant,
-      approvers: resource.approvers,
-    }),
-  );
+  if (card === undefined || grant === undefined || grant.state !== 'active') return;
+  await deliver(deps, {
+    kind: 'thread',
+    requestId,
+    notice: { type: 'break-glass-opened', card, grant, approvers: resource.approvers },
+  });
 }
 
 /**
@@ -240,7 +227,7 @@ async function alertBreakGlass(
  * policy's maxDuration stands alone (and STS itself refuses anything longer than the role allows).
  */
 async function roleMaxMs(
-  deps: Pick<AppDeps, 'roles' | 'logger'>,
+  deps: Pick<AppDeps, 'outbox' | 'clock' | 'roles' | 'logger'>,
   roleArn: string,
 ): Promise<number | undefined> {
   try {

@@ -249,3 +249,31 @@ export const auditEvents = sqliteTable(
   },
   (t) => [index('audit_events_request_idx').on(t.requestId, t.seq)],
 );
+
+/**
+ * Slack deliveries that failed, kept for retry: a Slack outage delays notices, it does not lose
+ * them. Only the notice's own fields are kept (the approval card is read fresh at retry time);
+ * credentials are never put here.
+ */
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    id: integer('id', { mode: 'number' }).primaryKey({ autoIncrement: true }),
+    requestId: text('request_id').notNull(),
+    /** card-post | card-update | thread | dm */
+    kind: text('kind', { enum: ['card-post', 'card-update', 'thread', 'dm'] }).notNull(),
+    /** The recipient of a direct message. */
+    userId: text('user_id'),
+    /** The notice as JSON, without its card. */
+    notice: text('notice'),
+    attempts: integer('attempts', { mode: 'number' }).notNull(),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    nextAt: integer('next_at', { mode: 'number' }).notNull(),
+    lastError: text('last_error'),
+    /** Delivered (or abandoned) at; NULL while waiting. */
+    doneAt: integer('done_at', { mode: 'number' }),
+    /** True when it was given up on after too many attempts. */
+    abandoned: integer('abandoned', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [index('outbox_due_idx').on(t.doneAt, t.nextAt)],
+);

@@ -1,6 +1,7 @@
 import type {
   AuditLog,
   GrantStore,
+  OutboxStore,
   RequestStore,
   RoleSessionStore,
   RuleStore,
@@ -9,6 +10,7 @@ import type {
 import { createSqliteAuditLog } from './audit-log';
 import { createSqliteGrantStore } from './grant-store';
 import type { DbHandle } from './open-db';
+import { createSqliteOutboxStore } from './outbox-store';
 import { createSqliteRequestStore } from './request-store';
 import { createSqliteRoleSessionStore } from './role-session-store';
 import { createSqliteRuleStore } from './rule-store';
@@ -20,6 +22,7 @@ export type SqliteStores = {
   readonly grants: GrantStore;
   readonly rules: RuleStore;
   readonly roleSessions: RoleSessionStore;
+  readonly outbox: OutboxStore;
   readonly audit: AuditLog;
   readonly uow: UnitOfWork;
 };
@@ -31,6 +34,7 @@ export function createSqliteStores(handle: Pick<DbHandle, 'db' | 'sqlite'>): Sql
     grants: createSqliteGrantStore(handle.db),
     rules: createSqliteRuleStore(handle.db),
     roleSessions: createSqliteRoleSessionStore(handle.db),
+    outbox: createSqliteOutboxStore(handle.db),
     audit: createSqliteAuditLog(handle.db),
     uow: createSqliteUnitOfWork(handle.sqlite),
   };

@@ -41,6 +41,7 @@ describe('openDatabase', () => {
         'approvals',
         'audit_events',
         'grants',
+        'outbox',
         'requests',
         'role_sessions',
         'rule_holds',
