@@ -3,12 +3,14 @@ import path from 'node:path';
 import { ACTION } from '../../src/adapters/slack/ids';
 import {
   APPROVER,
+  BOT_TOKEN,
   CHANNEL,
   type Harness,
   OUTSIDER,
   REQUESTER,
   REQUESTER_EMAIL,
   ROLE_ARN,
+  SIGNING_SECRET,
   startHarness,
 } from '../support/harness';
 import {
@@ -175,6 +177,10 @@ describe('aws-role resources: STS sessions bound to the person', () => {
     await h.command(REQUESTER, `revoke ${grantId}`);
     const [session] = h.sts.sessions;
     const secrets = [session?.secretAccessKey ?? 'missing', session?.sessionToken ?? 'missing'];
+    // The bot's own secrets never reach a log line or the database either.
+    for (const own of [BOT_TOKEN, SIGNING_SECRET]) {
+      expect(JSON.stringify(h.logger.lines)).not.toContain(own);
+    }
 
     const logged = JSON.stringify(h.logger.lines);
     const dbDir = path.dirname(h.dbPath);
@@ -185,7 +191,7 @@ describe('aws-role resources: STS sessions bound to the person', () => {
       .filter((c) => !(c.method === 'chat.postMessage' && c.args['channel'] === REQUESTER))
       .map((c) => JSON.stringify(c.args))
       .join('\n');
-    for (const secret of secrets) {
+    for (const secret of [...secrets, BOT_TOKEN, SIGNING_SECRET]) {
       expect(secret.length).toBeGreaterThan(10);
       expect(logged).not.toContain(secret);
       expect(stored).not.toContain(secret);
