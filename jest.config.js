@@ -1,4 +1,7 @@
-/** Unit tests run first (fast, pure); integration and e2e use real SQLite and a real Bolt app. */
+/**
+ * Unit tests run first (fast, pure); integration and e2e use real SQLite and a real Bolt app; faults
+ * (about two minutes) runs real bot processes killed at every crash point. All run under `npm test`.
+ */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
   projects: [
@@ -19,6 +22,13 @@ module.exports = {
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
+    },
+    {
+      // Real bot processes killed with SIGKILL at every fault point, then restarted (real time, seconds each).
+      displayName: 'faults',
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': tsJest },
+      testMatch: ['<rootDir>/tests/faults/**/*.test.ts'],
     },
   ],
 };

@@ -25,8 +25,10 @@ import {
 } from './app/ports';
 import { createUseCases, type UseCases } from './app/use-cases';
 import type { Env } from './config';
+import { DEFAULT_RECONCILE_INTERVAL_MS } from './config/env';
 import type { Policy } from './domain/policy';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
+import { createSweep } from './scheduler/sweep';
 
 /** Longest a single Slack Web API call may take before it is abandoned (and logged). */
 const SLACK_TIMEOUT_MS = 10_000;
@@ -45,6 +47,11 @@ export type HallpassOptions = {
   readonly roles?: RoleSessions;
   /** Crash points: only the fault-injection tests pass one. */
   readonly faults?: Faults;
+  /**
+   * Reconciliation with AWS (issue 5), at start-up and every `HALLPASS_RECONCILE_INTERVAL`. On unless
+   * `false`: only end-to-end tests of other features turn it off, so their exact AWS call counts hold.
+   */
+  readonly reconcile?: boolean;
   /** Extra Web API client options (tests: no retries). */
   readonly slackClientOptions?: WebClientOptions;
 };
@@ -117,6 +124,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         stores.roleSessions.nextCleanup(),
         stores.grants.nextWarning(opts.policy.warnBefore),
         stores.requests.nextReminder(),
+        stores.outbox.nextAttempt(),
       ),
     run: useCases.runDueWork,
   });
@@ -125,7 +133,18 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const recovered = await useCases.recoverInterrupted();
   if (recovered.reopened + recovered.closed > 0)
     logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
+  // Reconciliation (issue 5): after recovery, before the expiry timer; then every interval.
+  const reconcileOn = opts.reconcile ?? true;
+  const sweep = createSweep({
+    timers,
+    logger,
+    intervalMs: reconcileOn ? (env.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS) : 0,
+    name: 'reconciliation',
+    run: useCases.reconcile,
+  });
+  if (reconcileOn) await sweep.runNow();
   await sched.start();
+  sweep.start();
 
   const slack = await startSlackApp({
     botToken: env.slackBotToken,
@@ -150,6 +169,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     async settled() {
       await slack.settled();
       await sched.idle();
+      await sweep.idle();
       await refresher.idle();
     },
     scheduler: sched,
@@ -158,7 +178,9 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       stopped = true;
       await slack.stop();
       sched.stop();
+      sweep.stop();
       await sched.idle();
+      await sweep.idle();
       handle.close();
       aws.destroy();
     },

@@ -9,6 +9,7 @@ import { loadCard } from './notify';
 import { openGrant } from './open-grant';
 import { dashboard, overview, resourcesFor } from './queries';
 import { COMMANDS_PER_MINUTE, RateLimiter } from './rate-limit';
+import { reconcile } from './reconcile';
 import { recoverInterrupted } from './recover-interrupted';
 import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
@@ -30,6 +31,8 @@ export function createUseCases(deps: AppDeps) {
     denyRequest: denyRequest(deps),
     openGrant: open,
     recoverInterrupted: recoverInterrupted(deps, open),
+    /** Reconciliation with AWS: orphaned tagged rules revoked, drift reported (issue 5). */
+    reconcile: reconcile(deps, close, announce),
     closeGrant: close,
     revokeGrant: revokeGrant(deps, close, announce),
     cancelRequest: cancelRequest(deps),

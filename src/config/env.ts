@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from '../domain/duration';
 import type { Ok } from '../domain/result';
 
 /** One heading and the problems under it, e.g. every bad variable of the environment. */
@@ -36,6 +37,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DEFAULT_POLICY_PATH = './policy.yml';
 export const DEFAULT_DB_PATH = './data/hallpass.db';
 export const DEFAULT_PORT = 3000;
+/** `HALLPASS_RECONCILE_INTERVAL` when unset: compare AWS with the database every minute. */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
+/** Shortest periodic reconciliation allowed: each pass lists every group of the policy, and EC2 throttles. */
+export const MIN_RECONCILE_INTERVAL_MS = 10_000;
 
 type EnvBase = {
   /** `SLACK_BOT_TOKEN`, `xoxb-…`. Secret: never log it. */
@@ -50,6 +55,12 @@ type EnvBase = {
   readonly dbPath: string;
   /** `LOG_LEVEL`, lowercased. */
   readonly logLevel: LogLevel;
+  /**
+   * `HALLPASS_RECONCILE_INTERVAL` in ms: pause between periodic reconciliations with AWS; 0 turns the
+   * periodic sweep off (start-up still reconciles). Unset: `undefined`, and start-up applies
+   * {@link DEFAULT_RECONCILE_INTERVAL_MS}.
+   */
+  readonly reconcileIntervalMs?: number | undefined;
 };
 
 /**
@@ -76,6 +87,7 @@ const KEYS = [
   'HALLPASS_POLICY',
   'HALLPASS_DB',
   'LOG_LEVEL',
+  'HALLPASS_RECONCILE_INTERVAL',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -120,6 +132,13 @@ const EnvSchema = z
       .transform((s) => s.toLowerCase())
       .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }))
       .default('info'),
+    HALLPASS_RECONCILE_INTERVAL: z
+      .string()
+      .transform((text) => parseDuration(text) ?? -1)
+      .refine((ms) => ms === 0 || ms >= MIN_RECONCILE_INTERVAL_MS, {
+        error: 'must be a duration of at least 10s, such as 60s or 5m, or 0s to turn the periodic sweep off',
+      })
+      .optional(),
   })
   .superRefine(
     (v, ctx) => {
@@ -173,6 +192,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
     policyPath: v.HALLPASS_POLICY,
     dbPath: v.HALLPASS_DB,
     logLevel: v.LOG_LEVEL,
+    reconcileIntervalMs: v.HALLPASS_RECONCILE_INTERVAL,
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { DEFAULT_POLICY } from '../support/harness';
 import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
 
@@ -39,12 +40,15 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, timeo
 describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
   let dir: string;
   let slack: SlackStandIn;
+  let ec2: FakeEc2;
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hallpass-proc-'));
     slack = await startSlackStandIn();
+    ec2 = await startFakeEc2();
   });
   afterEach(async () => {
     await slack.close();
+    await ec2.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -75,6 +79,9 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
         'PORT=0',
         'HALLPASS_DB=./state/hallpass.db',
         'AWS_REGION=us-east-1',
+        'AWS_ACCESS_KEY_ID=AKIDPROCESSTEST',
+        'AWS_SECRET_ACCESS_KEY=process-test-aws-secret',
+        `AWS_ENDPOINT_URL_EC2=${ec2.url}`,
       ].join('\n'),
     );
     const p = run(dir, {});
@@ -86,10 +93,13 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
     expect(res.status).toBe(200);
     expect(existsSync(path.join(dir, 'state/hallpass.db'))).toBe(true);
     expect(slack.callsTo('auth.test')).toHaveLength(1);
+    // Start-up reconciliation read the policy's security group from (the fake) EC2.
+    expect(ec2.calls.some((c) => c.action === 'DescribeSecurityGroupRules')).toBe(true);
 
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(p.output()).not.toContain('process-test-secret');
     expect(p.output()).not.toContain('xoxb-process-test');
+    expect(p.output()).not.toContain('process-test-aws-secret');
   }, 30_000);
 });

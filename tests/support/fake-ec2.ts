@@ -60,6 +60,14 @@ export interface FakeEc2 {
   addRule(seed: SeedRule): FakeRule;
   /** Makes a security group exist (when the fake was started with an explicit group list). */
   addGroup(groupId: string): void;
+  /**
+   * Changes a rule in place behind the adapter's back, as `ModifySecurityGroupRules` (or the console)
+   * does: same rule id and tags, new protocol, ports or source (reconciliation tests: a rule widened by hand).
+   */
+  modifyRule(
+    ruleId: string,
+    change: Partial<Pick<FakeRule, 'protocol' | 'fromPort' | 'toPort' | 'cidr'>>,
+  ): FakeRule;
   /** Answers the next `times` calls of `action` with this AWS error code and HTTP status. */
   failNext(action: string, code: string, httpStatus?: number, times?: number, options?: FailOptions): void;
   /** Forgets every queued fault: AWS is healthy again. */
@@ -527,6 +535,15 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     },
     addGroup(groupId) {
       groups?.add(groupId);
+    },
+    modifyRule(ruleId, change) {
+      const index = rules.findIndex((r) => r.id === ruleId);
+      const rule = rules[index];
+      if (rule === undefined) throw new Error(`fake-ec2: no rule ${ruleId}`);
+      const cidr = change.cidr ?? rule.cidr;
+      const modified: MutableRule = { ...rule, ...change, family: cidr.includes(':') ? 6 : 4 };
+      rules[index] = modified;
+      return copyRule(modified);
     },
     failNext(action, code, httpStatus = 400, times = 1, options = {}) {
       const queue = faults.get(action) ?? [];

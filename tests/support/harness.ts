@@ -151,6 +151,11 @@ export async function startHarness(
     policy?: string;
     groups?: { id: string; handle: string; users: string[] }[];
     clock?: FakeClock;
+    /**
+     * Reconciliation with AWS (issue 5): off unless given, so other tests' exact AWS call counts hold.
+     * Given, it runs at every start-up and then every `reconcileInterval` (e.g. `60s`; `0s`: start-up only).
+     */
+    reconcileInterval?: string;
   } = {},
 ): Promise<Harness> {
   const slack = await startSlackStandIn();
@@ -176,7 +181,7 @@ export async function startHarness(
     AWS_ENDPOINT_URL_IAM: sts.iamUrl,
   });
   const policy = parsePolicy(opts.policy ?? DEFAULT_POLICY);
-  return boot({ slack, ec2, sts, clock, dir, dbPath, policy });
+  return boot({ slack, ec2, sts, clock, dir, dbPath, policy, reconcileInterval: opts.reconcileInterval });
 }
 
 async function boot(s: {
@@ -187,6 +192,7 @@ async function boot(s: {
   dir: string;
   dbPath: string;
   policy: Policy;
+  reconcileInterval?: string | undefined;
 }): Promise<Harness> {
   const envResult = loadEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -195,6 +201,7 @@ async function boot(s: {
     PORT: '0',
     HALLPASS_DB: s.dbPath,
     LOG_LEVEL: 'silent',
+    ...(s.reconcileInterval === undefined ? {} : { HALLPASS_RECONCILE_INTERVAL: s.reconcileInterval }),
   });
   if (!envResult.ok) throw new Error(envResult.section.problems.join('\n'));
   const logger = new MemoryLogger();
@@ -205,6 +212,7 @@ async function boot(s: {
     clock: s.clock,
     timers: s.clock,
     slackClientOptions: { retryConfig: { retries: 0 } },
+    reconcile: s.reconcileInterval !== undefined,
   });
   const url = `http://127.0.0.1:${hallpass.port}/slack/events`;
   // Answers once the bot has finished everything the request started (listeners, notices, scheduler).

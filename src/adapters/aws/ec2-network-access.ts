@@ -12,7 +12,13 @@ import {
   type Tag,
 } from '@aws-sdk/client-ec2';
 import ipaddr from 'ipaddr.js';
-import { InfraError, type NetworkAccess, type RuleTags, type RuleTarget } from '../../app/ports';
+import {
+  InfraError,
+  type ManagedRule,
+  type NetworkAccess,
+  type RuleTags,
+  type RuleTarget,
+} from '../../app/ports';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
 
 /** The tag that marks a rule as opened by hallpass, and so revocable by it. */
@@ -102,6 +108,39 @@ function matches(rule: SecurityGroupRule, groupId: string, spec: RuleSpec): bool
 
 const isManaged = (rule: SecurityGroupRule): boolean =>
   (rule.Tags ?? []).some((t) => t.Key === MANAGED_BY_TAG.Key && t.Value === MANAGED_BY_TAG.Value);
+
+/** A CIDR as the domain spells it (`ipaddr` canonical, IPv6 compressed), so it compares with what a hold recorded. */
+function canonicalCidr(cidr: string): string {
+  try {
+    const [addr, prefix] = ipaddr.parseCIDR(cidr.trim());
+    return `${addr.toString()}/${prefix}`;
+  } catch {
+    return cidr.trim().toLowerCase();
+  }
+}
+
+/** A tagged ingress rule as the port describes it; the grant tags are read, never trusted for more than a report. */
+function toManagedRule(rule: SecurityGroupRule & { SecurityGroupRuleId: string }): ManagedRule {
+  const tag = (key: string) => (rule.Tags ?? []).find((t) => t.Key === key)?.Value;
+  const expiresText = tag(TAG_KEYS.expiresAt);
+  const expiresAt = expiresText === undefined ? undefined : new Date(expiresText);
+  const cidr = rule.CidrIpv4 ?? rule.CidrIpv6;
+  return {
+    ruleId: rule.SecurityGroupRuleId,
+    protocol: normalizeProtocol(rule.IpProtocol) ?? '-1',
+    fromPort: rule.FromPort ?? -1,
+    toPort: rule.ToPort ?? -1,
+    cidr: cidr === undefined ? undefined : canonicalCidr(cidr),
+    tags: {
+      grantId: tag(TAG_KEYS.grantId),
+      requesterId: tag(TAG_KEYS.requester),
+      expiresAt: expiresAt === undefined || Number.isNaN(expiresAt.getTime()) ? undefined : expiresAt,
+    },
+  };
+}
+
+/** The most rules one DescribeSecurityGroupRules page may hold. */
+const MAX_RESULTS = 1000;
 
 /**
  * The `NetworkAccess` port on EC2 security groups. Each grant's address becomes one ingress rule,
@@ -253,6 +292,52 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
       } catch (error) {
         throw toInfraError(error, 'CreateTags');
       }
+    },
+
+    async listManaged(target) {
+      const client = deps.clientFor(target);
+      const found: ManagedRule[] = [];
+      let nextToken: string | undefined;
+      for (let page = 0; page < MAX_DESCRIBE_PAGES; page++) {
+        let out: DescribeSecurityGroupRulesCommandOutput;
+        try {
+          out = await client.send(
+            new DescribeSecurityGroupRulesCommand({
+              Filters: [
+                { Name: 'group-id', Values: [target.groupId] },
+                { Name: `tag:${MANAGED_BY_TAG.Key}`, Values: [MANAGED_BY_TAG.Value] },
+              ],
+              MaxResults: MAX_RESULTS,
+              ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+            }),
+          );
+        } catch (error) {
+          throw toInfraError(error, 'DescribeSecurityGroupRules');
+        }
+        for (const rule of out.SecurityGroupRules ?? []) {
+          // Checked again here, not left to the filter alone: a rule without our tag is never ours to
+          // revoke. Egress rules are never opened by hallpass, and revoking one as ingress cannot work.
+          const id = rule.SecurityGroupRuleId;
+          if (id === undefined || rule.IsEgress === true || !isManaged(rule)) continue;
+          if (rule.GroupId !== undefined && rule.GroupId !== target.groupId) continue;
+          found.push(toManagedRule({ ...rule, SecurityGroupRuleId: id }));
+        }
+        if (out.NextToken === undefined || out.NextToken === '') return found;
+        if (out.NextToken === nextToken) {
+          throw new InfraError(
+            'PaginationStuck',
+            true,
+            `DescribeSecurityGroupRules on ${target.groupId} returned the same NextToken twice`,
+          );
+        }
+        nextToken = out.NextToken;
+      }
+      // A partial listing would make held rules look vanished: better no answer than a wrong one.
+      throw new InfraError(
+        'TooManyPages',
+        false,
+        `DescribeSecurityGroupRules on ${target.groupId} returned more than ${MAX_DESCRIBE_PAGES} pages`,
+      );
     },
   };
 }

@@ -1,11 +1,19 @@
 import type { WebClient } from '@slack/web-api';
-import type { ApprovalCard, Clock, Notice, Notifier, SessionCredentials } from '../../app/ports';
+import type {
+  ApprovalCard,
+  ChannelNotice,
+  Clock,
+  Notice,
+  Notifier,
+  SessionCredentials,
+} from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import type { MessageRef } from '../../domain/request';
 import type { Mention } from './directory';
 import { approvalCardMessage } from './views/approval-card';
 import { credentialsMessage } from './views/credentials';
 import { noticeMessage } from './views/notices';
+import { reconcileReportMessage } from './views/reconcile';
 
 /**
  * The `Notifier` port on Slack's Web API. It wraps an injected `WebClient`, so the scheduler can
@@ -64,6 +72,10 @@ export function createSlackNotifier(deps: {
         ...credentialsMessage(card, grant, credentials),
         unfurl_links: false,
       });
+    },
+    async notifyChannel(channel: string, notice: ChannelNotice): Promise<void> {
+      // One kind of channel notice so far; a switch on `notice.type` when there are more.
+      await client.chat.postMessage({ channel, ...reconcileReportMessage(notice), unfurl_links: false });
     },
   };
 }

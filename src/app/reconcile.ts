@@ -1,0 +1,276 @@
+import type { Grant } from '../domain/grant';
+import { findResource, type Policy } from '../domain/policy';
+import { SYSTEM_ACTOR } from '../domain/request';
+import type { CloseGrant } from './close-grant';
+import type { AppDeps } from './deps';
+import { describeError, safely } from './notify';
+import { lockKeyOf, targetOf } from './open-grant';
+import type { ManagedRule, ReconcileReport, RuleDrift, RuleHold, RuleTarget } from './ports';
+import { compareRules } from './reconcile-compare';
+
+type Deps = Pick<
+  AppDeps,
+  'clock' | 'logger' | 'policy' | 'grants' | 'rules' | 'audit' | 'network' | 'notifier' | 'locks'
+>;
+
+/** What one pass did. `failed` counts groups that could not be read and rules or grants that could not be closed. */
+export type ReconcileResult = {
+  readonly orphansRevoked: number;
+  /** New drift findings (each is reported once). */
+  readonly drift: number;
+  readonly grantsEnded: number;
+  readonly failed: number;
+};
+
+export type Reconcile = () => Promise<ReconcileResult>;
+
+/** Audit event types written by reconciliation. */
+export const RECONCILE_EVENTS = {
+  orphanRevoked: 'reconcile.orphan_revoked',
+  drift: 'reconcile.drift',
+} as const;
+
+type OrphanEntry = ReconcileReport['orphans'][number];
+type DriftEntry = { readonly finding: RuleDrift; readonly revoked: boolean };
+
+type GroupOutcome = {
+  readonly orphans: OrphanEntry[];
+  /** New findings only: drift already in the audit log is not reported again. */
+  readonly drift: DriftEntry[];
+  /** Grants whose rule was modified by hand and has been revoked: they end now. */
+  readonly toEnd: Set<string>;
+  failed: number;
+};
+
+/**
+ * Reconciles the database with AWS, at start-up and on every sweep. For each security group of the
+ * policy, under the group's lock (so a rule being opened right now is never taken for an orphan):
+ *
+ * - an **orphan** — a rule tagged `managed-by=hallpass` that no live grant accounts for (see
+ *   `compareRules`) — is revoked by id, recorded as `reconcile.orphan_revoked` and reported;
+ * - a **vanished** rule of an active grant is recorded as `reconcile.drift` and reported, once; the
+ *   rule is not silently reopened, and the grant keeps running until its end;
+ * - a **modified** rule (its source or ports changed by hand, typically widened) is revoked at once —
+ *   it grants more than anyone approved — and every active grant holding it is then ended
+ *   (`revoked` by hallpass) and announced, so the database never shows access that is gone.
+ *
+ * Rules without `managed-by=hallpass` are never listed, so never touched. Failures (a group that
+ * cannot be read, a revoke that fails) are logged and counted; the next pass tries again.
+ * Reports go to the channels of the resources on the group (drift: the grant's resource's channel).
+ */
+export const reconcile =
+  (deps: Deps, close: CloseGrant, announce: (grant: Grant) => Promise<void>): Reconcile =>
+  async () => {
+    const policy = deps.policy();
+    let orphansRevoked = 0;
+    let driftCount = 0;
+    let failed = 0;
+    const reports = new Map<string, { orphans: OrphanEntry[]; drift: DriftEntry[] }>();
+    const reportFor = (channel: string) => {
+      const existing = reports.get(channel);
+      if (existing !== undefined) return existing;
+      const fresh = { orphans: [] as OrphanEntry[], drift: [] as DriftEntry[] };
+      reports.set(channel, fresh);
+      return fresh;
+    };
+    const toEnd = new Set<string>();
+
+    for (const { target, channels } of groupsOf(policy)) {
+      let outcome: GroupOutcome;
+      try {
+        outcome = await deps.locks.run(lockKeyOf(target), () => reconcileGroup(deps, target));
+      } catch (error) {
+        failed += 1;
+        deps.logger.error(
+          { region: target.region, groupId: target.groupId, err: describeError(error) },
+          'reconciliation could not read a security group; will retry',
+        );
+        continue;
+      }
+      failed += outcome.failed;
+      orphansRevoked += outcome.orphans.length;
+      driftCount += outcome.drift.length;
+      for (const id of outcome.toEnd) toEnd.add(id);
+      for (const channel of channels) reportFor(channel).orphans.push(...outcome.orphans);
+      for (const entry of outcome.drift) {
+        const own = findResource(policy, entry.finding.grant.resourceId)?.channel;
+        for (const channel of own === undefined ? channels : [own]) reportFor(channel).drift.push(entry);
+      }
+    }
+
+    // Outside the group locks: closing takes them itself.
+    const ended = new Set<string>();
+    for (const grantId of toEnd) {
+      try {
+        const closed = await close(grantId, 'revoked', SYSTEM_ACTOR);
+        if (closed !== undefined) {
+          ended.add(grantId);
+          await announce(closed);
+        }
+      } catch (error) {
+        failed += 1;
+        deps.logger.error(
+          { grantId, err: describeError(error) },
+          'could not end a grant whose rule was modified by hand; the expiry sweep retries',
+        );
+      }
+    }
+
+    for (const [channel, found] of reports) {
+      if (found.orphans.length === 0 && found.drift.length === 0) continue;
+      const report: ReconcileReport = {
+        type: 'reconcile-report',
+        orphans: found.orphans,
+        drift: found.drift.map((d) => ({
+          ...d.finding,
+          revoked: d.revoked,
+          grantEnded: ended.has(d.finding.grant.id),
+        })),
+      };
+      await safely(deps, 'channel reconcile-report', () => deps.notifier.notifyChannel(channel, report));
+    }
+    return { orphansRevoked, drift: driftCount, grantsEnded: ended.size, failed };
+  };
+
+/** Every security group of the policy once (by region, group and role), with the channels of its resources. */
+function groupsOf(policy: Policy): { target: RuleTarget; channels: string[] }[] {
+  const groups = new Map<string, { target: RuleTarget; channels: string[] }>();
+  for (const resource of policy.resources) {
+    if (resource.kind !== 'security-group') continue;
+    const target = targetOf(resource);
+    // A newline cannot occur in a region, a group id or an ARN, so the key is unambiguous.
+    const key = `${target.region}\n${target.groupId}\n${target.assumeRoleArn ?? ''}`;
+    const group = groups.get(key) ?? { target, channels: [] };
+    if (!group.channels.includes(resource.channel)) group.channels.push(resource.channel);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+/** One group, under its lock: list AWS, read the database, compare, act. */
+async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutcome> {
+  const rules = await deps.network.listManaged(target);
+  // Read after the listing and under the lock: no open or close on this group can run in between.
+  const now = deps.clock.now();
+  const live = deps.grants.list(['opening', 'active', 'closing']);
+  const grants = new Map(live.map((g) => [g.id, g]));
+  const holds = live
+    .flatMap((g) => deps.rules.holdsOf(g.id))
+    .filter((h) => h.region === target.region && h.groupId === target.groupId);
+  for (const rule of rules) {
+    const id = rule.tags.grantId;
+    if (id === undefined || grants.has(id)) continue;
+    const grant = deps.grants.get(id);
+    if (grant !== undefined) grants.set(id, grant);
+  }
+  const { orphans, drift } = compareRules({ rules, holds, grants }, now);
+  const outcome: GroupOutcome = { orphans: [], drift: [], toEnd: new Set(), failed: 0 };
+
+  for (const orphan of orphans) {
+    const { rule, reason } = orphan;
+    try {
+      await deps.network.revoke(target, [rule.ruleId]);
+    } catch (error) {
+      outcome.failed += 1;
+      deps.logger.error(
+        { ruleId: rule.ruleId, groupId: target.groupId, reason, err: describeError(error) },
+        'could not revoke an orphaned rule; will retry',
+      );
+      continue;
+    }
+    const grant = rule.tags.grantId === undefined ? undefined : grants.get(rule.tags.grantId);
+    deps.audit.append({
+      at: deps.clock.now(),
+      actor: SYSTEM_ACTOR,
+      type: RECONCILE_EVENTS.orphanRevoked,
+      requestId: grant?.requestId,
+      grantId: rule.tags.grantId,
+      details: { reason, region: target.region, groupId: target.groupId, ...ruleDetails(rule) },
+    });
+    deps.logger.warn(
+      { ruleId: rule.ruleId, groupId: target.groupId, reason, taggedGrantId: rule.tags.grantId },
+      'revoked an orphaned hallpass rule',
+    );
+    outcome.orphans.push({ ...orphan, region: target.region, groupId: target.groupId });
+  }
+
+  const revokedHere = new Map<string, boolean>();
+  for (const finding of drift) {
+    const { grant, hold } = finding;
+    let revoked = false;
+    if (finding.kind === 'modified') {
+      // Wider (or just other) than what was approved: close it now, whatever else happens.
+      const known = revokedHere.get(hold.ruleId);
+      revoked = known ?? (await revokeModified(deps, target, hold, outcome));
+      revokedHere.set(hold.ruleId, revoked);
+      if (revoked) outcome.toEnd.add(grant.id);
+    }
+    if (alreadyReported(deps, finding)) continue;
+    deps.audit.append({
+      at: deps.clock.now(),
+      actor: SYSTEM_ACTOR,
+      type: RECONCILE_EVENTS.drift,
+      requestId: grant.requestId,
+      grantId: grant.id,
+      details: {
+        kind: finding.kind,
+        ruleId: hold.ruleId,
+        region: hold.region,
+        groupId: hold.groupId,
+        granted: { protocol: hold.protocol, fromPort: hold.fromPort, toPort: hold.toPort, cidr: hold.cidr },
+        ...(finding.kind === 'modified' ? { found: ruleDetails(finding.rule), revoked } : {}),
+      },
+    });
+    deps.logger.warn(
+      { grantId: grant.id, ruleId: hold.ruleId, kind: finding.kind, revoked },
+      finding.kind === 'vanished'
+        ? 'a rule of an active grant vanished from AWS'
+        : 'a rule of an active grant was modified by hand',
+    );
+    outcome.drift.push({ finding, revoked });
+  }
+  return outcome;
+}
+
+async function revokeModified(
+  deps: Deps,
+  target: RuleTarget,
+  hold: RuleHold,
+  outcome: GroupOutcome,
+): Promise<boolean> {
+  try {
+    await deps.network.revoke(target, [hold.ruleId]);
+    return true;
+  } catch (error) {
+    outcome.failed += 1;
+    deps.logger.error(
+      { ruleId: hold.ruleId, groupId: hold.groupId, err: describeError(error) },
+      'could not revoke a rule modified by hand; will retry',
+    );
+    return false;
+  }
+}
+
+/** Drift is reported once per grant, rule and kind: the audit log remembers it across restarts. */
+function alreadyReported(deps: Pick<AppDeps, 'audit'>, finding: RuleDrift): boolean {
+  return deps.audit
+    .list({ requestId: finding.grant.requestId })
+    .some(
+      (e) =>
+        e.type === RECONCILE_EVENTS.drift &&
+        e.grantId === finding.grant.id &&
+        e.details?.['ruleId'] === finding.hold.ruleId &&
+        e.details?.['kind'] === finding.kind,
+    );
+}
+
+const ruleDetails = (rule: ManagedRule): Record<string, unknown> => ({
+  ruleId: rule.ruleId,
+  protocol: rule.protocol,
+  fromPort: rule.fromPort,
+  toPort: rule.toPort,
+  cidr: rule.cidr ?? null,
+  taggedGrantId: rule.tags.grantId ?? null,
+  taggedRequester: rule.tags.requesterId ?? null,
+  taggedExpiresAt: rule.tags.expiresAt?.toISOString() ?? null,
+});

@@ -1,0 +1,315 @@
+import { rmSync } from 'node:fs';
+import { EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import Database from 'better-sqlite3';
+import type { Grant } from '../../src/domain/grant';
+import { CHANNEL, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
+import { allText, dmsTo } from '../support/slack-queries';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const ADDRESS = '203.0.113.7';
+
+/** The four tags hallpass writes, as a rule made by an earlier hallpass (or a lost database) carries them. */
+const hallpassTags = (grantId: string, expiresAt: Date, requester = REQUESTER) => ({
+  'managed-by': 'hallpass',
+  'hallpass:grant-id': grantId,
+  'hallpass:requester': requester,
+  'hallpass:expires-at': expiresAt.toISOString(),
+});
+
+const inMinutes = (h: Harness, n: number) => new Date(h.clock.now().getTime() + n * MINUTE);
+
+/** Reconciliation reports: top-level posts in the channel from the sweep. */
+const reports = (h: Harness) =>
+  h.slack
+    .callsTo('chat.postMessage')
+    .filter(
+      (c) =>
+        c.args['channel'] === CHANNEL &&
+        c.args['thread_ts'] === undefined &&
+        allText(c).includes('hallpass reconciliation'),
+    );
+
+const ruleIds = (h: Harness) => h.ec2.rules(GROUP_ID).map((r) => r.id);
+const grantOf = (h: Harness, id: string) => h.hallpass.useCases.grantOf(id);
+
+/** Reconciliation's audit events, read straight from the database file (orphans may name no known request). */
+function reconcileEvents(
+  h: Harness,
+): { type: string; grantId: string | null; details: Record<string, unknown> }[] {
+  const db = new Database(h.dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare(
+        "SELECT type, grant_id AS grantId, details FROM audit_events WHERE type LIKE 'reconcile.%' ORDER BY seq",
+      )
+      .all() as { type: string; grantId: string | null; details: string | null }[];
+    return rows.map((r) => ({ ...r, details: JSON.parse(r.details ?? '{}') as Record<string, unknown> }));
+  } finally {
+    db.close();
+  }
+}
+
+/** An auto-approved grant on staging-db (same group as every resource of the default policy), once active. */
+async function activeGrant(h: Harness, text: string): Promise<Grant> {
+  const before = new Set(h.hallpass.useCases.overview().active.map((e) => e.grant.id));
+  await h.command(REQUESTER, text);
+  const entry = await h.slack.waitFor(() =>
+    h.hallpass.useCases.overview().active.find((e) => !before.has(e.grant.id) && e.grant.state === 'active'),
+  );
+  return entry.grant;
+}
+
+/** Runs one periodic sweep: moves the fake clock by the interval and waits for the sweep to finish. */
+async function sweep(h: Harness): Promise<void> {
+  await h.advance(60 * SECOND);
+  await h.hallpass.settled();
+}
+
+/** Deletes a rule behind hallpass's back, as someone in the console would. */
+async function deleteByHand(h: Harness, ruleId: string): Promise<void> {
+  const client = new EC2Client({ region: 'us-east-1', endpoint: h.ec2.url, maxAttempts: 1 });
+  try {
+    await client.send(
+      new RevokeSecurityGroupIngressCommand({ GroupId: GROUP_ID, SecurityGroupRuleIds: [ruleId] }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+describe('reconciliation with AWS', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ reconcileInterval: '60s' });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('revokes at start-up a tagged rule whose grant the database does not know, and leaves every other rule alone', async () => {
+    const orphan = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.9/32',
+      tags: hallpassTags('grt_unknown00000001', inMinutes(h, 30)),
+    });
+    const byHand = h.ec2.addRule({ groupId: GROUP_ID, fromPort: 5432, cidr: '198.51.100.10/32' });
+    const otherTool = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.11/32',
+      tags: { 'managed-by': 'terraform', 'hallpass:grant-id': 'grt_unknown00000002' },
+    });
+
+    h = await h.restart();
+
+    expect(ruleIds(h).sort()).toEqual([byHand.id, otherTool.id].sort());
+    expect(reconcileEvents(h)).toEqual([
+      {
+        type: 'reconcile.orphan_revoked',
+        grantId: 'grt_unknown00000001',
+        details: expect.objectContaining({
+          ruleId: orphan.id,
+          reason: 'unknown-grant',
+          cidr: '198.51.100.9/32',
+        }),
+      },
+    ]);
+    const [report] = reports(h);
+    expect(allText(report)).toContain(orphan.id);
+    expect(allText(report)).toContain('unknown to the database');
+    // Only tagged rules were ever asked for.
+    const describe = h.ec2.calls.find((c) => c.action === 'DescribeSecurityGroupRules');
+    expect(describe?.params).toMatchObject({
+      'Filter.2.Name': 'tag:managed-by',
+      'Filter.2.Value.1': 'hallpass',
+    });
+  });
+
+  it('revokes on the next sweep a rule whose hallpass:expires-at has passed, and keeps the rules grants hold', async () => {
+    const grant = await activeGrant(h, `staging-db 1h from ${ADDRESS} working`);
+    const [own] = ruleIds(h);
+    const stale = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.20/32',
+      tags: hallpassTags(grant.id, inMinutes(h, -5)),
+    });
+
+    await h.advance(59 * SECOND);
+    await h.hallpass.settled();
+    expect(ruleIds(h)).toContain(stale.id);
+
+    await h.advance(1 * SECOND);
+    await h.hallpass.settled();
+    expect(ruleIds(h)).toEqual([own]);
+    expect(grantOf(h, grant.id)?.state).toBe('active');
+    expect(reconcileEvents(h).map((e) => [e.type, e.details['ruleId'], e.details['reason']])).toEqual([
+      ['reconcile.orphan_revoked', stale.id, 'tag-expired'],
+    ]);
+    expect(allText(reports(h)[0])).toContain(stale.id);
+
+    // Later sweeps find nothing more to do and say nothing.
+    await sweep(h);
+    await sweep(h);
+    expect(ruleIds(h)).toEqual([own]);
+    expect(reports(h)).toHaveLength(1);
+  });
+
+  it('revokes a rule left behind by a grant that has already ended', async () => {
+    const grant = await activeGrant(h, `staging-db 15m from ${ADDRESS} short job`);
+    await h.advance(15 * MINUTE);
+    await h.hallpass.settled();
+    expect(grantOf(h, grant.id)?.state).toBe('closed');
+    const leftover = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: `${ADDRESS}/32`,
+      tags: hallpassTags(grant.id, inMinutes(h, 45)),
+    });
+
+    await sweep(h);
+
+    expect(ruleIds(h)).not.toContain(leftover.id);
+    expect(reconcileEvents(h).map((e) => [e.grantId, e.details['reason']])).toEqual([
+      [grant.id, 'grant-ended'],
+    ]);
+  });
+
+  it('reports once, without reopening it, an active grant whose rule vanished from AWS', async () => {
+    const grant = await activeGrant(h, `staging-db 1h from ${ADDRESS} working`);
+    const [own] = ruleIds(h);
+    if (own === undefined) throw new Error('the grant opened no rule');
+    await deleteByHand(h, own);
+
+    await sweep(h);
+
+    expect(grantOf(h, grant.id)?.state).toBe('active');
+    expect(h.ec2.calls.filter((c) => c.action === 'AuthorizeSecurityGroupIngress')).toHaveLength(1);
+    expect(ruleIds(h)).toEqual([]);
+    expect(reconcileEvents(h)).toEqual([
+      {
+        type: 'reconcile.drift',
+        grantId: grant.id,
+        details: expect.objectContaining({ kind: 'vanished', ruleId: own }),
+      },
+    ]);
+    expect(reports(h)).toHaveLength(1);
+    expect(allText(reports(h)[0])).toMatch(/vanished[\s\S]*did not reopen/);
+
+    // Remembered in the audit log: not reported again, neither by the next sweep nor after a restart.
+    await sweep(h);
+    h = await h.restart();
+    await sweep(h);
+    expect(reports(h)).toHaveLength(1);
+    expect(reconcileEvents(h)).toHaveLength(1);
+  });
+
+  it('revokes a rule widened by hand at once and ends the grant that held it', async () => {
+    const grant = await activeGrant(h, `staging-db 1h from ${ADDRESS} working`);
+    const [own] = ruleIds(h);
+    if (own === undefined) throw new Error('the grant opened no rule');
+    h.ec2.modifyRule(own, { cidr: '0.0.0.0/0', fromPort: 0, toPort: 65535 });
+
+    await sweep(h);
+
+    expect(ruleIds(h)).toEqual([]);
+    expect(grantOf(h, grant.id)).toMatchObject({
+      state: 'closed',
+      endReason: 'revoked',
+      endedBy: 'hallpass',
+    });
+    expect(reconcileEvents(h)).toEqual([
+      {
+        type: 'reconcile.drift',
+        grantId: grant.id,
+        details: expect.objectContaining({
+          kind: 'modified',
+          ruleId: own,
+          revoked: true,
+          found: expect.objectContaining({ cidr: '0.0.0.0/0', fromPort: 0, toPort: 65535 }),
+        }),
+      },
+    ]);
+    const text = allText(reports(h)[0]);
+    expect(text).toContain('changed by hand');
+    expect(text).toContain('0.0.0.0/0');
+    expect(text).toContain('revoked and the grant ended');
+    await h.slack.waitFor(
+      () => dmsTo(h.slack, REQUESTER).some((c) => /ended|closed/i.test(allText(c))) || undefined,
+    );
+  });
+
+  it('treats every tagged rule as an orphan when the database was deleted between runs, and revokes it at start-up', async () => {
+    // The safe choice: a database that no longer knows a grant cannot close its rule at the end, so the
+    // rule goes now, even though its hallpass:expires-at is still in the future.
+    const grant = await activeGrant(h, `staging-db 1h from ${ADDRESS} working`);
+    const [own] = ruleIds(h);
+    const byHand = h.ec2.addRule({ groupId: GROUP_ID, fromPort: 22, cidr: '198.51.100.30/32' });
+    await h.stopBot();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${h.dbPath}${suffix}`, { force: true });
+
+    h = await h.restart();
+
+    expect(ruleIds(h)).toEqual([byHand.id]);
+    expect(grantOf(h, grant.id)).toBeUndefined();
+    expect(reconcileEvents(h)).toEqual([
+      {
+        type: 'reconcile.orphan_revoked',
+        grantId: grant.id,
+        details: expect.objectContaining({
+          ruleId: own,
+          reason: 'unknown-grant',
+          taggedExpiresAt: grant.expiresAt.toISOString(),
+        }),
+      },
+    ]);
+    expect(allText(reports(h)[0])).toContain(grant.id);
+  });
+
+  it('retries at the next sweep when EC2 cannot be read', async () => {
+    h.ec2.failNext('DescribeSecurityGroupRules', 'UnauthorizedOperation', 403);
+    const orphan = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.40/32',
+      tags: hallpassTags('grt_unknown00000003', inMinutes(h, 30)),
+    });
+
+    await sweep(h);
+    expect(ruleIds(h)).toContain(orphan.id);
+    expect(
+      h.logger.lines.some((l) => l.level === 'error' && /could not read a security group/.test(l.msg)),
+    ).toBe(true);
+
+    await sweep(h);
+    expect(ruleIds(h)).not.toContain(orphan.id);
+  });
+});
+
+describe('HALLPASS_RECONCILE_INTERVAL=0s', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ reconcileInterval: '0s' });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('reconciles at start-up only', async () => {
+    const first = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.50/32',
+      tags: hallpassTags('grt_unknown00000004', inMinutes(h, 30)),
+    });
+    await h.advance(10 * MINUTE);
+    await h.hallpass.settled();
+    expect(ruleIds(h)).toEqual([first.id]);
+    expect(h.ec2.calls.filter((c) => c.action === 'DescribeSecurityGroupRules')).toHaveLength(1);
+
+    h = await h.restart();
+    expect(ruleIds(h)).toEqual([]);
+  });
+});

@@ -1,0 +1,70 @@
+import { writeSync } from 'node:fs';
+import { createLogger } from '../../src/adapters/log/pino-logger';
+import { FAULT_POINTS, type FaultPoint, type Faults } from '../../src/app/ports';
+import { startHallpass } from '../../src/compose';
+import { loadConfig } from '../../src/config';
+
+/**
+ * The bot as a real process for the fault-injection tests (`tests/faults/`), started like `src/main.ts`
+ * (configuration from the environment) with one addition: `CRASH_AT=<fault point>` kills the process
+ * with SIGKILL the `CRASH_AFTER`-th time (default 1) that point is reached — no handler runs, nothing
+ * is flushed, exactly as a power cut or an OOM kill. Without `CRASH_AT` it runs like production.
+ *
+ * Talks to the parent in JSON lines on stdout, each with a `child` key:
+ * `{"child":"ready","port":N}` once serving, `{"child":"fault","point":…,"n":…,"crashing":bool}` each
+ * time a fault point is reached (written synchronously, so the line of the crashing point is out
+ * before the kill).
+ */
+
+/** One line to the parent, written synchronously: a SIGKILL right after cannot lose it. */
+function tell(message: { readonly child: 'ready' | 'fault' } & Record<string, unknown>): void {
+  writeSync(1, `${JSON.stringify(message)}\n`);
+}
+
+function isFaultPoint(name: string): name is FaultPoint {
+  return (FAULT_POINTS as readonly string[]).includes(name);
+}
+
+/** `CRASH_AT` / `CRASH_AFTER` as a `Faults`: every point is reported, the chosen one kills. */
+function faultsFrom(env: NodeJS.ProcessEnv): Faults {
+  const at = env['CRASH_AT'];
+  if (at === undefined || at === '') {
+    return {
+      point(name) {
+        tell({ child: 'fault', point: name, n: 0, crashing: false });
+      },
+    };
+  }
+  if (!isFaultPoint(at)) throw new Error(`CRASH_AT=${at} is not one of ${FAULT_POINTS.join(', ')}`);
+  const after = Number(env['CRASH_AFTER'] ?? '1');
+  if (!Number.isInteger(after) || after < 1)
+    throw new Error(`CRASH_AFTER=${String(after)} must be 1 or more`);
+  let reached = 0;
+  return {
+    point(name) {
+      if (name !== at) {
+        tell({ child: 'fault', point: name, n: 0, crashing: false });
+        return;
+      }
+      reached += 1;
+      const crashing = reached >= after;
+      tell({ child: 'fault', point: name, n: reached, crashing });
+      if (crashing) process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const faults = faultsFrom(process.env);
+  const logger = createLogger(config.env.logLevel);
+  const hallpass = await startHallpass({ env: config.env, policy: config.policy, logger, faults });
+  tell({ child: 'ready', port: hallpass.port });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `crash-child could not start: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  process.exit(1);
+});
