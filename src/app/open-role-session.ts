@@ -8,9 +8,12 @@ import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notif
 /** STS will not issue a session shorter than this. */
 export const MIN_SESSION_SECONDS = 900;
 
-/** The inline deny policy that cuts one grant's session short; valid IAM policy name characters only. */
+/**
+ * The inline deny policy that cuts one grant's session short: `hallpass-deny-<grant id>`, keeping only
+ * characters IAM allows in a policy name, at most 128 of them.
+ */
 export const denyPolicyNameFor = (grantId: string): string =>
-  `hallpass-deny-${grantId}`.replace(/[^\w+=,.@-]/g, '-');
+  `hallpass-deny-${grantId.replace(/[^\w+=,.@-]/g, '')}`.slice(0, 128);
 
 type Deps = Pick<
   AppDeps,

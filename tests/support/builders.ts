@@ -1,5 +1,6 @@
 import type { NewGrant, NewRequest } from '../../src/app/ports';
 import type { Grant } from '../../src/domain/grant';
+import type { AwsRoleResource, SecurityGroupResource } from '../../src/domain/policy';
 import type { AccessRequest } from '../../src/domain/request';
 
 /** A fixed instant with milliseconds, so round trips that drop them are caught. */
@@ -52,4 +53,50 @@ export function buildNewGrant(overrides: Partial<NewGrant> = {}): NewGrant {
 /** A grant as the store returns it (`opening` unless overridden). */
 export function buildGrant(overrides: Partial<Grant> = {}): Grant {
   return { ...buildNewGrant(), state: 'opening', breakGlass: false, ...overrides };
+}
+
+/** A security-group resource as the policy parser returns it: prod-db, tcp 5432, one approval, defaults elsewhere. */
+export function buildSgResource(overrides: Partial<SecurityGroupResource> = {}): SecurityGroupResource {
+  return {
+    id: 'prod-db',
+    description: 'Production Postgres',
+    kind: 'security-group',
+    region: 'us-east-1',
+    securityGroupId: 'sg-0123456789abcdef0',
+    protocol: 'tcp',
+    ports: [{ from: 5432, to: 5432 }],
+    maxPrefix: { 4: 32, 6: 128 },
+    channel: 'C0123ABCD',
+    approvers: ['@sre'],
+    approvals: 1,
+    autoApprove: false,
+    allowSelfApproval: false,
+    minDuration: MINUTE,
+    maxDuration: 60 * MINUTE,
+    approvalTimeout: 30 * MINUTE,
+    breakGlass: false,
+    breakGlassMaxDuration: 60 * MINUTE,
+    ...overrides,
+  };
+}
+
+/** An aws-role resource as the policy parser returns it: prod-readonly, one approval, up to 1h. */
+export function buildRoleResource(overrides: Partial<AwsRoleResource> = {}): AwsRoleResource {
+  return {
+    id: 'prod-readonly',
+    kind: 'aws-role',
+    roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
+    region: 'us-east-1',
+    channel: 'C0123ABCD',
+    approvers: ['@sre'],
+    approvals: 1,
+    autoApprove: false,
+    allowSelfApproval: false,
+    minDuration: MINUTE,
+    maxDuration: 60 * MINUTE,
+    approvalTimeout: 30 * MINUTE,
+    breakGlass: false,
+    breakGlassMaxDuration: 60 * MINUTE,
+    ...overrides,
+  };
 }

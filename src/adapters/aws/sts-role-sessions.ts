@@ -33,8 +33,6 @@ const NAME_CHAR = /[\w+=,.@-]/;
 const TAG_VALUE_CHAR = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]$/u;
 const MAX_TAG_VALUE_LENGTH = 256;
 const MAX_NAME_LENGTH = 64;
-const MAX_POLICY_NAME_LENGTH = 128;
-const DENY_POLICY_PREFIX = 'hallpass-deny-';
 
 /** Dependencies of {@link createStsRoleSessions}; clients are built in main.ts. */
 export type StsRoleSessionsDeps = {
@@ -110,11 +108,6 @@ export function sessionTagValue(text: string): string {
   return Array.from(text, (ch) => (TAG_VALUE_CHAR.test(ch) ? ch : '_'))
     .join('')
     .slice(0, MAX_TAG_VALUE_LENGTH);
-}
-
-/** The name of the inline deny policy for a grant: `hallpass-deny-<grantId>`, valid for IAM, ≤ 128. */
-export function denyPolicyNameFor(grantId: string): string {
-  return `${DENY_POLICY_PREFIX}${keepNameChars(grantId)}`.slice(0, MAX_POLICY_NAME_LENGTH);
 }
 
 /**

@@ -16,12 +16,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   createStsRoleSessions,
   denyPolicyDocument,
-  denyPolicyNameFor,
   roleNameOf,
   sessionNameFor,
   sessionTagValue,
   sourceIdentityFor,
 } from '../../../src/adapters/aws/sts-role-sessions';
+import { denyPolicyNameFor } from '../../../src/app/open-role-session';
 import { InfraError, type RoleSession, type RoleSessions } from '../../../src/app/ports';
 import { FakeClock } from '../../support/fake-clock';
 import { type FakeStsIam, startFakeStsIam } from '../../support/fake-sts-iam';

@@ -4,50 +4,15 @@ import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import type { ApprovalCard } from '../../../src/app/ports';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
 import type { Approval } from '../../../src/domain/request';
-import { buildGrant, buildRequest, T0 } from '../../support/builders';
+import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;
 const NOW = new Date(T0.getTime() + 5 * MIN);
 
-const sgResource = (over: Partial<SecurityGroupResource> = {}): SecurityGroupResource => ({
-  id: 'prod-db',
-  description: 'Production Postgres',
-  kind: 'security-group',
-  region: 'us-east-1',
-  securityGroupId: 'sg-0123456789abcdef0',
-  protocol: 'tcp',
-  ports: [{ from: 5432, to: 5432 }],
-  maxPrefix: { 4: 32, 6: 128 },
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-  approvals: 2,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
-  maxDuration: 60 * MIN,
-  defaultDuration: 30 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-  ...over,
-});
+const sgResource = (over: Partial<SecurityGroupResource> = {}): SecurityGroupResource =>
+  buildSgResource({ approvals: 2, defaultDuration: 30 * MIN, ...over });
 
-const roleResource = (): AwsRoleResource => ({
-  id: 'prod-readonly',
-  kind: 'aws-role',
-  roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
-  region: 'us-east-1',
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-  approvals: 1,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
-  maxDuration: 60 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-});
+const roleResource = (): AwsRoleResource => buildRoleResource();
 
 const approval = (approverId: string, minutes: number): Approval => ({
   requestId: 'req_card1',

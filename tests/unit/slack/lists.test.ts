@@ -4,52 +4,27 @@ import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import { listMessage } from '../../../src/adapters/slack/views/list';
 import { resourcesMessage } from '../../../src/adapters/slack/views/resources';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
-import { buildGrant, buildRequest, T0 } from '../../support/builders';
+import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;
 
-const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGroupResource => ({
-  id,
-  description: 'Production Postgres',
-  kind: 'security-group',
-  region: 'us-east-1',
-  securityGroupId: 'sg-0123456789abcdef0',
-  protocol: 'tcp',
-  ports: [
-    { from: 5432, to: 5432 },
-    { from: 8000, to: 8080 },
-  ],
-  maxPrefix: { 4: 32, 6: 128 },
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-  approvals: 1,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
-  maxDuration: 60 * MIN,
-  defaultDuration: 30 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-  ...over,
-});
+const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGroupResource =>
+  buildSgResource({
+    id,
+    ports: [
+      { from: 5432, to: 5432 },
+      { from: 8000, to: 8080 },
+    ],
+    defaultDuration: 30 * MIN,
+    ...over,
+  });
 
-const role: AwsRoleResource = {
-  id: 'prod-readonly',
-  kind: 'aws-role',
-  roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
+const role: AwsRoleResource = buildRoleResource({
   region: 'eu-west-1',
   channel: 'C0SECOND',
-  approvers: ['@sre'],
   approvals: 2,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
   maxDuration: 2 * 60 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-};
+});
 
 const text = (m: { text: string; blocks: types.KnownBlock[] }): string =>
   [

@@ -8,49 +8,18 @@ import {
   requestModal,
 } from '../../../src/adapters/slack/views/request-modal';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
-import { buildGrant, T0 } from '../../support/builders';
+import { buildGrant, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;
 
-const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGroupResource => ({
-  id,
-  description: 'Production Postgres',
-  kind: 'security-group',
-  region: 'us-east-1',
-  securityGroupId: 'sg-0123456789abcdef0',
-  protocol: 'tcp',
-  ports: [{ from: 5432, to: 5432 }],
-  maxPrefix: { 4: 32, 6: 128 },
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-  approvals: 1,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
-  maxDuration: 60 * MIN,
-  defaultDuration: 30 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-  ...over,
-});
+const sg = (id: string, over: Partial<SecurityGroupResource> = {}): SecurityGroupResource =>
+  buildSgResource({
+    id,
+    defaultDuration: 30 * MIN,
+    ...over,
+  });
 
-const role: AwsRoleResource = {
-  id: 'prod-readonly',
-  kind: 'aws-role',
-  roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
-  region: 'us-east-1',
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-  approvals: 1,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
-  maxDuration: 60 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-};
+const role: AwsRoleResource = buildRoleResource();
 
 const inputs = (view: types.ModalView): types.InputBlock[] =>
   (view.blocks as types.KnownBlock[]).filter((b): b is types.InputBlock => b.type === 'input');

@@ -3,48 +3,14 @@ import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import { type NoticeAudience, noticeMessage } from '../../../src/adapters/slack/views/notices';
 import type { ApprovalCard, Notice } from '../../../src/app/ports';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
-import { buildGrant, buildRequest, T0 } from '../../support/builders';
+import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;
 const at = (minutes: number): Date => new Date(T0.getTime() + minutes * MIN);
 
-const prodDb: SecurityGroupResource = {
-  id: 'prod-db',
-  description: 'Production Postgres',
-  kind: 'security-group',
-  region: 'us-east-1',
-  securityGroupId: 'sg-0123456789abcdef0',
-  protocol: 'tcp',
-  ports: [{ from: 5432, to: 5432 }],
-  maxPrefix: { 4: 32, 6: 128 },
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-  approvals: 2,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
-  maxDuration: 60 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-};
+const prodDb: SecurityGroupResource = buildSgResource({ approvals: 2 });
 
-const readonlyRole: AwsRoleResource = {
-  id: 'prod-readonly',
-  kind: 'aws-role',
-  roleArn: 'arn:aws:iam::123456789012:role/ProdReadOnly',
-  region: 'us-east-1',
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-  approvals: 1,
-  autoApprove: false,
-  allowSelfApproval: false,
-  minDuration: MIN,
-  maxDuration: 60 * MIN,
-  approvalTimeout: 30 * MIN,
-  breakGlass: false,
-  breakGlassMaxDuration: 60 * MIN,
-};
+const readonlyRole: AwsRoleResource = buildRoleResource();
 
 const pending = buildRequest({ id: 'req_n1', requesterId: 'U_REQ', approvalDeadline: at(30) });
 const card = (over: Partial<ApprovalCard> = {}): ApprovalCard => ({
