@@ -5,7 +5,9 @@ import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { createSqliteAuditExportSource } from './adapters/db/audit-export-query';
 import { openDatabase } from './adapters/db/open-db';
 import { createSqliteStores } from './adapters/db/stores';
-import { startSlackApp } from './adapters/slack/app';
+import { healthRoute } from './adapters/http/health';
+import { createHttpServer } from './adapters/http/router';
+import { BODY_LIMIT_BYTES, startSlackApp } from './adapters/slack/app';
 import { createSlackDirectory } from './adapters/slack/directory';
 import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-refresher';
 import { boltLogger } from './adapters/slack/logger';
@@ -151,19 +153,21 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     signingSecret: env.slackSigningSecret,
     appToken: env.slackAppToken,
     apiUrl: env.slackApiUrl,
-    port: env.port,
     clientOptions,
     context: { uc: useCases, clock, logger, home: refresher },
-    healthy: () => handle.sqlite.open,
   });
-  logger.info(
-    { port: slack.port, mode: env.mode, resources: opts.policy.resources.length },
-    'hallpass started',
-  );
+  // The one HTTP server (adapters/http): Slack's route in HTTP mode, /healthz in both; anything else 4xx.
+  const http = createHttpServer({
+    routes: [...(slack.route === undefined ? [] : [slack.route]), healthRoute(() => handle.sqlite.open)],
+    logger,
+    bodyLimitBytes: BODY_LIMIT_BYTES,
+  });
+  const port = await http.listen(env.port);
+  logger.info({ port, mode: env.mode, resources: opts.policy.resources.length }, 'hallpass started');
 
   let stopped = false;
   return {
-    port: slack.port,
+    port,
     home: refresher,
     useCases,
     async settled() {
@@ -176,6 +180,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      await http.close();
       await slack.stop();
       sched.stop();
       sweep.stop();

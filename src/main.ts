@@ -1,5 +1,6 @@
 import dotenv from 'dotenv';
 import { createLogger } from './adapters/log/pino-logger';
+import type { Logger } from './app/ports';
 import { startHallpass } from './compose';
 import { ConfigError, loadConfig } from './config';
 
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.env.logLevel);
+  keepRunningOnUncaught(logger);
   const hallpass = await startHallpass({ env: config.env, policy: config.policy, logger });
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
@@ -30,6 +32,24 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The last-resort line; tests assert it never appears (every known cause is handled where it arises). */
+const UNCAUGHT = 'uncaught error (a bug): kept running';
+
+/**
+ * Defence in depth only: an error nothing caught is logged as a bug and the process goes on. A
+ * hallpass that keeps running still closes every grant on time; one that exits closes none until
+ * it is restarted.
+ */
+function keepRunningOnUncaught(logger: Logger): void {
+  const report = (kind: string) => (error: unknown) =>
+    logger.error(
+      { kind, err: error instanceof Error ? (error.stack ?? error.message) : String(error) },
+      UNCAUGHT,
+    );
+  process.on('unhandledRejection', report('unhandledRejection'));
+  process.on('uncaughtException', report('uncaughtException'));
 }
 
 main().catch((error: unknown) => {
