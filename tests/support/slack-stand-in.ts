@@ -67,6 +67,8 @@ export interface SlackStandIn {
   setGroups(groups: readonly SlackGroup[]): void;
   /** The email `users.info` reports for a user (absent otherwise, as for a bot or a missing scope). */
   setEmail(userId: string, email: string): void;
+  /** The WebSocket URL `apps.connections.open` hands out (a fake Socket Mode server); unset, it answers `invalid_auth`. */
+  setSocketModeUrl(url: string): void;
   /** Makes the next call to `method` fail; queue several by calling again. */
   failNext(method: string, failure: SlackFailure): void;
   /** A fresh `response_url` served by this stand-in; posts to it are recorded. */
@@ -120,6 +122,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const uploads = new Map<string, StoredUpload>();
   let groups: readonly SlackGroup[] = [];
   const emails = new Map<string, string>();
+  let socketModeUrl: string | undefined;
   let seq = 0;
 
   const nextTs = (): string => {
@@ -165,6 +168,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   }
 
   const methods: Record<string, (a: Record<string, unknown>) => Answer> = {
+    'apps.connections.open': () =>
+      socketModeUrl === undefined ? errAnswer('invalid_auth') : okAnswer({ url: socketModeUrl }),
     'auth.test': () =>
       okAnswer({
         url: 'https://hallpass-test.slack.com/',
@@ -416,6 +421,9 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     },
     setEmail: (userId, email) => {
       emails.set(userId, email);
+    },
+    setSocketModeUrl: (u) => {
+      socketModeUrl = u;
     },
     failNext: (method, failure) => {
       failures.set(method, [...(failures.get(method) ?? []), failure]);

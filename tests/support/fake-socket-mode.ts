@@ -1,0 +1,99 @@
+import type { AddressInfo } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * A stand-in for Slack's Socket Mode endpoint: a WebSocket server on 127.0.0.1 and an ephemeral
+ * port. Give `url` to the Slack stand-in's `apps.connections.open` (`setSocketModeUrl`); the bot's
+ * socket client connects, is sent `hello` (as Slack does), and the test then sends envelopes —
+ * well-formed or not — and reads the client's acks (`{ envelope_id, payload }`).
+ */
+export interface FakeSocketMode {
+  /** `ws://127.0.0.1:<port>/link/` */
+  readonly url: string;
+  /** Resolves once a client is connected and has been sent `hello`. */
+  connected(): Promise<void>;
+  /** Sends a text frame as is (any string, JSON or not) to the connected client. */
+  sendText(text: string): void;
+  /** Sends a binary frame. */
+  sendBinary(bytes: Buffer): void;
+  /** Sends an envelope as JSON. */
+  sendEnvelope(envelope: Record<string, unknown>): void;
+  /** Every message the client sent, parsed (acks), oldest first. */
+  readonly received: readonly Record<string, unknown>[];
+  /** Resolves with the client's ack of `envelopeId`; rejects after `timeoutMs`. */
+  ackOf(envelopeId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function startFakeSocketMode(): Promise<FakeSocketMode> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  const received: Record<string, unknown>[] = [];
+  const listeners = new Set<() => void>();
+  let socket: WebSocket | undefined;
+  let onConnected: (() => void) | undefined;
+  const whenConnected = new Promise<void>((resolve) => {
+    onConnected = resolve;
+  });
+
+  server.on('connection', (ws) => {
+    socket = ws;
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      try {
+        const parsed: unknown = JSON.parse(data.toString());
+        if (typeof parsed === 'object' && parsed !== null) received.push(parsed as Record<string, unknown>);
+      } catch {
+        received.push({ unparsable: data.toString() });
+      }
+      for (const l of [...listeners]) l();
+    });
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        debug_info: { host: 'fake-socket-mode', approximate_connection_time: 18060 },
+        connection_info: { app_id: 'A0HALLPASS' },
+      }),
+    );
+    onConnected?.();
+  });
+
+  const current = (): WebSocket => {
+    if (socket === undefined) throw new Error('fake Socket Mode: no client connected');
+    return socket;
+  };
+
+  return {
+    url: `ws://127.0.0.1:${port}/link/`,
+    connected: () => whenConnected,
+    sendText: (text) => current().send(text),
+    sendBinary: (bytes) => current().send(bytes, { binary: true }),
+    sendEnvelope: (envelope) => current().send(JSON.stringify(envelope)),
+    get received() {
+      return received;
+    },
+    ackOf: (envelopeId, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const ack = received.find((m) => m['envelope_id'] === envelopeId);
+          if (ack === undefined) return;
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(ack);
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`fake Socket Mode: no ack of ${envelopeId} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of server.clients) client.terminate();
+        server.close(() => resolve());
+      }),
+  };
+}
