@@ -78,9 +78,14 @@ export interface FakeStsIam {
   /** The role's inline policies: name → parsed document. */
   rolePolicies(roleArn: string): Record<string, unknown>;
   /**
+   * Puts an inline policy on the role as someone else would have (an operator, an older hallpass),
+   * without a recorded call and without IAM's checks: test set-up.
+   */
+  putRolePolicy(roleArn: string, policyName: string, document: string): void;
+  /**
    * Whether the role's inline policies deny everything to this session: a `Deny` of `*` on `*` whose
-   * only condition matches its `aws:userid` (`StringLike` or `StringEquals`). The shape hallpass writes,
-   * not a general IAM evaluator.
+   * only condition matches its `aws:userid` (`StringLike` or `StringEquals`, one value or a list of
+   * them). The shape hallpass writes, not a general IAM evaluator.
    */
   sessionDenied(assumedRoleId: string): boolean;
   /** Answers the next `times` calls of `service`'s `action` with this AWS error code and HTTP status. */
@@ -658,6 +663,9 @@ export async function startFakeStsIam(opts: FakeStsIamOptions = {}): Promise<Fak
       const parsed: Record<string, unknown> = {};
       for (const [name, text] of policiesOf(role(roleArn))) parsed[name] = JSON.parse(text);
       return parsed;
+    },
+    putRolePolicy(roleArn, policyName, document) {
+      policiesOf(role(roleArn)).set(policyName, document);
     },
     sessionDenied(assumedRoleId) {
       const roleId = assumedRoleId.split(':')[0];

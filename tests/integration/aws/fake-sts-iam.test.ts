@@ -384,6 +384,75 @@ describe('the fake IAM', () => {
     expect([fake.sessionDenied(aId), fake.sessionDenied(bId)]).toEqual([true, false]);
   });
 
+  it('reports every session a deny list names as denied, and no other', async () => {
+    const [a, b, c] = await Promise.all(
+      ['grt_a', 'grt_b', 'grt_c'].map((name) =>
+        sts.send(new AssumeRoleCommand(assumeInput({ RoleSessionName: name }))),
+      ),
+    );
+    const id = (out: typeof a) => out?.AssumedRoleUser?.AssumedRoleId ?? '';
+
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'ProdReadOnly',
+        PolicyName: 'hallpass-revoked-sessions',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Deny',
+              Action: '*',
+              Resource: '*',
+              Condition: { StringLike: { 'aws:userid': [id(a), id(c)] } },
+            },
+          ],
+        }),
+      }),
+    );
+
+    expect([a, b, c].map((out) => fake.sessionDenied(id(out)))).toEqual([true, false, true]);
+  });
+
+  it('counts the role’s inline policies together, whitespace not counted, as IAM does', async () => {
+    // A deny document of exactly `chars` non-whitespace characters, padded with 3,000 spaces.
+    const sized = (chars: number) => {
+      const doc = (n: number) =>
+        JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Deny',
+              Action: '*',
+              Resource: '*',
+              Condition: { StringLike: { 'aws:userid': `A:${'x'.repeat(n)}` } },
+            },
+          ],
+        }).replace('"Version"', `${' '.repeat(3000)}"Version"`);
+      return doc(chars - doc(0).replace(/\s/g, '').length);
+    };
+    const put = (name: string, PolicyDocument: string) =>
+      iam.send(new PutRolePolicyCommand({ RoleName: 'ProdReadOnly', PolicyName: name, PolicyDocument }));
+
+    await put('p1', sized(5000));
+    await put('p2', sized(5240));
+    const oneMore = await failure(put('p2', sized(5241)));
+
+    expect(sized(5240).length).toBe(8240);
+    expect(Object.keys(fake.rolePolicies(ROLE)).sort()).toEqual(['p1', 'p2']);
+    expect(oneMore).toMatchObject({ code: 'LimitExceeded', status: 409 });
+  });
+
+  it('puts a policy for a test’s set-up without recording a call', async () => {
+    fake.putRolePolicy(ROLE, 'Operators', '{"Version":"2012-10-17","Statement":[]}');
+
+    const got = await iam.send(
+      new GetRolePolicyCommand({ RoleName: 'ProdReadOnly', PolicyName: 'Operators' }),
+    );
+
+    expect(decodeURIComponent(got.PolicyDocument ?? '')).toBe('{"Version":"2012-10-17","Statement":[]}');
+    expect(fake.calls.map((c) => c.action)).toEqual(['GetRolePolicy']);
+  });
+
   it('keeps STS and IAM calls apart', async () => {
     fake.failNext('iam', 'GetRole', 'ServiceFailure', 500);
 
