@@ -2,7 +2,7 @@ import type { EndReason, Grant } from '../domain/grant';
 import type { AppDeps } from './deps';
 import { refreshCard, tellBoth } from './notify';
 import { lockKeyOf } from './open-grant';
-import { denyPolicyNameFor } from './open-role-session';
+import { cutSession } from './role-revocation';
 
 type Deps = Pick<
   AppDeps,
@@ -127,26 +127,15 @@ export const closeGrant =
 
 /**
  * STS cannot end a session early. When a role grant ends while its session still runs (a grant
- * shorter than STS's 900 s minimum, or one ended early), an inline policy denying everything to
- * exactly that session (`aws:userid`) is attached to the role; the due-work sweep removes it once
- * the session has expired by itself. Already denied (a retried close) or already expired: nothing to do.
+ * shorter than STS's 900 s minimum, or one ended early), the session is added to the role's
+ * revoked-sessions policy (see role-revocation.ts); the due-work sweep prunes it once the session has
+ * expired by itself. A write IAM refuses throws, leaving the grant `closing` to be retried.
  */
 async function cutRoleSession(
-  deps: Pick<AppDeps, 'clock' | 'roles' | 'roleSessions'>,
+  deps: Pick<AppDeps, 'clock' | 'roles' | 'roleSessions' | 'locks'>,
   grantId: string,
 ): Promise<{ denyPolicy?: string; deniedUntil?: string }> {
-  const session = deps.roleSessions.get(grantId);
-  if (session === undefined) return {};
-  const now = deps.clock.now();
-  if (session.deniedAt === undefined && session.expiresAt > now) {
-    const policyName = denyPolicyNameFor(grantId);
-    await deps.roles.denySession({ roleArn: session.roleArn, policyName, session });
-    deps.roleSessions.markDenied(grantId, policyName, now);
-    return { denyPolicy: policyName, deniedUntil: session.expiresAt.toISOString() };
-  }
-  return session.denyPolicyName === undefined
-    ? {}
-    : { denyPolicy: session.denyPolicyName, deniedUntil: session.expiresAt.toISOString() };
+  return cutSession(deps, grantId);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { AppDeps } from './deps';
 import { describeError, refreshCard, tellBoth } from './notify';
 import { openRoleSession } from './open-role-session';
 import type { RuleHold, RuleKey, RuleTarget } from './ports';
+import { REVOCATION_ROOM_UNKNOWN, type RevocationRoomDetails, RevocationRoomError } from './role-revocation';
 
 export type OpenGrant = (grantId: string) => Promise<void>;
 
@@ -158,9 +159,16 @@ async function laterTags(
 
 /** AWS error codes put into words a requester understands. */
 function plainWords(error: unknown): string {
+  if (error instanceof RevocationRoomError) return revocationRoomWords(error.details);
   const code =
     typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
   switch (code) {
+    case REVOCATION_ROOM_UNKNOWN:
+      return (
+        'no session was issued, because hallpass could not check that it could cut the session short ' +
+        `if needed (${error instanceof Error ? error.message : 'reading the role failed'}). It needs ` +
+        'iam:GetRole, iam:ListRolePolicies and iam:GetRolePolicy on the role; please try again or ask an admin'
+      );
     case 'InvalidGroup.NotFound':
       return 'the security group does not exist in AWS (check securityGroupId and region in the policy)';
     case 'UnauthorizedOperation':
@@ -183,6 +191,23 @@ function plainWords(error: unknown): string {
     default:
       return `AWS refused to open the rule (${describeError(error)})`;
   }
+}
+
+/** Why a role session was refused when the role has no room left to revoke it, and what would help. */
+function revocationRoomWords(d: RevocationRoomDetails): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const sessions = d.liveSessions === 1 ? '1 other session' : `${n(d.liveSessions)} other sessions`;
+  const wait =
+    d.nextExpiry === undefined
+      ? ''
+      : `wait until sessions of this role expire (the next at ${d.nextExpiry.toISOString().slice(0, 16).replace('T', ' ')} UTC), or `;
+  return (
+    `no session was issued, because hallpass could not have cut it short: the inline policies of ${d.roleArn} ` +
+    `are full. IAM allows ${n(d.limit)} characters for all of a role's inline policies together; its other ` +
+    `inline policies take ${n(d.usedByOthers)}, and the deny list hallpass keeps on the role would need ` +
+    `${n(d.needed)} to cover this session and the ${sessions} of this role still live. What would help: ` +
+    `${wait}shrink the role's other inline policies or move them into managed policies`
+  );
 }
 
 /** Rolls back what this grant opened, then records and announces the failure. */

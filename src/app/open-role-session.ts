@@ -4,16 +4,10 @@ import type { AccessRequest } from '../domain/request';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
+import { issueRevocable } from './role-revocation';
 
 /** STS will not issue a session shorter than this. */
 export const MIN_SESSION_SECONDS = 900;
-
-/**
- * The inline deny policy that cuts one grant's session short: `hallpass-deny-<grant id>`, keeping only
- * characters IAM allows in a policy name, at most 128 of them.
- */
-export const denyPolicyNameFor = (grantId: string): string =>
-  `hallpass-deny-${grantId.replace(/[^\w+=,.@-]/g, '')}`.slice(0, 128);
 
 type Deps = Pick<
   AppDeps,
@@ -30,6 +24,7 @@ type Deps = Pick<
   | 'directory'
   | 'notifier'
   | 'wakeup'
+  | 'locks'
 >;
 
 /**
@@ -46,7 +41,9 @@ export function sessionSeconds(grant: Grant, now: Date, roleMaxSeconds: number):
  * `SourceIdentity`. The session's identity and expiry are stored (never its credentials), the grant
  * becomes active, and the credentials go to the requester alone in a direct message. If that message
  * cannot be sent the credentials are lost, so the grant is closed again at once (which denies the session).
- * Throws an `InfraError` when STS refuses; the caller marks the grant failed.
+ * No session is issued unless it could be revoked early (the role's inline-policy budget could list it
+ * with every other live session of the role): the check, AssumeRole and recording run under the role's
+ * lock. Throws an `InfraError` when the check or STS refuses; the caller marks the grant failed.
  */
 export async function openRoleSession(
   deps: Deps,
@@ -66,41 +63,50 @@ export async function openRoleSession(
       'iam:GetRole failed; assuming 1h',
     );
   }
-  const now = deps.clock.now();
-  const durationSeconds = sessionSeconds(grant, now, maxSeconds);
-  const { session, credentials } = await deps.roles.start({
-    roleArn: resource.roleArn,
-    region: resource.region,
-    grantId: grant.id,
-    requesterId: grant.requesterId,
-    sourceIdentity,
-    durationSeconds,
-  });
-
-  const openedAt = deps.clock.now();
-  const moved = deps.uow.tx(() => {
-    deps.roleSessions.record(grant.id, resource.roleArn, session);
-    const m = deps.grants.move(grant.id, ['opening'], 'active');
-    if (m.ok) {
-      deps.audit.append({
-        at: openedAt,
-        actor: SYSTEM_ACTOR,
-        type: 'grant.opened',
-        requestId: request.id,
+  // Under the role's lock: the room check, AssumeRole, and recording the session, so the next
+  // session's check counts this one.
+  const { credentials, moved } = await issueRevocable(
+    deps,
+    { roleArn: resource.roleArn, grantId: grant.id },
+    async () => {
+      const now = deps.clock.now();
+      const durationSeconds = sessionSeconds(grant, now, maxSeconds);
+      const { session, credentials } = await deps.roles.start({
+        roleArn: resource.roleArn,
+        region: resource.region,
         grantId: grant.id,
-        details: {
-          roleArn: resource.roleArn,
-          sessionName: session.sessionName,
-          assumedRoleId: session.assumedRoleId,
-          sourceIdentity,
-          durationSeconds,
-          sessionExpiresAt: session.expiresAt.toISOString(),
-          expiresAt: grant.expiresAt.toISOString(),
-        },
+        requesterId: grant.requesterId,
+        sourceIdentity,
+        durationSeconds,
       });
-    }
-    return m;
-  });
+
+      const openedAt = deps.clock.now();
+      const moved = deps.uow.tx(() => {
+        deps.roleSessions.record(grant.id, resource.roleArn, session);
+        const m = deps.grants.move(grant.id, ['opening'], 'active');
+        if (m.ok) {
+          deps.audit.append({
+            at: openedAt,
+            actor: SYSTEM_ACTOR,
+            type: 'grant.opened',
+            requestId: request.id,
+            grantId: grant.id,
+            details: {
+              roleArn: resource.roleArn,
+              sessionName: session.sessionName,
+              assumedRoleId: session.assumedRoleId,
+              sourceIdentity,
+              durationSeconds,
+              sessionExpiresAt: session.expiresAt.toISOString(),
+              expiresAt: grant.expiresAt.toISOString(),
+            },
+          });
+        }
+        return m;
+      });
+      return { credentials, moved };
+    },
+  );
   if (!moved.ok) return;
   deps.wakeup.wake();
   await refreshCard(deps, request.id);

@@ -4,6 +4,7 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import type { CloseGrant } from './close-grant';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, refreshCard, retryDeliveries, tellBoth } from './notify';
+import { pruneRevokedSessions } from './role-revocation';
 
 type Deps = Pick<
   AppDeps,
@@ -19,6 +20,7 @@ type Deps = Pick<
   | 'wakeup'
   | 'roles'
   | 'roleSessions'
+  | 'locks'
 >;
 
 export type DueWorkResult = {
@@ -86,36 +88,8 @@ export const runDueWork = (deps: Deps, closeGrant: CloseGrant, announce: (grant:
         }
       }
     }
-    // Deny policies whose session has now expired by itself are no longer needed.
-    for (const session of deps.roleSessions.dueForCleanup(now)) {
-      try {
-        if (session.denyPolicyName !== undefined) {
-          await deps.roles.removeDeny({ roleArn: session.roleArn, policyName: session.denyPolicyName });
-        }
-        const at = deps.clock.now();
-        deps.uow.tx(() => {
-          deps.roleSessions.markDenyRemoved(session.grantId, at);
-          deps.audit.append({
-            at,
-            actor: SYSTEM_ACTOR,
-            type: 'grant.deny_removed',
-            requestId: deps.grants.get(session.grantId)?.requestId,
-            grantId: session.grantId,
-            details: {
-              roleArn: session.roleArn,
-              policyName: session.denyPolicyName,
-              sessionExpiredAt: session.expiresAt.toISOString(),
-            },
-          });
-        });
-      } catch (error) {
-        failed.push(session.grantId);
-        deps.logger.error(
-          { grantId: session.grantId, err: describeError(error) },
-          'removing a deny policy failed; will retry',
-        );
-      }
-    }
+    // Revoked sessions that have now expired by themselves leave their deny policies.
+    failed.push(...(await pruneRevokedSessions(deps, now)));
     for (const grant of closed) await announce(grant);
     // Slack deliveries that failed earlier (a Slack outage), after the AWS work.
     await retryDeliveries(deps, now);

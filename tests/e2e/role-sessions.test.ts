@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
 import {
   APPROVER,
@@ -41,6 +42,64 @@ async function approvedRole(h: Harness, text: string): Promise<{ requestId: stri
 }
 
 const stsCalls = (h: Harness, action: string) => h.sts.calls.filter((c) => c.action === action);
+
+/** The one inline policy per role that lists its revoked sessions. */
+const LIST = 'hallpass-revoked-sessions';
+const ADMIN = 'UADMIN1';
+
+/** Asks for a role grant as `user` and has it approved; resolves once it is active (credentials sent). */
+async function activeRoleGrant(h: Harness, user: string, text: string): Promise<string> {
+  const before = approvalPosts(h.slack).length;
+  await h.command(user, text);
+  await h.slack.waitFor(() => approvalPosts(h.slack).length > before);
+  const requestId = lastRequestId(h);
+  await h.click(APPROVER, ACTION.approveRequest, requestId);
+  const grant = await h.slack.waitFor(() => {
+    const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+    return g?.state === 'active' ? g : undefined;
+  });
+  return grant.id;
+}
+
+/** The `aws:userid` values the role's list names now (empty when there is no list). */
+function listed(h: Harness): string[] {
+  const doc = h.sts.rolePolicies(ROLE_ARN)[LIST] as
+    | { Statement: { Condition: { StringLike: { 'aws:userid': string[] } } }[] }
+    | undefined;
+  return doc?.Statement[0]?.Condition.StringLike['aws:userid'] ?? [];
+}
+
+/** The role_sessions row of a grant, read from the database file. */
+function sessionRow(
+  h: Harness,
+  grantId: string,
+): { denied_at: number | null; deny_policy_name: string | null } {
+  const db = new Database(h.dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare('SELECT denied_at, deny_policy_name FROM role_sessions WHERE grant_id = ?')
+      .get(grantId) as { denied_at: number | null; deny_policy_name: string | null };
+  } finally {
+    db.close();
+  }
+}
+
+/** A policy someone else put on the role, of exactly `chars` characters as IAM counts them. */
+function otherPolicyOf(chars: number): string {
+  const doc = (n: number) =>
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'Operators',
+          Effect: 'Allow',
+          Action: 's3:GetObject',
+          Resource: `arn:aws:s3:::${'b'.repeat(n)}/*`,
+        },
+      ],
+    });
+  return doc(chars - doc(0).length);
+}
 
 describe('aws-role resources: STS sessions bound to the person', () => {
   let h: Harness;
@@ -88,23 +147,23 @@ describe('aws-role resources: STS sessions bound to the person', () => {
     expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
   });
 
-  it('cuts a grant shorter than 900 s off with a deny policy, and removes the policy when the session expires', async () => {
-    const { requestId, grantId } = await approvedRole(h, 'prod-readonly 5m quick check');
+  it('cuts a grant shorter than 900 s off with the role’s deny list, and deletes the list when the session expires', async () => {
+    const { requestId } = await approvedRole(h, 'prod-readonly 5m quick check');
     expect(stsCalls(h, 'AssumeRole')[0]?.params['DurationSeconds']).toBe('900');
     const [session] = h.sts.sessions;
 
     await h.advance(5 * MINUTE);
     const policies = h.sts.rolePolicies(ROLE_ARN);
-    expect(Object.keys(policies)).toEqual([`hallpass-deny-${grantId}`]);
-    expect(policies[`hallpass-deny-${grantId}`]).toEqual({
+    expect(Object.keys(policies)).toEqual([LIST]);
+    expect(policies[LIST]).toEqual({
       Version: '2012-10-17',
       Statement: [
         {
-          Sid: 'HallpassRevokedSession',
+          Sid: 'HallpassRevokedSessions',
           Effect: 'Deny',
           Action: '*',
           Resource: '*',
-          Condition: { StringLike: { 'aws:userid': session?.assumedRoleId } },
+          Condition: { StringLike: { 'aws:userid': [session?.assumedRoleId] } },
         },
       ],
     });
@@ -122,7 +181,7 @@ describe('aws-role resources: STS sessions bound to the person', () => {
       'grant.deny_removed',
     ]);
     expect(trail.find((e) => e.type === 'grant.closed')?.details).toMatchObject({
-      denyPolicy: `hallpass-deny-${grantId}`,
+      denyPolicy: LIST,
       deniedUntil: session?.expiration.toISOString(),
     });
   });
@@ -201,6 +260,167 @@ describe('aws-role resources: STS sessions bound to the person', () => {
     const holders = h.slack.calls.filter((c) => JSON.stringify(c.args).includes(secrets[0] ?? 'missing'));
     expect(holders.map((c) => c.args['channel'])).toEqual([REQUESTER]);
     expect(CHANNEL).not.toBe(REQUESTER);
+  });
+});
+
+describe('early revocation that cannot be used up (one deny list per role)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('after sixty 1-minute grants cut short, an admin still revokes a 1-hour session; the list is pruned as sessions expire and deleted when empty', async () => {
+    // Sixty 1-minute grants, ten a minute (the /access rate limit), each ending while its 15-minute
+    // session runs: sixty sessions cut off at once, which used to take sixty inline policies.
+    const short: string[] = [];
+    for (let batch = 0; batch < 6; batch++) {
+      for (let i = 0; i < 10; i++)
+        short.push(await activeRoleGrant(h, REQUESTER, `prod-readonly 1m batch ${batch}`));
+      await h.advance(MINUTE);
+    }
+    const sessions = new Map(h.sts.sessions.map((s) => [s.sessionName, s]));
+    expect(short.every((id) => h.sts.sessionDenied(sessions.get(id)?.assumedRoleId ?? ''))).toBe(true);
+    expect(Object.keys(h.sts.rolePolicies(ROLE_ARN))).toEqual([LIST]);
+
+    const hour = await activeRoleGrant(h, REQUESTER, 'prod-readonly 1h long investigation');
+    const hourSession = h.sts.sessions.find((s) => s.sessionName === hour);
+    expect(hourSession?.durationSeconds).toBe(3600);
+    await h.command(ADMIN, `revoke ${hour}`);
+    await h.slack.waitFor(() => /closed/.test(lastReply(h.slack, ADMIN)) || undefined);
+
+    expect(h.sts.sessionDenied(hourSession?.assumedRoleId ?? '')).toBe(true);
+    expect(h.hallpass.useCases.cardOf(lastRequestId(h))?.grant?.state).toBe('closed');
+    expect(Object.keys(h.sts.rolePolicies(ROLE_ARN))).toEqual([LIST]);
+    expect(listed(h)).toHaveLength(61);
+
+    // Fifteen minutes after the first batch's sessions began, STS ends them: they leave the list.
+    await h.advance(15 * MINUTE - 6 * MINUTE);
+    expect(listed(h)).toHaveLength(51);
+    expect(short.slice(0, 10).some((id) => h.sts.sessionDenied(sessions.get(id)?.assumedRoleId ?? ''))).toBe(
+      false,
+    );
+    await h.advance(5 * MINUTE);
+    expect(listed(h)).toEqual([hourSession?.assumedRoleId]);
+    // The hour's session ends by itself too: nothing is left to deny, and the list is deleted.
+    await h.advance(60 * MINUTE);
+    expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
+    expect(stsCalls(h, 'DeleteRolePolicy').map((c) => c.params['PolicyName'])).toEqual([LIST]);
+    const trail = h.hallpass.useCases.auditTrail(lastRequestId(h));
+    expect(trail.map((e) => e.type).slice(-1)).toEqual(['grant.deny_removed']);
+  }, 60_000);
+
+  it('refuses a session the role has no room left to revoke, in plain words, without calling AssumeRole', async () => {
+    // Someone else's inline policy leaves room for a list of one session, not two.
+    h.sts.putRolePolicy(ROLE_ARN, 'OperatorsReadBuckets', otherPolicyOf(10_000));
+    const first = await activeRoleGrant(h, REQUESTER, 'prod-readonly 30m first fits');
+    const firstSession = h.sts.sessions[0];
+
+    await h.command(REQUESTER, 'prod-readonly 30m second does not');
+    await h.slack.waitFor(() => approvalPosts(h.slack).length === 2);
+    const requestId = lastRequestId(h);
+    await h.click(APPROVER, ACTION.approveRequest, requestId);
+    const dm = await h.slack.waitFor(() =>
+      dmsTo(h.slack, REQUESTER).find((c) => /failed/.test(allText(c)) && /inline policies/.test(allText(c))),
+    );
+
+    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
+    expect(stsCalls(h, 'AssumeRole')).toHaveLength(1);
+    expect(h.sts.sessions).toHaveLength(1);
+    const text = allText(dm);
+    expect(text).toContain('no session was issued');
+    expect(text).toContain(`the inline policies of ${ROLE_ARN} are full`);
+    expect(text).toContain('its other inline policies take 10,000');
+    expect(text).toContain('1 other session of this role still live');
+    expect(text).toContain(
+      `the next at ${firstSession?.expiration.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    );
+    expect(text).toMatch(/shrink the role's other inline policies or move them into managed policies/);
+    await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /inline policies/.test(allText(c))));
+    expect(h.slack.calls.some((c) => allText(c).includes(h.sts.sessions[1]?.sessionToken ?? 'none'))).toBe(
+      false,
+    );
+
+    // The session that was issued can still be cut off: there was room for it.
+    await h.command(REQUESTER, `revoke ${first}`);
+    await h.slack.waitFor(() => /closed/.test(lastReply(h.slack, REQUESTER)) || undefined);
+    expect(h.sts.sessionDenied(firstSession?.assumedRoleId ?? '')).toBe(true);
+  });
+
+  it('a revocation IAM refuses leaves the grant closing with nothing marked denied, and a later retry writes it', async () => {
+    const grantId = await activeRoleGrant(h, REQUESTER, 'prod-readonly 30m revoke fails once');
+    const requestId = lastRequestId(h);
+    const [session] = h.sts.sessions;
+    h.sts.failNext('iam', 'PutRolePolicy', 'AccessDenied', 403);
+
+    await h.command(ADMIN, `revoke ${grantId}`);
+    await h.slack.waitFor(() => lastReply(h.slack, ADMIN) || undefined);
+
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closing');
+    expect(sessionRow(h, grantId)).toEqual({ denied_at: null, deny_policy_name: null });
+    expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
+    expect(h.sts.sessionDenied(session?.assumedRoleId ?? '')).toBe(false);
+
+    await h.advance(MINUTE);
+    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect(h.sts.sessionDenied(session?.assumedRoleId ?? '')).toBe(true);
+    expect(sessionRow(h, grantId)).toMatchObject({ deny_policy_name: LIST });
+    expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(2);
+  });
+
+  it('still removes a per-grant deny policy written before the list, at its session’s expiry, and keeps it until then', async () => {
+    const old = await activeRoleGrant(h, REQUESTER, 'prod-readonly 30m revoked by an older hallpass');
+    const oldSession = h.sts.sessions[0];
+    const legacy = `hallpass-deny-${old}`;
+    // What an older hallpass left behind after revoking it: its own policy, and the row naming it.
+    await h.stopBot();
+    h.sts.putRolePolicy(
+      ROLE_ARN,
+      legacy,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'HallpassRevokedSession',
+            Effect: 'Deny',
+            Action: '*',
+            Resource: '*',
+            Condition: { StringLike: { 'aws:userid': oldSession?.assumedRoleId } },
+          },
+        ],
+      }),
+    );
+    const db = new Database(h.dbPath, { fileMustExist: true });
+    const at = h.clock.now().getTime();
+    db.prepare(
+      "UPDATE grants SET state = 'closed', ended_at = ?, end_reason = 'revoked', ended_by = ? WHERE id = ?",
+    ).run(at, ADMIN, old);
+    db.prepare('UPDATE role_sessions SET deny_policy_name = ?, denied_at = ? WHERE grant_id = ?').run(
+      legacy,
+      at,
+      old,
+    );
+    db.close();
+    h = await h.restart();
+
+    // A revocation now goes to the list, and leaves the old policy alone.
+    const next = await activeRoleGrant(h, REQUESTER, 'prod-readonly 30m revoked by this hallpass');
+    await h.command(REQUESTER, `revoke ${next}`);
+    await h.slack.waitFor(() => /closed/.test(lastReply(h.slack, REQUESTER)) || undefined);
+    expect(Object.keys(h.sts.rolePolicies(ROLE_ARN)).sort()).toEqual([legacy, LIST]);
+    expect(h.sts.sessionDenied(oldSession?.assumedRoleId ?? '')).toBe(true);
+
+    await h.advance(30 * MINUTE - 1);
+    expect(Object.keys(h.sts.rolePolicies(ROLE_ARN)).sort()).toEqual([legacy, LIST]);
+    await h.advance(1);
+    expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
+    expect(
+      stsCalls(h, 'DeleteRolePolicy')
+        .map((c) => c.params['PolicyName'])
+        .sort(),
+    ).toEqual([legacy, LIST]);
   });
 });
 

@@ -2,11 +2,16 @@ import {
   DeleteRolePolicyCommand,
   GetRoleCommand,
   type GetRoleCommandOutput,
+  GetRolePolicyCommand,
+  type GetRolePolicyCommandOutput,
   type IAMClient,
+  ListRolePoliciesCommand,
+  type ListRolePoliciesCommandOutput,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, type AssumeRoleCommandOutput, type STSClient } from '@aws-sdk/client-sts';
-import { type Clock, InfraError, type RoleSession, type RoleSessions } from '../../app/ports';
+import { type Clock, InfraError, type RoleSessions } from '../../app/ports';
+import { REVOKED_SESSIONS_POLICY } from '../../app/role-revocation';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
 
 /** Session tag keys written on every role session (CloudTrail shows them next to the calls). */
@@ -19,11 +24,17 @@ export const SESSION_TAG_KEYS = {
 export const MIN_SESSION_SECONDS = 900;
 /** IAM's default `MaxSessionDuration`, used when GetRole leaves it out. */
 export const DEFAULT_MAX_SESSION_SECONDS = 3600;
-/** How long a role's `MaxSessionDuration` is trusted before GetRole is asked again. */
+/** How long a role's `MaxSessionDuration` and `RoleId` are trusted before GetRole is asked again. */
 export const MAX_SESSION_CACHE_MS = 5 * 60_000;
 
-/** The `Sid` of the statement that cuts a session off. */
-export const DENY_STATEMENT_SID = 'HallpassRevokedSession';
+/** The `Sid` of the statement that cuts the revoked sessions off. */
+export const DENY_STATEMENT_SID = 'HallpassRevokedSessions';
+
+/**
+ * IAM's limit on one role's inline policies, all of them together, in characters (whitespace not
+ * counted). Its `LimitExceeded` message calls them bytes.
+ */
+export const INLINE_POLICY_BUDGET = 10_240;
 
 /** `arn:<partition>:iam::<account>:role/<optional/path/>Name`; the name is the last segment. */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]{1,64})$/;
@@ -111,16 +122,17 @@ export function sessionTagValue(text: string): string {
 }
 
 /**
- * The inline policy that cuts off exactly one session: deny everything when the caller's `aws:userid`
- * is the session's `AROA…:<sessionName>`.
+ * The role's one revoked-sessions policy: deny everything when the caller's `aws:userid` is one of the
+ * listed sessions' `AROA…:<sessionName>`. The ids are de-duplicated and sorted, so the same set of
+ * sessions always gives the same document. No whitespace: its length is what IAM counts.
  *
  * Matching on `aws:userid` rather than on `aws:SourceIdentity` is deliberate: the source identity is the
  * person, so a deny on it would also cut their other, legitimate sessions of this role (another grant,
  * or access they hold outside hallpass). The role id in `aws:userid` also means a role deleted and
- * re-created under the same name is not affected. The session name contains no `*` or `?` (STS forbids
- * them), so `StringLike` matches that one value.
+ * re-created under the same name is not affected. Session names and role ids contain no `*` or `?` (STS
+ * and IAM forbid them), so each `StringLike` value matches that one session.
  */
-export function denyPolicyDocument(session: Pick<RoleSession, 'assumedRoleId'>): string {
+export function revokedSessionsPolicyDocument(assumedRoleIds: readonly string[]): string {
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
@@ -129,10 +141,47 @@ export function denyPolicyDocument(session: Pick<RoleSession, 'assumedRoleId'>):
         Effect: 'Deny',
         Action: '*',
         Resource: '*',
-        Condition: { StringLike: { 'aws:userid': session.assumedRoleId } },
+        Condition: { StringLike: { 'aws:userid': [...new Set(assumedRoleIds)].sort() } },
       },
     ],
   });
+}
+
+const UTF8 = new TextEncoder();
+
+/**
+ * What a policy document takes of a role's inline-policy budget, counted so that it is never less than
+ * IAM's count: every character except whitespace *outside* JSON strings (IAM says it does not count
+ * whitespace; whether it counts spaces inside a string value is not documented, so they are counted),
+ * each by its UTF-8 length in bytes (IAM's own error message speaks of bytes; for ASCII, the usual
+ * case, characters and bytes are the same). `document` is the JSON text, already URL-decoded.
+ */
+export function policyBudgetChars(document: string): number {
+  let count = 0;
+  let inString = false;
+  let escaped = false;
+  for (const ch of document) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (ch === '\\') escaped = true;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') {
+      inString = true;
+    } else if (/\s/.test(ch)) {
+      continue;
+    }
+    count += UTF8.encode(ch).length;
+  }
+  return count;
+}
+
+/** IAM returns policy documents URL-encoded (RFC 3986); a document that does not decode is counted as given. */
+function decodePolicyDocument(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return encoded;
+  }
 }
 
 const systemClock: Clock = { now: () => new Date() };
@@ -145,8 +194,8 @@ const validDate = (value: Date | undefined): Date | undefined =>
 
 /**
  * The `RoleSessions` port on STS and IAM. `AssumeRole` issues a session named after the grant, with
- * the requester as `SourceIdentity` and session tags; IAM reads the role's ceiling and attaches (and
- * later removes) the inline policy that ends a session STS cannot revoke.
+ * the requester as `SourceIdentity` and session tags; IAM reads the role's ceiling and id, measures its
+ * inline-policy budget, and writes the one policy per role that lists the sessions STS cannot revoke.
  *
  * Every failure is an `InfraError` (via `toInfraError`): AccessDenied and validation errors are not
  * retryable, throttling and 5xx are (the SDK has already retried them with backoff; see aws-clients.ts).
@@ -155,26 +204,78 @@ const validDate = (value: Date | undefined): Date | undefined =>
  */
 export function createStsRoleSessions(deps: StsRoleSessionsDeps): RoleSessions {
   const clock = deps.clock ?? systemClock;
-  const maxSessionCache = new Map<string, { seconds: number; at: number }>();
+  const roleCache = new Map<string, { seconds: number; roleId: string | undefined; at: number }>();
+
+  /** GetRole, cached per role for {@link MAX_SESSION_CACHE_MS}; a failure is not cached. */
+  const describeRole = async (roleArn: string): Promise<{ seconds: number; roleId: string | undefined }> => {
+    const RoleName = roleNameOf(roleArn);
+    const now = clock.now().getTime();
+    const cached = roleCache.get(roleArn);
+    // A clock that went backwards makes the entry's age unknown: ask again rather than trust it.
+    if (cached !== undefined && now >= cached.at && now - cached.at < MAX_SESSION_CACHE_MS) {
+      return cached;
+    }
+    let out: GetRoleCommandOutput;
+    try {
+      out = await deps.iam.send(new GetRoleCommand({ RoleName }));
+    } catch (error) {
+      throw toInfraError(error, `GetRole ${RoleName}`);
+    }
+    const entry = {
+      seconds: out.Role?.MaxSessionDuration ?? DEFAULT_MAX_SESSION_SECONDS,
+      roleId: nonEmpty(out.Role?.RoleId),
+      at: now,
+    };
+    roleCache.set(roleArn, entry);
+    return entry;
+  };
+
+  /** Every inline policy name of the role (ListRolePolicies, all pages). */
+  const listInlinePolicies = async (RoleName: string): Promise<string[]> => {
+    const names: string[] = [];
+    let Marker: string | undefined;
+    do {
+      let out: ListRolePoliciesCommandOutput;
+      try {
+        out = await deps.iam.send(
+          new ListRolePoliciesCommand({ RoleName, ...(Marker === undefined ? {} : { Marker }) }),
+        );
+      } catch (error) {
+        throw toInfraError(error, `ListRolePolicies ${RoleName}`);
+      }
+      names.push(...(out.PolicyNames ?? []));
+      Marker = out.IsTruncated === true ? nonEmpty(out.Marker) : undefined;
+    } while (Marker !== undefined);
+    return names;
+  };
+
+  /** The URL-decoded document of one inline policy; `undefined` when it was deleted meanwhile. */
+  const inlinePolicyDocument = async (RoleName: string, PolicyName: string): Promise<string | undefined> => {
+    let out: GetRolePolicyCommandOutput;
+    try {
+      out = await deps.iam.send(new GetRolePolicyCommand({ RoleName, PolicyName }));
+    } catch (error) {
+      if (hasAwsErrorCode(error, 'NoSuchEntity', 'NoSuchEntityException')) return undefined;
+      throw toInfraError(error, `GetRolePolicy ${RoleName}/${PolicyName}`);
+    }
+    return decodePolicyDocument(out.PolicyDocument ?? '');
+  };
 
   return {
     async maxSessionSeconds(roleArn) {
-      const RoleName = roleNameOf(roleArn);
-      const now = clock.now().getTime();
-      const cached = maxSessionCache.get(roleArn);
-      // A clock that went backwards makes the entry's age unknown: ask again rather than trust it.
-      if (cached !== undefined && now >= cached.at && now - cached.at < MAX_SESSION_CACHE_MS) {
-        return cached.seconds;
+      return (await describeRole(roleArn)).seconds;
+    },
+
+    async sessionUserId({ roleArn, grantId }) {
+      const { roleId } = await describeRole(roleArn);
+      if (roleId === undefined) {
+        throw new InfraError(
+          'IncompleteGetRoleResponse',
+          true,
+          `GetRole ${roleNameOf(roleArn)} returned no Role.RoleId`,
+        );
       }
-      let out: GetRoleCommandOutput;
-      try {
-        out = await deps.iam.send(new GetRoleCommand({ RoleName }));
-      } catch (error) {
-        throw toInfraError(error, `GetRole ${RoleName}`);
-      }
-      const seconds = out.Role?.MaxSessionDuration ?? DEFAULT_MAX_SESSION_SECONDS;
-      maxSessionCache.set(roleArn, { seconds, at: now });
-      return seconds;
+      return `${roleId}:${sessionNameFor(grantId)}`;
     },
 
     async start(input) {
@@ -241,19 +342,53 @@ export function createStsRoleSessions(deps: StsRoleSessionsDeps): RoleSessions {
       };
     },
 
-    async denySession({ roleArn, policyName, session }) {
+    async revocationRoom({ roleArn, assumedRoleIds }) {
       const RoleName = roleNameOf(roleArn);
+      let usedByOthers = 0;
+      // One GetRolePolicy per other inline policy: roles carry few, and the budget must be read fresh
+      // (an operator may have added one since), so nothing here is cached.
+      for (const name of await listInlinePolicies(RoleName)) {
+        if (name === REVOKED_SESSIONS_POLICY) continue;
+        const document = await inlinePolicyDocument(RoleName, name);
+        if (document !== undefined) usedByOthers += policyBudgetChars(document);
+      }
+      const needed =
+        assumedRoleIds.length === 0 ? 0 : policyBudgetChars(revokedSessionsPolicyDocument(assumedRoleIds));
+      return { limit: INLINE_POLICY_BUDGET, usedByOthers, needed };
+    },
+
+    async writeRevokedSessions({ roleArn, assumedRoleIds }) {
+      const RoleName = roleNameOf(roleArn);
+      const PolicyName = REVOKED_SESSIONS_POLICY;
+      if (assumedRoleIds.length === 0) {
+        try {
+          await deps.iam.send(new DeleteRolePolicyCommand({ RoleName, PolicyName }));
+        } catch (error) {
+          // The policy (or the whole role) is gone: what an empty list wanted.
+          if (hasAwsErrorCode(error, 'NoSuchEntity', 'NoSuchEntityException')) return;
+          throw toInfraError(error, `DeleteRolePolicy ${RoleName}/${PolicyName}`);
+        }
+        return;
+      }
+      const PolicyDocument = revokedSessionsPolicyDocument(assumedRoleIds);
+      const listed = new Set(assumedRoleIds).size;
       try {
-        // PutRolePolicy replaces a policy of the same name, so a repeated deny is a no-op.
-        await deps.iam.send(
-          new PutRolePolicyCommand({
-            RoleName,
-            PolicyName: policyName,
-            PolicyDocument: denyPolicyDocument(session),
-          }),
-        );
+        // PutRolePolicy replaces the policy of the same name whole, so a repeated write is a no-op.
+        await deps.iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument }));
       } catch (error) {
-        throw toInfraError(error, `PutRolePolicy ${RoleName}/${policyName}`);
+        if (hasAwsErrorCode(error, 'LimitExceeded', 'LimitExceededException')) {
+          // Asking again changes nothing until other inline policies shrink or listed sessions expire.
+          throw new InfraError(
+            'LimitExceeded',
+            false,
+            `PutRolePolicy ${RoleName}/${PolicyName} failed: LimitExceeded: the role's inline policies ` +
+              `would pass IAM's ${INLINE_POLICY_BUDGET.toLocaleString('en-US')} characters with this list ` +
+              `of ${listed} revoked session${listed === 1 ? '' : 's'} (${policyBudgetChars(PolicyDocument)} ` +
+              `characters); other inline policies on the role must shrink or move into managed policies`,
+            { cause: error },
+          );
+        }
+        throw toInfraError(error, `PutRolePolicy ${RoleName}/${PolicyName}`);
       }
     },
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, isNull, lte, min } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, lte, min } from 'drizzle-orm';
 import type { RoleSessionStore, StoredRoleSession } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
@@ -39,6 +39,16 @@ export function createSqliteRoleSessionStore(db: Db): RoleSessionStore {
         const row = db.select().from(roleSessions).where(eq(roleSessions.grantId, grantId)).get();
         return row === undefined ? undefined : toSession(row);
       }),
+    liveOfRole: (roleArn, now) =>
+      withDbErrors('roleSessions.liveOfRole', () =>
+        db
+          .select()
+          .from(roleSessions)
+          .where(and(eq(roleSessions.roleArn, roleArn), gt(roleSessions.expiresAt, now.getTime())))
+          .orderBy(asc(roleSessions.expiresAt), asc(roleSessions.grantId))
+          .all()
+          .map(toSession),
+      ),
     markDenied: (grantId, policyName, at) =>
       withDbErrors('roleSessions.markDenied', () => {
         db.update(roleSessions)

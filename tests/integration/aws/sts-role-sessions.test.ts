@@ -1,8 +1,10 @@
 import {
   DeleteRolePolicyCommand,
   GetRoleCommand,
+  GetRolePolicyCommand,
   IAMClient,
   IAMServiceException,
+  ListRolePoliciesCommand,
   NoSuchEntityException,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
@@ -15,14 +17,16 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   createStsRoleSessions,
-  denyPolicyDocument,
+  INLINE_POLICY_BUDGET,
+  policyBudgetChars,
+  revokedSessionsPolicyDocument,
   roleNameOf,
   sessionNameFor,
   sessionTagValue,
   sourceIdentityFor,
 } from '../../../src/adapters/aws/sts-role-sessions';
-import { denyPolicyNameFor } from '../../../src/app/open-role-session';
-import { InfraError, type RoleSession, type RoleSessions } from '../../../src/app/ports';
+import { InfraError, type RoleSessions } from '../../../src/app/ports';
+import { REVOKED_SESSIONS_POLICY } from '../../../src/app/role-revocation';
 import { FakeClock } from '../../support/fake-clock';
 import { type FakeStsIam, startFakeStsIam } from '../../support/fake-sts-iam';
 
@@ -58,11 +62,10 @@ const startInput = {
   durationSeconds: 1800,
 } as const;
 
-const session: RoleSession = {
-  sessionName: 'grt_abc',
-  assumedRoleId: 'AROA3XFRBF535PLBIFPI4:grt_abc',
-  expiresAt: EXPIRATION,
-};
+const USER_ID = 'AROA3XFRBF535PLBIFPI4:grt_abc';
+/** The revoked-sessions document for these ids, exactly as the adapter writes it. */
+const listDocument = (...ids: string[]) =>
+  `{"Version":"2012-10-17","Statement":[{"Sid":"HallpassRevokedSessions","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":[${ids.map((id) => `"${id}"`).join(',')}]}}}]}`;
 
 /** An error shaped like the ones the SDK throws for a Query-protocol error response. */
 function stsError(code: string, httpStatusCode = 400, message = `message for ${code}`): STSServiceException {
@@ -172,14 +175,6 @@ describe('names and values STS and IAM accept', () => {
   });
 
   it.each([
-    ['grt_abc', 'hallpass-deny-grt_abc'],
-    ['grt_a/b c', 'hallpass-deny-grt_abc'],
-    ['g'.repeat(200), `hallpass-deny-${'g'.repeat(114)}`],
-  ])('names the deny policy of grant %j %j', (grantId, expected) => {
-    expect(denyPolicyNameFor(grantId)).toBe(expected);
-  });
-
-  it.each([
     [ROLE, 'ProdReadOnly'],
     [PATH_ROLE, 'ProdAdmin'],
     ['arn:aws-us-gov:iam::123456789012:role/Gov', 'Gov'],
@@ -198,10 +193,35 @@ describe('names and values STS and IAM accept', () => {
     );
   });
 
-  it('writes a deny policy that matches exactly the session’s aws:userid', () => {
-    expect(denyPolicyDocument(session)).toBe(
-      '{"Version":"2012-10-17","Statement":[{"Sid":"HallpassRevokedSession","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":"AROA3XFRBF535PLBIFPI4:grt_abc"}}}]}',
+  it('writes one deny statement listing exactly the revoked sessions’ aws:userid, sorted, once each', () => {
+    expect(revokedSessionsPolicyDocument(['AROAX:grt_b', USER_ID, 'AROAX:grt_b'])).toBe(
+      '{"Version":"2012-10-17","Statement":[{"Sid":"HallpassRevokedSessions","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":["AROA3XFRBF535PLBIFPI4:grt_abc","AROAX:grt_b"]}}}]}',
     );
+  });
+
+  it('names the managed policy hallpass-revoked-sessions', () => {
+    expect(REVOKED_SESSIONS_POLICY).toBe('hallpass-revoked-sessions');
+  });
+});
+
+describe('policyBudgetChars: what a document takes of the role’s 10,240 characters', () => {
+  it.each([
+    ['compact JSON, every character', '{"a":"b"}', 9],
+    ['whitespace between tokens not counted', '{ "a" :\n\t"b" }', 9],
+    ['whitespace inside a string counted (IAM does not say it is free)', '{"a":"b c"}', 11],
+    ['an escaped quote does not end the string', '{"a":"b\\" c"}', 13],
+    ['a non-ASCII character counted by its UTF-8 bytes', '{"a":"é"}', 10],
+    ['the empty document', '', 0],
+  ])('%s', (_name, document, expected) => {
+    expect(policyBudgetChars(document)).toBe(expected);
+  });
+
+  it('counts hallpass’s own document at exactly its length: 160 characters plus 45 per 20-character grant id', () => {
+    const ids = (n: number) =>
+      Array.from({ length: n }, (_, i) => `AROA3XFRBF535PLBIFPI4:grt_${String(i).padStart(16, 'a')}`);
+    expect(policyBudgetChars(revokedSessionsPolicyDocument(ids(1)))).toBe(205);
+    expect(policyBudgetChars(revokedSessionsPolicyDocument(ids(224)))).toBe(INLINE_POLICY_BUDGET);
+    expect(policyBudgetChars(revokedSessionsPolicyDocument(ids(225)))).toBeGreaterThan(INLINE_POLICY_BUDGET);
   });
 });
 
@@ -513,38 +533,184 @@ describe('start', () => {
   });
 });
 
-describe('denySession and removeDeny', () => {
-  it('puts the deny policy on the role, by its name', async () => {
+describe('sessionUserId', () => {
+  it('is the role’s id from GetRole and the session name of the grant', async () => {
+    iamMock.on(GetRoleCommand).resolves({
+      Role: {
+        RoleName: 'ProdAdmin',
+        Path: '/team/db/',
+        RoleId: 'AROA3XFRBF535PLBIFPI4',
+        Arn: PATH_ROLE,
+        CreateDate: new Date(),
+      },
+    });
+
+    await expect(sessions.sessionUserId({ roleArn: PATH_ROLE, grantId: 'grt_a/b' })).resolves.toBe(
+      'AROA3XFRBF535PLBIFPI4:grt_ab',
+    );
+    expect(iamMock.commandCalls(GetRoleCommand).map((c) => c.args[0].input)).toEqual([
+      { RoleName: 'ProdAdmin' },
+    ]);
+  });
+
+  it('shares one GetRole with maxSessionSeconds within five minutes', async () => {
+    iamMock.on(GetRoleCommand).resolves({
+      Role: { RoleName: 'R', Path: '/', RoleId: 'AROAR', Arn: ROLE, CreateDate: new Date() },
+    });
+
+    await sessions.maxSessionSeconds(ROLE);
+    await sessions.sessionUserId({ roleArn: ROLE, grantId: 'grt_1' });
+    clock.advance(5 * 60_000);
+    await sessions.sessionUserId({ roleArn: ROLE, grantId: 'grt_2' });
+
+    expect(iamMock.commandCalls(GetRoleCommand)).toHaveLength(2);
+  });
+
+  it('reports a role without a RoleId as an incomplete answer', async () => {
+    iamMock
+      .on(GetRoleCommand)
+      .resolves({ Role: { RoleName: 'R', Path: '/', RoleId: '', Arn: ROLE, CreateDate: new Date() } });
+
+    await expect(
+      rejection(sessions.sessionUserId({ roleArn: ROLE, grantId: 'grt_1' })),
+    ).resolves.toMatchObject({ code: 'IncompleteGetRoleResponse', retryable: true });
+  });
+});
+
+describe('revocationRoom', () => {
+  const other =
+    '{ "Version": "2012-10-17",\n  "Statement": [ { "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*" } ] }';
+
+  it('reads every other inline policy, all pages, URL-decoded, and measures the list it would write', async () => {
+    iamMock
+      .on(ListRolePoliciesCommand)
+      .resolvesOnce({ PolicyNames: ['a', REVOKED_SESSIONS_POLICY], IsTruncated: true, Marker: 'm1' })
+      .resolvesOnce({ PolicyNames: ['b'], IsTruncated: false });
+    iamMock.on(GetRolePolicyCommand).callsFake((input: { PolicyName: string }) => ({
+      RoleName: 'ProdAdmin',
+      PolicyName: input.PolicyName,
+      PolicyDocument: encodeURIComponent(other),
+    }));
+
+    const room = await sessions.revocationRoom({ roleArn: PATH_ROLE, assumedRoleIds: [USER_ID, 'AROAX:y'] });
+
+    expect(iamMock.commandCalls(ListRolePoliciesCommand).map((c) => c.args[0].input)).toEqual([
+      { RoleName: 'ProdAdmin' },
+      { RoleName: 'ProdAdmin', Marker: 'm1' },
+    ]);
+    // Its own list is not "other": it is rewritten whole.
+    expect(iamMock.commandCalls(GetRolePolicyCommand).map((c) => c.args[0].input)).toEqual([
+      { RoleName: 'ProdAdmin', PolicyName: 'a' },
+      { RoleName: 'ProdAdmin', PolicyName: 'b' },
+    ]);
+    const otherChars = other.replace(/\s/g, '').length;
+    expect(room).toEqual({
+      limit: 10_240,
+      usedByOthers: 2 * otherChars,
+      needed: listDocument(USER_ID, 'AROAX:y').length,
+    });
+  });
+
+  it('needs nothing for an empty list, and counts a policy deleted meanwhile as gone', async () => {
+    iamMock.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['gone'], IsTruncated: false });
+    iamMock.on(GetRolePolicyCommand).rejects(iamError('NoSuchEntity', 404));
+
+    await expect(sessions.revocationRoom({ roleArn: ROLE, assumedRoleIds: [] })).resolves.toEqual({
+      limit: 10_240,
+      usedByOthers: 0,
+      needed: 0,
+    });
+  });
+
+  it.each([
+    ['ListRolePolicies', 'ListRolePolicies ProdReadOnly failed: AccessDenied'],
+    ['GetRolePolicy', 'GetRolePolicy ProdReadOnly/a failed: AccessDenied'],
+  ])('reports a refused %s naming the call', async (refused, message) => {
+    iamMock.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['a'], IsTruncated: false });
+    iamMock.on(GetRolePolicyCommand).resolves({ RoleName: 'R', PolicyName: 'a', PolicyDocument: '%7B%7D' });
+    if (refused === 'ListRolePolicies')
+      iamMock.on(ListRolePoliciesCommand).rejects(iamError('AccessDenied', 403));
+    else iamMock.on(GetRolePolicyCommand).rejects(iamError('AccessDenied', 403));
+
+    const error = await rejection(sessions.revocationRoom({ roleArn: ROLE, assumedRoleIds: [USER_ID] }));
+
+    expect(error).toMatchObject({ code: 'AccessDenied', retryable: false });
+    expect(error.message).toContain(message);
+  });
+});
+
+describe('writeRevokedSessions and removeDeny', () => {
+  it('puts the role’s one list policy, by role name, with every session given', async () => {
     iamMock.on(PutRolePolicyCommand).resolves({});
 
-    await sessions.denySession({ roleArn: PATH_ROLE, policyName: 'hallpass-deny-grt_abc', session });
+    await sessions.writeRevokedSessions({ roleArn: PATH_ROLE, assumedRoleIds: ['AROAX:z', USER_ID] });
 
     expect(iamMock.commandCalls(PutRolePolicyCommand).map((c) => c.args[0].input)).toEqual([
       {
         RoleName: 'ProdAdmin',
-        PolicyName: 'hallpass-deny-grt_abc',
-        PolicyDocument:
-          '{"Version":"2012-10-17","Statement":[{"Sid":"HallpassRevokedSession","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":"AROA3XFRBF535PLBIFPI4:grt_abc"}}}]}',
+        PolicyName: 'hallpass-revoked-sessions',
+        PolicyDocument: listDocument(USER_ID, 'AROAX:z'),
       },
     ]);
   });
 
+  it('deletes the list policy when no session is left, and takes a policy already gone as done', async () => {
+    iamMock.on(DeleteRolePolicyCommand).resolvesOnce({}).rejects(iamError('NoSuchEntity', 404));
+
+    await sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [] });
+    await sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [] });
+
+    expect(iamMock.commandCalls(DeleteRolePolicyCommand).map((c) => c.args[0].input)).toEqual([
+      { RoleName: 'ProdReadOnly', PolicyName: 'hallpass-revoked-sessions' },
+      { RoleName: 'ProdReadOnly', PolicyName: 'hallpass-revoked-sessions' },
+    ]);
+    expect(iamMock.commandCalls(PutRolePolicyCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['LimitExceeded', 409],
+    ['LimitExceededException', 409],
+  ])('reports %s as a non-retryable LimitExceeded that says what is full', async (code, status) => {
+    iamMock.on(PutRolePolicyCommand).rejects(iamError(code, status));
+
+    const error = await rejection(
+      sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [USER_ID] }),
+    );
+
+    expect(error).toMatchObject({ code: 'LimitExceeded', retryable: false });
+    expect(error.message).toContain(
+      'PutRolePolicy ProdReadOnly/hallpass-revoked-sessions failed: LimitExceeded',
+    );
+    expect(error.message).toContain(
+      "the role's inline policies would pass IAM's 10,240 characters with this list of 1 revoked session (192 characters)",
+    );
+  });
+
   it.each([
     ['AccessDenied', 403, false],
-    ['LimitExceeded', 409, false],
     ['NoSuchEntity', 404, false],
     ['Throttling', 400, true],
     ['ServiceFailure', 500, true],
   ])('reports %s from PutRolePolicy with retryable %p', async (code, status, retryable) => {
     iamMock.on(PutRolePolicyCommand).rejects(iamError(code, status));
 
-    const error = await rejection(sessions.denySession({ roleArn: ROLE, policyName: 'p', session }));
+    const error = await rejection(
+      sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [USER_ID] }),
+    );
 
     expect(error).toMatchObject({ code, retryable });
-    expect(error.message).toContain('PutRolePolicy ProdReadOnly/p failed');
+    expect(error.message).toContain('PutRolePolicy ProdReadOnly/hallpass-revoked-sessions failed');
   });
 
-  it('deletes the policy by role name and policy name', async () => {
+  it('reports a failing DeleteRolePolicy of an emptied list', async () => {
+    iamMock.on(DeleteRolePolicyCommand).rejects(iamError('Throttling', 400));
+
+    await expect(
+      rejection(sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [] })),
+    ).resolves.toMatchObject({ code: 'Throttling', retryable: true });
+  });
+
+  it('deletes an old per-grant policy by role name and policy name', async () => {
     iamMock.on(DeleteRolePolicyCommand).resolves({});
 
     await sessions.removeDeny({ roleArn: PATH_ROLE, policyName: 'hallpass-deny-grt_abc' });
@@ -596,28 +762,105 @@ describe('against the fake STS and IAM', () => {
     await fake.close();
   });
 
-  it('starts a session STS accepts, cuts exactly it off, and removes the cut once it has expired', async () => {
+  it('starts a session STS accepts, cuts exactly the listed ones off, and deletes the list once empty', async () => {
     const a = await live.start({ ...startInput, durationSeconds: 300 });
     const b = await live.start({ ...startInput, grantId: 'grt_other' });
-    const policyName = denyPolicyNameFor('grt_abc');
+    const c = await live.start({ ...startInput, grantId: 'grt_third' });
+    const denied = () => [a, b, c].map((s) => fake.sessionDenied(s.session.assumedRoleId));
 
-    await live.denySession({ roleArn: ROLE, policyName, session: a.session });
-    await live.denySession({ roleArn: ROLE, policyName, session: a.session });
-    const whileDenied = [
-      fake.sessionDenied(a.session.assumedRoleId),
-      fake.sessionDenied(b.session.assumedRoleId),
-    ];
-    await live.removeDeny({ roleArn: ROLE, policyName });
-    await live.removeDeny({ roleArn: ROLE, policyName });
+    await live.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [a.session.assumedRoleId] });
+    await live.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [a.session.assumedRoleId] });
+    const oneListed = denied();
+    await live.writeRevokedSessions({
+      roleArn: ROLE,
+      assumedRoleIds: [a.session.assumedRoleId, c.session.assumedRoleId],
+    });
+    const twoListed = denied();
+    const policies = Object.keys(fake.rolePolicies(ROLE));
+    await live.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [] });
+    await live.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [] });
 
     expect(a.session).toEqual({
       sessionName: 'grt_abc',
       assumedRoleId: `${fake.role(ROLE).roleId}:grt_abc`,
       expiresAt: new Date('2026-11-25T12:15:00.000Z'),
     });
+    await expect(live.sessionUserId({ roleArn: ROLE, grantId: 'grt_abc' })).resolves.toBe(
+      a.session.assumedRoleId,
+    );
     expect(a.credentials.secretAccessKey).toBe(fake.sessions[0]?.secretAccessKey);
-    expect(whileDenied).toEqual([true, false]);
+    expect([oneListed, twoListed]).toEqual([
+      [true, false, false],
+      [true, false, true],
+    ]);
+    expect(policies).toEqual(['hallpass-revoked-sessions']);
     expect(fake.rolePolicies(ROLE)).toEqual({});
+    expect(denied()).toEqual([false, false, false]);
+  });
+
+  it('measures the budget as IAM enforces it: what revocationRoom says fits, IAM accepts, one more it refuses', async () => {
+    // Another inline policy, written by someone else, with whitespace IAM does not count.
+    const other = JSON.stringify(
+      { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] },
+      null,
+      2,
+    );
+    fake.putRolePolicy(ROLE, 'ReadBuckets', other);
+    const roleId = fake.role(ROLE).roleId;
+    const ids = (n: number) =>
+      Array.from({ length: n }, (_, i) => `${roleId}:grt_${String(i).padStart(16, 'a')}`);
+
+    const room = await live.revocationRoom({ roleArn: ROLE, assumedRoleIds: ids(1) });
+    const otherChars = other.replace(/\s/g, '').length;
+    // 160 characters of frame plus 45 per session (a 21-character role id, ':', a 20-character grant id, quotes, comma).
+    const fits = Math.floor((INLINE_POLICY_BUDGET - otherChars - 160) / 45);
+    const atFit = await live.revocationRoom({ roleArn: ROLE, assumedRoleIds: ids(fits) });
+    const overFit = await live.revocationRoom({ roleArn: ROLE, assumedRoleIds: ids(fits + 1) });
+    await live.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: ids(fits) });
+    const refused = await rejection(
+      live.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: ids(fits + 1) }),
+    );
+
+    expect(room).toEqual({ limit: 10_240, usedByOthers: otherChars, needed: 205 });
+    expect(otherChars).toBe(96);
+    expect(fits).toBe(221);
+    expect(atFit.usedByOthers + atFit.needed).toBeLessThanOrEqual(INLINE_POLICY_BUDGET);
+    expect(overFit.usedByOthers + overFit.needed).toBeGreaterThan(INLINE_POLICY_BUDGET);
+    expect(refused).toMatchObject({ code: 'LimitExceeded', retryable: false });
+    // The list IAM refused left the one it had accepted in place.
+    expect(fake.rolePolicies(ROLE)['hallpass-revoked-sessions']).toEqual(
+      JSON.parse(revokedSessionsPolicyDocument(ids(fits))),
+    );
+    expect(fake.sessionDenied(ids(fits)[fits - 1] ?? '')).toBe(true);
+  });
+
+  it('removes an old per-grant deny policy and leaves the list alone', async () => {
+    const a = await live.start({ ...startInput, grantId: 'grt_old' });
+    const b = await live.start({ ...startInput, grantId: 'grt_new' });
+    fake.putRolePolicy(
+      ROLE,
+      'hallpass-deny-grt_old',
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'HallpassRevokedSession',
+            Effect: 'Deny',
+            Action: '*',
+            Resource: '*',
+            Condition: { StringLike: { 'aws:userid': a.session.assumedRoleId } },
+          },
+        ],
+      }),
+    );
+    await live.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [b.session.assumedRoleId] });
+    const before = [fake.sessionDenied(a.session.assumedRoleId), fake.sessionDenied(b.session.assumedRoleId)];
+
+    await live.removeDeny({ roleArn: ROLE, policyName: 'hallpass-deny-grt_old' });
+
+    expect(before).toEqual([true, true]);
+    expect(Object.keys(fake.rolePolicies(ROLE))).toEqual(['hallpass-revoked-sessions']);
+    expect(fake.sessionDenied(a.session.assumedRoleId)).toBe(false);
   });
 
   it('passes a requester identity with characters STS refuses after sanitizing it', async () => {

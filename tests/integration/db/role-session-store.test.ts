@@ -15,7 +15,7 @@ describe('SQLite role-session store', () => {
   });
   afterEach(() => handle.close());
 
-  const sessionFor = (expiresInMs: number) => {
+  const sessionFor = (expiresInMs: number, roleArn = ROLE) => {
     const request = stores.requests.insert(buildNewRequest());
     const grant = stores.grants.insert(buildNewGrant({ requestId: request.id }));
     const session = {
@@ -23,7 +23,7 @@ describe('SQLite role-session store', () => {
       assumedRoleId: `AROAEXAMPLE:${grant.id}`,
       expiresAt: at(expiresInMs),
     };
-    stores.roleSessions.record(grant.id, ROLE, session);
+    stores.roleSessions.record(grant.id, roleArn, session);
     return { grant, session };
   };
 
@@ -52,6 +52,21 @@ describe('SQLite role-session store', () => {
       deniedAt: at(300_000),
       denyRemovedAt: at(900_001),
     });
+  });
+
+  it('lists the sessions of one role STS still honours, denied or not, soonest expiry first', () => {
+    const late = sessionFor(3_600_000);
+    const soon = sessionFor(900_000);
+    const expired = sessionFor(60_000);
+    sessionFor(900_000, 'arn:aws:iam::123456789012:role/Other');
+    stores.roleSessions.markDenied(late.grant.id, 'hallpass-revoked-sessions', at(1_000));
+
+    const live = stores.roleSessions.liveOfRole(ROLE, at(60_000));
+
+    expect(live.map((s) => s.grantId)).toEqual([soon.grant.id, late.grant.id]);
+    expect(live[1]).toMatchObject({ denyPolicyName: 'hallpass-revoked-sessions', deniedAt: at(1_000) });
+    expect(live.map((s) => s.grantId)).not.toContain(expired.grant.id);
+    expect(stores.roleSessions.liveOfRole(ROLE, at(3_600_000))).toEqual([]);
   });
 
   it('never lists a session that was not denied (it simply expires)', () => {
