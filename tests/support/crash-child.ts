@@ -54,10 +54,18 @@ function faultsFrom(env: NodeJS.ProcessEnv): Faults {
   };
 }
 
+/** The line src/main.ts logs for an uncaught error; tests assert it never appears. */
+const UNCAUGHT = 'uncaught error (a bug): kept running';
+
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const faults = faultsFrom(process.env);
   const logger = createLogger(config.env.logLevel);
+  // As src/main.ts does: an error nothing caught is logged as a bug and the process goes on.
+  const report = (kind: string) => (error: unknown) =>
+    logger.error({ kind, err: error instanceof Error ? error.message : String(error) }, UNCAUGHT);
+  process.on('unhandledRejection', report('unhandledRejection'));
+  process.on('uncaughtException', report('uncaughtException'));
   const hallpass = await startHallpass({ env: config.env, policy: config.policy, logger, faults });
   tell({ child: 'ready', port: hallpass.port });
 }
