@@ -121,6 +121,12 @@ describe('Socket Mode (issue 8)', () => {
       payload: { type: 'event_callback' },
     });
     socket.sendEnvelope({ type: 'events_api', envelope_id: 'g-event-null', payload: { event: null } });
+    // Named like one of the socket client's own events: re-emitted as is, it would make the client reconnect.
+    socket.sendEnvelope({
+      type: 'events_api',
+      envelope_id: 'g-event-close',
+      payload: { event: { type: 'close' } },
+    });
     socket.sendEnvelope({ type: 'mystery', envelope_id: 'g-unknown-type', payload: { command: '/access' } });
     socket.sendEnvelope({ type: 'slash_commands', envelope_id: 'g-garbage-command', payload: 'garbage' });
     socket.sendEnvelope({ type: 'slash_commands', envelope_id: 'g-empty-command', payload: {} });
@@ -131,6 +137,7 @@ describe('Socket Mode (issue 8)', () => {
       'g-no-payload',
       'g-no-event',
       'g-event-null',
+      'g-event-close',
       'g-unknown-type',
       'g-garbage-command',
       'g-empty-command',
@@ -152,7 +159,7 @@ describe('Socket Mode (issue 8)', () => {
     await new Promise((resolve) => setImmediate(resolve));
 
     expect(rejections).toEqual([]);
-    expect(logger.lines.filter((l) => l.msg === 'ignored a malformed Socket Mode message')).toHaveLength(14);
+    expect(logger.lines.filter((l) => l.msg === 'ignored a malformed Socket Mode message')).toHaveLength(15);
   }, 20_000);
 
   it("makes a listener's views.open a single attempt: one HTTP 500 and the user is told, no retry", async () => {

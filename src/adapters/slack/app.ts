@@ -294,6 +294,23 @@ const PAYLOADS: Readonly<Record<string, z.ZodType>> = {
 };
 /** Connection control messages, handled by the socket client itself. */
 const CONTROL_TYPES: ReadonlySet<string> = new Set(['hello', 'disconnect']);
+/**
+ * The socket client emits each event under its own type; these names are the client's own events
+ * (an `events_api` envelope of type `close` would make it reconnect), so such an envelope is dropped.
+ */
+const CLIENT_EVENTS: ReadonlySet<string> = new Set([
+  'close',
+  'error',
+  'ws_message',
+  'slack_event',
+  'outgoing_message',
+  'connecting',
+  'connected',
+  'reconnecting',
+  'disconnecting',
+  'disconnected',
+  'authenticated',
+]);
 
 type SocketClient = SocketModeReceiver['client'];
 type MessageListener = (data: unknown, isBinary: boolean) => unknown;
@@ -345,6 +362,9 @@ function guardSocketMessages(client: SocketClient, log: Logger): void {
       if (envelopeId === undefined) return drop(`${type} without an envelope id`);
       if (!payload.safeParse(field(parsed, 'payload')).success)
         return drop(`${type} with a malformed payload`, envelopeId);
+      const eventType = field(field(field(parsed, 'payload'), 'event'), 'type');
+      if (typeof eventType === 'string' && CLIENT_EVENTS.has(eventType))
+        return drop(`an event named like the socket client's own (${eventType})`, envelopeId);
       deliver(data, false);
     } catch (error) {
       log.error({ err: describe(error) }, 'Socket Mode message guard failed');
