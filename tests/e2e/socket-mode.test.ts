@@ -107,6 +107,10 @@ describe('Socket Mode (issue 8)', () => {
   it('ignores garbage envelopes without an unhandled rejection, acks those with an id, and still answers a valid command', async () => {
     // The socket client opened its connection with the app token, not the bot token.
     expect(slack.callsTo('apps.connections.open').map((c) => c.token)).toEqual(['xapp-1-socket-mode-test']);
+    // Over HTTP only /healthz is served in Socket Mode: Slack's events come through the socket.
+    const base = `http://127.0.0.1:${hallpass?.port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/slack/events`, { method: 'POST', body: '{}' })).status).toBe(404);
 
     socket.sendText('{ this is not json');
     socket.sendText('null');
