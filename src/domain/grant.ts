@@ -30,6 +30,10 @@ export type Grant = {
   /** The approver who reviewed a break-glass grant afterwards, and when. */
   readonly reviewedBy?: string | undefined;
   readonly reviewedAt?: Date | undefined;
+  /** Failed attempts at closing it so far. */
+  readonly closeAttempts: number;
+  /** When a close that failed is tried again (a `closing` grant without it is due at once). */
+  readonly retryAt?: Date | undefined;
 };
 
 /** Whether a grant of this length gets a warning `warnBeforeMs` before its end: never for grants shorter than twice that. */

@@ -1,4 +1,5 @@
 import type { SourceCidr } from './cidr';
+import type { Resource } from './policy';
 import { err, ok, type Result } from './result';
 
 /**
@@ -61,6 +62,12 @@ export type AccessRequest = {
   readonly breakGlass: boolean;
   /** When approvers were reminded (once) of this still-pending request. */
   readonly remindedAt?: Date | undefined;
+  /**
+   * The resource as the policy described it when the request was made. Never used to authorize (the
+   * policy at each click does that); only to describe and announce a request whose resource has since
+   * left the policy.
+   */
+  readonly resourceAtRequest?: Resource | undefined;
 };
 
 export type RequestKind = 'access' | 'extension';

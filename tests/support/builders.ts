@@ -52,7 +52,7 @@ export function buildNewGrant(overrides: Partial<NewGrant> = {}): NewGrant {
 
 /** A grant as the store returns it (`opening` unless overridden). */
 export function buildGrant(overrides: Partial<Grant> = {}): Grant {
-  return { ...buildNewGrant(), state: 'opening', breakGlass: false, ...overrides };
+  return { ...buildNewGrant(), state: 'opening', breakGlass: false, closeAttempts: 0, ...overrides };
 }
 
 /** A security-group resource as the policy parser returns it: prod-db, tcp 5432, one approval, defaults elsewhere. */

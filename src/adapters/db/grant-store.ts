@@ -1,10 +1,10 @@
-import { and, asc, eq, gte, inArray, isNotNull, isNull, lte, min, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, isNotNull, isNull, lte, min, sql } from 'drizzle-orm';
 import type { GrantStore, NewGrant } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
 import { notFound, withDbErrors } from './db-error';
 import type { Db } from './open-db';
-import { grants } from './schema';
+import { grants, LIVE_GRANT_STATES } from './schema';
 
 type GrantRow = typeof grants.$inferSelect;
 
@@ -25,8 +25,24 @@ export function toGrant(row: GrantRow): Grant {
     breakGlass: row.breakGlass,
     ...(row.reviewedBy !== null ? { reviewedBy: row.reviewedBy } : {}),
     ...(row.reviewedAt !== null ? { reviewedAt: new Date(row.reviewedAt) } : {}),
+    closeAttempts: row.closeAttempts,
+    ...(row.retryAt !== null ? { retryAt: new Date(row.retryAt) } : {}),
   };
 }
+
+/**
+ * When a grant is due to be closed — the one definition that both "what is due now"
+ * (`dueForExpiry`) and "when is the next thing due" (`nextExpiry`) read, so they cannot disagree:
+ * - `closing`: a close was started and has not finished (a crash, an AWS failure, a failed rollback):
+ *   due at once, or at `retry_at` when the last attempt failed;
+ * - `active`, and `opening` (an open still running, or one a failure left behind): at `expires_at`;
+ * - `closed`, `failed`: never (NULL).
+ */
+const dueAt = sql<number | null>`(CASE ${grants.state}
+  WHEN 'closing' THEN COALESCE(${grants.retryAt}, 0)
+  WHEN 'active' THEN ${grants.expiresAt}
+  WHEN 'opening' THEN ${grants.expiresAt}
+END)`;
 
 /** Warned grants must be at least twice the warning time long (`deservesWarning` in the domain). */
 const longEnough = (warnBeforeMs: number) =>
@@ -78,6 +94,8 @@ export function createSqliteGrantStore(db: Db): GrantStore {
                 .update(grants)
                 .set({
                   state: to,
+                  // A state change is a fresh start: a close started now is attempted at once.
+                  retryAt: null,
                   ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
                   ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
                   ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
@@ -114,14 +132,8 @@ export function createSqliteGrantStore(db: Db): GrantStore {
         db
           .select()
           .from(grants)
-          .where(
-            or(
-              and(eq(grants.state, 'active'), lte(grants.expiresAt, now.getTime())),
-              // A close that did not finish (crash, AWS outage) is due whatever its planned end.
-              eq(grants.state, 'closing'),
-            ),
-          )
-          .orderBy(asc(grants.expiresAt), asc(grants.id))
+          .where(and(inArray(grants.state, [...LIVE_GRANT_STATES]), lte(dueAt, now.getTime())))
+          .orderBy(asc(dueAt), asc(grants.id))
           .all()
           .map(toGrant),
       ),
@@ -129,11 +141,22 @@ export function createSqliteGrantStore(db: Db): GrantStore {
     nextExpiry: () =>
       withDbErrors('grants.nextExpiry', () => {
         const row = db
-          .select({ at: min(grants.expiresAt) })
+          .select({ at: sql<number | null>`min(${dueAt})` })
           .from(grants)
-          .where(eq(grants.state, 'active'))
+          .where(inArray(grants.state, [...LIVE_GRANT_STATES]))
           .get();
         return row?.at == null ? undefined : new Date(row.at);
+      }),
+
+    closeFailed: (id, retryAt) =>
+      withDbErrors('grants.closeFailed', () => {
+        const row = db
+          .update(grants)
+          .set({ closeAttempts: sql`${grants.closeAttempts} + 1`, retryAt: retryAt.getTime() })
+          .where(and(eq(grants.id, id), eq(grants.state, 'closing')))
+          .returning()
+          .get();
+        return row === undefined ? undefined : toGrant(row);
       }),
 
     extend: (id, expiresAt) =>

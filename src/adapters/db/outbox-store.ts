@@ -1,52 +1,80 @@
-import { and, asc, eq, isNull, lte, min } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
 import type { OutboxItem, OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { outbox } from './schema';
 
+type Row = typeof outbox.$inferSelect;
+
+const toItem = (r: Row): OutboxItem => ({
+  id: r.id,
+  kind: r.kind,
+  lane: r.lane,
+  ...(r.requestId === null ? {} : { requestId: r.requestId }),
+  ...(r.userId === null ? {} : { userId: r.userId }),
+  ...(r.channel === null ? {} : { channel: r.channel }),
+  ...(r.notice === null ? {} : { notice: r.notice }),
+  attempts: r.attempts,
+  createdAt: new Date(r.createdAt),
+});
+
 /** `OutboxStore` on SQLite. */
 export function createSqliteOutboxStore(db: Db): OutboxStore {
   const waiting = isNull(outbox.doneAt);
+  /** The first waiting delivery of each lane: only these may go (the rest wait behind them, in order). */
+  const heads = db
+    .select({ id: min(outbox.id) })
+    .from(outbox)
+    .where(waiting)
+    .groupBy(outbox.lane);
+
   return {
-    enqueue: (item, now, nextAt, error) =>
+    enqueue: (item, now) =>
       withDbErrors('outbox.enqueue', () => {
+        if (item.kind === 'card-update' && item.requestId !== undefined) {
+          // The card is rendered fresh when it is sent, so one waiting update says all there is to say.
+          const queued = db
+            .select({ id: outbox.id })
+            .from(outbox)
+            .where(and(waiting, eq(outbox.kind, 'card-update'), eq(outbox.requestId, item.requestId)))
+            .get();
+          if (queued !== undefined) return;
+        }
         db.insert(outbox)
           .values({
-            requestId: item.requestId,
+            requestId: item.requestId ?? null,
             kind: item.kind,
+            lane: item.lane,
             userId: item.userId ?? null,
+            channel: item.channel ?? null,
             notice: item.notice ?? null,
-            attempts: 1,
+            attempts: 0,
             createdAt: now.getTime(),
-            nextAt: nextAt.getTime(),
-            lastError: error.slice(0, 500),
+            nextAt: now.getTime(),
           })
           .run();
       }),
-    due: (now, limit) =>
-      withDbErrors('outbox.due', () =>
+
+    ready: (now, limit) =>
+      withDbErrors('outbox.ready', () =>
         db
           .select()
           .from(outbox)
-          .where(and(waiting, lte(outbox.nextAt, now.getTime())))
-          .orderBy(asc(outbox.nextAt), asc(outbox.id))
+          .where(and(inArray(outbox.id, heads), lte(outbox.nextAt, now.getTime())))
+          .orderBy(asc(outbox.id))
           .limit(limit)
           .all()
-          .map(
-            (r): OutboxItem => ({
-              id: r.id,
-              requestId: r.requestId,
-              kind: r.kind,
-              ...(r.userId === null ? {} : { userId: r.userId }),
-              ...(r.notice === null ? {} : { notice: r.notice }),
-              attempts: r.attempts,
-            }),
-          ),
+          .map(toItem),
       ),
+
     done: (id, at) =>
       withDbErrors('outbox.done', () => {
-        db.update(outbox).set({ doneAt: at.getTime() }).where(eq(outbox.id, id)).run();
+        db.update(outbox)
+          .set({ doneAt: at.getTime(), attempts: sql`${outbox.attempts} + 1` })
+          .where(eq(outbox.id, id))
+          .run();
       }),
+
     retryLater: (id, attempts, nextAt, error) =>
       withDbErrors('outbox.retryLater', () => {
         db.update(outbox)
@@ -54,21 +82,34 @@ export function createSqliteOutboxStore(db: Db): OutboxStore {
           .where(eq(outbox.id, id))
           .run();
       }),
+
     abandon: (id, at, error) =>
       withDbErrors('outbox.abandon', () => {
         db.update(outbox)
-          .set({ doneAt: at.getTime(), abandoned: true, lastError: error.slice(0, 500) })
+          .set({
+            doneAt: at.getTime(),
+            abandoned: true,
+            attempts: sql`${outbox.attempts} + 1`,
+            lastError: error.slice(0, 500),
+          })
           .where(eq(outbox.id, id))
           .run();
       }),
+
     nextAttempt: () =>
       withDbErrors('outbox.nextAttempt', () => {
         const row = db
           .select({ at: min(outbox.nextAt) })
           .from(outbox)
-          .where(waiting)
+          .where(inArray(outbox.id, heads))
           .get();
         return row?.at === null || row?.at === undefined ? undefined : new Date(row.at);
       }),
+
+    waiting: () =>
+      withDbErrors(
+        'outbox.waiting',
+        () => db.select({ n: count() }).from(outbox).where(waiting).get()?.n ?? 0,
+      ),
   };
 }

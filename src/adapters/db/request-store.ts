@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
 import type { NewRequest, RequestStore } from '../../app/ports';
+import type { Resource } from '../../domain/policy';
 import type { AccessRequest, Approval } from '../../domain/request';
 import { err, ok } from '../../domain/result';
 import { DbError, notFound, withDbErrors } from './db-error';
@@ -36,8 +37,12 @@ export function toAccessRequest(row: RequestRow): AccessRequest {
     ...(row.extendsGrantId !== null ? { extendsGrantId: row.extendsGrantId } : {}),
     breakGlass: row.breakGlass,
     ...(row.remindedAt !== null ? { remindedAt: new Date(row.remindedAt) } : {}),
+    ...(row.resourceSnapshot !== null ? { resourceAtRequest: parseResource(row.resourceSnapshot) } : {}),
   };
 }
+
+/** The resource snapshot as written by `insert` (our own JSON of a domain `Resource`). */
+const parseResource = (json: string): Resource => JSON.parse(json) as Resource;
 
 /** Half-way through a request's approval time: when its approvers are reminded. */
 const reminderAt = sql<number>`(${requests.createdAt} + (${requests.approvalDeadline} - ${requests.createdAt}) / 2)`;
@@ -88,6 +93,8 @@ export function createSqliteRequestStore(db: Db): RequestStore {
             kind: request.kind ?? 'access',
             extendsGrantId: request.extendsGrantId ?? null,
             breakGlass: request.breakGlass ?? false,
+            resourceSnapshot:
+              request.resourceAtRequest === undefined ? null : JSON.stringify(request.resourceAtRequest),
           })
           .returning()
           .get();

@@ -1,4 +1,4 @@
-import { and, asc, countDistinct, eq, inArray, isNull, ne } from 'drizzle-orm';
+import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or } from 'drizzle-orm';
 import type { RuleHold, RuleStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
@@ -16,6 +16,7 @@ const toHold = (row: HoldRow): RuleHold => ({
   toPort: row.toPort,
   cidr: row.cidr,
   managed: row.managed,
+  ...(row.assumeRoleArn === null ? {} : { assumeRoleArn: row.assumeRoleArn }),
 });
 
 /**
@@ -41,6 +42,8 @@ export function createSqliteRuleStore(db: Db): RuleStore {
             toPort: hold.toPort,
             cidr: hold.cidr,
             managed: hold.managed,
+            assumeRoleArn: hold.assumeRoleArn ?? null,
+            targetRecorded: true,
           })
           .onConflictDoNothing()
           .run();
@@ -97,6 +100,42 @@ export function createSqliteRuleStore(db: Db): RuleStore {
           .set({ releasedAt: at.getTime() })
           .where(and(eq(ruleHolds.grantId, grantId), isNull(ruleHolds.releasedAt)))
           .run();
+      }),
+
+    knownTargets: (releasedSince) =>
+      withDbErrors('rules.knownTargets', () =>
+        db
+          .selectDistinct({
+            region: ruleHolds.region,
+            groupId: ruleHolds.groupId,
+            assumeRoleArn: ruleHolds.assumeRoleArn,
+          })
+          .from(ruleHolds)
+          .where(or(isNull(ruleHolds.releasedAt), gte(ruleHolds.releasedAt, releasedSince.getTime())))
+          .orderBy(asc(ruleHolds.region), asc(ruleHolds.groupId), asc(ruleHolds.assumeRoleArn))
+          .all()
+          .map((t) => ({
+            region: t.region,
+            groupId: t.groupId,
+            ...(t.assumeRoleArn === null ? {} : { assumeRoleArn: t.assumeRoleArn }),
+          })),
+      ),
+
+    recordLegacyTargets: (roleOf) =>
+      withDbErrors('rules.recordLegacyTargets', () => {
+        const legacy = db
+          .select({ id: ruleHolds.id, resourceId: grants.resourceId })
+          .from(ruleHolds)
+          .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+          .where(eq(ruleHolds.targetRecorded, false))
+          .all();
+        for (const row of legacy) {
+          db.update(ruleHolds)
+            .set({ assumeRoleArn: roleOf(row.resourceId) ?? null, targetRecorded: true })
+            .where(eq(ruleHolds.id, row.id))
+            .run();
+        }
+        return legacy.length;
       }),
 
     liveHoldsOn: (ruleId) =>

@@ -75,6 +75,13 @@ export const requests = sqliteTable(
     breakGlass: integer('break_glass', { mode: 'boolean' }).notNull().default(false),
     /** When approvers were reminded of this still-pending request (once, at half its approval timeout). */
     remindedAt: integer('reminded_at', { mode: 'number' }),
+    /**
+     * The resource as the policy described it when the request was made (JSON of the domain's
+     * `Resource`). Never used to authorize anything — the policy at the moment of each click does that —
+     * only to render and announce a request or grant whose resource has since left the policy, so a
+     * policy edit never silences the end of a live grant. NULL on requests made before it existed.
+     */
+    resourceSnapshot: text('resource_snapshot'),
   },
   (t) => [
     index('requests_state_deadline_idx').on(t.state, t.approvalDeadline),
@@ -142,6 +149,13 @@ export const grants = sqliteTable(
     /** The approver who reviewed a break-glass grant, and when. */
     reviewedBy: text('reviewed_by'),
     reviewedAt: integer('reviewed_at', { mode: 'number' }),
+    /** Failed attempts at closing this grant so far (escalated in Slack after 3, then every 10th). */
+    closeAttempts: integer('close_attempts', { mode: 'number' }).notNull().default(0),
+    /**
+     * When a `closing` grant whose last close attempt failed is tried again (backoff with jitter);
+     * NULL: at once. Kept per grant, so one failing close never delays another grant's.
+     */
+    retryAt: integer('retry_at', { mode: 'number' }),
   },
   (t) => [
     index('grants_state_expires_idx').on(t.state, t.expiresAt),
@@ -178,7 +192,10 @@ export const roleSessions = sqliteTable(
     /** When the deny policy was removed, after `expires_at`. */
     denyRemovedAt: integer('deny_removed_at', { mode: 'number' }),
   },
-  (t) => [index('role_sessions_cleanup_idx').on(t.denyRemovedAt, t.expiresAt)],
+  (t) => [
+    index('role_sessions_cleanup_idx').on(t.denyRemovedAt, t.expiresAt),
+    index('role_sessions_role_idx').on(t.roleArn, t.expiresAt),
+  ],
 );
 
 /**
@@ -205,6 +222,18 @@ export const ruleHolds = sqliteTable(
     cidr: text('cidr').notNull(),
     /** 0 when the rule existed before hallpass and is not tagged managed-by=hallpass: never revoked by us. */
     managed: integer('managed', { mode: 'boolean' }).notNull(),
+    /**
+     * The role hallpass assumed to reach the group (a group in another account; the account is the one
+     * in the ARN), NULL for hallpass's own credentials. Recorded when the rule is opened, with `region`
+     * and `group_id`, so the rule is closed, rolled back, retagged and reconciled with what opened it —
+     * never with the policy as it reads now.
+     */
+    assumeRoleArn: text('assume_role_arn'),
+    /**
+     * 1 once `assume_role_arn` is known (every hold written since it existed). 0 marks a hold written
+     * before: start-up fills it in once from the policy of the upgrade, the best knowledge there is.
+     */
+    targetRecorded: integer('target_recorded', { mode: 'boolean' }).notNull().default(false),
     /** When the grant let go of the rule; NULL while held. */
     releasedAt: integer('released_at', { mode: 'number' }),
   },
@@ -250,20 +279,32 @@ export const auditEvents = sqliteTable(
   (t) => [index('audit_events_request_idx').on(t.requestId, t.seq)],
 );
 
+/** What an outbox row delivers. */
+export const DELIVERY_KINDS = ['card-post', 'card-update', 'thread', 'dm', 'channel'] as const;
+
 /**
- * Slack deliveries that failed, kept for retry: a Slack outage delays notices, it does not lose
- * them. Only the notice's own fields are kept (the approval card is read fresh at retry time);
- * credentials are never put here.
+ * Every Slack message hallpass sends (except credentials), written here first and delivered by the
+ * outbox dispatcher: nothing that closes access ever waits on Slack, and a Slack outage delays
+ * notices instead of losing them. Only the notice's own fields are kept (the approval card is read
+ * fresh when sent); credentials are never put here.
  */
 export const outbox = sqliteTable(
   'outbox',
   {
     id: integer('id', { mode: 'number' }).primaryKey({ autoIncrement: true }),
-    requestId: text('request_id').notNull(),
-    /** card-post | card-update | thread | dm */
-    kind: text('kind', { enum: ['card-post', 'card-update', 'thread', 'dm'] }).notNull(),
+    /** The request a delivery is about; NULL for a channel notice of its own (a reconciliation report). */
+    requestId: text('request_id'),
+    kind: text('kind', { enum: DELIVERY_KINDS }).notNull(),
+    /**
+     * Deliveries of one lane go out in `id` order, each only once the ones before it are done
+     * (`req:<request id>` for everything about a request, `chan:<channel>` for channel notices), so a
+     * retried notice is never overtaken by a later one about the same thing.
+     */
+    lane: text('lane').notNull(),
     /** The recipient of a direct message. */
     userId: text('user_id'),
+    /** The channel of a `channel` notice. */
+    channel: text('channel'),
     /** The notice as JSON, without its card. */
     notice: text('notice'),
     attempts: integer('attempts', { mode: 'number' }).notNull(),
@@ -275,5 +316,8 @@ export const outbox = sqliteTable(
     /** True when it was given up on after too many attempts. */
     abandoned: integer('abandoned', { mode: 'boolean' }).notNull().default(false),
   },
-  (t) => [index('outbox_due_idx').on(t.doneAt, t.nextAt)],
+  (t) => [
+    index('outbox_due_idx').on(t.doneAt, t.nextAt),
+    index('outbox_lane_idx').on(t.lane, t.doneAt, t.id),
+  ],
 );

@@ -40,7 +40,7 @@ describe('SQLite grant store', () => {
 
       const inserted = stores.grants.insert(input);
 
-      expect(inserted).toStrictEqual({ ...input, state: 'opening', breakGlass: false });
+      expect(inserted).toStrictEqual({ ...input, state: 'opening', breakGlass: false, closeAttempts: 0 });
       expect(stores.grants.get(input.id)).toStrictEqual(inserted);
       expect(stores.grants.byRequest(request.id)).toStrictEqual(inserted);
     });
@@ -134,7 +134,7 @@ describe('SQLite grant store', () => {
   });
 
   describe('expiry', () => {
-    it('finds active grants at or past their end and grants stuck closing, earliest first', () => {
+    it('finds grants due to be closed: expired active or opening ones and unfinished closes, closes first', () => {
       const dueNow = activeGrant({ expiresAt: at(10_000) });
       const dueEarlier = activeGrant({ expiresAt: at(5_000) });
       activeGrant({ expiresAt: at(10_001) });
@@ -142,25 +142,64 @@ describe('SQLite grant store', () => {
       stores.grants.move(stuckClosing.id, ['active'], 'closing');
       const closed = activeGrant({ expiresAt: at(1_000) });
       stores.grants.move(closed.id, ['active'], 'closed');
-      grantFor({ expiresAt: at(1_000) }); // opening: not the expiry job's business
+      // An open that ran past its end (or that a failure left behind) is due too: whatever it holds must go.
+      const openingPastEnd = grantFor({ expiresAt: at(1_000) });
+      grantFor({ expiresAt: at(20_000) }); // opening, in time: the open is still running
 
       expect(stores.grants.dueForExpiry(at(10_000)).map((g) => g.id)).toEqual([
+        stuckClosing.id,
+        openingPastEnd.id,
         dueEarlier.id,
         dueNow.id,
-        stuckClosing.id,
       ]);
     });
 
-    it('reports the earliest end among active grants only', () => {
+    it('reports the next due moment by the same definition: a close that has not finished is due at once', () => {
       expect(stores.grants.nextExpiry()).toBeUndefined();
 
-      grantFor({ expiresAt: at(1_000) });
-      const closing = activeGrant({ expiresAt: at(2_000) });
-      stores.grants.move(closing.id, ['active'], 'closing');
+      grantFor({ expiresAt: at(8_000) });
       activeGrant({ expiresAt: at(9_000) });
       activeGrant({ expiresAt: at(7_000) });
-
       expect(stores.grants.nextExpiry()).toEqual(at(7_000));
+
+      const closing = activeGrant({ expiresAt: at(60_000) });
+      stores.grants.move(closing.id, ['active'], 'closing');
+      expect(stores.grants.nextExpiry()).toEqual(new Date(0));
     });
+
+    it('waits for a failed close until its retry time, counting the attempts', () => {
+      const grant = activeGrant({ expiresAt: at(1_000) });
+      stores.grants.move(grant.id, ['active'], 'closing');
+      const failed = stores.grants.closeFailed(grant.id, at(30_000));
+      expect(failed).toMatchObject({ state: 'closing', closeAttempts: 1, retryAt: at(30_000) });
+      expect(stores.grants.closeFailed(grant.id, at(40_000))?.closeAttempts).toBe(2);
+      expect(stores.grants.nextExpiry()).toEqual(at(40_000));
+      expect(stores.grants.dueForExpiry(at(39_999))).toEqual([]);
+      expect(stores.grants.dueForExpiry(at(40_000)).map((g) => g.id)).toEqual([grant.id]);
+      // Only a closing grant can fail a close.
+      expect(stores.grants.closeFailed(activeGrant().id, at(1))).toBeUndefined();
+    });
+
+    it.each([
+      ['opening, in time', 'opening', 60_000, 60_000],
+      ['opening, past its end', 'opening', 1_000, 1_000],
+      ['active, in time', 'active', 60_000, 60_000],
+      ['active, past its end', 'active', 1_000, 1_000],
+      ['closing', 'closing', 60_000, 0],
+      ['closed', 'closed', 1_000, undefined],
+      ['failed', 'failed', 1_000, undefined],
+    ] as const)(
+      'agrees with itself on a grant %s: due now exactly when its next due time has come',
+      (_name, state, endsIn, dueAt) => {
+        const grant = grantFor({ expiresAt: at(endsIn) });
+        if (state !== 'opening') stores.grants.move(grant.id, ['opening'], state);
+        const next = stores.grants.nextExpiry();
+        const dueNow = stores.grants.dueForExpiry(at(10_000)).some((g) => g.id === grant.id);
+        expect(next?.getTime()).toBe(dueAt === undefined ? undefined : dueAt === 0 ? 0 : at(dueAt).getTime());
+        expect(dueNow).toBe(next !== undefined && next <= at(10_000));
+        if (next !== undefined)
+          expect(stores.grants.dueForExpiry(next).some((g) => g.id === grant.id)).toBe(true);
+      },
+    );
   });
 });

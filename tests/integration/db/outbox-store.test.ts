@@ -14,35 +14,83 @@ describe('SQLite outbox', () => {
   });
   afterEach(() => handle.close());
 
-  it('keeps a failed delivery until it is due, then until it is done', () => {
+  const ids = (now: Date) => stores.outbox.ready(now, 50).map((i) => i.notice ?? i.kind);
+
+  it('hands out a delivery at once, then keeps it until it is done', () => {
     stores.outbox.enqueue(
-      { requestId: 'req_a', kind: 'dm', userId: 'U1', notice: '{"type":"grant-ended"}' },
+      { lane: 'req:req_a', requestId: 'req_a', kind: 'dm', userId: 'U1', notice: '{"type":"grant-ended"}' },
       T0,
-      at(15_000),
-      'boom',
     );
-    expect(stores.outbox.nextAttempt()).toEqual(at(15_000));
-    expect(stores.outbox.due(at(14_999), 10)).toEqual([]);
-    const [item] = stores.outbox.due(at(15_000), 10);
-    expect(item).toMatchObject({ requestId: 'req_a', kind: 'dm', userId: 'U1', attempts: 1 });
-    stores.outbox.retryLater(item?.id ?? 0, 2, at(45_000), 'still down');
-    expect(stores.outbox.due(at(20_000), 10)).toEqual([]);
-    expect(stores.outbox.due(at(45_000), 10)[0]?.attempts).toBe(2);
+    expect(stores.outbox.nextAttempt()).toEqual(T0);
+    expect(stores.outbox.waiting()).toBe(1);
+    const [item] = stores.outbox.ready(T0, 10);
+    expect(item).toMatchObject({
+      requestId: 'req_a',
+      kind: 'dm',
+      userId: 'U1',
+      attempts: 0,
+      lane: 'req:req_a',
+    });
+    expect(item?.createdAt).toEqual(T0);
+    stores.outbox.retryLater(item?.id ?? 0, 1, at(45_000), 'still down');
+    expect(stores.outbox.ready(at(20_000), 10)).toEqual([]);
+    expect(stores.outbox.nextAttempt()).toEqual(at(45_000));
+    expect(stores.outbox.ready(at(45_000), 10)[0]?.attempts).toBe(1);
     stores.outbox.done(item?.id ?? 0, at(45_001));
-    expect(stores.outbox.due(at(99_000), 10)).toEqual([]);
+    expect(stores.outbox.ready(at(99_000), 10)).toEqual([]);
     expect(stores.outbox.nextAttempt()).toBeUndefined();
+    expect(stores.outbox.waiting()).toBe(0);
+  });
+
+  it('lets only the first waiting delivery of a lane go, so a retried one is never overtaken', () => {
+    stores.outbox.enqueue({ lane: 'req:a', requestId: 'a', kind: 'thread', notice: 'a1' }, T0);
+    stores.outbox.enqueue({ lane: 'req:a', requestId: 'a', kind: 'thread', notice: 'a2' }, T0);
+    stores.outbox.enqueue({ lane: 'req:b', requestId: 'b', kind: 'thread', notice: 'b1' }, T0);
+    expect(ids(T0)).toEqual(['a1', 'b1']);
+    const [a1] = stores.outbox.ready(T0, 1);
+    // a1 fails and waits 20 s: a2 (same lane) waits behind it, and the lane's next time is a1's.
+    stores.outbox.retryLater(a1?.id ?? 0, 1, at(20_000), '429');
+    expect(ids(at(1))).toEqual(['b1']);
+    stores.outbox.done(stores.outbox.ready(at(1), 1)[0]?.id ?? 0, at(1));
+    expect(stores.outbox.nextAttempt()).toEqual(at(20_000));
+    expect(ids(at(20_000))).toEqual(['a1']);
+    stores.outbox.done(a1?.id ?? 0, at(20_000));
+    expect(ids(at(20_000))).toEqual(['a2']);
+  });
+
+  it('keeps one waiting card update per request: the card is rendered fresh when sent', () => {
+    stores.outbox.enqueue({ lane: 'req:a', requestId: 'a', kind: 'card-update' }, T0);
+    stores.outbox.enqueue({ lane: 'req:a', requestId: 'a', kind: 'card-update' }, T0);
+    stores.outbox.enqueue({ lane: 'req:b', requestId: 'b', kind: 'card-update' }, T0);
+    expect(stores.outbox.waiting()).toBe(2);
+    const [first] = stores.outbox.ready(T0, 1);
+    stores.outbox.done(first?.id ?? 0, at(1));
+    stores.outbox.enqueue({ lane: 'req:a', requestId: 'a', kind: 'card-update' }, at(2));
+    expect(stores.outbox.waiting()).toBe(2);
+  });
+
+  it('keeps channel notices, which belong to no request, in their channel lane', () => {
+    stores.outbox.enqueue(
+      { lane: 'chan:C1', kind: 'channel', channel: 'C1', notice: '{"type":"reconcile-report"}' },
+      T0,
+    );
+    expect(stores.outbox.ready(T0, 5)).toEqual([
+      expect.objectContaining({ kind: 'channel', channel: 'C1', lane: 'chan:C1' }),
+    ]);
+    expect(stores.outbox.ready(T0, 5)[0]).not.toHaveProperty('requestId');
   });
 
   it('marks an abandoned delivery done, for the record', () => {
-    stores.outbox.enqueue({ requestId: 'req_b', kind: 'card-post' }, T0, T0, 'down');
-    const [item] = stores.outbox.due(T0, 10);
+    stores.outbox.enqueue({ lane: 'req:req_b', requestId: 'req_b', kind: 'card-post' }, T0);
+    const [item] = stores.outbox.ready(T0, 10);
     stores.outbox.abandon(item?.id ?? 0, at(1), 'gave up');
-    expect(stores.outbox.due(at(10), 10)).toEqual([]);
-    const row = handle.sqlite.prepare('select abandoned, last_error from outbox').get() as {
+    expect(stores.outbox.ready(at(10), 10)).toEqual([]);
+    const row = handle.sqlite.prepare('select abandoned, last_error, attempts from outbox').get() as {
       abandoned: number;
       last_error: string;
+      attempts: number;
     };
-    expect(row).toEqual({ abandoned: 1, last_error: 'gave up' });
+    expect(row).toEqual({ abandoned: 1, last_error: 'gave up', attempts: 1 });
   });
 
   it('has no column where credentials could be kept', () => {
