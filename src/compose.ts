@@ -10,8 +10,8 @@ import { createHttpServer } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, startSlackApp } from './adapters/slack/app';
 import { createSlackDirectory } from './adapters/slack/directory';
 import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-refresher';
-import { boltLogger } from './adapters/slack/logger';
 import { createSlackNotifier } from './adapters/slack/notifier';
+import { singleAttemptClientOptions } from './adapters/slack/web-client';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
 import { KeyedMutex } from './app/keyed-mutex';
@@ -28,12 +28,10 @@ import {
 import { createUseCases, type UseCases } from './app/use-cases';
 import type { Env } from './config';
 import { DEFAULT_RECONCILE_INTERVAL_MS } from './config/env';
-import type { Policy } from './domain/policy';
+import { findResource, type Policy } from './domain/policy';
+import { createDeliveryLoop, type DeliveryLoop } from './scheduler/delivery-loop';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
 import { createSweep } from './scheduler/sweep';
-
-/** Longest a single Slack Web API call may take before it is abandoned (and logged). */
-const SLACK_TIMEOUT_MS = 10_000;
 
 export type HallpassOptions = {
   readonly env: Env;
@@ -54,8 +52,10 @@ export type HallpassOptions = {
    * `false`: only end-to-end tests of other features turn it off, so their exact AWS call counts hold.
    */
   readonly reconcile?: boolean;
-  /** Extra Web API client options (tests: no retries). */
+  /** Extra Web API client options, applied last (tests). */
   readonly slackClientOptions?: WebClientOptions;
+  /** How long one Slack Web API call may take (tests shorten it); `SLACK_CALL_TIMEOUT_MS` otherwise. */
+  readonly slackTimeoutMs?: number;
 };
 
 export type Hallpass = {
@@ -64,7 +64,9 @@ export type Hallpass = {
   readonly home: HomeRefresher;
   readonly useCases: UseCases;
   readonly scheduler: Scheduler;
-  /** Resolves when nothing is in progress: listeners, the scheduler's run, Home refreshes (tests). */
+  /** Sends the outbox's Slack messages; tests await `deliveries.idle()`. */
+  readonly deliveries: DeliveryLoop;
+  /** Resolves when nothing is in progress: listeners, the scheduler's run, deliveries, Home refreshes (tests). */
   settled(): Promise<void>;
   /** Stops taking work, lets the scheduler's run in progress finish, closes the database. */
   stop(): Promise<void>;
@@ -80,18 +82,21 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const timers = opts.timers ?? systemTimers;
   const handle = openDatabase(env.dbPath);
   const stores = createSqliteStores(handle);
-  const clientOptions: WebClientOptions = {
-    ...(env.slackApiUrl === undefined ? {} : { slackApiUrl: env.slackApiUrl }),
-    logger: boltLogger(logger),
-    // A hung Slack call must not hold up the scheduler's run (which closes grants) forever.
-    timeout: SLACK_TIMEOUT_MS,
-    ...opts.slackClientOptions,
-  };
-  const client = new WebClient(env.slackBotToken, clientOptions);
+  // Every Slack client makes single short attempts; each job has its own client (and queue), so Home
+  // refreshes, directory look-ups and listener replies never delay a notice, and nothing delays a close.
+  const clientOptions = (): WebClientOptions =>
+    singleAttemptClientOptions({
+      apiUrl: env.slackApiUrl,
+      logger,
+      timeoutMs: opts.slackTimeoutMs,
+      extra: opts.slackClientOptions,
+    });
+  const slackClient = () => new WebClient(env.slackBotToken, clientOptions());
   const aws = createAwsClients();
   let scheduler: Scheduler | undefined;
   let home: HomeRefresher | undefined;
-  const directory = createSlackDirectory({ client, clock, logger });
+  let deliveries: DeliveryLoop | undefined;
+  const directory = createSlackDirectory({ client: slackClient(), clock, logger });
   const deps: AppDeps = {
     clock,
     ids: opts.ids ?? randomIds,
@@ -101,7 +106,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     auditExport: createSqliteAuditExportSource(handle.db),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
     roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
-    notifier: createSlackNotifier({ client, clock, mentioner: () => directory.mentioner() }),
+    notifier: createSlackNotifier({ client: slackClient(), clock, mentioner: () => directory.mentioner() }),
     directory,
     wakeup: {
       wake: () => {
@@ -109,28 +114,49 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         home?.changed();
       },
     },
+    deliveries: { wake: () => deliveries?.wake() },
     locks: new KeyedMutex(),
     faults: opts.faults ?? noFaults,
   };
   const useCases = createUseCases(deps);
-  const refresher = createHomeRefresher({ client, ctx: { uc: useCases, clock, logger }, logger });
+  const refresher = createHomeRefresher({
+    client: slackClient(),
+    ctx: { uc: useCases, clock, logger },
+    logger,
+    clock,
+    timers,
+  });
   home = refresher;
   const sched = createScheduler({
     clock,
     timers,
     logger,
-    nextDue: () =>
-      earliest(
-        stores.grants.nextExpiry(),
-        stores.requests.nextDeadline(),
-        stores.roleSessions.nextCleanup(),
-        stores.grants.nextWarning(opts.policy.warnBefore),
-        stores.requests.nextReminder(),
-        stores.outbox.nextAttempt(),
-      ),
+    // Per kind of work, so one kind's failure (waiting for its backoff) never hides another's due time.
+    nextDue: () => [
+      stores.grants.nextExpiry(),
+      stores.requests.nextDeadline(),
+      stores.roleSessions.nextCleanup(),
+      stores.grants.nextWarning(deps.policy().warnBefore),
+      stores.requests.nextReminder(),
+    ],
     run: useCases.runDueWork,
   });
   scheduler = sched;
+  const outboxLoop = createDeliveryLoop({
+    clock,
+    timers,
+    logger,
+    nextDue: () => stores.outbox.nextAttempt(),
+    run: useCases.deliverOutbox,
+  });
+  deliveries = outboxLoop;
+  // Holds written before holds recorded their target: filled in once from this policy.
+  const legacy = stores.rules.recordLegacyTargets((resourceId) => {
+    const resource = findResource(opts.policy, resourceId);
+    return resource?.kind === 'security-group' ? resource.assumeRoleArn : undefined;
+  });
+  if (legacy > 0)
+    logger.warn({ holds: legacy }, 'recorded the targets of rule holds written before they were kept');
   // Before serving: finish what a crash interrupted, then close and announce what came due while down.
   const recovered = await useCases.recoverInterrupted();
   if (recovered.reopened + recovered.closed > 0)
@@ -147,13 +173,14 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   if (reconcileOn) await sweep.runNow();
   await sched.start();
   sweep.start();
+  outboxLoop.start();
 
   const slack = await startSlackApp({
     botToken: env.slackBotToken,
     signingSecret: env.slackSigningSecret,
     appToken: env.slackAppToken,
     apiUrl: env.slackApiUrl,
-    clientOptions,
+    clientOptions: clientOptions(),
     context: { uc: useCases, clock, logger, home: refresher },
   });
   // The one HTTP server (adapters/http): Slack's route in HTTP mode, /healthz in both; anything else 4xx.
@@ -170,11 +197,16 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     port,
     home: refresher,
     useCases,
+    deliveries: outboxLoop,
     async settled() {
-      await slack.settled();
-      await sched.idle();
-      await sweep.idle();
-      await refresher.idle();
+      // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
+      for (let round = 0; round < 3; round++) {
+        await slack.settled();
+        await sched.idle();
+        await sweep.idle();
+        await outboxLoop.idle();
+        await refresher.idle();
+      }
     },
     scheduler: sched,
     async stop() {
@@ -184,15 +216,14 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       await slack.stop();
       sched.stop();
       sweep.stop();
+      outboxLoop.stop();
       await sched.idle();
       await sweep.idle();
+      // A delivery in flight ends within one Slack timeout; what is still waiting goes out at the next start.
+      await outboxLoop.idle();
+      await refresher.idle();
       handle.close();
       aws.destroy();
     },
   };
-}
-
-function earliest(...dates: (Date | undefined)[]): Date | undefined {
-  const times = dates.filter((d): d is Date => d !== undefined).map((d) => d.getTime());
-  return times.length === 0 ? undefined : new Date(Math.min(...times));
 }

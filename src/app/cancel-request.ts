@@ -12,6 +12,7 @@ export const cancelRequest =
     deps: Pick<
       AppDeps,
       | 'outbox'
+      | 'deliveries'
       | 'clock'
       | 'logger'
       | 'policy'
@@ -42,7 +43,7 @@ export const cancelRequest =
     if (!decided.ok)
       return err('NOT_PENDING', { requestId: request.id, state: deps.requests.get(request.id)?.state });
     deps.wakeup.wake();
-    await refreshCard(deps, request.id);
-    await tellBoth(deps, (card) => ({ type: 'request-cancelled', card }), request.id);
+    refreshCard(deps, request.id);
+    tellBoth(deps, (card) => ({ type: 'request-cancelled', card }), request.id);
     return ok(decided.value);
   };

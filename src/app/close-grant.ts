@@ -1,45 +1,42 @@
 import type { EndReason, Grant } from '../domain/grant';
 import type { AppDeps } from './deps';
-import { refreshCard, tellBoth } from './notify';
+import { deliver, describeError, loadCard, type NotifyDeps, refreshCard, tellBoth } from './notify';
 import { lockKeyOf } from './open-grant';
+import type { RuleHold, RuleTarget } from './ports';
 import { cutSession } from './role-revocation';
 
-type Deps = Pick<
-  AppDeps,
-  | 'outbox'
-  | 'clock'
-  | 'logger'
-  | 'policy'
-  | 'requests'
-  | 'grants'
-  | 'rules'
-  | 'audit'
-  | 'uow'
-  | 'network'
-  | 'notifier'
-  | 'wakeup'
-  | 'locks'
-  | 'roles'
-  | 'roleSessions'
-  | 'faults'
->;
+type Deps = NotifyDeps &
+  Pick<
+    AppDeps,
+    'audit' | 'uow' | 'rules' | 'network' | 'wakeup' | 'locks' | 'roles' | 'roleSessions' | 'faults'
+  >;
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
 export type CloseGrant = (grantId: string, reason: EndReason, by: string) => Promise<Grant | undefined>;
 
+/** Where a hold's rule lives, as recorded when it was opened: the group, its region, the role assumed to reach it. */
+export const targetOfHold = (h: RuleHold): RuleTarget => ({
+  region: h.region,
+  groupId: h.groupId,
+  assumeRoleArn: h.assumeRoleArn,
+});
+
 /**
  * Ends a grant. `closing` is committed before any AWS call, so a crash mid-way is finished by the
- * next sweep. A rule is revoked only when no other live grant still holds it (two grants for the
- * same address and port share one EC2 rule), and never when it existed before hallpass. `ended_at`
- * is the moment AWS confirmed the close, apart from the planned `expires_at`. A failed revoke
- * throws and leaves the grant `closing`, to be retried.
+ * next sweep. Every rule is revoked with what opened it — the region, group and role recorded on its
+ * hold — never with the policy as it reads now, so a policy edit cannot send a revoke to the wrong
+ * account. A rule is revoked only when no other live grant still holds it (two grants for the same
+ * address and port share one EC2 rule), and never when it existed before hallpass. `ended_at` is the
+ * moment AWS confirmed the close, apart from the planned `expires_at`. A failed revoke throws and
+ * leaves the grant `closing`, to be retried. An `opening` grant can be closed too (its time ran out
+ * while it was opening, or a failure left it there): whatever it holds by then is revoked.
  */
 export const closeGrant =
   (deps: Deps): CloseGrant =>
   async (grantId, reason, by) => {
     const startedAt = deps.clock.now();
     const marked = deps.uow.tx(() => {
-      const m = deps.grants.move(grantId, ['active', 'closing'], 'closing', {
+      const m = deps.grants.move(grantId, ['opening', 'active', 'closing'], 'closing', {
         endReason: reason,
         endedBy: by,
       });
@@ -66,12 +63,14 @@ export const closeGrant =
         // Read again under the lock: the holds (and other grants' holds) are what they are now.
         const group = deps.rules.holdsOf(grantId).filter((h) => lockKeyOf(h) === key);
         const last = group.filter((h) => h.managed && deps.rules.otherLiveHolders(h.ruleId, grantId) === 0);
-        const first = group[0];
-        if (first !== undefined && last.length > 0) {
+        // One call per role that reached the group (normally one): each rule with what opened it.
+        for (const holds of groupByTarget(last)) {
+          const first = holds[0];
+          if (first === undefined) continue;
           deps.faults.point('close.before-revoke');
           await deps.network.revoke(
-            { region: first.region, groupId: first.groupId, assumeRoleArn: assumeRoleOf(deps, marked.value) },
-            last.map((h) => h.ruleId),
+            targetOfHold(first),
+            holds.map((h) => h.ruleId),
           );
         }
         if (last.length > 0) deps.faults.point('close.after-revoke');
@@ -125,6 +124,65 @@ export const closeGrant =
     return closed.value;
   };
 
+/** Failed attempts at closing one grant before the channel, the requester and the admins are told. */
+export const ESCALATE_AFTER = 3;
+/** A failed close is retried after 1 s, 2 s, 4 s … up to a minute, with jitter, for as long as it takes. */
+const CLOSE_RETRY_BASE_MS = 1_000;
+const CLOSE_RETRY_MAX_MS = 60_000;
+
+/** Between half and all of a ceiling that doubles per attempt, capped: a flapping AWS is not hammered. */
+export function closeRetryDelay(attempts: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(CLOSE_RETRY_MAX_MS, CLOSE_RETRY_BASE_MS * 2 ** Math.min(attempts - 1, 20));
+  return ceiling / 2 + (random() * ceiling) / 2;
+}
+
+/** Loud after a few failed attempts, then again every tenth: never silent for long, never a flood. */
+export const shouldEscalate = (attempts: number): boolean =>
+  attempts === ESCALATE_AFTER || (attempts > ESCALATE_AFTER && attempts % 10 === 0);
+
+/**
+ * A close that failed stays `closing`, counts the attempt and is retried at its own time. After a few
+ * attempts it is raised in the thread (mentioning the admins), to the requester and to the admins named
+ * by user id, and again every tenth attempt.
+ */
+export function recordCloseFailure(deps: NotifyDeps, grant: Grant, error: unknown): void {
+  const now = deps.clock.now();
+  const attempts = grant.closeAttempts + 1;
+  const retryAt = new Date(now.getTime() + closeRetryDelay(attempts));
+  let current: Grant | undefined;
+  try {
+    current = deps.grants.closeFailed(grant.id, retryAt);
+  } catch (stored) {
+    deps.logger.error({ grantId: grant.id, err: describeError(stored) }, 'could not record a failed close');
+  }
+  deps.logger.error(
+    { grantId: grant.id, attempts, retryAt: retryAt.toISOString(), err: describeError(error) },
+    'closing a due grant failed; will retry',
+  );
+  const counted = current?.closeAttempts ?? attempts;
+  if (shouldEscalate(counted)) escalate(deps, current ?? grant, counted, describeError(error));
+}
+
+function escalate(deps: NotifyDeps, grant: Grant, attempts: number, error: string): void {
+  const card = loadCard(deps, grant.requestId);
+  if (card === undefined) return;
+  const admins = deps.policy().admins;
+  const notice = { type: 'grant-close-failing', card, grant, attempts, error, admins } as const;
+  deliver(deps, { kind: 'thread', requestId: grant.requestId, notice });
+  const people = new Set([grant.requesterId, ...admins.filter((a) => !a.startsWith('@'))]);
+  for (const userId of people) deliver(deps, { kind: 'dm', requestId: grant.requestId, userId, notice });
+}
+
+/** Holds grouped by the role that reached their group (in practice one role per group and grant). */
+function groupByTarget(holds: readonly RuleHold[]): RuleHold[][] {
+  const byRole = new Map<string, RuleHold[]>();
+  for (const h of holds) {
+    const k = h.assumeRoleArn ?? '';
+    byRole.set(k, [...(byRole.get(k) ?? []), h]);
+  }
+  return [...byRole.values()];
+}
+
 /**
  * STS cannot end a session early. When a role grant ends while its session still runs (a grant
  * shorter than STS's 900 s minimum, or one ended early), the session is added to the role's
@@ -140,18 +198,13 @@ async function cutRoleSession(
 
 /**
  * Tells the channel thread and the requester that a grant ended, and rewrites its approval card.
- * Kept apart from `closeGrant` so a batch of closes reaches AWS first and Slack after: a slow
- * Slack never delays the next revoke.
+ * Kept apart from `closeGrant` so a batch of closes reaches AWS first; it only queues the messages, so
+ * Slack never delays a revoke.
  */
 export const announceClosed =
-  (deps: Pick<AppDeps, 'outbox' | 'clock' | 'logger' | 'notifier' | 'requests' | 'grants' | 'policy'>) =>
-  async (grant: Grant): Promise<void> => {
+  (deps: NotifyDeps) =>
+  (grant: Grant): void => {
     if (grant.state !== 'closed') return;
-    await refreshCard(deps, grant.requestId);
-    await tellBoth(deps, (card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
+    refreshCard(deps, grant.requestId);
+    tellBoth(deps, (card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
   };
-
-function assumeRoleOf(deps: Pick<AppDeps, 'policy'>, grant: Grant): string | undefined {
-  const r = deps.policy().resources.find((x) => x.id === grant.resourceId);
-  return r?.kind === 'security-group' ? r.assumeRoleArn : undefined;
-}

@@ -6,11 +6,12 @@ import type { AppDeps } from './deps';
 import { announceExtension, applyExtension, type ExtensionOutcome } from './extend-grant';
 import { deliver, loadCard, refreshCard, tellBoth } from './notify';
 import type { OpenGrant } from './open-grant';
-import type { DueWorkResult } from './run-due-work';
+import { timeOutRequest } from './run-due-work';
 
 type Deps = Pick<
   AppDeps,
   | 'outbox'
+  | 'deliveries'
   | 'clock'
   | 'ids'
   | 'logger'
@@ -73,11 +74,14 @@ function authorize(
 
 /** "Approve": records a vote; with `approvals` distinct votes the request is approved and a grant starts opening. */
 export const approveRequest =
-  (deps: Deps, openGrant: OpenGrant, runDue: (now: Date) => Promise<DueWorkResult>) =>
+  (deps: Deps, openGrant: OpenGrant) =>
   async (cmd: { requestId: string; actor: Actor }): Promise<Result<Approved, DecideError>> => {
     const auth = authorize(deps, cmd.requestId, cmd.actor, true);
     if (!auth.ok) {
-      if (auth.detail?.['state'] === 'timed_out') await runDue(deps.clock.now());
+      if (auth.detail?.['state'] === 'timed_out') {
+        const request = deps.requests.get(cmd.requestId);
+        if (request !== undefined) timeOutRequest(deps, request, deps.clock.now());
+      }
       return auth;
     }
     const now = deps.clock.now();
@@ -135,11 +139,11 @@ export const approveRequest =
       await announceExtension(deps, request.id, extension);
       return ok({ request: deps.requests.get(request.id) ?? request, approvals: outcome.value.approvals });
     }
-    await refreshCard(deps, request.id);
+    refreshCard(deps, request.id);
     if (outcome.value.grantId === undefined) {
       const card = loadCard(deps, request.id);
       if (card !== undefined) {
-        await deliver(deps, {
+        deliver(deps, {
           kind: 'thread',
           requestId: request.id,
           notice: { type: 'approval-recorded', card, approverId: cmd.actor.userId },
@@ -183,7 +187,7 @@ export const denyRequest =
     if (!decided.ok)
       return err('NOT_PENDING', { requestId: cmd.requestId, state: deps.requests.get(cmd.requestId)?.state });
     deps.wakeup.wake();
-    await refreshCard(deps, cmd.requestId);
-    await tellBoth(deps, (card) => ({ type: 'request-denied', card }), cmd.requestId);
+    refreshCard(deps, cmd.requestId);
+    tellBoth(deps, (card) => ({ type: 'request-denied', card }), cmd.requestId);
     return ok(decided.value);
   };

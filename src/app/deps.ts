@@ -40,11 +40,14 @@ export type AppDeps = {
   readonly network: NetworkAccess;
   readonly roles: RoleSessions;
   readonly roleSessions: RoleSessionStore;
-  /** Slack deliveries waiting for a retry. */
+  /** Every Slack message, until it is delivered (see `deliver`). */
   readonly outbox: OutboxStore;
   readonly notifier: Notifier;
   readonly directory: Directory;
+  /** Wakes the scheduler: due times changed (a new grant, an approval, a close). */
   readonly wakeup: Wakeup;
+  /** Wakes the outbox dispatcher: a Slack delivery was queued. */
+  readonly deliveries: Wakeup;
   readonly locks: KeyedMutex;
   /** Crash points for the fault-injection tests; `noFaults` in production. */
   readonly faults: Faults;

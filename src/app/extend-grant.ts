@@ -3,9 +3,9 @@ import type { Grant } from '../domain/grant';
 import { type Actor, findResource } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
+import { targetOfHold } from './close-grant';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
-import { targetOf } from './open-grant';
 
 export type ExtensionError =
   | 'UNKNOWN_GRANT'
@@ -24,6 +24,7 @@ export type ExtensionOutcome =
 type Deps = Pick<
   AppDeps,
   | 'outbox'
+  | 'deliveries'
   | 'clock'
   | 'ids'
   | 'logger'
@@ -105,29 +106,30 @@ export async function announceExtension(
   outcome: ExtensionOutcome,
 ): Promise<void> {
   deps.wakeup.wake();
-  await refreshCard(deps, requestId);
+  refreshCard(deps, requestId);
   if ('failed' in outcome) {
-    await tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
+    tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
     return;
   }
   const { extended, previousEnd } = outcome;
   await retagHolds(deps, extended);
-  await refreshCard(deps, extended.requestId);
+  refreshCard(deps, extended.requestId);
   const original = loadCard(deps, extended.requestId);
   if (original === undefined) return;
-  await tellBoth(
+  tellBoth(
     deps,
     (card) => ({ type: 'grant-extended', card, grant: extended, previousEnd }),
     extended.requestId,
   );
 }
 
-/** Tags every managed rule this grant holds after whichever live holder ends last. */
+/**
+ * Tags every managed rule this grant holds after whichever live holder ends last, reaching each rule
+ * the way it was opened (the role recorded on its hold), whatever the policy says now.
+ */
 async function retagHolds(deps: Deps, grant: Grant): Promise<void> {
-  const resource = findResource(deps.policy(), grant.resourceId);
-  if (resource?.kind !== 'security-group') return;
-  const target = targetOf(resource);
   for (const hold of deps.rules.holdsOf(grant.id).filter((h) => h.managed)) {
+    const target = targetOfHold(hold);
     const last = deps.rules
       .liveHoldsOn(hold.ruleId)
       .map((h) => deps.grants.get(h.grantId))
@@ -198,6 +200,7 @@ export const requestExtension =
         approvalDeadline: deadline,
         kind: 'extension',
         extendsGrantId: grant.id,
+        resourceAtRequest: resource,
       });
       deps.audit.append({
         at: now,
@@ -209,7 +212,7 @@ export const requestExtension =
       });
       return resource.autoApprove ? applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
     });
-    await deliver(deps, { kind: 'card-post', requestId: id });
+    deliver(deps, { kind: 'card-post', requestId: id });
     if (outcome !== undefined) await announceExtension(deps, id, outcome);
     else deps.wakeup.wake();
     const stored = deps.requests.get(id);

@@ -12,6 +12,7 @@ export type OpenGrant = (grantId: string) => Promise<void>;
 type Deps = Pick<
   AppDeps,
   | 'outbox'
+  | 'deliveries'
   | 'clock'
   | 'logger'
   | 'policy'
@@ -85,7 +86,14 @@ export const openGrant =
           const shared = deps.rules.findLive(key);
           if (shared !== undefined) {
             // Another live grant holds this exact rule: take a reference instead of a second rule.
-            deps.rules.hold({ ...key, grantId, ruleId: shared.ruleId, managed: shared.managed });
+            // The shared rule is reached the way it was opened, so it is closed that way too.
+            deps.rules.hold({
+              ...key,
+              grantId,
+              ruleId: shared.ruleId,
+              managed: shared.managed,
+              assumeRoleArn: shared.assumeRoleArn,
+            });
             if (shared.managed)
               await deps.network.retag(target, shared.ruleId, await laterTags(deps, shared, tags));
             continue;
@@ -93,11 +101,14 @@ export const openGrant =
           deps.faults.point('open.before-authorize');
           const result = await deps.network.authorize(target, { ...key, family: source.family }, tags);
           deps.faults.point('open.after-authorize');
+          // Recorded with the role that reached the group: close, rollback, retag and reconciliation
+          // use it later, whatever the policy says by then.
           const hold: RuleHold = {
             ...key,
             grantId,
             ruleId: result.ruleId,
             managed: result.managed || !result.existed,
+            assumeRoleArn: target.assumeRoleArn,
           };
           deps.rules.hold(hold);
           if (ports === resource.ports[0] && resource.ports.length > 1)
@@ -140,8 +151,8 @@ export const openGrant =
     });
     if (!moved.ok) return;
     deps.wakeup.wake();
-    await refreshCard(deps, request.id);
-    await tellBoth(deps, (card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
+    refreshCard(deps, request.id);
+    tellBoth(deps, (card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
   };
 
 /** The tags a shared rule should carry: those of whichever holder ends last. */
@@ -210,7 +221,13 @@ function revocationRoomWords(d: RevocationRoomDetails): string {
   );
 }
 
-/** Rolls back what this grant opened, then records and announces the failure. */
+/**
+ * Rolls back what this grant opened itself — each rule with the role recorded on its hold — then
+ * records and announces the failure, in one transaction with its audit event. When the rollback fails
+ * too, the grant is moved to `closing` instead of `failed`, still holding those rules: a `closing`
+ * grant is due at once, so the scheduler keeps revoking them (and raises it loudly if that keeps
+ * failing), and the requester and the channel are told that something is still being closed.
+ */
 async function fail(
   deps: Deps,
   grantId: string,
@@ -219,46 +236,59 @@ async function fail(
   opened: readonly RuleHold[],
 ): Promise<void> {
   const byGroup = new Map<string, RuleHold[]>();
-  for (const h of opened) byGroup.set(lockKeyOf(h), [...(byGroup.get(lockKeyOf(h)) ?? []), h]);
+  for (const h of opened) {
+    const key = `${lockKeyOf(h)}\n${h.assumeRoleArn ?? ''}`;
+    byGroup.set(key, [...(byGroup.get(key) ?? []), h]);
+  }
+  const stillOpen: string[] = [];
+  let rollbackError: string | undefined;
   for (const holds of byGroup.values()) {
     const first = holds[0];
     if (first === undefined) continue;
     try {
       await deps.network.revoke(
-        { region: first.region, groupId: first.groupId },
+        { region: first.region, groupId: first.groupId, assumeRoleArn: first.assumeRoleArn },
         holds.map((h) => h.ruleId),
       );
     } catch (error) {
-      // The rules stay held by this grant in `closing`, so the expiry sweep keeps trying to revoke them.
-      deps.logger.error(
-        { grantId, err: describeError(error) },
-        'could not roll back rules of a failed grant',
-      );
-      deps.grants.move(grantId, ['opening'], 'closing', { endReason: 'failed', endedBy: SYSTEM_ACTOR });
-      deps.requests.markFailed(requestId, why, deps.clock.now());
-      deps.wakeup.wake();
-      return;
+      rollbackError ??= describeError(error);
+      stillOpen.push(...holds.map((h) => h.ruleId));
     }
   }
   const now = deps.clock.now();
+  const rolledBack = rollbackError === undefined;
   deps.uow.tx(() => {
-    deps.rules.release(grantId, now);
-    deps.grants.move(grantId, ['opening'], 'failed', {
-      endedAt: now,
+    deps.requests.markFailed(requestId, rolledBack ? why : `${why}; ${STILL_CLOSING}`, now);
+    if (rolledBack) deps.rules.release(grantId, now);
+    const moved = deps.grants.move(grantId, ['opening'], rolledBack ? 'failed' : 'closing', {
+      ...(rolledBack ? { endedAt: now } : {}),
       endReason: 'failed',
       endedBy: SYSTEM_ACTOR,
     });
-    deps.requests.markFailed(requestId, why, now);
     deps.audit.append({
       at: now,
       actor: SYSTEM_ACTOR,
       type: 'grant.failed',
       requestId,
       grantId,
-      details: { reason: why },
+      details: {
+        reason: why,
+        ...(rolledBack ? {} : { rollback: 'failed', rollbackError, stillOpenRuleIds: stillOpen }),
+        ...(moved.ok ? {} : { stateChangedTo: moved.detail?.['state'] }),
+      },
     });
   });
-  deps.logger.warn({ grantId, requestId, reason: why }, 'grant failed to open');
-  await refreshCard(deps, requestId);
-  await tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
+  if (rolledBack) deps.logger.warn({ grantId, requestId, reason: why }, 'grant failed to open');
+  else
+    deps.logger.error(
+      { grantId, requestId, reason: why, stillOpen, err: rollbackError },
+      'grant failed to open and its rollback failed; the scheduler keeps revoking',
+    );
+  deps.wakeup.wake();
+  refreshCard(deps, requestId);
+  tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
 }
+
+/** Added to a failure note when the rollback failed: nobody is told "nothing happened" while a rule is open. */
+export const STILL_CLOSING =
+  'what was already opened could not be closed yet; hallpass keeps closing it until AWS confirms';

@@ -12,6 +12,7 @@ export const MIN_SESSION_SECONDS = 900;
 type Deps = Pick<
   AppDeps,
   | 'outbox'
+  | 'deliveries'
   | 'clock'
   | 'logger'
   | 'policy'

@@ -53,7 +53,7 @@ export type NewRequest = Pick<
   AccessRequest,
   'id' | 'resourceId' | 'requesterId' | 'durationMs' | 'source' | 'reason' | 'createdAt' | 'approvalDeadline'
 > &
-  Partial<Pick<AccessRequest, 'kind' | 'extendsGrantId' | 'breakGlass'>>;
+  Partial<Pick<AccessRequest, 'kind' | 'extendsGrantId' | 'breakGlass' | 'resourceAtRequest'>>;
 
 /** Requests and their approvals. Every state change is a compare-and-set on `pending`. */
 export interface RequestStore {
@@ -113,10 +113,18 @@ export interface GrantStore {
   ): Result<Grant, 'STATE_CHANGED'>;
   /** Grants in the given states, earliest expiry first; `requesterId` narrows to one person's. */
   list(states: readonly GrantState[], requesterId?: string): Grant[];
-  /** Active grants with `expires_at <= now`, and grants stuck in `closing` (a close that did not finish). */
+  /**
+   * Grants due to be closed now: see `grantDueAt` in the domain — one definition, shared with
+   * `nextExpiry`, so "what is due" and "when is the next due" cannot disagree.
+   */
   dueForExpiry(now: Date): Grant[];
-  /** The earliest `expires_at` among active grants. */
+  /** The earliest moment a grant is due to be closed (a `closing` grant is due at once). */
   nextExpiry(): Date | undefined;
+  /**
+   * Records a failed close attempt on a `closing` grant: counts it and sets when to try again.
+   * Returns the grant as it is now (`undefined` if it is no longer closing).
+   */
+  closeFailed(id: string, retryAt: Date): Grant | undefined;
   /** Moves an active grant's planned end (an approved extension) and clears its warning. */
   extend(id: string, expiresAt: Date): Result<Grant, 'STATE_CHANGED'>;
   /** Active, unwarned grants long enough to deserve a warning whose warning time (`expires_at − warnBeforeMs`) has come. */
@@ -140,12 +148,18 @@ export type RuleKey = {
   readonly cidr: string;
 };
 
-/** A grant's hold on a rule. Rules are reference-counted: revoked only when no live grant holds them. */
+/**
+ * A grant's hold on a rule. Rules are reference-counted: revoked only when no live grant holds them.
+ * A hold records everything needed to reach its rule again (region, group, and the role assumed for a
+ * group in another account), so closing never depends on the policy as it reads later.
+ */
 export type RuleHold = RuleKey & {
   readonly grantId: string;
   readonly ruleId: string;
   /** False when the rule existed before hallpass and is not tagged managed-by=hallpass: never revoked by us. */
   readonly managed: boolean;
+  /** The role assumed to reach the group when the rule was opened; absent: hallpass's own credentials. */
+  readonly assumeRoleArn?: string | undefined;
 };
 
 export interface RuleStore {
@@ -161,6 +175,17 @@ export interface RuleStore {
   findLive(key: RuleKey): RuleHold | undefined;
   /** Marks all holds of a grant released. */
   release(grantId: string, at: Date): void;
+  /**
+   * Every group (region, group, role) named by a hold still held or released since `releasedSince`:
+   * where tagged rules of hallpass's may still exist whether or not the policy names the group now
+   * (reconciliation).
+   */
+  knownTargets(releasedSince: Date): RuleTarget[];
+  /**
+   * Holds written before holds recorded their target: fills in the role from `roleOf` (the policy of
+   * the upgrade) for each grant, once. Returns how many holds it filled in.
+   */
+  recordLegacyTargets(roleOf: (resourceId: string) => string | undefined): number;
 }
 
 /** An append-only audit trail: every transition, with actor, time and details. */
@@ -259,13 +284,18 @@ export type Notice =
       readonly approvers: readonly string[];
     }
   | { readonly type: 'grant-reviewed'; readonly card: ApprovalCard; readonly grant: Grant }
-  /** A close keeps failing: said loudly in the thread (hallpass keeps retrying until AWS confirms). */
+  /**
+   * A close keeps failing: said loudly in the thread (mentioning the admins), to the requester and to
+   * the admins; hallpass keeps retrying until AWS confirms.
+   */
   | {
       readonly type: 'grant-close-failing';
       readonly card: ApprovalCard;
       readonly grant: Grant;
       readonly attempts: number;
       readonly error: string;
+      /** The policy's admins (user ids and `@groups`), mentioned in the thread. */
+      readonly admins?: readonly string[] | undefined;
     };
 
 /** Slack, as the use cases see it. Failures throw; use cases log them and go on (a notice never blocks a close). */
@@ -292,7 +322,7 @@ export interface Notifier {
   notifyChannel(channel: string, notice: ChannelNotice): Promise<void>;
 }
 
-/** Wakes the scheduler after a change to due times (a new grant, an approval, a close). */
+/** Wakes a background loop: the scheduler after a change to due times, the outbox dispatcher after a delivery was queued. */
 export interface Wakeup {
   wake(): void;
 }
@@ -444,33 +474,47 @@ export const FAULT_POINTS: readonly FaultPoint[] = [
 
 export const noFaults: Faults = { point: () => {} };
 
-/** A Slack delivery that failed and is kept to be retried (never credentials: those are not retried). */
+/** One Slack message to send (never credentials: those go out directly, once, and are never stored). */
 export type Delivery =
   | { readonly kind: 'card-post'; readonly requestId: string }
   | { readonly kind: 'card-update'; readonly requestId: string }
   | { readonly kind: 'thread'; readonly requestId: string; readonly notice: Notice }
-  | { readonly kind: 'dm'; readonly requestId: string; readonly userId: string; readonly notice: Notice };
+  | { readonly kind: 'dm'; readonly requestId: string; readonly userId: string; readonly notice: Notice }
+  | { readonly kind: 'channel'; readonly channel: string; readonly notice: ChannelNotice };
 
+/** A delivery as the outbox keeps it. */
 export type OutboxItem = {
   readonly id: number;
-  readonly requestId: string;
   readonly kind: Delivery['kind'];
+  /** Deliveries of one lane go out in order, each after the ones before it (`req:<id>`, `chan:<channel>`). */
+  readonly lane: string;
+  readonly requestId?: string | undefined;
   readonly userId?: string | undefined;
-  /** The notice as JSON, without its card (the card is read fresh when retried). */
+  readonly channel?: string | undefined;
+  /** The notice as JSON, without its card (the card is read fresh when sent). */
   readonly notice?: string | undefined;
+  /** Attempts made so far (0 for one never tried). */
   readonly attempts: number;
+  readonly createdAt: Date;
 };
 
-/** Slack deliveries waiting for a retry, so a Slack outage delays notices instead of losing them. */
+/**
+ * Every Slack message waits here until it is delivered, so nothing that closes access waits on Slack
+ * and a Slack outage delays notices instead of losing them.
+ */
 export interface OutboxStore {
-  enqueue(item: Omit<OutboxItem, 'id' | 'attempts'>, now: Date, nextAt: Date, error: string): void;
-  /** Deliveries whose next attempt is due, oldest first. */
-  due(now: Date, limit: number): OutboxItem[];
+  /** Appends a delivery to the end of its lane, due at once. */
+  enqueue(item: Omit<OutboxItem, 'id' | 'attempts' | 'createdAt'>, now: Date): void;
+  /** Deliveries that may go now: due, and first among the waiting ones of their lane. Oldest first. */
+  ready(now: Date, limit: number): OutboxItem[];
   done(id: number, at: Date): void;
   retryLater(id: number, attempts: number, nextAt: Date, error: string): void;
-  /** Gives up on a delivery (kept, marked failed, for the record). */
+  /** Gives up on a delivery (kept, marked abandoned, for the record). */
   abandon(id: number, at: Date, error: string): void;
+  /** When the first waiting delivery of some lane is due. */
   nextAttempt(): Date | undefined;
+  /** How many deliveries are waiting (health and tests). */
+  waiting(): number;
 }
 
 // --- Reconciliation with AWS (issue 5) ---------------------------------------------------------

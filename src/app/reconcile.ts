@@ -3,15 +3,15 @@ import { findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { CloseGrant } from './close-grant';
 import type { AppDeps } from './deps';
-import { describeError, safely } from './notify';
+import { deliver, describeError, loadCard, type NotifyDeps } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
 import type { ManagedRule, ReconcileReport, RuleDrift, RuleHold, RuleTarget } from './ports';
 import { compareRules } from './reconcile-compare';
 
-type Deps = Pick<
-  AppDeps,
-  'clock' | 'logger' | 'policy' | 'grants' | 'rules' | 'audit' | 'network' | 'notifier' | 'locks'
->;
+type Deps = NotifyDeps & Pick<AppDeps, 'rules' | 'audit' | 'network' | 'locks'>;
+
+/** Groups whose holds were all released longer ago than this are no longer looked at (unless the policy names them). */
+export const RECONCILE_RELEASED_FOR_MS = 7 * 24 * 60 * 60_000;
 
 /** What one pass did. `failed` counts groups that could not be read and rules or grants that could not be closed. */
 export type ReconcileResult = {
@@ -59,7 +59,7 @@ type GroupOutcome = {
  * Reports go to the channels of the resources on the group (drift: the grant's resource's channel).
  */
 export const reconcile =
-  (deps: Deps, close: CloseGrant, announce: (grant: Grant) => Promise<void>): Reconcile =>
+  (deps: Deps, close: CloseGrant, announce: (grant: Grant) => void): Reconcile =>
   async () => {
     const policy = deps.policy();
     let orphansRevoked = 0;
@@ -75,7 +75,7 @@ export const reconcile =
     };
     const toEnd = new Set<string>();
 
-    for (const { target, channels } of groupsOf(policy)) {
+    for (const { target, channels } of groupsToReconcile(deps, policy)) {
       let outcome: GroupOutcome;
       try {
         outcome = await deps.locks.run(lockKeyOf(target), () => reconcileGroup(deps, target));
@@ -93,7 +93,7 @@ export const reconcile =
       for (const id of outcome.toEnd) toEnd.add(id);
       for (const channel of channels) reportFor(channel).orphans.push(...outcome.orphans);
       for (const entry of outcome.drift) {
-        const own = findResource(policy, entry.finding.grant.resourceId)?.channel;
+        const own = channelOfGrant(deps, entry.finding.grant);
         for (const channel of own === undefined ? channels : [own]) reportFor(channel).drift.push(entry);
       }
     }
@@ -105,7 +105,7 @@ export const reconcile =
         const closed = await close(grantId, 'revoked', SYSTEM_ACTOR);
         if (closed !== undefined) {
           ended.add(grantId);
-          await announce(closed);
+          announce(closed);
         }
       } catch (error) {
         failed += 1;
@@ -127,24 +127,55 @@ export const reconcile =
           grantEnded: ended.has(d.finding.grant.id),
         })),
       };
-      await safely(deps, 'channel reconcile-report', () => deps.notifier.notifyChannel(channel, report));
+      deliver(deps, { kind: 'channel', channel, notice: report });
     }
     return { orphansRevoked, drift: driftCount, grantsEnded: ended.size, failed };
   };
 
-/** Every security group of the policy once (by region, group and role), with the channels of its resources. */
-function groupsOf(policy: Policy): { target: RuleTarget; channels: string[] }[] {
+/**
+ * Every security group to look at, once per (region, group, role): those of the policy, with the
+ * channels of their resources, and those the database knows from holds — still held, or released in
+ * the last week — whether or not the policy names them any more, reached with the role recorded on
+ * the hold. Reports about a group the policy no longer names go to the channels of the grants that
+ * held rules there.
+ */
+function groupsToReconcile(deps: Deps, policy: Policy): { target: RuleTarget; channels: string[] }[] {
   const groups = new Map<string, { target: RuleTarget; channels: string[] }>();
+  // A newline cannot occur in a region, a group id or an ARN, so the key is unambiguous.
+  const keyOf = (t: RuleTarget) => `${t.region}\n${t.groupId}\n${t.assumeRoleArn ?? ''}`;
   for (const resource of policy.resources) {
     if (resource.kind !== 'security-group') continue;
     const target = targetOf(resource);
-    // A newline cannot occur in a region, a group id or an ARN, so the key is unambiguous.
-    const key = `${target.region}\n${target.groupId}\n${target.assumeRoleArn ?? ''}`;
-    const group = groups.get(key) ?? { target, channels: [] };
+    const group = groups.get(keyOf(target)) ?? { target, channels: [] };
     if (!group.channels.includes(resource.channel)) group.channels.push(resource.channel);
-    groups.set(key, group);
+    groups.set(keyOf(target), group);
+  }
+  const since = new Date(deps.clock.now().getTime() - RECONCILE_RELEASED_FOR_MS);
+  const known = deps.rules.knownTargets(since).filter((t) => !groups.has(keyOf(t)));
+  if (known.length > 0) {
+    const live = deps.grants.list(['opening', 'active', 'closing']);
+    for (const target of known) {
+      const channels = new Set<string>();
+      for (const grant of live) {
+        const onGroup = deps.rules
+          .holdsOf(grant.id)
+          .some((h) => h.region === target.region && h.groupId === target.groupId);
+        const channel = onGroup ? channelOfGrant(deps, grant) : undefined;
+        if (channel !== undefined) channels.add(channel);
+      }
+      groups.set(keyOf(target), { target, channels: [...channels] });
+    }
   }
   return [...groups.values()];
+}
+
+/** Where a grant is announced: its resource's channel now, or where its approval message was posted. */
+function channelOfGrant(deps: Deps, grant: Grant): string | undefined {
+  return (
+    findResource(deps.policy(), grant.resourceId)?.channel ??
+    loadCard(deps, grant.requestId)?.request.message?.channel ??
+    loadCard(deps, grant.requestId)?.resource.channel
+  );
 }
 
 /** One group, under its lock: list AWS, read the database, compare, act. */

@@ -20,6 +20,7 @@ export const reviewGrant =
     deps: Pick<
       AppDeps,
       | 'outbox'
+      | 'deliveries'
       | 'clock'
       | 'logger'
       | 'policy'
@@ -56,10 +57,10 @@ export const reviewGrant =
     });
     if (!reviewed.ok) return err('ALREADY_REVIEWED', { grantId: grant.id });
     deps.wakeup.wake();
-    await refreshCard(deps, grant.requestId);
+    refreshCard(deps, grant.requestId);
     const card = loadCard(deps, grant.requestId);
     if (card !== undefined) {
-      await deliver(deps, {
+      deliver(deps, {
         kind: 'thread',
         requestId: grant.requestId,
         notice: { type: 'grant-reviewed', card, grant: reviewed.value },

@@ -1,18 +1,22 @@
 import type { Grant } from '../domain/grant';
 import { type Actor, findResource, isAdmin, isApprover } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
-import type { CloseGrant } from './close-grant';
+import { type CloseGrant, recordCloseFailure } from './close-grant';
 import type { AppDeps } from './deps';
+import { describeError, type NotifyDeps } from './notify';
 
-export type RevokeError = 'UNKNOWN_GRANT' | 'NOT_ALLOWED_TO_REVOKE' | 'GRANT_NOT_ACTIVE';
+export type RevokeError = 'UNKNOWN_GRANT' | 'NOT_ALLOWED_TO_REVOKE' | 'GRANT_NOT_ACTIVE' | 'CLOSE_PENDING';
 
 /**
  * `/access revoke <grant-id>` and the Done button (reason `done`): ends a grant now. Allowed to its requester, to any approver of its
  * resource, and to admins — decided from the policy at this moment. For a role grant this is what
- * writes the deny policy, since STS cannot end the session itself.
+ * writes the deny policy, since STS cannot end the session itself. When AWS refuses the close, the
+ * grant stays `closing` — it is ending, and the scheduler retries until AWS confirms (raising it
+ * loudly if it keeps failing) — and the answer says exactly that (`CLOSE_PENDING`), never that
+ * nothing changed.
  */
 export const revokeGrant =
-  (deps: Pick<AppDeps, 'policy' | 'grants'>, close: CloseGrant, announce: (grant: Grant) => Promise<void>) =>
+  (deps: NotifyDeps & Pick<AppDeps, 'wakeup'>, close: CloseGrant, announce: (grant: Grant) => void) =>
   async (cmd: {
     grantId: string;
     actor: Actor;
@@ -28,10 +32,21 @@ export const revokeGrant =
       isAdmin(policy, cmd.actor);
     if (!allowed) return err('NOT_ALLOWED_TO_REVOKE', { grantId: grant.id, resourceId: grant.resourceId });
     if (grant.state !== 'active') return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: grant.state });
-    const closed = await close(grant.id, cmd.reason ?? 'revoked', cmd.actor.userId);
+    let closed: Grant | undefined;
+    try {
+      closed = await close(grant.id, cmd.reason ?? 'revoked', cmd.actor.userId);
+    } catch (error) {
+      recordCloseFailure(deps, grant, error);
+      deps.wakeup.wake();
+      return err('CLOSE_PENDING', {
+        grantId: grant.id,
+        resourceId: grant.resourceId,
+        error: describeError(error),
+      });
+    }
     if (closed === undefined) {
       return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: deps.grants.get(grant.id)?.state });
     }
-    await announce(closed);
+    announce(closed);
     return ok(closed);
   };

@@ -98,6 +98,7 @@ export function validateRequest(
 type Deps = Pick<
   AppDeps,
   | 'outbox'
+  | 'deliveries'
   | 'roles'
   | 'clock'
   | 'ids'
@@ -151,6 +152,7 @@ export const submitRequest =
         createdAt: now,
         approvalDeadline: addMilliseconds(now, resource.approvalTimeout),
         breakGlass,
+        resourceAtRequest: resource,
       });
       deps.audit.append({
         at: now,
@@ -193,7 +195,7 @@ export const submitRequest =
     });
 
     // If Slack is down the post is kept and retried: approvers will see it once Slack answers.
-    await deliver(deps, { kind: 'card-post', requestId: id });
+    deliver(deps, { kind: 'card-post', requestId: id });
     deps.wakeup.wake();
     if (created.grantId !== undefined) await openGrant(created.grantId);
     if (breakGlass && created.grantId !== undefined)
@@ -214,7 +216,7 @@ async function alertBreakGlass(
   const card = loadCard(deps, requestId);
   const grant = deps.grants.get(grantId);
   if (card === undefined || grant === undefined || grant.state !== 'active') return;
-  await deliver(deps, {
+  deliver(deps, {
     kind: 'thread',
     requestId,
     notice: { type: 'break-glass-opened', card, grant, approvers: resource.approvers },

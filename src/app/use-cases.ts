@@ -2,6 +2,7 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import { cancelRequest } from './cancel-request';
 import { announceClosed, closeGrant } from './close-grant';
 import { approveRequest, denyRequest } from './decide-request';
+import { deliverOutbox } from './deliver-outbox';
 import type { AppDeps } from './deps';
 import { exportAudit } from './export-audit';
 import { requestExtension } from './extend-grant';
@@ -27,7 +28,7 @@ export function createUseCases(deps: AppDeps) {
   const due = runDueWork(deps, close, announce);
   return {
     submitRequest: submitRequest(deps, open),
-    approveRequest: approveRequest(deps, open, due),
+    approveRequest: approveRequest(deps, open),
     denyRequest: denyRequest(deps),
     openGrant: open,
     recoverInterrupted: recoverInterrupted(deps, open),
@@ -40,6 +41,8 @@ export function createUseCases(deps: AppDeps) {
     reviewGrant: reviewGrant(deps),
     exportAudit: exportAudit(deps),
     runDueWork: due,
+    /** The outbox dispatcher's run-once job: sends the queued Slack messages that are ready. */
+    deliverOutbox: deliverOutbox(deps),
     overview: overview(deps),
     dashboard: dashboard(deps),
     resourcesFor: resourcesFor(deps),

@@ -7,8 +7,12 @@ export type SchedulerDeps = {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly logger: Logger;
-  /** The next moment something is due (a grant's `expires_at`, a request's deadline), read from the database. */
-  readonly nextDue: () => Date | undefined;
+  /**
+   * The next moment something is due (a grant's `expires_at`, a request's deadline), read from the
+   * database: one date, or the next date of each kind of work. Given per kind, a kind whose work failed
+   * and waits for the backoff does not hide the others' due times.
+   */
+  readonly nextDue: () => Date | undefined | readonly (Date | undefined)[];
   /** The run-once job; returns the ids whose work failed and must be retried. */
   readonly run: (now: Date) => Promise<{ readonly failed: readonly string[] }>;
   /** Backoff for failed work: first delay, cap. */
@@ -51,11 +55,15 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const readDue = (now: number): number | undefined => {
     try {
-      const due = deps.nextDue()?.getTime();
-      // Without this, work that keeps failing while still due would pull the timer back to
-      // "now" after every run: a hot loop that ignores the backoff.
-      if (due !== undefined && failedAt !== undefined && due <= failedAt) return undefined;
-      return due;
+      const raw = deps.nextDue();
+      const times = (Array.isArray(raw) ? raw : [raw])
+        .filter((d): d is Date => d instanceof Date)
+        .map((d) => d.getTime())
+        // While backing off, a due time up to the failed run's `now` is that run's failed work and
+        // waits for `retryAt` (else it would pull the timer back to "now" after every run: a hot loop
+        // that ignores the backoff). Due times of other kinds of work are still armed for on time.
+        .filter((t) => failedAt === undefined || t > failedAt);
+      return times.length === 0 ? undefined : Math.min(...times);
     } catch (error) {
       // The database is unreachable: look again later rather than lose the timer (or throw into a
       // timer callback, which would take the process down).

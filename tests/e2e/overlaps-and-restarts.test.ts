@@ -240,12 +240,14 @@ describe('Slack down', () => {
       `prod-db 30m from ${ADDRESS} ends during an outage`,
       APPROVER,
     );
-    for (let i = 0; i < 10; i++) h.slack.failNext('chat.postMessage', { status: 503 });
+    h.slack.outage({ status: 503 }, ['chat.postMessage']);
     await h.advance(30 * MINUTE);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
     const endNotices = () => threadPosts(h.slack).filter((c) => c.ok && /closed/.test(allText(c)));
-    expect(endNotices()).toHaveLength(0);
     for (let i = 0; i < 5; i++) await h.advance(60_000);
+    expect(endNotices()).toHaveLength(0);
+    h.slack.restore();
+    for (let i = 0; i < 3; i++) await h.advance(60_000);
     await h.slack.waitFor(() => endNotices().length === 1 || undefined);
     await h.slack.waitFor(
       () => dmsTo(h.slack, REQUESTER).some((c) => c.ok && /closed/.test(allText(c))) || undefined,

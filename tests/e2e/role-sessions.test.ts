@@ -485,6 +485,7 @@ resources:
 `,
     });
     h.sts.addRole({ arn: crossAccountRole });
+    h.ec2.placeGroup('sg-0123456789abcdef0', '210987654321');
     await h.command(REQUESTER, 'partner-db 30m from 203.0.113.7 partner debugging');
     await h.slack.waitFor(() => h.ec2.rules().length === 1 || undefined);
     const assumed = stsCalls(h, 'AssumeRole').find((c) => c.params['RoleArn'] === crossAccountRole);

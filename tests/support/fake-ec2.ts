@@ -61,6 +61,14 @@ export interface FakeEc2 {
   /** Makes a security group exist (when the fake was started with an explicit group list). */
   addGroup(groupId: string): void;
   /**
+   * Puts a group in an AWS account (default: 123456789012, hallpass's own). As in EC2, a caller from
+   * another account does not see it: its calls on the group answer `InvalidGroup.NotFound`, its rules
+   * are not listed and cannot be revoked or tagged.
+   */
+  placeGroup(groupId: string, account: string): void;
+  /** Which account a caller is in, from the access key that signed the call (default: every key is 123456789012's). */
+  setAccountOf(accountOf: (accessKeyId: string | undefined) => string): void;
+  /**
    * Changes a rule in place behind the adapter's back, as `ModifySecurityGroupRules` (or the console)
    * does: same rule id and tags, new protocol, ports or source (reconciliation tests: a rule widened by hand).
    */
@@ -98,7 +106,7 @@ class Ec2Error extends Error {
 
 type Params = Map<string, string>;
 type Fault = { code: string; status: number; remaining: number; afterApply: boolean };
-type Handler = (params: Params, ctx: { region: string }) => string;
+type Handler = (params: Params, ctx: { region: string; account: string }) => string;
 type MutableRule = Omit<FakeRule, 'tags' | 'description'> & {
   tags: Record<string, string>;
   description?: string | undefined;
@@ -246,21 +254,27 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const rules: MutableRule[] = [];
   const calls: FakeEc2Call[] = [];
   const faults = new Map<string, Fault[]>();
+  const owners = new Map<string, string>();
+  let accountOf: (accessKeyId: string | undefined) => string = () => OWNER_ID;
+  const ownerOf = (groupId: string): string => owners.get(groupId) ?? OWNER_ID;
+  /** Whether a caller in `account` can see this rule (its group is the account's). */
+  const visible = (account: string) => (r: MutableRule) => ownerOf(r.groupId) === account;
 
-  const requireGroup = (groupId: string | undefined): string => {
+  const requireGroup = (groupId: string | undefined, account: string): string => {
     if (groupId === undefined || groupId === '') {
       throw new Ec2Error('MissingParameter', 'The request must contain the parameter groupId');
     }
     const exists = groups === undefined ? /^sg-[0-9a-f]+$/.test(groupId) : groups.has(groupId);
-    if (!exists)
+    // A group of another account does not exist as far as this caller can tell: the same answer.
+    if (!exists || ownerOf(groupId) !== account)
       throw new Ec2Error('InvalidGroup.NotFound', `The security group '${groupId}' does not exist`);
     return groupId;
   };
   const ruleNotFound = (id: string) =>
     new Ec2Error('InvalidSecurityGroupRuleId.NotFound', `The security group rule ID '${id}' does not exist`);
 
-  const authorize: Handler = (params, { region }) => {
-    const groupId = requireGroup(params.get('GroupId'));
+  const authorize: Handler = (params, { region, account }) => {
+    const groupId = requireGroup(params.get('GroupId'), account);
     const permissions = indices(params, 'IpPermissions');
     if (permissions.length === 0) {
       throw new Ec2Error('MissingParameter', 'The request must contain the parameter ipPermissions');
@@ -336,8 +350,8 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     return `<return>true</return><securityGroupRuleSet>${created.map((r) => ruleXml(r, region)).join('')}</securityGroupRuleSet>`;
   };
 
-  const revoke: Handler = (params) => {
-    const groupId = requireGroup(params.get('GroupId'));
+  const revoke: Handler = (params, { account }) => {
+    const groupId = requireGroup(params.get('GroupId'), account);
     const ids = stringList(params, 'SecurityGroupRuleId');
     if (ids.length === 0) {
       throw new Ec2Error('InvalidParameterValue', 'fake-ec2 supports revoking by SecurityGroupRuleId only');
@@ -354,7 +368,8 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     return `<return>true</return><revokedSecurityGroupRuleSet>${revoked.map((r) => ruleXml(r, '', false)).join('')}</revokedSecurityGroupRuleSet>`;
   };
 
-  const describe: Handler = (params, { region }) => {
+  const describe: Handler = (params, { region, account }) => {
+    const mine = rules.filter(visible(account));
     const ids = stringList(params, 'SecurityGroupRuleId');
     const maxResultsText = params.get('MaxResults');
     if (maxResultsText !== undefined && ids.length > 0) {
@@ -370,8 +385,8 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
         `Value ( ${maxResultsText ?? ''} ) for parameter maxResults is invalid`,
       );
     }
-    for (const id of ids) if (!rules.some((r) => r.id === id)) throw ruleNotFound(id);
-    let selected = ids.length > 0 ? rules.filter((r) => ids.includes(r.id)) : [...rules];
+    for (const id of ids) if (!mine.some((r) => r.id === id)) throw ruleNotFound(id);
+    let selected = ids.length > 0 ? mine.filter((r) => ids.includes(r.id)) : [...mine];
     for (const n of indices(params, 'Filter')) {
       const name = params.get(`Filter.${n}.Name`) ?? '';
       const values = stringList(params, `Filter.${n}.Value`);
@@ -407,7 +422,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     return `<securityGroupRuleSet>${page.map((r) => ruleXml(r, region)).join('')}</securityGroupRuleSet>${el('nextToken', next)}`;
   };
 
-  const createTags: Handler = (params) => {
+  const createTags: Handler = (params, { account }) => {
     const resources = stringList(params, 'ResourceId');
     if (resources.length === 0)
       throw new Ec2Error('MissingParameter', 'The request must contain the parameter resourceIdSet');
@@ -415,14 +430,14 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     const targets: MutableRule[] = [];
     for (const id of resources) {
       if (id.startsWith('sgr-')) {
-        const rule = rules.find((r) => r.id === id);
+        const rule = rules.find((r) => r.id === id && visible(account)(r));
         if (rule === undefined) throw ruleNotFound(id);
         if (Object.keys({ ...rule.tags, ...tags }).length > MAX_TAGS_PER_RESOURCE) {
           throw new Ec2Error('TagLimitExceeded', `The maximum number of tags for ${id} has been reached`);
         }
         targets.push(rule);
       } else if (id.startsWith('sg-')) {
-        requireGroup(id);
+        requireGroup(id, account);
       } else {
         throw new Ec2Error('InvalidID', `The ID '${id}' is not valid`);
       }
@@ -483,7 +498,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       if (params.get('DryRun') === 'true') {
         throw new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
       }
-      const result = handler(params, { region });
+      const result = handler(params, { region, account: accountOf(accessKeyId) });
       if (fault !== undefined) throw new Ec2Error(fault.code, `Injected fault: ${fault.code}`, fault.status);
       send(
         res,
@@ -535,6 +550,13 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     },
     addGroup(groupId) {
       groups?.add(groupId);
+    },
+    placeGroup(groupId, account) {
+      groups?.add(groupId);
+      owners.set(groupId, account);
+    },
+    setAccountOf(resolver) {
+      accountOf = resolver;
     },
     modifyRule(ruleId, change) {
       const index = rules.findIndex((r) => r.id === ruleId);

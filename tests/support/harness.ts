@@ -29,6 +29,8 @@ export const APPROVER_2 = 'UAPPROVER2';
 export const OUTSIDER = 'UOUTSIDER1';
 export const ROLE_ARN = 'arn:aws:iam::123456789012:role/ProdReadOnly';
 export const REQUESTER_EMAIL = 'requester@example.com';
+/** hallpass's own AWS account in the fakes (the caller of every call not signed by an issued session). */
+export const OWN_ACCOUNT = '123456789012';
 
 export const DEFAULT_POLICY = `
 admins: ["@security"]
@@ -156,6 +158,8 @@ export async function startHarness(
      * Given, it runs at every start-up and then every `reconcileInterval` (e.g. `60s`; `0s`: start-up only).
      */
     reconcileInterval?: string;
+    /** How long one Slack call may take (a test of a Slack that never answers shortens it). */
+    slackTimeoutMs?: number;
   } = {},
 ): Promise<Harness> {
   const slack = await startSlackStandIn();
@@ -173,6 +177,10 @@ export async function startHarness(
     roles: [{ arn: ROLE_ARN, maxSessionDuration: 3600 }],
     now: () => clock.now(),
   });
+  // Whose credentials signed an EC2 call: a session the fake STS issued acts in its role's account.
+  ec2.setAccountOf(
+    (key) => sts.sessions.find((x) => x.accessKeyId === key)?.roleArn.split(':')[4] ?? OWN_ACCOUNT,
+  );
   const dir = mkdtempSync(path.join(tmpdir(), 'hallpass-e2e-'));
   const dbPath = path.join(dir, 'hallpass.db');
   Object.assign(process.env, AWS_ENV, {
@@ -181,7 +189,17 @@ export async function startHarness(
     AWS_ENDPOINT_URL_IAM: sts.iamUrl,
   });
   const policy = parsePolicy(opts.policy ?? DEFAULT_POLICY);
-  return boot({ slack, ec2, sts, clock, dir, dbPath, policy, reconcileInterval: opts.reconcileInterval });
+  return boot({
+    slack,
+    ec2,
+    sts,
+    clock,
+    dir,
+    dbPath,
+    policy,
+    reconcileInterval: opts.reconcileInterval,
+    slackTimeoutMs: opts.slackTimeoutMs,
+  });
 }
 
 async function boot(s: {
@@ -193,6 +211,7 @@ async function boot(s: {
   dbPath: string;
   policy: Policy;
   reconcileInterval?: string | undefined;
+  slackTimeoutMs?: number | undefined;
 }): Promise<Harness> {
   const envResult = loadEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -211,9 +230,12 @@ async function boot(s: {
     logger,
     clock: s.clock,
     timers: s.clock,
-    slackClientOptions: { retryConfig: { retries: 0 } },
+    // The production Slack client options (single attempts, a 429 returned at once) are under test too.
+    ...(s.slackTimeoutMs === undefined ? {} : { slackTimeoutMs: s.slackTimeoutMs }),
     reconcile: s.reconcileInterval !== undefined,
   });
+  // What start-up queued for Slack (catch-up notices, a reconciliation report) is out before the test goes on.
+  await hallpass.settled();
   const url = `http://127.0.0.1:${hallpass.port}/slack/events`;
   // Answers once the bot has finished everything the request started (listeners, notices, scheduler).
   const send = async (body: string, retryNum?: number) => {
@@ -279,6 +301,8 @@ async function boot(s: {
         s.clock.advance(0);
         await hallpass.scheduler.idle();
       }
+      // And what the run queued for Slack (the outbox dispatcher) and Home, as long as Slack answers.
+      await hallpass.settled();
     },
     async stopBot() {
       if (stopped) return;

@@ -71,6 +71,16 @@ export interface SlackStandIn {
   setSocketModeUrl(url: string): void;
   /** Makes the next call to `method` fail; queue several by calling again. */
   failNext(method: string, failure: SlackFailure): void;
+  /**
+   * Slack having a bad day: until `restore()`, every call to `methods` (all Web API methods when
+   * absent) fails with `failure`, or with `'hang'` is never answered at all (the call is recorded as
+   * not ok and its connection held open; `restore()` drops it unanswered, so it is never processed).
+   */
+  outage(failure: SlackFailure | 'hang', methods?: readonly string[]): void;
+  /** Ends the outage: calls are answered normally again, and held connections are dropped. */
+  restore(): void;
+  /** How many calls are being held unanswered right now. */
+  hanging(): number;
   /** A fresh `response_url` served by this stand-in; posts to it are recorded. */
   responseUrl(): string;
   /** The current state of a posted message, or undefined. */
@@ -124,6 +134,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const emails = new Map<string, string>();
   let socketModeUrl: string | undefined;
   let seq = 0;
+  let outageNow: { failure: SlackFailure | 'hang'; methods?: readonly string[] | undefined } | undefined;
+  const held = new Set<ServerResponse>();
 
   const nextTs = (): string => {
     seq += 1;
@@ -334,7 +346,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
 
   function answer(method: string, args: Record<string, unknown>, token: string | undefined): Answer {
     const queued = failures.get(method);
-    const failure = queued?.shift();
+    const failure = queued?.shift() ?? outageFailure(method);
     if (failure !== undefined) {
       if (typeof failure === 'string') return errAnswer(failure);
       const headers: Record<string, string> =
@@ -393,9 +405,26 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? str(at(args, 'token'));
     const { token: _dropped, ...rest } = args;
+    if (
+      outageNow?.failure === 'hang' &&
+      (outageNow.methods === undefined || outageNow.methods.includes(method))
+    ) {
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      record({ method, args: rest, at: new Date(), ok: false, token });
+      return;
+    }
     const a = answer(method, rest, token);
     record({ method, args: rest, at: new Date(), ok: a.status === 200 && at(a.body, 'ok') === true, token });
     send(a);
+  }
+
+  /** The failure an ongoing outage gives this method, if any ('hang' is handled before answering). */
+  function outageFailure(method: string): SlackFailure | undefined {
+    if (outageNow === undefined || outageNow.failure === 'hang') return undefined;
+    return outageNow.methods === undefined || outageNow.methods.includes(method)
+      ? outageNow.failure
+      : undefined;
   }
 
   const server = createServer((req, res) => {
@@ -428,6 +457,15 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     failNext: (method, failure) => {
       failures.set(method, [...(failures.get(method) ?? []), failure]);
     },
+    outage: (failure, methods) => {
+      outageNow = { failure, methods };
+    },
+    restore: () => {
+      outageNow = undefined;
+      for (const res of held) res.destroy();
+      held.clear();
+    },
+    hanging: () => held.size,
     responseUrl: () => {
       responseSeq += 1;
       return `${url}/response/r${responseSeq}`;

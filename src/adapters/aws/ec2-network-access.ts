@@ -33,12 +33,12 @@ export const TAG_KEYS = {
 /** EC2 refuses a rule description longer than this. */
 export const MAX_DESCRIPTION_LENGTH = 255;
 
-/** Revoke errors that mean the rule (or its whole group) is already gone. */
-const ALREADY_GONE = [
-  'InvalidPermission.NotFound',
-  'InvalidSecurityGroupRuleId.NotFound',
-  'InvalidGroup.NotFound',
-] as const;
+/**
+ * Revoke errors that mean the rule is already gone. `InvalidGroup.NotFound` is deliberately not one:
+ * a revoke sent with the wrong credentials or region (another account's group) gets exactly that
+ * answer while the rule stays open, so it is a failure — retried and raised loudly — never success.
+ */
+const ALREADY_GONE = ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'] as const;
 
 /** Bounds the Duplicate lookup: EC2 allows at most 1000 rules per group, and a page holds up to 1000. */
 const MAX_DESCRIBE_PAGES = 50;

@@ -1,11 +1,12 @@
 import type { WebClient } from '@slack/web-api';
-import type {
-  ApprovalCard,
-  ChannelNotice,
-  Clock,
-  Notice,
-  Notifier,
-  SessionCredentials,
+import {
+  type ApprovalCard,
+  type ChannelNotice,
+  type Clock,
+  InfraError,
+  type Notice,
+  type Notifier,
+  type SessionCredentials,
 } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import type { MessageRef } from '../../domain/request';
@@ -14,10 +15,13 @@ import { approvalCardMessage } from './views/approval-card';
 import { credentialsMessage } from './views/credentials';
 import { noticeMessage } from './views/notices';
 import { reconcileReportMessage } from './views/reconcile';
+import { classifySlackError } from './web-client';
 
 /**
- * The `Notifier` port on Slack's Web API. It wraps an injected `WebClient`, so the scheduler can
- * post without a listener context. Messages are built by the pure views.
+ * The `Notifier` port on Slack's Web API. It wraps an injected `WebClient` (built with
+ * `singleAttemptClientOptions`: one attempt, a timeout, a 429 returned at once), so the outbox
+ * dispatcher decides about retries; every failure is thrown as an `InfraError` saying whether it may
+ * succeed later (`classifySlackError`). Messages are built by the pure views.
  */
 export function createSlackNotifier(deps: {
   client: WebClient;
@@ -30,52 +34,72 @@ export function createSlackNotifier(deps: {
     now: deps.clock.now(),
     ...(deps.mentioner === undefined ? {} : { mention: await deps.mentioner() }),
   });
+  const call = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw classifySlackError(error, operation);
+    }
+  };
   return {
-    async postApprovalCard(card: ApprovalCard): Promise<MessageRef> {
-      const message = approvalCardMessage(card, deps.clock.now(), await opts());
-      const res = await client.chat.postMessage({
-        channel: card.resource.channel,
-        ...message,
-        unfurl_links: false,
-      });
-      if (res.channel === undefined || res.ts === undefined)
-        throw new Error('chat.postMessage returned no channel or ts');
-      return { channel: res.channel, ts: res.ts };
-    },
-    async updateApprovalCard(ref: MessageRef, card: ApprovalCard): Promise<void> {
-      await client.chat.update({
-        channel: ref.channel,
-        ts: ref.ts,
-        ...approvalCardMessage(card, deps.clock.now(), await opts()),
-      });
-    },
-    async notifyThread(ref: MessageRef, notice: Notice): Promise<void> {
-      await client.chat.postMessage({
-        channel: ref.channel,
-        thread_ts: ref.ts,
-        ...noticeMessage(notice, 'thread', await opts()),
-        unfurl_links: false,
-      });
-    },
-    async notifyUser(userId: string, notice: Notice): Promise<void> {
-      // Posting to a user id lands in the app's direct-message conversation with that user.
-      await client.chat.postMessage({
-        channel: userId,
-        ...noticeMessage(notice, 'requester', await opts()),
-        unfurl_links: false,
-      });
-    },
+    postApprovalCard: (card: ApprovalCard): Promise<MessageRef> =>
+      call('chat.postMessage', async () => {
+        const message = approvalCardMessage(card, deps.clock.now(), await opts());
+        const res = await client.chat.postMessage({
+          channel: card.resource.channel,
+          ...message,
+          unfurl_links: false,
+        });
+        if (res.channel === undefined || res.ts === undefined)
+          throw new Error('chat.postMessage returned no channel or ts');
+        return { channel: res.channel, ts: res.ts };
+      }),
+    updateApprovalCard: (ref: MessageRef, card: ApprovalCard): Promise<void> =>
+      call('chat.update', async () => {
+        await client.chat.update({
+          channel: ref.channel,
+          ts: ref.ts,
+          ...approvalCardMessage(card, deps.clock.now(), await opts()),
+        });
+      }),
+    notifyThread: (ref: MessageRef, notice: Notice): Promise<void> =>
+      call('chat.postMessage', async () => {
+        await client.chat.postMessage({
+          channel: ref.channel,
+          thread_ts: ref.ts,
+          ...noticeMessage(notice, 'thread', await opts()),
+          unfurl_links: false,
+        });
+      }),
+    notifyUser: (userId: string, notice: Notice): Promise<void> =>
+      call('chat.postMessage', async () => {
+        // The requester hears "you"; anyone else (an admin told of a failing close) reads what the channel reads.
+        const audience = userId === notice.card.request.requesterId ? 'requester' : 'thread';
+        // Posting to a user id lands in the app's direct-message conversation with that user.
+        await client.chat.postMessage({
+          channel: userId,
+          ...noticeMessage(notice, audience, await opts()),
+          unfurl_links: false,
+        });
+      }),
     async sendCredentials(userId: string, card: ApprovalCard, grant: Grant, credentials: SessionCredentials) {
-      // A direct message to the requester only; never a channel, never a thread.
-      await client.chat.postMessage({
-        channel: userId,
-        ...credentialsMessage(card, grant, credentials),
-        unfurl_links: false,
-      });
+      try {
+        // A direct message to the requester only; never a channel, never a thread.
+        await client.chat.postMessage({
+          channel: userId,
+          ...credentialsMessage(card, grant, credentials),
+          unfurl_links: false,
+        });
+      } catch (error) {
+        // Without its cause: the failed request carried the credentials, and a cause could reach a log.
+        const infra = classifySlackError(error, 'chat.postMessage');
+        throw new InfraError(infra.code, infra.retryable, infra.message);
+      }
     },
-    async notifyChannel(channel: string, notice: ChannelNotice): Promise<void> {
-      // One kind of channel notice so far; a switch on `notice.type` when there are more.
-      await client.chat.postMessage({ channel, ...reconcileReportMessage(notice), unfurl_links: false });
-    },
+    notifyChannel: (channel: string, notice: ChannelNotice): Promise<void> =>
+      call('chat.postMessage', async () => {
+        // One kind of channel notice so far; a switch on `notice.type` when there are more.
+        await client.chat.postMessage({ channel, ...reconcileReportMessage(notice), unfurl_links: false });
+      }),
   };
 }

@@ -306,7 +306,7 @@ describe('revoke', () => {
     expect(clientFor).not.toHaveBeenCalled();
   });
 
-  it.each(['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound', 'InvalidGroup.NotFound'])(
+  it.each(['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'])(
     'treats %s as already revoked',
     async (code) => {
       ec2.on(RevokeSecurityGroupIngressCommand).rejects(awsError(code));
@@ -314,6 +314,15 @@ describe('revoke', () => {
       await expect(network.revoke(target, ['sgr-gone'])).resolves.toBeUndefined();
     },
   );
+
+  it('fails on InvalidGroup.NotFound: a revoke sent to the wrong account or region gets it while the rule stays open', async () => {
+    ec2.on(RevokeSecurityGroupIngressCommand).rejects(awsError('InvalidGroup.NotFound'));
+
+    await expect(network.revoke(target, ['sgr-elsewhere'])).rejects.toMatchObject({
+      name: 'InfraError',
+      code: 'InvalidGroup.NotFound',
+    });
+  });
 
   it('treats a rule EC2 lists as unknown as already revoked', async () => {
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({

@@ -38,6 +38,7 @@ const USE_CASE: Record<UseCaseErrorCode, Record<string, unknown>> = {
   NOT_PENDING: { state: 'approved' },
   UNKNOWN_GRANT: { grantId: 'grt_nope' },
   NOT_ALLOWED_TO_REVOKE: { grantId: 'grt_someone', resourceId: 'prod-db' },
+  CLOSE_PENDING: { grantId: 'grt_x', resourceId: 'prod-db', error: 'InfraError: LimitExceeded' },
   GRANT_NOT_ACTIVE: { grantId: 'grt_done', state: 'closed' },
   NOT_YET_AVAILABLE: { feature: '/access extend' },
   RATE_LIMITED: {},

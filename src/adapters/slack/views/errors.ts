@@ -20,6 +20,7 @@ export type UseCaseErrorCode =
   | 'UNKNOWN_GRANT'
   | 'NOT_ALLOWED_TO_REVOKE'
   | 'GRANT_NOT_ACTIVE'
+  | 'CLOSE_PENDING'
   | 'NOT_YET_AVAILABLE'
   | 'RATE_LIMITED'
   | 'NOT_YOUR_REQUEST'
@@ -183,6 +184,8 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
     const words = state === undefined ? 'not active' : (GRANT_STATE_WORDS[state] ?? 'not active');
     return `Grant ${echo(d, 'grantId', '')} is ${words}, so there is nothing to end: \`/access list\` shows what is active.`;
   },
+  CLOSE_PENDING: (d) =>
+    `Grant ${echo(d, 'grantId', '')} for ${resource(d)} is ending, but AWS has not confirmed it yet (${safeText(str(d, 'error') ?? 'AWS refused the change', 300)}). hallpass keeps retrying until AWS confirms, and tells the channel and the admins if it keeps failing; \`/access list\` shows it as closing until then.`,
   INVALID_DAYS: (d) =>
     `${echo(d, 'input', 'That')} is not a number of days: use \`/access audit 30\` (1 to ${str(d, 'max') ?? '366'}).`,
   NOT_ADMIN: () =>

@@ -138,6 +138,11 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
     }
     case 'grant-ended': {
       const { grant } = notice;
+      if (grant.endReason === 'failed') {
+        // The rollback of a request that failed to open finished late: say what was left open is shut.
+        const shut = `What failed request ${id} had already opened on ${res} was closed at ${slackDate(grant.endedAt ?? grant.expiresAt)} (grant ${safeText(grant.id, 80)}).`;
+        return { main: shut };
+      }
       const closed = `closed at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${endWords(grant)}) (grant ${safeText(grant.id, 80)})`;
       const what = accessPhrase(request, resource);
       return toRequester
@@ -218,9 +223,16 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
           }
         : {
             main: `:rotating_light: hallpass could not close ${id} (${res} for ${mention(request.requesterId)}, due ${slackDate(grant.expiresAt)}) after ${tries}. ${why}. It keeps retrying until AWS confirms; check hallpass's AWS permissions and the AWS console.`,
+            extra: adminsLine(notice.admins ?? [], render),
           };
     }
   }
+}
+
+/** Who must hear that a close keeps failing, in the thread: the admins (groups are pinged). */
+function adminsLine(admins: readonly string[], render: MentionPrincipal): string | undefined {
+  const who = principalsText(admins, render);
+  return who === '' ? undefined : `${who}: please check.`;
 }
 
 function isAutoApproved(card: ApprovalCard): boolean {

@@ -1,0 +1,127 @@
+import type { AppDeps } from './deps';
+import { eachLimit } from './each-limit';
+import { describeError, loadCard } from './notify';
+import { type ChannelNotice, InfraError, type Notice, type OutboxItem } from './ports';
+
+type Deps = Pick<AppDeps, 'clock' | 'logger' | 'notifier' | 'requests' | 'grants' | 'policy' | 'outbox'>;
+
+/** The first retry of a failed delivery waits this long; each next one twice as long, up to `MAX_RETRY_MS`. */
+export const FIRST_RETRY_MS = 5_000;
+export const MAX_RETRY_MS = 2 * 60_000;
+/** A delivery Slack has refused (for a reason that may pass) this long is given up, logged and kept for the record. */
+export const GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
+/** Lanes sent at the same time: different requests' messages do not wait on each other's slow calls. */
+const PARALLEL_LANES = 4;
+/** Deliveries read per round; a run goes round until nothing is ready (bounded, then the loop runs again). */
+const BATCH = 20;
+const MAX_ROUNDS = 50;
+
+export const retryDelay = (attempts: number): number =>
+  Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(attempts - 1, 16));
+
+export type OutboxRunResult = {
+  readonly sent: number;
+  readonly retrying: number;
+  readonly abandoned: number;
+};
+
+/** Keys of notice fields that hold dates (JSON turns them into strings). */
+const DATE_KEYS = new Set([
+  'startsAt',
+  'expiresAt',
+  'endedAt',
+  'warnedAt',
+  'reviewedAt',
+  'retryAt',
+  'previousEnd',
+  'createdAt',
+  'approvalDeadline',
+  'decidedAt',
+  'remindedAt',
+]);
+
+const revive = <T>(json: string): T =>
+  JSON.parse(json, (key, value: unknown) =>
+    DATE_KEYS.has(key) && typeof value === 'string' ? new Date(value) : value,
+  );
+
+/** Sends one delivery, a single attempt; throws an `InfraError` saying whether it may succeed later. */
+async function send(deps: Deps, item: OutboxItem): Promise<void> {
+  if (item.kind === 'channel') {
+    if (item.channel === undefined || item.notice === undefined) return;
+    await deps.notifier.notifyChannel(item.channel, revive<ChannelNotice>(item.notice));
+    return;
+  }
+  if (item.requestId === undefined) return;
+  const card = loadCard(deps, item.requestId);
+  // An unknown request (or one whose resource is gone without a record of it): nothing to render.
+  if (card === undefined) return;
+  const ref = card.request.message;
+  const notice = item.notice === undefined ? undefined : { ...revive<Notice>(item.notice), card };
+  switch (item.kind) {
+    case 'card-post':
+      if (ref === undefined)
+        deps.requests.attachMessage(item.requestId, await deps.notifier.postApprovalCard(card));
+      return;
+    case 'card-update':
+      if (ref !== undefined) await deps.notifier.updateApprovalCard(ref, card);
+      return;
+    case 'thread':
+      if (notice === undefined) return;
+      // The card-post goes first in the lane; without a message it was refused for good.
+      if (ref === undefined)
+        throw new InfraError('no_approval_message', false, 'the approval message was never posted');
+      await deps.notifier.notifyThread(ref, notice as Notice);
+      return;
+    case 'dm':
+      if (notice === undefined || item.userId === undefined) return;
+      await deps.notifier.notifyUser(item.userId, notice as Notice);
+      return;
+  }
+}
+
+/**
+ * The outbox dispatcher's run-once job: sends every delivery that is due and first in its lane, a few
+ * lanes at a time, and goes round again while more become ready. Each send is one short attempt: a
+ * delivery Slack refuses is retried later — after `Retry-After` for a 429, with backoff otherwise — and
+ * the rest of its lane waits behind it, so notices about one request arrive once and in order. One that
+ * can never succeed (`channel_not_found`, `invalid_blocks`, …) or has failed for a day is given up, logged
+ * and kept marked. Never throws for a Slack failure; it runs apart from the scheduler, so nothing due
+ * in AWS ever waits on it.
+ */
+export const deliverOutbox = (deps: Deps) => async (): Promise<OutboxRunResult> => {
+  let sent = 0;
+  let retrying = 0;
+  let abandoned = 0;
+  const one = async (item: OutboxItem): Promise<void> => {
+    try {
+      await send(deps, item);
+      deps.outbox.done(item.id, deps.clock.now());
+      sent += 1;
+    } catch (error) {
+      const infra =
+        error instanceof InfraError ? error : new InfraError('unknown', true, describeError(error));
+      const now = deps.clock.now();
+      const attempts = item.attempts + 1;
+      const fields = { id: item.id, what: item.kind, lane: item.lane, attempts, err: describeError(infra) };
+      if (!infra.retryable || now.getTime() - item.createdAt.getTime() >= GIVE_UP_AFTER_MS) {
+        deps.outbox.abandon(item.id, now, describeError(infra));
+        deps.logger.error(fields, 'gave up a slack delivery');
+        abandoned += 1;
+        return;
+      }
+      const wait = infra.retryAfterMs ?? retryDelay(attempts);
+      deps.outbox.retryLater(item.id, attempts, new Date(now.getTime() + wait), describeError(infra));
+      deps.logger.warn({ ...fields, retryInMs: wait }, 'slack delivery failed; will retry');
+      retrying += 1;
+    }
+  };
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const ready = deps.outbox.ready(deps.clock.now(), BATCH);
+    if (ready.length === 0) break;
+    // `ready` holds at most one delivery per lane, so sending these together never reorders a lane;
+    // a few workers share them, so one slow lane does not hold up the others.
+    await eachLimit(ready, PARALLEL_LANES, one);
+  }
+  return { sent, retrying, abandoned };
+};

@@ -1,0 +1,20 @@
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight, each worker taking the next item as it
+ * finishes one, so a slow item holds up one worker, not a whole batch. Resolves when all are done;
+ * `fn` must not throw (a throw rejects the whole run).
+ */
+export async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

@@ -1,0 +1,113 @@
+import type { Clock, Logger, Timers, Wakeup } from '../app/ports';
+import { MAX_TIMER_MS } from './scheduler';
+
+export type DeliveryLoopDeps = {
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly logger: Logger;
+  /** When the next waiting delivery is due (the outbox), read from the database. */
+  readonly nextDue: () => Date | undefined;
+  /** The run-once job: sends what is ready (see `deliverOutbox`). */
+  readonly run: () => Promise<unknown>;
+  /** Pause after a run that threw (the database, not Slack: Slack failures are the outbox's to retry). */
+  readonly errorPauseMs?: number;
+};
+
+export type DeliveryLoop = Wakeup & {
+  start(): void;
+  stop(): void;
+  /** Resolves when no run is in progress (tests; shutdown). */
+  idle(): Promise<void>;
+};
+
+/**
+ * The outbox dispatcher's loop, apart from the scheduler so that Slack — however slow — never holds up
+ * anything due in AWS. A delivery queued now is sent at once (`wake`); one waiting for a retry is sent
+ * when its time comes, on one timer armed from the database. Runs never overlap.
+ */
+export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
+  const errorPauseMs = deps.errorPauseMs ?? 5_000;
+  let handle: unknown;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = true;
+
+  const disarm = (): void => {
+    if (handle !== undefined) deps.timers.clearTimeout(handle);
+    handle = undefined;
+  };
+
+  const armIn = (ms: number): void => {
+    disarm();
+    handle = deps.timers.setTimeout(
+      () => {
+        handle = undefined;
+        kick();
+      },
+      Math.min(Math.max(0, ms), MAX_TIMER_MS),
+    );
+  };
+
+  /** After a run: at once if more is ready, else when the next delivery is due. */
+  const arm = (threw: boolean): void => {
+    disarm();
+    if (stopped) return;
+    if (threw) {
+      armIn(errorPauseMs);
+      return;
+    }
+    let due: number | undefined;
+    try {
+      due = deps.nextDue()?.getTime();
+    } catch (error) {
+      deps.logger.error({ err: String(error) }, 'reading the next delivery time failed');
+      armIn(errorPauseMs);
+      return;
+    }
+    if (due === undefined) return;
+    const delay = due - deps.clock.now().getTime();
+    if (delay <= 0) kick();
+    else armIn(delay);
+  };
+
+  function kick(): void {
+    if (stopped) return;
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    disarm();
+    let threw = false;
+    running = (async () => {
+      // Let the caller finish its own work (a transaction, a reply) before Slack is called.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      do {
+        again = false;
+        try {
+          await deps.run();
+        } catch (error) {
+          threw = true;
+          deps.logger.error({ err: String(error) }, 'delivering queued slack messages failed');
+        }
+      } while (again && !stopped && !threw);
+    })().finally(() => {
+      running = undefined;
+      arm(threw);
+    });
+  }
+
+  return {
+    wake: kick,
+    start() {
+      stopped = false;
+      kick();
+    },
+    stop() {
+      stopped = true;
+      disarm();
+    },
+    async idle() {
+      while (running !== undefined) await running;
+    },
+  };
+}
