@@ -66,6 +66,11 @@ export type Hallpass = {
   readonly scheduler: Scheduler;
   /** Sends the outbox's Slack messages; tests await `deliveries.idle()`. */
   readonly deliveries: DeliveryLoop;
+  /**
+   * Puts an edited policy in force (SIGHUP; already validated). Live grants are untouched — they close
+   * on time with what opened them — and the channel is told of each one the policy no longer describes.
+   */
+  reloadPolicy(policy: Policy): void;
   /** Resolves when nothing is in progress: listeners, the scheduler's run, deliveries, Home refreshes (tests). */
   settled(): Promise<void>;
   /** Stops taking work, lets the scheduler's run in progress finish, closes the database. */
@@ -81,6 +86,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const clock = opts.clock ?? systemClock;
   const timers = opts.timers ?? systemTimers;
   const handle = openDatabase(env.dbPath);
+  /** The policy in force: read at every decision, replaced whole by `reloadPolicy`. */
+  let policy = opts.policy;
   const stores = createSqliteStores(handle);
   // Every Slack client makes single short attempts; each job has its own client (and queue), so Home
   // refreshes, directory look-ups and listener replies never delay a notice, and nothing delays a close.
@@ -101,7 +108,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     clock,
     ids: opts.ids ?? randomIds,
     logger,
-    policy: () => opts.policy,
+    policy: () => policy,
     ...stores,
     auditExport: createSqliteAuditExportSource(handle.db),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
@@ -152,7 +159,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   deliveries = outboxLoop;
   // Holds written before holds recorded their target: filled in once from this policy.
   const legacy = stores.rules.recordLegacyTargets((resourceId) => {
-    const resource = findResource(opts.policy, resourceId);
+    const resource = findResource(policy, resourceId);
     return resource?.kind === 'security-group' ? resource.assumeRoleArn : undefined;
   });
   if (legacy > 0)
@@ -171,6 +178,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     run: useCases.reconcile,
   });
   if (reconcileOn) await sweep.runNow();
+  // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
+  useCases.announcePolicyChanges(policy);
   await sched.start();
   sweep.start();
   outboxLoop.start();
@@ -190,7 +199,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     bodyLimitBytes: BODY_LIMIT_BYTES,
   });
   const port = await http.listen(env.port);
-  logger.info({ port, mode: env.mode, resources: opts.policy.resources.length }, 'hallpass started');
+  logger.info({ port, mode: env.mode, resources: policy.resources.length }, 'hallpass started');
 
   let stopped = false;
   return {
@@ -198,6 +207,14 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     home: refresher,
     useCases,
     deliveries: outboxLoop,
+    reloadPolicy(next) {
+      policy = next;
+      const announced = useCases.announcePolicyChanges(next);
+      logger.info({ resources: next.resources.length, grantsTold: announced }, 'policy reloaded');
+      // Timings may have changed (warnBefore, approval timeouts); Home shows resources and rights.
+      sched.wake();
+      refresher.changed();
+    },
     async settled() {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
       for (let round = 0; round < 3; round++) {

@@ -1,8 +1,8 @@
 import dotenv from 'dotenv';
 import { createLogger } from './adapters/log/pino-logger';
 import type { Logger } from './app/ports';
-import { startHallpass } from './compose';
-import { ConfigError, loadConfig } from './config';
+import { type Hallpass, startHallpass } from './compose';
+import { ConfigError, loadConfig, readPolicy } from './config';
 
 /** Entry point: `npm start`. Reads `.env` when present, validates everything, then starts. */
 async function main(): Promise<void> {
@@ -32,6 +32,31 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // An edited policy file takes effect on SIGHUP; one that does not validate is refused whole.
+  process.on('SIGHUP', () => reloadPolicy(config.env.policyPath, hallpass, logger));
+}
+
+/**
+ * Reads the policy file again and puts it in force if it validates; otherwise logs every problem and
+ * keeps the running policy. Never throws: a bad edit must not stop the process that closes grants.
+ */
+function reloadPolicy(path: string, hallpass: Pick<Hallpass, 'reloadPolicy'>, logger: Logger): void {
+  try {
+    const result = readPolicy(path);
+    if (!result.ok) {
+      logger.error(
+        { path, problems: result.section.problems },
+        'policy reload refused: the file does not validate; the running policy stays in force',
+      );
+      return;
+    }
+    hallpass.reloadPolicy(result.value);
+  } catch (error) {
+    logger.error(
+      { path, err: error instanceof Error ? error.message : String(error) },
+      'policy reload failed; the running policy stays in force',
+    );
+  }
 }
 
 /** The last-resort line; tests assert it never appears (every known cause is handled where it arises). */

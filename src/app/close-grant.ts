@@ -197,14 +197,15 @@ async function cutRoleSession(
 }
 
 /**
- * Tells the channel thread and the requester that a grant ended, and rewrites its approval card.
- * Kept apart from `closeGrant` so a batch of closes reaches AWS first; it only queues the messages, so
- * Slack never delays a revoke.
+ * Tells the channel thread and the requester that a grant ended — or, for a request that failed to
+ * open and whose rollback had failed, that what it had opened is now closed — and rewrites its approval
+ * card. Kept apart from `closeGrant` so a batch of closes reaches AWS first; it only queues the
+ * messages, so Slack never delays a revoke.
  */
 export const announceClosed =
   (deps: NotifyDeps) =>
   (grant: Grant): void => {
-    if (grant.state !== 'closed') return;
+    if (grant.state !== 'closed' && grant.state !== 'failed') return;
     refreshCard(deps, grant.requestId);
     tellBoth(deps, (card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
   };

@@ -285,6 +285,17 @@ export type Notice =
     }
   | { readonly type: 'grant-reviewed'; readonly card: ApprovalCard; readonly grant: Grant }
   /**
+   * The policy no longer describes what a live grant holds (its resource was removed, or its group,
+   * region, role or ports changed): the grant keeps exactly what was approved and closes on time with
+   * what opened it. `changes` says what differs, in words.
+   */
+  | {
+      readonly type: 'grant-policy-changed';
+      readonly card: ApprovalCard;
+      readonly grant: Grant;
+      readonly changes: readonly string[];
+    }
+  /**
    * A close keeps failing: said loudly in the thread (mentioning the admins), to the requester and to
    * the admins; hallpass keeps retrying until AWS confirms.
    */

@@ -8,6 +8,7 @@ import { exportAudit } from './export-audit';
 import { requestExtension } from './extend-grant';
 import { loadCard } from './notify';
 import { openGrant } from './open-grant';
+import { announcePolicyChanges } from './policy-changes';
 import { dashboard, overview, resourcesFor } from './queries';
 import { COMMANDS_PER_MINUTE, RateLimiter } from './rate-limit';
 import { reconcile } from './reconcile';
@@ -41,6 +42,8 @@ export function createUseCases(deps: AppDeps) {
     reviewGrant: reviewGrant(deps),
     exportAudit: exportAudit(deps),
     runDueWork: due,
+    /** Tells the channel, once, about live grants the policy (as just loaded) no longer describes. */
+    announcePolicyChanges: announcePolicyChanges(deps),
     /** The outbox dispatcher's run-once job: sends the queued Slack messages that are ready. */
     deliverOutbox: deliverOutbox(deps),
     overview: overview(deps),

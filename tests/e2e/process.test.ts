@@ -1,41 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runBot, until } from '../support/bot-process';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { DEFAULT_POLICY } from '../support/harness';
 import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
-
-const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
-
-type Run = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
-
-function run(cwd: string, env: Record<string, string>): Run {
-  const child = spawn(TSX, [path.join(ROOT, 'src/main.ts')], {
-    cwd,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
   let dir: string;
@@ -54,7 +23,7 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
 
   it('refuses to start with one message naming every bad setting and policy field', async () => {
     writeFileSync(path.join(dir, 'policy.yml'), 'resources:\n  - id: Bad_Id\n    kind: security-group\n');
-    const p = run(dir, { PORT: 'eighty' });
+    const p = runBot(dir, { PORT: 'eighty' });
     expect(await p.exited).toBe(1);
     const out = p.output();
     for (const field of [
@@ -84,7 +53,7 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
         `AWS_ENDPOINT_URL_EC2=${ec2.url}`,
       ].join('\n'),
     );
-    const p = run(dir, {});
+    const p = runBot(dir, {});
     const port = await until(async () => {
       const m = /"port":(\d+)/.exec(p.output());
       return m?.[1] === undefined ? undefined : Number(m[1]);

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BODY_LIMIT_BYTES } from '../../src/adapters/slack/app';
+import { type BotProcess, runBot, until } from '../support/bot-process';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { type RawAnswer, sendAborted, sendBytes, sendRaw } from '../support/raw-http';
 import { signRequest, slashCommandBody, unixSeconds } from '../support/slack-signing';
@@ -15,8 +15,6 @@ import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in'
  * appears. Then a grant opened through Slack still closes on time while more strays arrive.
  */
 
-const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const SECRET = 'stray-requests-signing-secret';
 const GROUP = 'sg-0123456789abcdef0';
 const CHANNEL = 'C0123ABCD';
@@ -38,34 +36,6 @@ resources:
     channel: ${CHANNEL}
     autoApprove: true
 `;
-
-type Run = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
-
-function run(cwd: string, env: Record<string, string>): Run {
-  const child = spawn(TSX, [path.join(ROOT, 'src/main.ts')], {
-    cwd,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Headers Slack would send for `body`, signed at `timestamp` (seconds). */
 function signed(body: string, contentType: string, timestamp = unixSeconds()): Record<string, string> {
@@ -271,14 +241,14 @@ describe('stray requests against the running process (issue 8, part 1)', () => {
   let dir: string;
   let slack: SlackStandIn;
   let ec2: FakeEc2;
-  let p: Run | undefined;
+  let p: BotProcess | undefined;
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'hallpass-stray-'));
     slack = await startSlackStandIn();
     ec2 = await startFakeEc2({ groups: [GROUP] });
     writeFileSync(path.join(dir, 'policy.yml'), POLICY);
-    p = run(dir, {
+    p = runBot(dir, {
       SLACK_BOT_TOKEN: 'xoxb-stray-requests',
       SLACK_SIGNING_SECRET: SECRET,
       SLACK_API_URL: slack.apiUrl,
@@ -301,7 +271,7 @@ describe('stray requests against the running process (issue 8, part 1)', () => {
   });
 
   /** Fires every stray in turn; after each, the process must be alive and /healthz must answer 200. */
-  async function fireBattery(run: Run, port: number): Promise<void> {
+  async function fireBattery(run: BotProcess, port: number): Promise<void> {
     // Statuses by name, so a failure shows every stray's answer at once; a failed send shows its error.
     const got: Record<string, number | string> = {};
     const want: Record<string, number | string> = {};
@@ -320,7 +290,7 @@ describe('stray requests against the running process (issue 8, part 1)', () => {
   }
 
   it('answers every stray request with its own 4xx (or 200 where Slack expects it), keeps serving, and still closes a grant on time', async () => {
-    const proc = p as Run;
+    const proc = p as BotProcess;
     const port = await until(async () => {
       const m = /"port":(\d+)/.exec(proc.output());
       return m?.[1] === undefined ? undefined : Number(m[1]);

@@ -47,6 +47,8 @@ export type SeedRule = {
 export type FailOptions = {
   /** Carry out the action, then answer with the error anyway: a response lost after the change. */
   readonly afterApply?: boolean;
+  /** Let this many calls of the action through first (e.g. 1: the second call fails). */
+  readonly skip?: number;
 };
 
 export interface FakeEc2 {
@@ -105,7 +107,7 @@ class Ec2Error extends Error {
 }
 
 type Params = Map<string, string>;
-type Fault = { code: string; status: number; remaining: number; afterApply: boolean };
+type Fault = { code: string; status: number; remaining: number; afterApply: boolean; skip: number };
 type Handler = (params: Params, ctx: { region: string; account: string }) => string;
 type MutableRule = Omit<FakeRule, 'tags' | 'description'> & {
   tags: Record<string, string>;
@@ -486,8 +488,11 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       return;
     }
     const queue = faults.get(action) ?? [];
-    const fault = queue[0];
-    if (fault !== undefined) {
+    let fault = queue[0];
+    if (fault !== undefined && fault.skip > 0) {
+      fault.skip -= 1;
+      fault = undefined;
+    } else if (fault !== undefined) {
       fault.remaining -= 1;
       if (fault.remaining <= 0) queue.shift();
     }
@@ -569,7 +574,13 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     },
     failNext(action, code, httpStatus = 400, times = 1, options = {}) {
       const queue = faults.get(action) ?? [];
-      queue.push({ code, status: httpStatus, remaining: times, afterApply: options.afterApply === true });
+      queue.push({
+        code,
+        status: httpStatus,
+        remaining: times,
+        afterApply: options.afterApply === true,
+        skip: options.skip ?? 0,
+      });
       faults.set(action, queue);
     },
     clearFaults() {

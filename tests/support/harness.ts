@@ -121,6 +121,8 @@ export type Harness = {
     value: string,
     extra?: { retryNum?: number },
   ): Promise<{ status: number; body: string }>;
+  /** Opens the app's Home tab as `user` (an `app_home_opened` event, signed as Slack sends it). */
+  openHome(user: string): Promise<{ status: number; body: string }>;
   /** Submits a modal. */
   submit(
     user: string,
@@ -133,7 +135,7 @@ export type Harness = {
   /** Stops hallpass (keeps the database file), for restart tests. */
   stopBot(): Promise<void>;
   /** Starts hallpass again on the same database, stand-ins and clock. */
-  restart(): Promise<Harness>;
+  restart(opts?: { policy?: string }): Promise<Harness>;
   close(): Promise<void>;
 };
 
@@ -238,10 +240,11 @@ async function boot(s: {
   await hallpass.settled();
   const url = `http://127.0.0.1:${hallpass.port}/slack/events`;
   // Answers once the bot has finished everything the request started (listeners, notices, scheduler).
-  const send = async (body: string, retryNum?: number) => {
+  const send = async (body: string, retryNum?: number, contentType?: string) => {
     const res = await postToApp(url, body, {
       secret: SIGNING_SECRET,
       ...(retryNum === undefined ? {} : { retryNum }),
+      ...(contentType === undefined ? {} : { contentType }),
     });
     await hallpass.settled();
     return res;
@@ -288,6 +291,20 @@ async function boot(s: {
         extra?.retryNum,
       );
     },
+    openHome: (user) =>
+      send(
+        JSON.stringify({
+          token: 'x',
+          team_id: 'T0HALLPASS',
+          api_app_id: 'A0HALLPASS',
+          type: 'event_callback',
+          event_id: `Ev${Math.random().toString(36).slice(2)}`,
+          event_time: Math.floor(Date.now() / 1000),
+          event: { type: 'app_home_opened', user, channel: 'D0HOME', tab: 'home', event_ts: '1.1' },
+        }),
+        undefined,
+        'application/json',
+      ),
     submit: (user, callbackId, values, privateMetadata = '') =>
       send(viewSubmissionBody(viewSubmission({ userId: user, callbackId, values, privateMetadata }))),
     async advance(ms) {
@@ -309,9 +326,10 @@ async function boot(s: {
       stopped = true;
       await hallpass.stop();
     },
-    async restart() {
+    async restart(opts = {}) {
       await h.stopBot();
-      return boot(s);
+      // A policy edited while hallpass was down takes effect at this start.
+      return boot({ ...s, ...(opts.policy === undefined ? {} : { policy: parsePolicy(opts.policy) }) });
     },
     async close() {
       await h.stopBot();

@@ -73,10 +73,11 @@ export interface SlackStandIn {
   failNext(method: string, failure: SlackFailure): void;
   /**
    * Slack having a bad day: until `restore()`, every call to `methods` (all Web API methods when
-   * absent) fails with `failure`, or with `'hang'` is never answered at all (the call is recorded as
-   * not ok and its connection held open; `restore()` drops it unanswered, so it is never processed).
+   * absent) fails with `failure`; with `'hang'` is never answered at all (the call is recorded as
+   * not ok and its connection held open; `restore()` drops it unanswered, so it is never processed);
+   * with `'drop'` has its connection cut at once (a network failure: the caller sees a reset).
    */
-  outage(failure: SlackFailure | 'hang', methods?: readonly string[]): void;
+  outage(failure: SlackFailure | 'hang' | 'drop', methods?: readonly string[]): void;
   /** Ends the outage: calls are answered normally again, and held connections are dropped. */
   restore(): void;
   /** How many calls are being held unanswered right now. */
@@ -134,7 +135,9 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const emails = new Map<string, string>();
   let socketModeUrl: string | undefined;
   let seq = 0;
-  let outageNow: { failure: SlackFailure | 'hang'; methods?: readonly string[] | undefined } | undefined;
+  let outageNow:
+    | { failure: SlackFailure | 'hang' | 'drop'; methods?: readonly string[] | undefined }
+    | undefined;
   const held = new Set<ServerResponse>();
 
   const nextTs = (): string => {
@@ -405,13 +408,15 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? str(at(args, 'token'));
     const { token: _dropped, ...rest } = args;
-    if (
-      outageNow?.failure === 'hang' &&
-      (outageNow.methods === undefined || outageNow.methods.includes(method))
-    ) {
+    const cut = outageNow?.failure === 'hang' || outageNow?.failure === 'drop' ? outageNow : undefined;
+    if (cut !== undefined && (cut.methods === undefined || cut.methods.includes(method))) {
+      record({ method, args: rest, at: new Date(), ok: false, token });
+      if (cut.failure === 'drop') {
+        res.destroy();
+        return;
+      }
       held.add(res);
       res.on('close', () => held.delete(res));
-      record({ method, args: rest, at: new Date(), ok: false, token });
       return;
     }
     const a = answer(method, rest, token);
@@ -421,7 +426,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
 
   /** The failure an ongoing outage gives this method, if any ('hang' is handled before answering). */
   function outageFailure(method: string): SlackFailure | undefined {
-    if (outageNow === undefined || outageNow.failure === 'hang') return undefined;
+    if (outageNow === undefined || outageNow.failure === 'hang' || outageNow.failure === 'drop')
+      return undefined;
     return outageNow.methods === undefined || outageNow.methods.includes(method)
       ? outageNow.failure
       : undefined;

@@ -145,4 +145,44 @@ describe('SQLite rule store', () => {
     stores.rules.hold(holdOf(grantId));
     expect(stores.rules.holdsOf(grantId)).toHaveLength(1);
   });
+
+  describe('what opened a rule', () => {
+    const ROLE = 'arn:aws:iam::210987654321:role/NetworkAdmin';
+
+    it('keeps the role that reached the group with each hold', () => {
+      const grantId = grantIn('active');
+      stores.rules.hold(holdOf(grantId, { assumeRoleArn: ROLE }));
+      stores.rules.hold(holdOf(grantId, { ruleId: 'sgr-0bbb', fromPort: 6432, toPort: 6432 }));
+      expect(stores.rules.holdsOf(grantId).map((h) => h.assumeRoleArn)).toEqual([ROLE, undefined]);
+    });
+
+    it('knows every group a hold still holds or released lately, with its role, whatever the policy says', () => {
+      const live = grantIn('active');
+      const ended = grantIn('active');
+      const old = grantIn('active');
+      stores.rules.hold(holdOf(live, { assumeRoleArn: ROLE }));
+      stores.rules.hold(holdOf(ended, { ruleId: 'sgr-0bbb', groupId: 'sg-0fedcba9876543210' }));
+      stores.rules.hold(
+        holdOf(old, { ruleId: 'sgr-0ccc', groupId: 'sg-0000000000000000f', region: 'eu-west-1' }),
+      );
+      stores.rules.release(ended, new Date(T0.getTime() + 5_000));
+      stores.rules.release(old, new Date(T0.getTime() - 5_000));
+      expect(stores.rules.knownTargets(T0)).toEqual([
+        { region: 'us-east-1', groupId: 'sg-0123456789abcdef0', assumeRoleArn: ROLE },
+        { region: 'us-east-1', groupId: 'sg-0fedcba9876543210' },
+      ]);
+    });
+
+    it('fills in, once, the role of holds written before holds recorded it', () => {
+      const grantId = grantIn('active');
+      stores.rules.hold(holdOf(grantId));
+      // As a database migrated from before: the hold exists, its target was never recorded.
+      handle.sqlite.prepare('UPDATE rule_holds SET target_recorded = 0').run();
+      expect(stores.rules.recordLegacyTargets(() => ROLE)).toBe(1);
+      expect(stores.rules.holdsOf(grantId)[0]?.assumeRoleArn).toBe(ROLE);
+      // Recorded now: a later policy cannot change what closes it.
+      expect(stores.rules.recordLegacyTargets(() => undefined)).toBe(0);
+      expect(stores.rules.holdsOf(grantId)[0]?.assumeRoleArn).toBe(ROLE);
+    });
+  });
 });

@@ -268,6 +268,34 @@ describe('scheduler', () => {
       expect(h.runs).toEqual([T0, at(2 * S)]);
     });
 
+    it('keeps arming other kinds of work on time while one kind waits for its backoff (issue 8)', async () => {
+      // Due times per kind: a deny-policy prune that failed (still overdue), and a grant expiring in 2 s.
+      const h = harness({ retry: { baseMs: 30 * S, maxMs: 60 * S, random: () => 1 } });
+      const failedPrune = at(-MIN);
+      let grantDue: Date | undefined = at(2 * S);
+      h.state.nextDueOverride = undefined;
+      const kinds = (): (Date | undefined)[] => [failedPrune, grantDue];
+      const scheduler = createScheduler({
+        clock: h.clock,
+        timers: h.clock,
+        logger: h.logger,
+        nextDue: kinds,
+        retry: { baseMs: 30 * S, maxMs: 60 * S, random: () => 1 },
+        run: async (now) => {
+          h.runs.push(now);
+          if (grantDue !== undefined && grantDue <= now) grantDue = undefined;
+          return { failed: ['prune'] };
+        },
+      });
+      await scheduler.start();
+      // Not the 30 s backoff: the grant's expiry, which the failed prune must not hide.
+      expect(h.armedIn()).toBe(2 * S);
+      h.clock.advance(2 * S);
+      await scheduler.idle();
+      expect(h.runs).toEqual([T0, at(2 * S)]);
+      scheduler.stop();
+    });
+
     it('starts the backoff over after a clean run', async () => {
       const h = harness({ retry: { baseMs: S, maxMs: 60 * S, random: () => 1 } });
       h.state.work = async () => ({ failed: ['grt_1'] });

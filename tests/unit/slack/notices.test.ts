@@ -360,6 +360,48 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
     'requester',
     ['could not close your access', 'keeps retrying'],
   ],
+  [
+    'grant-close-failing with admins',
+    {
+      type: 'grant-close-failing',
+      card: card(),
+      grant,
+      attempts: 3,
+      error: 'LimitExceeded',
+      admins: ['@security', 'U_ADMIN'],
+    },
+    'thread',
+    ['could not close', '@security', '<@U_ADMIN>', 'please check'],
+  ],
+  [
+    'grant-policy-changed',
+    {
+      type: 'grant-policy-changed',
+      card: card(),
+      grant,
+      changes: ['its resource is no longer in the policy', 'its ports are now <!channel>'],
+    },
+    'thread',
+    [
+      'The policy changed',
+      'its resource is no longer in the policy',
+      '&lt;!channel&gt;',
+      'keeps exactly what was approved',
+      'closes as planned at',
+      'with the account and role that opened it',
+    ],
+  ],
+  [
+    'grant-policy-changed',
+    {
+      type: 'grant-policy-changed',
+      card: card(),
+      grant,
+      changes: ['its resource is no longer in the policy'],
+    },
+    'requester',
+    ['The policy changed under your access', 'keeps exactly what was approved'],
+  ],
 ];
 
 /** `now` five minutes before `grant` ends, for "in 5m". */
@@ -408,6 +450,7 @@ describe('noticeMessage', () => {
       'break-glass-opened': true,
       'grant-reviewed': true,
       'grant-close-failing': true,
+      'grant-policy-changed': true,
     };
     const covered = new Set(cases.map(([, n, a]) => `${n.type}/${a}`));
     for (const t of Object.keys(every)) {

@@ -1,0 +1,58 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(__dirname, '../..');
+/**
+ * tsx's loader (`node --import tsx`), by absolute URL because the bot runs in a temp directory. Node runs
+ * the bot itself — not the `tsx` CLI, which relays only SIGINT and SIGTERM — so every signal (SIGHUP
+ * too) reaches hallpass.
+ */
+const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
+/** The real hallpass process (`src/main.ts` under tsx), its output so far, and how it exited. */
+export type BotProcess = {
+  readonly child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  readonly exited: Promise<number | null>;
+};
+
+/** Starts `src/main.ts` in `cwd` with only PATH, HOME and `env` in its environment (and `.env` if `cwd` has one). */
+export function runBot(cwd: string, env: Record<string, string>): BotProcess {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src/main.ts')], {
+    cwd,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+/** Polls `probe` every 100 ms of real time until it gives a value; fails after `timeoutMs`. */
+export async function until<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The port the bot logged in its `hallpass started` line. */
+export const startedPort = (bot: BotProcess): Promise<number> =>
+  until(async () => {
+    const m = /"port":(\d+)/.exec(bot.output());
+    return m?.[1] === undefined ? undefined : Number(m[1]);
+  }, 'the started log line');
