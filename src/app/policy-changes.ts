@@ -22,12 +22,15 @@ export function policyChanges(
   if (resource === undefined) return ['its resource is no longer in the policy'];
   if (resource.kind === 'aws-role') {
     if (roleArn === undefined) return holds.length > 0 ? ['it is now a role resource'] : [];
-    return resource.roleArn === roleArn ? [] : [`its role is now ${resource.roleArn} (the session is of ${roleArn})`];
+    return resource.roleArn === roleArn
+      ? []
+      : [`its role is now ${resource.roleArn} (the session is of ${roleArn})`];
   }
   if (holds.length === 0) return roleArn === undefined ? [] : ['it is now a security-group resource'];
   const changes = new Set<string>();
   for (const h of holds) {
-    if (h.region !== resource.region) changes.add(`its region is now ${resource.region} (the rules are in ${h.region})`);
+    if (h.region !== resource.region)
+      changes.add(`its region is now ${resource.region} (the rules are in ${h.region})`);
     if (h.groupId !== resource.securityGroupId)
       changes.add(`its security group is now ${resource.securityGroupId} (the rules are in ${h.groupId})`);
     if ((h.assumeRoleArn ?? '') !== (resource.assumeRoleArn ?? ''))

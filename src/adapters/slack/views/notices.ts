@@ -217,7 +217,10 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
       const what = notice.changes.map((c) => safeText(c, 300)).join('; ');
       const keeps = `Grant ${safeText(grant.id, 80)} keeps exactly what was approved and closes as planned at ${slackDate(grant.expiresAt)}, with the account and role that opened it.`;
       const whose = toRequester ? 'your access' : `the access of ${mention(request.requesterId)}`;
-      return { main: `:information_source: The policy changed under ${whose} to ${res}: ${what}.`, extra: keeps };
+      return {
+        main: `:information_source: The policy changed under ${whose} to ${res}: ${what}.`,
+        extra: keeps,
+      };
     }
     case 'grant-close-failing': {
       const { grant } = notice;
