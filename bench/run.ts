@@ -8,6 +8,7 @@ import { cpus, platform, release, totalmem } from 'node:os';
 import { measureAckLatency } from './ack-latency';
 import { measureClosesAndMemory } from './closes-and-memory';
 import { measureExpiryLateness } from './expiry-lateness';
+import { measureCloseLatenessUnderSlackFaults } from './slack-faults';
 import { measureSqliteStore } from './sqlite-store';
 import { formatTable, mib, type Row } from './stats';
 
@@ -17,6 +18,7 @@ const MEMORY_GRANTS = 2_000;
 const ACK_REQUESTS = 200;
 const CLOSED_ROWS = 100_000;
 const ACTIVE_ROWS = 1_000;
+const SLACK_FAULT_GRANTS = 20;
 
 function machine(): Row[] {
   const cpu = cpus();
@@ -47,6 +49,9 @@ async function main(): Promise<void> {
     measureAckLatency(ACK_REQUESTS),
   );
   await section('5. SQLite store: the scheduler queries', () => measureSqliteStore(CLOSED_ROWS, ACTIVE_ROWS));
+  await section('6. Close lateness while Slack misbehaves (EC2 saw Revoke − expires_at)', () =>
+    measureCloseLatenessUnderSlackFaults(SLACK_FAULT_GRANTS),
+  );
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

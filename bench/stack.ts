@@ -150,7 +150,6 @@ export async function startBenchStack(opts: { clock?: Clock } = {}): Promise<Ben
     policy: parsePolicy(POLICY),
     logger: silentLogger,
     ...(opts.clock === undefined ? {} : { clock: opts.clock }),
-    slackClientOptions: { retryConfig: { retries: 0 } },
   });
 
   return {

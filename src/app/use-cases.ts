@@ -55,6 +55,8 @@ export function createUseCases(deps: AppDeps) {
     admitCommand: (userId: string) => commands.admit(userId),
     /** A grant as it stands now. */
     grantOf: (grantId: string) => deps.grants.get(grantId),
+    /** How many Slack messages wait in the outbox (benchmarks, health). */
+    outboxWaiting: () => deps.outbox.waiting(),
     /** The audit events of one request, in order. */
     auditTrail: (requestId: string) => deps.audit.list({ requestId }),
     /** The approval card of a request as it stands now. */
