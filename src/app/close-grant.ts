@@ -1,4 +1,5 @@
 import type { EndReason, Grant } from '../domain/grant';
+import { findResource } from '../domain/policy';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, type NotifyDeps, refreshCard, tellBoth } from './notify';
 import { lockKeyOf } from './open-grant';
@@ -35,6 +36,7 @@ export const closeGrant =
   (deps: Deps): CloseGrant =>
   async (grantId, reason, by) => {
     const startedAt = deps.clock.now();
+    const before = deps.grants.get(grantId);
     const marked = deps.uow.tx(() => {
       const m = deps.grants.move(grantId, ['opening', 'active', 'closing'], 'closing', {
         endReason: reason,
@@ -56,6 +58,10 @@ export const closeGrant =
     deps.faults.point('close.after-closing');
 
     const keys = new Set(deps.rules.holdsOf(grantId).map(lockKeyOf));
+    // A grant still opening may be adding rules right now under its group's lock: wait for that lock
+    // too, so whatever the open recorded before it saw `closing` is revoked here.
+    const opening = before?.state === 'opening' ? openingKey(deps, marked.value) : undefined;
+    if (opening !== undefined) keys.add(opening);
     const revoked: string[] = [];
     const kept: string[] = [];
     for (const key of keys) {
@@ -171,6 +177,15 @@ function escalate(deps: NotifyDeps, grant: Grant, attempts: number, error: strin
   deliver(deps, { kind: 'thread', requestId: grant.requestId, notice });
   const people = new Set([grant.requesterId, ...admins.filter((a) => !a.startsWith('@'))]);
   for (const userId of people) deliver(deps, { kind: 'dm', requestId: grant.requestId, userId, notice });
+}
+
+/** The lock of the group a security-group grant opens on (its resource as requested, else as the policy says). */
+function openingKey(deps: NotifyDeps, grant: Grant): string | undefined {
+  const resource =
+    deps.requests.get(grant.requestId)?.resourceAtRequest ?? findResource(deps.policy(), grant.resourceId);
+  return resource?.kind === 'security-group'
+    ? lockKeyOf({ region: resource.region, groupId: resource.securityGroupId })
+    : undefined;
 }
 
 /** Holds grouped by the role that reached their group (in practice one role per group and grant). */

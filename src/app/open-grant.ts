@@ -75,6 +75,9 @@ export const openGrant =
     try {
       await deps.locks.run(lockKeyOf(target), async () => {
         for (const ports of resource.ports) {
+          // Its time ran out while it was opening (or it was ended): the close that took over waits for
+          // this lock and revokes what was opened so far; nothing more is opened.
+          if (deps.grants.get(grantId)?.state !== 'opening') return;
           const key: RuleKey = {
             region: target.region,
             groupId: target.groupId,
