@@ -22,8 +22,11 @@ const A = '203.0.113.7';
 const B = '198.51.100.20';
 
 /** Resolves with the promise, or after `ms` of real time (a close stuck behind Slack must fail, not hang). */
-const bounded = (p: Promise<unknown>, ms: number): Promise<unknown> =>
-  Promise.race([p, new Promise((resolve) => setTimeout(resolve, ms))]);
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 /**
  * Moves the fake clock and lets the scheduler run what came due — without waiting for Slack (unlike
