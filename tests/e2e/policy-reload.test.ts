@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BotProcess, runBot, startedPort, until } from '../support/bot-process';
+import { type BotProcess, runBot, standInEnv, startedPort, until } from '../support/bot-process';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { allText } from '../support/slack-queries';
 import { postToApp, slashCommandBody } from '../support/slack-signing';
@@ -44,17 +44,15 @@ describe('the policy file, reloaded on SIGHUP', () => {
     slack = await startSlackStandIn();
     ec2 = await startFakeEc2({ groups: [GROUP] });
     writeFileSync(path.join(dir, 'policy.yml'), BEFORE);
-    bot = runBot(dir, {
-      SLACK_BOT_TOKEN: 'xoxb-policy-reload',
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      PORT: '0',
-      HALLPASS_DB: './hallpass.db',
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDRELOADTEST',
-      AWS_SECRET_ACCESS_KEY: 'reload-test-aws-secret',
-      AWS_ENDPOINT_URL_EC2: ec2.url,
-    });
+    bot = runBot(
+      dir,
+      standInEnv({
+        name: 'policy-reload',
+        signingSecret: SECRET,
+        slackApiUrl: slack.apiUrl,
+        ec2Url: ec2.url,
+      }),
+    );
   });
   afterEach(async () => {
     if (bot.child.exitCode === null) {

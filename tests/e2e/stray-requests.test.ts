@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BODY_LIMIT_BYTES } from '../../src/adapters/slack/app';
-import { type BotProcess, runBot, until } from '../support/bot-process';
+import { type BotProcess, runBot, standInEnv, until } from '../support/bot-process';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { type RawAnswer, sendAborted, sendBytes, sendRaw } from '../support/raw-http';
 import { signRequest, slashCommandBody, unixSeconds } from '../support/slack-signing';
@@ -248,17 +248,15 @@ describe('stray requests against the running process (issue 8, part 1)', () => {
     slack = await startSlackStandIn();
     ec2 = await startFakeEc2({ groups: [GROUP] });
     writeFileSync(path.join(dir, 'policy.yml'), POLICY);
-    p = runBot(dir, {
-      SLACK_BOT_TOKEN: 'xoxb-stray-requests',
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      PORT: '0',
-      HALLPASS_DB: './hallpass.db',
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDSTRAYTEST',
-      AWS_SECRET_ACCESS_KEY: 'stray-test-aws-secret',
-      AWS_ENDPOINT_URL_EC2: ec2.url,
-    });
+    p = runBot(
+      dir,
+      standInEnv({
+        name: 'stray-requests',
+        signingSecret: SECRET,
+        slackApiUrl: slack.apiUrl,
+        ec2Url: ec2.url,
+      }),
+    );
   });
   afterEach(async () => {
     if (p !== undefined && p.child.exitCode === null) {

@@ -56,3 +56,27 @@ export const startedPort = (bot: BotProcess): Promise<number> =>
     const m = /"port":(\d+)/.exec(bot.output());
     return m?.[1] === undefined ? undefined : Number(m[1]);
   }, 'the started log line');
+
+/**
+ * The environment of a bot wired to local stand-ins: the Slack stand-in's Web API, the fake EC2, an
+ * ephemeral port and a database in its working directory. `name` tags the made-up secrets (so a test
+ * can look for them where they must not be).
+ */
+export function standInEnv(opts: {
+  readonly name: string;
+  readonly signingSecret: string;
+  readonly slackApiUrl: string;
+  readonly ec2Url: string;
+}): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: `xoxb-${opts.name}`,
+    SLACK_SIGNING_SECRET: opts.signingSecret,
+    SLACK_API_URL: opts.slackApiUrl,
+    PORT: '0',
+    HALLPASS_DB: './hallpass.db',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDSTANDINTEST',
+    AWS_SECRET_ACCESS_KEY: `${opts.name}-aws-secret`,
+    AWS_ENDPOINT_URL_EC2: opts.ec2Url,
+  };
+}

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../../src/app/ports';
 import { type Hallpass, startHallpass } from '../../src/compose';
 import { loadEnv } from '../../src/config';
 import { parsePolicy } from '../../src/config/policy';
@@ -9,6 +8,7 @@ import type { Policy } from '../../src/domain/policy';
 import { FakeClock } from './fake-clock';
 import { type FakeEc2, startFakeEc2 } from './fake-ec2';
 import { type FakeStsIam, startFakeStsIam } from './fake-sts-iam';
+import { MemoryLogger } from './memory-logger';
 import {
   blockActionsBody,
   buttonClick,
@@ -18,6 +18,8 @@ import {
   viewSubmissionBody,
 } from './slack-signing';
 import { type SlackStandIn, startSlackStandIn } from './slack-stand-in';
+
+export { MemoryLogger };
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-test-token-never-log-me';
@@ -82,20 +84,6 @@ resources:
     channel: ${CHANNEL}
     approvers: ["@sre"]
 `;
-
-/** A log that keeps every line, so tests can assert on it (and scan it for secrets). */
-export class MemoryLogger implements Logger {
-  readonly lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-  info(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'info', msg, fields });
-  }
-  warn(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'warn', msg, fields });
-  }
-  error(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'error', msg, fields });
-  }
-}
 
 export type Harness = {
   readonly hallpass: Hallpass;

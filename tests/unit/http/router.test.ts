@@ -1,23 +1,9 @@
 import { healthRoute } from '../../../src/adapters/http/health';
 import { createHttpServer, type HttpServer } from '../../../src/adapters/http/router';
-import type { Logger } from '../../../src/app/ports';
+import { MemoryLogger } from '../../support/memory-logger';
 import { sendAborted, sendBytes, sendRaw } from '../../support/raw-http';
 
 const LIMIT = 1024;
-
-/** Keeps every line, so a test can read what the router logged. */
-class MemoryLogger implements Logger {
-  readonly lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-  info(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'info', msg, fields });
-  }
-  warn(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'warn', msg, fields });
-  }
-  error(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'error', msg, fields });
-  }
-}
 
 describe('the HTTP router', () => {
   let server: HttpServer;

@@ -1,8 +1,8 @@
 import { createHttpServer, type HttpServer } from '../../../src/adapters/http/router';
 import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from '../../../src/adapters/slack/app';
 import type { ListenerContext } from '../../../src/adapters/slack/context';
-import type { Logger } from '../../../src/app/ports';
 import type { UseCases } from '../../../src/app/use-cases';
+import { MemoryLogger } from '../../support/memory-logger';
 import { sendRaw } from '../../support/raw-http';
 import { signRequest, slashCommandBody, unixSeconds } from '../../support/slack-signing';
 import { type SlackStandIn, startSlackStandIn } from '../../support/slack-stand-in';
@@ -14,19 +14,6 @@ import { type SlackStandIn, startSlackStandIn } from '../../support/slack-stand-
  */
 
 const SECRET = 'slack-route-test-secret';
-
-class MemoryLogger implements Logger {
-  readonly lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-  info(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'info', msg, fields });
-  }
-  warn(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'warn', msg, fields });
-  }
-  error(fields: Record<string, unknown>, msg: string) {
-    this.lines.push({ level: 'error', msg, fields });
-  }
-}
 
 describe('the Slack route behind the HTTP router', () => {
   let slack: SlackStandIn;
