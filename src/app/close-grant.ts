@@ -42,7 +42,8 @@ export const closeGrant =
         endReason: reason,
         endedBy: by,
       });
-      if (m.ok) {
+      // The transition is recorded once; a retried close of a grant already closing is not a new one.
+      if (m.ok && before?.state !== 'closing') {
         deps.audit.append({
           at: startedAt,
           actor: by,

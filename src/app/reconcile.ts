@@ -171,11 +171,10 @@ function groupsToReconcile(deps: Deps, policy: Policy): { target: RuleTarget; ch
 
 /** Where a grant is announced: its resource's channel now, or where its approval message was posted. */
 function channelOfGrant(deps: Deps, grant: Grant): string | undefined {
-  return (
-    findResource(deps.policy(), grant.resourceId)?.channel ??
-    loadCard(deps, grant.requestId)?.request.message?.channel ??
-    loadCard(deps, grant.requestId)?.resource.channel
-  );
+  const own = findResource(deps.policy(), grant.resourceId)?.channel;
+  if (own !== undefined) return own;
+  const card = loadCard(deps, grant.requestId);
+  return card?.request.message?.channel ?? card?.resource.channel;
 }
 
 /** One group, under its lock: list AWS, read the database, compare, act. */
