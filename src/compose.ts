@@ -8,6 +8,7 @@ import { createSqliteStores } from './adapters/db/stores';
 import { healthRoute } from './adapters/http/health';
 import { createHttpServer } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, startSlackApp } from './adapters/slack/app';
+import type { Backoff } from './adapters/slack/connection';
 import { createSlackDirectory } from './adapters/slack/directory';
 import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-refresher';
 import { createSlackNotifier } from './adapters/slack/notifier';
@@ -56,9 +57,15 @@ export type HallpassOptions = {
   readonly slackClientOptions?: WebClientOptions;
   /** How long one Slack Web API call may take (tests shorten it); `SLACK_CALL_TIMEOUT_MS` otherwise. */
   readonly slackTimeoutMs?: number;
+  /** Delays between attempts to connect to Slack (tests shorten them); 1 s doubling to 60 s otherwise. */
+  readonly slackBackoff?: Backoff;
 };
 
 export type Hallpass = {
+  /**
+   * Bound once the database is open and the timers run, whether or not Slack is reachable (after at
+   * most `SLACK_FIRST_ATTEMPT_GRACE_MS` waiting for Slack's first answer).
+   */
   readonly port: number;
   /** Keeps App Home tabs current; tests await `home.idle()`. */
   readonly home: HomeRefresher;
@@ -77,9 +84,23 @@ export type Hallpass = {
   stop(): Promise<void>;
 };
 
+/** Longest start-up waits for Slack's first answer before opening the port anyway (see below). */
+const SLACK_FIRST_ATTEMPT_GRACE_MS = 2_000;
+
+/** Resolves when `work` does or after `ms` of real time, whichever is first; the timer is cleared. */
+async function withinRealTime(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([work, elapsed]);
+  clearTimeout(timer);
+}
+
 /**
  * The composition root: builds every adapter, binds the use cases, catches up on what came due
- * while hallpass was down, arms the expiry timer, then starts listening to Slack.
+ * while hallpass was down, arms the expiry timer, starts connecting to Slack in the background and
+ * opens the HTTP port. Slack being down, slow or refusing never makes it reject.
  */
 export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const { env, logger } = opts;
@@ -184,20 +205,33 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   sweep.start();
   outboxLoop.start();
 
-  const slack = await startSlackApp({
+  // Slack is connected in the background and never holds up start-up: a Slack that is down, slow or
+  // refusing the token is retried (capped backoff, each failure logged) while the HTTP server serves
+  // /healthz and the timers above close grants. The retries use the injected timers (tests' fake clock).
+  const slack = startSlackApp({
     botToken: env.slackBotToken,
     signingSecret: env.slackSigningSecret,
     appToken: env.slackAppToken,
     apiUrl: env.slackApiUrl,
     clientOptions: clientOptions(),
     context: { uc: useCases, clock, logger, home: refresher },
+    timers,
+    backoff: opts.slackBackoff,
   });
-  // The one HTTP server (adapters/http): Slack's route in HTTP mode, /healthz in both; anything else 4xx.
+  // The one HTTP server (adapters/http): Slack's route in HTTP mode (503 until Slack is ready), /healthz
+  // in both; anything else 4xx.
   const http = createHttpServer({
-    routes: [...(slack.route === undefined ? [] : [slack.route]), healthRoute(() => handle.sqlite.open)],
+    routes: [
+      ...(slack.route === undefined ? [] : [slack.route]),
+      healthRoute(() => ({ database: handle.sqlite.open ? 'ok' : 'unreachable', slack: slack.status() })),
+    ],
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
   });
+  // A Slack that answers at once is ready before the port opens, as it always was (Slack's first
+  // deliveries are served, not answered 503); one that fails does so at once; one that hangs delays the
+  // port by the grace at most. Real time: it bounds a network call, it is not a schedule.
+  await withinRealTime(slack.firstAttempt, SLACK_FIRST_ATTEMPT_GRACE_MS);
   const port = await http.listen(env.port);
   logger.info({ port, mode: env.mode, resources: policy.resources.length }, 'hallpass started');
 

@@ -1,14 +1,29 @@
 import type { HttpRoute } from './router';
 
-/** `GET /healthz`: 200 `{"ok":true}` while `healthy()` holds, 503 `{"ok":false}` otherwise. */
-export function healthRoute(healthy: () => boolean): HttpRoute {
+/**
+ * What `/healthz` reports. `database`: whether the database answers — without it hallpass can close
+ * nothing. `slack`: whether Slack has accepted the token (and, in Socket Mode, the socket is up) or
+ * hallpass is still trying; grants close on time either way.
+ */
+export type HealthStatus = {
+  readonly database: 'ok' | 'unreachable';
+  readonly slack: 'ready' | 'connecting';
+};
+
+/**
+ * `GET /healthz`: `{"ok":…,"database":…,"slack":…}`, HTTP 200 while the database is reachable and 503
+ * when it is not. Slack still connecting is reported but is not unhealthy: hallpass goes on closing
+ * grants, and an orchestrator that restarted it for Slack's outage would only stop it doing so.
+ */
+export function healthRoute(status: () => HealthStatus): HttpRoute {
   return {
     path: '/healthz',
     methods: {
       GET: (_req, res) => {
-        const ok = healthy();
+        const { database, slack } = status();
+        const ok = database === 'ok';
         res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ ok }));
+        res.end(JSON.stringify({ ok, database, slack }));
       },
     },
   };

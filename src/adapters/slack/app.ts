@@ -3,6 +3,7 @@ import { parse as parseQuery } from 'node:querystring';
 import {
   App,
   AuthorizationError,
+  type Logger as BoltLogger,
   HTTPModuleFunctions,
   HTTPReceiver,
   type ReceiverDispatchErrorHandlerArgs,
@@ -12,9 +13,10 @@ import {
   type SocketModeReceiverProcessEventErrorHandlerArgs,
   verifySlackRequest,
 } from '@slack/bolt';
-import type { WebClientOptions } from '@slack/web-api';
+import { ErrorCode, type WebClientOptions } from '@slack/web-api';
 import { z } from 'zod';
-import type { Logger } from '../../app/ports';
+import type { Clock, Logger, Timers } from '../../app/ports';
+import { type Backoff, createRetrier, SLACK_BACKOFF } from './connection';
 import type { ListenerContext } from './context';
 import { registerListeners } from './listeners';
 import { boltLogger } from './logger';
@@ -30,6 +32,10 @@ export type SlackAppOptions = {
   /** Options of the clients Bolt hands to listeners, used exactly as given (compose: single attempts). */
   readonly clientOptions?: WebClientOptions;
   readonly context: ListenerContext;
+  /** Arm the retries of connecting to Slack (compose passes its injected timers; tests' fake clock fires them). */
+  readonly timers: Timers;
+  /** Delays between attempts to connect; `SLACK_BACKOFF` (1 s doubling to 60 s) unless a test shortens them. */
+  readonly backoff?: Backoff | undefined;
 };
 
 /** Serves one HTTP request whose body has been read (the shape of the HTTP adapter's handlers). */
@@ -41,13 +47,28 @@ export type SlackRoute = {
   readonly methods: { readonly POST: SlackRequestHandler };
 };
 
+/**
+ * `ready`: Slack accepted the bot token (and, in Socket Mode, the socket is connected); `connecting`:
+ * not yet, or not any more — hallpass keeps trying, and keeps closing grants meanwhile.
+ */
+export type SlackStatus = 'ready' | 'connecting';
+
 export type SlackRuntime = {
   readonly app: App;
   /** HTTP mode: the route Slack posts to, for the HTTP server to serve. Socket Mode: none. */
   readonly route: SlackRoute | undefined;
-  /** Resolves when every listener already running has finished (tests; shutdown uses it with a time limit). */
+  status(): SlackStatus;
+  /** Resolves when the first attempt to connect has succeeded or failed. Never rejects. */
+  readonly firstAttempt: Promise<void>;
+  /**
+   * Resolves when every listener already running, and any attempt to connect in progress, has
+   * finished (tests; shutdown uses it with a time limit).
+   */
   settled(): Promise<void>;
-  /** Disconnects Socket Mode, then lets listeners in progress finish (up to 20 s). Close the HTTP server first. */
+  /**
+   * Cancels a pending retry, disconnects Socket Mode, then lets listeners in progress finish (up to
+   * 20 s). Close the HTTP server first.
+   */
   stop(): Promise<void>;
 };
 
@@ -57,12 +78,44 @@ export const BODY_LIMIT_BYTES = 256 * 1024;
 const MAX_SKEW_SECONDS = 5 * 60;
 /** Longest wait for `apps.connections.open` (Socket Mode), so start-up and reconnection cannot hang. */
 const SOCKET_OPEN_TIMEOUT_MS = 10_000;
+/**
+ * Longest one attempt to open the socket may take: `apps.connections.open` (10 s at most), the
+ * WebSocket handshake, and Slack's `hello`. Past it the attempt is abandoned (the socket cut) and
+ * retried, so a Slack that accepts the connection and then says nothing cannot stall reconnection.
+ */
+const SOCKET_ATTEMPT_TIMEOUT_MS = 30_000;
+
+/** What `POST /slack/events` answers (503) while Slack has not accepted the token yet; Slack retries deliveries. */
+export const SLACK_NOT_READY = { ok: false, reason: 'slack_not_ready' } as const;
+
+/** Log lines of the connection to Slack (tests and operators look for them). */
+export const SLACK_LOG = {
+  connected: 'connected to Slack',
+  unreachable: 'could not connect to Slack; grants still close on time; retrying',
+  lost: 'lost the Socket Mode connection to Slack; reconnecting',
+} as const;
 
 /**
- * Builds the Bolt app. HTTP by default: returns the `POST /slack/events` route for the HTTP server
- * (which owns the port). Socket Mode when an app token is given: connects, and returns no route.
+ * Slack errors that say a token itself is refused. Retrying cannot fix them, but an operator can (and
+ * a rotated token may be fixed without a restart of hallpass), so they are retried too — at error level.
  */
-export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime> {
+const TOKEN_REFUSALS: ReadonlySet<string> = new Set([
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+]);
+
+/**
+ * Builds the Bolt app and starts connecting to Slack in the background: it never waits for Slack and
+ * never fails because Slack does (down, slow, refusing, or the token rejected). Each failed attempt is
+ * logged once and retried with capped exponential backoff and jitter until one succeeds; `status()`
+ * says where it stands. HTTP by default: returns the `POST /slack/events` route for the HTTP server
+ * (which owns the port), answering 503 until Slack has accepted the token. Socket Mode when an app
+ * token is given: connects, keeps reconnecting whenever the socket is lost, and returns no route.
+ */
+export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
   const log = opts.context.logger;
   const logger = boltLogger(log);
   // A copy: Bolt writes its logger into the options it is given.
@@ -70,17 +123,28 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
     ...(opts.apiUrl === undefined ? {} : { slackApiUrl: opts.apiUrl }),
     ...opts.clientOptions,
   };
+  const report = connectionReport(log, opts.context.clock);
+  const backoff = opts.backoff ?? SLACK_BACKOFF;
 
   if (opts.appToken !== undefined) {
     const receiver = new SocketModeReceiver({
       appToken: opts.appToken,
-      logger,
-      // The socket client's own options: it sets its reconnection retries (about 100) on this object,
-      // which must never be the one the listeners' clients are built from.
+      // The socket client logs each failed connection attempt at error level; superviseSocket logs each
+      // once with its number and next time, at error level only for a refused token, so the client's own
+      // lines are kept as detail, at warning level.
+      logger: errorsAsWarnings(logger),
+      // Reconnection is ours (superviseSocket): the client's own would retry a failed reconnect never
+      // (a refused one rejects unhandled) or ever more slowly (uncapped), and never tell us.
+      autoReconnectEnabled: false,
+      // The socket client's own options, never the object the listeners' clients are built from: the
+      // client writes into it (its retry settings, its fetch). One attempt per `apps.connections.open`:
+      // retries are superviseSocket's, capped, instead of the WebClient's (their delays grow without
+      // bound: after half an hour down, the next try would be some ten minutes away).
       installerOptions: {
         clientOptions: {
           ...(opts.apiUrl === undefined ? {} : { slackApiUrl: opts.apiUrl }),
           timeout: SOCKET_OPEN_TIMEOUT_MS,
+          retryConfig: { retries: 0 },
         },
       },
       processEventErrorHandler: socketEventErrorHandler(log),
@@ -97,14 +161,25 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
     const { drain, settled } = trackInFlight(app);
     registerListeners(app, opts.context);
     logListenerErrors(app, log);
-    await app.init();
-    await app.start();
+    const socket = superviseSocket({
+      app,
+      client: receiver.client,
+      timers: opts.timers,
+      backoff,
+      report,
+      log,
+    });
     return {
       app,
       route: undefined,
-      settled,
+      status: socket.status,
+      firstAttempt: socket.firstAttempt,
+      settled: async () => {
+        await socket.idle();
+        await settled();
+      },
       stop: async () => {
-        await app.stop();
+        await socket.stop();
         await drain();
       },
     };
@@ -127,13 +202,212 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
   const { drain, settled } = trackInFlight(app);
   registerListeners(app, opts.context);
   logListenerErrors(app, log);
-  await app.init();
+  // HTTP mode has nothing to keep connected: once `auth.test` has accepted the token, Bolt is ready.
+  let ready = false;
+  const connection = createRetrier({
+    attempt: () =>
+      app.init().catch((error: unknown) => Promise.reject(new StartFailure('SLACK_BOT_TOKEN', error))),
+    onFailure: report.failed,
+    onSuccess: (attempts) => {
+      ready = true;
+      report.connected(attempts, 'http');
+    },
+    timers: opts.timers,
+    backoff,
+  });
+  connection.run();
   return {
     app,
-    route: { path: '/slack/events', methods: { POST: slackEvents(receiver, signingSecret, log) } },
-    settled,
-    stop: drain,
+    route: {
+      path: '/slack/events',
+      methods: { POST: slackEvents(receiver, signingSecret, log, () => ready) },
+    },
+    status: () => (ready ? 'ready' : 'connecting'),
+    firstAttempt: connection.idle(),
+    settled: async () => {
+      await connection.idle();
+      await settled();
+    },
+    stop: async () => {
+      // An attempt in progress ends within one Slack timeout, its outcome ignored: nothing to wait for.
+      connection.stop();
+      await drain();
+    },
   };
+}
+
+/** A failed step of connecting, with the setting whose token that step presents to Slack. */
+class StartFailure extends Error {
+  constructor(
+    readonly setting: 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN',
+    override readonly cause: unknown,
+  ) {
+    super(describe(cause));
+  }
+}
+
+type ConnectionReport = {
+  failed(error: unknown, attempt: number, retryInMs: number): void;
+  connected(attempts: number, mode: 'http' | 'socket'): void;
+};
+
+/**
+ * One line per failed attempt — with the attempt number and when the next one is — and one when
+ * connected. A refused token is logged at error level with the setting to fix; anything else (Slack
+ * down, slow, unreachable) is a warning: hallpass goes on closing grants meanwhile.
+ */
+function connectionReport(log: Logger, clock: Clock): ConnectionReport {
+  return {
+    failed(error, attempt, retryInMs) {
+      const setting = error instanceof StartFailure ? error.setting : undefined;
+      const cause = error instanceof StartFailure ? error.cause : error;
+      const nextAttemptAt = new Date(clock.now().getTime() + retryInMs).toISOString();
+      const refusal = tokenRefusal(cause);
+      if (setting !== undefined && refusal !== undefined) {
+        log.error(
+          { attempt, setting, slackError: refusal, retryInMs, nextAttemptAt },
+          `Slack refused the token in ${setting} (${refusal}): set a valid token in ${setting}; retrying until Slack accepts it`,
+        );
+        return;
+      }
+      log.warn({ attempt, err: describe(cause), retryInMs, nextAttemptAt }, SLACK_LOG.unreachable);
+    },
+    connected(attempts, mode) {
+      log.info({ attempts, mode }, SLACK_LOG.connected);
+    },
+  };
+}
+
+/** The Slack error code when `error` says a token is refused (`invalid_auth`, `token_revoked`, …). */
+function tokenRefusal(error: unknown): string | undefined {
+  if (field(error, 'code') !== ErrorCode.PlatformError) return undefined;
+  const code = field(field(error, 'data'), 'error');
+  return typeof code === 'string' && TOKEN_REFUSALS.has(code) ? code : undefined;
+}
+
+type SocketClient = SocketModeReceiver['client'];
+
+/** The same logger with `error` lines written as warnings. */
+function errorsAsWarnings(logger: BoltLogger): BoltLogger {
+  return { ...logger, error: (...args: unknown[]) => logger.warn(...args) };
+}
+
+/**
+ * Keeps the Socket Mode connection up. The client's own reconnection is off: it would call `start()`
+ * again from a timer with no catch, so a reconnect whose `apps.connections.open` is refused (e.g.
+ * `invalid_auth` while a token is rotated) rejects unhandled and is never tried again; and with its
+ * WebClient's retries (about 100, each wait 1.3 times the last, uncapped) a long outage would leave
+ * hallpass reconnecting ever later after Slack is back. Here every attempt — the first, and each after
+ * the socket is lost (closed by Slack, a failed ping, a `disconnect` message) — is caught, logged once
+ * and retried with capped backoff until the socket is open again.
+ */
+function superviseSocket(deps: {
+  app: App;
+  client: SocketClient;
+  timers: Timers;
+  backoff: Backoff;
+  report: ConnectionReport;
+  log: Logger;
+}): {
+  status(): SlackStatus;
+  firstAttempt: Promise<void>;
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+} {
+  const { app, client, log } = deps;
+  let initialized = false;
+  let ready = false;
+  /** Whether the socket is open now: Slack said `hello`, and the client has not disconnected since. */
+  let open = false;
+  let stopping = false;
+
+  const attempt = async (): Promise<void> => {
+    if (!initialized) {
+      await app.init().catch((error: unknown) => Promise.reject(new StartFailure('SLACK_BOT_TOKEN', error)));
+      initialized = true;
+    }
+    await openSocket(client).catch((error: unknown) =>
+      Promise.reject(new StartFailure('SLACK_APP_TOKEN', error)),
+    );
+    if (stopping) {
+      // Opened while shutting down (the attempt was already under way): close it again.
+      await client.disconnect();
+      return;
+    }
+    if (!open) throw new Error('the Socket Mode connection closed as it opened');
+  };
+  const connection = createRetrier({
+    attempt,
+    onFailure: deps.report.failed,
+    onSuccess: (attempts) => {
+      if (stopping) return;
+      ready = true;
+      deps.report.connected(attempts, 'socket');
+      // Lost again before this was reported: reconnect as for any loss.
+      if (!open) lost();
+    },
+    timers: deps.timers,
+    backoff: deps.backoff,
+  });
+  const lost = (): void => {
+    ready = false;
+    log.warn({}, SLACK_LOG.lost);
+    // Not at once: a Slack that closes every new socket straight away must not be hammered.
+    connection.run({ delayed: true });
+  };
+
+  client.on('connected', () => {
+    open = true;
+  });
+  // With its own reconnection off, the client emits `disconnected` whenever the socket is gone for good.
+  client.on('disconnected', () => {
+    open = false;
+    // While an attempt is under way its own failure is reported and retried; after stop(), nothing is.
+    if (stopping || !ready) return;
+    lost();
+  });
+
+  connection.run();
+  return {
+    status: () => (ready ? 'ready' : 'connecting'),
+    firstAttempt: connection.idle(),
+    idle: () => connection.idle(),
+    async stop() {
+      stopping = true;
+      connection.stop();
+      await app.stop();
+      // An attempt under way ends within its timeouts; one that opened a socket closes it again.
+      await connection.idle();
+    },
+  };
+}
+
+/**
+ * One attempt to open the socket: `apps.connections.open`, then the WebSocket until Slack's `hello`.
+ * Rejects when either fails or the whole takes longer than `SOCKET_ATTEMPT_TIMEOUT_MS` (the half-open
+ * socket is then cut). Real time, like every network timeout here: it bounds I/O, not a schedule.
+ */
+function openSocket(client: SocketClient): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let done = false;
+    const finish = (error?: unknown): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const timer = setTimeout(() => {
+      finish(new Error(`no Socket Mode connection within ${SOCKET_ATTEMPT_TIMEOUT_MS / 1000} s`));
+      client.disconnect().catch(() => undefined);
+    }, SOCKET_ATTEMPT_TIMEOUT_MS);
+    client.start().then(
+      () => finish(),
+      // The client rejects with nothing when the socket closes before `hello`.
+      (error: unknown) =>
+        finish(error ?? new Error('the Socket Mode connection closed before Slack said hello')),
+    );
+  });
 }
 
 /**
@@ -142,7 +416,12 @@ export async function startSlackApp(opts: SlackAppOptions): Promise<SlackRuntime
  * (400 at once; `null` would make Bolt throw outside any handler, `[]` or `{}` would hang for 3 s).
  * The rest goes to Bolt's receiver, which verifies the signature again and answers at `ack()`.
  */
-function slackEvents(receiver: HTTPReceiver, signingSecret: string, log: Logger): SlackRequestHandler {
+function slackEvents(
+  receiver: HTTPReceiver,
+  signingSecret: string,
+  log: Logger,
+  ready: () => boolean,
+): SlackRequestHandler {
   return (req, res, body) => {
     if (fromTheFuture(req)) {
       log.warn({ reason: 'timestamp in the future' }, 'refused an unsigned or badly signed Slack request');
@@ -163,6 +442,13 @@ function slackEvents(receiver: HTTPReceiver, signingSecret: string, log: Logger)
         log.warn({ reason: problem }, 'refused a signed Slack request Bolt cannot route');
         return noBody(res, 400);
       }
+    }
+    // Signed (or Slack's SSL check), but Bolt cannot serve it before Slack has accepted the token:
+    // 503, which Slack retries, instead of a 404 or a hang.
+    if (!ready()) {
+      res.writeHead(503, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(SLACK_NOT_READY));
+      return;
     }
     // Bolt reads `rawBody` instead of the (already consumed) stream.
     const buffered = Object.assign(req, { rawBody: body });
@@ -312,7 +598,6 @@ const CLIENT_EVENTS: ReadonlySet<string> = new Set([
   'authenticated',
 ]);
 
-type SocketClient = SocketModeReceiver['client'];
 type MessageListener = (data: unknown, isBinary: boolean) => unknown;
 
 /**

@@ -1,4 +1,4 @@
-import { healthRoute } from '../../../src/adapters/http/health';
+import { type HealthStatus, healthRoute } from '../../../src/adapters/http/health';
 import { createHttpServer, type HttpServer } from '../../../src/adapters/http/router';
 import { MemoryLogger } from '../../support/memory-logger';
 import { sendAborted, sendBytes, sendRaw } from '../../support/raw-http';
@@ -9,18 +9,18 @@ describe('the HTTP router', () => {
   let server: HttpServer;
   let port: number;
   let logger: MemoryLogger;
-  let healthy: boolean;
+  let health: HealthStatus;
   const received: { method: string | undefined; body: string }[] = [];
 
   beforeEach(async () => {
     logger = new MemoryLogger();
-    healthy = true;
+    health = { database: 'ok', slack: 'ready' };
     received.length = 0;
     server = createHttpServer({
       logger,
       bodyLimitBytes: LIMIT,
       routes: [
-        healthRoute(() => healthy),
+        healthRoute(() => health),
         {
           path: '/echo',
           methods: {
@@ -60,14 +60,24 @@ describe('the HTTP router', () => {
   it('serves a known path and method, with the query string ignored for routing', async () => {
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 200,
-      body: '{"ok":true}',
+      body: '{"ok":true,"database":"ok","slack":"ready"}',
     });
     expect((await sendRaw(port, { method: 'GET', path: '/healthz?probe=1&x=%zz' })).status).toBe(200);
-    healthy = false;
+    health = { database: 'unreachable', slack: 'ready' };
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 503,
-      body: '{"ok":false}',
+      body: '{"ok":false,"database":"unreachable","slack":"ready"}',
     });
+  });
+
+  it('keeps /healthz at 200 while Slack is still connecting (grants still close), and says so', async () => {
+    health = { database: 'ok', slack: 'connecting' };
+    expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
+      status: 200,
+      body: '{"ok":true,"database":"ok","slack":"connecting"}',
+    });
+    health = { database: 'unreachable', slack: 'connecting' };
+    expect((await sendRaw(port, { method: 'GET', path: '/healthz' })).status).toBe(503);
   });
 
   it('answers HEAD with the status GET would give, without a body', async () => {

@@ -1,6 +1,7 @@
 import { createHttpServer, type HttpServer } from '../../../src/adapters/http/router';
 import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from '../../../src/adapters/slack/app';
 import type { ListenerContext } from '../../../src/adapters/slack/context';
+import { systemTimers } from '../../../src/adapters/system/system';
 import type { UseCases } from '../../../src/app/use-cases';
 import { MemoryLogger } from '../../support/memory-logger';
 import { sendRaw } from '../../support/raw-http';
@@ -37,13 +38,16 @@ describe('the Slack route behind the HTTP router', () => {
       clock: { now: () => new Date() },
       logger,
     };
-    runtime = await startSlackApp({
+    runtime = startSlackApp({
       botToken: 'xoxb-slack-route-test',
       signingSecret: SECRET,
       apiUrl: slack.apiUrl,
       clientOptions: { retryConfig: { retries: 0 } },
       context,
+      timers: systemTimers,
     });
+    // Slack (the stand-in) accepts the token at the first attempt: the route serves from then on.
+    await runtime.firstAttempt;
     runtime.app.command('/fails-before-ack', async () => {
       throw new Error('failed before ack');
     });
