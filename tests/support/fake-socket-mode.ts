@@ -12,6 +12,12 @@ export interface FakeSocketMode {
   readonly url: string;
   /** Resolves once a client is connected and has been sent `hello`. */
   connected(): Promise<void>;
+  /** How many connections clients have opened so far (a reconnection adds one). */
+  readonly connections: number;
+  /** Resolves once `count` connections have been opened in all (e.g. 2: the first and one reconnection); rejects after `timeoutMs`. */
+  connectionsReach(count: number, timeoutMs?: number): Promise<void>;
+  /** Closes the current client's socket from the server side (a close frame, as when Slack recycles a connection). */
+  closeClient(): void;
   /** Sends a text frame as is (any string, JSON or not) to the connected client. */
   sendText(text: string): void;
   /** Sends a binary frame. */
@@ -32,6 +38,8 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
   const received: Record<string, unknown>[] = [];
   const listeners = new Set<() => void>();
   let socket: WebSocket | undefined;
+  let connections = 0;
+  const connectionListeners = new Set<() => void>();
   let onConnected: (() => void) | undefined;
   const whenConnected = new Promise<void>((resolve) => {
     onConnected = resolve;
@@ -58,6 +66,8 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
       }),
     );
     onConnected?.();
+    connections += 1;
+    for (const l of [...connectionListeners]) l();
   });
 
   const current = (): WebSocket => {
@@ -68,6 +78,27 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
   return {
     url: `ws://127.0.0.1:${port}/link/`,
     connected: () => whenConnected,
+    get connections() {
+      return connections;
+    },
+    connectionsReach: (count, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (connections < count) return;
+          connectionListeners.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          connectionListeners.delete(check);
+          reject(
+            new Error(`fake Socket Mode: ${connections} connections, not ${count}, within ${timeoutMs} ms`),
+          );
+        }, timeoutMs);
+        connectionListeners.add(check);
+        check();
+      }),
+    closeClient: () => current().close(1001, 'going away'),
     sendText: (text) => current().send(text),
     sendBinary: (bytes) => current().send(bytes, { binary: true }),
     sendEnvelope: (envelope) => current().send(JSON.stringify(envelope)),

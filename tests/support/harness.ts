@@ -150,6 +150,8 @@ export async function startHarness(
     reconcileInterval?: string;
     /** How long one Slack call may take (a test of a Slack that never answers shortens it). */
     slackTimeoutMs?: number;
+    /** Runs before hallpass starts: e.g. a Slack already down at start-up (`slack.outage(…)`). */
+    beforeStart?: (slack: SlackStandIn) => void;
   } = {},
 ): Promise<Harness> {
   const slack = await startSlackStandIn();
@@ -161,6 +163,7 @@ export async function startHarness(
     ],
   );
   slack.setEmail(REQUESTER, REQUESTER_EMAIL);
+  opts.beforeStart?.(slack);
   const ec2 = await startFakeEc2({ groups: [GROUP_ID] });
   const clock = opts.clock ?? new FakeClock();
   const sts = await startFakeStsIam({
