@@ -121,10 +121,25 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
         listeners.add(check);
         check();
       }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      // A close handshake first, as Slack's end does: a client cut off mid-handshake waits 30 s for it.
+      await Promise.all(
+        [...server.clients].map(
+          (client) =>
+            new Promise<void>((resolve) => {
+              const cut = setTimeout(() => {
+                client.terminate();
+                resolve();
+              }, 1_000);
+              client.once('close', () => {
+                clearTimeout(cut);
+                resolve();
+              });
+              client.close(1001, 'going away');
+            }),
+        ),
+      );
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
