@@ -2,16 +2,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SLACK_LOG, SLACK_NOT_READY } from '../../src/adapters/slack/app';
-import { type Hallpass, startHallpass } from '../../src/compose';
-import { loadEnv } from '../../src/config';
-import { parsePolicy } from '../../src/config/policy';
 import { type BotProcess, runBot, standInEnv, startedPort, until } from '../support/bot-process';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
-import { type FakeSocketMode, startFakeSocketMode } from '../support/fake-socket-mode';
 import { DEFAULT_POLICY, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
-import { MemoryLogger } from '../support/memory-logger';
+import type { MemoryLogger } from '../support/memory-logger';
 import { postToApp, slashCommandBody } from '../support/slack-signing';
 import { type SlackFailure, type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
+import {
+  SOCKET_CHANNEL,
+  type SocketModeBot,
+  slashCommandEnvelope,
+  startSocketModeBot,
+} from '../support/socket-mode-bot';
 
 /**
  * Issue 8, parts 1 and 2: Slack failing never stops the closer. Unreachable at start-up (5xx, a cut
@@ -122,78 +124,18 @@ describe('Slack unreachable at start-up, HTTP mode (issue 8)', () => {
   });
 });
 
-const SOCKET_GROUP = 'sg-0123456789abcdef0';
-const SOCKET_CHANNEL = 'C0123ABCD';
-const SOCKET_POLICY = `
-resources:
-  - id: socket-db
-    kind: security-group
-    region: us-east-1
-    securityGroupId: ${SOCKET_GROUP}
-    ports: [5432]
-    maxDuration: 1h
-    channel: ${SOCKET_CHANNEL}
-    autoApprove: true
-`;
-
 describe('Socket Mode reconnection (issue 8)', () => {
-  let dir: string;
-  let slack: SlackStandIn;
-  let socket: FakeSocketMode;
-  let ec2: FakeEc2;
-  let hallpass: Hallpass | undefined;
-  let logger: MemoryLogger;
-  const rejections: unknown[] = [];
-  const recordRejection = (reason: unknown): void => {
-    rejections.push(reason);
-  };
-
+  let bot: SocketModeBot;
   beforeEach(async () => {
-    rejections.length = 0;
-    process.on('unhandledRejection', recordRejection);
-    dir = mkdtempSync(path.join(tmpdir(), 'hallpass-reconnect-'));
-    slack = await startSlackStandIn();
-    socket = await startFakeSocketMode();
-    slack.setSocketModeUrl(socket.url);
-    ec2 = await startFakeEc2({ groups: [SOCKET_GROUP] });
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'AKIDRECONNECTTEST',
-      AWS_SECRET_ACCESS_KEY: 'reconnect-test-aws-secret',
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_EC2: ec2.url,
-    });
-    const env = loadEnv({
-      SLACK_BOT_TOKEN: 'xoxb-reconnect-test',
-      SLACK_APP_TOKEN: 'xapp-1-reconnect-test',
-      SLACK_API_URL: slack.apiUrl,
-      PORT: '0',
-      HALLPASS_DB: path.join(dir, 'hallpass.db'),
-      LOG_LEVEL: 'silent',
-    });
-    if (!env.ok) throw new Error(env.section.problems.join('\n'));
-    logger = new MemoryLogger();
-    hallpass = await startHallpass({
-      env: env.value,
-      policy: parsePolicy(SOCKET_POLICY),
-      logger,
-      reconcile: false,
-      // Real timers; retries 50 ms doubling to 200 ms instead of 1 s doubling to a minute.
-      slackBackoff: { initialMs: 50, maxMs: 200 },
-    });
-    await socket.connected();
+    // Real timers; retries 50 ms doubling to 200 ms instead of 1 s doubling to a minute.
+    bot = await startSocketModeBot({ name: 'reconnect-test', slackBackoff: { initialMs: 50, maxMs: 200 } });
   });
   afterEach(async () => {
-    slack.restore();
-    await hallpass?.stop();
-    await socket.close();
-    await slack.close();
-    await ec2.close();
-    rmSync(dir, { recursive: true, force: true });
-    process.off('unhandledRejection', recordRejection);
+    await bot.close();
   });
 
   const healthz = async () =>
-    (await fetch(`http://127.0.0.1:${hallpass?.port}/healthz`).then((r) => r.json())) as Record<
+    (await fetch(`http://127.0.0.1:${bot.hallpass.port}/healthz`).then((r) => r.json())) as Record<
       string,
       unknown
     >;
@@ -202,19 +144,16 @@ describe('Socket Mode reconnection (issue 8)', () => {
 
   /** After the reconnection: a slash command envelope is acked and answered. */
   async function expectServing(envelopeId: string): Promise<void> {
-    const responseUrl = slack.responseUrl();
-    socket.sendEnvelope({
-      envelope_id: envelopeId,
-      type: 'slash_commands',
-      accepts_response_payload: true,
-      payload: Object.fromEntries(
-        new URLSearchParams(
-          slashCommandBody({ text: 'help', channel_id: SOCKET_CHANNEL, response_url: responseUrl }),
-        ),
-      ),
-    });
-    expect(await socket.ackOf(envelopeId)).toMatchObject({ envelope_id: envelopeId });
-    const reply = await slack.waitFor((calls) =>
+    const responseUrl = bot.slack.responseUrl();
+    bot.socket.sendEnvelope(
+      slashCommandEnvelope(envelopeId, {
+        text: 'help',
+        channel_id: SOCKET_CHANNEL,
+        response_url: responseUrl,
+      }),
+    );
+    expect(await bot.socket.ackOf(envelopeId)).toMatchObject({ envelope_id: envelopeId });
+    const reply = await bot.slack.waitFor((calls) =>
       calls.find(
         (c) => c.method === 'response_url' && c.args['response_id'] === responseUrl.split('/').pop(),
       ),
@@ -224,16 +163,16 @@ describe('Socket Mode reconnection (issue 8)', () => {
 
   it('retries a reconnection whose apps.connections.open is cut, at a capped pace, and reconnects once Slack answers', async () => {
     expect(await healthz()).toMatchObject({ ok: true, slack: 'ready' });
-    slack.outage('drop', ['apps.connections.open']);
-    socket.closeClient();
+    bot.slack.outage('drop', ['apps.connections.open']);
+    bot.socket.closeClient();
 
     // Attempts keep coming, each at most 200 ms after the last failure (the client's own retries would
     // first wait 5 s, then ever longer).
-    await slack.waitFor((calls) => failedOpens(calls) >= 5 || undefined, 3 * SECOND);
+    await bot.slack.waitFor((calls) => failedOpens(calls) >= 5 || undefined, 3 * SECOND);
     expect(await healthz()).toMatchObject({ ok: true, slack: 'connecting' });
 
-    slack.restore();
-    await socket.connectionsReach(2, 3 * SECOND);
+    bot.slack.restore();
+    await bot.socket.connectionsReach(2, 3 * SECOND);
     await until(
       async () => ((await healthz())['slack'] === 'ready' ? true : undefined),
       'slack ready',
@@ -241,30 +180,30 @@ describe('Socket Mode reconnection (issue 8)', () => {
     );
     await expectServing('e-after-cut');
 
-    await hallpass?.settled();
+    await bot.hallpass.settled();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(rejections).toEqual([]);
-    expect(linesOf(logger, SLACK_LOG.lost)).toHaveLength(1);
-    const failed = failedAttempts(logger);
+    expect(bot.rejections).toEqual([]);
+    expect(linesOf(bot.logger, SLACK_LOG.lost)).toHaveLength(1);
+    const failed = failedAttempts(bot.logger);
     expect(failed.length).toBeGreaterThanOrEqual(5);
     expect(failed.map((l) => l.fields['attempt'])).toEqual(failed.map((_l, i) => i + 1));
     expect(failed.every((l) => l.level === 'warn')).toBe(true);
     // Connected at start, and again after the reconnection.
-    expect(linesOf(logger, SLACK_LOG.connected)).toHaveLength(2);
+    expect(linesOf(bot.logger, SLACK_LOG.connected)).toHaveLength(2);
   }, 20_000);
 
   it('retries a reconnection whose app token is refused (invalid_auth) — logged at error level naming SLACK_APP_TOKEN, never an unhandled rejection — until Slack accepts it', async () => {
-    slack.outage('invalid_auth', ['apps.connections.open']);
-    socket.closeClient();
+    bot.slack.outage('invalid_auth', ['apps.connections.open']);
+    bot.socket.closeClient();
 
-    await slack.waitFor((calls) => failedOpens(calls) >= 3 || undefined, 3 * SECOND);
+    await bot.slack.waitFor((calls) => failedOpens(calls) >= 3 || undefined, 3 * SECOND);
     await until(
-      async () => (failedAttempts(logger).length >= 3 ? true : undefined),
+      async () => (failedAttempts(bot.logger).length >= 3 ? true : undefined),
       'three refusals logged',
       3_000,
     );
-    expect(rejections).toEqual([]);
-    const refused = failedAttempts(logger);
+    expect(bot.rejections).toEqual([]);
+    const refused = failedAttempts(bot.logger);
     expect(refused.length).toBeGreaterThanOrEqual(3);
     for (const line of refused) {
       expect(line.level).toBe('error');
@@ -272,17 +211,17 @@ describe('Socket Mode reconnection (issue 8)', () => {
       expect(line.fields).toMatchObject({ setting: 'SLACK_APP_TOKEN', slackError: 'invalid_auth' });
     }
 
-    slack.restore();
-    await socket.connectionsReach(2, 3 * SECOND);
+    bot.slack.restore();
+    await bot.socket.connectionsReach(2, 3 * SECOND);
     await until(
       async () => ((await healthz())['slack'] === 'ready' ? true : undefined),
       'slack ready',
       3_000,
     );
     await expectServing('e-after-refusal');
-    await hallpass?.settled();
+    await bot.hallpass.settled();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(rejections).toEqual([]);
+    expect(bot.rejections).toEqual([]);
   }, 20_000);
 });
 
