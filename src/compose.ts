@@ -176,6 +176,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     nextDue: () => stores.outbox.nextAttempt(),
     run: useCases.deliverOutbox,
+    // Closes first: a burst of due grants reaches AWS before the process spends its time on their notices.
+    yieldTo: () => sched.idle(),
   });
   deliveries = outboxLoop;
   // Holds written before holds recorded their target: filled in once from this policy.

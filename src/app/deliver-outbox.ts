@@ -12,9 +12,8 @@ export const MAX_RETRY_MS = 2 * 60_000;
 export const GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
 /** Lanes sent at the same time: different requests' messages do not wait on each other's slow calls. */
 const PARALLEL_LANES = 4;
-/** Deliveries read per round; a run goes round until nothing is ready (bounded, then the loop runs again). */
+/** Deliveries sent per run; the loop runs again at once while more are ready, yielding to due work in between. */
 const BATCH = 20;
-const MAX_ROUNDS = 50;
 
 export const retryDelay = (attempts: number): number =>
   Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(attempts - 1, 16));
@@ -81,13 +80,14 @@ async function send(deps: Deps, item: OutboxItem): Promise<void> {
 }
 
 /**
- * The outbox dispatcher's run-once job: sends every delivery that is due and first in its lane, a few
- * lanes at a time, and goes round again while more become ready. Each send is one short attempt: a
- * delivery Slack refuses is retried later — after `Retry-After` for a 429, with backoff otherwise — and
- * the rest of its lane waits behind it, so notices about one request arrive once and in order. One that
- * can never succeed (`channel_not_found`, `invalid_blocks`, …) or has failed for a day is given up, logged
- * and kept marked. Never throws for a Slack failure; it runs apart from the scheduler, so nothing due
- * in AWS ever waits on it.
+ * The outbox dispatcher's run-once job: sends up to a batch of the deliveries that are due and first
+ * in their lane, a few lanes at a time (the loop runs it again at once while more are ready, letting
+ * due work go first in between). Each send is one short attempt: a delivery Slack refuses is retried
+ * later — after `Retry-After` for a 429, with backoff otherwise — and the rest of its lane waits behind
+ * it, so notices about one request arrive once and in order. One that can never succeed
+ * (`channel_not_found`, `invalid_blocks`, …) or has failed for a day is given up, logged and kept
+ * marked. Never throws for a Slack failure; it runs apart from the scheduler, so nothing due in AWS
+ * ever waits on it.
  */
 export const deliverOutbox = (deps: Deps) => async (): Promise<OutboxRunResult> => {
   let sent = 0;
@@ -116,12 +116,8 @@ export const deliverOutbox = (deps: Deps) => async (): Promise<OutboxRunResult> 
       retrying += 1;
     }
   };
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const ready = deps.outbox.ready(deps.clock.now(), BATCH);
-    if (ready.length === 0) break;
-    // `ready` holds at most one delivery per lane, so sending these together never reorders a lane;
-    // a few workers share them, so one slow lane does not hold up the others.
-    await eachLimit(ready, PARALLEL_LANES, one);
-  }
+  // `ready` holds at most one delivery per lane, so sending these together never reorders a lane;
+  // a few workers share them, so one slow lane does not hold up the others.
+  await eachLimit(deps.outbox.ready(deps.clock.now(), BATCH), PARALLEL_LANES, one);
   return { sent, retrying, abandoned };
 };

@@ -11,6 +11,11 @@ export type DeliveryLoopDeps = {
   readonly run: () => Promise<unknown>;
   /** Pause after a run that threw (the database, not Slack: Slack failures are the outbox's to retry). */
   readonly errorPauseMs?: number;
+  /**
+   * Resolves when more urgent work is done: the loop waits for it before each run, so a burst of
+   * closes reaches AWS before the process spends its time on their notices (the scheduler's `idle`).
+   */
+  readonly yieldTo?: () => Promise<void>;
 };
 
 export type DeliveryLoop = Wakeup & {
@@ -84,6 +89,7 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
       do {
         again = false;
         try {
+          await deps.yieldTo?.();
           await deps.run();
         } catch (error) {
           threw = true;

@@ -50,7 +50,19 @@ function setup() {
     resources: [buildSgResource()],
   };
   const deps = { ...stores, clock, logger, notifier, policy: () => policy, deliveries: { wake: () => {} } };
-  return { handle, stores, clock, logger, sent, script, deps, run: deliverOutbox(deps) };
+  const once = deliverOutbox(deps);
+  /** Runs the dispatcher until a run finds nothing ready (the loop does the same), adding up what it did. */
+  const run = async () => {
+    const total = { sent: 0, retrying: 0, abandoned: 0 };
+    for (;;) {
+      const r = await once();
+      total.sent += r.sent;
+      total.retrying += r.retrying;
+      total.abandoned += r.abandoned;
+      if (r.sent + r.retrying + r.abandoned === 0) return total;
+    }
+  };
+  return { handle, stores, clock, logger, sent, script, deps, run, once };
 }
 
 const failWith = (error: InfraError) => async () => {
@@ -101,6 +113,14 @@ describe('the outbox dispatcher', () => {
     t.handle.close();
   });
 
+  it('sends at most a batch per run, so the loop can yield to due work in between', async () => {
+    const t = setup();
+    for (let n = 0; n < 25; n++) deliver(t.deps, { kind: 'channel', channel: `C${n}`, notice: report(n) });
+    expect((await t.once()).sent).toBe(20);
+    expect((await t.once()).sent).toBe(5);
+    t.handle.close();
+  });
+
   it('gives up a delivery Slack has refused for a day', async () => {
     const t = setup();
     const down = failWith(new InfraError('slack_http_500', true, '500'));
@@ -144,7 +164,7 @@ describe('the outbox dispatcher', () => {
     deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(1) });
     for (const c of ['C2', 'C3', 'C4', 'C5', 'C6'])
       deliver(t.deps, { kind: 'channel', channel: c, notice: report(2) });
-    const running = t.run();
+    const running = t.once();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(t.sent.map((s) => s.to).sort()).toEqual(['C2', 'C3', 'C4', 'C5', 'C6']);
     release();
