@@ -9,7 +9,7 @@ type Variant = {
   readonly label: string;
   /** The text after `/access` for the `i`-th request. */
   readonly text: (i: number) => string;
-  /** Wait for the work behind each ack (ending with the private reply) before sending the next. */
+  /** Wait for the work behind each ack (the private reply, the queued Slack messages) before sending the next. */
   readonly settle: boolean;
 };
 
@@ -36,6 +36,8 @@ async function sample(stack: BenchStack, v: Variant, count: number): Promise<num
     if (i >= WARMUP) samples.push(elapsed);
     if (v.settle) {
       await stack.slack.waitFor((calls) => calls.filter((c) => c.method === 'response_url').length > replies);
+      // And the Slack messages queued behind it (the approval card, the notices), sent by the outbox.
+      await stack.hallpass.settled();
     }
   }
   // Whatever is still running behind the last acks finishes before the next variant or the stop.
