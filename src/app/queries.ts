@@ -1,6 +1,7 @@
 import type { Grant } from '../domain/grant';
 import {
   type Actor,
+  detailsShown,
   findResource,
   isAdmin,
   isApprover,
@@ -13,16 +14,26 @@ import type { ApprovalCard } from './ports';
 
 type Deps = Pick<AppDeps, 'policy' | 'requests' | 'grants'>;
 
-export type ActiveEntry = { readonly grant: Grant; readonly request: AccessRequest };
+/** What of an entry its viewer may see (see `detailsShown` in the domain and the policy's `visibility`). */
+export type Shown = { readonly address: boolean; readonly reason: boolean };
+
+/** A live (or unreviewed) grant with its request, and what of it the viewer may see. */
+export type ActiveEntry = { readonly grant: Grant; readonly request: AccessRequest; readonly shown: Shown };
+
+const EVERYTHING: Shown = { address: true, reason: true };
 export type Overview = {
   readonly pending: readonly AccessRequest[];
   readonly active: readonly ActiveEntry[];
 };
 
-function withRequests(deps: Deps, grants: readonly Grant[]): ActiveEntry[] {
+function withRequests(
+  deps: Deps,
+  grants: readonly Grant[],
+  shown: (request: AccessRequest) => Shown = () => EVERYTHING,
+): ActiveEntry[] {
   return grants.flatMap((grant) => {
     const request = deps.requests.get(grant.requestId);
-    return request === undefined ? [] : [{ grant, request }];
+    return request === undefined ? [] : [{ grant, request, shown: shown(request) }];
   });
 }
 
@@ -61,7 +72,15 @@ export const dashboard =
   (deps: Deps & Pick<AppDeps, 'policy'>) =>
   (actor: Actor): Dashboard => {
     const policy = deps.policy();
-    const live = withRequests(deps, deps.grants.list(['opening', 'active', 'closing']));
+    // Addresses and reasons only for those involved, unless the policy's `visibility` says everyone.
+    const shown = (request: AccessRequest): Shown =>
+      detailsShown(
+        policy,
+        findResource(policy, request.resourceId) ?? request.resourceAtRequest,
+        request.requesterId,
+        actor,
+      );
+    const live = withRequests(deps, deps.grants.list(['opening', 'active', 'closing']), shown);
     const awaitingMe = deps.requests.listPending().flatMap((request): ApprovalCard[] => {
       const resource = findResource(policy, request.resourceId);
       if (resource === undefined || !isApprover(resource, actor)) return [];
@@ -78,7 +97,7 @@ export const dashboard =
       minePending: deps.requests.listPending(actor.userId),
       awaitingMe,
       everyone: live,
-      unreviewed: withRequests(deps, deps.grants.unreviewedBreakGlass()),
+      unreviewed: withRequests(deps, deps.grants.unreviewedBreakGlass(), shown),
       canReview: isAdmin(policy, actor) || policy.resources.some((r) => isApprover(r, actor)),
     };
   };

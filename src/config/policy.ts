@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { RESERVED_WORDS } from '../domain/command';
 import { formatDuration, parseDuration } from '../domain/duration';
-import { DEFAULTS, type Policy, type PortRange, type Resource } from '../domain/policy';
+import { DEFAULT_VISIBILITY, DEFAULTS, type Policy, type PortRange, type Resource } from '../domain/policy';
 import { ConfigError, type ConfigResult } from './env';
 
 /*
@@ -19,6 +19,8 @@ const GROUP_HANDLE = /^@[a-z0-9][a-z0-9._-]*$/i;
 const RESOURCE_ID = /^[a-z0-9-]{1,64}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const CHANNEL = /^[CG][A-Z0-9]{2,}$/;
+// A Slack workspace (T…) or Enterprise Grid organisation (E…) id.
+const WORKSPACE_ID = /^[TE][A-Z0-9]{2,}$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const PORT_RANGE = /^(\d{1,5})\s*-\s*(\d{1,5})$/;
@@ -101,6 +103,18 @@ const common = {
   channel: pattern(CHANNEL, 'a Slack channel id (C… or G…)'),
   // An empty list would lock everyone out; absence is how "anyone" is written.
   requesters: principals.min(1, { error: 'must not be empty (omit it to let anyone ask)' }).optional(),
+  /**
+   * Guests (`is_restricted` / `is_ultra_restricted` in Slack) count for this resource — as "anyone"
+   * when `requesters` is absent, and through the lists or groups that name them. Default false: a
+   * guest is refused (GUEST_NOT_ALLOWED) even when named.
+   */
+  allowGuests: z.boolean().default(false),
+  /**
+   * Users of another workspace or organisation — Slack Connect users, or anyone acting from a team
+   * that is neither the installed one nor in `trustedWorkspaces` — count for this resource, as
+   * `allowGuests`. Default false (EXTERNAL_NOT_ALLOWED).
+   */
+  allowExternal: z.boolean().default(false),
   approvers: principals.default([]),
   approvals: z
     .number()
@@ -221,9 +235,28 @@ const resource = z.discriminatedUnion('kind', [securityGroup, awsRole]).superRef
   { when: () => true },
 );
 
+const audience = z.enum(['involved', 'everyone'], {
+  error: 'must be involved (the requester, the approvers and the admins) or everyone',
+});
+
+/** Who sees addresses and reasons in the workspace-wide lists (App Home, `/access list`). */
+const visibility = z.strictObject({
+  addresses: audience.default('involved'),
+  reasons: audience.default('involved'),
+});
+
 const policySchema = z
   .strictObject({
+    visibility: visibility.optional(),
     admins: principals.default([]),
+    /**
+     * Other workspaces (`T…`) or Enterprise Grid organisations (`E…`) whose full members count as
+     * members, as those of the installed workspace (or organisation) always do. Their guests are
+     * still guests. Default: none.
+     */
+    trustedWorkspaces: z
+      .array(pattern(WORKSPACE_ID, 'a Slack workspace id (T…) or organisation id (E…)'))
+      .default([]),
     approvalTimeout: duration.optional(),
     // 0s turns warnings off.
     warnBefore: durationOf(true).optional(),
@@ -261,6 +294,8 @@ function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
     region: r.region,
     channel: r.channel,
     requesters: r.requesters,
+    allowGuests: r.allowGuests,
+    allowExternal: r.allowExternal,
     approvers: r.approvers,
     approvals: r.approvals,
     autoApprove: r.autoApprove,
@@ -287,7 +322,9 @@ function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
 function toPolicy(p: PolicyInput): Policy {
   const approvalTimeout = p.approvalTimeout ?? DEFAULTS.approvalTimeout;
   return {
+    visibility: p.visibility ?? DEFAULT_VISIBILITY,
     admins: p.admins,
+    trustedWorkspaces: p.trustedWorkspaces,
     approvalTimeout,
     warnBefore: p.warnBefore ?? DEFAULTS.warnBefore,
     resources: p.resources.map((r) => toResource(r, approvalTimeout)),

@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_PREFIX } from './cidr';
+import { refusalOf, type Standing, type StandingRefusal } from './standing';
 
 /**
  * The policy file, parsed and validated (see src/config/policy.ts). Durations are milliseconds.
@@ -16,8 +17,21 @@ type ResourceBase = {
   readonly region: string;
   /** Channel id for approval messages and start / end notices. */
   readonly channel: string;
-  /** Who may ask; `undefined` means anyone in the workspace. */
+  /**
+   * Who may ask; `undefined` means anyone in the workspace: its full members (and those of
+   * `trustedWorkspaces`), plus guests or external users only if `allowGuests` / `allowExternal`.
+   */
   readonly requesters?: readonly Principal[] | undefined;
+  /**
+   * Guests (multi- and single-channel) count for this resource: as "anyone" when `requesters` is
+   * absent, and through the lists that name them or their groups. Absent: false.
+   */
+  readonly allowGuests?: boolean | undefined;
+  /**
+   * Users of other workspaces or organisations (Slack Connect, or an action signed in another team)
+   * count for this resource, like `allowGuests`. Absent: false.
+   */
+  readonly allowExternal?: boolean | undefined;
   readonly approvers: readonly Principal[];
   /** Distinct approvers needed. */
   readonly approvals: number;
@@ -52,16 +66,43 @@ export type AwsRoleResource = ResourceBase & {
 
 export type Resource = SecurityGroupResource | AwsRoleResource;
 
+/**
+ * Who sees a live grant's source address and a request's reason where hallpass lists grants for the
+ * whole workspace (App Home, `/access list`): `involved` — its requester, the resource's approvers and
+ * the admins — or `everyone`. Who has access to what, and until when, is always shown to everyone.
+ */
+export type Visibility = {
+  readonly addresses: 'involved' | 'everyone';
+  readonly reasons: 'involved' | 'everyone';
+};
+
+/** By default addresses and reasons are for those involved only. */
+export const DEFAULT_VISIBILITY: Visibility = { addresses: 'involved', reasons: 'involved' };
+
 export type Policy = {
+  /** Absent: `DEFAULT_VISIBILITY`. */
+  readonly visibility?: Visibility | undefined;
   readonly admins: readonly Principal[];
+  /**
+   * Other Slack workspaces (`T…`) or Enterprise Grid organisations (`E…`) whose full members count
+   * as members too. The installed workspace (or organisation) always does. Absent: none.
+   */
+  readonly trustedWorkspaces?: readonly string[] | undefined;
   readonly approvalTimeout: number;
   /** How long before its end a grant's requester is warned (0: never). Grants shorter than twice this are not warned. */
   readonly warnBefore: number;
   readonly resources: readonly Resource[];
 };
 
-/** Who is acting: a Slack user and the handles of the user groups they belong to (without `@`, lowercase). */
-export type Actor = { readonly userId: string; readonly groups: ReadonlySet<string> };
+/**
+ * Who is acting: a Slack user, the handles of the user groups they belong to (without `@`,
+ * lowercase), and their standing — member, guest, external… — as Slack says now (see standing.ts).
+ */
+export type Actor = {
+  readonly userId: string;
+  readonly groups: ReadonlySet<string>;
+  readonly standing: Standing;
+};
 
 export const DEFAULTS = {
   approvalTimeout: 30 * 60_000,
@@ -91,13 +132,23 @@ export function groupHandles(policy: Policy): string[] {
 export const findResource = (policy: Policy, id: string): Resource | undefined =>
   policy.resources.find((r) => r.id === id);
 
+/**
+ * Why the actor does not count at all for `resource` — a guest or external user it does not admit,
+ * a deactivated or unverifiable account — or `undefined` when they do. Without a resource (admin
+ * rights), only members count.
+ */
+export const standingRefusal = (resource: Resource | undefined, actor: Actor): StandingRefusal | undefined =>
+  refusalOf(actor.standing, resource);
+
 export const mayRequest = (resource: Resource, actor: Actor): boolean =>
-  resource.requesters === undefined || matchesAny(resource.requesters, actor);
+  standingRefusal(resource, actor) === undefined &&
+  (resource.requesters === undefined || matchesAny(resource.requesters, actor));
 
 export const isApprover = (resource: Resource, actor: Actor): boolean =>
-  matchesAny(resource.approvers, actor);
+  standingRefusal(resource, actor) === undefined && matchesAny(resource.approvers, actor);
 
-export const isAdmin = (policy: Policy, actor: Actor): boolean => matchesAny(policy.admins, actor);
+export const isAdmin = (policy: Policy, actor: Actor): boolean =>
+  standingRefusal(undefined, actor) === undefined && matchesAny(policy.admins, actor);
 
 /** The resources this actor may ask for, in policy order (the modal's picker and `/access resources`). */
 export const requestableBy = (policy: Policy, actor: Actor): Resource[] =>
@@ -106,3 +157,32 @@ export const requestableBy = (policy: Policy, actor: Actor): Resource[] =>
 /** `tcp 5432, 8000-8080` — how ports read in messages. */
 export const describePorts = (r: SecurityGroupResource): string =>
   `${r.protocol} ${r.ports.map((p) => (p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`)).join(', ')}`;
+
+/** The requester, an approver of the resource (as the policy says now), or an admin. */
+export function isInvolved(
+  policy: Policy,
+  resource: Resource | undefined,
+  requesterId: string,
+  actor: Actor,
+): boolean {
+  return (
+    actor.userId === requesterId ||
+    (resource !== undefined && isApprover(resource, actor)) ||
+    isAdmin(policy, actor)
+  );
+}
+
+/** What of a grant or request this actor may see in workspace-wide lists: its address, its reason. */
+export function detailsShown(
+  policy: Policy,
+  resource: Resource | undefined,
+  requesterId: string,
+  actor: Actor,
+): { readonly address: boolean; readonly reason: boolean } {
+  const visibility = policy.visibility ?? DEFAULT_VISIBILITY;
+  const involved = isInvolved(policy, resource, requesterId, actor);
+  return {
+    address: involved || visibility.addresses === 'everyone',
+    reason: involved || visibility.reasons === 'everyone',
+  };
+}

@@ -297,7 +297,7 @@ describe('approving and denying: only approvers, only once, only while pending',
       expect(shown).toContain('not during the freeze');
       expect(buttonsOf(h, requestId)).not.toContain(ACTION.approveRequest);
       const dm = dmsTo(h.slack, REQUESTER).find((c) => allText(c).includes('was denied'));
-      expect(allText(dm)).toContain('Reason: not during the freeze');
+      expect(allText(dm)).toContain('Reason: “not during the freeze”');
       expect(threadPosts(h.slack).some((c) => allText(c).includes('denied request'))).toBe(true);
       expect(ec2Changes(h)).toEqual([]);
     });

@@ -215,7 +215,8 @@ describe('/access refuses bad input with a specific answer and changes nothing',
 
     const [card] = approvalPosts(h.slack);
     const cardText = allText(card);
-    expect(cardText).toContain('&lt;!channel&gt; &lt;@UADMIN1&gt; *bold*');
+    // Quoted as plain text on its own (no formatting, no token), angle brackets shown as ‹ ›.
+    expect(cardText).toContain('Reason: “‹!channel› ‹@UADMIN1› *bold*”');
     // Stored as typed: escaping belongs to the view, not to the record.
     expect(h.hallpass.useCases.cardOf(lastRequestId(h))?.request.reason).toBe(reason);
     for (const call of h.slack.calls) {

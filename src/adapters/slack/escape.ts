@@ -43,6 +43,26 @@ export function safeText(text: string, max: number): string {
 }
 
 /**
+ * Characters Slack's `mrkdwn` formats with (bold, italic, strike, code), and the look-alikes that
+ * stand in for them in quoted user text, so a reason can never render as formatting.
+ */
+const FORMATTING: Readonly<Record<string, string>> = { '*': '∗', _: 'ˍ', '~': '∼', '`': 'ˋ' };
+
+/**
+ * User text (a reason, a deny note) as inert, quoted text for `mrkdwn`: on one line (every run of
+ * whitespace, new lines included, becomes one space), escaped (`&`, `<`, `>`), formatting characters
+ * replaced by look-alikes, bounded, between “quotes”. It cannot ping, link, format, or pose as another
+ * line or field of the message around it. The exact text stays in the audit log.
+ */
+export function inertText(text: string, max: number): string {
+  const flat = text
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[*_~`]/g, (ch) => FORMATTING[ch] ?? ch);
+  return `“${safeText(flat, Math.max(1, max - 2))}”`;
+}
+
+/**
  * User text shown inside an inline code span: escaped, bounded, and with backticks replaced so
  * the span cannot be closed early. Returns the text *with* its surrounding backticks.
  */

@@ -73,6 +73,7 @@ describe('parsePolicy', () => {
 
   it('applies every default to a minimal resource', () => {
     expect(policyOf(sgWith({}))).toEqual({
+      visibility: { addresses: 'involved', reasons: 'involved' },
       admins: [],
       approvalTimeout: 30 * 60_000,
       warnBefore: 5 * 60_000,
@@ -479,5 +480,30 @@ describe('warnBefore', () => {
   it('accepts 0s, which turns warnings off', () => {
     const result = checkPolicy(`warnBefore: 0s\n${sgWith({})}`);
     expect(result.ok && result.value.warnBefore).toBe(0);
+  });
+});
+
+describe('visibility (who sees addresses and reasons in the workspace-wide lists)', () => {
+  it('defaults to those involved for both', () => {
+    expect(policyOf(yamlOf({ resources: [SG] })).visibility).toEqual({
+      addresses: 'involved',
+      reasons: 'involved',
+    });
+  });
+
+  it('takes everyone for either, the other keeping its default', () => {
+    expect(policyOf(yamlOf({ visibility: { addresses: 'everyone' }, resources: [SG] })).visibility).toEqual({
+      addresses: 'everyone',
+      reasons: 'involved',
+    });
+  });
+
+  it.each([
+    [{ addresses: 'all' }, 'visibility.addresses'],
+    [{ reasons: true }, 'visibility.reasons'],
+    [{ address: 'everyone' }, 'visibility'],
+  ])('refuses %j, naming the field', (visibility, field) => {
+    const problems = problemsOf(yamlOf({ visibility, resources: [SG] }));
+    expect(problems.some((p) => p.startsWith(field))).toBe(true);
   });
 });

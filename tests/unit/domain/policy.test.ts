@@ -3,6 +3,7 @@ import {
   type AwsRoleResource,
   DEFAULTS,
   describePorts,
+  detailsShown,
   findResource,
   groupHandles,
   isAdmin,
@@ -16,7 +17,11 @@ import {
   type SecurityGroupResource,
 } from '../../../src/domain/policy';
 
-const actor = (userId: string, ...groups: string[]): Actor => ({ userId, groups: new Set(groups) });
+const actor = (userId: string, ...groups: string[]): Actor => ({
+  userId,
+  groups: new Set(groups),
+  standing: 'member',
+});
 
 const sg = (overrides: Partial<SecurityGroupResource> = {}): SecurityGroupResource => ({
   id: 'prod-db',
@@ -196,5 +201,30 @@ describe('describePorts', () => {
     ['udp', 'udp', [{ from: 53, to: 53 }], 'udp 53'],
   ])('describes %s', (_name, protocol, ports, expected) => {
     expect(describePorts(sg({ protocol, ports }))).toBe(expected);
+  });
+});
+
+describe('detailsShown: addresses and reasons in the workspace-wide lists', () => {
+  const db = sg({ approvers: ['@sre'] });
+  const p = policy([db]);
+  it.each([
+    ['the requester', actor('U_REQ'), true],
+    ['an approver of the resource', actor('U_APP', 'sre'), true],
+    ['an admin', actor('U_ADM', 'security'), true],
+    ['anyone else', actor('U_OTHER', 'backend'), false],
+  ])('%s: %s', (_who, viewer, shown) => {
+    expect(detailsShown(p, db, 'U_REQ', viewer)).toEqual({ address: shown, reason: shown });
+  });
+
+  it('shows what the policy opens to everyone, and nothing more', () => {
+    const open = { ...p, visibility: { addresses: 'everyone', reasons: 'involved' } } as const;
+    expect(detailsShown(open, db, 'U_REQ', actor('U_OTHER'))).toEqual({ address: true, reason: false });
+  });
+
+  it('shows nothing to an outsider when the resource has left the policy (no approvers to match)', () => {
+    expect(detailsShown(p, undefined, 'U_REQ', actor('U_APP', 'sre'))).toEqual({
+      address: false,
+      reason: false,
+    });
   });
 });

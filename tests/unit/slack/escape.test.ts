@@ -1,6 +1,7 @@
 import {
   channelLink,
   escapeMrkdwn,
+  inertText,
   isoUtc,
   mention,
   safeCode,
@@ -101,5 +102,26 @@ describe('slackDate', () => {
     const withMs = new Date('2026-11-25T12:30:00.999Z');
     expect(slackDate(withMs)).toContain('^1795609800^');
     expect(slackDate(withMs)).toContain('|2026-11-25T12:30:00.999Z>');
+  });
+});
+
+describe('inertText', () => {
+  it('quotes user text on one line, so it cannot pose as another line or field', () => {
+    expect(inertText('line one\n\n*Approvals:* 2 of 2\r\n\tdone', 200)).toBe(
+      '“line one ∗Approvals:∗ 2 of 2 done”',
+    );
+  });
+
+  it('replaces every formatting character, so nothing renders bold, italic, struck or as code', () => {
+    const out = inertText('*bold* _italic_ ~strike~ `code` ```block```', 200);
+    expect(out).not.toMatch(/[*_~`]/);
+  });
+
+  it('cannot ping or link, and stays within its budget with the quotes', () => {
+    const out = inertText(`<!channel> <@U999> <https://evil.example|x> ${'a'.repeat(500)}`, 100);
+    expect(hasSlackToken(out)).toBe(false);
+    expect(out.length).toBeLessThanOrEqual(100);
+    expect(out.startsWith('“&lt;!channel&gt;')).toBe(true);
+    expect(out.endsWith('…”')).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ const entry = (id: string, over: { requesterId?: string; breakGlass?: boolean } 
   const request = buildRequest({ id: `req_${id}`, requesterId, breakGlass: over.breakGlass ?? false });
   return {
     request,
+    shown: { address: true, reason: true },
     grant: buildGrant({
       id: `grt_${id}`,
       requestId: request.id,
@@ -105,6 +106,7 @@ describe('homeView', () => {
   it('leaves Extend off a role grant and all buttons off a grant that is not active yet', () => {
     const role = entry('role');
     const roleEntry: ActiveEntry = {
+      shown: role.shown,
       request: { ...role.request, resourceId: 'prod-readonly', source: undefined },
       grant: { ...role.grant, resourceId: 'prod-readonly' },
     };

@@ -119,7 +119,12 @@ describe('listMessage', () => {
     everyone: [],
     unreviewed: [],
   };
-  const entry = (id: string, requesterId = 'U_ME', breakGlass = false) => {
+  const entry = (
+    id: string,
+    requesterId = 'U_ME',
+    breakGlass = false,
+    shown = { address: true, reason: true },
+  ) => {
     const request = buildRequest({ id: `req_${id}`, requesterId, breakGlass });
     const grant = buildGrant({
       id: `grt_${id}`,
@@ -130,7 +135,7 @@ describe('listMessage', () => {
       expiresAt: new Date(T0.getTime() + 40 * MIN),
       breakGlass,
     });
-    return { grant, request };
+    return { grant, request, shown };
   };
 
   it('says nothing is pending or active when every list is empty', () => {
@@ -184,6 +189,22 @@ describe('listMessage', () => {
     }
     expect(m.blocks.some((b) => b.type === 'actions')).toBe(false);
     expect(messageProblems(m)).toEqual([]);
+  });
+
+  it('leaves out the address and reason of a grant the viewer is not involved in (the policy’s visibility)', () => {
+    const hidden = { address: false, reason: false };
+    const theirs = entry('v1', 'U_OTHER', false, hidden);
+    const bg = { ...entry('v2', 'U_OTHER', true, hidden) };
+    const t = text(
+      listMessage({ ...empty, everyone: [theirs], unreviewed: [bg], resources: [sg('prod-db')] }),
+    );
+    expect(t).not.toContain('203.0.113.7');
+    expect(t).not.toContain(bg.request.reason);
+    expect(t).toContain('from an address shown to those involved (tcp 5432, 8000-8080)');
+    expect(t).toContain('shown to the requester, the approvers and the admins');
+    // Who has access to what, and until when, is for everyone.
+    expect(t).toContain('<@U_OTHER> · *prod-db*');
+    expect(t).toContain(theirs.grant.expiresAt.toISOString());
   });
 
   it('stays within 50 blocks with 500 items in every list, saying how many more', () => {

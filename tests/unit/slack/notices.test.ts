@@ -114,7 +114,7 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
     [
       'Your request req_n1 for prod-db was denied by <@U_APP1> at',
       at(4).toISOString(),
-      'Reason: use the replica',
+      'Reason: “use the replica”',
     ],
   ],
   [
@@ -126,7 +126,7 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
       }),
     },
     'thread',
-    ['<@U_APP1> denied request req_n1 at', at(4).toISOString(), 'Reason: no'],
+    ['<@U_APP1> denied request req_n1 at', at(4).toISOString(), 'Reason: “no”'],
   ],
   [
     'request-timed-out',
@@ -297,7 +297,7 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
     [
       'Break-glass: <@U_REQ> opened prod-db from 203.0.113.7/32 (tcp 5432) without approval, until <!date^',
       at(30).toISOString(),
-      'Reason: primary is down &lt;!here&gt;',
+      'Reason: “primary is down &lt;!here&gt;”',
       '@sre, <@U_LEAD>, please review it.',
     ],
   ],

@@ -4,9 +4,18 @@ import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';
 import { describePorts } from '../../../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../../../domain/request';
-import { isoUtc, mention, safeCode, safeText, slackDate } from '../escape';
+import { inertText, isoUtc, mention, safeCode, safeText, slackDate } from '../escape';
 import { ACTION, BLOCK } from '../ids';
-import { context, fallback, fieldsSection, header, plain, type SlackMessage, section } from './blocks';
+import {
+  context,
+  fallback,
+  fieldsSection,
+  header,
+  plain,
+  quoteBlock,
+  type SlackMessage,
+  section,
+} from './blocks';
 import {
   approvalsLine,
   endWords,
@@ -18,8 +27,6 @@ import {
   type ViewOptions,
 } from './describe';
 
-/** Room left in the reason section after its `*Reason*` label; the reason is cut to fit. */
-const REASON_MAX = 2900;
 /** Deny reasons and failure notes are shown in full up to this length. */
 const NOTE_MAX = 1000;
 
@@ -40,7 +47,7 @@ export function approvalCardMessage(card: ApprovalCard, now: Date, opts: ViewOpt
     header(`${headline(card)}: ${resource.id}`),
     section(introText(card)),
     fieldsSection(detailFields(card)),
-    section(`*Reason*\n${safeText(request.reason, REASON_MAX) || '_none given_'}`),
+    request.reason.trim() === '' ? context(['_No reason given_']) : quoteBlock('Reason', request.reason),
     context([
       breakGlass
         ? 'No approval was asked (break-glass); an approver reviews it afterwards'
@@ -177,7 +184,7 @@ function statusText(card: ApprovalCard, now: Date, render: (p: string) => string
     case 'denied': {
       const reason = nonEmpty(request.note);
       const line = `Denied by ${mention(request.decidedBy ?? 'an approver')} at ${slackDate(decidedAt)}`;
-      return reason === undefined ? line : `${line}\n*Why:* ${safeText(reason, NOTE_MAX)}`;
+      return reason === undefined ? line : `${line}\nWhy: ${inertText(reason, NOTE_MAX)}`;
     }
     case 'timed_out':
       return `Timed out at ${slackDate(request.decidedAt ?? request.approvalDeadline)} — nobody approved in time`;

@@ -42,6 +42,22 @@ export const context = (texts: readonly string[]): types.ContextBlock => ({
   elements: texts.slice(0, LIMITS.contextElements).map((t) => md(truncate(t, LIMITS.contextText))),
 });
 
+/**
+ * User text quoted on its own, as `plain_text` (Slack renders no formatting, mention or link in it)
+ * in a context block of its own: `Reason: “…”`, on one line. It cannot imitate the message's own
+ * fields, which are bold `mrkdwn`. Angle brackets become ‹ › besides, so nothing in it even looks like
+ * a Slack token (`<!channel>`), whatever a client makes of plain text.
+ */
+export const quoteBlock = (label: string, text: string): types.ContextBlock => ({
+  type: 'context',
+  elements: [
+    plain(
+      `${label}: “${text.replace(/\s+/g, ' ').trim().replace(/</g, '‹').replace(/>/g, '›')}”`,
+      LIMITS.contextText,
+    ),
+  ],
+});
+
 export const divider = (): types.DividerBlock => ({ type: 'divider' });
 
 /** The notification fallback: one line, short. */

@@ -4,7 +4,7 @@ import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';
 import type { Resource } from '../../../domain/policy';
 import type { AccessRequest } from '../../../domain/request';
-import { mention, safeCode, safeText, slackDate } from '../escape';
+import { inertText, mention, safeCode, safeText, slackDate } from '../escape';
 import { timeLeft } from './blocks';
 import { accessPhrase, endWords } from './describe';
 
@@ -51,11 +51,25 @@ export function uniqueBy<T>(items: readonly T[], id: (item: T) => string): T[] {
 export const findIn = (resources: readonly Resource[] | undefined, id: string): Resource | undefined =>
   resources?.find((r) => r.id === id);
 
-/** `from 203.0.113.7/32 (tcp 5432)` with the resource, `from 203.0.113.7/32` without, `as role …` for roles. */
-export function whatPhrase(request: AccessRequest, resource: Resource | undefined): string {
-  if (resource !== undefined) return accessPhrase(request, resource);
-  return request.source === undefined ? 'no address' : `from ${safeText(request.source.cidr, 60)}`;
+/**
+ * `from 203.0.113.7/32 (tcp 5432)` with the resource, `from 203.0.113.7/32` without, `as role …` for
+ * roles. With `address: false` (the policy's visibility, for a viewer not involved) the address is left
+ * out: `from an address shown to those involved (tcp 5432)`.
+ */
+export function whatPhrase(request: AccessRequest, resource: Resource | undefined, address = true): string {
+  const shown = address || request.source === undefined ? request : { ...request, source: undefined };
+  const phrase =
+    resource !== undefined
+      ? accessPhrase(shown, resource)
+      : shown.source === undefined
+        ? 'no address'
+        : `from ${safeText(shown.source.cidr, 60)}`;
+  return address || request.source === undefined ? phrase : phrase.replace(HIDDEN_FROM, HIDDEN_ADDRESS);
 }
+
+/** What `accessPhrase` and `whatPhrase` say without an address, and what a hidden one reads as. */
+const HIDDEN_FROM = /^(from an unknown address|no address)/;
+const HIDDEN_ADDRESS = 'from an address shown to those involved';
 
 const STATE_NOTE: Partial<Record<Grant['state'], string>> = {
   opening: ' · _opening…_',
@@ -95,14 +109,13 @@ export function cardText(card: ApprovalCard, now: Date): string {
     request.kind === 'extension'
       ? `asks for *${formatDuration(request.durationMs)}* more on grant ${safeCode(request.extendsGrantId ?? 'unknown', 80)} (*${safeText(resource.id, 64)}*)`
       : `asks for *${formatDuration(request.durationMs)}* of *${safeText(resource.id, 64)}* ${accessPhrase(request, resource)}`;
-  const reason =
-    request.reason.trim() === '' ? '_no reason given_' : safeText(request.reason.trim(), REASON_MAX);
+  const reason = request.reason.trim() === '' ? '_no reason given_' : inertText(request.reason, REASON_MAX);
   const window =
     card.extends === undefined
       ? ''
       : `\nGrant now until ${slackDate(card.extends.expiresAt)}; would end at ${slackDate(new Date(card.extends.expiresAt.getTime() + request.durationMs))}`;
   const count = `${card.approvals.length} of ${resource.approvals} approval${resource.approvals === 1 ? '' : 's'}`;
-  return `${who} ${asks}\n>${reason.replace(/\n/g, '\n>')}${window}\n${count} · times out at ${slackDate(request.approvalDeadline)} (${timeLeft(request.approvalDeadline, now)}) · request ${safeCode(request.id, 80)}`;
+  return `${who} ${asks}\nReason: ${reason}${window}\n${count} · times out at ${slackDate(request.approvalDeadline)} (${timeLeft(request.approvalDeadline, now)}) · request ${safeCode(request.id, 80)}`;
 }
 
 /** Who, what, since, until — a live grant anyone may see. */
@@ -111,7 +124,7 @@ export function everyoneLine(entry: ActiveEntry, d: DashboardInput, withId: bool
   const resource = findIn(d.resources, grant.resourceId);
   const id = withId ? ` · ${safeCode(grant.id, 80)}` : '';
   const bg = grant.breakGlass ? ' · break-glass' : '';
-  return `${mention(grant.requesterId)} · *${safeText(grant.resourceId, 64)}* ${whatPhrase(request, resource)}${bg} · ${grantTimes(grant, d.now)}${id}`;
+  return `${mention(grant.requesterId)} · *${safeText(grant.resourceId, 64)}* ${whatPhrase(request, resource, entry.shown.address)}${bg} · ${grantTimes(grant, d.now)}${id}`;
 }
 
 /** Who opened what without approval, when, until when (or how it ended), why. */
@@ -122,9 +135,12 @@ export function unreviewedText(entry: ActiveEntry, d: DashboardInput): string {
     grant.state === 'closed' || grant.state === 'failed'
       ? `ended at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${endWords(grant)})`
       : `until ${slackDate(grant.expiresAt)} (${timeLeft(grant.expiresAt, d.now)})`;
-  const reason =
-    request.reason.trim() === '' ? 'no reason given' : safeText(request.reason.trim(), REASON_MAX);
-  return `${mention(grant.requesterId)} opened *${safeText(grant.resourceId, 64)}* ${whatPhrase(request, resource)} without approval at ${slackDate(grant.startsAt)}, ${when} · grant ${safeCode(grant.id, 80)}\nReason: ${reason}`;
+  const reason = !entry.shown.reason
+    ? '_shown to the requester, the approvers and the admins_'
+    : request.reason.trim() === ''
+      ? 'no reason given'
+      : inertText(request.reason, REASON_MAX);
+  return `${mention(grant.requesterId)} opened *${safeText(grant.resourceId, 64)}* ${whatPhrase(request, resource, entry.shown.address)} without approval at ${slackDate(grant.startsAt)}, ${when} · grant ${safeCode(grant.id, 80)}\nReason: ${reason}`;
 }
 
 /** Extend works only where the resource is known to be a security group, or unknown (the modal explains). */

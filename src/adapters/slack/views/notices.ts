@@ -3,7 +3,7 @@ import type { ApprovalCard, Notice } from '../../../app/ports';
 import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';
 import { SYSTEM_ACTOR } from '../../../domain/request';
-import { channelLink, mention, safeCode, safeText, slackDate } from '../escape';
+import { channelLink, inertText, mention, safeCode, safeText, slackDate } from '../escape';
 import { BLOCK } from '../ids';
 import { fallback, inTime, type SlackMessage, section } from './blocks';
 import { actions, grantButtons } from './buttons';
@@ -189,7 +189,8 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
       const { grant } = notice;
       const what = accessPhrase(request, resource);
       const until = `until ${slackDate(grant.expiresAt)} (grant ${safeText(grant.id, 80)})`;
-      const reason = `Reason: ${safeText(nonEmpty(request.reason) ?? 'none given', REASON_MAX)}`;
+      const given = nonEmpty(request.reason);
+      const reason = `Reason: ${given === undefined ? 'none given' : inertText(given, REASON_MAX)}`;
       if (toRequester) {
         return {
           main: `You opened ${res} ${what} without approval (break-glass), ${until}. The approvers were alerted and will review it.`,
@@ -255,7 +256,7 @@ function isAutoApproved(card: ApprovalCard): boolean {
 
 function reasonText(note: string | undefined): string | undefined {
   const n = nonEmpty(note);
-  return n === undefined ? undefined : `Reason: ${safeText(n, NOTE_MAX)}`;
+  return n === undefined ? undefined : `Reason: ${inertText(n, NOTE_MAX)}`;
 }
 
 const nonEmpty = (s: string | undefined): string | undefined =>
