@@ -160,7 +160,7 @@ export async function startBenchStack(opts: { clock?: Clock } = {}): Promise<Ben
     url: `http://127.0.0.1:${hallpass.port}/slack/events`,
     async submit(address, durationMs, userId = 'UBENCH0001') {
       const result = await hallpass.useCases.submitRequest({
-        actor: { userId, groups: new Set() },
+        actor: { userId, groups: new Set(), standing: 'member' },
         resourceId: RESOURCE_ID,
         durationMs,
         address,

@@ -124,7 +124,12 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   let scheduler: Scheduler | undefined;
   let home: HomeRefresher | undefined;
   let deliveries: DeliveryLoop | undefined;
-  const directory = createSlackDirectory({ client: slackClient(), clock, logger });
+  const directory = createSlackDirectory({
+    client: slackClient(),
+    clock,
+    logger,
+    trustedWorkspaces: () => policy.trustedWorkspaces ?? [],
+  });
   const deps: AppDeps = {
     clock,
     ids: opts.ids ?? randomIds,

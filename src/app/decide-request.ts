@@ -1,7 +1,15 @@
 import { plannedEnd } from '../domain/grant';
-import { type Actor, findResource, isApprover } from '../domain/policy';
-import type { AccessRequest, Approval } from '../domain/request';
+import {
+  type Actor,
+  findResource,
+  isApprover,
+  mayRequest,
+  type Resource,
+  standingRefusal,
+} from '../domain/policy';
+import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
+import type { StandingRefusal } from '../domain/standing';
 import type { AppDeps } from './deps';
 import { announceExtension, applyExtension, type ExtensionOutcome } from './extend-grant';
 import { deliver, loadCard, refreshCard, tellBoth } from './notify';
@@ -25,12 +33,21 @@ type Deps = Pick<
   | 'notifier'
   | 'wakeup'
   | 'faults'
+  | 'directory'
+  | 'locks'
 >;
+
+/** An earlier vote that no longer counted at the quorum, and why (its approver's refusal now). */
+export type Withdrawn = {
+  readonly approverId: string;
+  readonly why: StandingRefusal | 'NOT_APPROVER' | 'SELF_APPROVAL';
+};
 
 type Tally = {
   readonly approvals: readonly Approval[];
   readonly grantId?: string | undefined;
   readonly extension?: ExtensionOutcome | undefined;
+  readonly withdrawn: readonly Withdrawn[];
 };
 
 export type DecideError =
@@ -39,13 +56,21 @@ export type DecideError =
   | 'NOT_APPROVER'
   | 'SELF_APPROVAL'
   | 'ALREADY_APPROVED'
-  | 'NOT_PENDING';
+  | 'NOT_PENDING'
+  | StandingRefusal
+  /** The requester lost the right to ask since asking: the request was closed as failed. */
+  | 'REQUESTER_NO_LONGER_ALLOWED'
+  /** Slack could not say whether the requester may still ask, or an earlier voter still approves: nothing recorded. */
+  | 'RIGHTS_UNVERIFIED';
 
 export type Approved = {
   readonly request: AccessRequest;
+  /** The votes that count now. */
   readonly approvals: readonly Approval[];
   /** Present once enough distinct approvers agreed. */
   readonly grantId?: string | undefined;
+  /** Earlier votes taken back at this click because their approvers no longer approve this resource. */
+  readonly withdrawn: readonly Withdrawn[];
 };
 
 /**
@@ -58,7 +83,7 @@ function authorize(
   requestId: string,
   actor: Actor,
   forApproval: boolean,
-): Result<{ request: AccessRequest }, DecideError> {
+): Result<{ request: AccessRequest; resource: Resource }, DecideError> {
   const request = deps.requests.get(requestId);
   if (request === undefined) return err('UNKNOWN_REQUEST', { requestId });
   const resource = findResource(deps.policy(), request.resourceId);
@@ -66,81 +91,118 @@ function authorize(
   if (request.state !== 'pending') return err('NOT_PENDING', { requestId, state: request.state });
   if (deps.clock.now() >= request.approvalDeadline)
     return err('NOT_PENDING', { requestId, state: 'timed_out' });
+  // A guest's or another workspace's click counts for nothing unless the resource admits them.
+  const refused = standingRefusal(resource, actor);
+  if (refused !== undefined) return err(refused, { resourceId: resource.id });
   if (!isApprover(resource, actor)) return err('NOT_APPROVER', { resourceId: resource.id });
   if (forApproval && actor.userId === request.requesterId && !resource.allowSelfApproval)
     return err('SELF_APPROVAL');
-  return ok({ request });
+  return ok({ request, resource });
 }
 
-/** "Approve": records a vote; with `approvals` distinct votes the request is approved and a grant starts opening. */
+/** Why `voter`'s vote on `request` would not count now, or `undefined` when it does. */
+function voteRefusal(resource: Resource, request: AccessRequest, voter: Actor): Withdrawn['why'] | undefined {
+  const refused = standingRefusal(resource, voter);
+  if (refused !== undefined) return refused;
+  if (!isApprover(resource, voter)) return 'NOT_APPROVER';
+  if (voter.userId === request.requesterId && !resource.allowSelfApproval) return 'SELF_APPROVAL';
+  return undefined;
+}
+
+/**
+ * The rights a vote depends on, re-read from Slack now (issue 9, item 5): the requester must still be
+ * allowed to ask, and — when this vote may complete the quorum — every earlier voter must still be an
+ * approver, or their vote is withdrawn. Slack not answering for any of them is `RIGHTS_UNVERIFIED`
+ * (nothing is recorded; the approver may click again), never a pass.
+ */
+async function recheck(
+  deps: Deps,
+  request: AccessRequest,
+  resource: Resource,
+  voterId: string,
+): Promise<Result<{ withdrawn: readonly Withdrawn[] }, DecideError>> {
+  const requester = await deps.directory.actor(request.requesterId);
+  if (requester.standing === 'unknown')
+    return err('RIGHTS_UNVERIFIED', { resourceId: resource.id, who: 'requester' });
+  if (!mayRequest(resource, requester)) {
+    return err('REQUESTER_NO_LONGER_ALLOWED', {
+      resourceId: resource.id,
+      requesterId: request.requesterId,
+      why: standingRefusal(resource, requester) ?? 'NOT_REQUESTER',
+    });
+  }
+  const earlier = deps.requests.approvals(request.id).filter((a) => a.approverId !== voterId);
+  // Below the quorum even with this vote: nothing is decided now, so earlier votes are re-read when it is.
+  if (earlier.length + 1 < resource.approvals) return ok({ withdrawn: [] });
+  const voters = await Promise.all(earlier.map((a) => deps.directory.actor(a.approverId)));
+  if (voters.some((v) => v.standing === 'unknown'))
+    return err('RIGHTS_UNVERIFIED', { resourceId: resource.id, who: 'approvers' });
+  const withdrawn = voters.flatMap((voter): Withdrawn[] => {
+    const why = voteRefusal(resource, request, voter);
+    return why === undefined ? [] : [{ approverId: voter.userId, why }];
+  });
+  return ok({ withdrawn });
+}
+
+/**
+ * The requester may no longer ask for the resource: the request can never be approved, so it is closed
+ * as failed — recorded, its card updated, the requester and the channel told why. Only if still pending.
+ */
+function failForRequester(deps: Deps, request: AccessRequest, resource: Resource, why: string): boolean {
+  const now = deps.clock.now();
+  const note = `could not be approved: the requester may no longer ask for ${resource.id} (${REQUESTER_WORDS[why] ?? 'not allowed any more'})`;
+  const failed = deps.uow.tx(() => {
+    if (deps.requests.get(request.id)?.state !== 'pending') return false;
+    deps.requests.markFailed(request.id, note, now);
+    deps.audit.append({
+      at: now,
+      actor: SYSTEM_ACTOR,
+      type: 'request.failed',
+      requestId: request.id,
+      grantId: request.extendsGrantId,
+      details: { reason: note, requesterId: request.requesterId, why },
+    });
+    return true;
+  });
+  if (!failed) return false;
+  deps.wakeup.wake();
+  refreshCard(deps, request.id);
+  tellBoth(deps, (card) => ({ type: 'request-failed', card }), request.id);
+  return true;
+}
+
+/** Why a requester may no longer ask, as the card and the notices say it. */
+const REQUESTER_WORDS: Record<string, string> = {
+  NOT_REQUESTER: 'no longer among its requesters',
+  GUEST_NOT_ALLOWED: 'now a guest, and it does not admit guests',
+  EXTERNAL_NOT_ALLOWED: 'no longer a member of this workspace',
+  ACCOUNT_DEACTIVATED: 'their Slack account is deactivated',
+};
+
+/**
+ * "Approve": records a vote; with `approvals` distinct votes the request is approved and a grant
+ * starts opening. Every right the decision rests on is re-read at the click (see `recheck`): the
+ * requester's right to ask (lost: the request fails, said to everyone), and at the quorum each earlier
+ * voter's (lost: their vote is withdrawn and the request waits for another approver).
+ */
 export const approveRequest =
   (deps: Deps, openGrant: OpenGrant) =>
   async (cmd: { requestId: string; actor: Actor }): Promise<Result<Approved, DecideError>> => {
-    const auth = authorize(deps, cmd.requestId, cmd.actor, true);
-    if (!auth.ok) {
-      if (auth.detail?.['state'] === 'timed_out') {
-        const request = deps.requests.get(cmd.requestId);
-        if (request !== undefined) timeOutRequest(deps, request, deps.clock.now());
-      }
-      return auth;
-    }
-    const now = deps.clock.now();
-    const request = auth.value.request;
-    const needed = findResource(deps.policy(), request.resourceId)?.approvals ?? 1;
-    const outcome = deps.uow.tx((): Result<Tally, 'NOT_PENDING' | 'ALREADY_APPROVED'> => {
-      const voted = deps.requests.addApproval(request.id, cmd.actor.userId, now);
-      if (!voted.ok) return voted;
-      deps.audit.append({
-        at: now,
-        actor: cmd.actor.userId,
-        type: 'request.approval_recorded',
-        requestId: request.id,
-        details: { have: voted.value.length, need: needed },
-      });
-      if (voted.value.length < needed) return ok({ approvals: voted.value });
-      if (request.kind === 'extension') {
-        return ok({
-          approvals: voted.value,
-          extension: applyExtension(deps, request, cmd.actor.userId, now),
-        });
-      }
-      const decided = deps.requests.decide(request.id, 'approved', cmd.actor.userId, now);
-      if (!decided.ok) return decided;
-      // One grant per request (UNIQUE in the store): a second approver racing this one got NOT_PENDING above.
-      const grant = deps.grants.insert({
-        id: deps.ids.grant(),
-        requestId: request.id,
-        resourceId: request.resourceId,
-        requesterId: request.requesterId,
-        startsAt: now,
-        expiresAt: plannedEnd(now, request.durationMs),
-      });
-      deps.audit.append({
-        at: now,
-        actor: cmd.actor.userId,
-        type: 'request.approved',
-        requestId: request.id,
-        grantId: grant.id,
-        details: {
-          approvers: voted.value.map((a) => a.approverId),
-          expiresAt: grant.expiresAt.toISOString(),
-        },
-      });
-      return ok({ approvals: voted.value, grantId: grant.id });
-    });
-    if (!outcome.ok) {
-      const state = deps.requests.get(request.id)?.state;
-      return outcome.error === 'NOT_PENDING'
-        ? err('NOT_PENDING', { requestId: request.id, state })
-        : err(outcome.error);
-    }
-    const { extension } = outcome.value;
+    // One vote at a time per request, so the rights re-read for a quorum are those of every vote it counts.
+    const counted = await deps.locks.run(`approve:${cmd.requestId}`, () => countVote(deps, cmd));
+    if (!counted.ok) return counted;
+    const { request, tally } = counted.value;
+    const { extension, withdrawn } = tally;
     if (extension !== undefined) {
       await announceExtension(deps, request.id, extension);
-      return ok({ request: deps.requests.get(request.id) ?? request, approvals: outcome.value.approvals });
+      return ok({
+        request: deps.requests.get(request.id) ?? request,
+        approvals: tally.approvals,
+        withdrawn,
+      });
     }
     refreshCard(deps, request.id);
-    if (outcome.value.grantId === undefined) {
+    if (tally.grantId === undefined) {
       const card = loadCard(deps, request.id);
       if (card !== undefined) {
         deliver(deps, {
@@ -151,14 +213,102 @@ export const approveRequest =
       }
     } else {
       deps.faults.point('approve.after-commit');
-      await openGrant(outcome.value.grantId);
+      await openGrant(tally.grantId);
     }
     return ok({
       request: deps.requests.get(request.id) ?? request,
-      approvals: outcome.value.approvals,
-      grantId: outcome.value.grantId,
+      approvals: tally.approvals,
+      grantId: tally.grantId,
+      withdrawn,
     });
   };
+
+/** Authorizes the click, re-reads the rights, then records the vote and decides, in one transaction. */
+async function countVote(
+  deps: Deps,
+  cmd: { requestId: string; actor: Actor },
+): Promise<Result<{ request: AccessRequest; tally: Tally }, DecideError>> {
+  const auth = authorize(deps, cmd.requestId, cmd.actor, true);
+  if (!auth.ok) {
+    if (auth.detail?.['state'] === 'timed_out') {
+      const request = deps.requests.get(cmd.requestId);
+      if (request !== undefined) timeOutRequest(deps, request, deps.clock.now());
+    }
+    return auth;
+  }
+  const { request, resource } = auth.value;
+  const checked = await recheck(deps, request, resource, cmd.actor.userId);
+  if (!checked.ok) {
+    if (checked.error !== 'REQUESTER_NO_LONGER_ALLOWED') return checked;
+    const why = String(checked.detail?.['why'] ?? 'NOT_REQUESTER');
+    if (failForRequester(deps, request, resource, why)) return checked;
+    return err('NOT_PENDING', { requestId: request.id, state: deps.requests.get(request.id)?.state });
+  }
+  const { withdrawn } = checked.value;
+  const now = deps.clock.now();
+  const needed = resource.approvals;
+  const outcome = deps.uow.tx((): Result<Tally, 'NOT_PENDING' | 'ALREADY_APPROVED'> => {
+    const voted = deps.requests.addApproval(request.id, cmd.actor.userId, now);
+    if (!voted.ok) return voted;
+    // Votes recorded since the re-read (none while the lock is held) were authorized at their own click.
+    const counting = voted.value.filter((a) => !withdrawn.some((w) => w.approverId === a.approverId));
+    deps.audit.append({
+      at: now,
+      actor: cmd.actor.userId,
+      type: 'request.approval_recorded',
+      requestId: request.id,
+      details: { have: counting.length, need: needed },
+    });
+    for (const w of withdrawn) {
+      deps.requests.withdrawApproval(request.id, w.approverId);
+      deps.audit.append({
+        at: now,
+        actor: SYSTEM_ACTOR,
+        type: 'request.approval_withdrawn',
+        requestId: request.id,
+        details: { approverId: w.approverId, why: w.why },
+      });
+    }
+    if (counting.length < needed) return ok({ approvals: counting, withdrawn });
+    if (request.kind === 'extension') {
+      return ok({
+        approvals: counting,
+        withdrawn,
+        extension: applyExtension(deps, request, cmd.actor.userId, now),
+      });
+    }
+    const decided = deps.requests.decide(request.id, 'approved', cmd.actor.userId, now);
+    if (!decided.ok) return decided;
+    // One grant per request (UNIQUE in the store): a second approver racing this one got NOT_PENDING above.
+    const grant = deps.grants.insert({
+      id: deps.ids.grant(),
+      requestId: request.id,
+      resourceId: request.resourceId,
+      requesterId: request.requesterId,
+      startsAt: now,
+      expiresAt: plannedEnd(now, request.durationMs),
+    });
+    deps.audit.append({
+      at: now,
+      actor: cmd.actor.userId,
+      type: 'request.approved',
+      requestId: request.id,
+      grantId: grant.id,
+      details: {
+        approvers: counting.map((a) => a.approverId),
+        expiresAt: grant.expiresAt.toISOString(),
+      },
+    });
+    return ok({ approvals: counting, withdrawn, grantId: grant.id });
+  });
+  if (!outcome.ok) {
+    const state = deps.requests.get(request.id)?.state;
+    return outcome.error === 'NOT_PENDING'
+      ? err('NOT_PENDING', { requestId: request.id, state })
+      : err(outcome.error);
+  }
+  return ok({ request, tally: outcome.value });
+}
 
 /** "Deny", with an optional reason from the modal. */
 export const denyRequest =

@@ -1,8 +1,9 @@
 import { addMilliseconds } from 'date-fns';
 import type { Grant } from '../domain/grant';
-import { type Actor, findResource } from '../domain/policy';
+import { type Actor, findResource, mayRequest, standingRefusal } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
+import type { StandingRefusal } from '../domain/standing';
 import { targetOfHold } from './close-grant';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
@@ -14,7 +15,10 @@ export type ExtensionError =
   | 'UNKNOWN_RESOURCE'
   | 'NOT_EXTENDABLE'
   | 'EXTENSION_PENDING'
-  | 'EXTENSION_TOO_LONG';
+  | 'EXTENSION_TOO_LONG'
+  /** The requester may no longer ask for the resource (removed from `requesters`): no more time. */
+  | 'NOT_REQUESTER'
+  | StandingRefusal;
 
 /** What an approved extension did, or why it could not. */
 export type ExtensionOutcome =
@@ -153,7 +157,8 @@ async function retagHolds(deps: Deps, grant: Grant): Promise<void> {
 
 /**
  * `/access extend <grant-id> <duration>` and the Extend button: an extension goes through approval
- * like a new request (auto-approve applies), within `maxDuration` counted from the original start.
+ * like a new request (auto-approve applies), within `maxDuration` counted from the original start,
+ * and only while the requester may still ask for the resource (the policy and Slack as they are now).
  * Role sessions cannot be lengthened (STS fixes a session's end), so role grants are refused.
  */
 export const requestExtension =
@@ -170,6 +175,11 @@ export const requestExtension =
     const resource = findResource(deps.policy(), grant.resourceId);
     if (resource === undefined) return err('UNKNOWN_RESOURCE', { resourceId: grant.resourceId });
     if (resource.kind === 'aws-role') return err('NOT_EXTENDABLE', { resourceId: resource.id });
+    // More time is a new ask: only someone who may still ask for the resource gets it (re-checked
+    // again when the extension is approved).
+    const refused = standingRefusal(resource, cmd.actor);
+    if (refused !== undefined) return err(refused, { resourceId: resource.id });
+    if (!mayRequest(resource, cmd.actor)) return err('NOT_REQUESTER', { resourceId: resource.id });
     const pending = deps.requests.pendingExtension(grant.id);
     if (pending !== undefined) return err('EXTENSION_PENDING', { grantId: grant.id, requestId: pending.id });
     const room = extensionRoom(grant, resource.maxDuration);
@@ -208,7 +218,15 @@ export const requestExtension =
         type: 'request.submitted',
         requestId: id,
         grantId: grant.id,
-        details: { kind: 'extension', durationMs: cmd.durationMs, currentEnd: grant.expiresAt.toISOString() },
+        details: {
+          kind: 'extension',
+          durationMs: cmd.durationMs,
+          currentEnd: grant.expiresAt.toISOString(),
+          // What the export shows of the extension, in the chain too (issue 9).
+          resourceId: request.resourceId,
+          source: request.source?.cidr,
+          reason: request.reason,
+        },
       });
       return resource.autoApprove ? applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
     });

@@ -3,6 +3,7 @@ import type { EndReason, Grant, GrantState } from '../domain/grant';
 import type { Actor, Resource } from '../domain/policy';
 import type { AccessRequest, Approval, MessageRef, RequestState } from '../domain/request';
 import type { Result } from '../domain/result';
+import type { Place } from '../domain/standing';
 
 /** The only source of time for use cases and stores; tests inject a fake that moves on command. */
 export interface Clock {
@@ -67,6 +68,12 @@ export interface RequestStore {
     at: Date,
   ): Result<readonly Approval[], 'NOT_PENDING' | 'ALREADY_APPROVED'>;
   approvals(id: string): Approval[];
+  /**
+   * Takes back a vote on a pending request that no longer counts (its approver is no longer one, see
+   * `approveRequest`), so the card shows only votes that count and the approver may vote again once
+   * they are one again. Nothing on a decided request.
+   */
+  withdrawApproval(id: string, approverId: string): void;
   /** Moves a request from `pending` to `to`, only if it is still pending. */
   decide(
     id: string,
@@ -237,9 +244,27 @@ export interface NetworkAccess {
   listManaged(target: RuleTarget): Promise<ManagedRule[]>;
 }
 
-/** Identity from Slack: the user groups a user is in (handles, without `@`). Cached by the adapter. */
+/** Slack said a user group changed (`subteam_members_changed`, `subteam_updated`). */
+export type GroupChange = {
+  /** The user group's id (`S…`). */
+  readonly subteamId: string;
+  /** Members Slack says left it (applied at once, before Slack is asked for the whole list again). */
+  readonly removedUsers: readonly string[];
+  /** The group was disabled: nobody is in it any more. */
+  readonly disabled: boolean;
+};
+
+/** Identity from Slack: the user groups a user is in (handles, without `@`) and their standing. Cached by the adapter. */
 export interface Directory {
-  actor(userId: string): Promise<Actor>;
+  /**
+   * The person as Slack says now: their groups and their standing (member, guest, external…, see
+   * domain/standing.ts). `origin` is where the action was signed (the payload's workspace and
+   * organisation); leave it out when re-checking someone who is not acting (a voter at the quorum).
+   * A user Slack cannot vouch for comes back with standing `unknown`, never as a member.
+   */
+  actor(userId: string, origin?: readonly Place[]): Promise<Actor>;
+  /** A user group changed in Slack: the next `actor` sees the change (no waiting for the cache to expire). */
+  groupsChanged(change: GroupChange): void;
   /** The user's email from their Slack profile, if Slack shares it (`users:read.email`); used as the STS SourceIdentity. */
   emailOf(userId: string): Promise<string | undefined>;
 }

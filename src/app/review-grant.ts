@@ -1,6 +1,7 @@
 import type { Grant } from '../domain/grant';
-import { type Actor, findResource, isAdmin, isApprover } from '../domain/policy';
+import { type Actor, findResource, isAdmin, isApprover, standingRefusal } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
+import type { StandingRefusal } from '../domain/standing';
 import type { AppDeps } from './deps';
 import { deliver, loadCard, refreshCard } from './notify';
 
@@ -9,7 +10,8 @@ export type ReviewError =
   | 'NOT_BREAK_GLASS'
   | 'NOT_APPROVER'
   | 'SELF_APPROVAL'
-  | 'ALREADY_REVIEWED';
+  | 'ALREADY_REVIEWED'
+  | StandingRefusal;
 
 /**
  * The "Review" button on a break-glass grant: an approver of the resource (or an admin) confirms,
@@ -39,7 +41,8 @@ export const reviewGrant =
     const policy = deps.policy();
     const resource = findResource(policy, grant.resourceId);
     const allowed = (resource !== undefined && isApprover(resource, cmd.actor)) || isAdmin(policy, cmd.actor);
-    if (!allowed) return err('NOT_APPROVER', { resourceId: grant.resourceId });
+    if (!allowed)
+      return err(standingRefusal(resource, cmd.actor) ?? 'NOT_APPROVER', { resourceId: grant.resourceId });
     if (cmd.actor.userId === grant.requesterId) return err('SELF_APPROVAL');
     const now = deps.clock.now();
     const reviewed = deps.uow.tx(() => {

@@ -1,11 +1,17 @@
 import type { Grant } from '../domain/grant';
-import { type Actor, findResource, isAdmin, isApprover } from '../domain/policy';
+import { type Actor, findResource, isAdmin, isApprover, standingRefusal } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
+import type { StandingRefusal } from '../domain/standing';
 import { type CloseGrant, recordCloseFailure } from './close-grant';
 import type { AppDeps } from './deps';
 import { describeError, type NotifyDeps } from './notify';
 
-export type RevokeError = 'UNKNOWN_GRANT' | 'NOT_ALLOWED_TO_REVOKE' | 'GRANT_NOT_ACTIVE' | 'CLOSE_PENDING';
+export type RevokeError =
+  | 'UNKNOWN_GRANT'
+  | 'NOT_ALLOWED_TO_REVOKE'
+  | 'GRANT_NOT_ACTIVE'
+  | 'CLOSE_PENDING'
+  | StandingRefusal;
 
 /**
  * `/access revoke <grant-id>` and the Done button (reason `done`): ends a grant now. Allowed to its requester, to any approver of its
@@ -30,7 +36,12 @@ export const revokeGrant =
       cmd.actor.userId === grant.requesterId ||
       (resource !== undefined && isApprover(resource, cmd.actor)) ||
       isAdmin(policy, cmd.actor);
-    if (!allowed) return err('NOT_ALLOWED_TO_REVOKE', { grantId: grant.id, resourceId: grant.resourceId });
+    if (!allowed) {
+      // Ending one's own grant early is never refused; anyone else acts as an approver or admin, which a
+      // guest or another workspace's user is not unless the resource admits them: say so when that is why.
+      const refused = standingRefusal(resource, cmd.actor);
+      return err(refused ?? 'NOT_ALLOWED_TO_REVOKE', { grantId: grant.id, resourceId: grant.resourceId });
+    }
     if (grant.state !== 'active') return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: grant.state });
     let closed: Grant | undefined;
     try {

@@ -1,9 +1,10 @@
 import { addMilliseconds } from 'date-fns';
 import { type CidrError, checkWidth, parseSourceAddress, type SourceCidr } from '../domain/cidr';
 import { plannedEnd } from '../domain/grant';
-import { type Actor, findResource, mayRequest, type Resource } from '../domain/policy';
+import { type Actor, findResource, mayRequest, type Resource, standingRefusal } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
+import type { StandingRefusal } from '../domain/standing';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard } from './notify';
 import type { OpenGrant } from './open-grant';
@@ -32,6 +33,7 @@ export type SubmitError =
   | 'ADDRESS_NOT_APPLICABLE'
   | 'BREAK_GLASS_NOT_ALLOWED'
   | 'BREAK_GLASS_REASON_TOO_SHORT'
+  | StandingRefusal
   | CidrError;
 
 export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
@@ -41,6 +43,9 @@ export function validateRequest(
   resource: Resource,
   cmd: SubmitCommand,
 ): Result<{ durationMs: number; source?: SourceCidr | undefined }, SubmitError> {
+  // Guests and other workspaces' users are not "anyone": refused, and told why, unless the resource admits them.
+  const refused = standingRefusal(resource, cmd.actor);
+  if (refused !== undefined) return err(refused, { resourceId: resource.id });
   if (!mayRequest(resource, cmd.actor)) return err('NOT_REQUESTER', { resourceId: resource.id });
   const breakGlass = cmd.breakGlass === true;
   if (breakGlass && !resource.breakGlass) return err('BREAK_GLASS_NOT_ALLOWED', { resourceId: resource.id });
@@ -189,7 +194,12 @@ export const submitRequest =
         type: 'request.approved',
         requestId: id,
         grantId: grant.id,
-        details: breakGlass ? { breakGlass: true } : { auto: true },
+        // `note` and `expiresAt` put in the chain what the export shows (issue 9).
+        details: {
+          ...(breakGlass ? { breakGlass: true } : { auto: true }),
+          note,
+          expiresAt: grant.expiresAt.toISOString(),
+        },
       });
       return { request: decided.value, grantId: grant.id };
     });

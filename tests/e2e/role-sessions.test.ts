@@ -225,7 +225,9 @@ describe('aws-role resources: STS sessions bound to the person', () => {
   });
 
   it('uses the Slack user id as SourceIdentity when Slack shares no email', async () => {
-    h.slack.failNext('users.info', 'users_not_found');
+    // The profile has no email (a missing scope, or hidden): users.info itself must answer, since it
+    // also says whether the requester is a guest (a failed users.info refuses the request instead).
+    h.slack.setEmail(REQUESTER, undefined);
     await approvedRole(h, 'prod-readonly 30m no email on file');
     expect(stsCalls(h, 'AssumeRole')[0]?.params['SourceIdentity']).toBe(REQUESTER);
   });

@@ -68,7 +68,7 @@ describe('Slack unreachable at start-up, HTTP mode (issue 8)', () => {
 
       // A grant opened meanwhile (auto-approved, through the use cases) …
       const submitted = await h.hallpass.useCases.submitRequest({
-        actor: { userId: REQUESTER, groups: new Set() },
+        actor: { userId: REQUESTER, groups: new Set(), standing: 'member' },
         resourceId: 'staging-db',
         durationMs: 10 * MINUTE,
         address: A,

@@ -12,6 +12,7 @@ import { MemoryLogger } from './memory-logger';
 import {
   blockActionsBody,
   buttonClick,
+  type InteractionTeam,
   postToApp,
   slashCommandBody,
   viewSubmission,
@@ -96,27 +97,33 @@ export type Harness = {
   readonly policy: Policy;
   readonly dbPath: string;
   readonly url: string;
-  /** Types `/access <text>` as `user`, exactly as Slack posts it. */
+  /**
+   * Types `/access <text>` as `user`, exactly as Slack posts it; `teamId` / `enterpriseId` /
+   * `userTeam` make it come from another workspace or organisation.
+   */
   command(
     user: string,
     text: string,
-    extra?: { retryNum?: number },
+    extra?: { retryNum?: number; teamId?: string; enterpriseId?: string; userTeam?: string },
   ): Promise<{ status: number; body: string }>;
-  /** Clicks a button on a message. */
+  /** Clicks a button on a message (in another workspace or organisation with the team fields). */
   click(
     user: string,
     actionId: string,
     value: string,
-    extra?: { retryNum?: number },
+    extra?: { retryNum?: number } & InteractionTeam,
   ): Promise<{ status: number; body: string }>;
   /** Opens the app's Home tab as `user` (an `app_home_opened` event, signed as Slack sends it). */
   openHome(user: string): Promise<{ status: number; body: string }>;
+  /** Delivers an Events API event (`event_callback`), signed as Slack sends it, e.g. `subteam_members_changed`. */
+  event(event: Record<string, unknown>): Promise<{ status: number; body: string }>;
   /** Submits a modal. */
   submit(
     user: string,
     callbackId: string,
     values: Record<string, Record<string, unknown>>,
     privateMetadata?: string,
+    team?: InteractionTeam,
   ): Promise<{ status: number; body: string }>;
   /** Moves the fake clock and waits for the scheduler's run to finish. */
   advance(ms: number): Promise<void>;
@@ -262,6 +269,9 @@ async function boot(s: {
           channel_id: CHANNEL,
           response_url: responseUrlFor(user),
           trigger_id: `trigger-${Math.random().toString(36).slice(2)}`,
+          ...(extra?.teamId === undefined ? {} : { team_id: extra.teamId }),
+          ...(extra?.enterpriseId === undefined ? {} : { enterprise_id: extra.enterpriseId }),
+          ...(extra?.userTeam === undefined ? {} : { user_team: extra.userTeam }),
         }),
         extra?.retryNum,
       ),
@@ -277,6 +287,9 @@ async function boot(s: {
             messageTs: ref?.ts ?? '1700000000.000100',
             triggerId: `trigger-${Math.random().toString(36).slice(2)}`,
             responseUrl: responseUrlFor(user),
+            ...(extra?.teamId === undefined ? {} : { teamId: extra.teamId }),
+            ...(extra?.userTeamId === undefined ? {} : { userTeamId: extra.userTeamId }),
+            ...(extra?.enterpriseId === undefined ? {} : { enterpriseId: extra.enterpriseId }),
           }),
         ),
         extra?.retryNum,
@@ -296,8 +309,24 @@ async function boot(s: {
         undefined,
         'application/json',
       ),
-    submit: (user, callbackId, values, privateMetadata = '') =>
-      send(viewSubmissionBody(viewSubmission({ userId: user, callbackId, values, privateMetadata }))),
+    event: (event) =>
+      send(
+        JSON.stringify({
+          token: 'x',
+          team_id: 'T0HALLPASS',
+          api_app_id: 'A0HALLPASS',
+          type: 'event_callback',
+          event_id: `Ev${Math.random().toString(36).slice(2)}`,
+          event_time: Math.floor(Date.now() / 1000),
+          event: { event_ts: '1.1', ...event },
+        }),
+        undefined,
+        'application/json',
+      ),
+    submit: (user, callbackId, values, privateMetadata = '', team = {}) =>
+      send(
+        viewSubmissionBody(viewSubmission({ userId: user, callbackId, values, privateMetadata, ...team })),
+      ),
     async advance(ms) {
       await hallpass.settled();
       s.clock.advance(ms);

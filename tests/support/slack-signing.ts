@@ -54,8 +54,13 @@ export type SlashCommandFields = {
   trigger_id: string;
 };
 
-/** A `/access` slash command as Slack form-encodes it; `text` is what followed `/access`. */
-export function slashCommandBody(fields: Partial<SlashCommandFields> = {}): string {
+/**
+ * A `/access` slash command as Slack form-encodes it; `text` is what followed `/access`. Slack adds
+ * `enterprise_id` (Enterprise Grid) and, in shared channels, `user_team`.
+ */
+export function slashCommandBody(
+  fields: Partial<SlashCommandFields> & { enterprise_id?: string; user_team?: string } = {},
+): string {
   const all: SlashCommandFields = {
     token: VERIFICATION_TOKEN,
     team_id: TEAM_ID,
@@ -84,11 +89,26 @@ export const blockActionsBody = (payload: object): string => payloadBody(payload
 /** A `view_submission` payload, form-encoded. */
 export const viewSubmissionBody = (payload: object): string => payloadBody(payload);
 
-const slackUser = (userId: string) => ({
+const slackUser = (userId: string, teamId = TEAM_ID) => ({
   id: userId,
   username: userId.toLowerCase(),
   name: userId.toLowerCase(),
-  team_id: TEAM_ID,
+  team_id: teamId,
+});
+
+/** Where an interaction happened: the workspace of the surface, the clicker's own, the organisation. */
+export type InteractionTeam = {
+  /** `team.id` (default the test workspace). */
+  teamId?: string;
+  /** `user.team_id` (default `teamId`). */
+  userTeamId?: string;
+  /** `enterprise.id` (default none: `null`). */
+  enterpriseId?: string;
+};
+
+const teamFields = (t: InteractionTeam) => ({
+  team: { id: t.teamId ?? TEAM_ID, domain: TEAM_DOMAIN },
+  enterprise: t.enterpriseId === undefined ? null : { id: t.enterpriseId, name: 'an organisation' },
 });
 
 /** Button texts hallpass uses, so a click on a known action looks like a click on that button. */
@@ -97,7 +117,7 @@ const BUTTON_TEXT: Record<string, string> = {
   [ACTION.denyRequest]: 'Deny',
 };
 
-export type ButtonClick = {
+export type ButtonClick = InteractionTeam & {
   userId: string;
   actionId: string;
   value: string;
@@ -119,7 +139,7 @@ export function buttonClick(click: ButtonClick) {
   const actionTs = `${unixSeconds()}.${String(triggerSeq % 1e6).padStart(6, '0')}`;
   return {
     type: 'block_actions',
-    user: slackUser(click.userId),
+    user: slackUser(click.userId, click.userTeamId ?? click.teamId),
     api_app_id: API_APP_ID,
     token: VERIFICATION_TOKEN,
     container: {
@@ -129,8 +149,7 @@ export function buttonClick(click: ButtonClick) {
       is_ephemeral: false,
     },
     trigger_id: click.triggerId ?? triggerId(),
-    team: { id: TEAM_ID, domain: TEAM_DOMAIN },
-    enterprise: null,
+    ...teamFields(click),
     is_enterprise_install: false,
     channel: { id: click.channel, name: 'prod-access' },
     message: {
@@ -180,7 +199,7 @@ export const selectValue = (value: string | undefined, text = value ?? ''): View
   selected_option: value === undefined ? null : { text: { type: 'plain_text', text, emoji: true }, value },
 });
 
-export type ViewSubmission = {
+export type ViewSubmission = InteractionTeam & {
   userId: string;
   callbackId: string;
   privateMetadata?: string;
@@ -195,8 +214,8 @@ export function viewSubmission(s: ViewSubmission) {
   const viewId = s.viewId ?? 'V0HALLPASS1';
   return {
     type: 'view_submission',
-    team: { id: TEAM_ID, domain: TEAM_DOMAIN },
-    user: slackUser(s.userId),
+    team: { id: s.teamId ?? TEAM_ID, domain: TEAM_DOMAIN },
+    user: slackUser(s.userId, s.userTeamId ?? s.teamId),
     api_app_id: API_APP_ID,
     token: VERIFICATION_TOKEN,
     trigger_id: s.triggerId ?? triggerId(),
@@ -223,7 +242,7 @@ export function viewSubmission(s: ViewSubmission) {
     },
     response_urls: [],
     is_enterprise_install: false,
-    enterprise: null,
+    enterprise: teamFields(s).enterprise,
   };
 }
 

@@ -24,6 +24,30 @@ export type SlackCall = {
 /** A user group as `usergroups.list` reports it; `handle` is without `@`. */
 export type SlackGroup = { readonly id: string; readonly handle: string; readonly users: readonly string[] };
 
+/**
+ * What `users.info` says about a user besides their email. Unset fields are those of a full member of
+ * the stand-in's workspace (`STAND_IN_BOT.teamId`), which is what every user is by default.
+ */
+export type StandInUser = {
+  /** The user's own workspace (`team_id`). */
+  readonly teamId?: string;
+  /** The user's organisation (`enterprise_user.enterprise_id`), and its workspaces they are in. */
+  readonly enterpriseId?: string;
+  readonly teams?: readonly string[];
+  /** A multi-channel guest (`is_restricted`). */
+  readonly restricted?: boolean;
+  /** A single-channel guest (`is_ultra_restricted`). */
+  readonly ultraRestricted?: boolean;
+  /** `is_stranger`: Slack says the user belongs elsewhere. */
+  readonly stranger?: boolean;
+  /** Deactivated (`deleted`). */
+  readonly deleted?: boolean;
+  /** Leaves `is_restricted` and `is_ultra_restricted` out of the answer: Slack does not say. */
+  readonly guestUnsaid?: boolean;
+  /** Answers `users.info` for this user with this Slack error instead (`user_not_found`, …). */
+  readonly error?: string;
+};
+
 /** A failure to inject: a Slack error code (`ok: false`, HTTP 200) or an HTTP status (429 carries `Retry-After`). */
 export type SlackFailure = string | { readonly status: number; readonly retryAfter?: number };
 
@@ -65,8 +89,10 @@ export interface SlackStandIn {
   callsTo(method: string): SlackCall[];
   /** The user groups `usergroups.list` / `usergroups.users.list` answer with. */
   setGroups(groups: readonly SlackGroup[]): void;
-  /** The email `users.info` reports for a user (absent otherwise, as for a bot or a missing scope). */
-  setEmail(userId: string, email: string): void;
+  /** The email `users.info` reports for a user (absent otherwise, as for a bot or a missing scope); `undefined` removes it. */
+  setEmail(userId: string, email: string | undefined): void;
+  /** What `users.info` reports about a user: a guest, someone of another workspace, … (replaces earlier settings). */
+  setUser(userId: string, user: StandInUser): void;
   /** The WebSocket URL `apps.connections.open` hands out (a fake Socket Mode server); unset, it answers `invalid_auth`. */
   setSocketModeUrl(url: string): void;
   /** Makes the next call to `method` fail; queue several by calling again. */
@@ -92,7 +118,7 @@ export interface SlackStandIn {
   uploads(): StoredUpload[];
   /** The Home view last published for a user. */
   homeOf(userId: string): Record<string, unknown> | undefined;
-  /** Forgets calls, queued failures, messages and views; keeps groups and emails. */
+  /** Forgets calls, queued failures, messages and views; keeps groups, emails and users. */
   reset(): void;
   /**
    * Resolves with the first truthy value `predicate` returns over the recorded calls, checked on
@@ -133,6 +159,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const uploads = new Map<string, StoredUpload>();
   let groups: readonly SlackGroup[] = [];
   const emails = new Map<string, string>();
+  const people = new Map<string, StandInUser>();
   let socketModeUrl: string | undefined;
   let seq = 0;
   let outageNow:
@@ -312,17 +339,51 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       const userId = str(at(a, 'user'));
       if (userId === undefined || !/^[UW]/.test(userId)) return errAnswer('user_not_found');
       const email = emails.get(userId);
+      const person = people.get(userId) ?? {};
+      if (person.error !== undefined) return errAnswer(person.error);
       const name = userId.toLowerCase();
       return okAnswer({
         user: {
           id: userId,
-          team_id: STAND_IN_BOT.teamId,
+          team_id: person.teamId ?? STAND_IN_BOT.teamId,
           name,
           real_name: name,
-          deleted: false,
+          deleted: person.deleted ?? false,
           is_bot: false,
+          ...(person.guestUnsaid === true
+            ? {}
+            : {
+                is_restricted: person.restricted ?? false,
+                is_ultra_restricted: person.ultraRestricted ?? false,
+              }),
+          ...(person.stranger === true ? { is_stranger: true } : {}),
+          ...(person.enterpriseId === undefined
+            ? {}
+            : {
+                enterprise_user: {
+                  id: userId,
+                  enterprise_id: person.enterpriseId,
+                  enterprise_name: 'stand-in org',
+                  is_admin: false,
+                  is_owner: false,
+                  teams: [...(person.teams ?? [person.teamId ?? STAND_IN_BOT.teamId])],
+                },
+              }),
           profile: { real_name: name, display_name: name, ...(email === undefined ? {} : { email }) },
         },
+      });
+    },
+    // Everyone the stand-in knows of (emails, users, group members), named after their id in lowercase, as users.info does.
+    'users.list': () => {
+      const ids = new Set([...emails.keys(), ...people.keys(), ...groups.flatMap((g) => g.users)]);
+      return okAnswer({
+        members: [...ids].map((id) => ({
+          id,
+          name: id.toLowerCase(),
+          deleted: people.get(id)?.deleted ?? false,
+          profile: { display_name: id.toLowerCase(), display_name_normalized: id.toLowerCase() },
+        })),
+        response_metadata: { next_cursor: '' },
       });
     },
     'usergroups.list': (a) => {
@@ -455,7 +516,11 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
       groups = g.map((x) => ({ ...x, users: [...x.users] }));
     },
     setEmail: (userId, email) => {
-      emails.set(userId, email);
+      if (email === undefined) emails.delete(userId);
+      else emails.set(userId, email);
+    },
+    setUser: (userId, user) => {
+      people.set(userId, user);
     },
     setSocketModeUrl: (u) => {
       socketModeUrl = u;

@@ -139,6 +139,16 @@ export function createSqliteRequestStore(db: Db): RequestStore {
 
     approvals: (id) => withDbErrors('requests.approvals', () => approvalsOf(id)),
 
+    withdrawApproval: (id, approverId) =>
+      withDbErrors('requests.withdrawApproval', () => {
+        // Only a pending request's votes still matter; a decided request keeps the votes that decided it.
+        const row = mustFind('requests.withdrawApproval', id);
+        if (row.state !== 'pending') return;
+        db.delete(approvals)
+          .where(and(eq(approvals.requestId, id), eq(approvals.approverId, approverId)))
+          .run();
+      }),
+
     decide: (id, to, by, at, note) =>
       withDbErrors('requests.decide', () => {
         // Compare-and-set: only a request that is still pending moves, so a second click changes nothing.

@@ -2,7 +2,7 @@ import { WebClient } from '@slack/web-api';
 import { createSlackDirectory } from '../../../src/adapters/slack/directory';
 import { FakeClock } from '../../support/fake-clock';
 import { MemoryLogger } from '../../support/harness';
-import { type SlackStandIn, startSlackStandIn } from '../../support/slack-stand-in';
+import { type SlackStandIn, STAND_IN_BOT, startSlackStandIn } from '../../support/slack-stand-in';
 
 describe('the Slack directory (user-group membership)', () => {
   let slack: SlackStandIn;
@@ -71,5 +71,150 @@ describe('the Slack directory (user-group membership)', () => {
   it('fails when Slack fails and nothing is cached (no one is silently treated as a non-member)', async () => {
     slack.failNext('usergroups.list', 'internal_error');
     await expect(directory().actor('U1')).rejects.toThrow();
+  });
+});
+
+describe('the Slack directory: standing (issue 9, item 4)', () => {
+  let slack: SlackStandIn;
+  let clock: FakeClock;
+  let logger: MemoryLogger;
+  let trusted: string[];
+  const directory = () =>
+    createSlackDirectory({
+      client: new WebClient('xoxb-test', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } }),
+      clock,
+      logger,
+      ttlMs: 60_000,
+      trustedWorkspaces: () => trusted,
+    });
+  const HOME = [{ teamId: STAND_IN_BOT.teamId }];
+
+  beforeEach(async () => {
+    slack = await startSlackStandIn();
+    slack.setGroups([{ id: 'S1', handle: 'sre', users: ['U1', 'UGUEST'] }]);
+    clock = new FakeClock();
+    logger = new MemoryLogger();
+    trusted = [];
+  });
+  afterEach(async () => {
+    await slack.close();
+  });
+
+  it('places members, guests, other workspaces, strangers and deactivated accounts from users.info', async () => {
+    slack.setUser('UGUEST', { restricted: true });
+    slack.setUser('USINGLE', { ultraRestricted: true });
+    slack.setUser('UCONNECT', { teamId: 'T0ELSEWHERE' });
+    slack.setUser('USTRANGER', { stranger: true });
+    slack.setUser('UGONE', { deleted: true });
+    const dir = directory();
+    const standing = async (user: string) => (await dir.actor(user, HOME)).standing;
+    expect(await standing('U1')).toBe('member');
+    expect(await standing('UGUEST')).toBe('guest');
+    expect(await standing('USINGLE')).toBe('guest');
+    expect(await standing('UCONNECT')).toBe('external');
+    expect(await standing('USTRANGER')).toBe('external');
+    expect(await standing('UGONE')).toBe('deactivated');
+    // A guest keeps their groups (they are shown), but counts only where a resource admits guests.
+    expect([...(await dir.actor('UGUEST')).groups]).toEqual(['sre']);
+  });
+
+  it('places an action signed in another workspace or organisation outside, whatever the account says', async () => {
+    const dir = directory();
+    expect((await dir.actor('U1', [{ teamId: 'T0ELSEWHERE' }])).standing).toBe('external');
+    expect((await dir.actor('U1', [{ teamId: STAND_IN_BOT.teamId, enterpriseId: 'E0OTHER' }])).standing).toBe(
+      'external',
+    );
+    trusted = ['T0ELSEWHERE'];
+    expect((await dir.actor('U1', [{ teamId: 'T0ELSEWHERE' }])).standing).toBe('member');
+  });
+
+  it('fails closed: users.info failing, or not saying whether the user is a guest, gives `unknown`, logged', async () => {
+    slack.setUser('UUNSAID', { guestUnsaid: true });
+    const dir = directory();
+    expect((await dir.actor('UUNSAID', HOME)).standing).toBe('unknown');
+    slack.failNext('users.info', { status: 500 });
+    expect((await dir.actor('U1', HOME)).standing).toBe('unknown');
+    expect(logger.lines.some((l) => l.level === 'warn' && l.msg === 'users.info failed')).toBe(true);
+    // Nothing wrong was cached: the next look-up asks again and places them.
+    expect((await dir.actor('U1', HOME)).standing).toBe('member');
+  });
+
+  it('asks auth.test once and keeps the answer; until it answers, nobody is placed', async () => {
+    slack.failNext('auth.test', { status: 503 });
+    const dir = directory();
+    expect((await dir.actor('U1', HOME)).standing).toBe('unknown');
+    expect((await dir.actor('U1', HOME)).standing).toBe('member');
+    await dir.actor('U1', HOME);
+    clock.advance(10 * 60_000);
+    await dir.actor('U1', HOME);
+    expect(slack.callsTo('auth.test').map((c) => c.ok)).toEqual([false, true]);
+  });
+
+  it('emailOf gives no email, rather than failing, when users.info fails (the user id stands in)', async () => {
+    slack.failNext('users.info', { status: 500 });
+    expect(await directory().emailOf('U1')).toBeUndefined();
+  });
+
+  it('reads users.info once per user per TTL, shared with emailOf', async () => {
+    slack.setEmail('U1', 'one@example.com');
+    const dir = directory();
+    await Promise.all([dir.actor('U1'), dir.actor('U1'), dir.emailOf('U1')]);
+    expect(await dir.emailOf('U1')).toBe('one@example.com');
+    expect(slack.callsTo('users.info')).toHaveLength(1);
+    clock.advance(60_000);
+    await dir.actor('U1');
+    expect(slack.callsTo('users.info')).toHaveLength(2);
+  });
+});
+
+describe('the Slack directory: group changes Slack announces (issue 9, item 5)', () => {
+  let slack: SlackStandIn;
+  let clock: FakeClock;
+  const directory = () =>
+    createSlackDirectory({
+      client: new WebClient('xoxb-test', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } }),
+      clock,
+      logger: new MemoryLogger(),
+      ttlMs: 5 * 60_000,
+    });
+
+  beforeEach(async () => {
+    slack = await startSlackStandIn();
+    slack.setGroups([{ id: 'S1', handle: 'sre', users: ['U1', 'U2'] }]);
+    clock = new FakeClock();
+  });
+  afterEach(async () => {
+    await slack.close();
+  });
+
+  it('reads the groups again at the next look-up after a change, well within the TTL', async () => {
+    const dir = directory();
+    await dir.actor('U1');
+    slack.setGroups([{ id: 'S1', handle: 'sre', users: ['U2', 'U3'] }]);
+    dir.groupsChanged({ subteamId: 'S1', removedUsers: ['U1'], disabled: false });
+    expect((await dir.actor('U1')).groups.has('sre')).toBe(false);
+    expect((await dir.actor('U3')).groups.has('sre')).toBe(true);
+    expect(slack.callsTo('usergroups.list')).toHaveLength(2);
+  });
+
+  it('never gives back a removed member from an answer that crossed the change', async () => {
+    const dir = directory();
+    // A fetch starts, Slack announces U1's removal before it answers; the answer still lists U1.
+    const first = dir.actor('U2');
+    dir.groupsChanged({ subteamId: 'S1', removedUsers: ['U1'], disabled: false });
+    await first;
+    slack.failNext('usergroups.list', 'internal_error');
+    expect((await dir.actor('U1')).groups.has('sre')).toBe(false);
+    expect((await dir.actor('U2')).groups.has('sre')).toBe(true);
+  });
+
+  it('empties a disabled group at once, even if Slack cannot be asked again', async () => {
+    const dir = directory();
+    await dir.actor('U1');
+    slack.outage('internal_error', ['usergroups.list']);
+    dir.groupsChanged({ subteamId: 'S1', removedUsers: [], disabled: true });
+    expect((await dir.actor('U1')).groups.size).toBe(0);
+    expect((await dir.actor('U2')).groups.size).toBe(0);
+    slack.restore();
   });
 });

@@ -331,7 +331,11 @@ describe('audit export: the policy fills in what the database cannot know', () =
 });
 
 describe('exportAudit (/access audit <days>)', () => {
-  const actor = (userId: string, groups: string[] = []): Actor => ({ userId, groups: new Set(groups) });
+  const actor = (userId: string, groups: string[] = []): Actor => ({
+    userId,
+    groups: new Set(groups),
+    standing: 'member',
+  });
 
   function setUp() {
     const clock = new FakeClock(T('2026-11-15T12:00:00.000Z'));

@@ -51,7 +51,7 @@ function roleResource(overrides: Partial<AwsRoleResource> = {}): AwsRoleResource
 /** A request from U_REQ (in @backend) for 30 minutes from 203.0.113.7. */
 function command(overrides: Partial<SubmitCommand> = {}): SubmitCommand {
   return {
-    actor: { userId: 'U_REQ', groups: new Set(['backend']) },
+    actor: { userId: 'U_REQ', groups: new Set(['backend']), standing: 'member' },
     resourceId: 'prod-db',
     durationMs: 30 * MIN,
     address: '203.0.113.7',
@@ -72,14 +72,38 @@ describe('validateRequest', () => {
       [
         'security: refuses someone who is not a requester',
         sgResource(),
-        command({ actor: { userId: 'U_OTHER', groups: new Set(['frontend']) } }),
+        command({ actor: { userId: 'U_OTHER', groups: new Set(['frontend']), standing: 'member' } }),
         'NOT_REQUESTER',
       ],
       [
         'security: refuses an approver who is not a requester',
         sgResource(),
-        command({ actor: { userId: 'U_SRE', groups: new Set(['sre']) } }),
+        command({ actor: { userId: 'U_SRE', groups: new Set(['sre']), standing: 'member' } }),
         'NOT_REQUESTER',
+      ],
+      [
+        'security: refuses a guest where anyone may ask (a guest is not anyone)',
+        sgResource({ requesters: undefined }),
+        command({ actor: { userId: 'U_GUEST', groups: new Set(), standing: 'guest' } }),
+        'GUEST_NOT_ALLOWED',
+      ],
+      [
+        'security: refuses a guest in the requesters’ group unless the resource admits guests',
+        sgResource(),
+        command({ actor: { userId: 'U_GUEST', groups: new Set(['backend']), standing: 'guest' } }),
+        'GUEST_NOT_ALLOWED',
+      ],
+      [
+        'security: refuses a user of another workspace where anyone may ask',
+        sgResource({ requesters: undefined, allowGuests: true }),
+        command({ actor: { userId: 'U_EXT', groups: new Set(), standing: 'external' } }),
+        'EXTERNAL_NOT_ALLOWED',
+      ],
+      [
+        'security: refuses someone Slack could not vouch for, whatever the resource admits',
+        sgResource({ requesters: undefined, allowGuests: true, allowExternal: true }),
+        command({ actor: { userId: 'U_WHO', groups: new Set(), standing: 'unknown' } }),
+        'IDENTITY_UNVERIFIED',
       ],
       [
         'refuses a request without a duration when the resource has no default',
@@ -166,7 +190,7 @@ describe('validateRequest', () => {
     const result = validateRequest(
       sgResource(),
       command({
-        actor: { userId: 'U_OTHER', groups: new Set() },
+        actor: { userId: 'U_OTHER', groups: new Set(), standing: 'member' },
         durationMs: 10 * 60 * MIN,
         address: '0.0.0.0/0',
       }),
@@ -220,7 +244,19 @@ describe('validateRequest', () => {
     [
       'lets anyone ask when the resource names no requesters',
       sgResource({ requesters: undefined }),
-      command({ actor: { userId: 'U_ANY', groups: new Set() } }),
+      command({ actor: { userId: 'U_ANY', groups: new Set(), standing: 'member' } }),
+      { durationMs: 30 * MIN, source: { family: 4, cidr: '203.0.113.7/32', prefix: 32 } },
+    ],
+    [
+      'lets a guest ask where the resource admits guests (allowGuests)',
+      sgResource({ requesters: undefined, allowGuests: true }),
+      command({ actor: { userId: 'U_GUEST', groups: new Set(), standing: 'guest' } }),
+      { durationMs: 30 * MIN, source: { family: 4, cidr: '203.0.113.7/32', prefix: 32 } },
+    ],
+    [
+      'lets a user of another workspace ask where the resource admits them (allowExternal)',
+      sgResource({ allowExternal: true }),
+      command({ actor: { userId: 'U_EXT', groups: new Set(['backend']), standing: 'external' } }),
       { durationMs: 30 * MIN, source: { family: 4, cidr: '203.0.113.7/32', prefix: 32 } },
     ],
   ])('%s', (_name, resource, cmd, expected) => {

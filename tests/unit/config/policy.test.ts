@@ -75,6 +75,7 @@ describe('parsePolicy', () => {
     expect(policyOf(sgWith({}))).toEqual({
       visibility: { addresses: 'involved', reasons: 'involved' },
       admins: [],
+      trustedWorkspaces: [],
       approvalTimeout: 30 * 60_000,
       warnBefore: 5 * 60_000,
       resources: [
@@ -91,6 +92,8 @@ describe('parsePolicy', () => {
           approvals: 1,
           autoApprove: false,
           allowSelfApproval: false,
+          allowGuests: false,
+          allowExternal: false,
           minDuration: 60_000,
           maxDuration: 3_600_000,
           approvalTimeout: 30 * 60_000,

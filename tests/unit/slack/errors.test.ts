@@ -51,6 +51,13 @@ const USE_CASE: Record<UseCaseErrorCode, Record<string, unknown>> = {
   BREAK_GLASS_REASON_TOO_SHORT: { min: 20, length: 8 },
   ALREADY_REVIEWED: { grantId: 'grt_bg' },
   NOT_BREAK_GLASS: { grantId: 'grt_plain' },
+  GUEST_NOT_ALLOWED: { resourceId: 'prod-db' },
+  EXTERNAL_NOT_ALLOWED: { resourceId: 'prod-db' },
+  ACCOUNT_DEACTIVATED: {},
+  IDENTITY_UNVERIFIED: {},
+  REQUESTER_NO_LONGER_ALLOWED: { resourceId: 'prod-db', why: 'NOT_REQUESTER' },
+  RIGHTS_UNVERIFIED: { resourceId: 'prod-db', who: 'requester' },
+  VOTES_WITHDRAWN: { resourceId: 'prod-web', count: 1, have: 1, need: 2 },
 };
 const ALL = [...Object.entries(COMMAND), ...Object.entries(CIDR), ...Object.entries(USE_CASE)];
 
@@ -129,6 +136,35 @@ describe('errorText', () => {
       'DURATION_TOO_LONG',
       { resourceId: 'prod-db', max: 3_600_000, requested: 7_200_000, breakGlass: true },
       ['2h', 'break-glass access is limited to 1h'],
+    ],
+    ['GUEST_NOT_ALLOWED', { resourceId: 'prod-db' }, ['You are a guest', '`prod-db`', 'allowGuests: true']],
+    ['GUEST_NOT_ALLOWED', { admin: true }, ['You are a guest', 'admin rights are for full members']],
+    ['GUEST_NOT_ALLOWED', {}, ['You are a guest', 'no resource here admits guests']],
+    [
+      'EXTERNAL_NOT_ALLOWED',
+      { resourceId: 'prod-db' },
+      ['outside this Slack workspace', '`prod-db`', 'allowExternal: true'],
+    ],
+    ['IDENTITY_UNVERIFIED', {}, ['could not confirm with Slack', 'nothing was changed', 'try again']],
+    [
+      'REQUESTER_NO_LONGER_ALLOWED',
+      { resourceId: 'prod-db', why: 'NOT_REQUESTER' },
+      [
+        'could not be approved',
+        'may no longer ask for `prod-db`',
+        'no longer among its requesters',
+        'failed',
+      ],
+    ],
+    [
+      'RIGHTS_UNVERIFIED',
+      { resourceId: 'prod-db', who: 'approvers' },
+      ['earlier approvers', 'not recorded', 'try again'],
+    ],
+    [
+      'VOTES_WITHDRAWN',
+      { resourceId: 'prod-web', count: 1, have: 1, need: 2 },
+      ['Your approval is recorded', 'an earlier approval no longer counts', '1 of the 2', 'another approver'],
     ],
   ] as const)('%s names what was wrong and what would be right (%j)', (code, detail, phrases) => {
     const text = errorText(code, detail);

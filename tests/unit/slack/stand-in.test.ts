@@ -78,6 +78,25 @@ describe('Slack stand-in, driven by a real WebClient', () => {
     await client.chat.postEphemeral({ channel: 'C1', user: 'U0A', text: 'only you' });
   });
 
+  it('answers users.info with a full member of its workspace unless told the user is a guest, of another team, …', async () => {
+    const member = (await client.users.info({ user: 'U0A' })).user;
+    expect(member).toMatchObject({ team_id: 'T0HALLPASS', is_restricted: false, is_ultra_restricted: false });
+    standIn.setUser('U0G', { restricted: true });
+    standIn.setUser('U0X', { teamId: 'T0OTHER', enterpriseId: 'E0OTHER', stranger: true });
+    standIn.setUser('U0Q', { guestUnsaid: true });
+    standIn.setUser('U0E', { error: 'user_not_found' });
+    expect((await client.users.info({ user: 'U0G' })).user).toMatchObject({ is_restricted: true });
+    expect((await client.users.info({ user: 'U0X' })).user).toMatchObject({
+      team_id: 'T0OTHER',
+      is_stranger: true,
+      enterprise_user: { enterprise_id: 'E0OTHER', teams: ['T0OTHER'] },
+    });
+    expect((await client.users.info({ user: 'U0Q' })).user?.is_restricted).toBeUndefined();
+    await expect(client.users.info({ user: 'U0E' })).rejects.toMatchObject({
+      data: { error: 'user_not_found' },
+    });
+  });
+
   it('fails the next call as told, then answers normally', async () => {
     standIn.failNext('chat.postMessage', 'channel_not_found');
     standIn.failNext('chat.postMessage', { status: 500 });

@@ -6,6 +6,7 @@ import { denyAction } from './actions/deny';
 import { cancelAction, doneAction, extendAction, reviewAction } from './actions/grant-buttons';
 import { accessCommand } from './commands/access';
 import { appHomeOpened } from './events/app-home-opened';
+import { subteamChanged } from './events/subteam-changed';
 import { denySubmitted } from './views/deny-submitted';
 import { extendSubmitted } from './views/extend-submitted';
 import { requestSubmitted } from './views/request-submitted';
@@ -23,4 +24,7 @@ export function registerListeners(app: App, ctx: ListenerContext): void {
   app.view(CALLBACK.extendModal, extendSubmitted(ctx));
   app.view(CALLBACK.requestModal, requestSubmitted(ctx));
   app.event('app_home_opened', appHomeOpened(ctx));
+  // Group membership changed in Slack: the directory's cache follows at once (manifest: bot events).
+  app.event('subteam_members_changed', subteamChanged(ctx));
+  app.event('subteam_updated', subteamChanged(ctx));
 }

@@ -1,6 +1,7 @@
 import type { CidrError } from '../../../domain/cidr';
 import type { CommandError } from '../../../domain/command';
 import { formatDuration } from '../../../domain/duration';
+import type { StandingRefusal } from '../../../domain/standing';
 import { safeCode, safeText } from '../escape';
 
 /** Error codes the use cases return (see src/app/*); each has its own sentence below. */
@@ -31,7 +32,11 @@ export type UseCaseErrorCode =
   | 'BREAK_GLASS_NOT_ALLOWED'
   | 'BREAK_GLASS_REASON_TOO_SHORT'
   | 'ALREADY_REVIEWED'
-  | 'NOT_BREAK_GLASS';
+  | 'NOT_BREAK_GLASS'
+  | StandingRefusal
+  | 'REQUESTER_NO_LONGER_ALLOWED'
+  | 'RIGHTS_UNVERIFIED'
+  | 'VOTES_WITHDRAWN';
 
 /** How a grant's state reads in a refusal. */
 const GRANT_STATE_WORDS: Record<string, string> = {
@@ -74,6 +79,27 @@ const grantRef = (d: Detail): string => {
 };
 
 const DURATION_FORMS = '`90s`, `15m`, `1h` or `1h30m`';
+
+/**
+ * Who does not count as "anyone" (issue 9, item 4), said for a resource, for admin rights (`admin`),
+ * or for everything at once (the request form and `/access resources` with nothing to offer).
+ */
+const outsider = (d: Detail, who: string, admits: string, field: string): string => {
+  const id = str(d, 'resourceId');
+  if (id !== undefined)
+    return `${who}, and ${safeCode(id, 80)} does not admit ${admits} (its policy would need \`${field}: true\`), so nothing was changed: ask an admin if you need it.`;
+  if (d['admin'] === true)
+    return `${who}, and hallpass admin rights are for full members of this workspace only, so nothing was done.`;
+  return `${who}, and no resource here admits ${admits}, so there is nothing you may ask for: ask an admin if you need access.`;
+};
+
+/** Why a requester may no longer ask, in words (the detail's `why`). */
+const REQUESTER_WHY: Record<string, string> = {
+  NOT_REQUESTER: 'they are no longer among its requesters',
+  GUEST_NOT_ALLOWED: 'they are now a guest, and it does not admit guests',
+  EXTERNAL_NOT_ALLOWED: 'they are no longer a member of this workspace',
+  ACCOUNT_DEACTIVATED: 'their Slack account is deactivated',
+};
 
 const STATE_WORDS: Record<string, string> = {
   approved: 'it was already approved',
@@ -224,6 +250,40 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
     `The break-glass access of ${grantRef(d)} has already been reviewed, so nothing was changed.`,
   NOT_BREAK_GLASS: (d) =>
     `There is nothing to review on ${grantRef(d)}: it was approved the usual way, not opened by break-glass.`,
+
+  // Who counts as anyone, and rights re-checked at every step (issue 9, items 4 and 5).
+  GUEST_NOT_ALLOWED: (d) => outsider(d, 'You are a guest in this Slack workspace', 'guests', 'allowGuests'),
+  EXTERNAL_NOT_ALLOWED: (d) =>
+    outsider(
+      d,
+      'You are acting from outside this Slack workspace (your account, or where you typed this, belongs to another workspace or organisation)',
+      'users of other workspaces',
+      'allowExternal',
+    ),
+  ACCOUNT_DEACTIVATED: () =>
+    'That Slack account is deactivated, so it may not act in hallpass: nothing was changed.',
+  IDENTITY_UNVERIFIED: () =>
+    'hallpass could not confirm with Slack who you are (a member of this workspace, a guest, or someone from another workspace), so nothing was changed: try again in a minute.',
+  REQUESTER_NO_LONGER_ALLOWED: (d) =>
+    `This request could not be approved: its requester may no longer ask for ${resource(d)} (${REQUESTER_WHY[str(d, 'why') ?? ''] ?? 'they are not allowed any more'}). It was closed as failed, and the requester and the channel were told.`,
+  RIGHTS_UNVERIFIED: (d) =>
+    str(d, 'who') === 'approvers'
+      ? `hallpass could not confirm with Slack that the earlier approvers of this request still approve ${resource(d)}, so your approval was not recorded: try again in a minute.`
+      : `hallpass could not confirm with Slack that the requester may still ask for ${resource(d)}, so your approval was not recorded: try again in a minute.`,
+  VOTES_WITHDRAWN: (d) => {
+    const n = num(d, 'count') ?? 1;
+    const have = num(d, 'have');
+    const need = num(d, 'need');
+    const earlier =
+      n === 1 ? 'an earlier approval no longer counts' : `${n} earlier approvals no longer count`;
+    const tally =
+      have === undefined || need === undefined
+        ? ''
+        : have >= need
+          ? ` With the others it has the ${need} approval${need === 1 ? '' : 's'} it needs.`
+          : ` It has ${have} of the ${need} approvals it needs, and waits for another approver.`;
+    return `Your approval is recorded, but ${earlier}: ${n === 1 ? 'its approver no longer approves' : 'their approvers no longer approve'} ${resource(d)}, so ${n === 1 ? 'it was' : 'they were'} withdrawn.${tally}`;
+  },
 };
 
 const isKnown = (code: string): code is KnownErrorCode => Object.hasOwn(SENTENCES, code);

@@ -176,15 +176,19 @@ export function loadingModal(): types.ModalView {
   };
 }
 
-/** Shown instead of the form when the user may not ask for anything. */
-export function noResourcesModal(): types.ModalView {
+/**
+ * Shown instead of the form when the user may not ask for anything; `why` (a sentence from
+ * errors.ts, e.g. for a guest) replaces the default explanation.
+ */
+export function noResourcesModal(why?: string): types.ModalView {
   return {
     type: 'modal',
     title: plain(TITLE, LIMITS.modalTitle),
     close: plain('Close', LIMITS.modalButton),
     blocks: [
       section(
-        'You may not request any resource. If you need access to something, ask an admin to add you to its requesters.',
+        why ??
+          'You may not request any resource. If you need access to something, ask an admin to add you to its requesters.',
       ),
     ],
   };

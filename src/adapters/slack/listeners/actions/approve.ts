@@ -1,5 +1,6 @@
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { ListenerContext } from '../../context';
+import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 
@@ -18,13 +19,22 @@ export const approveAction =
     if (context.retryNum !== undefined) return;
     const user = body.user.id;
     try {
-      const actor = await ctx.uc.directory.actor(user);
+      const actor = await ctx.uc.directory.actor(user, originOf(body));
       const result = await ctx.uc.approveRequest({ requestId: action.value ?? '', actor });
+      const route = { respond, client, channel: body.channel?.id, user, logger: ctx.logger };
       if (!result.ok) {
-        await replyPrivately(
-          { respond, client, channel: body.channel?.id, user, logger: ctx.logger },
-          { text: errorText(result.error, result.detail) },
-        );
+        await replyPrivately(route, { text: errorText(result.error, result.detail) });
+      } else if (result.value.withdrawn.length > 0) {
+        // Earlier votes that no longer counted at the quorum: the clicker hears why the request still waits.
+        const card = ctx.uc.cardOf(result.value.request.id);
+        await replyPrivately(route, {
+          text: errorText('VOTES_WITHDRAWN', {
+            resourceId: result.value.request.resourceId,
+            count: result.value.withdrawn.length,
+            have: result.value.approvals.length,
+            need: card?.resource.approvals,
+          }),
+        });
       }
     } catch (error) {
       ctx.logger.error({ err: String(error), user }, 'approve failed');

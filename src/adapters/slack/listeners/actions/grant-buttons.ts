@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { findResource } from '../../../../domain/policy';
 import type { ListenerContext } from '../../context';
+import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 import { extendModal } from '../../views/extend-modal';
@@ -25,7 +26,7 @@ export const doneAction = (ctx: ListenerContext) => async (args: ButtonArgs) => 
   await args.ack();
   if (args.context.retryNum !== undefined) return;
   try {
-    const actor = await ctx.uc.directory.actor(args.body.user.id);
+    const actor = await ctx.uc.directory.actor(args.body.user.id, originOf(args.body));
     const result = await ctx.uc.revokeGrant({ grantId: args.action.value ?? '', actor, reason: 'done' });
     if (!result.ok) await refuse(ctx, args, result.error, result.detail);
   } catch (error) {
@@ -58,7 +59,7 @@ export const reviewAction = (ctx: ListenerContext) => async (args: ButtonArgs) =
   await args.ack();
   if (args.context.retryNum !== undefined) return;
   try {
-    const actor = await ctx.uc.directory.actor(args.body.user.id);
+    const actor = await ctx.uc.directory.actor(args.body.user.id, originOf(args.body));
     const result = await ctx.uc.reviewGrant({ grantId: args.action.value ?? '', actor });
     if (!result.ok) await refuse(ctx, args, result.error, result.detail);
   } catch (error) {
@@ -71,7 +72,7 @@ export const cancelAction = (ctx: ListenerContext) => async (args: ButtonArgs) =
   await args.ack();
   if (args.context.retryNum !== undefined) return;
   try {
-    const actor = await ctx.uc.directory.actor(args.body.user.id);
+    const actor = await ctx.uc.directory.actor(args.body.user.id, originOf(args.body));
     const result = await ctx.uc.cancelRequest({ requestId: args.action.value ?? '', actor });
     if (!result.ok) await refuse(ctx, args, result.error, result.detail);
   } catch (error) {

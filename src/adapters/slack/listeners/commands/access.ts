@@ -1,6 +1,8 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { parseCommand } from '../../../../domain/command';
+import { type Actor, standingRefusal } from '../../../../domain/policy';
 import type { ListenerContext } from '../../context';
+import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 import { helpMessage } from '../../views/help';
@@ -31,6 +33,14 @@ export const accessCommand =
       replyPrivately({ respond, client, channel: command.channel_id, user, logger: ctx.logger }, message);
 
     if (!ctx.uc.admitCommand(user)) return reply({ text: errorText('RATE_LIMITED') });
+    // Who is asking, as Slack says now and from where the command was typed (another workspace, a guest…).
+    const origin = originOf(command);
+    const whoIs = (): Promise<Actor> => ctx.uc.directory.actor(user, origin);
+    /** Why someone who may ask for nothing does not count here at all (a guest, another workspace…), if that is why. */
+    const whyNothing = (actor: Actor): string | undefined => {
+      const refusal = standingRefusal(undefined, actor);
+      return refusal === undefined ? undefined : errorText(refusal);
+    };
     const parsed = parseCommand(command.text ?? '');
     if (!parsed.ok) return reply({ text: errorText(parsed.error, parsed.detail) });
     const cmd = parsed.value;
@@ -39,19 +49,25 @@ export const accessCommand =
         case 'form': {
           // trigger_id lives about 3 s: open a placeholder first, then fill it in.
           const opened = await client.views.open({ trigger_id: command.trigger_id, view: loadingModal() });
-          const actor = await ctx.uc.directory.actor(user);
+          const actor = await whoIs();
           const resources = ctx.uc.resourcesFor(actor);
           const view =
-            resources.length === 0 ? noResourcesModal() : requestModal(resources, command.channel_id);
+            resources.length === 0
+              ? noResourcesModal(whyNothing(actor))
+              : requestModal(resources, command.channel_id);
           if (opened.view?.id !== undefined) await client.views.update({ view_id: opened.view.id, view });
           return;
         }
         case 'help':
           return reply(helpMessage());
-        case 'resources':
-          return reply(resourcesMessage(ctx.uc.resourcesFor(await ctx.uc.directory.actor(user))));
+        case 'resources': {
+          const actor = await whoIs();
+          const resources = ctx.uc.resourcesFor(actor);
+          const why = resources.length === 0 ? whyNothing(actor) : undefined;
+          return reply(why === undefined ? resourcesMessage(resources) : { text: why });
+        }
         case 'list': {
-          const actor = await ctx.uc.directory.actor(user);
+          const actor = await whoIs();
           return reply(
             listMessage({
               ...ctx.uc.dashboard(actor),
@@ -61,13 +77,13 @@ export const accessCommand =
           );
         }
         case 'revoke': {
-          const actor = await ctx.uc.directory.actor(user);
+          const actor = await whoIs();
           const result = await ctx.uc.revokeGrant({ grantId: cmd.grantId, actor });
           if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
           return reply({ text: `Grant ${result.value.id} for ${result.value.resourceId} is closed.` });
         }
         case 'extend': {
-          const actor = await ctx.uc.directory.actor(user);
+          const actor = await whoIs();
           const result = await ctx.uc.requestExtension({
             grantId: cmd.grantId,
             actor,
@@ -86,15 +102,19 @@ export const accessCommand =
           );
         }
         case 'cancel': {
-          const actor = await ctx.uc.directory.actor(user);
+          const actor = await whoIs();
           const result = await ctx.uc.cancelRequest({ requestId: cmd.requestId, actor });
           if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
           return reply({ text: `Request ${result.value.id} is cancelled.` });
         }
-        case 'audit':
+        case 'audit': {
+          // Admin rights are for members only: a guest or another workspace's user is told so here.
+          const refusal = standingRefusal(undefined, await whoIs());
+          if (refusal !== undefined) return reply({ text: errorText(refusal, { admin: true }) });
           return auditCommand(ctx, { user, days: cmd.days, client, reply });
+        }
         case 'request': {
-          const actor = await ctx.uc.directory.actor(user);
+          const actor = await whoIs();
           const result = await ctx.uc.submitRequest({ actor, ...cmd });
           if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
           const card = ctx.uc.cardOf(result.value.request.id);

@@ -1,5 +1,6 @@
 import type { AllMiddlewareArgs, SlackEventMiddlewareArgs } from '@slack/bolt';
 import type { ListenerContext } from '../../context';
+import { originOf } from '../../origin';
 import { homeView } from '../../views/home';
 
 /**
@@ -8,14 +9,14 @@ import { homeView } from '../../views/home';
  */
 export const appHomeOpened =
   (ctx: ListenerContext) =>
-  async ({ event, client }: SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs) => {
+  async ({ event, body, client }: SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs) => {
     if (event.tab !== 'home') return;
     try {
       if (ctx.home !== undefined) {
         await ctx.home.publish(event.user);
         return;
       }
-      const actor = await ctx.uc.directory.actor(event.user);
+      const actor = await ctx.uc.directory.actor(event.user, originOf(body));
       const view = homeView({
         ...ctx.uc.dashboard(actor),
         now: ctx.clock.now(),

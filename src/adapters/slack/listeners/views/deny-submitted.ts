@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK } from '../../ids';
+import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 
@@ -13,7 +14,7 @@ export const denySubmitted =
     const requestId = view.private_metadata;
     const reason = view.state.values[BLOCK.denyReason]?.[ACTION.denyReasonInput]?.value ?? undefined;
     try {
-      const actor = await ctx.uc.directory.actor(user);
+      const actor = await ctx.uc.directory.actor(user, originOf(body));
       const result = await ctx.uc.denyRequest({ requestId, actor, reason });
       if (!result.ok) {
         const channel = ctx.uc.cardOf(requestId)?.request.message?.channel;

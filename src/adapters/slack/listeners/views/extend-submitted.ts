@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } fro
 import { looksLikeDuration, parseDuration } from '../../../../domain/duration';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK } from '../../ids';
+import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 
@@ -23,7 +24,7 @@ export const extendSubmitted =
     }
     await ack();
     try {
-      const actor = await ctx.uc.directory.actor(user);
+      const actor = await ctx.uc.directory.actor(user, originOf(body));
       const result = await ctx.uc.requestExtension({ grantId, actor, durationMs });
       const message = result.ok
         ? { text: `Asked for ${text} more on grant ${grantId} (request ${result.value.id}).` }

@@ -5,6 +5,7 @@ import { looksLikeDuration, parseDuration } from '../../../../domain/duration';
 import { findResource } from '../../../../domain/policy';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK, BREAK_GLASS_OPTION } from '../../ids';
+import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 import { noticeMessage } from '../../views/notices';
@@ -61,7 +62,7 @@ export const requestSubmitted =
       reason,
       breakGlass,
     };
-    const actor = await ctx.uc.directory.actor(user);
+    const actor = await ctx.uc.directory.actor(user, originOf(body));
     const resource = findResource(ctx.uc.policy(), resourceId);
     if (resource === undefined) errors[BLOCK.requestResource] = errorText('UNKNOWN_RESOURCE', { resourceId });
     if (resource !== undefined && Object.keys(errors).length === 0) {
