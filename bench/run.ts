@@ -6,6 +6,7 @@
  */
 import { cpus, platform, release, totalmem } from 'node:os';
 import { measureAckLatency } from './ack-latency';
+import { measureAuditChain } from './audit-chain';
 import { measureClosesAndMemory } from './closes-and-memory';
 import { measureExpiryLateness } from './expiry-lateness';
 import { measureCloseLatenessUnderSlackFaults } from './slack-faults';
@@ -19,6 +20,7 @@ const ACK_REQUESTS = 200;
 const CLOSED_ROWS = 100_000;
 const ACTIVE_ROWS = 1_000;
 const SLACK_FAULT_GRANTS = 20;
+const AUDIT_EVENTS = 100_000;
 
 function machine(): Row[] {
   const cpu = cpus();
@@ -51,6 +53,10 @@ async function main(): Promise<void> {
   await section('5. SQLite store: the scheduler queries', () => measureSqliteStore(CLOSED_ROWS, ACTIVE_ROWS));
   await section('6. Close lateness while Slack misbehaves (EC2 saw Revoke − expires_at)', () =>
     measureCloseLatenessUnderSlackFaults(SLACK_FAULT_GRANTS),
+  );
+  await section(
+    '7. Audit log: verifying the chain, and the tables against it (start-up, verify, exports)',
+    () => measureAuditChain(AUDIT_EVENTS),
   );
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -2,7 +2,8 @@ import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { createAwsClients } from './adapters/aws/aws-clients';
 import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
-import { createSqliteAuditExportSource } from './adapters/db/audit-export-query';
+import { createSqliteAuditRecordSource } from './adapters/db/audit-export-query';
+import { verifyAuditLogAtStart } from './adapters/db/audit-startup';
 import { openDatabase } from './adapters/db/open-db';
 import { createSqliteStores } from './adapters/db/stores';
 import { healthRoute } from './adapters/http/health';
@@ -84,6 +85,9 @@ export type Hallpass = {
   stop(): Promise<void>;
 };
 
+/** How soon a delivery another process queued (the audit CLI's head publication) is sent at the latest. */
+const OUTBOX_POLL_MS = 30_000;
+
 /** Longest start-up waits for Slack's first answer before opening the port anyway (see below). */
 const SLACK_FIRST_ATTEMPT_GRACE_MS = 2_000;
 
@@ -109,7 +113,44 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const handle = openDatabase(env.dbPath);
   /** The policy in force: read at every decision, replaced whole by `reloadPolicy`. */
   let policy = opts.policy;
-  const stores = createSqliteStores(handle);
+  const stores = createSqliteStores(handle, { key: env.auditKeys?.current });
+  // Before anything appends to it or touches AWS: the audit log must verify (issue 9), or start-up stops.
+  try {
+    const checked = verifyAuditLogAtStart({
+      db: handle.db,
+      audit: stores.audit,
+      keys: env.auditKeys,
+      acceptBroken: env.auditAcceptBroken,
+      clock,
+      logger,
+    });
+    logger.info(
+      {
+        events: checked.events,
+        head: `${checked.head.count}:${checked.head.hash}`,
+        keyId: env.auditKeys?.current?.id,
+        unkeyed: checked.unkeyed,
+        tablesDisagree: checked.mismatches,
+        ms: checked.ms,
+      },
+      'audit log verified',
+    );
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+  if (env.auditKeys?.current === undefined) {
+    logger.warn(
+      {},
+      'HALLPASS_AUDIT_KEY is not set: the audit log is sealed with plain SHA-256, which shows accidental damage but not a deliberate rewrite by someone who can write the database; set HALLPASS_AUDIT_KEY (see the README, Audit evidence)',
+    );
+  }
+  if (policy.auditChannel === undefined) {
+    logger.warn(
+      {},
+      'the policy names no auditChannel: the audit log head is not published, so a cut-off or rewritten log cannot be proven; set auditChannel (see the README, Audit evidence)',
+    );
+  }
   // Every Slack client makes single short attempts; each job has its own client (and queue), so Home
   // refreshes, directory look-ups and listener replies never delay a notice, and nothing delays a close.
   const clientOptions = (): WebClientOptions =>
@@ -136,7 +177,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     policy: () => policy,
     ...stores,
-    auditExport: createSqliteAuditExportSource(handle.db),
+    auditRecord: createSqliteAuditRecordSource(handle.db, env.auditKeys),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
     roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
     notifier: createSlackNotifier({ client: slackClient(), clock, mentioner: () => directory.mentioner() }),
@@ -183,8 +224,21 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     run: useCases.deliverOutbox,
     // Closes first: a burst of due grants reaches AWS before the process spends its time on their notices.
     yieldTo: () => sched.idle(),
+    // The audit CLI queues the head it publishes with an export into this outbox from its own process.
+    pollMs: OUTBOX_POLL_MS,
   });
   deliveries = outboxLoop;
+  // The audit head, in the policy's audit channel on its schedule (issue 9): one timer armed from the
+  // last publication in the log, apart from the scheduler, so the walk of the log never delays a close.
+  const headLoop = createDeliveryLoop({
+    clock,
+    timers,
+    logger,
+    name: 'publishing the audit head',
+    nextDue: () => useCases.nextHeadPublication(),
+    run: () => useCases.publishScheduledHead(),
+    errorPauseMs: 60_000,
+  });
   // Holds written before holds recorded their target: filled in once from this policy.
   const legacy = stores.rules.recordLegacyTargets((resourceId) => {
     const resource = findResource(policy, resourceId);
@@ -211,6 +265,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   await sched.start();
   sweep.start();
   outboxLoop.start();
+  headLoop.start();
 
   // Slack is connected in the background and never holds up start-up: a Slack that is down, slow or
   // refusing the token is retried (capped backoff, each failure logged) while the HTTP server serves
@@ -255,6 +310,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       // Timings may have changed (warnBefore, approval timeouts); Home shows resources and rights.
       sched.wake();
       refresher.changed();
+      // The audit channel or its interval may have changed.
+      headLoop.wake();
     },
     async settled() {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
@@ -262,6 +319,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         await slack.settled();
         await sched.idle();
         await sweep.idle();
+        await headLoop.idle();
         await outboxLoop.idle();
         await refresher.idle();
       }
@@ -275,8 +333,10 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       sched.stop();
       sweep.stop();
       outboxLoop.stop();
+      headLoop.stop();
       await sched.idle();
       await sweep.idle();
+      await headLoop.idle();
       // A delivery in flight ends within one Slack timeout; what is still waiting goes out at the next start.
       await outboxLoop.idle();
       await refresher.idle();

@@ -14,6 +14,7 @@
  * JSONL: one JSON object per line, same field names; absent values are `null`, `approvers` is an
  * array, `duration_requested_ms` a number and `break_glass` a boolean.
  */
+import { AUDIT_DATE_FORMS, parseAuditDate } from '../domain/audit-search';
 import { formatDuration } from '../domain/duration';
 import type { Policy } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
@@ -50,6 +51,12 @@ export const AUDIT_EXPORT_FIELDS = [
   'break_glass',
   'reviewed_by',
   'reviewed_at',
+  // Chain checks (issue 9): every field above comes from the hash-chained events. `not_in_chain` lists
+  // those shown from the tables or the policy instead (older events did not record them: unproven);
+  // `table_differs` those the requests / approvals / grants tables say differently (the row shows the
+  // chain's value; `verify` names both). Empty and empty: every field is proven by the chain.
+  'not_in_chain',
+  'table_differs',
 ] as const;
 
 export type AuditExportField = (typeof AUDIT_EXPORT_FIELDS)[number];
@@ -93,6 +100,8 @@ export function toExportRecord(row: AuditExportRow): AuditExportRecord {
     break_glass: row.breakGlass,
     reviewed_by: opt(row.reviewedBy),
     reviewed_at: iso(row.reviewedAt),
+    not_in_chain: [...(row.notInChain ?? [])],
+    table_differs: [...(row.tableDiffers ?? [])],
   };
 }
 
@@ -133,7 +142,8 @@ export function renderExport(rows: readonly AuditExportRow[], format: ExportForm
 /**
  * Fills in what the database cannot know from the policy in force now: the kind of a request that
  * never opened (no address, no role session) and, for a role resource, its role ARN. Facts the
- * database holds are never overwritten; a resource no longer in the policy stays blank.
+ * database holds are never overwritten; a resource no longer in the policy stays blank. What the
+ * policy fills in is listed in `not_in_chain`: the policy of today is not the record.
  */
 export function withPolicyFallback(rows: readonly AuditExportRow[], policy: Policy): AuditExportRow[] {
   const byId = new Map(policy.resources.map((r) => [r.id, r]));
@@ -144,7 +154,15 @@ export function withPolicyFallback(rows: readonly AuditExportRow[], policy: Poli
     const roleArn =
       row.roleArn ??
       (resource.kind === 'aws-role' && resourceKind === 'aws-role' ? resource.roleArn : undefined);
-    return { ...row, resourceKind, roleArn };
+    const filled = [
+      ...(row.resourceKind === undefined ? ['kind'] : []),
+      ...(row.roleArn === undefined && roleArn !== undefined ? ['role_arn'] : []),
+    ];
+    if (filled.length === 0) return row;
+    const notInChain = (row.notInChain ?? []).includes('*')
+      ? row.notInChain
+      : [...(row.notInChain ?? []), ...filled];
+    return { ...row, resourceKind, roleArn, notInChain };
   });
 }
 
@@ -159,45 +177,14 @@ export function exportFilename(window: ExportWindow, format: ExportFormat): stri
 export type ExportWindowError = 'MISSING_SINCE' | 'INVALID_DATE' | 'EMPTY_WINDOW';
 
 /** The forms `--since` / `--until` accept, for error messages. */
-export const DATE_FORMS =
-  '2026-11-01 (midnight UTC) or ISO-8601 with an offset, like 2026-11-01T09:30:00Z or 2026-11-01T09:30:00.000+01:00';
-
-const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
-
-/** Date.UTC of the parts, or undefined when they name no real instant (2026-02-30, 24:00, …). */
-function utc(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number | undefined {
-  if (mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 59) return undefined;
-  const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  const back = new Date(t);
-  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d
-    ? t
-    : undefined;
-}
+export const DATE_FORMS = AUDIT_DATE_FORMS;
 
 /**
  * A date as the export's `--since` / `--until` take it: `YYYY-MM-DD` (midnight UTC), or a full
  * ISO-8601 date-time with `Z` or a `±HH:MM` offset (seconds and milliseconds optional). A date-time
  * without an offset is refused: which midnight it meant would depend on the machine's time zone.
  */
-export function parseExportDate(input: string): Date | undefined {
-  const n = (s: string | undefined): number => (s === undefined ? 0 : Number(s));
-  const day = DATE_ONLY.exec(input);
-  if (day !== null) {
-    const t = utc(n(day[1]), n(day[2]), n(day[3]));
-    return t === undefined ? undefined : new Date(t);
-  }
-  const m = DATE_TIME.exec(input);
-  if (m === null) return undefined;
-  const [, y, mo, d, h, mi, s, frac, z, sign, oh, om] = m;
-  const t = utc(n(y), n(mo), n(d), n(h), n(mi), n(s), frac === undefined ? 0 : Number(frac.padEnd(3, '0')));
-  if (t === undefined) return undefined;
-  if (z !== undefined) return new Date(t);
-  if (n(oh) > 23 || n(om) > 59) return undefined;
-  const offsetMs = (n(oh) * 60 + n(om)) * 60_000 * (sign === '-' ? -1 : 1);
-  return new Date(t - offsetMs);
-}
+export const parseExportDate = parseAuditDate;
 
 /**
  * The export window from `--since` (required) and `--until` (default: `now`). Errors name the flag

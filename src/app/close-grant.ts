@@ -106,7 +106,9 @@ export const closeGrant =
           requestId: m.value.requestId,
           grantId,
           details: {
-            reason: endReason,
+            // As the grant row now says: a retried close may have changed who ended it, and why.
+            reason: m.value.endReason ?? endReason,
+            endedBy: m.value.endedBy ?? by,
             plannedEnd: m.value.expiresAt.toISOString(),
             revokedRuleIds: revoked,
             stillHeldByOtherGrants: kept,

@@ -1,5 +1,5 @@
 import type { Policy } from '../domain/policy';
-import type { AuditExportSource } from './audit-ports';
+import type { AuditRecordSource } from './audit-ports';
 import type { KeyedMutex } from './keyed-mutex';
 import type {
   AuditLog,
@@ -34,8 +34,8 @@ export type AppDeps = {
   readonly grants: GrantStore;
   readonly rules: RuleStore;
   readonly audit: AuditLog;
-  /** Reads requests and grants for the audit export. */
-  readonly auditExport: AuditExportSource;
+  /** The audit record: the chain walked and verified, every request derived from it and checked against the tables. */
+  readonly auditRecord: AuditRecordSource;
   readonly uow: UnitOfWork;
   readonly network: NetworkAccess;
   readonly roles: RoleSessions;

@@ -1,17 +1,13 @@
-import { type Actor, isAdmin, type Policy } from '../domain/policy';
+import { type Actor, isAdmin } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
 import { exportFilename, toCsv, withPolicyFallback } from './audit-export';
-import type { AuditExportSource, ExportWindow } from './audit-ports';
-import type { AuditLog, Clock } from './ports';
+import type { AuditHead, ChainStatus, ExportWindow } from './audit-ports';
+import type { AuditRecordSource } from './audit-record';
+import { type PublishHeadDeps, publishHead } from './publish-head';
 
 const DAY_MS = 86_400_000;
 
-type Deps = {
-  readonly clock: Clock;
-  readonly policy: () => Policy;
-  readonly auditExport: AuditExportSource;
-  readonly audit: Pick<AuditLog, 'append'>;
-};
+type Deps = PublishHeadDeps & { readonly auditRecord: AuditRecordSource };
 
 export type ExportAuditCommand = { readonly actor: Actor; readonly days: number };
 
@@ -22,25 +18,38 @@ export type AuditExportFile = {
   readonly csv: string;
   /** Requests in the file. */
   readonly rows: number;
+  /** What the walk of the chain found (the file says nothing it cannot show; a break is said out loud). */
+  readonly chain: ChainStatus;
+  /** Requests in the file whose tables disagree with the chain (`table_differs`). */
+  readonly disagreeing: number;
+  /** The head published with this export, when the policy names an audit channel. */
+  readonly published?: AuditHead | undefined;
 };
 
 export type ExportAuditError = 'NOT_ADMIN';
 
 /**
- * `/access audit <days>`: the audit export of the last `days` days (requests created in
+ * `/access audit <days>`: the audit export of the last `days` days (requests made in
  * `[now - days, now)`) as CSV, for admins only — decided from the policy in force at this moment.
- * A refusal reads nothing and records nothing; an export is itself recorded (`audit.exported`), since
- * who took a copy of the trail is part of the trail.
+ * Every row is derived from the hash-chained events and checked against the tables (see
+ * audit-record.ts). A refusal reads nothing and records nothing; an export is itself recorded
+ * (`audit.exported`), since who took a copy of the trail is part of the trail, and the head after it
+ * is published in the audit channel, so the copy can be checked against the log later.
  */
 export const exportAudit =
   (deps: Deps) =>
-  (cmd: ExportAuditCommand): Result<AuditExportFile, ExportAuditError> => {
+  async (cmd: ExportAuditCommand): Promise<Result<AuditExportFile, ExportAuditError>> => {
     const policy = deps.policy();
     if (!isAdmin(policy, cmd.actor)) return err('NOT_ADMIN', { userId: cmd.actor.userId });
+    const record = await deps.auditRecord.read();
     const until = deps.clock.now();
     // Whole 24-hour days, not calendar days: the window does not shift with the server's time zone.
     const window = { since: new Date(until.getTime() - cmd.days * DAY_MS), until };
-    const rows = withPolicyFallback(deps.auditExport.rows(window), policy);
+    const inWindow = record.rows.filter(
+      (r) => r.requestedAt.getTime() >= window.since.getTime() && r.requestedAt.getTime() < until.getTime(),
+    );
+    const rows = withPolicyFallback(inWindow, policy);
+    const disagreeing = rows.filter((r) => (r.tableDiffers?.length ?? 0) > 0).length;
     deps.audit.append({
       at: until,
       actor: cmd.actor.userId,
@@ -50,7 +59,29 @@ export const exportAudit =
         until: window.until.toISOString(),
         rows: rows.length,
         format: 'csv',
+        chainOk: record.chain.ok,
+        disagreeing,
       },
     });
-    return ok({ window, filename: exportFilename(window, 'csv'), csv: toCsv(rows), rows: rows.length });
+    const published = publishHead(
+      deps,
+      {
+        kind: 'export',
+        by: cmd.actor.userId,
+        rows: rows.length,
+        since: window.since.toISOString(),
+        until: window.until.toISOString(),
+      },
+      record.chain,
+      record.mismatches.length,
+    );
+    return ok({
+      window,
+      filename: exportFilename(window, 'csv'),
+      csv: toCsv(rows),
+      rows: rows.length,
+      chain: record.chain,
+      disagreeing,
+      published,
+    });
   };

@@ -276,6 +276,8 @@ async function fail(
       grantId,
       details: {
         reason: why,
+        // The request's note, exactly as stored (the export shows it).
+        note: rolledBack ? why : `${why}; ${STILL_CLOSING}`,
         ...(rolledBack ? {} : { rollback: 'failed', rollbackError, stillOpenRuleIds: stillOpen }),
         ...(moved.ok ? {} : { stateChangedTo: moved.detail?.['state'] }),
       },

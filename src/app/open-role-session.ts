@@ -121,11 +121,20 @@ export async function openRoleSession(
       'could not deliver role credentials; closing the grant',
     );
     await closeNow(grant.id);
-    deps.requests.markFailed(
-      request.id,
-      'the credentials could not be delivered by direct message, so the session was cut off again',
-      deps.clock.now(),
-    );
+    const why = 'the credentials could not be delivered by direct message, so the session was cut off again';
+    const failedAt = deps.clock.now();
+    deps.uow.tx(() => {
+      deps.requests.markFailed(request.id, why, failedAt);
+      // On the record as in the table: the export shows the request failed, and why (issue 9).
+      deps.audit.append({
+        at: failedAt,
+        actor: SYSTEM_ACTOR,
+        type: 'request.failed',
+        requestId: request.id,
+        grantId: grant.id,
+        details: { reason: why },
+      });
+    });
     await refreshCard(deps, request.id);
     await tellBoth(deps, (c) => ({ type: 'request-failed', card: c }), request.id);
     return;

@@ -4,6 +4,7 @@ import type { Actor, Resource } from '../domain/policy';
 import type { AccessRequest, Approval, MessageRef, RequestState } from '../domain/request';
 import type { Result } from '../domain/result';
 import type { Place } from '../domain/standing';
+import type { AuditHead } from './audit-ports';
 
 /** The only source of time for use cases and stores; tests inject a fake that moves on command. */
 export interface Clock {
@@ -209,6 +210,10 @@ export interface AuditLog {
   append(event: AuditEvent): void;
   /** Events in the order they were appended, optionally for one request. */
   list(filter?: { requestId?: string }): AuditEvent[];
+  /** The log's head as it stands: the last event's `seq` and seal (0 and 64 zeros when empty). */
+  head(): AuditHead;
+  /** The last event of this type, if any (when the head was last published, …). */
+  lastOfType(type: string): AuditEvent | undefined;
 }
 
 /** Tags and description inputs for a rule; the adapter writes them as AWS tags. */
@@ -604,7 +609,38 @@ export type ReconcileReport = {
 };
 
 /**
+ * The audit log's head, posted in the policy's `auditChannel` (issue 9): a copy of "event `count` has
+ * the seal `hash`" the database cannot rewrite, so `npm run audit -- verify --head <count>:<hash>` can
+ * later prove nothing up to it was removed or changed. Dates are ISO strings (the notice is stored as JSON).
+ */
+export type AuditHeadNotice = {
+  readonly type: 'audit-head';
+  readonly count: number;
+  readonly hash: string;
+  /** Id of the key that sealed the head event; absent: unkeyed (plain SHA-256). */
+  readonly keyId?: string | undefined;
+  /** When it was read (ISO-8601 UTC). */
+  readonly at: string;
+  /** Why now: the schedule, or an export (who took it, and what). */
+  readonly trigger:
+    | { readonly kind: 'schedule' }
+    | {
+        readonly kind: 'export';
+        readonly by: string;
+        readonly rows: number;
+        readonly since?: string | undefined;
+        readonly until?: string | undefined;
+      };
+  /** What the walk of the chain found just before: intact, or where it breaks. */
+  readonly chain:
+    | { readonly ok: true; readonly unkeyed: number }
+    | { readonly ok: false; readonly firstBrokenSeq: number; readonly message: string };
+  /** Requests whose tables disagree with the chain (0 when they all agree); absent when not checked. */
+  readonly mismatches?: number | undefined;
+};
+
+/**
  * A notice posted in a channel on its own (not in an approval thread). Kept apart from `Notice`,
  * whose every member carries an approval card.
  */
-export type ChannelNotice = ReconcileReport;
+export type ChannelNotice = ReconcileReport | AuditHeadNotice;

@@ -31,7 +31,12 @@ export const recoverInterrupted =
               type: 'grant.recovered',
               requestId: grant.requestId,
               grantId: grant.id,
-              details: { from: 'opening', to: 'closing', why: 'expired while hallpass was down' },
+              details: {
+                from: 'opening',
+                to: 'closing',
+                why: 'expired while hallpass was down',
+                endReason: 'expired',
+              },
             });
           }
           return m;

@@ -61,6 +61,9 @@ function timeOutRequests(deps: Deps, now: Date): number {
   return timedOut;
 }
 
+/** The note a timed-out request carries (in its row and in its `request.timed_out` event). */
+export const TIMED_OUT_NOTE = 'nobody approved in time';
+
 /**
  * Times out one pending request past its deadline (a compare-and-set: false if it was decided
  * meanwhile), records it and queues the notices. Also used when a click lands after the deadline but
@@ -72,14 +75,14 @@ export function timeOutRequest(
   now: Date,
 ): boolean {
   const decided = deps.uow.tx(() => {
-    const d = deps.requests.decide(request.id, 'timed_out', SYSTEM_ACTOR, now, 'nobody approved in time');
+    const d = deps.requests.decide(request.id, 'timed_out', SYSTEM_ACTOR, now, TIMED_OUT_NOTE);
     if (d.ok) {
       deps.audit.append({
         at: now,
         actor: SYSTEM_ACTOR,
         type: 'request.timed_out',
         requestId: request.id,
-        details: { deadline: request.approvalDeadline.toISOString() },
+        details: { deadline: request.approvalDeadline.toISOString(), note: TIMED_OUT_NOTE },
       });
     }
     return d;

@@ -9,6 +9,7 @@ import { requestExtension } from './extend-grant';
 import { loadCard } from './notify';
 import { openGrant } from './open-grant';
 import { announcePolicyChanges } from './policy-changes';
+import { nextHeadPublication, publishScheduledHead } from './publish-head';
 import { dashboard, overview, resourcesFor } from './queries';
 import { COMMANDS_PER_MINUTE, RateLimiter } from './rate-limit';
 import { reconcile } from './reconcile';
@@ -16,6 +17,7 @@ import { recoverInterrupted } from './recover-interrupted';
 import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
 import { runDueWork } from './run-due-work';
+import { searchAudit } from './search-audit';
 import { submitRequest } from './submit-request';
 
 /** Binds every use case to its dependencies once; the Slack adapter and the scheduler call these. */
@@ -41,6 +43,12 @@ export function createUseCases(deps: AppDeps) {
     requestExtension: requestExtension(deps),
     reviewGrant: reviewGrant(deps),
     exportAudit: exportAudit(deps),
+    /** `/access audit search …`: the chain-checked record, filtered (admins only). */
+    searchAudit: searchAudit(deps),
+    /** When the audit head is next due in the audit channel (undefined: no channel). */
+    nextHeadPublication: nextHeadPublication(deps),
+    /** The scheduled head publication, after a walk of the chain (its own timer, never the scheduler's). */
+    publishScheduledHead: publishScheduledHead(deps),
     runDueWork: due,
     /** Tells the channel, once, about live grants the policy (as just loaded) no longer describes. */
     announcePolicyChanges: announcePolicyChanges(deps),

@@ -1,22 +1,36 @@
 /**
  * `npm run audit -- …`: the audit trail as evidence, from the command line. A composition root like
- * main.ts: reads `.env` and `HALLPASS_DB`, opens the database read-only (never creates or migrates
- * it), and writes nothing but the export it was asked for.
+ * main.ts: reads `.env`, `HALLPASS_DB` and the audit keys (`HALLPASS_AUDIT_KEY`,
+ * `HALLPASS_AUDIT_OLD_KEYS`), and never creates or migrates the database.
  *
  * ```
- * npm run audit -- export --since <date> [--until <date>] [--format csv|jsonl] [--out <file>] [--policy <file>]
- * npm run audit -- verify
+ * npm run audit -- export --since <date> [--until <date>] [--format csv|jsonl] [--out <file>] [--policy <file>] [--no-publish]
+ * npm run audit -- verify [--head <count>:<hash>]
+ * npm run audit -- search [--who <user id>] [--resource <id>] [--address <ip|cidr>] [--from <date>] [--to <date>]
+ *                         [--end-reason expired|revoked|done|failed] [--format table|csv|jsonl] [--policy <file>]
  * ```
- * Exit codes: 0 done (verify: the chain is intact); 1 verify found a broken link; 2 the command could
- * not run as asked (bad flags or dates, no database, a database not yet migrated); 3 an unexpected
- * failure.
+ * Every exported or found row is derived from the hash-chained events and checked against the tables
+ * (src/app/audit-record.ts). `verify` and `search` only read. `export` records itself in the log and
+ * queues the log's head for the policy's audit channel (sent by the running bot), unless `--no-publish`.
+ *
+ * Exit codes: 0 done (verify: the chain is intact, the tables agree, the head holds); 1 the chain is
+ * broken, a table disagrees with it, or the head does not hold (an export is still written, with the
+ * problem on stderr); 2 the command could not run as asked (bad flags or dates, no database, a database
+ * not yet migrated, a key missing); 3 an unexpected failure.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
-import { createSqliteAuditExportSource, openDatabaseReadOnly } from '../adapters/db/audit-export-query';
-import { verifyAuditChain } from '../adapters/db/audit-log';
+import {
+  openDatabaseReadOnly,
+  openExistingDatabase,
+  readAuditRecord,
+} from '../adapters/db/audit-export-query';
+import { checkHead, keyIdsInLog, parseHead } from '../adapters/db/audit-log';
 import { DbError } from '../adapters/db/db-error';
+import type { DbHandle } from '../adapters/db/open-db';
+import { createSqliteStores } from '../adapters/db/stores';
 import {
   DATE_FORMS,
   EXPORT_FORMATS,
@@ -24,23 +38,45 @@ import {
   renderExport,
   withPolicyFallback,
 } from '../app/audit-export';
-import { DEFAULT_DB_PATH } from '../config/env';
+import type { AuditExportRow, AuditKey, AuditKeyring, ChainStatus } from '../app/audit-ports';
+import { type AuditRecord, describeMismatch } from '../app/audit-record';
+import { publishHead } from '../app/publish-head';
+import { searchRows } from '../app/search-audit';
+import { DEFAULT_DB_PATH, DEFAULT_POLICY_PATH, parseAuditKey } from '../config/env';
 import { readPolicy } from '../config/policy';
+import {
+  AUDIT_DATE_FORMS,
+  END_REASON_WORDS,
+  parseAddressFilter,
+  parseAuditDate,
+  type ResolvedSearchFilters,
+} from '../domain/audit-search';
 import type { Policy } from '../domain/policy';
 
 const USAGE = `Usage:
-  npm run audit -- export --since <date> [--until <date>] [--format csv|jsonl] [--out <file>] [--policy <file>]
-      Every request created in [since, until) with its grant: requester, approvers, resource,
-      address or role, reason, timestamps (ISO-8601 UTC) and how it ended. --until defaults to now,
-      --format to csv, --out to standard output. --policy fills in what the database cannot know
-      (the kind and role of a request that never opened).
-  npm run audit -- verify
-      Walks the audit log's hash chain; exit 1 and the first broken link if an event was edited,
-      deleted or reordered.
+  npm run audit -- export --since <date> [--until <date>] [--format csv|jsonl] [--out <file>] [--policy <file>] [--no-publish]
+      Every request made in [since, until) with its grant: requester, approvers, resource, address or
+      role, reason, timestamps (ISO-8601 UTC) and how it ended — every field from the hash-chained
+      audit log, checked against the database tables (columns not_in_chain and table_differs).
+      --until defaults to now, --format to csv, --out to standard output. --policy fills in what the
+      log cannot know (the kind and role of a request that never opened). The export is recorded in
+      the log and the log's head is queued for the policy's auditChannel (HALLPASS_POLICY, or --policy),
+      which the running bot posts; --no-publish writes nothing to the database (a copy of it).
+  npm run audit -- verify [--head <count>:<hash>]
+      Walks the audit log's chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY / HALLPASS_AUDIT_OLD_KEYS for
+      keyed events) and checks every request and grant row against it. With --head (as posted in the
+      audit channel), also proves nothing up to that event was removed or changed.
+  npm run audit -- search [--who <user id>] [--resource <id>] [--address <ip|cidr>] [--from <date>] [--to <date>]
+                          [--end-reason expired|revoked|done|failed] [--format table|csv|jsonl] [--policy <file>]
+      Requests matching every filter given: --who is the requester, an approver or whoever decided,
+      ended or reviewed it; --address matches sources that cover it or that it covers; --from/--to
+      match grants whose access [started, ended or planned end) overlaps the window, and requests
+      without access made in it. "Who had access to prod-db between 02:00 and 03:00 on the 14th":
+      search --resource prod-db --from 2026-11-14T02:00Z --to 2026-11-14T03:00Z
 
 Dates: ${DATE_FORMS}.
 The database is HALLPASS_DB (default ${DEFAULT_DB_PATH}); a .env file is read when present.
-Exit codes: 0 done or intact, 1 chain broken, 2 bad usage or no database, 3 unexpected failure.`;
+Exit codes: 0 done or intact, 1 broken or disagreeing, 2 bad usage, no database or a key missing, 3 unexpected failure.`;
 
 /** A refusal to run as asked: printed with the usage hint, exit 2. */
 class UsageError extends Error {}
@@ -54,7 +90,145 @@ function policyAt(path: string): Policy {
   return result.value;
 }
 
-function runExport(args: string[], dbPath: string, io: Io, now: Date): number {
+/** The audit keys from the environment (never echoed); a usage error names a malformed variable. */
+function keysOf(env: NodeJS.ProcessEnv): AuditKeyring | undefined {
+  const read = (name: string, text: string | undefined): AuditKey[] => {
+    const value = text?.trim();
+    if (value === undefined || value === '') return [];
+    return value.split(',').map((one) => {
+      const key = parseAuditKey(one.trim());
+      if (key === undefined) {
+        throw new UsageError(
+          `${name} must be <id>:<base64 of at least 32 bytes> (comma-separated for HALLPASS_AUDIT_OLD_KEYS).`,
+        );
+      }
+      return key;
+    });
+  };
+  const [current] = read('HALLPASS_AUDIT_KEY', env['HALLPASS_AUDIT_KEY']);
+  const old = read('HALLPASS_AUDIT_OLD_KEYS', env['HALLPASS_AUDIT_OLD_KEYS']);
+  if (current === undefined && old.length === 0) return undefined;
+  return { current, old };
+}
+
+/** Refuses (exit 2) a keyed log without the keys to verify it: a walk without them proves nothing. */
+function requireKeys(handle: DbHandle, keys: AuditKeyring | undefined): void {
+  const known = new Set(
+    [...(keys?.old ?? []), ...(keys?.current === undefined ? [] : [keys.current])].map((k) => k.id),
+  );
+  const missing = keyIdsInLog(handle.db).filter((id) => !known.has(id));
+  if (missing.length > 0) {
+    throw new UsageError(
+      `the audit log is sealed with audit key ${missing.map((id) => JSON.stringify(id)).join(', ')}: set HALLPASS_AUDIT_KEY (or HALLPASS_AUDIT_OLD_KEYS) to that key to verify it.`,
+    );
+  }
+}
+
+/** The record, read with the keys it needs. */
+function recordOf(handle: DbHandle, keys: AuditKeyring | undefined): AuditRecord {
+  requireKeys(handle, keys);
+  return readAuditRecord(handle.db, keys);
+}
+
+/** One line about the chain, for stderr under an export or a search. */
+function chainNote(chain: ChainStatus): string {
+  return chain.ok
+    ? `Audit chain verified: ${chain.events} event(s), head ${chain.head.count}:${chain.head.hash}.`
+    : `WARNING: the audit chain is BROKEN at event ${chain.firstBrokenSeq} (${chain.reason}): ${chain.message} These rows are not evidence until that is resolved.`;
+}
+
+function disagreementNote(rows: readonly AuditExportRow[]): string | undefined {
+  const n = rows.filter((r) => (r.tableDiffers?.length ?? 0) > 0).length;
+  return n === 0
+    ? undefined
+    : `WARNING: ${n} row(s) have database tables that disagree with the audit chain (column table_differs; the rows show the chain's values). Run \`npm run audit -- verify\`.`;
+}
+
+/** Who ran the CLI, as the log records it. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+/**
+ * Records the export in the log and queues its head for the audit channel: the same publication the
+ * bot makes (`publishHead`), through the same outbox, which the running bot sends. Returns a line for
+ * stderr.
+ */
+function recordAndPublish(args: {
+  dbPath: string;
+  keys: AuditKeyring | undefined;
+  policy: Policy | undefined;
+  chain: ChainStatus;
+  mismatches: number;
+  rows: number;
+  since: Date;
+  until: Date;
+  format: string;
+  now: Date;
+}): string {
+  const handle = openExistingDatabase(args.dbPath, { write: true });
+  try {
+    const stores = createSqliteStores(handle, { key: args.keys?.current });
+    const by = cliActor();
+    stores.audit.append({
+      at: args.now,
+      actor: by,
+      type: 'audit.exported',
+      details: {
+        since: args.since.toISOString(),
+        until: args.until.toISOString(),
+        rows: args.rows,
+        format: args.format,
+        chainOk: args.chain.ok,
+        via: 'cli',
+      },
+    });
+    const policy = args.policy;
+    const published =
+      policy === undefined
+        ? undefined
+        : publishHead(
+            {
+              ...stores,
+              clock: { now: () => args.now },
+              logger: { info: () => {}, warn: () => {}, error: () => {} },
+              policy: () => policy,
+              deliveries: { wake: () => {} },
+            },
+            {
+              kind: 'export',
+              by,
+              rows: args.rows,
+              since: args.since.toISOString(),
+              until: args.until.toISOString(),
+            },
+            args.chain,
+            args.mismatches,
+          );
+    const head = stores.audit.head();
+    if (published !== undefined) {
+      return `Recorded the export in the audit log and queued head ${published.count}:${published.hash} for the audit channel ${policy?.auditChannel ?? ''} (the running bot posts it).`;
+    }
+    return `Recorded the export in the audit log; no auditChannel in the policy${policy === undefined ? ' (none found: give --policy or HALLPASS_POLICY)' : ''}, so keep this head yourself: ${head.count}:${head.hash}.`;
+  } finally {
+    handle.close();
+  }
+}
+
+/** The policy for publication: --policy, else HALLPASS_POLICY (or the default) when that file exists. */
+function publicationPolicy(flag: Policy | undefined, env: NodeJS.ProcessEnv): Policy | undefined {
+  if (flag !== undefined) return flag;
+  const path = env['HALLPASS_POLICY']?.trim() || DEFAULT_POLICY_PATH;
+  if (!existsSync(path)) return undefined;
+  const result = readPolicy(path);
+  return result.ok ? result.value : undefined;
+}
+
+function runExport(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io, now: Date): number {
   const { values } = parseArgs({
     args,
     options: {
@@ -63,6 +237,7 @@ function runExport(args: string[], dbPath: string, io: Io, now: Date): number {
       format: { type: 'string', default: 'csv' },
       out: { type: 'string' },
       policy: { type: 'string' },
+      'no-publish': { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -88,15 +263,20 @@ function runExport(args: string[], dbPath: string, io: Io, now: Date): number {
     throw new UsageError(`--format ${JSON.stringify(values.format)} is not a format: use csv or jsonl.`);
   }
   const policy = values.policy === undefined ? undefined : policyAt(values.policy);
+  const keys = keysOf(env);
 
   const handle = openDatabaseReadOnly(dbPath);
   let content: string;
-  let count: number;
+  let rows: AuditExportRow[];
+  let record: AuditRecord;
   try {
-    const found = createSqliteAuditExportSource(handle.db).rows(window.value);
-    const rows = policy === undefined ? found : withPolicyFallback(found, policy);
+    record = recordOf(handle, keys);
+    const { since, until } = window.value;
+    const inWindow = record.rows.filter(
+      (r) => r.requestedAt.getTime() >= since.getTime() && r.requestedAt.getTime() < until.getTime(),
+    );
+    rows = policy === undefined ? inWindow : withPolicyFallback(inWindow, policy);
     content = renderExport(rows, format);
-    count = rows.length;
   } finally {
     handle.close();
   }
@@ -105,33 +285,264 @@ function runExport(args: string[], dbPath: string, io: Io, now: Date): number {
   else {
     writeFileSync(values.out, content, 'utf8');
     io.err(
-      `Wrote ${count} request(s) from ${window.value.since.toISOString()} to ${window.value.until.toISOString()} to ${values.out}\n`,
+      `Wrote ${rows.length} request(s) from ${window.value.since.toISOString()} to ${window.value.until.toISOString()} to ${values.out}\n`,
     );
   }
-  return 0;
+  const problems = [
+    ...(record.chain.ok ? [] : [chainNote(record.chain)]),
+    ...(disagreementNote(rows) === undefined ? [] : [disagreementNote(rows) ?? '']),
+  ];
+  for (const p of problems) io.err(`${p}\n`);
+  if (!values['no-publish']) {
+    try {
+      io.err(
+        `${recordAndPublish({
+          dbPath,
+          keys,
+          policy: publicationPolicy(policy, env),
+          chain: record.chain,
+          mismatches: record.mismatches.length,
+          rows: rows.length,
+          since: window.value.since,
+          until: window.value.until,
+          format,
+          now,
+        })}\n`,
+      );
+    } catch (e) {
+      io.err(
+        `Could not record the export in the audit log or queue its head (${e instanceof Error ? e.message : String(e)}); on a copy of the database, use --no-publish. The head read was ${record.chain.head.count}:${record.chain.head.hash}.\n`,
+      );
+    }
+  }
+  return problems.length > 0 ? 1 : 0;
 }
 
-function runVerify(args: string[], dbPath: string, io: Io): number {
-  parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+function runVerify(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io): number {
+  const { values } = parseArgs({
+    args,
+    options: { head: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const published = values.head === undefined ? undefined : parseHead(values.head);
+  if (values.head !== undefined && published === undefined) {
+    throw new UsageError(
+      `--head ${JSON.stringify(values.head)} is not a head: give <count>:<hash> exactly as the audit channel shows it (a number, a colon, 64 hex digits).`,
+    );
+  }
+  const keys = keysOf(env);
   const handle = openDatabaseReadOnly(dbPath);
   try {
-    const report = verifyAuditChain(handle.db);
-    if (!report.ok) {
+    const record = recordOf(handle, keys);
+    const { chain } = record;
+    let failed = false;
+    if (!chain.ok) {
       io.out(
-        `Audit log BROKEN: first broken link at event ${report.firstBrokenSeq} (${report.reason}): ${report.message}\n`,
+        `Audit log BROKEN: first broken link at event ${chain.firstBrokenSeq} (${chain.reason}): ${chain.message}\n`,
       );
-      return 1;
+      failed = true;
+    } else {
+      io.out(`Audit log intact: ${chain.events} event(s), head ${chain.head.hash}\n`);
+      io.out(`Head to keep: ${chain.head.count}:${chain.head.hash}\n`);
+      if (chain.keyIds.length > 0) {
+        io.out(
+          `Sealed with audit key ${chain.keyIds.map((k) => JSON.stringify(k)).join(', ')} (HMAC-SHA-256) from event ${chain.unkeyed + 1} on.\n`,
+        );
+      }
+      if (chain.unkeyed > 0) {
+        io.out(
+          `Note: events 1..${chain.unkeyed} are not keyed (recorded without HALLPASS_AUDIT_KEY${chain.keyIds.length > 0 ? ', before the key was set' : ''}): ${chain.keyIds.length > 0 ? 'the first keyed event seals them, so they cannot be rewritten without breaking it.' : 'they show accidental damage, not a deliberate rewrite by someone who can write the database — only a head published elsewhere (--head) proves them.'}\n`,
+        );
+      }
+      for (const a of chain.accepted) {
+        io.out(
+          `Note: event ${a.seq} broke the chain (${a.reason}: ${a.message}); the break was accepted at start-up on ${a.acceptedAt.toISOString()} (event ${a.acceptedBySeq}, HALLPASS_AUDIT_ACCEPT_BROKEN), so the chain is checked from there on.\n`,
+        );
+      }
     }
-    io.out(`Audit log intact: ${report.events} event(s), head ${report.head}\n`);
-    if (report.legacy > 0) {
+    if (published !== undefined) {
+      const held = checkHead(handle.db, published);
+      if (held.ok && chain.ok) {
+        io.out(
+          `Published head ${published.count}:${published.hash} holds: nothing up to event ${published.count} was removed or changed.\n`,
+        );
+      } else if (held.ok) {
+        io.out(
+          `Published head ${published.count}:${published.hash} is still the seal of event ${published.count}, but the chain is broken (above): it is not proven.\n`,
+        );
+      } else {
+        io.out(`Published head ${published.count}:${published.hash} does NOT hold: ${held.message}\n`);
+        failed = true;
+      }
+    }
+    for (const m of record.mismatches) io.out(`Table disagrees: ${describeMismatch(m)}\n`);
+    if (record.mismatches.length > 0) failed = true;
+    else if (chain.ok) {
       io.out(
-        `Note: events 1..${report.legacy} were recorded before the hash chain existed; they are covered only from the first sealed event on.\n`,
+        `Tables agree: every request and grant row matches the chain (${record.rows.length} request(s)).\n`,
       );
     }
-    return 0;
+    return failed ? 1 : 0;
   } finally {
     handle.close();
   }
+}
+
+const SEARCH_FORMATS = ['table', 'csv', 'jsonl'] as const;
+
+/** The search flags as filters; each bad one is a usage error naming it. */
+function searchFilters(values: {
+  who?: string | undefined;
+  resource?: string | undefined;
+  address?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  'end-reason'?: string | undefined;
+}): ResolvedSearchFilters {
+  const who = values.who;
+  if (who !== undefined && !/^([UW][A-Z0-9]{2,}|hallpass|cli(:.*)?)$/.test(who)) {
+    throw new UsageError(
+      `--who ${JSON.stringify(who)} is not a Slack user id: give the person's id (U0123ABCD; Slack shows it in their profile), or hallpass.`,
+    );
+  }
+  const resource = values.resource?.toLowerCase();
+  if (resource !== undefined && !/^[a-z0-9-]{1,64}$/.test(resource)) {
+    throw new UsageError(
+      `--resource ${JSON.stringify(values.resource)} is not a resource id (a-z, 0-9 and -).`,
+    );
+  }
+  let address: ResolvedSearchFilters['address'];
+  if (values.address !== undefined) {
+    const parsed = parseAddressFilter(values.address);
+    if (!parsed.ok) {
+      const suggestion = parsed.detail?.['suggestion'];
+      throw new UsageError(
+        `--address ${JSON.stringify(values.address)} is not an address or network${typeof suggestion === 'string' ? `: its host bits are set; did you mean ${suggestion}?` : ': give a host like 203.0.113.7 or a network like 203.0.113.0/24.'}`,
+      );
+    }
+    address = parsed.value;
+  }
+  const date = (flag: 'from' | 'to'): Date | undefined => {
+    const text = values[flag];
+    if (text === undefined) return undefined;
+    const d = parseAuditDate(text);
+    if (d === undefined)
+      throw new UsageError(`--${flag} ${JSON.stringify(text)} is not a date: use ${AUDIT_DATE_FORMS}.`);
+    return d;
+  };
+  const from = date('from');
+  const to = date('to');
+  if (from !== undefined && to !== undefined && to.getTime() <= from.getTime()) {
+    throw new UsageError(`--to (${to.toISOString()}) must be later than --from (${from.toISOString()}).`);
+  }
+  const end = values['end-reason'];
+  const endReason = END_REASON_WORDS.find((r) => r === end?.toLowerCase());
+  if (end !== undefined && endReason === undefined) {
+    throw new UsageError(
+      `--end-reason ${JSON.stringify(end)} is not an end reason: use ${END_REASON_WORDS.join(', ')}.`,
+    );
+  }
+  return {
+    ...(who === undefined ? {} : { who: { userId: who } }),
+    ...(resource === undefined ? {} : { resourceId: resource }),
+    ...(address === undefined ? {} : { address }),
+    ...(from === undefined ? {} : { from }),
+    ...(to === undefined ? {} : { to }),
+    ...(endReason === undefined ? {} : { endReason }),
+  };
+}
+
+/** A fixed-width table of the found rows: who, what, from where, and the exact times of access. */
+function searchTable(rows: readonly AuditExportRow[]): string {
+  const iso = (d: Date | undefined) => d?.toISOString() ?? '-';
+  const header = [
+    'request_id',
+    'grant_id',
+    'resource',
+    'requester',
+    'address_or_role',
+    'state',
+    'requested_at',
+    'started_at',
+    'expires_at (planned)',
+    'ended_at (actual)',
+    'end_reason',
+    'ended_by',
+    'checks',
+  ];
+  const lines = rows.map((r) => [
+    r.requestId,
+    r.grantId ?? '-',
+    r.resourceId,
+    r.requesterId,
+    r.address ?? r.roleArn ?? '-',
+    r.grantState === undefined ? r.state : `${r.state}/${r.grantState}`,
+    iso(r.requestedAt),
+    iso(r.startedAt),
+    iso(r.expiresAt),
+    iso(r.endedAt),
+    r.endReason ?? '-',
+    r.endedBy ?? '-',
+    [
+      ...((r.tableDiffers?.length ?? 0) > 0 ? [`TABLE DIFFERS: ${(r.tableDiffers ?? []).join(',')}`] : []),
+      ...((r.notInChain?.length ?? 0) > 0 ? [`not in chain: ${(r.notInChain ?? []).join(',')}`] : []),
+    ].join('; ') || 'ok',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const fmt = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...lines.map(fmt)].join('\n');
+}
+
+function runSearch(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      who: { type: 'string' },
+      resource: { type: 'string' },
+      address: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'end-reason': { type: 'string' },
+      format: { type: 'string', default: 'table' },
+      policy: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const filters = searchFilters(values);
+  const format = SEARCH_FORMATS.find((f) => f === values.format);
+  if (format === undefined) {
+    throw new UsageError(
+      `--format ${JSON.stringify(values.format)} is not a format: use table, csv or jsonl.`,
+    );
+  }
+  const policy = values.policy === undefined ? undefined : policyAt(values.policy);
+  const keys = keysOf(env);
+  const handle = openDatabaseReadOnly(dbPath);
+  let record: AuditRecord;
+  try {
+    record = recordOf(handle, keys);
+  } finally {
+    handle.close();
+  }
+  const found = searchRows(record.rows, filters);
+  const rows = policy === undefined ? found : withPolicyFallback(found, policy);
+  const notes = [
+    chainNote(record.chain),
+    ...(disagreementNote(rows) === undefined ? [] : [disagreementNote(rows) ?? '']),
+  ];
+  if (format === 'table') {
+    io.out(`${searchTable(rows)}\n\n${rows.length} request(s) match. ${notes.join(' ')}\n`);
+  } else {
+    io.out(renderExport(rows, format));
+    io.err(`${rows.length} request(s) match. ${notes.join(' ')}\n`);
+  }
+  return record.chain.ok && disagreementNote(rows) === undefined ? 0 : 1;
 }
 
 function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): number {
@@ -140,9 +551,11 @@ function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): number 
   try {
     switch (command) {
       case 'export':
-        return runExport(rest, dbPath, io, now);
+        return runExport(rest, dbPath, env, io, now);
       case 'verify':
-        return runVerify(rest, dbPath, io);
+        return runVerify(rest, dbPath, env, io);
+      case 'search':
+        return runSearch(rest, dbPath, env, io);
       case undefined:
       case 'help':
       case '--help':
@@ -150,7 +563,7 @@ function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): number 
         io.out(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}: use export or verify.`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}: use export, verify or search.`);
     }
   } catch (e) {
     if (e instanceof UsageError || isParseArgsError(e)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AuditKey, AuditKeyring } from '../app/audit-ports';
 import { parseDuration } from '../domain/duration';
 import type { Ok } from '../domain/result';
 
@@ -61,6 +62,16 @@ type EnvBase = {
    * {@link DEFAULT_RECONCILE_INTERVAL_MS}.
    */
   readonly reconcileIntervalMs?: number | undefined;
+  /**
+   * `HALLPASS_AUDIT_KEY` (seals new audit events) and `HALLPASS_AUDIT_OLD_KEYS` (verify older ones).
+   * Secret: never log it, never store it. Unset: the audit chain is unkeyed (said plainly at start-up).
+   */
+  readonly auditKeys?: AuditKeyring | undefined;
+  /**
+   * `HALLPASS_AUDIT_ACCEPT_BROKEN`: the one break in the audit log (the event number start-up named) to
+   * accept and put on the record, so hallpass starts anyway. Any other break still stops start-up.
+   */
+  readonly auditAcceptBroken?: number | undefined;
 };
 
 /**
@@ -88,10 +99,47 @@ const KEYS = [
   'HALLPASS_DB',
   'LOG_LEVEL',
   'HALLPASS_RECONCILE_INTERVAL',
+  'HALLPASS_AUDIT_KEY',
+  'HALLPASS_AUDIT_OLD_KEYS',
+  'HALLPASS_AUDIT_ACCEPT_BROKEN',
 ] as const;
 type Key = (typeof KEYS)[number];
 
 const REQUIRED = 'required';
+
+/** How an audit key is written, for error messages (never with the value given). */
+const AUDIT_KEY_FORM =
+  'must be <id>:<base64 of at least 32 random bytes>, e.g. 2026a:$(openssl rand -base64 32); the id is 1-32 of A-Z a-z 0-9 . _ -';
+
+const AUDIT_KEY_ID = /^[A-Za-z0-9._-]{1,32}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2})$/;
+/** 256 bits: as much as HMAC-SHA-256 can use. */
+export const MIN_AUDIT_KEY_BYTES = 32;
+
+/** `<id>:<base64>` as an audit key, or `undefined` when it is not one. */
+export function parseAuditKey(text: string): AuditKey | undefined {
+  const colon = text.indexOf(':');
+  if (colon < 0) return undefined;
+  const id = text.slice(0, colon);
+  const encoded = text.slice(colon + 1).trim();
+  if (!AUDIT_KEY_ID.test(id) || !BASE64.test(encoded)) return undefined;
+  const secret = Buffer.from(
+    encoded,
+    encoded.includes('-') || encoded.includes('_') ? 'base64url' : 'base64',
+  );
+  return secret.length >= MIN_AUDIT_KEY_BYTES ? { id, secret } : undefined;
+}
+
+/** The keyring the two variables describe, or `undefined` when neither is set. */
+function auditKeyringOf(current: string | undefined, old: string | undefined): AuditKeyring | undefined {
+  if (current === undefined) return undefined;
+  const key = parseAuditKey(current);
+  if (key === undefined) return undefined;
+  const olds = (old?.split(',') ?? [])
+    .map((one) => parseAuditKey(one.trim()))
+    .filter((k): k is AuditKey => k !== undefined);
+  return { current: key, old: olds };
+}
 
 const isHttpUrl = (text: string): boolean => {
   try {
@@ -139,9 +187,46 @@ const EnvSchema = z
         error: 'must be a duration of at least 10s, such as 60s or 5m, or 0s to turn the periodic sweep off',
       })
       .optional(),
+    HALLPASS_AUDIT_KEY: z
+      .string()
+      .refine((text) => parseAuditKey(text) !== undefined, { error: AUDIT_KEY_FORM })
+      .optional(),
+    HALLPASS_AUDIT_OLD_KEYS: z
+      .string()
+      .refine((text) => text.split(',').every((one) => parseAuditKey(one.trim()) !== undefined), {
+        error: `must be a comma-separated list of old keys, each ${AUDIT_KEY_FORM.replace('must be ', '')}`,
+      })
+      .optional(),
+    HALLPASS_AUDIT_ACCEPT_BROKEN: z
+      .string()
+      .regex(/^[1-9]\d{0,14}$/, {
+        error: 'must be the number of the event where the audit log breaks, as start-up named it (e.g. 1234)',
+      })
+      .transform(Number)
+      .optional(),
   })
   .superRefine(
     (v, ctx) => {
+      const current = v.HALLPASS_AUDIT_KEY === undefined ? undefined : parseAuditKey(v.HALLPASS_AUDIT_KEY);
+      const old = (v.HALLPASS_AUDIT_OLD_KEYS?.split(',') ?? []).map((one) => parseAuditKey(one.trim()));
+      if (v.HALLPASS_AUDIT_OLD_KEYS !== undefined && v.HALLPASS_AUDIT_KEY === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['HALLPASS_AUDIT_OLD_KEYS'],
+          message:
+            'needs HALLPASS_AUDIT_KEY too: old keys only verify older events, new events need the current key',
+        });
+      }
+      // Key ids are not secret (they are stored on every event); the keys are, and are never echoed.
+      const ids = [current, ...old].filter((k) => k !== undefined).map((k) => k.id);
+      const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
+      if (repeated !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['HALLPASS_AUDIT_OLD_KEYS'],
+          message: `key id ${JSON.stringify(repeated)} is used twice: give every audit key its own id`,
+        });
+      }
       if (v.SLACK_APP_TOKEN === undefined && v.SLACK_SIGNING_SECRET === undefined) {
         ctx.addIssue({
           code: 'custom',
@@ -193,6 +278,8 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
     dbPath: v.HALLPASS_DB,
     logLevel: v.LOG_LEVEL,
     reconcileIntervalMs: v.HALLPASS_RECONCILE_INTERVAL,
+    auditKeys: auditKeyringOf(v.HALLPASS_AUDIT_KEY, v.HALLPASS_AUDIT_OLD_KEYS),
+    auditAcceptBroken: v.HALLPASS_AUDIT_ACCEPT_BROKEN,
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

@@ -260,6 +260,10 @@ const policySchema = z
     approvalTimeout: duration.optional(),
     // 0s turns warnings off.
     warnBefore: durationOf(true).optional(),
+    /** Where hallpass publishes the audit log's head (issue 9): a channel the database cannot rewrite. */
+    auditChannel: pattern(CHANNEL, 'a Slack channel id (C… or G…)').optional(),
+    /** How often the head is published there (exports publish it too); at least 1m. Default: 24h. */
+    auditHeadInterval: duration.refine((ms) => ms >= 60_000, { error: 'must be at least 1m' }).optional(),
     resources: z.array(resource).min(1, { error: 'must list at least one resource' }),
   })
   .superRefine(
@@ -327,6 +331,8 @@ function toPolicy(p: PolicyInput): Policy {
     trustedWorkspaces: p.trustedWorkspaces,
     approvalTimeout,
     warnBefore: p.warnBefore ?? DEFAULTS.warnBefore,
+    auditChannel: p.auditChannel,
+    auditHeadInterval: p.auditHeadInterval,
     resources: p.resources.map((r) => toResource(r, approvalTimeout)),
   };
 }

@@ -1,3 +1,4 @@
+import { type AuditSearchError, type AuditSearchFilters, parseSearchFilters } from './audit-search';
 import { looksLikeDuration, parseDuration } from './duration';
 import { err, ok, type Result } from './result';
 
@@ -9,6 +10,8 @@ import { err, ok, type Result } from './result';
  * /access list | resources | help
  * /access revoke <grant-id> | extend <grant-id> <duration> | cancel <request-id>
  * /access audit [<days>]                                   admins: the audit export as a file (default 30 days)
+ * /access audit search [who:…] [resource:…] [address:…] [from:…] [to:…] [end:…]
+ *                                                          admins: search the audit record (see audit-search.ts)
  * ```
  * A missing duration falls back to the resource's `defaultDuration` (decided by the use case).
  */
@@ -21,6 +24,8 @@ export type Command =
   | { readonly kind: 'cancel'; readonly requestId: string }
   | { readonly kind: 'extend'; readonly grantId: string; readonly durationMs: number }
   | { readonly kind: 'audit'; readonly days: number }
+  /** `/access audit search key:value …`: who, resource, address, from, to, end (each at most once). */
+  | { readonly kind: 'audit-search'; readonly filters: AuditSearchFilters }
   | {
       readonly kind: 'request';
       readonly resourceId: string;
@@ -54,7 +59,7 @@ export const MAX_REASON_LENGTH = 1000;
 const RESOURCE_ID = /^[a-z0-9-]{1,64}$/;
 const ID = /^[a-z]{3}_[A-Za-z0-9]{1,64}$/;
 
-export function parseCommand(text: string): Result<Command, CommandError> {
+export function parseCommand(text: string): Result<Command, CommandError | AuditSearchError> {
   const trimmed = text.trim();
   if (trimmed === '') return ok({ kind: 'form' });
   const tokens = trimmed.split(/\s+/);
@@ -82,6 +87,10 @@ export function parseCommand(text: string): Result<Command, CommandError> {
       return ok({ kind: 'extend', grantId: second, durationMs });
     }
     case 'audit': {
+      if (second?.toLowerCase() === 'search') {
+        const filters = parseSearchFilters(tokens.slice(2));
+        return filters.ok ? ok({ kind: 'audit-search', filters: filters.value }) : filters;
+      }
       const days = second === undefined ? 30 : Number(second);
       if (!Number.isInteger(days) || days < 1 || days > MAX_AUDIT_DAYS) {
         return err('INVALID_DAYS', { input: second, max: MAX_AUDIT_DAYS });

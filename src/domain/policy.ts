@@ -92,6 +92,10 @@ export type Policy = {
   /** How long before its end a grant's requester is warned (0: never). Grants shorter than twice this are not warned. */
   readonly warnBefore: number;
   readonly resources: readonly Resource[];
+  /** Channel (C…/G…) where hallpass publishes the audit log's head; absent: not published (said at start-up). */
+  readonly auditChannel?: string | undefined;
+  /** How often the head is published there, in ms; absent: daily. */
+  readonly auditHeadInterval?: number | undefined;
 };
 
 /**

@@ -16,6 +16,13 @@ export type DeliveryLoopDeps = {
    * closes reaches AWS before the process spends its time on their notices (the scheduler's `idle`).
    */
   readonly yieldTo?: () => Promise<void>;
+  /** What the job does, for its error line (default: delivering queued Slack messages). */
+  readonly name?: string;
+  /**
+   * With nothing waiting, look again after this long anyway: deliveries another process queued (the
+   * audit CLI publishing a head) are sent within it. Absent: only `wake` and due times run the job.
+   */
+  readonly pollMs?: number;
 };
 
 export type DeliveryLoop = Wakeup & {
@@ -69,7 +76,10 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
       armIn(errorPauseMs);
       return;
     }
-    if (due === undefined) return;
+    if (due === undefined) {
+      if (deps.pollMs !== undefined) armIn(deps.pollMs);
+      return;
+    }
     const delay = due - deps.clock.now().getTime();
     if (delay <= 0) kick();
     else armIn(delay);
@@ -93,7 +103,10 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
           await deps.run();
         } catch (error) {
           threw = true;
-          deps.logger.error({ err: String(error) }, 'delivering queued slack messages failed');
+          deps.logger.error(
+            { err: String(error) },
+            `${deps.name ?? 'delivering queued slack messages'} failed`,
+          );
         }
       } while (again && !stopped && !threw);
     })().finally(() => {

@@ -1,8 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
 import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export';
-import { APPROVER, type Harness, REQUESTER, startHarness } from '../support/harness';
-import { approvalPosts, lastRequestId, privateReplies, replyAfter } from '../support/slack-queries';
+import { FakeClock } from '../support/fake-clock';
+import { APPROVER, DEFAULT_POLICY, type Harness, REQUESTER, startHarness } from '../support/harness';
+import {
+  approvalPosts,
+  lastRequestId,
+  messageText,
+  privateReplies,
+  replyAfter,
+} from '../support/slack-queries';
 
 const MINUTE = 60_000;
 /** In @security, the policy's admins. */
@@ -131,6 +139,8 @@ describe('/access audit <days>: the audit export as a file for admins', () => {
         break_glass: 'false',
         reviewed_by: '',
         reviewed_at: '',
+        not_in_chain: '',
+        table_differs: '',
       },
     ]);
     // Who took a copy of the trail is on the trail.
@@ -161,5 +171,313 @@ describe('/access audit <days>: the audit export as a file for admins', () => {
     expect(await replyAfter(h.slack, ADMIN, before)).toContain('is not a number of days');
     expect(h.slack.uploads()).toEqual([]);
     expect(eventTypes(h)).not.toContain('audit.exported');
+  });
+});
+
+const AUDIT_CHANNEL = 'C0AUDIT01';
+const WITH_AUDIT_CHANNEL = DEFAULT_POLICY.replace(
+  'admins: ["@security"]',
+  `admins: ["@security"]\nauditChannel: ${AUDIT_CHANNEL}`,
+);
+const DAY = 24 * 60 * MINUTE;
+
+/** The audit channel's head notices, oldest first, as `{ count, hash, text }`. */
+function heads(h: Harness): { count: number; hash: string; text: string }[] {
+  return h.slack.messages(AUDIT_CHANNEL).flatMap((m) => {
+    const found = /hallpass audit head: event (\d+), ([0-9a-f]{64})/.exec(m.text);
+    return found === null ? [] : [{ count: Number(found[1]), hash: found[2] ?? '', text: messageText(m) }];
+  });
+}
+
+/** The seal of event `seq`, read from the bot's database file. */
+function sealOf(h: Harness, seq: number): string | undefined {
+  const db = new Database(h.dbPath, { readonly: true });
+  try {
+    return (
+      db.prepare('SELECT hash FROM audit_events WHERE seq = ?').get(seq) as { hash: string } | undefined
+    )?.hash;
+  } finally {
+    db.close();
+  }
+}
+
+describe('the audit head, published in the audit channel', () => {
+  const KEY = `k1:${randomBytes(32).toString('base64')}`;
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ policy: WITH_AUDIT_CHANNEL, env: { HALLPASS_AUDIT_KEY: KEY } });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('posts the head at start-up and then daily, each the seal of the event before its own record', async () => {
+    await h.command(REQUESTER, 'prod-db 30m from 203.0.113.7 debugging');
+    await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
+    const [first] = heads(h);
+    expect(first).toMatchObject({ count: 0, hash: '0'.repeat(64) });
+    expect(first?.text).toContain('scheduled publication');
+
+    await h.advance(DAY);
+    const second = heads(h)[1];
+    expect(second).toBeDefined();
+    // What was posted is exactly the stored seal of that event, and the publication is on the record.
+    expect(second?.hash).toBe(sealOf(h, second?.count ?? 0));
+    expect(eventTypes(h)[second?.count ?? 0]).toBe('audit.head_published');
+    expect(second?.text).toContain('HMAC-SHA-256 under audit key k1');
+    expect(second?.text).toContain(`npm run audit -- verify --head ${second?.count}:${second?.hash}`);
+    expect(second?.text).toContain('The chain verified');
+    await h.advance(DAY - MINUTE);
+    expect(heads(h)).toHaveLength(2);
+    await h.advance(MINUTE);
+    expect(heads(h)).toHaveLength(3);
+    // A restart does not postpone the next one: it is due a day after the last, as the log says.
+    await h.advance(12 * 60 * MINUTE);
+    const next = await h.restart({ env: { HALLPASS_AUDIT_KEY: KEY } });
+    expect(heads(next)).toHaveLength(3);
+    await next.advance(12 * 60 * MINUTE);
+    expect(heads(next)).toHaveLength(4);
+    await next.stopBot();
+  });
+
+  it('posts the head with every /access audit export and names it in the admin’s file message', async () => {
+    await h.advance(MINUTE);
+    const before = heads(h).length;
+    await h.command(ADMIN, 'audit 1');
+    await h.slack.waitFor(() => heads(h).length === before + 1);
+    const head = heads(h).at(-1);
+    expect(head?.text).toContain(`published with an audit export by <@${ADMIN}>`);
+    // The head covers the export's own record.
+    expect(eventTypes(h)[(head?.count ?? 0) - 1]).toBe('audit.exported');
+    expect(head?.hash).toBe(sealOf(h, head?.count ?? 0));
+    const [upload] = h.slack.uploads();
+    expect(upload?.initialComment).toContain(
+      `Head published in the audit channel: \`${head?.count}:${head?.hash}\``,
+    );
+    expect(upload?.initialComment).toContain('verified');
+  });
+
+  it('says in the audit channel when the tables disagree with the chain', async () => {
+    const requestedAt = h.clock.now();
+    await h.command(REQUESTER, 'prod-db 30m from 203.0.113.7 debugging');
+    await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
+    const db = new Database(h.dbPath);
+    db.prepare("UPDATE requests SET reason = 'nothing to see' WHERE created_at = ?").run(
+      requestedAt.getTime(),
+    );
+    db.close();
+    await h.advance(DAY);
+    expect(heads(h).at(-1)?.text).toContain('1 request(s) in the database tables disagree with the chain');
+    // Start-up says so too, naming the row, and runs on.
+    const next = await h.restart({ env: { HALLPASS_AUDIT_KEY: KEY } });
+    const logged = next.logger.lines.filter((l) => l.msg === 'the tables disagree with the audit chain');
+    expect(logged.map((l) => l.fields['problem'])).toEqual([
+      expect.stringMatching(
+        /reason is "nothing to see" in the tables \(requests.reason\) but "debugging" in the audit chain/,
+      ),
+    ]);
+    await next.stopBot();
+  });
+});
+
+describe('start-up verifies the audit log', () => {
+  const KEY = `k1:${randomBytes(32).toString('base64')}`;
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ env: { HALLPASS_AUDIT_KEY: KEY } });
+    await h.command(REQUESTER, 'prod-db 30m from 203.0.113.7 debugging');
+    await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
+    await h.click(APPROVER, ACTION.approveRequest, lastRequestId(h));
+    await h.stopBot();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** Changes event `seq` the way someone with the file would (the triggers dropped). */
+  function editEvent(seq: number, actor: string): void {
+    const db = new Database(h.dbPath);
+    db.exec('DROP TRIGGER IF EXISTS audit_events_no_update');
+    db.prepare('UPDATE audit_events SET actor = ? WHERE seq = ?').run(actor, seq);
+    db.close();
+  }
+
+  it('refuses to run on a log it cannot verify, naming the break and the way out', async () => {
+    editEvent(2, 'UMALLORY');
+    await expect(h.restart({ env: { HALLPASS_AUDIT_KEY: KEY } })).rejects.toThrow(
+      /the audit log does not verify: event 2 \(edited\): event 2 was changed.*set HALLPASS_AUDIT_ACCEPT_BROKEN=2/,
+    );
+  });
+
+  it('refuses to run without the key once the log is keyed, and with a key that does not verify it', async () => {
+    await expect(h.restart({ env: {} })).rejects.toThrow(
+      /sealed with audit key "k1", but HALLPASS_AUDIT_KEY is not set/,
+    );
+    await expect(
+      h.restart({ env: { HALLPASS_AUDIT_KEY: `k1:${randomBytes(32).toString('base64')}` } }),
+    ).rejects.toThrow(/event 1 \(edited\)/);
+  });
+
+  it('accepts exactly the named break when told to, on the record, and no later one', async () => {
+    editEvent(2, 'UMALLORY');
+    await expect(
+      h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '3' } }),
+    ).rejects.toThrow(/HALLPASS_AUDIT_ACCEPT_BROKEN=3 names another event, so it does not apply/);
+    const next = await h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '2' } });
+    expect(eventTypes(next)).toContain('audit.break_accepted');
+    expect(next.logger.lines.some((l) => l.msg.includes('accepted a break in the audit log'))).toBe(true);
+    await next.stopBot();
+    // Accepted once, on the record: the setting is no longer needed …
+    const again = await h.restart({ env: { HALLPASS_AUDIT_KEY: KEY } });
+    await again.stopBot();
+    // … a second change at the same place is not accepted again …
+    const db = new Database(h.dbPath);
+    const original = db.prepare('SELECT hash FROM audit_events WHERE seq = 2').get() as { hash: string };
+    db.prepare(`UPDATE audit_events SET hash = '${'e'.repeat(64)}' WHERE seq = 2`).run();
+    await expect(
+      h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '2' } }),
+    ).rejects.toThrow(/breaks at event 2 again .* A break there was already accepted/);
+    db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 2').run(original.hash);
+    db.close();
+    // … and a later break is refused, the setting or not.
+    editEvent(4, 'UMALLORY');
+    await expect(
+      h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '2' } }),
+    ).rejects.toThrow(/event 4 \(edited\)/);
+  });
+
+  it('warns plainly when there is no key or no audit channel', async () => {
+    const plain = await startHarness();
+    try {
+      const warnings = plain.logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+      expect(warnings).toEqual(
+        expect.arrayContaining([
+          expect.stringContaining(
+            'HALLPASS_AUDIT_KEY is not set: the audit log is sealed with plain SHA-256',
+          ),
+          expect.stringContaining('the policy names no auditChannel'),
+        ]),
+      );
+      const verified = plain.logger.lines.find((l) => l.msg === 'audit log verified');
+      expect(verified?.fields).toMatchObject({ events: 0, unkeyed: 0, tablesDisagree: 0 });
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
+describe('/access audit search', () => {
+  let h: Harness;
+  let first: { requestId: string; grantId: string; startedAt: Date };
+  let second: { requestId: string; grantId: string; startedAt: Date };
+  beforeAll(async () => {
+    h = await startHarness({ clock: new FakeClock('2026-11-14T01:30:00.000Z') });
+    // 01:30 → 02:00 (expires), then 02:45 → revoked at 02:50, then a request cancelled at 02:55.
+    first = await grant(h, 'prod-db 30m from 203.0.113.7 nightly vacuum');
+    await h.advance(30 * MINUTE);
+    await h.advance(45 * MINUTE);
+    second = await grant(h, 'prod-db 1h from 198.51.100.4 incident 4521');
+    await h.advance(5 * MINUTE);
+    await h.command(REQUESTER, `revoke ${second.grantId}`);
+    await h.advance(5 * MINUTE);
+    const before = h.slack.calls.length;
+    await h.command(REQUESTER, 'prod-db 30m from 203.0.113.9 one more look');
+    await replyAfter(h.slack, REQUESTER, before);
+    await h.command(REQUESTER, `cancel ${lastRequestId(h)}`);
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  async function grant(hh: Harness, text: string) {
+    const before = hh.slack.calls.length;
+    await hh.command(REQUESTER, text);
+    await replyAfter(hh.slack, REQUESTER, before);
+    const requestId = lastRequestId(hh);
+    const startedAt = hh.clock.now();
+    await hh.click(APPROVER, ACTION.approveRequest, requestId);
+    const g = await hh.slack.waitFor(() => hh.hallpass.useCases.cardOf(requestId)?.grant);
+    return { requestId, grantId: g.id, startedAt };
+  }
+
+  async function search(user: string, text: string): Promise<string> {
+    // One person may send ten commands a minute.
+    await h.advance(10_000);
+    const before = h.slack.calls.length;
+    await h.command(user, `audit search ${text}`);
+    return replyAfter(h.slack, user, before);
+  }
+
+  it('answers who had access to prod-db between 02:00 and 03:00 on the 14th, with exact planned and actual times', async () => {
+    const reply = await search(ADMIN, 'resource:prod-db from:2026-11-14T02:00Z to:2026-11-14T03:00Z');
+    // The first grant ended at 02:00 exactly: [01:30, 02:00) does not overlap [02:00, 03:00).
+    expect(reply).not.toContain(first.grantId);
+    expect(reply).toContain(second.grantId);
+    expect(reply).toContain(
+      `started \`2026-11-14T02:45:00.000Z\`, planned end \`2026-11-14T03:45:00.000Z\`, ended \`2026-11-14T02:50:00.000Z\` (revoked by <@${REQUESTER}>)`,
+    );
+    // The cancelled request was made in the window: listed, without access.
+    expect(reply).toMatch(/cancelled, asked `2026-11-14T02:55:00.000Z`, no access/);
+    expect(reply).toContain('Checked against the audit chain');
+    const wider = await search(ADMIN, 'resource:prod-db from:2026-11-14T01:59Z to:2026-11-14T02:01Z');
+    expect(wider).toContain(first.grantId);
+    expect(wider).toContain('ended `2026-11-14T02:00:00.000Z` (expired by hallpass)');
+  });
+
+  it('filters by person, address and end reason', async () => {
+    const byAddress = await search(ADMIN, 'address:198.51.100.0/24');
+    expect(byAddress).toContain(second.grantId);
+    expect(byAddress).not.toContain(first.grantId);
+    const wide = await search(ADMIN, 'address:203.0.113.0/24');
+    expect(wide).toContain(first.grantId);
+    expect(wide).not.toContain(second.grantId);
+    const revoked = await search(ADMIN, 'end:revoked');
+    expect(revoked).toContain('*1 request(s)*');
+    expect(revoked).toContain(second.grantId);
+    // The approver approved the two grants; the cancelled request was never theirs.
+    const approver = await search(ADMIN, `who:<@${APPROVER}|approver>`);
+    expect(approver).toContain('*2 request(s)*');
+    expect(await search(ADMIN, `who:${REQUESTER}`)).toContain('*3 request(s)*');
+    const handle = await search(ADMIN, `who:@${APPROVER.toLowerCase()} end:expired`);
+    expect(handle).toContain(first.grantId);
+    expect(handle).toContain('*1 request(s)*');
+    expect(await search(ADMIN, 'who:@nobody-here')).toContain('No one in this workspace goes by');
+    // Searches are on the record too.
+    expect(eventTypes(h)).toContain('audit.searched');
+  });
+
+  it.each([
+    ['colour:blue', 'is not a search filter'],
+    ['resource:prod-db resource:staging-db', 'is given twice'],
+    ['from:yesterday', 'is not a time for `from:`'],
+    ['from:2026-11-14T03:00Z to:2026-11-14T02:00Z', 'must be later than'],
+    ['address:203.0.113.7/24', 'has host bits set: search for the network `203.0.113.0/24`'],
+    ['address:example.com', 'is not an address to search for'],
+    ['end:closed', 'is not a way a grant ends'],
+    ['who:alice', 'is not a person to search for'],
+    ['resource:', 'needs a value after the colon'],
+  ])('answers %s with a specific error', async (filters, expected) => {
+    expect(await search(ADMIN, filters)).toContain(expected);
+  });
+
+  it('refuses someone who is not an admin, reading nothing', async () => {
+    const before = eventTypes(h).length;
+    expect(await search(REQUESTER, 'resource:prod-db')).toMatch(/Only hallpass admins/);
+    expect(eventTypes(h)).toHaveLength(before);
+  });
+
+  it('sends a long answer as a file by direct message', async () => {
+    for (let i = 0; i < 10; i++) {
+      await h.advance(10_000);
+      const before = h.slack.calls.length;
+      await h.command(REQUESTER, `prod-db 30m from 203.0.113.${20 + i} batch ${i}`);
+      await replyAfter(h.slack, REQUESTER, before);
+    }
+    const uploads = h.slack.uploads().length;
+    const reply = await search(ADMIN, 'resource:prod-db');
+    expect(reply).toContain('too many to list here');
+    const upload = await h.slack.waitFor(() => h.slack.uploads()[uploads]);
+    expect(upload.filename).toMatch(/^hallpass-audit-search-.*\.csv$/);
+    expect(csvObjects(upload.content?.toString('utf8') ?? '')).toHaveLength(13);
   });
 });

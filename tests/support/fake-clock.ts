@@ -50,6 +50,14 @@ export class FakeClock implements Clock, Timers {
     else this.t = target;
   }
 
+  /** When every armed timer will fire, earliest first. */
+  timersAt(): Date[] {
+    return this.pending
+      .map((p) => p.at)
+      .sort((a, b) => a - b)
+      .map((at) => new Date(at));
+  }
+
   /** When the earliest armed timer will fire, if any. */
   nextTimerAt(): Date | undefined {
     const at = Math.min(...this.pending.map((p) => p.at));

@@ -129,8 +129,8 @@ export type Harness = {
   advance(ms: number): Promise<void>;
   /** Stops hallpass (keeps the database file), for restart tests. */
   stopBot(): Promise<void>;
-  /** Starts hallpass again on the same database, stand-ins and clock. */
-  restart(opts?: { policy?: string }): Promise<Harness>;
+  /** Starts hallpass again on the same database, stand-ins and clock (`env`: extra variables, replacing the first start's). */
+  restart(opts?: { policy?: string; env?: Record<string, string> }): Promise<Harness>;
   close(): Promise<void>;
 };
 
@@ -159,6 +159,8 @@ export async function startHarness(
     slackTimeoutMs?: number;
     /** Runs before hallpass starts: e.g. a Slack already down at start-up (`slack.outage(…)`). */
     beforeStart?: (slack: SlackStandIn) => void;
+    /** Extra environment variables for hallpass (e.g. `HALLPASS_AUDIT_KEY`). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<Harness> {
   const slack = await startSlackStandIn();
@@ -199,6 +201,7 @@ export async function startHarness(
     policy,
     reconcileInterval: opts.reconcileInterval,
     slackTimeoutMs: opts.slackTimeoutMs,
+    env: opts.env,
   });
 }
 
@@ -212,6 +215,7 @@ async function boot(s: {
   policy: Policy;
   reconcileInterval?: string | undefined;
   slackTimeoutMs?: number | undefined;
+  env?: Record<string, string> | undefined;
 }): Promise<Harness> {
   const envResult = loadEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -221,6 +225,7 @@ async function boot(s: {
     HALLPASS_DB: s.dbPath,
     LOG_LEVEL: 'silent',
     ...(s.reconcileInterval === undefined ? {} : { HALLPASS_RECONCILE_INTERVAL: s.reconcileInterval }),
+    ...s.env,
   });
   if (!envResult.ok) throw new Error(envResult.section.problems.join('\n'));
   const logger = new MemoryLogger();
@@ -349,7 +354,11 @@ async function boot(s: {
     async restart(opts = {}) {
       await h.stopBot();
       // A policy edited while hallpass was down takes effect at this start.
-      return boot({ ...s, ...(opts.policy === undefined ? {} : { policy: parsePolicy(opts.policy) }) });
+      return boot({
+        ...s,
+        ...(opts.policy === undefined ? {} : { policy: parsePolicy(opts.policy) }),
+        ...(opts.env === undefined ? {} : { env: opts.env }),
+      });
     },
     async close() {
       await h.stopBot();

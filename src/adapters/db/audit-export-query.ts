@@ -1,10 +1,29 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { alias } from 'drizzle-orm/sqlite-core';
-import type { AuditExportRow, AuditExportSource, ResourceKind } from '../../app/audit-ports';
+import type {
+  AuditExportRow,
+  AuditExportSource,
+  AuditKeyring,
+  ChainStatus,
+  ResourceKind,
+} from '../../app/audit-ports';
+import {
+  type AuditRecord,
+  type AuditRecordSource,
+  ChainProjection,
+  checkAgainstTables,
+} from '../../app/audit-record';
+import {
+  type AuditChainReport,
+  GENESIS_HASH,
+  type VerifyOptions,
+  verifyAuditChain,
+  verifyAuditChainAsync,
+} from './audit-log';
 import { DbError, withDbErrors } from './db-error';
 import { type Db, type DbHandle, MIGRATIONS_FOLDER } from './open-db';
 import * as schema from './schema';
@@ -15,7 +34,8 @@ const date = (ms: number | null | undefined): Date | undefined =>
 const text = (s: string | null | undefined): string | undefined => s ?? undefined;
 
 /**
- * `AuditExportSource` on SQLite: one query for the requests of the window with their grant, role
+ * What the *tables* say (`AuditExportSource`) on SQLite — the working state the chain is checked
+ * against (see `createSqliteAuditRecordSource`), never exported as it is: one query for the requests of the window with their grant, role
  * session and — for an extension — the grant it extends; one for their approvals.
  *
  * Where each field comes from: `address` is the request's `source_cidr` (an extension's: that of the
@@ -28,18 +48,29 @@ const text = (s: string | null | undefined): string | undefined => s ?? undefine
  */
 export function createSqliteAuditExportSource(db: Db): AuditExportSource {
   return {
-    rows: ({ since, until }) =>
+    rows: (window) =>
       withDbErrors('auditExport.rows', () => {
-        const inWindow = and(
-          gte(requests.createdAt, since.getTime()),
-          lt(requests.createdAt, until.getTime()),
-        );
+        const inWindow =
+          window === undefined
+            ? undefined
+            : and(
+                gte(requests.createdAt, window.since.getTime()),
+                lt(requests.createdAt, window.until.getTime()),
+              );
         const extended = alias(grants, 'extended');
         const origin = alias(requests, 'origin');
         const extendedRole = alias(roleSessions, 'extended_role');
-        const startedAt = sql<
-          number | null
-        >`(SELECT min(${auditEvents.at}) FROM ${auditEvents} WHERE ${auditEvents.grantId} = ${grants.id} AND ${auditEvents.type} = 'grant.opened')`;
+        // When each grant's access began: its first `grant.opened` event, read once for all grants (the
+        // type index), not once per grant.
+        const started = new Map<string, number>();
+        for (const e of db
+          .select({ grantId: auditEvents.grantId, at: sql<number>`min(${auditEvents.at})` })
+          .from(auditEvents)
+          .where(eq(auditEvents.type, 'grant.opened'))
+          .groupBy(auditEvents.grantId)
+          .all()) {
+          if (e.grantId !== null) started.set(e.grantId, e.at);
+        }
 
         const found = db
           .select({
@@ -48,7 +79,6 @@ export function createSqliteAuditExportSource(db: Db): AuditExportSource {
             roleArn: roleSessions.roleArn,
             originCidr: origin.sourceCidr,
             extendedRoleArn: extendedRole.roleArn,
-            startedAt,
           })
           .from(requests)
           .leftJoin(grants, eq(grants.requestId, requests.id))
@@ -102,7 +132,7 @@ export function createSqliteAuditExportSource(db: Db): AuditExportSource {
             grantState: g?.state,
             requestedAt: new Date(r.createdAt),
             approvedAt,
-            startedAt: date(f.startedAt),
+            startedAt: date(g === null ? undefined : started.get(g.id)),
             expiresAt: date(g?.expiresAt),
             endedAt: date(g?.endedAt),
             endReason: g?.endReason ?? undefined,
@@ -124,11 +154,21 @@ export function createSqliteAuditExportSource(db: Db): AuditExportSource {
  * `SCHEMA_OUTDATED` for a database whose migrations lag behind this code (start hallpass once).
  */
 export function openDatabaseReadOnly(file: string): DbHandle {
+  return openExistingDatabase(file, { write: false });
+}
+
+/**
+ * Opens an existing, already migrated database without migrating it: read-only (`query_only`), or —
+ * for the audit CLI recording an export and queuing its head publication — writable. Never creates
+ * a file; throws `NOT_FOUND` / `SCHEMA_OUTDATED` as `openDatabaseReadOnly` does.
+ */
+export function openExistingDatabase(file: string, options: { readonly write: boolean }): DbHandle {
   if (!existsSync(file)) throw new DbError('db.openReadOnly', 'NOT_FOUND', `no database at ${file}`);
   const sqlite = withDbErrors('db.openReadOnly', () => new Database(file, { fileMustExist: true }));
   try {
     withDbErrors('db.openReadOnly', () => {
-      sqlite.pragma('query_only = ON');
+      if (!options.write) sqlite.pragma('query_only = ON');
+      else sqlite.pragma('foreign_keys = ON');
       sqlite.pragma('busy_timeout = 5000');
     });
     const latest = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).reduce(
@@ -164,4 +204,79 @@ export function openDatabaseReadOnly(file: string): DbHandle {
     sqlite.close();
     throw e;
   }
+}
+
+/** A chain report as the use cases see it, with a broken log's stored head so it can still be named. */
+function chainStatus(db: Db, report: AuditChainReport): ChainStatus {
+  if (report.ok) {
+    return {
+      ok: true,
+      events: report.events,
+      head: { count: report.lastSeq, hash: report.head },
+      unkeyed: report.unkeyed,
+      keyIds: report.keyIds,
+      accepted: report.accepted,
+    };
+  }
+  const last = withDbErrors('auditRecord.head', () =>
+    db
+      .select({ seq: auditEvents.seq, hash: auditEvents.hash })
+      .from(auditEvents)
+      .orderBy(desc(auditEvents.seq))
+      .limit(1)
+      .get(),
+  );
+  return {
+    ok: false,
+    firstBrokenSeq: report.firstBrokenSeq,
+    reason: report.reason,
+    message: report.message,
+    detectedAtSeq: report.detectedAtSeq,
+    detectedHash: report.detectedHash,
+    head: { count: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH },
+  };
+}
+
+/**
+ * One reading of the record: the walk's options, which project every event as it goes and read the
+ * tables once it has reached the last event (in the walk's read transaction, so a request made or
+ * decided meanwhile is on both sides), and the record once the walk has run.
+ */
+function recordReading(db: Db, keys: AuditKeyring | undefined) {
+  const projection = new ChainProjection();
+  let tables: AuditExportRow[] = [];
+  const options: VerifyOptions = {
+    keys,
+    onEvent: (e) => projection.add(e),
+    atEnd: () => {
+      tables = createSqliteAuditExportSource(db).rows();
+    },
+  };
+  const record = (report: AuditChainReport): AuditRecord => {
+    const { rows, mismatches } = checkAgainstTables(projection.records(), tables);
+    return { chain: chainStatus(db, report), rows, mismatches };
+  };
+  return { options, record };
+}
+
+/**
+ * The whole record in one pass (the CLI): walks and verifies the chain, projecting every event as it
+ * goes, then compares the tables. Synchronous, over one snapshot of the log.
+ */
+export function readAuditRecord(db: Db, keys?: AuditKeyring): AuditRecord {
+  const reading = recordReading(db, keys);
+  return reading.record(verifyAuditChain(db, reading.options));
+}
+
+/**
+ * `AuditRecordSource` for the running bot: the same, but the chain is read a page at a time between
+ * turns of the event loop, so a long log never holds up a close.
+ */
+export function createSqliteAuditRecordSource(db: Db, keys?: AuditKeyring): AuditRecordSource {
+  return {
+    read: async () => {
+      const reading = recordReading(db, keys);
+      return reading.record(await verifyAuditChainAsync(db, reading.options));
+    },
+  };
 }

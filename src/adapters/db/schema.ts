@@ -249,9 +249,10 @@ export const ruleHolds = sqliteTable(
 
 /**
  * The audit trail. Append-only: the store exposes no update or delete, and triggers in the
- * migrations abort any UPDATE or DELETE on this table. Tamper-evident: each event is sealed with a
- * SHA-256 hash over its predecessor's hash and its own content (see `audit-log.ts`), so an edited,
- * deleted or reordered event breaks the chain that `verifyAuditChain` walks.
+ * migrations abort any UPDATE or DELETE on this table. Tamper-evident: each event is sealed with an
+ * HMAC-SHA-256 (a SHA-256 hash without `HALLPASS_AUDIT_KEY`) over its predecessor's seal and its own
+ * stored content (see `audit-log.ts`), so an edited, deleted or reordered event breaks the chain that
+ * `verifyAuditChain` walks.
  */
 export const auditEvents = sqliteTable(
   'audit_events',
@@ -273,10 +274,22 @@ export const auditEvents = sqliteTable(
      * before the chain existed (migration 0004); a trigger refuses new events without a seal.
      */
     prevHash: text('prev_hash'),
-    /** Hex SHA-256 of `prev_hash + "\n" + canonical JSON of the event` (see `audit-log.ts`). */
+    /**
+     * Hex seal of the event (see `audit-log.ts`): HMAC-SHA-256 under the key `key_id` names, or — when
+     * `key_id` is NULL — plain SHA-256 (events recorded without `HALLPASS_AUDIT_KEY`).
+     */
     hash: text('hash'),
+    /**
+     * Id of the HMAC key that sealed this event (`HALLPASS_AUDIT_KEY=<id>:…`); the key itself is never
+     * in the database. NULL: an unkeyed SHA-256 event, which only a prefix of the log may be.
+     */
+    keyId: text('key_id'),
   },
-  (t) => [index('audit_events_request_idx').on(t.requestId, t.seq)],
+  (t) => [
+    index('audit_events_request_idx').on(t.requestId, t.seq),
+    // The last head publication, accepted breaks, and searches by event type.
+    index('audit_events_type_idx').on(t.type, t.seq),
+  ],
 );
 
 /** What an outbox row delivers. */

@@ -7,7 +7,7 @@ import type {
   RuleStore,
   UnitOfWork,
 } from '../../app/ports';
-import { createSqliteAuditLog } from './audit-log';
+import { createSqliteAuditLog, type SqliteAuditLogOptions } from './audit-log';
 import { createSqliteGrantStore } from './grant-store';
 import type { DbHandle } from './open-db';
 import { createSqliteOutboxStore } from './outbox-store';
@@ -27,15 +27,18 @@ export type SqliteStores = {
   readonly uow: UnitOfWork;
 };
 
-/** The store ports on an open database (see `openDatabase`). */
-export function createSqliteStores(handle: Pick<DbHandle, 'db' | 'sqlite'>): SqliteStores {
+/** The store ports on an open database (see `openDatabase`); `options.key` seals new audit events. */
+export function createSqliteStores(
+  handle: Pick<DbHandle, 'db' | 'sqlite'>,
+  options: SqliteAuditLogOptions = {},
+): SqliteStores {
   return {
     requests: createSqliteRequestStore(handle.db),
     grants: createSqliteGrantStore(handle.db),
     rules: createSqliteRuleStore(handle.db),
     roleSessions: createSqliteRoleSessionStore(handle.db),
     outbox: createSqliteOutboxStore(handle.db),
-    audit: createSqliteAuditLog(handle.db),
+    audit: createSqliteAuditLog(handle.db, options),
     uow: createSqliteUnitOfWork(handle.sqlite),
   };
 }

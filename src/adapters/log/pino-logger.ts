@@ -23,6 +23,13 @@ export const REDACT_PATHS = [
   '*.SessionToken',
   'SecretAccessKey',
   'SessionToken',
+  // The audit chain's HMAC keys (issue 9): never logged, wherever they would appear.
+  'auditKeys',
+  '*.auditKeys',
+  'HALLPASS_AUDIT_KEY',
+  'HALLPASS_AUDIT_OLD_KEYS',
+  '*.HALLPASS_AUDIT_KEY',
+  '*.HALLPASS_AUDIT_OLD_KEYS',
 ];
 
 /** Structured JSON logs on stdout (or the given destination), with secrets redacted by configuration. */

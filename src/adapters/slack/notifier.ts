@@ -12,6 +12,7 @@ import type { Grant } from '../../domain/grant';
 import type { MessageRef } from '../../domain/request';
 import type { Mention } from './directory';
 import { approvalCardMessage } from './views/approval-card';
+import { auditHeadMessage } from './views/audit-head';
 import { credentialsMessage } from './views/credentials';
 import { noticeMessage } from './views/notices';
 import { reconcileReportMessage } from './views/reconcile';
@@ -98,8 +99,9 @@ export function createSlackNotifier(deps: {
     },
     notifyChannel: (channel: string, notice: ChannelNotice): Promise<void> =>
       call('chat.postMessage', async () => {
-        // One kind of channel notice so far; a switch on `notice.type` when there are more.
-        await client.chat.postMessage({ channel, ...reconcileReportMessage(notice), unfurl_links: false });
+        const message =
+          notice.type === 'audit-head' ? auditHeadMessage(notice) : reconcileReportMessage(notice);
+        await client.chat.postMessage({ channel, ...message, unfurl_links: false });
       }),
   };
 }

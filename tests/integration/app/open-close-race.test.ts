@@ -57,7 +57,7 @@ describe('a close that overtakes an open still in progress', () => {
       ids: { request: () => 'req_x', grant: () => 'grt_x' },
       logger: new MemoryLogger(),
       policy: () => policy,
-      auditExport: {} as AppDeps['auditExport'],
+      auditRecord: {} as AppDeps['auditRecord'],
       network,
       roles: {} as AppDeps['roles'],
       notifier: {} as AppDeps['notifier'],

@@ -5,37 +5,10 @@ import path from 'node:path';
 import { canonicalJson, eventHash, GENESIS_HASH, verifyAuditChain } from '../../../src/adapters/db/audit-log';
 import { type DbHandle, MIGRATIONS_FOLDER, openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
+import { dropGuards, type RawRow, rawRow, rawRows } from '../../support/audit-tamper';
 import { T0 } from '../../support/builders';
 
 const at = (offsetMs: number): Date => new Date(T0.getTime() + offsetMs);
-
-type RawRow = {
-  seq: number;
-  at: number;
-  actor: string;
-  type: string;
-  request_id: string | null;
-  grant_id: string | null;
-  details: string | null;
-  prev_hash: string | null;
-  hash: string | null;
-};
-
-const rawRows = (h: DbHandle): RawRow[] =>
-  h.sqlite.prepare('SELECT * FROM audit_events ORDER BY seq').all() as RawRow[];
-const rawRow = (h: DbHandle, seq: number): RawRow => {
-  const row = rawRows(h).find((r) => r.seq === seq);
-  if (row === undefined) throw new Error(`no event ${seq}`);
-  return row;
-};
-
-/** What an attacker with write access to the file does first: remove the append-only triggers. */
-function dropGuards(h: DbHandle): void {
-  h.sqlite.exec(`
-    DROP TRIGGER audit_events_no_update;
-    DROP TRIGGER audit_events_no_delete;
-  `);
-}
 
 /** Sets every column but `seq` of event `seq` to `row`'s. */
 function overwrite(h: DbHandle, seq: number, row: RawRow): void {
@@ -101,7 +74,16 @@ describe('audit hash chain', () => {
   });
 
   it('verifies an empty log', () => {
-    expect(verifyAuditChain(handle.db)).toEqual({ ok: true, events: 0, legacy: 0, head: GENESIS_HASH });
+    expect(verifyAuditChain(handle.db)).toEqual({
+      ok: true,
+      events: 0,
+      legacy: 0,
+      unkeyed: 0,
+      keyIds: [],
+      lastSeq: 0,
+      head: GENESIS_HASH,
+      accepted: [],
+    });
   });
 
   it('seals each event with sha256(prev_hash + "\\n" + canonical JSON of its content), linked from 64 zeros', () => {
@@ -149,7 +131,11 @@ describe('audit hash chain', () => {
       ok: true,
       events: 6,
       legacy: 0,
+      unkeyed: 6,
+      keyIds: [],
+      lastSeq: 6,
       head: rawRow(handle, 6).hash,
+      accepted: [],
     });
   });
 
@@ -322,7 +308,13 @@ describe('audit hash chain over a database from before the chain existed', () =>
       stores.audit.append({ at: at(4), actor: 'U_NEW', type: 'request.submitted', requestId: 'req_new' });
       const rows = rawRows(h);
       expect(rows.map((r) => r.hash === null)).toEqual([true, true, true, false, false]);
-      expect(verifyAuditChain(h.db)).toEqual({ ok: true, events: 5, legacy: 3, head: rows[4]?.hash });
+      expect(verifyAuditChain(h.db)).toMatchObject({
+        ok: true,
+        events: 5,
+        legacy: 3,
+        unkeyed: 5,
+        head: rows[4]?.hash,
+      });
       expect(stores.audit.list().map((e) => e.type)).toEqual([
         'request.submitted',
         'request.approved',

@@ -30,6 +30,17 @@ describe('the pino logger', () => {
       'wJalrXUtnFEMI/K7MDENG',
     ],
     ['a nested session token', { response: { SessionToken: 'FQoGZXIvYXdzTOKEN' } }, 'FQoGZXIvYXdzTOKEN'],
+    [
+      'the audit keys of an env',
+      { env: { auditKeys: { current: { id: 'k1', secret: 'c2VjcmV0LWF1ZGl0LWtleQ==' } } } },
+      'c2VjcmV0LWF1ZGl0LWtleQ==',
+    ],
+    ['HALLPASS_AUDIT_KEY', { HALLPASS_AUDIT_KEY: 'k1:c2VjcmV0LWF1ZGl0LWtleQ==' }, 'c2VjcmV0LWF1ZGl0LWtleQ=='],
+    [
+      'HALLPASS_AUDIT_OLD_KEYS in an environment',
+      { environment: { HALLPASS_AUDIT_OLD_KEYS: 'k0:b2xkLWF1ZGl0LWtleQ==' } },
+      'b2xkLWF1ZGl0LWtleQ==',
+    ],
   ])('redacts %s by configuration', (_name, fields, secret) => {
     const { lines, stream } = capture();
     createLogger('info', stream).warn(fields, 'something happened');

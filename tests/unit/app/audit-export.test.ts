@@ -9,12 +9,18 @@ import {
   toJsonl,
   withPolicyFallback,
 } from '../../../src/app/audit-export';
-import type { AuditExportRow, AuditExportSource, ExportWindow } from '../../../src/app/audit-ports';
+import type {
+  AuditExportRow,
+  AuditRecordSource,
+  ChainStatus,
+  ExportWindow,
+} from '../../../src/app/audit-ports';
 import { exportAudit } from '../../../src/app/export-audit';
-import type { AuditEvent } from '../../../src/app/ports';
+import type { AuditEvent, AuditLog, GrantStore, OutboxStore, RequestStore } from '../../../src/app/ports';
 import { parsePolicy } from '../../../src/config/policy';
-import type { Actor } from '../../../src/domain/policy';
+import type { Actor, Policy } from '../../../src/domain/policy';
 import { FakeClock } from '../../support/fake-clock';
+import { MemoryLogger } from '../../support/memory-logger';
 
 const MIN = 60_000;
 const T = (iso: string) => new Date(iso);
@@ -133,6 +139,8 @@ describe('audit export: CSV', () => {
       break_glass: 'false',
       reviewed_by: '',
       reviewed_at: '',
+      not_in_chain: '',
+      table_differs: '',
     });
     expect(byName(denied)).toMatchObject({
       request_id: 'req_2',
@@ -290,6 +298,7 @@ describe('audit export: dates on the command line', () => {
 
 const POLICY = parsePolicy(`
 admins: ["@security", "U0ROOT"]
+auditChannel: C0AUDIT01
 resources:
   - id: prod-db
     kind: security-group
@@ -336,62 +345,145 @@ describe('exportAudit (/access audit <days>)', () => {
     groups: new Set(groups),
     standing: 'member',
   });
+  const HEAD = { count: 41, hash: 'a'.repeat(64), keyId: 'k1' };
+  const CHAIN: ChainStatus = {
+    ok: true,
+    events: 41,
+    head: HEAD,
+    unkeyed: 0,
+    keyIds: ['k1'],
+    accepted: [],
+  };
 
-  function setUp() {
+  function setUp(policy: Policy = POLICY) {
     const clock = new FakeClock(T('2026-11-15T12:00:00.000Z'));
-    const windows: ExportWindow[] = [];
+    let reads = 0;
     const appended: AuditEvent[] = [];
-    const auditExport: AuditExportSource = {
-      rows: (window) => {
-        windows.push(window);
-        return [fullRow(), deniedRow()];
+    const queued: unknown[] = [];
+    // One request made before the window: the export leaves it out.
+    const old = deniedRow({ requestId: 'req_old', requestedAt: T('2026-10-01T00:00:00.000Z') });
+    const auditRecord: AuditRecordSource = {
+      read: async () => {
+        reads += 1;
+        return { chain: CHAIN, rows: [old, fullRow(), deniedRow()], mismatches: [] };
       },
+    };
+    const audit: AuditLog = {
+      append: (e) => {
+        appended.push(e);
+      },
+      list: () => [],
+      head: () => HEAD,
+      lastOfType: () => undefined,
     };
     const run = exportAudit({
       clock,
-      policy: () => POLICY,
-      auditExport,
-      audit: { append: (e) => appended.push(e) },
+      logger: new MemoryLogger(),
+      policy: () => policy,
+      auditRecord,
+      audit,
+      uow: { tx: (fn) => fn() },
+      outbox: {
+        enqueue: (item: unknown) => queued.push(item),
+      } as unknown as OutboxStore,
+      deliveries: { wake: () => {} },
+      requests: {} as RequestStore,
+      grants: {} as GrantStore,
     });
-    return { run, windows, appended };
+    return { run, appended, queued, reads: () => reads };
   }
 
-  it('refuses someone who is not an admin, reading and recording nothing', () => {
-    const { run, windows, appended } = setUp();
-    expect(run({ actor: actor('U_SRE', ['sre']), days: 30 })).toEqual({
+  it('refuses someone who is not an admin, reading and recording nothing', async () => {
+    const { run, reads, appended, queued } = setUp();
+    expect(await run({ actor: actor('U_SRE', ['sre']), days: 30 })).toEqual({
       ok: false,
       error: 'NOT_ADMIN',
       detail: { userId: 'U_SRE' },
     });
-    expect(windows).toEqual([]);
-    expect(appended).toEqual([]);
+    expect([reads(), appended, queued]).toEqual([0, [], []]);
   });
 
   it.each([
     ['through a user group', actor('U_SEC', ['security'])],
     ['by user id', actor('U0ROOT')],
-  ])('gives an admin (%s) the last N days as CSV and records the export', (_how, admin) => {
-    const { run, windows, appended } = setUp();
-    const result = run({ actor: admin, days: 30 });
-    const since = T('2026-10-16T12:00:00.000Z');
-    const until = T('2026-11-15T12:00:00.000Z');
-    expect(windows).toEqual([{ since, until }]);
-    expect(result).toEqual({
-      ok: true,
-      value: {
-        window: { since, until },
-        filename: 'hallpass-audit-2026-10-16-2026-11-15.csv',
-        csv: toCsv(withPolicyFallback([fullRow(), deniedRow()], POLICY)),
-        rows: 2,
-      },
-    });
-    expect(appended).toEqual([
-      {
-        at: until,
-        actor: admin.userId,
-        type: 'audit.exported',
-        details: { since: since.toISOString(), until: until.toISOString(), rows: 2, format: 'csv' },
-      },
-    ]);
+  ])(
+    'gives an admin (%s) the last N days of the chain-checked record as CSV, records the export and publishes the head',
+    async (_how, admin) => {
+      const { run, appended, queued } = setUp();
+      const result = await run({ actor: admin, days: 30 });
+      const since = T('2026-10-16T12:00:00.000Z');
+      const until = T('2026-11-15T12:00:00.000Z');
+      expect(result).toEqual({
+        ok: true,
+        value: {
+          window: { since, until },
+          filename: 'hallpass-audit-2026-10-16-2026-11-15.csv',
+          csv: toCsv(withPolicyFallback([fullRow(), deniedRow()], POLICY)),
+          rows: 2,
+          chain: CHAIN,
+          disagreeing: 0,
+          published: { count: 41, hash: HEAD.hash },
+        },
+      });
+      expect(appended).toEqual([
+        {
+          at: until,
+          actor: admin.userId,
+          type: 'audit.exported',
+          details: {
+            since: since.toISOString(),
+            until: until.toISOString(),
+            rows: 2,
+            format: 'csv',
+            chainOk: true,
+            disagreeing: 0,
+          },
+        },
+        {
+          at: until,
+          actor: admin.userId,
+          type: 'audit.head_published',
+          details: {
+            count: 41,
+            hash: HEAD.hash,
+            channel: 'C0AUDIT01',
+            trigger: 'export',
+            chainOk: true,
+            mismatches: 0,
+          },
+        },
+      ]);
+      expect(queued).toEqual([
+        {
+          kind: 'channel',
+          lane: 'chan:C0AUDIT01',
+          channel: 'C0AUDIT01',
+          notice: JSON.stringify({
+            type: 'audit-head',
+            count: 41,
+            hash: HEAD.hash,
+            keyId: 'k1',
+            at: until.toISOString(),
+            trigger: {
+              kind: 'export',
+              by: admin.userId,
+              rows: 2,
+              since: since.toISOString(),
+              until: until.toISOString(),
+            },
+            chain: { ok: true, unkeyed: 0 },
+            mismatches: 0,
+          }),
+        },
+      ]);
+    },
+  );
+
+  it('publishes nothing without an audit channel, and still records the export', async () => {
+    const { run, appended, queued } = setUp({ ...POLICY, auditChannel: undefined });
+    const result = await run({ actor: actor('U0ROOT'), days: 30 });
+    expect(result.ok && result.value.published).toBeUndefined();
+    expect(appended.map((e) => e.type)).toEqual(['audit.exported']);
+    expect(queued).toEqual([]);
   });
 });

@@ -134,3 +134,76 @@ describe('loadEnv', () => {
     }
   });
 });
+
+describe('loadEnv: the audit chain key', () => {
+  const b64 = (bytes: number, fill = 7) => Buffer.alloc(bytes, fill).toString('base64');
+  const KEY = `k2026:${b64(32)}`;
+
+  it('reads HALLPASS_AUDIT_KEY as <id>:<base64>, and old keys for verifying', () => {
+    const env = envOf(
+      loadEnv(
+        http({
+          HALLPASS_AUDIT_KEY: KEY,
+          HALLPASS_AUDIT_OLD_KEYS: `k2025:${b64(32, 1)}, k2024:${b64(48, 2)}`,
+        }),
+      ),
+    );
+    expect(env.auditKeys?.current?.id).toBe('k2026');
+    expect(Buffer.from(env.auditKeys?.current?.secret ?? []).equals(Buffer.alloc(32, 7))).toBe(true);
+    expect(env.auditKeys?.old?.map((k) => k.id)).toEqual(['k2025', 'k2024']);
+  });
+
+  it('accepts the URL-safe base64 alphabet too', () => {
+    const urlSafe = Buffer.alloc(32, 0xfb).toString('base64url');
+    expect(envOf(loadEnv(http({ HALLPASS_AUDIT_KEY: `k1:${urlSafe}` }))).auditKeys?.current?.id).toBe('k1');
+  });
+
+  it('leaves the chain unkeyed when the key is unset or blank', () => {
+    expect(envOf(loadEnv(http({ HALLPASS_AUDIT_KEY: '' }))).auditKeys).toBeUndefined();
+  });
+
+  it('reads HALLPASS_AUDIT_ACCEPT_BROKEN as an event number', () => {
+    expect(envOf(loadEnv(http({ HALLPASS_AUDIT_ACCEPT_BROKEN: '1234' }))).auditAcceptBroken).toBe(1234);
+  });
+
+  it.each([
+    [
+      'a key without an id',
+      { HALLPASS_AUDIT_KEY: b64(32) },
+      'HALLPASS_AUDIT_KEY: must be <id>:<base64 of at least 32 random bytes>',
+    ],
+    ['a short key', { HALLPASS_AUDIT_KEY: `k1:${b64(16)}` }, 'HALLPASS_AUDIT_KEY: must be <id>:<base64'],
+    [
+      'a key that is not base64',
+      { HALLPASS_AUDIT_KEY: 'k1:not base64 at all!!' },
+      'HALLPASS_AUDIT_KEY: must be',
+    ],
+    ['an id with spaces', { HALLPASS_AUDIT_KEY: `my key:${b64(32)}` }, 'HALLPASS_AUDIT_KEY: must be'],
+    [
+      'a bad old key',
+      { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_OLD_KEYS: `k0:${b64(32)},oops` },
+      'HALLPASS_AUDIT_OLD_KEYS: must be a comma-separated list of old keys',
+    ],
+    [
+      'old keys without a current one',
+      { HALLPASS_AUDIT_OLD_KEYS: `k0:${b64(32)}` },
+      'HALLPASS_AUDIT_OLD_KEYS: needs HALLPASS_AUDIT_KEY too',
+    ],
+    [
+      'one id twice',
+      { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_OLD_KEYS: `k2026:${b64(32, 3)}` },
+      'HALLPASS_AUDIT_OLD_KEYS: key id "k2026" is used twice',
+    ],
+    [
+      'an event number that is not one',
+      { HALLPASS_AUDIT_ACCEPT_BROKEN: 'head' },
+      'HALLPASS_AUDIT_ACCEPT_BROKEN: must be the number of the event where the audit log breaks',
+    ],
+  ])('refuses %s, naming the variable and never the key', (_name, overrides, expected) => {
+    const message = messageOf(loadEnv(http(overrides)));
+    expect(message).toContain(expected);
+    for (const value of Object.values(overrides)) {
+      for (const part of value.split(/[:,]/).filter((p) => p.length > 8)) expect(message).not.toContain(part);
+    }
+  });
+});

@@ -486,6 +486,24 @@ describe('warnBefore', () => {
   });
 });
 
+describe('auditChannel and auditHeadInterval (where and how often the audit head is published)', () => {
+  it('reads both, and leaves them unset by default', () => {
+    expect(policyOf(`auditChannel: C0AUDIT01\nauditHeadInterval: 12h\n${sgWith({})}`)).toMatchObject({
+      auditChannel: 'C0AUDIT01',
+      auditHeadInterval: 12 * 3_600_000,
+    });
+    expect(policyOf(sgWith({}))).toMatchObject({ auditChannel: undefined, auditHeadInterval: undefined });
+  });
+
+  it.each([
+    ['auditChannel: "#audit"', 'auditChannel: "#audit" is not a Slack channel id (C… or G…)'],
+    ['auditHeadInterval: 30s', 'auditHeadInterval: must be at least 1m'],
+    ['auditHeadInterval: daily', 'auditHeadInterval: "daily" is not a duration'],
+  ])('refuses %s', (line, problem) => {
+    expect(problemsOf(`${line}\n${sgWith({})}`)).toContainEqual(expect.stringContaining(problem));
+  });
+});
+
 describe('visibility (who sees addresses and reasons in the workspace-wide lists)', () => {
   it('defaults to those involved for both', () => {
     expect(policyOf(yamlOf({ resources: [SG] })).visibility).toEqual({

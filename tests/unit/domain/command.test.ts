@@ -234,6 +234,52 @@ describe('parseCommand: /access audit', () => {
   );
 });
 
+describe('parseCommand: /access audit search', () => {
+  it('reads every filter, in any order, case-insensitive names', () => {
+    expect(
+      parseCommand(
+        'audit search resource:prod-db FROM:2026-11-14T02:00Z to:2026-11-14T03:00Z who:<@UALICE1|alice> address:10.0.0.0/8 end:revoked',
+      ),
+    ).toEqual({
+      ok: true,
+      value: {
+        kind: 'audit-search',
+        filters: {
+          resourceId: 'prod-db',
+          from: new Date('2026-11-14T02:00:00.000Z'),
+          to: new Date('2026-11-14T03:00:00.000Z'),
+          who: { userId: 'UALICE1' },
+          address: { family: 4, cidr: '10.0.0.0/8', prefix: 8 },
+          endReason: 'revoked',
+        },
+      },
+    });
+  });
+
+  it('searches everything without filters', () => {
+    expect(parseCommand('audit search')).toEqual({ ok: true, value: { kind: 'audit-search', filters: {} } });
+  });
+
+  it.each([
+    ['audit search colour:blue', 'SEARCH_UNKNOWN_FILTER'],
+    ['audit search prod-db', 'SEARCH_UNKNOWN_FILTER'],
+    ['audit search who:UAAA1 who:UBBB2', 'SEARCH_REPEATED_FILTER'],
+    ['audit search resource:', 'SEARCH_EMPTY_VALUE'],
+    ['audit search who:alice', 'SEARCH_INVALID_WHO'],
+    ['audit search resource:Prod_DB', 'SEARCH_INVALID_RESOURCE'],
+    ['audit search address:10.0.0.1/8', 'SEARCH_INVALID_ADDRESS'],
+    ['audit search from:2026-11-14T02:00', 'SEARCH_INVALID_DATE'],
+    ['audit search end:closed', 'SEARCH_INVALID_END_REASON'],
+    ['audit search from:2026-11-14 to:2026-11-13', 'SEARCH_EMPTY_RANGE'],
+  ])('refuses %p with %s', (text, error) => {
+    expect(parseCommand(text)).toMatchObject({ ok: false, error });
+  });
+
+  it('still reads `audit <days>` as the export', () => {
+    expect(parseCommand('audit 7')).toEqual({ ok: true, value: { kind: 'audit', days: 7 } });
+  });
+});
+
 describe('parseCommand: --break-glass', () => {
   it.each([
     [

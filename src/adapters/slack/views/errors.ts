@@ -1,3 +1,4 @@
+import type { AuditSearchError } from '../../../domain/audit-search';
 import type { CidrError } from '../../../domain/cidr';
 import type { CommandError } from '../../../domain/command';
 import { formatDuration } from '../../../domain/duration';
@@ -46,8 +47,8 @@ const GRANT_STATE_WORDS: Record<string, string> = {
   failed: 'a grant that failed to open',
 };
 
-/** Error codes of the audit export (src/app/export-audit.ts). */
-export type AuditErrorCode = 'NOT_ADMIN';
+/** Error codes of the audit export and search (src/app/export-audit.ts, search-audit.ts, domain/audit-search.ts). */
+export type AuditErrorCode = 'NOT_ADMIN' | AuditSearchError | 'SEARCH_UNKNOWN_USER';
 
 /** Every code with a specific sentence. */
 export type KnownErrorCode = CommandError | CidrError | UseCaseErrorCode | AuditErrorCode;
@@ -214,6 +215,31 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
     `Grant ${echo(d, 'grantId', '')} for ${resource(d)} is ending, but AWS has not confirmed it yet (${safeText(str(d, 'error') ?? 'AWS refused the change', 300)}). hallpass keeps retrying until AWS confirms, and tells the channel and the admins if it keeps failing; \`/access list\` shows it as closing until then.`,
   INVALID_DAYS: (d) =>
     `${echo(d, 'input', 'That')} is not a number of days: use \`/access audit 30\` (1 to ${str(d, 'max') ?? '366'}).`,
+  // `/access audit search key:value …` (src/domain/audit-search.ts).
+  SEARCH_UNKNOWN_FILTER: (d) =>
+    `${echo(d, 'input', 'That')} is not a search filter: use \`who:\`, \`resource:\`, \`address:\`, \`from:\`, \`to:\` or \`end:\`, like \`/access audit search resource:prod-db from:2026-11-14T02:00Z to:2026-11-14T03:00Z\`.`,
+  SEARCH_REPEATED_FILTER: (d) =>
+    `${echo(d, 'filter', 'A filter')} is given twice: give each search filter at most once.`,
+  SEARCH_EMPTY_VALUE: (d) =>
+    `${echo(d, 'filter', 'A filter')} needs a value after the colon, like \`resource:prod-db\` (no space after the colon).`,
+  SEARCH_INVALID_WHO: (d) =>
+    `${echo(d, 'input', 'That')} is not a person to search for: mention them (\`who:@alice\`) or give their Slack user id (\`who:U0123ABCD\`).`,
+  SEARCH_UNKNOWN_USER: (d) =>
+    `No one in this workspace goes by ${echo(d, 'handle', 'that name')}: mention them so Slack fills in the right person, or give their user id (\`who:U0123ABCD\`).`,
+  SEARCH_INVALID_RESOURCE: (d) =>
+    `${echo(d, 'input', 'That')} is not a resource name to search for: names use lowercase letters, digits and dashes, like \`resource:prod-db\`.`,
+  SEARCH_INVALID_ADDRESS: (d) => {
+    const suggestion = str(d, 'suggestion');
+    return suggestion === undefined
+      ? `${echo(d, 'input', 'That')} is not an address to search for: give a host (\`address:203.0.113.7\`) or a network (\`address:203.0.113.0/24\`).`
+      : `${echo(d, 'input', 'That')} has host bits set: search for the network ${safeCode(suggestion, 60)}, or a single host without the prefix.`;
+  },
+  SEARCH_INVALID_DATE: (d) =>
+    `${echo(d, 'input', 'That')} is not a time for \`${str(d, 'filter') === 'to' ? 'to' : 'from'}:\`: use a date (\`2026-11-14\`, midnight UTC) or a time with its zone, like \`2026-11-14T02:00Z\` or \`2026-11-14T03:00+01:00\`.`,
+  SEARCH_INVALID_END_REASON: (d) =>
+    `${echo(d, 'input', 'That')} is not a way a grant ends: use \`end:expired\`, \`end:revoked\`, \`end:done\` or \`end:failed\`.`,
+  SEARCH_EMPTY_RANGE: (d) =>
+    `\`to:\` (${echo(d, 'to', 'the end')}) must be later than \`from:\` (${echo(d, 'from', 'the start')}): the window would be empty.`,
   NOT_ADMIN: () =>
     'Only hallpass admins (the `admins` list in the policy) may export the audit log, so nothing was exported: ask one of them.',
   NOT_YET_AVAILABLE: (d) =>

@@ -10,7 +10,7 @@ import { listMessage } from '../../views/list';
 import { noticeMessage } from '../../views/notices';
 import { loadingModal, noResourcesModal, requestModal } from '../../views/request-modal';
 import { resourcesMessage } from '../../views/resources';
-import { auditCommand } from './audit';
+import { auditCommand, auditSearchCommand } from './audit';
 
 /**
  * `/access …`: ack at once (Slack allows 3 s), then parse and call one use case. Every answer is
@@ -112,6 +112,12 @@ export const accessCommand =
           const refusal = standingRefusal(undefined, await whoIs());
           if (refusal !== undefined) return reply({ text: errorText(refusal, { admin: true }) });
           return auditCommand(ctx, { user, days: cmd.days, client, reply });
+        }
+        case 'audit-search': {
+          // As for the export: admin rights are for members only.
+          const refusal = standingRefusal(undefined, await whoIs());
+          if (refusal !== undefined) return reply({ text: errorText(refusal, { admin: true }) });
+          return auditSearchCommand(ctx, { user, filters: cmd.filters, client, reply });
         }
         case 'request': {
           const actor = await whoIs();
