@@ -1,6 +1,7 @@
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { createAwsClients } from './adapters/aws/aws-clients';
 import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
+import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { createSqliteAuditRecordSource } from './adapters/db/audit-export-query';
 import { verifyAuditLogAtStart } from './adapters/db/audit-startup';
@@ -30,7 +31,7 @@ import {
 import { createUseCases, type UseCases } from './app/use-cases';
 import type { Env } from './config';
 import { DEFAULT_RECONCILE_INTERVAL_MS } from './config/env';
-import { findResource, type Policy } from './domain/policy';
+import { backstopProblems, findResource, type Policy } from './domain/policy';
 import { createDeliveryLoop, type DeliveryLoop } from './scheduler/delivery-loop';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
 import { createSweep } from './scheduler/sweep';
@@ -75,7 +76,8 @@ export type Hallpass = {
   /** Sends the outbox's Slack messages; tests await `deliveries.idle()`. */
   readonly deliveries: DeliveryLoop;
   /**
-   * Puts an edited policy in force (SIGHUP; already validated). Live grants are untouched — they close
+   * Puts an edited policy in force (SIGHUP; already validated), unless the backstop could not reach one
+   * of its resources (refused, logged, the running policy stays). Live grants are untouched — they close
    * on time with what opened them — and the channel is told of each one the policy no longer describes.
    */
   reloadPolicy(policy: Policy): void;
@@ -145,6 +147,18 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       'HALLPASS_AUDIT_KEY is not set: the audit log is sealed with plain SHA-256, which shows accidental damage but not a deliberate rewrite by someone who can write the database; set HALLPASS_AUDIT_KEY (see the README, Audit evidence)',
     );
   }
+  if (env.backstop === undefined) {
+    logger.warn(
+      {},
+      'no backstop is configured (HALLPASS_BACKSTOP_ROLE_ARN is not set): security-group rules close only while hallpass runs; if hallpass or its database is down when a grant ends, its rule stays open until hallpass is back (see the README, Backstop in AWS)',
+    );
+  } else {
+    const problems = backstopProblems(policy, env.backstop.roleArn);
+    if (problems.length > 0) {
+      handle.close();
+      throw new Error(`the backstop cannot reach every resource:\n${problems.join('\n')}`);
+    }
+  }
   if (policy.auditChannel === undefined) {
     logger.warn(
       {},
@@ -179,6 +193,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     ...stores,
     auditRecord: createSqliteAuditRecordSource(handle.db, env.auditKeys),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
+    backstop:
+      env.backstop === undefined
+        ? undefined
+        : {
+            port: createSchedulerBackstops({ clientFor: aws.schedulerFor, group: env.backstop.group }),
+            roleArn: env.backstop.roleArn,
+          },
     roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
     notifier: createSlackNotifier({ client: slackClient(), clock, mentioner: () => directory.mentioner() }),
     directory,
@@ -285,7 +306,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const http = createHttpServer({
     routes: [
       ...(slack.route === undefined ? [] : [slack.route]),
-      healthRoute(() => ({ database: handle.sqlite.open ? 'ok' : 'unreachable', slack: slack.status() })),
+      healthRoute(() => ({
+        database: handle.sqlite.open ? 'ok' : 'unreachable',
+        slack: slack.status(),
+        backstop: env.backstop === undefined ? 'off' : 'on',
+      })),
     ],
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
@@ -304,6 +329,14 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     useCases,
     deliveries: outboxLoop,
     reloadPolicy(next) {
+      const problems = env.backstop === undefined ? [] : backstopProblems(next, env.backstop.roleArn);
+      if (problems.length > 0) {
+        logger.error(
+          { problems },
+          'policy reload refused: the backstop could not reach every resource; the running policy stays in force',
+        );
+        return;
+      }
       policy = next;
       const announced = useCases.announcePolicyChanges(next);
       logger.info({ resources: next.resources.length, grantsTold: announced }, 'policy reloaded');

@@ -1,5 +1,6 @@
 import type { EndReason, Grant } from '../domain/grant';
 import { findResource } from '../domain/policy';
+import { syncBackstops } from './backstop';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, type NotifyDeps, refreshCard, tellBoth } from './notify';
 import { lockKeyOf } from './open-grant';
@@ -9,7 +10,17 @@ import { cutSession } from './role-revocation';
 type Deps = NotifyDeps &
   Pick<
     AppDeps,
-    'audit' | 'uow' | 'rules' | 'network' | 'wakeup' | 'locks' | 'roles' | 'roleSessions' | 'faults'
+    | 'audit'
+    | 'uow'
+    | 'rules'
+    | 'network'
+    | 'wakeup'
+    | 'locks'
+    | 'roles'
+    | 'roleSessions'
+    | 'faults'
+    | 'backstopRecords'
+    | 'backstop'
   >;
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
@@ -118,6 +129,11 @@ export const closeGrant =
       }
       return m;
     });
+    // The rules' backstops follow: removed where the rule is gone, moved to the end of the grants that
+    // still hold a shared one. A failure is left to the next sync (a stale backstop only revokes a rule
+    // that is gone already, or cuts a shared one early — never late).
+    deps.faults.point('close.before-backstop');
+    await syncBackstops(deps)([...revoked, ...kept]);
     if (!closed.ok) return undefined;
     deps.logger.info(
       {

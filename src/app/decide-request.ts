@@ -35,6 +35,8 @@ type Deps = Pick<
   | 'faults'
   | 'directory'
   | 'locks'
+  | 'backstopRecords'
+  | 'backstop'
 >;
 
 /** An earlier vote that no longer counted at the quorum, and why (its approver's refusal now). */

@@ -3,6 +3,8 @@ import type { AuditRecordSource } from './audit-ports';
 import type { KeyedMutex } from './keyed-mutex';
 import type {
   AuditLog,
+  BackstopStore,
+  Backstops,
   Clock,
   Directory,
   Faults,
@@ -49,6 +51,13 @@ export type AppDeps = {
   /** Wakes the outbox dispatcher: a Slack delivery was queued. */
   readonly deliveries: Wakeup;
   readonly locks: KeyedMutex;
+  /** What hallpass last made EventBridge Scheduler hold, and what it should hold (issue 10). */
+  readonly backstopRecords: BackstopStore;
+  /**
+   * AWS's own deadline for every rule: EventBridge Scheduler and the role it runs the revokes with
+   * (`HALLPASS_BACKSTOP_ROLE_ARN`). Absent: no backstop (said at start-up and in /healthz).
+   */
+  readonly backstop?: { readonly port: Backstops; readonly roleArn: string } | undefined;
   /** Crash points for the fault-injection tests; `noFaults` in production. */
   readonly faults: Faults;
 };

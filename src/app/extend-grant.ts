@@ -4,6 +4,7 @@ import { type Actor, findResource, mayRequest, standingRefusal } from '../domain
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
+import { syncBackstops } from './backstop';
 import { targetOfHold } from './close-grant';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
@@ -41,6 +42,10 @@ type Deps = Pick<
   | 'network'
   | 'notifier'
   | 'wakeup'
+  | 'locks'
+  | 'backstopRecords'
+  | 'backstop'
+  | 'faults'
 >;
 
 /**
@@ -117,6 +122,14 @@ export async function announceExtension(
   }
   const { extended, previousEnd } = outcome;
   await retagHolds(deps, extended);
+  // The rules' backstops move with their tags (a failure is logged and left to the next sync).
+  deps.faults.point('extend.before-backstop');
+  await syncBackstops(deps)(
+    deps.rules
+      .holdsOf(extended.id)
+      .filter((h) => h.managed)
+      .map((h) => h.ruleId),
+  );
   refreshCard(deps, extended.requestId);
   const original = loadCard(deps, extended.requestId);
   if (original === undefined) return;

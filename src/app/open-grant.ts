@@ -1,6 +1,7 @@
 import type { SecurityGroupResource } from '../domain/policy';
 import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
+import { syncBackstops } from './backstop';
 import type { AppDeps } from './deps';
 import { describeError, refreshCard, tellBoth } from './notify';
 import { openRoleSession } from './open-role-session';
@@ -29,6 +30,8 @@ type Deps = Pick<
   | 'roleSessions'
   | 'directory'
   | 'faults'
+  | 'backstopRecords'
+  | 'backstop'
 >;
 
 export const targetOf = (r: SecurityGroupResource): RuleTarget => ({
@@ -128,6 +131,28 @@ export const openGrant =
       await fail(deps, grantId, request.id, plainWords(error), opened);
       return;
     }
+
+    // AWS's own deadline for every rule this grant holds, before the grant counts as open: if every
+    // hallpass process and the database vanish from here on, AWS still closes the rules.
+    const held = deps.rules
+      .holdsOf(grantId)
+      .filter((h) => h.managed)
+      .map((h) => h.ruleId);
+    deps.faults.point('open.before-backstop');
+    const unset = await syncBackstops(deps)(held);
+    if (unset.length > 0) {
+      await fail(
+        deps,
+        grantId,
+        request.id,
+        `AWS's backstop for the rule could not be set (${unset[0]?.error ?? 'unknown error'}), and nothing opens without one`,
+        opened,
+      );
+      // The rules this grant opened are revoked and its holds released: drop what it scheduled.
+      await syncBackstops(deps)(held);
+      return;
+    }
+    deps.faults.point('open.after-backstop');
 
     deps.faults.point('open.before-active');
     const now = deps.clock.now();

@@ -1,4 +1,5 @@
 import { SYSTEM_ACTOR } from '../domain/request';
+import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
 import { announceClosed, closeGrant } from './close-grant';
 import { approveRequest, denyRequest } from './decide-request';
@@ -29,14 +30,28 @@ export function createUseCases(deps: AppDeps) {
   const announce = announceClosed(deps);
   const commands = new RateLimiter(deps.clock, COMMANDS_PER_MINUTE, 60_000);
   const due = runDueWork(deps, close, announce);
+  const reconcileRules = reconcile(deps, close, announce);
+  const backstops = reconcileBackstops(deps, syncBackstops(deps));
   return {
     submitRequest: submitRequest(deps, open),
     approveRequest: approveRequest(deps, open),
     denyRequest: denyRequest(deps),
     openGrant: open,
     recoverInterrupted: recoverInterrupted(deps, open),
-    /** Reconciliation with AWS: orphaned tagged rules revoked, drift reported (issue 5). */
-    reconcile: reconcile(deps, close, announce),
+    /**
+     * Reconciliation with AWS: orphaned tagged rules revoked, drift reported (issue 5); then the
+     * backstops — schedules nobody wants removed, missing ones put back, every rule's in line (issue 10).
+     */
+    reconcile: async () => {
+      const rules = await reconcileRules();
+      const b = await backstops();
+      return {
+        ...rules,
+        backstopOrphansRemoved: b.orphansRemoved,
+        backstopsRestored: b.missingRestored,
+        failed: rules.failed + b.failed,
+      };
+    },
     closeGrant: close,
     revokeGrant: revokeGrant(deps, close, announce),
     cancelRequest: cancelRequest(deps),

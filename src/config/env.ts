@@ -38,6 +38,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DEFAULT_POLICY_PATH = './policy.yml';
 export const DEFAULT_DB_PATH = './data/hallpass.db';
 export const DEFAULT_PORT = 3000;
+/** `HALLPASS_BACKSTOP_GROUP` when unset: the schedule group every account and region has. */
+export const DEFAULT_BACKSTOP_GROUP = 'default';
+
 /** `HALLPASS_RECONCILE_INTERVAL` when unset: compare AWS with the database every minute. */
 export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
 /** Shortest periodic reconciliation allowed: each pass lists every group of the policy, and EC2 throttles. */
@@ -72,6 +75,11 @@ type EnvBase = {
    * accept and put on the record, so hallpass starts anyway. Any other break still stops start-up.
    */
   readonly auditAcceptBroken?: number | undefined;
+  /**
+   * `HALLPASS_BACKSTOP_ROLE_ARN` and `HALLPASS_BACKSTOP_GROUP`: the role EventBridge Scheduler runs
+   * hallpass's backstops with, and the schedule group they live in (issue 10). Absent: no backstop.
+   */
+  readonly backstop?: { readonly roleArn: string; readonly group: string } | undefined;
 };
 
 /**
@@ -102,6 +110,8 @@ const KEYS = [
   'HALLPASS_AUDIT_KEY',
   'HALLPASS_AUDIT_OLD_KEYS',
   'HALLPASS_AUDIT_ACCEPT_BROKEN',
+  'HALLPASS_BACKSTOP_ROLE_ARN',
+  'HALLPASS_BACKSTOP_GROUP',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -197,6 +207,18 @@ const EnvSchema = z
         error: `must be a comma-separated list of old keys, each ${AUDIT_KEY_FORM.replace('must be ', '')}`,
       })
       .optional(),
+    HALLPASS_BACKSTOP_ROLE_ARN: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, {
+        error: 'must be an IAM role ARN (arn:aws:iam::123456789012:role/hallpass-backstop)',
+      })
+      .optional(),
+    HALLPASS_BACKSTOP_GROUP: z
+      .string()
+      .regex(/^[0-9a-zA-Z._-]{1,64}$/, {
+        error: 'must be an EventBridge Scheduler schedule group name (1-64 of 0-9 a-z A-Z . _ -)',
+      })
+      .optional(),
     HALLPASS_AUDIT_ACCEPT_BROKEN: z
       .string()
       .regex(/^[1-9]\d{0,14}$/, {
@@ -209,6 +231,13 @@ const EnvSchema = z
     (v, ctx) => {
       const current = v.HALLPASS_AUDIT_KEY === undefined ? undefined : parseAuditKey(v.HALLPASS_AUDIT_KEY);
       const old = (v.HALLPASS_AUDIT_OLD_KEYS?.split(',') ?? []).map((one) => parseAuditKey(one.trim()));
+      if (v.HALLPASS_BACKSTOP_GROUP !== undefined && v.HALLPASS_BACKSTOP_ROLE_ARN === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['HALLPASS_BACKSTOP_GROUP'],
+          message: 'needs HALLPASS_BACKSTOP_ROLE_ARN too: without the role there is no backstop',
+        });
+      }
       if (v.HALLPASS_AUDIT_OLD_KEYS !== undefined && v.HALLPASS_AUDIT_KEY === undefined) {
         ctx.addIssue({
           code: 'custom',
@@ -280,6 +309,13 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
     reconcileIntervalMs: v.HALLPASS_RECONCILE_INTERVAL,
     auditKeys: auditKeyringOf(v.HALLPASS_AUDIT_KEY, v.HALLPASS_AUDIT_OLD_KEYS),
     auditAcceptBroken: v.HALLPASS_AUDIT_ACCEPT_BROKEN,
+    backstop:
+      v.HALLPASS_BACKSTOP_ROLE_ARN === undefined
+        ? undefined
+        : {
+            roleArn: v.HALLPASS_BACKSTOP_ROLE_ARN,
+            group: v.HALLPASS_BACKSTOP_GROUP ?? DEFAULT_BACKSTOP_GROUP,
+          },
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

@@ -27,7 +27,16 @@ const PORT_RANGE = /^(\d{1,5})\s*-\s*(\d{1,5})$/;
 
 const MAX_ROLE_SESSION = 12 * 3_600_000;
 
-const SG_ONLY_KEYS = ['securityGroupId', 'protocol', 'ports', 'maxPrefix', 'maxPrefixV6', 'assumeRoleArn'];
+const SG_ONLY_KEYS = [
+  'securityGroupId',
+  'protocol',
+  'ports',
+  'maxPrefix',
+  'maxPrefixV6',
+  'assumeRoleArn',
+  'backstopGrace',
+  'backstopRoleArn',
+];
 const ROLE_ONLY_KEYS = ['roleArn'];
 
 /** How a YAML value reads in a message: strings quoted, so `"80-70"` and `80` are told apart. */
@@ -54,6 +63,13 @@ const durationOf = (allowZero: boolean) =>
     return ms ?? 0;
   });
 const duration = durationOf(false);
+/**
+ * A backstop's grace: at least a minute (EventBridge Scheduler fires within the minute, and hallpass's
+ * own close comes first), at most a day.
+ */
+const backstopGrace = duration.refine((ms) => ms >= 60_000 && ms <= 86_400_000, {
+  error: 'must be between 1m and 24h',
+});
 
 const validPort = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
 
@@ -143,6 +159,8 @@ const securityGroup = z.strictObject({
   maxPrefix: intBetween(1, 32).default(DEFAULTS.maxPrefix[4]),
   maxPrefixV6: intBetween(1, 128).default(DEFAULTS.maxPrefix[6]),
   assumeRoleArn: roleArn.optional(),
+  backstopGrace: backstopGrace.optional(),
+  backstopRoleArn: roleArn.optional(),
 });
 
 const awsRole = z.strictObject({ kind: z.literal('aws-role'), ...common, roleArn });
@@ -264,6 +282,8 @@ const policySchema = z
     auditChannel: pattern(CHANNEL, 'a Slack channel id (C… or G…)').optional(),
     /** How often the head is published there (exports publish it too); at least 1m. Default: 24h. */
     auditHeadInterval: duration.refine((ms) => ms >= 60_000, { error: 'must be at least 1m' }).optional(),
+    /** How long after a grant's end AWS's backstop revokes its rules (issue 10). Default: 2m. */
+    backstopGrace: backstopGrace.optional(),
     resources: z.array(resource).min(1, { error: 'must list at least one resource' }),
   })
   .superRefine(
@@ -320,6 +340,8 @@ function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
     ports: r.ports,
     maxPrefix: { 4: r.maxPrefix, 6: r.maxPrefixV6 },
     assumeRoleArn: r.assumeRoleArn,
+    backstopGrace: r.backstopGrace,
+    backstopRoleArn: r.backstopRoleArn,
   };
 }
 
@@ -333,6 +355,7 @@ function toPolicy(p: PolicyInput): Policy {
     warnBefore: p.warnBefore ?? DEFAULTS.warnBefore,
     auditChannel: p.auditChannel,
     auditHeadInterval: p.auditHeadInterval,
+    backstopGrace: p.backstopGrace,
     resources: p.resources.map((r) => toResource(r, approvalTimeout)),
   };
 }

@@ -57,6 +57,16 @@ export type SecurityGroupResource = ResourceBase & {
   readonly maxPrefix: { readonly 4: number; readonly 6: number };
   /** Optional role hallpass assumes to manage this group (another account). */
   readonly assumeRoleArn?: string | undefined;
+  /**
+   * How long after a grant's end AWS's own backstop revokes its rules if hallpass has not (issue 10).
+   * Absent: the policy's `backstopGrace`.
+   */
+  readonly backstopGrace?: number | undefined;
+  /**
+   * The role EventBridge Scheduler runs the backstop with, in this group's account. Absent:
+   * `HALLPASS_BACKSTOP_ROLE_ARN` (hallpass's own account).
+   */
+  readonly backstopRoleArn?: string | undefined;
 };
 
 export type AwsRoleResource = ResourceBase & {
@@ -96,6 +106,8 @@ export type Policy = {
   readonly auditChannel?: string | undefined;
   /** How often the head is published there, in ms; absent: daily. */
   readonly auditHeadInterval?: number | undefined;
+  /** How long after a grant's end AWS's backstop revokes its rules (issue 10); absent: `DEFAULTS.backstopGrace`. */
+  readonly backstopGrace?: number | undefined;
 };
 
 /**
@@ -115,7 +127,14 @@ export const DEFAULTS = {
   maxPrefix: DEFAULT_MAX_PREFIX,
   warnBefore: 5 * 60_000,
   breakGlassMaxDuration: 60 * 60_000,
+  backstopGrace: 2 * 60_000,
 } as const;
+
+/** The grace after a grant's end before AWS's backstop revokes a rule of this resource. */
+export const backstopGraceOf = (policy: Policy, resource: Resource | undefined): number =>
+  (resource?.kind === 'security-group' ? resource.backstopGrace : undefined) ??
+  policy.backstopGrace ??
+  DEFAULTS.backstopGrace;
 
 /** True when the actor is named directly or through one of their user groups. */
 export function matchesAny(principals: readonly Principal[], actor: Actor): boolean {
@@ -189,4 +208,30 @@ export function detailsShown(
     address: involved || visibility.addresses === 'everyone',
     reason: involved || visibility.reasons === 'everyone',
   };
+}
+
+/** The account id in an IAM role ARN (`arn:aws:iam::123456789012:role/…`), if it is one. */
+const accountOf = (arn: string): string | undefined => /^arn:[^:]+:iam::(\d{12}):/.exec(arn)?.[1];
+
+/**
+ * Why the backstop could not work for some security-group resource: EventBridge Scheduler runs a
+ * schedule with a role of the schedule's own account, and a rule's schedule lives in the rule's account.
+ * A group reached through `assumeRoleArn` in another account needs a `backstopRoleArn` of that account.
+ */
+export function backstopProblems(policy: Policy, defaultRoleArn: string): string[] {
+  const problems: string[] = [];
+  const ownAccount = accountOf(defaultRoleArn);
+  for (const r of policy.resources) {
+    if (r.kind !== 'security-group') continue;
+    const groupAccount = r.assumeRoleArn === undefined ? ownAccount : accountOf(r.assumeRoleArn);
+    const role = r.backstopRoleArn ?? defaultRoleArn;
+    const roleAccount = accountOf(role);
+    if (groupAccount === undefined || roleAccount === groupAccount) continue;
+    problems.push(
+      r.backstopRoleArn === undefined
+        ? `resource ${r.id}: its security group is in account ${groupAccount} (assumeRoleArn), but HALLPASS_BACKSTOP_ROLE_ARN is a role of account ${roleAccount}; give the resource a backstopRoleArn: a role of account ${groupAccount} that EventBridge Scheduler may assume`
+        : `resource ${r.id}: backstopRoleArn is a role of account ${roleAccount}, but its security group is in account ${groupAccount}; the backstop role must be in the group's account`,
+    );
+  }
+  return problems;
 }

@@ -61,7 +61,7 @@ describe('Slack unreachable at start-up, HTTP mode (issue 8)', () => {
       // Started: the port is bound and truthful, Slack's deliveries are answered 503 (Slack retries them).
       expect(await health()).toEqual({
         status: 200,
-        body: { ok: true, database: 'ok', slack: 'connecting' },
+        body: { ok: true, database: 'ok', slack: 'connecting', backstop: 'off' },
       });
       expect(await h.command(REQUESTER, 'help')).toMatchObject({ status: 503, body: NOT_READY });
       expect(h.slack.callsTo('response_url')).toEqual([]);
@@ -103,7 +103,10 @@ describe('Slack unreachable at start-up, HTTP mode (issue 8)', () => {
       // Slack answers again: the next attempt (at most a minute away) connects, and commands are served.
       h.slack.restore();
       await h.advance(MINUTE);
-      expect(await health()).toEqual({ status: 200, body: { ok: true, database: 'ok', slack: 'ready' } });
+      expect(await health()).toEqual({
+        status: 200,
+        body: { ok: true, database: 'ok', slack: 'ready', backstop: 'off' },
+      });
       expect(linesOf(h.logger, SLACK_LOG.connected)).toEqual([
         expect.objectContaining({ level: 'info', attempts: failed.length + 1 }),
       ]);
@@ -266,7 +269,7 @@ describe('the real process with Slack refusing at start-up (issue 8)', () => {
     const base = `http://127.0.0.1:${port}`;
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ ok: true, database: 'ok', slack: 'connecting' });
+    expect(await health.json()).toEqual({ ok: true, database: 'ok', slack: 'connecting', backstop: 'off' });
     const command = () =>
       postToApp(
         `${base}/slack/events`,

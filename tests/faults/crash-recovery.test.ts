@@ -12,6 +12,7 @@ import { FAULT_POINTS, type FaultPoint, type RuleHold, type StoredRoleSession } 
 import type { Grant } from '../../src/domain/grant';
 import type { FakeEc2, FakeRule } from '../support/fake-ec2';
 import { startFakeEc2 } from '../support/fake-ec2';
+import { type FakeScheduler, startFakeScheduler } from '../support/fake-scheduler';
 import { type FakeStsIam, startFakeStsIam } from '../support/fake-sts-iam';
 import { blockActionsBody, buttonClick, postToApp, slashCommandBody } from '../support/slack-signing';
 import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
@@ -208,13 +209,15 @@ type Snapshot = {
   /** Whether IAM now denies everything to that session (the deny policy is attached). */
   readonly sessionDenied: boolean;
   readonly auditIntact: boolean;
+  /** The backstops in EventBridge Scheduler: `<schedule name> <when it fires>`. */
+  readonly backstops: string[];
 };
 
 /**
  * Reads the grant from the database file on a read-only connection of its own (the child may be
  * running: WAL lets a reader in), closed again at once; EC2 and IAM from the fakes.
  */
-function snapshot(dbPath: string, ec2: FakeEc2, sts: FakeStsIam): Snapshot {
+function snapshot(dbPath: string, ec2: FakeEc2, sts: FakeStsIam, scheduler: FakeScheduler): Snapshot {
   const sqlite = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     sqlite.pragma('busy_timeout = 5000');
@@ -229,6 +232,10 @@ function snapshot(dbPath: string, ec2: FakeEc2, sts: FakeStsIam): Snapshot {
       session,
       sessionDenied: session !== undefined && sts.sessionDenied(session.assumedRoleId),
       auditIntact: verifyAuditChain(db).ok,
+      backstops: scheduler
+        .schedules()
+        .map((x) => `${x.Name} ${scheduler.at(x.Name).toISOString()}`)
+        .sort(),
     };
   } finally {
     sqlite.close();
@@ -236,12 +243,15 @@ function snapshot(dbPath: string, ec2: FakeEc2, sts: FakeStsIam): Snapshot {
 }
 
 const describeSnapshot = (s: Snapshot): string =>
-  `\n  grant: ${JSON.stringify(s.grant)}\n  holds: ${JSON.stringify(s.holds.map((h) => [h.ruleId, h.fromPort, h.toPort]))}\n  EC2 rules: ${JSON.stringify(s.rules.map((r) => [r.id, r.fromPort, r.toPort, r.tags['hallpass:grant-id']]))}\n  session denied: ${s.sessionDenied}`;
+  `\n  grant: ${JSON.stringify(s.grant)}\n  holds: ${JSON.stringify(s.holds.map((h) => [h.ruleId, h.fromPort, h.toPort]))}\n  EC2 rules: ${JSON.stringify(s.rules.map((r) => [r.id, r.fromPort, r.toPort, r.tags['hallpass:grant-id']]))}\n  session denied: ${s.sessionDenied}\n  backstops: ${JSON.stringify(s.backstops)}`;
 
 /** What is granted: a security-group rule per port (two ports), or an STS role session. */
 type Kind = 'security-group' | 'aws-role';
-/** Where a case's grant is made to end: at its expiry, or by `/access revoke` while it runs. */
-type End = 'expiry' | 'revoke';
+/**
+ * Where a case's grant is made to end: at its expiry, by `/access revoke` while it runs, or at its
+ * expiry after an approved extension.
+ */
+type End = 'expiry' | 'revoke' | 'extend';
 /** When the second bot starts: at once (the grant still runs), or only after `expires_at` has passed. */
 type Restart = 'at-once' | 'after-expiry';
 
@@ -255,6 +265,7 @@ type Case = {
 };
 
 const isClosePoint = (p: FaultPoint): boolean => p.startsWith('close.');
+const isExtendPoint = (p: FaultPoint): boolean => p.startsWith('extend.');
 /** Points reached once per port: crash on the first and, separately, on the second of the batch. */
 const PER_PORT: readonly FaultPoint[] = ['open.before-authorize', 'open.after-authorize'];
 /** The close points a role grant passes (it holds no rule, so there is nothing to revoke in EC2). */
@@ -266,7 +277,7 @@ const ROLE_POINTS: readonly FaultPoint[] = ['close.after-closing', 'close.before
  * Close points: the grant reaches its close by expiry in the first bot, or by a revoke.
  */
 const CASES: Case[] = [
-  ...FAULT_POINTS.filter((p) => !isClosePoint(p)).flatMap((point) =>
+  ...FAULT_POINTS.filter((p) => !isClosePoint(p) && !isExtendPoint(p)).flatMap((point) =>
     (PER_PORT.includes(point) ? [1, 2] : [1]).flatMap((after) =>
       (['at-once', 'after-expiry'] as const).map(
         (restart): Case => ({ kind: 'security-group', point, after, end: 'expiry', restart }),
@@ -277,6 +288,9 @@ const CASES: Case[] = [
     (['expiry', 'revoke'] as const).map(
       (end): Case => ({ kind: 'security-group', point, after: 1, end, restart: 'at-once' }),
     ),
+  ),
+  ...FAULT_POINTS.filter(isExtendPoint).map(
+    (point): Case => ({ kind: 'security-group', point, after: 1, end: 'extend', restart: 'at-once' }),
   ),
   ...ROLE_POINTS.flatMap((point) =>
     (['expiry', 'revoke'] as const).map(
@@ -290,7 +304,15 @@ const CASES: Case[] = [
  * runs; short when it is meant to expire: while the bot is down, or in the first bot, into a close point.
  */
 const grantSeconds = (c: Case): number =>
-  c.end === 'revoke' || (c.restart === 'at-once' && !isClosePoint(c.point)) ? LONG_GRANT_S : SHORT_GRANT_S;
+  c.end !== 'expiry' || (c.restart === 'at-once' && !isClosePoint(c.point)) ? LONG_GRANT_S : SHORT_GRANT_S;
+
+/** How long an extension adds (the `extend` cases). */
+const EXTEND_S = 3;
+/** The policy-wide default: AWS's backstop revokes a rule this long after its grant's end. */
+const BACKSTOP_GRACE_MS = 120_000;
+/** The backstop of a rule as the snapshot shows it, for a grant ending at `end`. */
+const backstopOf = (ruleId: string, end: Date): string =>
+  `hallpass-${ruleId} ${new Date(Math.ceil((end.getTime() + BACKSTOP_GRACE_MS) / 1000) * 1000).toISOString()}`;
 
 const label = (c: Case): string =>
   `${c.kind} grant, crash at ${c.point}${c.after > 1 ? ` (#${c.after})` : ''}, ended by ${c.end}, restarted ${c.restart}`;
@@ -302,6 +324,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
   let slack: SlackStandIn;
   let ec2: FakeEc2;
   let sts: FakeStsIam;
+  let scheduler: FakeScheduler;
   let posts = 0;
 
   beforeEach(async () => {
@@ -315,6 +338,8 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
     ec2 = await startFakeEc2({ groups: [GROUP_ID] });
     // STS sessions last at least 900 s, far past these grants: closing one must attach the deny policy.
     sts = await startFakeStsIam({ roles: [{ arn: ROLE_ARN, maxSessionDuration: 3600 }] });
+    // The backstops are on: every step must leave rule and backstop consistent too (issue 10).
+    scheduler = await startFakeScheduler({ ec2Url: ec2.url });
   });
 
   afterEach(async () => {
@@ -323,6 +348,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
     await slack.close();
     await ec2.close();
     await sts.close();
+    await scheduler.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -340,10 +366,12 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
     AWS_ENDPOINT_URL_EC2: ec2.url,
     AWS_ENDPOINT_URL_STS: sts.stsUrl,
     AWS_ENDPOINT_URL_IAM: sts.iamUrl,
+    AWS_ENDPOINT_URL_SCHEDULER: scheduler.url,
+    HALLPASS_BACKSTOP_ROLE_ARN: 'arn:aws:iam::123456789012:role/hallpass-backstop',
     ...(crash === undefined ? {} : { CRASH_AT: crash.at, CRASH_AFTER: String(crash.after) }),
   });
 
-  const look = (): Snapshot => snapshot(dbPath, ec2, sts);
+  const look = (): Snapshot => snapshot(dbPath, ec2, sts, scheduler);
 
   /** `/access <text>` as `user`. The bot acks before it works, so a crash after the ack still answers. */
   const command = (bot: Bot, user: string, text: string) =>
@@ -365,8 +393,13 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         ? `prod-web ${seconds}s from ${SOURCE} crash test`
         : `prod-readonly ${seconds}s crash test`;
     await command(bot, REQUESTER, ask);
+    await approveCard(bot, 0);
+  }
+
+  /** Clicks Approve on the `index`-th approval message of the channel (0: the request, 1: its extension). */
+  async function approveCard(bot: Bot, index: number): Promise<void> {
     const card = await slack.waitFor(
-      () => slack.messages(CHANNEL).find((m) => m.threadTs === undefined),
+      () => slack.messages(CHANNEL).filter((m) => m.threadTs === undefined)[index],
       WAIT_MS,
     );
     const requestId = buttonValueIn(card.blocks, ACTION.approveRequest);
@@ -390,6 +423,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
       const closed = (s: Snapshot): boolean =>
         s.grant?.state === 'closed' &&
         s.rules.length === 0 &&
+        s.backstops.length === 0 &&
         (c.kind === 'security-group' || s.sessionDenied);
 
       // Arrange and act: the first bot runs until it kills itself at the point.
@@ -402,6 +436,15 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         }, 'the grant to become active');
         // The answer may be lost when the bot dies first: what counts is what it left behind.
         await command(first, REQUESTER, `revoke ${active.id}`).catch(() => undefined);
+      }
+      if (c.end === 'extend') {
+        const active = await until(() => {
+          const g = look().grant;
+          return g?.state === 'active' ? g : undefined;
+        }, 'the grant to become active');
+        await command(first, REQUESTER, `extend ${active.id} ${EXTEND_S}s`);
+        // The answer may be lost when the bot dies first: what counts is what it left behind.
+        await approveCard(first, 1).catch(() => undefined);
       }
       const exit = await exitOf(first, WAIT_MS + seconds * 1_000);
       expect(exit.signal).toBe('SIGKILL');
@@ -430,6 +473,9 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         );
         expect(recovered.holds.map((h) => h.ruleId).sort()).toEqual(recovered.rules.map((r) => r.id).sort());
         for (const rule of recovered.rules) expect(rule.tags['hallpass:grant-id']).toBe(grant.id);
+        // And AWS's backstop for each, at the grant's (possibly extended) end plus the grace.
+        const end = recovered.grant.expiresAt;
+        expect(recovered.backstops).toEqual(recovered.rules.map((r) => backstopOf(r.id, end)).sort());
       } else {
         // Fully closed at start-up: nothing left in EC2, nothing held, a role session denied. A rule left
         // here is one the crashed bot created in EC2 and the restart did not find.
@@ -438,7 +484,14 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
           rules: recovered.rules,
           holds: recovered.holds,
           sessionDenied: recovered.sessionDenied,
-        }).toEqual({ state: 'closed', rules: [], holds: [], sessionDenied: c.kind === 'aws-role' });
+          backstops: recovered.backstops,
+        }).toEqual({
+          state: 'closed',
+          rules: [],
+          holds: [],
+          sessionDenied: c.kind === 'aws-role',
+          backstops: [],
+        });
       }
 
       // In every case, by max(expires_at, restart) + grace: closed, and nothing of it left in AWS. An
@@ -456,6 +509,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         holds: final.holds.map((h) => h.ruleId),
         sessionDenied: final.sessionDenied,
         auditIntact: final.auditIntact,
+        backstops: final.backstops,
       }).toEqual({
         state: 'closed',
         endReason: c.end === 'revoke' ? 'revoked' : 'expired',
@@ -463,6 +517,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         holds: [],
         sessionDenied: c.kind === 'aws-role',
         auditIntact: true,
+        backstops: [],
       });
       second.proc.kill('SIGKILL');
       await exitOf(second, WAIT_MS);

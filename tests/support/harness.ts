@@ -7,6 +7,7 @@ import { parsePolicy } from '../../src/config/policy';
 import type { Policy } from '../../src/domain/policy';
 import { FakeClock } from './fake-clock';
 import { type FakeEc2, startFakeEc2 } from './fake-ec2';
+import { type FakeScheduler, startFakeScheduler } from './fake-scheduler';
 import { type FakeStsIam, startFakeStsIam } from './fake-sts-iam';
 import { MemoryLogger } from './memory-logger';
 import {
@@ -92,6 +93,8 @@ export type Harness = {
   readonly ec2: FakeEc2;
   /** STS and IAM, reached by the real SDK through AWS_ENDPOINT_URL_STS / _IAM; the role's MaxSessionDuration is 1h. */
   readonly sts: FakeStsIam;
+  /** EventBridge Scheduler: the backstops (on when `env` sets `HALLPASS_BACKSTOP_ROLE_ARN`). */
+  readonly scheduler: FakeScheduler;
   readonly clock: FakeClock;
   readonly logger: MemoryLogger;
   readonly policy: Policy;
@@ -179,6 +182,8 @@ export async function startHarness(
     roles: [{ arn: ROLE_ARN, maxSessionDuration: 3600 }],
     now: () => clock.now(),
   });
+  // Its schedules' targets call the fake EC2, as Scheduler's universal targets call EC2.
+  const scheduler = await startFakeScheduler({ ec2Url: ec2.url, accountId: OWN_ACCOUNT });
   // Whose credentials signed an EC2 call: a session the fake STS issued acts in its role's account.
   ec2.setAccountOf(
     (key) => sts.sessions.find((x) => x.accessKeyId === key)?.roleArn.split(':')[4] ?? OWN_ACCOUNT,
@@ -189,12 +194,14 @@ export async function startHarness(
     AWS_ENDPOINT_URL_EC2: ec2.url,
     AWS_ENDPOINT_URL_STS: sts.stsUrl,
     AWS_ENDPOINT_URL_IAM: sts.iamUrl,
+    AWS_ENDPOINT_URL_SCHEDULER: scheduler.url,
   });
   const policy = parsePolicy(opts.policy ?? DEFAULT_POLICY);
   return boot({
     slack,
     ec2,
     sts,
+    scheduler,
     clock,
     dir,
     dbPath,
@@ -209,6 +216,7 @@ async function boot(s: {
   slack: SlackStandIn;
   ec2: FakeEc2;
   sts: FakeStsIam;
+  scheduler: FakeScheduler;
   clock: FakeClock;
   dir: string;
   dbPath: string;
@@ -261,6 +269,7 @@ async function boot(s: {
     slack: s.slack,
     ec2: s.ec2,
     sts: s.sts,
+    scheduler: s.scheduler,
     clock: s.clock,
     logger,
     policy: s.policy,
@@ -365,6 +374,7 @@ async function boot(s: {
       await s.slack.close();
       await s.ec2.close();
       await s.sts.close();
+      await s.scheduler.close();
       rmSync(s.dir, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { RuleTarget } from '../../app/ports';
@@ -28,6 +29,11 @@ export type AwsClientsOptions = {
 export type AwsClients = {
   /** The EC2 client that reaches a target's security group: its region, and its account's role if any. */
   ec2For(target: RuleTarget): EC2Client;
+  /**
+   * The EventBridge Scheduler client for a rule's region and account (its backstop lives there): the
+   * same credentials as `ec2For` for that target.
+   */
+  schedulerFor(target: RuleTarget): SchedulerClient;
   /** The STS client for a region (role sessions for `aws-role` resources). */
   stsFor(region: string): STSClient;
   /** The IAM client (global). */
@@ -78,18 +84,18 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
   );
   const ec2Clients = new Map<string, EC2Client>();
   const stsClients = new Map<string, STSClient>();
+  const schedulerClients = new Map<string, SchedulerClient>();
   let iam: IAMClient | undefined;
 
-  const ec2For = (target: RuleTarget): EC2Client => {
+  /** The client options for a target: its region, and its account's role as credentials if any. */
+  const configFor = (target: RuleTarget) => {
     const roleArn = target.assumeRoleArn === '' ? undefined : target.assumeRoleArn;
     // A newline cannot occur in a region or an ARN, so the key is unambiguous.
     const key = roleArn === undefined ? target.region : `${target.region}\n${roleArn}`;
-    const existing = ec2Clients.get(key);
-    if (existing !== undefined) return existing;
-    const client =
+    const config =
       roleArn === undefined
-        ? new EC2Client({ region: target.region, ...retry })
-        : new EC2Client({
+        ? { region: target.region, ...retry }
+        : {
             region: target.region,
             ...retry,
             credentials: fromTemporaryCredentials({
@@ -100,8 +106,25 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
               },
               clientConfig: { region: target.region, ...retry },
             }),
-          });
+          };
+    return { key, config };
+  };
+
+  const ec2For = (target: RuleTarget): EC2Client => {
+    const { key, config } = configFor(target);
+    const existing = ec2Clients.get(key);
+    if (existing !== undefined) return existing;
+    const client = new EC2Client(config);
     ec2Clients.set(key, client);
+    return client;
+  };
+
+  const schedulerFor = (target: RuleTarget): SchedulerClient => {
+    const { key, config } = configFor(target);
+    const existing = schedulerClients.get(key);
+    if (existing !== undefined) return existing;
+    const client = new SchedulerClient(config);
+    schedulerClients.set(key, client);
     return client;
   };
 
@@ -115,6 +138,7 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
 
   return {
     ec2For,
+    schedulerFor,
     stsFor,
     get iam() {
       iam ??= new IAMClient({ region: options.iamRegion ?? 'us-east-1', ...retry });
@@ -123,9 +147,11 @@ export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
     destroy() {
       for (const client of ec2Clients.values()) client.destroy();
       for (const client of stsClients.values()) client.destroy();
+      for (const client of schedulerClients.values()) client.destroy();
       iam?.destroy();
       ec2Clients.clear();
       stsClients.clear();
+      schedulerClients.clear();
       iam = undefined;
     },
   };

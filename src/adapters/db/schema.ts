@@ -248,6 +248,25 @@ export const ruleHolds = sqliteTable(
 );
 
 /**
+ * The backstops hallpass has put in AWS (issue 10): one EventBridge Scheduler schedule per managed
+ * rule, which revokes that rule by its id at the end of the last live grant holding it plus the grace.
+ * What AWS *should* hold is derived from `rule_holds` and `grants`, committed before any call; this
+ * table records what hallpass last made AWS hold, so a sync compares the two and calls AWS only for a
+ * difference — idempotently, so a crash between the call and this record is repaired by the next sync.
+ */
+export const backstops = sqliteTable('backstops', {
+  /** The rule the schedule revokes, `sgr-…`; the schedule is named after it. */
+  ruleId: text('rule_id').primaryKey(),
+  /** Where the schedule lives: the rule's region and account (the role assumed to reach it, if any). */
+  region: text('region').notNull(),
+  groupId: text('group_id').notNull(),
+  assumeRoleArn: text('assume_role_arn'),
+  /** When the schedule fires (epoch ms, whole seconds), as last put in AWS. */
+  fireAt: integer('fire_at', { mode: 'number' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
+});
+
+/**
  * The audit trail. Append-only: the store exposes no update or delete, and triggers in the
  * migrations abort any UPDATE or DELETE on this table. Tamper-evident: each event is sealed with an
  * HMAC-SHA-256 (a SHA-256 hash without `HALLPASS_AUDIT_KEY`) over its predecessor's seal and its own

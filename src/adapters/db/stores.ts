@@ -1,5 +1,6 @@
 import type {
   AuditLog,
+  BackstopStore,
   GrantStore,
   OutboxStore,
   RequestStore,
@@ -8,6 +9,7 @@ import type {
   UnitOfWork,
 } from '../../app/ports';
 import { createSqliteAuditLog, type SqliteAuditLogOptions } from './audit-log';
+import { createSqliteBackstopStore } from './backstop-store';
 import { createSqliteGrantStore } from './grant-store';
 import type { DbHandle } from './open-db';
 import { createSqliteOutboxStore } from './outbox-store';
@@ -24,6 +26,7 @@ export type SqliteStores = {
   readonly roleSessions: RoleSessionStore;
   readonly outbox: OutboxStore;
   readonly audit: AuditLog;
+  readonly backstopRecords: BackstopStore;
   readonly uow: UnitOfWork;
 };
 
@@ -39,6 +42,7 @@ export function createSqliteStores(
     roleSessions: createSqliteRoleSessionStore(handle.db),
     outbox: createSqliteOutboxStore(handle.db),
     audit: createSqliteAuditLog(handle.db, options),
+    backstopRecords: createSqliteBackstopStore(handle.db),
     uow: createSqliteUnitOfWork(handle.sqlite),
   };
 }

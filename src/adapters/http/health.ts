@@ -8,10 +8,15 @@ import type { HttpRoute } from './router';
 export type HealthStatus = {
   readonly database: 'ok' | 'unreachable';
   readonly slack: 'ready' | 'connecting';
+  /**
+   * AWS's own deadline for every rule (issue 10): `on` with `HALLPASS_BACKSTOP_ROLE_ARN`, else `off` —
+   * rules then close only while hallpass runs. Reported, not unhealthy: it is a setting.
+   */
+  readonly backstop: 'on' | 'off';
 };
 
 /**
- * `GET /healthz`: `{"ok":…,"database":…,"slack":…}`, HTTP 200 while the database is reachable and 503
+ * `GET /healthz`: `{"ok":…,"database":…,"slack":…,"backstop":…}`, HTTP 200 while the database is reachable and 503
  * when it is not. Slack still connecting is reported but is not unhealthy: hallpass goes on closing
  * grants, and an orchestrator that restarted it for Slack's outage would only stop it doing so.
  */
@@ -20,10 +25,10 @@ export function healthRoute(status: () => HealthStatus): HttpRoute {
     path: '/healthz',
     methods: {
       GET: (_req, res) => {
-        const { database, slack } = status();
+        const { database, slack, backstop } = status();
         const ok = database === 'ok';
         res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ ok, database, slack }));
+        res.end(JSON.stringify({ ok, database, slack, backstop }));
       },
     },
   };

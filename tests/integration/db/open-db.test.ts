@@ -40,6 +40,7 @@ describe('openDatabase', () => {
         '__drizzle_migrations',
         'approvals',
         'audit_events',
+        'backstops',
         'grants',
         'outbox',
         'requests',

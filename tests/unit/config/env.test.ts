@@ -207,3 +207,35 @@ describe('loadEnv: the audit chain key', () => {
     }
   });
 });
+
+describe('loadEnv: the backstop', () => {
+  const ROLE = 'arn:aws:iam::123456789012:role/hallpass-backstop';
+
+  it('is off without HALLPASS_BACKSTOP_ROLE_ARN, and on in the default group with it', () => {
+    expect(envOf(loadEnv(http())).backstop).toBeUndefined();
+    expect(envOf(loadEnv(http({ HALLPASS_BACKSTOP_ROLE_ARN: ROLE }))).backstop).toEqual({
+      roleArn: ROLE,
+      group: 'default',
+    });
+    expect(
+      envOf(loadEnv(http({ HALLPASS_BACKSTOP_ROLE_ARN: ROLE, HALLPASS_BACKSTOP_GROUP: 'hallpass' })))
+        .backstop,
+    ).toEqual({ roleArn: ROLE, group: 'hallpass' });
+  });
+
+  it('refuses a role that is not an IAM role ARN and a group Scheduler would not accept', () => {
+    const message = messageOf(
+      loadEnv(http({ HALLPASS_BACKSTOP_ROLE_ARN: 'hallpass-backstop', HALLPASS_BACKSTOP_GROUP: 'my group' })),
+    );
+    expect(message).toContain('HALLPASS_BACKSTOP_ROLE_ARN: must be an IAM role ARN');
+    expect(message).toContain(
+      'HALLPASS_BACKSTOP_GROUP: must be an EventBridge Scheduler schedule group name',
+    );
+  });
+
+  it('refuses a group without a role: the backstop would be off while the setting says otherwise', () => {
+    expect(messageOf(loadEnv(http({ HALLPASS_BACKSTOP_GROUP: 'hallpass' })))).toContain(
+      'HALLPASS_BACKSTOP_GROUP: needs HALLPASS_BACKSTOP_ROLE_ARN',
+    );
+  });
+});

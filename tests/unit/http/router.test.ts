@@ -14,7 +14,7 @@ describe('the HTTP router', () => {
 
   beforeEach(async () => {
     logger = new MemoryLogger();
-    health = { database: 'ok', slack: 'ready' };
+    health = { database: 'ok', slack: 'ready', backstop: 'on' };
     received.length = 0;
     server = createHttpServer({
       logger,
@@ -60,23 +60,23 @@ describe('the HTTP router', () => {
   it('serves a known path and method, with the query string ignored for routing', async () => {
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 200,
-      body: '{"ok":true,"database":"ok","slack":"ready"}',
+      body: '{"ok":true,"database":"ok","slack":"ready","backstop":"on"}',
     });
     expect((await sendRaw(port, { method: 'GET', path: '/healthz?probe=1&x=%zz' })).status).toBe(200);
-    health = { database: 'unreachable', slack: 'ready' };
+    health = { database: 'unreachable', slack: 'ready', backstop: 'on' };
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 503,
-      body: '{"ok":false,"database":"unreachable","slack":"ready"}',
+      body: '{"ok":false,"database":"unreachable","slack":"ready","backstop":"on"}',
     });
   });
 
   it('keeps /healthz at 200 while Slack is still connecting (grants still close), and says so', async () => {
-    health = { database: 'ok', slack: 'connecting' };
+    health = { database: 'ok', slack: 'connecting', backstop: 'off' };
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 200,
-      body: '{"ok":true,"database":"ok","slack":"connecting"}',
+      body: '{"ok":true,"database":"ok","slack":"connecting","backstop":"off"}',
     });
-    health = { database: 'unreachable', slack: 'connecting' };
+    health = { database: 'unreachable', slack: 'connecting', backstop: 'off' };
     expect((await sendRaw(port, { method: 'GET', path: '/healthz' })).status).toBe(503);
   });
 

@@ -1,0 +1,169 @@
+/**
+ * AWS's own deadline for every rule hallpass opens (issue 10). Each managed rule a live grant holds
+ * gets an EventBridge Scheduler schedule that revokes exactly that rule, by its id, at the end of the
+ * last live grant holding it plus the grace — so a rule closes even if every hallpass process and its
+ * database are gone. Shared rules and extensions move the schedule exactly as they move the rule's
+ * `hallpass:expires-at` tag; a rule let go of by its last holder loses its schedule.
+ *
+ * What AWS should hold is derived from the holds and grants in the database, which are committed
+ * before any call; `backstops` records what hallpass last made AWS hold. `syncBackstops` compares the
+ * two for some rules and calls AWS only where they differ; each call is idempotent, so a crash at any
+ * point is repaired by the next sync (reconciliation syncs every rule, and looks in AWS for schedules
+ * nobody wants and for missing ones).
+ *
+ * Role grants have no schedule: their STS session ends by itself at the grant's end (at least 15
+ * minutes after it starts, STS's minimum), which is AWS's backstop for them (see the README).
+ */
+import { backstopGraceOf, findResource } from '../domain/policy';
+import type { AppDeps } from './deps';
+import { describeError } from './notify';
+import type { Backstop, BackstopWant, RuleTarget } from './ports';
+
+export type BackstopDeps = Pick<
+  AppDeps,
+  'clock' | 'logger' | 'policy' | 'backstopRecords' | 'locks' | 'backstop'
+>;
+
+/** One rule whose backstop could not be made to match (left for the next sync). */
+export type BackstopFailure = { readonly ruleId: string; readonly error: string };
+
+/** Brings the backstops of these rules (default: every rule wanted or recorded) in line; returns the failures. */
+export type SyncBackstops = (ruleIds?: readonly string[]) => Promise<BackstopFailure[]>;
+
+const lockOf = (ruleId: string): string => `backstop/${ruleId}`;
+
+const sameTarget = (a: RuleTarget, b: RuleTarget): boolean =>
+  a.region === b.region && a.groupId === b.groupId && (a.assumeRoleArn ?? '') === (b.assumeRoleArn ?? '');
+
+/** When a wanted backstop fires and which role runs it, from the policy as it reads now. */
+function planOf(deps: BackstopDeps, want: BackstopWant, roleArn: string): Backstop {
+  const policy = deps.policy();
+  const resource = findResource(policy, want.resourceId);
+  const grace = backstopGraceOf(policy, resource);
+  const fireAt = new Date(Math.ceil((want.lastEnd.getTime() + grace) / 1000) * 1000);
+  const role = (resource?.kind === 'security-group' ? resource.backstopRoleArn : undefined) ?? roleArn;
+  return { ruleId: want.ruleId, target: want.target, fireAt, roleArn: role, grantId: want.grantId };
+}
+
+export const syncBackstops =
+  (deps: BackstopDeps): SyncBackstops =>
+  async (ruleIds) => {
+    const config = deps.backstop;
+    if (config === undefined) return [];
+    const names =
+      ruleIds ??
+      [
+        ...new Set([
+          ...deps.backstopRecords.wanted().map((w) => w.ruleId),
+          ...deps.backstopRecords.all().map((r) => r.ruleId),
+        ]),
+      ].sort();
+    const failures: BackstopFailure[] = [];
+    for (const ruleId of names) {
+      try {
+        // Read under the rule's lock: two grants ending or extending at once sync one after the other,
+        // and the later sees what the earlier did.
+        await deps.locks.run(lockOf(ruleId), async () => {
+          const want = deps.backstopRecords.wanted([ruleId])[0];
+          const have = deps.backstopRecords.get(ruleId);
+          if (want === undefined) {
+            if (have === undefined) return;
+            await config.port.remove(have.target, ruleId);
+            deps.backstopRecords.set(ruleId, undefined, deps.clock.now());
+            return;
+          }
+          const plan = planOf(deps, want, config.roleArn);
+          if (
+            have !== undefined &&
+            have.fireAt.getTime() === plan.fireAt.getTime() &&
+            sameTarget(have.target, plan.target)
+          )
+            return;
+          await config.port.put(plan);
+          deps.backstopRecords.set(
+            ruleId,
+            { ruleId, target: plan.target, fireAt: plan.fireAt },
+            deps.clock.now(),
+          );
+        });
+      } catch (error) {
+        failures.push({ ruleId, error: describeError(error) });
+      }
+    }
+    if (failures.length > 0) {
+      deps.logger.error({ failures }, 'could not bring AWS backstops in line; the next sync retries');
+    }
+    return failures;
+  };
+
+/** What a reconciliation of the backstops did. */
+export type BackstopReconcileResult = {
+  /** Schedules in AWS no live grant wants, deleted. */
+  readonly orphansRemoved: number;
+  /** Schedules hallpass had recorded that AWS no longer holds, put back. */
+  readonly missingRestored: number;
+  readonly failed: number;
+};
+
+/**
+ * Looks in AWS — every region and account where a backstop is wanted or recorded — for schedules of
+ * hallpass's that no live grant wants (deleted) and recorded ones that are missing (put back), then
+ * syncs every rule.
+ */
+export const reconcileBackstops =
+  (deps: BackstopDeps, sync: SyncBackstops) => async (): Promise<BackstopReconcileResult> => {
+    const config = deps.backstop;
+    if (config === undefined) return { orphansRemoved: 0, missingRestored: 0, failed: 0 };
+    const wanted = deps.backstopRecords.wanted();
+    const recorded = deps.backstopRecords.all();
+    const wantedIds = new Set(wanted.map((w) => w.ruleId));
+    const places = new Map<string, RuleTarget>();
+    for (const t of [...wanted.map((w) => w.target), ...recorded.map((r) => r.target)]) {
+      places.set(`${t.region}\n${t.assumeRoleArn ?? ''}`, t);
+    }
+    let orphansRemoved = 0;
+    let missingRestored = 0;
+    let failed = 0;
+    for (const place of places.values()) {
+      let listed: Set<string>;
+      try {
+        listed = new Set((await config.port.list(place)).map((l) => l.ruleId));
+      } catch (error) {
+        failed += 1;
+        deps.logger.error(
+          { region: place.region, assumeRoleArn: place.assumeRoleArn, err: describeError(error) },
+          'could not list the backstop schedules; will retry',
+        );
+        continue;
+      }
+      for (const ruleId of listed) {
+        if (wantedIds.has(ruleId)) continue;
+        await deps.locks.run(lockOf(ruleId), async () => {
+          // Looked at again under the lock: a grant may have opened on this rule meanwhile.
+          if (deps.backstopRecords.wanted([ruleId]).length > 0) return;
+          try {
+            await config.port.remove(place, ruleId);
+            deps.backstopRecords.set(ruleId, undefined, deps.clock.now());
+            orphansRemoved += 1;
+            deps.logger.warn({ ruleId }, 'removed a backstop schedule no live grant wants');
+          } catch (error) {
+            failed += 1;
+            deps.logger.error({ ruleId, err: describeError(error) }, 'could not remove an orphaned backstop');
+          }
+        });
+      }
+      for (const r of recorded) {
+        if (!sameRegionAndAccount(r.target, place) || listed.has(r.ruleId) || !wantedIds.has(r.ruleId))
+          continue;
+        // Recorded but gone from AWS (deleted by hand, or lost): forget it, so the sync puts it back.
+        deps.backstopRecords.set(r.ruleId, undefined, deps.clock.now());
+        missingRestored += 1;
+        deps.logger.warn({ ruleId: r.ruleId }, 'a backstop schedule was missing in AWS; putting it back');
+      }
+    }
+    failed += (await sync()).length;
+    return { orphansRemoved, missingRestored, failed };
+  };
+
+const sameRegionAndAccount = (a: RuleTarget, b: RuleTarget): boolean =>
+  a.region === b.region && (a.assumeRoleArn ?? '') === (b.assumeRoleArn ?? '');
