@@ -1,6 +1,7 @@
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { createAwsClients } from './adapters/aws/aws-clients';
 import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
+import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { createSqliteAuditRecordSource } from './adapters/db/audit-export-query';
@@ -193,6 +194,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     ...stores,
     auditRecord: createSqliteAuditRecordSource(handle.db, env.auditKeys),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
+    acls: createEc2NetworkAcls({ clientFor: aws.ec2For }),
     backstop:
       env.backstop === undefined
         ? undefined

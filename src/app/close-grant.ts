@@ -1,6 +1,7 @@
 import type { EndReason, Grant } from '../domain/grant';
 import { findResource } from '../domain/policy';
 import { syncBackstops } from './backstop';
+import { cutsConnections, planCuts, runCuts } from './cut-connections';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, type NotifyDeps, refreshCard, tellBoth } from './notify';
 import { lockKeyOf } from './open-grant';
@@ -21,6 +22,8 @@ type Deps = NotifyDeps &
     | 'faults'
     | 'backstopRecords'
     | 'backstop'
+    | 'cuts'
+    | 'acls'
   >;
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
@@ -76,11 +79,18 @@ export const closeGrant =
     if (opening !== undefined) keys.add(opening);
     const revoked: string[] = [];
     const kept: string[] = [];
+    let cutting = false;
     for (const key of keys) {
       await deps.locks.run(key, async () => {
         // Read again under the lock: the holds (and other grants' holds) are what they are now.
         const group = deps.rules.holdsOf(grantId).filter((h) => lockKeyOf(h) === key);
         const last = group.filter((h) => h.managed && deps.rules.otherLiveHolders(h.ruleId, grantId) === 0);
+        // Connections through the rules about to be revoked are cut after (`cutConnections: nacl`):
+        // planned first, so a crash from here on still cuts them.
+        if (last.length > 0 && cutsConnections(deps, grantId)) {
+          planCuts(deps, last);
+          cutting = true;
+        }
         // One call per role that reached the group (normally one): each rule with what opened it.
         for (const holds of groupByTarget(last)) {
           const first = holds[0];
@@ -134,6 +144,10 @@ export const closeGrant =
     // that is gone already, or cuts a shared one early — never late).
     deps.faults.point('close.before-backstop');
     await syncBackstops(deps)([...revoked, ...kept]);
+    // The rules are revoked: now the connections they let in (a failure is left to the next sweep).
+    // A retried close (its first attempt crashed after revoking) finds the cut it planned then.
+    if (cutting || deps.cuts.ofGrant(grantId).some((c) => c.state === 'planned'))
+      await runCuts(deps)(grantId);
     if (!closed.ok) return undefined;
     deps.logger.info(
       {

@@ -37,6 +37,8 @@ type Deps = Pick<
   | 'locks'
   | 'backstopRecords'
   | 'backstop'
+  | 'cuts'
+  | 'acls'
 >;
 
 /** An earlier vote that no longer counted at the quorum, and why (its approver's refusal now). */

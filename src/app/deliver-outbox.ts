@@ -37,6 +37,7 @@ const DATE_KEYS = new Set([
   'approvalDeadline',
   'decidedAt',
   'remindedAt',
+  'until',
 ]);
 
 const revive = <T>(json: string): T =>

@@ -6,12 +6,14 @@ import type {
   BackstopStore,
   Backstops,
   Clock,
+  CutStore,
   Directory,
   Faults,
   GrantStore,
   Ids,
   Logger,
   NetworkAccess,
+  NetworkAcls,
   Notifier,
   OutboxStore,
   RequestStore,
@@ -58,6 +60,9 @@ export type AppDeps = {
    * (`HALLPASS_BACKSTOP_ROLE_ARN`). Absent: no backstop (said at start-up and in /healthz).
    */
   readonly backstop?: { readonly port: Backstops; readonly roleArn: string } | undefined;
+  /** Open connections cut at a grant's end with network-ACL deny entries (`cutConnections: nacl`). */
+  readonly cuts: CutStore;
+  readonly acls: NetworkAcls;
   /** Crash points for the fault-injection tests; `noFaults` in production. */
   readonly faults: Faults;
 };

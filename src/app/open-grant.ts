@@ -2,6 +2,7 @@ import type { SecurityGroupResource } from '../domain/policy';
 import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import { syncBackstops } from './backstop';
+import { liftCutsFor } from './cut-connections';
 import type { AppDeps } from './deps';
 import { describeError, refreshCard, tellBoth } from './notify';
 import { openRoleSession } from './open-role-session';
@@ -32,6 +33,8 @@ type Deps = Pick<
   | 'faults'
   | 'backstopRecords'
   | 'backstop'
+  | 'cuts'
+  | 'acls'
 >;
 
 export const targetOf = (r: SecurityGroupResource): RuleTarget => ({
@@ -104,6 +107,8 @@ export const openGrant =
               await deps.network.retag(target, shared.ruleId, await laterTags(deps, shared, tags));
             continue;
           }
+          // An earlier grant's cut still denying this address would block the access just approved.
+          await liftCutsFor(deps, key);
           deps.faults.point('open.before-authorize');
           const result = await deps.network.authorize(target, { ...key, family: source.family }, tags);
           deps.faults.point('open.after-authorize');

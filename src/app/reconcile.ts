@@ -2,13 +2,14 @@ import type { Grant } from '../domain/grant';
 import { findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { CloseGrant } from './close-grant';
+import { cutsConnections, planCuts } from './cut-connections';
 import type { AppDeps } from './deps';
 import { deliver, describeError, loadCard, type NotifyDeps } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
 import type { ManagedRule, ReconcileReport, RuleDrift, RuleHold, RuleTarget } from './ports';
 import { compareRules } from './reconcile-compare';
 
-type Deps = NotifyDeps & Pick<AppDeps, 'rules' | 'audit' | 'network' | 'locks'>;
+type Deps = NotifyDeps & Pick<AppDeps, 'rules' | 'audit' | 'network' | 'locks' | 'cuts'>;
 
 /** Groups whose holds were all released longer ago than this are no longer looked at (unless the policy names them). */
 export const RECONCILE_RELEASED_FOR_MS = 7 * 24 * 60 * 60_000;
@@ -198,6 +199,30 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
 
   for (const orphan of orphans) {
     const { rule, reason } = orphan;
+    // A rule of a grant whose resource cuts connections (opened just before a crash, never recorded):
+    // its connections are cut like the grant's others, planned before the revoke.
+    const owner = rule.tags.grantId === undefined ? undefined : grants.get(rule.tags.grantId);
+    if (
+      owner !== undefined &&
+      rule.cidr !== undefined &&
+      (rule.protocol === 'tcp' || rule.protocol === 'udp') &&
+      cutsConnections(deps, owner.id)
+    ) {
+      planCuts(deps, [
+        {
+          grantId: owner.id,
+          ruleId: rule.ruleId,
+          region: target.region,
+          groupId: target.groupId,
+          assumeRoleArn: target.assumeRoleArn,
+          protocol: rule.protocol,
+          fromPort: rule.fromPort,
+          toPort: rule.toPort,
+          cidr: rule.cidr,
+          managed: true,
+        },
+      ]);
+    }
     try {
       await deps.network.revoke(target, [rule.ruleId]);
     } catch (error) {

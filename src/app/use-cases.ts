@@ -2,6 +2,8 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
 import { announceClosed, closeGrant } from './close-grant';
+import { checkConnectionTracking, type LingeringConnections } from './connection-tracking';
+import { removeStrayDenies, runCuts } from './cut-connections';
 import { approveRequest, denyRequest } from './decide-request';
 import { deliverOutbox } from './deliver-outbox';
 import type { AppDeps } from './deps';
@@ -21,6 +23,9 @@ import { runDueWork } from './run-due-work';
 import { searchAudit } from './search-audit';
 import { submitRequest } from './submit-request';
 
+/** How often reconciliation reads the connection tracking of the groups' interfaces. */
+const TRACKING_EVERY_MS = 60 * 60_000;
+
 /** Binds every use case to its dependencies once; the Slack adapter and the scheduler call these. */
 export function createUseCases(deps: AppDeps) {
   const close = closeGrant(deps);
@@ -32,6 +37,10 @@ export function createUseCases(deps: AppDeps) {
   const due = runDueWork(deps, close, announce);
   const reconcileRules = reconcile(deps, close, announce);
   const backstops = reconcileBackstops(deps, syncBackstops(deps));
+  /** Resources whose open connections outlive a grant's end, as the last reconciliation read them. */
+  const lingering = new Map<string, number>();
+  const readTracking = checkConnectionTracking(deps, lingering);
+  let trackingReadAt: number | undefined;
   return {
     submitRequest: submitRequest(deps, open),
     approveRequest: approveRequest(deps, open),
@@ -45,11 +54,25 @@ export function createUseCases(deps: AppDeps) {
     reconcile: async () => {
       const rules = await reconcileRules();
       const b = await backstops();
+      // Connection cuts a crash interrupted are finished, and those past their hold lifted.
+      const cuts = await runCuts(deps)();
+      // Read at start-up and then hourly: interfaces change rarely, and EC2's API budget is shared.
+      const now = deps.clock.now().getTime();
+      let tracking = 0;
+      let strays = { removed: 0, failed: 0 };
+      if (trackingReadAt === undefined || now - trackingReadAt >= TRACKING_EVERY_MS) {
+        trackingReadAt = now;
+        tracking = await readTracking();
+        strays = await removeStrayDenies(deps)();
+      }
       return {
         ...rules,
         backstopOrphansRemoved: b.orphansRemoved,
         backstopsRestored: b.missingRestored,
-        failed: rules.failed + b.failed,
+        connectionsCut: cuts.cut,
+        cutsLifted: cuts.lifted,
+        strayDeniesRemoved: strays.removed,
+        failed: rules.failed + b.failed + cuts.failed + tracking + strays.failed,
       };
     },
     closeGrant: close,
@@ -72,6 +95,8 @@ export function createUseCases(deps: AppDeps) {
     overview: overview(deps),
     dashboard: dashboard(deps),
     resourcesFor: resourcesFor(deps),
+    /** Resource id → how long (s) its interfaces keep idle TCP connections past a grant's end, where it warns. */
+    lingeringConnections: (): LingeringConnections => lingering,
     directory: deps.directory,
     policy: deps.policy,
     /** Whether this person may send another `/access` now (a per-user limit against floods). */

@@ -36,6 +36,7 @@ const SG_ONLY_KEYS = [
   'assumeRoleArn',
   'backstopGrace',
   'backstopRoleArn',
+  'cutConnections',
 ];
 const ROLE_ONLY_KEYS = ['roleArn'];
 
@@ -161,6 +162,9 @@ const securityGroup = z.strictObject({
   assumeRoleArn: roleArn.optional(),
   backstopGrace: backstopGrace.optional(),
   backstopRoleArn: roleArn.optional(),
+  cutConnections: z
+    .enum(['none', 'nacl'], { error: (iss) => `${show(iss.input)} must be nacl or none` })
+    .optional(),
 });
 
 const awsRole = z.strictObject({ kind: z.literal('aws-role'), ...common, roleArn });
@@ -284,12 +288,44 @@ const policySchema = z
     auditHeadInterval: duration.refine((ms) => ms >= 60_000, { error: 'must be at least 1m' }).optional(),
     /** How long after a grant's end AWS's backstop revokes its rules (issue 10). Default: 2m. */
     backstopGrace: backstopGrace.optional(),
+    /** Network-ACL rule numbers reserved for hallpass's deny entries, `low-high` within 1-32766. */
+    naclRuleNumbers: z
+      .unknown()
+      .transform((v, ctx) => {
+        const m = typeof v === 'string' ? /^(\d{1,5})\s*-\s*(\d{1,5})$/.exec(v.trim()) : null;
+        const from = Number(m?.[1]);
+        const to = Number(m?.[2]);
+        if (m === null || from < 1 || to > 32766 || from > to) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${show(v)} is not a range of network ACL rule numbers low-high within 1-32766 (e.g. "100-119")`,
+          });
+        }
+        return { from, to };
+      })
+      .optional(),
+    naclHold: duration.refine((ms) => ms >= 60_000, { error: 'must be at least 1m' }).optional(),
+    naclEntryLimit: intBetween(1, 40).optional(),
+    warnEstablishedAbove: duration.optional(),
     resources: z.array(resource).min(1, { error: 'must list at least one resource' }),
   })
   .superRefine(
     (value, ctx) => {
       const resources: unknown = value.resources;
       if (!Array.isArray(resources)) return;
+      const cutting = resources.findIndex(
+        (r: unknown) =>
+          typeof r === 'object' &&
+          r !== null &&
+          (r as { cutConnections?: unknown }).cutConnections === 'nacl',
+      );
+      if (cutting >= 0 && value.naclRuleNumbers === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['naclRuleNumbers'],
+          message: `is required by resources[${cutting}].cutConnections: nacl — reserve a range of network ACL rule numbers for hallpass's deny entries, lower than your own allow entries (e.g. "100-119")`,
+        });
+      }
       const firstIndex = new Map<string, number>();
       resources.forEach((r: unknown, i) => {
         const id = typeof r === 'object' && r !== null ? (r as Loose).id : undefined;
@@ -342,6 +378,7 @@ function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
     assumeRoleArn: r.assumeRoleArn,
     backstopGrace: r.backstopGrace,
     backstopRoleArn: r.backstopRoleArn,
+    cutConnections: r.cutConnections === 'nacl' ? 'nacl' : undefined,
   };
 }
 
@@ -356,6 +393,10 @@ function toPolicy(p: PolicyInput): Policy {
     auditChannel: p.auditChannel,
     auditHeadInterval: p.auditHeadInterval,
     backstopGrace: p.backstopGrace,
+    naclRuleNumbers: p.naclRuleNumbers,
+    naclHold: p.naclHold,
+    naclEntryLimit: p.naclEntryLimit,
+    warnEstablishedAbove: p.warnEstablishedAbove,
     resources: p.resources.map((r) => toResource(r, approvalTimeout)),
   };
 }

@@ -67,6 +67,12 @@ export type SecurityGroupResource = ResourceBase & {
    * `HALLPASS_BACKSTOP_ROLE_ARN` (hallpass's own account).
    */
   readonly backstopRoleArn?: string | undefined;
+  /**
+   * `nacl`: at the end, hallpass also adds a network-ACL deny entry for the grant's address and ports
+   * in the ACLs of the subnets where the group is in use, so connections established during the grant
+   * stop at once (security groups are stateful: revoking a rule does not end them). Absent: not cut.
+   */
+  readonly cutConnections?: 'nacl' | undefined;
 };
 
 export type AwsRoleResource = ResourceBase & {
@@ -108,6 +114,20 @@ export type Policy = {
   readonly auditHeadInterval?: number | undefined;
   /** How long after a grant's end AWS's backstop revokes its rules (issue 10); absent: `DEFAULTS.backstopGrace`. */
   readonly backstopGrace?: number | undefined;
+  /** The network-ACL rule numbers reserved for hallpass's deny entries (needed by `cutConnections: nacl`). */
+  readonly naclRuleNumbers?: { readonly from: number; readonly to: number } | undefined;
+  /**
+   * How long a deny entry stays. Absent: the longest TCP established timeout of the group's interfaces
+   * plus a minute, so a connection cut is forgotten by EC2 before its entry goes.
+   */
+  readonly naclHold?: number | undefined;
+  /** The network ACL entries per direction the account allows (AWS's default quota: 20). */
+  readonly naclEntryLimit?: number | undefined;
+  /**
+   * Resources without a cut whose interfaces keep idle established TCP connections longer than this
+   * are warned about (start-up, `/access resources`). Absent: 15 minutes.
+   */
+  readonly warnEstablishedAbove?: number | undefined;
 };
 
 /**
@@ -128,6 +148,8 @@ export const DEFAULTS = {
   warnBefore: 5 * 60_000,
   breakGlassMaxDuration: 60 * 60_000,
   backstopGrace: 2 * 60_000,
+  naclEntryLimit: 20,
+  warnEstablishedAbove: 15 * 60_000,
 } as const;
 
 /** The grace after a grant's end before AWS's backstop revokes a rule of this resource. */

@@ -46,6 +46,8 @@ const REQUESTER_EMAIL = 'requester@example.com';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/ProdReadOnly';
 const APPROVER = 'UAPPROVER1';
 const SOURCE = '203.0.113.7';
+/** The network ACL of the subnet where the group is in use: a grant's end cuts its connections there. */
+const ACL_ID = 'acl-0123456789abcdef0';
 /** Two entries, so opening is a batch of two authorizations and `open.after-first-rule` is reached. */
 const PORTS = [
   { from: 443, to: 443 },
@@ -55,6 +57,8 @@ const PORTS = [
 const POLICY = `
 approvalTimeout: 30m
 warnBefore: 0s
+naclRuleNumbers: "100-119"
+naclHold: 10m
 resources:
   - id: prod-web
     kind: security-group
@@ -67,6 +71,7 @@ resources:
     channel: ${CHANNEL}
     approvers: ["@sre"]
     approvals: 1
+    cutConnections: nacl
   - id: prod-readonly
     kind: aws-role
     roleArn: ${ROLE_ARN}
@@ -211,6 +216,14 @@ type Snapshot = {
   readonly auditIntact: boolean;
   /** The backstops in EventBridge Scheduler: `<schedule name> <when it fires>`. */
   readonly backstops: string[];
+  /** The network ACL's numbered inbound deny entries: `<cidr> <from>-<to>`. */
+  readonly denies: string[];
+  /**
+   * What the grant's end must cut: a deny for every managed rule it ever held (released or not), as
+   * `<cidr> <from>-<to>`. A rule authorized just before a crash and never recorded is revoked by
+   * reconciliation as an orphan, without a cut.
+   */
+  readonly mustCut: string[];
 };
 
 /**
@@ -232,6 +245,21 @@ function snapshot(dbPath: string, ec2: FakeEc2, sts: FakeStsIam, scheduler: Fake
       session,
       sessionDenied: session !== undefined && sts.sessionDenied(session.assumedRoleId),
       auditIntact: verifyAuditChain(db).ok,
+      mustCut: [
+        ...new Set(
+          ec2.calls
+            .filter((x) => x.action === 'AuthorizeSecurityGroupIngress')
+            .map(
+              (x) =>
+                `${x.params['IpPermissions.1.IpRanges.1.CidrIp']} ${x.params['IpPermissions.1.FromPort']}-${x.params['IpPermissions.1.ToPort']}`,
+            ),
+        ),
+      ].sort(),
+      denies: ec2
+        .aclEntries(ACL_ID)
+        .filter((e) => !e.egress && e.ruleNumber < 32767 && e.ruleAction === 'deny')
+        .map((e) => `${e.cidrBlock} ${e.portRange?.from}-${e.portRange?.to}`)
+        .sort(),
       backstops: scheduler
         .schedules()
         .map((x) => `${x.Name} ${scheduler.at(x.Name).toISOString()}`)
@@ -243,7 +271,7 @@ function snapshot(dbPath: string, ec2: FakeEc2, sts: FakeStsIam, scheduler: Fake
 }
 
 const describeSnapshot = (s: Snapshot): string =>
-  `\n  grant: ${JSON.stringify(s.grant)}\n  holds: ${JSON.stringify(s.holds.map((h) => [h.ruleId, h.fromPort, h.toPort]))}\n  EC2 rules: ${JSON.stringify(s.rules.map((r) => [r.id, r.fromPort, r.toPort, r.tags['hallpass:grant-id']]))}\n  session denied: ${s.sessionDenied}\n  backstops: ${JSON.stringify(s.backstops)}`;
+  `\n  grant: ${JSON.stringify(s.grant)}\n  holds: ${JSON.stringify(s.holds.map((h) => [h.ruleId, h.fromPort, h.toPort]))}\n  EC2 rules: ${JSON.stringify(s.rules.map((r) => [r.id, r.fromPort, r.toPort, r.tags['hallpass:grant-id']]))}\n  session denied: ${s.sessionDenied}\n  backstops: ${JSON.stringify(s.backstops)}\n  denies: ${JSON.stringify(s.denies)}`;
 
 /** What is granted: a security-group rule per port (two ports), or an STS role session. */
 type Kind = 'security-group' | 'aws-role';
@@ -264,7 +292,10 @@ type Case = {
   readonly restart: Restart;
 };
 
-const isClosePoint = (p: FaultPoint): boolean => p.startsWith('close.');
+/** Points reached at the end: closing, and cutting the connections of what was closed. */
+const isClosePoint = (p: FaultPoint): boolean => p.startsWith('close.') || p.startsWith('cut.');
+/** What a security-group grant's end leaves in the network ACL: a deny per port for its address. */
+const CUT = PORTS.map((p) => `${SOURCE}/32 ${p.from}-${p.to}`).sort();
 const isExtendPoint = (p: FaultPoint): boolean => p.startsWith('extend.');
 /** Points reached once per port: crash on the first and, separately, on the second of the batch. */
 const PER_PORT: readonly FaultPoint[] = ['open.before-authorize', 'open.after-authorize'];
@@ -340,6 +371,9 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
     sts = await startFakeStsIam({ roles: [{ arn: ROLE_ARN, maxSessionDuration: 3600 }] });
     // The backstops are on: every step must leave rule and backstop consistent too (issue 10).
     scheduler = await startFakeScheduler({ ec2Url: ec2.url });
+    // Where the group is in use, so an end cuts the connections there (cutConnections: nacl).
+    ec2.addNetworkAcl({ id: ACL_ID, subnetIds: ['subnet-0a'] });
+    ec2.addNetworkInterface({ subnetId: 'subnet-0a', groupIds: [GROUP_ID], tcpEstablishedTimeout: 60 });
   });
 
   afterEach(async () => {
@@ -424,6 +458,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         s.grant?.state === 'closed' &&
         s.rules.length === 0 &&
         s.backstops.length === 0 &&
+        s.denies.join() === s.mustCut.join() &&
         (c.kind === 'security-group' || s.sessionDenied);
 
       // Arrange and act: the first bot runs until it kills itself at the point.
@@ -476,6 +511,8 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         // And AWS's backstop for each, at the grant's (possibly extended) end plus the grace.
         const end = recovered.grant.expiresAt;
         expect(recovered.backstops).toEqual(recovered.rules.map((r) => backstopOf(r.id, end)).sort());
+        // Nothing cut while it runs.
+        expect(recovered.denies).toEqual([]);
       } else {
         // Fully closed at start-up: nothing left in EC2, nothing held, a role session denied. A rule left
         // here is one the crashed bot created in EC2 and the restart did not find.
@@ -510,6 +547,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         sessionDenied: final.sessionDenied,
         auditIntact: final.auditIntact,
         backstops: final.backstops,
+        denies: final.denies,
       }).toEqual({
         state: 'closed',
         endReason: c.end === 'revoke' ? 'revoked' : 'expired',
@@ -518,7 +556,13 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         sessionDenied: c.kind === 'aws-role',
         auditIntact: true,
         backstops: [],
+        // Its connections cut, whichever step the crash interrupted: a deny for every rule it held.
+        denies: final.mustCut,
       });
+      // A grant that reached its end active held both rules, so both are cut.
+      if (c.kind === 'security-group' && (c.restart === 'at-once' || isClosePoint(c.point))) {
+        expect(final.denies).toEqual(CUT);
+      }
       second.proc.kill('SIGKILL');
       await exitOf(second, WAIT_MS);
     },

@@ -47,12 +47,13 @@ function tcpEstablishedSeconds(eni: NetworkInterface): number {
   return eni.ConnectionTrackingConfiguration?.TcpEstablishedTimeout ?? DEFAULT_TCP_ESTABLISHED_SECONDS;
 }
 
-/** Rule numbers of an ACL's numbered inbound entries, ascending, each once. */
-function ingressRuleNumbers(acl: NetworkAcl): number[] {
+/** Rule numbers of an ACL's numbered inbound entries (only its deny entries with `denyOnly`), ascending, each once. */
+function ingressRuleNumbers(acl: NetworkAcl, denyOnly = false): number[] {
   const numbers = new Set<number>();
   for (const entry of acl.Entries ?? []) {
     const n = entry.RuleNumber;
     if (entry.Egress === true || n === undefined || n >= FIRST_DEFAULT_RULE_NUMBER) continue;
+    if (denyOnly && entry.RuleAction !== 'deny') continue;
     numbers.add(n);
   }
   return [...numbers].sort((a, b) => a - b);
@@ -163,6 +164,7 @@ export function createEc2NetworkAcls(deps: Ec2NetworkAclsDeps): NetworkAcls {
           acls.set(acl.NetworkAclId, {
             aclId: acl.NetworkAclId,
             ingressRuleNumbers: ingressRuleNumbers(acl),
+            ingressDenyRuleNumbers: ingressRuleNumbers(acl, true),
           });
         }
       }

@@ -8,6 +8,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { CutState } from '../../app/ports';
 import type { EndReason, GrantState } from '../../domain/grant';
 import type { RequestState } from '../../domain/request';
 
@@ -265,6 +266,60 @@ export const backstops = sqliteTable('backstops', {
   fireAt: integer('fire_at', { mode: 'number' }).notNull(),
   updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
 });
+
+/** Where a connection cut stands (see `connectionCuts`). */
+export const CUT_STATES = [
+  'planned',
+  'adding',
+  'in_place',
+  'removing',
+  'removed',
+  'refused',
+] as const satisfies readonly CutState[];
+
+/**
+ * Open connections cut at a grant's end (issue 10, `cutConnections: nacl`): network-ACL deny entries
+ * for the grant's address and ports. A `planned` row (no ACL yet) is written before the rule is
+ * revoked; it is expanded into one `adding` row per ACL, each with its rule number, before the entry is
+ * created in AWS; `in_place` until `remove_at`; then `removing` until AWS confirms, and `removed`.
+ * `refused`: the ACL had no free number or no room (said in the thread). Every step is recorded
+ * before its AWS call, so a crash is finished by the next sweep.
+ */
+export const connectionCuts = sqliteTable(
+  'connection_cuts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    grantId: text('grant_id')
+      .notNull()
+      .references(() => grants.id),
+    region: text('region').notNull(),
+    groupId: text('group_id').notNull(),
+    assumeRoleArn: text('assume_role_arn'),
+    protocol: text('protocol', { enum: ['tcp', 'udp'] }).notNull(),
+    fromPort: integer('from_port', { mode: 'number' }).notNull(),
+    toPort: integer('to_port', { mode: 'number' }).notNull(),
+    cidr: text('cidr').notNull(),
+    /** NULL while `planned`. */
+    networkAclId: text('network_acl_id'),
+    ruleNumber: integer('rule_number', { mode: 'number' }),
+    state: text('state', { enum: CUT_STATES }).notNull(),
+    /** When the entry goes (epoch ms); set once it is in place. */
+    removeAt: integer('remove_at', { mode: 'number' }),
+    /** Why it was refused, or the last failure. */
+    note: text('note'),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    index('connection_cuts_grant_idx').on(t.grantId),
+    index('connection_cuts_state_idx').on(t.state),
+    // One live entry per ACL rule number: two cuts can never be given the same number.
+    uniqueIndex('connection_cuts_entry_uq')
+      .on(t.networkAclId, t.ruleNumber)
+      .where(sql`${t.state} IN ('adding', 'in_place', 'removing')`),
+    check('connection_cuts_state_check', sql`${t.state} IN (${inList(CUT_STATES)})`),
+  ],
+);
 
 /**
  * The audit trail. Append-only: the store exposes no update or delete, and triggers in the

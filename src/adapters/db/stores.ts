@@ -1,6 +1,7 @@
 import type {
   AuditLog,
   BackstopStore,
+  CutStore,
   GrantStore,
   OutboxStore,
   RequestStore,
@@ -10,6 +11,7 @@ import type {
 } from '../../app/ports';
 import { createSqliteAuditLog, type SqliteAuditLogOptions } from './audit-log';
 import { createSqliteBackstopStore } from './backstop-store';
+import { createSqliteCutStore } from './cut-store';
 import { createSqliteGrantStore } from './grant-store';
 import type { DbHandle } from './open-db';
 import { createSqliteOutboxStore } from './outbox-store';
@@ -27,6 +29,7 @@ export type SqliteStores = {
   readonly outbox: OutboxStore;
   readonly audit: AuditLog;
   readonly backstopRecords: BackstopStore;
+  readonly cuts: CutStore;
   readonly uow: UnitOfWork;
 };
 
@@ -43,6 +46,7 @@ export function createSqliteStores(
     outbox: createSqliteOutboxStore(handle.db),
     audit: createSqliteAuditLog(handle.db, options),
     backstopRecords: createSqliteBackstopStore(handle.db),
+    cuts: createSqliteCutStore(handle.db),
     uow: createSqliteUnitOfWork(handle.sqlite),
   };
 }

@@ -59,6 +59,7 @@ describe('a close that overtakes an open still in progress', () => {
       policy: () => policy,
       auditRecord: {} as AppDeps['auditRecord'],
       network,
+      acls: {} as AppDeps['acls'],
       roles: {} as AppDeps['roles'],
       notifier: {} as AppDeps['notifier'],
       directory: {} as AppDeps['directory'],

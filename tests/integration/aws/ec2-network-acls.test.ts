@@ -66,7 +66,7 @@ describe('survey', () => {
       subnetIds: [SUBNET_A, SUBNET_B],
       ipv6: true,
       entries: [
-        { ruleNumber: 200, cidrBlock: '10.0.0.0/16' },
+        { ruleNumber: 200, cidrBlock: '10.0.0.0/16', ruleAction: 'deny' },
         { ruleNumber: 100, protocol: '6', portRange: { from: 443, to: 443 }, cidrBlock: '0.0.0.0/0' },
         { ruleNumber: 101, ipv6CidrBlock: '::/0' },
         { ruleNumber: 50, egress: true, cidrBlock: '0.0.0.0/0' },
@@ -110,9 +110,9 @@ describe('survey', () => {
       tcpEstablishedSeconds: DEFAULT_TCP_ESTABLISHED_SECONDS,
       acls: [
         // Egress 50 and the default `*` entries (32767, and 32768 for IPv6) are left out.
-        { aclId: ACL_AB, ingressRuleNumbers: [100, 101, 200] },
+        { aclId: ACL_AB, ingressRuleNumbers: [100, 101, 200], ingressDenyRuleNumbers: [200] },
         // The default ACL's rule 100 allowing everything.
-        { aclId: ACL_C, ingressRuleNumbers: [100] },
+        { aclId: ACL_C, ingressRuleNumbers: [100], ingressDenyRuleNumbers: [] },
       ],
     });
     expect(DEFAULT_TCP_ESTABLISHED_SECONDS).toBe(432_000);
@@ -148,7 +148,9 @@ describe('survey', () => {
 
     expect(survey.interfaces).toBe(3);
     expect(survey.tcpEstablishedSeconds).toBe(7200);
-    expect(survey.acls).toEqual([{ aclId: ACL_AB, ingressRuleNumbers: [100, 101, 200] }]);
+    expect(survey.acls).toEqual([
+      { aclId: ACL_AB, ingressRuleNumbers: [100, 101, 200], ingressDenyRuleNumbers: [200] },
+    ]);
   });
 
   it('counts an interface with only UDP timeouts set as having the default TCP timeout', async () => {
@@ -219,7 +221,11 @@ describe('survey paging', () => {
     expect(survey.interfaces).toBe(1250);
     expect(survey.tcpEstablishedSeconds).toBe(60 + 1249);
     expect(survey.acls).toHaveLength(250);
-    expect(survey.acls[0]).toEqual({ aclId: `acl-${'0'.repeat(17)}`, ingressRuleNumbers: [10] });
+    expect(survey.acls[0]).toEqual({
+      aclId: `acl-${'0'.repeat(17)}`,
+      ingressRuleNumbers: [10],
+      ingressDenyRuleNumbers: [],
+    });
     expect(survey.acls.map((a) => a.aclId)).toEqual([...survey.acls.map((a) => a.aclId)].sort());
     const actions = fake.calls.map((c) => c.action);
     expect(actions.filter((a) => a === 'DescribeNetworkInterfaces')).toHaveLength(2);

@@ -41,6 +41,7 @@ describe('openDatabase', () => {
         'approvals',
         'audit_events',
         'backstops',
+        'connection_cuts',
         'grants',
         'outbox',
         'requests',

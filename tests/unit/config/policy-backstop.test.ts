@@ -92,3 +92,53 @@ describe('the backstop in the policy', () => {
     ]);
   });
 });
+
+describe('cutting open connections in the policy', () => {
+  it('reads cutConnections and the reserved rule numbers, hold and limits', () => {
+    const policy = policyOf({
+      naclRuleNumbers: '100-119',
+      naclHold: '10m',
+      naclEntryLimit: 40,
+      warnEstablishedAbove: '1h',
+      resources: [
+        { ...SG, cutConnections: 'nacl' },
+        { ...SG, id: 'other', cutConnections: 'none' },
+      ],
+    });
+    expect(policy).toMatchObject({
+      naclRuleNumbers: { from: 100, to: 119 },
+      naclHold: 600_000,
+      naclEntryLimit: 40,
+      warnEstablishedAbove: 3_600_000,
+    });
+    expect(findResource(policy, 'prod-db')).toMatchObject({ cutConnections: 'nacl' });
+    expect(findResource(policy, 'other')).not.toHaveProperty('cutConnections', 'nacl');
+  });
+
+  it('needs reserved rule numbers for a resource that cuts, and says which resource asked', () => {
+    const result = check({ resources: [SG, { ...SG, id: 'cuts', cutConnections: 'nacl' }] });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.section.problems).toEqual([
+      expect.stringMatching(/^naclRuleNumbers: is required by resources\[1\]\.cutConnections: nacl/),
+    ]);
+  });
+
+  it.each([['0-10'], ['200-100'], ['100-40000'], ['a lot']])('refuses the rule numbers %s', (range) => {
+    const result = check({ naclRuleNumbers: range, resources: [{ ...SG, cutConnections: 'nacl' }] });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.section.problems).toEqual([
+      expect.stringMatching(
+        /^naclRuleNumbers: .* is not a range of network ACL rule numbers low-high within 1-32766/,
+      ),
+    ]);
+  });
+
+  it('refuses an unknown way of cutting', () => {
+    const result = check({ naclRuleNumbers: '100-119', resources: [{ ...SG, cutConnections: 'firewall' }] });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.section.problems).toEqual(['resources[0].cutConnections: "firewall" must be nacl or none']);
+  });
+});

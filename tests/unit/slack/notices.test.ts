@@ -402,6 +402,44 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
     'requester',
     ['The policy changed under your access', 'keeps exactly what was approved'],
   ],
+  [
+    'connections-cut',
+    {
+      type: 'connections-cut',
+      card: card(),
+      grant,
+      phase: 'cut',
+      entries: ['acl-0abc #100'],
+      until: at(60),
+    },
+    'thread',
+    ['were cut at its end', 'network ACL deny acl-0abc #100', 'in place until'],
+  ],
+  [
+    'connections-cut',
+    {
+      type: 'connections-cut',
+      card: card(),
+      grant,
+      phase: 'refused',
+      entries: [],
+      why: 'network ACL acl-0abc has no free rule number in 100-101',
+    },
+    'requester',
+    ['your address', 'could not be cut', 'no free rule number in 100-101', 'one already established goes on'],
+  ],
+  [
+    'connections-cut',
+    { type: 'connections-cut', card: card(), grant, phase: 'lifted', entries: ['acl-0abc #100'] },
+    'thread',
+    ['were removed as planned', 'acl-0abc #100'],
+  ],
+  [
+    'connections-cut',
+    { type: 'connections-cut', card: card(), grant, phase: 'cut', entries: ['acl-0abc #100'], until: at(60) },
+    'requester',
+    ['from your address', 'were cut at its end'],
+  ],
 ];
 
 /** `now` five minutes before `grant` ends, for "in 5m". */
@@ -451,6 +489,7 @@ describe('noticeMessage', () => {
       'grant-reviewed': true,
       'grant-close-failing': true,
       'grant-policy-changed': true,
+      'connections-cut': true,
     };
     const covered = new Set(cases.map(([, n, a]) => `${n.type}/${a}`));
     for (const t of Object.keys(every)) {

@@ -223,6 +223,27 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
         extra: keeps,
       };
     }
+    case 'connections-cut': {
+      const { grant } = notice;
+      const id = `grant ${safeText(grant.id, 80)}`;
+      const where = notice.entries.map((e) => safeText(e, 80)).join(', ');
+      const whose = toRequester ? 'your' : `${mention(request.requesterId)}'s`;
+      switch (notice.phase) {
+        case 'cut':
+          return {
+            main: `:scissors: Connections still open from ${whose} address to ${res} (${id}) were cut at its end: network ACL deny ${where}, in place until ${slackDate(notice.until ?? grant.expiresAt)}.`,
+          };
+        case 'refused':
+          return {
+            main: `:warning: Connections still open from ${whose} address to ${res} (${id}) could not be cut at its end: ${safeText(notice.why ?? 'the network ACL had no room', 300)}. The rule is closed, so no new connection opens; one already established goes on until EC2 stops tracking it.`,
+          };
+        case 'lifted':
+          return {
+            main: `The network ACL deny entries that cut ${whose} connections to ${res} (${id}) were removed as planned: ${where}.`,
+          };
+      }
+      break;
+    }
     case 'grant-close-failing': {
       const { grant } = notice;
       const id = `grant ${safeText(grant.id, 80)}`;

@@ -64,7 +64,9 @@ export const accessCommand =
           const actor = await whoIs();
           const resources = ctx.uc.resourcesFor(actor);
           const why = resources.length === 0 ? whyNothing(actor) : undefined;
-          return reply(why === undefined ? resourcesMessage(resources) : { text: why });
+          return reply(
+            why === undefined ? resourcesMessage(resources, ctx.uc.lingeringConnections()) : { text: why },
+          );
         }
         case 'list': {
           const actor = await whoIs();
