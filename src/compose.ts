@@ -283,6 +283,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     run: useCases.reconcile,
   });
   if (reconcileOn) await sweep.runNow();
+  const cutting = policy.resources.filter((r) => r.kind === 'security-group' && r.cutConnections === 'nacl');
+  if (cutting.length > 0 && (!reconcileOn || env.reconcileIntervalMs === 0)) {
+    logger.warn(
+      { resources: cutting.map((r) => r.id) },
+      'these resources cut open connections at the end, but the periodic reconciliation is off (HALLPASS_RECONCILE_INTERVAL=0s): their network ACL deny entries are lifted only at the next start-up',
+    );
+  }
   // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
   useCases.announcePolicyChanges(policy);
   await sched.start();

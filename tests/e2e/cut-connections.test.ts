@@ -210,6 +210,14 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
     expect(entries(h, ACL).map((e) => e.ruleNumber)).toEqual([110, 200]);
   });
 
+  it('warns at start-up that cuts are lifted only at start-ups when the periodic sweep is off', async () => {
+    h = await startHarness({ policy: policy('100-119'), reconcileInterval: '0s' });
+    const warned = h.logger.lines.filter(
+      (l) => l.level === 'warn' && /periodic reconciliation is off/.test(l.msg),
+    );
+    expect(warned.map((l) => l.fields)).toEqual([{ resources: ['prod-db'] }]);
+  });
+
   it('cuts nothing for a resource without cutConnections', async () => {
     h = await startHarness({ policy: policy('100-119') });
     h.ec2.addNetworkAcl({ id: ACL, subnetIds: ['subnet-a'] });
