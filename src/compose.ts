@@ -18,6 +18,7 @@ import { createSlackNotifier } from './adapters/slack/notifier';
 import { singleAttemptClientOptions } from './adapters/slack/web-client';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
+import { createFollowUps } from './app/follow-ups';
 import { KeyedMutex } from './app/keyed-mutex';
 import {
   type Clock,
@@ -117,6 +118,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   /** The policy in force: read at every decision, replaced whole by `reloadPolicy`. */
   let policy = opts.policy;
   const stores = createSqliteStores(handle, { key: env.auditKeys?.current });
+  const followUps = createFollowUps(logger);
   // Before anything appends to it or touches AWS: the audit log must verify (issue 9), or start-up stops.
   try {
     const checked = verifyAuditLogAtStart({
@@ -195,6 +197,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     auditRecord: createSqliteAuditRecordSource(handle.db, env.auditKeys),
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
     acls: createEc2NetworkAcls({ clientFor: aws.ec2For }),
+    followUps,
     backstop:
       env.backstop === undefined
         ? undefined
@@ -362,6 +365,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         await sched.idle();
         await sweep.idle();
         await headLoop.idle();
+        await followUps.idle();
         await outboxLoop.idle();
         await refresher.idle();
       }
@@ -379,6 +383,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       await sched.idle();
       await sweep.idle();
       await headLoop.idle();
+      // What follows the last closes (backstops, cuts): reconciliation would finish it, but finish it now.
+      await followUps.idle();
       // A delivery in flight ends within one Slack timeout; what is still waiting goes out at the next start.
       await outboxLoop.idle();
       await refresher.idle();

@@ -24,6 +24,7 @@ type Deps = NotifyDeps &
     | 'backstop'
     | 'cuts'
     | 'acls'
+    | 'followUps'
   >;
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
@@ -143,11 +144,16 @@ export const closeGrant =
     // still hold a shared one. A failure is left to the next sync (a stale backstop only revokes a rule
     // that is gone already, or cuts a shared one early — never late).
     deps.faults.point('close.before-backstop');
-    await syncBackstops(deps)([...revoked, ...kept]);
     // The rules are revoked: now the connections they let in (a failure is left to the next sweep).
     // A retried close (its first attempt crashed after revoking) finds the cut it planned then.
-    if (cutting || deps.cuts.ofGrant(grantId).some((c) => c.state === 'planned'))
-      await runCuts(deps)(grantId);
+    const cut = cutting || deps.cuts.ofGrant(grantId).some((c) => c.state === 'planned');
+    // Neither holds back the next close: queued after this one (reconciliation finishes what a crash drops).
+    const followUp = async () => {
+      await syncBackstops(deps)([...revoked, ...kept]);
+      if (cut) await runCuts(deps)(grantId);
+    };
+    if (deps.followUps === undefined) await followUp();
+    else deps.followUps.after(`grant ${grantId} closed`, followUp);
     if (!closed.ok) return undefined;
     deps.logger.info(
       {

@@ -1,5 +1,6 @@
 import type { Policy } from '../domain/policy';
 import type { AuditRecordSource } from './audit-ports';
+import type { FollowUps } from './follow-ups';
 import type { KeyedMutex } from './keyed-mutex';
 import type {
   AuditLog,
@@ -63,6 +64,11 @@ export type AppDeps = {
   /** Open connections cut at a grant's end with network-ACL deny entries (`cutConnections: nacl`). */
   readonly cuts: CutStore;
   readonly acls: NetworkAcls;
+  /**
+   * Where a close queues what follows it (its backstop's move, its connection cut), so those never
+   * hold back another close. Absent (unit tests): run at once, awaited.
+   */
+  readonly followUps?: FollowUps | undefined;
   /** Crash points for the fault-injection tests; `noFaults` in production. */
   readonly faults: Faults;
 };
