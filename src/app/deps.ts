@@ -1,6 +1,5 @@
 import type { Policy } from '../domain/policy';
 import type { AuditRecordSource } from './audit-ports';
-import type { FollowUps } from './follow-ups';
 import type { KeyedMutex } from './keyed-mutex';
 import type {
   AuditLog,
@@ -10,6 +9,7 @@ import type {
   CutStore,
   Directory,
   Faults,
+  FollowUps,
   GrantStore,
   Ids,
   Logger,
