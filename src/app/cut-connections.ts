@@ -54,12 +54,12 @@ export function planCuts(deps: Pick<CutDeps, 'cuts' | 'clock'>, holds: readonly 
 }
 
 /** How long entries stay: the policy's `naclHold`, else the interfaces' longest TCP timeout and a minute. */
-export function holdOf(policy: Policy, survey: GroupSurvey): number {
+function holdOf(policy: Policy, survey: GroupSurvey): number {
   return policy.naclHold ?? survey.tcpEstablishedSeconds * 1000 + 60_000;
 }
 
 /** The lowest number of the reserved range that neither the ACL nor hallpass uses, if any. */
-export function freeNumber(
+function freeNumber(
   range: { readonly from: number; readonly to: number },
   taken: ReadonlySet<number>,
 ): number | undefined {

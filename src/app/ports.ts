@@ -265,7 +265,7 @@ export type Backstop = {
 };
 
 /** A schedule of hallpass's as AWS lists it. */
-export type ListedBackstop = { readonly ruleId: string; readonly fireAt?: Date | undefined };
+export type ListedBackstop = { readonly ruleId: string };
 
 /** EventBridge Scheduler, holding a backstop per managed rule. Throws `InfraError` on failure. */
 export interface Backstops {
