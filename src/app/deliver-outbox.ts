@@ -1,7 +1,9 @@
 import type { AppDeps } from './deps';
 import { eachLimit } from './each-limit';
+import { InfraError } from './infra-error';
+import type { ChannelNotice, Notice } from './notices';
 import { describeError, loadCard } from './notify';
-import { type ChannelNotice, InfraError, type Notice, type OutboxItem } from './ports';
+import type { OutboxItem } from './ports';
 
 type Deps = Pick<AppDeps, 'clock' | 'logger' | 'notifier' | 'requests' | 'grants' | 'policy' | 'outbox'>;
 

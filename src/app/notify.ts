@@ -1,6 +1,7 @@
 import { findResource } from '../domain/policy';
 import type { AppDeps } from './deps';
-import type { ApprovalCard, Delivery, Notice, OutboxItem } from './ports';
+import type { ApprovalCard, Notice } from './notices';
+import type { Delivery, OutboxItem } from './ports';
 
 /** What queuing a notice needs: the outbox, the dispatcher to wake, and the stores to build the card. */
 export type NotifyDeps = Pick<

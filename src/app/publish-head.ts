@@ -10,8 +10,8 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import type { AuditHead, ChainStatus } from './audit-ports';
 import type { AuditRecordSource } from './audit-record';
 import type { AppDeps } from './deps';
+import type { AuditHeadNotice } from './notices';
 import { deliver, describeError } from './notify';
-import type { AuditHeadNotice } from './ports';
 
 /** The event recording a publication. */
 export const HEAD_PUBLISHED_EVENT = 'audit.head_published';

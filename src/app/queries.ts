@@ -10,7 +10,7 @@ import {
 } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import type { AppDeps } from './deps';
-import type { ApprovalCard } from './ports';
+import type { ApprovalCard } from './notices';
 
 type Deps = Pick<AppDeps, 'policy' | 'requests' | 'grants'>;
 

@@ -1,6 +1,7 @@
 import { parseSourceAddress } from '../domain/cidr';
 import { type Grant, isLive } from '../domain/grant';
-import type { ManagedRule, OrphanRule, RuleDrift, RuleHold } from './ports';
+import type { OrphanRule, RuleDrift } from './notices';
+import type { ManagedRule, RuleHold } from './ports';
 
 /** Both sides of one security group, read under its lock. */
 export type GroupState = {

@@ -4,9 +4,10 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import type { CloseGrant } from './close-grant';
 import { cutsConnections, planCuts } from './cut-connections';
 import type { AppDeps } from './deps';
+import type { ReconcileReport, RuleDrift } from './notices';
 import { deliver, describeError, loadCard, type NotifyDeps } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
-import type { ManagedRule, ReconcileReport, RuleDrift, RuleHold, RuleTarget } from './ports';
+import type { ManagedRule, RuleHold, RuleTarget } from './ports';
 import { compareRules } from './reconcile-compare';
 
 type Deps = NotifyDeps & Pick<AppDeps, 'rules' | 'audit' | 'network' | 'locks' | 'cuts'>;

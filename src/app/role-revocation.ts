@@ -1,6 +1,7 @@
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { AppDeps } from './deps';
-import { InfraError, type RevocationRoom, type StoredRoleSession } from './ports';
+import { InfraError } from './infra-error';
+import type { RevocationRoom, StoredRoleSession } from './ports';
 
 /**
  * STS cannot revoke a session, so a role session that outlives its grant is cut off by a deny on its

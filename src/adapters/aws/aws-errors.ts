@@ -1,4 +1,4 @@
-import { InfraError } from '../../app/ports';
+import { InfraError } from '../../app/infra-error';
 
 /** AWS error codes that mean "slow down": the same call succeeds later. */
 const THROTTLING_CODES: ReadonlySet<string> = new Set([

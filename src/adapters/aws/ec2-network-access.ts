@@ -12,13 +12,8 @@ import {
   type Tag,
 } from '@aws-sdk/client-ec2';
 import ipaddr from 'ipaddr.js';
-import {
-  InfraError,
-  type ManagedRule,
-  type NetworkAccess,
-  type RuleTags,
-  type RuleTarget,
-} from '../../app/ports';
+import { InfraError } from '../../app/infra-error';
+import type { ManagedRule, NetworkAccess, RuleTags, RuleTarget } from '../../app/ports';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
 
 /** The tag that marks a rule as opened by hallpass, and so revocable by it. */

@@ -9,7 +9,8 @@ import {
   type NetworkAcl,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
-import { type GroupSurvey, InfraError, type NetworkAcls, type RuleTarget } from '../../app/ports';
+import { InfraError } from '../../app/infra-error';
+import type { GroupSurvey, NetworkAcls, RuleTarget } from '../../app/ports';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
 
 /**

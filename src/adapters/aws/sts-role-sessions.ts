@@ -10,7 +10,8 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, type AssumeRoleCommandOutput, type STSClient } from '@aws-sdk/client-sts';
-import { type Clock, InfraError, type RoleSessions } from '../../app/ports';
+import { InfraError } from '../../app/infra-error';
+import type { Clock, RoleSessions } from '../../app/ports';
 import { REVOKED_SESSIONS_POLICY } from '../../app/role-revocation';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
 

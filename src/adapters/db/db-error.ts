@@ -1,4 +1,4 @@
-import { InfraError } from '../../app/ports';
+import { InfraError } from '../../app/infra-error';
 
 /** SQLite result codes worth retrying: another connection holds the lock. */
 const RETRYABLE = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_TIMEOUT', 'SQLITE_LOCKED']);

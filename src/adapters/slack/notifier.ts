@@ -1,13 +1,7 @@
 import type { WebClient } from '@slack/web-api';
-import {
-  type ApprovalCard,
-  type ChannelNotice,
-  type Clock,
-  InfraError,
-  type Notice,
-  type Notifier,
-  type SessionCredentials,
-} from '../../app/ports';
+import { InfraError } from '../../app/infra-error';
+import type { ApprovalCard, ChannelNotice, Notice } from '../../app/notices';
+import type { Clock, Notifier, SessionCredentials } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import type { MessageRef } from '../../domain/request';
 import type { Mention } from './directory';

@@ -1,5 +1,6 @@
 import { ErrorCode, type WebClientOptions } from '@slack/web-api';
-import { InfraError, type Logger } from '../../app/ports';
+import { InfraError } from '../../app/infra-error';
+import type { Logger } from '../../app/ports';
 import { boltLogger } from './logger';
 
 /** Longest a single Slack Web API call may take before it is abandoned. */

@@ -1,8 +1,10 @@
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
 import { deliverOutbox, FIRST_RETRY_MS, GIVE_UP_AFTER_MS } from '../../../src/app/deliver-outbox';
+import { InfraError } from '../../../src/app/infra-error';
+import type { ChannelNotice } from '../../../src/app/notices';
 import { deliver } from '../../../src/app/notify';
-import { type ChannelNotice, InfraError, type Notifier } from '../../../src/app/ports';
+import type { Notifier } from '../../../src/app/ports';
 import type { Policy } from '../../../src/domain/policy';
 import { buildNewRequest, buildSgResource } from '../../support/builders';
 import { FakeClock } from '../../support/fake-clock';

@@ -7,7 +7,7 @@ import {
   redactSecrets,
   toInfraError,
 } from '../../../src/adapters/aws/aws-errors';
-import { InfraError } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
 
 function awsError(
   code: string,

@@ -6,7 +6,8 @@ import {
 } from '../../../src/adapters/aws/aws-clients';
 import { createEc2ClientFactory } from '../../../src/adapters/aws/ec2-clients';
 import { createEc2NetworkAccess } from '../../../src/adapters/aws/ec2-network-access';
-import { InfraError, type RuleTarget } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
+import type { RuleTarget } from '../../../src/app/ports';
 import { type FakeEc2, startFakeEc2 } from '../../support/fake-ec2';
 import { type FakeStsIam, startFakeStsIam } from '../../support/fake-sts-iam';
 

@@ -6,7 +6,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createEc2NetworkAccess } from '../../../src/adapters/aws/ec2-network-access';
-import { InfraError, type RuleTarget } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
+import type { RuleTarget } from '../../../src/app/ports';
 
 const GROUP = 'sg-0123456789abcdef0';
 const target: RuleTarget = { region: 'us-east-1', groupId: GROUP };

@@ -13,7 +13,8 @@ import {
   ruleDescription,
   sanitizeDescription,
 } from '../../../src/adapters/aws/ec2-network-access';
-import { InfraError, type RuleTags, type RuleTarget } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
+import type { RuleTags, RuleTarget } from '../../../src/app/ports';
 
 const target: RuleTarget = { region: 'us-east-1', groupId: 'sg-0123456789abcdef0' };
 const tags: RuleTags = {

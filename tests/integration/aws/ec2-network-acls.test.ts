@@ -3,7 +3,8 @@ import {
   createEc2NetworkAcls,
   DEFAULT_TCP_ESTABLISHED_SECONDS,
 } from '../../../src/adapters/aws/ec2-network-acls';
-import { type AclDeny, InfraError, type NetworkAcls, type RuleTarget } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
+import type { AclDeny, NetworkAcls, RuleTarget } from '../../../src/app/ports';
 import { type FakeEc2, startFakeEc2 } from '../../support/fake-ec2';
 
 const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' };

@@ -5,7 +5,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { createEc2ClientFactory } from '../../../src/adapters/aws/ec2-clients';
 import { createEc2NetworkAccess } from '../../../src/adapters/aws/ec2-network-access';
-import { InfraError, type NetworkAccess, type RuleTags, type RuleTarget } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
+import type { NetworkAccess, RuleTags, RuleTarget } from '../../../src/app/ports';
 import { type FakeEc2, startFakeEc2 } from '../../support/fake-ec2';
 
 const GROUP = 'sg-0123456789abcdef0';

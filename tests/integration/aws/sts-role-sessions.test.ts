@@ -25,7 +25,8 @@ import {
   sessionTagValue,
   sourceIdentityFor,
 } from '../../../src/adapters/aws/sts-role-sessions';
-import { InfraError, type RoleSessions } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
+import type { RoleSessions } from '../../../src/app/ports';
 import { REVOKED_SESSIONS_POLICY } from '../../../src/app/role-revocation';
 import { FakeClock } from '../../support/fake-clock';
 import { type FakeStsIam, startFakeStsIam } from '../../support/fake-sts-iam';

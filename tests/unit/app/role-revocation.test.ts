@@ -1,13 +1,13 @@
+import { InfraError } from '../../../src/app/infra-error';
 import { KeyedMutex } from '../../../src/app/keyed-mutex';
-import {
-  type AuditEvent,
-  InfraError,
-  type Logger,
-  type RevocationRoom,
-  type RoleSession,
-  type RoleSessionStore,
-  type RoleSessions,
-  type StoredRoleSession,
+import type {
+  AuditEvent,
+  Logger,
+  RevocationRoom,
+  RoleSession,
+  RoleSessionStore,
+  RoleSessions,
+  StoredRoleSession,
 } from '../../../src/app/ports';
 import {
   cutSession,

@@ -1,7 +1,7 @@
 import type { types } from '@slack/bolt';
 import { approvalCardMessage } from '../../../src/adapters/slack/views/approval-card';
 import { messageProblems } from '../../../src/adapters/slack/views/limits';
-import type { ApprovalCard } from '../../../src/app/ports';
+import type { ApprovalCard } from '../../../src/app/notices';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
 import type { Approval } from '../../../src/domain/request';
 import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';

@@ -1,7 +1,7 @@
 import { auditHeadMessage } from '../../../src/adapters/slack/views/audit-head';
 import { auditSearchMessage } from '../../../src/adapters/slack/views/audit-search';
 import type { AuditExportRow, ChainStatus } from '../../../src/app/audit-ports';
-import type { AuditHeadNotice } from '../../../src/app/ports';
+import type { AuditHeadNotice } from '../../../src/app/notices';
 
 const HASH = 'ab'.repeat(32);
 const text = (m: { text: string; blocks: unknown[] }) => `${m.text}\n${JSON.stringify(m.blocks)}`;

@@ -1,7 +1,7 @@
 import type { types } from '@slack/bolt';
 import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import { type NoticeAudience, noticeMessage } from '../../../src/adapters/slack/views/notices';
-import type { ApprovalCard, Notice } from '../../../src/app/ports';
+import type { ApprovalCard, Notice } from '../../../src/app/notices';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
 import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 

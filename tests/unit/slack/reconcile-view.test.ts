@@ -1,6 +1,7 @@
 import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import { reconcileReportMessage } from '../../../src/adapters/slack/views/reconcile';
-import type { ManagedRule, ReconcileReport, RuleHold } from '../../../src/app/ports';
+import type { ReconcileReport } from '../../../src/app/notices';
+import type { ManagedRule, RuleHold } from '../../../src/app/ports';
 import { buildGrant, T0 } from '../../support/builders';
 
 const GROUP = 'sg-0123456789abcdef0';

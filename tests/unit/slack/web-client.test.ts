@@ -1,6 +1,6 @@
 import { ErrorCode } from '@slack/web-api';
 import { classifySlackError, singleAttemptClientOptions } from '../../../src/adapters/slack/web-client';
-import { InfraError } from '../../../src/app/ports';
+import { InfraError } from '../../../src/app/infra-error';
 import { MemoryLogger } from '../../support/harness';
 
 /** The shapes the WebClient throws (see @slack/web-api's errors.d.ts). */

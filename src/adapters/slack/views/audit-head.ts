@@ -1,4 +1,4 @@
-import type { AuditHeadNotice } from '../../../app/ports';
+import type { AuditHeadNotice } from '../../../app/notices';
 import { mention, safeText } from '../escape';
 import { context, fallback, type SlackMessage, section } from './blocks';
 

@@ -1,4 +1,5 @@
-import type { ApprovalCard, SessionCredentials } from '../../../app/ports';
+import type { ApprovalCard } from '../../../app/notices';
+import type { SessionCredentials } from '../../../app/ports';
 import type { Grant } from '../../../domain/grant';
 import { safeText, slackDate } from '../escape';
 import { context, type SlackMessage, section } from './blocks';

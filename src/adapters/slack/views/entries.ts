@@ -1,4 +1,4 @@
-import type { ApprovalCard } from '../../../app/ports';
+import type { ApprovalCard } from '../../../app/notices';
 import type { ActiveEntry } from '../../../app/queries';
 import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';

@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import type { ApprovalCard, Notice } from '../../../app/ports';
+import type { ApprovalCard, Notice } from '../../../app/notices';
 import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';
 import { SYSTEM_ACTOR } from '../../../domain/request';

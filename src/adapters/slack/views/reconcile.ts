@@ -1,4 +1,5 @@
-import type { ManagedRule, OrphanReason, ReconcileReport, RuleHold } from '../../../app/ports';
+import type { OrphanReason, ReconcileReport } from '../../../app/notices';
+import type { ManagedRule, RuleHold } from '../../../app/ports';
 import { mention, safeCode, safeText, slackDate } from '../escape';
 import { fallback, pack, type SlackMessage, section } from './blocks';
 

@@ -1,0 +1,48 @@
+import type { EndReason, Grant, GrantState } from '../../domain/grant';
+import type { Result } from '../../domain/result';
+
+export type NewGrant = Pick<
+  Grant,
+  'id' | 'requestId' | 'resourceId' | 'requesterId' | 'startsAt' | 'expiresAt'
+> &
+  Partial<Pick<Grant, 'breakGlass'>>;
+
+/** Grants. Each state change is a compare-and-set on the expected current states. */
+export interface GrantStore {
+  /** Inserts a grant in state `opening`. */
+  insert(grant: NewGrant): Grant;
+  get(id: string): Grant | undefined;
+  byRequest(requestId: string): Grant | undefined;
+  /** Moves the grant to `to` if it is in one of `from`; `patch` sets end fields. */
+  move(
+    id: string,
+    from: readonly GrantState[],
+    to: GrantState,
+    patch?: { endedAt?: Date; endReason?: EndReason; endedBy?: string },
+  ): Result<Grant, 'STATE_CHANGED'>;
+  /** Grants in the given states, earliest expiry first; `requesterId` narrows to one person's. */
+  list(states: readonly GrantState[], requesterId?: string): Grant[];
+  /**
+   * Grants due to be closed now: see `grantDueAt` in the domain — one definition, shared with
+   * `nextExpiry`, so "what is due" and "when is the next due" cannot disagree.
+   */
+  dueForExpiry(now: Date): Grant[];
+  /** The earliest moment a grant is due to be closed (a `closing` grant is due at once). */
+  nextExpiry(): Date | undefined;
+  /**
+   * Records a failed close attempt on a `closing` grant: counts it and sets when to try again.
+   * Returns the grant as it is now (`undefined` if it is no longer closing).
+   */
+  closeFailed(id: string, retryAt: Date): Grant | undefined;
+  /** Moves an active grant's planned end (an approved extension) and clears its warning. */
+  extend(id: string, expiresAt: Date): Result<Grant, 'STATE_CHANGED'>;
+  /** Active, unwarned grants long enough to deserve a warning whose warning time (`expires_at − warnBeforeMs`) has come. */
+  dueForWarning(now: Date, warnBeforeMs: number): Grant[];
+  /** When the next warning is due. */
+  nextWarning(warnBeforeMs: number): Date | undefined;
+  markWarned(id: string, at: Date): void;
+  /** Records the approver's review of a break-glass grant; refused if already reviewed. */
+  markReviewed(id: string, by: string, at: Date): Result<Grant, 'ALREADY_REVIEWED'>;
+  /** Break-glass grants nobody has reviewed yet, oldest first. */
+  unreviewedBreakGlass(): Grant[];
+}

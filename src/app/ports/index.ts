@@ -1,0 +1,17 @@
+/** The ports: what the use cases need from the outside world, one file per port. */
+
+export * from './audit-log';
+export * from './backstops';
+export * from './directory';
+export * from './faults';
+export * from './follow-ups';
+export * from './grant-store';
+export * from './network-access';
+export * from './network-acls';
+export * from './notifier';
+export * from './outbox-store';
+export * from './request-store';
+export * from './role-sessions';
+export * from './rule-store';
+export * from './system';
+export * from './unit-of-work';

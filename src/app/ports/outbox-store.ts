@@ -1,0 +1,44 @@
+import type { ChannelNotice, Notice } from '../notices';
+
+/** One Slack message to send (never credentials: those go out directly, once, and are never stored). */
+export type Delivery =
+  | { readonly kind: 'card-post'; readonly requestId: string }
+  | { readonly kind: 'card-update'; readonly requestId: string }
+  | { readonly kind: 'thread'; readonly requestId: string; readonly notice: Notice }
+  | { readonly kind: 'dm'; readonly requestId: string; readonly userId: string; readonly notice: Notice }
+  | { readonly kind: 'channel'; readonly channel: string; readonly notice: ChannelNotice };
+
+/** A delivery as the outbox keeps it. */
+export type OutboxItem = {
+  readonly id: number;
+  readonly kind: Delivery['kind'];
+  /** Deliveries of one lane go out in order, each after the ones before it (`req:<id>`, `chan:<channel>`). */
+  readonly lane: string;
+  readonly requestId?: string | undefined;
+  readonly userId?: string | undefined;
+  readonly channel?: string | undefined;
+  /** The notice as JSON, without its card (the card is read fresh when sent). */
+  readonly notice?: string | undefined;
+  /** Attempts made so far (0 for one never tried). */
+  readonly attempts: number;
+  readonly createdAt: Date;
+};
+
+/**
+ * Every Slack message waits here until it is delivered, so nothing that closes access waits on Slack
+ * and a Slack outage delays notices instead of losing them.
+ */
+export interface OutboxStore {
+  /** Appends a delivery to the end of its lane, due at once. */
+  enqueue(item: Omit<OutboxItem, 'id' | 'attempts' | 'createdAt'>, now: Date): void;
+  /** Deliveries that may go now: due, and first among the waiting ones of their lane. Oldest first. */
+  ready(now: Date, limit: number): OutboxItem[];
+  done(id: number, at: Date): void;
+  retryLater(id: number, attempts: number, nextAt: Date, error: string): void;
+  /** Gives up on a delivery (kept, marked abandoned, for the record). */
+  abandon(id: number, at: Date, error: string): void;
+  /** When the first waiting delivery of some lane is due. */
+  nextAttempt(): Date | undefined;
+  /** How many deliveries are waiting (health and tests). */
+  waiting(): number;
+}

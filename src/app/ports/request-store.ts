@@ -1,0 +1,51 @@
+import type { AccessRequest, Approval, MessageRef, RequestState } from '../../domain/request';
+import type { Result } from '../../domain/result';
+
+export type NewRequest = Pick<
+  AccessRequest,
+  'id' | 'resourceId' | 'requesterId' | 'durationMs' | 'source' | 'reason' | 'createdAt' | 'approvalDeadline'
+> &
+  Partial<Pick<AccessRequest, 'kind' | 'extendsGrantId' | 'breakGlass' | 'resourceAtRequest'>>;
+
+/** Requests and their approvals. Every state change is a compare-and-set on `pending`. */
+export interface RequestStore {
+  insert(request: NewRequest): AccessRequest;
+  get(id: string): AccessRequest | undefined;
+  attachMessage(id: string, ref: MessageRef): void;
+  /** Records one approver's vote on a pending request; a second vote by the same person is refused. */
+  addApproval(
+    id: string,
+    approverId: string,
+    at: Date,
+  ): Result<readonly Approval[], 'NOT_PENDING' | 'ALREADY_APPROVED'>;
+  approvals(id: string): Approval[];
+  /**
+   * Takes back a vote on a pending request that no longer counts (its approver is no longer one, see
+   * `approveRequest`), so the card shows only votes that count and the approver may vote again once
+   * they are one again. Nothing on a decided request.
+   */
+  withdrawApproval(id: string, approverId: string): void;
+  /** Moves a request from `pending` to `to`, only if it is still pending. */
+  decide(
+    id: string,
+    to: Exclude<RequestState, 'pending' | 'failed'>,
+    by: string,
+    at: Date,
+    note?: string,
+  ): Result<AccessRequest, 'NOT_PENDING'>;
+  /** Marks an approved (or pending) request failed, with the failure in plain words. */
+  markFailed(id: string, note: string, at: Date): AccessRequest;
+  /** Pending requests, oldest first; `requesterId` narrows to one person's. */
+  listPending(requesterId?: string): AccessRequest[];
+  /** Pending requests whose approval deadline is at or before `now`. */
+  dueForTimeout(now: Date): AccessRequest[];
+  /** The earliest approval deadline among pending requests. */
+  nextDeadline(): Date | undefined;
+  /** Pending requests past half their approval time whose approvers were not reminded yet. */
+  dueForReminder(now: Date): AccessRequest[];
+  /** When the next reminder is due. */
+  nextReminder(): Date | undefined;
+  markReminded(id: string, at: Date): void;
+  /** A pending extension request for this grant, if any. */
+  pendingExtension(grantId: string): AccessRequest | undefined;
+}

@@ -1,0 +1,28 @@
+/** The only source of time for use cases and stores; tests inject a fake that moves on command. */
+export interface Clock {
+  now(): Date;
+}
+
+/** Timers the scheduler arms; the fake clock implements them too so moving time fires them. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Prefixed, unguessable ids: `req_…`, `grt_…`. */
+export interface Ids {
+  request(): string;
+  grant(): string;
+}
+
+/** Structured logging (pino in production). Never pass secrets in `fields`. */
+export interface Logger {
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
+}
+
+/** Wakes a background loop: the scheduler after a change to due times, the outbox dispatcher after a delivery was queued. */
+export interface Wakeup {
+  wake(): void;
+}
