@@ -22,7 +22,7 @@
 import type { EndReason, GrantState } from '../domain/grant';
 import { plannedEnd } from '../domain/grant';
 import type { RequestState } from '../domain/request';
-import { type AuditExportField, toExportRecord } from './audit-export';
+import { type AuditExportField, toExportRecord } from './audit-export-format';
 
 export type { AuditRecord, AuditRecordSource, TableMismatch } from './audit-ports';
 

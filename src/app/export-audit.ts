@@ -1,6 +1,6 @@
 import { type Actor, isAdmin } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
-import { exportFilename, toCsv, withPolicyFallback } from './audit-export';
+import { exportFilename, toCsv, withPolicyFallback } from './audit-export-format';
 import type { AuditHead, ChainStatus, ExportWindow } from './audit-ports';
 import type { AuditRecordSource } from './audit-record';
 import { type PublishHeadDeps, publishHead } from './publish-head';

@@ -12,7 +12,7 @@ import {
 } from '../domain/audit-search';
 import { type Actor, isAdmin, type Policy } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
-import { toCsv, withPolicyFallback } from './audit-export';
+import { toCsv, withPolicyFallback } from './audit-export-format';
 import type { AuditExportRow, ChainStatus } from './audit-ports';
 import type { AuditRecordSource } from './audit-record';
 import type { AppDeps } from './deps';

@@ -1,11 +1,12 @@
 import { SYSTEM_ACTOR } from '../domain/request';
+import { approveRequest } from './approve-request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
 import { announceClosed, closeGrant } from './close-grant';
 import { checkConnectionTracking, type LingeringConnections } from './connection-tracking';
 import { removeStrayDenies, runCuts } from './cut-connections';
-import { approveRequest, denyRequest } from './decide-request';
 import { deliverOutbox } from './deliver-outbox';
+import { denyRequest } from './deny-request';
 import type { AppDeps } from './deps';
 import { exportAudit } from './export-audit';
 import { requestExtension } from './extend-grant';

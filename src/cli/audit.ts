@@ -37,7 +37,7 @@ import {
   parseExportWindow,
   renderExport,
   withPolicyFallback,
-} from '../app/audit-export';
+} from '../app/audit-export-format';
 import type { AuditExportRow, AuditKey, AuditKeyring, ChainStatus } from '../app/audit-ports';
 import { type AuditRecord, describeMismatch } from '../app/audit-record';
 import { publishHead } from '../app/publish-head';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
-import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export';
+import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export-format';
 import { resealWithSha256 } from '../support/audit-tamper';
 import {
   APPROVER,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
-import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export';
+import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export-format';
 import { FakeClock } from '../support/fake-clock';
 import { APPROVER, DEFAULT_POLICY, type Harness, REQUESTER, startHarness } from '../support/harness';
 import {

@@ -1,45 +1,15 @@
 import { plannedEnd } from '../domain/grant';
-import {
-  type Actor,
-  findResource,
-  isApprover,
-  mayRequest,
-  type Resource,
-  standingRefusal,
-} from '../domain/policy';
+import { type Actor, isApprover, mayRequest, type Resource, standingRefusal } from '../domain/policy';
 import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
-import type { AppDeps } from './deps';
+import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
 import { announceExtension, applyExtension, type ExtensionOutcome } from './extend-grant';
 import { deliver, loadCard, refreshCard, tellBoth } from './notify';
 import type { OpenGrant } from './open-grant';
 import { timeOutRequest } from './run-due-work';
 
-type Deps = Pick<
-  AppDeps,
-  | 'outbox'
-  | 'deliveries'
-  | 'clock'
-  | 'ids'
-  | 'logger'
-  | 'policy'
-  | 'requests'
-  | 'grants'
-  | 'rules'
-  | 'audit'
-  | 'uow'
-  | 'network'
-  | 'notifier'
-  | 'wakeup'
-  | 'faults'
-  | 'directory'
-  | 'locks'
-  | 'backstopRecords'
-  | 'backstop'
-  | 'cuts'
-  | 'acls'
->;
+type Deps = DecisionDeps;
 
 /** An earlier vote that no longer counted at the quorum, and why (its approver's refusal now). */
 export type Withdrawn = {
@@ -54,19 +24,6 @@ type Tally = {
   readonly withdrawn: readonly Withdrawn[];
 };
 
-export type DecideError =
-  | 'UNKNOWN_REQUEST'
-  | 'UNKNOWN_RESOURCE'
-  | 'NOT_APPROVER'
-  | 'SELF_APPROVAL'
-  | 'ALREADY_APPROVED'
-  | 'NOT_PENDING'
-  | StandingRefusal
-  /** The requester lost the right to ask since asking: the request was closed as failed. */
-  | 'REQUESTER_NO_LONGER_ALLOWED'
-  /** Slack could not say whether the requester may still ask, or an earlier voter still approves: nothing recorded. */
-  | 'RIGHTS_UNVERIFIED';
-
 export type Approved = {
   readonly request: AccessRequest;
   /** The votes that count now. */
@@ -76,33 +33,6 @@ export type Approved = {
   /** Earlier votes taken back at this click because their approvers no longer approve this resource. */
   readonly withdrawn: readonly Withdrawn[];
 };
-
-/**
- * Who may decide is read from the policy now, at the click — never from the button's value,
- * which only names the request. A request past its deadline is timed out first, so a late click
- * cannot approve it even if the sweep has not run yet.
- */
-function authorize(
-  deps: Deps,
-  requestId: string,
-  actor: Actor,
-  forApproval: boolean,
-): Result<{ request: AccessRequest; resource: Resource }, DecideError> {
-  const request = deps.requests.get(requestId);
-  if (request === undefined) return err('UNKNOWN_REQUEST', { requestId });
-  const resource = findResource(deps.policy(), request.resourceId);
-  if (resource === undefined) return err('UNKNOWN_RESOURCE', { resourceId: request.resourceId });
-  if (request.state !== 'pending') return err('NOT_PENDING', { requestId, state: request.state });
-  if (deps.clock.now() >= request.approvalDeadline)
-    return err('NOT_PENDING', { requestId, state: 'timed_out' });
-  // A guest's or another workspace's click counts for nothing unless the resource admits them.
-  const refused = standingRefusal(resource, actor);
-  if (refused !== undefined) return err(refused, { resourceId: resource.id });
-  if (!isApprover(resource, actor)) return err('NOT_APPROVER', { resourceId: resource.id });
-  if (forApproval && actor.userId === request.requesterId && !resource.allowSelfApproval)
-    return err('SELF_APPROVAL');
-  return ok({ request, resource });
-}
 
 /** Why `voter`'s vote on `request` would not count now, or `undefined` when it does. */
 function voteRefusal(resource: Resource, request: AccessRequest, voter: Actor): Withdrawn['why'] | undefined {
@@ -313,35 +243,3 @@ async function countVote(
   }
   return ok({ request, tally: outcome.value });
 }
-
-/** "Deny", with an optional reason from the modal. */
-export const denyRequest =
-  (deps: Deps) =>
-  async (cmd: {
-    requestId: string;
-    actor: Actor;
-    reason?: string | undefined;
-  }): Promise<Result<AccessRequest, DecideError>> => {
-    const auth = authorize(deps, cmd.requestId, cmd.actor, false);
-    if (!auth.ok) return auth;
-    const now = deps.clock.now();
-    const reason = cmd.reason?.trim() === '' ? undefined : cmd.reason?.trim();
-    const decided = deps.uow.tx(() => {
-      const d = deps.requests.decide(cmd.requestId, 'denied', cmd.actor.userId, now, reason);
-      if (d.ok)
-        deps.audit.append({
-          at: now,
-          actor: cmd.actor.userId,
-          type: 'request.denied',
-          requestId: cmd.requestId,
-          details: { reason },
-        });
-      return d;
-    });
-    if (!decided.ok)
-      return err('NOT_PENDING', { requestId: cmd.requestId, state: deps.requests.get(cmd.requestId)?.state });
-    deps.wakeup.wake();
-    refreshCard(deps, cmd.requestId);
-    tellBoth(deps, (card) => ({ type: 'request-denied', card }), cmd.requestId);
-    return ok(decided.value);
-  };

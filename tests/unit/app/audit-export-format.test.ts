@@ -8,7 +8,7 @@ import {
   toExportRecord,
   toJsonl,
   withPolicyFallback,
-} from '../../../src/app/audit-export';
+} from '../../../src/app/audit-export-format';
 import type {
   AuditExportRow,
   AuditRecordSource,

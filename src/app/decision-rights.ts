@@ -1,0 +1,70 @@
+import { type Actor, findResource, isApprover, type Resource, standingRefusal } from '../domain/policy';
+import type { AccessRequest } from '../domain/request';
+import { err, ok, type Result } from '../domain/result';
+import type { StandingRefusal } from '../domain/standing';
+import type { AppDeps } from './deps';
+
+export type DecisionDeps = Pick<
+  AppDeps,
+  | 'outbox'
+  | 'deliveries'
+  | 'clock'
+  | 'ids'
+  | 'logger'
+  | 'policy'
+  | 'requests'
+  | 'grants'
+  | 'rules'
+  | 'audit'
+  | 'uow'
+  | 'network'
+  | 'notifier'
+  | 'wakeup'
+  | 'faults'
+  | 'directory'
+  | 'locks'
+  | 'backstopRecords'
+  | 'backstop'
+  | 'cuts'
+  | 'acls'
+>;
+
+export type DecideError =
+  | 'UNKNOWN_REQUEST'
+  | 'UNKNOWN_RESOURCE'
+  | 'NOT_APPROVER'
+  | 'SELF_APPROVAL'
+  | 'ALREADY_APPROVED'
+  | 'NOT_PENDING'
+  | StandingRefusal
+  /** The requester lost the right to ask since asking: the request was closed as failed. */
+  | 'REQUESTER_NO_LONGER_ALLOWED'
+  /** Slack could not say whether the requester may still ask, or an earlier voter still approves: nothing recorded. */
+  | 'RIGHTS_UNVERIFIED';
+
+/**
+ * Who may decide is read from the policy now, at the click — never from the button's value,
+ * which only names the request. A request past its deadline is timed out first, so a late click
+ * cannot approve it even if the sweep has not run yet.
+ */
+export function authorize(
+  deps: DecisionDeps,
+  requestId: string,
+  actor: Actor,
+  forApproval: boolean,
+): Result<{ request: AccessRequest; resource: Resource }, DecideError> {
+  const request = deps.requests.get(requestId);
+  if (request === undefined) return err('UNKNOWN_REQUEST', { requestId });
+  const resource = findResource(deps.policy(), request.resourceId);
+  if (resource === undefined) return err('UNKNOWN_RESOURCE', { resourceId: request.resourceId });
+  if (request.state !== 'pending') return err('NOT_PENDING', { requestId, state: request.state });
+  if (deps.clock.now() >= request.approvalDeadline)
+    return err('NOT_PENDING', { requestId, state: 'timed_out' });
+  // A guest's or another workspace's click counts for nothing unless the resource admits them.
+  const refused = standingRefusal(resource, actor);
+  if (refused !== undefined) return err(refused, { resourceId: resource.id });
+  if (!isApprover(resource, actor)) return err('NOT_APPROVER', { resourceId: resource.id });
+  if (forApproval && actor.userId === request.requesterId && !resource.allowSelfApproval)
+    return err('SELF_APPROVAL');
+  return ok({ request, resource });
+}

@@ -1,0 +1,37 @@
+import type { Actor } from '../domain/policy';
+import type { AccessRequest } from '../domain/request';
+import { err, ok, type Result } from '../domain/result';
+import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
+import { refreshCard, tellBoth } from './notify';
+
+/** "Deny", with an optional reason from the modal. */
+export const denyRequest =
+  (deps: DecisionDeps) =>
+  async (cmd: {
+    requestId: string;
+    actor: Actor;
+    reason?: string | undefined;
+  }): Promise<Result<AccessRequest, DecideError>> => {
+    const auth = authorize(deps, cmd.requestId, cmd.actor, false);
+    if (!auth.ok) return auth;
+    const now = deps.clock.now();
+    const reason = cmd.reason?.trim() === '' ? undefined : cmd.reason?.trim();
+    const decided = deps.uow.tx(() => {
+      const d = deps.requests.decide(cmd.requestId, 'denied', cmd.actor.userId, now, reason);
+      if (d.ok)
+        deps.audit.append({
+          at: now,
+          actor: cmd.actor.userId,
+          type: 'request.denied',
+          requestId: cmd.requestId,
+          details: { reason },
+        });
+      return d;
+    });
+    if (!decided.ok)
+      return err('NOT_PENDING', { requestId: cmd.requestId, state: deps.requests.get(cmd.requestId)?.state });
+    deps.wakeup.wake();
+    refreshCard(deps, cmd.requestId);
+    tellBoth(deps, (card) => ({ type: 'request-denied', card }), cmd.requestId);
+    return ok(decided.value);
+  };
