@@ -70,8 +70,8 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
     const grants = createSqliteGrantStore(handle.db);
     const idle = new Date(now);
     const tenDue = new Date(now + Math.ceil((10 * HOUR) / active));
-    const dueNone = grants.dueForExpiry(idle).length;
-    const dueTen = grants.dueForExpiry(tenDue).length;
+    const dueNone = grants.closes.due(idle).length;
+    const dueTen = grants.closes.due(tenDue).length;
     // The same SQL as the store's, prepared once: what SQLite itself costs, without the query builder.
     const rawDue = handle.sqlite.prepare(
       `SELECT * FROM grants WHERE (state = 'active' AND expires_at <= ?) OR state = 'closing'
@@ -91,7 +91,7 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
       {
         label: `dueForExpiry(now), ${dueNone} due`,
         value: num(
-          microsPerCall(5_000, () => grants.dueForExpiry(idle)),
+          microsPerCall(5_000, () => grants.closes.due(idle)),
           1,
         ),
         unit: 'µs/call',
@@ -99,7 +99,7 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
       {
         label: `dueForExpiry(now), ${dueTen} due`,
         value: num(
-          microsPerCall(5_000, () => grants.dueForExpiry(tenDue)),
+          microsPerCall(5_000, () => grants.closes.due(tenDue)),
           1,
         ),
         unit: 'µs/call',
@@ -107,7 +107,7 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
       {
         label: 'nextExpiry()',
         value: num(
-          microsPerCall(5_000, () => grants.nextExpiry()),
+          microsPerCall(5_000, () => grants.closes.next()),
           1,
         ),
         unit: 'µs/call',

@@ -232,14 +232,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     timers,
     logger,
     // Per kind of work, so one kind's failure (waiting for its backoff) never hides another's due time.
-    nextDue: () => [
-      stores.grants.nextExpiry(),
-      stores.requests.nextDeadline(),
-      stores.roleSessions.nextCleanup(),
-      stores.grants.nextWarning(deps.policy().warnBefore),
-      stores.requests.nextReminder(),
-    ],
-    run: useCases.runDueWork,
+    nextDue: useCases.dueWork.nextDue,
+    run: useCases.dueWork.run,
   });
   scheduler = sched;
   const outboxLoop = createDeliveryLoop({

@@ -4,10 +4,10 @@ import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../domain/reque
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
+import { timeOutRequest } from './due-work';
 import { announceExtension, applyExtension, type ExtensionOutcome } from './extend-grant';
 import { deliver, loadCard, refreshCard, tellBoth } from './notify';
 import type { OpenGrant } from './open-grant';
-import { timeOutRequest } from './run-due-work';
 
 type Deps = DecisionDeps;
 

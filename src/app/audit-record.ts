@@ -27,8 +27,8 @@ import { type AuditExportField, toExportRecord } from './audit-export-format';
 export type { AuditRecord, AuditRecordSource, TableMismatch } from './audit-ports';
 
 import type { AuditExportRow, ChainEvent, TableMismatch } from './audit-ports';
+import { TIMED_OUT_NOTE } from './due-work';
 import { STILL_CLOSING } from './open-grant';
-import { TIMED_OUT_NOTE } from './run-due-work';
 
 /** The row fields, by name, that the chain may leave unknown. */
 type RowKey = Exclude<keyof AuditExportRow, 'tableDiffers' | 'notInChain'>;

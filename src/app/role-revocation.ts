@@ -1,7 +1,7 @@
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { AppDeps } from './deps';
 import { InfraError } from './infra-error';
-import type { RevocationRoom, StoredRoleSession } from './ports';
+import type { DueQuery, RevocationRoom, StoredRoleSession } from './ports';
 
 /**
  * STS cannot revoke a session, so a role session that outlives its grant is cut off by a deny on its
@@ -195,10 +195,11 @@ export async function pruneRevokedSessions(
       readonly audit: Pick<AppDeps['audit'], 'append'>;
       readonly grants: Pick<AppDeps['grants'], 'get'>;
     },
+  cleanups: DueQuery<StoredRoleSession>,
   now: Date,
 ): Promise<string[]> {
   const failed: string[] = [];
-  const due = deps.roleSessions.dueForCleanup(now);
+  const due = cleanups.due(now);
 
   const pruned = (sessions: readonly StoredRoleSession[]) => {
     const at = deps.clock.now();
@@ -246,7 +247,7 @@ export async function pruneRevokedSessions(
       await deps.locks.run(roleLockKey(roleArn), async () => {
         // Under the lock, at one instant: what stays listed and what leaves partition the list exactly.
         const at = deps.clock.now();
-        const leaving = deps.roleSessions.dueForCleanup(at).filter((s) => s.roleArn === roleArn && listed(s));
+        const leaving = cleanups.due(at).filter((s) => s.roleArn === roleArn && listed(s));
         if (leaving.length === 0) return;
         await deps.roles.writeRevokedSessions({ roleArn, assumedRoleIds: listedIds(deps, roleArn, at) });
         pruned(leaving);

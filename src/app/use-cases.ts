@@ -8,6 +8,7 @@ import { removeStrayDenies, runCuts } from './cut-connections';
 import { deliverOutbox } from './deliver-outbox';
 import { denyRequest } from './deny-request';
 import type { AppDeps } from './deps';
+import { createDueWork } from './due-work';
 import { exportAudit } from './export-audit';
 import { requestExtension } from './extend-grant';
 import { loadCard } from './notify';
@@ -20,7 +21,6 @@ import { reconcile } from './reconcile';
 import { recoverInterrupted } from './recover-interrupted';
 import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
-import { runDueWork } from './run-due-work';
 import { searchAudit } from './search-audit';
 import { submitRequest } from './submit-request';
 
@@ -35,7 +35,7 @@ export function createUseCases(deps: AppDeps) {
   });
   const announce = announceClosed(deps);
   const commands = new RateLimiter(deps.clock, COMMANDS_PER_MINUTE, 60_000);
-  const due = runDueWork(deps, close, announce);
+  const dueWork = createDueWork(deps, { closeGrant: close, announceClosed: announce });
   const reconcileRules = reconcile(deps, close, announce);
   const backstops = reconcileBackstops(deps, syncBackstops(deps));
   /** Resources whose open connections outlive a grant's end, as the last reconciliation read them. */
@@ -88,7 +88,8 @@ export function createUseCases(deps: AppDeps) {
     nextHeadPublication: nextHeadPublication(deps),
     /** The scheduled head publication, after a walk of the chain (its own timer, never the scheduler's). */
     publishScheduledHead: publishScheduledHead(deps),
-    runDueWork: due,
+    /** What comes due and when (grants to close, requests to time out, warnings, reminders): the scheduler's job. */
+    dueWork,
     /** Tells the channel, once, about live grants the policy (as just loaded) no longer describes. */
     announcePolicyChanges: announcePolicyChanges(deps),
     /** The outbox dispatcher's run-once job: sends the queued Slack messages that are ready. */

@@ -1,8 +1,9 @@
-import { and, asc, eq, gte, inArray, isNotNull, isNull, lte, min, sql } from 'drizzle-orm';
-import type { GrantStore, NewGrant } from '../../app/ports';
+import { and, asc, eq, gte, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { type GrantStore, type NewGrant, NOTHING_DUE } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
 import { notFound, withDbErrors } from './db-error';
+import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
 import { grants, LIVE_GRANT_STATES } from './schema';
 
@@ -32,7 +33,7 @@ export function toGrant(row: GrantRow): Grant {
 
 /**
  * When a grant is due to be closed — the one definition that both "what is due now"
- * (`dueForExpiry`) and "when is the next thing due" (`nextExpiry`) read, so they cannot disagree:
+ * (`closes.due`) and "when is the next thing due" (`closes.next`) read, so they cannot disagree:
  * - `closing`: a close was started and has not finished (a crash, an AWS failure, a failed rollback):
  *   due at once, or at `retry_at` when the last attempt failed;
  * - `active`, and `opening` (an open still running, or one a failure left behind): at `expires_at`;
@@ -127,26 +128,15 @@ export function createSqliteGrantStore(db: Db): GrantStore {
               .map(toGrant),
       ),
 
-    dueForExpiry: (now) =>
-      withDbErrors('grants.dueForExpiry', () =>
-        db
-          .select()
-          .from(grants)
-          .where(and(inArray(grants.state, [...LIVE_GRANT_STATES]), lte(dueAt, now.getTime())))
-          .orderBy(asc(dueAt), asc(grants.id))
-          .all()
-          .map(toGrant),
-      ),
-
-    nextExpiry: () =>
-      withDbErrors('grants.nextExpiry', () => {
-        const row = db
-          .select({ at: sql<number | null>`min(${dueAt})` })
-          .from(grants)
-          .where(inArray(grants.state, [...LIVE_GRANT_STATES]))
-          .get();
-        return row?.at == null ? undefined : new Date(row.at);
-      }),
+    closes: sqliteDueQuery({
+      name: 'grants.closes',
+      db,
+      table: grants,
+      waiting: inArray(grants.state, [...LIVE_GRANT_STATES]),
+      at: dueAt,
+      tiebreak: grants.id,
+      toItem: toGrant,
+    }),
 
     closeFailed: (id, retryAt) =>
       withDbErrors('grants.closeFailed', () => {
@@ -170,36 +160,18 @@ export function createSqliteGrantStore(db: Db): GrantStore {
         return row === undefined ? err('STATE_CHANGED') : ok(toGrant(row));
       }),
 
-    dueForWarning: (now, warnBeforeMs) =>
-      withDbErrors('grants.dueForWarning', () =>
-        warnBeforeMs <= 0
-          ? []
-          : db
-              .select()
-              .from(grants)
-              .where(
-                and(
-                  eq(grants.state, 'active'),
-                  isNull(grants.warnedAt),
-                  longEnough(warnBeforeMs),
-                  lte(grants.expiresAt, now.getTime() + warnBeforeMs),
-                ),
-              )
-              .orderBy(asc(grants.expiresAt))
-              .all()
-              .map(toGrant),
-      ),
-
-    nextWarning: (warnBeforeMs) =>
-      withDbErrors('grants.nextWarning', () => {
-        if (warnBeforeMs <= 0) return undefined;
-        const row = db
-          .select({ at: min(grants.expiresAt) })
-          .from(grants)
-          .where(and(eq(grants.state, 'active'), isNull(grants.warnedAt), longEnough(warnBeforeMs)))
-          .get();
-        return row?.at === null || row?.at === undefined ? undefined : new Date(row.at - warnBeforeMs);
-      }),
+    warnings: (warnBeforeMs) =>
+      warnBeforeMs <= 0
+        ? NOTHING_DUE
+        : sqliteDueQuery({
+            name: 'grants.warnings',
+            db,
+            table: grants,
+            waiting: and(eq(grants.state, 'active'), isNull(grants.warnedAt), longEnough(warnBeforeMs)),
+            at: sql<number>`(${grants.expiresAt} - ${warnBeforeMs})`,
+            tiebreak: grants.id,
+            toItem: toGrant,
+          }),
 
     markWarned: (id, at) =>
       withDbErrors('grants.markWarned', () => {

@@ -1,9 +1,10 @@
-import { and, asc, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { NewRequest, RequestStore } from '../../app/ports';
 import type { Resource } from '../../domain/policy';
 import type { AccessRequest, Approval } from '../../domain/request';
 import { err, ok } from '../../domain/result';
 import { DbError, notFound, withDbErrors } from './db-error';
+import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
 import { approvals, requests } from './schema';
 
@@ -199,49 +200,25 @@ export function createSqliteRequestStore(db: Db): RequestStore {
           .map(toAccessRequest),
       ),
 
-    dueForTimeout: (now) =>
-      withDbErrors('requests.dueForTimeout', () =>
-        db
-          .select()
-          .from(requests)
-          .where(and(eq(requests.state, 'pending'), lte(requests.approvalDeadline, now.getTime())))
-          .orderBy(asc(requests.approvalDeadline), asc(requests.id))
-          .all()
-          .map(toAccessRequest),
-      ),
+    timeouts: sqliteDueQuery({
+      name: 'requests.timeouts',
+      db,
+      table: requests,
+      waiting: eq(requests.state, 'pending'),
+      at: sql<number>`${requests.approvalDeadline}`,
+      tiebreak: requests.id,
+      toItem: toAccessRequest,
+    }),
 
-    nextDeadline: () =>
-      withDbErrors('requests.nextDeadline', () => {
-        const row = db
-          .select({ at: min(requests.approvalDeadline) })
-          .from(requests)
-          .where(eq(requests.state, 'pending'))
-          .get();
-        return toDate(row?.at ?? null);
-      }),
-
-    dueForReminder: (now) =>
-      withDbErrors('requests.dueForReminder', () =>
-        db
-          .select()
-          .from(requests)
-          .where(
-            and(eq(requests.state, 'pending'), isNull(requests.remindedAt), lte(reminderAt, now.getTime())),
-          )
-          .orderBy(asc(requests.createdAt), asc(requests.id))
-          .all()
-          .map(toAccessRequest),
-      ),
-
-    nextReminder: () =>
-      withDbErrors('requests.nextReminder', () => {
-        const row = db
-          .select({ at: sql<number | null>`min(${reminderAt})` })
-          .from(requests)
-          .where(and(eq(requests.state, 'pending'), isNull(requests.remindedAt)))
-          .get();
-        return toDate(row?.at ?? null);
-      }),
+    reminders: sqliteDueQuery({
+      name: 'requests.reminders',
+      db,
+      table: requests,
+      waiting: and(eq(requests.state, 'pending'), isNull(requests.remindedAt)),
+      at: reminderAt,
+      tiebreak: requests.id,
+      toItem: toAccessRequest,
+    }),
 
     markReminded: (id, at) =>
       withDbErrors('requests.markReminded', () => {

@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, isNotNull, isNull, lte, min } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { RoleSessionStore, StoredRoleSession } from '../../app/ports';
 import { withDbErrors } from './db-error';
+import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
 import { roleSessions } from './schema';
 
@@ -63,24 +64,14 @@ export function createSqliteRoleSessionStore(db: Db): RoleSessionStore {
           .where(eq(roleSessions.grantId, grantId))
           .run();
       }),
-    dueForCleanup: (now) =>
-      withDbErrors('roleSessions.dueForCleanup', () =>
-        db
-          .select()
-          .from(roleSessions)
-          .where(and(attached, lte(roleSessions.expiresAt, now.getTime())))
-          .orderBy(asc(roleSessions.expiresAt))
-          .all()
-          .map(toSession),
-      ),
-    nextCleanup: () =>
-      withDbErrors('roleSessions.nextCleanup', () => {
-        const row = db
-          .select({ at: min(roleSessions.expiresAt) })
-          .from(roleSessions)
-          .where(attached)
-          .get();
-        return row?.at === null || row?.at === undefined ? undefined : new Date(row.at);
-      }),
+    cleanups: sqliteDueQuery({
+      name: 'roleSessions.cleanups',
+      db,
+      table: roleSessions,
+      waiting: attached,
+      at: sql<number>`${roleSessions.expiresAt}`,
+      tiebreak: roleSessions.grantId,
+      toItem: toSession,
+    }),
   };
 }

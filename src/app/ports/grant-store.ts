@@ -1,5 +1,6 @@
 import type { EndReason, Grant, GrantState } from '../../domain/grant';
 import type { Result } from '../../domain/result';
+import type { DueQuery } from './due-query';
 
 export type NewGrant = Pick<
   Grant,
@@ -23,12 +24,10 @@ export interface GrantStore {
   /** Grants in the given states, earliest expiry first; `requesterId` narrows to one person's. */
   list(states: readonly GrantState[], requesterId?: string): Grant[];
   /**
-   * Grants due to be closed now: see `grantDueAt` in the domain — one definition, shared with
-   * `nextExpiry`, so "what is due" and "when is the next due" cannot disagree.
+   * Grants due to be closed: `active` and `opening` ones at `expires_at`; a `closing` one (a close that
+   * has not finished) at once, or at its `retry_at` after a failed attempt.
    */
-  dueForExpiry(now: Date): Grant[];
-  /** The earliest moment a grant is due to be closed (a `closing` grant is due at once). */
-  nextExpiry(): Date | undefined;
+  readonly closes: DueQuery<Grant>;
   /**
    * Records a failed close attempt on a `closing` grant: counts it and sets when to try again.
    * Returns the grant as it is now (`undefined` if it is no longer closing).
@@ -36,10 +35,8 @@ export interface GrantStore {
   closeFailed(id: string, retryAt: Date): Grant | undefined;
   /** Moves an active grant's planned end (an approved extension) and clears its warning. */
   extend(id: string, expiresAt: Date): Result<Grant, 'STATE_CHANGED'>;
-  /** Active, unwarned grants long enough to deserve a warning whose warning time (`expires_at − warnBeforeMs`) has come. */
-  dueForWarning(now: Date, warnBeforeMs: number): Grant[];
-  /** When the next warning is due. */
-  nextWarning(warnBeforeMs: number): Date | undefined;
+  /** Active, unwarned grants long enough to deserve a warning, each due `warnBeforeMs` before its end. */
+  warnings(warnBeforeMs: number): DueQuery<Grant>;
   markWarned(id: string, at: Date): void;
   /** Records the approver's review of a break-glass grant; refused if already reviewed. */
   markReviewed(id: string, by: string, at: Date): Result<Grant, 'ALREADY_REVIEWED'>;

@@ -3,6 +3,7 @@
 export * from './audit-log';
 export * from './backstops';
 export * from './directory';
+export * from './due-query';
 export * from './faults';
 export * from './follow-ups';
 export * from './grant-store';

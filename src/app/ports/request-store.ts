@@ -1,5 +1,6 @@
 import type { AccessRequest, Approval, MessageRef, RequestState } from '../../domain/request';
 import type { Result } from '../../domain/result';
+import type { DueQuery } from './due-query';
 
 export type NewRequest = Pick<
   AccessRequest,
@@ -37,14 +38,10 @@ export interface RequestStore {
   markFailed(id: string, note: string, at: Date): AccessRequest;
   /** Pending requests, oldest first; `requesterId` narrows to one person's. */
   listPending(requesterId?: string): AccessRequest[];
-  /** Pending requests whose approval deadline is at or before `now`. */
-  dueForTimeout(now: Date): AccessRequest[];
-  /** The earliest approval deadline among pending requests. */
-  nextDeadline(): Date | undefined;
-  /** Pending requests past half their approval time whose approvers were not reminded yet. */
-  dueForReminder(now: Date): AccessRequest[];
-  /** When the next reminder is due. */
-  nextReminder(): Date | undefined;
+  /** Pending requests, each due to time out at its approval deadline. */
+  readonly timeouts: DueQuery<AccessRequest>;
+  /** Pending requests whose approvers were not reminded yet, each due at half its approval time. */
+  readonly reminders: DueQuery<AccessRequest>;
   markReminded(id: string, at: Date): void;
   /** A pending extension request for this grant, if any. */
   pendingExtension(grantId: string): AccessRequest | undefined;

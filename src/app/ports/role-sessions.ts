@@ -1,3 +1,4 @@
+import type { DueQuery } from './due-query';
 /** Short-lived AWS credentials. Secret: never stored, never logged, sent to the requester alone. */
 export type SessionCredentials = {
   readonly accessKeyId: string;
@@ -106,8 +107,6 @@ export interface RoleSessionStore {
   /** Written only after IAM confirmed the deny. */
   markDenied(grantId: string, policyName: string, at: Date): void;
   markDenyRemoved(grantId: string, at: Date): void;
-  /** Denied sessions not yet taken out of their deny policy whose own expiry is at or before `now`: prunable. */
-  dueForCleanup(now: Date): StoredRoleSession[];
-  /** The next moment an entry can be pruned: the earliest expiry among denied sessions not yet pruned. */
-  nextCleanup(): Date | undefined;
+  /** Denied sessions not yet taken out of their deny policy, each prunable at its own expiry. */
+  readonly cleanups: DueQuery<StoredRoleSession>;
 }

@@ -81,7 +81,7 @@ describe('a close that overtakes an open still in progress', () => {
     await new Promise((resolve) => setImmediate(resolve));
     clock.advance(60_000);
     // Due though still opening: the scheduler's run closes it, while the first authorize is in flight.
-    const due = uc.runDueWork(clock.now());
+    const due = uc.dueWork.run(clock.now());
     await new Promise((resolve) => setImmediate(resolve));
     release();
     await Promise.all([opening, due]);

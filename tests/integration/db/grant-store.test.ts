@@ -146,7 +146,7 @@ describe('SQLite grant store', () => {
       const openingPastEnd = grantFor({ expiresAt: at(1_000) });
       grantFor({ expiresAt: at(20_000) }); // opening, in time: the open is still running
 
-      expect(stores.grants.dueForExpiry(at(10_000)).map((g) => g.id)).toEqual([
+      expect(stores.grants.closes.due(at(10_000)).map((g) => g.id)).toEqual([
         stuckClosing.id,
         openingPastEnd.id,
         dueEarlier.id,
@@ -155,16 +155,16 @@ describe('SQLite grant store', () => {
     });
 
     it('reports the next due moment by the same definition: a close that has not finished is due at once', () => {
-      expect(stores.grants.nextExpiry()).toBeUndefined();
+      expect(stores.grants.closes.next()).toBeUndefined();
 
       grantFor({ expiresAt: at(8_000) });
       activeGrant({ expiresAt: at(9_000) });
       activeGrant({ expiresAt: at(7_000) });
-      expect(stores.grants.nextExpiry()).toEqual(at(7_000));
+      expect(stores.grants.closes.next()).toEqual(at(7_000));
 
       const closing = activeGrant({ expiresAt: at(60_000) });
       stores.grants.move(closing.id, ['active'], 'closing');
-      expect(stores.grants.nextExpiry()).toEqual(new Date(0));
+      expect(stores.grants.closes.next()).toEqual(new Date(0));
     });
 
     it('waits for a failed close until its retry time, counting the attempts', () => {
@@ -173,9 +173,9 @@ describe('SQLite grant store', () => {
       const failed = stores.grants.closeFailed(grant.id, at(30_000));
       expect(failed).toMatchObject({ state: 'closing', closeAttempts: 1, retryAt: at(30_000) });
       expect(stores.grants.closeFailed(grant.id, at(40_000))?.closeAttempts).toBe(2);
-      expect(stores.grants.nextExpiry()).toEqual(at(40_000));
-      expect(stores.grants.dueForExpiry(at(39_999))).toEqual([]);
-      expect(stores.grants.dueForExpiry(at(40_000)).map((g) => g.id)).toEqual([grant.id]);
+      expect(stores.grants.closes.next()).toEqual(at(40_000));
+      expect(stores.grants.closes.due(at(39_999))).toEqual([]);
+      expect(stores.grants.closes.due(at(40_000)).map((g) => g.id)).toEqual([grant.id]);
       // Only a closing grant can fail a close.
       expect(stores.grants.closeFailed(activeGrant().id, at(1))).toBeUndefined();
     });
@@ -193,12 +193,12 @@ describe('SQLite grant store', () => {
       (_name, state, endsIn, dueAt) => {
         const grant = grantFor({ expiresAt: at(endsIn) });
         if (state !== 'opening') stores.grants.move(grant.id, ['opening'], state);
-        const next = stores.grants.nextExpiry();
-        const dueNow = stores.grants.dueForExpiry(at(10_000)).some((g) => g.id === grant.id);
+        const next = stores.grants.closes.next();
+        const dueNow = stores.grants.closes.due(at(10_000)).some((g) => g.id === grant.id);
         expect(next?.getTime()).toBe(dueAt === undefined ? undefined : dueAt === 0 ? 0 : at(dueAt).getTime());
         expect(dueNow).toBe(next !== undefined && next <= at(10_000));
         if (next !== undefined)
-          expect(stores.grants.dueForExpiry(next).some((g) => g.id === grant.id)).toBe(true);
+          expect(stores.grants.closes.due(next).some((g) => g.id === grant.id)).toBe(true);
       },
     );
   });

@@ -26,18 +26,18 @@ describe('SQLite stores: reminders, warnings, extensions, reviews', () => {
 
   it('reminds a pending request once, at half of its approval time', () => {
     const r = stores.requests.insert(buildNewRequest({ createdAt: T0, approvalDeadline: at(30 * MIN) }));
-    expect(stores.requests.nextReminder()).toEqual(at(15 * MIN));
-    expect(stores.requests.dueForReminder(at(15 * MIN - 1))).toEqual([]);
-    expect(stores.requests.dueForReminder(at(15 * MIN)).map((x) => x.id)).toEqual([r.id]);
+    expect(stores.requests.reminders.next()).toEqual(at(15 * MIN));
+    expect(stores.requests.reminders.due(at(15 * MIN - 1))).toEqual([]);
+    expect(stores.requests.reminders.due(at(15 * MIN)).map((x) => x.id)).toEqual([r.id]);
     stores.requests.markReminded(r.id, at(15 * MIN));
-    expect(stores.requests.dueForReminder(at(29 * MIN))).toEqual([]);
-    expect(stores.requests.nextReminder()).toBeUndefined();
+    expect(stores.requests.reminders.due(at(29 * MIN))).toEqual([]);
+    expect(stores.requests.reminders.next()).toBeUndefined();
   });
 
   it('does not remind a request that was decided', () => {
     const r = stores.requests.insert(buildNewRequest({ createdAt: T0, approvalDeadline: at(30 * MIN) }));
     stores.requests.decide(r.id, 'denied', 'U_APP', at(MIN));
-    expect(stores.requests.dueForReminder(at(20 * MIN))).toEqual([]);
+    expect(stores.requests.reminders.due(at(20 * MIN))).toEqual([]);
   });
 
   it('finds the pending extension of a grant', () => {
@@ -54,12 +54,17 @@ describe('SQLite stores: reminders, warnings, extensions, reviews', () => {
   it('warns long grants once, warnBefore ahead of the end, and never grants shorter than twice that', () => {
     const long = activeGrant(30);
     activeGrant(9); // shorter than 2 × 5m: never warned
-    expect(stores.grants.nextWarning(5 * MIN)).toEqual(at(25 * MIN));
-    expect(stores.grants.dueForWarning(at(25 * MIN - 1), 5 * MIN)).toEqual([]);
-    expect(stores.grants.dueForWarning(at(25 * MIN), 5 * MIN).map((g) => g.id)).toEqual([long.id]);
+    expect(stores.grants.warnings(5 * MIN).next()).toEqual(at(25 * MIN));
+    expect(stores.grants.warnings(5 * MIN).due(at(25 * MIN - 1))).toEqual([]);
+    expect(
+      stores.grants
+        .warnings(5 * MIN)
+        .due(at(25 * MIN))
+        .map((g) => g.id),
+    ).toEqual([long.id]);
     stores.grants.markWarned(long.id, at(25 * MIN));
-    expect(stores.grants.dueForWarning(at(29 * MIN), 5 * MIN)).toEqual([]);
-    expect(stores.grants.dueForWarning(at(29 * MIN), 0)).toEqual([]);
+    expect(stores.grants.warnings(5 * MIN).due(at(29 * MIN))).toEqual([]);
+    expect(stores.grants.warnings(0).due(at(29 * MIN))).toEqual([]);
   });
 
   it('extends only an active grant, and a new end brings a new warning', () => {
@@ -68,7 +73,7 @@ describe('SQLite stores: reminders, warnings, extensions, reviews', () => {
     const extended = stores.grants.extend(g.id, at(60 * MIN));
     expect(extended).toMatchObject({ ok: true, value: { expiresAt: at(60 * MIN) } });
     expect(extended.ok && extended.value.warnedAt).toBeUndefined();
-    expect(stores.grants.nextWarning(5 * MIN)).toEqual(at(55 * MIN));
+    expect(stores.grants.warnings(5 * MIN).next()).toEqual(at(55 * MIN));
     stores.grants.move(g.id, ['active'], 'closing');
     expect(stores.grants.extend(g.id, at(90 * MIN))).toMatchObject({ ok: false, error: 'STATE_CHANGED' });
   });

@@ -220,19 +220,19 @@ describe('SQLite request store', () => {
       const decided = stores.requests.insert(buildNewRequest({ approvalDeadline: at(1_000) }));
       stores.requests.decide(decided.id, 'approved', 'U_A', at(500));
 
-      expect(stores.requests.dueForTimeout(at(10_000)).map((r) => r.id)).toEqual([dueEarlier.id, due.id]);
-      expect(stores.requests.dueForTimeout(at(4_999))).toEqual([]);
+      expect(stores.requests.timeouts.due(at(10_000)).map((r) => r.id)).toEqual([dueEarlier.id, due.id]);
+      expect(stores.requests.timeouts.due(at(4_999))).toEqual([]);
     });
 
     it('reports the earliest deadline among pending requests only', () => {
-      expect(stores.requests.nextDeadline()).toBeUndefined();
+      expect(stores.requests.timeouts.next()).toBeUndefined();
 
       const decided = stores.requests.insert(buildNewRequest({ approvalDeadline: at(1_000) }));
       stores.requests.insert(buildNewRequest({ approvalDeadline: at(9_000) }));
       stores.requests.insert(buildNewRequest({ approvalDeadline: at(7_000) }));
       stores.requests.decide(decided.id, 'timed_out', 'hallpass', at(1_000));
 
-      expect(stores.requests.nextDeadline()).toEqual(at(7_000));
+      expect(stores.requests.timeouts.next()).toEqual(at(7_000));
     });
   });
 });

@@ -39,14 +39,14 @@ describe('SQLite role-session store', () => {
 
   it('lists a denied session for cleanup only once the session itself has expired', () => {
     const { grant } = sessionFor(900_000);
-    expect(stores.roleSessions.nextCleanup()).toBeUndefined();
+    expect(stores.roleSessions.cleanups.next()).toBeUndefined();
     stores.roleSessions.markDenied(grant.id, `hallpass-deny-${grant.id}`, at(300_000));
-    expect(stores.roleSessions.nextCleanup()).toEqual(at(900_000));
-    expect(stores.roleSessions.dueForCleanup(at(899_999))).toEqual([]);
-    expect(stores.roleSessions.dueForCleanup(at(900_000)).map((s) => s.grantId)).toEqual([grant.id]);
+    expect(stores.roleSessions.cleanups.next()).toEqual(at(900_000));
+    expect(stores.roleSessions.cleanups.due(at(899_999))).toEqual([]);
+    expect(stores.roleSessions.cleanups.due(at(900_000)).map((s) => s.grantId)).toEqual([grant.id]);
     stores.roleSessions.markDenyRemoved(grant.id, at(900_001));
-    expect(stores.roleSessions.dueForCleanup(at(2_000_000))).toEqual([]);
-    expect(stores.roleSessions.nextCleanup()).toBeUndefined();
+    expect(stores.roleSessions.cleanups.due(at(2_000_000))).toEqual([]);
+    expect(stores.roleSessions.cleanups.next()).toBeUndefined();
     expect(stores.roleSessions.get(grant.id)).toMatchObject({
       denyPolicyName: `hallpass-deny-${grant.id}`,
       deniedAt: at(300_000),
@@ -71,6 +71,6 @@ describe('SQLite role-session store', () => {
 
   it('never lists a session that was not denied (it simply expires)', () => {
     sessionFor(1_000);
-    expect(stores.roleSessions.dueForCleanup(at(10_000))).toEqual([]);
+    expect(stores.roleSessions.cleanups.due(at(10_000))).toEqual([]);
   });
 });

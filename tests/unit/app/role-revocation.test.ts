@@ -20,6 +20,7 @@ import {
   RevocationRoomError,
 } from '../../../src/app/role-revocation';
 import { FakeClock } from '../../support/fake-clock';
+import { memoryDueQuery } from '../../support/memory-due-query';
 
 const ROLE = 'arn:aws:iam::123456789012:role/ProdReadOnly';
 const OTHER_ROLE = 'arn:aws:iam::123456789012:role/Other';
@@ -56,17 +57,12 @@ class MemoryRoleSessions implements RoleSessionStore {
     const row = this.rows.get(grantId);
     if (row !== undefined) this.rows.set(grantId, { ...row, denyRemovedAt: at });
   }
-  dueForCleanup(now: Date): StoredRoleSession[] {
-    return [...this.rows.values()].filter(
-      (s) => s.deniedAt !== undefined && s.denyRemovedAt === undefined && s.expiresAt <= now,
-    );
-  }
-  nextCleanup(): Date | undefined {
-    const times = [...this.rows.values()]
-      .filter((s) => s.deniedAt !== undefined && s.denyRemovedAt === undefined)
-      .map((s) => s.expiresAt.getTime());
-    return times.length === 0 ? undefined : new Date(Math.min(...times));
-  }
+  readonly cleanups = memoryDueQuery(
+    () => this.rows.values(),
+    (s) => s.deniedAt !== undefined && s.denyRemovedAt === undefined,
+    (s) => s.expiresAt.getTime(),
+    (s) => s.grantId,
+  );
 }
 
 /** The IAM side: what each role's list holds, each write, and writes that wait or fail on demand. */
@@ -237,7 +233,7 @@ describe('pruneRevokedSessions', () => {
     const writesBefore = roles.writes.length;
     clock.advance(15 * MINUTE);
 
-    const failed = await pruneRevokedSessions(deps, clock.now());
+    const failed = await pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now());
 
     expect(failed).toEqual([]);
     expect(roles.writes.slice(writesBefore)).toEqual([{ roleArn: ROLE, assumedRoleIds: ['AROAROLE:grt_c'] }]);
@@ -245,13 +241,13 @@ describe('pruneRevokedSessions', () => {
       ['grant.deny_removed', 'grt_a'],
       ['grant.deny_removed', 'grt_b'],
     ]);
-    expect(roleSessions.nextCleanup()).toEqual(new Date('2026-11-25T12:30:00.000Z'));
+    expect(roleSessions.cleanups.next()).toEqual(new Date('2026-11-25T12:30:00.000Z'));
 
     clock.advance(15 * MINUTE);
-    await pruneRevokedSessions(deps, clock.now());
+    await pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now());
     expect(roles.writes.at(-1)).toEqual({ roleArn: ROLE, assumedRoleIds: [] });
     expect(roles.lists.has(ROLE)).toBe(false);
-    expect(roleSessions.nextCleanup()).toBeUndefined();
+    expect(roleSessions.cleanups.next()).toBeUndefined();
   });
 
   it('reports the grants whose prune failed, and keeps them due', async () => {
@@ -261,10 +257,12 @@ describe('pruneRevokedSessions', () => {
     clock.advance(15 * MINUTE);
     roles.failWrites = 1;
 
-    await expect(pruneRevokedSessions(deps, clock.now())).resolves.toEqual(['grt_a']);
-    expect(roleSessions.dueForCleanup(clock.now()).map((s) => s.grantId)).toEqual(['grt_a']);
-    await expect(pruneRevokedSessions(deps, clock.now())).resolves.toEqual([]);
-    expect(roleSessions.dueForCleanup(clock.now())).toEqual([]);
+    await expect(pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now())).resolves.toEqual([
+      'grt_a',
+    ]);
+    expect(roleSessions.cleanups.due(clock.now()).map((s) => s.grantId)).toEqual(['grt_a']);
+    await expect(pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now())).resolves.toEqual([]);
+    expect(roleSessions.cleanups.due(clock.now())).toEqual([]);
   });
 
   it('deletes an old per-grant policy by its name, and never puts its session in the list', async () => {
@@ -273,7 +271,7 @@ describe('pruneRevokedSessions', () => {
     roleSessions.markDenied('grt_old', 'hallpass-deny-grt_old', clock.now());
     clock.advance(15 * MINUTE);
 
-    await pruneRevokedSessions(deps, clock.now());
+    await pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now());
 
     expect(roles.removed).toEqual(['hallpass-deny-grt_old']);
     expect(roles.writes).toEqual([]);

@@ -1,0 +1,149 @@
+import type { Grant } from '../domain/grant';
+import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
+import { type CloseGrant, recordCloseFailure } from './close-grant';
+import type { AppDeps } from './deps';
+import { eachLimit } from './each-limit';
+import { deliver, loadCard, type NotifyDeps, refreshCard, tellBoth } from './notify';
+import { pruneRevokedSessions } from './role-revocation';
+
+/** Closes in flight at once: grants on different groups or accounts do not wait on each other's AWS calls. */
+const PARALLEL_CLOSES = 8;
+
+type Deps = NotifyDeps & Pick<AppDeps, 'audit' | 'uow' | 'wakeup' | 'roles' | 'roleSessions' | 'locks'>;
+
+export type DueWorkResult = {
+  readonly closed: number;
+  readonly timedOut: number;
+  /**
+   * Work that failed and must be retried by the scheduler's backoff. A failed close is not listed: it
+   * keeps its own retry time in the database (`retry_at`), so it never delays another grant's close.
+   */
+  readonly failed: readonly string[];
+};
+
+/**
+ * Every kind of work that comes due, and when: the one owner of both. Each kind is one `DueQuery` of
+ * its store, whose `due` (what to do now) and `next` (when to wake) read one predicate, and `nextDue`
+ * and `run` below take their kinds from the same list, so a kind cannot be run without being woken
+ * for, or woken for without being run. Only the scheduler runs it (a click on a lapsed request times
+ * out that one request, see `timeOutRequest`, and nothing else).
+ */
+export type DueWork = {
+  /** The next due time of each kind of work (the scheduler arms its one timer for the earliest). */
+  nextDue(): (Date | undefined)[];
+  /**
+   * The run-once job, also run at start-up to catch up on what came due while hallpass was down.
+   * AWS first: every grant due to close is closed, a few at a time, and revoked role sessions that
+   * expired by themselves are pruned from their role's deny policy. Then what only touches the
+   * database: pending requests past their deadline time out, requesters are warned before their end,
+   * approvers are reminded. Every Slack message is only queued in the outbox (see `deliver`), so
+   * nothing here waits on Slack. Safe to run twice: each step is a compare-and-set on state.
+   */
+  run(now: Date): Promise<DueWorkResult>;
+};
+
+export function createDueWork(
+  deps: Deps,
+  use: { readonly closeGrant: CloseGrant; readonly announceClosed: (grant: Grant) => void },
+): DueWork {
+  /** The kinds of due work, in the order a run does them. */
+  const kinds = () => ({
+    closes: deps.grants.closes,
+    cleanups: deps.roleSessions.cleanups,
+    timeouts: deps.requests.timeouts,
+    warnings: deps.grants.warnings(deps.policy().warnBefore),
+    reminders: deps.requests.reminders,
+  });
+  return {
+    nextDue: () => Object.values(kinds()).map((kind) => kind.next()),
+    async run(now) {
+      const due = kinds();
+      const closed: Grant[] = [];
+      await eachLimit(due.closes.due(now), PARALLEL_CLOSES, async (grant) => {
+        try {
+          const reason = grant.state === 'closing' ? (grant.endReason ?? 'expired') : 'expired';
+          const done = await use.closeGrant(grant.id, reason, grant.endedBy ?? SYSTEM_ACTOR);
+          if (done !== undefined) closed.push(done);
+        } catch (error) {
+          recordCloseFailure(deps, grant, error);
+        }
+      });
+      // Revoked sessions that have now expired by themselves leave their deny policies.
+      const failed = await pruneRevokedSessions(deps, due.cleanups, now);
+
+      for (const grant of closed) use.announceClosed(grant);
+      let timedOut = 0;
+      for (const request of due.timeouts.due(now)) {
+        if (timeOutRequest(deps, request, now)) timedOut += 1;
+      }
+      warnEndingGrants(deps, due.warnings.due(now), now);
+      remindApprovers(deps, due.reminders.due(now), now);
+      return { closed: closed.length, timedOut, failed };
+    },
+  };
+}
+
+/** The note a timed-out request carries (in its row and in its `request.timed_out` event). */
+export const TIMED_OUT_NOTE = 'nobody approved in time';
+
+/**
+ * Times out one pending request past its deadline (a compare-and-set: false if it was decided
+ * meanwhile), records it and queues the notices. Also used when a click lands after the deadline but
+ * before the scheduler got to it, so the clicker sees the request as it really is.
+ */
+export function timeOutRequest(
+  deps: NotifyDeps & Pick<AppDeps, 'audit' | 'uow'>,
+  request: AccessRequest,
+  now: Date,
+): boolean {
+  const decided = deps.uow.tx(() => {
+    const d = deps.requests.decide(request.id, 'timed_out', SYSTEM_ACTOR, now, TIMED_OUT_NOTE);
+    if (d.ok) {
+      deps.audit.append({
+        at: now,
+        actor: SYSTEM_ACTOR,
+        type: 'request.timed_out',
+        requestId: request.id,
+        details: { deadline: request.approvalDeadline.toISOString(), note: TIMED_OUT_NOTE },
+      });
+    }
+    return d;
+  });
+  if (!decided.ok) return false;
+  refreshCard(deps, request.id);
+  tellBoth(deps, (card) => ({ type: 'request-timed-out', card }), request.id);
+  return true;
+}
+
+/**
+ * The requester hears `warnBefore` ahead of the end (with Extend and Done buttons), once per end:
+ * an extension clears the mark so the new end is warned too.
+ */
+function warnEndingGrants(deps: Deps, due: readonly Grant[], now: Date): void {
+  for (const grant of due) {
+    if (grant.expiresAt <= now) continue;
+    deps.grants.markWarned(grant.id, now);
+    const card = loadCard(deps, grant.requestId);
+    if (card === undefined) continue;
+    deliver(deps, {
+      kind: 'dm',
+      requestId: grant.requestId,
+      userId: grant.requesterId,
+      notice: { type: 'grant-expiring', card, grant },
+    });
+  }
+}
+
+/** Once, at half its approval timeout, a request nobody has decided is re-announced to its approvers. */
+function remindApprovers(deps: Deps, due: readonly AccessRequest[], now: Date): void {
+  for (const request of due) {
+    deps.requests.markReminded(request.id, now);
+    const card = loadCard(deps, request.id);
+    if (card === undefined) continue;
+    deliver(deps, {
+      kind: 'thread',
+      requestId: request.id,
+      notice: { type: 'approval-reminder', card, approvers: card.resource.approvers },
+    });
+  }
+}
