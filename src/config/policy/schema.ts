@@ -1,11 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { RESERVED_WORDS } from '../domain/command';
-import { formatDuration, parseDuration } from '../domain/duration';
-import { DEFAULT_VISIBILITY, DEFAULTS, type Policy, type PortRange, type Resource } from '../domain/policy';
-import { ConfigError, type ConfigResult } from './env';
+import { RESERVED_WORDS } from '../../domain/command';
+import { formatDuration, parseDuration } from '../../domain/duration';
+import { DEFAULTS, type PortRange } from '../../domain/policy';
 
 /*
  * The policy file is a security boundary: every field is checked, unknown keys are errors (a typo such as
@@ -27,21 +23,8 @@ const PORT_RANGE = /^(\d{1,5})\s*-\s*(\d{1,5})$/;
 
 const MAX_ROLE_SESSION = 12 * 3_600_000;
 
-const SG_ONLY_KEYS = [
-  'securityGroupId',
-  'protocol',
-  'ports',
-  'maxPrefix',
-  'maxPrefixV6',
-  'assumeRoleArn',
-  'backstopGrace',
-  'backstopRoleArn',
-  'cutConnections',
-];
-const ROLE_ONLY_KEYS = ['roleArn'];
-
 /** How a YAML value reads in a message: strings quoted, so `"80-70"` and `80` are told apart. */
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+export const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
 const isUserId = (p: string): boolean => USER_ID.test(p);
 
@@ -149,7 +132,7 @@ const common = {
   breakGlassMaxDuration: duration.optional(),
 };
 
-const securityGroup = z.strictObject({
+export const securityGroup = z.strictObject({
   kind: z.literal('security-group'),
   ...common,
   securityGroupId: pattern(SECURITY_GROUP_ID, 'a security group id (sg- and 8 to 17 hex digits)'),
@@ -167,7 +150,7 @@ const securityGroup = z.strictObject({
     .optional(),
 });
 
-const awsRole = z.strictObject({ kind: z.literal('aws-role'), ...common, roleArn });
+export const awsRole = z.strictObject({ kind: z.literal('aws-role'), ...common, roleArn });
 
 /** A resource as zod sees it while checking: fields that failed keep their raw YAML value. */
 type Loose = {
@@ -267,7 +250,7 @@ const visibility = z.strictObject({
   reasons: audience.default('involved'),
 });
 
-const policySchema = z
+export const policySchema = z
   .strictObject({
     visibility: visibility.optional(),
     admins: principals.default([]),
@@ -282,11 +265,11 @@ const policySchema = z
     approvalTimeout: duration.optional(),
     // 0s turns warnings off.
     warnBefore: durationOf(true).optional(),
-    /** Where hallpass publishes the audit log's head (issue 9): a channel the database cannot rewrite. */
+    /** Where hallpass publishes the audit log's head: a channel the database cannot rewrite. */
     auditChannel: pattern(CHANNEL, 'a Slack channel id (C… or G…)').optional(),
     /** How often the head is published there (exports publish it too); at least 1m. Default: 24h. */
     auditHeadInterval: duration.refine((ms) => ms >= 60_000, { error: 'must be at least 1m' }).optional(),
-    /** How long after a grant's end AWS's backstop revokes its rules (issue 10). Default: 2m. */
+    /** How long after a grant's end AWS's backstop revokes its rules. Default: 2m. */
     backstopGrace: backstopGrace.optional(),
     /** Network-ACL rule numbers reserved for hallpass's deny entries, `low-high` within 1-32766. */
     naclRuleNumbers: z
@@ -344,224 +327,5 @@ const policySchema = z
     { when: () => true },
   );
 
-type PolicyInput = z.output<typeof policySchema>;
-type ResourceInput = z.output<typeof resource>;
-
-function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
-  const base = {
-    id: r.id,
-    description: r.description,
-    region: r.region,
-    channel: r.channel,
-    requesters: r.requesters,
-    allowGuests: r.allowGuests,
-    allowExternal: r.allowExternal,
-    approvers: r.approvers,
-    approvals: r.approvals,
-    autoApprove: r.autoApprove,
-    allowSelfApproval: r.allowSelfApproval,
-    minDuration: r.minDuration ?? DEFAULTS.minDuration,
-    maxDuration: r.maxDuration,
-    defaultDuration: r.defaultDuration,
-    approvalTimeout: r.approvalTimeout ?? fallbackTimeout,
-    breakGlass: r.breakGlass,
-    breakGlassMaxDuration: r.breakGlassMaxDuration ?? DEFAULTS.breakGlassMaxDuration,
-  };
-  if (r.kind === 'aws-role') return { ...base, kind: 'aws-role', roleArn: r.roleArn };
-  return {
-    ...base,
-    kind: 'security-group',
-    securityGroupId: r.securityGroupId,
-    protocol: r.protocol,
-    ports: r.ports,
-    maxPrefix: { 4: r.maxPrefix, 6: r.maxPrefixV6 },
-    assumeRoleArn: r.assumeRoleArn,
-    backstopGrace: r.backstopGrace,
-    backstopRoleArn: r.backstopRoleArn,
-    cutConnections: r.cutConnections === 'nacl' ? 'nacl' : undefined,
-  };
-}
-
-function toPolicy(p: PolicyInput): Policy {
-  const approvalTimeout = p.approvalTimeout ?? DEFAULTS.approvalTimeout;
-  return {
-    visibility: p.visibility ?? DEFAULT_VISIBILITY,
-    admins: p.admins,
-    trustedWorkspaces: p.trustedWorkspaces,
-    approvalTimeout,
-    warnBefore: p.warnBefore ?? DEFAULTS.warnBefore,
-    auditChannel: p.auditChannel,
-    auditHeadInterval: p.auditHeadInterval,
-    backstopGrace: p.backstopGrace,
-    naclRuleNumbers: p.naclRuleNumbers,
-    naclHold: p.naclHold,
-    naclEntryLimit: p.naclEntryLimit,
-    warnEstablishedAbove: p.warnEstablishedAbove,
-    resources: p.resources.map((r) => toResource(r, approvalTimeout)),
-  };
-}
-
-/** `['resources', 0, 'ports', 1]` → `resources[0].ports[1]`. */
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
-
-/** The value at a path of the raw YAML, to know a resource's kind when reporting a misplaced key. */
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let node = root;
-  for (const key of path) {
-    if (typeof node !== 'object' || node === null || typeof key === 'symbol') return undefined;
-    node = (node as Record<string | number, unknown>)[key];
-  }
-  return node;
-}
-
-const TOP_LEVEL_KEYS = Object.keys(policySchema.shape);
-const RESOURCE_KEYS = [...new Set([...Object.keys(securityGroup.shape), ...Object.keys(awsRole.shape)])];
-
-/** The key of the same level a typo most likely meant (edit distance ≤ 2), for "did you mean" hints. */
-function closest(key: string, candidates: readonly string[]): string | undefined {
-  let best: { key: string; distance: number } | undefined;
-  for (const known of candidates) {
-    const distance = editDistance(key.toLowerCase(), known.toLowerCase());
-    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { key: known, distance };
-  }
-  return best?.key;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
-
-function unknownKeyMessage(key: string, topLevel: boolean, kind: unknown): string {
-  if (kind === 'aws-role' && SG_ONLY_KEYS.includes(key)) return 'applies only to kind: security-group';
-  if (kind === 'security-group' && ROLE_ONLY_KEYS.includes(key)) return 'applies only to kind: aws-role';
-  const hint = closest(key, topLevel ? TOP_LEVEL_KEYS : RESOURCE_KEYS);
-  return hint !== undefined && hint !== key ? `unknown field (did you mean ${hint}?)` : 'unknown field';
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'empty';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `text ${show(v)}`;
-  return `${typeof v} ${show(v)}`;
-}
-
-const EXPECTED: Record<string, string> = {
-  string: 'text',
-  number: 'a number',
-  boolean: 'true or false',
-  array: 'a list',
-  object: 'a mapping',
-};
-
-/** One issue → one or more `path: message` lines. */
-function problemsOf(issue: z.core.$ZodIssue, root: unknown): string[] {
-  const at = (path: readonly PropertyKey[], message: string) =>
-    path.length === 0 ? message : `${formatPath(path)}: ${message}`;
-  const input = valueAt(root, issue.path);
-  switch (issue.code) {
-    case 'unrecognized_keys': {
-      const kind = valueAt(root, [...issue.path, 'kind']);
-      const topLevel = issue.path.length === 0;
-      return issue.keys.map((key) => at([...issue.path, key], unknownKeyMessage(key, topLevel, kind)));
-    }
-    case 'invalid_type':
-      return [
-        at(
-          issue.path,
-          input === undefined
-            ? 'required'
-            : `must be ${EXPECTED[issue.expected] ?? issue.expected}, not ${describe(input)}`,
-        ),
-      ];
-    case 'invalid_union':
-      // Only the discriminated union of resources raises this: `kind` is missing or unknown.
-      return [
-        at(
-          issue.path,
-          input === undefined
-            ? 'required: security-group or aws-role'
-            : `${show(input)} must be security-group or aws-role`,
-        ),
-      ];
-    default:
-      return [at(issue.path, issue.message)];
-  }
-}
-
-/**
- * Parses and validates a policy file's text, reporting every problem at once. `source` names the file in
- * the failure's title.
- */
-export function checkPolicy(yamlText: string, source = 'policy.yml'): ConfigResult<Policy> {
-  const fail = (problems: string[]): ConfigResult<Policy> => ({
-    ok: false,
-    section: { title: `Invalid policy file ${source}`, problems },
-  });
-  // uniqueKeys (the default) makes a repeated key an error instead of the last one silently winning.
-  const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return fail(doc.errors.map((e) => `YAML: ${(e.message.split('\n')[0] ?? e.message).replace(/:$/, '')}`));
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS();
-  } catch (e) {
-    // e.g. an alias to an anchor defined later
-    return fail([`YAML: ${e instanceof Error ? e.message : String(e)}`]);
-  }
-  if (raw === null || raw === undefined) return fail(['the file is empty; see policy.example.yml']);
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    return fail([`must be a mapping with admins, approvalTimeout and resources, not ${describe(raw)}`]);
-  }
-  const parsed = policySchema.safeParse(raw);
-  if (!parsed.success) return fail(parsed.error.issues.flatMap((issue) => problemsOf(issue, raw)));
-  return { ok: true, value: toPolicy(parsed.data) };
-}
-
-/** Parses a policy file's text; throws a `ConfigError` listing every problem. */
-export function parsePolicy(yamlText: string, source = 'policy.yml'): Policy {
-  const result = checkPolicy(yamlText, source);
-  if (!result.ok) throw new ConfigError([result.section]);
-  return result.value;
-}
-
-/** Reads and checks the policy file at `path`; a missing file says where it was looked for. */
-export function readPolicy(path: string): ConfigResult<Policy> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const where = resolve(path) === path ? path : `${path} (resolved to ${resolve(path)})`;
-    const problem =
-      code === 'ENOENT'
-        ? `file not found: ${where}; copy policy.example.yml there and edit it, or set HALLPASS_POLICY`
-        : `cannot read ${where}: ${code ?? (e instanceof Error ? e.message : String(e))}`;
-    return { ok: false, section: { title: `Invalid policy file ${path}`, problems: [problem] } };
-  }
-  return checkPolicy(text, path);
-}
-
-/** Reads and parses the policy file at `path`; throws a `ConfigError` listing every problem. */
-export function loadPolicy(path: string): Policy {
-  const result = readPolicy(path);
-  if (!result.ok) throw new ConfigError([result.section]);
-  return result.value;
-}
+export type PolicyInput = z.output<typeof policySchema>;
+export type ResourceInput = z.output<typeof resource>;
