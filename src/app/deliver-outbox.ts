@@ -72,7 +72,7 @@ async function send(deps: Deps, item: OutboxItem): Promise<void> {
       if (notice === undefined) return;
       // The card-post goes first in the lane; without a message it was refused for good.
       if (ref === undefined)
-        throw new InfraError('no_approval_message', false, 'the approval message was never posted');
+        throw new InfraError('not-found', false, 'the approval message was never posted');
       await deps.notifier.notifyThread(ref, notice as Notice);
       return;
     case 'dm':

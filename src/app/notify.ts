@@ -1,5 +1,6 @@
 import { findResource } from '../domain/policy';
 import type { AppDeps } from './deps';
+import { describeError } from './infra-error';
 import type { ApprovalCard, Notice } from './notices';
 import type { Delivery, OutboxItem } from './ports';
 
@@ -9,8 +10,8 @@ export type NotifyDeps = Pick<
   'clock' | 'logger' | 'requests' | 'grants' | 'policy' | 'outbox' | 'deliveries'
 >;
 
-export const describeError = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+/** Kept here too: most use cases import it alongside the notify helpers. */
+export { describeError };
 
 /**
  * The approval card as it stands now, read fresh from the store. The resource is the policy's, or —

@@ -4,10 +4,15 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import { syncBackstops } from './backstop';
 import { liftCutsFor } from './cut-connections';
 import type { AppDeps } from './deps';
+import { InfraError } from './infra-error';
 import { describeError, refreshCard, tellBoth } from './notify';
 import { openRoleSession } from './open-role-session';
 import type { RuleHold, RuleKey, RuleTarget } from './ports';
-import { REVOCATION_ROOM_UNKNOWN, type RevocationRoomDetails, RevocationRoomError } from './role-revocation';
+import {
+  type RevocationRoomDetails,
+  RevocationRoomError,
+  RevocationRoomUnknownError,
+} from './role-revocation';
 
 export type OpenGrant = (grantId: string) => Promise<void>;
 
@@ -201,40 +206,38 @@ async function laterTags(
   return mine;
 }
 
-/** AWS error codes put into words a requester understands. */
-function plainWords(error: unknown): string {
+/**
+ * Why an open failed, in words a requester understands: chosen by the error's class, `kind` and
+ * `subject` as the adapter classified it, never by a provider's error code.
+ */
+export function plainWords(error: unknown): string {
   if (error instanceof RevocationRoomError) return revocationRoomWords(error.details);
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
-  switch (code) {
-    case REVOCATION_ROOM_UNKNOWN:
-      return (
-        'no session was issued, because hallpass could not check that it could cut the session short ' +
-        `if needed (${error instanceof Error ? error.message : 'reading the role failed'}). It needs ` +
-        'iam:GetRole, iam:ListRolePolicies and iam:GetRolePolicy on the role; please try again or ask an admin'
-      );
-    case 'InvalidGroup.NotFound':
+  if (error instanceof RevocationRoomUnknownError)
+    return (
+      'no session was issued, because hallpass could not check that it could cut the session short ' +
+      `if needed (${error.message}). It needs ` +
+      'iam:GetRole, iam:ListRolePolicies and iam:GetRolePolicy on the role; please try again or ask an admin'
+    );
+  const infra = error instanceof InfraError ? error : undefined;
+  switch (infra?.kind) {
+    case 'not-found':
       return 'the security group does not exist in AWS (check securityGroupId and region in the policy)';
-    case 'UnauthorizedOperation':
-    case 'AccessDenied':
-    case 'AccessDeniedException':
-      return code === 'AccessDenied'
+    case 'denied':
+      if (infra.subject === 'region') return 'STS is not enabled in this region for the account';
+      return infra.subject === 'role'
         ? 'AWS denied access (hallpass may not assume this role or change this resource: check its IAM permissions and the role trust policy)'
         : 'hallpass is not allowed to change this security group (its AWS permissions are missing)';
-    case 'RulesPerSecurityGroupLimitExceeded':
+    case 'limit-exceeded':
       return 'the security group has reached its AWS limit of rules';
-    case 'MalformedPolicyDocument':
-    case 'ValidationError':
-      return `AWS refused the session request as invalid (${describeError(error)})`;
-    case 'RegionDisabledException':
-      return 'STS is not enabled in this region for the account';
-    case 'Throttling':
-    case 'ThrottlingException':
-    case 'RequestLimitExceeded':
+    case 'invalid':
+      // A session request STS or IAM refused; one EC2 refused, or hallpass itself, is told as it is.
+      if (infra.subject === 'role')
+        return `AWS refused the session request as invalid (${describeError(error)})`;
+      break;
+    case 'throttled':
       return 'AWS kept throttling hallpass and the request could not be completed; please try again in a few minutes';
-    default:
-      return `AWS refused to open the rule (${describeError(error)})`;
   }
+  return `AWS refused to open the rule (${describeError(error)})`;
 }
 
 /** Why a role session was refused when the role has no room left to revoke it, and what would help. */

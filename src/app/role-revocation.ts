@@ -1,6 +1,6 @@
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { AppDeps } from './deps';
-import { InfraError } from './infra-error';
+import { describeError, InfraError } from './infra-error';
 import type { DueQuery, RevocationRoom, StoredRoleSession } from './ports';
 
 /**
@@ -23,17 +23,10 @@ import type { DueQuery, RevocationRoom, StoredRoleSession } from './ports';
 /** The one inline policy per role that lists the role's revoked sessions. */
 export const REVOKED_SESSIONS_POLICY = 'hallpass-revoked-sessions';
 
-/** The `InfraError` code of a session refused because its revocation could not be guaranteed. */
-export const REVOCATION_ROOM_EXHAUSTED = 'RevocationRoomExhausted';
-/** The `InfraError` code of a session refused because the role's budget could not be read. */
-export const REVOCATION_ROOM_UNKNOWN = 'RevocationRoomUnknown';
-
 /** The lock shared by everything that reads or writes a role's list (KeyedMutex key). */
 export const roleLockKey = (roleArn: string): string => `role:${roleArn}`;
 
 type Deps = Pick<AppDeps, 'clock' | 'roles' | 'roleSessions' | 'locks'>;
-
-const describeError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Listed in the role's revoked-sessions policy, and not yet pruned from it. */
 const listed = (s: StoredRoleSession): boolean =>
@@ -77,13 +70,32 @@ export type RevocationRoomDetails = {
 export class RevocationRoomError extends InfraError {
   constructor(readonly details: RevocationRoomDetails) {
     super(
-      REVOCATION_ROOM_EXHAUSTED,
+      'limit-exceeded',
       false,
       `no room to revoke another session of ${details.roleArn}: other inline policies take ` +
         `${details.usedByOthers} of ${details.limit} characters, and listing its ${details.liveSessions} ` +
         `live sessions and the new one would take ${details.needed} more`,
+      { subject: 'role' },
     );
     this.name = 'RevocationRoomError';
+  }
+}
+
+/**
+ * A session refused because the role's inline-policy budget could not be read, so its revocation could
+ * not be guaranteed. Kind, subject and `retryable` are those of the failure that stopped the read
+ * (retryable when that was not an `InfraError`).
+ */
+export class RevocationRoomUnknownError extends InfraError {
+  constructor(roleArn: string, error: unknown) {
+    const infra = error instanceof InfraError ? error : undefined;
+    super(
+      infra?.kind ?? 'unknown',
+      infra?.retryable ?? true,
+      `could not read the inline policies of ${roleArn}: ${describeError(error)}`,
+      { providerCode: infra?.providerCode, subject: infra?.subject, cause: error },
+    );
+    this.name = 'RevocationRoomUnknownError';
   }
 }
 
@@ -91,8 +103,8 @@ export class RevocationRoomError extends InfraError {
  * Checks that the role's revoked-sessions policy could hold every session of the role still live plus
  * the one this grant is about to get; throws {@link RevocationRoomError} if not. Call it under the
  * role's lock, and keep holding the lock until the new session is recorded (see {@link issueRevocable}).
- * Failing to read the budget throws an `InfraError` coded {@link REVOCATION_ROOM_UNKNOWN}: a session
- * whose revocation cannot be guaranteed is not issued.
+ * Failing to read the budget throws {@link RevocationRoomUnknownError}: a session whose revocation
+ * cannot be guaranteed is not issued.
  */
 export async function ensureRevocable(
   deps: Pick<Deps, 'clock' | 'roles' | 'roleSessions'>,
@@ -111,12 +123,7 @@ export async function ensureRevocable(
       assumedRoleIds: [...live.map((s) => s.assumedRoleId), next],
     });
   } catch (error) {
-    throw new InfraError(
-      REVOCATION_ROOM_UNKNOWN,
-      error instanceof InfraError ? error.retryable : true,
-      `could not read the inline policies of ${input.roleArn}: ${describeError(error)}`,
-      { cause: error },
-    );
+    throw new RevocationRoomUnknownError(input.roleArn, error);
   }
   if (room.usedByOthers + room.needed > room.limit) {
     throw new RevocationRoomError({

@@ -1,3 +1,4 @@
+import { describeError } from '../app/infra-error';
 import type { Clock, Logger, Timers, Wakeup } from '../app/ports';
 import { MAX_TIMER_MS } from './scheduler';
 
@@ -72,7 +73,7 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
     try {
       due = deps.nextDue()?.getTime();
     } catch (error) {
-      deps.logger.error({ err: String(error) }, 'reading the next delivery time failed');
+      deps.logger.error({ err: describeError(error) }, 'reading the next delivery time failed');
       armIn(errorPauseMs);
       return;
     }
@@ -104,7 +105,7 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
         } catch (error) {
           threw = true;
           deps.logger.error(
-            { err: String(error) },
+            { err: describeError(error) },
             `${deps.name ?? 'delivering queued slack messages'} failed`,
           );
         }

@@ -1,3 +1,4 @@
+import { describeError } from '../app/infra-error';
 import type { Clock, Logger, Timers, Wakeup } from '../app/ports';
 
 /** Node timers overflow past 2^31−1 ms and then fire at once: never arm longer than this. */
@@ -67,7 +68,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     } catch (error) {
       // The database is unreachable: look again later rather than lose the timer (or throw into a
       // timer callback, which would take the process down).
-      deps.logger.error({ err: messageOf(error) }, 'reading the next due time failed');
+      deps.logger.error({ err: describeError(error) }, 'reading the next due time failed');
       return now + backoffMs(Math.max(failures, 1));
     }
   };
@@ -95,7 +96,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         failed = result.failed.length > 0;
       } catch (error) {
         failed = true;
-        deps.logger.error({ err: messageOf(error) }, 'scheduled run failed');
+        deps.logger.error({ err: describeError(error) }, 'scheduled run failed');
       }
       if (failed) {
         failures += 1;
@@ -144,5 +145,3 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     },
   };
 }
-
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

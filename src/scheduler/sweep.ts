@@ -1,3 +1,4 @@
+import { describeError } from '../app/infra-error';
 import type { Logger, Timers } from '../app/ports';
 import { MAX_TIMER_MS } from './scheduler';
 
@@ -51,7 +52,7 @@ export function createSweep(deps: SweepDeps): Sweep {
       }
     } catch (error) {
       deps.logger.error(
-        { sweep: deps.name, err: error instanceof Error ? error.message : String(error) },
+        { sweep: deps.name, err: describeError(error) },
         `${deps.name} failed; retrying next interval`,
       );
     }

@@ -1,4 +1,4 @@
-import { InfraError } from '../../app/infra-error';
+import { InfraError, type InfraErrorKind, type InfraErrorSubject } from '../../app/infra-error';
 
 /** AWS error codes that mean "slow down": the same call succeeds later. */
 const THROTTLING_CODES: ReadonlySet<string> = new Set([
@@ -39,6 +39,38 @@ const TRANSIENT_NETWORK_CODES: ReadonlySet<string> = new Set([
   'ENETUNREACH',
   'EHOSTUNREACH',
   'ENETDOWN',
+]);
+
+/** How an AWS error code is filed: its kind, and what it is about where the code tells. */
+type Classification = { readonly kind: InfraErrorKind; readonly subject?: InfraErrorSubject };
+
+/**
+ * AWS error codes with a kind of their own (throttling, server and network codes are in the sets above;
+ * EC2's many `<Thing>.NotFound` and `<Thing>.Malformed` codes are matched by their suffix). The subject
+ * follows the service that answers the code: EC2 and Scheduler about the resource, STS and IAM about the role.
+ */
+const CLASSIFIED: ReadonlyMap<string, Classification> = new Map<string, Classification>([
+  ['UnauthorizedOperation', { kind: 'denied', subject: 'resource' }],
+  ['AccessDeniedException', { kind: 'denied', subject: 'resource' }],
+  // STS (AssumeRole, also for a cross-account EC2 client's credentials) and IAM.
+  ['AccessDenied', { kind: 'denied', subject: 'role' }],
+  ['RegionDisabledException', { kind: 'denied', subject: 'region' }],
+  ['NoSuchEntity', { kind: 'not-found', subject: 'role' }],
+  ['NoSuchEntityException', { kind: 'not-found', subject: 'role' }],
+  ['ResourceNotFoundException', { kind: 'not-found', subject: 'resource' }],
+  ['RulesPerSecurityGroupLimitExceeded', { kind: 'limit-exceeded', subject: 'resource' }],
+  ['SecurityGroupLimitExceeded', { kind: 'limit-exceeded', subject: 'resource' }],
+  ['NetworkAclEntryLimitExceeded', { kind: 'limit-exceeded', subject: 'resource' }],
+  ['ServiceQuotaExceededException', { kind: 'limit-exceeded', subject: 'resource' }],
+  ['LimitExceeded', { kind: 'limit-exceeded', subject: 'role' }],
+  ['LimitExceededException', { kind: 'limit-exceeded', subject: 'role' }],
+  ['ValidationError', { kind: 'invalid', subject: 'role' }],
+  ['MalformedPolicyDocument', { kind: 'invalid', subject: 'role' }],
+  ['MalformedPolicyDocumentException', { kind: 'invalid', subject: 'role' }],
+  ['ValidationException', { kind: 'invalid', subject: 'resource' }],
+  ['InvalidParameterValue', { kind: 'invalid', subject: 'resource' }],
+  ['InvalidParameterCombination', { kind: 'invalid', subject: 'resource' }],
+  ['MissingParameter', { kind: 'invalid', subject: 'resource' }],
 ]);
 
 /** Longest AWS message carried into an InfraError (UnauthorizedOperation carries a long encoded blob). */
@@ -97,6 +129,21 @@ export function isRetryableAwsError(error: unknown): boolean {
 }
 
 /**
+ * The kind of failure an AWS error is, and what it is about where its code tells: throttling first
+ * (codes and HTTP 429), then the codes filed in {@link CLASSIFIED}, then `unavailable` for anything
+ * else worth retrying (5xx, timeouts, network failures) and `unknown` for the rest.
+ */
+export function classifyAwsError(error: unknown): Classification {
+  if (isThrottlingError(error)) return { kind: 'throttled' };
+  const code = awsErrorCode(error);
+  const known = code === undefined ? undefined : CLASSIFIED.get(code);
+  if (known !== undefined) return known;
+  if (code?.endsWith('.NotFound')) return { kind: 'not-found', subject: 'resource' };
+  if (code?.endsWith('.Malformed')) return { kind: 'invalid', subject: 'resource' };
+  return { kind: isRetryableAwsError(error) ? 'unavailable' : 'unknown' };
+}
+
+/**
  * Removes anything credential-shaped from a message before it can reach a log or a channel: access key
  * ids, SigV4 fragments, and long base64 runs (secret keys and session tokens are such runs).
  */
@@ -116,10 +163,10 @@ export function redactSecrets(text: string): string {
 }
 
 /**
- * Turns anything an AWS call threw into an `InfraError` naming the operation. The code is the AWS
- * error code (or `Unknown`); `retryable` follows {@link isRetryableAwsError}; the message is the AWS
- * message with credentials redacted; the original error is kept as `cause` for diagnosis. An
- * `InfraError` passes through unchanged.
+ * Turns anything an AWS call threw into an `InfraError` naming the operation. Its kind and subject
+ * follow {@link classifyAwsError}; `retryable` follows {@link isRetryableAwsError}; the provider code
+ * is the AWS error code (or `Unknown`), for logs; the message is the AWS message with credentials
+ * redacted; the original error is kept as `cause` for diagnosis. An `InfraError` passes through unchanged.
  */
 export function toInfraError(error: unknown, operation: string): InfraError {
   if (error instanceof InfraError) return error;
@@ -129,5 +176,10 @@ export function toInfraError(error: unknown, operation: string): InfraError {
   const parts = [`${operation} failed: ${code}`];
   if (status !== undefined) parts.push(` (HTTP ${status})`);
   if (detail !== undefined && detail !== code) parts.push(`: ${detail}`);
-  return new InfraError(code, isRetryableAwsError(error), redactSecrets(parts.join('')), { cause: error });
+  const { kind, subject } = classifyAwsError(error);
+  return new InfraError(kind, isRetryableAwsError(error), redactSecrets(parts.join('')), {
+    providerCode: code,
+    subject,
+    cause: error,
+  });
 }

@@ -172,9 +172,10 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
     // EC2 said the rule exists but it is not listed: eventual consistency, or it was revoked in
     // between. Trying the whole authorize again settles it either way.
     throw new InfraError(
-      'DuplicateRuleNotFound',
+      'unavailable',
       true,
       `AuthorizeSecurityGroupIngress: EC2 reported a duplicate of ${spec.protocol} ${spec.fromPort}-${spec.toPort} from ${spec.cidr} in ${groupId}, but no such ingress rule is listed`,
+      { providerCode: 'DuplicateRuleNotFound' },
     );
   }
 
@@ -209,9 +210,10 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
     }
     if (rules.some((r) => r.SecurityGroupRuleId === ruleId)) {
       throw new InfraError(
-        'RevokeNotConfirmed',
+        'unavailable',
         true,
         `RevokeSecurityGroupIngress returned false and rule ${ruleId} still exists`,
+        { providerCode: 'RevokeNotConfirmed' },
       );
     }
   }
@@ -247,9 +249,10 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
       if (ruleId === undefined) {
         // The rule was most likely created; a retry meets InvalidPermission.Duplicate and finds its id.
         throw new InfraError(
-          'MissingSecurityGroupRuleId',
+          'unavailable',
           true,
           `AuthorizeSecurityGroupIngress on ${target.groupId} returned no SecurityGroupRuleId`,
+          { providerCode: 'MissingSecurityGroupRuleId' },
         );
       }
       return { ruleId, existed: false, managed: true };
@@ -272,10 +275,10 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
       if (failures.length === 1) throw first;
       // Retrying helps only if every failure is transient; revoking is idempotent, so a retry is safe.
       throw new InfraError(
-        first.code,
+        first.kind,
         failures.every((f) => f.retryable),
         `RevokeSecurityGroupIngress failed for ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
-        { cause: new AggregateError(failures) },
+        { providerCode: first.providerCode, subject: first.subject, cause: new AggregateError(failures) },
       );
     },
 
@@ -320,18 +323,20 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
         if (out.NextToken === undefined || out.NextToken === '') return found;
         if (out.NextToken === nextToken) {
           throw new InfraError(
-            'PaginationStuck',
+            'unavailable',
             true,
             `DescribeSecurityGroupRules on ${target.groupId} returned the same NextToken twice`,
+            { providerCode: 'PaginationStuck' },
           );
         }
         nextToken = out.NextToken;
       }
       // A partial listing would make held rules look vanished: better no answer than a wrong one.
       throw new InfraError(
-        'TooManyPages',
+        'unknown',
         false,
         `DescribeSecurityGroupRules on ${target.groupId} returned more than ${MAX_DESCRIBE_PAGES} pages`,
+        { providerCode: 'TooManyPages' },
       );
     },
   };

@@ -69,18 +69,18 @@ function nextPage(
 ): string | undefined {
   if (out.NextToken === undefined || out.NextToken === '') return undefined;
   if (out.NextToken === current) {
-    throw new InfraError(
-      'PaginationStuck',
-      true,
-      `${action} for ${groupId} returned the same NextToken twice`,
-    );
+    throw new InfraError('unavailable', true, `${action} for ${groupId} returned the same NextToken twice`, {
+      providerCode: 'PaginationStuck',
+    });
   }
   return out.NextToken;
 }
 
 /** A partial listing would leave subnets without a deny entry: better no answer than a wrong one. */
 const tooManyPages = (action: string, groupId: string, pages: number) =>
-  new InfraError('TooManyPages', false, `${action} for ${groupId} returned more than ${pages} pages`);
+  new InfraError('unknown', false, `${action} for ${groupId} returned more than ${pages} pages`, {
+    providerCode: 'TooManyPages',
+  });
 
 /**
  * The `NetworkAcls` port on EC2 network ACLs. ACLs are stateless, so an inbound deny entry stops even
@@ -174,9 +174,10 @@ export function createEc2NetworkAcls(deps: Ec2NetworkAclsDeps): NetworkAcls {
       const missing = subnetIds.filter((s) => !covered.has(s));
       if (missing.length > 0) {
         throw new InfraError(
-          'NetworkAclNotFound',
+          'not-found',
           false,
           `DescribeNetworkAcls for ${target.groupId} found no network ACL for subnet(s) ${missing.join(', ')}`,
+          { providerCode: 'NetworkAclNotFound', subject: 'resource' },
         );
       }
       return {

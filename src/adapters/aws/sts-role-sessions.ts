@@ -64,9 +64,10 @@ export function roleNameOf(roleArn: string): string {
   const name = ROLE_ARN.exec(roleArn)?.[1];
   if (name === undefined) {
     throw new InfraError(
-      'InvalidRoleArn',
+      'invalid',
       false,
       `${JSON.stringify(roleArn)} is not an IAM role ARN (arn:aws:iam::123456789012:role/Name)`,
+      { providerCode: 'InvalidRoleArn' },
     );
   }
   return name;
@@ -87,9 +88,10 @@ export function sessionNameFor(grantId: string): string {
   const name = keepNameChars(grantId).slice(0, MAX_NAME_LENGTH);
   if (name.length < 2) {
     throw new InfraError(
-      'InvalidSessionName',
+      'invalid',
       false,
       `grant id ${JSON.stringify(grantId)} leaves fewer than 2 valid characters for a RoleSessionName`,
+      { providerCode: 'InvalidSessionName' },
     );
   }
   return name;
@@ -107,9 +109,10 @@ export function sourceIdentityFor(emailOrId: string): string {
     .slice(0, MAX_NAME_LENGTH);
   if (identity.length < 2) {
     throw new InfraError(
-      'InvalidSourceIdentity',
+      'invalid',
       false,
       `requester identity ${JSON.stringify(emailOrId)} is too short for a SourceIdentity (2 to 64 characters)`,
+      { providerCode: 'InvalidSourceIdentity' },
     );
   }
   return identity;
@@ -270,11 +273,9 @@ export function createStsRoleSessions(deps: StsRoleSessionsDeps): RoleSessions {
     async sessionUserId({ roleArn, grantId }) {
       const { roleId } = await describeRole(roleArn);
       if (roleId === undefined) {
-        throw new InfraError(
-          'IncompleteGetRoleResponse',
-          true,
-          `GetRole ${roleNameOf(roleArn)} returned no Role.RoleId`,
-        );
+        throw new InfraError('unavailable', true, `GetRole ${roleNameOf(roleArn)} returned no Role.RoleId`, {
+          providerCode: 'IncompleteGetRoleResponse',
+        });
       }
       return `${roleId}:${sessionNameFor(grantId)}`;
     },
@@ -303,9 +304,8 @@ export function createStsRoleSessions(deps: StsRoleSessionsDeps): RoleSessions {
         );
       } catch (error) {
         // The SDK keeps the raw HTTP response on some errors (`$response`: a body it could not parse),
-        // and an AssumeRole body carries credentials: the cause is dropped, its code and message kept.
-        const infra = toInfraError(error, `AssumeRole ${input.roleArn}`);
-        throw new InfraError(infra.code, infra.retryable, infra.message);
+        // and an AssumeRole body carries credentials: the cause is dropped, all else kept.
+        throw toInfraError(error, `AssumeRole ${input.roleArn}`).withoutCause();
       }
       const accessKeyId = nonEmpty(out.Credentials?.AccessKeyId);
       const secretAccessKey = nonEmpty(out.Credentials?.SecretAccessKey);
@@ -332,9 +332,10 @@ export function createStsRoleSessions(deps: StsRoleSessionsDeps): RoleSessions {
         // Retryable: another AssumeRole issues a new session. This one's credentials never leave here,
         // so nobody can use it (and without its AssumedRoleId it could not be cut off anyway).
         throw new InfraError(
-          'IncompleteAssumeRoleResponse',
+          'unavailable',
           true,
           `AssumeRole ${input.roleArn} returned no ${missing.join(', ')}`,
+          { providerCode: 'IncompleteAssumeRoleResponse' },
         );
       }
       return {
@@ -380,13 +381,13 @@ export function createStsRoleSessions(deps: StsRoleSessionsDeps): RoleSessions {
         if (hasAwsErrorCode(error, 'LimitExceeded', 'LimitExceededException')) {
           // Asking again changes nothing until other inline policies shrink or listed sessions expire.
           throw new InfraError(
-            'LimitExceeded',
+            'limit-exceeded',
             false,
             `PutRolePolicy ${RoleName}/${PolicyName} failed: LimitExceeded: the role's inline policies ` +
               `would pass IAM's ${INLINE_POLICY_BUDGET.toLocaleString('en-US')} characters with this list ` +
               `of ${listed} revoked session${listed === 1 ? '' : 's'} (${policyBudgetChars(PolicyDocument)} ` +
               `characters); other inline policies on the role must shrink or move into managed policies`,
-            { cause: error },
+            { providerCode: 'LimitExceeded', subject: 'role', cause: error },
           );
         }
         throw toInfraError(error, `PutRolePolicy ${RoleName}/${PolicyName}`);

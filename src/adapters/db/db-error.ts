@@ -7,16 +7,21 @@ const RETRYABLE = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_T
  * A database failure, named after the store operation that hit it (`grants.insert`). `code` is the
  * SQLite extended result code (`SQLITE_CONSTRAINT_UNIQUE`, …), `DB_ERROR` for other driver failures
  * (a closed connection), or — for bugs in the caller — `NOT_FOUND` (an operation that needs an existing
- * row got an unknown id) and `INVALID_STATE` (a move the lifecycle does not allow).
+ * row got an unknown id) and `INVALID_STATE` (a move the lifecycle does not allow). Its kind is
+ * `unavailable` while another connection holds the lock (worth retrying), `unknown` otherwise.
  */
 export class DbError extends InfraError {
   constructor(
     readonly operation: string,
-    code: string,
+    readonly code: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(code, RETRYABLE.has(code), `${operation}: ${message}`, options);
+    const retryable = RETRYABLE.has(code);
+    super(retryable ? 'unavailable' : 'unknown', retryable, `${operation}: ${message}`, {
+      ...options,
+      providerCode: code,
+    });
     this.name = 'DbError';
   }
 }

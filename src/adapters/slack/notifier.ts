@@ -1,5 +1,4 @@
 import type { WebClient } from '@slack/web-api';
-import { InfraError } from '../../app/infra-error';
 import type { ApprovalCard, ChannelNotice, Notice } from '../../app/notices';
 import type { Clock, Notifier, SessionCredentials } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
@@ -87,8 +86,7 @@ export function createSlackNotifier(deps: {
         });
       } catch (error) {
         // Without its cause: the failed request carried the credentials, and a cause could reach a log.
-        const infra = classifySlackError(error, 'chat.postMessage');
-        throw new InfraError(infra.code, infra.retryable, infra.message);
+        throw classifySlackError(error, 'chat.postMessage').withoutCause();
       }
     },
     notifyChannel: (channel: string, notice: ChannelNotice): Promise<void> =>

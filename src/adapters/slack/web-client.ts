@@ -55,33 +55,31 @@ export function classifySlackError(error: unknown, operation: string): InfraErro
   if (code === ErrorCode.RateLimitedError) {
     const seconds = Number(field(error, 'retryAfter'));
     const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000;
-    return new InfraError('slack_rate_limited', true, `${operation}: rate limited by Slack`, {
+    return new InfraError('throttled', true, `${operation}: rate limited by Slack`, {
+      providerCode: 'slack_rate_limited',
       cause: error,
       retryAfterMs,
     });
   }
   if (code === ErrorCode.HTTPError) {
     const status = Number(field(error, 'statusCode'));
-    return new InfraError(
-      `slack_http_${status}`,
-      status >= 500 || status === 408,
-      `${operation}: ${message}`,
-      {
-        cause: error,
-      },
-    );
+    const retryable = status >= 500 || status === 408;
+    return new InfraError(retryable ? 'unavailable' : 'unknown', retryable, `${operation}: ${message}`, {
+      providerCode: `slack_http_${status}`,
+      cause: error,
+    });
   }
   if (code === ErrorCode.PlatformError) {
     const slackError = String(field(field(error, 'data'), 'error') ?? 'unknown_error');
-    return new InfraError(
-      slackError,
-      TRANSIENT_PLATFORM_ERRORS.has(slackError),
-      `${operation}: ${slackError}`,
-      {
-        cause: error,
-      },
-    );
+    const retryable = TRANSIENT_PLATFORM_ERRORS.has(slackError);
+    return new InfraError(retryable ? 'unavailable' : 'unknown', retryable, `${operation}: ${slackError}`, {
+      providerCode: slackError,
+      cause: error,
+    });
   }
   // Request errors (timeouts, refused or reset connections, DNS) and anything unexpected: try again.
-  return new InfraError('slack_request_failed', true, `${operation}: ${message}`, { cause: error });
+  return new InfraError('unavailable', true, `${operation}: ${message}`, {
+    providerCode: 'slack_request_failed',
+    cause: error,
+  });
 }

@@ -75,7 +75,12 @@ describe('the outbox dispatcher', () => {
   it('tries a rate-limited delivery once, waits Retry-After, and keeps the rest of its lane behind it', async () => {
     const t = setup();
     t.script.set('C1', [
-      failWith(new InfraError('slack_rate_limited', true, '429', { retryAfterMs: 20_000 })),
+      failWith(
+        new InfraError('throttled', true, '429', {
+          providerCode: 'slack_rate_limited',
+          retryAfterMs: 20_000,
+        }),
+      ),
     ]);
     for (const n of [1, 2, 3]) deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(n) });
     deliver(t.deps, { kind: 'channel', channel: 'C2', notice: report(9) });
@@ -92,7 +97,7 @@ describe('the outbox dispatcher', () => {
 
   it('backs off a failure that may pass, doubling from FIRST_RETRY_MS', async () => {
     const t = setup();
-    const down = failWith(new InfraError('slack_http_503', true, '503'));
+    const down = failWith(new InfraError('unavailable', true, '503', { providerCode: 'slack_http_503' }));
     t.script.set('C1', [down, down]);
     deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(1) });
     await t.run();
@@ -107,7 +112,9 @@ describe('the outbox dispatcher', () => {
 
   it('gives up at once on what can never succeed, and the lane goes on', async () => {
     const t = setup();
-    t.script.set('C1', [failWith(new InfraError('channel_not_found', false, 'gone'))]);
+    t.script.set('C1', [
+      failWith(new InfraError('unknown', false, 'gone', { providerCode: 'channel_not_found' })),
+    ]);
     deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(1) });
     deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(2) });
     expect(await t.run()).toEqual({ sent: 1, retrying: 0, abandoned: 1 });
@@ -125,7 +132,7 @@ describe('the outbox dispatcher', () => {
 
   it('gives up a delivery Slack has refused for a day', async () => {
     const t = setup();
-    const down = failWith(new InfraError('slack_http_500', true, '500'));
+    const down = failWith(new InfraError('unavailable', true, '500', { providerCode: 'slack_http_500' }));
     t.script.set(
       'C1',
       Array.from({ length: 100 }, () => down),

@@ -1,4 +1,3 @@
-import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import {
   awsErrorCode,
   awsHttpStatus,
@@ -8,20 +7,7 @@ import {
   toInfraError,
 } from '../../../src/adapters/aws/aws-errors';
 import { InfraError } from '../../../src/app/infra-error';
-
-function awsError(
-  code: string,
-  httpStatusCode: number,
-  message = `message for ${code}`,
-): EC2ServiceException {
-  const error = new EC2ServiceException({
-    name: code,
-    $fault: httpStatusCode >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode },
-    message,
-  });
-  return Object.assign(error, { Code: code });
-}
+import { awsServiceError as awsError } from '../../support/aws-service-error';
 
 const nodeError = (code: string): Error =>
   Object.assign(new Error(`connect ${code} 127.0.0.1:443`), { code });
@@ -101,13 +87,14 @@ describe('isRetryableAwsError', () => {
 });
 
 describe('toInfraError', () => {
-  it('keeps the code, decides retryable, names the operation and keeps the cause', () => {
+  it('keeps the code, classifies it, decides retryable, names the operation and keeps the cause', () => {
     const cause = awsError('RequestLimitExceeded', 503, 'Request limit exceeded.');
 
     const error = toInfraError(cause, 'AuthorizeSecurityGroupIngress');
 
     expect(error).toBeInstanceOf(InfraError);
-    expect(error.code).toBe('RequestLimitExceeded');
+    expect(error.providerCode).toBe('RequestLimitExceeded');
+    expect(error.kind).toBe('throttled');
     expect(error.retryable).toBe(true);
     expect(error.message).toBe(
       'AuthorizeSecurityGroupIngress failed: RequestLimitExceeded (HTTP 503): Request limit exceeded.',
@@ -118,13 +105,13 @@ describe('toInfraError', () => {
   it('uses Unknown for a value without a code', () => {
     const error = toInfraError('weird', 'CreateTags');
 
-    expect(error.code).toBe('Unknown');
+    expect(error.providerCode).toBe('Unknown');
     expect(error.retryable).toBe(false);
     expect(error.message).toBe('CreateTags failed: Unknown: weird');
   });
 
   it('passes an InfraError through unchanged', () => {
-    const original = new InfraError('X', true, 'x');
+    const original = new InfraError('unknown', true, 'x', { providerCode: 'X' });
 
     expect(toInfraError(original, 'CreateTags')).toBe(original);
   });

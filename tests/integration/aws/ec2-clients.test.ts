@@ -239,7 +239,12 @@ describe('cross-account EC2 clients against the fake STS', () => {
     }
 
     expect(thrown).toBeInstanceOf(InfraError);
-    expect(thrown).toMatchObject({ code: 'AccessDenied', retryable: false });
+    expect(thrown).toMatchObject({
+      kind: 'denied',
+      subject: 'role',
+      providerCode: 'AccessDenied',
+      retryable: false,
+    });
     expect(ec2.calls).toHaveLength(0);
   });
 

@@ -173,7 +173,7 @@ describe('listManaged', () => {
       .on(DescribeSecurityGroupRulesCommand)
       .resolves({ SecurityGroupRules: [sdkRule({})], NextToken: 'same' });
     const error = await rejection(network.listManaged(target));
-    expect(error.code).toBe('PaginationStuck');
+    expect(error.providerCode).toBe('PaginationStuck');
     expect(ec2.commandCalls(DescribeSecurityGroupRulesCommand)).toHaveLength(2);
   });
 
@@ -183,7 +183,7 @@ describe('listManaged', () => {
   ])('turns %s (HTTP %s) into an InfraError, retryable: %s', async (code, status, retryable) => {
     ec2.on(DescribeSecurityGroupRulesCommand).rejects(awsError(code, status));
     const error = await rejection(network.listManaged(target));
-    expect(error).toMatchObject({ code, retryable });
+    expect(error).toMatchObject({ providerCode: code, retryable });
   });
 
   it('uses the client of the target’s region and role', async () => {

@@ -159,7 +159,7 @@ describe('authorize', () => {
 
     const error = await rejection(network.authorize(target, v4Rule, tags));
 
-    expect(error.code).toBe('MissingSecurityGroupRuleId');
+    expect(error.providerCode).toBe('MissingSecurityGroupRuleId');
     expect(error.retryable).toBe(true);
   });
 
@@ -240,7 +240,7 @@ describe('authorize', () => {
 
       const error = await rejection(network.authorize(target, v4Rule, tags));
 
-      expect(error.code).toBe('DuplicateRuleNotFound');
+      expect(error.providerCode).toBe('DuplicateRuleNotFound');
       expect(error.retryable).toBe(true);
     });
 
@@ -249,42 +249,48 @@ describe('authorize', () => {
 
       const error = await rejection(network.authorize(target, v4Rule, tags));
 
-      expect(error.code).toBe('UnauthorizedOperation');
+      expect(error.providerCode).toBe('UnauthorizedOperation');
       expect(error.retryable).toBe(false);
       expect(error.message).toContain('DescribeSecurityGroupRules');
     });
   });
 
   it.each([
-    ['RequestLimitExceeded', 503, true],
-    ['Throttling', 400, true],
-    ['InternalError', 500, true],
-    ['Unavailable', 503, true],
-    ['UnauthorizedOperation', 403, false],
-    ['AccessDenied', 403, false],
-    ['InvalidGroup.NotFound', 400, false],
-    ['InvalidParameterValue', 400, false],
-  ])('maps %s (HTTP %i) to an InfraError with retryable %s', async (code, status, retryable) => {
-    ec2.on(AuthorizeSecurityGroupIngressCommand).rejects(awsError(code, status));
+    ['RequestLimitExceeded', 503, true, 'throttled'],
+    ['Throttling', 400, true, 'throttled'],
+    ['InternalError', 500, true, 'unavailable'],
+    ['Unavailable', 503, true, 'unavailable'],
+    ['UnauthorizedOperation', 403, false, 'denied'],
+    ['AccessDenied', 403, false, 'denied'],
+    ['InvalidGroup.NotFound', 400, false, 'not-found'],
+    ['InvalidParameterValue', 400, false, 'invalid'],
+  ])(
+    'maps %s (HTTP %i) to an InfraError with retryable %s, kind %s',
+    async (code, status, retryable, kind) => {
+      ec2.on(AuthorizeSecurityGroupIngressCommand).rejects(awsError(code, status));
 
-    const error = await rejection(network.authorize(target, v4Rule, tags));
+      const error = await rejection(network.authorize(target, v4Rule, tags));
 
-    expect(error).toBeInstanceOf(InfraError);
-    expect(error.code).toBe(code);
-    expect(error.retryable).toBe(retryable);
-    expect(error.message).toContain('AuthorizeSecurityGroupIngress');
-  });
+      expect(error).toBeInstanceOf(InfraError);
+      expect(error.providerCode).toBe(code);
+      expect(error.kind).toBe(kind);
+      expect(error.retryable).toBe(retryable);
+      expect(error.message).toContain('AuthorizeSecurityGroupIngress');
+    },
+  );
 
   it('passes the cross-account refusal of the client factory through', async () => {
     const refusing = createEc2NetworkAccess({
       clientFor: () => {
-        throw new InfraError('AssumeRoleNotSupported', false, 'not supported yet');
+        throw new InfraError('unknown', false, 'not supported yet', {
+          providerCode: 'AssumeRoleNotSupported',
+        });
       },
     });
 
     const error = await rejection(refusing.authorize(target, v4Rule, tags));
 
-    expect(error.code).toBe('AssumeRoleNotSupported');
+    expect(error.providerCode).toBe('AssumeRoleNotSupported');
   });
 });
 
@@ -321,7 +327,7 @@ describe('revoke', () => {
 
     await expect(network.revoke(target, ['sgr-elsewhere'])).rejects.toMatchObject({
       name: 'InfraError',
-      code: 'InvalidGroup.NotFound',
+      providerCode: 'InvalidGroup.NotFound',
     });
   });
 
@@ -353,7 +359,7 @@ describe('revoke', () => {
 
     const error = await rejection(network.revoke(target, ['sgr-1']));
 
-    expect(error.code).toBe('RevokeNotConfirmed');
+    expect(error.providerCode).toBe('RevokeNotConfirmed');
     expect(error.retryable).toBe(true);
   });
 
@@ -367,7 +373,7 @@ describe('revoke', () => {
     const error = await rejection(network.revoke(target, ['sgr-1', 'sgr-2', 'sgr-3']));
 
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(3);
-    expect(error.code).toBe('RequestLimitExceeded');
+    expect(error.providerCode).toBe('RequestLimitExceeded');
     expect(error.retryable).toBe(true);
   });
 
@@ -389,7 +395,7 @@ describe('revoke', () => {
 
     const error = await rejection(network.revoke(target, ['sgr-1']));
 
-    expect(error.code).toBe('UnauthorizedOperation');
+    expect(error.providerCode).toBe('UnauthorizedOperation');
     expect(error.retryable).toBe(false);
   });
 });
@@ -417,7 +423,7 @@ describe('retag', () => {
 
     const error = await rejection(network.retag(target, 'sgr-0aaa', tags));
 
-    expect(error.code).toBe('RequestLimitExceeded');
+    expect(error.providerCode).toBe('RequestLimitExceeded');
     expect(error.retryable).toBe(true);
   });
 });

@@ -174,7 +174,7 @@ describe('survey', () => {
 
     const error = await rejection(acls.survey(target));
 
-    expect(error.code).toBe('NetworkAclNotFound');
+    expect(error.providerCode).toBe('NetworkAclNotFound');
     expect(error.message).toContain('subnet-0eeeeeeeeeeeeeee5');
   });
 
@@ -183,13 +183,13 @@ describe('survey', () => {
     fake.failNext('DescribeNetworkInterfaces', 'RequestLimitExceeded', 503);
 
     const throttled = await rejection(acls.survey(target));
-    expect(throttled.code).toBe('RequestLimitExceeded');
+    expect(throttled.providerCode).toBe('RequestLimitExceeded');
     expect(throttled.retryable).toBe(true);
     expect(throttled.message).toContain('ec2.DescribeNetworkInterfaces');
 
     fake.failNext('DescribeNetworkAcls', 'UnauthorizedOperation', 403);
     const denied = await rejection(acls.survey(target));
-    expect(denied.code).toBe('UnauthorizedOperation');
+    expect(denied.providerCode).toBe('UnauthorizedOperation');
     expect(denied.retryable).toBe(false);
     expect(denied.message).toContain('ec2.DescribeNetworkAcls');
   });
@@ -318,7 +318,7 @@ describe('addDeny', () => {
   it('raises any other failure as an InfraError with its AWS code', async () => {
     fake.failNext('CreateNetworkAclEntry', 'UnauthorizedOperation', 403);
     const denied = await rejection(acls.addDeny(target, v4Deny));
-    expect(denied.code).toBe('UnauthorizedOperation');
+    expect(denied.providerCode).toBe('UnauthorizedOperation');
     expect(denied.retryable).toBe(false);
     expect(denied.message).toContain('ec2.CreateNetworkAclEntry');
 
@@ -326,7 +326,7 @@ describe('addDeny', () => {
     expect((await rejection(acls.addDeny(target, v4Deny))).retryable).toBe(true);
 
     const unknown = await rejection(acls.addDeny(target, { ...v4Deny, aclId: 'acl-0999999999999999a' }));
-    expect(unknown.code).toBe('InvalidNetworkAclID.NotFound');
+    expect(unknown.providerCode).toBe('InvalidNetworkAclID.NotFound');
     expect(fake.aclEntries(ACL_AB).some((e) => e.ruleNumber === 90)).toBe(false);
   });
 });
@@ -369,11 +369,11 @@ describe('removeDeny', () => {
     fake.addNetworkAcl({ id: ACL_C, vpcId: VPC, subnetIds: [SUBNET_C], account: '210987654321' });
 
     const other = await rejection(acls.removeDeny(target, ACL_C, 90));
-    expect(other.code).toBe('InvalidNetworkAclID.NotFound');
+    expect(other.providerCode).toBe('InvalidNetworkAclID.NotFound');
     expect(other.message).toContain('ec2.DeleteNetworkAclEntry');
 
     const missing = await rejection(acls.removeDeny(target, 'acl-0999999999999999a', 90));
-    expect(missing.code).toBe('InvalidNetworkAclID.NotFound');
+    expect(missing.providerCode).toBe('InvalidNetworkAclID.NotFound');
   });
 
   it('raises any other failure as an InfraError with its AWS code', async () => {
@@ -381,7 +381,7 @@ describe('removeDeny', () => {
 
     const error = await rejection(acls.removeDeny(target, ACL_AB, 90));
 
-    expect(error.code).toBe('InternalError');
+    expect(error.providerCode).toBe('InternalError');
     expect(error.retryable).toBe(true);
     expect(fake.aclEntries(ACL_AB).some((e) => e.ruleNumber === 90 && !e.egress)).toBe(true);
   });

@@ -170,7 +170,7 @@ describe('the EC2 adapter against the fake EC2', () => {
       network.authorize({ ...target, groupId: 'sg-0000000000000dead' }, v4Rule, tags),
     );
 
-    expect(error.code).toBe('InvalidGroup.NotFound');
+    expect(error.providerCode).toBe('InvalidGroup.NotFound');
     expect(error.retryable).toBe(false);
   });
 
@@ -179,7 +179,7 @@ describe('the EC2 adapter against the fake EC2', () => {
 
     const error = await rejection(network.authorize(target, v4Rule, tags));
 
-    expect(error.code).toBe('RequestLimitExceeded');
+    expect(error.providerCode).toBe('RequestLimitExceeded');
     expect(error.retryable).toBe(true);
     expect(fake.rules(GROUP)).toEqual([]);
   });

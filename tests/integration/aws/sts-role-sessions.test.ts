@@ -145,7 +145,7 @@ describe('names and values STS and IAM accept', () => {
     'refuses grant id %j, which leaves under 2 valid characters',
     (grantId) => {
       expect(() => sessionNameFor(grantId)).toThrow(
-        expect.objectContaining({ code: 'InvalidSessionName', retryable: false }),
+        expect.objectContaining({ providerCode: 'InvalidSessionName', retryable: false }),
       );
     },
   );
@@ -162,7 +162,7 @@ describe('names and values STS and IAM accept', () => {
 
   it('refuses a source identity under 2 characters', () => {
     expect(() => sourceIdentityFor(' U ')).toThrow(
-      expect.objectContaining({ code: 'InvalidSourceIdentity', retryable: false }),
+      expect.objectContaining({ providerCode: 'InvalidSourceIdentity', retryable: false }),
     );
   });
 
@@ -190,7 +190,7 @@ describe('names and values STS and IAM accept', () => {
     ['a trailing slash', 'arn:aws:iam::123456789012:role/team/'],
   ])('refuses %s as a role ARN, without retrying', (_name, arn) => {
     expect(() => roleNameOf(arn)).toThrow(
-      expect.objectContaining({ code: 'InvalidRoleArn', retryable: false }),
+      expect.objectContaining({ providerCode: 'InvalidRoleArn', retryable: false }),
     );
   });
 
@@ -330,7 +330,7 @@ describe('maxSessionSeconds', () => {
 
     const failed = await rejection(sessions.maxSessionSeconds(ROLE));
 
-    expect(failed).toMatchObject({ code: 'ServiceFailure', retryable: true });
+    expect(failed).toMatchObject({ providerCode: 'ServiceFailure', retryable: true });
     await expect(sessions.maxSessionSeconds(ROLE)).resolves.toBe(5400);
   });
 
@@ -339,14 +339,14 @@ describe('maxSessionSeconds', () => {
 
     const error = await rejection(sessions.maxSessionSeconds(ROLE));
 
-    expect(error).toMatchObject({ code: 'NoSuchEntity', retryable: false });
+    expect(error).toMatchObject({ providerCode: 'NoSuchEntity', retryable: false });
     expect(error.message).toContain('GetRole ProdReadOnly failed: NoSuchEntity (HTTP 404)');
   });
 
   it('refuses a malformed ARN without calling IAM', async () => {
     const error = await rejection(sessions.maxSessionSeconds('arn:aws:iam::123456789012:user/alice'));
 
-    expect(error).toMatchObject({ code: 'InvalidRoleArn', retryable: false });
+    expect(error).toMatchObject({ providerCode: 'InvalidRoleArn', retryable: false });
     expect(iamMock.calls()).toHaveLength(0);
   });
 });
@@ -421,16 +421,16 @@ describe('start', () => {
   });
 
   it.each([
-    ['AccessDenied', 403],
-    ['ValidationError', 400],
-    ['RegionDisabledException', 403],
-    ['MalformedPolicyDocument', 400],
-  ])('reports %s as a non-retryable failure naming the role', async (code, status) => {
+    ['AccessDenied', 403, 'denied', 'role'],
+    ['ValidationError', 400, 'invalid', 'role'],
+    ['RegionDisabledException', 403, 'denied', 'region'],
+    ['MalformedPolicyDocument', 400, 'invalid', 'role'],
+  ])('reports %s as a non-retryable %s failure naming the role', async (code, status, kind, subject) => {
     stsMock.on(AssumeRoleCommand).rejects(stsError(code, status));
 
     const error = await rejection(sessions.start(startInput));
 
-    expect(error).toMatchObject({ code, retryable: false });
+    expect(error).toMatchObject({ providerCode: code, kind, subject, retryable: false });
     expect(error.message).toContain(`AssumeRole ${ROLE} failed: ${code} (HTTP ${status})`);
   });
 
@@ -443,7 +443,10 @@ describe('start', () => {
       status === undefined ? Object.assign(new Error('socket hang up'), { code }) : stsError(code, status);
     stsMock.on(AssumeRoleCommand).rejects(error);
 
-    await expect(rejection(sessions.start(startInput))).resolves.toMatchObject({ code, retryable: true });
+    await expect(rejection(sessions.start(startInput))).resolves.toMatchObject({
+      providerCode: code,
+      retryable: true,
+    });
   });
 
   it('refuses a malformed role ARN without calling STS', async () => {
@@ -451,7 +454,7 @@ describe('start', () => {
       sessions.start({ ...startInput, roleArn: 'arn:aws:iam::123456789012:group/G' }),
     );
 
-    expect(error).toMatchObject({ code: 'InvalidRoleArn', retryable: false });
+    expect(error).toMatchObject({ providerCode: 'InvalidRoleArn', retryable: false });
     expect(stsMock.calls()).toHaveLength(0);
   });
 
@@ -489,7 +492,7 @@ describe('start', () => {
 
     const error = await rejection(sessions.start(startInput));
 
-    expect(error).toMatchObject({ code: 'IncompleteAssumeRoleResponse', retryable: true });
+    expect(error).toMatchObject({ providerCode: 'IncompleteAssumeRoleResponse', retryable: true });
     expect(error.message).toContain(field);
   });
 
@@ -515,7 +518,7 @@ describe('start', () => {
 
     const error = await rejection(sessions.start(startInput));
 
-    expect(error).toMatchObject({ code: 'DeserializationError' });
+    expect(error).toMatchObject({ providerCode: 'DeserializationError' });
     expect(error.cause).toBeUndefined();
     for (const secret of [SECRET, TOKEN]) expect(everythingIn(error)).not.toContain(secret);
   });
@@ -529,7 +532,7 @@ describe('start', () => {
 
     const error = await rejection(sessions.start(startInput));
 
-    expect(error.code).toBe('AccessDenied');
+    expect(error.providerCode).toBe('AccessDenied');
     for (const secret of [SECRET, TOKEN, KEY_ID]) expect(error.message).not.toContain(secret);
   });
 });
@@ -574,7 +577,7 @@ describe('sessionUserId', () => {
 
     await expect(
       rejection(sessions.sessionUserId({ roleArn: ROLE, grantId: 'grt_1' })),
-    ).resolves.toMatchObject({ code: 'IncompleteGetRoleResponse', retryable: true });
+    ).resolves.toMatchObject({ providerCode: 'IncompleteGetRoleResponse', retryable: true });
   });
 });
 
@@ -635,7 +638,7 @@ describe('revocationRoom', () => {
 
     const error = await rejection(sessions.revocationRoom({ roleArn: ROLE, assumedRoleIds: [USER_ID] }));
 
-    expect(error).toMatchObject({ code: 'AccessDenied', retryable: false });
+    expect(error).toMatchObject({ providerCode: 'AccessDenied', retryable: false });
     expect(error.message).toContain(message);
   });
 });
@@ -678,7 +681,7 @@ describe('writeRevokedSessions and removeDeny', () => {
       sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [USER_ID] }),
     );
 
-    expect(error).toMatchObject({ code: 'LimitExceeded', retryable: false });
+    expect(error).toMatchObject({ providerCode: 'LimitExceeded', retryable: false });
     expect(error.message).toContain(
       'PutRolePolicy ProdReadOnly/hallpass-revoked-sessions failed: LimitExceeded',
     );
@@ -699,7 +702,7 @@ describe('writeRevokedSessions and removeDeny', () => {
       sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [USER_ID] }),
     );
 
-    expect(error).toMatchObject({ code, retryable });
+    expect(error).toMatchObject({ providerCode: code, retryable });
     expect(error.message).toContain('PutRolePolicy ProdReadOnly/hallpass-revoked-sessions failed');
   });
 
@@ -708,7 +711,7 @@ describe('writeRevokedSessions and removeDeny', () => {
 
     await expect(
       rejection(sessions.writeRevokedSessions({ roleArn: ROLE, assumedRoleIds: [] })),
-    ).resolves.toMatchObject({ code: 'Throttling', retryable: true });
+    ).resolves.toMatchObject({ providerCode: 'Throttling', retryable: true });
   });
 
   it('deletes an old per-grant policy by role name and policy name', async () => {
@@ -734,7 +737,7 @@ describe('writeRevokedSessions and removeDeny', () => {
     iamMock.on(DeleteRolePolicyCommand).rejects(iamError(code, status));
 
     await expect(rejection(sessions.removeDeny({ roleArn: ROLE, policyName: 'p' }))).resolves.toMatchObject({
-      code,
+      providerCode: code,
       retryable,
     });
   });
@@ -827,7 +830,7 @@ describe('against the fake STS and IAM', () => {
     expect(fits).toBe(221);
     expect(atFit.usedByOthers + atFit.needed).toBeLessThanOrEqual(INLINE_POLICY_BUDGET);
     expect(overFit.usedByOthers + overFit.needed).toBeGreaterThan(INLINE_POLICY_BUDGET);
-    expect(refused).toMatchObject({ code: 'LimitExceeded', retryable: false });
+    expect(refused).toMatchObject({ providerCode: 'LimitExceeded', retryable: false });
     // The list IAM refused left the one it had accepted in place.
     expect(fake.rolePolicies(ROLE)['hallpass-revoked-sessions']).toEqual(
       JSON.parse(revokedSessionsPolicyDocument(ids(fits))),
@@ -880,7 +883,7 @@ describe('against the fake STS and IAM', () => {
   it('reports a duration over the role’s ceiling as a non-retryable ValidationError', async () => {
     const error = await rejection(live.start({ ...startInput, durationSeconds: 3601 }));
 
-    expect(error).toMatchObject({ code: 'ValidationError', retryable: false });
+    expect(error).toMatchObject({ providerCode: 'ValidationError', retryable: false });
     expect(error.message).toContain('MaxSessionDuration');
   });
 
@@ -889,7 +892,7 @@ describe('against the fake STS and IAM', () => {
       live.start({ ...startInput, roleArn: 'arn:aws:iam::123456789012:role/Other' }),
     );
 
-    expect(error).toMatchObject({ code: 'AccessDenied', retryable: false });
+    expect(error).toMatchObject({ providerCode: 'AccessDenied', retryable: false });
     expect(error.message).toContain('sts:AssumeRole on resource: arn:aws:iam::123456789012:role/Other');
   });
 });

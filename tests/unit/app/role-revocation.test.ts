@@ -14,10 +14,9 @@ import {
   ensureRevocable,
   issueRevocable,
   pruneRevokedSessions,
-  REVOCATION_ROOM_EXHAUSTED,
-  REVOCATION_ROOM_UNKNOWN,
   REVOKED_SESSIONS_POLICY,
   RevocationRoomError,
+  RevocationRoomUnknownError,
 } from '../../../src/app/role-revocation';
 import { FakeClock } from '../../support/fake-clock';
 import { memoryDueQuery } from '../../support/memory-due-query';
@@ -103,7 +102,9 @@ class FakeRoles implements RoleSessions {
     if (gate !== undefined) await gate.promise;
     if (this.failWrites > 0) {
       this.failWrites -= 1;
-      throw new InfraError('ServiceFailure', true, 'PutRolePolicy failed: ServiceFailure');
+      throw new InfraError('unavailable', true, 'PutRolePolicy failed: ServiceFailure', {
+        providerCode: 'ServiceFailure',
+      });
     }
     this.writes.push({ roleArn: input.roleArn, assumedRoleIds: [...input.assumedRoleIds] });
     if (input.assumedRoleIds.length === 0) this.lists.delete(input.roleArn);
@@ -187,7 +188,7 @@ describe('cutSession', () => {
     roles.failWrites = 1;
 
     await expect(cutSession(deps, 'grt_a')).rejects.toMatchObject({
-      code: 'ServiceFailure',
+      providerCode: 'ServiceFailure',
       retryable: true,
     });
     expect(roleSessions.get('grt_a')?.deniedAt).toBeUndefined();
@@ -308,7 +309,7 @@ describe('ensureRevocable and issueRevocable', () => {
 
     expect(error).toBeInstanceOf(RevocationRoomError);
     expect(error).toMatchObject({
-      code: REVOCATION_ROOM_EXHAUSTED,
+      kind: 'limit-exceeded',
       retryable: false,
       details: {
         roleArn: ROLE,
@@ -323,14 +324,17 @@ describe('ensureRevocable and issueRevocable', () => {
 
   it('refuses when the role’s policies cannot be read, keeping whether a retry may help', async () => {
     const { deps, roles } = setup();
-    roles.roomFails = new InfraError(
-      'AccessDenied',
-      false,
-      'ListRolePolicies ProdReadOnly failed: AccessDenied',
-    );
+    roles.roomFails = new InfraError('denied', false, 'ListRolePolicies ProdReadOnly failed: AccessDenied', {
+      providerCode: 'AccessDenied',
+      subject: 'role',
+    });
 
-    await expect(ensureRevocable(deps, { roleArn: ROLE, grantId: 'grt_new' })).rejects.toMatchObject({
-      code: REVOCATION_ROOM_UNKNOWN,
+    const error = await ensureRevocable(deps, { roleArn: ROLE, grantId: 'grt_new' }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(RevocationRoomUnknownError);
+    expect(error).toMatchObject({
+      kind: 'denied',
+      subject: 'role',
       retryable: false,
       message: expect.stringContaining('ListRolePolicies ProdReadOnly failed: AccessDenied'),
     });

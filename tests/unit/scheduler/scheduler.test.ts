@@ -323,7 +323,10 @@ describe('scheduler', () => {
 
       await h.scheduler.start();
       expect(h.logger.error).toHaveBeenCalledTimes(1);
-      expect(h.logger.error).toHaveBeenCalledWith({ err: 'database is locked' }, 'scheduled run failed');
+      expect(h.logger.error).toHaveBeenCalledWith(
+        { err: 'Error: database is locked' },
+        'scheduled run failed',
+      );
       expect(h.armedIn()).toBe(S);
 
       await h.advance(S);
@@ -344,7 +347,10 @@ describe('scheduler', () => {
         throw new Error('SQLITE_BUSY');
       };
       expect(() => h.scheduler.wake()).not.toThrow();
-      expect(h.logger.error).toHaveBeenCalledWith({ err: 'SQLITE_BUSY' }, 'reading the next due time failed');
+      expect(h.logger.error).toHaveBeenCalledWith(
+        { err: 'Error: SQLITE_BUSY' },
+        'reading the next due time failed',
+      );
       expect(h.armedIn()).toBe(S);
 
       h.state.nextDueOverride = undefined;

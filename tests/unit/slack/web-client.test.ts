@@ -25,7 +25,7 @@ describe('Slack clients make single short attempts', () => {
 describe('classifySlackError', () => {
   it('keeps Retry-After of a 429, in milliseconds, as retryable', () => {
     const e = classifySlackError(coded(ErrorCode.RateLimitedError, { retryAfter: 20 }), 'chat.update');
-    expect(e).toMatchObject({ code: 'slack_rate_limited', retryable: true, retryAfterMs: 20_000 });
+    expect(e).toMatchObject({ providerCode: 'slack_rate_limited', retryable: true, retryAfterMs: 20_000 });
   });
 
   it.each([
@@ -50,6 +50,6 @@ describe('classifySlackError', () => {
       coded(ErrorCode.PlatformError, { data: { ok: false, error: 'not_in_channel' } }),
       'x',
     );
-    expect(e.code).toBe('not_in_channel');
+    expect(e.providerCode).toBe('not_in_channel');
   });
 });
