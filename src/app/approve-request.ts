@@ -4,12 +4,48 @@ import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../domain/reque
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
-import { timeOutRequest } from './due-work';
-import { announceExtension, applyExtension, type ExtensionOutcome } from './extend-grant';
-import { deliver, loadCard, refreshCard, tellBoth } from './notify';
+import { type TimeOutDeps, timeOutRequest } from './due-work';
+import {
+  type AnnounceExtensionDeps,
+  type ApplyExtensionDeps,
+  announceExtension,
+  applyExtension,
+  type ExtensionOutcome,
+} from './extend-grant';
+import type { KeyedMutex } from './keyed-mutex';
+import type { Notices } from './notify';
 import type { OpenGrant } from './open-grant';
+import type {
+  AuditLog,
+  Clock,
+  Directory,
+  Faults,
+  GrantStore,
+  Ids,
+  RequestStore,
+  UnitOfWork,
+  Wakeup,
+} from './ports';
 
-type Deps = DecisionDeps;
+type Deps = DecisionDeps &
+  TimeOutDeps &
+  ApplyExtensionDeps &
+  AnnounceExtensionDeps & {
+    readonly clock: Clock;
+    readonly uow: UnitOfWork;
+    readonly locks: KeyedMutex;
+    readonly faults: Faults;
+    readonly wakeup: Wakeup;
+    readonly ids: Pick<Ids, 'grant'>;
+    readonly directory: Pick<Directory, 'actor'>;
+    readonly requests: Pick<
+      RequestStore,
+      'get' | 'approvals' | 'markFailed' | 'addApproval' | 'withdrawApproval' | 'decide'
+    >;
+    readonly grants: Pick<GrantStore, 'insert'>;
+    readonly audit: Pick<AuditLog, 'append'>;
+    readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth' | 'card' | 'deliver'>;
+  };
 
 /** An earlier vote that no longer counted at the quorum, and why (its approver's refusal now). */
 export type Withdrawn = {
@@ -44,7 +80,7 @@ function voteRefusal(resource: Resource, request: AccessRequest, voter: Actor): 
 }
 
 /**
- * The rights a vote depends on, re-read from Slack now (issue 9, item 5): the requester must still be
+ * The rights a vote depends on, re-read from Slack now: the requester must still be
  * allowed to ask, and — when this vote may complete the quorum — every earlier voter must still be an
  * approver, or their vote is withdrawn. Slack not answering for any of them is `RIGHTS_UNVERIFIED`
  * (nothing is recorded; the approver may click again), never a pass.
@@ -100,8 +136,8 @@ function failForRequester(deps: Deps, request: AccessRequest, resource: Resource
   });
   if (!failed) return false;
   deps.wakeup.wake();
-  refreshCard(deps, request.id);
-  tellBoth(deps, (card) => ({ type: 'request-failed', card }), request.id);
+  deps.notices.refreshCard(request.id);
+  deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), request.id);
   return true;
 }
 
@@ -120,7 +156,7 @@ const REQUESTER_WORDS: Record<string, string> = {
  * voter's (lost: their vote is withdrawn and the request waits for another approver).
  */
 export const approveRequest =
-  (deps: Deps, openGrant: OpenGrant) =>
+  (deps: Deps, use: { readonly openGrant: OpenGrant }) =>
   async (cmd: { requestId: string; actor: Actor }): Promise<Result<Approved, DecideError>> => {
     // One vote at a time per request, so the rights re-read for a quorum are those of every vote it counts.
     const counted = await deps.locks.run(`approve:${cmd.requestId}`, () => countVote(deps, cmd));
@@ -135,11 +171,11 @@ export const approveRequest =
         withdrawn,
       });
     }
-    refreshCard(deps, request.id);
+    deps.notices.refreshCard(request.id);
     if (tally.grantId === undefined) {
-      const card = loadCard(deps, request.id);
+      const card = deps.notices.card(request.id);
       if (card !== undefined) {
-        deliver(deps, {
+        deps.notices.deliver({
           kind: 'thread',
           requestId: request.id,
           notice: { type: 'approval-recorded', card, approverId: cmd.actor.userId },
@@ -147,7 +183,7 @@ export const approveRequest =
       }
     } else {
       deps.faults.point('approve.after-commit');
-      await openGrant(tally.grantId);
+      await use.openGrant(tally.grantId);
     }
     return ok({
       request: deps.requests.get(request.id) ?? request,

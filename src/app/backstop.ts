@@ -1,5 +1,5 @@
 /**
- * AWS's own deadline for every rule hallpass opens (issue 10). Each managed rule a live grant holds
+ * AWS's own deadline for every rule hallpass opens. Each managed rule a live grant holds
  * gets an EventBridge Scheduler schedule that revokes exactly that rule, by its id, at the end of the
  * last live grant holding it plus the grace — so a rule closes even if every hallpass process and its
  * database are gone. Shared rules and extensions move the schedule exactly as they move the rule's
@@ -14,15 +14,19 @@
  * Role grants have no schedule: their STS session ends by itself at the grant's end (at least 15
  * minutes after it starts, STS's minimum), which is AWS's backstop for them (see the README).
  */
-import { backstopGraceOf, findResource } from '../domain/policy';
-import type { AppDeps } from './deps';
+import { backstopGraceOf, findResource, type Policy } from '../domain/policy';
+import type { KeyedMutex } from './keyed-mutex';
 import { describeError } from './notify';
-import type { Backstop, BackstopWant, RuleTarget } from './ports';
+import type { Backstop, BackstopStore, Backstops, BackstopWant, Clock, Logger, RuleTarget } from './ports';
 
-export type BackstopDeps = Pick<
-  AppDeps,
-  'clock' | 'logger' | 'policy' | 'backstopRecords' | 'locks' | 'backstop'
->;
+export type BackstopDeps = {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly policy: () => Policy;
+  readonly backstopRecords: BackstopStore;
+  readonly locks: KeyedMutex;
+  readonly backstop?: { readonly port: Backstops; readonly roleArn: string } | undefined;
+};
 
 /** One rule whose backstop could not be made to match (left for the next sync). */
 export type BackstopFailure = { readonly ruleId: string; readonly error: string };

@@ -1,29 +1,23 @@
 import type { Actor } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
-import type { AppDeps } from './deps';
-import { refreshCard, tellBoth } from './notify';
+import type { Notices } from './notify';
+import type { AuditLog, Clock, RequestStore, UnitOfWork, Wakeup } from './ports';
+
+type Deps = {
+  readonly clock: Clock;
+  readonly uow: UnitOfWork;
+  readonly wakeup: Wakeup;
+  readonly requests: Pick<RequestStore, 'get' | 'decide'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
+};
 
 export type CancelError = 'UNKNOWN_REQUEST' | 'NOT_YOUR_REQUEST' | 'NOT_PENDING';
 
 /** `/access cancel <request-id>` and the Cancel button: the requester withdraws a pending request. */
 export const cancelRequest =
-  (
-    deps: Pick<
-      AppDeps,
-      | 'outbox'
-      | 'deliveries'
-      | 'clock'
-      | 'logger'
-      | 'policy'
-      | 'requests'
-      | 'grants'
-      | 'audit'
-      | 'uow'
-      | 'notifier'
-      | 'wakeup'
-    >,
-  ) =>
+  (deps: Deps) =>
   async (cmd: { requestId: string; actor: Actor }): Promise<Result<AccessRequest, CancelError>> => {
     const request = deps.requests.get(cmd.requestId);
     if (request === undefined) return err('UNKNOWN_REQUEST', { requestId: cmd.requestId });
@@ -43,7 +37,7 @@ export const cancelRequest =
     if (!decided.ok)
       return err('NOT_PENDING', { requestId: request.id, state: deps.requests.get(request.id)?.state });
     deps.wakeup.wake();
-    refreshCard(deps, request.id);
-    tellBoth(deps, (card) => ({ type: 'request-cancelled', card }), request.id);
+    deps.notices.refreshCard(request.id);
+    deps.notices.tellBoth((card) => ({ type: 'request-cancelled', card }), request.id);
     return ok(decided.value);
   };

@@ -1,34 +1,76 @@
 import type { EndReason, Grant } from '../domain/grant';
-import { findResource } from '../domain/policy';
-import { syncBackstops } from './backstop';
-import { cutsConnections, planCuts, runCuts } from './cut-connections';
-import type { AppDeps } from './deps';
-import { deliver, describeError, loadCard, type NotifyDeps, refreshCard, tellBoth } from './notify';
+import { findResource, type Policy } from '../domain/policy';
+import { type BackstopDeps, syncBackstops } from './backstop';
+import {
+  type CutDeps,
+  type CutsConnectionsDeps,
+  cutsConnections,
+  planCuts,
+  runCuts,
+} from './cut-connections';
+import type { KeyedMutex } from './keyed-mutex';
+import { describeError, type Notices } from './notify';
 import { lockKeyOf } from './open-grant';
-import type { RuleHold, RuleTarget } from './ports';
-import { cutSession } from './role-revocation';
+import type {
+  AuditLog,
+  Clock,
+  CutStore,
+  Faults,
+  FollowUps,
+  GrantStore,
+  Logger,
+  NetworkAccess,
+  RequestStore,
+  RuleHold,
+  RuleStore,
+  RuleTarget,
+  UnitOfWork,
+  Wakeup,
+} from './ports';
+import { type CutSessionDeps, cutSession } from './role-revocation';
 
-type Deps = NotifyDeps &
-  Pick<
-    AppDeps,
-    | 'audit'
-    | 'uow'
-    | 'rules'
-    | 'network'
-    | 'wakeup'
-    | 'locks'
-    | 'roles'
-    | 'roleSessions'
-    | 'faults'
-    | 'backstopRecords'
-    | 'backstop'
-    | 'cuts'
-    | 'acls'
-    | 'followUps'
-  >;
+/** What finding the group a grant still opening holds the lock of needs. */
+type OpeningKeyDeps = { readonly requests: Pick<RequestStore, 'get'>; readonly policy: () => Policy };
+
+export type CloseGrantDeps = BackstopDeps &
+  CutDeps &
+  CutSessionDeps &
+  CutsConnectionsDeps &
+  OpeningKeyDeps & {
+    readonly clock: Clock;
+    readonly logger: Logger;
+    readonly uow: UnitOfWork;
+    readonly faults: Faults;
+    readonly locks: KeyedMutex;
+    readonly wakeup: Wakeup;
+    readonly grants: Pick<GrantStore, 'get' | 'move'>;
+    readonly rules: Pick<RuleStore, 'holdsOf' | 'otherLiveHolders' | 'release'>;
+    readonly network: Pick<NetworkAccess, 'revoke'>;
+    readonly audit: Pick<AuditLog, 'append'>;
+    readonly cuts: Pick<CutStore, 'ofGrant' | 'plan'>;
+    readonly followUps?: FollowUps | undefined;
+  };
+
+/** What recording a failed close, and raising it when it keeps failing, needs. */
+export type CloseFailureDeps = {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly policy: () => Policy;
+  readonly grants: Pick<GrantStore, 'closeFailed'>;
+  readonly notices: Pick<Notices, 'card' | 'deliver'>;
+};
+
+/** What announcing a closed grant needs. */
+export type AnnounceClosedDeps = { readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'> };
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
 export type CloseGrant = (grantId: string, reason: EndReason, by: string) => Promise<Grant | undefined>;
+
+/** What a use case that ends grants is given by name: the close, and its announcement. */
+export type ClosingUses = {
+  readonly closeGrant: CloseGrant;
+  readonly announceClosed: (grant: Grant) => void;
+};
 
 /** Where a hold's rule lives, as recorded when it was opened: the group, its region, the role assumed to reach it. */
 export const targetOfHold = (h: RuleHold): RuleTarget => ({
@@ -48,7 +90,7 @@ export const targetOfHold = (h: RuleHold): RuleTarget => ({
  * while it was opening, or a failure left it there): whatever it holds by then is revoked.
  */
 export const closeGrant =
-  (deps: Deps): CloseGrant =>
+  (deps: CloseGrantDeps): CloseGrant =>
   async (grantId, reason, by) => {
     const startedAt = deps.clock.now();
     const before = deps.grants.get(grantId);
@@ -190,7 +232,7 @@ export const shouldEscalate = (attempts: number): boolean =>
  * attempts it is raised in the thread (mentioning the admins), to the requester and to the admins named
  * by user id, and again every tenth attempt.
  */
-export function recordCloseFailure(deps: NotifyDeps, grant: Grant, error: unknown): void {
+export function recordCloseFailure(deps: CloseFailureDeps, grant: Grant, error: unknown): void {
   const now = deps.clock.now();
   const attempts = grant.closeAttempts + 1;
   const retryAt = new Date(now.getTime() + closeRetryDelay(attempts));
@@ -208,18 +250,19 @@ export function recordCloseFailure(deps: NotifyDeps, grant: Grant, error: unknow
   if (shouldEscalate(counted)) escalate(deps, current ?? grant, counted, describeError(error));
 }
 
-function escalate(deps: NotifyDeps, grant: Grant, attempts: number, error: string): void {
-  const card = loadCard(deps, grant.requestId);
+function escalate(deps: CloseFailureDeps, grant: Grant, attempts: number, error: string): void {
+  const card = deps.notices.card(grant.requestId);
   if (card === undefined) return;
   const admins = deps.policy().admins;
   const notice = { type: 'grant-close-failing', card, grant, attempts, error, admins } as const;
-  deliver(deps, { kind: 'thread', requestId: grant.requestId, notice });
+  deps.notices.deliver({ kind: 'thread', requestId: grant.requestId, notice });
   const people = new Set([grant.requesterId, ...admins.filter((a) => !a.startsWith('@'))]);
-  for (const userId of people) deliver(deps, { kind: 'dm', requestId: grant.requestId, userId, notice });
+  for (const userId of people)
+    deps.notices.deliver({ kind: 'dm', requestId: grant.requestId, userId, notice });
 }
 
 /** The lock of the group a security-group grant opens on (its resource as requested, else as the policy says). */
-function openingKey(deps: NotifyDeps, grant: Grant): string | undefined {
+function openingKey(deps: OpeningKeyDeps, grant: Grant): string | undefined {
   const resource =
     deps.requests.get(grant.requestId)?.resourceAtRequest ?? findResource(deps.policy(), grant.resourceId);
   return resource?.kind === 'security-group'
@@ -244,7 +287,7 @@ function groupByTarget(holds: readonly RuleHold[]): RuleHold[][] {
  * expired by itself. A write IAM refuses throws, leaving the grant `closing` to be retried.
  */
 async function cutRoleSession(
-  deps: Pick<AppDeps, 'clock' | 'roles' | 'roleSessions' | 'locks'>,
+  deps: CutSessionDeps,
   grantId: string,
 ): Promise<{ denyPolicy?: string; deniedUntil?: string }> {
   return cutSession(deps, grantId);
@@ -257,9 +300,9 @@ async function cutRoleSession(
  * messages, so Slack never delays a revoke.
  */
 export const announceClosed =
-  (deps: NotifyDeps) =>
+  (deps: AnnounceClosedDeps) =>
   (grant: Grant): void => {
     if (grant.state !== 'closed' && grant.state !== 'failed') return;
-    refreshCard(deps, grant.requestId);
-    tellBoth(deps, (card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
+    deps.notices.refreshCard(grant.requestId);
+    deps.notices.tellBoth((card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
   };

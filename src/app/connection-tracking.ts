@@ -1,21 +1,28 @@
 /**
- * Where a closed rule does not end the access (issue 10): security groups are stateful, so a
+ * Where a closed rule does not end the access: security groups are stateful, so a
  * connection established during a grant goes on after its rule is revoked, for as long as EC2 keeps
  * tracking it — `TcpEstablishedTimeout` on the group's network interfaces, five idle days by default.
  * For every security-group resource that does not cut connections (`cutConnections: nacl`), the
  * reconciliation pass (at start-up, then hourly) reads that timeout and warns when it is longer
  * than `warnEstablishedAbove`; `/access resources` shows the same warning next to the resource.
  */
-import { DEFAULTS } from '../domain/policy';
-import type { AppDeps } from './deps';
+import { DEFAULTS, type Policy } from '../domain/policy';
 import { describeError } from './notify';
 import { targetOf } from './open-grant';
+import type { Logger, NetworkAcls } from './ports';
 
 /** Resource id → the longest idle TCP connection its group's interfaces keep, in seconds (over the threshold only). */
 export type LingeringConnections = ReadonlyMap<string, number>;
 
 export const checkConnectionTracking =
-  (deps: Pick<AppDeps, 'policy' | 'acls' | 'logger'>, found: Map<string, number>) =>
+  (
+    deps: {
+      readonly policy: () => Policy;
+      readonly acls: Pick<NetworkAcls, 'survey'>;
+      readonly logger: Logger;
+    },
+    found: Map<string, number>,
+  ) =>
   async (): Promise<number> => {
     const policy = deps.policy();
     const threshold = policy.warnEstablishedAbove ?? DEFAULTS.warnEstablishedAbove;

@@ -1,5 +1,5 @@
 /**
- * An end that cuts open connections (issue 10, `cutConnections: nacl`). Security groups are stateful:
+ * An end that cuts open connections (`cutConnections: nacl`). Security groups are stateful:
  * revoking a rule stops new connections, but one established during the grant goes on while EC2 tracks
  * it (five idle days by default). Network ACLs are stateless, so at the end hallpass also puts an
  * inbound deny entry for the grant's address and ports into the ACL of every subnet where the group is
@@ -17,17 +17,63 @@ import { cidrsOverlap } from '../domain/audit-search';
 import { parseSourceAddress } from '../domain/cidr';
 import { DEFAULTS, findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
-import type { AppDeps } from './deps';
-import { describeError, type NotifyDeps, tellBoth } from './notify';
-import type { ConnectionCut, GroupSurvey, RuleHold, RuleKey } from './ports';
+import type { KeyedMutex } from './keyed-mutex';
+import { describeError, type Notices } from './notify';
+import type {
+  AuditLog,
+  Clock,
+  ConnectionCut,
+  CutStore,
+  Faults,
+  GrantStore,
+  GroupSurvey,
+  Logger,
+  NetworkAcls,
+  RequestStore,
+  RuleHold,
+  RuleKey,
+  UnitOfWork,
+} from './ports';
 
-export type CutDeps = NotifyDeps & Pick<AppDeps, 'cuts' | 'acls' | 'audit' | 'uow' | 'locks' | 'faults'>;
+/** What taking one entry out, and recording it, needs. */
+type LiftDeps = {
+  readonly clock: Clock;
+  readonly uow: UnitOfWork;
+  readonly cuts: Pick<CutStore, 'move'>;
+  readonly acls: Pick<NetworkAcls, 'removeDeny'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly grants: Pick<GrantStore, 'get'>;
+};
+
+/** What telling a grant's thread and requester about its cut needs. */
+type AnnounceDeps = {
+  readonly grants: Pick<GrantStore, 'get'>;
+  readonly notices: Pick<Notices, 'tellBoth'>;
+};
+
+/** What lifting the cuts that would deny a rule about to open needs. */
+export type LiftCutsDeps = LiftDeps & AnnounceDeps & { readonly cuts: Pick<CutStore, 'liveOnGroup'> };
+
+/** What carrying out the unfinished cuts needs. */
+export type CutDeps = LiftDeps &
+  AnnounceDeps & {
+    readonly logger: Logger;
+    readonly policy: () => Policy;
+    readonly faults: Faults;
+    readonly locks: KeyedMutex;
+    readonly cuts: Pick<CutStore, 'unfinished' | 'numbersInUse' | 'expand'>;
+    readonly acls: Pick<NetworkAcls, 'survey' | 'addDeny'>;
+  };
+
+/** What deciding whether a grant cuts connections needs. */
+export type CutsConnectionsDeps = {
+  readonly requests: Pick<RequestStore, 'get'>;
+  readonly grants: Pick<GrantStore, 'get'>;
+  readonly policy: () => Policy;
+};
 
 /** Whether this hold's rule cuts its connections when revoked: its resource as requested says so. */
-export function cutsConnections(
-  deps: Pick<AppDeps, 'requests' | 'grants' | 'policy'>,
-  grantId: string,
-): boolean {
+export function cutsConnections(deps: CutsConnectionsDeps, grantId: string): boolean {
   const grant = deps.grants.get(grantId);
   if (grant === undefined) return false;
   const resource =
@@ -36,7 +82,10 @@ export function cutsConnections(
 }
 
 /** Records, before the rules are revoked, that their connections are to be cut. */
-export function planCuts(deps: Pick<CutDeps, 'cuts' | 'clock'>, holds: readonly RuleHold[]): void {
+export function planCuts(
+  deps: { readonly cuts: Pick<CutStore, 'plan'>; readonly clock: Clock },
+  holds: readonly RuleHold[],
+): void {
   const now = deps.clock.now();
   for (const h of holds) {
     deps.cuts.plan(
@@ -218,7 +267,7 @@ async function add(deps: CutDeps, c: ConnectionCut): Promise<boolean> {
 }
 
 /** Takes one entry out: recorded as removing first, removed once AWS confirms. */
-async function lift(deps: CutDeps, c: ConnectionCut): Promise<void> {
+async function lift(deps: LiftDeps, c: ConnectionCut): Promise<void> {
   if (c.aclId === undefined || c.ruleNumber === undefined) return;
   deps.cuts.move(c.id, ['in_place', 'removing'], 'removing', deps.clock.now());
   await deps.acls.removeDeny(c.target, c.aclId, c.ruleNumber);
@@ -245,7 +294,7 @@ function overlaps(a: string, b: string): boolean {
  * Before a grant opens a rule: cuts in place on the same group for an address and ports it overlaps
  * are lifted first, so the access just approved is not denied by an earlier grant's cut.
  */
-export async function liftCutsFor(deps: CutDeps, key: RuleKey): Promise<void> {
+export async function liftCutsFor(deps: LiftCutsDeps, key: RuleKey): Promise<void> {
   const blocking = deps.cuts
     .liveOnGroup(key.region, key.groupId)
     .filter(
@@ -262,18 +311,18 @@ export async function liftCutsFor(deps: CutDeps, key: RuleKey): Promise<void> {
 }
 
 function announce(
-  deps: CutDeps,
+  deps: AnnounceDeps,
   grantId: string,
   what: { phase: 'cut' | 'refused' | 'lifted'; entries: string[]; until?: Date | undefined; why?: string },
 ): void {
   const grant = deps.grants.get(grantId);
   if (grant === undefined) return;
-  tellBoth(deps, (card) => ({ type: 'connections-cut', card, grant, ...what }), grant.requestId);
+  deps.notices.tellBoth((card) => ({ type: 'connections-cut', card, grant, ...what }), grant.requestId);
 }
 
 /** One step of a cut on the record, with its grant and request. */
 function record(
-  deps: Pick<CutDeps, 'audit' | 'grants' | 'clock'>,
+  deps: Pick<LiftDeps, 'audit' | 'grants' | 'clock'>,
   type: 'grant.connections_cut' | 'grant.connections_not_cut' | 'grant.connections_cut_lifted',
   c: ConnectionCut,
   details: Record<string, unknown>,
@@ -295,7 +344,13 @@ function record(
  * hold because its record is gone. The range is reserved for hallpass, so nothing else is touched.
  */
 export const removeStrayDenies =
-  (deps: CutDeps) => async (): Promise<{ removed: number; failed: number }> => {
+  (deps: {
+    readonly policy: () => Policy;
+    readonly logger: Logger;
+    readonly cuts: Pick<CutStore, 'numbersInUse'>;
+    readonly acls: Pick<NetworkAcls, 'survey' | 'removeDeny'>;
+  }) =>
+  async (): Promise<{ removed: number; failed: number }> => {
     const policy = deps.policy();
     const range = policy.naclRuleNumbers;
     let removed = 0;

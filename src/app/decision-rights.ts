@@ -1,33 +1,22 @@
-import { type Actor, findResource, isApprover, type Resource, standingRefusal } from '../domain/policy';
+import {
+  type Actor,
+  findResource,
+  isApprover,
+  type Policy,
+  type Resource,
+  standingRefusal,
+} from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
-import type { AppDeps } from './deps';
+import type { Clock, RequestStore } from './ports';
 
-export type DecisionDeps = Pick<
-  AppDeps,
-  | 'outbox'
-  | 'deliveries'
-  | 'clock'
-  | 'ids'
-  | 'logger'
-  | 'policy'
-  | 'requests'
-  | 'grants'
-  | 'rules'
-  | 'audit'
-  | 'uow'
-  | 'network'
-  | 'notifier'
-  | 'wakeup'
-  | 'faults'
-  | 'directory'
-  | 'locks'
-  | 'backstopRecords'
-  | 'backstop'
-  | 'cuts'
-  | 'acls'
->;
+/** What authorizing a click needs: the request, the policy and the time, as they are now. */
+export type DecisionDeps = {
+  readonly clock: Clock;
+  readonly policy: () => Policy;
+  readonly requests: Pick<RequestStore, 'get'>;
+};
 
 export type DecideError =
   | 'UNKNOWN_REQUEST'

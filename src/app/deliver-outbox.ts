@@ -1,11 +1,16 @@
-import type { AppDeps } from './deps';
 import { eachLimit } from './each-limit';
 import { InfraError } from './infra-error';
 import type { ChannelNotice, Notice } from './notices';
-import { describeError, loadCard } from './notify';
-import type { OutboxItem } from './ports';
+import { type CardDeps, describeError, loadCard } from './notify';
+import type { Clock, Logger, Notifier, OutboxItem, OutboxStore, RequestStore } from './ports';
 
-type Deps = Pick<AppDeps, 'clock' | 'logger' | 'notifier' | 'requests' | 'grants' | 'policy' | 'outbox'>;
+type Deps = CardDeps & {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly notifier: Notifier;
+  readonly requests: Pick<RequestStore, 'attachMessage'>;
+  readonly outbox: Pick<OutboxStore, 'ready' | 'done' | 'retryLater' | 'abandon'>;
+};
 
 /** The first retry of a failed delivery waits this long; each next one twice as long, up to `MAX_RETRY_MS`. */
 export const FIRST_RETRY_MS = 5_000;

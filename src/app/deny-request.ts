@@ -2,11 +2,20 @@ import type { Actor } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
-import { refreshCard, tellBoth } from './notify';
+import type { Notices } from './notify';
+import type { AuditLog, RequestStore, UnitOfWork, Wakeup } from './ports';
+
+type Deps = DecisionDeps & {
+  readonly uow: UnitOfWork;
+  readonly wakeup: Wakeup;
+  readonly requests: Pick<RequestStore, 'decide'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
+};
 
 /** "Deny", with an optional reason from the modal. */
 export const denyRequest =
-  (deps: DecisionDeps) =>
+  (deps: Deps) =>
   async (cmd: {
     requestId: string;
     actor: Actor;
@@ -31,7 +40,7 @@ export const denyRequest =
     if (!decided.ok)
       return err('NOT_PENDING', { requestId: cmd.requestId, state: deps.requests.get(cmd.requestId)?.state });
     deps.wakeup.wake();
-    refreshCard(deps, cmd.requestId);
-    tellBoth(deps, (card) => ({ type: 'request-denied', card }), cmd.requestId);
+    deps.notices.refreshCard(cmd.requestId);
+    deps.notices.tellBoth((card) => ({ type: 'request-denied', card }), cmd.requestId);
     return ok(decided.value);
   };

@@ -26,8 +26,10 @@ import type {
 } from './ports';
 
 /**
- * Everything a use case may need. Each use case narrows this with `Pick<…>` to what it really uses,
- * so its dependencies are explicit and its tests build only those.
+ * Everything a use case may need: the full bag compose.ts builds. Each use case declares its own
+ * `Deps`, port by port and narrowed to the methods it calls (and its helpers' `Deps`, intersected), so
+ * its dependencies are explicit and its tests build only those; this bag satisfies every one of them.
+ * Slack notices are not in it: `createUseCases` builds them once over the outbox (`createNotices`).
  */
 export type AppDeps = {
   readonly clock: Clock;
@@ -45,7 +47,7 @@ export type AppDeps = {
   readonly network: NetworkAccess;
   readonly roles: RoleSessions;
   readonly roleSessions: RoleSessionStore;
-  /** Every Slack message, until it is delivered (see `deliver`). */
+  /** Every Slack message, until it is delivered (see `createNotices`). */
   readonly outbox: OutboxStore;
   readonly notifier: Notifier;
   readonly directory: Directory;
@@ -54,7 +56,7 @@ export type AppDeps = {
   /** Wakes the outbox dispatcher: a Slack delivery was queued. */
   readonly deliveries: Wakeup;
   readonly locks: KeyedMutex;
-  /** What hallpass last made EventBridge Scheduler hold, and what it should hold (issue 10). */
+  /** What hallpass last made EventBridge Scheduler hold, and what it should hold. */
   readonly backstopRecords: BackstopStore;
   /**
    * AWS's own deadline for every rule: EventBridge Scheduler and the role it runs the revokes with

@@ -1,15 +1,32 @@
 import type { Grant } from '../domain/grant';
+import type { Policy } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
-import { type CloseGrant, recordCloseFailure } from './close-grant';
-import type { AppDeps } from './deps';
+import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
 import { eachLimit } from './each-limit';
-import { deliver, loadCard, type NotifyDeps, refreshCard, tellBoth } from './notify';
-import { pruneRevokedSessions } from './role-revocation';
+import type { Notices } from './notify';
+import type { AuditLog, GrantStore, RequestStore, RoleSessionStore, UnitOfWork } from './ports';
+import { type PruneDeps, pruneRevokedSessions } from './role-revocation';
 
 /** Closes in flight at once: grants on different groups or accounts do not wait on each other's AWS calls. */
 const PARALLEL_CLOSES = 8;
 
-type Deps = NotifyDeps & Pick<AppDeps, 'audit' | 'uow' | 'wakeup' | 'roles' | 'roleSessions' | 'locks'>;
+/** What timing out one pending request needs. */
+export type TimeOutDeps = {
+  readonly uow: UnitOfWork;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly requests: Pick<RequestStore, 'decide'>;
+  readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
+};
+
+type Deps = CloseFailureDeps &
+  PruneDeps &
+  TimeOutDeps & {
+    readonly policy: () => Policy;
+    readonly grants: Pick<GrantStore, 'closes' | 'warnings' | 'markWarned'>;
+    readonly roleSessions: Pick<RoleSessionStore, 'cleanups'>;
+    readonly requests: Pick<RequestStore, 'timeouts' | 'reminders' | 'markReminded'>;
+    readonly notices: Pick<Notices, 'card' | 'deliver'>;
+  };
 
 export type DueWorkResult = {
   readonly closed: number;
@@ -42,10 +59,7 @@ export type DueWork = {
   run(now: Date): Promise<DueWorkResult>;
 };
 
-export function createDueWork(
-  deps: Deps,
-  use: { readonly closeGrant: CloseGrant; readonly announceClosed: (grant: Grant) => void },
-): DueWork {
+export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
   /** The kinds of due work, in the order a run does them. */
   const kinds = () => ({
     closes: deps.grants.closes,
@@ -91,11 +105,7 @@ export const TIMED_OUT_NOTE = 'nobody approved in time';
  * meanwhile), records it and queues the notices. Also used when a click lands after the deadline but
  * before the scheduler got to it, so the clicker sees the request as it really is.
  */
-export function timeOutRequest(
-  deps: NotifyDeps & Pick<AppDeps, 'audit' | 'uow'>,
-  request: AccessRequest,
-  now: Date,
-): boolean {
+export function timeOutRequest(deps: TimeOutDeps, request: AccessRequest, now: Date): boolean {
   const decided = deps.uow.tx(() => {
     const d = deps.requests.decide(request.id, 'timed_out', SYSTEM_ACTOR, now, TIMED_OUT_NOTE);
     if (d.ok) {
@@ -110,8 +120,8 @@ export function timeOutRequest(
     return d;
   });
   if (!decided.ok) return false;
-  refreshCard(deps, request.id);
-  tellBoth(deps, (card) => ({ type: 'request-timed-out', card }), request.id);
+  deps.notices.refreshCard(request.id);
+  deps.notices.tellBoth((card) => ({ type: 'request-timed-out', card }), request.id);
   return true;
 }
 
@@ -123,9 +133,9 @@ function warnEndingGrants(deps: Deps, due: readonly Grant[], now: Date): void {
   for (const grant of due) {
     if (grant.expiresAt <= now) continue;
     deps.grants.markWarned(grant.id, now);
-    const card = loadCard(deps, grant.requestId);
+    const card = deps.notices.card(grant.requestId);
     if (card === undefined) continue;
-    deliver(deps, {
+    deps.notices.deliver({
       kind: 'dm',
       requestId: grant.requestId,
       userId: grant.requesterId,
@@ -138,9 +148,9 @@ function warnEndingGrants(deps: Deps, due: readonly Grant[], now: Date): void {
 function remindApprovers(deps: Deps, due: readonly AccessRequest[], now: Date): void {
   for (const request of due) {
     deps.requests.markReminded(request.id, now);
-    const card = loadCard(deps, request.id);
+    const card = deps.notices.card(request.id);
     if (card === undefined) continue;
-    deliver(deps, {
+    deps.notices.deliver({
       kind: 'thread',
       requestId: request.id,
       notice: { type: 'approval-reminder', card, approvers: card.resource.approvers },

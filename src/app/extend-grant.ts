@@ -1,13 +1,25 @@
 import { addMilliseconds } from 'date-fns';
 import type { Grant } from '../domain/grant';
-import { type Actor, findResource, mayRequest, standingRefusal } from '../domain/policy';
+import { type Actor, findResource, mayRequest, type Policy, standingRefusal } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
-import { syncBackstops } from './backstop';
+import { type BackstopDeps, syncBackstops } from './backstop';
 import { targetOfHold } from './close-grant';
-import type { AppDeps } from './deps';
-import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
+import { describeError, type Notices } from './notify';
+import type {
+  AuditLog,
+  Clock,
+  Faults,
+  GrantStore,
+  Ids,
+  Logger,
+  NetworkAccess,
+  RequestStore,
+  RuleStore,
+  UnitOfWork,
+  Wakeup,
+} from './ports';
 
 export type ExtensionError =
   | 'UNKNOWN_GRANT'
@@ -26,27 +38,38 @@ export type ExtensionOutcome =
   | { readonly extended: Grant; readonly previousEnd: Date }
   | { readonly failed: string };
 
-type Deps = Pick<
-  AppDeps,
-  | 'outbox'
-  | 'deliveries'
-  | 'clock'
-  | 'ids'
-  | 'logger'
-  | 'policy'
-  | 'requests'
-  | 'grants'
-  | 'rules'
-  | 'audit'
-  | 'uow'
-  | 'network'
-  | 'notifier'
-  | 'wakeup'
-  | 'locks'
-  | 'backstopRecords'
-  | 'backstop'
-  | 'faults'
->;
+/** What moving a grant's end inside the approving transaction needs. */
+export type ApplyExtensionDeps = {
+  readonly policy: () => Policy;
+  readonly requests: Pick<RequestStore, 'markFailed' | 'decide'>;
+  readonly grants: Pick<GrantStore, 'get' | 'extend'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+};
+
+/** What retagging an extended grant's rules needs. */
+type RetagDeps = {
+  readonly logger: Logger;
+  readonly rules: Pick<RuleStore, 'holdsOf' | 'liveHoldsOn'>;
+  readonly grants: Pick<GrantStore, 'get'>;
+  readonly network: Pick<NetworkAccess, 'retag'>;
+};
+
+/** What following up an approved (or failed) extension needs. */
+export type AnnounceExtensionDeps = BackstopDeps &
+  RetagDeps & {
+    readonly wakeup: Wakeup;
+    readonly faults: Faults;
+    readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth' | 'card'>;
+  };
+
+type Deps = ApplyExtensionDeps &
+  AnnounceExtensionDeps & {
+    readonly clock: Clock;
+    readonly uow: UnitOfWork;
+    readonly ids: Pick<Ids, 'request'>;
+    readonly requests: Pick<RequestStore, 'get' | 'insert' | 'pendingExtension'>;
+    readonly notices: Pick<Notices, 'deliver'>;
+  };
 
 /**
  * How much longer a grant may still run: `maxDuration` counts from the original start, so
@@ -61,7 +84,7 @@ export const extensionRoom = (grant: Grant, maxDuration: number): number =>
  * extension failed. Synchronous: AWS tags and Slack come after, in `announceExtension`.
  */
 export function applyExtension(
-  deps: Pick<AppDeps, 'policy' | 'requests' | 'grants' | 'audit'>,
+  deps: ApplyExtensionDeps,
   request: AccessRequest,
   by: string,
   now: Date,
@@ -110,14 +133,14 @@ export function applyExtension(
  * original thread and the requester hear of it. A failed extension is announced instead.
  */
 export async function announceExtension(
-  deps: Deps,
+  deps: AnnounceExtensionDeps,
   requestId: string,
   outcome: ExtensionOutcome,
 ): Promise<void> {
   deps.wakeup.wake();
-  refreshCard(deps, requestId);
+  deps.notices.refreshCard(requestId);
   if ('failed' in outcome) {
-    tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
+    deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), requestId);
     return;
   }
   const { extended, previousEnd } = outcome;
@@ -130,11 +153,10 @@ export async function announceExtension(
       .filter((h) => h.managed)
       .map((h) => h.ruleId),
   );
-  refreshCard(deps, extended.requestId);
-  const original = loadCard(deps, extended.requestId);
+  deps.notices.refreshCard(extended.requestId);
+  const original = deps.notices.card(extended.requestId);
   if (original === undefined) return;
-  tellBoth(
-    deps,
+  deps.notices.tellBoth(
     (card) => ({ type: 'grant-extended', card, grant: extended, previousEnd }),
     extended.requestId,
   );
@@ -144,7 +166,7 @@ export async function announceExtension(
  * Tags every managed rule this grant holds after whichever live holder ends last, reaching each rule
  * the way it was opened (the role recorded on its hold), whatever the policy says now.
  */
-async function retagHolds(deps: Deps, grant: Grant): Promise<void> {
+async function retagHolds(deps: RetagDeps, grant: Grant): Promise<void> {
   for (const hold of deps.rules.holdsOf(grant.id).filter((h) => h.managed)) {
     const target = targetOfHold(hold);
     const last = deps.rules
@@ -235,7 +257,7 @@ export const requestExtension =
           kind: 'extension',
           durationMs: cmd.durationMs,
           currentEnd: grant.expiresAt.toISOString(),
-          // What the export shows of the extension, in the chain too (issue 9).
+          // What the export shows of the extension, in the chain too.
           resourceId: request.resourceId,
           source: request.source?.cidr,
           reason: request.reason,
@@ -243,7 +265,7 @@ export const requestExtension =
       });
       return resource.autoApprove ? applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
     });
-    deliver(deps, { kind: 'card-post', requestId: id });
+    deps.notices.deliver({ kind: 'card-post', requestId: id });
     if (outcome !== undefined) await announceExtension(deps, id, outcome);
     else deps.wakeup.wake();
     const stored = deps.requests.get(id);

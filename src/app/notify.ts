@@ -1,14 +1,51 @@
-import { findResource } from '../domain/policy';
-import type { AppDeps } from './deps';
+import { findResource, type Policy } from '../domain/policy';
 import { describeError } from './infra-error';
 import type { ApprovalCard, Notice } from './notices';
-import type { Delivery, OutboxItem } from './ports';
+import type {
+  Clock,
+  Delivery,
+  GrantStore,
+  Logger,
+  OutboxItem,
+  OutboxStore,
+  RequestStore,
+  Wakeup,
+} from './ports';
+
+/** What reading an approval card needs: the stores it is read from, and the policy naming its resource. */
+export type CardDeps = {
+  readonly requests: Pick<RequestStore, 'get' | 'approvals'>;
+  readonly grants: Pick<GrantStore, 'get' | 'byRequest'>;
+  readonly policy: () => Policy;
+};
 
 /** What queuing a notice needs: the outbox, the dispatcher to wake, and the stores to build the card. */
-export type NotifyDeps = Pick<
-  AppDeps,
-  'clock' | 'logger' | 'requests' | 'grants' | 'policy' | 'outbox' | 'deliveries'
->;
+export type NoticesDeps = CardDeps & {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly outbox: Pick<OutboxStore, 'enqueue'>;
+  readonly deliveries: Wakeup;
+};
+
+/**
+ * Every Slack message a use case sends, built once over the outbox (see `createNotices`): use cases
+ * take this, never the outbox itself.
+ */
+export type Notices = {
+  /**
+   * Queues one Slack message. It is written to the outbox and sent by the outbox dispatcher, in order
+   * with the others of its lane, as a single short attempt retried with backoff (honouring Slack's
+   * `Retry-After`) until it is delivered: so no caller — above all nothing that closes access — ever
+   * waits on Slack, and a Slack outage delays notices without losing them. Never throws.
+   */
+  deliver(d: Delivery): void;
+  /** Rewrites the approval message in place to show the current state (once it is posted). */
+  refreshCard(requestId: string): void;
+  /** Tells both the channel thread (when the approval message exists) and the requester. */
+  tellBoth(make: (card: ApprovalCard) => Notice, requestId: string): void;
+  /** The approval card of a request as it stands now (see `loadCard`). */
+  card(requestId: string): ApprovalCard | undefined;
+};
 
 /** Kept here too: most use cases import it alongside the notify helpers. */
 export { describeError };
@@ -19,10 +56,7 @@ export { describeError };
  * grant keeps being announced after a policy edit. `undefined` only for an unknown request (or one
  * made before snapshots were kept whose resource has left the policy).
  */
-export function loadCard(
-  deps: Pick<AppDeps, 'requests' | 'grants' | 'policy'>,
-  requestId: string,
-): ApprovalCard | undefined {
+export function loadCard(deps: CardDeps, requestId: string): ApprovalCard | undefined {
   const request = deps.requests.get(requestId);
   if (request === undefined) return undefined;
   const resource = findResource(deps.policy(), request.resourceId) ?? request.resourceAtRequest;
@@ -58,35 +92,32 @@ function toOutboxItem(d: Delivery): Omit<OutboxItem, 'id' | 'attempts' | 'create
 /** A notice without its card: the card is read fresh when the notice is sent. */
 const noticeJson = (notice: Notice): string => JSON.stringify({ ...notice, card: undefined });
 
-/**
- * Queues one Slack message. It is written to the outbox and sent by the outbox dispatcher, in order
- * with the others of its lane, as a single short attempt retried with backoff (honouring Slack's
- * `Retry-After`) until it is delivered: so no caller — above all nothing that closes access — ever
- * waits on Slack, and a Slack outage delays notices without losing them. Never throws.
- */
-export function deliver(deps: NotifyDeps, d: Delivery): void {
-  try {
-    deps.outbox.enqueue(toOutboxItem(d), deps.clock.now());
-  } catch (error) {
-    deps.logger.error(
-      { err: describeError(error), what: d.kind, lane: laneOf(d) },
-      'could not queue a slack delivery',
-    );
-    return;
-  }
-  deps.deliveries.wake();
-}
-
-/** Rewrites the approval message in place to show the current state (once it is posted). */
-export function refreshCard(deps: NotifyDeps, requestId: string): void {
-  deliver(deps, { kind: 'card-update', requestId });
-}
-
-/** Tells both the channel thread (when the approval message exists) and the requester. */
-export function tellBoth(deps: NotifyDeps, make: (card: ApprovalCard) => Notice, requestId: string): void {
-  const card = loadCard(deps, requestId);
-  if (card === undefined) return;
-  const notice = make(card);
-  deliver(deps, { kind: 'thread', requestId, notice });
-  deliver(deps, { kind: 'dm', requestId, userId: card.request.requesterId, notice });
+/** The notices over one outbox: what every use case is given to tell Slack anything. */
+export function createNotices(deps: NoticesDeps): Notices {
+  const deliver = (d: Delivery): void => {
+    try {
+      deps.outbox.enqueue(toOutboxItem(d), deps.clock.now());
+    } catch (error) {
+      deps.logger.error(
+        { err: describeError(error), what: d.kind, lane: laneOf(d) },
+        'could not queue a slack delivery',
+      );
+      return;
+    }
+    deps.deliveries.wake();
+  };
+  return {
+    deliver,
+    refreshCard(requestId) {
+      deliver({ kind: 'card-update', requestId });
+    },
+    tellBoth(make, requestId) {
+      const card = loadCard(deps, requestId);
+      if (card === undefined) return;
+      const notice = make(card);
+      deliver({ kind: 'thread', requestId, notice });
+      deliver({ kind: 'dm', requestId, userId: card.request.requesterId, notice });
+    },
+    card: (requestId) => loadCard(deps, requestId),
+  };
 }

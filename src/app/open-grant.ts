@@ -1,13 +1,28 @@
-import type { SecurityGroupResource } from '../domain/policy';
+import type { EndReason } from '../domain/grant';
+import type { Policy, SecurityGroupResource } from '../domain/policy';
 import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
-import { syncBackstops } from './backstop';
-import { liftCutsFor } from './cut-connections';
-import type { AppDeps } from './deps';
+import { type BackstopDeps, syncBackstops } from './backstop';
+import { type LiftCutsDeps, liftCutsFor } from './cut-connections';
 import { InfraError } from './infra-error';
-import { describeError, refreshCard, tellBoth } from './notify';
-import { openRoleSession } from './open-role-session';
-import type { RuleHold, RuleKey, RuleTarget } from './ports';
+import type { KeyedMutex } from './keyed-mutex';
+import { describeError, type Notices } from './notify';
+import { type OpenRoleSessionDeps, openRoleSession } from './open-role-session';
+import type {
+  AuditLog,
+  Clock,
+  Faults,
+  GrantStore,
+  Logger,
+  NetworkAccess,
+  RequestStore,
+  RuleHold,
+  RuleKey,
+  RuleStore,
+  RuleTarget,
+  UnitOfWork,
+  Wakeup,
+} from './ports';
 import {
   type RevocationRoomDetails,
   RevocationRoomError,
@@ -16,31 +31,37 @@ import {
 
 export type OpenGrant = (grantId: string) => Promise<void>;
 
-type Deps = Pick<
-  AppDeps,
-  | 'outbox'
-  | 'deliveries'
-  | 'clock'
-  | 'logger'
-  | 'policy'
-  | 'requests'
-  | 'grants'
-  | 'rules'
-  | 'audit'
-  | 'uow'
-  | 'network'
-  | 'notifier'
-  | 'wakeup'
-  | 'locks'
-  | 'roles'
-  | 'roleSessions'
-  | 'directory'
-  | 'faults'
-  | 'backstopRecords'
-  | 'backstop'
-  | 'cuts'
-  | 'acls'
->;
+/** What marking a grant failed, after rolling back what it opened, needs. */
+type FailDeps = {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly uow: UnitOfWork;
+  readonly wakeup: Wakeup;
+  readonly network: Pick<NetworkAccess, 'revoke'>;
+  readonly requests: Pick<RequestStore, 'markFailed'>;
+  readonly rules: Pick<RuleStore, 'release'>;
+  readonly grants: Pick<GrantStore, 'move'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
+};
+
+export type OpenGrantDeps = OpenRoleSessionDeps &
+  LiftCutsDeps &
+  BackstopDeps &
+  FailDeps & {
+    readonly policy: () => Policy;
+    readonly faults: Faults;
+    readonly locks: KeyedMutex;
+    readonly requests: Pick<RequestStore, 'get'>;
+    readonly grants: Pick<GrantStore, 'get' | 'move'>;
+    readonly rules: Pick<RuleStore, 'findLive' | 'hold' | 'holdsOf'>;
+    readonly network: Pick<NetworkAccess, 'authorize' | 'retag'>;
+  };
+
+/** The use cases opening calls: a role grant whose credentials cannot be delivered is closed again at once. */
+export type OpenGrantUses = {
+  readonly closeGrant: (grantId: string, reason: EndReason, by: string) => Promise<unknown>;
+};
 
 export const targetOf = (r: SecurityGroupResource): RuleTarget => ({
   region: r.region,
@@ -57,7 +78,7 @@ export const lockKeyOf = (t: Pick<RuleTarget, 'region' | 'groupId'>): string => 
  * grant opened itself is revoked again before the grant is marked failed — nothing is left behind.
  */
 export const openGrant =
-  (deps: Deps, closeNow: (grantId: string) => Promise<void>): OpenGrant =>
+  (deps: OpenGrantDeps, use: OpenGrantUses): OpenGrant =>
   async (grantId) => {
     const grant = deps.grants.get(grantId);
     if (grant === undefined || grant.state !== 'opening') return;
@@ -70,7 +91,9 @@ export const openGrant =
     }
     if (resource.kind === 'aws-role') {
       try {
-        await openRoleSession(deps, grant, request, resource, closeNow);
+        await openRoleSession(deps, grant, request, resource, async (id) => {
+          await use.closeGrant(id, 'failed', SYSTEM_ACTOR);
+        });
       } catch (error) {
         await fail(deps, grantId, request.id, plainWords(error), []);
       }
@@ -189,13 +212,13 @@ export const openGrant =
     });
     if (!moved.ok) return;
     deps.wakeup.wake();
-    refreshCard(deps, request.id);
-    tellBoth(deps, (card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
+    deps.notices.refreshCard(request.id);
+    deps.notices.tellBoth((card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
   };
 
 /** The tags a shared rule should carry: those of whichever holder ends last. */
 async function laterTags(
-  deps: Pick<AppDeps, 'grants'>,
+  deps: { readonly grants: Pick<GrantStore, 'get'> },
   shared: RuleHold,
   mine: { grantId: string; requesterId: string; expiresAt: Date },
 ): Promise<{ grantId: string; requesterId: string; expiresAt: Date }> {
@@ -265,7 +288,7 @@ function revocationRoomWords(d: RevocationRoomDetails): string {
  * failing), and the requester and the channel are told that something is still being closed.
  */
 async function fail(
-  deps: Deps,
+  deps: FailDeps,
   grantId: string,
   requestId: string,
   why: string,
@@ -323,8 +346,8 @@ async function fail(
       'grant failed to open and its rollback failed; the scheduler keeps revoking',
     );
   deps.wakeup.wake();
-  refreshCard(deps, requestId);
-  tellBoth(deps, (card) => ({ type: 'request-failed', card }), requestId);
+  deps.notices.refreshCard(requestId);
+  deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), requestId);
 }
 
 /** Added to a failure note when the rollback failed: nobody is told "nothing happened" while a rule is open. */

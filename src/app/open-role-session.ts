@@ -2,31 +2,39 @@ import type { Grant } from '../domain/grant';
 import type { AwsRoleResource } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import { SYSTEM_ACTOR } from '../domain/request';
-import type { AppDeps } from './deps';
-import { deliver, describeError, loadCard, refreshCard, tellBoth } from './notify';
-import { issueRevocable } from './role-revocation';
+import { describeError, type Notices } from './notify';
+import type {
+  AuditLog,
+  Clock,
+  Directory,
+  GrantStore,
+  Logger,
+  Notifier,
+  RequestStore,
+  RoleSessionStore,
+  RoleSessions,
+  UnitOfWork,
+  Wakeup,
+} from './ports';
+import { type IssueRevocableDeps, issueRevocable } from './role-revocation';
 
 /** STS will not issue a session shorter than this. */
 export const MIN_SESSION_SECONDS = 900;
 
-type Deps = Pick<
-  AppDeps,
-  | 'outbox'
-  | 'deliveries'
-  | 'clock'
-  | 'logger'
-  | 'policy'
-  | 'requests'
-  | 'grants'
-  | 'audit'
-  | 'uow'
-  | 'roles'
-  | 'roleSessions'
-  | 'directory'
-  | 'notifier'
-  | 'wakeup'
-  | 'locks'
->;
+export type OpenRoleSessionDeps = IssueRevocableDeps & {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly uow: UnitOfWork;
+  readonly wakeup: Wakeup;
+  readonly directory: Pick<Directory, 'emailOf'>;
+  readonly roles: Pick<RoleSessions, 'maxSessionSeconds' | 'start'>;
+  readonly roleSessions: Pick<RoleSessionStore, 'record'>;
+  readonly grants: Pick<GrantStore, 'move'>;
+  readonly requests: Pick<RequestStore, 'markFailed'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly notifier: Pick<Notifier, 'sendCredentials'>;
+  readonly notices: Pick<Notices, 'deliver' | 'refreshCard' | 'tellBoth' | 'card'>;
+};
 
 /**
  * The seconds of session to ask STS for: what is left of the grant, but never below STS's minimum
@@ -47,7 +55,7 @@ export function sessionSeconds(grant: Grant, now: Date, roleMaxSeconds: number):
  * lock. Throws an `InfraError` when the check or STS refuses; the caller marks the grant failed.
  */
 export async function openRoleSession(
-  deps: Deps,
+  deps: OpenRoleSessionDeps,
   grant: Grant,
   request: AccessRequest,
   resource: AwsRoleResource,
@@ -110,8 +118,8 @@ export async function openRoleSession(
   );
   if (!moved.ok) return;
   deps.wakeup.wake();
-  await refreshCard(deps, request.id);
-  const card = loadCard(deps, request.id);
+  await deps.notices.refreshCard(request.id);
+  const card = deps.notices.card(request.id);
   if (card === undefined) return;
   try {
     await deps.notifier.sendCredentials(grant.requesterId, card, moved.value, credentials);
@@ -125,7 +133,7 @@ export async function openRoleSession(
     const failedAt = deps.clock.now();
     deps.uow.tx(() => {
       deps.requests.markFailed(request.id, why, failedAt);
-      // On the record as in the table: the export shows the request failed, and why (issue 9).
+      // On the record as in the table: the export shows the request failed, and why.
       deps.audit.append({
         at: failedAt,
         actor: SYSTEM_ACTOR,
@@ -135,11 +143,11 @@ export async function openRoleSession(
         details: { reason: why },
       });
     });
-    await refreshCard(deps, request.id);
-    await tellBoth(deps, (c) => ({ type: 'request-failed', card: c }), request.id);
+    await deps.notices.refreshCard(request.id);
+    await deps.notices.tellBoth((c) => ({ type: 'request-failed', card: c }), request.id);
     return;
   }
-  await deliver(deps, {
+  await deps.notices.deliver({
     kind: 'thread',
     requestId: request.id,
     notice: { type: 'grant-started', card, grant: moved.value },

@@ -1,11 +1,18 @@
 import type { Grant } from '../domain/grant';
 import { describePorts, findResource, type Policy, type Resource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
-import type { AppDeps } from './deps';
-import { deliver, loadCard, type NotifyDeps } from './notify';
-import type { RuleHold } from './ports';
+import type { Notices } from './notify';
+import type { AuditLog, Clock, GrantStore, Logger, RoleSessionStore, RuleHold, RuleStore } from './ports';
 
-type Deps = NotifyDeps & Pick<AppDeps, 'rules' | 'roleSessions' | 'audit'>;
+type Deps = {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly grants: Pick<GrantStore, 'list'>;
+  readonly rules: Pick<RuleStore, 'holdsOf'>;
+  readonly roleSessions: Pick<RoleSessionStore, 'get'>;
+  readonly audit: Pick<AuditLog, 'append' | 'list'>;
+  readonly notices: Pick<Notices, 'card' | 'deliver'>;
+};
 
 /** The audit event recording that the policy stopped describing a live grant. */
 export const POLICY_CHANGED_EVENT = 'grant.policy_changed';
@@ -71,9 +78,9 @@ export const announcePolicyChanges =
         details: { changes, expiresAt: grant.expiresAt.toISOString() },
       });
       deps.logger.warn({ grantId: grant.id, changes }, 'the policy no longer describes a live grant');
-      const card = loadCard(deps, grant.requestId);
+      const card = deps.notices.card(grant.requestId);
       if (card !== undefined) {
-        deliver(deps, {
+        deps.notices.deliver({
           kind: 'thread',
           requestId: grant.requestId,
           notice: { type: 'grant-policy-changed', card, grant, changes },
@@ -84,7 +91,11 @@ export const announcePolicyChanges =
     return announced;
   };
 
-function alreadySaid(deps: Pick<AppDeps, 'audit'>, grant: Grant, changes: readonly string[]): boolean {
+function alreadySaid(
+  deps: { readonly audit: Pick<AuditLog, 'list'> },
+  grant: Grant,
+  changes: readonly string[],
+): boolean {
   const said = JSON.stringify(changes);
   return deps.audit
     .list({ requestId: grant.requestId })

@@ -1,17 +1,19 @@
 /**
- * Publishing the audit log's head (issue 9, item 2): "event `count` has the seal `hash`", posted in
+ * Publishing the audit log's head: "event `count` has the seal `hash`", posted in
  * the policy's `auditChannel` — a place the database cannot rewrite — on a schedule (daily by default)
  * and with every export. With a head kept there, `npm run audit -- verify --head <count>:<hash>` proves
  * nothing up to it was removed or changed, which a chain alone cannot show (a cut-off tail, or a log
  * rewritten with fresh SHA-256 seals). Each publication is recorded in the log itself
  * (`audit.head_published`), and goes out through the outbox, so Slack never holds anything up.
  */
+
+import type { Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { AuditHead, ChainStatus } from './audit-ports';
 import type { AuditRecordSource } from './audit-record';
-import type { AppDeps } from './deps';
 import type { AuditHeadNotice } from './notices';
-import { deliver, describeError } from './notify';
+import { describeError, type Notices } from './notify';
+import type { AuditLog, Clock, Logger, UnitOfWork } from './ports';
 
 /** The event recording a publication. */
 export const HEAD_PUBLISHED_EVENT = 'audit.head_published';
@@ -19,10 +21,16 @@ export const HEAD_PUBLISHED_EVENT = 'audit.head_published';
 /** `auditHeadInterval` when the policy gives none: once a day. */
 export const DEFAULT_HEAD_INTERVAL_MS = 24 * 60 * 60_000;
 
-export type PublishHeadDeps = Pick<
-  AppDeps,
-  'clock' | 'logger' | 'policy' | 'audit' | 'uow' | 'outbox' | 'deliveries' | 'requests' | 'grants'
->;
+export type PublishHeadDeps = {
+  readonly clock: Clock;
+  readonly policy: () => Policy;
+  readonly uow: UnitOfWork;
+  readonly audit: Pick<AuditLog, 'head' | 'append'>;
+  readonly notices: Pick<Notices, 'deliver'>;
+};
+
+/** What telling when the next publication is due needs. */
+type NextHeadDeps = { readonly policy: () => Policy; readonly audit: Pick<AuditLog, 'lastOfType'> };
 
 /** What a publication is about. */
 export type HeadTrigger = AuditHeadNotice['trigger'];
@@ -73,13 +81,13 @@ export function publishHead(
       chain: chainOf(chain),
       mismatches,
     };
-    deliver(deps, { kind: 'channel', channel, notice });
+    deps.notices.deliver({ kind: 'channel', channel, notice });
     return { count: head.count, hash: head.hash };
   });
 }
 
 /** When the next scheduled publication is due: an interval after the last one of any kind (at once if none). */
-export const nextHeadPublication = (deps: Pick<AppDeps, 'policy' | 'audit'>) => (): Date | undefined => {
+export const nextHeadPublication = (deps: NextHeadDeps) => (): Date | undefined => {
   const policy = deps.policy();
   if (policy.auditChannel === undefined) return undefined;
   const last = deps.audit.lastOfType(HEAD_PUBLISHED_EVENT);
@@ -93,7 +101,10 @@ export const nextHeadPublication = (deps: Pick<AppDeps, 'policy' | 'audit'>) => 
  * scheduler, so the walk never delays a close.
  */
 export const publishScheduledHead =
-  (deps: PublishHeadDeps & { readonly auditRecord: AuditRecordSource }) =>
+  (
+    deps: PublishHeadDeps &
+      NextHeadDeps & { readonly logger: Logger; readonly auditRecord: AuditRecordSource },
+  ) =>
   async (): Promise<AuditHead | undefined> => {
     const due = nextHeadPublication(deps)();
     if (due === undefined || due.getTime() > deps.clock.now().getTime()) return undefined;

@@ -5,14 +5,19 @@ import {
   findResource,
   isAdmin,
   isApprover,
+  type Policy,
   type Resource,
   requestableBy,
 } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
-import type { AppDeps } from './deps';
 import type { ApprovalCard } from './notices';
+import type { GrantStore, RequestStore } from './ports';
 
-type Deps = Pick<AppDeps, 'policy' | 'requests' | 'grants'>;
+type Deps = {
+  readonly policy: () => Policy;
+  readonly requests: Pick<RequestStore, 'get' | 'listPending' | 'approvals'>;
+  readonly grants: Pick<GrantStore, 'get' | 'list' | 'unreviewedBreakGlass'>;
+};
 
 /** What of an entry its viewer may see (see `detailsShown` in the domain and the policy's `visibility`). */
 export type Shown = { readonly address: boolean; readonly reason: boolean };
@@ -47,7 +52,7 @@ export const overview =
 
 /** The resources this actor may ask for. */
 export const resourcesFor =
-  (deps: Pick<AppDeps, 'policy'>) =>
+  (deps: { readonly policy: () => Policy }) =>
   (actor: Actor): Resource[] =>
     requestableBy(deps.policy(), actor);
 
@@ -69,7 +74,7 @@ export type Dashboard = {
 
 /** The dashboard for one person, read fresh. */
 export const dashboard =
-  (deps: Deps & Pick<AppDeps, 'policy'>) =>
+  (deps: Deps) =>
   (actor: Actor): Dashboard => {
     const policy = deps.policy();
     // Addresses and reasons only for those involved, unless the policy's `visibility` says everyone.

@@ -1,16 +1,38 @@
 import type { Grant } from '../domain/grant';
 import { findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
-import type { CloseGrant } from './close-grant';
-import { cutsConnections, planCuts } from './cut-connections';
-import type { AppDeps } from './deps';
+import type { ClosingUses } from './close-grant';
+import { type CutsConnectionsDeps, cutsConnections, planCuts } from './cut-connections';
+import type { KeyedMutex } from './keyed-mutex';
 import type { ReconcileReport, RuleDrift } from './notices';
-import { deliver, describeError, loadCard, type NotifyDeps } from './notify';
+import { describeError, type Notices } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
-import type { ManagedRule, RuleHold, RuleTarget } from './ports';
+import type {
+  AuditLog,
+  Clock,
+  CutStore,
+  GrantStore,
+  Logger,
+  ManagedRule,
+  NetworkAccess,
+  RuleHold,
+  RuleStore,
+  RuleTarget,
+} from './ports';
 import { compareRules } from './reconcile-compare';
 
-type Deps = NotifyDeps & Pick<AppDeps, 'rules' | 'audit' | 'network' | 'locks' | 'cuts'>;
+type Deps = CutsConnectionsDeps & {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly policy: () => Policy;
+  readonly locks: KeyedMutex;
+  readonly rules: Pick<RuleStore, 'holdsOf' | 'knownTargets'>;
+  readonly grants: Pick<GrantStore, 'list' | 'get'>;
+  readonly network: Pick<NetworkAccess, 'listManaged' | 'revoke'>;
+  readonly audit: Pick<AuditLog, 'append' | 'list'>;
+  readonly cuts: Pick<CutStore, 'plan'>;
+  readonly notices: Pick<Notices, 'card' | 'deliver'>;
+};
 
 /** Groups whose holds were all released longer ago than this are no longer looked at (unless the policy names them). */
 export const RECONCILE_RELEASED_FOR_MS = 7 * 24 * 60 * 60_000;
@@ -61,7 +83,7 @@ type GroupOutcome = {
  * Reports go to the channels of the resources on the group (drift: the grant's resource's channel).
  */
 export const reconcile =
-  (deps: Deps, close: CloseGrant, announce: (grant: Grant) => void): Reconcile =>
+  (deps: Deps, use: ClosingUses): Reconcile =>
   async () => {
     const policy = deps.policy();
     let orphansRevoked = 0;
@@ -104,10 +126,10 @@ export const reconcile =
     const ended = new Set<string>();
     for (const grantId of toEnd) {
       try {
-        const closed = await close(grantId, 'revoked', SYSTEM_ACTOR);
+        const closed = await use.closeGrant(grantId, 'revoked', SYSTEM_ACTOR);
         if (closed !== undefined) {
           ended.add(grantId);
-          announce(closed);
+          use.announceClosed(closed);
         }
       } catch (error) {
         failed += 1;
@@ -129,7 +151,7 @@ export const reconcile =
           grantEnded: ended.has(d.finding.grant.id),
         })),
       };
-      deliver(deps, { kind: 'channel', channel, notice: report });
+      deps.notices.deliver({ kind: 'channel', channel, notice: report });
     }
     return { orphansRevoked, drift: driftCount, grantsEnded: ended.size, failed };
   };
@@ -175,7 +197,7 @@ function groupsToReconcile(deps: Deps, policy: Policy): { target: RuleTarget; ch
 function channelOfGrant(deps: Deps, grant: Grant): string | undefined {
   const own = findResource(deps.policy(), grant.resourceId)?.channel;
   if (own !== undefined) return own;
-  const card = loadCard(deps, grant.requestId);
+  const card = deps.notices.card(grant.requestId);
   return card?.request.message?.channel ?? card?.resource.channel;
 }
 
@@ -308,7 +330,7 @@ async function revokeModified(
 }
 
 /** Drift is reported once per grant, rule and kind: the audit log remembers it across restarts. */
-function alreadyReported(deps: Pick<AppDeps, 'audit'>, finding: RuleDrift): boolean {
+function alreadyReported(deps: { readonly audit: Pick<AuditLog, 'list'> }, finding: RuleDrift): boolean {
   return deps.audit
     .list({ requestId: finding.grant.requestId })
     .some(

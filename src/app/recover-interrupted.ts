@@ -1,7 +1,15 @@
 import { SYSTEM_ACTOR } from '../domain/request';
-import type { AppDeps } from './deps';
 import { describeError } from './notify';
 import type { OpenGrant } from './open-grant';
+import type { AuditLog, Clock, GrantStore, Logger, UnitOfWork } from './ports';
+
+type Deps = {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly uow: UnitOfWork;
+  readonly grants: Pick<GrantStore, 'list' | 'move'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+};
 
 /**
  * Start-up: finishes grants a crash left in `opening`. One whose time is still running is opened
@@ -12,7 +20,7 @@ import type { OpenGrant } from './open-grant';
  * name the grant). `closing` grants need nothing here: the sweep picks them up.
  */
 export const recoverInterrupted =
-  (deps: Pick<AppDeps, 'clock' | 'logger' | 'grants' | 'audit' | 'uow'>, openGrant: OpenGrant) =>
+  (deps: Deps, use: { readonly openGrant: OpenGrant }) =>
   async (): Promise<{ reopened: number; closed: number }> => {
     let reopened = 0;
     let closed = 0;
@@ -53,7 +61,7 @@ export const recoverInterrupted =
           grantId: grant.id,
           details: { from: 'opening', to: 'opening again', why: 'interrupted while opening' },
         });
-        await openGrant(grant.id);
+        await use.openGrant(grant.id);
         reopened += 1;
       } catch (error) {
         deps.logger.error(

@@ -1,9 +1,20 @@
 import type { Grant } from '../domain/grant';
+import type { Policy } from '../domain/policy';
 import { type Actor, findResource, isAdmin, isApprover, standingRefusal } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
-import type { AppDeps } from './deps';
-import { deliver, loadCard, refreshCard } from './notify';
+import type { Notices } from './notify';
+import type { AuditLog, Clock, GrantStore, UnitOfWork, Wakeup } from './ports';
+
+type Deps = {
+  readonly clock: Clock;
+  readonly policy: () => Policy;
+  readonly uow: UnitOfWork;
+  readonly wakeup: Wakeup;
+  readonly grants: Pick<GrantStore, 'get' | 'markReviewed'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly notices: Pick<Notices, 'refreshCard' | 'card' | 'deliver'>;
+};
 
 export type ReviewError =
   | 'UNKNOWN_GRANT'
@@ -18,22 +29,7 @@ export type ReviewError =
  * afterwards, that the emergency access was justified. The requester cannot review their own.
  */
 export const reviewGrant =
-  (
-    deps: Pick<
-      AppDeps,
-      | 'outbox'
-      | 'deliveries'
-      | 'clock'
-      | 'logger'
-      | 'policy'
-      | 'requests'
-      | 'grants'
-      | 'audit'
-      | 'uow'
-      | 'notifier'
-      | 'wakeup'
-    >,
-  ) =>
+  (deps: Deps) =>
   async (cmd: { grantId: string; actor: Actor }): Promise<Result<Grant, ReviewError>> => {
     const grant = deps.grants.get(cmd.grantId);
     if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
@@ -60,10 +56,10 @@ export const reviewGrant =
     });
     if (!reviewed.ok) return err('ALREADY_REVIEWED', { grantId: grant.id });
     deps.wakeup.wake();
-    refreshCard(deps, grant.requestId);
-    const card = loadCard(deps, grant.requestId);
+    deps.notices.refreshCard(grant.requestId);
+    const card = deps.notices.card(grant.requestId);
     if (card !== undefined) {
-      deliver(deps, {
+      deps.notices.deliver({
         kind: 'thread',
         requestId: grant.requestId,
         notice: { type: 'grant-reviewed', card, grant: reviewed.value },

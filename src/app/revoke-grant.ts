@@ -1,10 +1,17 @@
 import type { Grant } from '../domain/grant';
+import type { Policy } from '../domain/policy';
 import { type Actor, findResource, isAdmin, isApprover, standingRefusal } from '../domain/policy';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
-import { type CloseGrant, recordCloseFailure } from './close-grant';
-import type { AppDeps } from './deps';
-import { describeError, type NotifyDeps } from './notify';
+import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
+import { describeError } from './notify';
+import type { GrantStore, Wakeup } from './ports';
+
+type Deps = CloseFailureDeps & {
+  readonly policy: () => Policy;
+  readonly wakeup: Wakeup;
+  readonly grants: Pick<GrantStore, 'get'>;
+};
 
 export type RevokeError =
   | 'UNKNOWN_GRANT'
@@ -22,7 +29,7 @@ export type RevokeError =
  * nothing changed.
  */
 export const revokeGrant =
-  (deps: NotifyDeps & Pick<AppDeps, 'wakeup'>, close: CloseGrant, announce: (grant: Grant) => void) =>
+  (deps: Deps, use: ClosingUses) =>
   async (cmd: {
     grantId: string;
     actor: Actor;
@@ -45,7 +52,7 @@ export const revokeGrant =
     if (grant.state !== 'active') return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: grant.state });
     let closed: Grant | undefined;
     try {
-      closed = await close(grant.id, cmd.reason ?? 'revoked', cmd.actor.userId);
+      closed = await use.closeGrant(grant.id, cmd.reason ?? 'revoked', cmd.actor.userId);
     } catch (error) {
       recordCloseFailure(deps, grant, error);
       deps.wakeup.wake();
@@ -58,6 +65,6 @@ export const revokeGrant =
     if (closed === undefined) {
       return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: deps.grants.get(grant.id)?.state });
     }
-    announce(closed);
+    use.announceClosed(closed);
     return ok(closed);
   };

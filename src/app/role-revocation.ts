@@ -1,7 +1,18 @@
 import { SYSTEM_ACTOR } from '../domain/request';
-import type { AppDeps } from './deps';
 import { describeError, InfraError } from './infra-error';
-import type { DueQuery, RevocationRoom, StoredRoleSession } from './ports';
+import type { KeyedMutex } from './keyed-mutex';
+import type {
+  AuditLog,
+  Clock,
+  DueQuery,
+  GrantStore,
+  Logger,
+  RevocationRoom,
+  RoleSessionStore,
+  RoleSessions,
+  StoredRoleSession,
+  UnitOfWork,
+} from './ports';
 
 /**
  * STS cannot revoke a session, so a role session that outlives its grant is cut off by a deny on its
@@ -26,7 +37,35 @@ export const REVOKED_SESSIONS_POLICY = 'hallpass-revoked-sessions';
 /** The lock shared by everything that reads or writes a role's list (KeyedMutex key). */
 export const roleLockKey = (roleArn: string): string => `role:${roleArn}`;
 
-type Deps = Pick<AppDeps, 'clock' | 'roles' | 'roleSessions' | 'locks'>;
+/** What checking a role's room for one more session needs. */
+type RevocableDeps = {
+  readonly clock: Clock;
+  readonly roles: Pick<RoleSessions, 'sessionUserId' | 'revocationRoom'>;
+  readonly roleSessions: Pick<RoleSessionStore, 'liveOfRole'>;
+};
+
+/** What issuing a session that could be revoked needs: the room check, under the role's lock. */
+export type IssueRevocableDeps = RevocableDeps & { readonly locks: KeyedMutex };
+
+/** What cutting off one grant's session needs. */
+export type CutSessionDeps = {
+  readonly clock: Clock;
+  readonly locks: KeyedMutex;
+  readonly roles: Pick<RoleSessions, 'writeRevokedSessions'>;
+  readonly roleSessions: Pick<RoleSessionStore, 'get' | 'liveOfRole' | 'markDenied'>;
+};
+
+/** What pruning expired sessions from their deny policies needs. */
+export type PruneDeps = {
+  readonly clock: Clock;
+  readonly locks: KeyedMutex;
+  readonly uow: UnitOfWork;
+  readonly logger: Logger;
+  readonly roles: Pick<RoleSessions, 'removeDeny' | 'writeRevokedSessions'>;
+  readonly roleSessions: Pick<RoleSessionStore, 'liveOfRole' | 'markDenyRemoved'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly grants: Pick<GrantStore, 'get'>;
+};
 
 /** Listed in the role's revoked-sessions policy, and not yet pruned from it. */
 const listed = (s: StoredRoleSession): boolean =>
@@ -43,7 +82,11 @@ const deniedByOwnPolicy = (s: StoredRoleSession): boolean =>
   s.denyPolicyName !== REVOKED_SESSIONS_POLICY;
 
 /** The ids the role's list holds now, from the database: listed and not yet expired at `now`. */
-const listedIds = (deps: Pick<Deps, 'roleSessions'>, roleArn: string, now: Date): string[] =>
+const listedIds = (
+  deps: { readonly roleSessions: Pick<RoleSessionStore, 'liveOfRole'> },
+  roleArn: string,
+  now: Date,
+): string[] =>
   deps.roleSessions
     .liveOfRole(roleArn, now)
     .filter(listed)
@@ -107,7 +150,7 @@ export class RevocationRoomUnknownError extends InfraError {
  * cannot be guaranteed is not issued.
  */
 export async function ensureRevocable(
-  deps: Pick<Deps, 'clock' | 'roles' | 'roleSessions'>,
+  deps: RevocableDeps,
   input: { readonly roleArn: string; readonly grantId: string },
 ): Promise<void> {
   const now = deps.clock.now();
@@ -143,7 +186,7 @@ export async function ensureRevocable(
  * is held for one AssumeRole; a revocation of the same role waits that long at most.
  */
 export function issueRevocable<T>(
-  deps: Deps,
+  deps: IssueRevocableDeps,
   input: { readonly roleArn: string; readonly grantId: string },
   issue: () => Promise<T>,
 ): Promise<T> {
@@ -167,7 +210,7 @@ const cutOf = (s: StoredRoleSession): SessionCut =>
  * retried close) or already expired: nothing to do. A write IAM refuses throws (an `InfraError`), and
  * nothing is marked: the close stays `closing` and is retried.
  */
-export async function cutSession(deps: Deps, grantId: string): Promise<SessionCut> {
+export async function cutSession(deps: CutSessionDeps, grantId: string): Promise<SessionCut> {
   const before = deps.roleSessions.get(grantId);
   if (before === undefined) return {};
   if (before.deniedAt !== undefined) return cutOf(before);
@@ -197,11 +240,7 @@ export async function cutSession(deps: Deps, grantId: string): Promise<SessionCu
  * grant ids whose prune failed; they stay due and are retried by the next run.
  */
 export async function pruneRevokedSessions(
-  deps: Deps &
-    Pick<AppDeps, 'uow' | 'logger'> & {
-      readonly audit: Pick<AppDeps['audit'], 'append'>;
-      readonly grants: Pick<AppDeps['grants'], 'get'>;
-    },
+  deps: PruneDeps,
   cleanups: DueQuery<StoredRoleSession>,
   now: Date,
 ): Promise<string[]> {

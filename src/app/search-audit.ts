@@ -1,5 +1,5 @@
 /**
- * `npm run audit -- search` and `/access audit search …` (issue 9, item 3): the chain-checked record
+ * `npm run audit -- search` and `/access audit search …`: the chain-checked record
  * (see audit-record.ts) filtered by person, resource, address, time and end reason. Answers "who had
  * access to prod-db between 02:00 and 03:00 on the 14th" with the grants whose access
  * `[started, ended-or-planned-end)` overlapped that window, with exact planned and actual times.
@@ -15,7 +15,7 @@ import { err, ok, type Result } from '../domain/result';
 import { toCsv, withPolicyFallback } from './audit-export-format';
 import type { AuditExportRow, ChainStatus } from './audit-ports';
 import type { AuditRecordSource } from './audit-record';
-import type { AppDeps } from './deps';
+import type { AuditLog, Clock } from './ports';
 
 /** The facts a search reads, from one row of the record. */
 export function searchable(row: AuditExportRow): SearchableRequest {
@@ -57,7 +57,9 @@ export type AuditSearchResult = {
   readonly disagreeing: number;
 };
 
-type Deps = Pick<AppDeps, 'clock' | 'audit'> & {
+type Deps = {
+  readonly clock: Clock;
+  readonly audit: Pick<AuditLog, 'append'>;
   readonly policy: () => Policy;
   readonly auditRecord: AuditRecordSource;
 };

@@ -1,13 +1,24 @@
 import { addMilliseconds } from 'date-fns';
 import { type CidrError, checkWidth, parseSourceAddress, type SourceCidr } from '../domain/cidr';
 import { plannedEnd } from '../domain/grant';
+import type { Policy } from '../domain/policy';
 import { type Actor, findResource, mayRequest, type Resource, standingRefusal } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
-import type { AppDeps } from './deps';
-import { deliver, describeError, loadCard } from './notify';
+import { describeError, type Notices } from './notify';
 import type { OpenGrant } from './open-grant';
+import type {
+  AuditLog,
+  Clock,
+  GrantStore,
+  Ids,
+  Logger,
+  RequestStore,
+  RoleSessions,
+  UnitOfWork,
+  Wakeup,
+} from './ports';
 
 export type SubmitCommand = {
   readonly actor: Actor;
@@ -100,22 +111,20 @@ export function validateRequest(
   return ok({ durationMs, source: wide.value });
 }
 
-type Deps = Pick<
-  AppDeps,
-  | 'outbox'
-  | 'deliveries'
-  | 'roles'
-  | 'clock'
-  | 'ids'
-  | 'logger'
-  | 'policy'
-  | 'requests'
-  | 'grants'
-  | 'audit'
-  | 'uow'
-  | 'notifier'
-  | 'wakeup'
->;
+/** What reading a role's own ceiling needs. */
+type RoleMaxDeps = { readonly roles: Pick<RoleSessions, 'maxSessionSeconds'>; readonly logger: Logger };
+
+type Deps = RoleMaxDeps & {
+  readonly clock: Clock;
+  readonly policy: () => Policy;
+  readonly uow: UnitOfWork;
+  readonly wakeup: Wakeup;
+  readonly ids: Ids;
+  readonly requests: Pick<RequestStore, 'insert' | 'decide' | 'get'>;
+  readonly grants: Pick<GrantStore, 'insert' | 'get'>;
+  readonly audit: Pick<AuditLog, 'append'>;
+  readonly notices: Pick<Notices, 'deliver' | 'card'>;
+};
 
 /**
  * `/access <resource> …`: checks the policy, stores a pending request, posts the Approve / Deny
@@ -124,7 +133,7 @@ type Deps = Pick<
  * reply (ephemeral for a command, a DM for the modal).
  */
 export const submitRequest =
-  (deps: Deps, openGrant: OpenGrant) =>
+  (deps: Deps, use: { readonly openGrant: OpenGrant }) =>
   async (cmd: SubmitCommand): Promise<Result<Submitted, SubmitError>> => {
     const resource = findResource(deps.policy(), cmd.resourceId);
     if (resource === undefined) return err('UNKNOWN_RESOURCE', { resourceId: cmd.resourceId });
@@ -194,7 +203,7 @@ export const submitRequest =
         type: 'request.approved',
         requestId: id,
         grantId: grant.id,
-        // `note` and `expiresAt` put in the chain what the export shows (issue 9).
+        // `note` and `expiresAt` put in the chain what the export shows.
         details: {
           ...(breakGlass ? { breakGlass: true } : { auto: true }),
           note,
@@ -205,9 +214,9 @@ export const submitRequest =
     });
 
     // If Slack is down the post is kept and retried: approvers will see it once Slack answers.
-    deliver(deps, { kind: 'card-post', requestId: id });
+    deps.notices.deliver({ kind: 'card-post', requestId: id });
     deps.wakeup.wake();
-    if (created.grantId !== undefined) await openGrant(created.grantId);
+    if (created.grantId !== undefined) await use.openGrant(created.grantId);
     if (breakGlass && created.grantId !== undefined)
       await alertBreakGlass(deps, id, created.grantId, resource);
     return ok({
@@ -223,10 +232,10 @@ async function alertBreakGlass(
   grantId: string,
   resource: Resource,
 ): Promise<void> {
-  const card = loadCard(deps, requestId);
+  const card = deps.notices.card(requestId);
   const grant = deps.grants.get(grantId);
   if (card === undefined || grant === undefined || grant.state !== 'active') return;
-  deliver(deps, {
+  deps.notices.deliver({
     kind: 'thread',
     requestId,
     notice: { type: 'break-glass-opened', card, grant, approvers: resource.approvers },
@@ -238,10 +247,7 @@ async function alertBreakGlass(
  * role allows gets a clear answer now, not a failure after approval. If IAM cannot be read the
  * policy's maxDuration stands alone (and STS itself refuses anything longer than the role allows).
  */
-async function roleMaxMs(
-  deps: Pick<AppDeps, 'outbox' | 'clock' | 'roles' | 'logger'>,
-  roleArn: string,
-): Promise<number | undefined> {
+async function roleMaxMs(deps: RoleMaxDeps, roleArn: string): Promise<number | undefined> {
   try {
     return (await deps.roles.maxSessionSeconds(roleArn)) * 1000;
   } catch (error) {

@@ -1,4 +1,3 @@
-import { SYSTEM_ACTOR } from '../domain/request';
 import { approveRequest } from './approve-request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
@@ -11,7 +10,7 @@ import type { AppDeps } from './deps';
 import { createDueWork } from './due-work';
 import { exportAudit } from './export-audit';
 import { requestExtension } from './extend-grant';
-import { loadCard } from './notify';
+import { createNotices } from './notify';
 import { openGrant } from './open-grant';
 import { announcePolicyChanges } from './policy-changes';
 import { nextHeadPublication, publishScheduledHead } from './publish-head';
@@ -28,29 +27,31 @@ import { submitRequest } from './submit-request';
 const TRACKING_EVERY_MS = 60 * 60_000;
 
 /** Binds every use case to its dependencies once; the Slack adapter and the scheduler call these. */
-export function createUseCases(deps: AppDeps) {
+export function createUseCases(appDeps: AppDeps) {
+  // The one builder of Slack notices, over the outbox: no use case is given the outbox itself.
+  const notices = createNotices(appDeps);
+  const deps = { ...appDeps, notices };
   const close = closeGrant(deps);
-  const open = openGrant(deps, async (grantId) => {
-    await close(grantId, 'failed', SYSTEM_ACTOR);
-  });
+  const open = openGrant(deps, { closeGrant: close });
   const announce = announceClosed(deps);
+  const closing = { closeGrant: close, announceClosed: announce };
   const commands = new RateLimiter(deps.clock, COMMANDS_PER_MINUTE, 60_000);
-  const dueWork = createDueWork(deps, { closeGrant: close, announceClosed: announce });
-  const reconcileRules = reconcile(deps, close, announce);
+  const dueWork = createDueWork(deps, closing);
+  const reconcileRules = reconcile(deps, closing);
   const backstops = reconcileBackstops(deps, syncBackstops(deps));
   /** Resources whose open connections outlive a grant's end, as the last reconciliation read them. */
   const lingering = new Map<string, number>();
   const readTracking = checkConnectionTracking(deps, lingering);
   let trackingReadAt: number | undefined;
   return {
-    submitRequest: submitRequest(deps, open),
-    approveRequest: approveRequest(deps, open),
+    submitRequest: submitRequest(deps, { openGrant: open }),
+    approveRequest: approveRequest(deps, { openGrant: open }),
     denyRequest: denyRequest(deps),
     openGrant: open,
-    recoverInterrupted: recoverInterrupted(deps, open),
+    recoverInterrupted: recoverInterrupted(deps, { openGrant: open }),
     /**
-     * Reconciliation with AWS: orphaned tagged rules revoked, drift reported (issue 5); then the
-     * backstops — schedules nobody wants removed, missing ones put back, every rule's in line (issue 10).
+     * Reconciliation with AWS: orphaned tagged rules revoked, drift reported; then the backstops —
+     * schedules nobody wants removed, missing ones put back, every rule's in line.
      */
     reconcile: async () => {
       const rules = await reconcileRules();
@@ -77,7 +78,7 @@ export function createUseCases(deps: AppDeps) {
       };
     },
     closeGrant: close,
-    revokeGrant: revokeGrant(deps, close, announce),
+    revokeGrant: revokeGrant(deps, closing),
     cancelRequest: cancelRequest(deps),
     requestExtension: requestExtension(deps),
     reviewGrant: reviewGrant(deps),
@@ -110,7 +111,7 @@ export function createUseCases(deps: AppDeps) {
     /** The audit events of one request, in order. */
     auditTrail: (requestId: string) => deps.audit.list({ requestId }),
     /** The approval card of a request as it stands now. */
-    cardOf: (requestId: string) => loadCard(deps, requestId),
+    cardOf: (requestId: string) => notices.card(requestId),
   };
 }
 

@@ -40,6 +40,7 @@ import {
 } from '../app/audit-export-format';
 import type { AuditExportRow, AuditKey, AuditKeyring, ChainStatus } from '../app/audit-ports';
 import { type AuditRecord, describeMismatch } from '../app/audit-record';
+import { createNotices } from '../app/notify';
 import { publishHead } from '../app/publish-head';
 import { searchRows } from '../app/search-audit';
 import { DEFAULT_DB_PATH, DEFAULT_POLICY_PATH, parseAuditKey } from '../config/env';
@@ -188,17 +189,21 @@ function recordAndPublish(args: {
       },
     });
     const policy = args.policy;
-    const published =
+    const deps =
       policy === undefined
         ? undefined
+        : {
+            ...stores,
+            clock: { now: () => args.now },
+            logger: { info: () => {}, warn: () => {}, error: () => {} },
+            policy: () => policy,
+            deliveries: { wake: () => {} },
+          };
+    const published =
+      deps === undefined
+        ? undefined
         : publishHead(
-            {
-              ...stores,
-              clock: { now: () => args.now },
-              logger: { info: () => {}, warn: () => {}, error: () => {} },
-              policy: () => policy,
-              deliveries: { wake: () => {} },
-            },
+            { ...deps, notices: createNotices(deps) },
             {
               kind: 'export',
               by,

@@ -3,7 +3,7 @@ import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/
 import { deliverOutbox, FIRST_RETRY_MS, GIVE_UP_AFTER_MS } from '../../../src/app/deliver-outbox';
 import { InfraError } from '../../../src/app/infra-error';
 import type { ChannelNotice } from '../../../src/app/notices';
-import { deliver } from '../../../src/app/notify';
+import { createNotices } from '../../../src/app/notify';
 import type { Notifier } from '../../../src/app/ports';
 import type { Policy } from '../../../src/domain/policy';
 import { buildNewRequest, buildSgResource } from '../../support/builders';
@@ -53,6 +53,7 @@ function setup() {
   };
   const deps = { ...stores, clock, logger, notifier, policy: () => policy, deliveries: { wake: () => {} } };
   const once = deliverOutbox(deps);
+  const { deliver } = createNotices(deps);
   /** Runs the dispatcher until a run finds nothing ready (the loop does the same), adding up what it did. */
   const run = async () => {
     const total = { sent: 0, retrying: 0, abandoned: 0 };
@@ -64,7 +65,7 @@ function setup() {
       if (r.sent + r.retrying + r.abandoned === 0) return total;
     }
   };
-  return { handle, stores, clock, logger, sent, script, deps, run, once };
+  return { handle, stores, clock, logger, sent, script, deps, run, once, deliver };
 }
 
 const failWith = (error: InfraError) => async () => {
@@ -82,8 +83,8 @@ describe('the outbox dispatcher', () => {
         }),
       ),
     ]);
-    for (const n of [1, 2, 3]) deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(n) });
-    deliver(t.deps, { kind: 'channel', channel: 'C2', notice: report(9) });
+    for (const n of [1, 2, 3]) t.deliver({ kind: 'channel', channel: 'C1', notice: report(n) });
+    t.deliver({ kind: 'channel', channel: 'C2', notice: report(9) });
 
     expect(await t.run()).toEqual({ sent: 1, retrying: 1, abandoned: 0 });
     expect(t.sent.map((s) => s.to)).toEqual(['C2']);
@@ -99,7 +100,7 @@ describe('the outbox dispatcher', () => {
     const t = setup();
     const down = failWith(new InfraError('unavailable', true, '503', { providerCode: 'slack_http_503' }));
     t.script.set('C1', [down, down]);
-    deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(1) });
+    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
     await t.run();
     expect(t.stores.outbox.nextAttempt()).toEqual(new Date(t.clock.now().getTime() + FIRST_RETRY_MS));
     t.clock.advance(FIRST_RETRY_MS);
@@ -115,8 +116,8 @@ describe('the outbox dispatcher', () => {
     t.script.set('C1', [
       failWith(new InfraError('unknown', false, 'gone', { providerCode: 'channel_not_found' })),
     ]);
-    deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(1) });
-    deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(2) });
+    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
+    t.deliver({ kind: 'channel', channel: 'C1', notice: report(2) });
     expect(await t.run()).toEqual({ sent: 1, retrying: 0, abandoned: 1 });
     expect(t.logger.lines.some((l) => l.msg === 'gave up a slack delivery')).toBe(true);
     t.handle.close();
@@ -124,7 +125,7 @@ describe('the outbox dispatcher', () => {
 
   it('sends at most a batch per run, so the loop can yield to due work in between', async () => {
     const t = setup();
-    for (let n = 0; n < 25; n++) deliver(t.deps, { kind: 'channel', channel: `C${n}`, notice: report(n) });
+    for (let n = 0; n < 25; n++) t.deliver({ kind: 'channel', channel: `C${n}`, notice: report(n) });
     expect((await t.once()).sent).toBe(20);
     expect((await t.once()).sent).toBe(5);
     t.handle.close();
@@ -137,7 +138,7 @@ describe('the outbox dispatcher', () => {
       'C1',
       Array.from({ length: 100 }, () => down),
     );
-    deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(1) });
+    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
     await t.run();
     t.clock.advance(GIVE_UP_AFTER_MS);
     expect(await t.run()).toEqual({ sent: 0, retrying: 0, abandoned: 1 });
@@ -149,9 +150,9 @@ describe('the outbox dispatcher', () => {
     const t = setup();
     const request = t.stores.requests.insert(buildNewRequest({ resourceId: 'prod-db', requesterId: 'U1' }));
     const card = { request, resource: buildSgResource(), approvals: [] };
-    deliver(t.deps, { kind: 'card-post', requestId: request.id });
-    deliver(t.deps, { kind: 'thread', requestId: request.id, notice: { type: 'request-timed-out', card } });
-    deliver(t.deps, {
+    t.deliver({ kind: 'card-post', requestId: request.id });
+    t.deliver({ kind: 'thread', requestId: request.id, notice: { type: 'request-timed-out', card } });
+    t.deliver({
       kind: 'dm',
       requestId: request.id,
       userId: 'U1',
@@ -170,9 +171,9 @@ describe('the outbox dispatcher', () => {
       release = resolve;
     });
     t.script.set('C1', [() => slow]);
-    deliver(t.deps, { kind: 'channel', channel: 'C1', notice: report(1) });
+    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
     for (const c of ['C2', 'C3', 'C4', 'C5', 'C6'])
-      deliver(t.deps, { kind: 'channel', channel: c, notice: report(2) });
+      t.deliver({ kind: 'channel', channel: c, notice: report(2) });
     const running = t.once();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(t.sent.map((s) => s.to).sort()).toEqual(['C2', 'C3', 'C4', 'C5', 'C6']);

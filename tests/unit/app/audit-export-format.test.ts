@@ -16,7 +16,8 @@ import type {
   ExportWindow,
 } from '../../../src/app/audit-ports';
 import { exportAudit } from '../../../src/app/export-audit';
-import type { AuditEvent, AuditLog, GrantStore, OutboxStore, RequestStore } from '../../../src/app/ports';
+import { createNotices } from '../../../src/app/notify';
+import type { AuditEvent, AuditLog, GrantStore, RequestStore } from '../../../src/app/ports';
 import { parsePolicy } from '../../../src/config/policy';
 import type { Actor, Policy } from '../../../src/domain/policy';
 import { FakeClock } from '../../support/fake-clock';
@@ -378,17 +379,19 @@ describe('exportAudit (/access audit <days>)', () => {
     };
     const run = exportAudit({
       clock,
-      logger: new MemoryLogger(),
       policy: () => policy,
       auditRecord,
       audit,
       uow: { tx: (fn) => fn() },
-      outbox: {
-        enqueue: (item: unknown) => queued.push(item),
-      } as unknown as OutboxStore,
-      deliveries: { wake: () => {} },
-      requests: {} as RequestStore,
-      grants: {} as GrantStore,
+      notices: createNotices({
+        clock,
+        logger: new MemoryLogger(),
+        policy: () => policy,
+        outbox: { enqueue: (item: unknown) => queued.push(item) },
+        deliveries: { wake: () => {} },
+        requests: {} as RequestStore,
+        grants: {} as GrantStore,
+      }),
     });
     return { run, appended, queued, reads: () => reads };
   }
