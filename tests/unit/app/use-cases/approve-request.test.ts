@@ -90,6 +90,38 @@ describe('approveRequest: the vote tally', () => {
   });
 });
 
+describe('approveRequest: a request already decided', () => {
+  it.each([
+    ['approving a request already approved (a double click)', 'approved'],
+    ['approving a denied request', 'denied'],
+    ['approving a cancelled request', 'cancelled'],
+  ] as const)('security: refuses %s, changing nothing', async (_name, state) => {
+    const app = createTestApp();
+    const request = await submit(app, 'prod-db');
+    app.stores.requests.decide(request.id, state, 'U_APP2', app.clock.now());
+
+    expect(await approve(app, request.id, 'U_APP1')).toEqual({
+      ok: false,
+      error: 'NOT_PENDING',
+      detail: { requestId: request.id, state },
+    });
+    expect(app.stores.requests.get(request.id)).toMatchObject({ state, decidedBy: 'U_APP2' });
+    expect(app.stores.requests.approvals(request.id)).toEqual([]);
+    expect(app.stores.grants.byRequest(request.id)).toBeUndefined();
+    expect(app.network.calls).toEqual([]);
+  });
+  it('security: refuses denying a request once it is approved, and its grant stays open', async () => {
+    const app = createTestApp();
+    const request = await submit(app, 'prod-db');
+    await approve(app, request.id, 'U_APP1');
+
+    const denied = await app.useCases.denyRequest({ requestId: request.id, actor: member('U_APP2', 'sre') });
+    expect(denied).toMatchObject({ ok: false, error: 'NOT_PENDING', detail: { state: 'approved' } });
+    expect(app.stores.requests.get(request.id)?.state).toBe('approved');
+    expect(app.stores.grants.byRequest(request.id)?.state).toBe('active');
+  });
+});
+
 describe('approveRequest: a lapsed deadline', () => {
   it('answers a click at the deadline with NOT_PENDING (timed_out), and times the request out there and then', async () => {
     const app = createTestApp();
