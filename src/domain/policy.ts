@@ -165,15 +165,6 @@ export function matchesAny(principals: readonly Principal[], actor: Actor): bool
   );
 }
 
-/** Every `@handle` a policy mentions, so the directory can resolve exactly those groups. */
-export function groupHandles(policy: Policy): string[] {
-  const all = [
-    ...policy.admins,
-    ...policy.resources.flatMap((r) => [...(r.requesters ?? []), ...r.approvers]),
-  ];
-  return [...new Set(all.filter((p) => p.startsWith('@')).map((p) => p.slice(1).toLowerCase()))].sort();
-}
-
 export const findResource = (policy: Policy, id: string): Resource | undefined =>
   policy.resources.find((r) => r.id === id);
 

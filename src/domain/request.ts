@@ -1,37 +1,11 @@
 import type { SourceCidr } from './cidr';
 import type { Resource } from './policy';
-import { err, ok, type Result } from './result';
 
 /**
  * A request's lifecycle. `approved` is terminal for the request itself: from there the grant
  * carries the story (opening → active → closing → closed), and an AWS failure marks the request `failed`.
  */
 export type RequestState = 'pending' | 'approved' | 'denied' | 'cancelled' | 'timed_out' | 'failed';
-
-export type RequestEvent = 'approve' | 'deny' | 'cancel' | 'time_out' | 'fail';
-
-const MOVES: Record<RequestState, Partial<Record<RequestEvent, RequestState>>> = {
-  pending: {
-    approve: 'approved',
-    deny: 'denied',
-    cancel: 'cancelled',
-    time_out: 'timed_out',
-    fail: 'failed',
-  },
-  approved: { fail: 'failed' },
-  denied: {},
-  cancelled: {},
-  timed_out: {},
-  failed: {},
-};
-
-export function transition(
-  state: RequestState,
-  event: RequestEvent,
-): Result<RequestState, 'INVALID_TRANSITION'> {
-  const next = MOVES[state][event];
-  return next === undefined ? err('INVALID_TRANSITION', { state, event }) : ok(next);
-}
 
 /** Where the approval message lives, so it can be updated in place after `response_url` expires. */
 export type MessageRef = { readonly channel: string; readonly ts: string };

@@ -10,6 +10,3 @@ export type Result<T, E extends string> = Ok<T> | Err<E>;
 export const ok = <T>(value: T): Ok<T> => ({ ok: true, value });
 export const err = <E extends string>(error: E, detail?: Record<string, unknown>): Err<E> =>
   detail === undefined ? { ok: false, error } : { ok: false, error, detail };
-
-/** Narrows to the failure branch; useful in tests and in handlers that only render errors. */
-export const isErr = <T, E extends string>(r: Result<T, E>): r is Err<E> => !r.ok;

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
 import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export-format';
 import { resealWithSha256 } from '../support/audit-tamper';
+import { csvObjects, parseCsv } from '../support/csv';
 import {
   APPROVER,
   DEFAULT_POLICY,
@@ -45,39 +46,10 @@ function auditWith(env: Record<string, string>, db: string, ...args: string[]): 
 /** `npm run audit -- <args>`, exactly as an operator types it, against `db`. */
 const audit = (db: string, ...args: string[]): Run => auditWith({}, db, ...args);
 
-/** RFC 4180: quoted fields, `""` for a quote, CRLF between records. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  return records;
-}
-
-const csvObjects = (text: string): Record<string, string>[] => {
-  const [header = [], ...rows] = parseCsv(text);
-  expect(header).toEqual([...AUDIT_EXPORT_FIELDS]);
-  return rows.map((row) => Object.fromEntries(header.map((name, i) => [name, row[i] ?? ''])));
+/** The export's rows by column, once its header is checked to be the export's fields. */
+const exportRows = (text: string): Record<string, string>[] => {
+  expect(parseCsv(text)[0]).toEqual([...AUDIT_EXPORT_FIELDS]);
+  return csvObjects(text);
 };
 
 async function approve(h: Harness, text: string): Promise<{ requestId: string; grantId: string; at: Date }> {
@@ -149,7 +121,7 @@ describe('npm run audit: export and verify against the database the bot wrote', 
       /^Recorded the export in the audit log; no auditChannel in the policy \(none found: give --policy or HALLPASS_POLICY\), so keep this head yourself: \d+:[0-9a-f]{64}\.\n$/,
     );
     expect(r.status).toBe(0);
-    const rows = csvObjects(r.stdout);
+    const rows = exportRows(r.stdout);
     expect(rows.map((row) => row['request_id'])).toEqual([
       facts['sgRequest'],
       facts['timedOutRequest'],
@@ -258,7 +230,7 @@ describe('npm run audit: export and verify against the database the bot wrote', 
   it('exports only requests created in [since, until)', () => {
     const r = audit(db, 'export', '--since', facts['timedOutRequestedAt'] ?? '', '--until', '2026-11-26');
     expect(r.status).toBe(0);
-    expect(csvObjects(r.stdout).map((row) => row['request_id'])).toEqual([
+    expect(exportRows(r.stdout).map((row) => row['request_id'])).toEqual([
       facts['timedOutRequest'],
       facts['roleRequest'],
     ]);
@@ -451,7 +423,7 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     return copy;
   }
 
-  const sgRow = (csv: string) => csvObjects(csv).find((row) => row['request_id'] === facts['sgRequest']);
+  const sgRow = (csv: string) => exportRows(csv).find((row) => row['request_id'] === facts['sgRequest']);
 
   // What changes the export today while `verify` says intact: an UPDATE of a table the chain does not cover.
   const tableEdits: [string, () => string, string, string, () => string, () => string][] = [
@@ -538,7 +510,7 @@ describe('npm run audit: export and verify against the database the bot wrote', 
       'Table disagrees: request req_forged: in the requests table but never recorded in the audit chain (the row was inserted).',
     );
     const e = audit(copy, 'export', '--since', '2026-11-25', '--no-publish');
-    expect(csvObjects(e.stdout).find((row) => row['request_id'] === 'req_forged')?.['not_in_chain']).toBe(
+    expect(exportRows(e.stdout).find((row) => row['request_id'] === 'req_forged')?.['not_in_chain']).toBe(
       '*',
     );
   });

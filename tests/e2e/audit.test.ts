@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
 import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export-format';
+import { csvObjects, parseCsv } from '../support/csv';
 import { FakeClock } from '../support/fake-clock';
 import { APPROVER, DEFAULT_POLICY, type Harness, REQUESTER, startHarness } from '../support/harness';
 import {
@@ -15,41 +16,6 @@ import {
 const MINUTE = 60_000;
 /** In @security, the policy's admins. */
 const ADMIN = 'UADMIN1';
-
-/** RFC 4180: quoted fields, `""` for a quote, CRLF between records. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  return records;
-}
-
-/** The CSV's rows as objects keyed by its header. */
-function csvObjects(text: string): Record<string, string>[] {
-  const [header = [], ...rows] = parseCsv(text);
-  return rows.map((row) => Object.fromEntries(header.map((name, i) => [name, row[i] ?? ''])));
-}
 
 /** audit_events types, read from the bot's database file (WAL lets a second reader in). */
 function eventTypes(h: Harness): string[] {

@@ -20,6 +20,7 @@ import {
   dmsTo,
   lastReply,
   lastRequestId,
+  replyAfter,
   threadPosts,
 } from '../support/slack-queries';
 
@@ -440,9 +441,9 @@ describe('/access revoke', () => {
     ['someone else’s grant', 'OWN', OUTSIDER, 'Only the requester'],
   ])('refuses %s and changes nothing', async (_name, id, who, expected) => {
     const { grantId } = await approvedRole(h, 'prod-readonly 30m revoke refusal');
+    const since = h.slack.calls.length;
     await h.command(who, `revoke ${id === 'OWN' ? grantId : id}`);
-    const text = await h.slack.waitFor(() => lastReply(h.slack, who).includes(expected) || undefined);
-    expect(text).toBe(true);
+    expect(await replyAfter(h.slack, who, since)).toContain(expected);
     expect(h.hallpass.useCases.overview().active.map((a) => a.grant.id)).toEqual([grantId]);
     expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
   });

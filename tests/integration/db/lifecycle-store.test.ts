@@ -67,17 +67,6 @@ describe('SQLite stores: reminders, warnings, extensions, reviews', () => {
     expect(stores.grants.warnings(0).due(at(29 * MIN))).toEqual([]);
   });
 
-  it('extends only an active grant, and a new end brings a new warning', () => {
-    const g = activeGrant(30);
-    stores.grants.markWarned(g.id, at(25 * MIN));
-    const extended = stores.grants.extend(g.id, at(60 * MIN));
-    expect(extended).toMatchObject({ ok: true, value: { expiresAt: at(60 * MIN) } });
-    expect(extended.ok && extended.value.warnedAt).toBeUndefined();
-    expect(stores.grants.warnings(5 * MIN).next()).toEqual(at(55 * MIN));
-    stores.grants.move(g.id, ['active'], 'closing');
-    expect(stores.grants.extend(g.id, at(90 * MIN))).toMatchObject({ ok: false, error: 'STATE_CHANGED' });
-  });
-
   it('lists unreviewed break-glass grants until an approver reviews them, once', () => {
     const bg = activeGrant(30, { breakGlass: true });
     activeGrant(30);

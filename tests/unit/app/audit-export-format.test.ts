@@ -20,6 +20,7 @@ import { createNotices } from '../../../src/app/notify';
 import type { AuditEvent, AuditLog, GrantStore, RequestStore } from '../../../src/app/ports';
 import { parsePolicy } from '../../../src/config/policy';
 import type { Actor, Policy } from '../../../src/domain/policy';
+import { parseCsv } from '../../support/csv';
 import { FakeClock } from '../../support/fake-clock';
 import { MemoryLogger } from '../../support/memory-logger';
 
@@ -71,37 +72,6 @@ function deniedRow(overrides: Partial<AuditExportRow> = {}): AuditExportRow {
     breakGlass: false,
     ...overrides,
   };
-}
-
-/** RFC 4180 reader for the tests: fields may be quoted, `""` is a quote, records end in CRLF. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  expect(field).toBe('');
-  expect(record).toEqual([]);
-  return records;
 }
 
 describe('audit export: CSV', () => {

@@ -3,10 +3,8 @@ import { KeyedMutex } from '../../../src/app/keyed-mutex';
 import type {
   AuditEvent,
   Logger,
-  RevocationRoom,
   RoleSession,
   RoleSessionStore,
-  RoleSessions,
   StoredRoleSession,
 } from '../../../src/app/ports';
 import {
@@ -19,20 +17,12 @@ import {
   RevocationRoomUnknownError,
 } from '../../../src/app/role-revocation';
 import { FakeClock } from '../../support/fake-clock';
+import { deferred, FakeRoles } from '../../support/fake-roles';
 import { memoryDueQuery } from '../../support/memory-due-query';
 
 const ROLE = 'arn:aws:iam::123456789012:role/ProdReadOnly';
 const OTHER_ROLE = 'arn:aws:iam::123456789012:role/Other';
 const MINUTE = 60_000;
-
-type Deferred = { promise: Promise<void>; resolve: () => void };
-function deferred(): Deferred {
-  let resolve: () => void = () => {};
-  const promise = new Promise<void>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
 
 /** The role-session store, in memory: the same questions the SQLite one answers. */
 class MemoryRoleSessions implements RoleSessionStore {
@@ -62,57 +52,6 @@ class MemoryRoleSessions implements RoleSessionStore {
     (s) => s.expiresAt.getTime(),
     (s) => s.grantId,
   );
-}
-
-/** The IAM side: what each role's list holds, each write, and writes that wait or fail on demand. */
-class FakeRoles implements RoleSessions {
-  readonly lists = new Map<string, string[]>();
-  readonly writes: { roleArn: string; assumedRoleIds: string[] }[] = [];
-  readonly removed: string[] = [];
-  /** Each write waits for the next gate in this queue, if any. */
-  readonly gates: Deferred[] = [];
-  failWrites = 0;
-  room: Omit<RevocationRoom, 'needed'> = { limit: 10_240, usedByOthers: 0 };
-  roomAsked: string[][] = [];
-  roomFails: Error | undefined;
-
-  async maxSessionSeconds(): Promise<number> {
-    return 3600;
-  }
-  async sessionUserId(input: { roleArn: string; grantId: string }): Promise<string> {
-    return `AROAROLE:${input.grantId}`;
-  }
-  async start(): Promise<never> {
-    throw new Error('not used here');
-  }
-  async revocationRoom(input: {
-    roleArn: string;
-    assumedRoleIds: readonly string[];
-  }): Promise<RevocationRoom> {
-    if (this.roomFails !== undefined) throw this.roomFails;
-    this.roomAsked.push([...input.assumedRoleIds]);
-    // 160 characters of frame, 45 per entry (the adapter's arithmetic for 20-character grant ids).
-    return {
-      ...this.room,
-      needed: input.assumedRoleIds.length === 0 ? 0 : 160 + 45 * input.assumedRoleIds.length,
-    };
-  }
-  async writeRevokedSessions(input: { roleArn: string; assumedRoleIds: readonly string[] }): Promise<void> {
-    const gate = this.gates.shift();
-    if (gate !== undefined) await gate.promise;
-    if (this.failWrites > 0) {
-      this.failWrites -= 1;
-      throw new InfraError('unavailable', true, 'PutRolePolicy failed: ServiceFailure', {
-        providerCode: 'ServiceFailure',
-      });
-    }
-    this.writes.push({ roleArn: input.roleArn, assumedRoleIds: [...input.assumedRoleIds] });
-    if (input.assumedRoleIds.length === 0) this.lists.delete(input.roleArn);
-    else this.lists.set(input.roleArn, [...input.assumedRoleIds].sort());
-  }
-  async removeDeny(input: { roleArn: string; policyName: string }): Promise<void> {
-    this.removed.push(input.policyName);
-  }
 }
 
 const silent: Logger = { info: () => {}, warn: () => {}, error: () => {} };

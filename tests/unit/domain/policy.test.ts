@@ -5,7 +5,6 @@ import {
   describePorts,
   detailsShown,
   findResource,
-  groupHandles,
   isAdmin,
   isApprover,
   matchesAny,
@@ -165,23 +164,6 @@ describe('findResource', () => {
     ['nope', undefined],
   ])('finds %j → %j', (id, expected) => {
     expect(findResource(all, id)?.id).toBe(expected);
-  });
-});
-
-describe('groupHandles', () => {
-  it('collects every @handle from admins, requesters and approvers, without @, deduplicated and sorted', () => {
-    const p = policy(
-      [
-        sg({ id: 'a', requesters: ['@backend', 'U1'], approvers: ['@sre', 'U2'] }),
-        role({ id: 'b', requesters: undefined, approvers: ['@dba', '@sre'] }),
-      ],
-      ['@security', 'U3', '@sre'],
-    );
-    expect(groupHandles(p)).toEqual(['backend', 'dba', 'security', 'sre']);
-  });
-
-  it('returns nothing when the policy names only users', () => {
-    expect(groupHandles(policy([sg({ approvers: ['U2'] })], ['U1']))).toEqual([]);
   });
 });
 
