@@ -17,7 +17,7 @@
 import { AUDIT_DATE_FORMS, parseAuditDate } from '../domain/audit-search';
 import { formatDuration } from '../domain/duration';
 import type { Policy } from '../domain/policy';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { AuditExportRow, ExportWindow } from './audit-ports';
 
 /** Column order of both formats. */
@@ -174,7 +174,10 @@ export function exportFilename(window: ExportWindow, format: ExportFormat): stri
 
 // --- Dates on the command line -------------------------------------------------------------------
 
-export type ExportWindowError = 'MISSING_SINCE' | 'INVALID_DATE' | 'EMPTY_WINDOW';
+export type ExportWindowError =
+  | Err<'MISSING_SINCE', { readonly flag: '--since' }>
+  | Err<'INVALID_DATE', { readonly flag: '--since' | '--until'; readonly input: string }>
+  | Err<'EMPTY_WINDOW', { readonly since: string; readonly until: string }>;
 
 /** The forms `--since` / `--until` accept, for error messages. */
 export const DATE_FORMS = AUDIT_DATE_FORMS;

@@ -1,6 +1,6 @@
 import type { SourceCidr } from './cidr';
 import type { Resource } from './policy';
-import { err, ok, type Result } from './result';
+import { type Err, err, ok, type Result } from './result';
 
 /**
  * A request's lifecycle. `approved` is terminal for the request itself: from there the grant
@@ -28,7 +28,10 @@ const MOVES: Record<RequestState, Partial<Record<RequestEvent, RequestState>>> =
 export function transition(
   state: RequestState,
   event: RequestEvent,
-): Result<RequestState, 'INVALID_TRANSITION'> {
+): Result<
+  RequestState,
+  Err<'INVALID_TRANSITION', { readonly state: RequestState; readonly event: RequestEvent }>
+> {
   const next = MOVES[state][event];
   return next === undefined ? err('INVALID_TRANSITION', { state, event }) : ok(next);
 }

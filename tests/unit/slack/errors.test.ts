@@ -6,7 +6,7 @@ import type { CommandError } from '../../../src/domain/command';
  * Each code with a typical detail. Typed as complete records, so a code added to CommandError or
  * CidrError without a case here fails to compile.
  */
-const COMMAND: Record<CommandError, Record<string, unknown>> = {
+const COMMAND: Record<CommandError['error'], Record<string, unknown>> = {
   INVALID_DURATION: { input: '30x' },
   ZERO_DURATION: { input: '0m' },
   MISSING_ADDRESS: {},
@@ -17,11 +17,10 @@ const COMMAND: Record<CommandError, Record<string, unknown>> = {
   INVALID_RESOURCE_NAME: { input: 'Prod_DB' },
   INVALID_DAYS: { input: 'lots', max: 366 },
 };
-const CIDR: Record<CidrError, Record<string, unknown>> = {
+const CIDR: Record<CidrError['error'], Record<string, unknown>> = {
   INVALID_ADDRESS: { input: '300.1.2.3' },
   ADDRESS_HOST_BITS_SET: { input: '203.0.113.7/24', suggestion: '203.0.113.0/24' },
   ADDRESS_TOO_WIDE: { cidr: '10.0.0.0/8', prefix: 8, required: 32, family: 4 },
-  ADDRESS_NOT_PUBLIC_SAFE: { input: '127.0.0.1' },
 };
 const USE_CASE: Record<UseCaseErrorCode, Record<string, unknown>> = {
   UNKNOWN_RESOURCE: { resourceId: 'prod-dbb' },

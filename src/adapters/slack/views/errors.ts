@@ -48,10 +48,10 @@ const GRANT_STATE_WORDS: Record<string, string> = {
 };
 
 /** Error codes of the audit export and search (src/app/export-audit.ts, search-audit.ts, domain/audit-search.ts). */
-export type AuditErrorCode = 'NOT_ADMIN' | AuditSearchError | 'SEARCH_UNKNOWN_USER';
+export type AuditErrorCode = 'NOT_ADMIN' | AuditSearchError['error'] | 'SEARCH_UNKNOWN_USER';
 
 /** Every code with a specific sentence. */
-export type KnownErrorCode = CommandError | CidrError | UseCaseErrorCode | AuditErrorCode;
+export type KnownErrorCode = CommandError['error'] | CidrError['error'] | UseCaseErrorCode | AuditErrorCode;
 
 type Detail = Record<string, unknown>;
 
@@ -162,8 +162,6 @@ const SENTENCES: Record<KnownErrorCode, (d: Detail) => string> = {
       ? `${cidr} is too wide: this resource only allows single ${family} addresses (/${required}), like \`${family === 'IPv4' ? '203.0.113.7' : '2001:db8::1'}\`.`
       : `${cidr} is too wide: this resource allows ${family} ranges of /${required} or narrower (a prefix length of at least ${required}).`;
   },
-  ADDRESS_NOT_PUBLIC_SAFE: (d) =>
-    `${echo(d, 'input', 'That address')} cannot be opened (a private, loopback or reserved range): give the public address you connect from.`,
 
   // Use cases.
   UNKNOWN_RESOURCE: (d) =>
