@@ -51,7 +51,7 @@ export const AUDIT_EXPORT_FIELDS = [
   'break_glass',
   'reviewed_by',
   'reviewed_at',
-  // Chain checks (issue 9): every field above comes from the hash-chained events. `not_in_chain` lists
+  // Chain checks: every field above comes from the hash-chained events. `not_in_chain` lists
   // those shown from the tables or the policy instead (older events did not record them: unproven);
   // `table_differs` those the requests / approvals / grants tables say differently (the row shows the
   // chain's value; `verify` names both). Empty and empty: every field is proven by the chain.

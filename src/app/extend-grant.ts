@@ -233,7 +233,7 @@ export const requestExtension =
           kind: 'extension',
           durationMs: cmd.durationMs,
           currentEnd: grant.expiresAt.toISOString(),
-          // What the export shows of the extension, in the chain too (issue 9).
+          // What the export shows of the extension, in the chain too.
           resourceId: request.resourceId,
           source: request.source?.cidr,
           reason: request.reason,

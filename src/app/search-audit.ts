@@ -1,5 +1,5 @@
 /**
- * `npm run audit -- search` and `/access audit search …` (issue 9, item 3): the chain-checked record
+ * `npm run audit -- search` and `/access audit search …`: the chain-checked record
  * (see audit-record.ts) filtered by person, resource, address, time and end reason. Answers "who had
  * access to prod-db between 02:00 and 03:00 on the 14th" with the grants whose access
  * `[started, ended-or-planned-end)` overlapped that window, with exact planned and actual times.

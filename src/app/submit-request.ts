@@ -212,7 +212,7 @@ export const submitRequest =
         type: 'request.approved',
         requestId: id,
         grantId: grant.id,
-        // `note` and `expiresAt` put in the chain what the export shows (issue 9).
+        // `note` and `expiresAt` put in the chain what the export shows.
         details: {
           ...(breakGlass ? { breakGlass: true } : { auto: true }),
           note,

@@ -26,7 +26,7 @@ import {
 import type { SlackGroup } from '../support/slack-stand-in';
 
 /**
- * Rights re-checked at every step (issue 9, item 5). The requester's right to ask is read again when
+ * Rights re-checked at every step. The requester's right to ask is read again when
  * their request is approved and at every extension (asked and approved); a vote counts only if its
  * voter is still an approver when the quorum is decided. Group membership follows Slack's
  * `subteam_members_changed` / `subteam_updated` at once, not five minutes later.
@@ -88,7 +88,7 @@ async function commandReply(h: Harness, user: string, text: string): Promise<str
 const withRequesters = (policy: string, requesters: string): string =>
   policy.replace(/requesters: \["@backend", "UAPPROVER1"\]/, `requesters: ${requesters}`);
 
-describe('rights re-checked at every step (issue 9, item 5)', () => {
+describe('rights re-checked at every step', () => {
   let h: Harness;
   afterEach(async () => {
     await h.close();

@@ -14,7 +14,7 @@ import { denyModalValues, requestModalValues } from '../support/slack-signing';
 import { STAND_IN_BOT } from '../support/slack-stand-in';
 
 /**
- * Who counts as "anyone" (issue 9, item 4). A resource without `requesters` is open to the full
+ * Who counts as "anyone". A resource without `requesters` is open to the full
  * members of the installed workspace — not to a command signed in another workspace or organisation,
  * a guest, or a Slack Connect user, unless the policy lets them in (`allowGuests`, `allowExternal`,
  * `trustedWorkspaces`). Every refusal says why and changes nothing; a user Slack cannot vouch for is
@@ -68,7 +68,7 @@ function expectNothingHappened(h: Harness, user: string): void {
 /** `staging-db` (auto-approved, no `requesters`), asked for by `user`. */
 const askStaging = (reason = 'checking a migration') => `staging-db 30m from ${A} ${reason}`;
 
-describe('who counts as anyone (issue 9, item 4)', () => {
+describe('who counts as anyone', () => {
   let h: Harness;
   afterEach(async () => {
     await h.close();
