@@ -1,7 +1,7 @@
 import { plannedEnd } from '../domain/grant';
 import { type Actor, isApprover, mayRequest, type Resource, standingRefusal } from '../domain/policy';
 import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../domain/request';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
 import { type TimeOutDeps, timeOutRequest } from './due-work';
@@ -16,12 +16,14 @@ import type { KeyedMutex } from './keyed-mutex';
 import type { Notices } from './notify';
 import type { OpenGrant } from './open-grant';
 import type {
+  AlreadyApproved,
   AuditLog,
   Clock,
   Directory,
   Faults,
   GrantStore,
   Ids,
+  NotPending,
   RequestStore,
   UnitOfWork,
   Wakeup,
@@ -60,6 +62,23 @@ type Tally = {
   readonly withdrawn: readonly Withdrawn[];
 };
 
+/** The rights re-read at the click (see `recheck`) that no longer hold, or that Slack could not confirm. */
+type RecheckError =
+  /** The requester lost the right to ask since asking: the request was closed as failed. */
+  | Err<
+      'REQUESTER_NO_LONGER_ALLOWED',
+      {
+        readonly resourceId: string;
+        readonly requesterId: string;
+        readonly why: StandingRefusal | 'NOT_REQUESTER';
+      }
+    >
+  /** Slack could not say whether the requester may still ask, or an earlier voter still approves: nothing recorded. */
+  | Err<'RIGHTS_UNVERIFIED', { readonly resourceId: string; readonly who: 'requester' | 'approvers' }>;
+
+/** Why a vote was not counted: the click's own rights, the rights re-read at the click, or a second vote. */
+export type ApproveError = DecideError | RecheckError | Err<'ALREADY_APPROVED'>;
+
 export type Approved = {
   readonly request: AccessRequest;
   /** The votes that count now. */
@@ -90,7 +109,7 @@ async function recheck(
   request: AccessRequest,
   resource: Resource,
   voterId: string,
-): Promise<Result<{ withdrawn: readonly Withdrawn[] }, DecideError>> {
+): Promise<Result<{ withdrawn: readonly Withdrawn[] }, RecheckError>> {
   const requester = await deps.directory.actor(request.requesterId);
   if (requester.standing === 'unknown')
     return err('RIGHTS_UNVERIFIED', { resourceId: resource.id, who: 'requester' });
@@ -157,7 +176,7 @@ const REQUESTER_WORDS: Record<string, string> = {
  */
 export const approveRequest =
   (deps: Deps, use: { readonly openGrant: OpenGrant }) =>
-  async (cmd: { requestId: string; actor: Actor }): Promise<Result<Approved, DecideError>> => {
+  async (cmd: { requestId: string; actor: Actor }): Promise<Result<Approved, ApproveError>> => {
     // One vote at a time per request, so the rights re-read for a quorum are those of every vote it counts.
     const counted = await deps.locks.run(`approve:${cmd.requestId}`, () => countVote(deps, cmd));
     if (!counted.ok) return counted;
@@ -197,10 +216,10 @@ export const approveRequest =
 async function countVote(
   deps: Deps,
   cmd: { requestId: string; actor: Actor },
-): Promise<Result<{ request: AccessRequest; tally: Tally }, DecideError>> {
+): Promise<Result<{ request: AccessRequest; tally: Tally }, ApproveError>> {
   const auth = authorize(deps, cmd.requestId, cmd.actor, true);
   if (!auth.ok) {
-    if (auth.detail?.['state'] === 'timed_out') {
+    if (auth.error === 'NOT_PENDING' && auth.detail.state === 'timed_out') {
       const request = deps.requests.get(cmd.requestId);
       if (request !== undefined) timeOutRequest(deps, request, deps.clock.now());
     }
@@ -210,14 +229,13 @@ async function countVote(
   const checked = await recheck(deps, request, resource, cmd.actor.userId);
   if (!checked.ok) {
     if (checked.error !== 'REQUESTER_NO_LONGER_ALLOWED') return checked;
-    const why = String(checked.detail?.['why'] ?? 'NOT_REQUESTER');
-    if (failForRequester(deps, request, resource, why)) return checked;
+    if (failForRequester(deps, request, resource, checked.detail.why)) return checked;
     return err('NOT_PENDING', { requestId: request.id, state: deps.requests.get(request.id)?.state });
   }
   const { withdrawn } = checked.value;
   const now = deps.clock.now();
   const needed = resource.approvals;
-  const outcome = deps.uow.tx((): Result<Tally, 'NOT_PENDING' | 'ALREADY_APPROVED'> => {
+  const outcome = deps.uow.tx((): Result<Tally, NotPending | AlreadyApproved> => {
     const voted = deps.requests.addApproval(request.id, cmd.actor.userId, now);
     if (!voted.ok) return voted;
     // Votes recorded since the re-read (none while the lock is held) were authorized at their own click.

@@ -17,7 +17,7 @@
 import { AUDIT_DATE_FORMS, parseAuditDate } from '../domain/audit-search';
 import { formatDuration } from '../domain/duration';
 import type { Policy } from '../domain/policy';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { AuditExportRow, ExportWindow } from './audit-ports';
 
 /** Column order of both formats. */
@@ -51,7 +51,7 @@ export const AUDIT_EXPORT_FIELDS = [
   'break_glass',
   'reviewed_by',
   'reviewed_at',
-  // Chain checks (issue 9): every field above comes from the hash-chained events. `not_in_chain` lists
+  // Chain checks: every field above comes from the hash-chained events. `not_in_chain` lists
   // those shown from the tables or the policy instead (older events did not record them: unproven);
   // `table_differs` those the requests / approvals / grants tables say differently (the row shows the
   // chain's value; `verify` names both). Empty and empty: every field is proven by the chain.
@@ -174,7 +174,10 @@ export function exportFilename(window: ExportWindow, format: ExportFormat): stri
 
 // --- Dates on the command line -------------------------------------------------------------------
 
-export type ExportWindowError = 'MISSING_SINCE' | 'INVALID_DATE' | 'EMPTY_WINDOW';
+export type ExportWindowError =
+  | Err<'MISSING_SINCE', { readonly flag: '--since' }>
+  | Err<'INVALID_DATE', { readonly flag: '--since' | '--until'; readonly input: string }>
+  | Err<'EMPTY_WINDOW', { readonly since: string; readonly until: string }>;
 
 /** The forms `--since` / `--until` accept, for error messages. */
 export const DATE_FORMS = AUDIT_DATE_FORMS;

@@ -1,6 +1,6 @@
 import type { Actor } from '../domain/policy';
-import type { AccessRequest } from '../domain/request';
-import { err, ok, type Result } from '../domain/result';
+import type { AccessRequest, RequestState } from '../domain/request';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { Notices } from './notify';
 import type { AuditLog, Clock, RequestStore, UnitOfWork, Wakeup } from './ports';
 
@@ -13,7 +13,9 @@ type Deps = {
   readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
 };
 
-export type CancelError = 'UNKNOWN_REQUEST' | 'NOT_YOUR_REQUEST' | 'NOT_PENDING';
+export type CancelError =
+  | Err<'UNKNOWN_REQUEST' | 'NOT_YOUR_REQUEST', { readonly requestId: string }>
+  | Err<'NOT_PENDING', { readonly requestId: string; readonly state: RequestState | undefined }>;
 
 /** `/access cancel <request-id>` and the Cancel button: the requester withdraws a pending request. */
 export const cancelRequest =

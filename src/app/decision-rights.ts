@@ -6,8 +6,8 @@ import {
   type Resource,
   standingRefusal,
 } from '../domain/policy';
-import type { AccessRequest } from '../domain/request';
-import { err, ok, type Result } from '../domain/result';
+import type { AccessRequest, RequestState } from '../domain/request';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import type { Clock, RequestStore } from './ports';
 
@@ -18,18 +18,13 @@ export type DecisionDeps = {
   readonly requests: Pick<RequestStore, 'get'>;
 };
 
+/** Why a click on Approve or Deny decides nothing (see `authorize`). */
 export type DecideError =
-  | 'UNKNOWN_REQUEST'
-  | 'UNKNOWN_RESOURCE'
-  | 'NOT_APPROVER'
-  | 'SELF_APPROVAL'
-  | 'ALREADY_APPROVED'
-  | 'NOT_PENDING'
-  | StandingRefusal
-  /** The requester lost the right to ask since asking: the request was closed as failed. */
-  | 'REQUESTER_NO_LONGER_ALLOWED'
-  /** Slack could not say whether the requester may still ask, or an earlier voter still approves: nothing recorded. */
-  | 'RIGHTS_UNVERIFIED';
+  | Err<'UNKNOWN_REQUEST', { readonly requestId: string }>
+  | Err<'UNKNOWN_RESOURCE' | 'NOT_APPROVER' | StandingRefusal, { readonly resourceId: string }>
+  /** `state`: as the request stands now (`undefined`: it is gone). */
+  | Err<'NOT_PENDING', { readonly requestId: string; readonly state: RequestState | undefined }>
+  | Err<'SELF_APPROVAL'>;
 
 /**
  * Who may decide is read from the policy now, at the click — never from the button's value,

@@ -1,5 +1,5 @@
 import { type Actor, isAdmin } from '../domain/policy';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import { exportFilename, toCsv, withPolicyFallback } from './audit-export-format';
 import type { AuditHead, ChainStatus, ExportWindow } from './audit-ports';
 import type { AuditRecordSource } from './audit-record';
@@ -26,7 +26,7 @@ export type AuditExportFile = {
   readonly published?: AuditHead | undefined;
 };
 
-export type ExportAuditError = 'NOT_ADMIN';
+export type ExportAuditError = Err<'NOT_ADMIN', { readonly userId: string }>;
 
 /**
  * `/access audit <days>`: the audit export of the last `days` days (requests made in

@@ -1,8 +1,8 @@
 import { addMilliseconds } from 'date-fns';
-import type { Grant } from '../domain/grant';
+import type { Grant, GrantState } from '../domain/grant';
 import { type Actor, findResource, mayRequest, type Policy, standingRefusal } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import { type BackstopDeps, syncBackstops } from './backstop';
 import { targetOfHold } from './close-grant';
@@ -22,16 +22,14 @@ import type {
 } from './ports';
 
 export type ExtensionError =
-  | 'UNKNOWN_GRANT'
-  | 'NOT_YOUR_GRANT'
-  | 'GRANT_NOT_ACTIVE'
-  | 'UNKNOWN_RESOURCE'
-  | 'NOT_EXTENDABLE'
-  | 'EXTENSION_PENDING'
-  | 'EXTENSION_TOO_LONG'
+  | Err<'UNKNOWN_GRANT' | 'NOT_YOUR_GRANT', { readonly grantId: string }>
+  | Err<'GRANT_NOT_ACTIVE', { readonly grantId: string; readonly state: GrantState }>
+  | Err<'UNKNOWN_RESOURCE' | 'NOT_EXTENDABLE' | StandingRefusal, { readonly resourceId: string }>
   /** The requester may no longer ask for the resource (removed from `requesters`): no more time. */
-  | 'NOT_REQUESTER'
-  | StandingRefusal;
+  | Err<'NOT_REQUESTER', { readonly resourceId: string }>
+  | Err<'EXTENSION_PENDING', { readonly grantId: string; readonly requestId: string }>
+  /** Milliseconds: the resource's `maxDuration`, what the grant has had so far, and what is left of it. */
+  | Err<'EXTENSION_TOO_LONG', { readonly max: number; readonly used: number; readonly available: number }>;
 
 /** What an approved extension did, or why it could not. */
 export type ExtensionOutcome =

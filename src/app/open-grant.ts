@@ -335,7 +335,7 @@ async function fail(
         // The request's note, exactly as stored (the export shows it).
         note: rolledBack ? why : `${why}; ${STILL_CLOSING}`,
         ...(rolledBack ? {} : { rollback: 'failed', rollbackError, stillOpenRuleIds: stillOpen }),
-        ...(moved.ok ? {} : { stateChangedTo: moved.detail?.['state'] }),
+        ...(moved.ok ? {} : { stateChangedTo: moved.detail.state }),
       },
     });
   });

@@ -1,7 +1,7 @@
 import type { Grant } from '../domain/grant';
 import type { Policy } from '../domain/policy';
 import { type Actor, findResource, isAdmin, isApprover, standingRefusal } from '../domain/policy';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import type { Notices } from './notify';
 import type { AuditLog, Clock, GrantStore, UnitOfWork, Wakeup } from './ports';
@@ -17,12 +17,9 @@ type Deps = {
 };
 
 export type ReviewError =
-  | 'UNKNOWN_GRANT'
-  | 'NOT_BREAK_GLASS'
-  | 'NOT_APPROVER'
-  | 'SELF_APPROVAL'
-  | 'ALREADY_REVIEWED'
-  | StandingRefusal;
+  | Err<'UNKNOWN_GRANT' | 'NOT_BREAK_GLASS' | 'ALREADY_REVIEWED', { readonly grantId: string }>
+  | Err<'NOT_APPROVER' | StandingRefusal, { readonly resourceId: string }>
+  | Err<'SELF_APPROVAL'>;
 
 /**
  * The "Review" button on a break-glass grant: an approver of the resource (or an admin) confirms,

@@ -1,7 +1,7 @@
-import type { Grant } from '../domain/grant';
+import type { Grant, GrantState } from '../domain/grant';
 import type { Policy } from '../domain/policy';
 import { type Actor, findResource, isAdmin, isApprover, standingRefusal } from '../domain/policy';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
 import { describeError } from './notify';
@@ -14,11 +14,12 @@ type Deps = CloseFailureDeps & {
 };
 
 export type RevokeError =
-  | 'UNKNOWN_GRANT'
-  | 'NOT_ALLOWED_TO_REVOKE'
-  | 'GRANT_NOT_ACTIVE'
-  | 'CLOSE_PENDING'
-  | StandingRefusal;
+  | Err<'UNKNOWN_GRANT', { readonly grantId: string }>
+  | Err<'NOT_ALLOWED_TO_REVOKE' | StandingRefusal, { readonly grantId: string; readonly resourceId: string }>
+  /** `state`: as the grant stands now (`undefined`: it is gone). */
+  | Err<'GRANT_NOT_ACTIVE', { readonly grantId: string; readonly state: GrantState | undefined }>
+  /** AWS refused the close (`error`, in words): the grant stays `closing` and the scheduler retries. */
+  | Err<'CLOSE_PENDING', { readonly grantId: string; readonly resourceId: string; readonly error: string }>;
 
 /**
  * `/access revoke <grant-id>` and the Done button (reason `done`): ends a grant now. Allowed to its requester, to any approver of its

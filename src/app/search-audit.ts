@@ -11,7 +11,7 @@ import {
   type SearchableRequest,
 } from '../domain/audit-search';
 import { type Actor, isAdmin, type Policy } from '../domain/policy';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import { toCsv, withPolicyFallback } from './audit-export-format';
 import type { AuditExportRow, ChainStatus } from './audit-ports';
 import type { AuditRecordSource } from './audit-record';
@@ -57,6 +57,11 @@ export type AuditSearchResult = {
   readonly disagreeing: number;
 };
 
+/** Not an admin, or a `who:@handle` Slack knows nobody by. */
+export type SearchAuditError =
+  | Err<'NOT_ADMIN', { readonly userId: string }>
+  | Err<'SEARCH_UNKNOWN_USER', { readonly handle: string }>;
+
 type Deps = {
   readonly clock: Clock;
   readonly audit: Pick<AuditLog, 'append'>;
@@ -76,7 +81,7 @@ export const searchAudit =
     readonly filters: AuditSearchFilters;
     /** Resolves `who:@handle` to a user id (Slack's directory); absent: handles are refused. */
     readonly userIdOf?: ((handle: string) => Promise<string | undefined>) | undefined;
-  }): Promise<Result<AuditSearchResult, 'NOT_ADMIN' | 'SEARCH_UNKNOWN_USER'>> => {
+  }): Promise<Result<AuditSearchResult, SearchAuditError>> => {
     const policy = deps.policy();
     if (!isAdmin(policy, cmd.actor)) return err('NOT_ADMIN', { userId: cmd.actor.userId });
     let who: { userId: string } | undefined;

@@ -4,7 +4,7 @@ import { plannedEnd } from '../domain/grant';
 import type { Policy } from '../domain/policy';
 import { type Actor, findResource, mayRequest, type Resource, standingRefusal } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
-import { err, ok, type Result } from '../domain/result';
+import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import { describeError, type Notices } from './notify';
 import type { OpenGrant } from './open-grant';
@@ -34,18 +34,36 @@ export type SubmitCommand = {
 /** A break-glass reason must say enough for the reviewers afterwards. */
 export const MIN_BREAK_GLASS_REASON = 20;
 
-export type SubmitError =
-  | 'UNKNOWN_RESOURCE'
-  | 'NOT_REQUESTER'
-  | 'DURATION_REQUIRED'
-  | 'DURATION_TOO_SHORT'
-  | 'DURATION_TOO_LONG'
-  | 'ADDRESS_REQUIRED'
-  | 'ADDRESS_NOT_APPLICABLE'
-  | 'BREAK_GLASS_NOT_ALLOWED'
-  | 'BREAK_GLASS_REASON_TOO_SHORT'
-  | StandingRefusal
+/** Why a request does not fit its resource (`validateRequest`). Durations are milliseconds. */
+export type RequestCheckError =
+  | Err<
+      | 'NOT_REQUESTER'
+      | 'DURATION_REQUIRED'
+      | 'ADDRESS_NOT_APPLICABLE'
+      | 'BREAK_GLASS_NOT_ALLOWED'
+      | StandingRefusal,
+      { readonly resourceId: string }
+    >
+  | Err<'BREAK_GLASS_REASON_TOO_SHORT', { readonly min: number; readonly length: number }>
+  | Err<
+      'DURATION_TOO_SHORT',
+      { readonly resourceId: string; readonly min: number; readonly requested: number }
+    >
+  /** `breakGlass`: over the break-glass limit; `role`: over the role's MaxSessionDuration (see submitRequest). */
+  | Err<
+      'DURATION_TOO_LONG',
+      {
+        readonly resourceId: string;
+        readonly max: number;
+        readonly requested: number;
+        readonly breakGlass?: true;
+        readonly role?: string;
+      }
+    >
+  | Err<'ADDRESS_REQUIRED', { readonly resourceId: string; readonly example: string }>
   | CidrError;
+
+export type SubmitError = RequestCheckError | Err<'UNKNOWN_RESOURCE', { readonly resourceId: string }>;
 
 export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
 
@@ -53,7 +71,7 @@ export type Submitted = { readonly request: AccessRequest; readonly autoApproved
 export function validateRequest(
   resource: Resource,
   cmd: SubmitCommand,
-): Result<{ durationMs: number; source?: SourceCidr | undefined }, SubmitError> {
+): Result<{ durationMs: number; source?: SourceCidr | undefined }, RequestCheckError> {
   // Guests and other workspaces' users are not "anyone": refused, and told why, unless the resource admits them.
   const refused = standingRefusal(resource, cmd.actor);
   if (refused !== undefined) return err(refused, { resourceId: resource.id });

@@ -249,17 +249,16 @@ function runExport(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: I
   });
   const window = parseExportWindow({ since: values.since, until: values.until }, now);
   if (!window.ok) {
-    const d = window.detail ?? {};
     switch (window.error) {
       case 'MISSING_SINCE':
         throw new UsageError('export needs --since <date>: the first day (or instant) to include.');
       case 'INVALID_DATE':
         throw new UsageError(
-          `${String(d['flag'])} ${JSON.stringify(d['input'])} is not a date: use ${DATE_FORMS}.`,
+          `${window.detail.flag} ${JSON.stringify(window.detail.input)} is not a date: use ${DATE_FORMS}.`,
         );
       case 'EMPTY_WINDOW':
         throw new UsageError(
-          `--until (${String(d['until'])}) must be later than --since (${String(d['since'])}).`,
+          `--until (${window.detail.until}) must be later than --since (${window.detail.since}).`,
         );
     }
   }
@@ -421,9 +420,9 @@ function searchFilters(values: {
   if (values.address !== undefined) {
     const parsed = parseAddressFilter(values.address);
     if (!parsed.ok) {
-      const suggestion = parsed.detail?.['suggestion'];
+      const suggestion = parsed.detail.suggestion;
       throw new UsageError(
-        `--address ${JSON.stringify(values.address)} is not an address or network${typeof suggestion === 'string' ? `: its host bits are set; did you mean ${suggestion}?` : ': give a host like 203.0.113.7 or a network like 203.0.113.0/24.'}`,
+        `--address ${JSON.stringify(values.address)} is not an address or network${suggestion !== undefined ? `: its host bits are set; did you mean ${suggestion}?` : ': give a host like 203.0.113.7 or a network like 203.0.113.0/24.'}`,
       );
     }
     address = parsed.value;

@@ -1,5 +1,5 @@
 /**
- * Searching the audit record (issue 9, item 3): the filters an auditor or a responder asks with —
+ * Searching the audit record: the filters an auditor or a responder asks with —
  * who, what, from where, when, and how it ended — parsed from `/access audit search key:value …` (and
  * built by the CLI from its flags), and the pure rules that decide whether a request matches them.
  * Rows themselves are the app's; this module sees only the facts a filter reads.
@@ -7,7 +7,7 @@
 import ipaddr from 'ipaddr.js';
 import { parseSourceAddress, type SourceCidr } from './cidr';
 import type { EndReason } from './grant';
-import { err, ok, type Result } from './result';
+import { type Err, err, ok, type Result } from './result';
 
 /** Whose activity: a Slack user id, or a handle (`@alice`) the Slack adapter resolves to one. */
 export type WhoFilter = { readonly userId: string } | { readonly handle: string };
@@ -24,20 +24,26 @@ export type AuditSearchFilters = {
   readonly endReason?: EndReason | undefined;
 };
 
-export type AuditSearchError =
-  | 'SEARCH_UNKNOWN_FILTER'
-  | 'SEARCH_REPEATED_FILTER'
-  | 'SEARCH_EMPTY_VALUE'
-  | 'SEARCH_INVALID_WHO'
-  | 'SEARCH_INVALID_RESOURCE'
-  | 'SEARCH_INVALID_ADDRESS'
-  | 'SEARCH_INVALID_DATE'
-  | 'SEARCH_INVALID_END_REASON'
-  | 'SEARCH_EMPTY_RANGE';
-
 /** The filter names `/access audit search` takes, in the order help lists them. */
 export const SEARCH_FILTERS = ['who', 'resource', 'address', 'from', 'to', 'end'] as const;
 export type SearchFilterName = (typeof SEARCH_FILTERS)[number];
+
+/** An address filter that is no host or network; `suggestion` when it only had host bits set. */
+export type AddressFilterError = Err<
+  'SEARCH_INVALID_ADDRESS',
+  { readonly input: string; readonly suggestion?: string | undefined }
+>;
+
+export type AuditSearchError =
+  | Err<'SEARCH_UNKNOWN_FILTER', { readonly input: string }>
+  | Err<'SEARCH_REPEATED_FILTER' | 'SEARCH_EMPTY_VALUE', { readonly filter: SearchFilterName }>
+  | Err<
+      'SEARCH_INVALID_WHO' | 'SEARCH_INVALID_RESOURCE' | 'SEARCH_INVALID_END_REASON',
+      { readonly input: string }
+    >
+  | AddressFilterError
+  | Err<'SEARCH_INVALID_DATE', { readonly filter: 'from' | 'to'; readonly input: string }>
+  | Err<'SEARCH_EMPTY_RANGE', { readonly from: string; readonly to: string }>;
 
 export const END_REASON_WORDS: readonly EndReason[] = ['expired', 'revoked', 'done', 'failed'];
 
@@ -98,14 +104,12 @@ export function parseWho(input: string): WhoFilter | undefined {
 }
 
 /** An address filter: a host or a network, host bits clear (a host is its /32 or /128). */
-export function parseAddressFilter(input: string): Result<SourceCidr, 'SEARCH_INVALID_ADDRESS'> {
+export function parseAddressFilter(input: string): Result<SourceCidr, AddressFilterError> {
   const parsed = parseSourceAddress(input);
   if (parsed.ok) return parsed;
-  const suggestion = parsed.detail?.['suggestion'];
-  return err('SEARCH_INVALID_ADDRESS', {
-    input,
-    ...(typeof suggestion === 'string' ? { suggestion } : {}),
-  });
+  return parsed.error === 'ADDRESS_HOST_BITS_SET'
+    ? err('SEARCH_INVALID_ADDRESS', { input, suggestion: parsed.detail.suggestion })
+    : err('SEARCH_INVALID_ADDRESS', { input });
 }
 
 /**

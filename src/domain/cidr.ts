@@ -1,14 +1,21 @@
 import ipaddr from 'ipaddr.js';
-import { err, ok, type Result } from './result';
+import { type Err, err, ok, type Result } from './result';
 
 /** A normalized source address: always a CIDR, host bits clear. */
 export type SourceCidr = { readonly family: 4 | 6; readonly cidr: string; readonly prefix: number };
 
-export type CidrError =
-  | 'INVALID_ADDRESS'
-  | 'ADDRESS_HOST_BITS_SET'
-  | 'ADDRESS_TOO_WIDE'
-  | 'ADDRESS_NOT_PUBLIC_SAFE';
+/** An address that does not parse, or a range that is not its own network (with the one it probably meant). */
+export type AddressError =
+  | Err<'INVALID_ADDRESS', { readonly input: string }>
+  | Err<'ADDRESS_HOST_BITS_SET', { readonly input: string; readonly suggestion: string }>;
+
+/** A range wider than the policy allows (`required`: the narrowest prefix it takes). */
+export type WidthError = Err<
+  'ADDRESS_TOO_WIDE',
+  { readonly cidr: string; readonly prefix: number; readonly required: number; readonly family: 4 | 6 }
+>;
+
+export type CidrError = AddressError | WidthError;
 
 /** Default narrowest-allowed prefixes (`maxPrefix`): a single host. */
 export const DEFAULT_MAX_PREFIX = { 4: 32, 6: 128 } as const;
@@ -22,7 +29,7 @@ export const DEFAULT_MAX_PREFIX = { 4: 32, 6: 128 } as const;
  * An IPv4-mapped IPv6 address (`::ffff:203.0.113.7`) is the IPv4 host it names: as an IPv6 rule
  * it would never match the IPv4 traffic it comes from.
  */
-export function parseSourceAddress(text: string): Result<SourceCidr, CidrError> {
+export function parseSourceAddress(text: string): Result<SourceCidr, AddressError> {
   const input = text.trim();
   if (input.length === 0 || input.length > 64) return err('INVALID_ADDRESS', { input });
   const slash = input.indexOf('/');
@@ -80,7 +87,7 @@ function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): ipaddr.IPv4
 export function checkWidth(
   source: SourceCidr,
   maxPrefix: { readonly 4: number; readonly 6: number },
-): Result<SourceCidr, CidrError> {
+): Result<SourceCidr, WidthError> {
   const required = source.family === 4 ? maxPrefix[4] : maxPrefix[6];
   if (source.prefix === 0 || source.prefix < required) {
     return err('ADDRESS_TOO_WIDE', {

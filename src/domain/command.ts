@@ -1,6 +1,6 @@
 import { type AuditSearchError, type AuditSearchFilters, parseSearchFilters } from './audit-search';
 import { looksLikeDuration, parseDuration } from './duration';
-import { err, ok, type Result } from './result';
+import { type Err, err, ok, type Result } from './result';
 
 /**
  * The `/access` grammar:
@@ -37,15 +37,14 @@ export type Command =
     };
 
 export type CommandError =
-  | 'INVALID_DURATION'
-  | 'ZERO_DURATION'
-  | 'MISSING_ADDRESS'
-  | 'MISSING_REASON'
-  | 'REASON_TOO_LONG'
-  | 'MISSING_ID'
-  | 'MISSING_DURATION'
-  | 'INVALID_RESOURCE_NAME'
-  | 'INVALID_DAYS';
+  | Err<'INVALID_DURATION' | 'ZERO_DURATION' | 'INVALID_RESOURCE_NAME', { readonly input: string }>
+  | Err<'MISSING_ADDRESS' | 'MISSING_DURATION'>
+  /** Without a detail when not even a resource was given. */
+  | Err<'MISSING_REASON'>
+  | Err<'MISSING_REASON', { readonly resourceId: string }>
+  | Err<'REASON_TOO_LONG', { readonly length: number; readonly max: number }>
+  | Err<'MISSING_ID', { readonly command: 'revoke' | 'cancel' | 'extend' }>
+  | Err<'INVALID_DAYS', { readonly input: string | undefined; readonly max: number }>;
 
 /** Words that are subcommands, so no resource may take them as its id. */
 export const RESERVED_WORDS = ['help', 'list', 'resources', 'revoke', 'extend', 'cancel', 'audit'] as const;

@@ -1,5 +1,6 @@
 import { ACTION, CALLBACK } from '../../src/adapters/slack/ids';
 import { errorText } from '../../src/adapters/slack/views/errors';
+import { err } from '../../src/domain/result';
 import {
   APPROVER,
   APPROVER_2,
@@ -114,7 +115,7 @@ describe('approving and denying: only approvers, only once, only while pending',
 
       const reply = await refusedApprove(h, OUTSIDER, requestId);
 
-      expect(reply).toBe(errorText('NOT_APPROVER', { resourceId: 'prod-db' }));
+      expect(reply).toBe(errorText(err('NOT_APPROVER', { resourceId: 'prod-db' })));
       expect(reply).toContain('not an approver of `prod-db`');
       expectUnchanged(h, requestId, before);
       expect(before.request?.state).toBe('pending');
@@ -124,7 +125,7 @@ describe('approving and denying: only approvers, only once, only while pending',
     it.each([
       {
         what: 'denied',
-        state: 'denied',
+        state: 'denied' as const,
         says: 'it was denied',
         decide: async (h: Harness, requestId: string) => {
           await h.submit(APPROVER, CALLBACK.denyModal, denyModalValues('not today'), requestId);
@@ -135,13 +136,13 @@ describe('approving and denying: only approvers, only once, only while pending',
       },
       {
         what: 'already approved',
-        state: 'approved',
+        state: 'approved' as const,
         says: 'it was already approved',
         decide: (h: Harness, requestId: string) => approveAndWaitOpen(h, APPROVER, requestId),
       },
       {
         what: 'timed out',
-        state: 'timed_out',
+        state: 'timed_out' as const,
         says: 'it timed out',
         decide: async (h: Harness) => {
           await h.advance(30 * MINUTE);
@@ -158,7 +159,7 @@ describe('approving and denying: only approvers, only once, only while pending',
 
       const reply = await refusedApprove(h, APPROVER_2, requestId);
 
-      expect(reply).toBe(errorText('NOT_PENDING', { requestId, state }));
+      expect(reply).toBe(errorText(err('NOT_PENDING', { requestId, state })));
       expect(reply).toContain(`no longer waiting for a decision: ${says}`);
       expectUnchanged(h, requestId, before);
       // At most the one rule of the first approval, opened by exactly one Authorize.
@@ -184,7 +185,7 @@ describe('approving and denying: only approvers, only once, only while pending',
       const loser = winner === APPROVER ? APPROVER_2 : APPROVER;
       const loserReply = await replyAfter(h.slack, loser, since);
 
-      expect(loserReply).toBe(errorText('NOT_PENDING', { requestId, state: 'approved' }));
+      expect(loserReply).toBe(errorText(err('NOT_PENDING', { requestId, state: 'approved' })));
       expect(card?.request.decidedBy).toBe(winner);
       expect(ec2Changes(h, 'AuthorizeSecurityGroupIngress')).toHaveLength(1);
       expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
@@ -205,7 +206,7 @@ describe('approving and denying: only approvers, only once, only while pending',
 
       const reply = await refusedApprove(h, APPROVER, requestId);
 
-      expect(reply).toBe(errorText('ALREADY_APPROVED'));
+      expect(reply).toBe(errorText(err('ALREADY_APPROVED')));
       expectUnchanged(h, requestId, before);
       expect(before.request?.state).toBe('pending');
       expect(ec2Changes(h)).toEqual([]);
@@ -310,7 +311,7 @@ describe('approving and denying: only approvers, only once, only while pending',
       await h.submit(OUTSIDER, CALLBACK.denyModal, denyModalValues('I say no'), requestId);
       const reply = await replyAfter(h.slack, OUTSIDER, since);
 
-      expect(reply).toBe(errorText('NOT_APPROVER', { resourceId: 'prod-db' }));
+      expect(reply).toBe(errorText(err('NOT_APPROVER', { resourceId: 'prod-db' })));
       expectUnchanged(h, requestId, before);
       expect(before.request?.state).toBe('pending');
       expect(dmsTo(h.slack, REQUESTER)).toEqual([]);
@@ -324,7 +325,7 @@ describe('approving and denying: only approvers, only once, only while pending',
 
     const reply = await refusedApprove(h, REQUESTER, requestId);
 
-    expect(reply).toBe(errorText('SELF_APPROVAL'));
+    expect(reply).toBe(errorText(err('SELF_APPROVAL')));
     expectUnchanged(h, requestId, before);
     expect(before.request?.state).toBe('pending');
     expect(ec2Changes(h)).toEqual([]);

@@ -1,5 +1,6 @@
 import { ACTION } from '../../src/adapters/slack/ids';
 import { errorText } from '../../src/adapters/slack/views/errors';
+import { err } from '../../src/domain/result';
 import { APPROVER, GROUP_ID, type Harness, OUTSIDER, REQUESTER, startHarness } from '../support/harness';
 import {
   allText,
@@ -54,143 +55,129 @@ describe('/access refuses bad input with a specific answer and changes nothing',
       what: 'an unknown resource',
       user: REQUESTER,
       text: `nope-db 30m from ${ADDRESS} debugging`,
-      code: 'UNKNOWN_RESOURCE',
-      detail: { resourceId: 'nope-db' },
+      refusal: err('UNKNOWN_RESOURCE', { resourceId: 'nope-db' }),
       says: ['no resource called `nope-db`', '/access resources'],
     },
     {
       what: 'a resource the user may not ask for',
       user: OUTSIDER,
       text: `prod-db 30m from ${ADDRESS} debugging`,
-      code: 'NOT_REQUESTER',
-      detail: { resourceId: 'prod-db' },
+      refusal: err('NOT_REQUESTER', { resourceId: 'prod-db' }),
       says: ['not on the list of people who may ask for `prod-db`'],
     },
     {
       what: 'an unparsable duration',
       user: REQUESTER,
       text: `prod-db 30x from ${ADDRESS} debugging`,
-      code: 'INVALID_DURATION',
-      detail: { input: '30x' },
+      refusal: err('INVALID_DURATION', { input: '30x' }),
       says: ['`30x` is not a duration', '`1h30m`'],
     },
     {
       what: 'a zero duration',
       user: REQUESTER,
       text: `prod-db 0m from ${ADDRESS} debugging`,
-      code: 'ZERO_DURATION',
-      detail: { input: '0m' },
+      refusal: err('ZERO_DURATION', { input: '0m' }),
       says: ['`0m` would grant no time at all'],
     },
     {
       what: 'a duration below the minimum',
       user: REQUESTER,
       text: `prod-db 30s from ${ADDRESS} debugging`,
-      code: 'DURATION_TOO_SHORT',
-      detail: { min: MINUTE, requested: 30 * SECOND },
+      refusal: err('DURATION_TOO_SHORT', { resourceId: 'prod-db', min: MINUTE, requested: 30 * SECOND }),
       says: ['30s is shorter than the minimum of 1m'],
     },
     {
       what: 'a duration above the maximum',
       user: REQUESTER,
       text: `prod-db 2h from ${ADDRESS} debugging`,
-      code: 'DURATION_TOO_LONG',
-      detail: { max: HOUR, requested: 2 * HOUR },
+      refusal: err('DURATION_TOO_LONG', { resourceId: 'prod-db', max: HOUR, requested: 2 * HOUR }),
       says: ['2h is longer than the maximum of 1h', 'ask for 1h or less'],
     },
     {
       what: 'an address with an octet over 255',
       user: REQUESTER,
       text: 'prod-db 30m from 999.1.1.1 debugging',
-      code: 'INVALID_ADDRESS',
-      detail: { input: '999.1.1.1' },
+      refusal: err('INVALID_ADDRESS', { input: '999.1.1.1' }),
       says: ['`999.1.1.1` is not an IP address or CIDR'],
     },
     {
       what: 'an address that is not one',
       user: REQUESTER,
       text: 'prod-db 30m from not-an-ip debugging',
-      code: 'INVALID_ADDRESS',
-      detail: { input: 'not-an-ip' },
+      refusal: err('INVALID_ADDRESS', { input: 'not-an-ip' }),
       says: ['`not-an-ip` is not an IP address or CIDR'],
     },
     {
       what: 'the whole IPv4 internet',
       user: REQUESTER,
       text: 'prod-db 30m from 0.0.0.0/0 debugging',
-      code: 'ADDRESS_TOO_WIDE',
-      detail: { cidr: '0.0.0.0/0', prefix: 0, required: 32, family: 4 },
+      refusal: err('ADDRESS_TOO_WIDE', { cidr: '0.0.0.0/0', prefix: 0, required: 32, family: 4 }),
       says: ['`0.0.0.0/0` is the whole internet, which is never allowed'],
     },
     {
       what: 'the whole IPv6 internet',
       user: REQUESTER,
       text: 'prod-db 30m from ::/0 debugging',
-      code: 'ADDRESS_TOO_WIDE',
-      detail: { cidr: '::/0', prefix: 0, required: 128, family: 6 },
+      refusal: err('ADDRESS_TOO_WIDE', { cidr: '::/0', prefix: 0, required: 128, family: 6 }),
       says: ['`::/0` is the whole internet, which is never allowed'],
     },
     {
       what: 'a /24 where only single addresses are allowed (default /32)',
       user: REQUESTER,
       text: 'prod-db 30m from 203.0.113.0/24 debugging',
-      code: 'ADDRESS_TOO_WIDE',
-      detail: { cidr: '203.0.113.0/24', prefix: 24, required: 32, family: 4 },
+      refusal: err('ADDRESS_TOO_WIDE', { cidr: '203.0.113.0/24', prefix: 24, required: 32, family: 4 }),
       says: ['`203.0.113.0/24` is too wide', 'only allows single IPv4 addresses (/32)'],
     },
     {
       what: 'a /27 where /28 is the widest allowed',
       user: REQUESTER,
       text: 'prod-web 30m from 203.0.113.0/27 deploying',
-      code: 'ADDRESS_TOO_WIDE',
-      detail: { cidr: '203.0.113.0/27', prefix: 27, required: 28, family: 4 },
+      refusal: err('ADDRESS_TOO_WIDE', { cidr: '203.0.113.0/27', prefix: 27, required: 28, family: 4 }),
       says: ['`203.0.113.0/27` is too wide', 'ranges of /28 or narrower'],
     },
     {
       what: 'a range with host bits set',
       user: REQUESTER,
       text: 'prod-web 30m from 203.0.113.7/28 deploying',
-      code: 'ADDRESS_HOST_BITS_SET',
-      detail: { input: '203.0.113.7/28', suggestion: '203.0.113.0/28' },
+      refusal: err('ADDRESS_HOST_BITS_SET', { input: '203.0.113.7/28', suggestion: '203.0.113.0/28' }),
       says: ['did you mean `203.0.113.0/28`'],
     },
     {
       what: 'no `from` address for a security group',
       user: REQUESTER,
       text: 'prod-db 30m debugging slow queries',
-      code: 'ADDRESS_REQUIRED',
-      detail: { resourceId: 'prod-db', example: '/access prod-db 30m from 203.0.113.7 …' },
+      refusal: err('ADDRESS_REQUIRED', {
+        resourceId: 'prod-db',
+        example: '/access prod-db 30m from 203.0.113.7 …',
+      }),
       says: ['`prod-db` opens a network rule', 'from 203.0.113.7'],
     },
     {
       what: '`from` with nothing after it',
       user: REQUESTER,
       text: 'prod-db 30m from',
-      code: 'MISSING_ADDRESS',
-      detail: {},
+      refusal: err('MISSING_ADDRESS'),
       says: ['`from` must be followed by the address you connect from'],
     },
     {
       what: 'no reason',
       user: REQUESTER,
       text: `prod-db 30m from ${ADDRESS}`,
-      code: 'MISSING_REASON',
-      detail: { resourceId: 'prod-db' },
+      refusal: err('MISSING_REASON', { resourceId: 'prod-db' }),
       says: ['Say why you need access'],
     },
     {
       what: 'a 3,000-character reason',
       user: REQUESTER,
       text: `prod-db 30m from ${ADDRESS} ${'x'.repeat(3000)}`,
-      code: 'REASON_TOO_LONG',
-      detail: { length: 3000, max: 1000 },
+      refusal: err('REASON_TOO_LONG', { length: 3000, max: 1000 }),
       says: ['Your reason is 3000 characters long', 'keep it to 1000 characters or fewer'],
     },
-  ])('refuses $what ($code)', async ({ user, text, code, detail, says }) => {
+  ])('refuses $what ($refusal.error)', async ({ user, text, refusal, says }) => {
     const reply = await access(h, user, text);
 
     // The sentence written for this code, with the facts that make it useful.
-    expect(reply).toBe(errorText(code, detail));
+    expect(reply).toBe(errorText(refusal));
     for (const fact of says) expect(reply).toContain(fact);
     expectNothingChanged(h);
   });
@@ -263,7 +250,7 @@ describe('/access refuses bad input with a specific answer and changes nothing',
     expect(retried.status).toBe(200);
     // A genuine second click takes the same path and is answered; the redelivery before it is not.
     await h.click(APPROVER, ACTION.approveRequest, requestId);
-    const alreadyApproved = errorText('ALREADY_APPROVED');
+    const alreadyApproved = errorText(err('ALREADY_APPROVED'));
     await h.slack.waitFor((calls) => calls.slice(callsBefore).some((c) => allText(c) === alreadyApproved));
     await helpAnswered(h, APPROVER, callsBefore);
 

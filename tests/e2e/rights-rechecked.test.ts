@@ -1,6 +1,7 @@
 import { ACTION } from '../../src/adapters/slack/ids';
 import { errorText } from '../../src/adapters/slack/views/errors';
 import { parsePolicy } from '../../src/config/policy';
+import { err } from '../../src/domain/result';
 import {
   APPROVER,
   APPROVER_2,
@@ -25,7 +26,7 @@ import {
 import type { SlackGroup } from '../support/slack-stand-in';
 
 /**
- * Rights re-checked at every step (issue 9, item 5). The requester's right to ask is read again when
+ * Rights re-checked at every step. The requester's right to ask is read again when
  * their request is approved and at every extension (asked and approved); a vote counts only if its
  * voter is still an approver when the quorum is decided. Group membership follows Slack's
  * `subteam_members_changed` / `subteam_updated` at once, not five minutes later.
@@ -87,7 +88,7 @@ async function commandReply(h: Harness, user: string, text: string): Promise<str
 const withRequesters = (policy: string, requesters: string): string =>
   policy.replace(/requesters: \["@backend", "UAPPROVER1"\]/, `requesters: ${requesters}`);
 
-describe('rights re-checked at every step (issue 9, item 5)', () => {
+describe('rights re-checked at every step', () => {
   let h: Harness;
   afterEach(async () => {
     await h.close();
@@ -105,7 +106,13 @@ describe('rights re-checked at every step (issue 9, item 5)', () => {
       const reply = await clickReply(h, APPROVER, requestId);
 
       expect(reply).toBe(
-        errorText('REQUESTER_NO_LONGER_ALLOWED', { resourceId: 'prod-db', why: 'NOT_REQUESTER' }),
+        errorText(
+          err('REQUESTER_NO_LONGER_ALLOWED', {
+            resourceId: 'prod-db',
+            requesterId: REQUESTER,
+            why: 'NOT_REQUESTER',
+          }),
+        ),
       );
       expect(reply).toContain('may no longer ask for `prod-db`');
       const card = h.hallpass.useCases.cardOf(requestId);
@@ -131,7 +138,13 @@ describe('rights re-checked at every step (issue 9, item 5)', () => {
       h.hallpass.reloadPolicy(parsePolicy(policy));
 
       expect(await clickReply(h, APPROVER_2, requestId)).toBe(
-        errorText('REQUESTER_NO_LONGER_ALLOWED', { resourceId: 'prod-db', why: 'NOT_REQUESTER' }),
+        errorText(
+          err('REQUESTER_NO_LONGER_ALLOWED', {
+            resourceId: 'prod-db',
+            requesterId: 'UREQUESTER2',
+            why: 'NOT_REQUESTER',
+          }),
+        ),
       );
       expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
       expect(h.ec2.rules(GROUP_ID)).toEqual([]);
@@ -143,7 +156,13 @@ describe('rights re-checked at every step (issue 9, item 5)', () => {
       // users.info is cached for five minutes: the next look-up after that sees the guest.
       await h.advance(5 * MINUTE);
       expect(await clickReply(h, APPROVER, requestId)).toBe(
-        errorText('REQUESTER_NO_LONGER_ALLOWED', { resourceId: 'prod-web', why: 'GUEST_NOT_ALLOWED' }),
+        errorText(
+          err('REQUESTER_NO_LONGER_ALLOWED', {
+            resourceId: 'prod-web',
+            requesterId: REQUESTER,
+            why: 'GUEST_NOT_ALLOWED',
+          }),
+        ),
       );
       expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
     });
@@ -155,7 +174,7 @@ describe('rights re-checked at every step (issue 9, item 5)', () => {
       await h.hallpass.useCases.directory.actor(APPROVER);
       h.slack.failNext('users.info', { status: 500 });
       expect(await clickReply(h, APPROVER, requestId)).toBe(
-        errorText('RIGHTS_UNVERIFIED', { resourceId: 'prod-db', who: 'requester' }),
+        errorText(err('RIGHTS_UNVERIFIED', { resourceId: 'prod-db', who: 'requester' })),
       );
       expect(h.hallpass.useCases.cardOf(requestId)?.approvals).toEqual([]);
       expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
@@ -189,7 +208,7 @@ resources:
 
       const reply = await commandReply(h, REQUESTER, `extend ${grant.id} 3h30m`);
 
-      expect(reply).toBe(errorText('NOT_REQUESTER', { resourceId: 'team-db' }));
+      expect(reply).toBe(errorText(err('NOT_REQUESTER', { resourceId: 'team-db' })));
       expect(h.hallpass.useCases.grantOf(grant.id)?.expiresAt).toEqual(grant.expiresAt);
       expect(approvalPosts(h.slack)).toHaveLength(1);
       expect(h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:expires-at']).toBe(grant.expiresAt.toISOString());
@@ -209,7 +228,13 @@ resources:
       await leave(h, 'backend', 'S0BACKEND', REQUESTER, []);
 
       expect(await clickReply(h, APPROVER, extensionId)).toBe(
-        errorText('REQUESTER_NO_LONGER_ALLOWED', { resourceId: 'prod-db', why: 'NOT_REQUESTER' }),
+        errorText(
+          err('REQUESTER_NO_LONGER_ALLOWED', {
+            resourceId: 'prod-db',
+            requesterId: REQUESTER,
+            why: 'NOT_REQUESTER',
+          }),
+        ),
       );
       expect(h.hallpass.useCases.cardOf(extensionId)?.request.state).toBe('failed');
       expect(h.hallpass.useCases.grantOf(grant.id)?.expiresAt).toEqual(grant.expiresAt);
@@ -236,7 +261,7 @@ resources:
       const reply = await clickReply(h, APPROVER_2, requestId);
 
       expect(reply).toBe(
-        errorText('VOTES_WITHDRAWN', { resourceId: 'prod-web', count: 1, have: 1, need: 2 }),
+        errorText(err('VOTES_WITHDRAWN', { resourceId: 'prod-web', count: 1, have: 1, need: 2 })),
       );
       let card = h.hallpass.useCases.cardOf(requestId);
       expect(card?.request.state).toBe('pending');
@@ -249,7 +274,7 @@ resources:
       });
       // The removed approver's own click is refused too.
       expect(await clickReply(h, APPROVER, requestId)).toBe(
-        errorText('NOT_APPROVER', { resourceId: 'prod-web' }),
+        errorText(err('NOT_APPROVER', { resourceId: 'prod-web' })),
       );
 
       // Another approver completes the quorum with the votes that count.
@@ -297,7 +322,7 @@ resources:
       expect((await h.hallpass.useCases.directory.actor(APPROVER)).groups.has('sre')).toBe(false);
       expect(h.slack.callsTo('usergroups.list').length).toBe(listsBefore + 1);
       expect(await clickReply(h, APPROVER, requestId)).toBe(
-        errorText('NOT_APPROVER', { resourceId: 'prod-db' }),
+        errorText(err('NOT_APPROVER', { resourceId: 'prod-db' })),
       );
       expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
     });
@@ -327,7 +352,7 @@ resources:
         },
       });
       expect(await clickReply(h, APPROVER, requestId)).toBe(
-        errorText('NOT_APPROVER', { resourceId: 'prod-db' }),
+        errorText(err('NOT_APPROVER', { resourceId: 'prod-db' })),
       );
     });
   });

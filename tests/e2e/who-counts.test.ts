@@ -1,5 +1,6 @@
 import { ACTION, CALLBACK } from '../../src/adapters/slack/ids';
 import { errorText } from '../../src/adapters/slack/views/errors';
+import { err } from '../../src/domain/result';
 import { APPROVER, CHANNEL, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
 import {
   allText,
@@ -13,7 +14,7 @@ import { denyModalValues, requestModalValues } from '../support/slack-signing';
 import { STAND_IN_BOT } from '../support/slack-stand-in';
 
 /**
- * Who counts as "anyone" (issue 9, item 4). A resource without `requesters` is open to the full
+ * Who counts as "anyone". A resource without `requesters` is open to the full
  * members of the installed workspace — not to a command signed in another workspace or organisation,
  * a guest, or a Slack Connect user, unless the policy lets them in (`allowGuests`, `allowExternal`,
  * `trustedWorkspaces`). Every refusal says why and changes nothing; a user Slack cannot vouch for is
@@ -67,7 +68,7 @@ function expectNothingHappened(h: Harness, user: string): void {
 /** `staging-db` (auto-approved, no `requesters`), asked for by `user`. */
 const askStaging = (reason = 'checking a migration') => `staging-db 30m from ${A} ${reason}`;
 
-describe('who counts as anyone (issue 9, item 4)', () => {
+describe('who counts as anyone', () => {
   let h: Harness;
   afterEach(async () => {
     await h.close();
@@ -89,14 +90,14 @@ describe('who counts as anyone (issue 9, item 4)', () => {
 
     it('refuses a command signed in another workspace (team_id), opening nothing (EXTERNAL_NOT_ALLOWED)', async () => {
       const reply = await command(h, 'UMEMBER002', askStaging(), { teamId: OTHER_TEAM });
-      expect(reply).toBe(errorText('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' }));
+      expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expect(reply).toContain('outside this Slack workspace');
       expectNothingHappened(h, 'UMEMBER002');
     });
 
     it('refuses a command signed in another Enterprise Grid organisation (enterprise_id)', async () => {
       const reply = await command(h, 'UMEMBER003', askStaging(), { enterpriseId: OTHER_ORG });
-      expect(reply).toBe(errorText('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' }));
+      expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expectNothingHappened(h, 'UMEMBER003');
     });
 
@@ -105,30 +106,30 @@ describe('who counts as anyone (issue 9, item 4)', () => {
       ['a single-channel guest (is_ultra_restricted)', SINGLE_GUEST],
     ])('refuses %s: not "anyone" (GUEST_NOT_ALLOWED)', async (_what, user) => {
       const reply = await command(h, user, askStaging());
-      expect(reply).toBe(errorText('GUEST_NOT_ALLOWED', { resourceId: 'staging-db' }));
+      expect(reply).toBe(errorText(err('GUEST_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expect(reply).toContain('You are a guest');
       expectNothingHappened(h, user);
     });
 
     it('refuses a Slack Connect user whose account belongs to another workspace, even in our channel', async () => {
       const reply = await command(h, CONNECT_USER, askStaging());
-      expect(reply).toBe(errorText('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' }));
+      expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expectNothingHappened(h, CONNECT_USER);
     });
 
     it('refuses a user Slack calls a stranger (is_stranger)', async () => {
       h.slack.setUser('USTRANGER1', { stranger: true });
       const reply = await command(h, 'USTRANGER1', askStaging());
-      expect(reply).toBe(errorText('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' }));
+      expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expectNothingHappened(h, 'USTRANGER1');
     });
 
     it('fails closed when Slack does not say whether the user is a guest, or does not answer (IDENTITY_UNVERIFIED)', async () => {
       h.slack.setUser('UUNSAID001', { guestUnsaid: true });
-      expect(await command(h, 'UUNSAID001', askStaging())).toBe(errorText('IDENTITY_UNVERIFIED'));
+      expect(await command(h, 'UUNSAID001', askStaging())).toBe(errorText(err('IDENTITY_UNVERIFIED')));
       h.slack.failNext('users.info', { status: 500 });
       const reply = await command(h, 'UMEMBER004', askStaging());
-      expect(reply).toBe(errorText('IDENTITY_UNVERIFIED'));
+      expect(reply).toBe(errorText(err('IDENTITY_UNVERIFIED')));
       expect(reply).toContain('could not confirm with Slack');
       expectNothingHappened(h, 'UUNSAID001');
       expectNothingHappened(h, 'UMEMBER004');
@@ -157,12 +158,12 @@ describe('who counts as anyone (issue 9, item 4)', () => {
       const requestId = lastRequestId(h);
 
       expect(await click(h, GUEST, ACTION.approveRequest, requestId)).toBe(
-        errorText('GUEST_NOT_ALLOWED', { resourceId: 'prod-readonly' }),
+        errorText(err('GUEST_NOT_ALLOWED', { resourceId: 'prod-readonly' })),
       );
       const since = h.slack.calls.length;
       await h.submit(GUEST, CALLBACK.denyModal, denyModalValues('no'), requestId);
       expect(await replyAfter(h.slack, GUEST, since)).toBe(
-        errorText('GUEST_NOT_ALLOWED', { resourceId: 'prod-readonly' }),
+        errorText(err('GUEST_NOT_ALLOWED', { resourceId: 'prod-readonly' })),
       );
       const card = h.hallpass.useCases.cardOf(requestId);
       expect(card?.request.state).toBe('pending');
@@ -174,7 +175,7 @@ describe('who counts as anyone (issue 9, item 4)', () => {
       await command(h, REQUESTER, `prod-readonly 30m reading the logs`);
       const requestId = lastRequestId(h);
       expect(await click(h, APPROVER, ACTION.approveRequest, requestId, { userTeamId: OTHER_TEAM })).toBe(
-        errorText('EXTERNAL_NOT_ALLOWED', { resourceId: 'prod-readonly' }),
+        errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'prod-readonly' })),
       );
       expect(h.hallpass.useCases.cardOf(requestId)?.approvals).toEqual([]);
       // From home, the same approver counts.
@@ -191,15 +192,15 @@ describe('who counts as anyone (issue 9, item 4)', () => {
       const grant = await h.slack.waitFor(() => h.hallpass.useCases.overview().active[0]?.grant);
 
       expect(await command(h, GUEST, `revoke ${grant.id}`)).toBe(
-        errorText('GUEST_NOT_ALLOWED', { grantId: grant.id, resourceId: 'staging-db' }),
+        errorText(err('GUEST_NOT_ALLOWED', { grantId: grant.id, resourceId: 'staging-db' })),
       );
       expect(h.hallpass.useCases.grantOf(grant.id)?.state).toBe('active');
-      expect(await command(h, GUEST, 'audit 7')).toBe(errorText('GUEST_NOT_ALLOWED', { admin: true }));
+      expect(await command(h, GUEST, 'audit 7')).toBe(errorText(err('GUEST_NOT_ALLOWED', { admin: true })));
       expect(h.slack.uploads()).toEqual([]);
     });
 
     it('tells a guest why the form and `/access resources` offer nothing', async () => {
-      expect(await command(h, GUEST, 'resources')).toBe(errorText('GUEST_NOT_ALLOWED'));
+      expect(await command(h, GUEST, 'resources')).toBe(errorText(err('GUEST_NOT_ALLOWED')));
 
       await h.command(GUEST, '');
       const update = await h.slack.waitFor((calls) => calls.find((c) => c.method === 'views.update'));
@@ -278,7 +279,7 @@ resources:
 
     it('lets a guest into the resource with allowGuests: true, and nowhere else', async () => {
       expect(await command(h, GUEST, `staging-db 30m from ${A} x`)).toBe(
-        errorText('GUEST_NOT_ALLOWED', { resourceId: 'staging-db' }),
+        errorText(err('GUEST_NOT_ALLOWED', { resourceId: 'staging-db' })),
       );
       await command(h, GUEST, `guest-db 30m from ${A} guest work`);
       await h.slack.waitFor(() => h.ec2.rules(GROUP_ID).some((r) => r.fromPort === 5433) || undefined);
@@ -287,7 +288,7 @@ resources:
 
     it('lets a Slack Connect user into the resource with allowExternal: true, and nowhere else', async () => {
       expect(await command(h, CONNECT_USER, `guest-db 30m from ${A} x`, { teamId: OTHER_TEAM })).toBe(
-        errorText('EXTERNAL_NOT_ALLOWED', { resourceId: 'guest-db' }),
+        errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'guest-db' })),
       );
       await command(h, CONNECT_USER, `shared-db 30m from ${A} partner work`, { teamId: OTHER_TEAM });
       await h.slack.waitFor(() => h.ec2.rules(GROUP_ID).some((r) => r.fromPort === 5434) || undefined);
@@ -301,7 +302,7 @@ resources:
         await command(h, 'UPARTNERG1', `staging-db 30m from 203.0.113.8 partner guest`, {
           teamId: PARTNER_TEAM,
         }),
-      ).toBe(errorText('GUEST_NOT_ALLOWED', { resourceId: 'staging-db' }));
+      ).toBe(errorText(err('GUEST_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
       expect(dmsTo(h.slack, 'UPARTNERG1')).toEqual([]);
     });

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import type { AcceptedBreak, AuditHead, AuditKey, AuditKeyring, ChainEvent } from '../../app/audit-ports';
-import type { AuditEvent, AuditLog } from '../../app/ports';
+import type { AuditLog, RecordedAuditEvent } from '../../app/ports';
 import { DbError, withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { auditEvents } from './schema';
@@ -24,7 +24,7 @@ function parseDetails(row: Pick<AuditRow, 'seq' | 'details'>): Record<string, un
   return parsed;
 }
 
-const toEvent = (row: AuditRow): AuditEvent => {
+const toEvent = (row: AuditRow): RecordedAuditEvent => {
   const { seq: _seq, ...event } = toChainEvent(row, parseDetails(row) ?? null);
   return event;
 };
@@ -783,7 +783,8 @@ export function createSqliteAuditLog(db: Db, options: SqliteAuditLogOptions = {}
           .orderBy(desc(auditEvents.seq))
           .limit(1)
           .get();
-        return row === undefined ? undefined : toEvent(row);
+        // The row was found by this type, so it is one hallpass appends.
+        return row === undefined ? undefined : { ...toEvent(row), type };
       }),
   };
 }

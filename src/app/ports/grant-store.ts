@@ -1,5 +1,5 @@
 import type { EndReason, Grant, GrantState } from '../../domain/grant';
-import type { Result } from '../../domain/result';
+import type { Err, Result } from '../../domain/result';
 import type { DueQuery } from './due-query';
 
 export type NewGrant = Pick<
@@ -20,7 +20,7 @@ export interface GrantStore {
     from: readonly GrantState[],
     to: GrantState,
     patch?: { endedAt?: Date; endReason?: EndReason; endedBy?: string },
-  ): Result<Grant, 'STATE_CHANGED'>;
+  ): Result<Grant, Err<'STATE_CHANGED', { readonly state: GrantState }>>;
   /** Grants in the given states, earliest expiry first; `requesterId` narrows to one person's. */
   list(states: readonly GrantState[], requesterId?: string): Grant[];
   /**
@@ -34,12 +34,12 @@ export interface GrantStore {
    */
   closeFailed(id: string, retryAt: Date): Grant | undefined;
   /** Moves an active grant's planned end (an approved extension) and clears its warning. */
-  extend(id: string, expiresAt: Date): Result<Grant, 'STATE_CHANGED'>;
+  extend(id: string, expiresAt: Date): Result<Grant, Err<'STATE_CHANGED'>>;
   /** Active, unwarned grants long enough to deserve a warning, each due `warnBeforeMs` before its end. */
   warnings(warnBeforeMs: number): DueQuery<Grant>;
   markWarned(id: string, at: Date): void;
   /** Records the approver's review of a break-glass grant; refused if already reviewed. */
-  markReviewed(id: string, by: string, at: Date): Result<Grant, 'ALREADY_REVIEWED'>;
+  markReviewed(id: string, by: string, at: Date): Result<Grant, Err<'ALREADY_REVIEWED'>>;
   /** Break-glass grants nobody has reviewed yet, oldest first. */
   unreviewedBreakGlass(): Grant[];
 }

@@ -1,5 +1,5 @@
 import type { AccessRequest, Approval, MessageRef, RequestState } from '../../domain/request';
-import type { Result } from '../../domain/result';
+import type { Err, Result } from '../../domain/result';
 import type { DueQuery } from './due-query';
 
 export type NewRequest = Pick<
@@ -7,6 +7,11 @@ export type NewRequest = Pick<
   'id' | 'resourceId' | 'requesterId' | 'durationMs' | 'source' | 'reason' | 'createdAt' | 'approvalDeadline'
 > &
   Partial<Pick<AccessRequest, 'kind' | 'extendsGrantId' | 'breakGlass' | 'resourceAtRequest'>>;
+
+/** A request that has already left `pending` (its state now). */
+export type NotPending = Err<'NOT_PENDING', { readonly state: RequestState }>;
+/** A second vote by the same approver. */
+export type AlreadyApproved = Err<'ALREADY_APPROVED', { readonly approverId: string }>;
 
 /** Requests and their approvals. Every state change is a compare-and-set on `pending`. */
 export interface RequestStore {
@@ -18,7 +23,7 @@ export interface RequestStore {
     id: string,
     approverId: string,
     at: Date,
-  ): Result<readonly Approval[], 'NOT_PENDING' | 'ALREADY_APPROVED'>;
+  ): Result<readonly Approval[], NotPending | AlreadyApproved>;
   approvals(id: string): Approval[];
   /**
    * Takes back a vote on a pending request that no longer counts (its approver is no longer one, see
@@ -33,7 +38,7 @@ export interface RequestStore {
     by: string,
     at: Date,
     note?: string,
-  ): Result<AccessRequest, 'NOT_PENDING'>;
+  ): Result<AccessRequest, NotPending>;
   /** Marks an approved (or pending) request failed, with the failure in plain words. */
   markFailed(id: string, note: string, at: Date): AccessRequest;
   /** Pending requests, oldest first; `requesterId` narrows to one person's. */

@@ -143,7 +143,7 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
   it('refuses to append an unkeyed event after keyed ones', () => {
     appendSix(stores);
     const unkeyed = createSqliteStores(handle);
-    expect(() => unkeyed.audit.append({ at: at(9), actor: 'hallpass', type: 'x' })).toThrow(
+    expect(() => unkeyed.audit.append({ at: at(9), actor: 'hallpass', type: 'audit.searched' })).toThrow(
       /sealed with key "k1".*HALLPASS_AUDIT_KEY/,
     );
   });

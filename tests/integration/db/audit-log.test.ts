@@ -1,3 +1,4 @@
+import { verifyAuditChain } from '../../../src/adapters/db/audit-log';
 import type { DbHandle } from '../../../src/adapters/db/open-db';
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
@@ -50,8 +51,16 @@ describe('SQLite audit log', () => {
   });
 
   it('leaves absent fields absent', () => {
-    stores.audit.append({ at: T0, actor: 'hallpass', type: 'sweep.ran' });
-    expect(stores.audit.list()).toStrictEqual([{ at: T0, actor: 'hallpass', type: 'sweep.ran' }]);
+    stores.audit.append({ at: T0, actor: 'hallpass', type: 'request.timed_out' });
+    expect(stores.audit.list()).toStrictEqual([{ at: T0, actor: 'hallpass', type: 'request.timed_out' }]);
+  });
+
+  it('reads back, and verifies, an event of a type this version does not append (another version wrote it)', () => {
+    const older = { at: T0, actor: 'hallpass', type: 'sweep.ran' } as unknown as AuditEvent;
+    stores.audit.append(older);
+    stores.audit.append({ at: at(1), actor: 'hallpass', type: 'request.timed_out' });
+    expect(stores.audit.list().map((e) => e.type)).toEqual(['sweep.ran', 'request.timed_out']);
+    expect(verifyAuditChain(handle.db)).toMatchObject({ ok: true, events: 2 });
   });
 
   it('refuses to update an audit event, even with raw SQL', () => {

@@ -557,9 +557,9 @@ describe.each(IMPLEMENTATIONS)('store ports on %s', (_name, open) => {
     });
 
     it('moves its head with every event', () => {
-      stores.audit.append({ at: at(1), actor: 'U_A', type: 'x' });
+      stores.audit.append({ at: at(1), actor: 'U_A', type: 'audit.searched' });
       const one = stores.audit.head();
-      stores.audit.append({ at: at(2), actor: 'U_A', type: 'x' });
+      stores.audit.append({ at: at(2), actor: 'U_A', type: 'audit.searched' });
       const two = stores.audit.head();
       expect(one.count).toBe(1);
       expect(two.count).toBe(2);
@@ -662,7 +662,7 @@ describe.each(IMPLEMENTATIONS)('store ports on %s', (_name, open) => {
           stores.grants.move(kept.id, ['active'], 'closing');
           hold(kept.id);
           stores.outbox.enqueue({ kind: 'card-update', lane: 'req:r', requestId: 'r' }, T0);
-          stores.audit.append({ at: T0, actor: 'U_A', type: 'x' });
+          stores.audit.append({ at: T0, actor: 'U_A', type: 'audit.searched' });
           throw boom;
         }),
       ).toThrow(boom);

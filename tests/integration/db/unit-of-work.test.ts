@@ -63,7 +63,7 @@ describe.each(['memory', 'file'] as const)('SQLite unit of work (%s database)', 
 
     expect(() =>
       stores.uow.tx(() => {
-        stores.audit.append({ at: T0, actor: 'U_A', type: 'grant.opening', requestId: request.id });
+        stores.audit.append({ at: T0, actor: 'U_A', type: 'grant.opened', requestId: request.id });
         stores.grants.insert(buildNewGrant({ requestId: request.id }));
       }),
     ).toThrow(expect.objectContaining({ operation: 'grants.insert' }));

@@ -60,7 +60,7 @@ function command(overrides: Partial<SubmitCommand> = {}): SubmitCommand {
   };
 }
 
-type Refusal = [name: string, resource: Resource, cmd: SubmitCommand, error: SubmitError];
+type Refusal = [name: string, resource: Resource, cmd: SubmitCommand, error: SubmitError['error']];
 
 /** Titles end with the code, so a failing row names the refusal it expected. */
 const titled = (rows: readonly Refusal[]): Refusal[] =>

@@ -34,7 +34,7 @@ describe('parseCommand', () => {
       expect(parseCommand(text)).toEqual({ ok: true, value: expected });
     });
 
-    it.each<[string, string, CommandError]>([
+    it.each<[string, string, CommandError['error']]>([
       ['revoke without an id', 'revoke', 'MISSING_ID'],
       ['revoke with something that is not an id', 'revoke everything', 'MISSING_ID'],
       ['revoke with an id of the wrong shape', 'revoke grt-abc', 'MISSING_ID'],
@@ -179,7 +179,7 @@ describe('parseCommand', () => {
       expect(parseCommand(text)).toEqual({ ok: true, value: expected });
     });
 
-    it.each<[string, string, CommandError]>([
+    it.each<[string, string, CommandError['error']]>([
       ['from without an address', 'prod-db 30m from', 'MISSING_ADDRESS'],
       ['a missing reason after the address', 'prod-db 30m from 203.0.113.7', 'MISSING_REASON'],
       ['a missing reason after the duration', 'prod-db 30m', 'MISSING_REASON'],

@@ -1,4 +1,5 @@
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { err } from '../../../../domain/result';
 import type { ListenerContext } from '../../context';
 import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
@@ -23,17 +24,19 @@ export const approveAction =
       const result = await ctx.uc.approveRequest({ requestId: action.value ?? '', actor });
       const route = { respond, client, channel: body.channel?.id, user, logger: ctx.logger };
       if (!result.ok) {
-        await replyPrivately(route, { text: errorText(result.error, result.detail) });
+        await replyPrivately(route, { text: errorText(result) });
       } else if (result.value.withdrawn.length > 0) {
         // Earlier votes that no longer counted at the quorum: the clicker hears why the request still waits.
         const card = ctx.uc.cardOf(result.value.request.id);
         await replyPrivately(route, {
-          text: errorText('VOTES_WITHDRAWN', {
-            resourceId: result.value.request.resourceId,
-            count: result.value.withdrawn.length,
-            have: result.value.approvals.length,
-            need: card?.resource.approvals,
-          }),
+          text: errorText(
+            err('VOTES_WITHDRAWN', {
+              resourceId: result.value.request.resourceId,
+              count: result.value.withdrawn.length,
+              have: result.value.approvals.length,
+              need: card?.resource.approvals,
+            }),
+          ),
         });
       }
     } catch (error) {

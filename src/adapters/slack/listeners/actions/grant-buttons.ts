@@ -1,15 +1,16 @@
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { findResource } from '../../../../domain/policy';
+import { err } from '../../../../domain/result';
 import type { ListenerContext } from '../../context';
 import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
-import { errorText } from '../../views/errors';
+import { errorText, type Failure } from '../../views/errors';
 import { extendModal } from '../../views/extend-modal';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 
-/** Answers the clicker privately with the sentence for an error code. */
-const refuse = (ctx: ListenerContext, args: ButtonArgs, code: string, detail?: Record<string, unknown>) =>
+/** Answers the clicker privately with the sentence for a refusal. */
+const refuse = (ctx: ListenerContext, args: ButtonArgs, failure: Failure) =>
   replyPrivately(
     {
       respond: args.respond,
@@ -18,7 +19,7 @@ const refuse = (ctx: ListenerContext, args: ButtonArgs, code: string, detail?: R
       user: args.body.user.id,
       logger: ctx.logger,
     },
-    { text: errorText(code, detail) },
+    { text: errorText(failure) },
   );
 
 /** "Done" on the requester's start message or warning: ends their grant now (reason `done`). */
@@ -28,7 +29,7 @@ export const doneAction = (ctx: ListenerContext) => async (args: ButtonArgs) => 
   try {
     const actor = await ctx.uc.directory.actor(args.body.user.id, originOf(args.body));
     const result = await ctx.uc.revokeGrant({ grantId: args.action.value ?? '', actor, reason: 'done' });
-    if (!result.ok) await refuse(ctx, args, result.error, result.detail);
+    if (!result.ok) await refuse(ctx, args, result);
   } catch (error) {
     ctx.logger.error({ err: String(error), user: args.body.user.id }, 'done failed');
   }
@@ -41,7 +42,7 @@ export const extendAction = (ctx: ListenerContext) => async (args: ButtonArgs) =
   const grant = ctx.uc.grantOf(args.action.value ?? '');
   const resource = grant === undefined ? undefined : findResource(ctx.uc.policy(), grant.resourceId);
   if (grant === undefined || resource === undefined) {
-    await refuse(ctx, args, 'UNKNOWN_GRANT', { grantId: args.action.value });
+    await refuse(ctx, args, err('UNKNOWN_GRANT', { grantId: args.action.value }));
     return;
   }
   try {
@@ -61,7 +62,7 @@ export const reviewAction = (ctx: ListenerContext) => async (args: ButtonArgs) =
   try {
     const actor = await ctx.uc.directory.actor(args.body.user.id, originOf(args.body));
     const result = await ctx.uc.reviewGrant({ grantId: args.action.value ?? '', actor });
-    if (!result.ok) await refuse(ctx, args, result.error, result.detail);
+    if (!result.ok) await refuse(ctx, args, result);
   } catch (error) {
     ctx.logger.error({ err: String(error), user: args.body.user.id }, 'review failed');
   }
@@ -74,7 +75,7 @@ export const cancelAction = (ctx: ListenerContext) => async (args: ButtonArgs) =
   try {
     const actor = await ctx.uc.directory.actor(args.body.user.id, originOf(args.body));
     const result = await ctx.uc.cancelRequest({ requestId: args.action.value ?? '', actor });
-    if (!result.ok) await refuse(ctx, args, result.error, result.detail);
+    if (!result.ok) await refuse(ctx, args, result);
   } catch (error) {
     ctx.logger.error({ err: String(error), user: args.body.user.id }, 'cancel failed');
   }

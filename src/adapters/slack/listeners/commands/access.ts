@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { parseCommand } from '../../../../domain/command';
 import { type Actor, standingRefusal } from '../../../../domain/policy';
+import { err } from '../../../../domain/result';
 import type { ListenerContext } from '../../context';
 import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
@@ -32,17 +33,17 @@ export const accessCommand =
     const reply = (message: Parameters<typeof replyPrivately>[1]) =>
       replyPrivately({ respond, client, channel: command.channel_id, user, logger: ctx.logger }, message);
 
-    if (!ctx.uc.admitCommand(user)) return reply({ text: errorText('RATE_LIMITED') });
+    if (!ctx.uc.admitCommand(user)) return reply({ text: errorText(err('RATE_LIMITED')) });
     // Who is asking, as Slack says now and from where the command was typed (another workspace, a guest…).
     const origin = originOf(command);
     const whoIs = (): Promise<Actor> => ctx.uc.directory.actor(user, origin);
     /** Why someone who may ask for nothing does not count here at all (a guest, another workspace…), if that is why. */
     const whyNothing = (actor: Actor): string | undefined => {
       const refusal = standingRefusal(undefined, actor);
-      return refusal === undefined ? undefined : errorText(refusal);
+      return refusal === undefined ? undefined : errorText(err(refusal));
     };
     const parsed = parseCommand(command.text ?? '');
-    if (!parsed.ok) return reply({ text: errorText(parsed.error, parsed.detail) });
+    if (!parsed.ok) return reply({ text: errorText(parsed) });
     const cmd = parsed.value;
     try {
       switch (cmd.kind) {
@@ -81,7 +82,7 @@ export const accessCommand =
         case 'revoke': {
           const actor = await whoIs();
           const result = await ctx.uc.revokeGrant({ grantId: cmd.grantId, actor });
-          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          if (!result.ok) return reply({ text: errorText(result) });
           return reply({ text: `Grant ${result.value.id} for ${result.value.resourceId} is closed.` });
         }
         case 'extend': {
@@ -91,7 +92,7 @@ export const accessCommand =
             actor,
             durationMs: cmd.durationMs,
           });
-          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          if (!result.ok) return reply({ text: errorText(result) });
           const card = ctx.uc.cardOf(result.value.id);
           return reply(
             card?.request.state === 'pending'
@@ -106,25 +107,25 @@ export const accessCommand =
         case 'cancel': {
           const actor = await whoIs();
           const result = await ctx.uc.cancelRequest({ requestId: cmd.requestId, actor });
-          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          if (!result.ok) return reply({ text: errorText(result) });
           return reply({ text: `Request ${result.value.id} is cancelled.` });
         }
         case 'audit': {
           // Admin rights are for members only: a guest or another workspace's user is told so here.
           const refusal = standingRefusal(undefined, await whoIs());
-          if (refusal !== undefined) return reply({ text: errorText(refusal, { admin: true }) });
+          if (refusal !== undefined) return reply({ text: errorText(err(refusal, { admin: true })) });
           return auditCommand(ctx, { user, days: cmd.days, client, reply });
         }
         case 'audit-search': {
           // As for the export: admin rights are for members only.
           const refusal = standingRefusal(undefined, await whoIs());
-          if (refusal !== undefined) return reply({ text: errorText(refusal, { admin: true }) });
+          if (refusal !== undefined) return reply({ text: errorText(err(refusal, { admin: true })) });
           return auditSearchCommand(ctx, { user, filters: cmd.filters, client, reply });
         }
         case 'request': {
           const actor = await whoIs();
           const result = await ctx.uc.submitRequest({ actor, ...cmd });
-          if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+          if (!result.ok) return reply({ text: errorText(result) });
           const card = ctx.uc.cardOf(result.value.request.id);
           if (card === undefined) return reply({ text: `Request ${result.value.request.id} was recorded.` });
           return reply(noticeMessage({ type: 'request-submitted', card }, 'requester'));

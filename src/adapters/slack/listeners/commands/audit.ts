@@ -43,7 +43,7 @@ export async function auditCommand(
   const { user, days, client, reply } = args;
   const actor = await ctx.uc.directory.actor(user);
   const result = await ctx.uc.exportAudit({ actor, days });
-  if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+  if (!result.ok) return reply({ text: errorText(result) });
   const file = result.value;
   const from = file.window.since.toISOString();
   const to = file.window.until.toISOString();
@@ -100,7 +100,7 @@ export async function auditSearchCommand(
     filters,
     userIdOf: (handle) => userIdOfHandle(client, handle),
   });
-  if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+  if (!result.ok) return reply({ text: errorText(result) });
   const { rows, chain, filters: resolved, csv } = result.value;
   if (rows.length <= SEARCH_REPLY_MAX_ROWS)
     return reply(auditSearchMessage({ rows, filters: resolved, chain }));

@@ -18,10 +18,7 @@ export const denySubmitted =
       const result = await ctx.uc.denyRequest({ requestId, actor, reason });
       if (!result.ok) {
         const channel = ctx.uc.cardOf(requestId)?.request.message?.channel;
-        await replyPrivately(
-          { client, channel, user, logger: ctx.logger },
-          { text: errorText(result.error, result.detail) },
-        );
+        await replyPrivately({ client, channel, user, logger: ctx.logger }, { text: errorText(result) });
       }
     } catch (error) {
       ctx.logger.error({ err: String(error), user }, 'deny failed');

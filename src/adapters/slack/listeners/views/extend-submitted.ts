@@ -1,5 +1,6 @@
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { looksLikeDuration, parseDuration } from '../../../../domain/duration';
+import { err } from '../../../../domain/result';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK } from '../../ids';
 import { originOf } from '../../origin';
@@ -18,7 +19,7 @@ export const extendSubmitted =
       const code = durationMs === 0 ? 'ZERO_DURATION' : 'INVALID_DURATION';
       await ack({
         response_action: 'errors',
-        errors: { [BLOCK.extendDuration]: errorText(code, { input: text }) },
+        errors: { [BLOCK.extendDuration]: errorText(err(code, { input: text })) },
       });
       return;
     }
@@ -28,7 +29,7 @@ export const extendSubmitted =
       const result = await ctx.uc.requestExtension({ grantId, actor, durationMs });
       const message = result.ok
         ? { text: `Asked for ${text} more on grant ${grantId} (request ${result.value.id}).` }
-        : { text: errorText(result.error, result.detail) };
+        : { text: errorText(result) };
       await replyPrivately({ client, user, logger: ctx.logger }, message);
     } catch (error) {
       ctx.logger.error({ err: String(error), user }, 'extend failed');

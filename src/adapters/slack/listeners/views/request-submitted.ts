@@ -3,6 +3,7 @@ import { validateRequest } from '../../../../app/submit-request';
 import { MAX_REASON_LENGTH } from '../../../../domain/command';
 import { looksLikeDuration, parseDuration } from '../../../../domain/duration';
 import { findResource } from '../../../../domain/policy';
+import { err } from '../../../../domain/result';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK, BREAK_GLASS_OPTION } from '../../ids';
 import { originOf } from '../../origin';
@@ -44,16 +45,15 @@ export const requestSubmitted =
     if (durationText !== '') {
       durationMs = looksLikeDuration(durationText) ? parseDuration(durationText) : undefined;
       if (durationMs === undefined)
-        errors[BLOCK.requestDuration] = errorText('INVALID_DURATION', { input: durationText });
+        errors[BLOCK.requestDuration] = errorText(err('INVALID_DURATION', { input: durationText }));
       else if (durationMs === 0)
-        errors[BLOCK.requestDuration] = errorText('ZERO_DURATION', { input: durationText });
+        errors[BLOCK.requestDuration] = errorText(err('ZERO_DURATION', { input: durationText }));
     }
-    if (reason === '') errors[BLOCK.requestReason] = errorText('MISSING_REASON');
+    if (reason === '') errors[BLOCK.requestReason] = errorText(err('MISSING_REASON'));
     if (reason.length > MAX_REASON_LENGTH) {
-      errors[BLOCK.requestReason] = errorText('REASON_TOO_LONG', {
-        length: reason.length,
-        max: MAX_REASON_LENGTH,
-      });
+      errors[BLOCK.requestReason] = errorText(
+        err('REASON_TOO_LONG', { length: reason.length, max: MAX_REASON_LENGTH }),
+      );
     }
     const cmd = {
       resourceId,
@@ -64,7 +64,8 @@ export const requestSubmitted =
     };
     const actor = await ctx.uc.directory.actor(user, originOf(body));
     const resource = findResource(ctx.uc.policy(), resourceId);
-    if (resource === undefined) errors[BLOCK.requestResource] = errorText('UNKNOWN_RESOURCE', { resourceId });
+    if (resource === undefined)
+      errors[BLOCK.requestResource] = errorText(err('UNKNOWN_RESOURCE', { resourceId }));
     if (resource !== undefined && Object.keys(errors).length === 0) {
       const valid = validateRequest(resource, { actor, ...cmd });
       if (!valid.ok) {
@@ -77,7 +78,7 @@ export const requestSubmitted =
               : valid.error === 'BREAK_GLASS_NOT_ALLOWED'
                 ? BLOCK.requestBreakGlass
                 : BLOCK.requestResource;
-        errors[block] = errorText(valid.error, valid.detail);
+        errors[block] = errorText(valid);
       }
     }
     if (Object.keys(errors).length > 0) {
@@ -89,7 +90,7 @@ export const requestSubmitted =
       replyPrivately({ client, user, logger: ctx.logger }, message);
     try {
       const result = await ctx.uc.submitRequest({ actor, ...cmd });
-      if (!result.ok) return reply({ text: errorText(result.error, result.detail) });
+      if (!result.ok) return reply({ text: errorText(result) });
       const card = ctx.uc.cardOf(result.value.request.id);
       if (card !== undefined) await reply(noticeMessage({ type: 'request-submitted', card }, 'requester'));
     } catch (error) {
