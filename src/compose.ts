@@ -53,7 +53,7 @@ export type HallpassOptions = {
   /** Crash points: only the fault-injection tests pass one. */
   readonly faults?: Faults;
   /**
-   * Reconciliation with AWS (issue 5), at start-up and every `HALLPASS_RECONCILE_INTERVAL`. On unless
+   * Reconciliation with AWS, at start-up and every `HALLPASS_RECONCILE_INTERVAL`. On unless
    * `false`: only end-to-end tests of other features turn it off, so their exact AWS call counts hold.
    */
   readonly reconcile?: boolean;
@@ -119,7 +119,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   let policy = opts.policy;
   const stores = createSqliteStores(handle, { key: env.auditKeys?.current });
   const followUps = createFollowUps(logger);
-  // Before anything appends to it or touches AWS: the audit log must verify (issue 9), or start-up stops.
+  // Before anything appends to it or touches AWS: the audit log must verify, or start-up stops.
   try {
     const checked = verifyAuditLogAtStart({
       db: handle.db,
@@ -179,9 +179,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     });
   const slackClient = () => new WebClient(env.slackBotToken, clientOptions());
   const aws = createAwsClients();
-  let scheduler: Scheduler | undefined;
-  let home: HomeRefresher | undefined;
-  let deliveries: DeliveryLoop | undefined;
+  /** The loops the use cases wake, filled in below: the use cases are built before the loops that run them. */
+  const loops: { scheduler?: Scheduler; home?: HomeRefresher; deliveries?: DeliveryLoop } = {};
   const directory = createSlackDirectory({
     client: slackClient(),
     clock,
@@ -210,11 +209,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     directory,
     wakeup: {
       wake: () => {
-        scheduler?.wake();
-        home?.changed();
+        loops.scheduler?.wake();
+        loops.home?.changed();
       },
     },
-    deliveries: { wake: () => deliveries?.wake() },
+    deliveries: { wake: () => loops.deliveries?.wake() },
     locks: new KeyedMutex(),
     faults: opts.faults ?? noFaults,
   };
@@ -226,8 +225,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     clock,
     timers,
   });
-  home = refresher;
-  const sched = createScheduler({
+  loops.home = refresher;
+  const scheduler = createScheduler({
     clock,
     timers,
     logger,
@@ -235,7 +234,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     nextDue: useCases.dueWork.nextDue,
     run: useCases.dueWork.run,
   });
-  scheduler = sched;
+  loops.scheduler = scheduler;
   const outboxLoop = createDeliveryLoop({
     clock,
     timers,
@@ -243,12 +242,12 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     nextDue: () => stores.outbox.nextAttempt(),
     run: useCases.deliverOutbox,
     // Closes first: a burst of due grants reaches AWS before the process spends its time on their notices.
-    yieldTo: () => sched.idle(),
+    yieldTo: () => scheduler.idle(),
     // The audit CLI queues the head it publishes with an export into this outbox from its own process.
     pollMs: OUTBOX_POLL_MS,
   });
-  deliveries = outboxLoop;
-  // The audit head, in the policy's audit channel on its schedule (issue 9): one timer armed from the
+  loops.deliveries = outboxLoop;
+  // The audit head, in the policy's audit channel on its schedule: one timer armed from the
   // last publication in the log, apart from the scheduler, so the walk of the log never delays a close.
   const headLoop = createDeliveryLoop({
     clock,
@@ -270,7 +269,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const recovered = await useCases.recoverInterrupted();
   if (recovered.reopened + recovered.closed > 0)
     logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
-  // Reconciliation (issue 5): after recovery, before the expiry timer; then every interval.
+  // Reconciliation: after recovery, before the expiry timer; then every interval.
   const reconcileOn = opts.reconcile ?? true;
   const sweep = createSweep({
     timers,
@@ -289,7 +288,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   }
   // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
   useCases.announcePolicyChanges(policy);
-  await sched.start();
+  await scheduler.start();
   sweep.start();
   outboxLoop.start();
   headLoop.start();
@@ -347,7 +346,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       const announced = useCases.announcePolicyChanges(next);
       logger.info({ resources: next.resources.length, grantsTold: announced }, 'policy reloaded');
       // Timings may have changed (warnBefore, approval timeouts); Home shows resources and rights.
-      sched.wake();
+      scheduler.wake();
       refresher.changed();
       // The audit channel or its interval may have changed.
       headLoop.wake();
@@ -356,7 +355,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
       for (let round = 0; round < 3; round++) {
         await slack.settled();
-        await sched.idle();
+        await scheduler.idle();
         await sweep.idle();
         await headLoop.idle();
         await followUps.idle();
@@ -364,17 +363,17 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         await refresher.idle();
       }
     },
-    scheduler: sched,
+    scheduler,
     async stop() {
       if (stopped) return;
       stopped = true;
       await http.close();
       await slack.stop();
-      sched.stop();
+      scheduler.stop();
       sweep.stop();
       outboxLoop.stop();
       headLoop.stop();
-      await sched.idle();
+      await scheduler.idle();
       await sweep.idle();
       await headLoop.idle();
       // What follows the last closes (backstops, cuts): reconciliation would finish it, but finish it now.

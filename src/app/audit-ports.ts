@@ -71,7 +71,7 @@ export interface AuditExportSource {
   rows(window?: ExportWindow): AuditExportRow[];
 }
 
-// --- The keyed chain (issue 9) -------------------------------------------------------------------
+// --- The keyed chain -------------------------------------------------------------------
 
 /**
  * One key of the audit chain's HMAC-SHA-256. `id` is recorded on every event it seals (so older keys can

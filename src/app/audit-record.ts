@@ -1,5 +1,5 @@
 /**
- * The record as evidence (issue 9, item 1): what the audit export shows is derived from the
+ * The record as evidence: what the audit export shows is derived from the
  * hash-chained events, not from the `requests`, `approvals` and `grants` tables — anyone with the
  * database file can UPDATE a table, nobody can change a keyed event unseen. The tables are the bot's
  * working state; they are *checked* against the chain field by field, and every disagreement is

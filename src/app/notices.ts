@@ -115,7 +115,7 @@ export type ReconcileReport = {
 };
 
 /**
- * The audit log's head, posted in the policy's `auditChannel` (issue 9): a copy of "event `count` has
+ * The audit log's head, posted in the policy's `auditChannel`: a copy of "event `count` has
  * the seal `hash`" the database cannot rewrite, so `npm run audit -- verify --head <count>:<hash>` can
  * later prove nothing up to it was removed or changed. Dates are ISO strings (the notice is stored as JSON).
  */

@@ -77,7 +77,7 @@ type EnvBase = {
   readonly auditAcceptBroken?: number | undefined;
   /**
    * `HALLPASS_BACKSTOP_ROLE_ARN` and `HALLPASS_BACKSTOP_GROUP`: the role EventBridge Scheduler runs
-   * hallpass's backstops with, and the schedule group they live in (issue 10). Absent: no backstop.
+   * hallpass's backstops with, and the schedule group they live in. Absent: no backstop.
    */
   readonly backstop?: { readonly roleArn: string; readonly group: string } | undefined;
 };

@@ -58,7 +58,7 @@ export type SecurityGroupResource = ResourceBase & {
   /** Optional role hallpass assumes to manage this group (another account). */
   readonly assumeRoleArn?: string | undefined;
   /**
-   * How long after a grant's end AWS's own backstop revokes its rules if hallpass has not (issue 10).
+   * How long after a grant's end AWS's own backstop revokes its rules if hallpass has not.
    * Absent: the policy's `backstopGrace`.
    */
   readonly backstopGrace?: number | undefined;
@@ -112,7 +112,7 @@ export type Policy = {
   readonly auditChannel?: string | undefined;
   /** How often the head is published there, in ms; absent: daily. */
   readonly auditHeadInterval?: number | undefined;
-  /** How long after a grant's end AWS's backstop revokes its rules (issue 10); absent: `DEFAULTS.backstopGrace`. */
+  /** How long after a grant's end AWS's backstop revokes its rules; absent: `DEFAULTS.backstopGrace`. */
   readonly backstopGrace?: number | undefined;
   /** The network-ACL rule numbers reserved for hallpass's deny entries (needed by `cutConnections: nacl`). */
   readonly naclRuleNumbers?: { readonly from: number; readonly to: number } | undefined;

@@ -30,7 +30,7 @@ export type AuditStartup = {
 const MISMATCHES_LOGGED = 20;
 
 /**
- * Verifies the whole audit log before hallpass does anything else (issue 9): every event against
+ * Verifies the whole audit log before hallpass does anything else: every event against
  * its seal — under the audit key for keyed events — and the requests / approvals / grants tables
  * against the chain. A log it cannot verify stops start-up with the break named, since every event
  * hallpass appends would otherwise vouch for it: unless `acceptBroken` names exactly that break

@@ -249,7 +249,7 @@ export const ruleHolds = sqliteTable(
 );
 
 /**
- * The backstops hallpass has put in AWS (issue 10): one EventBridge Scheduler schedule per managed
+ * The backstops hallpass has put in AWS: one EventBridge Scheduler schedule per managed
  * rule, which revokes that rule by its id at the end of the last live grant holding it plus the grace.
  * What AWS *should* hold is derived from `rule_holds` and `grants`, committed before any call; this
  * table records what hallpass last made AWS hold, so a sync compares the two and calls AWS only for a
@@ -278,7 +278,7 @@ export const CUT_STATES = [
 ] as const satisfies readonly CutState[];
 
 /**
- * Open connections cut at a grant's end (issue 10, `cutConnections: nacl`): network-ACL deny entries
+ * Open connections cut at a grant's end (`cutConnections: nacl`): network-ACL deny entries
  * for the grant's address and ports. A `planned` row (no ACL yet) is written before the rule is
  * revoked; it is expanded into one `adding` row per ACL, each with its rule number, before the entry is
  * created in AWS; `in_place` until `remove_at`; then `removing` until AWS confirms, and `removed`.

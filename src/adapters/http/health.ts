@@ -9,7 +9,7 @@ export type HealthStatus = {
   readonly database: 'ok' | 'unreachable';
   readonly slack: 'ready' | 'connecting';
   /**
-   * AWS's own deadline for every rule (issue 10): `on` with `HALLPASS_BACKSTOP_ROLE_ARN`, else `off` —
+   * AWS's own deadline for every rule: `on` with `HALLPASS_BACKSTOP_ROLE_ARN`, else `off` —
    * rules then close only while hallpass runs. Reported, not unhealthy: it is a setting.
    */
   readonly backstop: 'on' | 'off';

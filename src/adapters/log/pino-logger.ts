@@ -23,7 +23,7 @@ export const REDACT_PATHS = [
   '*.SessionToken',
   'SecretAccessKey',
   'SessionToken',
-  // The audit chain's HMAC keys (issue 9): never logged, wherever they would appear.
+  // The audit chain's HMAC keys: never logged, wherever they would appear.
   'auditKeys',
   '*.auditKeys',
   'HALLPASS_AUDIT_KEY',

@@ -1,7 +1,7 @@
 import type { RuleTarget } from './network-access';
 
 /**
- * The schedule AWS holds for one managed rule (issue 10): at `fireAt`, EventBridge Scheduler revokes
+ * The schedule AWS holds for one managed rule: at `fireAt`, EventBridge Scheduler revokes
  * exactly `ruleId` in its group, running as `roleArn`, and then deletes the schedule.
  */
 export type Backstop = {

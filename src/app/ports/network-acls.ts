@@ -1,6 +1,6 @@
 import type { RuleTarget } from './network-access';
 
-/** Where a security group is in use, as network ACLs see it (issue 10, cutting open connections). */
+/** Where a security group is in use, as network ACLs see it (cutting open connections). */
 export type GroupSurvey = {
   /** Network interfaces with the group attached. */
   readonly interfaces: number;
