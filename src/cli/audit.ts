@@ -22,14 +22,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
-import {
-  openDatabaseReadOnly,
-  openExistingDatabase,
-  readAuditRecord,
-} from '../adapters/db/audit-export-query';
+import { readAuditRecord } from '../adapters/db/audit-export-query';
 import { checkHead, keyIdsInLog, parseHead } from '../adapters/db/audit-log';
 import { DbError } from '../adapters/db/db-error';
-import type { DbHandle } from '../adapters/db/open-db';
+import { type DbHandle, openDatabaseReadOnly, openExistingDatabase } from '../adapters/db/open-db';
 import { createSqliteStores } from '../adapters/db/stores';
 import {
   DATE_FORMS,

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { openDatabaseReadOnly, readAuditRecord } from '../../src/adapters/db/audit-export-query';
+import { readAuditRecord } from '../../src/adapters/db/audit-export-query';
+import { openDatabaseReadOnly } from '../../src/adapters/db/open-db';
 import { ACTION, CALLBACK } from '../../src/adapters/slack/ids';
 import { describeMismatch } from '../../src/app/audit-record';
 import { APPROVER, APPROVER_2, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';

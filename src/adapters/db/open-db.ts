@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { withDbErrors } from './db-error';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { DbError, withDbErrors } from './db-error';
 import * as schema from './schema';
 
 /** The drizzle database over our schema. */
@@ -45,15 +46,73 @@ export function openDatabase(file: string, options: { migrationsFolder?: string 
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     });
-    const db = drizzle({ client: sqlite, schema });
-    withDbErrors('db.migrate', () => migrate(db, { migrationsFolder }));
-    return {
-      db,
-      sqlite,
-      close: () => {
-        if (sqlite.open) sqlite.close();
-      },
-    };
+    const handle = handleOver(sqlite);
+    withDbErrors('db.migrate', () => migrate(handle.db, { migrationsFolder }));
+    return handle;
+  } catch (e) {
+    sqlite.close();
+    throw e;
+  }
+}
+
+/** The handle over an open connection: drizzle for queries, the raw connection, an idempotent close. */
+function handleOver(sqlite: Database.Database): DbHandle {
+  return {
+    db: drizzle({ client: sqlite, schema }),
+    sqlite,
+    close: () => {
+      if (sqlite.open) sqlite.close();
+    },
+  };
+}
+
+/**
+ * Opens an existing database for reading only (the audit CLI): never creates a file, never migrates,
+ * and `query_only` makes any write fail. Migrating is the bot's job — a newer CLI migrating under an
+ * older running bot could break it. Throws `DbError` `NOT_FOUND` for a missing file and
+ * `SCHEMA_OUTDATED` for a database whose migrations lag behind this code (start hallpass once).
+ */
+export function openDatabaseReadOnly(file: string): DbHandle {
+  return openExistingDatabase(file, { write: false });
+}
+
+/**
+ * Opens an existing, already migrated database without migrating it: read-only (`query_only`), or —
+ * for the audit CLI recording an export and queuing its head publication — writable. Never creates
+ * a file; throws `NOT_FOUND` / `SCHEMA_OUTDATED` as `openDatabaseReadOnly` does.
+ */
+export function openExistingDatabase(file: string, options: { readonly write: boolean }): DbHandle {
+  if (!existsSync(file)) throw new DbError('db.openReadOnly', 'NOT_FOUND', `no database at ${file}`);
+  const sqlite = withDbErrors('db.openReadOnly', () => new Database(file, { fileMustExist: true }));
+  try {
+    withDbErrors('db.openReadOnly', () => {
+      if (!options.write) sqlite.pragma('query_only = ON');
+      else sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma('busy_timeout = 5000');
+    });
+    const latest = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).reduce(
+      (max, m) => Math.max(max, m.folderMillis),
+      0,
+    );
+    const applied = withDbErrors('db.openReadOnly', () => {
+      const table = sqlite
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'")
+        .get();
+      if (table === undefined) return undefined;
+      const row: unknown = sqlite.prepare('SELECT max(created_at) AS at FROM __drizzle_migrations').get();
+      const at = typeof row === 'object' && row !== null && 'at' in row ? Number(row.at) : Number.NaN;
+      return Number.isFinite(at) ? at : undefined;
+    });
+    if (applied === undefined || applied < latest) {
+      throw new DbError(
+        'db.openReadOnly',
+        'SCHEMA_OUTDATED',
+        applied === undefined
+          ? `${file} is not a hallpass database (it has no migrations table)`
+          : `${file} has not been migrated to this version of hallpass: start hallpass once to migrate it`,
+      );
+    }
+    return handleOver(sqlite);
   } catch (e) {
     sqlite.close();
     throw e;

@@ -1,11 +1,8 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  createSqliteAuditExportSource,
-  openDatabaseReadOnly,
-} from '../../../src/adapters/db/audit-export-query';
-import { type DbHandle, openDatabase } from '../../../src/adapters/db/open-db';
+import { createSqliteAuditExportSource } from '../../../src/adapters/db/audit-export-query';
+import { type DbHandle, openDatabase, openDatabaseReadOnly } from '../../../src/adapters/db/open-db';
 import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
 import type { AuditExportRow } from '../../../src/app/audit-ports';
 import { buildNewGrant, buildNewRequest, T0 } from '../../support/builders';
