@@ -32,6 +32,8 @@ export type Approved = {
   readonly grantId?: string | undefined;
   /** Earlier votes taken back at this click because their approvers no longer approve this resource. */
   readonly withdrawn: readonly Withdrawn[];
+  /** How many votes the resource needs, as counted at this click. */
+  readonly needed: number;
 };
 
 /** Why `voter`'s vote on `request` would not count now, or `undefined` when it does. */
@@ -44,7 +46,7 @@ function voteRefusal(resource: Resource, request: AccessRequest, voter: Actor): 
 }
 
 /**
- * The rights a vote depends on, re-read from Slack now (issue 9, item 5): the requester must still be
+ * The rights a vote depends on, re-read from Slack now: the requester must still be
  * allowed to ask, and — when this vote may complete the quorum — every earlier voter must still be an
  * approver, or their vote is withdrawn. Slack not answering for any of them is `RIGHTS_UNVERIFIED`
  * (nothing is recorded; the approver may click again), never a pass.
@@ -125,7 +127,7 @@ export const approveRequest =
     // One vote at a time per request, so the rights re-read for a quorum are those of every vote it counts.
     const counted = await deps.locks.run(`approve:${cmd.requestId}`, () => countVote(deps, cmd));
     if (!counted.ok) return counted;
-    const { request, tally } = counted.value;
+    const { request, resource, tally } = counted.value;
     const { extension, withdrawn } = tally;
     if (extension !== undefined) {
       await announceExtension(deps, request.id, extension);
@@ -133,6 +135,7 @@ export const approveRequest =
         request: deps.requests.get(request.id) ?? request,
         approvals: tally.approvals,
         withdrawn,
+        needed: resource.approvals,
       });
     }
     refreshCard(deps, request.id);
@@ -154,6 +157,7 @@ export const approveRequest =
       approvals: tally.approvals,
       grantId: tally.grantId,
       withdrawn,
+      needed: resource.approvals,
     });
   };
 
@@ -161,7 +165,7 @@ export const approveRequest =
 async function countVote(
   deps: Deps,
   cmd: { requestId: string; actor: Actor },
-): Promise<Result<{ request: AccessRequest; tally: Tally }, DecideError>> {
+): Promise<Result<{ request: AccessRequest; resource: Resource; tally: Tally }, DecideError>> {
   const auth = authorize(deps, cmd.requestId, cmd.actor, true);
   if (!auth.ok) {
     if (auth.detail?.['state'] === 'timed_out') {
@@ -241,5 +245,5 @@ async function countVote(
       ? err('NOT_PENDING', { requestId: request.id, state })
       : err(outcome.error);
   }
-  return ok({ request, tally: outcome.value });
+  return ok({ request, resource, tally: outcome.value });
 }

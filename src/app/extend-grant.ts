@@ -21,6 +21,9 @@ export type ExtensionError =
   | 'NOT_REQUESTER'
   | StandingRefusal;
 
+/** The extension request as stored, and the channel whose approvers were asked (the resource's). */
+export type ExtensionAsked = AccessRequest & { readonly approversChannel: string };
+
 /** What an approved extension did, or why it could not. */
 export type ExtensionOutcome =
   | { readonly extended: Grant; readonly previousEnd: Date }
@@ -180,7 +183,7 @@ export const requestExtension =
     grantId: string;
     actor: Actor;
     durationMs: number;
-  }): Promise<Result<AccessRequest, ExtensionError>> => {
+  }): Promise<Result<ExtensionAsked, ExtensionError>> => {
     const grant = deps.grants.get(cmd.grantId);
     if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
     if (grant.requesterId !== cmd.actor.userId) return err('NOT_YOUR_GRANT', { grantId: grant.id });
@@ -235,7 +238,7 @@ export const requestExtension =
           kind: 'extension',
           durationMs: cmd.durationMs,
           currentEnd: grant.expiresAt.toISOString(),
-          // What the export shows of the extension, in the chain too (issue 9).
+          // What the export shows of the extension, in the chain too.
           resourceId: request.resourceId,
           source: request.source?.cidr,
           reason: request.reason,
@@ -248,5 +251,5 @@ export const requestExtension =
     else deps.wakeup.wake();
     const stored = deps.requests.get(id);
     if (stored === undefined) throw new Error(`extension request ${id} vanished after insert`);
-    return ok(stored);
+    return ok({ ...stored, approversChannel: resource.channel });
   };

@@ -6,6 +6,7 @@ import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import type { AppDeps } from './deps';
+import type { ApprovalCard } from './notices';
 import { deliver, describeError, loadCard } from './notify';
 import type { OpenGrant } from './open-grant';
 
@@ -36,7 +37,12 @@ export type SubmitError =
   | StandingRefusal
   | CidrError;
 
-export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
+export type Submitted = {
+  readonly request: AccessRequest;
+  readonly autoApproved: boolean;
+  /** The approval card as it stands after submitting, for the requester's answer. */
+  readonly card: ApprovalCard | undefined;
+};
 
 /** Validates everything a request says against the policy, before anything is stored. Pure. */
 export function validateRequest(
@@ -194,7 +200,7 @@ export const submitRequest =
         type: 'request.approved',
         requestId: id,
         grantId: grant.id,
-        // `note` and `expiresAt` put in the chain what the export shows (issue 9).
+        // `note` and `expiresAt` put in the chain what the export shows.
         details: {
           ...(breakGlass ? { breakGlass: true } : { auto: true }),
           note,
@@ -213,6 +219,7 @@ export const submitRequest =
     return ok({
       request: deps.requests.get(id) ?? created.request,
       autoApproved: created.grantId !== undefined,
+      card: loadCard(deps, id),
     });
   };
 
