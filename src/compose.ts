@@ -220,7 +220,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const useCases = createUseCases(deps);
   const refresher = createHomeRefresher({
     client: slackClient(),
-    ctx: { uc: useCases, clock, logger },
+    ctx: { useCases, clock, logger },
     logger,
     clock,
     timers,
@@ -302,7 +302,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     appToken: env.slackAppToken,
     apiUrl: env.slackApiUrl,
     clientOptions: clientOptions(),
-    context: { uc: useCases, clock, logger, home: refresher },
+    context: { useCases, clock, logger, home: refresher },
     timers,
     backoff: opts.slackBackoff,
   });

@@ -87,6 +87,8 @@ export type Approved = {
   readonly grantId?: string | undefined;
   /** Earlier votes taken back at this click because their approvers no longer approve this resource. */
   readonly withdrawn: readonly Withdrawn[];
+  /** How many votes the resource needs, as counted at this click. */
+  readonly needed: number;
 };
 
 /** Why `voter`'s vote on `request` would not count now, or `undefined` when it does. */
@@ -180,7 +182,7 @@ export const approveRequest =
     // One vote at a time per request, so the rights re-read for a quorum are those of every vote it counts.
     const counted = await deps.locks.run(`approve:${cmd.requestId}`, () => countVote(deps, cmd));
     if (!counted.ok) return counted;
-    const { request, tally } = counted.value;
+    const { request, resource, tally } = counted.value;
     const { extension, withdrawn } = tally;
     if (extension !== undefined) {
       await announceExtension(deps, request.id, extension);
@@ -188,6 +190,7 @@ export const approveRequest =
         request: deps.requests.get(request.id) ?? request,
         approvals: tally.approvals,
         withdrawn,
+        needed: resource.approvals,
       });
     }
     deps.notices.refreshCard(request.id);
@@ -209,6 +212,7 @@ export const approveRequest =
       approvals: tally.approvals,
       grantId: tally.grantId,
       withdrawn,
+      needed: resource.approvals,
     });
   };
 
@@ -216,7 +220,7 @@ export const approveRequest =
 async function countVote(
   deps: Deps,
   cmd: { requestId: string; actor: Actor },
-): Promise<Result<{ request: AccessRequest; tally: Tally }, ApproveError>> {
+): Promise<Result<{ request: AccessRequest; resource: Resource; tally: Tally }, ApproveError>> {
   const auth = authorize(deps, cmd.requestId, cmd.actor, true);
   if (!auth.ok) {
     if (auth.error === 'NOT_PENDING' && auth.detail.state === 'timed_out') {
@@ -295,5 +299,5 @@ async function countVote(
       ? err('NOT_PENDING', { requestId: request.id, state })
       : err(outcome.error);
   }
-  return ok({ request, tally: outcome.value });
+  return ok({ request, resource, tally: outcome.value });
 }

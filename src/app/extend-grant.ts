@@ -31,6 +31,9 @@ export type ExtensionError =
   /** Milliseconds: the resource's `maxDuration`, what the grant has had so far, and what is left of it. */
   | Err<'EXTENSION_TOO_LONG', { readonly max: number; readonly used: number; readonly available: number }>;
 
+/** The extension request as stored, and the channel whose approvers were asked (the resource's). */
+export type ExtensionAsked = AccessRequest & { readonly approversChannel: string };
+
 /** What an approved extension did, or why it could not. */
 export type ExtensionOutcome =
   | { readonly extended: Grant; readonly previousEnd: Date }
@@ -200,7 +203,7 @@ export const requestExtension =
     grantId: string;
     actor: Actor;
     durationMs: number;
-  }): Promise<Result<AccessRequest, ExtensionError>> => {
+  }): Promise<Result<ExtensionAsked, ExtensionError>> => {
     const grant = deps.grants.get(cmd.grantId);
     if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
     if (grant.requesterId !== cmd.actor.userId) return err('NOT_YOUR_GRANT', { grantId: grant.id });
@@ -268,5 +271,5 @@ export const requestExtension =
     else deps.wakeup.wake();
     const stored = deps.requests.get(id);
     if (stored === undefined) throw new Error(`extension request ${id} vanished after insert`);
-    return ok(stored);
+    return ok({ ...stored, approversChannel: resource.channel });
   };

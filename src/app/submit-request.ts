@@ -6,6 +6,7 @@ import { type Actor, findResource, mayRequest, type Resource, standingRefusal } 
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
+import type { ApprovalCard } from './notices';
 import { describeError, type Notices } from './notify';
 import type { OpenGrant } from './open-grant';
 import type {
@@ -65,7 +66,12 @@ export type RequestCheckError =
 
 export type SubmitError = RequestCheckError | Err<'UNKNOWN_RESOURCE', { readonly resourceId: string }>;
 
-export type Submitted = { readonly request: AccessRequest; readonly autoApproved: boolean };
+export type Submitted = {
+  readonly request: AccessRequest;
+  readonly autoApproved: boolean;
+  /** The approval card as it stands after submitting, for the requester's answer. */
+  readonly card: ApprovalCard | undefined;
+};
 
 /** Validates everything a request says against the policy, before anything is stored. Pure. */
 export function validateRequest(
@@ -240,6 +246,7 @@ export const submitRequest =
     return ok({
       request: deps.requests.get(id) ?? created.request,
       autoApproved: created.grantId !== undefined,
+      card: deps.notices.card(id),
     });
   };
 

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { Clock, Logger, Timers } from '../../app/ports';
 import { type Backoff, createRetrier, SLACK_BACKOFF } from './connection';
 import type { ListenerContext } from './context';
-import { registerListeners } from './listeners';
+import { mountListeners } from './listeners';
 import { boltLogger } from './logger';
 
 export type SlackAppOptions = {
@@ -158,9 +158,7 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
       clientOptions,
       deferInitialization: true,
     });
-    const { drain, settled } = trackInFlight(app);
-    registerListeners(app, opts.context);
-    logListenerErrors(app, log);
+    const { drain, settled } = mountListeners(app, opts.context);
     const socket = superviseSocket({
       app,
       client: receiver.client,
@@ -199,9 +197,7 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
     unhandledRequestHandler: unacknowledged(log),
   });
   const app = new App({ token: opts.botToken, receiver, logger, clientOptions, deferInitialization: true });
-  const { drain, settled } = trackInFlight(app);
-  registerListeners(app, opts.context);
-  logListenerErrors(app, log);
+  const { drain, settled } = mountListeners(app, opts.context);
   // HTTP mode has nothing to keep connected: once `auth.test` has accepted the token, Bolt is ready.
   let ready = false;
   const connection = createRetrier({
@@ -663,46 +659,6 @@ const field = (value: unknown, key: string): unknown =>
 function envelopeIdOf(value: unknown): string | undefined {
   const id = field(value, 'envelope_id');
   return typeof id === 'string' ? id : undefined;
-}
-
-/** The global error handler: logs every listener or middleware failure once, then hands it to the receiver's handler. */
-function logListenerErrors(app: App, log: Logger): void {
-  app.error(async (error) => {
-    log.error({ err: describe(error), code: error.code }, 'Slack listener failed');
-    throw error;
-  });
-}
-
-/** How long shutdown waits for listeners already running (an approval mid-way through opening rules). */
-const DRAIN_TIMEOUT_MS = 20_000;
-
-/**
- * Counts listeners in progress, so shutdown can let them finish (their AWS calls and database
- * writes) instead of cutting them off half-way. Returns the function that waits for them.
- */
-function trackInFlight(app: App): { drain: () => Promise<void>; settled: () => Promise<void> } {
-  const running = new Set<Promise<void>>();
-  app.use(async ({ next }) => {
-    const work = next();
-    running.add(work);
-    try {
-      await work;
-    } finally {
-      running.delete(work);
-    }
-  });
-  const settled = async (): Promise<void> => {
-    while (running.size > 0) await Promise.allSettled([...running]);
-  };
-  const drain = async (): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
-    });
-    await Promise.race([settled(), timeout]);
-    clearTimeout(timer);
-  };
-  return { drain, settled };
 }
 
 /** Bolt accepts timestamps ahead of now; a request signed more than five minutes ahead is refused too. */

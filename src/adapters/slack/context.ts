@@ -1,5 +1,7 @@
 import type { Clock, Logger } from '../../app/ports';
 import type { UseCases } from '../../app/use-cases';
+import type { Actor } from '../../domain/policy';
+import type { Message } from './reply';
 
 /** Publishes and refreshes App Home tabs (see home-refresher.ts). */
 export type HomePublisher = {
@@ -10,8 +12,24 @@ export type HomePublisher = {
 
 /** What every listener gets: the use cases, the clock, the logger and the Home publisher. Nothing else. */
 export type ListenerContext = {
-  readonly uc: UseCases;
+  readonly useCases: UseCases;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly home?: HomePublisher | undefined;
+};
+
+/**
+ * What the listener middleware (listeners/middleware.ts) puts on Bolt's `context` for a command, a
+ * button, a form or the Home tab, before the listener runs.
+ */
+export type Scope = {
+  /** Who typed, clicked, submitted or opened. */
+  readonly userId: string;
+  /**
+   * That person as Slack says now, checked against where the payload was signed. Looked up on first
+   * use — after the ack — and once per payload however often it is asked for.
+   */
+  readonly actor: () => Promise<Actor>;
+  /** Answers that person privately: a command or button by its `response_url`, a form by direct message. */
+  readonly reply: (message: Message) => Promise<void>;
 };

@@ -66,14 +66,14 @@ export function createHomeRefresher(deps: {
   };
 
   const publishNow = async (userId: string): Promise<void> => {
-    const actor = await deps.ctx.uc.directory.actor(userId);
-    const dashboard = deps.ctx.uc.dashboard(actor);
+    const actor = await deps.ctx.useCases.directory.actor(userId);
+    const dashboard = deps.ctx.useCases.dashboard(actor);
     await deps.client.views.publish({
       user_id: userId,
       view: homeView({
         ...dashboard,
         now: deps.ctx.clock.now(),
-        warnBefore: deps.ctx.uc.policy().warnBefore,
+        warnBefore: deps.ctx.useCases.policy().warnBefore,
       }),
     });
   };

@@ -1,5 +1,6 @@
 import type { RespondFn, types } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
+import { describeError } from '../../app/notify';
 import type { Logger } from '../../app/ports';
 
 export type Message = { readonly text: string; readonly blocks?: types.KnownBlock[] | undefined };
@@ -30,7 +31,10 @@ export async function replyPrivately(
       });
       return;
     } catch (error) {
-      route.logger.warn({ err: String(error) }, 'response_url failed; falling back to chat.postEphemeral');
+      route.logger.warn(
+        { err: describeError(error) },
+        'response_url failed; falling back to chat.postEphemeral',
+      );
     }
   }
   if (route.channel !== undefined) {
@@ -44,7 +48,7 @@ export async function replyPrivately(
       return;
     } catch (error) {
       route.logger.warn(
-        { err: String(error) },
+        { err: describeError(error) },
         'chat.postEphemeral failed; falling back to a direct message',
       );
     }
@@ -52,6 +56,9 @@ export async function replyPrivately(
   try {
     await route.client.chat.postMessage({ channel: route.user, text: message.text, blocks });
   } catch (error) {
-    route.logger.error({ err: String(error), user: route.user }, 'could not reply to the user by any route');
+    route.logger.error(
+      { err: describeError(error), user: route.user },
+      'could not reply to the user by any route',
+    );
   }
 }

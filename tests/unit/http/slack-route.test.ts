@@ -34,7 +34,7 @@ describe('the Slack route behind the HTTP router', () => {
     logger = new MemoryLogger();
     // The listeners registered by hallpass are not reached here; the test's own commands are.
     const context: ListenerContext = {
-      uc: {} as UseCases,
+      useCases: {} as UseCases,
       clock: { now: () => new Date() },
       logger,
     };

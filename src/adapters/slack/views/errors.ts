@@ -1,5 +1,6 @@
 import type { validateRequest } from '../../../app/submit-request';
 import type { UseCases } from '../../../app/use-cases';
+import type { FormError } from '../../../app/validate-request-form';
 import type { parseCommand } from '../../../domain/command';
 import { formatDuration } from '../../../domain/duration';
 import type { Err, FailureOf } from '../../../domain/result';
@@ -31,11 +32,6 @@ type SlackFailure =
         readonly need: number | undefined;
       }
     >
-  // The request form's own checks, beside its fields.
-  | Err<'INVALID_DURATION' | 'ZERO_DURATION', { readonly input: string }>
-  | Err<'MISSING_REASON'>
-  | Err<'REASON_TOO_LONG', { readonly length: number; readonly max: number }>
-  | Err<'UNKNOWN_RESOURCE', { readonly resourceId: string }>
   /** The Extend button of a grant that is gone (`grantId`: the button's value). */
   | Err<'UNKNOWN_GRANT', { readonly grantId: string | undefined }>
   /** Someone who may ask for nothing here at all, or who asks for admin rights. */
@@ -50,6 +46,7 @@ export type Failure =
   | { [K in Answered]: FailureOf<UseCases[K]> }[Answered]
   | FailureOf<typeof parseCommand>
   | FailureOf<typeof validateRequest>
+  | FormError
   | SlackFailure;
 
 export type FailureCode = Failure['error'];

@@ -1,6 +1,5 @@
 import type { AllMiddlewareArgs, SlackEventMiddlewareArgs } from '@slack/bolt';
-import type { ListenerContext } from '../../context';
-import { originOf } from '../../origin';
+import type { ListenerContext, Scope } from '../../context';
 import { homeView } from '../../views/home';
 
 /**
@@ -9,21 +8,17 @@ import { homeView } from '../../views/home';
  */
 export const appHomeOpened =
   (ctx: ListenerContext) =>
-  async ({ event, body, client }: SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs) => {
+  async ({
+    event,
+    client,
+    context,
+  }: SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs<Scope>): Promise<void> => {
     if (event.tab !== 'home') return;
-    try {
-      if (ctx.home !== undefined) {
-        await ctx.home.publish(event.user);
-        return;
-      }
-      const actor = await ctx.uc.directory.actor(event.user, originOf(body));
-      const view = homeView({
-        ...ctx.uc.dashboard(actor),
-        now: ctx.clock.now(),
-        warnBefore: ctx.uc.policy().warnBefore,
-      });
-      await client.views.publish({ user_id: event.user, view });
-    } catch (error) {
-      ctx.logger.error({ err: String(error), user: event.user }, 'could not publish the Home tab');
-    }
+    if (ctx.home !== undefined) return ctx.home.publish(event.user);
+    const view = homeView({
+      ...ctx.useCases.dashboard(await context.actor()),
+      now: ctx.clock.now(),
+      warnBefore: ctx.useCases.policy().warnBefore,
+    });
+    await client.views.publish({ user_id: event.user, view });
   };

@@ -22,27 +22,23 @@ export const subteamChanged =
   async ({
     event,
   }: SlackEventMiddlewareArgs<'subteam_members_changed' | 'subteam_updated'> & AllMiddlewareArgs) => {
-    try {
-      if (event.type === 'subteam_members_changed') {
-        const parsed = membersChanged.safeParse(event);
-        if (!parsed.success) return ctx.logger.warn({ type: event.type }, 'ignored a malformed group event');
-        ctx.uc.directory.groupsChanged({
-          subteamId: parsed.data.subteam_id,
-          removedUsers: parsed.data.removed_users ?? [],
-          disabled: false,
-        });
-      } else {
-        const parsed = updated.safeParse(event);
-        if (!parsed.success) return ctx.logger.warn({ type: event.type }, 'ignored a malformed group event');
-        ctx.uc.directory.groupsChanged({
-          subteamId: parsed.data.subteam.id,
-          removedUsers: [],
-          // A disabled group keeps its members in the event; it grants nothing any more.
-          disabled: (parsed.data.subteam.date_delete ?? 0) > 0,
-        });
-      }
-      ctx.home?.changed?.();
-    } catch (error) {
-      ctx.logger.error({ err: String(error), type: event.type }, 'could not apply a group change');
+    if (event.type === 'subteam_members_changed') {
+      const parsed = membersChanged.safeParse(event);
+      if (!parsed.success) return ctx.logger.warn({ type: event.type }, 'ignored a malformed group event');
+      ctx.useCases.directory.groupsChanged({
+        subteamId: parsed.data.subteam_id,
+        removedUsers: parsed.data.removed_users ?? [],
+        disabled: false,
+      });
+    } else {
+      const parsed = updated.safeParse(event);
+      if (!parsed.success) return ctx.logger.warn({ type: event.type }, 'ignored a malformed group event');
+      ctx.useCases.directory.groupsChanged({
+        subteamId: parsed.data.subteam.id,
+        removedUsers: [],
+        // A disabled group keeps its members in the event; it grants nothing any more.
+        disabled: (parsed.data.subteam.date_delete ?? 0) > 0,
+      });
     }
+    ctx.home?.changed?.();
   };

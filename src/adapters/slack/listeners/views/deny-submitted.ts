@@ -1,26 +1,21 @@
-import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK } from '../../ids';
-import { originOf } from '../../origin';
 import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
+import type { FormArgs } from './form';
 
-/** The deny modal's submit: the optional reason, then the same authorization as any click. */
+/** The deny modal's submit (acked at once): the optional reason, then the same authorization as any click. */
 export const denySubmitted =
   (ctx: ListenerContext) =>
-  async ({ ack, body, view, client }: SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs) => {
-    await ack();
-    const user = body.user.id;
+  async ({ view, client, context }: FormArgs): Promise<void> => {
     const requestId = view.private_metadata;
     const reason = view.state.values[BLOCK.denyReason]?.[ACTION.denyReasonInput]?.value ?? undefined;
-    try {
-      const actor = await ctx.uc.directory.actor(user, originOf(body));
-      const result = await ctx.uc.denyRequest({ requestId, actor, reason });
-      if (!result.ok) {
-        const channel = ctx.uc.cardOf(requestId)?.request.message?.channel;
-        await replyPrivately({ client, channel, user, logger: ctx.logger }, { text: errorText(result) });
-      }
-    } catch (error) {
-      ctx.logger.error({ err: String(error), user }, 'deny failed');
-    }
+    const result = await ctx.useCases.denyRequest({ requestId, actor: await context.actor(), reason });
+    if (result.ok) return;
+    // A refusal goes where the approval message is, so the approver sees it beside the card.
+    const channel = ctx.useCases.cardOf(requestId)?.request.message?.channel;
+    await replyPrivately(
+      { client, channel, user: context.userId, logger: ctx.logger },
+      { text: errorText(result) },
+    );
   };

@@ -1,37 +1,31 @@
-import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
-import { looksLikeDuration, parseDuration } from '../../../../domain/duration';
-import { err } from '../../../../domain/result';
+import { readDuration } from '../../../../app/validate-request-form';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK } from '../../ids';
-import { originOf } from '../../origin';
-import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
+import type { FormRead } from '../middleware';
+import type { FormArgs, SubmittedArgs } from './form';
 
-/** The extend form's submit: a bad duration is shown beside the field; otherwise the extension is asked for. */
+/** The extend form as read: the duration asked for, and as typed (for the answer). */
+export type ExtendForm = { readonly durationMs: number; readonly text: string };
+
+/** The extend form's check, before the ack: a duration that does not parse, or is zero, is shown beside the field. */
+export async function readExtendForm({ view }: FormArgs): Promise<FormRead<ExtendForm>> {
+  const text = view.state.values[BLOCK.extendDuration]?.[ACTION.extendDurationInput]?.value?.trim() ?? '';
+  const result = readDuration(text);
+  if (result.ok) return { ok: true, value: { durationMs: result.value, text } };
+  return { ok: false, errors: { [BLOCK.extendDuration]: errorText(result) } };
+}
+
+/** The extend form's submit, acked: the extension is asked for and the outcome sent as a DM. */
 export const extendSubmitted =
   (ctx: ListenerContext) =>
-  async ({ ack, body, view, client }: SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs) => {
-    const user = body.user.id;
+  async ({ view, context }: SubmittedArgs<ExtendForm>): Promise<void> => {
     const grantId = view.private_metadata;
-    const text = view.state.values[BLOCK.extendDuration]?.[ACTION.extendDurationInput]?.value?.trim() ?? '';
-    const durationMs = looksLikeDuration(text) ? parseDuration(text) : undefined;
-    if (durationMs === undefined || durationMs === 0) {
-      const code = durationMs === 0 ? 'ZERO_DURATION' : 'INVALID_DURATION';
-      await ack({
-        response_action: 'errors',
-        errors: { [BLOCK.extendDuration]: errorText(err(code, { input: text })) },
-      });
-      return;
-    }
-    await ack();
-    try {
-      const actor = await ctx.uc.directory.actor(user, originOf(body));
-      const result = await ctx.uc.requestExtension({ grantId, actor, durationMs });
-      const message = result.ok
+    const { durationMs, text } = context.form;
+    const result = await ctx.useCases.requestExtension({ grantId, actor: await context.actor(), durationMs });
+    await context.reply(
+      result.ok
         ? { text: `Asked for ${text} more on grant ${grantId} (request ${result.value.id}).` }
-        : { text: errorText(result) };
-      await replyPrivately({ client, user, logger: ctx.logger }, message);
-    } catch (error) {
-      ctx.logger.error({ err: String(error), user }, 'extend failed');
-    }
+        : { text: errorText(result) },
+    );
   };

@@ -1,102 +1,94 @@
-import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
-import { validateRequest } from '../../../../app/submit-request';
-import { MAX_REASON_LENGTH } from '../../../../domain/command';
-import { looksLikeDuration, parseDuration } from '../../../../domain/duration';
-import { findResource } from '../../../../domain/policy';
-import { err } from '../../../../domain/result';
+import {
+  checkRequestForm,
+  type FormErrors,
+  type FormRequest,
+  type RequestFormField,
+  readRequestForm,
+} from '../../../../app/validate-request-form';
 import type { ListenerContext } from '../../context';
 import { ACTION, BLOCK, BREAK_GLASS_OPTION } from '../../ids';
-import { originOf } from '../../origin';
-import { replyPrivately } from '../../reply';
 import { errorText } from '../../views/errors';
 import { noticeMessage } from '../../views/notices';
-
-const ADDRESS_ERRORS = new Set([
-  'ADDRESS_REQUIRED',
-  'ADDRESS_NOT_APPLICABLE',
-  'INVALID_ADDRESS',
-  'ADDRESS_HOST_BITS_SET',
-  'ADDRESS_TOO_WIDE',
-]);
-const DURATION_ERRORS = new Set(['DURATION_REQUIRED', 'DURATION_TOO_SHORT', 'DURATION_TOO_LONG']);
-const REASON_ERRORS = new Set(['BREAK_GLASS_REASON_TOO_SHORT']);
+import type { FormRead } from '../middleware';
+import type { FormArgs, SubmittedArgs } from './form';
 
 /**
- * The request form's submit. Mistakes are shown beside the field in the still-open modal
- * (`response_action: errors`); a valid request is submitted and the outcome sent as a DM.
+ * How long the form's check waits for the directory before acking anyway. Slack allows 3 seconds; a
+ * cold user-group cache can take longer, and then the person's rights are checked after the ack by
+ * `submitRequest`, whose refusal comes as a direct message instead of beside the field.
  */
+export const FORM_ACTOR_WAIT_MS = 1_500;
+
+/** The request modal's block for each field. */
+const BLOCK_OF: Readonly<Record<RequestFormField, string>> = {
+  duration: BLOCK.requestDuration,
+  reason: BLOCK.requestReason,
+  resource: BLOCK.requestResource,
+  address: BLOCK.requestAddress,
+  breakGlass: BLOCK.requestBreakGlass,
+};
+const FIELDS = Object.keys(BLOCK_OF) as RequestFormField[];
+
+/** Each field's error, said beside its block. */
+function besideFields(errors: FormErrors): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const field of FIELDS) {
+    const result = errors[field];
+    if (result !== undefined) shown[BLOCK_OF[field]] = errorText(result);
+  }
+  return shown;
+}
+
+/** `promise`'s value, or `undefined` if it takes longer than `ms` (real time: it bounds Slack's wait, not a schedule). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The request form's check, before the ack. What the form alone gets wrong is found without any call
+ * (`readRequestForm`); then the person's rights and the policy's rules (`checkRequestForm`), if the
+ * directory says who they are in time. Mistakes are shown beside their field in the still-open modal.
+ */
+export const readRequestSubmit =
+  (ctx: ListenerContext) =>
+  async ({ view, context }: FormArgs): Promise<FormRead<FormRequest>> => {
+    const values = view.state.values;
+    const read = readRequestForm(
+      {
+        resourceId:
+          values[BLOCK.requestResource]?.[ACTION.requestResourceSelect]?.selected_option?.value ?? '',
+        duration: values[BLOCK.requestDuration]?.[ACTION.requestDurationInput]?.value ?? '',
+        address: values[BLOCK.requestAddress]?.[ACTION.requestAddressInput]?.value ?? '',
+        reason: values[BLOCK.requestReason]?.[ACTION.requestReasonInput]?.value ?? '',
+        breakGlass:
+          values[BLOCK.requestBreakGlass]?.[ACTION.requestBreakGlassInput]?.selected_options?.some(
+            (o) => o.value === BREAK_GLASS_OPTION,
+          ) ?? false,
+      },
+      ctx.useCases.policy(),
+    );
+    if (!read.ok) return { ok: false, errors: besideFields(read.errors) };
+    const actor = await within(context.actor(), FORM_ACTOR_WAIT_MS);
+    const refused = actor === undefined ? undefined : checkRequestForm(read.resource, read.request, actor);
+    if (refused !== undefined) return { ok: false, errors: besideFields(refused) };
+    return { ok: true, value: read.request };
+  };
+
+/** The request form's submit, acked: the request is submitted and the outcome sent as a DM. */
 export const requestSubmitted =
   (ctx: ListenerContext) =>
-  async ({ ack, body, view, client }: SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs) => {
-    const user = body.user.id;
-    const values = view.state.values;
-    const resourceId =
-      values[BLOCK.requestResource]?.[ACTION.requestResourceSelect]?.selected_option?.value ?? '';
-    const durationText = values[BLOCK.requestDuration]?.[ACTION.requestDurationInput]?.value?.trim() ?? '';
-    const addressText = values[BLOCK.requestAddress]?.[ACTION.requestAddressInput]?.value?.trim() ?? '';
-    const reason = values[BLOCK.requestReason]?.[ACTION.requestReasonInput]?.value?.trim() ?? '';
-    const breakGlass =
-      values[BLOCK.requestBreakGlass]?.[ACTION.requestBreakGlassInput]?.selected_options?.some(
-        (o) => o.value === BREAK_GLASS_OPTION,
-      ) ?? false;
-
-    const errors: Record<string, string> = {};
-    let durationMs: number | undefined;
-    if (durationText !== '') {
-      durationMs = looksLikeDuration(durationText) ? parseDuration(durationText) : undefined;
-      if (durationMs === undefined)
-        errors[BLOCK.requestDuration] = errorText(err('INVALID_DURATION', { input: durationText }));
-      else if (durationMs === 0)
-        errors[BLOCK.requestDuration] = errorText(err('ZERO_DURATION', { input: durationText }));
-    }
-    if (reason === '') errors[BLOCK.requestReason] = errorText(err('MISSING_REASON'));
-    if (reason.length > MAX_REASON_LENGTH) {
-      errors[BLOCK.requestReason] = errorText(
-        err('REASON_TOO_LONG', { length: reason.length, max: MAX_REASON_LENGTH }),
-      );
-    }
-    const cmd = {
-      resourceId,
-      durationMs,
-      address: addressText === '' ? undefined : addressText,
-      reason,
-      breakGlass,
-    };
-    const actor = await ctx.uc.directory.actor(user, originOf(body));
-    const resource = findResource(ctx.uc.policy(), resourceId);
-    if (resource === undefined)
-      errors[BLOCK.requestResource] = errorText(err('UNKNOWN_RESOURCE', { resourceId }));
-    if (resource !== undefined && Object.keys(errors).length === 0) {
-      const valid = validateRequest(resource, { actor, ...cmd });
-      if (!valid.ok) {
-        const block = ADDRESS_ERRORS.has(valid.error)
-          ? BLOCK.requestAddress
-          : DURATION_ERRORS.has(valid.error)
-            ? BLOCK.requestDuration
-            : REASON_ERRORS.has(valid.error)
-              ? BLOCK.requestReason
-              : valid.error === 'BREAK_GLASS_NOT_ALLOWED'
-                ? BLOCK.requestBreakGlass
-                : BLOCK.requestResource;
-        errors[block] = errorText(valid);
-      }
-    }
-    if (Object.keys(errors).length > 0) {
-      await ack({ response_action: 'errors', errors });
-      return;
-    }
-    await ack();
-    const reply = (message: Parameters<typeof replyPrivately>[1]) =>
-      replyPrivately({ client, user, logger: ctx.logger }, message);
-    try {
-      const result = await ctx.uc.submitRequest({ actor, ...cmd });
-      if (!result.ok) return reply({ text: errorText(result) });
-      const card = ctx.uc.cardOf(result.value.request.id);
-      if (card !== undefined) await reply(noticeMessage({ type: 'request-submitted', card }, 'requester'));
-    } catch (error) {
-      ctx.logger.error({ err: String(error), user }, 'request from the form failed');
-      await reply({
-        text: 'Something went wrong on hallpass’s side; nothing was changed. Please try again in a minute.',
-      });
-    }
+  async ({ context }: SubmittedArgs<FormRequest>): Promise<void> => {
+    const result = await ctx.useCases.submitRequest({ actor: await context.actor(), ...context.form });
+    if (!result.ok) return context.reply({ text: errorText(result) });
+    const { card } = result.value;
+    if (card !== undefined)
+      await context.reply(noticeMessage({ type: 'request-submitted', card }, 'requester'));
   };
