@@ -20,45 +20,40 @@ export async function replyPrivately(
   },
   message: Message,
 ): Promise<void> {
-  const { blocks } = message;
-  if (route.respond !== undefined) {
+  const { text, blocks } = message;
+  /** The routes in order of preference, each with what to log when it fails; absent ones are skipped. */
+  const routes: { readonly via: string; readonly send: () => Promise<unknown> }[] = [];
+  const { respond, channel } = route;
+  if (respond !== undefined) {
+    routes.push({
+      via: 'response_url',
+      send: () => respond({ response_type: 'ephemeral', replace_original: false, text, blocks }),
+    });
+  }
+  if (channel !== undefined) {
+    routes.push({
+      via: 'chat.postEphemeral',
+      send: () => route.client.chat.postEphemeral({ channel, user: route.user, text, blocks }),
+    });
+  }
+  routes.push({
+    via: 'a direct message',
+    send: () => route.client.chat.postMessage({ channel: route.user, text, blocks }),
+  });
+  for (const [i, r] of routes.entries()) {
     try {
-      await route.respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: message.text,
-        blocks,
-      });
+      await r.send();
       return;
     } catch (error) {
-      route.logger.warn(
-        { err: describeError(error) },
-        'response_url failed; falling back to chat.postEphemeral',
-      );
+      const next = routes[i + 1];
+      if (next !== undefined) {
+        route.logger.warn({ err: describeError(error) }, `${r.via} failed; falling back to ${next.via}`);
+      } else {
+        route.logger.error(
+          { err: describeError(error), user: route.user },
+          'could not reply to the user by any route',
+        );
+      }
     }
-  }
-  if (route.channel !== undefined) {
-    try {
-      await route.client.chat.postEphemeral({
-        channel: route.channel,
-        user: route.user,
-        text: message.text,
-        blocks,
-      });
-      return;
-    } catch (error) {
-      route.logger.warn(
-        { err: describeError(error) },
-        'chat.postEphemeral failed; falling back to a direct message',
-      );
-    }
-  }
-  try {
-    await route.client.chat.postMessage({ channel: route.user, text: message.text, blocks });
-  } catch (error) {
-    route.logger.error(
-      { err: describeError(error), user: route.user },
-      'could not reply to the user by any route',
-    );
   }
 }
