@@ -327,6 +327,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const port = await http.listen(env.port);
   logger.info({ port, mode: env.mode, resources: policy.resources.length }, 'hallpass started');
 
+  /** The background work, in the order work flows: a close queues follow-ups and notices, notices refresh Home. */
+  const background = [scheduler, sweep, headLoop, followUps, outboxLoop, refresher];
+  const idleInTurn = async (): Promise<void> => {
+    for (const work of background) await work.idle();
+  };
   let stopped = false;
   return {
     port,
@@ -355,12 +360,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
       for (let round = 0; round < 3; round++) {
         await slack.settled();
-        await scheduler.idle();
-        await sweep.idle();
-        await headLoop.idle();
-        await followUps.idle();
-        await outboxLoop.idle();
-        await refresher.idle();
+        await idleInTurn();
       }
     },
     scheduler,
@@ -369,18 +369,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       stopped = true;
       await http.close();
       await slack.stop();
-      scheduler.stop();
-      sweep.stop();
-      outboxLoop.stop();
-      headLoop.stop();
-      await scheduler.idle();
-      await sweep.idle();
-      await headLoop.idle();
-      // What follows the last closes (backstops, cuts): reconciliation would finish it, but finish it now.
-      await followUps.idle();
-      // A delivery in flight ends within one Slack timeout; what is still waiting goes out at the next start.
-      await outboxLoop.idle();
-      await refresher.idle();
+      for (const loop of [scheduler, sweep, outboxLoop, headLoop]) loop.stop();
+      // Runs in progress finish; what follows the last closes (backstops, cuts) is finished now rather
+      // than left to reconciliation; a delivery in flight ends within one Slack timeout, and what is
+      // still waiting goes out at the next start.
+      await idleInTurn();
       handle.close();
       aws.destroy();
     },

@@ -72,16 +72,6 @@ export function ruleDescription(tags: RuleTags): string {
   );
 }
 
-/** A CIDR in one canonical spelling, so `2001:DB8:0::/64` and `2001:db8::/64` compare equal. */
-function normalizeCidr(cidr: string): string {
-  try {
-    const [addr, prefix] = ipaddr.parseCIDR(cidr.trim());
-    return `${addr.toNormalizedString()}/${prefix}`;
-  } catch {
-    return cidr.trim().toLowerCase();
-  }
-}
-
 /** EC2 may answer with protocol numbers where we sent names. */
 function normalizeProtocol(protocol: string | undefined): string | undefined {
   const p = protocol?.toLowerCase();
@@ -98,13 +88,16 @@ function matches(rule: SecurityGroupRule, groupId: string, spec: RuleSpec): bool
   if (normalizeProtocol(rule.IpProtocol) !== spec.protocol) return false;
   if (rule.FromPort !== spec.fromPort || rule.ToPort !== spec.toPort) return false;
   const cidr = spec.family === 6 ? rule.CidrIpv6 : rule.CidrIpv4;
-  return cidr !== undefined && normalizeCidr(cidr) === normalizeCidr(spec.cidr);
+  return cidr !== undefined && canonicalCidr(cidr) === canonicalCidr(spec.cidr);
 }
 
 const isManaged = (rule: SecurityGroupRule): boolean =>
   (rule.Tags ?? []).some((t) => t.Key === MANAGED_BY_TAG.Key && t.Value === MANAGED_BY_TAG.Value);
 
-/** A CIDR as the domain spells it (`ipaddr` canonical, IPv6 compressed), so it compares with what a hold recorded. */
+/**
+ * A CIDR as the domain spells it (`ipaddr` canonical, IPv6 compressed): one spelling per range, so
+ * `2001:DB8:0::/64` and `2001:db8::/64` compare equal, and a listed rule compares with what a hold recorded.
+ */
 function canonicalCidr(cidr: string): string {
   try {
     const [addr, prefix] = ipaddr.parseCIDR(cidr.trim());
