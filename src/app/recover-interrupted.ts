@@ -1,3 +1,4 @@
+import type { EndReason, Grant } from '../domain/grant';
 import { SYSTEM_ACTOR } from '../domain/request';
 import { describeError } from './notify';
 import type { OpenGrant } from './open-grant';
@@ -33,18 +34,10 @@ export const recoverInterrupted =
             endedBy: SYSTEM_ACTOR,
           });
           if (m.ok) {
-            deps.audit.append({
-              at: now,
-              actor: SYSTEM_ACTOR,
-              type: 'grant.recovered',
-              requestId: grant.requestId,
-              grantId: grant.id,
-              details: {
-                from: 'opening',
-                to: 'closing',
-                why: 'expired while hallpass was down',
-                endReason: 'expired',
-              },
+            recordRecovery(deps, grant, now, {
+              to: 'closing',
+              why: 'expired while hallpass was down',
+              endReason: 'expired',
             });
           }
           return m;
@@ -53,14 +46,7 @@ export const recoverInterrupted =
         continue;
       }
       try {
-        deps.audit.append({
-          at: now,
-          actor: SYSTEM_ACTOR,
-          type: 'grant.recovered',
-          requestId: grant.requestId,
-          grantId: grant.id,
-          details: { from: 'opening', to: 'opening again', why: 'interrupted while opening' },
-        });
+        recordRecovery(deps, grant, now, { to: 'opening again', why: 'interrupted while opening' });
         await use.openGrant(grant.id);
         reopened += 1;
       } catch (error) {
@@ -72,3 +58,20 @@ export const recoverInterrupted =
     }
     return { reopened, closed };
   };
+
+/** The `grant.recovered` event of a grant a crash left in `opening`: where it goes now, and why. */
+function recordRecovery(
+  deps: Pick<Deps, 'audit'>,
+  grant: Grant,
+  now: Date,
+  details: { readonly to: string; readonly why: string; readonly endReason?: EndReason },
+): void {
+  deps.audit.append({
+    at: now,
+    actor: SYSTEM_ACTOR,
+    type: 'grant.recovered',
+    requestId: grant.requestId,
+    grantId: grant.id,
+    details: { from: 'opening', ...details },
+  });
+}
