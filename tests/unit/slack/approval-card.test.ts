@@ -1,9 +1,9 @@
 import type { types } from '@slack/bolt';
 import { approvalCardMessage } from '../../../src/adapters/slack/views/approval-card';
-import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import type { ApprovalCard } from '../../../src/app/notices';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
 import type { Approval } from '../../../src/domain/request';
+import { messageProblems } from '../../support/block-kit';
 import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;

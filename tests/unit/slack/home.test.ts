@@ -1,9 +1,9 @@
 import type { types } from '@slack/bolt';
 import { HOME_LIMITS, type HomeInput, homeView } from '../../../src/adapters/slack/views/home';
-import { viewProblems } from '../../../src/adapters/slack/views/limits';
 import type { ApprovalCard } from '../../../src/app/notices';
 import type { ActiveEntry } from '../../../src/app/queries';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+import { viewProblems } from '../../support/block-kit';
 import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;

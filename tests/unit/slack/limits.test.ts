@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { blockProblems } from '../../../src/adapters/slack/views/limits';
+import { blockProblems } from '../../support/block-kit';
 
 const button = (actionId: string, over: Partial<types.Button> = {}): types.Button => ({
   type: 'button',

@@ -1,9 +1,9 @@
 import type { types } from '@slack/bolt';
 import { helpMessage } from '../../../src/adapters/slack/views/help';
-import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import { listMessage } from '../../../src/adapters/slack/views/list';
 import { resourcesMessage } from '../../../src/adapters/slack/views/resources';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+import { messageProblems } from '../../support/block-kit';
 import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;

@@ -1,13 +1,13 @@
 import type { types } from '@slack/bolt';
 import { denyModal } from '../../../src/adapters/slack/views/deny-modal';
 import { extendModal } from '../../../src/adapters/slack/views/extend-modal';
-import { viewProblems } from '../../../src/adapters/slack/views/limits';
 import {
   loadingModal,
   noResourcesModal,
   requestModal,
 } from '../../../src/adapters/slack/views/request-modal';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+import { viewProblems } from '../../support/block-kit';
 import { buildGrant, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;

@@ -1,8 +1,8 @@
 import type { types } from '@slack/bolt';
-import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import { type NoticeAudience, noticeMessage } from '../../../src/adapters/slack/views/notices';
 import type { ApprovalCard, Notice } from '../../../src/app/notices';
 import type { AwsRoleResource, SecurityGroupResource } from '../../../src/domain/policy';
+import { messageProblems } from '../../support/block-kit';
 import { buildGrant, buildRequest, buildRoleResource, buildSgResource, T0 } from '../../support/builders';
 
 const MIN = 60_000;

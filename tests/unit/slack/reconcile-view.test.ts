@@ -1,7 +1,7 @@
-import { messageProblems } from '../../../src/adapters/slack/views/limits';
 import { reconcileReportMessage } from '../../../src/adapters/slack/views/reconcile';
 import type { ReconcileReport } from '../../../src/app/notices';
 import type { ManagedRule, RuleHold } from '../../../src/app/ports';
+import { messageProblems } from '../../support/block-kit';
 import { buildGrant, T0 } from '../../support/builders';
 
 const GROUP = 'sg-0123456789abcdef0';
