@@ -152,7 +152,10 @@ export const closeGrant =
       });
     }
 
-    const denied = await cutRoleSession(deps, grantId);
+    // STS cannot end a session early: a role session that outlives its grant goes into the role's
+    // revoked-sessions policy (role-revocation.ts), pruned once it has expired by itself. A write IAM
+    // refuses throws, leaving the grant `closing` to be retried.
+    const denied = await cutSession(deps, grantId);
     deps.faults.point('close.before-closed');
 
     const endedAt = deps.clock.now();
@@ -278,19 +281,6 @@ function groupByTarget(holds: readonly RuleHold[]): RuleHold[][] {
     byRole.set(k, [...(byRole.get(k) ?? []), h]);
   }
   return [...byRole.values()];
-}
-
-/**
- * STS cannot end a session early. When a role grant ends while its session still runs (a grant
- * shorter than STS's 900 s minimum, or one ended early), the session is added to the role's
- * revoked-sessions policy (see role-revocation.ts); the due-work sweep prunes it once the session has
- * expired by itself. A write IAM refuses throws, leaving the grant `closing` to be retried.
- */
-async function cutRoleSession(
-  deps: CutSessionDeps,
-  grantId: string,
-): Promise<{ denyPolicy?: string; deniedUntil?: string }> {
-  return cutSession(deps, grantId);
 }
 
 /**
