@@ -10,7 +10,7 @@ import { denyModalValues } from '../support/slack-signing';
 const MINUTE = 60_000;
 
 /**
- * Item 1 of issue 9 from the other side: the export is derived from the chain and the tables are
+ * The export from the other side: it is derived from the chain and the tables are
  * checked against it, so in normal operation — every way a request and a grant can go — the two must
  * agree exactly, field by field, or `verify` would cry wolf.
  */

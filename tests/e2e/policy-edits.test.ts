@@ -61,7 +61,7 @@ const keysOf = (h: Harness, roleArn: string) =>
   new Set(h.sts.sessions.filter((s) => s.roleArn === roleArn).map((s) => s.accessKeyId));
 const revokes = (h: Harness) => h.ec2.calls.filter((c) => c.action === 'RevokeSecurityGroupIngress');
 
-describe('a rule is closed with what opened it (issue 8, part 3)', () => {
+describe('a rule is closed with what opened it', () => {
   let h: Harness;
   afterEach(async () => {
     await h.close();

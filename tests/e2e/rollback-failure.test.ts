@@ -24,7 +24,7 @@ resources:
     autoApprove: true
 `;
 
-describe('a rollback that fails too (issue 8, part 4)', () => {
+describe('a rollback that fails too', () => {
   let h: Harness;
   beforeEach(async () => {
     h = await startHarness({ policy: POLICY });

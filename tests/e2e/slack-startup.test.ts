@@ -36,7 +36,7 @@ const linesOf = (logger: MemoryLogger, msg: string) =>
 const failedAttempts = (logger: MemoryLogger) =>
   logger.lines.filter((l) => l.msg === SLACK_LOG.unreachable || /^Slack refused the token in /.test(l.msg));
 
-describe('Slack unreachable at start-up, HTTP mode (issue 8)', () => {
+describe('Slack unreachable at start-up, HTTP mode', () => {
   let h: Harness;
   afterEach(async () => {
     h.slack.restore();
@@ -127,7 +127,7 @@ describe('Slack unreachable at start-up, HTTP mode (issue 8)', () => {
   });
 });
 
-describe('Socket Mode reconnection (issue 8)', () => {
+describe('Socket Mode reconnection', () => {
   let bot: SocketModeBot;
   beforeEach(async () => {
     // Real timers; retries 50 ms doubling to 200 ms instead of 1 s doubling to a minute.
@@ -228,7 +228,7 @@ describe('Socket Mode reconnection (issue 8)', () => {
   }, 20_000);
 });
 
-describe('the real process with Slack refusing at start-up (issue 8)', () => {
+describe('the real process with Slack refusing at start-up', () => {
   const SECRET = 'slack-startup-signing-secret';
   /** What `src/main.ts` logs if anything ever escapes to Node's top level. */
   const UNCAUGHT = 'uncaught error (a bug)';

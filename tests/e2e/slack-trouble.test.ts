@@ -74,7 +74,7 @@ function expectOnceInOrder(h: Harness, requestId: string): void {
   }
 }
 
-describe('Slack never holds back a close (issue 8, part 2)', () => {
+describe('Slack never holds back a close', () => {
   let h: Harness;
   afterEach(async () => {
     h.slack.restore();

@@ -6,14 +6,14 @@ import {
 } from '../support/socket-mode-bot';
 
 /**
- * Socket Mode (issue 8, parts 1 and 2): the bot connects through `apps.connections.open` to a fake
+ * Socket Mode: the bot connects through `apps.connections.open` to a fake
  * Socket Mode server, which sends it garbage envelopes of every kind. None may reject unhandled
  * (Node 20 would stop the process); malformed envelopes carrying an id are acked so Slack does not
  * redeliver them; a valid command is still acked and answered. And a listener's Web API call is one
  * attempt: the socket client's own retry settings never reach the clients listeners get.
  */
 
-describe('Socket Mode (issue 8)', () => {
+describe('Socket Mode', () => {
   let bot: SocketModeBot;
   beforeEach(async () => {
     bot = await startSocketModeBot({ name: 'socket-mode-test' });

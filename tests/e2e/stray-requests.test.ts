@@ -237,7 +237,7 @@ const STRAYS: readonly Stray[] = [
   },
 ];
 
-describe('stray requests against the running process (issue 8, part 1)', () => {
+describe('stray requests against the running process', () => {
   let dir: string;
   let slack: SlackStandIn;
   let ec2: FakeEc2;

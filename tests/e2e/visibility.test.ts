@@ -53,7 +53,7 @@ async function listFor(h: Harness, user: string): Promise<string> {
   return lastReply(h.slack, user);
 }
 
-describe('who sees addresses and reasons (issue 9, items 6 and 7)', () => {
+describe('who sees addresses and reasons', () => {
   let h: Harness;
   afterEach(async () => {
     await h.close();

@@ -369,7 +369,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
     ec2 = await startFakeEc2({ groups: [GROUP_ID] });
     // STS sessions last at least 900 s, far past these grants: closing one must attach the deny policy.
     sts = await startFakeStsIam({ roles: [{ arn: ROLE_ARN, maxSessionDuration: 3600 }] });
-    // The backstops are on: every step must leave rule and backstop consistent too (issue 10).
+    // The backstops are on: every step must leave rule and backstop consistent too.
     scheduler = await startFakeScheduler({ ec2Url: ec2.url });
     // Where the group is in use, so an end cuts the connections there (cutConnections: nacl).
     ec2.addNetworkAcl({ id: ACL_ID, subnetIds: ['subnet-0a'] });

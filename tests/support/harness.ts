@@ -154,7 +154,7 @@ export async function startHarness(
     groups?: { id: string; handle: string; users: string[] }[];
     clock?: FakeClock;
     /**
-     * Reconciliation with AWS (issue 5): off unless given, so other tests' exact AWS call counts hold.
+     * Reconciliation with AWS: off unless given, so other tests' exact AWS call counts hold.
      * Given, it runs at every start-up and then every `reconcileInterval` (e.g. `60s`; `0s`: start-up only).
      */
     reconcileInterval?: string;

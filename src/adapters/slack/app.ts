@@ -15,6 +15,7 @@ import {
 } from '@slack/bolt';
 import { ErrorCode, type WebClientOptions } from '@slack/web-api';
 import { z } from 'zod';
+import { describeError } from '../../app/infra-error';
 import type { Clock, Logger, Timers } from '../../app/ports';
 import { type Backoff, createRetrier, SLACK_BACKOFF } from './connection';
 import type { ListenerContext } from './context';
@@ -238,7 +239,7 @@ class StartFailure extends Error {
     readonly setting: 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN',
     override readonly cause: unknown,
   ) {
-    super(describe(cause));
+    super(describeError(cause));
   }
 }
 
@@ -266,7 +267,7 @@ function connectionReport(log: Logger, clock: Clock): ConnectionReport {
         );
         return;
       }
-      log.warn({ attempt, err: describe(cause), retryInMs, nextAttemptAt }, SLACK_LOG.unreachable);
+      log.warn({ attempt, err: describeError(cause), retryInMs, nextAttemptAt }, SLACK_LOG.unreachable);
     },
     connected(attempts, mode) {
       log.info({ attempts, mode }, SLACK_LOG.connected);
@@ -512,7 +513,7 @@ function unroutable(req: IncomingMessage, body: Buffer): string | undefined {
  */
 function dispatchError(log: Logger): (args: ReceiverDispatchErrorHandlerArgs) => void {
   return ({ error, request, response }) => {
-    log.error({ err: describe(error), url: request.url }, 'Slack request could not be dispatched');
+    log.error({ err: describeError(error), url: request.url }, 'Slack request could not be dispatched');
     answerIfOpen(response, 500);
   };
 }
@@ -530,11 +531,11 @@ function httpEventErrorHandler(
     try {
       if (response.headersSent) return false;
       const status = error instanceof AuthorizationError ? 401 : 500;
-      log.warn({ status, err: describe(error) }, 'answered a Slack request whose processing failed');
+      log.warn({ status, err: describeError(error) }, 'answered a Slack request whose processing failed');
       answerIfOpen(response, status);
       return true;
     } catch (failure) {
-      log.error({ err: describe(failure) }, 'Slack processing error handler failed');
+      log.error({ err: describeError(failure) }, 'Slack processing error handler failed');
       return false;
     }
   };
@@ -558,10 +559,10 @@ function socketEventErrorHandler(
 ): (args: SocketModeReceiverProcessEventErrorHandlerArgs) => Promise<boolean> {
   return async ({ error, event }) => {
     try {
-      log.warn({ err: describe(error) }, 'a Socket Mode event failed');
+      log.warn({ err: describeError(error) }, 'a Socket Mode event failed');
       if (error instanceof AuthorizationError) await event.ack();
     } catch (failure) {
-      log.warn({ err: describe(failure) }, 'could not ack a failed Socket Mode event');
+      log.warn({ err: describeError(failure) }, 'could not ack a failed Socket Mode event');
     }
     return false;
   };
@@ -611,7 +612,7 @@ function guardSocketMessages(client: SocketClient, log: Logger): void {
       Promise.resolve()
         .then(() => listener.call(client, data, isBinary))
         .catch((error: unknown) =>
-          log.error({ err: describe(error) }, 'Socket Mode message handling failed'),
+          log.error({ err: describeError(error) }, 'Socket Mode message handling failed'),
         );
     }
   };
@@ -622,7 +623,7 @@ function guardSocketMessages(client: SocketClient, log: Logger): void {
     (client as unknown as { send(id: string, body: object): Promise<void> })
       .send(envelopeId, {})
       .catch((error: unknown) =>
-        log.warn({ err: describe(error) }, 'could not ack a malformed Socket Mode message'),
+        log.warn({ err: describeError(error) }, 'could not ack a malformed Socket Mode message'),
       );
   };
   client.on('ws_message', (data: unknown, isBinary: boolean) => {
@@ -648,7 +649,7 @@ function guardSocketMessages(client: SocketClient, log: Logger): void {
         return drop(`an event named like the socket client's own (${eventType})`, envelopeId);
       deliver(data, false);
     } catch (error) {
-      log.error({ err: describe(error) }, 'Socket Mode message guard failed');
+      log.error({ err: describeError(error) }, 'Socket Mode message guard failed');
     }
   });
 }
@@ -679,4 +680,3 @@ function answerIfOpen(res: ServerResponse, status: number): void {
 }
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,4 +1,5 @@
 import type { WebClient } from '@slack/web-api';
+import { describeError } from '../../app/infra-error';
 import type { Clock, Directory, GroupChange, Logger } from '../../app/ports';
 import type { Actor } from '../../domain/policy';
 import { type Account, type Installation, type Place, standingOf } from '../../domain/standing';
@@ -56,7 +57,7 @@ export function createSlackDirectory(deps: {
   const now = (): number => deps.clock.now().getTime();
   const fresh = (at: number): boolean => now() - at < ttlMs && now() >= at;
   const warn = (fields: Record<string, unknown>, error: unknown, msg: string): void =>
-    deps.logger.warn({ ...fields, err: error instanceof Error ? error.message : String(error) }, msg);
+    deps.logger.warn({ ...fields, err: describeError(error) }, msg);
 
   /** Counts the group changes Slack announced. */
   let generation = 0;

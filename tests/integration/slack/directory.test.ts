@@ -74,7 +74,7 @@ describe('the Slack directory (user-group membership)', () => {
   });
 });
 
-describe('the Slack directory: standing (issue 9, item 4)', () => {
+describe('the Slack directory: standing', () => {
   let slack: SlackStandIn;
   let clock: FakeClock;
   let logger: MemoryLogger;
@@ -167,7 +167,7 @@ describe('the Slack directory: standing (issue 9, item 4)', () => {
   });
 });
 
-describe('the Slack directory: group changes Slack announces (issue 9, item 5)', () => {
+describe('the Slack directory: group changes Slack announces', () => {
   let slack: SlackStandIn;
   let clock: FakeClock;
   const directory = () =>

@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import { checkPolicy } from '../../../src/config/policy';
 import type { Policy } from '../../../src/domain/policy';
 
-/** Who counts as anyone (issue 9, item 4): `trustedWorkspaces`, `allowGuests`, `allowExternal`. */
+/** Who counts as anyone: `trustedWorkspaces`, `allowGuests`, `allowExternal`. */
 
 const SG = {
   id: 'prod-db',

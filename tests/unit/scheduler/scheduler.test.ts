@@ -268,7 +268,7 @@ describe('scheduler', () => {
       expect(h.runs).toEqual([T0, at(2 * S)]);
     });
 
-    it('keeps arming other kinds of work on time while one kind waits for its backoff (issue 8)', async () => {
+    it('keeps arming other kinds of work on time while one kind waits for its backoff', async () => {
       // Due times per kind: a deny-policy prune that failed (still overdue), and a grant expiring in 2 s.
       const h = harness({ retry: { baseMs: 30 * S, maxMs: 60 * S, random: () => 1 } });
       const failedPrune = at(-MIN);
