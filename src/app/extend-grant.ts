@@ -29,7 +29,10 @@ export type ExtensionError =
   | Err<'NOT_REQUESTER', { readonly resourceId: string }>
   | Err<'EXTENSION_PENDING', { readonly grantId: string; readonly requestId: string }>
   /** Milliseconds: the resource's `maxDuration`, what the grant has had so far, and what is left of it. */
-  | Err<'EXTENSION_TOO_LONG', { readonly max: number; readonly used: number; readonly available: number }>;
+  | Err<
+      'EXTENSION_TOO_LONG',
+      { readonly resourceId: string; readonly max: number; readonly used: number; readonly available: number }
+    >;
 
 /** The extension request as stored, and the channel whose approvers were asked (the resource's). */
 export type ExtensionAsked = AccessRequest & { readonly approversChannel: string };
@@ -221,6 +224,7 @@ export const requestExtension =
     const room = extensionRoom(grant, resource.maxDuration);
     if (cmd.durationMs > room) {
       return err('EXTENSION_TOO_LONG', {
+        resourceId: resource.id,
         max: resource.maxDuration,
         used: grant.expiresAt.getTime() - grant.startsAt.getTime(),
         available: room,

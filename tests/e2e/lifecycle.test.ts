@@ -89,7 +89,9 @@ describe('extending a grant', () => {
     const end = grantOf(h, grantId)?.expiresAt;
     const since = h.slack.calls.length;
     await h.command(REQUESTER, `extend ${grantId} 20m`);
-    expect(await replyAfter(h.slack, REQUESTER, since)).toContain('at most 10m more');
+    expect(await replyAfter(h.slack, REQUESTER, since)).toContain(
+      '`prod-db` allows at most 1h in all from the original start; this grant has used 50m, so at most 10m more',
+    );
     expect(grantOf(h, grantId)?.expiresAt).toEqual(end);
     expect(approvalPosts(h.slack)).toHaveLength(1);
     expect(h.hallpass.useCases.overview().pending).toHaveLength(0);

@@ -55,7 +55,7 @@ const TYPICAL: { [C in FailureCode]: DetailOf<C> } = {
   NOT_YOUR_GRANT: { grantId: 'grt_theirs' },
   NOT_EXTENDABLE: { resourceId: 'prod-readonly' },
   EXTENSION_PENDING: { grantId: 'grt_mine', requestId: 'req_more' },
-  EXTENSION_TOO_LONG: { max: 3_600_000, used: 3_000_000, available: 600_000 },
+  EXTENSION_TOO_LONG: { resourceId: 'prod-db', max: 3_600_000, used: 3_000_000, available: 600_000 },
   BREAK_GLASS_NOT_ALLOWED: { resourceId: 'prod-db' },
   BREAK_GLASS_REASON_TOO_SHORT: { min: 20, length: 8 },
   ALREADY_REVIEWED: { grantId: 'grt_bg' },
@@ -128,13 +128,18 @@ describe('errorText', () => {
       ['grt_mine', 'req_more', 'cancel'],
     ],
     [
-      err('EXTENSION_TOO_LONG', { max: 3_600_000, used: 3_000_000, available: 600_000 }),
+      err('EXTENSION_TOO_LONG', {
+        resourceId: 'prod-db',
+        max: 3_600_000,
+        used: 3_000_000,
+        available: 600_000,
+      }),
       [
-        'This resource allows at most 1h in all from the original start; this grant has used 50m, so at most 10m more',
+        '`prod-db` allows at most 1h in all from the original start; this grant has used 50m, so at most 10m more',
       ],
     ],
     [
-      err('EXTENSION_TOO_LONG', { max: 3_600_000, used: 3_600_000, available: 0 }),
+      err('EXTENSION_TOO_LONG', { resourceId: 'prod-db', max: 3_600_000, used: 3_600_000, available: 0 }),
       ['cannot be extended any further'],
     ],
     [err('BREAK_GLASS_NOT_ALLOWED', { resourceId: 'prod-db' }), ['prod-db', '--break-glass']],

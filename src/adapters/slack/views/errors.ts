@@ -227,7 +227,7 @@ const SENTENCES: Sentences = {
   EXTENSION_PENDING: (d) =>
     `Grant ${echo(d.grantId)} already has an extension waiting for approval (${echo(d.requestId)}): wait for that decision, or withdraw it with \`/access cancel\`.`,
   EXTENSION_TOO_LONG: (d) => {
-    const limit = `This resource allows at most ${formatDuration(d.max)} in all from the original start; this grant has used ${formatDuration(d.used)}`;
+    const limit = `${echo(d.resourceId)} allows at most ${formatDuration(d.max)} in all from the original start; this grant has used ${formatDuration(d.used)}`;
     if (d.available < 1000) {
       return `${limit}, so it cannot be extended any further: ask for a new grant when it ends.`;
     }
