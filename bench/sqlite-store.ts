@@ -18,8 +18,8 @@ function microsPerCall(iterations: number, fn: () => unknown): number {
 }
 
 /**
- * Figure 5: the two queries the scheduler runs after every change — `dueForExpiry(now)` and
- * `nextExpiry()` — on a migrated database file holding `closed` closed grants (ended over the last
+ * Figure 5: the two queries the scheduler runs after every change — `grants.closes.due(now)` and
+ * `grants.closes.next()` — on a migrated database file holding `closed` closed grants (ended over the last
  * 30 days) and `active` active ones (expiring over the next hour). Rows are written with plain SQL
  * in one transaction (fast set-up); the queries go through the real store.
  */
@@ -89,7 +89,7 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
       { label: 'active grants in the table', value: String(active), unit: 'rows' },
       { label: 'time to write them (one transaction)', value: num(fillMs, 0), unit: 'ms' },
       {
-        label: `dueForExpiry(now), ${dueNone} due`,
+        label: `closes.due(now), ${dueNone} due`,
         value: num(
           microsPerCall(5_000, () => grants.closes.due(idle)),
           1,
@@ -97,7 +97,7 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
         unit: 'µs/call',
       },
       {
-        label: `dueForExpiry(now), ${dueTen} due`,
+        label: `closes.due(now), ${dueTen} due`,
         value: num(
           microsPerCall(5_000, () => grants.closes.due(tenDue)),
           1,
@@ -105,7 +105,7 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
         unit: 'µs/call',
       },
       {
-        label: 'nextExpiry()',
+        label: 'closes.next()',
         value: num(
           microsPerCall(5_000, () => grants.closes.next()),
           1,
@@ -128,7 +128,7 @@ export function measureSqliteStore(closed: number, active: number): Row[] {
         ),
         unit: 'µs/call',
       },
-      { label: 'dueForExpiry query plan', value: plan, unit: '', note: true },
+      { label: 'closes.due query plan', value: plan, unit: '', note: true },
     ];
   } finally {
     handle.close();
