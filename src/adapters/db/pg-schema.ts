@@ -16,9 +16,10 @@
  *
  * Keeping the two in step: change schema.ts and this file in the same commit, then run both
  * `npm run db:generate` and `npm run db:generate:pg`. The value lists, CHECKs (names and expressions)
- * and partial-index predicates come from `schema-shared.ts`, so they cannot differ;
- * `tests/integration/db/pg-schema.test.ts` compares the migrated databases' tables, columns and
- * nullability, CHECKs and audit triggers on both engines and fails on any drift.
+ * and partial-index predicates come from `schema-shared.ts`, so they cannot differ. Drift fails
+ * `tests/integration/db/pg-schema.test.ts` (tables, columns, nullability, defaults, keys, indexes,
+ * CHECKs and foreign keys of the two migrated databases, and their answers to the same rows) and
+ * `pg-audit-triggers.test.ts` (the audit triggers' answers to the same statements).
  */
 import { sql } from 'drizzle-orm';
 import { bigint, check, customType, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
