@@ -1,7 +1,7 @@
 /**
  * The layer rules of STYLE.md, made executable: `npm run deps:validate` fails on a wrong import.
  * domain → domain only; app → domain and app; an adapter never imports another adapter;
- * SDKs (@slack, @aws-sdk, drizzle, better-sqlite3) only in adapters/ and main.ts.
+ * SDKs (@slack, @aws-sdk, drizzle, better-sqlite3, pg) only in adapters/ and main.ts.
  */
 module.exports = {
   forbidden: [
@@ -36,7 +36,7 @@ module.exports = {
       name: 'sdks-only-in-adapters-and-main',
       severity: 'error',
       from: { pathNot: ['^src/adapters/', '^src/main\\.ts$', '^src/compose\\.ts$'] },
-      to: { path: '^node_modules/(@slack|@aws-sdk|@smithy|drizzle-orm|better-sqlite3)/' },
+      to: { path: '^node_modules/(@slack|@aws-sdk|@smithy|drizzle-orm|better-sqlite3|pg)/' },
     },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],

@@ -1,6 +1,8 @@
 /**
  * Unit tests run first (fast, pure); integration and e2e use real SQLite and a real Bolt app; faults
  * (about two minutes) runs real bot processes killed at every crash point. All run under `npm test`.
+ * The integration project's PostgreSQL suites use the server of `HALLPASS_TEST_DATABASE_URL`; its
+ * global setup checks once that it answers, and says so when the suites skip for want of one.
  */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
@@ -16,6 +18,7 @@ module.exports = {
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/tests/support/postgres-global-setup.ts',
     },
     {
       displayName: 'e2e',

@@ -2,7 +2,8 @@ import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { BackstopRecord, BackstopStore, BackstopWant } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
-import { backstops, grants, LIVE_GRANT_STATES, ruleHolds } from './schema';
+import { backstops, grants, ruleHolds } from './schema';
+import { LIVE_GRANT_STATES } from './schema-shared';
 
 type Row = typeof backstops.$inferSelect;
 

@@ -2,7 +2,8 @@ import { and, asc, eq, inArray, lte, notInArray, or } from 'drizzle-orm';
 import type { ConnectionCut, CutState, CutStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
-import { connectionCuts, grants, LIVE_GRANT_STATES } from './schema';
+import { connectionCuts, grants } from './schema';
+import { LIVE_GRANT_STATES } from './schema-shared';
 
 type Row = typeof connectionCuts.$inferSelect;
 

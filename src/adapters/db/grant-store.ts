@@ -5,7 +5,8 @@ import { err, ok } from '../../domain/result';
 import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
-import { grants, LIVE_GRANT_STATES } from './schema';
+import { grants } from './schema';
+import { LIVE_GRANT_STATES } from './schema-shared';
 
 type GrantRow = typeof grants.$inferSelect;
 

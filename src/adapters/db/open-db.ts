@@ -19,10 +19,12 @@ export type DbHandle = {
 };
 
 /**
- * The repository's `drizzle/` folder. Both `src/adapters/db` (ts-jest, tsx) and the compiled
+ * The repository's `drizzle/sqlite/` folder. Both `src/adapters/db` (ts-jest, tsx) and the compiled
  * `dist/adapters/db` sit three levels below the repository root, so one relative path serves both.
+ * Moving the folder (it was `drizzle/`) changes nothing for an existing database: the migrator
+ * compares each migration's journal `when` with the newest `created_at` it recorded, never a path.
  */
-export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../../drizzle');
+export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../../drizzle/sqlite');
 
 /** How long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;

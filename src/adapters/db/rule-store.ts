@@ -2,7 +2,8 @@ import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or } from 'drizz
 import type { RuleHold, RuleStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
-import { grants, LIVE_GRANT_STATES, ruleHolds } from './schema';
+import { grants, ruleHolds } from './schema';
+import { LIVE_GRANT_STATES } from './schema-shared';
 
 type HoldRow = typeof ruleHolds.$inferSelect;
 

@@ -1,37 +1,29 @@
 /**
- * The SQLite schema. Migrations under `drizzle/` are generated from this file (`npm run db:generate`)
- * and are the only way the schema changes.
+ * The SQLite schema. Migrations under `drizzle/sqlite/` are generated from this file
+ * (`npm run db:generate`) and are the only way the schema changes. `pg-schema.ts` mirrors it for
+ * PostgreSQL: change both together (see there). The value lists, CHECKs and partial-index predicates
+ * live in `schema-shared.ts`.
  *
  * Conventions: every timestamp is INTEGER milliseconds since the Unix epoch (UTC), written from the
  * injected clock; nothing here defaults to the database's or the process's own time, because a fake
  * clock could not reach it. Nothing is ever deleted: requests, grants and holds keep their end state.
  */
-import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { CutState } from '../../app/ports';
-import type { EndReason, GrantState } from '../../domain/grant';
-import type { RequestState } from '../../domain/request';
-
-/** Every request state; the compile-time checks below keep it equal to the domain's union. */
-export const REQUEST_STATES = ['pending', 'approved', 'denied', 'cancelled', 'timed_out', 'failed'] as const;
-/** Every grant state. */
-export const GRANT_STATES = ['opening', 'active', 'closing', 'closed', 'failed'] as const;
-/** Why a grant ended. */
-export const END_REASONS = ['expired', 'revoked', 'done', 'failed'] as const;
-/** Grant states that hold (or are about to hold, or are still releasing) AWS access. */
-export const LIVE_GRANT_STATES = ['opening', 'active', 'closing'] as const satisfies readonly GrantState[];
-
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-// Fails to compile when a domain union gains or loses a member the schema does not know about.
-const statesMatch: [
-  Same<(typeof REQUEST_STATES)[number], RequestState>,
-  Same<(typeof GRANT_STATES)[number], GrantState>,
-  Same<(typeof END_REASONS)[number], EndReason>,
-] = [true, true, true];
-void statesMatch;
-
-/** `'a', 'b'` for a CHECK … IN (…) list; the values are our own constants, never user input. */
-const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
+import {
+  CUT_STATES,
+  connectionCutsChecks,
+  DELIVERY_KINDS,
+  END_REASONS,
+  GRANT_STATES,
+  grantsChecks,
+  holdingCut,
+  PROTOCOLS,
+  REQUEST_KINDS,
+  REQUEST_STATES,
+  requestsChecks,
+  ruleHoldsChecks,
+  unreleasedHold,
+} from './schema-shared';
 
 /** One ask for access. Its state changes only by compare-and-set from `pending` (or `approved` → `failed`). */
 export const requests = sqliteTable(
@@ -67,9 +59,7 @@ export const requests = sqliteTable(
     /** Slack `ts` of the approval message, so it can be updated in place. */
     messageTs: text('message_ts'),
     /** `access` (a new grant) or `extension` (more time on `extends_grant_id`; `duration_ms` is the extra time). */
-    kind: text('kind', { enum: ['access', 'extension'] })
-      .notNull()
-      .default('access'),
+    kind: text('kind', { enum: REQUEST_KINDS }).notNull().default('access'),
     /** The grant an extension request lengthens. */
     extendsGrantId: text('extends_grant_id'),
     /** Break-glass: opened at once without approval, to be reviewed by an approver afterwards. */
@@ -87,12 +77,7 @@ export const requests = sqliteTable(
   (t) => [
     index('requests_state_deadline_idx').on(t.state, t.approvalDeadline),
     index('requests_requester_idx').on(t.requesterId),
-    check('requests_state_check', sql`${t.state} IN (${inList(REQUEST_STATES)})`),
-    check(
-      'requests_source_check',
-      sql`(${t.sourceCidr} IS NULL AND ${t.sourceFamily} IS NULL AND ${t.sourcePrefix} IS NULL) OR (${t.sourceCidr} IS NOT NULL AND ${t.sourceFamily} IN (4, 6) AND ${t.sourcePrefix} IS NOT NULL)`,
-    ),
-    check('requests_message_check', sql`(${t.messageChannel} IS NULL) = (${t.messageTs} IS NULL)`),
+    ...requestsChecks(t).map(([name, expression]) => check(name, expression)),
   ],
 );
 
@@ -160,11 +145,7 @@ export const grants = sqliteTable(
   },
   (t) => [
     index('grants_state_expires_idx').on(t.state, t.expiresAt),
-    check('grants_state_check', sql`${t.state} IN (${inList(GRANT_STATES)})`),
-    check(
-      'grants_end_reason_check',
-      sql`${t.endReason} IS NULL OR ${t.endReason} IN (${inList(END_REASONS)})`,
-    ),
+    ...grantsChecks(t).map(([name, expression]) => check(name, expression)),
   ],
 );
 
@@ -216,7 +197,7 @@ export const ruleHolds = sqliteTable(
     region: text('region').notNull(),
     /** Security group id, `sg-…`. */
     groupId: text('group_id').notNull(),
-    protocol: text('protocol', { enum: ['tcp', 'udp'] }).notNull(),
+    protocol: text('protocol', { enum: PROTOCOLS }).notNull(),
     fromPort: integer('from_port', { mode: 'number' }).notNull(),
     toPort: integer('to_port', { mode: 'number' }).notNull(),
     /** Normalized CIDR the rule admits. */
@@ -242,9 +223,8 @@ export const ruleHolds = sqliteTable(
     index('rule_holds_rule_idx').on(t.ruleId),
     index('rule_holds_grant_idx').on(t.grantId),
     // A grant holds a rule at most once at a time, so retrying an open after a crash cannot double-count.
-    uniqueIndex('rule_holds_live_uq').on(t.grantId, t.ruleId).where(sql`${t.releasedAt} IS NULL`),
-    check('rule_holds_protocol_check', sql`${t.protocol} IN ('tcp', 'udp')`),
-    check('rule_holds_managed_check', sql`${t.managed} IN (0, 1)`),
+    uniqueIndex('rule_holds_live_uq').on(t.grantId, t.ruleId).where(unreleasedHold(t.releasedAt)),
+    ...ruleHoldsChecks(t).map(([name, expression]) => check(name, expression)),
   ],
 );
 
@@ -267,16 +247,6 @@ export const backstops = sqliteTable('backstops', {
   updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
 });
 
-/** Where a connection cut stands (see `connectionCuts`). */
-export const CUT_STATES = [
-  'planned',
-  'adding',
-  'in_place',
-  'removing',
-  'removed',
-  'refused',
-] as const satisfies readonly CutState[];
-
 /**
  * Open connections cut at a grant's end (`cutConnections: nacl`): network-ACL deny entries
  * for the grant's address and ports. A `planned` row (no ACL yet) is written before the rule is
@@ -295,7 +265,7 @@ export const connectionCuts = sqliteTable(
     region: text('region').notNull(),
     groupId: text('group_id').notNull(),
     assumeRoleArn: text('assume_role_arn'),
-    protocol: text('protocol', { enum: ['tcp', 'udp'] }).notNull(),
+    protocol: text('protocol', { enum: PROTOCOLS }).notNull(),
     fromPort: integer('from_port', { mode: 'number' }).notNull(),
     toPort: integer('to_port', { mode: 'number' }).notNull(),
     cidr: text('cidr').notNull(),
@@ -314,10 +284,8 @@ export const connectionCuts = sqliteTable(
     index('connection_cuts_grant_idx').on(t.grantId),
     index('connection_cuts_state_idx').on(t.state),
     // One live entry per ACL rule number: two cuts can never be given the same number.
-    uniqueIndex('connection_cuts_entry_uq')
-      .on(t.networkAclId, t.ruleNumber)
-      .where(sql`${t.state} IN ('adding', 'in_place', 'removing')`),
-    check('connection_cuts_state_check', sql`${t.state} IN (${inList(CUT_STATES)})`),
+    uniqueIndex('connection_cuts_entry_uq').on(t.networkAclId, t.ruleNumber).where(holdingCut(t.state)),
+    ...connectionCutsChecks(t).map(([name, expression]) => check(name, expression)),
   ],
 );
 
@@ -365,9 +333,6 @@ export const auditEvents = sqliteTable(
     index('audit_events_type_idx').on(t.type, t.seq),
   ],
 );
-
-/** What an outbox row delivers. */
-export const DELIVERY_KINDS = ['card-post', 'card-update', 'thread', 'dm', 'channel'] as const;
 
 /**
  * Every Slack message hallpass sends (except credentials), written here first and delivered by the

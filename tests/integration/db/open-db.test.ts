@@ -28,8 +28,8 @@ describe('openDatabase', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('finds the repository drizzle folder from the source tree', () => {
-    expect(MIGRATIONS_FOLDER).toBe(path.resolve(__dirname, '../../../drizzle'));
+  it('finds the repository drizzle/sqlite folder from the source tree', () => {
+    expect(MIGRATIONS_FOLDER).toBe(path.resolve(__dirname, '../../../drizzle/sqlite'));
     expect(existsSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'))).toBe(true);
   });
 
