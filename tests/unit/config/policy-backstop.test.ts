@@ -1,17 +1,9 @@
 import { stringify } from 'yaml';
 import { checkPolicy } from '../../../src/config/policy';
 import { backstopGraceOf, backstopProblems, findResource, type Policy } from '../../../src/domain/policy';
+import { SG_RESOURCE } from '../../support/policy-documents';
 
-const SG = {
-  id: 'prod-db',
-  kind: 'security-group',
-  region: 'us-east-1',
-  securityGroupId: 'sg-0123456789abcdef0',
-  ports: [5432],
-  maxDuration: '1h',
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-};
+const SG = SG_RESOURCE;
 const OWN_ROLE = 'arn:aws:iam::123456789012:role/hallpass-backstop';
 const OTHER_ACCOUNT_ROLE = 'arn:aws:iam::210987654321:role/hallpass-backstop';
 

@@ -1,19 +1,11 @@
 import { stringify } from 'yaml';
 import { checkPolicy } from '../../../src/config/policy';
 import type { Policy } from '../../../src/domain/policy';
+import { SG_RESOURCE } from '../../support/policy-documents';
 
 /** Who counts as anyone: `trustedWorkspaces`, `allowGuests`, `allowExternal`. */
 
-const SG = {
-  id: 'prod-db',
-  kind: 'security-group',
-  region: 'us-east-1',
-  securityGroupId: 'sg-0123456789abcdef0',
-  ports: [5432],
-  maxDuration: '1h',
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-};
+const SG = SG_RESOURCE;
 
 const check = (doc: Record<string, unknown>) => checkPolicy(stringify(doc));
 function policyOf(doc: Record<string, unknown>): Policy {

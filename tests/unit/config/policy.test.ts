@@ -4,21 +4,12 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../../src/config/env';
 import { checkPolicy, loadPolicy, parsePolicy } from '../../../src/config/policy';
 import type { Policy } from '../../../src/domain/policy';
+import { SG_RESOURCE } from '../../support/policy-documents';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const FIXTURES = join(ROOT, 'tests', 'fixtures');
 
-/** A valid security-group resource; tests override one field at a time (`undefined` removes it). */
-const SG = {
-  id: 'prod-db',
-  kind: 'security-group',
-  region: 'us-east-1',
-  securityGroupId: 'sg-0123456789abcdef0',
-  ports: [5432],
-  maxDuration: '1h',
-  channel: 'C0123ABCD',
-  approvers: ['@sre'],
-};
+const SG = SG_RESOURCE;
 
 const ROLE = {
   id: 'prod-readonly',
