@@ -4,6 +4,7 @@ import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { backstops, grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import type { Sync } from './sync-gate';
 
 type Row = typeof backstops.$inferSelect;
 
@@ -21,7 +22,7 @@ const toRecord = (row: Row): BackstopRecord => ({
  * `BackstopStore` on SQLite: what hallpass last made EventBridge Scheduler hold (`backstops`), and what
  * it should hold, derived from the live holds (`wanted`).
  */
-export function createSqliteBackstopStore(db: Db): BackstopStore {
+export function createSqliteBackstopStore(db: Db): Sync<BackstopStore> {
   return {
     get: (ruleId) =>
       withDbErrors('backstops.get', () => {

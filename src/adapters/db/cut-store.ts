@@ -4,6 +4,7 @@ import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { connectionCuts, grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import type { Sync } from './sync-gate';
 
 type Row = typeof connectionCuts.$inferSelect;
 
@@ -30,7 +31,7 @@ const toCut = (row: Row): ConnectionCut => ({
 const HOLDING: CutState[] = ['adding', 'in_place', 'removing'];
 
 /** `CutStore` on SQLite (see `connection_cuts` in schema.ts). */
-export function createSqliteCutStore(db: Db): CutStore {
+export function createSqliteCutStore(db: Db): Sync<CutStore> {
   return {
     plan: (cut, at) =>
       withDbErrors('cuts.plan', () => {

@@ -1,5 +1,5 @@
 import { and, asc, eq, gte, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
-import { type GrantStore, type NewGrant, NOTHING_DUE } from '../../app/ports';
+import type { GrantStore, NewGrant } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
 import { notFound, withDbErrors } from './db-error';
@@ -7,6 +7,7 @@ import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
 import { grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
 
 type GrantRow = typeof grants.$inferSelect;
 
@@ -51,7 +52,7 @@ const longEnough = (warnBeforeMs: number) =>
   gte(sql`${grants.expiresAt} - ${grants.startsAt}`, 2 * warnBeforeMs);
 
 /** `GrantStore` on SQLite. */
-export function createSqliteGrantStore(db: Db): GrantStore {
+export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
   return {
     insert: (grant: NewGrant) =>
       withDbErrors('grants.insert', () =>
@@ -163,7 +164,7 @@ export function createSqliteGrantStore(db: Db): GrantStore {
 
     warnings: (warnBeforeMs) =>
       warnBeforeMs <= 0
-        ? NOTHING_DUE
+        ? NOTHING_DUE_NOW
         : sqliteDueQuery({
             name: 'grants.warnings',
             db,
@@ -176,7 +177,12 @@ export function createSqliteGrantStore(db: Db): GrantStore {
 
     markWarned: (id, at) =>
       withDbErrors('grants.markWarned', () => {
-        db.update(grants).set({ warnedAt: at.getTime() }).where(eq(grants.id, id)).run();
+        const result = db
+          .update(grants)
+          .set({ warnedAt: at.getTime() })
+          .where(and(eq(grants.id, id), isNull(grants.warnedAt)))
+          .run();
+        return result.changes > 0;
       }),
 
     markReviewed: (id, by, at) =>

@@ -3,6 +3,7 @@ import type { OutboxItem, OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { outbox } from './schema';
+import type { Sync } from './sync-gate';
 
 type Row = typeof outbox.$inferSelect;
 
@@ -19,7 +20,7 @@ const toItem = (r: Row): OutboxItem => ({
 });
 
 /** `OutboxStore` on SQLite. */
-export function createSqliteOutboxStore(db: Db): OutboxStore {
+export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
   const waiting = isNull(outbox.doneAt);
   /** The first waiting delivery of each lane: only these may go (the rest wait behind them, in order). */
   const heads = db

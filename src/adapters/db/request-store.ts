@@ -7,6 +7,7 @@ import { DbError, notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
 import { approvals, requests } from './schema';
+import type { Sync } from './sync-gate';
 
 type RequestRow = typeof requests.$inferSelect;
 type ApprovalRow = typeof approvals.$inferSelect;
@@ -55,7 +56,7 @@ const toApproval = (row: ApprovalRow): Approval => ({
 });
 
 /** `RequestStore` on SQLite. Synchronous: a read-check-write in one call cannot interleave with another handler. */
-export function createSqliteRequestStore(db: Db): RequestStore {
+export function createSqliteRequestStore(db: Db): Sync<RequestStore> {
   const find = (id: string): RequestRow | undefined =>
     db.select().from(requests).where(eq(requests.id, id)).get();
 
@@ -222,7 +223,12 @@ export function createSqliteRequestStore(db: Db): RequestStore {
 
     markReminded: (id, at) =>
       withDbErrors('requests.markReminded', () => {
-        db.update(requests).set({ remindedAt: at.getTime() }).where(eq(requests.id, id)).run();
+        const result = db
+          .update(requests)
+          .set({ remindedAt: at.getTime() })
+          .where(and(eq(requests.id, id), isNull(requests.remindedAt)))
+          .run();
+        return result.changes > 0;
       }),
 
     pendingExtension: (grantId) =>

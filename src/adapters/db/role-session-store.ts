@@ -4,6 +4,7 @@ import { withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
 import { roleSessions } from './schema';
+import type { Sync } from './sync-gate';
 
 type Row = typeof roleSessions.$inferSelect;
 
@@ -19,7 +20,7 @@ const toSession = (row: Row): StoredRoleSession => ({
 });
 
 /** `RoleSessionStore` on SQLite. Only identity and timing are stored: never credentials. */
-export function createSqliteRoleSessionStore(db: Db): RoleSessionStore {
+export function createSqliteRoleSessionStore(db: Db): Sync<RoleSessionStore> {
   const attached = and(isNotNull(roleSessions.deniedAt), isNull(roleSessions.denyRemovedAt));
   return {
     record: (grantId, roleArn, session) =>

@@ -4,6 +4,7 @@ import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import type { Sync } from './sync-gate';
 
 type HoldRow = typeof ruleHolds.$inferSelect;
 
@@ -25,7 +26,7 @@ const toHold = (row: HoldRow): RuleHold => ({
  * opening, active or closing and the hold is not released. Closed and failed grants never keep a rule open,
  * even if their holds were not released (a crash between the state change and the release).
  */
-export function createSqliteRuleStore(db: Db): RuleStore {
+export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
   const liveHold = and(isNull(ruleHolds.releasedAt), inArray(grants.state, [...LIVE_GRANT_STATES]));
 
   return {
