@@ -69,16 +69,19 @@ function runningHead(db: Pick<Db, 'select'>, lastSeq?: number): string {
   return head;
 }
 
-/** A walk over SQLite: the accepted breaks on record are read first. */
-function walker(db: Pick<Db, 'select'>, options: VerifyOptions): ChainWalker {
-  const accepted = db
+/** The `audit.break_accepted` events on record, in `seq` order. */
+export function breakAcceptanceRows(db: Pick<Db, 'select'>): AuditRow[] {
+  return db
     .select()
     .from(auditEvents)
     .where(eq(auditEvents.type, BREAK_ACCEPTED_EVENT))
     .orderBy(asc(auditEvents.seq))
     .all();
-  return new ChainWalker(options, accepted);
 }
+
+/** A walk over SQLite: the accepted breaks on record are read first. */
+const walker = (db: Pick<Db, 'select'>, options: VerifyOptions): ChainWalker =>
+  new ChainWalker(options, breakAcceptanceRows(db));
 
 /** Feeds one page, with the events carrying the seals it links to when the walker asks for them. */
 function feed(db: Pick<Db, 'select'>, w: ChainWalker, page: readonly AuditRow[]): void {
