@@ -21,6 +21,7 @@ import { createPostgresAuditLogReader } from '../../src/adapters/db/pg/audit-rec
 import type { AuditHead, AuditKey } from '../../src/app/audit-ports';
 import type { AuditLog } from '../../src/app/ports';
 import { dropGuards, type RawRow, RESEAL, sha256Reseal } from './audit-tamper';
+import { copySqliteToPostgres } from './copy-to-postgres';
 import { postgresAvailable, withTestDatabase } from './postgres';
 
 /**
@@ -173,9 +174,13 @@ export async function emptyPostgres(handle: PgHandle): Promise<void> {
 /**
  * The engine `name` for each test of the enclosing `describe`, empty at the start of each: a SQLite
  * database in memory, or a PostgreSQL database of the test file's own (created once, emptied between
- * tests). Read it inside tests and hooks only.
+ * tests). With `seed`, each test starts from the SQLite database it opens instead — on PostgreSQL, a copy
+ * of it. Read it inside tests and hooks only.
  */
-export function useAuditEngine(name: EngineName): AuditEngine & {
+export function useAuditEngine(
+  name: EngineName,
+  seed?: () => DbHandle,
+): AuditEngine & {
   /** The open database under the engine (a SQLite handle or a PostgreSQL one). */
   readonly handle: DbHandle | PgHandle;
 } {
@@ -194,11 +199,19 @@ export function useAuditEngine(name: EngineName): AuditEngine & {
     beforeEach(async () => {
       if (pg === undefined) throw new Error('PostgreSQL did not open');
       await emptyPostgres(pg);
+      if (seed !== undefined) {
+        const from = seed();
+        try {
+          await copySqliteToPostgres(from.sqlite, pg.pool);
+        } finally {
+          from.close();
+        }
+      }
       current = { engine: postgresEngine(pg), handle: pg };
     });
   } else {
     beforeEach(() => {
-      const handle = openDatabase(':memory:');
+      const handle = seed?.() ?? openDatabase(':memory:');
       current = { engine: sqliteEngine(handle), handle };
     });
     afterEach(() => {
