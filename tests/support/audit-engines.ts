@@ -172,6 +172,29 @@ export async function emptyPostgres(handle: PgHandle): Promise<void> {
 }
 
 /**
+ * A migrated PostgreSQL database of the enclosing `describe`'s own, open for its tests and hooks:
+ * created and opened once, closed and dropped afterwards. Tests empty it as they need (`emptyPostgres`).
+ */
+export function usePostgres(): { readonly handle: PgHandle } {
+  let pg: PgHandle | undefined;
+  // Declared before the database's own hooks: jest runs afterAlls in declaration order, and the pool
+  // must close before the database is dropped under it.
+  afterAll(async () => {
+    await pg?.close();
+  });
+  const database = withTestDatabase();
+  beforeAll(async () => {
+    pg = await openPostgres(database.url);
+  });
+  return {
+    get handle() {
+      if (pg === undefined) throw new Error('PostgreSQL is open only inside tests and hooks');
+      return pg;
+    },
+  };
+}
+
+/**
  * The engine `name` for each test of the enclosing `describe`, empty at the start of each: a SQLite
  * database in memory, or a PostgreSQL database of the test file's own (created once, emptied between
  * tests). With `seed`, each test starts from the SQLite database it opens instead — on PostgreSQL, a copy
@@ -186,18 +209,9 @@ export function useAuditEngine(
 } {
   let current: { engine: AuditEngine; handle: DbHandle | PgHandle } | undefined;
   if (name === 'postgres') {
-    let pg: PgHandle | undefined;
-    // Declared before the database's own hooks: jest runs afterAlls in declaration order, and the pool
-    // must close before the database is dropped under it.
-    afterAll(async () => {
-      await pg?.close();
-    });
-    const database = withTestDatabase();
-    beforeAll(async () => {
-      pg = await openPostgres(database.url);
-    });
+    const postgres = usePostgres();
     beforeEach(async () => {
-      if (pg === undefined) throw new Error('PostgreSQL did not open');
+      const pg = postgres.handle;
       await emptyPostgres(pg);
       if (seed !== undefined) {
         const from = seed();

@@ -53,10 +53,15 @@ export async function openExistingPostgres(
   try {
     let applied: number | undefined;
     try {
-      const { rows } = await pool.query<{ at: string | null }>(
-        `SELECT CASE WHEN to_regclass('drizzle.__drizzle_migrations') IS NULL THEN NULL
-                ELSE (SELECT max(created_at)::text FROM drizzle.__drizzle_migrations) END AS at`,
+      const table = await pool.query<{ name: string | null }>(
+        "SELECT to_regclass('drizzle.__drizzle_migrations')::text AS name",
       );
+      const { rows } =
+        table.rows[0]?.name === null
+          ? { rows: [] }
+          : await pool.query<{ at: string | null }>(
+              'SELECT max(created_at)::text AS at FROM drizzle.__drizzle_migrations',
+            );
       const at = Number(rows[0]?.at ?? Number.NaN);
       applied = Number.isFinite(at) ? at : undefined;
     } catch (e) {
