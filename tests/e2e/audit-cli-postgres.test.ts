@@ -7,6 +7,7 @@ import { openDatabase } from '../../src/adapters/db/open-db';
 import { openPostgres } from '../../src/adapters/db/open-pg';
 import { createSqliteStores } from '../../src/adapters/db/stores';
 import type { AuditKey } from '../../src/app/audit-ports';
+import { submittedEvent } from '../support/audit-engines';
 import { buildNewGrant, buildNewRequest } from '../support/builders';
 import { copySqliteToPostgres } from '../support/copy-to-postgres';
 import { csvObjects } from '../support/csv';
@@ -52,27 +53,14 @@ async function fill(file: string): Promise<void> {
     const stores = createSqliteStores(handle, { key: KEY });
     for (const [i, address] of ['203.0.113.7/32', '198.51.100.9/32'].entries()) {
       const t = at(i * 60 * MINUTE);
-      const request = await stores.requests.insert(
-        buildNewRequest({
-          id: `req_cli${i}`,
-          createdAt: t,
-          source: { family: 4, cidr: address, prefix: 32 },
-          reason: `reason ${i}`,
-        }),
-      );
-      await stores.audit.append({
-        at: t,
-        actor: request.requesterId,
-        type: 'request.submitted',
-        requestId: request.id,
-        details: {
-          resourceId: request.resourceId,
-          durationMs: request.durationMs,
-          source: address,
-          reason: request.reason,
-          breakGlass: false,
-        },
+      const request = buildNewRequest({
+        id: `req_cli${i}`,
+        createdAt: t,
+        source: { family: 4, cidr: address, prefix: 32 },
+        reason: `reason ${i}`,
       });
+      await stores.requests.insert(request);
+      await stores.audit.append(submittedEvent(request));
       await stores.requests.addApproval(request.id, 'U_APP', t);
       await stores.audit.append({
         at: t,
@@ -124,22 +112,9 @@ async function fill(file: string): Promise<void> {
         details: { reason: 'expired', endedBy: 'hallpass', plannedEnd: expiresAt.toISOString() },
       });
     }
-    const denied = await stores.requests.insert(
-      buildNewRequest({ id: 'req_clid', createdAt: at(3 * 60 * MINUTE) }),
-    );
-    await stores.audit.append({
-      at: denied.createdAt,
-      actor: denied.requesterId,
-      type: 'request.submitted',
-      requestId: denied.id,
-      details: {
-        resourceId: denied.resourceId,
-        durationMs: denied.durationMs,
-        source: denied.source?.cidr,
-        reason: denied.reason,
-        breakGlass: false,
-      },
-    });
+    const denied = buildNewRequest({ id: 'req_clid', createdAt: at(3 * 60 * MINUTE) });
+    await stores.requests.insert(denied);
+    await stores.audit.append(submittedEvent(denied));
     await stores.requests.decide(denied.id, 'denied', 'U_APP', at(3 * 60 * MINUTE + 1), 'not now');
     await stores.audit.append({
       at: at(3 * 60 * MINUTE + 1),

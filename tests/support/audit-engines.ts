@@ -19,9 +19,9 @@ import {
 } from '../../src/adapters/db/pg/audit-log';
 import { createPostgresAuditLogReader } from '../../src/adapters/db/pg/audit-record';
 import type { AuditHead, AuditKey } from '../../src/app/audit-ports';
-import type { AuditLog } from '../../src/app/ports';
+import type { AuditEvent, AuditLog, NewRequest } from '../../src/app/ports';
 import { dropGuards, type RawRow, RESEAL, sha256Reseal } from './audit-tamper';
-import { copySqliteToPostgres } from './copy-to-postgres';
+import { copySqliteToPostgres, withAuditTriggersOff } from './copy-to-postgres';
 import { postgresAvailable, withTestDatabase } from './postgres';
 
 /**
@@ -41,7 +41,11 @@ export type AuditEngine = {
   /** Every event as stored, in `seq` order. */
   rows(): Promise<RawRow[]>;
   row(seq: number): Promise<RawRow>;
-  /** Runs one statement (`?` placeholders) as the bot's connection would, triggers and all. */
+  /**
+   * Runs one statement (`?` placeholders) as the bot's connection would, triggers and all. A refusal is
+   * thrown as an `Error` of this realm with the driver's message: better-sqlite3's errors come from the
+   * realm of whichever test file first loaded its native module in this worker.
+   */
   sql(statement: string, params?: readonly unknown[]): Promise<void>;
   /** Runs statements as someone who can write the database, with the audit triggers out of the way. */
   tamper(...statements: (string | [string, readonly unknown[]])[]): Promise<void>;
@@ -59,6 +63,15 @@ const numbered = (statement: string): string => {
   let n = 0;
   return statement.replace(/\?/g, () => `$${++n}`);
 };
+
+/** Runs `fn`, rethrowing what it throws as an `Error` of this realm with the same message. */
+async function ownErrors(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    throw new Error(typeof e === 'object' && e !== null && 'message' in e ? String(e.message) : String(e));
+  }
+}
 
 /** A row as the pg driver returns it: bigint columns come back as strings. */
 const asRaw = (r: Record<string, unknown>): RawRow => ({
@@ -88,9 +101,10 @@ function sqliteEngine(handle: DbHandle): AuditEngine {
     reader: () => createSqliteAuditLogReader(handle.db),
     rows,
     row: async (seq) => rowOf(await rows(), seq),
-    sql: async (statement, params = []) => {
-      handle.sqlite.prepare(statement).run(...params);
-    },
+    sql: (statement, params = []) =>
+      ownErrors(async () => {
+        handle.sqlite.prepare(statement).run(...params);
+      }),
     tamper: async (...statements) => {
       dropGuards(handle);
       for (const s of statements) {
@@ -122,27 +136,17 @@ function postgresEngine(handle: PgHandle): AuditEngine {
     reader: () => createPostgresAuditLogReader(handle.db),
     rows,
     row: async (seq) => rowOf(await rows(), seq),
-    sql: async (statement, params = []) => {
-      await handle.pool.query(numbered(statement), [...params]);
-    },
-    tamper: async (...statements) => {
-      const client = await handle.pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+    sql: (statement, params = []) =>
+      ownErrors(async () => {
+        await handle.pool.query(numbered(statement), [...params]);
+      }),
+    tamper: (...statements) =>
+      withAuditTriggersOff(handle.pool, async (client) => {
         for (const s of statements) {
           const [statement, params] = typeof s === 'string' ? [s, []] : s;
           await client.query(numbered(statement), [...params]);
         }
-        await client.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
-        await client.query('COMMIT');
-      } catch (e) {
-        await client.query('ROLLBACK');
-        throw e;
-      } finally {
-        client.release();
-      }
-    },
+      }),
     resealWithSha256: async (from, keepKeyId) =>
       engine.tamper(
         ...sha256Reseal(await rows(), from, keepKeyId).map((p): [string, unknown[]] => [RESEAL, p]),
@@ -150,6 +154,21 @@ function postgresEngine(handle: PgHandle): AuditEngine {
   };
   return engine;
 }
+
+/** The `request.submitted` event submit-request records with a new request. */
+export const submittedEvent = (r: NewRequest): AuditEvent => ({
+  at: r.createdAt,
+  actor: r.requesterId,
+  type: 'request.submitted',
+  requestId: r.id,
+  details: {
+    resourceId: r.resourceId,
+    durationMs: r.durationMs,
+    source: r.source?.cidr,
+    reason: r.reason,
+    breakGlass: false,
+  },
+});
 
 function rowOf(rows: readonly RawRow[], seq: number): RawRow {
   const row = rows.find((r) => r.seq === seq);
@@ -162,13 +181,9 @@ export async function emptyPostgres(handle: PgHandle): Promise<void> {
   const { rows } = await handle.pool.query<{ tablename: string }>(
     "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
   );
-  await handle.pool.query(`
-    BEGIN;
-    ALTER TABLE audit_events DISABLE TRIGGER USER;
-    TRUNCATE ${rows.map((r) => `"${r.tablename}"`).join(', ')} RESTART IDENTITY CASCADE;
-    ALTER TABLE audit_events ENABLE TRIGGER USER;
-    COMMIT;
-  `);
+  await withAuditTriggersOff(handle.pool, async (client) => {
+    await client.query(`TRUNCATE ${rows.map((r) => `"${r.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 /** Tables in an order their foreign keys allow (a request before its grant, a grant before its rows). */
 const TABLES = [
@@ -29,11 +29,8 @@ const IDENTITY: Partial<Record<(typeof TABLES)[number], string>> = {
  * would: the audit triggers are off for the copy (legacy events have no seal), and each identity
  * continues after the copied keys.
  */
-export async function copySqliteToPostgres(sqlite: Database.Database, pool: Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+export function copySqliteToPostgres(sqlite: Database.Database, pool: Pool): Promise<void> {
+  return withAuditTriggersOff(pool, async (client) => {
     for (const table of TABLES) {
       const rows = sqlite.prepare(`SELECT * FROM ${table}`).all() as Record<string, unknown>[];
       for (const row of rows) {
@@ -50,6 +47,22 @@ export async function copySqliteToPostgres(sqlite: Database.Database, pool: Pool
         );
       }
     }
+  });
+}
+
+/**
+ * Runs `fn` in one transaction with the audit table's triggers disabled — what its owner (or a
+ * superuser) can do to append-only rows — and enabled again before it commits.
+ */
+export async function withAuditTriggersOff(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<void>,
+): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+    await fn(client);
     await client.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
     await client.query('COMMIT');
   } catch (e) {

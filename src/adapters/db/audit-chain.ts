@@ -6,6 +6,7 @@
  * queries: `audit-log.ts` (SQLite) and `pg/audit-log.ts` (PostgreSQL).
  */
 import { createHash, createHmac } from 'node:crypto';
+import { and, type Column, gt, lte, type SQL } from 'drizzle-orm';
 import type { AcceptedBreak, AuditHead, AuditKey, AuditKeyring, ChainEvent } from '../../app/audit-ports';
 import type { AuditEvent, RecordedAuditEvent } from '../../app/ports';
 import { DbError } from './db-error';
@@ -112,6 +113,10 @@ export const BREAK_ACCEPTED_EVENT = 'audit.break_accepted';
 
 /** How many rows one page of a chain walk reads, so the walk's memory does not grow with the log. */
 export const PAGE_SIZE = 1000;
+
+/** The events of the page after event `after` (up to `lastSeq` when given), on `seq` of either engine. */
+export const pageAfter = (seq: Column, after: number, lastSeq?: number): SQL | undefined =>
+  lastSeq === undefined ? gt(seq, after) : and(gt(seq, after), lte(seq, lastSeq));
 
 /**
  * JSON with object keys sorted (by UTF-16 code units, as RFC 8785 does) at every depth, no

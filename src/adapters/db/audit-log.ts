@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { AuditHead, AuditKey } from '../../app/audit-ports';
 import type { AuditLog } from '../../app/ports';
 import {
@@ -13,6 +13,7 @@ import {
   headBeforeSeal,
   headOf,
   PAGE_SIZE,
+  pageAfter,
   refuseDowngrade,
   type SealOwner,
   sealedRow,
@@ -47,11 +48,7 @@ function* rowsInOrder(db: Pick<Db, 'select'>, lastSeq?: number, from = 0): Gener
     const page = db
       .select()
       .from(auditEvents)
-      .where(
-        lastSeq === undefined
-          ? gt(auditEvents.seq, after)
-          : and(gt(auditEvents.seq, after), lte(auditEvents.seq, lastSeq)),
-      )
+      .where(pageAfter(auditEvents.seq, after, lastSeq))
       .orderBy(asc(auditEvents.seq))
       .limit(PAGE_SIZE)
       .all();

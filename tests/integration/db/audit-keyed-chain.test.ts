@@ -14,7 +14,7 @@ import { type DbHandle, openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores } from '../../../src/adapters/db/stores';
 import type { AuditKey } from '../../../src/app/audit-ports';
 import type { AuditLog } from '../../../src/app/ports';
-import { AUDIT_ENGINES, useAuditEngine } from '../../support/audit-engines';
+import { AUDIT_ENGINES, submittedEvent, useAuditEngine } from '../../support/audit-engines';
 import { columnsOf, type RawRow } from '../../support/audit-tamper';
 import { buildNewRequest, T0 } from '../../support/builders';
 
@@ -476,19 +476,7 @@ describe('the running bot reading the record while it works (SQLite)', () => {
       const r = buildNewRequest();
       handle.sqlite.exec('BEGIN IMMEDIATE');
       await stores.requests.insert(r);
-      await stores.audit.append({
-        at: r.createdAt,
-        actor: r.requesterId,
-        type: 'request.submitted',
-        requestId: r.id,
-        details: {
-          resourceId: r.resourceId,
-          durationMs: r.durationMs,
-          source: r.source?.cidr,
-          reason: r.reason,
-          breakGlass: false,
-        },
-      });
+      await stores.audit.append(submittedEvent(r));
       handle.sqlite.exec('COMMIT');
     };
     await submit();

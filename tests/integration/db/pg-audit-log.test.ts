@@ -12,7 +12,7 @@ import { readPostgresAuditRecord } from '../../../src/adapters/db/pg/audit-recor
 import { requests } from '../../../src/adapters/db/pg-schema';
 import type { AuditKey } from '../../../src/app/audit-ports';
 import type { AuditEvent, AuditLog } from '../../../src/app/ports';
-import { emptyPostgres } from '../../support/audit-engines';
+import { emptyPostgres, submittedEvent } from '../../support/audit-engines';
 import { buildNewRequest, T0 } from '../../support/builders';
 import { copySqliteToPostgres } from '../../support/copy-to-postgres';
 import { describeWithPostgres, withTestDatabase } from '../../support/postgres';
@@ -191,19 +191,7 @@ describeWithPostgres('the audit log on PostgreSQL', () => {
             createdAt: r.createdAt.getTime(),
             approvalDeadline: r.approvalDeadline.getTime(),
           });
-        await writer.audit.append({
-          at: r.createdAt,
-          actor: r.requesterId,
-          type: 'request.submitted',
-          requestId: r.id,
-          details: {
-            resourceId: r.resourceId,
-            durationMs: r.durationMs,
-            source: r.source?.cidr,
-            reason: r.reason,
-            breakGlass: false,
-          },
-        });
+        await writer.audit.append(submittedEvent(r));
       });
     };
     // More events than one page of the walk, so the reading takes a while (sealed on SQLite and copied: quicker).

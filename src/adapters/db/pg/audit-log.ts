@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import { DrizzleQueryError } from 'drizzle-orm/errors';
 import type { AuditHead, AuditKey } from '../../../app/audit-ports';
 import type { AuditLog } from '../../../app/ports';
@@ -15,6 +15,7 @@ import {
   headOf,
   type LastEvent,
   PAGE_SIZE,
+  pageAfter,
   refuseDowngrade,
   sealedRow,
   toEvent,
@@ -60,11 +61,7 @@ async function* rowsInOrder(db: PgExecutor, lastSeq?: number): AsyncGenerator<Au
     const page = await db
       .select()
       .from(auditEvents)
-      .where(
-        lastSeq === undefined
-          ? gt(auditEvents.seq, after)
-          : and(gt(auditEvents.seq, after), lte(auditEvents.seq, lastSeq)),
-      )
+      .where(pageAfter(auditEvents.seq, after, lastSeq))
       .orderBy(asc(auditEvents.seq))
       .limit(PAGE_SIZE);
     if (page.length > 0) yield page;

@@ -1,9 +1,7 @@
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import { Pool } from 'pg';
 import { DbError, toDbError } from '../db-error';
-import { PG_MIGRATIONS_FOLDER, type PgHandle } from '../open-pg';
-import * as pgSchema from '../pg-schema';
+import { PG_MIGRATIONS_FOLDER, type PgHandle, pgHandle } from '../open-pg';
 
 /** Whether `HALLPASS_DB` names a PostgreSQL database (a `postgres://` or `postgresql://` URL) rather than a SQLite file. */
 export const isPostgresUrl = (text: string): boolean => /^postgres(ql)?:\/\//i.test(text.trim());
@@ -96,14 +94,5 @@ export async function openExistingPostgres(
     await pool.end().catch(() => undefined);
     throw e;
   }
-  let closed = false;
-  return {
-    db: drizzle({ client: pool, schema: pgSchema }),
-    pool,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await pool.end();
-    },
-  };
+  return pgHandle(pool);
 }
