@@ -15,5 +15,6 @@ export * from './request-store';
 export * from './role-sessions';
 export * from './rule-store';
 export * from './shared-state';
+export * from './shared-state';
 export * from './system';
 export * from './unit-of-work';
