@@ -45,11 +45,13 @@ export function createPgLocks(
       throw toDbError('locks.connect', e);
     });
     let lost: Error | undefined;
+    let holding = false;
     // Without a listener, a checked-out connection's error would end the process (the pool listens
-    // only while it is idle).
+    // only while it is idle). Before the lock is held, the failing query reports the error itself.
     const onError = (e: Error): void => {
       if (lost !== undefined) return;
       lost = e;
+      if (!holding) return;
       deps.logger?.error(
         { lock: key, err: e.message },
         'lock connection failed while held: the lock may be lost, another replica may take it',
@@ -79,6 +81,7 @@ export function createPgLocks(
       done();
       return { ran: false };
     }
+    holding = true;
     try {
       return { ran: true, value: await fn() };
     } finally {
