@@ -1,10 +1,11 @@
 import { Pool } from 'pg';
-import { openPostgres, type PgHandle } from '../../../src/adapters/db/open-pg';
+import type { PgHandle } from '../../../src/adapters/db/open-pg';
 import { createPgChangeFeed, type PgChangeFeed } from '../../../src/adapters/db/pg/pg-change-feed';
 import { createLocalChangeFeed } from '../../../src/adapters/local/change-feed';
 import type { ChangeKind } from '../../../src/app/ports';
 import { until } from '../../support/bot-process';
 import { MemoryLogger } from '../../support/memory-logger';
+import { withTwoReplicas } from '../../support/pg-replicas';
 import { describeWithPostgres, withClient, withTestDatabase } from '../../support/postgres';
 
 /**
@@ -28,8 +29,7 @@ describeWithPostgres('PostgreSQL change feed', () => {
   const db = withTestDatabase();
 
   describe('across two replicas', () => {
-    let a: PgHandle;
-    let b: PgHandle;
+    const replicas = withTwoReplicas(db, { max: 2 });
     let feedA: PgChangeFeed;
     let feedB: PgChangeFeed;
     let logger: MemoryLogger;
@@ -45,17 +45,13 @@ describeWithPostgres('PostgreSQL change feed', () => {
 
     beforeAll(async () => {
       logger = new MemoryLogger();
-      a = await openPostgres(db.url, { pool: { max: 2 }, onIdleError: () => undefined });
-      b = await openPostgres(db.url, { pool: { max: 2 }, onIdleError: () => undefined });
-      feedA = feedOf(a, 'feed-a');
-      feedB = feedOf(b, 'feed-b');
+      feedA = feedOf(replicas.a, 'feed-a');
+      feedB = feedOf(replicas.b, 'feed-b');
       await Promise.all([feedA.ready(), feedB.ready()]);
     });
     afterAll(async () => {
       await feedA?.close();
       await feedB?.close();
-      await a?.close();
-      await b?.close();
     });
 
     it('delivers a change published on one replica to the subscribers of both', async () => {

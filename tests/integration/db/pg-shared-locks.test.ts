@@ -4,7 +4,9 @@ import { createPgLocks } from '../../../src/adapters/db/pg/pg-locks';
 import { createLocalLocks } from '../../../src/adapters/local/locks';
 import type { Locks } from '../../../src/app/ports';
 import { until } from '../../support/bot-process';
+import { deferred } from '../../support/fake-roles';
 import { MemoryLogger } from '../../support/memory-logger';
+import { withTwoReplicas } from '../../support/pg-replicas';
 import { describeWithPostgres, withClient, withTestDatabase } from '../../support/postgres';
 
 /**
@@ -14,14 +16,6 @@ import { describeWithPostgres, withClient, withTestDatabase } from '../../suppor
  */
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-const gate = (): { promise: Promise<void>; open: () => void } => {
-  let open: () => void = () => {};
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
-};
 
 /** The backends holding (granted) or waiting for an advisory lock in this database. */
 const advisoryLocks = (url: string): Promise<{ pid: number; granted: boolean }[]> =>
@@ -33,23 +27,26 @@ const advisoryLocks = (url: string): Promise<{ pid: number; granted: boolean }[]
     return r.rows;
   });
 
+/** Takes `key` on `locks` and keeps it until `release()`; resolves once it is held. `done` is `run`'s result. */
+async function holdOpen(locks: Locks, key: string, value: string) {
+  const held = deferred();
+  const entered = deferred();
+  const done = locks.run(key, async () => {
+    entered.resolve();
+    await held.promise;
+    return value;
+  });
+  await entered.promise;
+  return { done, release: held.resolve };
+}
+
 describeWithPostgres('PostgreSQL locks', () => {
   const db = withTestDatabase();
 
   describe('across two replicas', () => {
-    let a: PgHandle;
-    let b: PgHandle;
+    const replicas = withTwoReplicas(db, { max: 4 });
     let logger: MemoryLogger;
     const locksOf = (h: PgHandle): Locks => createPgLocks(h.pool, { local: createLocalLocks(), logger });
-
-    beforeAll(async () => {
-      a = await openPostgres(db.url, { pool: { max: 4 }, onIdleError: () => undefined });
-      b = await openPostgres(db.url, { pool: { max: 4 }, onIdleError: () => undefined });
-    });
-    afterAll(async () => {
-      await a?.close();
-      await b?.close();
-    });
     beforeEach(() => {
       logger = new MemoryLogger();
     });
@@ -59,7 +56,7 @@ describeWithPostgres('PostgreSQL locks', () => {
     });
 
     it('runs holders from both, one at a time, never overlapping', async () => {
-      const [onA, onB] = [locksOf(a), locksOf(b)];
+      const [onA, onB] = [locksOf(replicas.a), locksOf(replicas.b)];
       const spans: [number, number][] = [];
       let inside = 0;
       let most = 0;
@@ -82,27 +79,20 @@ describeWithPostgres('PostgreSQL locks', () => {
     });
 
     it('tryRun answers ran: false at once while the other replica holds the lock, and runs once it is free', async () => {
-      const [onA, onB] = [locksOf(a), locksOf(b)];
-      const held = gate();
-      const entered = gate();
-      const holder = onA.run('job:due-work', async () => {
-        entered.open();
-        await held.promise;
-        return 'a done';
-      });
-      await entered.promise;
+      const [onA, onB] = [locksOf(replicas.a), locksOf(replicas.b)];
+      const holder = await holdOpen(onA, 'job:due-work', 'a done');
       const fn = jest.fn(async () => 'b ran');
       const started = performance.now();
       await expect(onB.tryRun('job:due-work', fn)).resolves.toEqual({ ran: false });
       expect(performance.now() - started).toBeLessThan(1_000);
       expect(fn).not.toHaveBeenCalled();
-      held.open();
-      await expect(holder).resolves.toBe('a done');
+      holder.release();
+      await expect(holder.done).resolves.toBe('a done');
       await expect(onB.tryRun('job:due-work', fn)).resolves.toEqual({ ran: true, value: 'b ran' });
     });
 
     it('unlocks when the function throws, and passes its error on', async () => {
-      const [onA, onB] = [locksOf(a), locksOf(b)];
+      const [onA, onB] = [locksOf(replicas.a), locksOf(replicas.b)];
       await expect(
         onA.run('sg:eu-west-1:sg-2', async () => {
           throw new Error('AWS said no');
@@ -115,15 +105,8 @@ describeWithPostgres('PostgreSQL locks', () => {
     });
 
     it('frees a lock when its holder’s session dies: the other replica takes it, the holder logs the loss', async () => {
-      const [onA, onB] = [locksOf(a), locksOf(b)];
-      const held = gate();
-      const entered = gate();
-      const holder = onA.run('job:outbox', async () => {
-        entered.open();
-        await held.promise;
-        return 'a finished anyway';
-      });
-      await entered.promise;
+      const [onA, onB] = [locksOf(replicas.a), locksOf(replicas.b)];
+      const holder = await holdOpen(onA, 'job:outbox', 'a finished anyway');
       let bEntered = false;
       const waiter = onB.run('job:outbox', async () => {
         bEntered = true;
@@ -138,8 +121,8 @@ describeWithPostgres('PostgreSQL locks', () => {
       // As a kill -9 of replica A would: its session ends, and the server drops its locks.
       await withClient(db.url, (c) => c.query('SELECT pg_terminate_backend($1)', [holding?.pid]));
       await expect(waiter).resolves.toBe('b got it');
-      held.open();
-      await expect(holder).resolves.toBe('a finished anyway');
+      holder.release();
+      await expect(holder.done).resolves.toBe('a finished anyway');
       expect(logger.lines).toContainEqual(
         expect.objectContaining({ level: 'error', msg: expect.stringContaining('lock may be lost') }),
       );
@@ -168,7 +151,7 @@ describeWithPostgres('PostgreSQL locks', () => {
         expect(mostConnections).toBeLessThanOrEqual(2);
         expect(mostQueued).toBe(0);
         // And the other replica still serializes with them.
-        await expect(locksOf(b).tryRun('sg:x', async () => 'ok')).resolves.toEqual({
+        await expect(locksOf(replicas.b).tryRun('sg:x', async () => 'ok')).resolves.toEqual({
           ran: true,
           value: 'ok',
         });

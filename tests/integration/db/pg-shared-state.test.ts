@@ -1,9 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Pool } from 'pg';
-import { openPostgres, type PgHandle } from '../../../src/adapters/db/open-pg';
 import { createPgDbHealth } from '../../../src/adapters/db/pg/pg-db-health';
 import { createPgHomeViewers } from '../../../src/adapters/db/pg/pg-home-viewers';
 import { createPgRateLimits } from '../../../src/adapters/db/pg/pg-rate-limits';
+import { withTwoReplicas } from '../../support/pg-replicas';
 import { describeWithPostgres, withTestDatabase } from '../../support/postgres';
 import { homeViewersConformance, rateLimitsConformance } from '../../support/shared-state-conformance';
 
@@ -48,57 +48,47 @@ describeWithPostgres('PostgreSQL shared state', () => {
   const db = withTestDatabase();
 
   describe('on two replicas', () => {
-    let a: PgHandle;
-    let b: PgHandle;
-
-    beforeAll(async () => {
-      a = await openPostgres(db.url, { pool: { max: 4 }, onIdleError: () => undefined });
-      b = await openPostgres(db.url, { pool: { max: 4 }, onIdleError: () => undefined });
-    });
-    afterAll(async () => {
-      await a?.close();
-      await b?.close();
-    });
+    const replicas = withTwoReplicas(db, { max: 4 });
 
     describe('rate limits', () => {
-      rateLimitsConformance(async () => createPgRateLimits(a.pool));
+      rateLimitsConformance(async () => createPgRateLimits(replicas.a.pool));
 
       it('honours the limit across both replicas under concurrent attempts', async () => {
-        const [onA, onB] = [createPgRateLimits(a.pool), createPgRateLimits(b.pool)];
+        const [onA, onB] = [createPgRateLimits(replicas.a.pool), createPgRateLimits(replicas.b.pool)];
         const answers = await Promise.all(
           Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? onA : onB).admit('U-flood', 5, 60_000, at(i))),
         );
         expect(answers.filter(Boolean)).toHaveLength(5);
-        expect(await count(a.pool, "SELECT count(*) AS n FROM rate_limit_hits WHERE key = 'U-flood'")).toBe(
-          5,
-        );
+        expect(
+          await count(replicas.a.pool, "SELECT count(*) AS n FROM rate_limit_hits WHERE key = 'U-flood'"),
+        ).toBe(5);
       });
 
       it('counts an admission by a replica whose clock runs a little ahead', async () => {
-        const [onA, onB] = [createPgRateLimits(a.pool), createPgRateLimits(b.pool)];
+        const [onA, onB] = [createPgRateLimits(replicas.a.pool), createPgRateLimits(replicas.b.pool)];
         expect(await onA.admit('U-skew', 1, 1_000, at(500))).toBe(true);
         expect(await onB.admit('U-skew', 1, 1_000, at(0))).toBe(false);
       });
 
       it('keeps one key’s rows within its window, and sweeps other keys’ expired rows now and then', async () => {
-        const limits = createPgRateLimits(a.pool);
+        const limits = createPgRateLimits(replicas.a.pool);
         for (let i = 0; i < 5; i++) await limits.admit('U-steady', 1, 1_000, at(i * 2_000));
-        expect(await count(a.pool, "SELECT count(*) AS n FROM rate_limit_hits WHERE key = 'U-steady'")).toBe(
-          1,
-        );
+        expect(
+          await count(replicas.a.pool, "SELECT count(*) AS n FROM rate_limit_hits WHERE key = 'U-steady'"),
+        ).toBe(1);
 
-        await a.pool.query(
+        await replicas.a.pool.query(
           "INSERT INTO rate_limit_hits (key, at, expires_at) SELECT 'U-gone-' || g, $1, $2 FROM generate_series(1, 20) g",
           [T0, T0 + 1_000],
         );
         const gone = "SELECT count(*) AS n FROM rate_limit_hits WHERE key LIKE 'U-gone-%'";
-        const later = createPgRateLimits(a.pool, { sweepEvery: 3 });
+        const later = createPgRateLimits(replicas.a.pool, { sweepEvery: 3 });
         await later.admit('U-busy', 10, 1_000, at(100_000));
         await later.admit('U-busy', 10, 1_000, at(100_000));
-        expect(await count(a.pool, gone)).toBe(20);
+        expect(await count(replicas.a.pool, gone)).toBe(20);
         // The third admission of this instance sweeps first.
         await later.admit('U-busy', 10, 1_000, at(100_000));
-        expect(await count(a.pool, gone)).toBe(0);
+        expect(await count(replicas.a.pool, gone)).toBe(0);
       });
 
       it('fails with a DbError naming the operation when the database cannot be reached', async () => {
@@ -116,30 +106,32 @@ describeWithPostgres('PostgreSQL shared state', () => {
 
     describe('home viewers', () => {
       homeViewersConformance(async (max) => {
-        await a.pool.query('TRUNCATE home_viewers');
-        return createPgHomeViewers(a.pool, { max });
+        await replicas.a.pool.query('TRUNCATE home_viewers');
+        return createPgHomeViewers(replicas.a.pool, { max });
       });
 
       it('are the same list on every replica', async () => {
-        await a.pool.query('TRUNCATE home_viewers');
-        await createPgHomeViewers(a.pool, { max: 10 }).remember('U1', at(10));
-        await createPgHomeViewers(b.pool, { max: 10 }).remember('U2', at(20));
-        expect(await createPgHomeViewers(b.pool, { max: 10 }).recent(10)).toEqual(['U2', 'U1']);
-        expect(await createPgHomeViewers(a.pool, { max: 10 }).recent(10)).toEqual(['U2', 'U1']);
+        await replicas.a.pool.query('TRUNCATE home_viewers');
+        await createPgHomeViewers(replicas.a.pool, { max: 10 }).remember('U1', at(10));
+        await createPgHomeViewers(replicas.b.pool, { max: 10 }).remember('U2', at(20));
+        expect(await createPgHomeViewers(replicas.b.pool, { max: 10 }).recent(10)).toEqual(['U2', 'U1']);
+        expect(await createPgHomeViewers(replicas.a.pool, { max: 10 }).recent(10)).toEqual(['U2', 'U1']);
       });
 
       it('trims the table back towards `max` as people keep opening it', async () => {
-        await a.pool.query('TRUNCATE home_viewers');
-        const viewers = createPgHomeViewers(a.pool, { max: 3 });
+        await replicas.a.pool.query('TRUNCATE home_viewers');
+        const viewers = createPgHomeViewers(replicas.a.pool, { max: 3 });
         for (let i = 0; i < 120; i++) await viewers.remember(`U${i}`, at(i));
-        expect(await count(a.pool, 'SELECT count(*) AS n FROM home_viewers')).toBeLessThanOrEqual(3 + 50);
+        expect(await count(replicas.a.pool, 'SELECT count(*) AS n FROM home_viewers')).toBeLessThanOrEqual(
+          3 + 50,
+        );
         expect(await viewers.recent(10)).toEqual(['U119', 'U118', 'U117']);
       });
     });
 
     describe('health', () => {
       it('is ok while the database answers', async () => {
-        await expect(createPgDbHealth(a.pool).check()).resolves.toEqual({ ok: true });
+        await expect(createPgDbHealth(replicas.a.pool).check()).resolves.toEqual({ ok: true });
       });
     });
   });

@@ -5,17 +5,9 @@ import { createLocalHomeViewers } from '../../../src/adapters/local/home-viewers
 import { createLocalLocks } from '../../../src/adapters/local/locks';
 import { createLocalRateLimits } from '../../../src/adapters/local/rate-limits';
 import type { ChangeKind } from '../../../src/app/ports';
+import { deferred } from '../../support/fake-roles';
 import { MemoryLogger } from '../../support/memory-logger';
 import { homeViewersConformance, rateLimitsConformance } from '../../support/shared-state-conformance';
-
-/** A promise and the function that settles it, to hold a lock open as long as a test wants. */
-const gate = (): { promise: Promise<void>; open: () => void } => {
-  let open: () => void = () => {};
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
-};
 
 const ticks = async (n = 5): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -45,10 +37,10 @@ describe('local locks', () => {
 
   it('does not make different keys wait for each other', async () => {
     const locks = createLocalLocks();
-    const held = gate();
+    const held = deferred();
     const first = locks.run('a', () => held.promise);
     await expect(locks.run('b', async () => 'b ran')).resolves.toBe('b ran');
-    held.open();
+    held.resolve();
     await first;
   });
 
@@ -59,12 +51,12 @@ describe('local locks', () => {
 
   it('tryRun does nothing, at once, while the key is held or waited for', async () => {
     const locks = createLocalLocks();
-    const held = gate();
+    const held = deferred();
     const holder = locks.run('job:due-work', () => held.promise);
     const waiter = locks.run('job:due-work', async () => 'waited');
     const fn = jest.fn(async () => 'ran');
     await expect(locks.tryRun('job:due-work', fn)).resolves.toEqual({ ran: false });
-    held.open();
+    held.resolve();
     await holder;
     // The waiter still holds it now; once it is done the key is free again.
     await expect(waiter).resolves.toBe('waited');
