@@ -65,7 +65,8 @@ export function createPgChangeFeed(deps: PgChangeFeedDeps): PgChangeFeed {
 
   /** Opens a connection and listens; on any failure, destroys it and tries again later. */
   const connect = async (): Promise<void> => {
-    const c = new Client(deps.listen);
+    // TCP keepalive, so a connection cut without a reset (a vanished host) is noticed too, eventually.
+    const c = new Client({ keepAlive: true, ...deps.listen });
     let gone = false;
     const lose = (why: string): void => {
       if (gone) return;
@@ -73,7 +74,10 @@ export function createPgChangeFeed(deps: PgChangeFeedDeps): PgChangeFeed {
       if (client === c) client = undefined;
       void c.end().catch(() => undefined);
       if (closed) return;
-      deps.logger.warn({ err: why, retryInMs: delay }, 'change feed: LISTEN connection lost; reconnecting');
+      deps.logger.warn(
+        { err: why, retryInMs: delay },
+        'change feed: LISTEN connection lost or refused; retrying',
+      );
       scheduleReconnect();
     };
     c.on('error', (e) => lose(e.message));

@@ -3,13 +3,14 @@ import type { Locks, Logger, TryRun } from '../../../app/ports';
 import { toDbError } from '../db-error';
 
 /**
- * The seed of `hashtextextended(name, seed)`, which turns a lock's name into the 64-bit key of its
- * advisory lock. The server computes it, so every replica agrees whatever its Node version. Two names
- * whose keys collide (with n names in use, a chance of about n² / 2^65) only make their holders wait
- * for each other: exclusion is never lost, and the same goes for a collision with the fixed keys
- * of `open-pg.ts` (migration, audit append) or the rate limits' keys (another seed).
+ * The seed (ASCII 'lock') of `hashtextextended(name, seed)`, which turns a lock's name into the 64-bit
+ * key of its advisory lock. The server computes it, so every replica agrees whatever its Node version.
+ * Two names whose keys collide (with n names in use, a chance of about n² / 2^65) only make their
+ * holders wait for each other — exclusion is never lost; the same goes for a collision with the fixed
+ * keys of `open-pg.ts` (migration, audit append) or a rate limit's key (another seed). The one harm: a
+ * holder taking a second lock whose key collides with its first would wait for itself.
  */
-export const PG_LOCK_SEED = 1_752_198_003;
+export const PG_LOCK_SEED = 1_819_239_275;
 
 const LOCK = `SELECT pg_advisory_lock(hashtextextended($1, ${PG_LOCK_SEED}))`;
 const TRY_LOCK = `SELECT pg_try_advisory_lock(hashtextextended($1, ${PG_LOCK_SEED})) AS held`;

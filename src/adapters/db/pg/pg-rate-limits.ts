@@ -2,8 +2,8 @@ import type { Pool } from 'pg';
 import type { RateLimits } from '../../../app/ports';
 import { toDbError } from '../db-error';
 
-/** The seed of `hashtextextended(key, seed)` for the per-key transaction lock (see `PG_LOCK_SEED`). */
-export const PG_RATE_LIMIT_SEED = 1_919_251_571;
+/** The seed (ASCII 'rate') of `hashtextextended(key, seed)` for the per-key lock (see `PG_LOCK_SEED`). */
+export const PG_RATE_LIMIT_SEED = 1_918_989_413;
 
 /** By default, one admission in every this many (per instance) also sweeps every expired hit. */
 const SWEEP_EVERY = 1_000;
@@ -62,7 +62,9 @@ export function createPgRateLimits(
       });
       let allowed: boolean;
       try {
-        await client.query('BEGIN');
+        // READ COMMITTED whatever the server's default: the count's snapshot must be taken after the
+        // lock is granted (under REPEATABLE READ it would date from the lock statement, before the wait).
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
         await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, ${PG_RATE_LIMIT_SEED}))`, [
           key,
         ]);
