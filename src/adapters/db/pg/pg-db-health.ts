@@ -10,7 +10,7 @@ class TimedOut extends Error {}
  * What a failure says in `/healthz`: the driver's code (`ECONNREFUSED`, `57P01`, …) and message, with
  * anything shaped like a connection URL cut out, so no password can leak into a probe's answer.
  */
-export const healthReason = (e: unknown): string => {
+const healthReason = (e: unknown): string => {
   const message = (e instanceof Error ? e.message : String(e)).replace(
     /\b[a-z][a-z0-9+.-]*:\/\/\S+/gi,
     '<url>',
