@@ -18,3 +18,4 @@ export * from './shared-state';
 export * from './shared-state';
 export * from './system';
 export * from './unit-of-work';
+export * from './shared-state';
