@@ -4,10 +4,7 @@ import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
 import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
-import { createSqliteAuditRecordSource } from './adapters/db/audit-export-query';
-import { verifyAuditLogAtStart } from './adapters/db/audit-startup';
-import { openDatabase } from './adapters/db/open-db';
-import { createSqliteStores } from './adapters/db/stores';
+import { openPersistence } from './adapters/db/persistence';
 import { healthRoute } from './adapters/http/health';
 import { createHttpServer } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, startSlackApp } from './adapters/slack/app';
@@ -20,7 +17,6 @@ import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
 import { createFollowUps } from './app/follow-ups';
 import { describeError } from './app/infra-error';
-import { KeyedMutex } from './app/keyed-mutex';
 import {
   type Clock,
   type Faults,
@@ -35,7 +31,7 @@ import { createUseCases, type UseCases } from './app/use-cases';
 import type { Env } from './config';
 import { DEFAULT_RECONCILE_INTERVAL_MS } from './config/env';
 import { backstopProblems, findResource, type Policy } from './domain/policy';
-import { createDeliveryLoop, type DeliveryLoop } from './scheduler/delivery-loop';
+import { BUSY, createDeliveryLoop, type DeliveryLoop } from './scheduler/delivery-loop';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
 import { createSweep } from './scheduler/sweep';
 
@@ -93,6 +89,20 @@ export type Hallpass = {
 /** How soon a delivery another process queued (the audit CLI's head publication) is sent at the latest. */
 const OUTBOX_POLL_MS = 30_000;
 
+/** The background jobs one replica at a time runs (`Locks.tryRun`). */
+const JOBS = {
+  dueWork: 'job:due-work',
+  outbox: 'job:outbox',
+  auditHead: 'job:audit-head',
+  reconcile: 'job:reconcile',
+} as const;
+
+/**
+ * With several replicas, a grant that started opening less than this long ago is left to its opener
+ * (who may be about to take its lock); after it, one whose opener died is taken over.
+ */
+const RECOVER_GRACE_MS = 5_000;
+
 /** Longest start-up waits for Slack's first answer before opening the port anyway (see below). */
 const SLACK_FIRST_ATTEMPT_GRACE_MS = 2_000;
 
@@ -115,16 +125,18 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const { env, logger } = opts;
   const clock = opts.clock ?? systemClock;
   const timers = opts.timers ?? systemTimers;
-  const handle = openDatabase(env.dbPath);
+  const persistence = await openPersistence(env.dbPath, {
+    auditKeys: env.auditKeys,
+    logger,
+    poolSize: env.dbPoolSize,
+  });
+  const { stores, locks } = persistence;
   /** The policy in force: read at every decision, replaced whole by `reloadPolicy`. */
   let policy = opts.policy;
-  const stores = createSqliteStores(handle, { key: env.auditKeys?.current });
   const followUps = createFollowUps(logger);
   // Before anything appends to it or touches AWS: the audit log must verify, or start-up stops.
   try {
-    const checked = await verifyAuditLogAtStart({
-      db: handle.db,
-      audit: stores.audit,
+    const checked = await persistence.verifyAuditAtStart({
       keys: env.auditKeys,
       acceptBroken: env.auditAcceptBroken,
       clock,
@@ -142,7 +154,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       'audit log verified',
     );
   } catch (error) {
-    handle.close();
+    await persistence.close();
     throw error;
   }
   if (env.auditKeys?.current === undefined) {
@@ -159,7 +171,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   } else {
     const problems = backstopProblems(policy, env.backstop.roleArn);
     if (problems.length > 0) {
-      handle.close();
+      await persistence.close();
       throw new Error(`the backstop cannot reach every resource:\n${problems.join('\n')}`);
     }
   }
@@ -194,7 +206,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     policy: () => policy,
     ...stores,
-    auditRecord: createSqliteAuditRecordSource(handle.db, env.auditKeys),
+    auditRecord: persistence.auditRecord,
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
     acls: createEc2NetworkAcls({ clientFor: aws.ec2For }),
     followUps,
@@ -208,14 +220,16 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
     notifier: createSlackNotifier({ client: slackClient(), clock, mentioner: () => directory.mentioner() }),
     directory,
+    // Every replica hears of a change (PostgreSQL NOTIFY; in one process, at once) and re-reads.
     wakeup: {
       wake: () => {
-        loops.scheduler?.wake();
-        loops.home?.changed();
+        persistence.changes.publish('due');
+        persistence.changes.publish('home');
       },
     },
-    deliveries: { wake: () => loops.deliveries?.wake() },
-    locks: new KeyedMutex(),
+    deliveries: { wake: () => persistence.changes.publish('outbox') },
+    locks,
+    rateLimits: persistence.rateLimits,
     faults: opts.faults ?? noFaults,
   };
   const useCases = createUseCases(deps);
@@ -225,6 +239,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     clock,
     timers,
+    viewers: persistence.homeViewers,
   });
   loops.home = refresher;
   const scheduler = createScheduler({
@@ -233,7 +248,17 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     // Per kind of work, so one kind's failure (waiting for its backoff) never hides another's due time.
     nextDue: useCases.dueWork.nextDue,
-    run: useCases.dueWork.run,
+    // One replica at a time runs what is due (exactly one closes each grant); the others look again
+    // shortly, so a replica that dies mid-run delays nothing for long. Grants a dead replica was still
+    // opening are taken over here too.
+    run: async (now) => {
+      const ran = await locks.tryRun(JOBS.dueWork, async () => {
+        await useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS });
+        return useCases.dueWork.run(now);
+      });
+      return ran.ran ? ran.value : { failed: [], busy: true };
+    },
+    pollMs: persistence.pollMs,
   });
   loops.scheduler = scheduler;
   const outboxLoop = createDeliveryLoop({
@@ -241,13 +266,22 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     timers,
     logger,
     nextDue: () => stores.outbox.nextAttempt(),
-    run: useCases.deliverOutbox,
+    // One replica at a time sends the outbox, so each notice goes out once and in order.
+    run: async () => {
+      const ran = await locks.tryRun(JOBS.outbox, () => useCases.deliverOutbox());
+      return ran.ran ? ran.value : BUSY;
+    },
     // Closes first: a burst of due grants reaches AWS before the process spends its time on their notices.
     yieldTo: () => scheduler.idle(),
     // The audit CLI queues the head it publishes with an export into this outbox from its own process.
     pollMs: OUTBOX_POLL_MS,
   });
   loops.deliveries = outboxLoop;
+  const unsubscribe = persistence.changes.subscribe((kind) => {
+    if (kind === 'due') scheduler.wake();
+    else if (kind === 'outbox') outboxLoop.wake();
+    else refresher.changed();
+  });
   // The audit head, in the policy's audit channel on its schedule: one timer armed from the
   // last publication in the log, apart from the scheduler, so the walk of the log never delays a close.
   const headLoop = createDeliveryLoop({
@@ -256,7 +290,10 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     name: 'publishing the audit head',
     nextDue: () => useCases.nextHeadPublication(),
-    run: () => useCases.publishScheduledHead(),
+    run: async () => {
+      const ran = await locks.tryRun(JOBS.auditHead, () => useCases.publishScheduledHead());
+      return ran.ran ? ran.value : BUSY;
+    },
     errorPauseMs: 60_000,
   });
   // Holds written before holds recorded their target: filled in once from this policy.
@@ -267,7 +304,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   if (legacy > 0)
     logger.warn({ holds: legacy }, 'recorded the targets of rule holds written before they were kept');
   // Before serving: finish what a crash interrupted, then close and announce what came due while down.
-  const recovered = await useCases.recoverInterrupted();
+  const recovered = (
+    await locks.run(JOBS.dueWork, () =>
+      useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS }),
+    )
+  );
   if (recovered.reopened + recovered.closed > 0)
     logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
   // Reconciliation: after recovery, before the expiry timer; then every interval.
@@ -277,7 +318,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     intervalMs: reconcileOn ? (env.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS) : 0,
     name: 'reconciliation',
-    run: useCases.reconcile,
+    // One replica at a time; the others skip this round (the holder does it for all).
+    run: async () => {
+      const ran = await locks.tryRun(JOBS.reconcile, () => useCases.reconcile());
+      return ran.ran ? ran.value : { failed: 0 };
+    },
   });
   if (reconcileOn) await sweep.runNow();
   const cutting = policy.resources.filter((r) => r.kind === 'security-group' && r.cutConnections === 'nacl');
@@ -312,8 +357,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const http = createHttpServer({
     routes: [
       ...(slack.route === undefined ? [] : [slack.route]),
-      healthRoute(() => ({
-        database: handle.sqlite.open ? 'ok' : 'unreachable',
+      healthRoute(async () => ({
+        database: (await persistence.health.check()).ok ? 'ok' : 'unreachable',
         slack: slack.status(),
         backstop: env.backstop === undefined ? 'off' : 'on',
       })),
@@ -382,7 +427,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       // than left to reconciliation; a delivery in flight ends within one Slack timeout, and what is
       // still waiting goes out at the next start.
       await idleInTurn();
-      handle.close();
+      unsubscribe();
+      await persistence.close();
       aws.destroy();
     },
   };

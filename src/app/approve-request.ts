@@ -12,7 +12,6 @@ import {
   applyExtension,
   type ExtensionOutcome,
 } from './extend-grant';
-import type { KeyedMutex } from './keyed-mutex';
 import type { Notices } from './notify';
 import type { OpenGrant } from './open-grant';
 import type {
@@ -23,6 +22,7 @@ import type {
   Faults,
   GrantStore,
   Ids,
+  Locks,
   NotPending,
   RequestStore,
   UnitOfWork,
@@ -35,7 +35,7 @@ type Deps = DecisionDeps &
   AnnounceExtensionDeps & {
     readonly clock: Clock;
     readonly uow: UnitOfWork;
-    readonly locks: KeyedMutex;
+    readonly locks: Locks;
     readonly faults: Faults;
     readonly wakeup: Wakeup;
     readonly ids: Pick<Ids, 'grant'>;

@@ -15,16 +15,24 @@
  * minutes after it starts, STS's minimum), which is AWS's backstop for them (see the README).
  */
 import { backstopGraceOf, findResource, type Policy } from '../domain/policy';
-import type { KeyedMutex } from './keyed-mutex';
 import { describeError } from './notify';
-import type { Backstop, BackstopStore, Backstops, BackstopWant, Clock, Logger, RuleTarget } from './ports';
+import type {
+  Backstop,
+  BackstopStore,
+  Backstops,
+  BackstopWant,
+  Clock,
+  Locks,
+  Logger,
+  RuleTarget,
+} from './ports';
 
 export type BackstopDeps = {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly policy: () => Policy;
   readonly backstopRecords: BackstopStore;
-  readonly locks: KeyedMutex;
+  readonly locks: Locks;
   readonly backstop?: { readonly port: Backstops; readonly roleArn: string } | undefined;
 };
 

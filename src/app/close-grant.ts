@@ -8,7 +8,6 @@ import {
   planCuts,
   runCuts,
 } from './cut-connections';
-import type { KeyedMutex } from './keyed-mutex';
 import { describeError, type Notices } from './notify';
 import { lockKeyOf } from './open-grant';
 import type {
@@ -18,6 +17,7 @@ import type {
   Faults,
   FollowUps,
   GrantStore,
+  Locks,
   Logger,
   NetworkAccess,
   RequestStore,
@@ -41,7 +41,7 @@ export type CloseGrantDeps = BackstopDeps &
     readonly logger: Logger;
     readonly uow: UnitOfWork;
     readonly faults: Faults;
-    readonly locks: KeyedMutex;
+    readonly locks: Locks;
     readonly wakeup: Wakeup;
     readonly grants: Pick<GrantStore, 'get' | 'move'>;
     readonly rules: Pick<RuleStore, 'holdsOf' | 'otherLiveHolders' | 'release'>;

@@ -17,7 +17,6 @@ import { cidrsOverlap } from '../domain/audit-search';
 import { parseSourceAddress } from '../domain/cidr';
 import { DEFAULTS, findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
-import type { KeyedMutex } from './keyed-mutex';
 import { describeError, type Notices } from './notify';
 import type {
   AuditLog,
@@ -27,6 +26,7 @@ import type {
   Faults,
   GrantStore,
   GroupSurvey,
+  Locks,
   Logger,
   NetworkAcls,
   RequestStore,
@@ -60,7 +60,7 @@ export type CutDeps = LiftDeps &
     readonly logger: Logger;
     readonly policy: () => Policy;
     readonly faults: Faults;
-    readonly locks: KeyedMutex;
+    readonly locks: Locks;
     readonly cuts: Pick<CutStore, 'unfinished' | 'numbersInUse' | 'expand'>;
     readonly acls: Pick<NetworkAcls, 'survey' | 'addDeny'>;
   };

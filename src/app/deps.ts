@@ -1,6 +1,5 @@
 import type { Policy } from '../domain/policy';
 import type { AuditRecordSource } from './audit-ports';
-import type { KeyedMutex } from './keyed-mutex';
 import type {
   AuditLog,
   BackstopStore,
@@ -12,6 +11,8 @@ import type {
   FollowUps,
   GrantStore,
   Ids,
+  Locks,
+  RateLimits,
   Logger,
   NetworkAccess,
   NetworkAcls,
@@ -55,7 +56,10 @@ export type AppDeps = {
   readonly wakeup: Wakeup;
   /** Wakes the outbox dispatcher: a Slack delivery was queued. */
   readonly deliveries: Wakeup;
-  readonly locks: KeyedMutex;
+  /** Named locks shared by every replica: per security group, per opening grant, per background job. */
+  readonly locks: Locks;
+  /** Per-key sliding windows shared by every replica (the `/access` flood guard). */
+  readonly rateLimits: RateLimits;
   /** What hallpass last made EventBridge Scheduler hold, and what it should hold. */
   readonly backstopRecords: BackstopStore;
   /**

@@ -5,7 +5,6 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import { type BackstopDeps, syncBackstops } from './backstop';
 import { type LiftCutsDeps, liftCutsFor } from './cut-connections';
 import { InfraError } from './infra-error';
-import type { KeyedMutex } from './keyed-mutex';
 import { describeError, type Notices } from './notify';
 import { type OpenRoleSessionDeps, openRoleSession } from './open-role-session';
 import type {
@@ -13,6 +12,7 @@ import type {
   Clock,
   Faults,
   GrantStore,
+  Locks,
   Logger,
   NetworkAccess,
   RequestStore,
@@ -51,7 +51,7 @@ export type OpenGrantDeps = OpenRoleSessionDeps &
   FailDeps & {
     readonly policy: () => Policy;
     readonly faults: Faults;
-    readonly locks: KeyedMutex;
+    readonly locks: Locks;
     readonly requests: Pick<RequestStore, 'get'>;
     readonly grants: Pick<GrantStore, 'get' | 'move'>;
     readonly rules: Pick<RuleStore, 'findLive' | 'hold' | 'holdsOf'>;
@@ -77,141 +77,151 @@ export const lockKeyOf = (t: Pick<RuleTarget, 'region' | 'groupId'>): string => 
  * another live grant already holds is shared, not opened twice; on any failure every rule this
  * grant opened itself is revoked again before the grant is marked failed — nothing is left behind.
  */
+/**
+ * The lock an open holds from start to end (every replica sees it): recovery leaves alone a grant whose
+ * open is in progress somewhere, and takes over one whose opener died (its lock went with it).
+ */
+export const openLockKey = (grantId: string): string => `open:${grantId}`;
+
 export const openGrant =
   (deps: OpenGrantDeps, use: OpenGrantUses): OpenGrant =>
-  async (grantId) => {
-    const grant = await deps.grants.get(grantId);
-    if (grant === undefined || grant.state !== 'opening') return;
-    const request = await deps.requests.get(grant.requestId);
-    const resource = findResource(deps.policy(), grant.resourceId);
-    if (request === undefined) throw new Error(`grant ${grantId} has no request`);
-    if (resource === undefined) {
-      await fail(deps, grantId, request.id, `resource ${grant.resourceId} is no longer in the policy`, []);
-      return;
-    }
-    if (resource.kind === 'aws-role') {
-      try {
-        await openRoleSession(deps, grant, request, resource, async (id) => {
-          await use.closeGrant(id, 'failed', SYSTEM_ACTOR);
-        });
-      } catch (error) {
-        await fail(deps, grantId, request.id, plainWords(error), []);
-      }
-      return;
-    }
-    const source = request.source;
-    if (source === undefined)
-      throw new Error(`request ${request.id} for a security group has no source address`);
+  (grantId) =>
+    deps.locks.run(openLockKey(grantId), () => openHeld(deps, use, grantId));
 
-    const target = targetOf(resource);
-    const tags = { grantId, requesterId: grant.requesterId, expiresAt: grant.expiresAt };
-    const opened: RuleHold[] = [];
+/** `openGrant`, its lock held. */
+async function openHeld(deps: OpenGrantDeps, use: OpenGrantUses, grantId: string): Promise<void> {
+  const grant = await deps.grants.get(grantId);
+  if (grant === undefined || grant.state !== 'opening') return;
+  const request = await deps.requests.get(grant.requestId);
+  const resource = findResource(deps.policy(), grant.resourceId);
+  if (request === undefined) throw new Error(`grant ${grantId} has no request`);
+  if (resource === undefined) {
+    await fail(deps, grantId, request.id, `resource ${grant.resourceId} is no longer in the policy`, []);
+    return;
+  }
+  if (resource.kind === 'aws-role') {
     try {
-      await deps.locks.run(lockKeyOf(target), async () => {
-        for (const ports of resource.ports) {
-          // Its time ran out while it was opening (or it was ended): the close that took over waits for
-          // this lock and revokes what was opened so far; nothing more is opened.
-          if ((await deps.grants.get(grantId))?.state !== 'opening') return;
-          const key: RuleKey = {
-            region: target.region,
-            groupId: target.groupId,
-            protocol: resource.protocol,
-            fromPort: ports.from,
-            toPort: ports.to,
-            cidr: source.cidr,
-          };
-          const shared = await deps.rules.findLive(key);
-          if (shared !== undefined) {
-            // Another live grant holds this exact rule: take a reference instead of a second rule.
-            // The shared rule is reached the way it was opened, so it is closed that way too.
-            await deps.rules.hold({
-              ...key,
-              grantId,
-              ruleId: shared.ruleId,
-              managed: shared.managed,
-              assumeRoleArn: shared.assumeRoleArn,
-            });
-            if (shared.managed)
-              await deps.network.retag(target, shared.ruleId, await laterTags(deps, shared, tags));
-            continue;
-          }
-          // An earlier grant's cut still denying this address would block the access just approved.
-          await liftCutsFor(deps, key);
-          deps.faults.point('open.before-authorize');
-          const result = await deps.network.authorize(target, { ...key, family: source.family }, tags);
-          deps.faults.point('open.after-authorize');
-          // Recorded with the role that reached the group: close, rollback, retag and reconciliation
-          // use it later, whatever the policy says by then.
-          const hold: RuleHold = {
-            ...key,
-            grantId,
-            ruleId: result.ruleId,
-            managed: result.managed || !result.existed,
-            assumeRoleArn: target.assumeRoleArn,
-          };
-          await deps.rules.hold(hold);
-          if (ports === resource.ports[0] && resource.ports.length > 1)
-            deps.faults.point('open.after-first-rule');
-          // No live grant holds this rule (findLive above, under the lock), so a managed one is this
-          // grant's alone — most often its own, created by an authorize whose answer was lost and
-          // found again as a duplicate on the retry — and a failure must roll it back too. Only an
-          // unmanaged rule (made by hand, there before hallpass) is never revoked.
-          if (hold.managed) opened.push(hold);
-          if (result.existed && hold.managed) await deps.network.retag(target, hold.ruleId, tags);
-        }
+      await openRoleSession(deps, grant, request, resource, async (id) => {
+        await use.closeGrant(id, 'failed', SYSTEM_ACTOR);
       });
     } catch (error) {
-      await fail(deps, grantId, request.id, plainWords(error), opened);
-      return;
+      await fail(deps, grantId, request.id, plainWords(error), []);
     }
+    return;
+  }
+  const source = request.source;
+  if (source === undefined)
+    throw new Error(`request ${request.id} for a security group has no source address`);
 
-    // AWS's own deadline for every rule this grant holds, before the grant counts as open: if every
-    // hallpass process and the database vanish from here on, AWS still closes the rules.
-    const held = (await deps.rules.holdsOf(grantId)).filter((h) => h.managed).map((h) => h.ruleId);
-    deps.faults.point('open.before-backstop');
-    const unset = await syncBackstops(deps)(held);
-    if (unset.length > 0) {
-      await fail(
-        deps,
-        grantId,
-        request.id,
-        `AWS's backstop for the rule could not be set (${unset[0]?.error ?? 'unknown error'}), and nothing opens without one`,
-        opened,
-      );
-      // The rules this grant opened are revoked and its holds released: drop what it scheduled.
-      await syncBackstops(deps)(held);
-      return;
-    }
-    deps.faults.point('open.after-backstop');
-
-    deps.faults.point('open.before-active');
-    const now = deps.clock.now();
-    const holds = await deps.rules.holdsOf(grantId);
-    const moved = await deps.uow.tx(async () => {
-      const m = await deps.grants.move(grantId, ['opening'], 'active');
-      if (m.ok) {
-        await deps.audit.append({
-          at: now,
-          actor: SYSTEM_ACTOR,
-          type: 'grant.opened',
-          requestId: request.id,
+  const target = targetOf(resource);
+  const tags = { grantId, requesterId: grant.requesterId, expiresAt: grant.expiresAt };
+  const opened: RuleHold[] = [];
+  try {
+    await deps.locks.run(lockKeyOf(target), async () => {
+      for (const ports of resource.ports) {
+        // Its time ran out while it was opening (or it was ended): the close that took over waits for
+        // this lock and revokes what was opened so far; nothing more is opened.
+        if ((await deps.grants.get(grantId))?.state !== 'opening') return;
+        const key: RuleKey = {
+          region: target.region,
+          groupId: target.groupId,
+          protocol: resource.protocol,
+          fromPort: ports.from,
+          toPort: ports.to,
+          cidr: source.cidr,
+        };
+        const shared = await deps.rules.findLive(key);
+        if (shared !== undefined) {
+          // Another live grant holds this exact rule: take a reference instead of a second rule.
+          // The shared rule is reached the way it was opened, so it is closed that way too.
+          await deps.rules.hold({
+            ...key,
+            grantId,
+            ruleId: shared.ruleId,
+            managed: shared.managed,
+            assumeRoleArn: shared.assumeRoleArn,
+          });
+          if (shared.managed)
+            await deps.network.retag(target, shared.ruleId, await laterTags(deps, shared, tags));
+          continue;
+        }
+        // An earlier grant's cut still denying this address would block the access just approved.
+        await liftCutsFor(deps, key);
+        deps.faults.point('open.before-authorize');
+        const result = await deps.network.authorize(target, { ...key, family: source.family }, tags);
+        deps.faults.point('open.after-authorize');
+        // Recorded with the role that reached the group: close, rollback, retag and reconciliation
+        // use it later, whatever the policy says by then.
+        const hold: RuleHold = {
+          ...key,
           grantId,
-          details: {
-            groupId: target.groupId,
-            cidr: source.cidr,
-            ruleIds: holds.map((h) => h.ruleId),
-            shared: holds.filter((h) => !opened.some((o) => o.ruleId === h.ruleId)).map((h) => h.ruleId),
-            expiresAt: grant.expiresAt.toISOString(),
-          },
-        });
+          ruleId: result.ruleId,
+          managed: result.managed || !result.existed,
+          assumeRoleArn: target.assumeRoleArn,
+        };
+        await deps.rules.hold(hold);
+        if (ports === resource.ports[0] && resource.ports.length > 1)
+          deps.faults.point('open.after-first-rule');
+        // No live grant holds this rule (findLive above, under the lock), so a managed one is this
+        // grant's alone — most often its own, created by an authorize whose answer was lost and
+        // found again as a duplicate on the retry — and a failure must roll it back too. Only an
+        // unmanaged rule (made by hand, there before hallpass) is never revoked.
+        if (hold.managed) opened.push(hold);
+        if (result.existed && hold.managed) await deps.network.retag(target, hold.ruleId, tags);
       }
-      return m;
     });
-    if (!moved.ok) return;
-    deps.wakeup.wake();
-    await deps.notices.refreshCard(request.id);
-    await deps.notices.tellBoth((card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
-  };
+  } catch (error) {
+    await fail(deps, grantId, request.id, plainWords(error), opened);
+    return;
+  }
+
+  // AWS's own deadline for every rule this grant holds, before the grant counts as open: if every
+  // hallpass process and the database vanish from here on, AWS still closes the rules.
+  const held = (await deps.rules.holdsOf(grantId)).filter((h) => h.managed).map((h) => h.ruleId);
+  deps.faults.point('open.before-backstop');
+  const unset = await syncBackstops(deps)(held);
+  if (unset.length > 0) {
+    await fail(
+      deps,
+      grantId,
+      request.id,
+      `AWS's backstop for the rule could not be set (${unset[0]?.error ?? 'unknown error'}), and nothing opens without one`,
+      opened,
+    );
+    // The rules this grant opened are revoked and its holds released: drop what it scheduled.
+    await syncBackstops(deps)(held);
+    return;
+  }
+  deps.faults.point('open.after-backstop');
+
+  deps.faults.point('open.before-active');
+  const now = deps.clock.now();
+  const holds = await deps.rules.holdsOf(grantId);
+  const moved = await deps.uow.tx(async () => {
+    const m = await deps.grants.move(grantId, ['opening'], 'active');
+    if (m.ok) {
+      await deps.audit.append({
+        at: now,
+        actor: SYSTEM_ACTOR,
+        type: 'grant.opened',
+        requestId: request.id,
+        grantId,
+        details: {
+          groupId: target.groupId,
+          cidr: source.cidr,
+          ruleIds: holds.map((h) => h.ruleId),
+          shared: holds.filter((h) => !opened.some((o) => o.ruleId === h.ruleId)).map((h) => h.ruleId),
+          expiresAt: grant.expiresAt.toISOString(),
+        },
+      });
+    }
+    return m;
+  });
+  if (!moved.ok) return;
+  deps.wakeup.wake();
+  await deps.notices.refreshCard(request.id);
+  await deps.notices.tellBoth((card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
+}
 
 /** The tags a shared rule should carry: those of whichever holder ends last. */
 async function laterTags(

@@ -4,7 +4,6 @@ import { SYSTEM_ACTOR } from '../domain/request';
 import type { ClosingUses } from './close-grant';
 import { type CutsConnectionsDeps, cutsConnections, planCuts } from './cut-connections';
 import { flatMapAll } from './each-limit';
-import type { KeyedMutex } from './keyed-mutex';
 import type { ReconcileReport, RuleDrift } from './notices';
 import { describeError, type Notices } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
@@ -13,6 +12,7 @@ import type {
   Clock,
   CutStore,
   GrantStore,
+  Locks,
   Logger,
   ManagedRule,
   NetworkAccess,
@@ -26,7 +26,7 @@ type Deps = CutsConnectionsDeps & {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly policy: () => Policy;
-  readonly locks: KeyedMutex;
+  readonly locks: Locks;
   readonly rules: Pick<RuleStore, 'holdsOf' | 'knownTargets'>;
   readonly grants: Pick<GrantStore, 'list' | 'get'>;
   readonly network: Pick<NetworkAccess, 'listManaged' | 'revoke'>;

@@ -1,8 +1,8 @@
 import type { EndReason, Grant } from '../domain/grant';
 import { SYSTEM_ACTOR } from '../domain/request';
 import { describeError } from './notify';
-import type { OpenGrant } from './open-grant';
-import type { AuditLog, Clock, GrantStore, Logger, UnitOfWork } from './ports';
+import { type OpenGrant, openLockKey } from './open-grant';
+import type { AuditLog, Clock, GrantStore, Locks, Logger, UnitOfWork } from './ports';
 
 type Deps = {
   readonly clock: Clock;
@@ -10,10 +10,21 @@ type Deps = {
   readonly uow: UnitOfWork;
   readonly grants: Pick<GrantStore, 'list' | 'move'>;
   readonly audit: Pick<AuditLog, 'append'>;
+  readonly locks: Pick<Locks, 'tryRun'>;
+};
+
+export type RecoverOptions = {
+  /**
+   * Leave alone a grant that started opening less than this long ago: with several replicas, its
+   * opener may be about to take its lock (0 at the start-up of the only process).
+   */
+  readonly graceMs?: number;
 };
 
 /**
- * Start-up: finishes grants a crash left in `opening`. One whose time is still running is opened
+ * At start-up, and then regularly on one replica at a time: finishes grants a crash left in `opening`.
+ * A grant whose open is in progress (its lock held, by this process or another replica) is left to
+ * its opener; one whose opener died (a killed replica's locks go with its session) is taken over. One whose time is still running is opened
  * again — idempotently: a rule the first attempt created is found again (as a shared hold or as
  * `InvalidPermission.Duplicate` carrying hallpass's tags) and adopted, never doubled. One whose
  * `expires_at` has passed is moved to `closing`, so the expiry sweep revokes whatever it holds.
@@ -22,11 +33,15 @@ type Deps = {
  */
 export const recoverInterrupted =
   (deps: Deps, use: { readonly openGrant: OpenGrant }) =>
-  async (): Promise<{ reopened: number; closed: number }> => {
+  async (options: RecoverOptions = {}): Promise<{ reopened: number; closed: number }> => {
     let reopened = 0;
     let closed = 0;
     for (const grant of await deps.grants.list(['opening'])) {
       const now = deps.clock.now();
+      if (now.getTime() - grant.startsAt.getTime() < (options.graceMs ?? 0)) continue;
+      // Someone is opening it right now: theirs to finish (tried, not waited for).
+      const free = await deps.locks.tryRun(openLockKey(grant.id), async () => undefined);
+      if (!free.ran) continue;
       if (grant.expiresAt <= now) {
         const moved = await deps.uow.tx(async () => {
           const m = await deps.grants.move(grant.id, ['opening'], 'closing', {

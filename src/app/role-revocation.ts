@@ -1,11 +1,11 @@
 import { SYSTEM_ACTOR } from '../domain/request';
 import { describeError, InfraError } from './infra-error';
-import type { KeyedMutex } from './keyed-mutex';
 import type {
   AuditLog,
   Clock,
   DueQuery,
   GrantStore,
+  Locks,
   Logger,
   RevocationRoom,
   RoleSessionStore,
@@ -34,7 +34,7 @@ import type {
 /** The one inline policy per role that lists the role's revoked sessions. */
 export const REVOKED_SESSIONS_POLICY = 'hallpass-revoked-sessions';
 
-/** The lock shared by everything that reads or writes a role's list (KeyedMutex key). */
+/** The lock shared by everything that reads or writes a role's list (Locks key). */
 export const roleLockKey = (roleArn: string): string => `role:${roleArn}`;
 
 /** What checking a role's room for one more session needs. */
@@ -45,12 +45,12 @@ type RevocableDeps = {
 };
 
 /** What issuing a session that could be revoked needs: the room check, under the role's lock. */
-export type IssueRevocableDeps = RevocableDeps & { readonly locks: KeyedMutex };
+export type IssueRevocableDeps = RevocableDeps & { readonly locks: Locks };
 
 /** What cutting off one grant's session needs. */
 export type CutSessionDeps = {
   readonly clock: Clock;
-  readonly locks: KeyedMutex;
+  readonly locks: Locks;
   readonly roles: Pick<RoleSessions, 'writeRevokedSessions'>;
   readonly roleSessions: Pick<RoleSessionStore, 'get' | 'liveOfRole' | 'markDenied'>;
 };
@@ -58,7 +58,7 @@ export type CutSessionDeps = {
 /** What pruning expired sessions from their deny policies needs. */
 export type PruneDeps = {
   readonly clock: Clock;
-  readonly locks: KeyedMutex;
+  readonly locks: Locks;
   readonly uow: UnitOfWork;
   readonly logger: Logger;
   readonly roles: Pick<RoleSessions, 'removeDeny' | 'writeRevokedSessions'>;

@@ -15,7 +15,7 @@ import { openGrant } from './open-grant';
 import { announcePolicyChanges } from './policy-changes';
 import { nextHeadPublication, publishScheduledHead } from './publish-head';
 import { dashboard, overview, resourcesFor } from './queries';
-import { COMMANDS_PER_MINUTE, RateLimiter } from './rate-limit';
+import { COMMANDS_PER_MINUTE } from './rate-limit';
 import { reconcile } from './reconcile';
 import { recoverInterrupted } from './recover-interrupted';
 import { reviewGrant } from './review-grant';
@@ -35,7 +35,6 @@ export function createUseCases(appDeps: AppDeps) {
   const open = openGrant(deps, { closeGrant: close });
   const announce = announceClosed(deps);
   const closing = { closeGrant: close, announceClosed: announce };
-  const commands = new RateLimiter(deps.clock, COMMANDS_PER_MINUTE, 60_000);
   const dueWork = createDueWork(deps, closing);
   const reconcileRules = reconcile(deps, closing);
   const backstops = reconcileBackstops(deps, syncBackstops(deps));
@@ -103,7 +102,9 @@ export function createUseCases(appDeps: AppDeps) {
     directory: deps.directory,
     policy: deps.policy,
     /** Whether this person may send another `/access` now (a per-user limit against floods). */
-    admitCommand: (userId: string) => commands.admit(userId),
+    /** The `/access` flood guard: per person, counted across every replica. */
+    admitCommand: (userId: string) =>
+      deps.rateLimits.admit(`commands:${userId}`, COMMANDS_PER_MINUTE, 60_000, deps.clock.now()),
     /** A grant as it stands now. */
     grantOf: (grantId: string) => deps.grants.get(grantId),
     /** How many Slack messages wait in the outbox (benchmarks, health). */

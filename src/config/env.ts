@@ -55,8 +55,10 @@ type EnvBase = {
   readonly port: number;
   /** `HALLPASS_POLICY`. */
   readonly policyPath: string;
-  /** `HALLPASS_DB`. */
+  /** `HALLPASS_DB`: a SQLite file path, or a `postgres://` / `postgresql://` URL. */
   readonly dbPath: string;
+  /** `HALLPASS_DB_POOL_SIZE`: PostgreSQL connections for queries per replica (default 10). */
+  readonly dbPoolSize?: number | undefined;
   /** `LOG_LEVEL`, lowercased. */
   readonly logLevel: LogLevel;
   /**
@@ -105,6 +107,7 @@ const KEYS = [
   'PORT',
   'HALLPASS_POLICY',
   'HALLPASS_DB',
+  'HALLPASS_DB_POOL_SIZE',
   'LOG_LEVEL',
   'HALLPASS_RECONCILE_INTERVAL',
   'HALLPASS_AUDIT_KEY',
@@ -185,6 +188,12 @@ const EnvSchema = z
       .default(DEFAULT_PORT),
     HALLPASS_POLICY: z.string().default(DEFAULT_POLICY_PATH),
     HALLPASS_DB: z.string().default(DEFAULT_DB_PATH),
+    HALLPASS_DB_POOL_SIZE: z
+      .string()
+      .regex(/^\d{1,3}$/, { error: 'must be a whole number of connections between 1 and 100' })
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 100, { error: 'must be a whole number of connections between 1 and 100' })
+      .optional(),
     LOG_LEVEL: z
       .string()
       .transform((s) => s.toLowerCase())
@@ -305,6 +314,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
     port: v.PORT,
     policyPath: v.HALLPASS_POLICY,
     dbPath: v.HALLPASS_DB,
+    dbPoolSize: v.HALLPASS_DB_POOL_SIZE,
     logLevel: v.LOG_LEVEL,
     reconcileIntervalMs: v.HALLPASS_RECONCILE_INTERVAL,
     auditKeys: auditKeyringOf(v.HALLPASS_AUDIT_KEY, v.HALLPASS_AUDIT_OLD_KEYS),

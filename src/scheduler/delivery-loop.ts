@@ -2,14 +2,21 @@ import { describeError } from '../app/infra-error';
 import type { Clock, Logger, Timers, Wakeup } from '../app/ports';
 import { MAX_TIMER_MS } from './scheduler';
 
+/** What a job's run resolves to when another replica holds the job (see `Locks.tryRun`). */
+export const BUSY = Symbol('busy');
+
 export type DeliveryLoopDeps = {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly logger: Logger;
   /** When the next waiting delivery is due (the outbox), read from the database. */
   readonly nextDue: () => Promise<Date | undefined>;
-  /** The run-once job: sends what is ready (see `deliverOutbox`). */
+  /**
+   * The run-once job: sends what is ready (see `deliverOutbox`). Resolving to `BUSY` says another
+   * replica is running it right now: looked at again after `busyRetryMs` (default 1 s).
+   */
   readonly run: () => Promise<unknown>;
+  readonly busyRetryMs?: number;
   /** Pause after a run that threw (the database, not Slack: Slack failures are the outbox's to retry). */
   readonly errorPauseMs?: number;
   /**
@@ -111,6 +118,7 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
     }
     disarm();
     let threw = false;
+    let busy = false;
     running = (async () => {
       // Let the caller finish its own work (a transaction, a reply) before Slack is called.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -118,7 +126,7 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
         again = false;
         try {
           await deps.yieldTo?.();
-          await deps.run();
+          busy = (await deps.run()) === BUSY;
         } catch (error) {
           threw = true;
           deps.logger.error(
@@ -126,10 +134,11 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
             `${deps.name ?? 'delivering queued slack messages'} failed`,
           );
         }
-      } while (again && !stopped && !threw);
+      } while (again && !stopped && !threw && !busy);
     })().finally(() => {
       running = undefined;
-      arm(threw);
+      if (busy && !threw && !stopped) armIn(deps.busyRetryMs ?? 1_000);
+      else arm(threw);
     });
   }
 

@@ -14,8 +14,18 @@ export type SchedulerDeps = {
    * and waits for the backoff does not hide the others' due times.
    */
   readonly nextDue: () => Promise<Date | undefined | readonly (Date | undefined)[]>;
-  /** The run-once job; returns the ids whose work failed and must be retried. */
-  readonly run: (now: Date) => Promise<{ readonly failed: readonly string[] }>;
+  /**
+   * The run-once job; returns the ids whose work failed and must be retried, or `busy` when another
+   * replica is running it right now (looked at again after `busyRetryMs`, not counted as a failure).
+   */
+  readonly run: (now: Date) => Promise<{ readonly failed: readonly string[]; readonly busy?: boolean }>;
+  /** After a `busy` run: when to look again (default 250 ms). */
+  readonly busyRetryMs?: number;
+  /**
+   * With nothing due sooner, look again after this long anyway (several replicas: a change another
+   * replica made and whose notification was lost, or work a dead replica held). Absent: only wake-ups.
+   */
+  readonly pollMs?: number;
   /** Backoff for failed work: first delay, cap. */
   readonly retry?: { readonly baseMs: number; readonly maxMs: number; readonly random?: () => number };
 };
@@ -88,7 +98,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const now = deps.clock.now().getTime();
       const due = await readDue(now);
       if (seq !== armSeq || stopped || running !== undefined) return;
-      const next = Math.min(due ?? Number.POSITIVE_INFINITY, retryAt ?? Number.POSITIVE_INFINITY);
+      const poll = deps.pollMs === undefined ? Number.POSITIVE_INFINITY : now + deps.pollMs;
+      const next = Math.min(due ?? Number.POSITIVE_INFINITY, retryAt ?? Number.POSITIVE_INFINITY, poll);
       if (next === Number.POSITIVE_INFINITY) return;
       // A clamped timer fires early; the run then finds nothing due and arms again for the rest.
       const delay = Math.min(Math.max(0, next - deps.clock.now().getTime()), MAX_TIMER_MS);
@@ -106,14 +117,20 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       again = false;
       const now = deps.clock.now();
       let failed: boolean;
+      let busy = false;
       try {
         const result = await deps.run(now);
         failed = result.failed.length > 0;
+        busy = result.busy === true;
       } catch (error) {
         failed = true;
         deps.logger.error({ err: describeError(error) }, 'scheduled run failed');
       }
-      if (failed) {
+      if (busy) {
+        // Another replica is at it: what is due now is theirs; look again shortly in case they die.
+        failedAt = now.getTime();
+        retryAt = deps.clock.now().getTime() + (deps.busyRetryMs ?? 250);
+      } else if (failed) {
         failures += 1;
         failedAt = now.getTime();
         retryAt = deps.clock.now().getTime() + backoffMs(failures);

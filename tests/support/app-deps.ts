@@ -1,6 +1,7 @@
+import { createLocalRateLimits } from '../../src/adapters/local/rate-limits';
+import { createLocalLocks } from '../../src/adapters/local/locks';
 import type { AppDeps } from '../../src/app/deps';
 import { InfraError } from '../../src/app/infra-error';
-import { KeyedMutex } from '../../src/app/keyed-mutex';
 import {
   type Directory,
   type ManagedRule,
@@ -232,7 +233,8 @@ export function createTestApp(
     directory,
     wakeup: { wake: () => void wakes++ },
     deliveries: { wake: () => {} },
-    locks: new KeyedMutex(),
+    locks: createLocalLocks(),
+    rateLimits: createLocalRateLimits(),
     acls: noAcls,
     faults: noFaults,
   };

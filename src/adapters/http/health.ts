@@ -6,6 +6,7 @@ import type { HttpRoute } from './router';
  * hallpass is still trying; grants close on time either way.
  */
 export type HealthStatus = {
+  /** On PostgreSQL, asked at each request (`SELECT 1`, answered within 2 s or counted unreachable). */
   readonly database: 'ok' | 'unreachable';
   readonly slack: 'ready' | 'connecting';
   /**
@@ -20,12 +21,12 @@ export type HealthStatus = {
  * when it is not. Slack still connecting is reported but is not unhealthy: hallpass goes on closing
  * grants, and an orchestrator that restarted it for Slack's outage would only stop it doing so.
  */
-export function healthRoute(status: () => HealthStatus): HttpRoute {
+export function healthRoute(status: () => HealthStatus | Promise<HealthStatus>): HttpRoute {
   return {
     path: '/healthz',
     methods: {
-      GET: (_req, res) => {
-        const { database, slack, backstop } = status();
+      GET: async (_req, res) => {
+        const { database, slack, backstop } = await status();
         const ok = database === 'ok';
         res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ ok, database, slack, backstop }));

@@ -1,11 +1,9 @@
 import type { WebClient } from '@slack/web-api';
-import type { Clock, Logger, Timers } from '../../app/ports';
+import { type Clock, type HomeViewers, type Logger, MAX_HOME_VIEWERS, type Timers } from '../../app/ports';
 import type { ListenerContext } from './context';
 import { homeView } from './views/home';
 import { classifySlackError } from './web-client';
 
-/** How many people's Home tabs are kept fresh (those who opened it most recently). */
-const MAX_VIEWERS = 500;
 /**
  * `views.publish` is Tier 4 (100+ a minute). Publishes are paced well under it: a burst of up to
  * `BURST`, then one every `SPACING_MS` (80 a minute at most), so no number of viewers can use up the
@@ -37,8 +35,9 @@ export function createHomeRefresher(deps: {
   logger: Logger;
   clock: Clock;
   timers: Timers;
+  /** Who opened their tab most recently, shared by every replica (so any of them refreshes any tab). */
+  viewers: HomeViewers;
 }): HomeRefresher {
-  const viewers = new Set<string>();
   /** Tabs waiting to be published, in order; a Set, so a person waits once however many changes came. */
   let queue = new Set<string>();
   let tokens = HOME_BURST;
@@ -46,17 +45,8 @@ export function createHomeRefresher(deps: {
   let pausedUntil = 0;
   let running: Promise<void> | undefined;
   let timer: unknown;
-
-  const remember = (userId: string): void => {
-    viewers.delete(userId);
-    viewers.add(userId); // most recent last
-    while (viewers.size > MAX_VIEWERS) {
-      const oldest = viewers.values().next().value;
-      if (oldest === undefined) break;
-      viewers.delete(oldest);
-      queue.delete(oldest);
-    }
-  };
+  /** Reading the viewers after a change (`idle` waits for it). */
+  let reading: Promise<void> | undefined;
 
   const refill = (now: number): void => {
     // A clock that went backwards refills nothing and restarts the count from now.
@@ -120,18 +110,31 @@ export function createHomeRefresher(deps: {
 
   return {
     async publish(userId) {
-      remember(userId);
       queue = new Set([userId, ...queue]);
       kick();
+      try {
+        await deps.viewers.remember(userId, deps.clock.now());
+      } catch (error) {
+        deps.logger.warn({ user: userId, err: String(error) }, 'could not remember a home viewer');
+      }
     },
     changed() {
-      if (viewers.size === 0) return;
-      for (const userId of viewers) queue.add(userId);
       // Let the change's own work finish first (its transaction, its reply); then one pass.
-      kick(true);
+      reading = (async () => {
+        const recent = await deps.viewers.recent(MAX_HOME_VIEWERS);
+        for (const userId of recent) queue.add(userId);
+        if (recent.length > 0) kick(true);
+      })()
+        .catch((error: unknown) => deps.logger.warn({ err: String(error) }, 'could not read the home viewers'))
+        .finally(() => {
+          reading = undefined;
+        });
     },
     async idle() {
-      while (running !== undefined) await running;
+      while (running !== undefined || reading !== undefined) {
+        await reading;
+        await running;
+      }
     },
   };
 }

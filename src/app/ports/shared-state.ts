@@ -29,6 +29,9 @@ export interface RateLimits {
   admit(key: string, limit: number, windowMs: number, now: Date): Promise<boolean>;
 }
 
+/** How many people's Home tabs are kept fresh (those who opened it most recently). */
+export const MAX_HOME_VIEWERS = 500;
+
 /** The people whose App Home tab hallpass keeps fresh (those who opened it most recently). */
 export interface HomeViewers {
   /** Someone opened their Home tab at `at`. */

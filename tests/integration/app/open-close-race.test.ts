@@ -1,7 +1,8 @@
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores } from '../../../src/adapters/db/stores';
+import { createLocalRateLimits } from '../../../src/adapters/local/rate-limits';
+import { createLocalLocks } from '../../../src/adapters/local/locks';
 import type { AppDeps } from '../../../src/app/deps';
-import { KeyedMutex } from '../../../src/app/keyed-mutex';
 import { type NetworkAccess, noFaults, type RuleTarget } from '../../../src/app/ports';
 import { createUseCases } from '../../../src/app/use-cases';
 import type { Policy } from '../../../src/domain/policy';
@@ -65,7 +66,8 @@ describe('a close that overtakes an open still in progress', () => {
       directory: {} as AppDeps['directory'],
       wakeup: { wake: () => {} },
       deliveries: { wake: () => {} },
-      locks: new KeyedMutex(),
+      locks: createLocalLocks(),
+      rateLimits: createLocalRateLimits(),
       faults: noFaults,
     } satisfies AppDeps;
     const uc = createUseCases(deps);

@@ -1,5 +1,5 @@
+import { createLocalLocks } from '../../../src/adapters/local/locks';
 import { InfraError } from '../../../src/app/infra-error';
-import { KeyedMutex } from '../../../src/app/keyed-mutex';
 import type {
   AuditEvent,
   Logger,
@@ -65,7 +65,7 @@ function setup() {
     clock,
     roles,
     roleSessions,
-    locks: new KeyedMutex(),
+    locks: createLocalLocks(),
     uow: { tx: <T>(fn: () => Promise<T>): Promise<T> => fn() },
     logger: silent,
     audit: { append: async (e: AuditEvent) => void audit.push(e) },

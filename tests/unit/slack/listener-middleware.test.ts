@@ -63,7 +63,7 @@ describe('the listener middleware', () => {
   let port: number;
   let logger: MemoryLogger;
   const actor = jest.fn<Promise<Actor>, [string, unknown?]>();
-  const admitCommand = jest.fn<boolean, [string]>();
+  const admitCommand = jest.fn<Promise<boolean>, [string]>();
   const revokeGrant = jest.fn();
   const approveRequest = jest.fn();
   const submitRequest = jest.fn();
@@ -71,7 +71,7 @@ describe('the listener middleware', () => {
   beforeEach(async () => {
     jest.resetAllMocks();
     actor.mockResolvedValue(MEMBER);
-    admitCommand.mockReturnValue(true);
+    admitCommand.mockResolvedValue(true);
     slack = await startSlackStandIn();
     logger = new MemoryLogger();
     const useCases = {

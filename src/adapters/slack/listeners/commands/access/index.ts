@@ -50,7 +50,7 @@ export const accessCommand =
     client,
     context,
   }: SlackCommandMiddlewareArgs & AllMiddlewareArgs<Scope>): Promise<void> => {
-    if (!ctx.useCases.admitCommand(context.userId))
+    if (!(await ctx.useCases.admitCommand(context.userId)))
       return context.reply({ text: errorText(err('RATE_LIMITED')) });
     const result = parseCommand(command.text ?? '');
     if (!result.ok) return context.reply({ text: errorText(result) });

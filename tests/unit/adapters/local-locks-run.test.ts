@@ -1,4 +1,4 @@
-import { KeyedMutex } from '../../../src/app/keyed-mutex';
+import { createLocalLocks } from '../../../src/adapters/local/locks';
 
 type Deferred<T> = { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void };
 
@@ -15,9 +15,9 @@ function deferred<T = void>(): Deferred<T> {
 /** Lets every pending promise callback run (no time passes). */
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-describe('KeyedMutex', () => {
+describe('local locks (run)', () => {
   it('runs work for the same key one at a time, in the order it was submitted', async () => {
-    const mutex = new KeyedMutex();
+    const mutex = createLocalLocks();
     const log: string[] = [];
     const gates = [deferred(), deferred(), deferred()];
     const runs = gates.map((gate, i) =>
@@ -44,7 +44,7 @@ describe('KeyedMutex', () => {
   });
 
   it('runs work for different keys concurrently', async () => {
-    const mutex = new KeyedMutex();
+    const mutex = createLocalLocks();
     const started: string[] = [];
     const gate = deferred();
     const a = mutex.run('sg-1', async () => {
@@ -72,7 +72,7 @@ describe('KeyedMutex', () => {
       },
     ],
   ])('releases the lock when the work %s, and passes the error to its caller', async (_name, failing) => {
-    const mutex = new KeyedMutex();
+    const mutex = createLocalLocks();
     const first = mutex.run('sg-1', failing);
     const second = mutex.run('sg-1', async () => 'ran');
 
@@ -81,7 +81,7 @@ describe('KeyedMutex', () => {
   });
 
   it('still serializes behind work that failed while others waited', async () => {
-    const mutex = new KeyedMutex();
+    const mutex = createLocalLocks();
     const log: string[] = [];
     const gate = deferred();
     const first = mutex.run('sg-1', async () => {
@@ -102,7 +102,7 @@ describe('KeyedMutex', () => {
   });
 
   it('takes the lock again at once after all work for a key has finished', async () => {
-    const mutex = new KeyedMutex();
+    const mutex = createLocalLocks();
     await mutex.run('sg-1', async () => undefined);
     const started: string[] = [];
     const gate = deferred();

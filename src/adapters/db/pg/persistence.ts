@@ -1,0 +1,71 @@
+import { Pool } from 'pg';
+import { createLocalChangeFeed } from '../../local/change-feed';
+import { createLocalLocks } from '../../local/locks';
+import { MAX_HOME_VIEWERS } from '../../../app/ports';
+import { openPostgres } from '../open-pg';
+import type { Persistence, PersistenceOptions } from '../persistence';
+import { createPostgresAuditRecordSource, verifyPostgresAuditLogAtStart } from './audit-record';
+import { createPgChangeFeed } from './pg-change-feed';
+import { createPgDbHealth } from './pg-db-health';
+import { createPgHomeViewers } from './pg-home-viewers';
+import { createPgLocks } from './pg-locks';
+import { createPgRateLimits } from './pg-rate-limits';
+import { createPostgresStores } from './stores';
+
+/**
+ * How often each replica re-reads due times and the outbox besides the notifications, and so the
+ * longest a dead replica's unfinished job (or a lost notification) waits for another to take it.
+ */
+export const PG_POLL_MS = 1_000;
+
+/** Connections for queries and transactions, per replica, unless `HALLPASS_DB_POOL_SIZE` says otherwise. */
+export const DEFAULT_PG_POOL_SIZE = 10;
+
+/**
+ * Connections that hold locks (one per lock held: a security group being changed, a grant being
+ * opened, a job running), apart from the query pool so that holders never wait on connections their
+ * own locks occupy.
+ */
+const LOCK_POOL_SIZE = 20;
+
+/**
+ * The PostgreSQL database at `url`, migrated (under an advisory lock, so replicas starting together
+ * migrate once), for any number of replicas: every store, the audit log and the shared state live in
+ * it; locks are advisory locks held on their own connections (a dead replica's go with its session);
+ * changes reach every replica by `LISTEN`/`NOTIFY`, with a re-read every `PG_POLL_MS` as a safety net.
+ */
+export async function openPostgresPersistence(url: string, options: PersistenceOptions): Promise<Persistence> {
+  const { logger } = options;
+  const common = { keepAlive: true, connectionTimeoutMillis: 5_000 };
+  const handle = await openPostgres(url, {
+    pool: { ...common, max: options.poolSize ?? DEFAULT_PG_POOL_SIZE },
+    onIdleError: (error) => logger.warn({ err: error.message }, 'a pooled database connection failed'),
+  });
+  const lockPool = new Pool({ ...common, connectionString: url, max: LOCK_POOL_SIZE });
+  lockPool.on('error', (error) => logger.warn({ err: error.message }, 'a lock connection failed'));
+  const stores = createPostgresStores(handle, { key: options.auditKeys?.current });
+  const changes = createPgChangeFeed({
+    pool: handle.pool,
+    listen: { ...common, connectionString: url },
+    local: createLocalChangeFeed({ logger }),
+    logger,
+  });
+  return {
+    engine: 'postgres',
+    stores,
+    auditRecord: createPostgresAuditRecordSource(handle.db, options.auditKeys),
+    verifyAuditAtStart: (args) =>
+      verifyPostgresAuditLogAtStart({ ...args, db: handle.db, audit: stores.audit }),
+    locks: createPgLocks(lockPool, { local: createLocalLocks(), logger }),
+    rateLimits: createPgRateLimits(handle.pool),
+    homeViewers: createPgHomeViewers(handle.pool, { max: MAX_HOME_VIEWERS }),
+    changes,
+    health: createPgDbHealth(handle.pool),
+    pollMs: PG_POLL_MS,
+    close: async () => {
+      await changes.close();
+      await lockPool.end().catch(() => undefined);
+      await handle.close();
+    },
+  };
+}
