@@ -68,7 +68,7 @@ export type ExportWindow = { readonly since: Date; readonly until: Date };
  */
 export interface AuditExportSource {
   /** Every request created in `[since, until)` (every request, without a window), oldest first, each with its grant if any. */
-  rows(window?: ExportWindow): AuditExportRow[];
+  rows(window?: ExportWindow): Promise<AuditExportRow[]>;
 }
 
 // --- The keyed chain -------------------------------------------------------------------

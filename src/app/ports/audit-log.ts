@@ -48,11 +48,11 @@ export type AuditEvent = {
 export type RecordedAuditEvent = Omit<AuditEvent, 'type'> & { readonly type: string };
 
 export interface AuditLog {
-  append(event: AuditEvent): void;
+  append(event: AuditEvent): Promise<void>;
   /** Events in the order they were appended, optionally for one request. */
-  list(filter?: { requestId?: string }): RecordedAuditEvent[];
+  list(filter?: { requestId?: string }): Promise<RecordedAuditEvent[]>;
   /** The log's head as it stands: the last event's `seq` and seal (0 and 64 zeros when empty). */
-  head(): AuditHead;
+  head(): Promise<AuditHead>;
   /** The last event of this type, if any (when the head was last published, …). */
-  lastOfType(type: AuditEventType): AuditEvent | undefined;
+  lastOfType(type: AuditEventType): Promise<AuditEvent | undefined>;
 }

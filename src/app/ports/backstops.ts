@@ -46,13 +46,13 @@ export type BackstopWant = {
 };
 
 export interface BackstopStore {
-  get(ruleId: string): BackstopRecord | undefined;
+  get(ruleId: string): Promise<BackstopRecord | undefined>;
   /** Records what AWS now holds for the rule (`undefined`: nothing). */
-  set(ruleId: string, record: BackstopRecord | undefined, at: Date): void;
-  all(): BackstopRecord[];
+  set(ruleId: string, record: BackstopRecord | undefined, at: Date): Promise<void>;
+  all(): Promise<BackstopRecord[]>;
   /**
    * For each managed rule held by a live grant (all of them, or those named): its target and its last
    * holder's end. A rule not in the answer should have no backstop.
    */
-  wanted(ruleIds?: readonly string[]): BackstopWant[];
+  wanted(ruleIds?: readonly string[]): Promise<BackstopWant[]>;
 }

@@ -5,10 +5,13 @@
  */
 export interface DueQuery<T> {
   /** Everything due at or before `now`, soonest first. */
-  due(now: Date): T[];
+  due(now: Date): Promise<T[]>;
   /** The earliest due time (possibly already past), or `undefined` when nothing is waiting. */
-  next(): Date | undefined;
+  next(): Promise<Date | undefined>;
 }
 
 /** A kind of work with nothing in it (e.g. warnings when `warnBefore` is 0). */
-export const NOTHING_DUE: DueQuery<never> = { due: () => [], next: () => undefined };
+export const NOTHING_DUE: DueQuery<never> = {
+  due: async () => [],
+  next: async () => undefined,
+};

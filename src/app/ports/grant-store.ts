@@ -11,18 +11,18 @@ export type NewGrant = Pick<
 /** Grants. Each state change is a compare-and-set on the expected current states. */
 export interface GrantStore {
   /** Inserts a grant in state `opening`. */
-  insert(grant: NewGrant): Grant;
-  get(id: string): Grant | undefined;
-  byRequest(requestId: string): Grant | undefined;
+  insert(grant: NewGrant): Promise<Grant>;
+  get(id: string): Promise<Grant | undefined>;
+  byRequest(requestId: string): Promise<Grant | undefined>;
   /** Moves the grant to `to` if it is in one of `from`; `patch` sets end fields. */
   move(
     id: string,
     from: readonly GrantState[],
     to: GrantState,
     patch?: { endedAt?: Date; endReason?: EndReason; endedBy?: string },
-  ): Result<Grant, Err<'STATE_CHANGED', { readonly state: GrantState }>>;
+  ): Promise<Result<Grant, Err<'STATE_CHANGED', { readonly state: GrantState }>>>;
   /** Grants in the given states, earliest expiry first; `requesterId` narrows to one person's. */
-  list(states: readonly GrantState[], requesterId?: string): Grant[];
+  list(states: readonly GrantState[], requesterId?: string): Promise<Grant[]>;
   /**
    * Grants due to be closed: `active` and `opening` ones at `expires_at`; a `closing` one (a close that
    * has not finished) at once, or at its `retry_at` after a failed attempt.
@@ -32,14 +32,15 @@ export interface GrantStore {
    * Records a failed close attempt on a `closing` grant: counts it and sets when to try again.
    * Returns the grant as it is now (`undefined` if it is no longer closing).
    */
-  closeFailed(id: string, retryAt: Date): Grant | undefined;
+  closeFailed(id: string, retryAt: Date): Promise<Grant | undefined>;
   /** Moves an active grant's planned end (an approved extension) and clears its warning. */
-  extend(id: string, expiresAt: Date): Result<Grant, Err<'STATE_CHANGED'>>;
+  extend(id: string, expiresAt: Date): Promise<Result<Grant, Err<'STATE_CHANGED'>>>;
   /** Active, unwarned grants long enough to deserve a warning, each due `warnBeforeMs` before its end. */
   warnings(warnBeforeMs: number): DueQuery<Grant>;
-  markWarned(id: string, at: Date): void;
+  /** Marks the grant warned for its current end; false when it already was (another replica got there first). */
+  markWarned(id: string, at: Date): Promise<boolean>;
   /** Records the approver's review of a break-glass grant; refused if already reviewed. */
-  markReviewed(id: string, by: string, at: Date): Result<Grant, Err<'ALREADY_REVIEWED'>>;
+  markReviewed(id: string, by: string, at: Date): Promise<Result<Grant, Err<'ALREADY_REVIEWED'>>>;
   /** Break-glass grants nobody has reviewed yet, oldest first. */
-  unreviewedBreakGlass(): Grant[];
+  unreviewedBreakGlass(): Promise<Grant[]>;
 }

@@ -16,3 +16,4 @@ export * from './role-sessions';
 export * from './rule-store';
 export * from './system';
 export * from './unit-of-work';
+export * from './shared-state';

@@ -67,14 +67,14 @@ export interface CutStore {
   plan(
     cut: Omit<ConnectionCut, 'id' | 'state' | 'aclId' | 'ruleNumber' | 'removeAt' | 'note'>,
     at: Date,
-  ): void;
+  ): Promise<void>;
   /** Cuts still to be carried out: planned ones whose grant has let go of its rules, adding and removing ones, and those in place past `remove_at`. */
-  unfinished(now: Date): ConnectionCut[];
-  ofGrant(grantId: string): ConnectionCut[];
+  unfinished(now: Date): Promise<ConnectionCut[]>;
+  ofGrant(grantId: string): Promise<ConnectionCut[]>;
   /** Rule numbers of entries hallpass has, or is putting, in this ACL. */
-  numbersInUse(aclId: string): number[];
+  numbersInUse(aclId: string): Promise<number[]>;
   /** Entries in place (or being added) on this group: a new grant for their address lifts them first. */
-  liveOnGroup(region: string, groupId: string): ConnectionCut[];
+  liveOnGroup(region: string, groupId: string): Promise<ConnectionCut[]>;
   /**
    * Turns a planned cut into its entries, in one transaction: one `adding` row per ACL given a number,
    * one `refused` row per ACL without; none at all (no interface uses the group) marks it `removed`.
@@ -85,7 +85,7 @@ export interface CutStore {
     refused: readonly { readonly aclId: string; readonly note: string }[],
     removeAt: Date,
     at: Date,
-  ): ConnectionCut[];
+  ): Promise<ConnectionCut[]>;
   /** Compare-and-set of a cut's state; false when it was not in `from`. */
   move(
     id: number,
@@ -93,5 +93,5 @@ export interface CutStore {
     to: CutState,
     at: Date,
     fields?: { removeAt?: Date; note?: string },
-  ): boolean;
+  ): Promise<boolean>;
 }

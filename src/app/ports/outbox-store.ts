@@ -30,15 +30,15 @@ export type OutboxItem = {
  */
 export interface OutboxStore {
   /** Appends a delivery to the end of its lane, due at once. */
-  enqueue(item: Omit<OutboxItem, 'id' | 'attempts' | 'createdAt'>, now: Date): void;
+  enqueue(item: Omit<OutboxItem, 'id' | 'attempts' | 'createdAt'>, now: Date): Promise<void>;
   /** Deliveries that may go now: due, and first among the waiting ones of their lane. Oldest first. */
-  ready(now: Date, limit: number): OutboxItem[];
-  done(id: number, at: Date): void;
-  retryLater(id: number, attempts: number, nextAt: Date, error: string): void;
+  ready(now: Date, limit: number): Promise<OutboxItem[]>;
+  done(id: number, at: Date): Promise<void>;
+  retryLater(id: number, attempts: number, nextAt: Date, error: string): Promise<void>;
   /** Gives up on a delivery (kept, marked abandoned, for the record). */
-  abandon(id: number, at: Date, error: string): void;
+  abandon(id: number, at: Date, error: string): Promise<void>;
   /** When the first waiting delivery of some lane is due. */
-  nextAttempt(): Date | undefined;
+  nextAttempt(): Promise<Date | undefined>;
   /** How many deliveries are waiting (health and tests). */
-  waiting(): number;
+  waiting(): Promise<number>;
 }

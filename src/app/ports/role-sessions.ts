@@ -97,16 +97,16 @@ export type StoredRoleSession = RoleSession & {
 
 /** Role sessions of `aws-role` grants, and whether (and by which policy) each is cut short. */
 export interface RoleSessionStore {
-  record(grantId: string, roleArn: string, session: RoleSession): void;
-  get(grantId: string): StoredRoleSession | undefined;
+  record(grantId: string, roleArn: string, session: RoleSession): Promise<void>;
+  get(grantId: string): Promise<StoredRoleSession | undefined>;
   /**
    * Sessions of this role STS still honours (`expires_at` after `now`), denied or not, oldest expiry
    * first: what the role's deny list may have to hold.
    */
-  liveOfRole(roleArn: string, now: Date): StoredRoleSession[];
+  liveOfRole(roleArn: string, now: Date): Promise<StoredRoleSession[]>;
   /** Written only after IAM confirmed the deny. */
-  markDenied(grantId: string, policyName: string, at: Date): void;
-  markDenyRemoved(grantId: string, at: Date): void;
+  markDenied(grantId: string, policyName: string, at: Date): Promise<void>;
+  markDenyRemoved(grantId: string, at: Date): Promise<void>;
   /** Denied sessions not yet taken out of their deny policy, each prunable at its own expiry. */
   readonly cleanups: DueQuery<StoredRoleSession>;
 }

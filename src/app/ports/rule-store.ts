@@ -16,26 +16,26 @@ export type RuleHold = RuleKey & {
 
 export interface RuleStore {
   /** Records that a grant holds a rule. */
-  hold(hold: RuleHold): void;
+  hold(hold: RuleHold): Promise<void>;
   /** The unreleased holds of one grant. */
-  holdsOf(grantId: string): RuleHold[];
+  holdsOf(grantId: string): Promise<RuleHold[]>;
   /** How many unreleased holds of *live* grants other than `exceptGrantId` point at `ruleId`. */
-  otherLiveHolders(ruleId: string, exceptGrantId: string): number;
+  otherLiveHolders(ruleId: string, exceptGrantId: string): Promise<number>;
   /** Every unreleased hold of a live grant on this rule (to tag the rule after whichever ends last). */
-  liveHoldsOn(ruleId: string): RuleHold[];
+  liveHoldsOn(ruleId: string): Promise<RuleHold[]>;
   /** A live hold on the same key by another grant (to share its rule instead of calling AWS). */
-  findLive(key: RuleKey): RuleHold | undefined;
+  findLive(key: RuleKey): Promise<RuleHold | undefined>;
   /** Marks all holds of a grant released. */
-  release(grantId: string, at: Date): void;
+  release(grantId: string, at: Date): Promise<void>;
   /**
    * Every group (region, group, role) named by a hold still held or released since `releasedSince`:
    * where tagged rules of hallpass's may still exist whether or not the policy names the group now
    * (reconciliation).
    */
-  knownTargets(releasedSince: Date): RuleTarget[];
+  knownTargets(releasedSince: Date): Promise<RuleTarget[]>;
   /**
    * Holds written before holds recorded their target: fills in the role from `roleOf` (the policy of
    * the upgrade) for each grant, once. Returns how many holds it filled in.
    */
-  recordLegacyTargets(roleOf: (resourceId: string) => string | undefined): number;
+  recordLegacyTargets(roleOf: (resourceId: string) => string | undefined): Promise<number>;
 }

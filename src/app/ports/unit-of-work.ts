@@ -1,4 +1,9 @@
-/** Runs `fn` atomically (a synchronous SQLite transaction). Never call Slack or AWS inside. */
+/**
+ * Runs `fn` atomically: every store call `fn` makes (awaited inside it) is in one transaction, committed
+ * when `fn` resolves and rolled back when it throws. A `tx` inside another joins it. Store calls made
+ * outside `fn` never see or join its writes before it commits. Never call Slack or AWS inside: a
+ * transaction holds locks (SQLite's one writer; PostgreSQL's row locks and the audit chain's append lock).
+ */
 export interface UnitOfWork {
-  tx<T>(fn: () => T): T;
+  tx<T>(fn: () => Promise<T>): Promise<T>;
 }
