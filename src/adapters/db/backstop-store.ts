@@ -1,21 +1,10 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { BackstopRecord, BackstopStore, BackstopWant } from '../../app/ports';
+import type { BackstopStore, BackstopWant } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { toBackstopRecord as toRecord } from './rows';
 import { backstops, grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
-
-type Row = typeof backstops.$inferSelect;
-
-const toRecord = (row: Row): BackstopRecord => ({
-  ruleId: row.ruleId,
-  target: {
-    region: row.region,
-    groupId: row.groupId,
-    ...(row.assumeRoleArn === null ? {} : { assumeRoleArn: row.assumeRoleArn }),
-  },
-  fireAt: new Date(row.fireAt),
-});
 
 /**
  * `BackstopStore` on SQLite: what hallpass last made EventBridge Scheduler hold (`backstops`), and what

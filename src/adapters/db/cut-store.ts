@@ -1,30 +1,10 @@
 import { and, asc, eq, inArray, lte, notInArray, or } from 'drizzle-orm';
-import type { ConnectionCut, CutState, CutStore } from '../../app/ports';
+import type { CutState, CutStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { toCut } from './rows';
 import { connectionCuts, grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
-
-type Row = typeof connectionCuts.$inferSelect;
-
-const toCut = (row: Row): ConnectionCut => ({
-  id: row.id,
-  grantId: row.grantId,
-  target: {
-    region: row.region,
-    groupId: row.groupId,
-    ...(row.assumeRoleArn === null ? {} : { assumeRoleArn: row.assumeRoleArn }),
-  },
-  protocol: row.protocol,
-  fromPort: row.fromPort,
-  toPort: row.toPort,
-  cidr: row.cidr,
-  ...(row.networkAclId === null ? {} : { aclId: row.networkAclId }),
-  ...(row.ruleNumber === null ? {} : { ruleNumber: row.ruleNumber }),
-  state: row.state,
-  ...(row.removeAt === null ? {} : { removeAt: new Date(row.removeAt) }),
-  ...(row.note === null ? {} : { note: row.note }),
-});
 
 /** States whose entry is (or may be) in AWS, holding its rule number. */
 const HOLDING: CutState[] = ['adding', 'in_place', 'removing'];

@@ -1,22 +1,9 @@
 import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
-import type { OutboxItem, OutboxStore } from '../../app/ports';
+import type { OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { toOutboxItem as toItem } from './rows';
 import { outbox } from './schema';
-
-type Row = typeof outbox.$inferSelect;
-
-const toItem = (r: Row): OutboxItem => ({
-  id: r.id,
-  kind: r.kind,
-  lane: r.lane,
-  ...(r.requestId === null ? {} : { requestId: r.requestId }),
-  ...(r.userId === null ? {} : { userId: r.userId }),
-  ...(r.channel === null ? {} : { channel: r.channel }),
-  ...(r.notice === null ? {} : { notice: r.notice }),
-  attempts: r.attempts,
-  createdAt: new Date(r.createdAt),
-});
 
 /** `OutboxStore` on SQLite. */
 export function createSqliteOutboxStore(db: Db): OutboxStore {

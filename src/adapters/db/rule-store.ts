@@ -1,24 +1,10 @@
 import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or } from 'drizzle-orm';
-import type { RuleHold, RuleStore } from '../../app/ports';
+import type { RuleStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { toHold } from './rows';
 import { grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
-
-type HoldRow = typeof ruleHolds.$inferSelect;
-
-const toHold = (row: HoldRow): RuleHold => ({
-  grantId: row.grantId,
-  ruleId: row.ruleId,
-  region: row.region,
-  groupId: row.groupId,
-  protocol: row.protocol,
-  fromPort: row.fromPort,
-  toPort: row.toPort,
-  cidr: row.cidr,
-  managed: row.managed,
-  ...(row.assumeRoleArn === null ? {} : { assumeRoleArn: row.assumeRoleArn }),
-});
 
 /**
  * `RuleStore` on SQLite. A rule is shared by every grant holding it; "live" means the holding grant is
