@@ -140,7 +140,13 @@ export function createSqliteGrantStore(db: Db): GrantStore {
 
     markWarned: (id, at) =>
       withDbErrors('grants.markWarned', () => {
-        db.update(grants).set({ warnedAt: at.getTime() }).where(eq(grants.id, id)).run();
+        // Compare-and-set: only the call that finds it unwarned warns.
+        const result = db
+          .update(grants)
+          .set({ warnedAt: at.getTime() })
+          .where(and(eq(grants.id, id), isNull(grants.warnedAt)))
+          .run();
+        return result.changes > 0;
       }),
 
     markReviewed: (id, by, at) =>

@@ -180,7 +180,13 @@ export function createSqliteRequestStore(db: Db): RequestStore {
 
     markReminded: (id, at) =>
       withDbErrors('requests.markReminded', () => {
-        db.update(requests).set({ remindedAt: at.getTime() }).where(eq(requests.id, id)).run();
+        // Compare-and-set: only the call that finds it unreminded reminds.
+        const result = db
+          .update(requests)
+          .set({ remindedAt: at.getTime() })
+          .where(and(eq(requests.id, id), isNull(requests.remindedAt)))
+          .run();
+        return result.changes > 0;
       }),
 
     pendingExtension: (grantId) =>
