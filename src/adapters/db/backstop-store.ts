@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { BackstopStore, BackstopWant } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
-import { toBackstopRecord as toRecord } from './rows';
+import { backstopValues, toBackstopRecord as toRecord } from './rows';
 import { backstops, grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
 
@@ -24,13 +24,7 @@ export function createSqliteBackstopStore(db: Db): BackstopStore {
           db.delete(backstops).where(eq(backstops.ruleId, ruleId)).run();
           return;
         }
-        const values = {
-          region: record.target.region,
-          groupId: record.target.groupId,
-          assumeRoleArn: record.target.assumeRoleArn ?? null,
-          fireAt: record.fireAt.getTime(),
-          updatedAt: at.getTime(),
-        };
+        const values = backstopValues(record, at);
         db.insert(backstops)
           .values({ ruleId, ...values })
           .onConflictDoUpdate({ target: backstops.ruleId, set: values })

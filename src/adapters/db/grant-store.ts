@@ -5,7 +5,7 @@ import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { grantCloseAt, longEnoughToWarn } from './due-times';
 import type { Db } from './open-db';
-import { toGrant } from './rows';
+import { grantValues, toGrant } from './rows';
 import { grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
 
@@ -20,22 +20,7 @@ export function createSqliteGrantStore(db: Db): GrantStore {
     insert: (grant: NewGrant) =>
       withDbErrors('grants.insert', () =>
         // UNIQUE (request_id) makes a second grant for one request throw here, whatever raced.
-        toGrant(
-          db
-            .insert(grants)
-            .values({
-              id: grant.id,
-              requestId: grant.requestId,
-              resourceId: grant.resourceId,
-              requesterId: grant.requesterId,
-              state: 'opening',
-              startsAt: grant.startsAt.getTime(),
-              expiresAt: grant.expiresAt.getTime(),
-              breakGlass: grant.breakGlass ?? false,
-            })
-            .returning()
-            .get(),
-        ),
+        toGrant(db.insert(grants).values(grantValues(grant)).returning().get()),
       ),
 
     get: (id) =>

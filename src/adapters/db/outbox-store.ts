@@ -2,7 +2,7 @@ import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm
 import type { OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
-import { toOutboxItem as toItem } from './rows';
+import { outboxValues, toOutboxItem as toItem } from './rows';
 import { outbox } from './schema';
 
 /** `OutboxStore` on SQLite. */
@@ -27,19 +27,7 @@ export function createSqliteOutboxStore(db: Db): OutboxStore {
             .get();
           if (queued !== undefined) return;
         }
-        db.insert(outbox)
-          .values({
-            requestId: item.requestId ?? null,
-            kind: item.kind,
-            lane: item.lane,
-            userId: item.userId ?? null,
-            channel: item.channel ?? null,
-            notice: item.notice ?? null,
-            attempts: 0,
-            createdAt: now.getTime(),
-            nextAt: now.getTime(),
-          })
-          .run();
+        db.insert(outbox).values(outboxValues(item, now)).run();
       }),
 
     ready: (now, limit) =>

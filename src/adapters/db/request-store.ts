@@ -6,7 +6,7 @@ import { DbError, notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { reminderAt as reminderAtOf } from './due-times';
 import type { Db } from './open-db';
-import { type RequestRow, toAccessRequest, toApproval } from './rows';
+import { type RequestRow, requestValues, toAccessRequest, toApproval } from './rows';
 import { approvals, requests } from './schema';
 
 /** Half-way through a request's approval time: when its approvers are reminded. */
@@ -35,28 +35,7 @@ export function createSqliteRequestStore(db: Db): RequestStore {
   return {
     insert: (request: NewRequest) =>
       withDbErrors('requests.insert', () => {
-        const row = db
-          .insert(requests)
-          .values({
-            id: request.id,
-            resourceId: request.resourceId,
-            requesterId: request.requesterId,
-            durationMs: request.durationMs,
-            sourceCidr: request.source?.cidr ?? null,
-            sourceFamily: request.source?.family ?? null,
-            sourcePrefix: request.source?.prefix ?? null,
-            reason: request.reason,
-            state: 'pending',
-            createdAt: request.createdAt.getTime(),
-            approvalDeadline: request.approvalDeadline.getTime(),
-            kind: request.kind ?? 'access',
-            extendsGrantId: request.extendsGrantId ?? null,
-            breakGlass: request.breakGlass ?? false,
-            resourceSnapshot:
-              request.resourceAtRequest === undefined ? null : JSON.stringify(request.resourceAtRequest),
-          })
-          .returning()
-          .get();
+        const row = db.insert(requests).values(requestValues(request)).returning().get();
         return toAccessRequest(row);
       }),
 

@@ -3,7 +3,7 @@ import type { RoleSessionStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
-import { toSession } from './rows';
+import { roleSessionValues, toSession } from './rows';
 import { roleSessions } from './schema';
 
 /** `RoleSessionStore` on SQLite. Only identity and timing are stored: never credentials. */
@@ -13,13 +13,7 @@ export function createSqliteRoleSessionStore(db: Db): RoleSessionStore {
     record: (grantId, roleArn, session) =>
       withDbErrors('roleSessions.record', () => {
         db.insert(roleSessions)
-          .values({
-            grantId,
-            roleArn,
-            sessionName: session.sessionName,
-            assumedRoleId: session.assumedRoleId,
-            expiresAt: session.expiresAt.getTime(),
-          })
+          .values(roleSessionValues(grantId, roleArn, session))
           .onConflictDoNothing()
           .run();
       }),

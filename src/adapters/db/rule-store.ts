@@ -2,7 +2,7 @@ import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or } from 'drizz
 import type { RuleStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
-import { toHold } from './rows';
+import { holdValues, toHold } from './rows';
 import { grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
 
@@ -18,22 +18,7 @@ export function createSqliteRuleStore(db: Db): RuleStore {
     hold: (hold) =>
       withDbErrors('rules.hold', () => {
         // Idempotent: a grant already holding this rule (a retried open) is not counted twice.
-        db.insert(ruleHolds)
-          .values({
-            grantId: hold.grantId,
-            ruleId: hold.ruleId,
-            region: hold.region,
-            groupId: hold.groupId,
-            protocol: hold.protocol,
-            fromPort: hold.fromPort,
-            toPort: hold.toPort,
-            cidr: hold.cidr,
-            managed: hold.managed,
-            assumeRoleArn: hold.assumeRoleArn ?? null,
-            targetRecorded: true,
-          })
-          .onConflictDoNothing()
-          .run();
+        db.insert(ruleHolds).values(holdValues(hold)).onConflictDoNothing().run();
       }),
 
     holdsOf: (grantId) =>

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { BackstopStore } from '../../../app/ports';
 import { backstops, grants, ruleHolds } from '../pg-schema';
-import { toBackstopRecord, toTarget } from '../rows';
+import { backstopValues, toBackstopRecord, toTarget } from '../rows';
 import { LIVE_GRANT_STATES } from '../schema-shared';
 import { bytewise } from './order';
 import type { PgContext } from './unit-of-work';
@@ -24,13 +24,7 @@ export function createPgBackstopStore(ctx: PgContext): BackstopStore {
           await db.delete(backstops).where(eq(backstops.ruleId, ruleId));
           return;
         }
-        const values = {
-          region: record.target.region,
-          groupId: record.target.groupId,
-          assumeRoleArn: record.target.assumeRoleArn ?? null,
-          fireAt: record.fireAt.getTime(),
-          updatedAt: at.getTime(),
-        };
+        const values = backstopValues(record, at);
         await db
           .insert(backstops)
           .values({ ruleId, ...values })

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, lte, notInArray, or } from 'drizzle-orm';
 import type { CutStore } from '../../../app/ports';
 import { connectionCuts, grants } from '../pg-schema';
-import { toCut } from '../rows';
+import { expandedCutValues, plannedCutValues, toCut } from '../rows';
 import { HOLDING_CUT_STATES, LIVE_GRANT_STATES } from '../schema-shared';
 import { ADVISORY, lockUntilCommit } from './advisory';
 import type { PgContext } from './unit-of-work';
@@ -31,19 +31,7 @@ export function createPgCutStore(ctx: PgContext): CutStore {
             .limit(1);
           // A retried close plans again: once is enough.
           if (same !== undefined) return;
-          await db.insert(connectionCuts).values({
-            grantId: cut.grantId,
-            region: cut.target.region,
-            groupId: cut.target.groupId,
-            assumeRoleArn: cut.target.assumeRoleArn ?? null,
-            protocol: cut.protocol,
-            fromPort: cut.fromPort,
-            toPort: cut.toPort,
-            cidr: cut.cidr,
-            state: 'planned',
-            createdAt: at.getTime(),
-            updatedAt: at.getTime(),
-          });
+          await db.insert(connectionCuts).values(plannedCutValues(cut, at));
         },
         // An unknown grant is refused (foreign key); the caller's transaction survives it.
         { savepoint: true },
@@ -123,25 +111,7 @@ export function createPgCutStore(ctx: PgContext): CutStore {
           .where(and(eq(connectionCuts.id, plannedId), eq(connectionCuts.state, 'planned')))
           .for('update');
         if (planned === undefined) return [];
-        const { id: _id, ...base } = planned;
-        const rows = [
-          ...entries.map((e) => ({
-            ...base,
-            networkAclId: e.aclId,
-            ruleNumber: e.ruleNumber,
-            state: 'adding' as const,
-            removeAt: removeAt.getTime(),
-            updatedAt: at.getTime(),
-          })),
-          ...refused.map((r) => ({
-            ...base,
-            networkAclId: r.aclId,
-            ruleNumber: null,
-            state: 'refused' as const,
-            note: r.note,
-            updatedAt: at.getTime(),
-          })),
-        ];
+        const rows = expandedCutValues(planned, entries, refused, removeAt, at);
         // One statement, rows returned in the order given (identity values are drawn in VALUES order).
         const made = rows.length === 0 ? [] : await db.insert(connectionCuts).values(rows).returning();
         await db

@@ -4,7 +4,7 @@ import { err, ok } from '../../../domain/result';
 import { notFound } from '../db-error';
 import { grantCloseAt, longEnoughToWarn } from '../due-times';
 import { grants } from '../pg-schema';
-import { toGrant } from '../rows';
+import { grantValues, toGrant } from '../rows';
 import { LIVE_GRANT_STATES } from '../schema-shared';
 import { pgDueQuery } from './due-query';
 import { returned } from './errors';
@@ -24,19 +24,7 @@ export function createPgGrantStore(ctx: PgContext): GrantStore {
         'grants.insert',
         async (db) => {
           // UNIQUE (request_id) makes a second grant for one request throw here, whatever raced.
-          const rows = await db
-            .insert(grants)
-            .values({
-              id: grant.id,
-              requestId: grant.requestId,
-              resourceId: grant.resourceId,
-              requesterId: grant.requesterId,
-              state: 'opening',
-              startsAt: grant.startsAt.getTime(),
-              expiresAt: grant.expiresAt.getTime(),
-              breakGlass: grant.breakGlass ?? false,
-            })
-            .returning();
+          const rows = await db.insert(grants).values(grantValues(grant)).returning();
           return toGrant(returned('grants.insert', rows));
         },
         // A refused insert leaves the caller's transaction usable, as on SQLite.

@@ -1,7 +1,7 @@
 import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
 import type { OutboxStore } from '../../../app/ports';
 import { outbox } from '../pg-schema';
-import { toOutboxItem } from '../rows';
+import { outboxValues, toOutboxItem } from '../rows';
 import { ADVISORY, lockUntilCommit } from './advisory';
 import type { PgContext, PgExec } from './unit-of-work';
 
@@ -38,17 +38,7 @@ export function createPgOutboxStore(ctx: PgContext): OutboxStore {
             .limit(1);
           if (queued !== undefined) return;
         }
-        await db.insert(outbox).values({
-          requestId: item.requestId ?? null,
-          kind: item.kind,
-          lane: item.lane,
-          userId: item.userId ?? null,
-          channel: item.channel ?? null,
-          notice: item.notice ?? null,
-          attempts: 0,
-          createdAt: now.getTime(),
-          nextAt: now.getTime(),
-        });
+        await db.insert(outbox).values(outboxValues(item, now));
       }),
 
     ready: (now, limit) =>

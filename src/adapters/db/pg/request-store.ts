@@ -5,7 +5,7 @@ import { err, ok } from '../../../domain/result';
 import { DbError, notFound } from '../db-error';
 import { reminderAt } from '../due-times';
 import { approvals, requests } from '../pg-schema';
-import { type RequestRow, toAccessRequest, toApproval } from '../rows';
+import { type RequestRow, requestValues, toAccessRequest, toApproval } from '../rows';
 import { pgDueQuery } from './due-query';
 import { returned } from './errors';
 import { bytewise } from './order';
@@ -43,27 +43,7 @@ export function createPgRequestStore(ctx: PgContext): RequestStore {
       ctx.write(
         'requests.insert',
         async (db) => {
-          const rows = await db
-            .insert(requests)
-            .values({
-              id: request.id,
-              resourceId: request.resourceId,
-              requesterId: request.requesterId,
-              durationMs: request.durationMs,
-              sourceCidr: request.source?.cidr ?? null,
-              sourceFamily: request.source?.family ?? null,
-              sourcePrefix: request.source?.prefix ?? null,
-              reason: request.reason,
-              state: 'pending',
-              createdAt: request.createdAt.getTime(),
-              approvalDeadline: request.approvalDeadline.getTime(),
-              kind: request.kind ?? 'access',
-              extendsGrantId: request.extendsGrantId ?? null,
-              breakGlass: request.breakGlass ?? false,
-              resourceSnapshot:
-                request.resourceAtRequest === undefined ? null : JSON.stringify(request.resourceAtRequest),
-            })
-            .returning();
+          const rows = await db.insert(requests).values(requestValues(request)).returning();
           return toAccessRequest(returned('requests.insert', rows));
         },
         // A duplicate id is refused; under a savepoint the caller's transaction survives the refusal.

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { RoleSessionStore } from '../../../app/ports';
 import { roleSessions } from '../pg-schema';
-import { toSession } from '../rows';
+import { roleSessionValues, toSession } from '../rows';
 import { pgDueQuery } from './due-query';
 import { bytewise } from './order';
 import type { PgContext } from './unit-of-work';
@@ -17,13 +17,7 @@ export function createPgRoleSessionStore(ctx: PgContext): RoleSessionStore {
           // The first session of a grant stands (ON CONFLICT waits for a concurrent first, then keeps it).
           await db
             .insert(roleSessions)
-            .values({
-              grantId,
-              roleArn,
-              sessionName: session.sessionName,
-              assumedRoleId: session.assumedRoleId,
-              expiresAt: session.expiresAt.getTime(),
-            })
+            .values(roleSessionValues(grantId, roleArn, session))
             .onConflictDoNothing();
         },
         // An unknown grant is refused (foreign key); the caller's transaction survives it.

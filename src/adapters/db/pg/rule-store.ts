@@ -1,7 +1,7 @@
 import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import type { RuleStore } from '../../../app/ports';
 import { grants, ruleHolds } from '../pg-schema';
-import { toHold, toTarget } from '../rows';
+import { holdValues, toHold, toTarget } from '../rows';
 import { LIVE_GRANT_STATES } from '../schema-shared';
 import { bytewise } from './order';
 import type { PgContext } from './unit-of-work';
@@ -21,22 +21,7 @@ export function createPgRuleStore(ctx: PgContext): RuleStore {
         async (db) => {
           // Idempotent: a grant already holding this rule (a retried open, or two at once) is not
           // counted twice — ON CONFLICT on `rule_holds_live_uq` waits for a concurrent insert of the same hold.
-          await db
-            .insert(ruleHolds)
-            .values({
-              grantId: hold.grantId,
-              ruleId: hold.ruleId,
-              region: hold.region,
-              groupId: hold.groupId,
-              protocol: hold.protocol,
-              fromPort: hold.fromPort,
-              toPort: hold.toPort,
-              cidr: hold.cidr,
-              managed: hold.managed,
-              assumeRoleArn: hold.assumeRoleArn ?? null,
-              targetRecorded: true,
-            })
-            .onConflictDoNothing();
+          await db.insert(ruleHolds).values(holdValues(hold)).onConflictDoNothing();
         },
         // An unknown grant is refused (foreign key); the caller's transaction survives it.
         { savepoint: true },
