@@ -36,7 +36,13 @@ export function createPostgresStores(
   options: PostgresStoresOptions & { readonly audit?: (ctx: PgContext) => AuditLog } = {},
 ): PostgresStores | SqliteStores {
   const ctx = createPgContext(handle.pool, options.retry === undefined ? {} : { retry: options.retry });
-  const stores: PostgresStores = {
+  const stores = pgStoresOn(ctx);
+  return options.audit === undefined ? stores : { ...stores, audit: options.audit(ctx) };
+}
+
+/** The stores over a `PgContext` of one's own (tests reach the current transaction's connection through it). */
+export function pgStoresOn(ctx: PgContext): PostgresStores {
+  return {
     requests: createPgRequestStore(ctx),
     grants: createPgGrantStore(ctx),
     rules: createPgRuleStore(ctx),
@@ -46,5 +52,4 @@ export function createPostgresStores(
     cuts: createPgCutStore(ctx),
     uow: ctx.uow,
   };
-  return options.audit === undefined ? stores : { ...stores, audit: options.audit(ctx) };
 }
