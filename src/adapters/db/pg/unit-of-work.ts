@@ -55,7 +55,10 @@ type Frame = {
   lost: Error | undefined;
   /** Savepoints made so far (for unique names). */
   savepoints: number;
-  /** Committed or rolled back: a statement that still reaches it is a bug (a promise left running). */
+  /**
+   * Committed or rolled back. Work started inside the body can outlive it (a timer armed there inherits
+   * the async context): its store calls then run outside, as any call after the commit would.
+   */
   finished: boolean;
 };
 
@@ -92,12 +95,10 @@ export function createPgContext(
   const onPool: PgExec = drizzle({ client: pool });
   const current = new AsyncLocalStorage<Frame>();
 
-  const frameOf = (operation: string): Frame | undefined => {
+  /** The transaction open in this async context, if any (never one that has ended: its connection is gone). */
+  const frameOf = (): Frame | undefined => {
     const frame = current.getStore();
-    if (frame?.finished === true) {
-      throw new DbError(operation, 'TX_FINISHED', 'called inside a transaction that has already ended');
-    }
-    return frame;
+    return frame?.finished === false ? frame : undefined;
   };
 
   async function retrying<T>(attempt: () => Promise<Attempt<T>>): Promise<T> {
@@ -211,7 +212,7 @@ export function createPgContext(
   }
 
   const transaction = <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
-    const frame = frameOf(operation);
+    const frame = frameOf();
     if (frame !== undefined) return savepoint(frame, operation, fn);
     return retrying(() => attemptTx(operation, fn));
   };
@@ -226,10 +227,10 @@ export function createPgContext(
   };
 
   return {
-    db: () => frameOf('db')?.db ?? onPool,
+    db: () => frameOf()?.db ?? onPool,
 
     read: (operation, fn) => {
-      const frame = frameOf(operation);
+      const frame = frameOf();
       if (frame !== undefined) return named(operation, frame.db, fn);
       return retrying(async () => {
         try {
@@ -241,9 +242,9 @@ export function createPgContext(
     },
 
     write: (operation, fn, options = {}) => {
-      const frame = frameOf(operation);
+      const frame = frameOf();
       if (frame === undefined) {
-        return transaction(operation, () => named(operation, frameOf(operation)?.db ?? onPool, fn));
+        return transaction(operation, () => named(operation, frameOf()?.db ?? onPool, fn));
       }
       if (options.savepoint === true)
         return savepoint(frame, operation, () => named(operation, frame.db, fn));
