@@ -17,20 +17,20 @@ const MINUTE = 60_000;
  * Fills a database file the way the bot does — through the real stores, so the tables and the chain
  * agree — with `events` audit events: requests approved, opened and closed, six events each.
  */
-function fill(file: string, events: number, key: AuditKey | undefined): void {
+async function fill(file: string, events: number, key: AuditKey | undefined): Promise<void> {
   const handle = openDatabase(file);
   try {
     const stores = createSqliteStores(handle, { key });
     const t0 = Date.UTC(2026, 0, 1);
     const requests = Math.ceil(events / 6);
-    stores.uow.tx(() => {
+    await stores.uow.tx(async () => {
       for (let i = 0; i < requests; i++) {
         const at = new Date(t0 + i * MINUTE);
         const requestId = `req_b${i}`;
         const grantId = `grt_b${i}`;
         const source = { family: 4 as const, cidr: `10.${(i >> 8) & 255}.${i & 255}.7/32`, prefix: 32 };
         const reason = `benchmark request ${i}`;
-        stores.requests.insert({
+        await stores.requests.insert({
           id: requestId,
           resourceId: 'bench-db',
           requesterId: `U${String(i % 500).padStart(8, '0')}`,
@@ -41,7 +41,7 @@ function fill(file: string, events: number, key: AuditKey | undefined): void {
           approvalDeadline: new Date(at.getTime() + 30 * MINUTE),
         });
         const requester = `U${String(i % 500).padStart(8, '0')}`;
-        stores.audit.append({
+        await stores.audit.append({
           at,
           actor: requester,
           type: 'request.submitted',
@@ -54,17 +54,17 @@ function fill(file: string, events: number, key: AuditKey | undefined): void {
             breakGlass: false,
           },
         });
-        stores.requests.addApproval(requestId, 'UAPPROVER', at);
-        stores.audit.append({
+        await stores.requests.addApproval(requestId, 'UAPPROVER', at);
+        await stores.audit.append({
           at,
           actor: 'UAPPROVER',
           type: 'request.approval_recorded',
           requestId,
           details: { have: 1, need: 1 },
         });
-        stores.requests.decide(requestId, 'approved', 'UAPPROVER', at);
+        await stores.requests.decide(requestId, 'approved', 'UAPPROVER', at);
         const expiresAt = new Date(at.getTime() + 30 * MINUTE);
-        stores.grants.insert({
+        await stores.grants.insert({
           id: grantId,
           requestId,
           resourceId: 'bench-db',
@@ -72,7 +72,7 @@ function fill(file: string, events: number, key: AuditKey | undefined): void {
           startsAt: at,
           expiresAt,
         });
-        stores.audit.append({
+        await stores.audit.append({
           at,
           actor: 'UAPPROVER',
           type: 'request.approved',
@@ -80,8 +80,8 @@ function fill(file: string, events: number, key: AuditKey | undefined): void {
           grantId,
           details: { approvers: ['UAPPROVER'], expiresAt: expiresAt.toISOString() },
         });
-        stores.grants.move(grantId, ['opening'], 'active');
-        stores.audit.append({
+        await stores.grants.move(grantId, ['opening'], 'active');
+        await stores.audit.append({
           at,
           actor: 'hallpass',
           type: 'grant.opened',
@@ -95,8 +95,11 @@ function fill(file: string, events: number, key: AuditKey | undefined): void {
             expiresAt: expiresAt.toISOString(),
           },
         });
-        stores.grants.move(grantId, ['active'], 'closing', { endReason: 'expired', endedBy: 'hallpass' });
-        stores.audit.append({
+        await stores.grants.move(grantId, ['active'], 'closing', {
+          endReason: 'expired',
+          endedBy: 'hallpass',
+        });
+        await stores.audit.append({
           at: expiresAt,
           actor: 'hallpass',
           type: 'grant.closing',
@@ -104,8 +107,8 @@ function fill(file: string, events: number, key: AuditKey | undefined): void {
           grantId,
           details: { reason: 'expired' },
         });
-        stores.grants.move(grantId, ['closing'], 'closed', { endedAt: expiresAt });
-        stores.audit.append({
+        await stores.grants.move(grantId, ['closing'], 'closed', { endedAt: expiresAt });
+        await stores.audit.append({
           at: expiresAt,
           actor: 'hallpass',
           type: 'grant.closed',
@@ -142,7 +145,7 @@ export async function measureAuditChain(events: number): Promise<Row[]> {
     for (const keyed of [true, false]) {
       const file = path.join(dir, `${keyed ? 'keyed' : 'unkeyed'}.db`);
       let started = performance.now();
-      fill(file, events, keyed ? key : undefined);
+      await fill(file, events, keyed ? key : undefined);
       const fillMs = ms(started);
       const handle = openDatabase(file);
       try {
@@ -179,9 +182,9 @@ export async function measureAuditChain(events: number): Promise<Row[]> {
           unit: 'ms',
         });
         started = performance.now();
-        verifyAuditLogAtStart({
+        await verifyAuditLogAtStart({
           db: handle.db,
-          audit: { append: () => {} },
+          audit: { append: async () => {} },
           keys,
           acceptBroken: undefined,
           clock: { now: () => new Date() },

@@ -46,7 +46,7 @@ export async function runBatchExpiry(
   const seen = stack.revokes.seen.slice(base).map((s) => s.at - expiryReal);
   let lastEndedMs = Number.NEGATIVE_INFINITY;
   for (const { requestId } of submitted) {
-    const grant = stack.grantOf(requestId);
+    const grant = await stack.grantOf(requestId);
     if (grant?.endedAt === undefined || grant.state !== 'closed') {
       throw new Error(`grant of ${requestId} is ${grant?.state ?? 'missing'}, not closed`);
     }

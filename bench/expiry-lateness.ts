@@ -40,7 +40,7 @@ export async function measureExpiryLateness(count: number): Promise<Row[]> {
     const revoked: number[] = [];
     let duringOpening = 0;
     for (const requestId of requests) {
-      const grant = stack.grantOf(requestId);
+      const grant = await stack.grantOf(requestId);
       if (grant?.endedAt === undefined || grant.state !== 'closed') {
         throw new Error(`grant of ${requestId} is ${grant?.state ?? 'missing'}, not closed`);
       }

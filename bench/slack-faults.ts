@@ -57,17 +57,19 @@ export async function measureCloseLatenessUnderSlackFaults(count: number): Promi
         const grantId = owners.get(ruleId);
         if (grantId !== undefined) revokedAt.set(grantId, at);
       }
-      const late = requests.map((requestId) => {
-        const grant = stack.grantOf(requestId);
-        const at = grant === undefined ? undefined : revokedAt.get(grant.id);
-        if (grant === undefined || at === undefined) throw new Error(`no revoke seen for ${requestId}`);
-        return at - grant.expiresAt.getTime();
-      });
-      const waiting = stack.hallpass.useCases.outboxWaiting();
+      const late = await Promise.all(
+        requests.map(async (requestId) => {
+          const grant = await stack.grantOf(requestId);
+          const at = grant === undefined ? undefined : revokedAt.get(grant.id);
+          if (grant === undefined || at === undefined) throw new Error(`no revoke seen for ${requestId}`);
+          return at - grant.expiresAt.getTime();
+        }),
+      );
+      const waiting = await stack.hallpass.useCases.outboxWaiting();
       const recovered = Date.now();
       stack.slack.restore();
       // Slack answers again: queued messages go out at their next attempt (backoff up to 2 minutes).
-      await until(() => stack.hallpass.useCases.outboxWaiting() === 0, 180_000);
+      await until(async () => (await stack.hallpass.useCases.outboxWaiting()) === 0, 180_000);
       const drained = Date.now() - recovered;
       const s = summarize(late);
       rows.push({
@@ -82,9 +84,9 @@ export async function measureCloseLatenessUnderSlackFaults(count: number): Promi
   return rows;
 }
 
-async function until(done: () => boolean, timeoutMs: number): Promise<void> {
+async function until(done: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`not done within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

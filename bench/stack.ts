@@ -110,7 +110,7 @@ export type BenchStack = {
   /** Asks for `durationMs` of access from `address` through the use case; resolves once the grant is open. */
   submit(address: string, durationMs: number, userId?: string): Promise<Submitted>;
   /** The grant of a request as it stands now (closed grants included). */
-  grantOf(requestId: string): Grant | undefined;
+  grantOf(requestId: string): Promise<Grant | undefined>;
   /** EC2 rule id → grant id, from the `hallpass:grant-id` tag of the rules open now. */
   ruleOwners(): Map<string, string>;
   /** Stops the bot and the stand-ins and deletes the temporary database. */
@@ -168,13 +168,13 @@ export async function startBenchStack(opts: { clock?: Clock } = {}): Promise<Ben
       });
       if (!result.ok) throw new Error(`request refused: ${result.error}`);
       const requestId = result.value.request.id;
-      const grant = hallpass.useCases.cardOf(requestId)?.grant;
+      const grant = (await hallpass.useCases.cardOf(requestId))?.grant;
       if (grant === undefined || grant.state === 'failed') {
         throw new Error(`request ${requestId} did not open a grant (${grant?.state ?? 'none'})`);
       }
       return { requestId, grantId: grant.id };
     },
-    grantOf: (requestId) => hallpass.useCases.cardOf(requestId)?.grant,
+    grantOf: async (requestId) => (await hallpass.useCases.cardOf(requestId))?.grant,
     ruleOwners() {
       const out = new Map<string, string>();
       for (const rule of ec2.rules(GROUP_ID)) {

@@ -19,6 +19,7 @@ import { singleAttemptClientOptions } from './adapters/slack/web-client';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
 import { createFollowUps } from './app/follow-ups';
+import { describeError } from './app/infra-error';
 import { KeyedMutex } from './app/keyed-mutex';
 import {
   type Clock,
@@ -121,7 +122,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const followUps = createFollowUps(logger);
   // Before anything appends to it or touches AWS: the audit log must verify, or start-up stops.
   try {
-    const checked = verifyAuditLogAtStart({
+    const checked = await verifyAuditLogAtStart({
       db: handle.db,
       audit: stores.audit,
       keys: env.auditKeys,
@@ -259,7 +260,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     errorPauseMs: 60_000,
   });
   // Holds written before holds recorded their target: filled in once from this policy.
-  const legacy = stores.rules.recordLegacyTargets((resourceId) => {
+  const legacy = await stores.rules.recordLegacyTargets((resourceId) => {
     const resource = findResource(policy, resourceId);
     return resource?.kind === 'security-group' ? resource.assumeRoleArn : undefined;
   });
@@ -287,7 +288,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     );
   }
   // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
-  useCases.announcePolicyChanges(policy);
+  await useCases.announcePolicyChanges(policy);
   await scheduler.start();
   sweep.start();
   outboxLoop.start();
@@ -348,8 +349,15 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         return;
       }
       policy = next;
-      const announced = useCases.announcePolicyChanges(next);
-      logger.info({ resources: next.resources.length, grantsTold: announced }, 'policy reloaded');
+      void useCases.announcePolicyChanges(next).then(
+        (announced) =>
+          logger.info({ resources: next.resources.length, grantsTold: announced }, 'policy reloaded'),
+        (error: unknown) =>
+          logger.error(
+            { err: describeError(error) },
+            'policy reloaded, but telling the grants it changed failed',
+          ),
+      );
       // Timings may have changed (warnBefore, approval timeouts); Home shows resources and rights.
       scheduler.wake();
       refresher.changed();

@@ -122,7 +122,7 @@ async function recheck(
       why: standingRefusal(resource, requester) ?? 'NOT_REQUESTER',
     });
   }
-  const earlier = deps.requests.approvals(request.id).filter((a) => a.approverId !== voterId);
+  const earlier = (await deps.requests.approvals(request.id)).filter((a) => a.approverId !== voterId);
   // Below the quorum even with this vote: nothing is decided now, so earlier votes are re-read when it is.
   if (earlier.length + 1 < resource.approvals) return ok({ withdrawn: [] });
   const voters = await Promise.all(earlier.map((a) => deps.directory.actor(a.approverId)));
@@ -139,13 +139,18 @@ async function recheck(
  * The requester may no longer ask for the resource: the request can never be approved, so it is closed
  * as failed — recorded, its card updated, the requester and the channel told why. Only if still pending.
  */
-function failForRequester(deps: Deps, request: AccessRequest, resource: Resource, why: string): boolean {
+async function failForRequester(
+  deps: Deps,
+  request: AccessRequest,
+  resource: Resource,
+  why: string,
+): Promise<boolean> {
   const now = deps.clock.now();
   const note = `could not be approved: the requester may no longer ask for ${resource.id} (${REQUESTER_WORDS[why] ?? 'not allowed any more'})`;
-  const failed = deps.uow.tx(() => {
-    if (deps.requests.get(request.id)?.state !== 'pending') return false;
-    deps.requests.markFailed(request.id, note, now);
-    deps.audit.append({
+  const failed = await deps.uow.tx(async () => {
+    if ((await deps.requests.get(request.id))?.state !== 'pending') return false;
+    await deps.requests.markFailed(request.id, note, now);
+    await deps.audit.append({
       at: now,
       actor: SYSTEM_ACTOR,
       type: 'request.failed',
@@ -157,8 +162,8 @@ function failForRequester(deps: Deps, request: AccessRequest, resource: Resource
   });
   if (!failed) return false;
   deps.wakeup.wake();
-  deps.notices.refreshCard(request.id);
-  deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), request.id);
+  await deps.notices.refreshCard(request.id);
+  await deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), request.id);
   return true;
 }
 
@@ -187,17 +192,17 @@ export const approveRequest =
     if (extension !== undefined) {
       await announceExtension(deps, request.id, extension);
       return ok({
-        request: deps.requests.get(request.id) ?? request,
+        request: (await deps.requests.get(request.id)) ?? request,
         approvals: tally.approvals,
         withdrawn,
         needed: resource.approvals,
       });
     }
-    deps.notices.refreshCard(request.id);
+    await deps.notices.refreshCard(request.id);
     if (tally.grantId === undefined) {
-      const card = deps.notices.card(request.id);
+      const card = await deps.notices.card(request.id);
       if (card !== undefined) {
-        deps.notices.deliver({
+        await deps.notices.deliver({
           kind: 'thread',
           requestId: request.id,
           notice: { type: 'approval-recorded', card, approverId: cmd.actor.userId },
@@ -208,7 +213,7 @@ export const approveRequest =
       await use.openGrant(tally.grantId);
     }
     return ok({
-      request: deps.requests.get(request.id) ?? request,
+      request: (await deps.requests.get(request.id)) ?? request,
       approvals: tally.approvals,
       grantId: tally.grantId,
       withdrawn,
@@ -221,11 +226,11 @@ async function countVote(
   deps: Deps,
   cmd: { requestId: string; actor: Actor },
 ): Promise<Result<{ request: AccessRequest; resource: Resource; tally: Tally }, ApproveError>> {
-  const auth = authorize(deps, cmd.requestId, cmd.actor, true);
+  const auth = await authorize(deps, cmd.requestId, cmd.actor, true);
   if (!auth.ok) {
     if (auth.error === 'NOT_PENDING' && auth.detail.state === 'timed_out') {
-      const request = deps.requests.get(cmd.requestId);
-      if (request !== undefined) timeOutRequest(deps, request, deps.clock.now());
+      const request = await deps.requests.get(cmd.requestId);
+      if (request !== undefined) await timeOutRequest(deps, request, deps.clock.now());
     }
     return auth;
   }
@@ -233,18 +238,18 @@ async function countVote(
   const checked = await recheck(deps, request, resource, cmd.actor.userId);
   if (!checked.ok) {
     if (checked.error !== 'REQUESTER_NO_LONGER_ALLOWED') return checked;
-    if (failForRequester(deps, request, resource, checked.detail.why)) return checked;
-    return err('NOT_PENDING', { requestId: request.id, state: deps.requests.get(request.id)?.state });
+    if (await failForRequester(deps, request, resource, checked.detail.why)) return checked;
+    return err('NOT_PENDING', { requestId: request.id, state: (await deps.requests.get(request.id))?.state });
   }
   const { withdrawn } = checked.value;
   const now = deps.clock.now();
   const needed = resource.approvals;
-  const outcome = deps.uow.tx((): Result<Tally, NotPending | AlreadyApproved> => {
-    const voted = deps.requests.addApproval(request.id, cmd.actor.userId, now);
+  const outcome = await deps.uow.tx(async (): Promise<Result<Tally, NotPending | AlreadyApproved>> => {
+    const voted = await deps.requests.addApproval(request.id, cmd.actor.userId, now);
     if (!voted.ok) return voted;
     // Votes recorded since the re-read (none while the lock is held) were authorized at their own click.
     const counting = voted.value.filter((a) => !withdrawn.some((w) => w.approverId === a.approverId));
-    deps.audit.append({
+    await deps.audit.append({
       at: now,
       actor: cmd.actor.userId,
       type: 'request.approval_recorded',
@@ -252,8 +257,8 @@ async function countVote(
       details: { have: counting.length, need: needed },
     });
     for (const w of withdrawn) {
-      deps.requests.withdrawApproval(request.id, w.approverId);
-      deps.audit.append({
+      await deps.requests.withdrawApproval(request.id, w.approverId);
+      await deps.audit.append({
         at: now,
         actor: SYSTEM_ACTOR,
         type: 'request.approval_withdrawn',
@@ -266,13 +271,13 @@ async function countVote(
       return ok({
         approvals: counting,
         withdrawn,
-        extension: applyExtension(deps, request, cmd.actor.userId, now),
+        extension: await applyExtension(deps, request, cmd.actor.userId, now),
       });
     }
-    const decided = deps.requests.decide(request.id, 'approved', cmd.actor.userId, now);
+    const decided = await deps.requests.decide(request.id, 'approved', cmd.actor.userId, now);
     if (!decided.ok) return decided;
     // One grant per request (UNIQUE in the store): a second approver racing this one got NOT_PENDING above.
-    const grant = deps.grants.insert({
+    const grant = await deps.grants.insert({
       id: deps.ids.grant(),
       requestId: request.id,
       resourceId: request.resourceId,
@@ -280,7 +285,7 @@ async function countVote(
       startsAt: now,
       expiresAt: plannedEnd(now, request.durationMs),
     });
-    deps.audit.append({
+    await deps.audit.append({
       at: now,
       actor: cmd.actor.userId,
       type: 'request.approved',
@@ -294,7 +299,7 @@ async function countVote(
     return ok({ approvals: counting, withdrawn, grantId: grant.id });
   });
   if (!outcome.ok) {
-    const state = deps.requests.get(request.id)?.state;
+    const state = (await deps.requests.get(request.id))?.state;
     return outcome.error === 'NOT_PENDING'
       ? err('NOT_PENDING', { requestId: request.id, state })
       : err(outcome.error);

@@ -58,8 +58,8 @@ export const syncBackstops =
       ruleIds ??
       [
         ...new Set([
-          ...deps.backstopRecords.wanted().map((w) => w.ruleId),
-          ...deps.backstopRecords.all().map((r) => r.ruleId),
+          ...(await deps.backstopRecords.wanted()).map((w) => w.ruleId),
+          ...(await deps.backstopRecords.all()).map((r) => r.ruleId),
         ]),
       ].sort();
     const failures: BackstopFailure[] = [];
@@ -68,12 +68,12 @@ export const syncBackstops =
         // Read under the rule's lock: two grants ending or extending at once sync one after the other,
         // and the later sees what the earlier did.
         await deps.locks.run(lockOf(ruleId), async () => {
-          const want = deps.backstopRecords.wanted([ruleId])[0];
-          const have = deps.backstopRecords.get(ruleId);
+          const want = (await deps.backstopRecords.wanted([ruleId]))[0];
+          const have = await deps.backstopRecords.get(ruleId);
           if (want === undefined) {
             if (have === undefined) return;
             await config.port.remove(have.target, ruleId);
-            deps.backstopRecords.set(ruleId, undefined, deps.clock.now());
+            await deps.backstopRecords.set(ruleId, undefined, deps.clock.now());
             return;
           }
           const plan = planOf(deps, want, config.roleArn);
@@ -84,7 +84,7 @@ export const syncBackstops =
           )
             return;
           await config.port.put(plan);
-          deps.backstopRecords.set(
+          await deps.backstopRecords.set(
             ruleId,
             { ruleId, target: plan.target, fireAt: plan.fireAt },
             deps.clock.now(),
@@ -118,8 +118,8 @@ export const reconcileBackstops =
   (deps: BackstopDeps, sync: SyncBackstops) => async (): Promise<BackstopReconcileResult> => {
     const config = deps.backstop;
     if (config === undefined) return { orphansRemoved: 0, missingRestored: 0, failed: 0 };
-    const wanted = deps.backstopRecords.wanted();
-    const recorded = deps.backstopRecords.all();
+    const wanted = await deps.backstopRecords.wanted();
+    const recorded = await deps.backstopRecords.all();
     const wantedIds = new Set(wanted.map((w) => w.ruleId));
     const places = new Map<string, RuleTarget>();
     for (const t of [...wanted.map((w) => w.target), ...recorded.map((r) => r.target)]) {
@@ -144,10 +144,10 @@ export const reconcileBackstops =
         if (wantedIds.has(ruleId)) continue;
         await deps.locks.run(lockOf(ruleId), async () => {
           // Looked at again under the lock: a grant may have opened on this rule meanwhile.
-          if (deps.backstopRecords.wanted([ruleId]).length > 0) return;
+          if ((await deps.backstopRecords.wanted([ruleId])).length > 0) return;
           try {
             await config.port.remove(place, ruleId);
-            deps.backstopRecords.set(ruleId, undefined, deps.clock.now());
+            await deps.backstopRecords.set(ruleId, undefined, deps.clock.now());
             orphansRemoved += 1;
             deps.logger.warn({ ruleId }, 'removed a backstop schedule no live grant wants');
           } catch (error) {
@@ -160,7 +160,7 @@ export const reconcileBackstops =
         if (!sameRegionAndAccount(r.target, place) || listed.has(r.ruleId) || !wantedIds.has(r.ruleId))
           continue;
         // Recorded but gone from AWS (deleted by hand, or lost): forget it, so the sync puts it back.
-        deps.backstopRecords.set(r.ruleId, undefined, deps.clock.now());
+        await deps.backstopRecords.set(r.ruleId, undefined, deps.clock.now());
         missingRestored += 1;
         deps.logger.warn({ ruleId: r.ruleId }, 'a backstop schedule was missing in AWS; putting it back');
       }

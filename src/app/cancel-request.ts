@@ -21,14 +21,14 @@ export type CancelError =
 export const cancelRequest =
   (deps: Deps) =>
   async (cmd: { requestId: string; actor: Actor }): Promise<Result<AccessRequest, CancelError>> => {
-    const request = deps.requests.get(cmd.requestId);
+    const request = await deps.requests.get(cmd.requestId);
     if (request === undefined) return err('UNKNOWN_REQUEST', { requestId: cmd.requestId });
     if (request.requesterId !== cmd.actor.userId) return err('NOT_YOUR_REQUEST', { requestId: request.id });
     const now = deps.clock.now();
-    const decided = deps.uow.tx(() => {
-      const d = deps.requests.decide(request.id, 'cancelled', cmd.actor.userId, now);
+    const decided = await deps.uow.tx(async () => {
+      const d = await deps.requests.decide(request.id, 'cancelled', cmd.actor.userId, now);
       if (d.ok)
-        deps.audit.append({
+        await deps.audit.append({
           at: now,
           actor: cmd.actor.userId,
           type: 'request.cancelled',
@@ -37,9 +37,12 @@ export const cancelRequest =
       return d;
     });
     if (!decided.ok)
-      return err('NOT_PENDING', { requestId: request.id, state: deps.requests.get(request.id)?.state });
+      return err('NOT_PENDING', {
+        requestId: request.id,
+        state: (await deps.requests.get(request.id))?.state,
+      });
     deps.wakeup.wake();
-    deps.notices.refreshCard(request.id);
-    deps.notices.tellBoth((card) => ({ type: 'request-cancelled', card }), request.id);
+    await deps.notices.refreshCard(request.id);
+    await deps.notices.tellBoth((card) => ({ type: 'request-cancelled', card }), request.id);
     return ok(decided.value);
   };

@@ -93,15 +93,15 @@ export const closeGrant =
   (deps: CloseGrantDeps): CloseGrant =>
   async (grantId, reason, by) => {
     const startedAt = deps.clock.now();
-    const before = deps.grants.get(grantId);
-    const marked = deps.uow.tx(() => {
-      const m = deps.grants.move(grantId, ['opening', 'active', 'closing'], 'closing', {
+    const before = await deps.grants.get(grantId);
+    const marked = await deps.uow.tx(async () => {
+      const m = await deps.grants.move(grantId, ['opening', 'active', 'closing'], 'closing', {
         endReason: reason,
         endedBy: by,
       });
       // The transition is recorded once; a retried close of a grant already closing is not a new one.
       if (m.ok && before?.state !== 'closing') {
-        deps.audit.append({
+        await deps.audit.append({
           at: startedAt,
           actor: by,
           type: 'grant.closing',
@@ -115,10 +115,10 @@ export const closeGrant =
     if (!marked.ok) return undefined;
     deps.faults.point('close.after-closing');
 
-    const keys = new Set(deps.rules.holdsOf(grantId).map(lockKeyOf));
+    const keys = new Set((await deps.rules.holdsOf(grantId)).map(lockKeyOf));
     // A grant still opening may be adding rules right now under its group's lock: wait for that lock
     // too, so whatever the open recorded before it saw `closing` is revoked here.
-    const opening = before?.state === 'opening' ? openingKey(deps, marked.value) : undefined;
+    const opening = before?.state === 'opening' ? await openingKey(deps, marked.value) : undefined;
     if (opening !== undefined) keys.add(opening);
     const revoked: string[] = [];
     const kept: string[] = [];
@@ -126,12 +126,15 @@ export const closeGrant =
     for (const key of keys) {
       await deps.locks.run(key, async () => {
         // Read again under the lock: the holds (and other grants' holds) are what they are now.
-        const group = deps.rules.holdsOf(grantId).filter((h) => lockKeyOf(h) === key);
-        const last = group.filter((h) => h.managed && deps.rules.otherLiveHolders(h.ruleId, grantId) === 0);
+        const group = (await deps.rules.holdsOf(grantId)).filter((h) => lockKeyOf(h) === key);
+        const last: RuleHold[] = [];
+        for (const h of group) {
+          if (h.managed && (await deps.rules.otherLiveHolders(h.ruleId, grantId)) === 0) last.push(h);
+        }
         // Connections through the rules about to be revoked are cut after (`cutConnections: nacl`):
         // planned first, so a crash from here on still cuts them.
-        if (last.length > 0 && cutsConnections(deps, grantId)) {
-          planCuts(deps, last);
+        if (last.length > 0 && (await cutsConnections(deps, grantId))) {
+          await planCuts(deps, last);
           cutting = true;
         }
         // One call per role that reached the group (normally one): each rule with what opened it.
@@ -148,7 +151,7 @@ export const closeGrant =
         revoked.push(...last.map((h) => h.ruleId));
         kept.push(...group.filter((h) => !last.includes(h)).map((h) => h.ruleId));
         // Released inside the lock, so a grant opening on this group next sees the rule as gone.
-        deps.rules.release(grantId, deps.clock.now());
+        await deps.rules.release(grantId, deps.clock.now());
       });
     }
 
@@ -160,13 +163,13 @@ export const closeGrant =
 
     const endedAt = deps.clock.now();
     const endReason = marked.value.endReason ?? reason;
-    const closed = deps.uow.tx(() => {
-      deps.rules.release(grantId, endedAt);
-      const m = deps.grants.move(grantId, ['closing'], endReason === 'failed' ? 'failed' : 'closed', {
+    const closed = await deps.uow.tx(async () => {
+      await deps.rules.release(grantId, endedAt);
+      const m = await deps.grants.move(grantId, ['closing'], endReason === 'failed' ? 'failed' : 'closed', {
         endedAt,
       });
       if (m.ok) {
-        deps.audit.append({
+        await deps.audit.append({
           at: endedAt,
           actor: by,
           type: 'grant.closed',
@@ -191,7 +194,7 @@ export const closeGrant =
     deps.faults.point('close.before-backstop');
     // The rules are revoked: now the connections they let in (a failure is left to the next sweep).
     // A retried close (its first attempt crashed after revoking) finds the cut it planned then.
-    const cut = cutting || deps.cuts.ofGrant(grantId).some((c) => c.state === 'planned');
+    const cut = cutting || (await deps.cuts.ofGrant(grantId)).some((c) => c.state === 'planned');
     // Neither holds back the next close: queued after this one (reconciliation finishes what a crash drops).
     const followUp = async () => {
       await syncBackstops(deps)([...revoked, ...kept]);
@@ -235,13 +238,17 @@ export const shouldEscalate = (attempts: number): boolean =>
  * attempts it is raised in the thread (mentioning the admins), to the requester and to the admins named
  * by user id, and again every tenth attempt.
  */
-export function recordCloseFailure(deps: CloseFailureDeps, grant: Grant, error: unknown): void {
+export async function recordCloseFailure(
+  deps: CloseFailureDeps,
+  grant: Grant,
+  error: unknown,
+): Promise<void> {
   const now = deps.clock.now();
   const attempts = grant.closeAttempts + 1;
   const retryAt = new Date(now.getTime() + closeRetryDelay(attempts));
   let current: Grant | undefined;
   try {
-    current = deps.grants.closeFailed(grant.id, retryAt);
+    current = await deps.grants.closeFailed(grant.id, retryAt);
   } catch (stored) {
     deps.logger.error({ grantId: grant.id, err: describeError(stored) }, 'could not record a failed close');
   }
@@ -250,24 +257,30 @@ export function recordCloseFailure(deps: CloseFailureDeps, grant: Grant, error: 
     'closing a due grant failed; will retry',
   );
   const counted = current?.closeAttempts ?? attempts;
-  if (shouldEscalate(counted)) escalate(deps, current ?? grant, counted, describeError(error));
+  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, describeError(error));
 }
 
-function escalate(deps: CloseFailureDeps, grant: Grant, attempts: number, error: string): void {
-  const card = deps.notices.card(grant.requestId);
+async function escalate(
+  deps: CloseFailureDeps,
+  grant: Grant,
+  attempts: number,
+  error: string,
+): Promise<void> {
+  const card = await deps.notices.card(grant.requestId);
   if (card === undefined) return;
   const admins = deps.policy().admins;
   const notice = { type: 'grant-close-failing', card, grant, attempts, error, admins } as const;
-  deps.notices.deliver({ kind: 'thread', requestId: grant.requestId, notice });
+  await deps.notices.deliver({ kind: 'thread', requestId: grant.requestId, notice });
   const people = new Set([grant.requesterId, ...admins.filter((a) => !a.startsWith('@'))]);
   for (const userId of people)
-    deps.notices.deliver({ kind: 'dm', requestId: grant.requestId, userId, notice });
+    await deps.notices.deliver({ kind: 'dm', requestId: grant.requestId, userId, notice });
 }
 
 /** The lock of the group a security-group grant opens on (its resource as requested, else as the policy says). */
-function openingKey(deps: OpeningKeyDeps, grant: Grant): string | undefined {
+async function openingKey(deps: OpeningKeyDeps, grant: Grant): Promise<string | undefined> {
   const resource =
-    deps.requests.get(grant.requestId)?.resourceAtRequest ?? findResource(deps.policy(), grant.resourceId);
+    (await deps.requests.get(grant.requestId))?.resourceAtRequest ??
+    findResource(deps.policy(), grant.resourceId);
   return resource?.kind === 'security-group'
     ? lockKeyOf({ region: resource.region, groupId: resource.securityGroupId })
     : undefined;
@@ -291,8 +304,8 @@ function groupByTarget(holds: readonly RuleHold[]): RuleHold[][] {
  */
 export const announceClosed =
   (deps: AnnounceClosedDeps) =>
-  (grant: Grant): void => {
+  async (grant: Grant): Promise<void> => {
     if (grant.state !== 'closed' && grant.state !== 'failed') return;
-    deps.notices.refreshCard(grant.requestId);
-    deps.notices.tellBoth((card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
+    await deps.notices.refreshCard(grant.requestId);
+    await deps.notices.tellBoth((card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
   };

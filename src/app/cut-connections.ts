@@ -73,22 +73,23 @@ export type CutsConnectionsDeps = {
 };
 
 /** Whether this hold's rule cuts its connections when revoked: its resource as requested says so. */
-export function cutsConnections(deps: CutsConnectionsDeps, grantId: string): boolean {
-  const grant = deps.grants.get(grantId);
+export async function cutsConnections(deps: CutsConnectionsDeps, grantId: string): Promise<boolean> {
+  const grant = await deps.grants.get(grantId);
   if (grant === undefined) return false;
   const resource =
-    deps.requests.get(grant.requestId)?.resourceAtRequest ?? findResource(deps.policy(), grant.resourceId);
+    (await deps.requests.get(grant.requestId))?.resourceAtRequest ??
+    findResource(deps.policy(), grant.resourceId);
   return resource?.kind === 'security-group' && resource.cutConnections === 'nacl';
 }
 
 /** Records, before the rules are revoked, that their connections are to be cut. */
-export function planCuts(
+export async function planCuts(
   deps: { readonly cuts: Pick<CutStore, 'plan'>; readonly clock: Clock },
   holds: readonly RuleHold[],
-): void {
+): Promise<void> {
   const now = deps.clock.now();
   for (const h of holds) {
-    deps.cuts.plan(
+    await deps.cuts.plan(
       {
         grantId: h.grantId,
         target: { region: h.region, groupId: h.groupId, assumeRoleArn: h.assumeRoleArn },
@@ -135,7 +136,9 @@ export const runCuts =
   (deps: CutDeps) =>
   async (grantId?: string): Promise<CutResult> => {
     const now = deps.clock.now();
-    const todo = deps.cuts.unfinished(now).filter((c) => grantId === undefined || c.grantId === grantId);
+    const todo = (await deps.cuts.unfinished(now)).filter(
+      (c) => grantId === undefined || c.grantId === grantId,
+    );
     let cut = 0;
     let refused = 0;
     let lifted = 0;
@@ -152,7 +155,7 @@ export const runCuts =
           for (const m of made.filter((x) => x.state === 'refused')) {
             refused += 1;
             refusedWhy.set(c.grantId, [...(refusedWhy.get(c.grantId) ?? []), m.note ?? 'refused']);
-            record(deps, 'grant.connections_not_cut', m, { aclId: m.aclId, cidr: m.cidr, why: m.note });
+            await record(deps, 'grant.connections_not_cut', m, { aclId: m.aclId, cidr: m.cidr, why: m.note });
           }
           queue.push(...made.filter((x) => x.state === 'adding'));
         } else if (c.state === 'adding') {
@@ -175,11 +178,11 @@ export const runCuts =
       }
     }
     for (const [id, found] of announcedCut) {
-      announce(deps, id, { phase: 'cut', entries: found.entries, until: found.until });
+      await announce(deps, id, { phase: 'cut', entries: found.entries, until: found.until });
     }
     for (const [id, why] of refusedWhy)
-      announce(deps, id, { phase: 'refused', entries: [], why: why.join('; ') });
-    for (const [id, entries] of announcedLift) announce(deps, id, { phase: 'lifted', entries });
+      await announce(deps, id, { phase: 'refused', entries: [], why: why.join('; ') });
+    for (const [id, entries] of announcedLift) await announce(deps, id, { phase: 'lifted', entries });
     return { cut, refused, lifted, failed };
   };
 
@@ -192,7 +195,11 @@ async function expand(deps: CutDeps, planned: ConnectionCut): Promise<Connection
   return deps.locks.run('nacl-numbers', async () => allocate(deps, planned, survey));
 }
 
-function allocate(deps: CutDeps, planned: ConnectionCut, survey: GroupSurvey): ConnectionCut[] {
+async function allocate(
+  deps: CutDeps,
+  planned: ConnectionCut,
+  survey: GroupSurvey,
+): Promise<ConnectionCut[]> {
   const policy = deps.policy();
   const now = deps.clock.now();
   const removeAt = new Date(now.getTime() + holdOf(policy, survey));
@@ -202,7 +209,7 @@ function allocate(deps: CutDeps, planned: ConnectionCut, survey: GroupSurvey): C
   const refused: { aclId: string; note: string }[] = [];
   for (const acl of survey.acls) {
     // What AWS lists, and what hallpass holds or is adding there (not listed yet).
-    const taken = new Set([...acl.ingressRuleNumbers, ...deps.cuts.numbersInUse(acl.aclId)]);
+    const taken = new Set([...acl.ingressRuleNumbers, ...(await deps.cuts.numbersInUse(acl.aclId))]);
     const n = range === undefined ? undefined : freeNumber(range, taken);
     if (range === undefined) {
       refused.push({
@@ -242,18 +249,18 @@ async function add(deps: CutDeps, c: ConnectionCut): Promise<boolean> {
   const now = deps.clock.now();
   if (outcome === 'full') {
     const note = `network ACL ${c.aclId} is at its AWS limit of entries (NetworkAclEntryLimitExceeded)`;
-    deps.uow.tx(() => {
-      deps.cuts.move(c.id, ['adding'], 'refused', now, { note });
-      record(deps, 'grant.connections_not_cut', c, { aclId: c.aclId, cidr: c.cidr, why: note });
+    await deps.uow.tx(async () => {
+      await deps.cuts.move(c.id, ['adding'], 'refused', now, { note });
+      await record(deps, 'grant.connections_not_cut', c, { aclId: c.aclId, cidr: c.cidr, why: note });
     });
-    announce(deps, c.grantId, { phase: 'refused', entries: [], why: note });
+    await announce(deps, c.grantId, { phase: 'refused', entries: [], why: note });
     return false;
   }
   // `exists`: the number is taken — by this entry, created before a crash (the number was recorded
   // first and is reserved for hallpass), so it is in place.
-  deps.uow.tx(() => {
-    if (deps.cuts.move(c.id, ['adding'], 'in_place', now)) {
-      record(deps, 'grant.connections_cut', c, {
+  await deps.uow.tx(async () => {
+    if (await deps.cuts.move(c.id, ['adding'], 'in_place', now)) {
+      await record(deps, 'grant.connections_cut', c, {
         aclId: c.aclId,
         ruleNumber: c.ruleNumber,
         cidr: c.cidr,
@@ -269,12 +276,12 @@ async function add(deps: CutDeps, c: ConnectionCut): Promise<boolean> {
 /** Takes one entry out: recorded as removing first, removed once AWS confirms. */
 async function lift(deps: LiftDeps, c: ConnectionCut): Promise<void> {
   if (c.aclId === undefined || c.ruleNumber === undefined) return;
-  deps.cuts.move(c.id, ['in_place', 'removing'], 'removing', deps.clock.now());
+  await deps.cuts.move(c.id, ['in_place', 'removing'], 'removing', deps.clock.now());
   await deps.acls.removeDeny(c.target, c.aclId, c.ruleNumber);
   const now = deps.clock.now();
-  deps.uow.tx(() => {
-    if (deps.cuts.move(c.id, ['removing'], 'removed', now)) {
-      record(deps, 'grant.connections_cut_lifted', c, {
+  await deps.uow.tx(async () => {
+    if (await deps.cuts.move(c.id, ['removing'], 'removed', now)) {
+      await record(deps, 'grant.connections_cut_lifted', c, {
         aclId: c.aclId,
         ruleNumber: c.ruleNumber,
         cidr: c.cidr,
@@ -295,43 +302,41 @@ function overlaps(a: string, b: string): boolean {
  * are lifted first, so the access just approved is not denied by an earlier grant's cut.
  */
 export async function liftCutsFor(deps: LiftCutsDeps, key: RuleKey): Promise<void> {
-  const blocking = deps.cuts
-    .liveOnGroup(key.region, key.groupId)
-    .filter(
-      (c) =>
-        c.protocol === key.protocol &&
-        c.fromPort <= key.toPort &&
-        key.fromPort <= c.toPort &&
-        overlaps(c.cidr, key.cidr),
-    );
+  const blocking = (await deps.cuts.liveOnGroup(key.region, key.groupId)).filter(
+    (c) =>
+      c.protocol === key.protocol &&
+      c.fromPort <= key.toPort &&
+      key.fromPort <= c.toPort &&
+      overlaps(c.cidr, key.cidr),
+  );
   for (const c of blocking) {
     await lift(deps, c);
-    announce(deps, c.grantId, { phase: 'lifted', entries: [entryName(c)] });
+    await announce(deps, c.grantId, { phase: 'lifted', entries: [entryName(c)] });
   }
 }
 
-function announce(
+async function announce(
   deps: AnnounceDeps,
   grantId: string,
   what: { phase: 'cut' | 'refused' | 'lifted'; entries: string[]; until?: Date | undefined; why?: string },
-): void {
-  const grant = deps.grants.get(grantId);
+): Promise<void> {
+  const grant = await deps.grants.get(grantId);
   if (grant === undefined) return;
-  deps.notices.tellBoth((card) => ({ type: 'connections-cut', card, grant, ...what }), grant.requestId);
+  await deps.notices.tellBoth((card) => ({ type: 'connections-cut', card, grant, ...what }), grant.requestId);
 }
 
 /** One step of a cut on the record, with its grant and request. */
-function record(
+async function record(
   deps: Pick<LiftDeps, 'audit' | 'grants' | 'clock'>,
   type: 'grant.connections_cut' | 'grant.connections_not_cut' | 'grant.connections_cut_lifted',
   c: ConnectionCut,
   details: Record<string, unknown>,
-): void {
-  deps.audit.append({
+): Promise<void> {
+  await deps.audit.append({
     at: deps.clock.now(),
     actor: SYSTEM_ACTOR,
     type,
-    requestId: deps.grants.get(c.grantId)?.requestId,
+    requestId: (await deps.grants.get(c.grantId))?.requestId,
     grantId: c.grantId,
     details,
   });
@@ -366,7 +371,7 @@ export const removeStrayDenies =
           if (seen.has(acl.aclId)) continue;
           seen.add(acl.aclId);
           // Read after the survey: an entry hallpass creates is recorded before it exists in AWS.
-          const ours = new Set(deps.cuts.numbersInUse(acl.aclId));
+          const ours = new Set(await deps.cuts.numbersInUse(acl.aclId));
           // Only deny entries: hallpass adds nothing else, and an allow entry is never its to remove.
           for (const n of acl.ingressDenyRuleNumbers) {
             if (n < range.from || n > range.to || ours.has(n)) continue;

@@ -31,13 +31,13 @@ export type DecideError =
  * which only names the request. A request past its deadline is timed out first, so a late click
  * cannot approve it even if the sweep has not run yet.
  */
-export function authorize(
+export async function authorize(
   deps: DecisionDeps,
   requestId: string,
   actor: Actor,
   forApproval: boolean,
-): Result<{ request: AccessRequest; resource: Resource }, DecideError> {
-  const request = deps.requests.get(requestId);
+): Promise<Result<{ request: AccessRequest; resource: Resource }, DecideError>> {
+  const request = await deps.requests.get(requestId);
   if (request === undefined) return err('UNKNOWN_REQUEST', { requestId });
   const resource = findResource(deps.policy(), request.resourceId);
   if (resource === undefined) return err('UNKNOWN_RESOURCE', { resourceId: request.resourceId });

@@ -60,7 +60,7 @@ async function send(deps: Deps, item: OutboxItem): Promise<void> {
     return;
   }
   if (item.requestId === undefined) return;
-  const card = loadCard(deps, item.requestId);
+  const card = await loadCard(deps, item.requestId);
   // An unknown request (or one whose resource is gone without a record of it): nothing to render.
   if (card === undefined) return;
   const ref = card.request.message;
@@ -68,7 +68,7 @@ async function send(deps: Deps, item: OutboxItem): Promise<void> {
   switch (item.kind) {
     case 'card-post':
       if (ref === undefined)
-        deps.requests.attachMessage(item.requestId, await deps.notifier.postApprovalCard(card));
+        await deps.requests.attachMessage(item.requestId, await deps.notifier.postApprovalCard(card));
       return;
     case 'card-update':
       if (ref !== undefined) await deps.notifier.updateApprovalCard(ref, card);
@@ -104,7 +104,7 @@ export const deliverOutbox = (deps: Deps) => async (): Promise<OutboxRunResult> 
   const one = async (item: OutboxItem): Promise<void> => {
     try {
       await send(deps, item);
-      deps.outbox.done(item.id, deps.clock.now());
+      await deps.outbox.done(item.id, deps.clock.now());
       sent += 1;
     } catch (error) {
       const infra =
@@ -113,19 +113,19 @@ export const deliverOutbox = (deps: Deps) => async (): Promise<OutboxRunResult> 
       const attempts = item.attempts + 1;
       const fields = { id: item.id, what: item.kind, lane: item.lane, attempts, err: describeError(infra) };
       if (!infra.retryable || now.getTime() - item.createdAt.getTime() >= GIVE_UP_AFTER_MS) {
-        deps.outbox.abandon(item.id, now, describeError(infra));
+        await deps.outbox.abandon(item.id, now, describeError(infra));
         deps.logger.error(fields, 'gave up a slack delivery');
         abandoned += 1;
         return;
       }
       const wait = infra.retryAfterMs ?? retryDelay(attempts);
-      deps.outbox.retryLater(item.id, attempts, new Date(now.getTime() + wait), describeError(infra));
+      await deps.outbox.retryLater(item.id, attempts, new Date(now.getTime() + wait), describeError(infra));
       deps.logger.warn({ ...fields, retryInMs: wait }, 'slack delivery failed; will retry');
       retrying += 1;
     }
   };
   // `ready` holds at most one delivery per lane, so sending these together never reorders a lane;
   // a few workers share them, so one slow lane does not hold up the others.
-  await eachLimit(deps.outbox.ready(deps.clock.now(), BATCH), PARALLEL_LANES, one);
+  await eachLimit(await deps.outbox.ready(deps.clock.now(), BATCH), PARALLEL_LANES, one);
   return { sent, retrying, abandoned };
 };

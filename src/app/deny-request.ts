@@ -21,14 +21,14 @@ export const denyRequest =
     actor: Actor;
     reason?: string | undefined;
   }): Promise<Result<AccessRequest, DecideError>> => {
-    const auth = authorize(deps, cmd.requestId, cmd.actor, false);
+    const auth = await authorize(deps, cmd.requestId, cmd.actor, false);
     if (!auth.ok) return auth;
     const now = deps.clock.now();
     const reason = cmd.reason?.trim() === '' ? undefined : cmd.reason?.trim();
-    const decided = deps.uow.tx(() => {
-      const d = deps.requests.decide(cmd.requestId, 'denied', cmd.actor.userId, now, reason);
+    const decided = await deps.uow.tx(async () => {
+      const d = await deps.requests.decide(cmd.requestId, 'denied', cmd.actor.userId, now, reason);
       if (d.ok)
-        deps.audit.append({
+        await deps.audit.append({
           at: now,
           actor: cmd.actor.userId,
           type: 'request.denied',
@@ -38,9 +38,12 @@ export const denyRequest =
       return d;
     });
     if (!decided.ok)
-      return err('NOT_PENDING', { requestId: cmd.requestId, state: deps.requests.get(cmd.requestId)?.state });
+      return err('NOT_PENDING', {
+        requestId: cmd.requestId,
+        state: (await deps.requests.get(cmd.requestId))?.state,
+      });
     deps.wakeup.wake();
-    deps.notices.refreshCard(cmd.requestId);
-    deps.notices.tellBoth((card) => ({ type: 'request-denied', card }), cmd.requestId);
+    await deps.notices.refreshCard(cmd.requestId);
+    await deps.notices.tellBoth((card) => ({ type: 'request-denied', card }), cmd.requestId);
     return ok(decided.value);
   };

@@ -47,7 +47,7 @@ export type DueWorkResult = {
  */
 export type DueWork = {
   /** The next due time of each kind of work (the scheduler arms its one timer for the earliest). */
-  nextDue(): (Date | undefined)[];
+  nextDue(): Promise<(Date | undefined)[]>;
   /**
    * The run-once job, also run at start-up to catch up on what came due while hallpass was down.
    * AWS first: every grant due to close is closed, a few at a time, and revoked role sessions that
@@ -69,17 +69,17 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
     reminders: deps.requests.reminders,
   });
   return {
-    nextDue: () => Object.values(kinds()).map((kind) => kind.next()),
+    nextDue: () => Promise.all(Object.values(kinds()).map((kind) => kind.next())),
     async run(now) {
       const due = kinds();
       const closed: Grant[] = [];
-      await eachLimit(due.closes.due(now), PARALLEL_CLOSES, async (grant) => {
+      await eachLimit(await due.closes.due(now), PARALLEL_CLOSES, async (grant) => {
         try {
           const reason = grant.state === 'closing' ? (grant.endReason ?? 'expired') : 'expired';
           const done = await use.closeGrant(grant.id, reason, grant.endedBy ?? SYSTEM_ACTOR);
           if (done !== undefined) closed.push(done);
         } catch (error) {
-          recordCloseFailure(deps, grant, error);
+          await recordCloseFailure(deps, grant, error);
         }
       });
       // Revoked sessions that have now expired by themselves leave their deny policies.
@@ -87,11 +87,11 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
 
       for (const grant of closed) use.announceClosed(grant);
       let timedOut = 0;
-      for (const request of due.timeouts.due(now)) {
-        if (timeOutRequest(deps, request, now)) timedOut += 1;
+      for (const request of await due.timeouts.due(now)) {
+        if (await timeOutRequest(deps, request, now)) timedOut += 1;
       }
-      warnEndingGrants(deps, due.warnings.due(now), now);
-      remindApprovers(deps, due.reminders.due(now), now);
+      await warnEndingGrants(deps, await due.warnings.due(now), now);
+      await remindApprovers(deps, await due.reminders.due(now), now);
       return { closed: closed.length, timedOut, failed };
     },
   };
@@ -105,11 +105,11 @@ export const TIMED_OUT_NOTE = 'nobody approved in time';
  * meanwhile), records it and queues the notices. Also used when a click lands after the deadline but
  * before the scheduler got to it, so the clicker sees the request as it really is.
  */
-export function timeOutRequest(deps: TimeOutDeps, request: AccessRequest, now: Date): boolean {
-  const decided = deps.uow.tx(() => {
-    const d = deps.requests.decide(request.id, 'timed_out', SYSTEM_ACTOR, now, TIMED_OUT_NOTE);
+export async function timeOutRequest(deps: TimeOutDeps, request: AccessRequest, now: Date): Promise<boolean> {
+  const decided = await deps.uow.tx(async () => {
+    const d = await deps.requests.decide(request.id, 'timed_out', SYSTEM_ACTOR, now, TIMED_OUT_NOTE);
     if (d.ok) {
-      deps.audit.append({
+      await deps.audit.append({
         at: now,
         actor: SYSTEM_ACTOR,
         type: 'request.timed_out',
@@ -120,8 +120,8 @@ export function timeOutRequest(deps: TimeOutDeps, request: AccessRequest, now: D
     return d;
   });
   if (!decided.ok) return false;
-  deps.notices.refreshCard(request.id);
-  deps.notices.tellBoth((card) => ({ type: 'request-timed-out', card }), request.id);
+  await deps.notices.refreshCard(request.id);
+  await deps.notices.tellBoth((card) => ({ type: 'request-timed-out', card }), request.id);
   return true;
 }
 
@@ -129,13 +129,13 @@ export function timeOutRequest(deps: TimeOutDeps, request: AccessRequest, now: D
  * The requester hears `warnBefore` ahead of the end (with Extend and Done buttons), once per end:
  * an extension clears the mark so the new end is warned too.
  */
-function warnEndingGrants(deps: Deps, due: readonly Grant[], now: Date): void {
+async function warnEndingGrants(deps: Deps, due: readonly Grant[], now: Date): Promise<void> {
   for (const grant of due) {
     if (grant.expiresAt <= now) continue;
-    deps.grants.markWarned(grant.id, now);
-    const card = deps.notices.card(grant.requestId);
+    await deps.grants.markWarned(grant.id, now);
+    const card = await deps.notices.card(grant.requestId);
     if (card === undefined) continue;
-    deps.notices.deliver({
+    await deps.notices.deliver({
       kind: 'dm',
       requestId: grant.requestId,
       userId: grant.requesterId,
@@ -145,12 +145,12 @@ function warnEndingGrants(deps: Deps, due: readonly Grant[], now: Date): void {
 }
 
 /** Once, at half its approval timeout, a request nobody has decided is re-announced to its approvers. */
-function remindApprovers(deps: Deps, due: readonly AccessRequest[], now: Date): void {
+async function remindApprovers(deps: Deps, due: readonly AccessRequest[], now: Date): Promise<void> {
   for (const request of due) {
-    deps.requests.markReminded(request.id, now);
-    const card = deps.notices.card(request.id);
+    await deps.requests.markReminded(request.id, now);
+    const card = await deps.notices.card(request.id);
     if (card === undefined) continue;
-    deps.notices.deliver({
+    await deps.notices.deliver({
       kind: 'thread',
       requestId: request.id,
       notice: { type: 'approval-reminder', card, approvers: card.resource.approvers },

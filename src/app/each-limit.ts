@@ -18,3 +18,11 @@ export async function eachLimit<T>(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
+
+/** `flatMap` with an async `fn`: every call started at once, the results in `items`' order. */
+export async function flatMapAll<T, U>(
+  items: readonly T[],
+  fn: (item: T) => Promise<readonly U[]>,
+): Promise<U[]> {
+  return (await Promise.all(items.map(fn))).flat();
+}

@@ -50,7 +50,7 @@ export const exportAudit =
     );
     const rows = withPolicyFallback(inWindow, policy);
     const disagreeing = rows.filter((r) => (r.tableDiffers?.length ?? 0) > 0).length;
-    deps.audit.append({
+    await deps.audit.append({
       at: until,
       actor: cmd.actor.userId,
       type: 'audit.exported',
@@ -63,7 +63,7 @@ export const exportAudit =
         disagreeing,
       },
     });
-    const published = publishHead(
+    const published = await publishHead(
       deps,
       {
         kind: 'export',

@@ -87,17 +87,18 @@ export const extensionRoom = (grant: Grant, maxDuration: number): number =>
  * still active and still within `maxDuration` under the policy in force now; otherwise marks the
  * extension failed. Synchronous: AWS tags and Slack come after, in `announceExtension`.
  */
-export function applyExtension(
+export async function applyExtension(
   deps: ApplyExtensionDeps,
   request: AccessRequest,
   by: string,
   now: Date,
-): ExtensionOutcome {
-  const grant = request.extendsGrantId === undefined ? undefined : deps.grants.get(request.extendsGrantId);
+): Promise<ExtensionOutcome> {
+  const grant =
+    request.extendsGrantId === undefined ? undefined : await deps.grants.get(request.extendsGrantId);
   const resource = findResource(deps.policy(), request.resourceId);
-  const fail = (why: string): ExtensionOutcome => {
-    deps.requests.markFailed(request.id, why, now);
-    deps.audit.append({
+  const fail = async (why: string): Promise<ExtensionOutcome> => {
+    await deps.requests.markFailed(request.id, why, now);
+    await deps.audit.append({
       at: now,
       actor: by,
       type: 'request.failed',
@@ -112,11 +113,11 @@ export function applyExtension(
   if (request.durationMs > extensionRoom(grant, resource.maxDuration)) {
     return fail('the extension would go past the resource’s maximum duration');
   }
-  const decided = deps.requests.decide(request.id, 'approved', by, now);
+  const decided = await deps.requests.decide(request.id, 'approved', by, now);
   if (!decided.ok) return { failed: 'the extension was no longer pending' };
-  const extended = deps.grants.extend(grant.id, addMilliseconds(grant.expiresAt, request.durationMs));
+  const extended = await deps.grants.extend(grant.id, addMilliseconds(grant.expiresAt, request.durationMs));
   if (!extended.ok) return fail('the grant had already ended');
-  deps.audit.append({
+  await deps.audit.append({
     at: now,
     actor: by,
     type: 'grant.extended',
@@ -142,9 +143,9 @@ export async function announceExtension(
   outcome: ExtensionOutcome,
 ): Promise<void> {
   deps.wakeup.wake();
-  deps.notices.refreshCard(requestId);
+  await deps.notices.refreshCard(requestId);
   if ('failed' in outcome) {
-    deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), requestId);
+    await deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), requestId);
     return;
   }
   const { extended, previousEnd } = outcome;
@@ -152,15 +153,12 @@ export async function announceExtension(
   // The rules' backstops move with their tags (a failure is logged and left to the next sync).
   deps.faults.point('extend.before-backstop');
   await syncBackstops(deps)(
-    deps.rules
-      .holdsOf(extended.id)
-      .filter((h) => h.managed)
-      .map((h) => h.ruleId),
+    (await deps.rules.holdsOf(extended.id)).filter((h) => h.managed).map((h) => h.ruleId),
   );
-  deps.notices.refreshCard(extended.requestId);
-  const original = deps.notices.card(extended.requestId);
+  await deps.notices.refreshCard(extended.requestId);
+  const original = await deps.notices.card(extended.requestId);
   if (original === undefined) return;
-  deps.notices.tellBoth(
+  await deps.notices.tellBoth(
     (card) => ({ type: 'grant-extended', card, grant: extended, previousEnd }),
     extended.requestId,
   );
@@ -171,11 +169,12 @@ export async function announceExtension(
  * the way it was opened (the role recorded on its hold), whatever the policy says now.
  */
 async function retagHolds(deps: RetagDeps, grant: Grant): Promise<void> {
-  for (const hold of deps.rules.holdsOf(grant.id).filter((h) => h.managed)) {
+  for (const hold of (await deps.rules.holdsOf(grant.id)).filter((h) => h.managed)) {
     const target = targetOfHold(hold);
-    const last = deps.rules
-      .liveHoldsOn(hold.ruleId)
-      .map((h) => deps.grants.get(h.grantId))
+    const holders = await Promise.all(
+      (await deps.rules.liveHoldsOn(hold.ruleId)).map((h) => deps.grants.get(h.grantId)),
+    );
+    const last = holders
       .filter((g): g is Grant => g !== undefined)
       .reduce((a, b) => (b.expiresAt > a.expiresAt ? b : a), grant);
     try {
@@ -207,7 +206,7 @@ export const requestExtension =
     actor: Actor;
     durationMs: number;
   }): Promise<Result<ExtensionAsked, ExtensionError>> => {
-    const grant = deps.grants.get(cmd.grantId);
+    const grant = await deps.grants.get(cmd.grantId);
     if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
     if (grant.requesterId !== cmd.actor.userId) return err('NOT_YOUR_GRANT', { grantId: grant.id });
     if (grant.state !== 'active') return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: grant.state });
@@ -219,7 +218,7 @@ export const requestExtension =
     const refused = standingRefusal(resource, cmd.actor);
     if (refused !== undefined) return err(refused, { resourceId: resource.id });
     if (!mayRequest(resource, cmd.actor)) return err('NOT_REQUESTER', { resourceId: resource.id });
-    const pending = deps.requests.pendingExtension(grant.id);
+    const pending = await deps.requests.pendingExtension(grant.id);
     if (pending !== undefined) return err('EXTENSION_PENDING', { grantId: grant.id, requestId: pending.id });
     const room = extensionRoom(grant, resource.maxDuration);
     if (cmd.durationMs > room) {
@@ -230,13 +229,13 @@ export const requestExtension =
         available: room,
       });
     }
-    const original = deps.requests.get(grant.requestId);
+    const original = await deps.requests.get(grant.requestId);
     const now = deps.clock.now();
     const id = deps.ids.request();
     // Deciding after the grant has ended is pointless: the extension times out with it at the latest.
     const deadline = new Date(Math.min(now.getTime() + resource.approvalTimeout, grant.expiresAt.getTime()));
-    const outcome = deps.uow.tx(() => {
-      const request = deps.requests.insert({
+    const outcome = await deps.uow.tx(async () => {
+      const request = await deps.requests.insert({
         id,
         resourceId: resource.id,
         requesterId: cmd.actor.userId,
@@ -252,7 +251,7 @@ export const requestExtension =
         extendsGrantId: grant.id,
         resourceAtRequest: resource,
       });
-      deps.audit.append({
+      await deps.audit.append({
         at: now,
         actor: cmd.actor.userId,
         type: 'request.submitted',
@@ -268,12 +267,12 @@ export const requestExtension =
           reason: request.reason,
         },
       });
-      return resource.autoApprove ? applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
+      return resource.autoApprove ? await applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
     });
-    deps.notices.deliver({ kind: 'card-post', requestId: id });
+    await deps.notices.deliver({ kind: 'card-post', requestId: id });
     if (outcome !== undefined) await announceExtension(deps, id, outcome);
     else deps.wakeup.wake();
-    const stored = deps.requests.get(id);
+    const stored = await deps.requests.get(id);
     if (stored === undefined) throw new Error(`extension request ${id} vanished after insert`);
     return ok({ ...stored, approversChannel: resource.channel });
   };

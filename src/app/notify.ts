@@ -38,13 +38,13 @@ export type Notices = {
    * `Retry-After`) until it is delivered: so no caller — above all nothing that closes access — ever
    * waits on Slack, and a Slack outage delays notices without losing them. Never throws.
    */
-  deliver(d: Delivery): void;
+  deliver(d: Delivery): Promise<void>;
   /** Rewrites the approval message in place to show the current state (once it is posted). */
-  refreshCard(requestId: string): void;
+  refreshCard(requestId: string): Promise<void>;
   /** Tells both the channel thread (when the approval message exists) and the requester. */
-  tellBoth(make: (card: ApprovalCard) => Notice, requestId: string): void;
+  tellBoth(make: (card: ApprovalCard) => Notice, requestId: string): Promise<void>;
   /** The approval card of a request as it stands now (see `loadCard`). */
-  card(requestId: string): ApprovalCard | undefined;
+  card(requestId: string): Promise<ApprovalCard | undefined>;
 };
 
 /** Kept here too: most use cases import it alongside the notify helpers. */
@@ -56,17 +56,17 @@ export { describeError };
  * grant keeps being announced after a policy edit. `undefined` only for an unknown request (or one
  * made before snapshots were kept whose resource has left the policy).
  */
-export function loadCard(deps: CardDeps, requestId: string): ApprovalCard | undefined {
-  const request = deps.requests.get(requestId);
+export async function loadCard(deps: CardDeps, requestId: string): Promise<ApprovalCard | undefined> {
+  const request = await deps.requests.get(requestId);
   if (request === undefined) return undefined;
   const resource = findResource(deps.policy(), request.resourceId) ?? request.resourceAtRequest;
   if (resource === undefined) return undefined;
   return {
     request,
     resource,
-    approvals: deps.requests.approvals(requestId),
-    grant: deps.grants.byRequest(requestId),
-    extends: request.extendsGrantId === undefined ? undefined : deps.grants.get(request.extendsGrantId),
+    approvals: await deps.requests.approvals(requestId),
+    grant: await deps.grants.byRequest(requestId),
+    extends: request.extendsGrantId === undefined ? undefined : await deps.grants.get(request.extendsGrantId),
   };
 }
 
@@ -94,9 +94,9 @@ const noticeJson = (notice: Notice): string => JSON.stringify({ ...notice, card:
 
 /** The notices over one outbox: what every use case is given to tell Slack anything. */
 export function createNotices(deps: NoticesDeps): Notices {
-  const deliver = (d: Delivery): void => {
+  const deliver = async (d: Delivery): Promise<void> => {
     try {
-      deps.outbox.enqueue(toOutboxItem(d), deps.clock.now());
+      await deps.outbox.enqueue(toOutboxItem(d), deps.clock.now());
     } catch (error) {
       deps.logger.error(
         { err: describeError(error), what: d.kind, lane: laneOf(d) },
@@ -108,15 +108,15 @@ export function createNotices(deps: NoticesDeps): Notices {
   };
   return {
     deliver,
-    refreshCard(requestId) {
-      deliver({ kind: 'card-update', requestId });
+    async refreshCard(requestId) {
+      await deliver({ kind: 'card-update', requestId });
     },
-    tellBoth(make, requestId) {
-      const card = loadCard(deps, requestId);
+    async tellBoth(make, requestId) {
+      const card = await loadCard(deps, requestId);
       if (card === undefined) return;
       const notice = make(card);
-      deliver({ kind: 'thread', requestId, notice });
-      deliver({ kind: 'dm', requestId, userId: card.request.requesterId, notice });
+      await deliver({ kind: 'thread', requestId, notice });
+      await deliver({ kind: 'dm', requestId, userId: card.request.requesterId, notice });
     },
     card: (requestId) => loadCard(deps, requestId),
   };

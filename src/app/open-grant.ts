@@ -80,9 +80,9 @@ export const lockKeyOf = (t: Pick<RuleTarget, 'region' | 'groupId'>): string => 
 export const openGrant =
   (deps: OpenGrantDeps, use: OpenGrantUses): OpenGrant =>
   async (grantId) => {
-    const grant = deps.grants.get(grantId);
+    const grant = await deps.grants.get(grantId);
     if (grant === undefined || grant.state !== 'opening') return;
-    const request = deps.requests.get(grant.requestId);
+    const request = await deps.requests.get(grant.requestId);
     const resource = findResource(deps.policy(), grant.resourceId);
     if (request === undefined) throw new Error(`grant ${grantId} has no request`);
     if (resource === undefined) {
@@ -111,7 +111,7 @@ export const openGrant =
         for (const ports of resource.ports) {
           // Its time ran out while it was opening (or it was ended): the close that took over waits for
           // this lock and revokes what was opened so far; nothing more is opened.
-          if (deps.grants.get(grantId)?.state !== 'opening') return;
+          if ((await deps.grants.get(grantId))?.state !== 'opening') return;
           const key: RuleKey = {
             region: target.region,
             groupId: target.groupId,
@@ -120,11 +120,11 @@ export const openGrant =
             toPort: ports.to,
             cidr: source.cidr,
           };
-          const shared = deps.rules.findLive(key);
+          const shared = await deps.rules.findLive(key);
           if (shared !== undefined) {
             // Another live grant holds this exact rule: take a reference instead of a second rule.
             // The shared rule is reached the way it was opened, so it is closed that way too.
-            deps.rules.hold({
+            await deps.rules.hold({
               ...key,
               grantId,
               ruleId: shared.ruleId,
@@ -149,7 +149,7 @@ export const openGrant =
             managed: result.managed || !result.existed,
             assumeRoleArn: target.assumeRoleArn,
           };
-          deps.rules.hold(hold);
+          await deps.rules.hold(hold);
           if (ports === resource.ports[0] && resource.ports.length > 1)
             deps.faults.point('open.after-first-rule');
           // No live grant holds this rule (findLive above, under the lock), so a managed one is this
@@ -167,10 +167,7 @@ export const openGrant =
 
     // AWS's own deadline for every rule this grant holds, before the grant counts as open: if every
     // hallpass process and the database vanish from here on, AWS still closes the rules.
-    const held = deps.rules
-      .holdsOf(grantId)
-      .filter((h) => h.managed)
-      .map((h) => h.ruleId);
+    const held = (await deps.rules.holdsOf(grantId)).filter((h) => h.managed).map((h) => h.ruleId);
     deps.faults.point('open.before-backstop');
     const unset = await syncBackstops(deps)(held);
     if (unset.length > 0) {
@@ -189,11 +186,11 @@ export const openGrant =
 
     deps.faults.point('open.before-active');
     const now = deps.clock.now();
-    const holds = deps.rules.holdsOf(grantId);
-    const moved = deps.uow.tx(() => {
-      const m = deps.grants.move(grantId, ['opening'], 'active');
+    const holds = await deps.rules.holdsOf(grantId);
+    const moved = await deps.uow.tx(async () => {
+      const m = await deps.grants.move(grantId, ['opening'], 'active');
       if (m.ok) {
-        deps.audit.append({
+        await deps.audit.append({
           at: now,
           actor: SYSTEM_ACTOR,
           type: 'grant.opened',
@@ -212,8 +209,8 @@ export const openGrant =
     });
     if (!moved.ok) return;
     deps.wakeup.wake();
-    deps.notices.refreshCard(request.id);
-    deps.notices.tellBoth((card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
+    await deps.notices.refreshCard(request.id);
+    await deps.notices.tellBoth((card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
   };
 
 /** The tags a shared rule should carry: those of whichever holder ends last. */
@@ -222,7 +219,7 @@ async function laterTags(
   shared: RuleHold,
   mine: { grantId: string; requesterId: string; expiresAt: Date },
 ): Promise<{ grantId: string; requesterId: string; expiresAt: Date }> {
-  const other = deps.grants.get(shared.grantId);
+  const other = await deps.grants.get(shared.grantId);
   if (other !== undefined && other.expiresAt > mine.expiresAt) {
     return { grantId: other.id, requesterId: other.requesterId, expiresAt: other.expiresAt };
   }
@@ -316,15 +313,15 @@ async function fail(
   }
   const now = deps.clock.now();
   const rolledBack = rollbackError === undefined;
-  deps.uow.tx(() => {
-    deps.requests.markFailed(requestId, rolledBack ? why : `${why}; ${STILL_CLOSING}`, now);
-    if (rolledBack) deps.rules.release(grantId, now);
-    const moved = deps.grants.move(grantId, ['opening'], rolledBack ? 'failed' : 'closing', {
+  await deps.uow.tx(async () => {
+    await deps.requests.markFailed(requestId, rolledBack ? why : `${why}; ${STILL_CLOSING}`, now);
+    if (rolledBack) await deps.rules.release(grantId, now);
+    const moved = await deps.grants.move(grantId, ['opening'], rolledBack ? 'failed' : 'closing', {
       ...(rolledBack ? { endedAt: now } : {}),
       endReason: 'failed',
       endedBy: SYSTEM_ACTOR,
     });
-    deps.audit.append({
+    await deps.audit.append({
       at: now,
       actor: SYSTEM_ACTOR,
       type: 'grant.failed',
@@ -346,8 +343,8 @@ async function fail(
       'grant failed to open and its rollback failed; the scheduler keeps revoking',
     );
   deps.wakeup.wake();
-  deps.notices.refreshCard(requestId);
-  deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), requestId);
+  await deps.notices.refreshCard(requestId);
+  await deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), requestId);
 }
 
 /** Added to a failure note when the rollback failed: nobody is told "nothing happened" while a rule is open. */

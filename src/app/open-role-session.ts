@@ -90,11 +90,11 @@ export async function openRoleSession(
       });
 
       const openedAt = deps.clock.now();
-      const moved = deps.uow.tx(() => {
-        deps.roleSessions.record(grant.id, resource.roleArn, session);
-        const m = deps.grants.move(grant.id, ['opening'], 'active');
+      const moved = await deps.uow.tx(async () => {
+        await deps.roleSessions.record(grant.id, resource.roleArn, session);
+        const m = await deps.grants.move(grant.id, ['opening'], 'active');
         if (m.ok) {
-          deps.audit.append({
+          await deps.audit.append({
             at: openedAt,
             actor: SYSTEM_ACTOR,
             type: 'grant.opened',
@@ -119,7 +119,7 @@ export async function openRoleSession(
   if (!moved.ok) return;
   deps.wakeup.wake();
   await deps.notices.refreshCard(request.id);
-  const card = deps.notices.card(request.id);
+  const card = await deps.notices.card(request.id);
   if (card === undefined) return;
   try {
     await deps.notifier.sendCredentials(grant.requesterId, card, moved.value, credentials);
@@ -131,10 +131,10 @@ export async function openRoleSession(
     await closeNow(grant.id);
     const why = 'the credentials could not be delivered by direct message, so the session was cut off again';
     const failedAt = deps.clock.now();
-    deps.uow.tx(() => {
-      deps.requests.markFailed(request.id, why, failedAt);
+    await deps.uow.tx(async () => {
+      await deps.requests.markFailed(request.id, why, failedAt);
       // On the record as in the table: the export shows the request failed, and why.
-      deps.audit.append({
+      await deps.audit.append({
         at: failedAt,
         actor: SYSTEM_ACTOR,
         type: 'request.failed',

@@ -59,17 +59,17 @@ export function policyChanges(
  */
 export const announcePolicyChanges =
   (deps: Deps) =>
-  (policy: Policy): number => {
+  async (policy: Policy): Promise<number> => {
     let announced = 0;
-    for (const grant of deps.grants.list(['opening', 'active', 'closing'])) {
-      const holds = deps.rules.holdsOf(grant.id);
+    for (const grant of await deps.grants.list(['opening', 'active', 'closing'])) {
+      const holds = await deps.rules.holdsOf(grant.id);
       const changes = policyChanges(
         findResource(policy, grant.resourceId),
         holds,
-        deps.roleSessions.get(grant.id)?.roleArn,
+        (await deps.roleSessions.get(grant.id))?.roleArn,
       );
-      if (changes.length === 0 || alreadySaid(deps, grant, changes)) continue;
-      deps.audit.append({
+      if (changes.length === 0 || (await alreadySaid(deps, grant, changes))) continue;
+      await deps.audit.append({
         at: deps.clock.now(),
         actor: SYSTEM_ACTOR,
         type: POLICY_CHANGED_EVENT,
@@ -78,9 +78,9 @@ export const announcePolicyChanges =
         details: { changes, expiresAt: grant.expiresAt.toISOString() },
       });
       deps.logger.warn({ grantId: grant.id, changes }, 'the policy no longer describes a live grant');
-      const card = deps.notices.card(grant.requestId);
+      const card = await deps.notices.card(grant.requestId);
       if (card !== undefined) {
-        deps.notices.deliver({
+        await deps.notices.deliver({
           kind: 'thread',
           requestId: grant.requestId,
           notice: { type: 'grant-policy-changed', card, grant, changes },
@@ -91,18 +91,16 @@ export const announcePolicyChanges =
     return announced;
   };
 
-function alreadySaid(
+async function alreadySaid(
   deps: { readonly audit: Pick<AuditLog, 'list'> },
   grant: Grant,
   changes: readonly string[],
-): boolean {
+): Promise<boolean> {
   const said = JSON.stringify(changes);
-  return deps.audit
-    .list({ requestId: grant.requestId })
-    .some(
-      (e) =>
-        e.type === POLICY_CHANGED_EVENT &&
-        e.grantId === grant.id &&
-        JSON.stringify(e.details?.['changes']) === said,
-    );
+  return (await deps.audit.list({ requestId: grant.requestId })).some(
+    (e) =>
+      e.type === POLICY_CHANGED_EVENT &&
+      e.grantId === grant.id &&
+      JSON.stringify(e.details?.['changes']) === said,
+  );
 }

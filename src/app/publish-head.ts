@@ -52,13 +52,13 @@ export function publishHead(
   trigger: HeadTrigger,
   chain: ChainStatus,
   mismatches?: number,
-): AuditHead | undefined {
+): Promise<AuditHead | undefined> {
   const channel = deps.policy().auditChannel;
-  if (channel === undefined) return undefined;
+  if (channel === undefined) return Promise.resolve(undefined);
   const now = deps.clock.now();
-  return deps.uow.tx(() => {
-    const head = deps.audit.head();
-    deps.audit.append({
+  return deps.uow.tx(async () => {
+    const head = await deps.audit.head();
+    await deps.audit.append({
       at: now,
       actor: trigger.kind === 'export' ? trigger.by : SYSTEM_ACTOR,
       type: HEAD_PUBLISHED_EVENT,
@@ -81,16 +81,16 @@ export function publishHead(
       chain: chainOf(chain),
       mismatches,
     };
-    deps.notices.deliver({ kind: 'channel', channel, notice });
+    await deps.notices.deliver({ kind: 'channel', channel, notice });
     return { count: head.count, hash: head.hash };
   });
 }
 
 /** When the next scheduled publication is due: an interval after the last one of any kind (at once if none). */
-export const nextHeadPublication = (deps: NextHeadDeps) => (): Date | undefined => {
+export const nextHeadPublication = (deps: NextHeadDeps) => async (): Promise<Date | undefined> => {
   const policy = deps.policy();
   if (policy.auditChannel === undefined) return undefined;
-  const last = deps.audit.lastOfType(HEAD_PUBLISHED_EVENT);
+  const last = await deps.audit.lastOfType(HEAD_PUBLISHED_EVENT);
   if (last === undefined) return new Date(0);
   return new Date(last.at.getTime() + (policy.auditHeadInterval ?? DEFAULT_HEAD_INTERVAL_MS));
 };
@@ -106,7 +106,7 @@ export const publishScheduledHead =
       NextHeadDeps & { readonly logger: Logger; readonly auditRecord: AuditRecordSource },
   ) =>
   async (): Promise<AuditHead | undefined> => {
-    const due = nextHeadPublication(deps)();
+    const due = await nextHeadPublication(deps)();
     if (due === undefined || due.getTime() > deps.clock.now().getTime()) return undefined;
     let record: Awaited<ReturnType<AuditRecordSource['read']>>;
     try {

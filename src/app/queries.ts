@@ -10,6 +10,7 @@ import {
   requestableBy,
 } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
+import { flatMapAll } from './each-limit';
 import type { ApprovalCard } from './notices';
 import type { GrantStore, RequestStore } from './ports';
 
@@ -35,9 +36,9 @@ function withRequests(
   deps: Deps,
   grants: readonly Grant[],
   shown: (request: AccessRequest) => Shown = () => EVERYTHING,
-): ActiveEntry[] {
-  return grants.flatMap((grant) => {
-    const request = deps.requests.get(grant.requestId);
+): Promise<ActiveEntry[]> {
+  return flatMapAll(grants, async (grant) => {
+    const request = await deps.requests.get(grant.requestId);
     return request === undefined ? [] : [{ grant, request, shown: shown(request) }];
   });
 }
@@ -45,9 +46,9 @@ function withRequests(
 /** Everything pending or active across the workspace: anyone may see who has access to what, now. */
 export const overview =
   (deps: Deps) =>
-  (requesterId?: string): Overview => ({
-    pending: deps.requests.listPending(requesterId),
-    active: withRequests(deps, deps.grants.list(['opening', 'active', 'closing'], requesterId)),
+  async (requesterId?: string): Promise<Overview> => ({
+    pending: await deps.requests.listPending(requesterId),
+    active: await withRequests(deps, await deps.grants.list(['opening', 'active', 'closing'], requesterId)),
   });
 
 /** The resources this actor may ask for. */
@@ -75,7 +76,7 @@ export type Dashboard = {
 /** The dashboard for one person, read fresh. */
 export const dashboard =
   (deps: Deps) =>
-  (actor: Actor): Dashboard => {
+  async (actor: Actor): Promise<Dashboard> => {
     const policy = deps.policy();
     // Addresses and reasons only for those involved, unless the policy's `visibility` says everyone.
     const shown = (request: AccessRequest): Shown =>
@@ -85,24 +86,27 @@ export const dashboard =
         request.requesterId,
         actor,
       );
-    const live = withRequests(deps, deps.grants.list(['opening', 'active', 'closing']), shown);
-    const awaitingMe = deps.requests.listPending().flatMap((request): ApprovalCard[] => {
-      const resource = findResource(policy, request.resourceId);
-      if (resource === undefined || !isApprover(resource, actor)) return [];
-      if (request.requesterId === actor.userId && !resource.allowSelfApproval) return [];
-      const approvals = deps.requests.approvals(request.id);
-      if (approvals.some((a) => a.approverId === actor.userId)) return [];
-      const extendsGrant =
-        request.extendsGrantId === undefined ? undefined : deps.grants.get(request.extendsGrantId);
-      return [{ request, resource, approvals, extends: extendsGrant }];
-    });
+    const live = await withRequests(deps, await deps.grants.list(['opening', 'active', 'closing']), shown);
+    const awaitingMe = await flatMapAll(
+      await deps.requests.listPending(),
+      async (request): Promise<ApprovalCard[]> => {
+        const resource = findResource(policy, request.resourceId);
+        if (resource === undefined || !isApprover(resource, actor)) return [];
+        if (request.requesterId === actor.userId && !resource.allowSelfApproval) return [];
+        const approvals = await deps.requests.approvals(request.id);
+        if (approvals.some((a) => a.approverId === actor.userId)) return [];
+        const extendsGrant =
+          request.extendsGrantId === undefined ? undefined : await deps.grants.get(request.extendsGrantId);
+        return [{ request, resource, approvals, extends: extendsGrant }];
+      },
+    );
     return {
       userId: actor.userId,
       mine: live.filter((e) => e.grant.requesterId === actor.userId),
-      minePending: deps.requests.listPending(actor.userId),
+      minePending: await deps.requests.listPending(actor.userId),
       awaitingMe,
       everyone: live,
-      unreviewed: withRequests(deps, deps.grants.unreviewedBreakGlass(), shown),
+      unreviewed: await withRequests(deps, await deps.grants.unreviewedBreakGlass(), shown),
       canReview: isAdmin(policy, actor) || policy.resources.some((r) => isApprover(r, actor)),
     };
   };

@@ -3,6 +3,7 @@ import { findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { ClosingUses } from './close-grant';
 import { type CutsConnectionsDeps, cutsConnections, planCuts } from './cut-connections';
+import { flatMapAll } from './each-limit';
 import type { KeyedMutex } from './keyed-mutex';
 import type { ReconcileReport, RuleDrift } from './notices';
 import { describeError, type Notices } from './notify';
@@ -99,7 +100,7 @@ export const reconcile =
     };
     const toEnd = new Set<string>();
 
-    for (const { target, channels } of groupsToReconcile(deps, policy)) {
+    for (const { target, channels } of await groupsToReconcile(deps, policy)) {
       let outcome: GroupOutcome;
       try {
         outcome = await deps.locks.run(lockKeyOf(target), () => reconcileGroup(deps, target));
@@ -117,7 +118,7 @@ export const reconcile =
       for (const id of outcome.toEnd) toEnd.add(id);
       for (const channel of channels) reportFor(channel).orphans.push(...outcome.orphans);
       for (const entry of outcome.drift) {
-        const own = channelOfGrant(deps, entry.finding.grant);
+        const own = await channelOfGrant(deps, entry.finding.grant);
         for (const channel of own === undefined ? channels : [own]) reportFor(channel).drift.push(entry);
       }
     }
@@ -151,7 +152,7 @@ export const reconcile =
           grantEnded: ended.has(d.finding.grant.id),
         })),
       };
-      deps.notices.deliver({ kind: 'channel', channel, notice: report });
+      await deps.notices.deliver({ kind: 'channel', channel, notice: report });
     }
     return { orphansRevoked, drift: driftCount, grantsEnded: ended.size, failed };
   };
@@ -163,7 +164,10 @@ export const reconcile =
  * the hold. Reports about a group the policy no longer names go to the channels of the grants that
  * held rules there.
  */
-function groupsToReconcile(deps: Deps, policy: Policy): { target: RuleTarget; channels: string[] }[] {
+async function groupsToReconcile(
+  deps: Deps,
+  policy: Policy,
+): Promise<{ target: RuleTarget; channels: string[] }[]> {
   const groups = new Map<string, { target: RuleTarget; channels: string[] }>();
   // A newline cannot occur in a region, a group id or an ARN, so the key is unambiguous.
   const keyOf = (t: RuleTarget) => `${t.region}\n${t.groupId}\n${t.assumeRoleArn ?? ''}`;
@@ -175,16 +179,16 @@ function groupsToReconcile(deps: Deps, policy: Policy): { target: RuleTarget; ch
     groups.set(keyOf(target), group);
   }
   const since = new Date(deps.clock.now().getTime() - RECONCILE_RELEASED_FOR_MS);
-  const known = deps.rules.knownTargets(since).filter((t) => !groups.has(keyOf(t)));
+  const known = (await deps.rules.knownTargets(since)).filter((t) => !groups.has(keyOf(t)));
   if (known.length > 0) {
-    const live = deps.grants.list(['opening', 'active', 'closing']);
+    const live = await deps.grants.list(['opening', 'active', 'closing']);
     for (const target of known) {
       const channels = new Set<string>();
       for (const grant of live) {
-        const onGroup = deps.rules
-          .holdsOf(grant.id)
-          .some((h) => h.region === target.region && h.groupId === target.groupId);
-        const channel = onGroup ? channelOfGrant(deps, grant) : undefined;
+        const onGroup = (await deps.rules.holdsOf(grant.id)).some(
+          (h) => h.region === target.region && h.groupId === target.groupId,
+        );
+        const channel = onGroup ? await channelOfGrant(deps, grant) : undefined;
         if (channel !== undefined) channels.add(channel);
       }
       groups.set(keyOf(target), { target, channels: [...channels] });
@@ -194,10 +198,10 @@ function groupsToReconcile(deps: Deps, policy: Policy): { target: RuleTarget; ch
 }
 
 /** Where a grant is announced: its resource's channel now, or where its approval message was posted. */
-function channelOfGrant(deps: Deps, grant: Grant): string | undefined {
+async function channelOfGrant(deps: Deps, grant: Grant): Promise<string | undefined> {
   const own = findResource(deps.policy(), grant.resourceId)?.channel;
   if (own !== undefined) return own;
-  const card = deps.notices.card(grant.requestId);
+  const card = await deps.notices.card(grant.requestId);
   return card?.request.message?.channel ?? card?.resource.channel;
 }
 
@@ -206,15 +210,15 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
   const rules = await deps.network.listManaged(target);
   // Read after the listing and under the lock: no open or close on this group can run in between.
   const now = deps.clock.now();
-  const live = deps.grants.list(['opening', 'active', 'closing']);
+  const live = await deps.grants.list(['opening', 'active', 'closing']);
   const grants = new Map(live.map((g) => [g.id, g]));
-  const holds = live
-    .flatMap((g) => deps.rules.holdsOf(g.id))
-    .filter((h) => h.region === target.region && h.groupId === target.groupId);
+  const holds = (await flatMapAll(live, (g) => deps.rules.holdsOf(g.id))).filter(
+    (h) => h.region === target.region && h.groupId === target.groupId,
+  );
   for (const rule of rules) {
     const id = rule.tags.grantId;
     if (id === undefined || grants.has(id)) continue;
-    const grant = deps.grants.get(id);
+    const grant = await deps.grants.get(id);
     if (grant !== undefined) grants.set(id, grant);
   }
   const { orphans, drift } = compareRules({ rules, holds, grants }, now);
@@ -229,9 +233,9 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
       owner !== undefined &&
       rule.cidr !== undefined &&
       (rule.protocol === 'tcp' || rule.protocol === 'udp') &&
-      cutsConnections(deps, owner.id)
+      (await cutsConnections(deps, owner.id))
     ) {
-      planCuts(deps, [
+      await planCuts(deps, [
         {
           grantId: owner.id,
           ruleId: rule.ruleId,
@@ -257,7 +261,7 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
       continue;
     }
     const grant = rule.tags.grantId === undefined ? undefined : grants.get(rule.tags.grantId);
-    deps.audit.append({
+    await deps.audit.append({
       at: deps.clock.now(),
       actor: SYSTEM_ACTOR,
       type: RECONCILE_EVENTS.orphanRevoked,
@@ -283,8 +287,8 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
       revokedHere.set(hold.ruleId, revoked);
       if (revoked) outcome.toEnd.add(grant.id);
     }
-    if (alreadyReported(deps, finding)) continue;
-    deps.audit.append({
+    if (await alreadyReported(deps, finding)) continue;
+    await deps.audit.append({
       at: deps.clock.now(),
       actor: SYSTEM_ACTOR,
       type: RECONCILE_EVENTS.drift,
@@ -330,16 +334,17 @@ async function revokeModified(
 }
 
 /** Drift is reported once per grant, rule and kind: the audit log remembers it across restarts. */
-function alreadyReported(deps: { readonly audit: Pick<AuditLog, 'list'> }, finding: RuleDrift): boolean {
-  return deps.audit
-    .list({ requestId: finding.grant.requestId })
-    .some(
-      (e) =>
-        e.type === RECONCILE_EVENTS.drift &&
-        e.grantId === finding.grant.id &&
-        e.details?.['ruleId'] === finding.hold.ruleId &&
-        e.details?.['kind'] === finding.kind,
-    );
+async function alreadyReported(
+  deps: { readonly audit: Pick<AuditLog, 'list'> },
+  finding: RuleDrift,
+): Promise<boolean> {
+  return (await deps.audit.list({ requestId: finding.grant.requestId })).some(
+    (e) =>
+      e.type === RECONCILE_EVENTS.drift &&
+      e.grantId === finding.grant.id &&
+      e.details?.['ruleId'] === finding.hold.ruleId &&
+      e.details?.['kind'] === finding.kind,
+  );
 }
 
 const ruleDetails = (rule: ManagedRule): Record<string, unknown> => ({

@@ -25,16 +25,16 @@ export const recoverInterrupted =
   async (): Promise<{ reopened: number; closed: number }> => {
     let reopened = 0;
     let closed = 0;
-    for (const grant of deps.grants.list(['opening'])) {
+    for (const grant of await deps.grants.list(['opening'])) {
       const now = deps.clock.now();
       if (grant.expiresAt <= now) {
-        const moved = deps.uow.tx(() => {
-          const m = deps.grants.move(grant.id, ['opening'], 'closing', {
+        const moved = await deps.uow.tx(async () => {
+          const m = await deps.grants.move(grant.id, ['opening'], 'closing', {
             endReason: 'expired',
             endedBy: SYSTEM_ACTOR,
           });
           if (m.ok) {
-            recordRecovery(deps, grant, now, {
+            await recordRecovery(deps, grant, now, {
               to: 'closing',
               why: 'expired while hallpass was down',
               endReason: 'expired',
@@ -46,7 +46,7 @@ export const recoverInterrupted =
         continue;
       }
       try {
-        recordRecovery(deps, grant, now, { to: 'opening again', why: 'interrupted while opening' });
+        await recordRecovery(deps, grant, now, { to: 'opening again', why: 'interrupted while opening' });
         await use.openGrant(grant.id);
         reopened += 1;
       } catch (error) {
@@ -60,13 +60,13 @@ export const recoverInterrupted =
   };
 
 /** The `grant.recovered` event of a grant a crash left in `opening`: where it goes now, and why. */
-function recordRecovery(
+async function recordRecovery(
   deps: Pick<Deps, 'audit'>,
   grant: Grant,
   now: Date,
   details: { readonly to: string; readonly why: string; readonly endReason?: EndReason },
-): void {
-  deps.audit.append({
+): Promise<void> {
+  await deps.audit.append({
     at: now,
     actor: SYSTEM_ACTOR,
     type: 'grant.recovered',

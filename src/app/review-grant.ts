@@ -28,7 +28,7 @@ export type ReviewError =
 export const reviewGrant =
   (deps: Deps) =>
   async (cmd: { grantId: string; actor: Actor }): Promise<Result<Grant, ReviewError>> => {
-    const grant = deps.grants.get(cmd.grantId);
+    const grant = await deps.grants.get(cmd.grantId);
     if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
     if (!grant.breakGlass) return err('NOT_BREAK_GLASS', { grantId: grant.id });
     const policy = deps.policy();
@@ -38,10 +38,10 @@ export const reviewGrant =
       return err(standingRefusal(resource, cmd.actor) ?? 'NOT_APPROVER', { resourceId: grant.resourceId });
     if (cmd.actor.userId === grant.requesterId) return err('SELF_APPROVAL');
     const now = deps.clock.now();
-    const reviewed = deps.uow.tx(() => {
-      const r = deps.grants.markReviewed(grant.id, cmd.actor.userId, now);
+    const reviewed = await deps.uow.tx(async () => {
+      const r = await deps.grants.markReviewed(grant.id, cmd.actor.userId, now);
       if (r.ok) {
-        deps.audit.append({
+        await deps.audit.append({
           at: now,
           actor: cmd.actor.userId,
           type: 'grant.reviewed',
@@ -53,10 +53,10 @@ export const reviewGrant =
     });
     if (!reviewed.ok) return err('ALREADY_REVIEWED', { grantId: grant.id });
     deps.wakeup.wake();
-    deps.notices.refreshCard(grant.requestId);
-    const card = deps.notices.card(grant.requestId);
+    await deps.notices.refreshCard(grant.requestId);
+    const card = await deps.notices.card(grant.requestId);
     if (card !== undefined) {
-      deps.notices.deliver({
+      await deps.notices.deliver({
         kind: 'thread',
         requestId: grant.requestId,
         notice: { type: 'grant-reviewed', card, grant: reviewed.value },

@@ -36,7 +36,7 @@ export const revokeGrant =
     actor: Actor;
     reason?: 'revoked' | 'done';
   }): Promise<Result<Grant, RevokeError>> => {
-    const grant = deps.grants.get(cmd.grantId);
+    const grant = await deps.grants.get(cmd.grantId);
     if (grant === undefined) return err('UNKNOWN_GRANT', { grantId: cmd.grantId });
     const policy = deps.policy();
     const resource = findResource(policy, grant.resourceId);
@@ -55,7 +55,7 @@ export const revokeGrant =
     try {
       closed = await use.closeGrant(grant.id, cmd.reason ?? 'revoked', cmd.actor.userId);
     } catch (error) {
-      recordCloseFailure(deps, grant, error);
+      await recordCloseFailure(deps, grant, error);
       deps.wakeup.wake();
       return err('CLOSE_PENDING', {
         grantId: grant.id,
@@ -64,7 +64,7 @@ export const revokeGrant =
       });
     }
     if (closed === undefined) {
-      return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: deps.grants.get(grant.id)?.state });
+      return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: (await deps.grants.get(grant.id))?.state });
     }
     use.announceClosed(closed);
     return ok(closed);

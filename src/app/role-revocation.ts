@@ -82,15 +82,12 @@ const deniedByOwnPolicy = (s: StoredRoleSession): boolean =>
   s.denyPolicyName !== REVOKED_SESSIONS_POLICY;
 
 /** The ids the role's list holds now, from the database: listed and not yet expired at `now`. */
-const listedIds = (
+const listedIds = async (
   deps: { readonly roleSessions: Pick<RoleSessionStore, 'liveOfRole'> },
   roleArn: string,
   now: Date,
-): string[] =>
-  deps.roleSessions
-    .liveOfRole(roleArn, now)
-    .filter(listed)
-    .map((s) => s.assumedRoleId);
+): Promise<string[]> =>
+  (await deps.roleSessions.liveOfRole(roleArn, now)).filter(listed).map((s) => s.assumedRoleId);
 
 /** What a refused session's answer says: the role, the budget, and what takes it. */
 export type RevocationRoomDetails = {
@@ -155,9 +152,9 @@ export async function ensureRevocable(
 ): Promise<void> {
   const now = deps.clock.now();
   // Sessions cut off by a policy of their own never join the list (that policy is counted as "other").
-  const live = deps.roleSessions
-    .liveOfRole(input.roleArn, now)
-    .filter((s) => s.grantId !== input.grantId && !deniedByOwnPolicy(s));
+  const live = (await deps.roleSessions.liveOfRole(input.roleArn, now)).filter(
+    (s) => s.grantId !== input.grantId && !deniedByOwnPolicy(s),
+  );
   let room: RevocationRoom;
   try {
     const next = await deps.roles.sessionUserId(input);
@@ -211,24 +208,24 @@ const cutOf = (s: StoredRoleSession): SessionCut =>
  * nothing is marked: the close stays `closing` and is retried.
  */
 export async function cutSession(deps: CutSessionDeps, grantId: string): Promise<SessionCut> {
-  const before = deps.roleSessions.get(grantId);
+  const before = await deps.roleSessions.get(grantId);
   if (before === undefined) return {};
   if (before.deniedAt !== undefined) return cutOf(before);
   if (before.expiresAt <= deps.clock.now()) return {};
   return deps.locks.run(roleLockKey(before.roleArn), async () => {
     // Read again under the lock: another close or a prune may have written the list meanwhile.
-    const session = deps.roleSessions.get(grantId);
+    const session = await deps.roleSessions.get(grantId);
     if (session === undefined) return {};
     if (session.deniedAt !== undefined) return cutOf(session);
     const now = deps.clock.now();
     if (session.expiresAt <= now) return {};
     await deps.roles.writeRevokedSessions({
       roleArn: session.roleArn,
-      assumedRoleIds: [...listedIds(deps, session.roleArn, now), session.assumedRoleId],
+      assumedRoleIds: [...(await listedIds(deps, session.roleArn, now)), session.assumedRoleId],
     });
     // Only now that IAM has the list: a crash before this line leaves the session unmarked, and the
     // retried close writes it again (the same list, or a longer one).
-    deps.roleSessions.markDenied(grantId, REVOKED_SESSIONS_POLICY, deps.clock.now());
+    await deps.roleSessions.markDenied(grantId, REVOKED_SESSIONS_POLICY, deps.clock.now());
     return { denyPolicy: REVOKED_SESSIONS_POLICY, deniedUntil: session.expiresAt.toISOString() };
   });
 }
@@ -245,18 +242,18 @@ export async function pruneRevokedSessions(
   now: Date,
 ): Promise<string[]> {
   const failed: string[] = [];
-  const due = cleanups.due(now);
+  const due = await cleanups.due(now);
 
-  const pruned = (sessions: readonly StoredRoleSession[]) => {
+  const pruned = async (sessions: readonly StoredRoleSession[]) => {
     const at = deps.clock.now();
-    deps.uow.tx(() => {
+    await deps.uow.tx(async () => {
       for (const session of sessions) {
-        deps.roleSessions.markDenyRemoved(session.grantId, at);
-        deps.audit.append({
+        await deps.roleSessions.markDenyRemoved(session.grantId, at);
+        await deps.audit.append({
           at,
           actor: SYSTEM_ACTOR,
           type: 'grant.deny_removed',
-          requestId: deps.grants.get(session.grantId)?.requestId,
+          requestId: (await deps.grants.get(session.grantId))?.requestId,
           grantId: session.grantId,
           details: {
             roleArn: session.roleArn,
@@ -276,7 +273,7 @@ export async function pruneRevokedSessions(
       if (denyPolicyName !== undefined) {
         await deps.roles.removeDeny({ roleArn: session.roleArn, policyName: denyPolicyName });
       }
-      pruned([session]);
+      await pruned([session]);
     } catch (error) {
       failed.push(session.grantId);
       deps.logger.error(
@@ -293,10 +290,13 @@ export async function pruneRevokedSessions(
       await deps.locks.run(roleLockKey(roleArn), async () => {
         // Under the lock, at one instant: what stays listed and what leaves partition the list exactly.
         const at = deps.clock.now();
-        const leaving = cleanups.due(at).filter((s) => s.roleArn === roleArn && listed(s));
+        const leaving = (await cleanups.due(at)).filter((s) => s.roleArn === roleArn && listed(s));
         if (leaving.length === 0) return;
-        await deps.roles.writeRevokedSessions({ roleArn, assumedRoleIds: listedIds(deps, roleArn, at) });
-        pruned(leaving);
+        await deps.roles.writeRevokedSessions({
+          roleArn,
+          assumedRoleIds: await listedIds(deps, roleArn, at),
+        });
+        await pruned(leaving);
       });
     } catch (error) {
       const grantIds = due.filter((s) => s.roleArn === roleArn && listed(s)).map((s) => s.grantId);

@@ -97,7 +97,7 @@ export const searchAudit =
     const f: ResolvedSearchFilters = { ...cmd.filters, who };
     const record = await deps.auditRecord.read();
     const rows = withPolicyFallback(searchRows(record.rows, f), policy);
-    deps.audit.append({
+    await deps.audit.append({
       at: deps.clock.now(),
       actor: cmd.actor.userId,
       type: 'audit.searched',

@@ -179,8 +179,8 @@ export const submitRequest =
     }
     const now = deps.clock.now();
     const id = deps.ids.request();
-    const created = deps.uow.tx(() => {
-      const request = deps.requests.insert({
+    const created = await deps.uow.tx(async () => {
+      const request = await deps.requests.insert({
         id,
         resourceId: resource.id,
         requesterId: cmd.actor.userId,
@@ -192,7 +192,7 @@ export const submitRequest =
         breakGlass,
         resourceAtRequest: resource,
       });
-      deps.audit.append({
+      await deps.audit.append({
         at: now,
         actor: cmd.actor.userId,
         type: 'request.submitted',
@@ -210,9 +210,9 @@ export const submitRequest =
       const note = breakGlass
         ? 'break-glass: opened without approval, to be reviewed'
         : 'auto-approved by policy';
-      const decided = deps.requests.decide(id, 'approved', SYSTEM_ACTOR, now, note);
+      const decided = await deps.requests.decide(id, 'approved', SYSTEM_ACTOR, now, note);
       if (!decided.ok) throw new Error(`request ${id} left pending state while being created`);
-      const grant = deps.grants.insert({
+      const grant = await deps.grants.insert({
         id: deps.ids.grant(),
         requestId: id,
         resourceId: resource.id,
@@ -221,7 +221,7 @@ export const submitRequest =
         expiresAt: plannedEnd(now, durationMs),
         breakGlass,
       });
-      deps.audit.append({
+      await deps.audit.append({
         at: now,
         actor: SYSTEM_ACTOR,
         type: 'request.approved',
@@ -238,15 +238,15 @@ export const submitRequest =
     });
 
     // If Slack is down the post is kept and retried: approvers will see it once Slack answers.
-    deps.notices.deliver({ kind: 'card-post', requestId: id });
+    await deps.notices.deliver({ kind: 'card-post', requestId: id });
     deps.wakeup.wake();
     if (created.grantId !== undefined) await use.openGrant(created.grantId);
     if (breakGlass && created.grantId !== undefined)
       await alertBreakGlass(deps, id, created.grantId, resource);
     return ok({
-      request: deps.requests.get(id) ?? created.request,
+      request: (await deps.requests.get(id)) ?? created.request,
       autoApproved: created.grantId !== undefined,
-      card: deps.notices.card(id),
+      card: await deps.notices.card(id),
     });
   };
 
@@ -257,10 +257,10 @@ async function alertBreakGlass(
   grantId: string,
   resource: Resource,
 ): Promise<void> {
-  const card = deps.notices.card(requestId);
-  const grant = deps.grants.get(grantId);
+  const card = await deps.notices.card(requestId);
+  const grant = await deps.grants.get(grantId);
   if (card === undefined || grant === undefined || grant.state !== 'active') return;
-  deps.notices.deliver({
+  await deps.notices.deliver({
     kind: 'thread',
     requestId,
     notice: { type: 'break-glass-opened', card, grant, approvers: resource.approvers },

@@ -155,7 +155,7 @@ function cliActor(): string {
  * bot makes (`publishHead`), through the same outbox, which the running bot sends. Returns a line for
  * stderr.
  */
-function recordAndPublish(args: {
+async function recordAndPublish(args: {
   dbPath: string;
   keys: AuditKeyring | undefined;
   policy: Policy | undefined;
@@ -166,12 +166,12 @@ function recordAndPublish(args: {
   until: Date;
   format: string;
   now: Date;
-}): string {
+}): Promise<string> {
   const handle = openExistingDatabase(args.dbPath, { write: true });
   try {
     const stores = createSqliteStores(handle, { key: args.keys?.current });
     const by = cliActor();
-    stores.audit.append({
+    await stores.audit.append({
       at: args.now,
       actor: by,
       type: 'audit.exported',
@@ -198,7 +198,7 @@ function recordAndPublish(args: {
     const published =
       deps === undefined
         ? undefined
-        : publishHead(
+        : await publishHead(
             { ...deps, notices: createNotices(deps) },
             {
               kind: 'export',
@@ -210,7 +210,7 @@ function recordAndPublish(args: {
             args.chain,
             args.mismatches,
           );
-    const head = stores.audit.head();
+    const head = await stores.audit.head();
     if (published !== undefined) {
       return `Recorded the export in the audit log and queued head ${published.count}:${published.hash} for the audit channel ${policy?.auditChannel ?? ''} (the running bot posts it).`;
     }
@@ -229,7 +229,13 @@ function publicationPolicy(flag: Policy | undefined, env: NodeJS.ProcessEnv): Po
   return result.ok ? result.value : undefined;
 }
 
-function runExport(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io, now: Date): number {
+async function runExport(
+  args: string[],
+  dbPath: string,
+  env: NodeJS.ProcessEnv,
+  io: Io,
+  now: Date,
+): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -296,7 +302,7 @@ function runExport(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: I
   if (!values['no-publish']) {
     try {
       io.err(
-        `${recordAndPublish({
+        `${await recordAndPublish({
           dbPath,
           keys,
           policy: publicationPolicy(policy, env),
@@ -545,13 +551,13 @@ function runSearch(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: I
   return record.chain.ok && disagreementNote(rows) === undefined ? 0 : 1;
 }
 
-function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): number {
+async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): Promise<number> {
   const [command, ...rest] = argv;
   const dbPath = env['HALLPASS_DB'] || DEFAULT_DB_PATH;
   try {
     switch (command) {
       case 'export':
-        return runExport(rest, dbPath, env, io, now);
+        return await runExport(rest, dbPath, env, io, now);
       case 'verify':
         return runVerify(rest, dbPath, env, io);
       case 'search':
@@ -585,9 +591,11 @@ const isParseArgsError = (e: unknown): e is Error =>
   e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
 
 dotenv.config({ quiet: true });
-process.exitCode = run(
+void run(
   process.argv.slice(2),
   process.env,
   { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
   new Date(),
-);
+).then((code) => {
+  process.exitCode = code;
+});

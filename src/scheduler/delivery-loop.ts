@@ -7,7 +7,7 @@ export type DeliveryLoopDeps = {
   readonly timers: Timers;
   readonly logger: Logger;
   /** When the next waiting delivery is due (the outbox), read from the database. */
-  readonly nextDue: () => Date | undefined;
+  readonly nextDue: () => Promise<Date | undefined>;
   /** The run-once job: sends what is ready (see `deliverOutbox`). */
   readonly run: () => Promise<unknown>;
   /** Pause after a run that threw (the database, not Slack: Slack failures are the outbox's to retry). */
@@ -62,6 +62,11 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
   };
 
   /** After a run: at once if more is ready, else when the next delivery is due. */
+  /** Counts arms: a read of the next due time that a later arm or a wake overtook arms nothing. */
+  let armSeq = 0;
+  /** The read of the next due time in progress, if any (`idle` waits for it). */
+  let arming: Promise<void> | undefined;
+
   const arm = (threw: boolean): void => {
     disarm();
     if (stopped) return;
@@ -69,25 +74,37 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
       armIn(errorPauseMs);
       return;
     }
-    let due: number | undefined;
-    try {
-      due = deps.nextDue()?.getTime();
-    } catch (error) {
-      deps.logger.error({ err: describeError(error) }, 'reading the next delivery time failed');
-      armIn(errorPauseMs);
-      return;
-    }
-    if (due === undefined) {
-      if (deps.pollMs !== undefined) armIn(deps.pollMs);
-      return;
-    }
-    const delay = due - deps.clock.now().getTime();
-    if (delay <= 0) kick();
-    else armIn(delay);
+    armSeq += 1;
+    const seq = armSeq;
+    const read = (async () => {
+      let due: number | undefined;
+      try {
+        due = (await deps.nextDue())?.getTime();
+      } catch (error) {
+        if (seq !== armSeq || stopped) return;
+        deps.logger.error({ err: describeError(error) }, 'reading the next delivery time failed');
+        armIn(errorPauseMs);
+        return;
+      }
+      // A wake or a later arm overtook this read: theirs is the one that counts.
+      if (seq !== armSeq || stopped || running !== undefined) return;
+      if (due === undefined) {
+        if (deps.pollMs !== undefined) armIn(deps.pollMs);
+        return;
+      }
+      const delay = due - deps.clock.now().getTime();
+      if (delay <= 0) kick();
+      else armIn(delay);
+    })();
+    arming = read;
+    void read.finally(() => {
+      if (arming === read) arming = undefined;
+    });
   };
 
   function kick(): void {
     if (stopped) return;
+    armSeq += 1;
     if (running !== undefined) {
       again = true;
       return;
@@ -127,7 +144,10 @@ export function createDeliveryLoop(deps: DeliveryLoopDeps): DeliveryLoop {
       disarm();
     },
     async idle() {
-      while (running !== undefined) await running;
+      while (running !== undefined || arming !== undefined) {
+        await running;
+        await arming;
+      }
     },
   };
 }

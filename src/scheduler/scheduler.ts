@@ -13,7 +13,7 @@ export type SchedulerDeps = {
    * database: one date, or the next date of each kind of work. Given per kind, a kind whose work failed
    * and waits for the backoff does not hide the others' due times.
    */
-  readonly nextDue: () => Date | undefined | readonly (Date | undefined)[];
+  readonly nextDue: () => Promise<Date | undefined | readonly (Date | undefined)[]>;
   /** The run-once job; returns the ids whose work failed and must be retried. */
   readonly run: (now: Date) => Promise<{ readonly failed: readonly string[] }>;
   /** Backoff for failed work: first delay, cap. */
@@ -54,9 +54,9 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     return ceiling / 2 + (retry.random() * ceiling) / 2;
   };
 
-  const readDue = (now: number): number | undefined => {
+  const readDue = async (now: number): Promise<number | undefined> => {
     try {
-      const raw = deps.nextDue();
+      const raw = await deps.nextDue();
       const times = (Array.isArray(raw) ? raw : [raw])
         .filter((d): d is Date => d instanceof Date)
         .map((d) => d.getTime())
@@ -73,17 +73,32 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
   };
 
+  /** Counts arms: a read of the due times that a later arm (or a run) overtook arms nothing. */
+  let armSeq = 0;
+  /** The read of the due times in progress, if any (`idle` waits for it). */
+  let arming: Promise<void> | undefined;
+
   const arm = (): void => {
     if (handle !== undefined) deps.timers.clearTimeout(handle);
     handle = undefined;
     if (stopped) return;
-    const now = deps.clock.now().getTime();
-    const due = readDue(now);
-    const next = Math.min(due ?? Number.POSITIVE_INFINITY, retryAt ?? Number.POSITIVE_INFINITY);
-    if (next === Number.POSITIVE_INFINITY) return;
-    // A clamped timer fires early; the run then finds nothing due and arms again for the rest.
-    const delay = Math.min(Math.max(0, next - now), MAX_TIMER_MS);
-    handle = deps.timers.setTimeout(fire, delay);
+    armSeq += 1;
+    const seq = armSeq;
+    const read = (async () => {
+      const now = deps.clock.now().getTime();
+      const due = await readDue(now);
+      if (seq !== armSeq || stopped || running !== undefined) return;
+      const next = Math.min(due ?? Number.POSITIVE_INFINITY, retryAt ?? Number.POSITIVE_INFINITY);
+      if (next === Number.POSITIVE_INFINITY) return;
+      // A clamped timer fires early; the run then finds nothing due and arms again for the rest.
+      const delay = Math.min(Math.max(0, next - deps.clock.now().getTime()), MAX_TIMER_MS);
+      if (handle !== undefined) deps.timers.clearTimeout(handle);
+      handle = deps.timers.setTimeout(fire, delay);
+    })();
+    arming = read;
+    void read.finally(() => {
+      if (arming === read) arming = undefined;
+    });
   };
 
   const runOnce = async (): Promise<void> => {
@@ -112,6 +127,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const fire = (): void => {
     handle = undefined;
+    armSeq += 1;
     if (running !== undefined) {
       again = true;
       return;
@@ -126,7 +142,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     async start() {
       stopped = false;
       fire();
-      await running;
+      await this.idle();
     },
     stop() {
       stopped = true;
@@ -141,7 +157,10 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       arm();
     },
     async idle() {
-      while (running !== undefined) await running;
+      while (running !== undefined || arming !== undefined) {
+        await running;
+        await arming;
+      }
     },
   };
 }

@@ -49,7 +49,7 @@ describe('the whole path: /access → approval → rule opened → closed on tim
     const rules = h.ec2.rules(GROUP_ID);
     expect(rules).toHaveLength(1);
     const rule = rules[0];
-    const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+    const grant = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     expect(grant?.state).toBe('active');
     const expiresAt = new Date(approvedAt.getTime() + 30 * MINUTE);
     expect(grant?.expiresAt.toISOString()).toBe(expiresAt.toISOString());
@@ -65,7 +65,7 @@ describe('the whole path: /access → approval → rule opened → closed on tim
     // The approval message was updated in place: buttons gone, who approved.
     const updates = h.slack.callsTo('chat.update');
     const lastUpdate = updates[updates.length - 1];
-    expect(lastUpdate?.args['ts']).toBe(h.hallpass.useCases.cardOf(requestId)?.request.message?.ts);
+    expect(lastUpdate?.args['ts']).toBe((await h.hallpass.useCases.cardOf(requestId))?.request.message?.ts);
     expect(JSON.stringify(lastUpdate?.args['blocks'])).not.toContain(ACTION.approveRequest);
     expect(allText(lastUpdate)).toContain(`<@${APPROVER}>`);
     // Start notice in the thread and to the requester, with the exact end time.
@@ -80,7 +80,7 @@ describe('the whole path: /access → approval → rule opened → closed on tim
     // At expires_at: closed, recorded, announced.
     await h.advance(1);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
-    const ended = h.hallpass.useCases.cardOf(requestId)?.grant;
+    const ended = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     expect(ended).toMatchObject({ state: 'closed', endReason: 'expired' });
     expect(ended?.endedAt?.getTime()).toBe(expiresAt.getTime());
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /ended|closed/i.test(allText(c))));
@@ -88,7 +88,7 @@ describe('the whole path: /access → approval → rule opened → closed on tim
     expect(h.ec2.calls.filter((c) => c.action === 'RevokeSecurityGroupIngress')).toHaveLength(1);
 
     // Every transition is on the record, with actor and exact time.
-    const trail = h.hallpass.useCases.auditTrail(requestId);
+    const trail = await h.hallpass.useCases.auditTrail(requestId);
     expect(trail.map((e) => [e.type, e.actor])).toEqual([
       ['request.submitted', REQUESTER],
       ['request.approval_recorded', APPROVER],
@@ -122,9 +122,9 @@ describe('auto-approved resources', () => {
     await h.slack.waitFor(() => threadPosts(h.slack).length > 0);
     const [card] = approvalPosts(h.slack);
     expect(JSON.stringify(card?.args['blocks'])).not.toContain(ACTION.approveRequest);
-    const { active } = h.hallpass.useCases.overview();
+    const { active } = await h.hallpass.useCases.overview();
     expect(active).toHaveLength(1);
-    const trail = h.hallpass.useCases.auditTrail(active[0]?.request.id ?? '');
+    const trail = await h.hallpass.useCases.auditTrail(active[0]?.request.id ?? '');
     expect(trail.find((e) => e.type === 'request.approved')).toMatchObject({
       actor: 'hallpass',
       details: { auto: true },
@@ -132,6 +132,6 @@ describe('auto-approved resources', () => {
 
     await h.advance(15 * MINUTE);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
-    expect(h.hallpass.useCases.overview().active).toHaveLength(0);
+    expect((await h.hallpass.useCases.overview()).active).toHaveLength(0);
   });
 });

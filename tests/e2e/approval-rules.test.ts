@@ -51,8 +51,8 @@ async function refusedApprove(h: Harness, user: string, requestId: string): Prom
 /** Approves and waits until the requester is told the access is open. */
 async function approveAndWaitOpen(h: Harness, user: string, requestId: string): Promise<void> {
   await h.click(user, ACTION.approveRequest, requestId);
-  await h.slack.waitFor(() => {
-    const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+  await h.slack.waitFor(async () => {
+    const grant = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     return (
       grant?.state === 'active' &&
       dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes(grant.id) && allText(c).includes('is open'))
@@ -61,13 +61,13 @@ async function approveAndWaitOpen(h: Harness, user: string, requestId: string): 
 }
 
 /** What a refused action must leave alone, captured before it. */
-function snapshot(h: Harness, requestId: string) {
-  const card = h.hallpass.useCases.cardOf(requestId);
+async function snapshot(h: Harness, requestId: string) {
+  const card = await h.hallpass.useCases.cardOf(requestId);
   return {
     request: card?.request,
     approvals: card?.approvals,
     grant: card?.grant,
-    message: cardMessage(h, requestId),
+    message: await cardMessage(h, requestId),
     approvalPosts: approvalPosts(h.slack).length,
     updates: h.slack.callsTo('chat.update').length,
     ec2Changes: ec2Changes(h).length,
@@ -75,12 +75,16 @@ function snapshot(h: Harness, requestId: string) {
   };
 }
 
-const expectUnchanged = (h: Harness, requestId: string, before: ReturnType<typeof snapshot>): void => {
-  expect(snapshot(h, requestId)).toEqual(before);
+const expectUnchanged = async (
+  h: Harness,
+  requestId: string,
+  before: Awaited<ReturnType<typeof snapshot>>,
+): Promise<void> => {
+  expect(await snapshot(h, requestId)).toEqual(before);
 };
 
-const buttonsOf = (h: Harness, requestId: string): string =>
-  JSON.stringify(cardMessage(h, requestId)?.blocks);
+const buttonsOf = async (h: Harness, requestId: string): Promise<string> =>
+  JSON.stringify((await cardMessage(h, requestId))?.blocks);
 
 /** One security-group resource the requester may also approve. */
 const selfApprovalPolicy = (allowSelfApproval: boolean): string => `
@@ -111,15 +115,15 @@ describe('approving and denying: only approvers, only once, only while pending',
 
     it('refuses Approve from someone who is not an approver (NOT_APPROVER)', async () => {
       const requestId = await ask(h, `prod-db 30m from ${ADDRESS} debugging`);
-      const before = snapshot(h, requestId);
+      const before = await snapshot(h, requestId);
 
       const reply = await refusedApprove(h, OUTSIDER, requestId);
 
       expect(reply).toBe(errorText(err('NOT_APPROVER', { resourceId: 'prod-db' })));
       expect(reply).toContain('not an approver of `prod-db`');
-      expectUnchanged(h, requestId, before);
+      await expectUnchanged(h, requestId, before);
       expect(before.request?.state).toBe('pending');
-      expect(buttonsOf(h, requestId)).toContain(ACTION.approveRequest);
+      expect(await buttonsOf(h, requestId)).toContain(ACTION.approveRequest);
     });
 
     it.each([
@@ -154,14 +158,14 @@ describe('approving and denying: only approvers, only once, only while pending',
     ])('refuses Approve on a request that is $what (NOT_PENDING)', async ({ state, says, decide }) => {
       const requestId = await ask(h, `prod-db 30m from ${ADDRESS} debugging`);
       await decide(h, requestId);
-      const before = snapshot(h, requestId);
+      const before = await snapshot(h, requestId);
       expect(before.request?.state).toBe(state);
 
       const reply = await refusedApprove(h, APPROVER_2, requestId);
 
       expect(reply).toBe(errorText(err('NOT_PENDING', { requestId, state })));
       expect(reply).toContain(`no longer waiting for a decision: ${says}`);
-      expectUnchanged(h, requestId, before);
+      await expectUnchanged(h, requestId, before);
       // At most the one rule of the first approval, opened by exactly one Authorize.
       const authorizes = ec2Changes(h, 'AuthorizeSecurityGroupIngress');
       expect(authorizes).toHaveLength(state === 'approved' ? 1 : 0);
@@ -176,9 +180,11 @@ describe('approving and denying: only approvers, only once, only while pending',
         h.click(APPROVER, ACTION.approveRequest, requestId),
         h.click(APPROVER_2, ACTION.approveRequest, requestId),
       ]);
-      await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.grant?.state === 'active');
+      await h.slack.waitFor(
+        async () => (await h.hallpass.useCases.cardOf(requestId))?.grant?.state === 'active',
+      );
       await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes('is open')));
-      const card = h.hallpass.useCases.cardOf(requestId);
+      const card = await h.hallpass.useCases.cardOf(requestId);
       expect(card?.approvals).toHaveLength(1);
       const winner = card?.approvals[0]?.approverId;
       expect([APPROVER, APPROVER_2]).toContain(winner);
@@ -189,7 +195,7 @@ describe('approving and denying: only approvers, only once, only while pending',
       expect(card?.request.decidedBy).toBe(winner);
       expect(ec2Changes(h, 'AuthorizeSecurityGroupIngress')).toHaveLength(1);
       expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
-      expect(h.hallpass.useCases.overview().active).toHaveLength(1);
+      expect((await h.hallpass.useCases.overview()).active).toHaveLength(1);
       // Exactly one private answer: the loser's.
       expect(h.slack.calls.slice(since).filter((c) => c.method === 'response_url')).toHaveLength(1);
     });
@@ -201,20 +207,20 @@ describe('approving and denying: only approvers, only once, only while pending',
       await h.slack.waitFor((calls) =>
         calls.slice(first).some((c) => /approved \(1 of 2\)/.test(allText(c))),
       );
-      expect(messageText(cardMessage(h, requestId))).toContain('1 of 2 approvals');
-      const before = snapshot(h, requestId);
+      expect(messageText(await cardMessage(h, requestId))).toContain('1 of 2 approvals');
+      const before = await snapshot(h, requestId);
 
       const reply = await refusedApprove(h, APPROVER, requestId);
 
       expect(reply).toBe(errorText(err('ALREADY_APPROVED')));
-      expectUnchanged(h, requestId, before);
+      await expectUnchanged(h, requestId, before);
       expect(before.request?.state).toBe('pending');
       expect(ec2Changes(h)).toEqual([]);
 
       const approvedAt = h.clock.now();
       await approveAndWaitOpen(h, APPROVER_2, requestId);
 
-      const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+      const grant = (await h.hallpass.useCases.cardOf(requestId))?.grant;
       const expiresAt = new Date(approvedAt.getTime() + 30 * MINUTE).toISOString();
       const tags = {
         'managed-by': 'hallpass',
@@ -243,9 +249,9 @@ describe('approving and denying: only approvers, only once, only while pending',
         ]),
       );
       expect(ec2Changes(h, 'AuthorizeSecurityGroupIngress')).toHaveLength(2);
-      const card = h.hallpass.useCases.cardOf(requestId);
+      const card = await h.hallpass.useCases.cardOf(requestId);
       expect(card?.approvals.map((a) => a.approverId)).toEqual([APPROVER, APPROVER_2]);
-      expect(messageText(cardMessage(h, requestId))).toContain(
+      expect(messageText(await cardMessage(h, requestId))).toContain(
         `Approved by <@${APPROVER}> and <@${APPROVER_2}>`,
       );
     });
@@ -254,23 +260,23 @@ describe('approving and denying: only approvers, only once, only while pending',
       const requestId = await ask(h, `prod-db 30m from ${ADDRESS} debugging`);
 
       await h.advance(30 * MINUTE - 1);
-      expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
+      expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('pending');
       await h.advance(1);
 
       await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes('timed out')));
-      expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('timed_out');
-      const card = messageText(cardMessage(h, requestId));
+      expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('timed_out');
+      const card = messageText(await cardMessage(h, requestId));
       expect(card).toContain('Timed out at');
-      expect(buttonsOf(h, requestId)).not.toContain(ACTION.approveRequest);
-      expect(buttonsOf(h, requestId)).not.toContain(ACTION.denyRequest);
+      expect(await buttonsOf(h, requestId)).not.toContain(ACTION.approveRequest);
+      expect(await buttonsOf(h, requestId)).not.toContain(ACTION.denyRequest);
       expect(threadPosts(h.slack).some((c) => allText(c).includes('timed out'))).toBe(true);
-      expect(h.hallpass.useCases.overview().pending).toEqual([]);
+      expect((await h.hallpass.useCases.overview()).pending).toEqual([]);
       expect(ec2Changes(h)).toEqual([]);
     });
 
     it('opens the deny modal for the request on Deny, and changes nothing until it is submitted', async () => {
       const requestId = await ask(h, `prod-db 30m from ${ADDRESS} debugging`);
-      const before = snapshot(h, requestId);
+      const before = await snapshot(h, requestId);
 
       await h.click(APPROVER, ACTION.denyRequest, requestId);
       const opened = await h.slack.waitFor((calls) => calls.find((c) => c.method === 'views.open'));
@@ -278,7 +284,7 @@ describe('approving and denying: only approvers, only once, only while pending',
       const view = opened.args['view'] as Record<string, unknown>;
       expect(view['callback_id']).toBe(CALLBACK.denyModal);
       expect(view['private_metadata']).toBe(requestId);
-      expectUnchanged(h, requestId, before);
+      await expectUnchanged(h, requestId, before);
     });
 
     it('denies on the modal with a reason: card updated without buttons, requester and thread told', async () => {
@@ -287,16 +293,16 @@ describe('approving and denying: only approvers, only once, only while pending',
       await h.submit(APPROVER, CALLBACK.denyModal, denyModalValues('not during the freeze'), requestId);
       await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes('was denied')));
 
-      const card = h.hallpass.useCases.cardOf(requestId);
+      const card = await h.hallpass.useCases.cardOf(requestId);
       expect(card?.request).toMatchObject({
         state: 'denied',
         decidedBy: APPROVER,
         note: 'not during the freeze',
       });
-      const shown = messageText(cardMessage(h, requestId));
+      const shown = messageText(await cardMessage(h, requestId));
       expect(shown).toContain(`Denied by <@${APPROVER}>`);
       expect(shown).toContain('not during the freeze');
-      expect(buttonsOf(h, requestId)).not.toContain(ACTION.approveRequest);
+      expect(await buttonsOf(h, requestId)).not.toContain(ACTION.approveRequest);
       const dm = dmsTo(h.slack, REQUESTER).find((c) => allText(c).includes('was denied'));
       expect(allText(dm)).toContain('Reason: “not during the freeze”');
       expect(threadPosts(h.slack).some((c) => allText(c).includes('denied request'))).toBe(true);
@@ -305,14 +311,14 @@ describe('approving and denying: only approvers, only once, only while pending',
 
     it('refuses the deny modal from someone who is not an approver', async () => {
       const requestId = await ask(h, `prod-db 30m from ${ADDRESS} debugging`);
-      const before = snapshot(h, requestId);
+      const before = await snapshot(h, requestId);
       const since = h.slack.calls.length;
 
       await h.submit(OUTSIDER, CALLBACK.denyModal, denyModalValues('I say no'), requestId);
       const reply = await replyAfter(h.slack, OUTSIDER, since);
 
       expect(reply).toBe(errorText(err('NOT_APPROVER', { resourceId: 'prod-db' })));
-      expectUnchanged(h, requestId, before);
+      await expectUnchanged(h, requestId, before);
       expect(before.request?.state).toBe('pending');
       expect(dmsTo(h.slack, REQUESTER)).toEqual([]);
     });
@@ -321,12 +327,12 @@ describe('approving and denying: only approvers, only once, only while pending',
   it('refuses an approver approving their own request when allowSelfApproval is false (SELF_APPROVAL)', async () => {
     h = await startHarness({ policy: selfApprovalPolicy(false) });
     const requestId = await ask(h, `team-db 30m from ${ADDRESS} debugging`);
-    const before = snapshot(h, requestId);
+    const before = await snapshot(h, requestId);
 
     const reply = await refusedApprove(h, REQUESTER, requestId);
 
     expect(reply).toBe(errorText(err('SELF_APPROVAL')));
-    expectUnchanged(h, requestId, before);
+    await expectUnchanged(h, requestId, before);
     expect(before.request?.state).toBe('pending');
     expect(ec2Changes(h)).toEqual([]);
   });
@@ -337,7 +343,7 @@ describe('approving and denying: only approvers, only once, only while pending',
 
     await approveAndWaitOpen(h, REQUESTER, requestId);
 
-    expect(h.hallpass.useCases.cardOf(requestId)?.request).toMatchObject({
+    expect((await h.hallpass.useCases.cardOf(requestId))?.request).toMatchObject({
       state: 'approved',
       decidedBy: REQUESTER,
     });
@@ -372,16 +378,16 @@ resources:
     const slow = await ask(h, `slow-db 30m from ${ADDRESS} debugging`);
 
     await h.advance(10 * MINUTE - 1);
-    expect(h.hallpass.useCases.cardOf(quick)?.request.state).toBe('pending');
+    expect((await h.hallpass.useCases.cardOf(quick))?.request.state).toBe('pending');
     await h.advance(1);
     await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes('timed out')));
 
-    expect(h.hallpass.useCases.cardOf(quick)?.request.state).toBe('timed_out');
-    expect(h.hallpass.useCases.cardOf(slow)?.request.state).toBe('pending');
-    expect(buttonsOf(h, quick)).not.toContain(ACTION.approveRequest);
-    expect(buttonsOf(h, slow)).toContain(ACTION.approveRequest);
+    expect((await h.hallpass.useCases.cardOf(quick))?.request.state).toBe('timed_out');
+    expect((await h.hallpass.useCases.cardOf(slow))?.request.state).toBe('pending');
+    expect(await buttonsOf(h, quick)).not.toContain(ACTION.approveRequest);
+    expect(await buttonsOf(h, slow)).toContain(ACTION.approveRequest);
 
     await h.advance(20 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(slow)?.request.state).toBe('timed_out');
+    expect((await h.hallpass.useCases.cardOf(slow))?.request.state).toBe('timed_out');
   });
 });

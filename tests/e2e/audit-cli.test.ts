@@ -61,8 +61,8 @@ async function approve(h: Harness, text: string): Promise<{ requestId: string; g
   await h.advance(MINUTE);
   const at = h.clock.now();
   await h.click(APPROVER, ACTION.approveRequest, requestId);
-  const grant = await h.slack.waitFor(() => {
-    const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+  const grant = await h.slack.waitFor(async () => {
+    const g = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     return g?.state === 'active' ? g : undefined;
   });
   return { requestId, grantId: grant.id, at };
@@ -99,7 +99,7 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     await replyAfter(h.slack, REQUESTER, before);
     facts['timedOutRequest'] = lastRequestId(h);
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(facts['timedOutRequest'])?.request.state).toBe('timed_out');
+    expect((await h.hallpass.useCases.cardOf(facts['timedOutRequest']))?.request.state).toBe('timed_out');
 
     // 3. A role grant, still active when the bot stops.
     const role = await approve(h, 'prod-readonly 45m investigating an incident');

@@ -26,7 +26,7 @@ describe('the audit chain and the tables agree after every kind of request and g
     await replyAfter(h.slack, user, before);
     return lastRequestId(h);
   }
-  const grantOf = (requestId: string) => h.hallpass.useCases.cardOf(requestId)?.grant;
+  const grantOf = async (requestId: string) => (await h.hallpass.useCases.cardOf(requestId))?.grant;
 
   beforeAll(async () => {
     h = await startHarness();
@@ -47,9 +47,9 @@ describe('the audit chain and the tables agree after every kind of request and g
     await h.advance(10_000);
     await h.command(REQUESTER, 'staging-db 1h from 203.0.113.12 auto');
     ids['auto'] =
-      h.hallpass.useCases.overview().active.find((e) => e.grant.resourceId === 'staging-db')?.grant
+      (await h.hallpass.useCases.overview()).active.find((e) => e.grant.resourceId === 'staging-db')?.grant
         .requestId ?? '';
-    await h.click(REQUESTER, ACTION.doneGrant, grantOf(ids['auto'])?.id ?? '');
+    await h.click(REQUESTER, ACTION.doneGrant, (await grantOf(ids['auto']))?.id ?? '');
     // Break-glass, reviewed.
     await h.advance(10_000);
     await h.command(
@@ -57,17 +57,17 @@ describe('the audit chain and the tables agree after every kind of request and g
       'prod-db 20m from 203.0.113.13 --break-glass primary database is down and nobody can log in',
     );
     ids['breakGlass'] =
-      h.hallpass.useCases.overview().active.find((e) => e.grant.breakGlass)?.grant.requestId ?? '';
-    await h.click(APPROVER, ACTION.reviewGrant, grantOf(ids['breakGlass'])?.id ?? '');
+      (await h.hallpass.useCases.overview()).active.find((e) => e.grant.breakGlass)?.grant.requestId ?? '';
+    await h.click(APPROVER, ACTION.reviewGrant, (await grantOf(ids['breakGlass']))?.id ?? '');
     // Approved, extended (approved too), then revoked by an approver.
     ids['extended'] = await ask('prod-db 30m from 203.0.113.14 long job');
     await h.click(APPROVER, ACTION.approveRequest, ids['extended']);
     await h.advance(10_000);
-    await h.command(REQUESTER, `extend ${grantOf(ids['extended'])?.id} 15m`);
+    await h.command(REQUESTER, `extend ${(await grantOf(ids['extended']))?.id} 15m`);
     ids['extension'] = lastRequestId(h);
     await h.click(APPROVER, ACTION.approveRequest, ids['extension']);
     await h.advance(10_000);
-    await h.command(APPROVER, `revoke ${grantOf(ids['extended'])?.id}`);
+    await h.command(APPROVER, `revoke ${(await grantOf(ids['extended']))?.id}`);
     // A role session, still active.
     ids['role'] = await ask('prod-readonly 30m reading the logs');
     await h.click(APPROVER, ACTION.approveRequest, ids['role']);

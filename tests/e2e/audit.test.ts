@@ -47,12 +47,12 @@ describe('/access audit <days>: the audit export as a file for admins', () => {
     await h.advance(2 * MINUTE);
     const approvedAt = h.clock.now();
     await h.click(APPROVER, ACTION.approveRequest, requestId);
-    const grant = await h.slack.waitFor(() => {
-      const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+    const grant = await h.slack.waitFor(async () => {
+      const g = (await h.hallpass.useCases.cardOf(requestId))?.grant;
       return g?.state === 'active' ? g : undefined;
     });
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
     const exportedAt = h.clock.now();
 
     // Act.
@@ -362,7 +362,7 @@ describe('/access audit search', () => {
     const requestId = lastRequestId(hh);
     const startedAt = hh.clock.now();
     await hh.click(APPROVER, ACTION.approveRequest, requestId);
-    const g = await hh.slack.waitFor(() => hh.hallpass.useCases.cardOf(requestId)?.grant);
+    const g = await hh.slack.waitFor(async () => (await hh.hallpass.useCases.cardOf(requestId))?.grant);
     return { requestId, grantId: g.id, startedAt };
   }
 

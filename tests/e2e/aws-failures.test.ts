@@ -32,8 +32,8 @@ async function ask(h: Harness, text: string): Promise<string> {
 
 /** Waits until the request's grant has settled (active or failed) and the requester has been told. */
 async function settled(h: Harness, requestId: string): Promise<void> {
-  await h.slack.waitFor(() => {
-    const card = h.hallpass.useCases.cardOf(requestId);
+  await h.slack.waitFor(async () => {
+    const card = await h.hallpass.useCases.cardOf(requestId);
     const grant = card?.grant;
     if (grant === undefined) return false;
     const told = dmsTo(h.slack, REQUESTER).map(allText);
@@ -80,29 +80,29 @@ describe('AWS failures while opening a grant', () => {
     await h.click(APPROVER, ACTION.approveRequest, requestId);
     await settled(h, requestId);
 
-    const card = h.hallpass.useCases.cardOf(requestId);
+    const card = await h.hallpass.useCases.cardOf(requestId);
     expect(card?.request.state).toBe('failed');
     expect(card?.grant).toMatchObject({ state: 'failed', endReason: 'failed' });
     expect(card?.request.note).toContain(NO_PERMISSION);
     const dm = dmsTo(h.slack, REQUESTER).find((c) => allText(c).includes('failed'));
     expect(allText(dm)).toContain(NO_PERMISSION);
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => allText(c).includes(NO_PERMISSION)));
-    const shown = messageText(cardMessage(h, requestId));
+    const shown = messageText(await cardMessage(h, requestId));
     expect(shown).toContain('Failed');
     expect(shown).toContain('nothing is open for this request');
-    expect(JSON.stringify(cardMessage(h, requestId)?.blocks)).not.toContain(ACTION.approveRequest);
+    expect(JSON.stringify((await cardMessage(h, requestId))?.blocks)).not.toContain(ACTION.approveRequest);
     // No raw AWS error code or message: people read this.
     expect(allText(dm)).not.toContain('Injected fault');
     expect(h.ec2.rules(GROUP_ID)).toEqual([]);
     expect(ec2Changes(h, AUTHORIZE)).toHaveLength(1);
     expect(ec2Changes(h, REVOKE)).toEqual([]);
-    expect(h.hallpass.useCases.overview().active).toEqual([]);
+    expect((await h.hallpass.useCases.overview()).active).toEqual([]);
   });
 
   it('revokes the first port again when the second port of a two-port resource is refused', async () => {
     const requestId = await ask(h, `prod-web 30m from ${ADDRESS} deploying`);
     await h.click(APPROVER, ACTION.approveRequest, requestId);
-    await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.approvals.length === 1);
+    await h.slack.waitFor(async () => (await h.hallpass.useCases.cardOf(requestId))?.approvals.length === 1);
     failNthCall(h, AUTHORIZE, 2, 'UnauthorizedOperation', 403);
 
     await h.click(APPROVER_2, ACTION.approveRequest, requestId);
@@ -113,11 +113,11 @@ describe('AWS failures while opening a grant', () => {
     const revokes = ec2Changes(h, REVOKE);
     expect(revokes).toHaveLength(1);
     expect(h.ec2.rules(GROUP_ID)).toEqual([]);
-    const card = h.hallpass.useCases.cardOf(requestId);
+    const card = await h.hallpass.useCases.cardOf(requestId);
     expect(card?.request.state).toBe('failed');
     expect(card?.grant?.state).toBe('failed');
     expect(card?.request.note).toContain(NO_PERMISSION);
-    expect(h.hallpass.useCases.overview().active).toEqual([]);
+    expect((await h.hallpass.useCases.overview()).active).toEqual([]);
     // Nothing is left for the expiry sweep either.
     await h.advance(30 * MINUTE);
     expect(ec2Changes(h, REVOKE)).toHaveLength(1);
@@ -135,7 +135,7 @@ describe('AWS failures while opening a grant', () => {
     await h.click(APPROVER, ACTION.approveRequest, requestId);
     await settled(h, requestId);
 
-    const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+    const grant = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     expect(grant?.state).toBe('active');
     expect(ec2Changes(h, AUTHORIZE)).toHaveLength(1);
     // Not ours: neither retagged as hallpass's nor revoked.
@@ -144,7 +144,7 @@ describe('AWS failures while opening a grant', () => {
 
     await h.advance(30 * MINUTE);
 
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant).toMatchObject({
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant).toMatchObject({
       state: 'closed',
       endReason: 'expired',
     });
@@ -159,11 +159,11 @@ describe('AWS failures while opening a grant', () => {
     await h.click(APPROVER, ACTION.approveRequest, requestId);
     await settled(h, requestId);
 
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('active');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('active');
     expect(ec2Changes(h, AUTHORIZE)).toHaveLength(2);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     expect(h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:grant-id']).toBe(
-      h.hallpass.useCases.cardOf(requestId)?.grant?.id,
+      (await h.hallpass.useCases.cardOf(requestId))?.grant?.id,
     );
   });
 
@@ -172,14 +172,14 @@ describe('AWS failures while opening a grant', () => {
     // and finds the rule, tagged with this very grant. Then port 8000-8080 is refused.
     const requestId = await ask(h, `prod-web 30m from ${ADDRESS} deploying`);
     await h.click(APPROVER, ACTION.approveRequest, requestId);
-    await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.approvals.length === 1);
+    await h.slack.waitFor(async () => (await h.hallpass.useCases.cardOf(requestId))?.approvals.length === 1);
     h.ec2.failNext(AUTHORIZE, 'InternalError', 500, 1, { afterApply: true });
     failNthCall(h, AUTHORIZE, 3, 'UnauthorizedOperation', 403);
 
     await h.click(APPROVER_2, ACTION.approveRequest, requestId);
     await settled(h, requestId);
 
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('failed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('failed');
     expect(ec2Changes(h, AUTHORIZE).map((c) => c.params['IpPermissions.1.FromPort'])).toEqual([
       '443',
       '443',

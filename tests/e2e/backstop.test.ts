@@ -27,7 +27,7 @@ async function askAndApprove(h: Harness, requester: string, text: string, approv
   return requestId;
 }
 
-const grantOf = (h: Harness, requestId: string) => h.hallpass.useCases.cardOf(requestId)?.grant;
+const grantOf = async (h: Harness, requestId: string) => (await h.hallpass.useCases.cardOf(requestId))?.grant;
 
 /** The backstops in AWS, as `rule id → when it fires`. */
 const backstops = (h: Harness): Record<string, string> =>
@@ -58,7 +58,7 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
   it('schedules, for each rule a grant opens, a revoke of exactly that rule by id at its end plus the grace', async () => {
     const requestId = await askAndApprove(h, REQUESTER, `prod-web 30m from ${ADDRESS} two ports`, APPROVER);
     await h.click(APPROVER_2, ACTION.approveRequest, requestId);
-    const grant = grantOf(h, requestId);
+    const grant = await grantOf(h, requestId);
     expect(grant?.state).toBe('active');
     const rules = h.ec2.rules(GROUP_ID);
     expect(rules).toHaveLength(2);
@@ -97,7 +97,7 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
       `prod-db 30m from ${ADDRESS} then disaster`,
       APPROVER,
     );
-    const expiresAt = grantOf(h, requestId)?.expiresAt.getTime() ?? 0;
+    const expiresAt = (await grantOf(h, requestId))?.expiresAt.getTime() ?? 0;
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     // Gone: the process, and the database file with every record of the grant.
     await h.stopBot();
@@ -121,8 +121,8 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
       cidr: `${ADDRESS}/32`,
     });
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} adopted`, APPROVER);
-    const expiresAt = grantOf(h, requestId)?.expiresAt.getTime() ?? 0;
-    expect(grantOf(h, requestId)?.state).toBe('active');
+    const expiresAt = (await grantOf(h, requestId))?.expiresAt.getTime() ?? 0;
+    expect((await grantOf(h, requestId))?.state).toBe('active');
     expect(h.scheduler.schedules()).toEqual([]);
     await h.stopBot();
     await h.scheduler.runDue(new Date(expiresAt + GRACE + MINUTE));
@@ -133,23 +133,23 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
     const expiring = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} expiring`, APPROVER);
     const revoked = await askAndApprove(h, REQUESTER, `prod-db 45m from 198.51.100.9 revoked`, APPROVER);
     expect(h.scheduler.schedules()).toHaveLength(2);
-    await h.command(REQUESTER, `revoke ${grantOf(h, revoked)?.id}`);
-    expect(grantOf(h, revoked)?.state).toBe('closed');
+    await h.command(REQUESTER, `revoke ${(await grantOf(h, revoked))?.id}`);
+    expect((await grantOf(h, revoked))?.state).toBe('closed');
     expect(h.scheduler.schedules()).toHaveLength(1);
     await h.advance(30 * MINUTE);
-    expect(grantOf(h, expiring)?.state).toBe('closed');
+    expect((await grantOf(h, expiring))?.state).toBe('closed');
     expect(h.scheduler.schedules()).toEqual([]);
     expect(h.scheduler.calls.filter((c) => c.action === 'DeleteSchedule')).toHaveLength(2);
   });
 
   it('moves the backstop with an extension, so the old end plus the grace cuts nothing', async () => {
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} long job`, APPROVER);
-    const grant = grantOf(h, requestId);
+    const grant = await grantOf(h, requestId);
     const ruleId = h.ec2.rules(GROUP_ID)[0]?.id ?? '';
     await h.advance(10 * MINUTE);
     await askAndApprove(h, REQUESTER, `extend ${grant?.id} 20m`, APPROVER);
     const newEnd = new Date((grant?.expiresAt.getTime() ?? 0) + 20 * MINUTE);
-    expect(grantOf(h, requestId)?.expiresAt).toEqual(newEnd);
+    expect((await grantOf(h, requestId))?.expiresAt).toEqual(newEnd);
     expect(backstops(h)).toEqual({ [ruleId]: new Date(newEnd.getTime() + GRACE).toISOString() });
     // Everything gone right after: at the old end plus the grace nothing runs; at the new one, the rule goes.
     await h.stopBot();
@@ -162,16 +162,16 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
   it('keeps a shared rule’s backstop at the end of whichever live holder ends last', async () => {
     const long = await askAndApprove(h, REQUESTER, `prod-db 1h from ${ADDRESS} long`, APPROVER);
     const ruleId = h.ec2.rules(GROUP_ID)[0]?.id ?? '';
-    const longEnd = grantOf(h, long)?.expiresAt.getTime() ?? 0;
+    const longEnd = (await grantOf(h, long))?.expiresAt.getTime() ?? 0;
     await h.advance(5 * MINUTE);
     const short = await askAndApprove(h, APPROVER, `prod-db 10m from ${ADDRESS} short`, APPROVER_2);
-    const shortEnd = grantOf(h, short)?.expiresAt.getTime() ?? 0;
+    const shortEnd = (await grantOf(h, short))?.expiresAt.getTime() ?? 0;
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     // A shorter holder never pulls it earlier.
     expect(backstops(h)).toEqual({ [ruleId]: new Date(longEnd + GRACE).toISOString() });
     // The longer one revoked early: the rule stays for the shorter one, and so does its backstop, moved
     // to the shorter one's end.
-    await h.command(REQUESTER, `revoke ${grantOf(h, long)?.id}`);
+    await h.command(REQUESTER, `revoke ${(await grantOf(h, long))?.id}`);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     expect(backstops(h)).toEqual({ [ruleId]: new Date(shortEnd + GRACE).toISOString() });
     await h.advance(10 * MINUTE);
@@ -182,7 +182,7 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
   it('opens nothing when the backstop cannot be set, and says why', async () => {
     h.scheduler.failNext('CreateSchedule', 'AccessDeniedException', 403);
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} no backstop`, APPROVER);
-    expect(grantOf(h, requestId)?.state).toBe('failed');
+    expect((await grantOf(h, requestId))?.state).toBe('failed');
     expect(h.ec2.rules(GROUP_ID)).toEqual([]);
     expect(h.scheduler.schedules()).toEqual([]);
     await h.slack.waitFor(() =>
@@ -195,7 +195,7 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
   it('reconciliation removes schedules no live grant wants and puts back missing ones', async () => {
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} watched`, APPROVER);
     const ruleId = h.ec2.rules(GROUP_ID)[0]?.id ?? '';
-    const fireAt = new Date((grantOf(h, requestId)?.expiresAt.getTime() ?? 0) + GRACE).toISOString();
+    const fireAt = new Date(((await grantOf(h, requestId))?.expiresAt.getTime() ?? 0) + GRACE).toISOString();
     const client = console_(h);
     try {
       // Someone deletes the grant's schedule, and a schedule of hallpass's name is left for a rule no
@@ -238,7 +238,7 @@ describe('without the backstop settings', () => {
 
   it('runs as before, schedules nothing, and says plainly at start-up and in /healthz that no backstop is configured', async () => {
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} as before`, APPROVER);
-    expect(grantOf(h, requestId)?.state).toBe('active');
+    expect((await grantOf(h, requestId))?.state).toBe('active');
     expect(h.scheduler.calls).toEqual([]);
     expect(h.logger.lines.some((e) => e.level === 'warn' && /no backstop is configured/.test(e.msg))).toBe(
       true,

@@ -30,8 +30,8 @@ async function access(h: Harness, user: string, text: string): Promise<string> {
 }
 
 /** Nothing was stored, posted to a channel or a DM, updated, or asked of EC2. */
-function expectNothingChanged(h: Harness): void {
-  const { pending, active } = h.hallpass.useCases.overview();
+async function expectNothingChanged(h: Harness): Promise<void> {
+  const { pending, active } = await h.hallpass.useCases.overview();
   expect(pending).toEqual([]);
   expect(active).toEqual([]);
   expect(approvalPosts(h.slack)).toEqual([]);
@@ -179,7 +179,7 @@ describe('/access refuses bad input with a specific answer and changes nothing',
     // The sentence written for this code, with the facts that make it useful.
     expect(reply).toBe(errorText(refusal));
     for (const fact of says) expect(reply).toContain(fact);
-    expectNothingChanged(h);
+    await expectNothingChanged(h);
   });
 
   it('accepts a /28 where /28 is the widest allowed, and opens nothing before approval', async () => {
@@ -188,7 +188,7 @@ describe('/access refuses bad input with a specific answer and changes nothing',
     expect(reply).toContain('for approval');
     expect(approvalPosts(h.slack)).toHaveLength(1);
     const requestId = lastRequestId(h);
-    expect(h.hallpass.useCases.cardOf(requestId)?.request).toMatchObject({
+    expect((await h.hallpass.useCases.cardOf(requestId))?.request).toMatchObject({
       state: 'pending',
       source: { cidr: '203.0.113.0/28', prefix: 28 },
     });
@@ -205,7 +205,7 @@ describe('/access refuses bad input with a specific answer and changes nothing',
     // Quoted as plain text on its own (no formatting, no token), angle brackets shown as ‹ ›.
     expect(cardText).toContain('Reason: “‹!channel› ‹@UADMIN1› *bold*”');
     // Stored as typed: escaping belongs to the view, not to the record.
-    expect(h.hallpass.useCases.cardOf(lastRequestId(h))?.request.reason).toBe(reason);
+    expect((await h.hallpass.useCases.cardOf(lastRequestId(h)))?.request.reason).toBe(reason);
     for (const call of h.slack.calls) {
       const seen = allText(call);
       expect(seen).not.toContain('<!channel>');
@@ -218,7 +218,7 @@ describe('/access refuses bad input with a specific answer and changes nothing',
 
     expect(reply).toContain('&lt;!channel&gt;');
     expect(reply).not.toContain('<!channel>');
-    expectNothingChanged(h);
+    await expectNothingChanged(h);
   });
 
   it('ignores a redelivered command: one request, one approval message, one answer', async () => {
@@ -232,7 +232,7 @@ describe('/access refuses bad input with a specific answer and changes nothing',
     await helpAnswered(h, REQUESTER, callsBefore);
 
     expect(approvalPosts(h.slack)).toHaveLength(1);
-    expect(h.hallpass.useCases.overview().pending).toHaveLength(1);
+    expect((await h.hallpass.useCases.overview()).pending).toHaveLength(1);
     const newCalls = h.slack.calls.slice(callsBefore);
     expect(newCalls.map((c) => c.method)).toEqual(['response_url']); // the answer to `help` only
   });
@@ -243,7 +243,7 @@ describe('/access refuses bad input with a specific answer and changes nothing',
     const since = h.slack.calls.length;
     await h.click(APPROVER, ACTION.approveRequest, requestId);
     await h.slack.waitFor((calls) => calls.slice(since).some((c) => /approved \(1 of 2\)/.test(allText(c))));
-    const cardBefore = cardMessage(h, requestId);
+    const cardBefore = await cardMessage(h, requestId);
     const callsBefore = h.slack.calls.length;
 
     const retried = await h.click(APPROVER, ACTION.approveRequest, requestId, { retryNum: 1 });
@@ -257,9 +257,9 @@ describe('/access refuses bad input with a specific answer and changes nothing',
     const answers = h.slack.calls.slice(callsBefore).map(allText);
     expect(answers.filter((t) => t === alreadyApproved)).toHaveLength(1);
     expect(answers).toHaveLength(2); // that answer and the help
-    expect(h.hallpass.useCases.cardOf(requestId)?.approvals).toHaveLength(1);
-    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
-    expect(cardMessage(h, requestId)).toEqual(cardBefore);
+    expect((await h.hallpass.useCases.cardOf(requestId))?.approvals).toHaveLength(1);
+    expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('pending');
+    expect(await cardMessage(h, requestId)).toEqual(cardBefore);
     expect(ec2Changes(h)).toEqual([]);
   });
 });

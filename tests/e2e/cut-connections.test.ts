@@ -83,13 +83,13 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
     h = await startHarness({ policy: policy('100-119') });
     seedNetwork(h, [{ ruleNumber: 100, cidrBlock: '0.0.0.0/0' }]);
     const requestId = await askAndApprove(h, `prod-db 30m from ${ADDRESS} migration`);
-    const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+    const grant = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     expect(grant?.state).toBe('active');
     // While it runs, nothing is denied.
     expect(entries(h, OTHER_ACL)).toEqual([]);
 
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
     expect(h.ec2.rules(GROUP_ID)).toEqual([]);
     const deny = { action: 'deny', protocol: '6', cidr: `${ADDRESS}/32`, ports: { from: 5432, to: 5432 } };
     // 100 is the ACL's own entry: the next free reserved number is taken.
@@ -102,7 +102,7 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
       threadPosts(h.slack).some((c) => /were cut at its end.*acl-0a1b2c3d4e5f60001 #101/.test(allText(c))),
     );
     await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => /from your address/.test(allText(c))));
-    const trail = h.hallpass.useCases.auditTrail(requestId).map((e) => e.type);
+    const trail = (await h.hallpass.useCases.auditTrail(requestId)).map((e) => e.type);
     expect(trail.filter((t) => t === 'grant.connections_cut')).toHaveLength(2);
 
     // The hold: the interfaces' longest TCP timeout (300 s) and a minute. Not before…
@@ -125,7 +125,7 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
     seedNetwork(h, [{ ruleNumber: 100, cidrBlock: '0.0.0.0/0' }]);
     const requestId = await askAndApprove(h, `prod-db 30m from ${ADDRESS} full`);
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
     expect(entries(h, ACL)).toHaveLength(1);
     expect(entries(h, OTHER_ACL)).toEqual([
       {
@@ -143,7 +143,7 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
         ),
       ),
     );
-    expect(h.hallpass.useCases.auditTrail(requestId).map((e) => e.type)).toContain(
+    expect((await h.hallpass.useCases.auditTrail(requestId)).map((e) => e.type)).toContain(
       'grant.connections_not_cut',
     );
   });
@@ -155,7 +155,7 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
     await h.advance(30 * MINUTE);
     expect(entries(h, OTHER_ACL)).toHaveLength(1);
     const second = await askAndApprove(h, `prod-db 30m from ${ADDRESS} again`);
-    expect(h.hallpass.useCases.cardOf(second)?.grant?.state).toBe('active');
+    expect((await h.hallpass.useCases.cardOf(second))?.grant?.state).toBe('active');
     expect(entries(h, ACL)).toEqual([]);
     expect(entries(h, OTHER_ACL)).toEqual([]);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
@@ -167,7 +167,7 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
     const requestId = await askAndApprove(h, `prod-db 30m from ${ADDRESS} flaky`);
     h.ec2.failNext('CreateNetworkAclEntry', 'UnauthorizedOperation', 403);
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
     // One of the two ACLs got its entry; the other's is recorded and waits for the sweep.
     expect(entries(h, ACL).length + entries(h, OTHER_ACL).length).toBe(1);
     const result = await h.hallpass.useCases.reconcile();
@@ -224,7 +224,7 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
     h.ec2.addNetworkInterface({ subnetId: 'subnet-a', groupIds: ['sg-0fedcba9876543210'] });
     const requestId = await askAndApprove(h, `prod-web 30m from ${ADDRESS} web`);
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
     expect(h.ec2.calls.filter((c) => /NetworkAcl|NetworkInterfaces/.test(c.action))).toEqual([]);
   });
 });

@@ -40,8 +40,8 @@ async function activeGrant(
   await h.slack.waitFor(() => approvalPosts(h.slack).length > before);
   const requestId = lastRequestId(h);
   await h.click(requester === APPROVER ? APPROVER_2 : APPROVER, ACTION.approveRequest, requestId);
-  const grant = await h.slack.waitFor(() => {
-    const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+  const grant = await h.slack.waitFor(async () => {
+    const g = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     return g?.state === 'active' ? g : undefined;
   });
   return { requestId, grantId: grant.id };
@@ -60,41 +60,45 @@ describe('extending a grant', () => {
 
   it('goes through approval, moves expires_at and the AWS tag, and closes at the new end', async () => {
     const { grantId } = await activeGrant(h, 'prod-db 30m from 203.0.113.7 long migration');
-    const start = grantOf(h, grantId)?.startsAt.getTime() ?? 0;
+    const start = (await grantOf(h, grantId))?.startsAt.getTime() ?? 0;
     await h.advance(10 * MINUTE);
     await h.command(REQUESTER, `extend ${grantId} 20m`);
     await h.slack.waitFor(() => approvalPosts(h.slack).length === 2 || undefined);
     const extensionId = lastRequestId(h);
     expect(allText(approvalPosts(h.slack)[1])).toContain(grantId);
-    expect(grantOf(h, grantId)?.expiresAt.getTime()).toBe(start + 30 * MINUTE);
+    expect((await grantOf(h, grantId))?.expiresAt.getTime()).toBe(start + 30 * MINUTE);
 
     await h.click(APPROVER, ACTION.approveRequest, extensionId);
     const newEnd = new Date(start + 50 * MINUTE);
-    await h.slack.waitFor(() => grantOf(h, grantId)?.expiresAt.getTime() === newEnd.getTime() || undefined);
+    await h.slack.waitFor(
+      async () => (await grantOf(h, grantId))?.expiresAt.getTime() === newEnd.getTime() || undefined,
+    );
     await h.slack.waitFor(
       () => h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:expires-at'] === newEnd.toISOString() || undefined,
     );
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => allText(c).includes(newEnd.toISOString())));
-    expect(h.hallpass.useCases.auditTrail(extensionId).map((e) => e.type)).toContain('grant.extended');
+    expect((await h.hallpass.useCases.auditTrail(extensionId)).map((e) => e.type)).toContain(
+      'grant.extended',
+    );
 
     await h.advance(40 * MINUTE - 1); // the old end has long passed
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     await h.advance(1);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
-    expect(grantOf(h, grantId)?.endedAt).toEqual(newEnd);
+    expect((await grantOf(h, grantId))?.endedAt).toEqual(newEnd);
   });
 
   it('refuses more time than maxDuration allows from the original start, changing nothing', async () => {
     const { grantId } = await activeGrant(h, 'prod-db 50m from 203.0.113.7 almost the max');
-    const end = grantOf(h, grantId)?.expiresAt;
+    const end = (await grantOf(h, grantId))?.expiresAt;
     const since = h.slack.calls.length;
     await h.command(REQUESTER, `extend ${grantId} 20m`);
     expect(await replyAfter(h.slack, REQUESTER, since)).toContain(
       '`prod-db` allows at most 1h in all from the original start; this grant has used 50m, so at most 10m more',
     );
-    expect(grantOf(h, grantId)?.expiresAt).toEqual(end);
+    expect((await grantOf(h, grantId))?.expiresAt).toEqual(end);
     expect(approvalPosts(h.slack)).toHaveLength(1);
-    expect(h.hallpass.useCases.overview().pending).toHaveLength(0);
+    expect((await h.hallpass.useCases.overview()).pending).toHaveLength(0);
   });
 
   it.each([
@@ -102,22 +106,23 @@ describe('extending a grant', () => {
     ['an unknown grant', REQUESTER, 'grt_nosuchgrant'],
   ])('refuses to extend %s', async (_name, who, id) => {
     const { grantId } = await activeGrant(h, 'prod-db 30m from 203.0.113.7 not yours');
-    const before = grantOf(h, grantId)?.expiresAt;
+    const before = (await grantOf(h, grantId))?.expiresAt;
     await h.command(who, `extend ${id === 'OWN' ? grantId : id} 10m`);
     await h.slack.waitFor(() => lastReply(h.slack, who) || undefined);
-    expect(grantOf(h, grantId)?.expiresAt).toEqual(before);
+    expect((await grantOf(h, grantId))?.expiresAt).toEqual(before);
     expect(approvalPosts(h.slack)).toHaveLength(1);
   });
 
   it('extends an auto-approved grant at once', async () => {
     await h.command(REQUESTER, 'staging-db 1h from 198.51.100.3 staging work');
-    const active = await h.slack.waitFor(() =>
-      h.hallpass.useCases.overview().active.find((e) => e.grant.state === 'active'),
+    const active = await h.slack.waitFor(async () =>
+      (await h.hallpass.useCases.overview()).active.find((e) => e.grant.state === 'active'),
     );
     const before = active.grant.expiresAt.getTime();
     await h.command(REQUESTER, `extend ${active.grant.id} 30m`);
     await h.slack.waitFor(
-      () => grantOf(h, active.grant.id)?.expiresAt.getTime() === before + 30 * MINUTE || undefined,
+      async () =>
+        (await grantOf(h, active.grant.id))?.expiresAt.getTime() === before + 30 * MINUTE || undefined,
     );
   });
 
@@ -174,8 +179,8 @@ describe('warnings, done, cancel', () => {
     const { grantId } = await activeGrant(h, 'prod-db 30m from 203.0.113.7 finished early');
     await h.advance(3 * MINUTE);
     await h.click(REQUESTER, ACTION.doneGrant, grantId);
-    await h.slack.waitFor(() => grantOf(h, grantId)?.state === 'closed' || undefined);
-    expect(grantOf(h, grantId)).toMatchObject({ endReason: 'done', endedBy: REQUESTER });
+    await h.slack.waitFor(async () => (await grantOf(h, grantId))?.state === 'closed' || undefined);
+    expect(await grantOf(h, grantId)).toMatchObject({ endReason: 'done', endedBy: REQUESTER });
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => allText(c).includes('finished early')));
   });
@@ -186,10 +191,10 @@ describe('warnings, done, cancel', () => {
     const requestId = lastRequestId(h);
     await h.command(OUTSIDER, `cancel ${requestId}`);
     await h.slack.waitFor(() => lastReply(h.slack, OUTSIDER) || undefined);
-    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('pending');
     await h.command(REQUESTER, `cancel ${requestId}`);
     await h.slack.waitFor(
-      () => h.hallpass.useCases.cardOf(requestId)?.request.state === 'cancelled' || undefined,
+      async () => (await h.hallpass.useCases.cardOf(requestId))?.request.state === 'cancelled' || undefined,
     );
     const updates = h.slack.callsTo('chat.update');
     expect(JSON.stringify(updates.at(-1)?.args['blocks'])).not.toContain(ACTION.approveRequest);
@@ -233,7 +238,7 @@ describe('break glass', () => {
   it('opens at once, alerts the approvers, and owes a review until an approver gives it', async () => {
     await h.command(REQUESTER, `prod-db 20m from 203.0.113.7 --break-glass ${REASON}`);
     await h.slack.waitFor(() => h.ec2.rules(GROUP_ID).length === 1 || undefined);
-    const [entry] = h.hallpass.useCases.overview().active;
+    const [entry] = (await h.hallpass.useCases.overview()).active;
     const grantId = entry?.grant.id ?? '';
     expect(entry?.grant.breakGlass).toBe(true);
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /break-glass/i.test(allText(c))));
@@ -243,15 +248,15 @@ describe('break glass', () => {
         undefined,
     );
     const admin = await h.hallpass.useCases.directory.actor(APPROVER);
-    expect(h.hallpass.useCases.dashboard(admin).unreviewed.map((e) => e.grant.id)).toEqual([grantId]);
+    expect((await h.hallpass.useCases.dashboard(admin)).unreviewed.map((e) => e.grant.id)).toEqual([grantId]);
 
     // The requester cannot review their own; an approver can, once.
     await h.click(REQUESTER, ACTION.reviewGrant, grantId);
     await h.slack.waitFor(() => lastReply(h.slack, REQUESTER) || undefined);
-    expect(grantOf(h, grantId)?.reviewedBy).toBeUndefined();
+    expect((await grantOf(h, grantId))?.reviewedBy).toBeUndefined();
     await h.click(APPROVER, ACTION.reviewGrant, grantId);
-    await h.slack.waitFor(() => grantOf(h, grantId)?.reviewedBy === APPROVER || undefined);
-    expect(h.hallpass.useCases.dashboard(admin).unreviewed).toEqual([]);
+    await h.slack.waitFor(async () => (await grantOf(h, grantId))?.reviewedBy === APPROVER || undefined);
+    expect((await h.hallpass.useCases.dashboard(admin)).unreviewed).toEqual([]);
   });
 
   it.each([
@@ -313,7 +318,7 @@ describe('App Home', () => {
     expect(buttonValue(pending, ACTION.approveRequest)).toBe(requestId);
 
     await h.click(APPROVER, ACTION.approveRequest, requestId);
-    await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.grant?.id);
+    await h.slack.waitFor(async () => (await h.hallpass.useCases.cardOf(requestId))?.grant?.id);
     // Refreshed without being reopened: nothing waits for this approver now, and the grant shows as active.
     const after = await homeWith((t) => t.includes('Active across the workspace* (1)'));
     expect(buttonValue(after, ACTION.approveRequest)).toBeUndefined();
@@ -348,7 +353,7 @@ describe('from the form and from App Home', () => {
     const res = await h.submit(REQUESTER, CALLBACK.requestModal, values, CHANNEL_ID);
     expect(res.status).toBe(200);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
-    expect(h.hallpass.useCases.overview().active[0]?.grant.breakGlass).toBe(true);
+    expect((await h.hallpass.useCases.overview()).active[0]?.grant.breakGlass).toBe(true);
   });
 
   it('approves from an App Home button (a click from a view, with no channel or response_url)', async () => {
@@ -374,6 +379,6 @@ describe('from the form and from App Home', () => {
     const res = await postToApp(h.url, blockActionsBody(fromHome), { secret: SIGNING_SECRET });
     expect(res.status).toBe(200);
     await h.hallpass.settled();
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('active');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('active');
   });
 });

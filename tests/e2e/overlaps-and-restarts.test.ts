@@ -11,7 +11,9 @@ async function askAndApprove(h: Harness, requester: string, text: string, approv
   await h.slack.waitFor(() => approvalPosts(h.slack).length > before);
   const requestId = lastRequestId(h);
   await h.click(approver, ACTION.approveRequest, requestId);
-  await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.grant?.state === 'active' || undefined);
+  await h.slack.waitFor(
+    async () => (await h.hallpass.useCases.cardOf(requestId))?.grant?.state === 'active' || undefined,
+  );
   return requestId;
 }
 
@@ -35,19 +37,19 @@ describe('two grants for the same address and port share one EC2 rule', () => {
     // One rule, one AWS call: the second grant took a reference on the first one's rule.
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     expect(authorizes(h)).toHaveLength(1);
-    const secondGrant = h.hallpass.useCases.cardOf(second)?.grant;
+    const secondGrant = (await h.hallpass.useCases.cardOf(second))?.grant;
     // The rule's expiry tag follows whichever holder ends last, so reconciliation never closes it early.
     expect(h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:expires-at']).toBe(secondGrant?.expiresAt.toISOString());
 
     await h.advance(20 * MINUTE); // the first grant's expires_at
-    expect(h.hallpass.useCases.cardOf(first)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(first))?.grant?.state).toBe('closed');
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     expect(revokes(h)).toHaveLength(0);
 
     await h.advance(40 * MINUTE - 1); // just before the second grant's expiry
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     await h.advance(1);
-    expect(h.hallpass.useCases.cardOf(second)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(second))?.grant?.state).toBe('closed');
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
     expect(revokes(h)).toHaveLength(1);
   });
@@ -56,15 +58,15 @@ describe('two grants for the same address and port share one EC2 rule', () => {
     const long = await askAndApprove(h, REQUESTER, `prod-db 1h from ${ADDRESS} long`, APPROVER);
     await h.advance(5 * MINUTE);
     const short = await askAndApprove(h, APPROVER, `prod-db 10m from ${ADDRESS} short`, APPROVER_2);
-    const longGrant = h.hallpass.useCases.cardOf(long)?.grant;
+    const longGrant = (await h.hallpass.useCases.cardOf(long))?.grant;
     // The tag keeps the later (first) grant's expiry: a shorter holder never pulls it earlier.
     expect(h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:expires-at']).toBe(longGrant?.expiresAt.toISOString());
 
     await h.advance(10 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(short)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(short))?.grant?.state).toBe('closed');
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     await h.advance(45 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(long)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(long))?.grant?.state).toBe('closed');
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
   });
 
@@ -78,10 +80,10 @@ describe('two grants for the same address and port share one EC2 rule', () => {
         .sort(),
     ).toEqual(['198.51.100.20/32', '203.0.113.7/32']);
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(a)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(a))?.grant?.state).toBe('closed');
     expect(h.ec2.rules(GROUP_ID).map((r) => r.cidr)).toEqual(['198.51.100.20/32']);
     await h.advance(15 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(b)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(b))?.grant?.state).toBe('closed');
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
   });
 });
@@ -97,7 +99,7 @@ describe('restarts', () => {
 
   it('closes and announces at start-up a grant that came due while hallpass was down', async () => {
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} overdue`, APPROVER);
-    const expiresAt = h.hallpass.useCases.cardOf(requestId)?.grant?.expiresAt;
+    const expiresAt = (await h.hallpass.useCases.cardOf(requestId))?.grant?.expiresAt;
     await h.stopBot();
 
     // Down for 45 minutes: the grant came due 15 minutes ago and nothing closed it.
@@ -107,7 +109,7 @@ describe('restarts', () => {
     h = await h.restart();
     // Start-up catches up before serving.
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
-    const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+    const grant = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     expect(grant).toMatchObject({ state: 'closed', endReason: 'expired' });
     // Planned and actual end stay apart: ended_at is when AWS confirmed the close.
     expect(grant?.expiresAt).toEqual(expiresAt);
@@ -118,7 +120,7 @@ describe('restarts', () => {
 
   it('re-arms the expiry timer from the database after a restart', async () => {
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} still open`, APPROVER);
-    const expiresAt = h.hallpass.useCases.cardOf(requestId)?.grant?.expiresAt;
+    const expiresAt = (await h.hallpass.useCases.cardOf(requestId))?.grant?.expiresAt;
     await h.stopBot();
     h.clock.advance(10 * MINUTE);
     h = await h.restart();
@@ -132,7 +134,7 @@ describe('restarts', () => {
     ]);
     await h.advance(20 * MINUTE);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.endedAt).toEqual(expiresAt);
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.endedAt).toEqual(expiresAt);
   });
 
   it('times out at start-up a request whose approval deadline passed while hallpass was down', async () => {
@@ -142,7 +144,7 @@ describe('restarts', () => {
     await h.stopBot();
     h.clock.advance(31 * MINUTE);
     h = await h.restart();
-    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('timed_out');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('timed_out');
     // A late click cannot approve it.
     await h.click(APPROVER, ACTION.approveRequest, requestId);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
@@ -168,8 +170,8 @@ describe('Slack trouble never holds up a close', () => {
     }
     await h.advance(30 * MINUTE);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
-    expect(h.hallpass.useCases.cardOf(a)?.grant?.state).toBe('closed');
-    expect(h.hallpass.useCases.cardOf(b)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(a))?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(b))?.grant?.state).toBe('closed');
     expect(h.logger.lines.some((l) => l.msg === 'slack delivery failed; will retry')).toBe(true);
   });
 });
@@ -194,7 +196,7 @@ describe('a close that keeps failing', () => {
     const failing = () => threadPosts(h.slack).filter((c) => allText(c).includes('could not close'));
 
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closing');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closing');
     for (let i = 0; i < 2; i++) await h.advance(70_000);
     await h.slack.waitFor(() => failing().length === 1 || undefined);
     expect(allText(failing()[0])).toContain('UnauthorizedOperation');
@@ -202,11 +204,11 @@ describe('a close that keeps failing', () => {
 
     // Restarted while still failing: the grant is still closing and still retried.
     h = await h.restart();
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closing');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closing');
     h.ec2.clearFaults();
     await h.advance(70_000);
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
   });
 });
 
@@ -224,7 +226,7 @@ describe('Slack down', () => {
     await h.command(REQUESTER, `prod-db 30m from ${ADDRESS} slack is down`);
     // The approval message could not be posted: nothing in the channel yet, the request is pending and kept.
     expect(approvalPosts(h.slack).filter((c) => c.ok)).toHaveLength(0);
-    const [pending] = h.hallpass.useCases.overview().pending;
+    const [pending] = (await h.hallpass.useCases.overview()).pending;
     expect(pending?.message).toBeUndefined();
 
     // Still down at the first retry (15 s later), back at the second (30 s after that).
@@ -257,6 +259,6 @@ describe('Slack down', () => {
     await h.slack.waitFor(
       () => dmsTo(h.slack, REQUESTER).some((c) => c.ok && /closed/.test(allText(c))) || undefined,
     );
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
   });
 });

@@ -51,7 +51,9 @@ async function startWithPartner(reconcileInterval?: string): Promise<Harness> {
 /** Requests access to partner-db (auto-approved) and returns the active grant's request id. */
 async function openPartner(h: Harness): Promise<string> {
   await h.command(REQUESTER, `partner-db 30m from ${ADDRESS} partner debugging`);
-  const entry = h.hallpass.useCases.overview().active.find((e) => e.request.resourceId === 'partner-db');
+  const entry = (await h.hallpass.useCases.overview()).active.find(
+    (e) => e.request.resourceId === 'partner-db',
+  );
   if (entry?.grant.state !== 'active') throw new Error('partner-db did not open');
   return entry.request.id;
 }
@@ -77,7 +79,7 @@ describe('a rule is closed with what opened it', () => {
       h = await startWithPartner();
       const requestId = await openPartner(h);
       expect(h.ec2.rules(PARTNER_GROUP)).toHaveLength(2);
-      const grant = h.hallpass.useCases.cardOf(requestId)?.grant;
+      const grant = (await h.hallpass.useCases.cardOf(requestId))?.grant;
 
       h = await h.restart({ policy: edited });
       // Told once, at the start that put the edited policy in force…
@@ -90,7 +92,7 @@ describe('a rule is closed with what opened it', () => {
       await h.advance(30 * MINUTE);
       // …and closed at its end in the partner account, with the partner role that opened it.
       expect(h.ec2.rules(PARTNER_GROUP)).toEqual([]);
-      const closed = h.hallpass.useCases.cardOf(requestId)?.grant;
+      const closed = (await h.hallpass.useCases.cardOf(requestId))?.grant;
       expect(closed).toMatchObject({ state: 'closed', endReason: 'expired' });
       expect(closed?.endedAt).toEqual(grant?.expiresAt);
       const partnerKeys = keysOf(h, PARTNER_ROLE);
@@ -112,7 +114,7 @@ describe('a rule is closed with what opened it', () => {
     expect(h.ec2.rules(PARTNER_GROUP)).toEqual([]);
     expect(revokes(h)).toHaveLength(1);
     expect(keysOf(h, PARTNER_ROLE).has(revokes(h)[0]?.accessKeyId ?? '')).toBe(true);
-    const [request] = h.hallpass.useCases.overview(REQUESTER).active;
+    const [request] = (await h.hallpass.useCases.overview(REQUESTER)).active;
     expect(request).toBeUndefined();
   });
 
@@ -136,11 +138,11 @@ describe('a rule is closed with what opened it', () => {
   it('treats InvalidGroup.NotFound on a revoke as a failure: retried, raised to the channel and the admins, closed once AWS confirms', async () => {
     h = await startWithPartner();
     await h.command(REQUESTER, `staging-db 30m from ${ADDRESS} wrong account answer`);
-    const [entry] = h.hallpass.useCases.overview().active;
+    const [entry] = (await h.hallpass.useCases.overview()).active;
     h.ec2.failNext('RevokeSecurityGroupIngress', 'InvalidGroup.NotFound', 400, 100);
 
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(entry?.request.id ?? '')?.grant?.state).toBe('closing');
+    expect((await h.hallpass.useCases.cardOf(entry?.request.id ?? ''))?.grant?.state).toBe('closing');
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     for (let i = 0; i < 4; i++) await h.advance(MINUTE);
     const loud = threadPosts(h.slack).filter((c) => c.ok && allText(c).includes('could not close'));
@@ -151,6 +153,6 @@ describe('a rule is closed with what opened it', () => {
     h.ec2.clearFaults();
     await h.advance(MINUTE);
     expect(h.ec2.rules(GROUP_ID)).toEqual([]);
-    expect(h.hallpass.useCases.cardOf(entry?.request.id ?? '')?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(entry?.request.id ?? ''))?.grant?.state).toBe('closed');
   });
 });

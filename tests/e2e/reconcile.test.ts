@@ -52,10 +52,12 @@ function reconcileEvents(
 
 /** An auto-approved grant on staging-db (same group as every resource of the default policy), once active. */
 async function activeGrant(h: Harness, text: string): Promise<Grant> {
-  const before = new Set(h.hallpass.useCases.overview().active.map((e) => e.grant.id));
+  const before = new Set((await h.hallpass.useCases.overview()).active.map((e) => e.grant.id));
   await h.command(REQUESTER, text);
-  const entry = await h.slack.waitFor(() =>
-    h.hallpass.useCases.overview().active.find((e) => !before.has(e.grant.id) && e.grant.state === 'active'),
+  const entry = await h.slack.waitFor(async () =>
+    (await h.hallpass.useCases.overview()).active.find(
+      (e) => !before.has(e.grant.id) && e.grant.state === 'active',
+    ),
   );
   return entry.grant;
 }
@@ -144,7 +146,7 @@ describe('reconciliation with AWS', () => {
     await h.advance(1 * SECOND);
     await h.hallpass.settled();
     expect(ruleIds(h)).toEqual([own]);
-    expect(grantOf(h, grant.id)?.state).toBe('active');
+    expect((await grantOf(h, grant.id))?.state).toBe('active');
     expect(reconcileEvents(h).map((e) => [e.type, e.details['ruleId'], e.details['reason']])).toEqual([
       ['reconcile.orphan_revoked', stale.id, 'tag-expired'],
     ]);
@@ -161,7 +163,7 @@ describe('reconciliation with AWS', () => {
     const grant = await activeGrant(h, `staging-db 15m from ${ADDRESS} short job`);
     await h.advance(15 * MINUTE);
     await h.hallpass.settled();
-    expect(grantOf(h, grant.id)?.state).toBe('closed');
+    expect((await grantOf(h, grant.id))?.state).toBe('closed');
     const leftover = h.ec2.addRule({
       groupId: GROUP_ID,
       fromPort: 5432,
@@ -185,7 +187,7 @@ describe('reconciliation with AWS', () => {
 
     await sweep(h);
 
-    expect(grantOf(h, grant.id)?.state).toBe('active');
+    expect((await grantOf(h, grant.id))?.state).toBe('active');
     expect(h.ec2.calls.filter((c) => c.action === 'AuthorizeSecurityGroupIngress')).toHaveLength(1);
     expect(ruleIds(h)).toEqual([]);
     expect(reconcileEvents(h)).toEqual([
@@ -215,7 +217,7 @@ describe('reconciliation with AWS', () => {
     await sweep(h);
 
     expect(ruleIds(h)).toEqual([]);
-    expect(grantOf(h, grant.id)).toMatchObject({
+    expect(await grantOf(h, grant.id)).toMatchObject({
       state: 'closed',
       endReason: 'revoked',
       endedBy: 'hallpass',
@@ -253,7 +255,7 @@ describe('reconciliation with AWS', () => {
     h = await h.restart();
 
     expect(ruleIds(h)).toEqual([byHand.id]);
-    expect(grantOf(h, grant.id)).toBeUndefined();
+    expect(await grantOf(h, grant.id)).toBeUndefined();
     expect(reconcileEvents(h)).toEqual([
       {
         type: 'reconcile.orphan_revoked',

@@ -115,7 +115,7 @@ describe('rights re-checked at every step', () => {
         ),
       );
       expect(reply).toContain('may no longer ask for `prod-db`');
-      const card = h.hallpass.useCases.cardOf(requestId);
+      const card = await h.hallpass.useCases.cardOf(requestId);
       expect(card?.request.state).toBe('failed');
       expect(card?.grant).toBeUndefined();
       expect(ec2Changes(h)).toEqual([]);
@@ -125,8 +125,8 @@ describe('rights re-checked at every step', () => {
         () => dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes(why)) || undefined,
       );
       await h.slack.waitFor(() => threadPosts(h.slack).some((c) => allText(c).includes(why)) || undefined);
-      expect(messageText(cardMessage(h, requestId))).toContain(why);
-      const trail = h.hallpass.useCases.auditTrail(requestId);
+      expect(messageText(await cardMessage(h, requestId))).toContain(why);
+      const trail = await h.hallpass.useCases.auditTrail(requestId);
       expect(trail.map((e) => e.type)).toEqual(['request.submitted', 'request.failed']);
       expect(trail[1]?.details).toMatchObject({ requesterId: REQUESTER, why: 'NOT_REQUESTER' });
     });
@@ -146,7 +146,7 @@ describe('rights re-checked at every step', () => {
           }),
         ),
       );
-      expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
+      expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('failed');
       expect(h.ec2.rules(GROUP_ID)).toEqual([]);
     });
 
@@ -164,7 +164,7 @@ describe('rights re-checked at every step', () => {
           }),
         ),
       );
-      expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
+      expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('failed');
     });
 
     it('records nothing when Slack cannot say whether the requester may still ask; a later click decides', async () => {
@@ -176,12 +176,12 @@ describe('rights re-checked at every step', () => {
       expect(await clickReply(h, APPROVER, requestId)).toBe(
         errorText(err('RIGHTS_UNVERIFIED', { resourceId: 'prod-db', who: 'requester' })),
       );
-      expect(h.hallpass.useCases.cardOf(requestId)?.approvals).toEqual([]);
-      expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
+      expect((await h.hallpass.useCases.cardOf(requestId))?.approvals).toEqual([]);
+      expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('pending');
 
       await h.click(APPROVER, ACTION.approveRequest, requestId);
       await h.slack.waitFor(
-        () => h.hallpass.useCases.cardOf(requestId)?.grant?.state === 'active' || undefined,
+        async () => (await h.hallpass.useCases.cardOf(requestId))?.grant?.state === 'active' || undefined,
       );
     });
   });
@@ -203,13 +203,15 @@ resources:
     it('refuses more time on an auto-approved grant once the requester left requesters (no extending to the maximum)', async () => {
       h = await startHarness({ policy: AUTO });
       await h.command(REQUESTER, `team-db 30m from ${A} migration`);
-      const grant = await h.slack.waitFor(() => h.hallpass.useCases.overview().active[0]?.grant);
+      const grant = await h.slack.waitFor(
+        async () => (await h.hallpass.useCases.overview()).active[0]?.grant,
+      );
       await leave(h, 'backend', 'S0BACKEND', REQUESTER, []);
 
       const reply = await commandReply(h, REQUESTER, `extend ${grant.id} 3h30m`);
 
       expect(reply).toBe(errorText(err('NOT_REQUESTER', { resourceId: 'team-db' })));
-      expect(h.hallpass.useCases.grantOf(grant.id)?.expiresAt).toEqual(grant.expiresAt);
+      expect((await h.hallpass.useCases.grantOf(grant.id))?.expiresAt).toEqual(grant.expiresAt);
       expect(approvalPosts(h.slack)).toHaveLength(1);
       expect(h.ec2.rules(GROUP_ID)[0]?.tags['hallpass:expires-at']).toBe(grant.expiresAt.toISOString());
       // Ending it early is still theirs to do.
@@ -220,8 +222,8 @@ resources:
       h = await startHarness();
       const requestId = await ask(h, `prod-db 30m from ${A} long migration`);
       await h.click(APPROVER, ACTION.approveRequest, requestId);
-      const grant = await h.slack.waitFor(() => {
-        const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+      const grant = await h.slack.waitFor(async () => {
+        const g = (await h.hallpass.useCases.cardOf(requestId))?.grant;
         return g?.state === 'active' ? g : undefined;
       });
       const extensionId = await ask(h, `extend ${grant.id} 20m`);
@@ -236,8 +238,8 @@ resources:
           }),
         ),
       );
-      expect(h.hallpass.useCases.cardOf(extensionId)?.request.state).toBe('failed');
-      expect(h.hallpass.useCases.grantOf(grant.id)?.expiresAt).toEqual(grant.expiresAt);
+      expect((await h.hallpass.useCases.cardOf(extensionId))?.request.state).toBe('failed');
+      expect((await h.hallpass.useCases.grantOf(grant.id))?.expiresAt).toEqual(grant.expiresAt);
       await h.slack.waitFor(
         () =>
           dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes('may no longer ask for prod-db')) ||
@@ -255,7 +257,9 @@ resources:
       // prod-web needs two approvals.
       const requestId = await ask(h, `prod-web 30m from ${A} deploying`);
       await h.click(APPROVER, ACTION.approveRequest, requestId);
-      await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.approvals.length === 1 || undefined);
+      await h.slack.waitFor(
+        async () => (await h.hallpass.useCases.cardOf(requestId))?.approvals.length === 1 || undefined,
+      );
       await leave(h, 'sre', 'S0SRE', APPROVER, [APPROVER_2, APPROVER_3]);
 
       const reply = await clickReply(h, APPROVER_2, requestId);
@@ -263,11 +267,11 @@ resources:
       expect(reply).toBe(
         errorText(err('VOTES_WITHDRAWN', { resourceId: 'prod-web', count: 1, have: 1, need: 2 })),
       );
-      let card = h.hallpass.useCases.cardOf(requestId);
+      let card = await h.hallpass.useCases.cardOf(requestId);
       expect(card?.request.state).toBe('pending');
       expect(card?.approvals.map((a) => a.approverId)).toEqual([APPROVER_2]);
       expect(h.ec2.rules(GROUP_ID)).toEqual([]);
-      const trail = h.hallpass.useCases.auditTrail(requestId);
+      const trail = await h.hallpass.useCases.auditTrail(requestId);
       expect(trail.find((e) => e.type === 'request.approval_withdrawn')?.details).toEqual({
         approverId: APPROVER,
         why: 'NOT_APPROVER',
@@ -280,11 +284,13 @@ resources:
       // Another approver completes the quorum with the votes that count.
       await h.click(APPROVER_3, ACTION.approveRequest, requestId);
       await h.slack.waitFor(
-        () => h.hallpass.useCases.cardOf(requestId)?.grant?.state === 'active' || undefined,
+        async () => (await h.hallpass.useCases.cardOf(requestId))?.grant?.state === 'active' || undefined,
       );
-      card = h.hallpass.useCases.cardOf(requestId);
+      card = await h.hallpass.useCases.cardOf(requestId);
       expect(card?.approvals.map((a) => a.approverId).sort()).toEqual([APPROVER_2, APPROVER_3].sort());
-      const approved = h.hallpass.useCases.auditTrail(requestId).find((e) => e.type === 'request.approved');
+      const approved = (await h.hallpass.useCases.auditTrail(requestId)).find(
+        (e) => e.type === 'request.approved',
+      );
       expect(approved?.details?.['approvers']).toEqual([APPROVER_2, APPROVER_3]);
     });
 
@@ -293,13 +299,13 @@ resources:
       await h.click(APPROVER, ACTION.approveRequest, requestId);
       await leave(h, 'sre', 'S0SRE', APPROVER, [APPROVER_2]);
       await h.click(APPROVER_2, ACTION.approveRequest, requestId);
-      expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
+      expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('pending');
 
       h.slack.setGroups(groups({ sre: [APPROVER, APPROVER_2] }));
       await h.event(membersChanged('S0SRE', [], [APPROVER]));
       await h.click(APPROVER, ACTION.approveRequest, requestId);
       await h.slack.waitFor(
-        () => h.hallpass.useCases.cardOf(requestId)?.grant?.state === 'active' || undefined,
+        async () => (await h.hallpass.useCases.cardOf(requestId))?.grant?.state === 'active' || undefined,
       );
     });
   });
@@ -324,7 +330,7 @@ resources:
       expect(await clickReply(h, APPROVER, requestId)).toBe(
         errorText(err('NOT_APPROVER', { resourceId: 'prod-db' })),
       );
-      expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('pending');
+      expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('pending');
     });
 
     it('drops a removed member at once even when Slack then fails to list the groups', async () => {

@@ -32,8 +32,8 @@ async function approvedRole(h: Harness, text: string): Promise<{ requestId: stri
   await h.slack.waitFor(() => approvalPosts(h.slack).length > before);
   const requestId = lastRequestId(h);
   await h.click(APPROVER, ACTION.approveRequest, requestId);
-  const grant = await h.slack.waitFor(() => {
-    const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+  const grant = await h.slack.waitFor(async () => {
+    const g = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     return g?.state === 'active' &&
       dmsTo(h.slack, REQUESTER).some((c) => allText(c).includes('AWS_SESSION_TOKEN'))
       ? g
@@ -55,8 +55,8 @@ async function activeRoleGrant(h: Harness, user: string, text: string): Promise<
   await h.slack.waitFor(() => approvalPosts(h.slack).length > before);
   const requestId = lastRequestId(h);
   await h.click(APPROVER, ACTION.approveRequest, requestId);
-  const grant = await h.slack.waitFor(() => {
-    const g = h.hallpass.useCases.cardOf(requestId)?.grant;
+  const grant = await h.slack.waitFor(async () => {
+    const g = (await h.hallpass.useCases.cardOf(requestId))?.grant;
     return g?.state === 'active' ? g : undefined;
   });
   return grant.id;
@@ -131,7 +131,7 @@ describe('aws-role resources: STS sessions bound to the person', () => {
     expect(dmText).toContain(`export AWS_ACCESS_KEY_ID=${session?.accessKeyId}`);
     expect(dmText).toContain(`export AWS_SECRET_ACCESS_KEY=${session?.secretAccessKey}`);
     expect(dmText).toContain(`export AWS_SESSION_TOKEN=${session?.sessionToken}`);
-    const expiresAt = h.hallpass.useCases.cardOf(requestId)?.grant?.expiresAt;
+    const expiresAt = (await h.hallpass.useCases.cardOf(requestId))?.grant?.expiresAt;
     expect(dmText).toContain(expiresAt?.toISOString());
     // The fallback text (notifications, lock screens) carries no secret.
     expect(String(credentialsDm?.args['text'])).not.toContain(session?.secretAccessKey);
@@ -144,7 +144,7 @@ describe('aws-role resources: STS sessions bound to the person', () => {
 
     // A session exactly as long as the grant ends by itself: no deny policy needed.
     await h.advance(30 * MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
     expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
   });
 
@@ -175,7 +175,7 @@ describe('aws-role resources: STS sessions bound to the person', () => {
     expect(Object.keys(h.sts.rolePolicies(ROLE_ARN))).toHaveLength(1);
     await h.advance(1);
     expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
-    const trail = h.hallpass.useCases.auditTrail(requestId);
+    const trail = await h.hallpass.useCases.auditTrail(requestId);
     expect(trail.map((e) => e.type).slice(-3)).toEqual([
       'grant.closing',
       'grant.closed',
@@ -192,7 +192,7 @@ describe('aws-role resources: STS sessions bound to the person', () => {
     await h.advance(10 * MINUTE);
     await h.command(REQUESTER, `revoke ${grantId}`);
     await h.slack.waitFor(() => stsCalls(h, 'PutRolePolicy').length === 1 || undefined);
-    const grant = h.hallpass.useCases.overview().active.find((a) => a.grant.id === grantId);
+    const grant = (await h.hallpass.useCases.overview()).active.find((a) => a.grant.id === grantId);
     expect(grant).toBeUndefined();
     expect(h.sts.sessionDenied(h.sts.sessions[0]?.assumedRoleId ?? '')).toBe(true);
     await h.slack.waitFor(() => /closed/.test(lastReply(h.slack, REQUESTER)) || undefined);
@@ -219,7 +219,7 @@ describe('aws-role resources: STS sessions bound to the person', () => {
     const requestId = lastRequestId(h);
     await h.click(APPROVER, ACTION.approveRequest, requestId);
     await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => /failed/.test(allText(c))));
-    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('failed');
     expect(allText(dmsTo(h.slack, REQUESTER).at(-1))).toMatch(/denied access|trust policy/);
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /failed/.test(allText(c))));
     expect(h.slack.calls.some((c) => allText(c).includes('AWS_SESSION_TOKEN'))).toBe(false);
@@ -295,7 +295,7 @@ describe('early revocation that cannot be used up (one deny list per role)', () 
     await h.slack.waitFor(() => /closed/.test(lastReply(h.slack, ADMIN)) || undefined);
 
     expect(h.sts.sessionDenied(hourSession?.assumedRoleId ?? '')).toBe(true);
-    expect(h.hallpass.useCases.cardOf(lastRequestId(h))?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(lastRequestId(h)))?.grant?.state).toBe('closed');
     expect(Object.keys(h.sts.rolePolicies(ROLE_ARN))).toEqual([LIST]);
     expect(listed(h)).toHaveLength(61);
 
@@ -311,7 +311,7 @@ describe('early revocation that cannot be used up (one deny list per role)', () 
     await h.advance(60 * MINUTE);
     expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
     expect(stsCalls(h, 'DeleteRolePolicy').map((c) => c.params['PolicyName'])).toEqual([LIST]);
-    const trail = h.hallpass.useCases.auditTrail(lastRequestId(h));
+    const trail = await h.hallpass.useCases.auditTrail(lastRequestId(h));
     expect(trail.map((e) => e.type).slice(-1)).toEqual(['grant.deny_removed']);
   }, 60_000);
 
@@ -329,7 +329,7 @@ describe('early revocation that cannot be used up (one deny list per role)', () 
       dmsTo(h.slack, REQUESTER).find((c) => /failed/.test(allText(c)) && /inline policies/.test(allText(c))),
     );
 
-    expect(h.hallpass.useCases.cardOf(requestId)?.request.state).toBe('failed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.request.state).toBe('failed');
     expect(stsCalls(h, 'AssumeRole')).toHaveLength(1);
     expect(h.sts.sessions).toHaveLength(1);
     const text = allText(dm);
@@ -361,13 +361,13 @@ describe('early revocation that cannot be used up (one deny list per role)', () 
     await h.command(ADMIN, `revoke ${grantId}`);
     await h.slack.waitFor(() => lastReply(h.slack, ADMIN) || undefined);
 
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closing');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closing');
     expect(sessionRow(h, grantId)).toEqual({ denied_at: null, deny_policy_name: null });
     expect(h.sts.rolePolicies(ROLE_ARN)).toEqual({});
     expect(h.sts.sessionDenied(session?.assumedRoleId ?? '')).toBe(false);
 
     await h.advance(MINUTE);
-    expect(h.hallpass.useCases.cardOf(requestId)?.grant?.state).toBe('closed');
+    expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closed');
     expect(h.sts.sessionDenied(session?.assumedRoleId ?? '')).toBe(true);
     expect(sessionRow(h, grantId)).toMatchObject({ deny_policy_name: LIST });
     expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(2);
@@ -444,7 +444,7 @@ describe('/access revoke', () => {
     const since = h.slack.calls.length;
     await h.command(who, `revoke ${id === 'OWN' ? grantId : id}`);
     expect(await replyAfter(h.slack, who, since)).toContain(expected);
-    expect(h.hallpass.useCases.overview().active.map((a) => a.grant.id)).toEqual([grantId]);
+    expect((await h.hallpass.useCases.overview()).active.map((a) => a.grant.id)).toEqual([grantId]);
     expect(stsCalls(h, 'PutRolePolicy')).toHaveLength(0);
   });
 

@@ -42,7 +42,7 @@ describe('a rollback that fails too', () => {
 
     // Port 443 opened, 8000-8080 refused, and the rollback of 443 refused too.
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
-    const [entry] = h.hallpass.useCases.overview().active;
+    const [entry] = (await h.hallpass.useCases.overview()).active;
     expect(entry?.grant.state).toBe('closing');
     expect(entry?.request.state).toBe('failed');
     const requestId = entry?.request.id ?? '';
@@ -50,7 +50,7 @@ describe('a rollback that fails too', () => {
     expect(entry?.request.note).toContain('keeps closing it');
 
     // Recorded with its audit event, in the same step…
-    const failed = h.hallpass.useCases.auditTrail(requestId).filter((e) => e.type === 'grant.failed');
+    const failed = (await h.hallpass.useCases.auditTrail(requestId)).filter((e) => e.type === 'grant.failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]?.details).toMatchObject({
       rollback: 'failed',
@@ -70,10 +70,12 @@ describe('a rollback that fails too', () => {
 
     await h.advance(SECOND);
     expect(h.ec2.rules(GROUP_ID)).toEqual([]);
-    const grant = h.hallpass.useCases.grantOf(grantId);
+    const grant = await h.hallpass.useCases.grantOf(grantId);
     expect(grant).toMatchObject({ state: 'failed', endReason: 'failed' });
     expect(grant?.endedAt).toEqual(h.clock.now());
-    const closedEvents = h.hallpass.useCases.auditTrail(requestId).filter((e) => e.type === 'grant.closed');
+    const closedEvents = (await h.hallpass.useCases.auditTrail(requestId)).filter(
+      (e) => e.type === 'grant.closed',
+    );
     expect(closedEvents).toHaveLength(1);
     expect(closedEvents[0]?.details?.['revokedRuleIds']).toEqual(failed[0]?.details?.['stillOpenRuleIds']);
     expect(

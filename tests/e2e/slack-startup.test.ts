@@ -82,7 +82,7 @@ describe('Slack unreachable at start-up, HTTP mode', () => {
       // … closes at its end, while Slack still fails.
       await h.advance(10 * MINUTE);
       expect(rule()).toBeUndefined();
-      const grant = h.hallpass.useCases.cardOf(submitted.value.request.id)?.grant;
+      const grant = (await h.hallpass.useCases.cardOf(submitted.value.request.id))?.grant;
       expect(grant?.state).toBe('closed');
       expect(grant?.endedAt).toEqual(grant?.expiresAt);
       expect((await health()).body).toMatchObject({ slack: 'connecting' });

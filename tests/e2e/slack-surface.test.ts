@@ -54,7 +54,7 @@ describe('what a user sees of hallpass in Slack', () => {
     await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
     await h.command(REQUESTER, 'staging-db 1h from 198.51.100.9 auto approved');
     await h.slack.waitFor(() => h.ec2.rules(GROUP_ID).length === 1 || undefined);
-    const { pending, active } = h.hallpass.useCases.overview();
+    const { pending, active } = await h.hallpass.useCases.overview();
     await h.command(REQUESTER, 'list');
     const text = await h.slack.waitFor(() => lastReply(h.slack, REQUESTER) || undefined);
     expect(text).toContain(pending[0]?.id);
@@ -102,13 +102,13 @@ describe('what a user sees of hallpass in Slack', () => {
     expect(body.response_action).toBe('errors');
     expect(body.errors['request_duration']).toContain('2h');
     expect(approvalPosts(h.slack)).toHaveLength(0);
-    expect(h.hallpass.useCases.overview().pending).toHaveLength(0);
+    expect((await h.hallpass.useCases.overview()).pending).toHaveLength(0);
   });
 
   it('publishes the Home tab with the user’s own pending request', async () => {
     await h.command(REQUESTER, 'prod-db 30m from 203.0.113.7 home check');
     await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
-    const [pending] = h.hallpass.useCases.overview().pending;
+    const [pending] = (await h.hallpass.useCases.overview()).pending;
     const event = JSON.stringify({
       token: 'x',
       team_id: 'T0HALLPASS',
@@ -154,7 +154,7 @@ describe('requests hallpass must refuse before anything happens', () => {
     expect(res.status).toBe(401);
     expect(h.slack.calls.filter((c) => c.method !== 'auth.test')).toHaveLength(0);
     expect(h.ec2.calls).toHaveLength(0);
-    expect(h.hallpass.useCases.overview().active).toHaveLength(0);
+    expect((await h.hallpass.useCases.overview()).active).toHaveLength(0);
   });
 
   it('answers 401 to a request without signature headers', async () => {
@@ -200,7 +200,7 @@ describe('a user flooding /access', () => {
     await h.command(OUTSIDER, 'prod-web 30m from 198.51.100.7 eleventh command');
     expect(lastReply(h.slack, OUTSIDER)).toContain('faster than hallpass accepts');
     expect(approvalPosts(h.slack)).toHaveLength(0);
-    expect(h.hallpass.useCases.overview().pending).toHaveLength(0);
+    expect((await h.hallpass.useCases.overview()).pending).toHaveLength(0);
     // Others are not affected, and a minute later the user may ask again.
     await h.command(REQUESTER, 'help');
     expect(lastReply(h.slack, REQUESTER)).not.toContain('faster than hallpass accepts');

@@ -45,14 +45,14 @@ async function tick(h: Harness, ms: number): Promise<void> {
 /** An auto-approved grant on staging-db (no vote needed), opened and announced. */
 async function openGrant(h: Harness, address: string, why: string): Promise<string> {
   await h.command(REQUESTER, `staging-db 30m from ${address} ${why}`);
-  const entry = h.hallpass.useCases
-    .overview()
-    .active.find((e) => e.request.source?.cidr === `${address}/32` && e.grant.state === 'active');
+  const entry = (await h.hallpass.useCases.overview()).active.find(
+    (e) => e.request.source?.cidr === `${address}/32` && e.grant.state === 'active',
+  );
   if (entry === undefined) throw new Error(`no active grant for ${address}`);
   return entry.request.id;
 }
 
-const grantOf = (h: Harness, requestId: string) => h.hallpass.useCases.cardOf(requestId)?.grant;
+const grantOf = async (h: Harness, requestId: string) => (await h.hallpass.useCases.cardOf(requestId))?.grant;
 const ruleFor = (h: Harness, cidr: string) => h.ec2.rules(GROUP_ID).find((r) => r.cidr === cidr);
 
 /** The ok messages about one grant, in the order Slack accepted them. */
@@ -61,8 +61,8 @@ function delivered(calls: readonly SlackCall[], grantId: string): string[] {
 }
 
 /** Every notice about a grant arrived once, and the start before the end: in its thread and by DM. */
-function expectOnceInOrder(h: Harness, requestId: string): void {
-  const grant = grantOf(h, requestId);
+async function expectOnceInOrder(h: Harness, requestId: string): Promise<void> {
+  const grant = await grantOf(h, requestId);
   if (grant === undefined) throw new Error(`no grant for ${requestId}`);
   for (const calls of [threadPosts(h.slack), dmsTo(h.slack, REQUESTER)]) {
     const about = delivered(calls, grant.id);
@@ -91,26 +91,26 @@ describe('Slack never holds back a close', () => {
     const first = await openGrant(h, A, 'first');
     await h.advance(SECOND);
     const second = await openGrant(h, B, 'second, one second later');
-    const [g1, g2] = [grantOf(h, first), grantOf(h, second)];
+    const [g1, g2] = [await grantOf(h, first), await grantOf(h, second)];
 
     h.slack.outage('hang');
     await tick(h, 30 * MINUTE - SECOND);
-    expect(h.hallpass.useCases.cardOf(pending)?.request.state).toBe('timed_out');
+    expect((await h.hallpass.useCases.cardOf(pending))?.request.state).toBe('timed_out');
     expect(ruleFor(h, `${A}/32`)).toBeUndefined();
-    expect(grantOf(h, first)?.endedAt).toEqual(g1?.expiresAt);
+    expect((await grantOf(h, first))?.endedAt).toEqual(g1?.expiresAt);
     // Slack hangs on the notices of the first close (sent once the closes are done)…
     await h.slack.waitFor(() => h.slack.hanging() > 0 || undefined);
     // …and the next grant still closes on its second.
     expect(ruleFor(h, `${B}/32`)).toBeDefined();
     await tick(h, SECOND);
     expect(ruleFor(h, `${B}/32`)).toBeUndefined();
-    expect(grantOf(h, second)?.endedAt).toEqual(g2?.expiresAt);
+    expect((await grantOf(h, second))?.endedAt).toEqual(g2?.expiresAt);
     expect(h.slack.hanging()).toBeGreaterThan(0);
 
     h.slack.restore();
     await h.advance(10 * MINUTE);
-    expectOnceInOrder(h, first);
-    expectOnceInOrder(h, second);
+    await expectOnceInOrder(h, first);
+    await expectOnceInOrder(h, second);
     expect(delivered(dmsTo(h.slack, REQUESTER), pending).filter((t) => /timed out/.test(t))).toHaveLength(1);
   });
 
@@ -126,8 +126,8 @@ describe('Slack never holds back a close', () => {
     expect(ruleFor(h, `${A}/32`)).toBeUndefined();
     await h.advance(SECOND);
     expect(ruleFor(h, `${B}/32`)).toBeUndefined();
-    expect(grantOf(h, first)?.endedAt).toEqual(grantOf(h, first)?.expiresAt);
-    expect(grantOf(h, second)?.endedAt).toEqual(grantOf(h, second)?.expiresAt);
+    expect((await grantOf(h, first))?.endedAt).toEqual((await grantOf(h, first))?.expiresAt);
+    expect((await grantOf(h, second))?.endedAt).toEqual((await grantOf(h, second))?.expiresAt);
     // Each request's lane tried its first message once, and waits the 20 s Slack asked for: no storm.
     const chatRefused = () =>
       h.slack.calls.slice(callsBefore).filter((c) => !c.ok && c.method.startsWith('chat.'));
@@ -139,8 +139,8 @@ describe('Slack never holds back a close', () => {
 
     h.slack.restore();
     await h.advance(20 * SECOND);
-    expectOnceInOrder(h, first);
-    expectOnceInOrder(h, second);
+    await expectOnceInOrder(h, first);
+    await expectOnceInOrder(h, second);
   });
 
   it('backs off on 500s and a cut connection without holding back a close, then delivers each notice once', async () => {
@@ -156,12 +156,12 @@ describe('Slack never holds back a close', () => {
     h.slack.outage('drop');
     await h.advance(SECOND);
     expect(ruleFor(h, `${B}/32`)).toBeUndefined();
-    expect(grantOf(h, second)?.endedAt).toEqual(grantOf(h, second)?.expiresAt);
+    expect((await grantOf(h, second))?.endedAt).toEqual((await grantOf(h, second))?.expiresAt);
 
     h.slack.restore();
     for (let i = 0; i < 6; i++) await h.advance(FIRST_RETRY_MS * 2 ** i);
-    expectOnceInOrder(h, first);
-    expectOnceInOrder(h, second);
+    await expectOnceInOrder(h, first);
+    await expectOnceInOrder(h, second);
   });
 
   it('refreshes forty Home tabs paced and once each per change, on their own client: a 429 on views.publish delays no notice', async () => {
@@ -178,7 +178,7 @@ describe('Slack never holds back a close', () => {
     expect(ruleFor(h, `${A}/32`)).toBeUndefined();
     // The end was announced at once, though Home is rate limited.
     expect(
-      delivered(threadPosts(h.slack), grantOf(h, grant)?.id ?? '?').some((t) => /closed at/.test(t)),
+      delivered(threadPosts(h.slack), (await grantOf(h, grant))?.id ?? '?').some((t) => /closed at/.test(t)),
     ).toBe(true);
     // One refused publish paused the refresher: it did not hammer Slack.
     expect(h.slack.callsTo('views.publish').length - publishesBefore).toBe(1);
@@ -193,6 +193,6 @@ describe('Slack never holds back a close', () => {
     const republished = h.slack.callsTo('views.publish').slice(afterOutage);
     expect(new Set(republished.map((c) => c.args['user_id'])).size).toBe(viewers.length);
     expect(republished.length).toBe(viewers.length);
-    expectOnceInOrder(h, grant);
+    await expectOnceInOrder(h, grant);
   });
 });

@@ -45,7 +45,7 @@ function mrkdwnOf(call: SlackCall | undefined): string {
 async function openBoth(h: Harness): Promise<void> {
   await h.command(REQUESTER, `staging-db 30m from ${STAGING_ADDRESS} ${FORGED}`);
   await h.command(REQUESTER, `prod-db 20m from ${BG_ADDRESS} --break-glass ${BG_REASON}`);
-  expect(h.hallpass.useCases.overview().active).toHaveLength(2);
+  expect((await h.hallpass.useCases.overview()).active).toHaveLength(2);
 }
 
 async function listFor(h: Harness, user: string): Promise<string> {

@@ -56,12 +56,13 @@ async function click(
 }
 
 /** Nothing was asked for or opened: no approval message, no AWS change, no request of `user`. */
-function expectNothingHappened(h: Harness, user: string): void {
+async function expectNothingHappened(h: Harness, user: string): Promise<void> {
   expect(approvalPosts(h.slack)).toEqual([]);
   expect(ec2Changes(h)).toEqual([]);
   expect(h.ec2.rules(GROUP_ID)).toEqual([]);
   expect(
-    h.hallpass.useCases.dashboard({ userId: user, groups: new Set(), standing: 'member' }).minePending,
+    (await h.hallpass.useCases.dashboard({ userId: user, groups: new Set(), standing: 'member' }))
+      .minePending,
   ).toEqual([]);
 }
 
@@ -92,13 +93,13 @@ describe('who counts as anyone', () => {
       const reply = await command(h, 'UMEMBER002', askStaging(), { teamId: OTHER_TEAM });
       expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expect(reply).toContain('outside this Slack workspace');
-      expectNothingHappened(h, 'UMEMBER002');
+      await expectNothingHappened(h, 'UMEMBER002');
     });
 
     it('refuses a command signed in another Enterprise Grid organisation (enterprise_id)', async () => {
       const reply = await command(h, 'UMEMBER003', askStaging(), { enterpriseId: OTHER_ORG });
       expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
-      expectNothingHappened(h, 'UMEMBER003');
+      await expectNothingHappened(h, 'UMEMBER003');
     });
 
     it.each([
@@ -108,20 +109,20 @@ describe('who counts as anyone', () => {
       const reply = await command(h, user, askStaging());
       expect(reply).toBe(errorText(err('GUEST_NOT_ALLOWED', { resourceId: 'staging-db' })));
       expect(reply).toContain('You are a guest');
-      expectNothingHappened(h, user);
+      await expectNothingHappened(h, user);
     });
 
     it('refuses a Slack Connect user whose account belongs to another workspace, even in our channel', async () => {
       const reply = await command(h, CONNECT_USER, askStaging());
       expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
-      expectNothingHappened(h, CONNECT_USER);
+      await expectNothingHappened(h, CONNECT_USER);
     });
 
     it('refuses a user Slack calls a stranger (is_stranger)', async () => {
       h.slack.setUser('USTRANGER1', { stranger: true });
       const reply = await command(h, 'USTRANGER1', askStaging());
       expect(reply).toBe(errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'staging-db' })));
-      expectNothingHappened(h, 'USTRANGER1');
+      await expectNothingHappened(h, 'USTRANGER1');
     });
 
     it('fails closed when Slack does not say whether the user is a guest, or does not answer (IDENTITY_UNVERIFIED)', async () => {
@@ -131,8 +132,8 @@ describe('who counts as anyone', () => {
       const reply = await command(h, 'UMEMBER004', askStaging());
       expect(reply).toBe(errorText(err('IDENTITY_UNVERIFIED')));
       expect(reply).toContain('could not confirm with Slack');
-      expectNothingHappened(h, 'UUNSAID001');
-      expectNothingHappened(h, 'UMEMBER004');
+      await expectNothingHappened(h, 'UUNSAID001');
+      await expectNothingHappened(h, 'UMEMBER004');
 
       // Once Slack answers, the same member is served.
       expect(await command(h, 'UMEMBER004', askStaging('second try'))).not.toContain('could not confirm');
@@ -165,7 +166,7 @@ describe('who counts as anyone', () => {
       expect(await replyAfter(h.slack, GUEST, since)).toBe(
         errorText(err('GUEST_NOT_ALLOWED', { resourceId: 'prod-readonly' })),
       );
-      const card = h.hallpass.useCases.cardOf(requestId);
+      const card = await h.hallpass.useCases.cardOf(requestId);
       expect(card?.request.state).toBe('pending');
       expect(card?.approvals).toEqual([]);
       expect(h.sts.sessions).toEqual([]);
@@ -177,10 +178,12 @@ describe('who counts as anyone', () => {
       expect(await click(h, APPROVER, ACTION.approveRequest, requestId, { userTeamId: OTHER_TEAM })).toBe(
         errorText(err('EXTERNAL_NOT_ALLOWED', { resourceId: 'prod-readonly' })),
       );
-      expect(h.hallpass.useCases.cardOf(requestId)?.approvals).toEqual([]);
+      expect((await h.hallpass.useCases.cardOf(requestId))?.approvals).toEqual([]);
       // From home, the same approver counts.
       await h.click(APPROVER, ACTION.approveRequest, requestId);
-      await h.slack.waitFor(() => h.hallpass.useCases.cardOf(requestId)?.request.state === 'approved');
+      await h.slack.waitFor(
+        async () => (await h.hallpass.useCases.cardOf(requestId))?.request.state === 'approved',
+      );
     });
 
     it('a guest in the approvers’ group may not revoke someone else’s grant, and a guest admin may not export', async () => {
@@ -189,12 +192,14 @@ describe('who counts as anyone', () => {
         { id: 'S0SECURITY', handle: 'security', users: [ADMIN, GUEST] },
       ]);
       await command(h, 'UMEMBER006', askStaging());
-      const grant = await h.slack.waitFor(() => h.hallpass.useCases.overview().active[0]?.grant);
+      const grant = await h.slack.waitFor(
+        async () => (await h.hallpass.useCases.overview()).active[0]?.grant,
+      );
 
       expect(await command(h, GUEST, `revoke ${grant.id}`)).toBe(
         errorText(err('GUEST_NOT_ALLOWED', { grantId: grant.id, resourceId: 'staging-db' })),
       );
-      expect(h.hallpass.useCases.grantOf(grant.id)?.state).toBe('active');
+      expect((await h.hallpass.useCases.grantOf(grant.id))?.state).toBe('active');
       expect(await command(h, GUEST, 'audit 7')).toBe(errorText(err('GUEST_NOT_ALLOWED', { admin: true })));
       expect(h.slack.uploads()).toEqual([]);
     });
@@ -222,7 +227,7 @@ describe('who counts as anyone', () => {
       expect(res.status).toBe(200);
       expect(res.body).toContain('response_action');
       expect(res.body).toContain('You are a guest');
-      expectNothingHappened(h, GUEST);
+      await expectNothingHappened(h, GUEST);
     });
 
     it('shows a guest in the approvers’ group no request to approve on Home', async () => {

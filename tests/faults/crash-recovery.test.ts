@@ -230,17 +230,22 @@ type Snapshot = {
  * Reads the grant from the database file on a read-only connection of its own (the child may be
  * running: WAL lets a reader in), closed again at once; EC2 and IAM from the fakes.
  */
-function snapshot(dbPath: string, ec2: FakeEc2, sts: FakeStsIam, scheduler: FakeScheduler): Snapshot {
+async function snapshot(
+  dbPath: string,
+  ec2: FakeEc2,
+  sts: FakeStsIam,
+  scheduler: FakeScheduler,
+): Promise<Snapshot> {
   const sqlite = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     sqlite.pragma('busy_timeout = 5000');
     const db = drizzle({ client: sqlite, schema });
     const stores = createSqliteStores({ db, sqlite });
-    const grant = stores.grants.list(['opening', 'active', 'closing', 'closed', 'failed'])[0];
-    const session = grant === undefined ? undefined : stores.roleSessions.get(grant.id);
+    const grant = (await stores.grants.list(['opening', 'active', 'closing', 'closed', 'failed']))[0];
+    const session = grant === undefined ? undefined : await stores.roleSessions.get(grant.id);
     return {
       grant,
-      holds: grant === undefined ? [] : stores.rules.holdsOf(grant.id),
+      holds: grant === undefined ? [] : await stores.rules.holdsOf(grant.id),
       rules: ec2.rules(GROUP_ID),
       session,
       sessionDenied: session !== undefined && sts.sessionDenied(session.assumedRoleId),
@@ -405,7 +410,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
     ...(crash === undefined ? {} : { CRASH_AT: crash.at, CRASH_AFTER: String(crash.after) }),
   });
 
-  const look = (): Snapshot => snapshot(dbPath, ec2, sts, scheduler);
+  const look = (): Promise<Snapshot> => snapshot(dbPath, ec2, sts, scheduler);
 
   /** `/access <text>` as `user`. The bot acks before it works, so a crash after the ack still answers. */
   const command = (bot: Bot, user: string, text: string) =>
@@ -465,16 +470,16 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
       const first = await startBot(botEnv({ at: c.point, after: c.after }));
       await requestAndApprove(first, c.kind, seconds);
       if (c.end === 'revoke') {
-        const active = await until(() => {
-          const g = look().grant;
+        const active = await until(async () => {
+          const g = (await look()).grant;
           return g?.state === 'active' ? g : undefined;
         }, 'the grant to become active');
         // The answer may be lost when the bot dies first: what counts is what it left behind.
         await command(first, REQUESTER, `revoke ${active.id}`).catch(() => undefined);
       }
       if (c.end === 'extend') {
-        const active = await until(() => {
-          const g = look().grant;
+        const active = await until(async () => {
+          const g = (await look()).grant;
           return g?.state === 'active' ? g : undefined;
         }, 'the grant to become active');
         await command(first, REQUESTER, `extend ${active.id} ${EXTEND_S}s`);
@@ -489,7 +494,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         .pop();
       expect(last).toEqual({ child: 'fault', point: c.point, n: c.after, crashing: true });
 
-      const crashed = look();
+      const crashed = await look();
       const grant = crashed.grant;
       if (grant === undefined)
         throw new Error(`no grant was recorded before the crash${describeSnapshot(crashed)}`);
@@ -498,7 +503,7 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
 
       // The second bot, without a crash point, on the same database and stand-ins.
       const second = await startBot(botEnv());
-      const recovered = look();
+      const recovered = await look();
       if (recovered.grant?.state === 'active') {
         // Fully open: one managed rule per port in EC2, exactly the rules the database holds, tagged
         // with the grant (role grants are only crashed while closing, so never found active here).
@@ -534,10 +539,10 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
       // In every case, by max(expires_at, restart) + grace: closed, and nothing of it left in AWS. An
       // active grant gets there only through its armed expiry timer.
       const deadline = Math.max(grant.expiresAt.getTime(), second.readyAt) + CLOSE_GRACE_MS;
-      let final = look();
+      let final = await look();
       while (Date.now() < deadline && !closed(final)) {
         await sleep(POLL_MS);
-        final = look();
+        final = await look();
       }
       expect({
         state: final.grant?.state,

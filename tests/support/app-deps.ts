@@ -276,20 +276,22 @@ export const approve = async (app: TestApp, requestId: string, approverId: strin
   app.useCases.approveRequest({ requestId, actor: await app.directory.actor(approverId) });
 
 /** The earliest time the scheduler would wake for, over every kind of due work. */
-export function earliestDue(app: TestApp): Date | undefined {
-  const times = app.useCases.dueWork.nextDue().flatMap((t) => (t === undefined ? [] : [t.getTime()]));
+export async function earliestDue(app: TestApp): Promise<Date | undefined> {
+  const times = (await app.useCases.dueWork.nextDue()).flatMap((t) => (t === undefined ? [] : [t.getTime()]));
   return times.length === 0 ? undefined : new Date(Math.min(...times));
 }
 
 /** The audit event types of one request, in order. */
-export const auditTypes = (app: TestApp, requestId: string): string[] =>
-  app.stores.audit.list({ requestId }).map((e) => e.type);
+export const auditTypes = async (app: TestApp, requestId: string): Promise<string[]> =>
+  (await app.stores.audit.list({ requestId })).map((e) => e.type);
 
 /** Takes every queued Slack delivery out of the outbox (marking it sent): kind, recipient and notice type. */
-export function drainOutbox(app: TestApp): { kind: string; userId?: string; notice?: string }[] {
+export async function drainOutbox(
+  app: TestApp,
+): Promise<{ kind: string; userId?: string; notice?: string }[]> {
   const out: { kind: string; userId?: string; notice?: string }[] = [];
   for (;;) {
-    const ready = app.stores.outbox.ready(new Date(8.64e15), 100);
+    const ready = await app.stores.outbox.ready(new Date(8.64e15), 100);
     if (ready.length === 0) return out;
     for (const item of ready) {
       const notice =
@@ -299,7 +301,7 @@ export function drainOutbox(app: TestApp): { kind: string; userId?: string; noti
         ...(item.userId === undefined ? {} : { userId: item.userId }),
         ...(notice === undefined ? {} : { notice }),
       });
-      app.stores.outbox.done(item.id, app.clock.now());
+      await app.stores.outbox.done(item.id, app.clock.now());
     }
   }
 }

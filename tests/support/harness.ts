@@ -289,8 +289,8 @@ async function boot(s: {
         }),
         extra?.retryNum,
       ),
-    click: (user, actionId, value, extra) => {
-      const ref = hallpass.useCases.cardOf(value)?.request.message;
+    click: async (user, actionId, value, extra) => {
+      const ref = (await hallpass.useCases.cardOf(value))?.request.message;
       return send(
         blockActionsBody(
           buttonClick({

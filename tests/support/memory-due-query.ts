@@ -1,15 +1,16 @@
+import type { SyncDueQuery } from '../../src/adapters/db/sync-gate';
 import type { DueQuery } from '../../src/app/ports';
 
 /**
  * A `DueQuery` over rows in memory, from one predicate and one due time, as the SQLite stores build
  * theirs: `due` and `next` read the same rows. `at` may return `undefined` (never due).
  */
-export function memoryDueQuery<T>(
+export function memorySyncDueQuery<T>(
   rows: () => Iterable<T>,
   waiting: (row: T) => boolean,
   at: (row: T) => number | undefined,
   tiebreak: (row: T) => string,
-): DueQuery<T> {
+): SyncDueQuery<T> {
   const timed = () =>
     [...rows()]
       .filter(waiting)
@@ -28,4 +29,10 @@ export function memoryDueQuery<T>(
       return first === undefined ? undefined : new Date(first.t);
     },
   };
+}
+
+/** The same, answered as the port does (asynchronously). */
+export function memoryDueQuery<T>(...args: Parameters<typeof memorySyncDueQuery<T>>): DueQuery<T> {
+  const query = memorySyncDueQuery(...args);
+  return { due: async (now) => query.due(now), next: async () => query.next() };
 }

@@ -1,31 +1,30 @@
 import { eventHash, GENESIS_HASH } from '../../src/adapters/db/audit-log';
 import { DbError, notFound } from '../../src/adapters/db/db-error';
 import type { SqliteStores } from '../../src/adapters/db/stores';
-import {
-  type AuditEvent,
-  type AuditLog,
-  type BackstopRecord,
-  type BackstopStore,
-  type BackstopWant,
-  type ConnectionCut,
-  type CutState,
-  type CutStore,
-  type GrantStore,
-  NOTHING_DUE,
-  type OutboxItem,
-  type OutboxStore,
-  type RequestStore,
-  type RoleSessionStore,
-  type RuleHold,
-  type RuleStore,
-  type RuleTarget,
-  type StoredRoleSession,
-  type UnitOfWork,
+import { createSyncGate, NOTHING_DUE_NOW, type Sync } from '../../src/adapters/db/sync-gate';
+import type {
+  AuditEvent,
+  AuditLog,
+  BackstopRecord,
+  BackstopStore,
+  BackstopWant,
+  ConnectionCut,
+  CutState,
+  CutStore,
+  GrantStore,
+  OutboxItem,
+  OutboxStore,
+  RequestStore,
+  RoleSessionStore,
+  RuleHold,
+  RuleStore,
+  RuleTarget,
+  StoredRoleSession,
 } from '../../src/app/ports';
 import { type Grant, isLive } from '../../src/domain/grant';
 import type { AccessRequest, Approval } from '../../src/domain/request';
 import { err, ok } from '../../src/domain/result';
-import { memoryDueQuery } from './memory-due-query';
+import { memorySyncDueQuery } from './memory-due-query';
 
 /** The store ports, whichever implementation: the shape `createSqliteStores` returns. */
 export type Stores = SqliteStores;
@@ -134,7 +133,7 @@ export function createMemoryStores(): Stores {
     });
   const holdOut = ({ id: _id, releasedAt: _r, ...hold }: HoldRow): RuleHold => hold;
 
-  const requests: RequestStore = {
+  const requests: Sync<RequestStore> = {
     insert: (n) => {
       if (t.requests.has(n.id)) throw new DbError('requests.insert', 'UNIQUE', `request ${n.id} exists`);
       return putRequest({
@@ -190,13 +189,13 @@ export function createMemoryStores(): Stores {
       [...t.requests.values()]
         .filter((r) => r.state === 'pending' && (requesterId === undefined || r.requesterId === requesterId))
         .sort((a, b) => byTime(a.createdAt, b.createdAt) || a.id.localeCompare(b.id)),
-    timeouts: memoryDueQuery(
+    timeouts: memorySyncDueQuery(
       () => t.requests.values(),
       (r) => r.state === 'pending',
       (r) => r.approvalDeadline.getTime(),
       (r) => r.id,
     ),
-    reminders: memoryDueQuery(
+    reminders: memorySyncDueQuery(
       () => t.requests.values(),
       (r) => r.state === 'pending' && r.remindedAt === undefined,
       // SQLite divides integers by truncating: half of an odd approval time rounds down.
@@ -205,13 +204,15 @@ export function createMemoryStores(): Stores {
     ),
     markReminded: (id, at) => {
       const r = t.requests.get(id);
-      if (r !== undefined) putRequest({ ...r, remindedAt: at });
+      if (r === undefined || r.remindedAt !== undefined) return false;
+      putRequest({ ...r, remindedAt: at });
+      return true;
     },
     pendingExtension: (grantId) =>
       [...t.requests.values()].find((r) => r.state === 'pending' && r.extendsGrantId === grantId),
   };
 
-  const grants: GrantStore = {
+  const grants: Sync<GrantStore> = {
     insert: (n) => {
       if (!t.requests.has(n.requestId))
         throw new DbError('grants.insert', 'FOREIGN_KEY', `no request ${n.requestId}`);
@@ -252,7 +253,7 @@ export function createMemoryStores(): Stores {
           (g) => states.includes(g.state) && (requesterId === undefined || g.requesterId === requesterId),
         )
         .sort((a, b) => byTime(a.expiresAt, b.expiresAt) || a.id.localeCompare(b.id)),
-    closes: memoryDueQuery(
+    closes: memorySyncDueQuery(
       () => t.grants.values(),
       (g) => isLive(g.state),
       (g) => (g.state === 'closing' ? (g.retryAt?.getTime() ?? 0) : g.expiresAt.getTime()),
@@ -270,8 +271,8 @@ export function createMemoryStores(): Stores {
     },
     warnings: (warnBeforeMs) =>
       warnBeforeMs <= 0
-        ? NOTHING_DUE
-        : memoryDueQuery(
+        ? NOTHING_DUE_NOW
+        : memorySyncDueQuery(
             () => t.grants.values(),
             (g) =>
               g.state === 'active' &&
@@ -282,7 +283,9 @@ export function createMemoryStores(): Stores {
           ),
     markWarned: (id, at) => {
       const g = t.grants.get(id);
-      if (g !== undefined) putGrant({ ...g, warnedAt: at });
+      if (g === undefined || g.warnedAt !== undefined) return false;
+      putGrant({ ...g, warnedAt: at });
+      return true;
     },
     markReviewed: (id, by, at) => {
       const g = t.grants.get(id);
@@ -303,7 +306,7 @@ export function createMemoryStores(): Stores {
     h.toPort === k.toPort &&
     h.cidr === k.cidr;
 
-  const rules: RuleStore = {
+  const rules: Sync<RuleStore> = {
     hold: (hold) => {
       mustGrantExist('rules.hold', hold.grantId);
       const held = [...t.holds.values()].some(
@@ -352,7 +355,7 @@ export function createMemoryStores(): Stores {
     recordLegacyTargets: () => 0,
   };
 
-  const roleSessions: RoleSessionStore = {
+  const roleSessions: Sync<RoleSessionStore> = {
     record: (grantId, roleArn, session) => {
       mustGrantExist('roleSessions.record', grantId);
       if (!t.roleSessions.has(grantId)) t.roleSessions.set(grantId, { grantId, roleArn, ...session });
@@ -370,7 +373,7 @@ export function createMemoryStores(): Stores {
       const s = t.roleSessions.get(grantId);
       if (s !== undefined) t.roleSessions.set(grantId, { ...s, denyRemovedAt: at });
     },
-    cleanups: memoryDueQuery(
+    cleanups: memorySyncDueQuery(
       () => t.roleSessions.values(),
       (s) => s.deniedAt !== undefined && s.denyRemovedAt === undefined,
       (s) => s.expiresAt.getTime(),
@@ -392,7 +395,7 @@ export function createMemoryStores(): Stores {
   const toItem = ({ nextAt: _n, doneAt: _d, abandoned: _a, lastError: _e, ...item }: OutboxRow): OutboxItem =>
     item;
 
-  const outbox: OutboxStore = {
+  const outbox: Sync<OutboxStore> = {
     enqueue: (item, now) => {
       // The card is rendered fresh when it is sent, so one waiting update says all there is to say.
       const queued =
@@ -437,7 +440,7 @@ export function createMemoryStores(): Stores {
   const lastAudit = (): AuditRow | undefined => [...t.audit.values()].at(-1);
   const auditOut = ({ seq: _s, hash: _h, ...event }: AuditRow): AuditEvent => event;
 
-  const audit: AuditLog = {
+  const audit: Sync<AuditLog> = {
     append: (event) => {
       const last = lastAudit();
       const seq = (last?.seq ?? 0) + 1;
@@ -481,7 +484,7 @@ export function createMemoryStores(): Stores {
     },
   };
 
-  const backstopRecords: BackstopStore = {
+  const backstopRecords: Sync<BackstopStore> = {
     get: (ruleId) => t.backstops.get(ruleId),
     set: (ruleId, record) => {
       if (record === undefined) t.backstops.delete(ruleId);
@@ -519,7 +522,7 @@ export function createMemoryStores(): Stores {
     return row;
   };
 
-  const cuts: CutStore = {
+  const cuts: Sync<CutStore> = {
     plan: (cut, _at) => {
       mustGrantExist('cuts.plan', cut.grantId);
       const same = [...t.cuts.values()].some(
@@ -585,24 +588,30 @@ export function createMemoryStores(): Stores {
     },
   };
 
-  const uow: UnitOfWork = {
-    tx: <T>(fn: () => T): T => {
-      // A nested tx snapshots again: a throw inside rolls back only the inner work (a savepoint).
-      const before = snapshot(t);
-      try {
-        const value = fn();
-        if (value instanceof Promise) {
-          // As better-sqlite3 does: a transaction cannot span an await.
-          value.catch(() => {});
-          throw new DbError('uow.tx', 'DB_ERROR', 'Transaction function cannot return a promise');
-        }
-        return value;
-      } catch (e) {
-        t = before;
-        throw e;
-      }
+  // A transaction (and each savepoint in it) snapshots every table and puts the snapshot back if it throws.
+  const before: Tables[] = [];
+  const gate = createSyncGate({
+    begin: () => {
+      before.push(snapshot(t));
     },
-  };
+    commit: () => {
+      before.pop();
+    },
+    rollback: () => {
+      const snap = before.pop();
+      if (snap !== undefined) t = snap;
+    },
+  });
 
-  return { requests, grants, rules, roleSessions, outbox, audit, backstopRecords, cuts, uow };
+  return {
+    requests: gate.store<RequestStore>(requests),
+    grants: gate.store<GrantStore>(grants, ['warnings']),
+    rules: gate.store<RuleStore>(rules),
+    roleSessions: gate.store<RoleSessionStore>(roleSessions),
+    outbox: gate.store<OutboxStore>(outbox),
+    audit: gate.store<AuditLog>(audit),
+    backstopRecords: gate.store<BackstopStore>(backstopRecords),
+    cuts: gate.store<CutStore>(cuts),
+    uow: { tx: gate.tx },
+  };
 }

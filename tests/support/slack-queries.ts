@@ -85,8 +85,8 @@ export function messageText(message: StoredMessage | undefined): string {
 }
 
 /** The approval message of a request as it stands now (after every `chat.update`), if it was posted. */
-export function cardMessage(h: Harness, requestId: string): StoredMessage | undefined {
-  const ref = h.hallpass.useCases.cardOf(requestId)?.request.message;
+export async function cardMessage(h: Harness, requestId: string): Promise<StoredMessage | undefined> {
+  const ref = (await h.hallpass.useCases.cardOf(requestId))?.request.message;
   return ref === undefined ? undefined : h.slack.message(ref.channel, ref.ts);
 }
 

@@ -126,7 +126,9 @@ export interface SlackStandIn {
    * asynchronous work the app does after acking — never for letting time pass.
    */
   waitFor<T>(
-    predicate: (calls: readonly SlackCall[]) => T | undefined | null | false,
+    predicate: (
+      calls: readonly SlackCall[],
+    ) => T | undefined | null | false | PromiseLike<T | undefined | null | false>,
     timeoutMs?: number,
   ): Promise<T>;
   close(): Promise<void>;
@@ -563,17 +565,24 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
           clearTimeout(timer);
           listeners.delete(check);
         };
-        function check(): void {
-          if (finished) return;
+        /** A predicate that reads the database answers asynchronously: one check at a time. */
+        let checking = false;
+        async function check(): Promise<void> {
+          if (finished || checking) return;
+          checking = true;
           try {
-            const value = predicate(calls);
-            if (value !== undefined && value !== null && value !== false) {
+            const value = await predicate(calls);
+            if (!finished && value !== undefined && value !== null && value !== false) {
               finish();
               resolve(value);
             }
           } catch (e) {
-            finish();
-            reject(e);
+            if (!finished) {
+              finish();
+              reject(e);
+            }
+          } finally {
+            checking = false;
           }
         }
         const interval = setInterval(check, 10);
@@ -583,7 +592,7 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
           reject(new Error(`waitFor: condition not met within ${timeoutMs} ms; calls so far: ${seen}`));
         }, timeoutMs);
         listeners.add(check);
-        check();
+        void check();
       }),
     close: () =>
       new Promise<void>((resolve, reject) => {

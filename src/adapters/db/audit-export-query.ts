@@ -43,7 +43,7 @@ const text = (s: string | null | undefined): string | undefined => s ?? undefine
  */
 export function createSqliteAuditExportSource(db: Db): AuditExportSource {
   return {
-    rows: (window) =>
+    rows: async (window) =>
       withDbErrors('auditExport.rows', () => {
         const inWindow =
           window === undefined
@@ -184,8 +184,8 @@ function recordReading(db: Db, keys: AuditKeyring | undefined) {
   const options: VerifyOptions = {
     keys,
     onEvent: (e) => projection.add(e),
-    atEnd: () => {
-      tables = createSqliteAuditExportSource(db).rows();
+    atEnd: async () => {
+      tables = await createSqliteAuditExportSource(db).rows();
     },
   };
   const record = (report: AuditChainReport): AuditRecord => {

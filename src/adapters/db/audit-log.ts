@@ -5,6 +5,7 @@ import type { AuditLog, RecordedAuditEvent } from '../../app/ports';
 import { DbError, withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { auditEvents } from './schema';
+import type { Sync } from './sync-gate';
 
 type AuditRow = typeof auditEvents.$inferSelect;
 
@@ -701,7 +702,7 @@ export type SqliteAuditLogOptions = {
  * with another writer. `details` is stored as JSON, so Dates inside it come back as ISO strings.
  * Without a key, an append after a keyed event is refused: it would downgrade the chain.
  */
-export function createSqliteAuditLog(db: Db, options: SqliteAuditLogOptions = {}): AuditLog {
+export function createSqliteAuditLog(db: Db, options: SqliteAuditLogOptions = {}): Sync<AuditLog> {
   const { key } = options;
   const lastRow = () =>
     db

@@ -40,14 +40,14 @@ const MISMATCHES_LOGGED = 20;
  * the chain are logged loudly but do not stop hallpass: they are its working state, and the export
  * shows the chain's values.
  */
-export function verifyAuditLogAtStart(args: {
+export async function verifyAuditLogAtStart(args: {
   readonly db: Db;
   readonly audit: Pick<AuditLog, 'append'>;
   readonly keys: AuditKeyring | undefined;
   readonly acceptBroken: number | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
-}): AuditStartup {
+}): Promise<AuditStartup> {
   const { db, keys, acceptBroken, logger } = args;
   const started = performance.now();
   const known = new Set(
@@ -77,7 +77,7 @@ export function verifyAuditLogAtStart(args: {
       );
     }
     const { detectedAtSeq, detectedHash } = record.chain;
-    args.audit.append({
+    await args.audit.append({
       at: args.clock.now(),
       actor: 'hallpass',
       type: BREAK_ACCEPTED_EVENT,

@@ -5,12 +5,13 @@ import type { Db } from './open-db';
 import { backstopValues, toBackstopRecord as toRecord } from './rows';
 import { backstops, grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import type { Sync } from './sync-gate';
 
 /**
  * `BackstopStore` on SQLite: what hallpass last made EventBridge Scheduler hold (`backstops`), and what
  * it should hold, derived from the live holds (`wanted`).
  */
-export function createSqliteBackstopStore(db: Db): BackstopStore {
+export function createSqliteBackstopStore(db: Db): Sync<BackstopStore> {
   return {
     get: (ruleId) =>
       withDbErrors('backstops.get', () => {

@@ -5,12 +5,13 @@ import type { Db } from './open-db';
 import { expandedCutValues, plannedCutValues, toCut } from './rows';
 import { connectionCuts, grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import type { Sync } from './sync-gate';
 
 /** States whose entry is (or may be) in AWS, holding its rule number. */
 const HOLDING: CutState[] = ['adding', 'in_place', 'removing'];
 
 /** `CutStore` on SQLite (see `connection_cuts` in schema.ts). */
-export function createSqliteCutStore(db: Db): CutStore {
+export function createSqliteCutStore(db: Db): Sync<CutStore> {
   return {
     plan: (cut, at) =>
       withDbErrors('cuts.plan', () => {

@@ -1,8 +1,8 @@
 import { and, asc, lte, type SQL, sql } from 'drizzle-orm';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
-import type { DueQuery } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import type { SyncDueQuery } from './sync-gate';
 
 /**
  * A `DueQuery` on one table, built from one predicate (`waiting`: rows this kind of work still has to
@@ -19,7 +19,7 @@ export function sqliteDueQuery<TTable extends SQLiteTable, T>(spec: {
   /** Orders rows due at the same moment (the primary key). */
   readonly tiebreak: SQLiteColumn;
   readonly toItem: (row: TTable['$inferSelect']) => T;
-}): DueQuery<T> {
+}): SyncDueQuery<T> {
   const { db, table, waiting, at } = spec;
   return {
     due: (now) =>

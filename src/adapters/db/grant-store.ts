@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
-import { type GrantStore, type NewGrant, NOTHING_DUE } from '../../app/ports';
+import type { GrantStore, NewGrant } from '../../app/ports';
 import { err, ok } from '../../domain/result';
 import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
@@ -8,6 +8,7 @@ import type { Db } from './open-db';
 import { grantValues, toGrant } from './rows';
 import { grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
 
 /** When a grant is due to be closed (see `grantCloseAt`). */
 const dueAt = grantCloseAt(grants);
@@ -15,7 +16,7 @@ const dueAt = grantCloseAt(grants);
 const longEnough = (warnBeforeMs: number) => longEnoughToWarn(grants, warnBeforeMs);
 
 /** `GrantStore` on SQLite. */
-export function createSqliteGrantStore(db: Db): GrantStore {
+export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
   return {
     insert: (grant: NewGrant) =>
       withDbErrors('grants.insert', () =>
@@ -112,7 +113,7 @@ export function createSqliteGrantStore(db: Db): GrantStore {
 
     warnings: (warnBeforeMs) =>
       warnBeforeMs <= 0
-        ? NOTHING_DUE
+        ? NOTHING_DUE_NOW
         : sqliteDueQuery({
             name: 'grants.warnings',
             db,
@@ -125,7 +126,6 @@ export function createSqliteGrantStore(db: Db): GrantStore {
 
     markWarned: (id, at) =>
       withDbErrors('grants.markWarned', () => {
-        // Compare-and-set: only the call that finds it unwarned warns.
         const result = db
           .update(grants)
           .set({ warnedAt: at.getTime() })

@@ -4,9 +4,10 @@ import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { outboxValues, toOutboxItem as toItem } from './rows';
 import { outbox } from './schema';
+import type { Sync } from './sync-gate';
 
 /** `OutboxStore` on SQLite. */
-export function createSqliteOutboxStore(db: Db): OutboxStore {
+export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
   const waiting = isNull(outbox.doneAt);
   /** The first waiting delivery of each lane: only these may go (the rest wait behind them, in order). */
   const heads = db

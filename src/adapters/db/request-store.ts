@@ -8,12 +8,13 @@ import { reminderAt as reminderAtOf } from './due-times';
 import type { Db } from './open-db';
 import { type RequestRow, requestValues, toAccessRequest, toApproval } from './rows';
 import { approvals, requests } from './schema';
+import type { Sync } from './sync-gate';
 
 /** Half-way through a request's approval time: when its approvers are reminded. */
 const reminderAt = reminderAtOf(requests);
 
 /** `RequestStore` on SQLite. Synchronous: a read-check-write in one call cannot interleave with another handler. */
-export function createSqliteRequestStore(db: Db): RequestStore {
+export function createSqliteRequestStore(db: Db): Sync<RequestStore> {
   const find = (id: string): RequestRow | undefined =>
     db.select().from(requests).where(eq(requests.id, id)).get();
 
@@ -159,7 +160,6 @@ export function createSqliteRequestStore(db: Db): RequestStore {
 
     markReminded: (id, at) =>
       withDbErrors('requests.markReminded', () => {
-        // Compare-and-set: only the call that finds it unreminded reminds.
         const result = db
           .update(requests)
           .set({ remindedAt: at.getTime() })

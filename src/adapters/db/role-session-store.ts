@@ -5,9 +5,10 @@ import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
 import { roleSessionValues, toSession } from './rows';
 import { roleSessions } from './schema';
+import type { Sync } from './sync-gate';
 
 /** `RoleSessionStore` on SQLite. Only identity and timing are stored: never credentials. */
-export function createSqliteRoleSessionStore(db: Db): RoleSessionStore {
+export function createSqliteRoleSessionStore(db: Db): Sync<RoleSessionStore> {
   const attached = and(isNotNull(roleSessions.deniedAt), isNull(roleSessions.denyRemovedAt));
   return {
     record: (grantId, roleArn, session) =>

@@ -5,13 +5,14 @@ import type { Db } from './open-db';
 import { holdValues, toHold } from './rows';
 import { grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
+import type { Sync } from './sync-gate';
 
 /**
  * `RuleStore` on SQLite. A rule is shared by every grant holding it; "live" means the holding grant is
  * opening, active or closing and the hold is not released. Closed and failed grants never keep a rule open,
  * even if their holds were not released (a crash between the state change and the release).
  */
-export function createSqliteRuleStore(db: Db): RuleStore {
+export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
   const liveHold = and(isNull(ruleHolds.releasedAt), inArray(grants.state, [...LIVE_GRANT_STATES]));
 
   return {

@@ -18,7 +18,7 @@ import { createSqliteOutboxStore } from './outbox-store';
 import { createSqliteRequestStore } from './request-store';
 import { createSqliteRoleSessionStore } from './role-session-store';
 import { createSqliteRuleStore } from './rule-store';
-import { createSqliteUnitOfWork } from './unit-of-work';
+import { createSqliteGate } from './unit-of-work';
 
 /** Every store port over one connection, so `uow.tx` spans them all. */
 export type SqliteStores = {
@@ -38,15 +38,16 @@ export function createSqliteStores(
   handle: Pick<DbHandle, 'db' | 'sqlite'>,
   options: SqliteAuditLogOptions = {},
 ): SqliteStores {
+  const gate = createSqliteGate(handle.sqlite);
   return {
-    requests: createSqliteRequestStore(handle.db),
-    grants: createSqliteGrantStore(handle.db),
-    rules: createSqliteRuleStore(handle.db),
-    roleSessions: createSqliteRoleSessionStore(handle.db),
-    outbox: createSqliteOutboxStore(handle.db),
-    audit: createSqliteAuditLog(handle.db, options),
-    backstopRecords: createSqliteBackstopStore(handle.db),
-    cuts: createSqliteCutStore(handle.db),
-    uow: createSqliteUnitOfWork(handle.sqlite),
+    requests: gate.store<RequestStore>(createSqliteRequestStore(handle.db)),
+    grants: gate.store<GrantStore>(createSqliteGrantStore(handle.db), ['warnings']),
+    rules: gate.store<RuleStore>(createSqliteRuleStore(handle.db)),
+    roleSessions: gate.store<RoleSessionStore>(createSqliteRoleSessionStore(handle.db)),
+    outbox: gate.store<OutboxStore>(createSqliteOutboxStore(handle.db)),
+    audit: gate.store<AuditLog>(createSqliteAuditLog(handle.db, options)),
+    backstopRecords: gate.store<BackstopStore>(createSqliteBackstopStore(handle.db)),
+    cuts: gate.store<CutStore>(createSqliteCutStore(handle.db)),
+    uow: { tx: gate.tx },
   };
 }

@@ -67,7 +67,7 @@ export function createHomeRefresher(deps: {
 
   const publishNow = async (userId: string): Promise<void> => {
     const actor = await deps.ctx.useCases.directory.actor(userId);
-    const dashboard = deps.ctx.useCases.dashboard(actor);
+    const dashboard = await deps.ctx.useCases.dashboard(actor);
     await deps.client.views.publish({
       user_id: userId,
       view: homeView({

@@ -14,6 +14,7 @@ export * from './outbox-store';
 export * from './request-store';
 export * from './role-sessions';
 export * from './rule-store';
+export * from './shared-state';
 export * from './system';
 export * from './unit-of-work';
 export * from './shared-state';

@@ -1,6 +1,7 @@
 /**
  * Runs `fn` atomically: every store call `fn` makes (awaited inside it) is in one transaction, committed
- * when `fn` resolves and rolled back when it throws. A `tx` inside another joins it. Store calls made
+ * when `fn` resolves and rolled back when it throws. A `tx` inside another is a savepoint: its throw,
+ * caught by the outer body, undoes only the inner work (run such inner transactions one at a time). Store calls made
  * outside `fn` never see or join its writes before it commits. Never call Slack or AWS inside: a
  * transaction holds locks (SQLite's one writer; PostgreSQL's row locks and the audit chain's append lock).
  */

@@ -83,8 +83,8 @@ describe('the outbox dispatcher', () => {
         }),
       ),
     ]);
-    for (const n of [1, 2, 3]) t.deliver({ kind: 'channel', channel: 'C1', notice: report(n) });
-    t.deliver({ kind: 'channel', channel: 'C2', notice: report(9) });
+    for (const n of [1, 2, 3]) await t.deliver({ kind: 'channel', channel: 'C1', notice: report(n) });
+    await t.deliver({ kind: 'channel', channel: 'C2', notice: report(9) });
 
     expect(await t.run()).toEqual({ sent: 1, retrying: 1, abandoned: 0 });
     expect(t.sent.map((s) => s.to)).toEqual(['C2']);
@@ -100,12 +100,14 @@ describe('the outbox dispatcher', () => {
     const t = setup();
     const down = failWith(new InfraError('unavailable', true, '503', { providerCode: 'slack_http_503' }));
     t.script.set('C1', [down, down]);
-    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
+    await t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
     await t.run();
-    expect(t.stores.outbox.nextAttempt()).toEqual(new Date(t.clock.now().getTime() + FIRST_RETRY_MS));
+    expect(await t.stores.outbox.nextAttempt()).toEqual(new Date(t.clock.now().getTime() + FIRST_RETRY_MS));
     t.clock.advance(FIRST_RETRY_MS);
     await t.run();
-    expect(t.stores.outbox.nextAttempt()).toEqual(new Date(t.clock.now().getTime() + 2 * FIRST_RETRY_MS));
+    expect(await t.stores.outbox.nextAttempt()).toEqual(
+      new Date(t.clock.now().getTime() + 2 * FIRST_RETRY_MS),
+    );
     t.clock.advance(2 * FIRST_RETRY_MS);
     expect((await t.run()).sent).toBe(1);
     t.handle.close();
@@ -116,8 +118,8 @@ describe('the outbox dispatcher', () => {
     t.script.set('C1', [
       failWith(new InfraError('unknown', false, 'gone', { providerCode: 'channel_not_found' })),
     ]);
-    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
-    t.deliver({ kind: 'channel', channel: 'C1', notice: report(2) });
+    await t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
+    await t.deliver({ kind: 'channel', channel: 'C1', notice: report(2) });
     expect(await t.run()).toEqual({ sent: 1, retrying: 0, abandoned: 1 });
     expect(t.logger.lines.some((l) => l.msg === 'gave up a slack delivery')).toBe(true);
     t.handle.close();
@@ -125,7 +127,7 @@ describe('the outbox dispatcher', () => {
 
   it('sends at most a batch per run, so the loop can yield to due work in between', async () => {
     const t = setup();
-    for (let n = 0; n < 25; n++) t.deliver({ kind: 'channel', channel: `C${n}`, notice: report(n) });
+    for (let n = 0; n < 25; n++) await t.deliver({ kind: 'channel', channel: `C${n}`, notice: report(n) });
     expect((await t.once()).sent).toBe(20);
     expect((await t.once()).sent).toBe(5);
     t.handle.close();
@@ -138,21 +140,23 @@ describe('the outbox dispatcher', () => {
       'C1',
       Array.from({ length: 100 }, () => down),
     );
-    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
+    await t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
     await t.run();
     t.clock.advance(GIVE_UP_AFTER_MS);
     expect(await t.run()).toEqual({ sent: 0, retrying: 0, abandoned: 1 });
-    expect(t.stores.outbox.waiting()).toBe(0);
+    expect(await t.stores.outbox.waiting()).toBe(0);
     t.handle.close();
   });
 
   it('delivers the card of a request, its thread notice and its DM in that order', async () => {
     const t = setup();
-    const request = t.stores.requests.insert(buildNewRequest({ resourceId: 'prod-db', requesterId: 'U1' }));
+    const request = await t.stores.requests.insert(
+      buildNewRequest({ resourceId: 'prod-db', requesterId: 'U1' }),
+    );
     const card = { request, resource: buildSgResource(), approvals: [] };
-    t.deliver({ kind: 'card-post', requestId: request.id });
-    t.deliver({ kind: 'thread', requestId: request.id, notice: { type: 'request-timed-out', card } });
-    t.deliver({
+    await t.deliver({ kind: 'card-post', requestId: request.id });
+    await t.deliver({ kind: 'thread', requestId: request.id, notice: { type: 'request-timed-out', card } });
+    await t.deliver({
       kind: 'dm',
       requestId: request.id,
       userId: 'U1',
@@ -160,7 +164,10 @@ describe('the outbox dispatcher', () => {
     });
     await t.run();
     expect(t.sent.map((s) => s.kind)).toEqual(['card-post', 'thread', 'dm']);
-    expect(t.stores.requests.get(request.id)?.message).toEqual({ channel: 'C0123ABCD', ts: '1.000100' });
+    expect((await t.stores.requests.get(request.id))?.message).toEqual({
+      channel: 'C0123ABCD',
+      ts: '1.000100',
+    });
     t.handle.close();
   });
 
@@ -171,9 +178,9 @@ describe('the outbox dispatcher', () => {
       release = resolve;
     });
     t.script.set('C1', [() => slow]);
-    t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
+    await t.deliver({ kind: 'channel', channel: 'C1', notice: report(1) });
     for (const c of ['C2', 'C3', 'C4', 'C5', 'C6'])
-      t.deliver({ kind: 'channel', channel: c, notice: report(2) });
+      await t.deliver({ kind: 'channel', channel: c, notice: report(2) });
     const running = t.once();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(t.sent.map((s) => s.to).sort()).toEqual(['C2', 'C3', 'C4', 'C5', 'C6']);

@@ -69,11 +69,11 @@ describe('a close that overtakes an open still in progress', () => {
       faults: noFaults,
     } satisfies AppDeps;
     const uc = createUseCases(deps);
-    const request = stores.requests.insert(
+    const request = await stores.requests.insert(
       buildNewRequest({ resourceAtRequest: resource, durationMs: 60_000 }),
     );
-    stores.requests.decide(request.id, 'approved', 'U_APP', T0);
-    const grant = stores.grants.insert(
+    await stores.requests.decide(request.id, 'approved', 'U_APP', T0);
+    const grant = await stores.grants.insert(
       buildNewGrant({ id: 'grt_x', requestId: request.id, expiresAt: new Date(T0.getTime() + 60_000) }),
     );
 
@@ -88,8 +88,8 @@ describe('a close that overtakes an open still in progress', () => {
 
     expect(calls).toEqual(['authorize 443', 'revoke sgr-1']);
     expect(open.size).toBe(0);
-    expect(stores.grants.get(grant.id)).toMatchObject({ state: 'closed', endReason: 'expired' });
-    expect(stores.rules.holdsOf(grant.id)).toEqual([]);
+    expect(await stores.grants.get(grant.id)).toMatchObject({ state: 'closed', endReason: 'expired' });
+    expect(await stores.rules.holdsOf(grant.id)).toEqual([]);
     handle.close();
   });
 });

@@ -20,15 +20,15 @@ function overwrite(h: DbHandle, seq: number, row: RawRow): void {
     .run({ ...row, target: seq });
 }
 
-function appendSix(stores: SqliteStores): void {
-  stores.audit.append({
+async function appendSix(stores: SqliteStores): Promise<void> {
+  await stores.audit.append({
     at: at(0),
     actor: 'U_REQ',
     type: 'request.submitted',
     requestId: 'req_1',
     details: { resourceId: 'prod-db', durationMs: 1_800_000, source: '203.0.113.7/32', reason: 'why, "me"' },
   });
-  stores.audit.append({
+  await stores.audit.append({
     at: at(1),
     actor: 'U_APP',
     type: 'request.approved',
@@ -36,22 +36,22 @@ function appendSix(stores: SqliteStores): void {
     grantId: 'grt_1',
     details: { approvers: ['U_APP'], nested: { z: 1, a: [{ y: 2, b: 3 }] } },
   });
-  stores.audit.append({
+  await stores.audit.append({
     at: at(2),
     actor: 'hallpass',
     type: 'grant.opened',
     requestId: 'req_1',
     grantId: 'grt_1',
   });
-  stores.audit.append({ at: at(3), actor: 'U_OTHER', type: 'request.submitted', requestId: 'req_2' });
-  stores.audit.append({
+  await stores.audit.append({ at: at(3), actor: 'U_OTHER', type: 'request.submitted', requestId: 'req_2' });
+  await stores.audit.append({
     at: at(4),
     actor: 'hallpass',
     type: 'grant.closing',
     requestId: 'req_1',
     grantId: 'grt_1',
   });
-  stores.audit.append({
+  await stores.audit.append({
     at: at(5),
     actor: 'hallpass',
     type: 'grant.closed',
@@ -86,8 +86,8 @@ describe('audit hash chain', () => {
     });
   });
 
-  it('seals each event with sha256(prev_hash + "\\n" + canonical JSON of its content), linked from 64 zeros', () => {
-    appendSix(stores);
+  it('seals each event with sha256(prev_hash + "\\n" + canonical JSON of its content), linked from 64 zeros', async () => {
+    await appendSix(stores);
     const rows = rawRows(handle);
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     let prev = GENESIS_HASH;
@@ -125,8 +125,8 @@ describe('audit hash chain', () => {
     ).toBe(rows[0]?.hash);
   });
 
-  it('verifies an intact log and reports its head', () => {
-    appendSix(stores);
+  it('verifies an intact log and reports its head', async () => {
+    await appendSix(stores);
     expect(verifyAuditChain(handle.db)).toEqual({
       ok: true,
       events: 6,
@@ -139,28 +139,28 @@ describe('audit hash chain', () => {
     });
   });
 
-  it('keeps the chain intact across appends inside a transaction that rolls back', () => {
-    appendSix(stores);
-    expect(() =>
-      stores.uow.tx(() => {
-        stores.audit.append({ at: at(6), actor: 'U_X', type: 'request.submitted' });
+  it('keeps the chain intact across appends inside a transaction that rolls back', async () => {
+    await appendSix(stores);
+    await expect(
+      stores.uow.tx(async () => {
+        await stores.audit.append({ at: at(6), actor: 'U_X', type: 'request.submitted' });
         throw new Error('rolled back');
       }),
-    ).toThrow('rolled back');
-    stores.uow.tx(() => stores.audit.append({ at: at(7), actor: 'U_Y', type: 'request.submitted' }));
+    ).rejects.toThrow('rolled back');
+    await stores.uow.tx(() => stores.audit.append({ at: at(7), actor: 'U_Y', type: 'request.submitted' }));
     expect(rawRows(handle).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: true, events: 7 });
   });
 
-  it('names an edited event', () => {
-    appendSix(stores);
+  it('names an edited event', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite.prepare("UPDATE audit_events SET actor = 'U_SOMEONE_ELSE' WHERE seq = 3").run();
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: 3, reason: 'edited' });
   });
 
-  it('names an event whose details were edited, even into something that is not JSON', () => {
-    appendSix(stores);
+  it('names an event whose details were edited, even into something that is not JSON', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite
       .prepare(`UPDATE audit_events SET details = '{"reason": "nothing to see"' WHERE seq = 1`)
@@ -168,8 +168,8 @@ describe('audit hash chain', () => {
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: 1, reason: 'edited' });
   });
 
-  it('names an event that was edited and resealed with a freshly computed hash', () => {
-    appendSix(stores);
+  it('names an event that was edited and resealed with a freshly computed hash', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     const row = { ...rawRow(handle, 4), actor: 'U_FORGED' };
     const hash = eventHash(row.prev_hash ?? '', {
@@ -185,8 +185,8 @@ describe('audit hash chain', () => {
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: 4, reason: 'edited' });
   });
 
-  it('names a forged first event that links to something other than the genesis hash', () => {
-    appendSix(stores);
+  it('names a forged first event that links to something other than the genesis hash', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     const first = { ...rawRow(handle, 1), prev_hash: 'a'.repeat(64) };
     const hash = eventHash(first.prev_hash, {
@@ -202,22 +202,22 @@ describe('audit hash chain', () => {
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: 1, reason: 'edited' });
   });
 
-  it('names an event whose seal was removed', () => {
-    appendSix(stores);
+  it('names an event whose seal was removed', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite.prepare('UPDATE audit_events SET hash = NULL, prev_hash = NULL WHERE seq = 5').run();
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: 5, reason: 'edited' });
   });
 
-  it.each([1, 3, 5])('names a deleted event (event %i)', (seq) => {
-    appendSix(stores);
+  it.each([1, 3, 5])('names a deleted event (event %i)', async (seq) => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite.prepare('DELETE FROM audit_events WHERE seq = ?').run(seq);
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: seq, reason: 'deleted' });
   });
 
-  it('names a deletion hidden by renumbering the later events', () => {
-    appendSix(stores);
+  it('names a deletion hidden by renumbering the later events', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite.prepare('DELETE FROM audit_events WHERE seq = 3').run();
     for (const seq of [4, 5, 6]) {
@@ -226,14 +226,14 @@ describe('audit hash chain', () => {
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: 3, reason: 'deleted' });
   });
 
-  it('catches events cut off the end as soon as hallpass appends the next one', () => {
-    appendSix(stores);
+  it('catches events cut off the end as soon as hallpass appends the next one', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite.prepare('DELETE FROM audit_events WHERE seq >= 5').run();
     // A shorter chain is still a chain: the cut alone is invisible (hence the head to record elsewhere) …
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: true, events: 4 });
     // … but the sequence counter does not rewind, so the next event leaves a gap.
-    stores.audit.append({ at: at(9), actor: 'hallpass', type: 'grant.closed' });
+    await stores.audit.append({ at: at(9), actor: 'hallpass', type: 'grant.closed' });
     expect(rawRows(handle).map((r) => r.seq)).toEqual([1, 2, 3, 4, 7]);
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: 5, reason: 'deleted' });
   });
@@ -241,8 +241,8 @@ describe('audit hash chain', () => {
   it.each([
     [2, 5],
     [3, 4],
-  ])('names swapped events as reordered (events %i and %i)', (a, b) => {
-    appendSix(stores);
+  ])('names swapped events as reordered (events %i and %i)', async (a, b) => {
+    await appendSix(stores);
     dropGuards(handle);
     const rowA = rawRow(handle, a);
     const rowB = rawRow(handle, b);
@@ -251,8 +251,8 @@ describe('audit hash chain', () => {
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: false, firstBrokenSeq: a, reason: 'reordered' });
   });
 
-  it('refuses, in the database itself, an event without a seal or linked to the wrong predecessor', () => {
-    appendSix(stores);
+  it('refuses, in the database itself, an event without a seal or linked to the wrong predecessor', async () => {
+    await appendSix(stores);
     const insert = handle.sqlite.prepare(
       "INSERT INTO audit_events (at, actor, type, prev_hash, hash) VALUES (0, 'U_X', 'forged', ?, ?)",
     );
@@ -299,13 +299,18 @@ describe('audit hash chain over a database from before the chain existed', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reports the unsealed legacy events and chains the new ones through them', () => {
+  it('reports the unsealed legacy events and chains the new ones through them', async () => {
     const h = openDatabase(file);
     try {
       const stores = createSqliteStores(h);
       expect(verifyAuditChain(h.db)).toMatchObject({ ok: true, events: 3, legacy: 3 });
-      stores.audit.append({ at: at(3), actor: 'hallpass', type: 'grant.closed', requestId: 'req_old' });
-      stores.audit.append({ at: at(4), actor: 'U_NEW', type: 'request.submitted', requestId: 'req_new' });
+      await stores.audit.append({ at: at(3), actor: 'hallpass', type: 'grant.closed', requestId: 'req_old' });
+      await stores.audit.append({
+        at: at(4),
+        actor: 'U_NEW',
+        type: 'request.submitted',
+        requestId: 'req_new',
+      });
       const rows = rawRows(h);
       expect(rows.map((r) => r.hash === null)).toEqual([true, true, true, false, false]);
       expect(verifyAuditChain(h.db)).toMatchObject({
@@ -315,7 +320,7 @@ describe('audit hash chain over a database from before the chain existed', () =>
         unkeyed: 5,
         head: rows[4]?.hash,
       });
-      expect(stores.audit.list().map((e) => e.type)).toEqual([
+      expect((await stores.audit.list()).map((e) => e.type)).toEqual([
         'request.submitted',
         'request.approved',
         'grant.opened',
@@ -327,10 +332,10 @@ describe('audit hash chain over a database from before the chain existed', () =>
     }
   });
 
-  it('detects a change to a legacy event made after the first sealed event', () => {
+  it('detects a change to a legacy event made after the first sealed event', async () => {
     const h = openDatabase(file);
     try {
-      createSqliteStores(h).audit.append({ at: at(3), actor: 'hallpass', type: 'grant.closed' });
+      await createSqliteStores(h).audit.append({ at: at(3), actor: 'hallpass', type: 'grant.closed' });
       dropGuards(h);
       h.sqlite.prepare("UPDATE audit_events SET actor = 'U_FORGED' WHERE seq = 2").run();
       expect(verifyAuditChain(h.db)).toMatchObject({ ok: false, firstBrokenSeq: 1, reason: 'edited' });

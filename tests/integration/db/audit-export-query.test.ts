@@ -14,10 +14,10 @@ const ROLE_ARN = 'arn:aws:iam::123456789012:role/ProdReadOnly';
 describe('SQLite audit export query', () => {
   let handle: DbHandle;
   let stores: SqliteStores;
-  const rows = (since = at(-60 * MIN), until = at(60 * MIN)): AuditExportRow[] =>
+  const rows = (since = at(-60 * MIN), until = at(60 * MIN)): Promise<AuditExportRow[]> =>
     createSqliteAuditExportSource(handle.db).rows({ since, until });
-  const only = (requestId: string): AuditExportRow | undefined =>
-    rows().find((r) => r.requestId === requestId);
+  const only = async (requestId: string): Promise<AuditExportRow | undefined> =>
+    (await rows()).find((r) => r.requestId === requestId);
 
   beforeEach(() => {
     handle = openDatabase(':memory:');
@@ -29,29 +29,29 @@ describe('SQLite audit export query', () => {
   });
 
   /** A security-group request approved by two people, opened, and closed at expiry. */
-  function closedGroupGrant(): { requestId: string; grantId: string } {
-    const request = stores.requests.insert(buildNewRequest({ id: 'req_sg', createdAt: at(0) }));
-    stores.requests.addApproval(request.id, 'U_APP1', at(1 * MIN));
-    stores.requests.addApproval(request.id, 'U_APP2', at(2 * MIN));
-    stores.requests.decide(request.id, 'approved', 'U_APP2', at(2 * MIN));
-    const grant = stores.grants.insert(
+  async function closedGroupGrant(): Promise<{ requestId: string; grantId: string }> {
+    const request = await stores.requests.insert(buildNewRequest({ id: 'req_sg', createdAt: at(0) }));
+    await stores.requests.addApproval(request.id, 'U_APP1', at(1 * MIN));
+    await stores.requests.addApproval(request.id, 'U_APP2', at(2 * MIN));
+    await stores.requests.decide(request.id, 'approved', 'U_APP2', at(2 * MIN));
+    const grant = await stores.grants.insert(
       buildNewGrant({ id: 'grt_sg', requestId: request.id, startsAt: at(2 * MIN), expiresAt: at(32 * MIN) }),
     );
-    stores.grants.move(grant.id, ['opening'], 'active');
-    stores.audit.append({
+    await stores.grants.move(grant.id, ['opening'], 'active');
+    await stores.audit.append({
       at: at(2 * MIN + 1234),
       actor: 'hallpass',
       type: 'grant.opened',
       grantId: grant.id,
     });
-    stores.grants.move(grant.id, ['active'], 'closing', { endReason: 'expired', endedBy: 'hallpass' });
-    stores.grants.move(grant.id, ['closing'], 'closed', { endedAt: at(32 * MIN + 950) });
+    await stores.grants.move(grant.id, ['active'], 'closing', { endReason: 'expired', endedBy: 'hallpass' });
+    await stores.grants.move(grant.id, ['closing'], 'closed', { endedAt: at(32 * MIN + 950) });
     return { requestId: request.id, grantId: grant.id };
   }
 
-  it('reports a closed security-group grant field by field, approvers in the order they voted', () => {
-    closedGroupGrant();
-    expect(only('req_sg')).toEqual({
+  it('reports a closed security-group grant field by field, approvers in the order they voted', async () => {
+    await closedGroupGrant();
+    expect(await only('req_sg')).toEqual({
       requestId: 'req_sg',
       requestKind: 'access',
       extendsGrantId: undefined,
@@ -81,13 +81,13 @@ describe('SQLite audit export query', () => {
     });
   });
 
-  it('takes a role grant’s kind and role from its session', () => {
-    const request = stores.requests.insert(
+  it('takes a role grant’s kind and role from its session', async () => {
+    const request = await stores.requests.insert(
       buildNewRequest({ id: 'req_role', resourceId: 'prod-readonly', source: undefined, createdAt: at(0) }),
     );
-    stores.requests.addApproval(request.id, 'U_APP1', at(MIN));
-    stores.requests.decide(request.id, 'approved', 'U_APP1', at(MIN));
-    const grant = stores.grants.insert(
+    await stores.requests.addApproval(request.id, 'U_APP1', at(MIN));
+    await stores.requests.decide(request.id, 'approved', 'U_APP1', at(MIN));
+    const grant = await stores.grants.insert(
       buildNewGrant({
         id: 'grt_role',
         requestId: request.id,
@@ -95,13 +95,13 @@ describe('SQLite audit export query', () => {
         startsAt: at(MIN),
       }),
     );
-    stores.roleSessions.record(grant.id, ROLE_ARN, {
+    await stores.roleSessions.record(grant.id, ROLE_ARN, {
       sessionName: grant.id,
       assumedRoleId: `AROAEXAMPLE:${grant.id}`,
       expiresAt: at(31 * MIN),
     });
-    stores.grants.move(grant.id, ['opening'], 'active');
-    expect(only('req_role')).toMatchObject({
+    await stores.grants.move(grant.id, ['opening'], 'active');
+    expect(await only('req_role')).toMatchObject({
       resourceKind: 'aws-role',
       roleArn: ROLE_ARN,
       address: undefined,
@@ -110,12 +110,12 @@ describe('SQLite audit export query', () => {
     });
   });
 
-  it('leaves the kind of a role request that never opened blank rather than guess', () => {
-    const request = stores.requests.insert(
+  it('leaves the kind of a role request that never opened blank rather than guess', async () => {
+    const request = await stores.requests.insert(
       buildNewRequest({ id: 'req_denied', resourceId: 'prod-readonly', source: undefined, createdAt: at(0) }),
     );
-    stores.requests.decide(request.id, 'denied', 'U_APP1', at(MIN), 'not today');
-    expect(only('req_denied')).toMatchObject({
+    await stores.requests.decide(request.id, 'denied', 'U_APP1', at(MIN), 'not today');
+    expect(await only('req_denied')).toMatchObject({
       resourceKind: undefined,
       roleArn: undefined,
       grantId: undefined,
@@ -128,21 +128,21 @@ describe('SQLite audit export query', () => {
     });
   });
 
-  it('reports an auto-approval as decided by hallpass with no approvers', () => {
-    const request = stores.requests.insert(buildNewRequest({ id: 'req_auto', createdAt: at(0) }));
-    stores.requests.decide(request.id, 'approved', 'hallpass', at(0), 'auto-approved by policy');
-    stores.grants.insert(buildNewGrant({ requestId: request.id, startsAt: at(0) }));
-    expect(only('req_auto')).toMatchObject({ approvers: [], decidedBy: 'hallpass', approvedAt: at(0) });
+  it('reports an auto-approval as decided by hallpass with no approvers', async () => {
+    const request = await stores.requests.insert(buildNewRequest({ id: 'req_auto', createdAt: at(0) }));
+    await stores.requests.decide(request.id, 'approved', 'hallpass', at(0), 'auto-approved by policy');
+    await stores.grants.insert(buildNewGrant({ requestId: request.id, startsAt: at(0) }));
+    expect(await only('req_auto')).toMatchObject({ approvers: [], decidedBy: 'hallpass', approvedAt: at(0) });
   });
 
-  it('keeps the approval time of a request that failed after approval', () => {
-    const request = stores.requests.insert(buildNewRequest({ id: 'req_failed', createdAt: at(0) }));
-    stores.requests.addApproval(request.id, 'U_APP1', at(MIN));
-    stores.requests.decide(request.id, 'approved', 'U_APP1', at(MIN));
-    const grant = stores.grants.insert(buildNewGrant({ requestId: request.id, startsAt: at(MIN) }));
-    stores.requests.markFailed(request.id, 'the security group does not exist', at(2 * MIN));
-    stores.grants.move(grant.id, ['opening'], 'failed', { endedAt: at(2 * MIN), endReason: 'failed' });
-    expect(only('req_failed')).toMatchObject({
+  it('keeps the approval time of a request that failed after approval', async () => {
+    const request = await stores.requests.insert(buildNewRequest({ id: 'req_failed', createdAt: at(0) }));
+    await stores.requests.addApproval(request.id, 'U_APP1', at(MIN));
+    await stores.requests.decide(request.id, 'approved', 'U_APP1', at(MIN));
+    const grant = await stores.grants.insert(buildNewGrant({ requestId: request.id, startsAt: at(MIN) }));
+    await stores.requests.markFailed(request.id, 'the security group does not exist', at(2 * MIN));
+    await stores.grants.move(grant.id, ['opening'], 'failed', { endedAt: at(2 * MIN), endReason: 'failed' });
+    expect(await only('req_failed')).toMatchObject({
       state: 'failed',
       approvedAt: at(MIN),
       grantState: 'failed',
@@ -151,26 +151,30 @@ describe('SQLite audit export query', () => {
     });
   });
 
-  it('reports break-glass as never approved, and its review once given', () => {
-    const request = stores.requests.insert(
+  it('reports break-glass as never approved, and its review once given', async () => {
+    const request = await stores.requests.insert(
       buildNewRequest({ id: 'req_bg', createdAt: at(0), breakGlass: true, reason: 'prod is down, paging' }),
     );
-    stores.requests.decide(request.id, 'approved', 'hallpass', at(0), 'break-glass');
-    const grant = stores.grants.insert(
+    await stores.requests.decide(request.id, 'approved', 'hallpass', at(0), 'break-glass');
+    const grant = await stores.grants.insert(
       buildNewGrant({ requestId: request.id, startsAt: at(0), breakGlass: true }),
     );
-    expect(only('req_bg')).toMatchObject({ breakGlass: true, approvedAt: undefined, reviewedAt: undefined });
-    stores.grants.markReviewed(grant.id, 'U_APP1', at(40 * MIN));
-    expect(only('req_bg')).toMatchObject({
+    expect(await only('req_bg')).toMatchObject({
+      breakGlass: true,
+      approvedAt: undefined,
+      reviewedAt: undefined,
+    });
+    await stores.grants.markReviewed(grant.id, 'U_APP1', at(40 * MIN));
+    expect(await only('req_bg')).toMatchObject({
       breakGlass: true,
       reviewedBy: 'U_APP1',
       reviewedAt: at(40 * MIN),
     });
   });
 
-  it('reports an extension as its own row pointing at the grant it extends', () => {
-    const { grantId } = closedGroupGrant();
-    const request = stores.requests.insert(
+  it('reports an extension as its own row pointing at the grant it extends', async () => {
+    const { grantId } = await closedGroupGrant();
+    const request = await stores.requests.insert(
       buildNewRequest({
         id: 'req_ext',
         createdAt: at(10 * MIN),
@@ -181,9 +185,9 @@ describe('SQLite audit export query', () => {
         reason: 'extension of grt_sg',
       }),
     );
-    stores.requests.addApproval(request.id, 'U_APP1', at(11 * MIN));
-    stores.requests.decide(request.id, 'approved', 'U_APP1', at(11 * MIN));
-    expect(only('req_ext')).toMatchObject({
+    await stores.requests.addApproval(request.id, 'U_APP1', at(11 * MIN));
+    await stores.requests.decide(request.id, 'approved', 'U_APP1', at(11 * MIN));
+    expect(await only('req_ext')).toMatchObject({
       requestKind: 'extension',
       extendsGrantId: grantId,
       grantId: undefined,
@@ -195,7 +199,7 @@ describe('SQLite audit export query', () => {
     });
   });
 
-  it('exports requests created in [since, until), oldest first', () => {
+  it('exports requests created in [since, until), oldest first', async () => {
     for (const [id, offset] of [
       ['req_c', 2 * MIN],
       ['req_before', -1],
@@ -203,9 +207,9 @@ describe('SQLite audit export query', () => {
       ['req_until', 10 * MIN],
       ['req_b', MIN],
     ] as const) {
-      stores.requests.insert(buildNewRequest({ id, createdAt: at(offset) }));
+      await stores.requests.insert(buildNewRequest({ id, createdAt: at(offset) }));
     }
-    expect(rows(at(0), at(10 * MIN)).map((r) => r.requestId)).toEqual(['req_a', 'req_b', 'req_c']);
+    expect((await rows(at(0), at(10 * MIN))).map((r) => r.requestId)).toEqual(['req_a', 'req_b', 'req_c']);
   });
 });
 
@@ -250,15 +254,15 @@ describe('opening a database read-only for the audit CLI', () => {
     );
   });
 
-  it('reads a migrated database and refuses to write to it', () => {
+  it('reads a migrated database and refuses to write to it', async () => {
     const file = path.join(dir, 'hallpass.db');
     openDatabase(file).close();
     const h = openDatabaseReadOnly(file);
     try {
-      expect(createSqliteAuditExportSource(h.db).rows({ since: at(0), until: at(1) })).toEqual([]);
-      expect(() =>
+      expect(await createSqliteAuditExportSource(h.db).rows({ since: at(0), until: at(1) })).toEqual([]);
+      await expect(
         createSqliteStores(h).audit.append({ at: T0, actor: 'U_X', type: 'request.submitted' }),
-      ).toThrow(/readonly|read-only/i);
+      ).rejects.toThrow(/readonly|read-only/i);
     } finally {
       h.close();
     }

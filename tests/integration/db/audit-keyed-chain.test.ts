@@ -21,8 +21,8 @@ const at = (offsetMs: number): Date => new Date(T0.getTime() + offsetMs);
 const K1: AuditKey = { id: 'k1', secret: randomBytes(32) };
 const K2: AuditKey = { id: 'k2', secret: randomBytes(32) };
 
-function appendSix(stores: SqliteStores): void {
-  stores.audit.append({
+async function appendSix(stores: SqliteStores): Promise<void> {
+  await stores.audit.append({
     at: at(0),
     actor: 'U_REQ',
     type: 'request.submitted',
@@ -34,8 +34,13 @@ function appendSix(stores: SqliteStores): void {
       reason: 'real reason',
     },
   });
-  stores.audit.append({ at: at(1), actor: 'U_APP', type: 'request.approval_recorded', requestId: 'req_1' });
-  stores.audit.append({
+  await stores.audit.append({
+    at: at(1),
+    actor: 'U_APP',
+    type: 'request.approval_recorded',
+    requestId: 'req_1',
+  });
+  await stores.audit.append({
     at: at(2),
     actor: 'U_APP',
     type: 'request.approved',
@@ -43,14 +48,14 @@ function appendSix(stores: SqliteStores): void {
     grantId: 'grt_1',
     details: { approvers: ['U_APP'], expiresAt: at(1_800_002).toISOString() },
   });
-  stores.audit.append({
+  await stores.audit.append({
     at: at(3),
     actor: 'hallpass',
     type: 'grant.opened',
     requestId: 'req_1',
     grantId: 'grt_1',
   });
-  stores.audit.append({
+  await stores.audit.append({
     at: at(4),
     actor: 'hallpass',
     type: 'grant.closing',
@@ -58,7 +63,7 @@ function appendSix(stores: SqliteStores): void {
     grantId: 'grt_1',
     details: { reason: 'expired' },
   });
-  stores.audit.append({
+  await stores.audit.append({
     at: at(5),
     actor: 'hallpass',
     type: 'grant.closed',
@@ -82,8 +87,8 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
     handle.close();
   });
 
-  it('seals each event with an HMAC over its stored bytes and key id, and records the key id, never the key', () => {
-    appendSix(stores);
+  it('seals each event with an HMAC over its stored bytes and key id, and records the key id, never the key', async () => {
+    await appendSix(stores);
     const rows = rawRows(handle);
     let prev = GENESIS_HASH;
     for (const r of rows) {
@@ -101,8 +106,8 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
     expect(stored).not.toContain(Buffer.from(K1.secret).toString('hex'));
   });
 
-  it('verifies an intact keyed log with the key and reports the key ids', () => {
-    appendSix(stores);
+  it('verifies an intact keyed log with the key and reports the key ids', async () => {
+    await appendSix(stores);
     expect(verifyAuditChain(handle.db, { keys })).toEqual({
       ok: true,
       events: 6,
@@ -116,15 +121,15 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
   });
 
   it('walks the same way a page at a time for the running bot', async () => {
-    appendSix(stores);
+    await appendSix(stores);
     expect(await verifyAuditChainAsync(handle.db, { keys })).toEqual(verifyAuditChain(handle.db, { keys }));
     dropGuards(handle);
     handle.sqlite.prepare("UPDATE audit_events SET actor = 'U_X' WHERE seq = 2").run();
     expect(await verifyAuditChainAsync(handle.db, { keys })).toEqual(verifyAuditChain(handle.db, { keys }));
   });
 
-  it('cannot be verified with another key', () => {
-    appendSix(stores);
+  it('cannot be verified with another key', async () => {
+    await appendSix(stores);
     expect(
       verifyAuditChain(handle.db, { keys: { current: { id: 'k1', secret: randomBytes(32) } } }),
     ).toMatchObject({
@@ -140,19 +145,19 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
     });
   });
 
-  it('refuses to append an unkeyed event after keyed ones', () => {
-    appendSix(stores);
+  it('refuses to append an unkeyed event after keyed ones', async () => {
+    await appendSix(stores);
     const unkeyed = createSqliteStores(handle);
-    expect(() => unkeyed.audit.append({ at: at(9), actor: 'hallpass', type: 'audit.searched' })).toThrow(
-      /sealed with key "k1".*HALLPASS_AUDIT_KEY/,
-    );
+    await expect(
+      unkeyed.audit.append({ at: at(9), actor: 'hallpass', type: 'audit.searched' }),
+    ).rejects.toThrow(/sealed with key "k1".*HALLPASS_AUDIT_KEY/);
   });
 
   describe('tampering, each caught given the key or a published head', () => {
     let head: { count: number; hash: string };
-    beforeEach(() => {
-      appendSix(stores);
-      head = stores.audit.head();
+    beforeEach(async () => {
+      await appendSix(stores);
+      head = await stores.audit.head();
       dropGuards(handle);
     });
 
@@ -175,13 +180,13 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
       });
     });
 
-    it('truncate: the tail cut, the counter reset, and hallpass appending again', () => {
+    it('truncate: the tail cut, the counter reset, and hallpass appending again', async () => {
       handle.sqlite.prepare('DELETE FROM audit_events WHERE seq >= 5').run();
       handle.sqlite.prepare("UPDATE sqlite_sequence SET seq = 4 WHERE name = 'audit_events'").run();
       // The shorter log alone fails the published head …
       expect(checkHead(handle.db, head)).toMatchObject({ ok: false, reason: 'shorter' });
-      stores.audit.append({ at: at(9), actor: 'hallpass', type: 'grant.closed', grantId: 'grt_1' });
-      stores.audit.append({ at: at(10), actor: 'hallpass', type: 'audit.exported' });
+      await stores.audit.append({ at: at(9), actor: 'hallpass', type: 'grant.closed', grantId: 'grt_1' });
+      await stores.audit.append({ at: at(10), actor: 'hallpass', type: 'audit.exported' });
       // … and once refilled with valid seals (hallpass holds the key), only the head can tell.
       expect(verifyAuditChain(handle.db, { keys })).toMatchObject({ ok: true, events: 6 });
       expect(checkHead(handle.db, head)).toMatchObject({
@@ -265,10 +270,10 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
     });
   });
 
-  it('keeps verifying across a key rotation with the old key kept for verification', () => {
-    appendSix(stores);
+  it('keeps verifying across a key rotation with the old key kept for verification', async () => {
+    await appendSix(stores);
     const rotated = createSqliteStores(handle, { key: K2 });
-    rotated.audit.append({ at: at(10), actor: 'U_REQ', type: 'request.submitted', requestId: 'req_2' });
+    await rotated.audit.append({ at: at(10), actor: 'U_REQ', type: 'request.submitted', requestId: 'req_2' });
     const rows = rawRows(handle);
     expect(rows.map((r) => r.key_id)).toEqual(['k1', 'k1', 'k1', 'k1', 'k1', 'k1', 'k2']);
     // The first event under the new key links to the last under the old one.
@@ -286,13 +291,13 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
     });
   });
 
-  it('accepts exactly the break on record, and no other', () => {
-    appendSix(stores);
+  it('accepts exactly the break on record, and no other', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite.prepare("UPDATE audit_events SET actor = 'U_MALLORY' WHERE seq = 3").run();
     const broken = verifyAuditChain(handle.db, { keys });
     if (broken.ok) throw new Error('expected a break');
-    stores.audit.append({
+    await stores.audit.append({
       at: at(20),
       actor: 'hallpass',
       type: BREAK_ACCEPTED_EVENT,
@@ -322,8 +327,8 @@ describe('keyed audit chain (HMAC-SHA-256 under HALLPASS_AUDIT_KEY)', () => {
     expect(verifyAuditChain(handle.db, { keys })).toMatchObject({ ok: false, firstBrokenSeq: 3 });
   });
 
-  it('an acceptance forged without the key is itself a break', () => {
-    appendSix(stores);
+  it('an acceptance forged without the key is itself a break', async () => {
+    await appendSix(stores);
     dropGuards(handle);
     handle.sqlite.prepare("UPDATE audit_events SET actor = 'U_MALLORY' WHERE seq = 3").run();
     const broken = verifyAuditChain(handle.db, { keys });
@@ -362,19 +367,19 @@ describe('an unkeyed log that gets a key', () => {
   let handle: DbHandle;
   afterEach(() => handle.close());
 
-  it('chains the first keyed event to the SHA-256 events before it, which then cannot be rewritten either', () => {
+  it('chains the first keyed event to the SHA-256 events before it, which then cannot be rewritten either', async () => {
     handle = openDatabase(':memory:');
     const before = createSqliteStores(handle);
-    before.audit.append({
+    await before.audit.append({
       at: at(0),
       actor: 'U_REQ',
       type: 'request.submitted',
       requestId: 'req_1',
       details: { reason: 'a' },
     });
-    before.audit.append({ at: at(1), actor: 'U_APP', type: 'request.denied', requestId: 'req_1' });
+    await before.audit.append({ at: at(1), actor: 'U_APP', type: 'request.denied', requestId: 'req_1' });
     const after = createSqliteStores(handle, { key: K1 });
-    after.audit.append({ at: at(2), actor: 'U_REQ', type: 'request.submitted', requestId: 'req_2' });
+    await after.audit.append({ at: at(2), actor: 'U_REQ', type: 'request.submitted', requestId: 'req_2' });
     const rows = rawRows(handle);
     expect(rows.map((r) => r.key_id)).toEqual([null, null, 'k1']);
     expect(rows[2]?.prev_hash).toBe(rows[1]?.hash);
@@ -400,10 +405,10 @@ describe('an unkeyed log that gets a key', () => {
     });
   });
 
-  it('an unkeyed event with a duplicate key was accepted before; now it is named', () => {
+  it('an unkeyed event with a duplicate key was accepted before; now it is named', async () => {
     handle = openDatabase(':memory:');
     const stores = createSqliteStores(handle);
-    stores.audit.append({
+    await stores.audit.append({
       at: at(0),
       actor: 'U_REQ',
       type: 'request.submitted',
@@ -429,14 +434,14 @@ describe('published heads', () => {
     expect(parseHead(`x:${hash}`)).toBeUndefined();
   });
 
-  it('holds for an untouched log, and names a missing event', () => {
+  it('holds for an untouched log, and names a missing event', async () => {
     const handle = openDatabase(':memory:');
     try {
       const stores = createSqliteStores(handle, { key: K1 });
-      appendSix(stores);
-      const head = stores.audit.head();
+      await appendSix(stores);
+      const head = await stores.audit.head();
       expect(head).toEqual({ count: 6, hash: rawRow(handle, 6).hash, keyId: 'k1' });
-      stores.audit.append({ at: at(9), actor: 'hallpass', type: 'audit.head_published' });
+      await stores.audit.append({ at: at(9), actor: 'hallpass', type: 'audit.head_published' });
       expect(checkHead(handle.db, head)).toEqual({ ok: true });
       expect(checkHead(handle.db, { count: 9, hash: head.hash })).toMatchObject({
         ok: false,
@@ -455,11 +460,11 @@ describe('the running bot reading the record while it works', () => {
     try {
       const stores = createSqliteStores(handle, { key: K1 });
       // As submit-request writes it: the row and its event in one transaction.
-      const submit = (): void => {
+      const submit = async (): Promise<void> => {
         const r = buildNewRequest();
-        stores.uow.tx(() => {
-          stores.requests.insert(r);
-          stores.audit.append({
+        await stores.uow.tx(async () => {
+          await stores.requests.insert(r);
+          await stores.audit.append({
             at: r.createdAt,
             actor: r.requesterId,
             type: 'request.submitted',
@@ -474,10 +479,10 @@ describe('the running bot reading the record while it works', () => {
           });
         });
       };
-      submit();
+      await submit();
       const reading = createSqliteAuditRecordSource(handle.db, { current: K1 }).read();
       // The walk has read its first page and yielded to the event loop: the bot goes on working.
-      submit();
+      await submit();
       const record = await reading;
       expect(record.mismatches).toEqual([]);
       expect(record.rows).toHaveLength(2);

@@ -20,7 +20,7 @@ describe('SQLite audit log', () => {
     handle.close();
   });
 
-  it('returns events in append order with their details, to the millisecond', () => {
+  it('returns events in append order with their details, to the millisecond', async () => {
     const events: AuditEvent[] = [
       {
         at: at(2),
@@ -34,46 +34,48 @@ describe('SQLite audit log', () => {
       { at: at(3), actor: 'U_OTHER', type: 'request.submitted', requestId: 'req_2' },
     ];
 
-    for (const event of events) stores.audit.append(event);
+    for (const event of events) await stores.audit.append(event);
 
-    expect(stores.audit.list()).toStrictEqual(events);
+    expect(await stores.audit.list()).toStrictEqual(events);
   });
 
-  it('lists the events of one request', () => {
-    stores.audit.append({ at: at(0), actor: 'U_1', type: 'request.submitted', requestId: 'req_1' });
-    stores.audit.append({ at: at(1), actor: 'U_2', type: 'request.submitted', requestId: 'req_2' });
-    stores.audit.append({ at: at(2), actor: 'U_3', type: 'request.approved', requestId: 'req_1' });
+  it('lists the events of one request', async () => {
+    await stores.audit.append({ at: at(0), actor: 'U_1', type: 'request.submitted', requestId: 'req_1' });
+    await stores.audit.append({ at: at(1), actor: 'U_2', type: 'request.submitted', requestId: 'req_2' });
+    await stores.audit.append({ at: at(2), actor: 'U_3', type: 'request.approved', requestId: 'req_1' });
 
-    expect(stores.audit.list({ requestId: 'req_1' }).map((e) => e.type)).toEqual([
+    expect((await stores.audit.list({ requestId: 'req_1' })).map((e) => e.type)).toEqual([
       'request.submitted',
       'request.approved',
     ]);
   });
 
-  it('leaves absent fields absent', () => {
-    stores.audit.append({ at: T0, actor: 'hallpass', type: 'request.timed_out' });
-    expect(stores.audit.list()).toStrictEqual([{ at: T0, actor: 'hallpass', type: 'request.timed_out' }]);
+  it('leaves absent fields absent', async () => {
+    await stores.audit.append({ at: T0, actor: 'hallpass', type: 'request.timed_out' });
+    expect(await stores.audit.list()).toStrictEqual([
+      { at: T0, actor: 'hallpass', type: 'request.timed_out' },
+    ]);
   });
 
-  it('reads back, and verifies, an event of a type this version does not append (another version wrote it)', () => {
+  it('reads back, and verifies, an event of a type this version does not append (another version wrote it)', async () => {
     const older = { at: T0, actor: 'hallpass', type: 'sweep.ran' } as unknown as AuditEvent;
-    stores.audit.append(older);
-    stores.audit.append({ at: at(1), actor: 'hallpass', type: 'request.timed_out' });
-    expect(stores.audit.list().map((e) => e.type)).toEqual(['sweep.ran', 'request.timed_out']);
+    await stores.audit.append(older);
+    await stores.audit.append({ at: at(1), actor: 'hallpass', type: 'request.timed_out' });
+    expect((await stores.audit.list()).map((e) => e.type)).toEqual(['sweep.ran', 'request.timed_out']);
     expect(verifyAuditChain(handle.db)).toMatchObject({ ok: true, events: 2 });
   });
 
-  it('refuses to update an audit event, even with raw SQL', () => {
-    stores.audit.append({ at: T0, actor: 'U_1', type: 'request.submitted' });
+  it('refuses to update an audit event, even with raw SQL', async () => {
+    await stores.audit.append({ at: T0, actor: 'U_1', type: 'request.submitted' });
     expect(() => handle.sqlite.prepare("UPDATE audit_events SET actor = 'U_EVIL'").run()).toThrow(
       /append-only/,
     );
-    expect(stores.audit.list()[0]?.actor).toBe('U_1');
+    expect((await stores.audit.list())[0]?.actor).toBe('U_1');
   });
 
-  it('refuses to delete an audit event, even with raw SQL', () => {
-    stores.audit.append({ at: T0, actor: 'U_1', type: 'request.submitted' });
+  it('refuses to delete an audit event, even with raw SQL', async () => {
+    await stores.audit.append({ at: T0, actor: 'U_1', type: 'request.submitted' });
     expect(() => handle.sqlite.prepare('DELETE FROM audit_events').run()).toThrow(/append-only/);
-    expect(stores.audit.list()).toHaveLength(1);
+    expect(await stores.audit.list()).toHaveLength(1);
   });
 });

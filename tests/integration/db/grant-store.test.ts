@@ -20,59 +20,59 @@ describe('SQLite grant store', () => {
   });
 
   /** Inserts a request and a grant for it (grants reference their request). */
-  const grantFor = (overrides: Partial<NewGrant> = {}) => {
-    const request = stores.requests.insert(
+  const grantFor = async (overrides: Partial<NewGrant> = {}) => {
+    const request = await stores.requests.insert(
       buildNewRequest({ requesterId: overrides.requesterId ?? 'U_REQ' }),
     );
     return stores.grants.insert(buildNewGrant({ requestId: request.id, ...overrides }));
   };
 
-  const activeGrant = (overrides: Partial<NewGrant> = {}) => {
-    const grant = grantFor(overrides);
-    stores.grants.move(grant.id, ['opening'], 'active');
+  const activeGrant = async (overrides: Partial<NewGrant> = {}) => {
+    const grant = await grantFor(overrides);
+    await stores.grants.move(grant.id, ['opening'], 'active');
     return grant;
   };
 
   describe('insert and read', () => {
-    it('round-trips a grant in state opening, to the millisecond', () => {
-      const request = stores.requests.insert(buildNewRequest());
+    it('round-trips a grant in state opening, to the millisecond', async () => {
+      const request = await stores.requests.insert(buildNewRequest());
       const input = buildNewGrant({ requestId: request.id, startsAt: at(1), expiresAt: at(1_800_001) });
 
-      const inserted = stores.grants.insert(input);
+      const inserted = await stores.grants.insert(input);
 
       expect(inserted).toStrictEqual({ ...input, state: 'opening', breakGlass: false, closeAttempts: 0 });
-      expect(stores.grants.get(input.id)).toStrictEqual(inserted);
-      expect(stores.grants.byRequest(request.id)).toStrictEqual(inserted);
+      expect(await stores.grants.get(input.id)).toStrictEqual(inserted);
+      expect(await stores.grants.byRequest(request.id)).toStrictEqual(inserted);
     });
 
-    it('returns undefined for an unknown grant or a request without a grant', () => {
-      const request = stores.requests.insert(buildNewRequest());
-      expect(stores.grants.get('grt_unknown')).toBeUndefined();
-      expect(stores.grants.byRequest(request.id)).toBeUndefined();
+    it('returns undefined for an unknown grant or a request without a grant', async () => {
+      const request = await stores.requests.insert(buildNewRequest());
+      expect(await stores.grants.get('grt_unknown')).toBeUndefined();
+      expect(await stores.grants.byRequest(request.id)).toBeUndefined();
     });
 
-    it('refuses a second grant for the same request', () => {
-      const first = grantFor();
+    it('refuses a second grant for the same request', async () => {
+      const first = await grantFor();
 
-      expect(() => stores.grants.insert(buildNewGrant({ requestId: first.requestId }))).toThrow(
+      await expect(stores.grants.insert(buildNewGrant({ requestId: first.requestId }))).rejects.toThrow(
         expect.objectContaining({ operation: 'grants.insert', code: 'SQLITE_CONSTRAINT_UNIQUE' }),
       );
-      expect(stores.grants.list(['opening'])).toHaveLength(1);
+      expect(await stores.grants.list(['opening'])).toHaveLength(1);
     });
 
-    it('refuses a grant for a request that does not exist', () => {
-      expect(() => stores.grants.insert(buildNewGrant({ requestId: 'req_missing' }))).toThrow(
+    it('refuses a grant for a request that does not exist', async () => {
+      await expect(stores.grants.insert(buildNewGrant({ requestId: 'req_missing' }))).rejects.toThrow(
         expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }),
       );
     });
   });
 
   describe('move', () => {
-    it('moves from an expected state and sets the end fields', () => {
-      const grant = activeGrant();
-      stores.grants.move(grant.id, ['active'], 'closing');
+    it('moves from an expected state and sets the end fields', async () => {
+      const grant = await activeGrant();
+      await stores.grants.move(grant.id, ['active'], 'closing');
 
-      const closed = stores.grants.move(grant.id, ['closing'], 'closed', {
+      const closed = await stores.grants.move(grant.id, ['closing'], 'closed', {
         endedAt: at(60_000),
         endReason: 'revoked',
         endedBy: 'U_ADMIN',
@@ -86,67 +86,70 @@ describe('SQLite grant store', () => {
         endedBy: 'U_ADMIN',
       };
       expect(closed).toStrictEqual({ ok: true, value: expected });
-      expect(stores.grants.get(grant.id)).toStrictEqual(expected);
+      expect(await stores.grants.get(grant.id)).toStrictEqual(expected);
     });
 
-    it('refuses a move from a state the grant is no longer in', () => {
-      const grant = activeGrant();
-      stores.grants.move(grant.id, ['active'], 'closing');
+    it('refuses a move from a state the grant is no longer in', async () => {
+      const grant = await activeGrant();
+      await stores.grants.move(grant.id, ['active'], 'closing');
 
-      const late = stores.grants.move(grant.id, ['active'], 'closing', { endedBy: 'U_LATE' });
+      const late = await stores.grants.move(grant.id, ['active'], 'closing', { endedBy: 'U_LATE' });
 
       expect(late).toStrictEqual({ ok: false, error: 'STATE_CHANGED', detail: { state: 'closing' } });
-      expect(stores.grants.get(grant.id)?.endedBy).toBeUndefined();
+      expect((await stores.grants.get(grant.id))?.endedBy).toBeUndefined();
     });
 
-    it('refuses a move with no expected state', () => {
-      const grant = grantFor();
-      expect(stores.grants.move(grant.id, [], 'active')).toMatchObject({ ok: false, error: 'STATE_CHANGED' });
-      expect(stores.grants.get(grant.id)?.state).toBe('opening');
+    it('refuses a move with no expected state', async () => {
+      const grant = await grantFor();
+      expect(await stores.grants.move(grant.id, [], 'active')).toMatchObject({
+        ok: false,
+        error: 'STATE_CHANGED',
+      });
+      expect((await stores.grants.get(grant.id))?.state).toBe('opening');
     });
 
-    it('throws for an unknown grant', () => {
-      expect(() => stores.grants.move('grt_unknown', ['active'], 'closing')).toThrow(
+    it('throws for an unknown grant', async () => {
+      await expect(stores.grants.move('grt_unknown', ['active'], 'closing')).rejects.toThrow(
         expect.objectContaining({ code: 'NOT_FOUND' }),
       );
     });
   });
 
   describe('list', () => {
-    it('lists grants in the given states, earliest expiry first, optionally for one requester', () => {
-      const later = activeGrant({ expiresAt: at(90_000), requesterId: 'U_1' });
-      const sooner = activeGrant({ expiresAt: at(30_000), requesterId: 'U_2' });
-      const opening = grantFor({ expiresAt: at(60_000), requesterId: 'U_1' });
-      const closed = activeGrant({ expiresAt: at(10_000), requesterId: 'U_1' });
-      stores.grants.move(closed.id, ['active'], 'closed');
+    it('lists grants in the given states, earliest expiry first, optionally for one requester', async () => {
+      const later = await activeGrant({ expiresAt: at(90_000), requesterId: 'U_1' });
+      const sooner = await activeGrant({ expiresAt: at(30_000), requesterId: 'U_2' });
+      const opening = await grantFor({ expiresAt: at(60_000), requesterId: 'U_1' });
+      const closed = await activeGrant({ expiresAt: at(10_000), requesterId: 'U_1' });
+      await stores.grants.move(closed.id, ['active'], 'closed');
 
-      expect(stores.grants.list(['active', 'opening']).map((g) => g.id)).toEqual([
+      expect((await stores.grants.list(['active', 'opening'])).map((g) => g.id)).toEqual([
         sooner.id,
         opening.id,
         later.id,
       ]);
-      expect(stores.grants.list(['active', 'opening'], 'U_1').map((g) => g.id)).toEqual([
+      expect((await stores.grants.list(['active', 'opening'], 'U_1')).map((g) => g.id)).toEqual([
         opening.id,
         later.id,
       ]);
-      expect(stores.grants.list([])).toEqual([]);
+      expect(await stores.grants.list([])).toEqual([]);
     });
   });
 
   describe('expiry', () => {
-    it('finds grants due to be closed: expired active or opening ones and unfinished closes, closes first', () => {
-      const dueNow = activeGrant({ expiresAt: at(10_000) });
-      const dueEarlier = activeGrant({ expiresAt: at(5_000) });
-      activeGrant({ expiresAt: at(10_001) });
-      const stuckClosing = activeGrant({ expiresAt: at(99_000) });
-      stores.grants.move(stuckClosing.id, ['active'], 'closing');
-      const closed = activeGrant({ expiresAt: at(1_000) });
-      stores.grants.move(closed.id, ['active'], 'closed');
+    it('finds grants due to be closed: expired active or opening ones and unfinished closes, closes first', async () => {
+      const dueNow = await activeGrant({ expiresAt: at(10_000) });
+      const dueEarlier = await activeGrant({ expiresAt: at(5_000) });
+      await activeGrant({ expiresAt: at(10_001) });
+      const stuckClosing = await activeGrant({ expiresAt: at(99_000) });
+      await stores.grants.move(stuckClosing.id, ['active'], 'closing');
+      const closed = await activeGrant({ expiresAt: at(1_000) });
+      await stores.grants.move(closed.id, ['active'], 'closed');
       // An open that ran past its end (or that a failure left behind) is due too: whatever it holds must go.
-      const openingPastEnd = grantFor({ expiresAt: at(1_000) });
-      grantFor({ expiresAt: at(20_000) }); // opening, in time: the open is still running
+      const openingPastEnd = await grantFor({ expiresAt: at(1_000) });
+      await grantFor({ expiresAt: at(20_000) }); // opening, in time: the open is still running
 
-      expect(stores.grants.closes.due(at(10_000)).map((g) => g.id)).toEqual([
+      expect((await stores.grants.closes.due(at(10_000))).map((g) => g.id)).toEqual([
         stuckClosing.id,
         openingPastEnd.id,
         dueEarlier.id,
@@ -154,30 +157,30 @@ describe('SQLite grant store', () => {
       ]);
     });
 
-    it('reports the next due moment by the same definition: a close that has not finished is due at once', () => {
-      expect(stores.grants.closes.next()).toBeUndefined();
+    it('reports the next due moment by the same definition: a close that has not finished is due at once', async () => {
+      expect(await stores.grants.closes.next()).toBeUndefined();
 
-      grantFor({ expiresAt: at(8_000) });
-      activeGrant({ expiresAt: at(9_000) });
-      activeGrant({ expiresAt: at(7_000) });
-      expect(stores.grants.closes.next()).toEqual(at(7_000));
+      await grantFor({ expiresAt: at(8_000) });
+      await activeGrant({ expiresAt: at(9_000) });
+      await activeGrant({ expiresAt: at(7_000) });
+      expect(await stores.grants.closes.next()).toEqual(at(7_000));
 
-      const closing = activeGrant({ expiresAt: at(60_000) });
-      stores.grants.move(closing.id, ['active'], 'closing');
-      expect(stores.grants.closes.next()).toEqual(new Date(0));
+      const closing = await activeGrant({ expiresAt: at(60_000) });
+      await stores.grants.move(closing.id, ['active'], 'closing');
+      expect(await stores.grants.closes.next()).toEqual(new Date(0));
     });
 
-    it('waits for a failed close until its retry time, counting the attempts', () => {
-      const grant = activeGrant({ expiresAt: at(1_000) });
-      stores.grants.move(grant.id, ['active'], 'closing');
-      const failed = stores.grants.closeFailed(grant.id, at(30_000));
+    it('waits for a failed close until its retry time, counting the attempts', async () => {
+      const grant = await activeGrant({ expiresAt: at(1_000) });
+      await stores.grants.move(grant.id, ['active'], 'closing');
+      const failed = await stores.grants.closeFailed(grant.id, at(30_000));
       expect(failed).toMatchObject({ state: 'closing', closeAttempts: 1, retryAt: at(30_000) });
-      expect(stores.grants.closeFailed(grant.id, at(40_000))?.closeAttempts).toBe(2);
-      expect(stores.grants.closes.next()).toEqual(at(40_000));
-      expect(stores.grants.closes.due(at(39_999))).toEqual([]);
-      expect(stores.grants.closes.due(at(40_000)).map((g) => g.id)).toEqual([grant.id]);
+      expect((await stores.grants.closeFailed(grant.id, at(40_000)))?.closeAttempts).toBe(2);
+      expect(await stores.grants.closes.next()).toEqual(at(40_000));
+      expect(await stores.grants.closes.due(at(39_999))).toEqual([]);
+      expect((await stores.grants.closes.due(at(40_000))).map((g) => g.id)).toEqual([grant.id]);
       // Only a closing grant can fail a close.
-      expect(stores.grants.closeFailed(activeGrant().id, at(1))).toBeUndefined();
+      expect(await stores.grants.closeFailed((await activeGrant()).id, at(1))).toBeUndefined();
     });
 
     it.each([
@@ -190,15 +193,15 @@ describe('SQLite grant store', () => {
       ['failed', 'failed', 1_000, undefined],
     ] as const)(
       'agrees with itself on a grant %s: due now exactly when its next due time has come',
-      (_name, state, endsIn, dueAt) => {
-        const grant = grantFor({ expiresAt: at(endsIn) });
-        if (state !== 'opening') stores.grants.move(grant.id, ['opening'], state);
-        const next = stores.grants.closes.next();
-        const dueNow = stores.grants.closes.due(at(10_000)).some((g) => g.id === grant.id);
+      async (_name, state, endsIn, dueAt) => {
+        const grant = await grantFor({ expiresAt: at(endsIn) });
+        if (state !== 'opening') await stores.grants.move(grant.id, ['opening'], state);
+        const next = await stores.grants.closes.next();
+        const dueNow = (await stores.grants.closes.due(at(10_000))).some((g) => g.id === grant.id);
         expect(next?.getTime()).toBe(dueAt === undefined ? undefined : dueAt === 0 ? 0 : at(dueAt).getTime());
         expect(dueNow).toBe(next !== undefined && next <= at(10_000));
         if (next !== undefined)
-          expect(stores.grants.closes.due(next).some((g) => g.id === grant.id)).toBe(true);
+          expect((await stores.grants.closes.due(next)).some((g) => g.id === grant.id)).toBe(true);
       },
     );
   });

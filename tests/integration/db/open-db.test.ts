@@ -67,19 +67,19 @@ describe('openDatabase', () => {
     }
   });
 
-  it('keeps data across reopening and does not re-run applied migrations', () => {
+  it('keeps data across reopening and does not re-run applied migrations', async () => {
     const file = path.join(dir, 'hallpass.db');
     const request = buildNewRequest();
 
     const first = openDatabase(file);
-    createSqliteStores(first).requests.insert(request);
+    await createSqliteStores(first).requests.insert(request);
     const applied = migrationCount(first);
     first.close();
 
     const second = openDatabase(file);
     try {
       expect(migrationCount(second)).toBe(applied);
-      expect(createSqliteStores(second).requests.get(request.id)).toMatchObject({
+      expect(await createSqliteStores(second).requests.get(request.id)).toMatchObject({
         id: request.id,
         state: 'pending',
       });
@@ -114,13 +114,13 @@ describe('openDatabase', () => {
     expect(() => handle.close()).not.toThrow();
   });
 
-  it('wraps errors on a closed connection with the operation name', () => {
+  it('wraps errors on a closed connection with the operation name', async () => {
     const handle = openDatabase(':memory:');
     const stores = createSqliteStores(handle);
     handle.close();
     let caught: unknown;
     try {
-      stores.requests.get('req_x');
+      await stores.requests.get('req_x');
     } catch (e) {
       caught = e;
     }

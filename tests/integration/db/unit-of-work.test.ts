@@ -24,62 +24,62 @@ describe.each(['memory', 'file'] as const)('SQLite unit of work (%s database)', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('commits every write and returns the function value', () => {
+  it('commits every write and returns the function value', async () => {
     const request = buildNewRequest();
 
-    const value = stores.uow.tx(() => {
-      stores.requests.insert(request);
-      stores.audit.append({ at: T0, actor: 'U_REQ', type: 'request.submitted', requestId: request.id });
+    const value = await stores.uow.tx(async () => {
+      await stores.requests.insert(request);
+      await stores.audit.append({ at: T0, actor: 'U_REQ', type: 'request.submitted', requestId: request.id });
       return 'done';
     });
 
     expect(value).toBe('done');
-    expect(stores.requests.get(request.id)).toBeDefined();
-    expect(stores.audit.list()).toHaveLength(1);
+    expect(await stores.requests.get(request.id)).toBeDefined();
+    expect(await stores.audit.list()).toHaveLength(1);
   });
 
-  it('rolls back every write when the function throws, and rethrows the same error', () => {
+  it('rolls back every write when the function throws, and rethrows the same error', async () => {
     const request = buildNewRequest();
     const boom = new Error('boom');
 
-    expect(() =>
-      stores.uow.tx(() => {
-        stores.requests.insert(request);
-        stores.requests.decide(request.id, 'approved', 'U_A', T0);
-        stores.grants.insert(buildNewGrant({ requestId: request.id }));
-        stores.audit.append({ at: T0, actor: 'U_A', type: 'request.approved', requestId: request.id });
+    await expect(
+      stores.uow.tx(async () => {
+        await stores.requests.insert(request);
+        await stores.requests.decide(request.id, 'approved', 'U_A', T0);
+        await stores.grants.insert(buildNewGrant({ requestId: request.id }));
+        await stores.audit.append({ at: T0, actor: 'U_A', type: 'request.approved', requestId: request.id });
         throw boom;
       }),
-    ).toThrow(boom);
+    ).rejects.toThrow(boom);
 
-    expect(stores.requests.get(request.id)).toBeUndefined();
-    expect(stores.grants.byRequest(request.id)).toBeUndefined();
-    expect(stores.audit.list()).toEqual([]);
+    expect(await stores.requests.get(request.id)).toBeUndefined();
+    expect(await stores.grants.byRequest(request.id)).toBeUndefined();
+    expect(await stores.audit.list()).toEqual([]);
   });
 
-  it('rolls back when a store refuses a write half-way', () => {
-    const request = stores.requests.insert(buildNewRequest());
-    stores.grants.insert(buildNewGrant({ requestId: request.id }));
+  it('rolls back when a store refuses a write half-way', async () => {
+    const request = await stores.requests.insert(buildNewRequest());
+    await stores.grants.insert(buildNewGrant({ requestId: request.id }));
 
-    expect(() =>
-      stores.uow.tx(() => {
-        stores.audit.append({ at: T0, actor: 'U_A', type: 'grant.opened', requestId: request.id });
-        stores.grants.insert(buildNewGrant({ requestId: request.id }));
+    await expect(
+      stores.uow.tx(async () => {
+        await stores.audit.append({ at: T0, actor: 'U_A', type: 'grant.opened', requestId: request.id });
+        await stores.grants.insert(buildNewGrant({ requestId: request.id }));
       }),
-    ).toThrow(expect.objectContaining({ operation: 'grants.insert' }));
+    ).rejects.toThrow(expect.objectContaining({ operation: 'grants.insert' }));
 
-    expect(stores.audit.list()).toEqual([]);
+    expect(await stores.audit.list()).toEqual([]);
   });
 
-  it('rolls back only the inner work when a nested transaction throws and the outer one catches', () => {
+  it('rolls back only the inner work when a nested transaction throws and the outer one catches', async () => {
     const kept = buildNewRequest();
     const dropped = buildNewRequest();
 
-    stores.uow.tx(() => {
-      stores.requests.insert(kept);
+    await stores.uow.tx(async () => {
+      await stores.requests.insert(kept);
       try {
-        stores.uow.tx(() => {
-          stores.requests.insert(dropped);
+        await stores.uow.tx(async () => {
+          await stores.requests.insert(dropped);
           throw new Error('inner');
         });
       } catch {
@@ -87,45 +87,44 @@ describe.each(['memory', 'file'] as const)('SQLite unit of work (%s database)', 
       }
     });
 
-    expect(stores.requests.get(kept.id)).toBeDefined();
-    expect(stores.requests.get(dropped.id)).toBeUndefined();
+    expect(await stores.requests.get(kept.id)).toBeDefined();
+    expect(await stores.requests.get(dropped.id)).toBeUndefined();
   });
 
-  it('refuses an async function and rolls back what it wrote before its first await', async () => {
+  it('spans awaits: everything written before and after them rolls back together', async () => {
     const request = buildNewRequest();
 
-    let pending: Promise<void> | undefined;
-    expect(() =>
-      stores.uow.tx(() => {
-        pending = (async () => {
-          stores.requests.insert(request);
-        })();
-        return pending;
+    await expect(
+      stores.uow.tx(async () => {
+        await stores.requests.insert(request);
+        await new Promise((resolve) => setImmediate(resolve));
+        await stores.audit.append({ at: T0, actor: 'U_A', type: 'request.submitted', requestId: request.id });
+        throw new Error('boom');
       }),
-    ).toThrow(expect.objectContaining({ operation: 'uow.tx' }));
-    await pending;
+    ).rejects.toThrow('boom');
 
-    expect(stores.requests.get(request.id)).toBeUndefined();
+    expect(await stores.requests.get(request.id)).toBeUndefined();
+    expect(await stores.audit.list()).toEqual([]);
   });
 
   // A memory database has no second connection to compete with.
   (kind === 'file' ? it : it.skip)(
     'holds the write lock for the whole unit, so another connection cannot write in between',
-    () => {
+    async () => {
       const other = openDatabase(file);
       try {
         // Fail at once instead of waiting out the busy timeout: tests never wait for time to pass.
         other.sqlite.pragma('busy_timeout = 0');
         const otherStores = createSqliteStores(other);
 
-        stores.uow.tx(() => {
-          stores.requests.insert(buildNewRequest());
-          expect(() => otherStores.requests.insert(buildNewRequest())).toThrow(
+        await stores.uow.tx(async () => {
+          await stores.requests.insert(buildNewRequest());
+          await expect(otherStores.requests.insert(buildNewRequest())).rejects.toThrow(
             expect.objectContaining({ operation: 'requests.insert', code: 'SQLITE_BUSY', retryable: true }),
           );
         });
 
-        expect(otherStores.requests.listPending()).toHaveLength(1);
+        expect(await otherStores.requests.listPending()).toHaveLength(1);
       } finally {
         other.close();
       }

@@ -340,12 +340,12 @@ describe('exportAudit (/access audit <days>)', () => {
       },
     };
     const audit: AuditLog = {
-      append: (e) => {
+      append: async (e) => {
         appended.push(e);
       },
-      list: () => [],
-      head: () => HEAD,
-      lastOfType: () => undefined,
+      list: async () => [],
+      head: async () => HEAD,
+      lastOfType: async () => undefined,
     };
     const run = exportAudit({
       clock,
@@ -357,7 +357,7 @@ describe('exportAudit (/access audit <days>)', () => {
         clock,
         logger: new MemoryLogger(),
         policy: () => policy,
-        outbox: { enqueue: (item: unknown) => queued.push(item) },
+        outbox: { enqueue: async (item: unknown) => void queued.push(item) },
         deliveries: { wake: () => {} },
         requests: {} as RequestStore,
         grants: {} as GrantStore,

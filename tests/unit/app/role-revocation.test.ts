@@ -27,22 +27,22 @@ const MINUTE = 60_000;
 /** The role-session store, in memory: the same questions the SQLite one answers. */
 class MemoryRoleSessions implements RoleSessionStore {
   readonly rows = new Map<string, StoredRoleSession>();
-  record(grantId: string, roleArn: string, session: RoleSession): void {
+  async record(grantId: string, roleArn: string, session: RoleSession): Promise<void> {
     if (!this.rows.has(grantId)) this.rows.set(grantId, { grantId, roleArn, ...session });
   }
-  get(grantId: string): StoredRoleSession | undefined {
+  async get(grantId: string): Promise<StoredRoleSession | undefined> {
     return this.rows.get(grantId);
   }
-  liveOfRole(roleArn: string, now: Date): StoredRoleSession[] {
+  async liveOfRole(roleArn: string, now: Date): Promise<StoredRoleSession[]> {
     return [...this.rows.values()]
       .filter((s) => s.roleArn === roleArn && s.expiresAt > now)
       .sort((a, b) => a.expiresAt.getTime() - b.expiresAt.getTime());
   }
-  markDenied(grantId: string, policyName: string, at: Date): void {
+  async markDenied(grantId: string, policyName: string, at: Date): Promise<void> {
     const row = this.rows.get(grantId);
     if (row !== undefined) this.rows.set(grantId, { ...row, denyPolicyName: policyName, deniedAt: at });
   }
-  markDenyRemoved(grantId: string, at: Date): void {
+  async markDenyRemoved(grantId: string, at: Date): Promise<void> {
     const row = this.rows.get(grantId);
     if (row !== undefined) this.rows.set(grantId, { ...row, denyRemovedAt: at });
   }
@@ -66,14 +66,14 @@ function setup() {
     roles,
     roleSessions,
     locks: new KeyedMutex(),
-    uow: { tx: <T>(fn: () => T): T => fn() },
+    uow: { tx: <T>(fn: () => Promise<T>): Promise<T> => fn() },
     logger: silent,
-    audit: { append: (e: AuditEvent) => void audit.push(e) },
-    grants: { get: () => undefined },
+    audit: { append: async (e: AuditEvent) => void audit.push(e) },
+    grants: { get: async () => undefined },
   };
   /** A session of `grantId` on `roleArn`, ending `minutes` from now. */
-  const session = (grantId: string, minutes: number, roleArn = ROLE) => {
-    roleSessions.record(grantId, roleArn, {
+  const session = async (grantId: string, minutes: number, roleArn = ROLE) => {
+    await roleSessions.record(grantId, roleArn, {
       sessionName: grantId,
       assumedRoleId: `AROAROLE:${grantId}`,
       expiresAt: new Date(clock.now().getTime() + minutes * MINUTE),
@@ -85,9 +85,9 @@ function setup() {
 describe('cutSession', () => {
   it('writes the role’s list from the database plus this session, then marks it denied', async () => {
     const { deps, roles, roleSessions, session } = setup();
-    session('grt_a', 15);
-    session('grt_b', 15);
-    session('grt_other_role', 15, OTHER_ROLE);
+    await session('grt_a', 15);
+    await session('grt_b', 15);
+    await session('grt_other_role', 15, OTHER_ROLE);
     await cutSession(deps, 'grt_a');
     await cutSession(deps, 'grt_other_role');
 
@@ -95,14 +95,14 @@ describe('cutSession', () => {
 
     expect(roles.lists.get(ROLE)).toEqual(['AROAROLE:grt_a', 'AROAROLE:grt_b']);
     expect(roles.lists.get(OTHER_ROLE)).toEqual(['AROAROLE:grt_other_role']);
-    expect(roleSessions.get('grt_b')).toMatchObject({ denyPolicyName: REVOKED_SESSIONS_POLICY });
+    expect(await roleSessions.get('grt_b')).toMatchObject({ denyPolicyName: REVOKED_SESSIONS_POLICY });
     expect(cut).toEqual({ denyPolicy: 'hallpass-revoked-sessions', deniedUntil: '2026-11-25T12:15:00.000Z' });
   });
 
   it('loses neither of two revocations of the same role that run at once', async () => {
     const { deps, roles, session } = setup();
-    session('grt_a', 15);
-    session('grt_b', 15);
+    await session('grt_a', 15);
+    await session('grt_b', 15);
     const first = deferred();
     roles.gates.push(first);
 
@@ -123,24 +123,24 @@ describe('cutSession', () => {
 
   it('throws when IAM refuses the write, and marks nothing denied; the retry writes it', async () => {
     const { deps, roles, roleSessions, session } = setup();
-    session('grt_a', 15);
+    await session('grt_a', 15);
     roles.failWrites = 1;
 
     await expect(cutSession(deps, 'grt_a')).rejects.toMatchObject({
       providerCode: 'ServiceFailure',
       retryable: true,
     });
-    expect(roleSessions.get('grt_a')?.deniedAt).toBeUndefined();
+    expect((await roleSessions.get('grt_a'))?.deniedAt).toBeUndefined();
 
     await cutSession(deps, 'grt_a');
-    expect(roleSessions.get('grt_a')?.deniedAt).toBeDefined();
+    expect((await roleSessions.get('grt_a'))?.deniedAt).toBeDefined();
     expect(roles.lists.get(ROLE)).toEqual(['AROAROLE:grt_a']);
   });
 
   it('writes nothing for a session already denied, already expired, or unknown', async () => {
     const { deps, roles, clock, session } = setup();
-    session('grt_a', 15);
-    session('grt_expired', 1);
+    await session('grt_a', 15);
+    await session('grt_expired', 1);
     await cutSession(deps, 'grt_a');
     clock.advance(MINUTE);
 
@@ -153,8 +153,8 @@ describe('cutSession', () => {
 
   it('leaves expired entries out of the list it writes', async () => {
     const { deps, roles, clock, session } = setup();
-    session('grt_short', 5);
-    session('grt_long', 60);
+    await session('grt_short', 5);
+    await session('grt_long', 60);
     await cutSession(deps, 'grt_short');
     clock.advance(5 * MINUTE);
 
@@ -167,8 +167,8 @@ describe('cutSession', () => {
 describe('pruneRevokedSessions', () => {
   it('rewrites each role’s list once without the sessions that expired, and audits each one', async () => {
     const { deps, roles, roleSessions, clock, audit, session } = setup();
-    for (const id of ['grt_a', 'grt_b']) session(id, 15);
-    session('grt_c', 30);
+    for (const id of ['grt_a', 'grt_b']) await session(id, 15);
+    await session('grt_c', 30);
     for (const id of ['grt_a', 'grt_b', 'grt_c']) await cutSession(deps, id);
     const writesBefore = roles.writes.length;
     clock.advance(15 * MINUTE);
@@ -181,18 +181,18 @@ describe('pruneRevokedSessions', () => {
       ['grant.deny_removed', 'grt_a'],
       ['grant.deny_removed', 'grt_b'],
     ]);
-    expect(roleSessions.cleanups.next()).toEqual(new Date('2026-11-25T12:30:00.000Z'));
+    expect(await roleSessions.cleanups.next()).toEqual(new Date('2026-11-25T12:30:00.000Z'));
 
     clock.advance(15 * MINUTE);
     await pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now());
     expect(roles.writes.at(-1)).toEqual({ roleArn: ROLE, assumedRoleIds: [] });
     expect(roles.lists.has(ROLE)).toBe(false);
-    expect(roleSessions.cleanups.next()).toBeUndefined();
+    expect(await roleSessions.cleanups.next()).toBeUndefined();
   });
 
   it('reports the grants whose prune failed, and keeps them due', async () => {
     const { deps, roles, roleSessions, clock, session } = setup();
-    session('grt_a', 15);
+    await session('grt_a', 15);
     await cutSession(deps, 'grt_a');
     clock.advance(15 * MINUTE);
     roles.failWrites = 1;
@@ -200,35 +200,35 @@ describe('pruneRevokedSessions', () => {
     await expect(pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now())).resolves.toEqual([
       'grt_a',
     ]);
-    expect(roleSessions.cleanups.due(clock.now()).map((s) => s.grantId)).toEqual(['grt_a']);
+    expect((await roleSessions.cleanups.due(clock.now())).map((s) => s.grantId)).toEqual(['grt_a']);
     await expect(pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now())).resolves.toEqual([]);
-    expect(roleSessions.cleanups.due(clock.now())).toEqual([]);
+    expect(await roleSessions.cleanups.due(clock.now())).toEqual([]);
   });
 
   it('deletes an old per-grant policy by its name, and never puts its session in the list', async () => {
     const { deps, roles, roleSessions, clock, session } = setup();
-    session('grt_old', 15);
-    roleSessions.markDenied('grt_old', 'hallpass-deny-grt_old', clock.now());
+    await session('grt_old', 15);
+    await roleSessions.markDenied('grt_old', 'hallpass-deny-grt_old', clock.now());
     clock.advance(15 * MINUTE);
 
     await pruneRevokedSessions(deps, deps.roleSessions.cleanups, clock.now());
 
     expect(roles.removed).toEqual(['hallpass-deny-grt_old']);
     expect(roles.writes).toEqual([]);
-    expect(roleSessions.get('grt_old')?.denyRemovedAt).toBeDefined();
+    expect((await roleSessions.get('grt_old'))?.denyRemovedAt).toBeDefined();
   });
 });
 
 describe('ensureRevocable and issueRevocable', () => {
   it('asks for the room every live session of the role and the new one would need', async () => {
     const { deps, roles, roleSessions, clock, session } = setup();
-    session('grt_live', 15);
-    session('grt_denied', 15);
-    session('grt_expired', 1);
-    session('grt_old', 15);
-    session('grt_elsewhere', 15, OTHER_ROLE);
+    await session('grt_live', 15);
+    await session('grt_denied', 15);
+    await session('grt_expired', 1);
+    await session('grt_old', 15);
+    await session('grt_elsewhere', 15, OTHER_ROLE);
     await cutSession(deps, 'grt_denied');
-    roleSessions.markDenied('grt_old', 'hallpass-deny-grt_old', clock.now());
+    await roleSessions.markDenied('grt_old', 'hallpass-deny-grt_old', clock.now());
     clock.advance(MINUTE);
 
     await ensureRevocable(deps, { roleArn: ROLE, grantId: 'grt_new' });
@@ -239,8 +239,8 @@ describe('ensureRevocable and issueRevocable', () => {
 
   it('refuses, not retryable, with what is full, how many sessions are live and when the next ends', async () => {
     const { deps, roles, session } = setup();
-    session('grt_a', 15);
-    session('grt_b', 60);
+    await session('grt_a', 15);
+    await session('grt_b', 60);
     // Room for a list of exactly two sessions: 160 + 2 × 45 = 250.
     roles.room = { limit: 10_240, usedByOthers: 10_240 - 250 };
 
@@ -287,7 +287,7 @@ describe('ensureRevocable and issueRevocable', () => {
     const first = issueRevocable(deps, { roleArn: ROLE, grantId: 'grt_1' }, async () => {
       order.push('issue 1');
       await gate.promise;
-      session('grt_1', 15);
+      await session('grt_1', 15);
     });
     const second = issueRevocable(deps, { roleArn: ROLE, grantId: 'grt_2' }, async () => {
       order.push('issue 2');

@@ -43,7 +43,7 @@ function harness(options: { due?: readonly Date[]; retry?: SchedulerDeps['retry'
     clock,
     timers: clock,
     logger,
-    nextDue: () => {
+    nextDue: async () => {
       if (state.nextDueOverride !== undefined) return state.nextDueOverride();
       return due.size === 0 ? undefined : new Date(Math.min(...due));
     },
@@ -134,6 +134,7 @@ describe('scheduler', () => {
 
       h.due.add(at(10 * MIN).getTime());
       h.scheduler.wake();
+      await h.scheduler.idle();
 
       expect(h.clock.nextTimerAt()).toEqual(at(10 * MIN));
       await h.advance(10 * MIN);
@@ -148,6 +149,7 @@ describe('scheduler', () => {
       h.due.clear();
       h.due.add(at(30 * MIN).getTime());
       h.scheduler.wake();
+      await h.scheduler.idle();
       await h.advance(10 * MIN);
 
       expect(h.runs).toEqual([T0]);
@@ -160,6 +162,7 @@ describe('scheduler', () => {
 
       h.due.clear();
       h.scheduler.wake();
+      await h.scheduler.idle();
 
       expect(h.clock.nextTimerAt()).toBeUndefined();
     });
@@ -169,6 +172,7 @@ describe('scheduler', () => {
       await h.scheduler.start();
 
       for (let i = 0; i < 5; i++) h.scheduler.wake();
+      await h.scheduler.idle();
       await h.advance(10 * MIN);
 
       expect(h.runs).toEqual([T0, at(10 * MIN)]);
@@ -262,6 +266,7 @@ describe('scheduler', () => {
       h.state.work = h.closeDue;
       h.due.add(at(2 * S).getTime());
       h.scheduler.wake();
+      await h.scheduler.idle();
 
       expect(h.armedIn()).toBe(2 * S);
       await h.advance(2 * S);
@@ -279,7 +284,7 @@ describe('scheduler', () => {
         clock: h.clock,
         timers: h.clock,
         logger: h.logger,
-        nextDue: kinds,
+        nextDue: async () => kinds(),
         retry: { baseMs: 30 * S, maxMs: 60 * S, random: () => 1 },
         run: async (now) => {
           h.runs.push(now);
@@ -311,6 +316,7 @@ describe('scheduler', () => {
       h.state.work = async () => ({ failed: ['grt_2'] });
       h.due.add(at(MIN).getTime());
       h.scheduler.wake();
+      await h.scheduler.idle();
       await h.advance(h.armedIn() ?? 0);
       expect(h.armedIn()).toBe(S);
     });
@@ -347,6 +353,7 @@ describe('scheduler', () => {
         throw new Error('SQLITE_BUSY');
       };
       expect(() => h.scheduler.wake()).not.toThrow();
+      await h.scheduler.idle();
       expect(h.logger.error).toHaveBeenCalledWith(
         { err: 'Error: SQLITE_BUSY' },
         'reading the next due time failed',
@@ -457,6 +464,7 @@ describe('scheduler', () => {
       gate.resolve();
       await h.scheduler.idle();
       h.scheduler.wake();
+      await h.scheduler.idle();
       await h.advance(10 * MIN);
 
       expect(h.runs).toEqual([T0, at(MIN)]);
@@ -486,6 +494,7 @@ describe('scheduler', () => {
 
       h.clock.set(at(-60 * MIN));
       h.scheduler.wake();
+      await h.scheduler.idle();
 
       expect(h.clock.nextTimerAt()).toEqual(due);
       await h.advance(90 * MIN - 1);

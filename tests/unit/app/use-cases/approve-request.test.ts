@@ -22,17 +22,20 @@ describe('approveRequest: the vote tally', () => {
     const first = await approve(app, request.id, 'U_APP1');
     expect(first).toMatchObject({ ok: true, value: { grantId: undefined, withdrawn: [] } });
     expect(first.ok && first.value.approvals.map((a) => a.approverId)).toEqual(['U_APP1']);
-    expect(app.stores.requests.get(request.id)?.state).toBe('pending');
-    expect(app.stores.grants.byRequest(request.id)).toBeUndefined();
+    expect((await app.stores.requests.get(request.id))?.state).toBe('pending');
+    expect(await app.stores.grants.byRequest(request.id)).toBeUndefined();
     expect(app.network.calls).toEqual([]);
 
     const second = await approve(app, request.id, 'U_APP2');
     expect(second.ok && second.value.approvals.map((a) => a.approverId)).toEqual(['U_APP1', 'U_APP2']);
     const grantId = second.ok ? second.value.grantId : undefined;
-    expect(app.stores.requests.get(request.id)).toMatchObject({ state: 'approved', decidedBy: 'U_APP2' });
-    expect(app.stores.grants.get(grantId ?? '?')?.state).toBe('active');
+    expect(await app.stores.requests.get(request.id)).toMatchObject({
+      state: 'approved',
+      decidedBy: 'U_APP2',
+    });
+    expect((await app.stores.grants.get(grantId ?? '?'))?.state).toBe('active');
     expect(app.network.rules.size).toBe(2);
-    expect(auditTypes(app, request.id)).toEqual([
+    expect(await auditTypes(app, request.id)).toEqual([
       'request.submitted',
       'request.approval_recorded',
       'request.approval_recorded',
@@ -46,9 +49,11 @@ describe('approveRequest: the vote tally', () => {
     await approve(app, request.id, 'U_APP1');
 
     expect(await approve(app, request.id, 'U_APP1')).toEqual({ ok: false, error: 'ALREADY_APPROVED' });
-    expect(app.stores.requests.approvals(request.id).map((a) => a.approverId)).toEqual(['U_APP1']);
-    expect(app.stores.requests.get(request.id)?.state).toBe('pending');
-    expect(auditTypes(app, request.id).filter((t) => t === 'request.approval_recorded')).toHaveLength(1);
+    expect((await app.stores.requests.approvals(request.id)).map((a) => a.approverId)).toEqual(['U_APP1']);
+    expect((await app.stores.requests.get(request.id))?.state).toBe('pending');
+    expect((await auditTypes(app, request.id)).filter((t) => t === 'request.approval_recorded')).toHaveLength(
+      1,
+    );
   });
 
   it('refuses the requester approving their own request, though they are an approver', async () => {
@@ -56,14 +61,14 @@ describe('approveRequest: the vote tally', () => {
     const request = await submit(app, 'prod-db');
 
     expect(await approve(app, request.id, REQUESTER)).toEqual({ ok: false, error: 'SELF_APPROVAL' });
-    expect(app.stores.requests.approvals(request.id)).toEqual([]);
-    expect(app.stores.requests.get(request.id)?.state).toBe('pending');
+    expect(await app.stores.requests.approvals(request.id)).toEqual([]);
+    expect((await app.stores.requests.get(request.id))?.state).toBe('pending');
   });
 
   it('refuses someone who is not an approver of the resource', async () => {
     const request = await submit(app, 'prod-db');
     expect(await approve(app, request.id, 'U_STRANGER')).toMatchObject({ ok: false, error: 'NOT_APPROVER' });
-    expect(app.stores.requests.approvals(request.id)).toEqual([]);
+    expect(await app.stores.requests.approvals(request.id)).toEqual([]);
   });
 
   it('withdraws, at the quorum, an earlier vote whose approver left the approvers, and waits for another', async () => {
@@ -76,17 +81,20 @@ describe('approveRequest: the vote tally', () => {
       ok: true,
       value: { grantId: undefined, withdrawn: [{ approverId: 'U_APP1', why: 'NOT_APPROVER' }] },
     });
-    expect(app.stores.requests.approvals(request.id).map((a) => a.approverId)).toEqual(['U_APP2']);
-    expect(app.stores.requests.get(request.id)?.state).toBe('pending');
-    expect(app.stores.grants.byRequest(request.id)).toBeUndefined();
-    expect(app.stores.audit.lastOfType('request.approval_withdrawn')?.details).toEqual({
+    expect((await app.stores.requests.approvals(request.id)).map((a) => a.approverId)).toEqual(['U_APP2']);
+    expect((await app.stores.requests.get(request.id))?.state).toBe('pending');
+    expect(await app.stores.grants.byRequest(request.id)).toBeUndefined();
+    expect((await app.stores.audit.lastOfType('request.approval_withdrawn'))?.details).toEqual({
       approverId: 'U_APP1',
       why: 'NOT_APPROVER',
     });
 
     const third = await approve(app, request.id, 'U_APP3');
     expect(third.ok && third.value.grantId).toEqual(expect.stringMatching(/^grt_/));
-    expect(app.stores.requests.get(request.id)).toMatchObject({ state: 'approved', decidedBy: 'U_APP3' });
+    expect(await app.stores.requests.get(request.id)).toMatchObject({
+      state: 'approved',
+      decidedBy: 'U_APP3',
+    });
   });
 });
 
@@ -98,16 +106,16 @@ describe('approveRequest: a request already decided', () => {
   ] as const)('security: refuses %s, changing nothing', async (_name, state) => {
     const app = createTestApp();
     const request = await submit(app, 'prod-db');
-    app.stores.requests.decide(request.id, state, 'U_APP2', app.clock.now());
+    await app.stores.requests.decide(request.id, state, 'U_APP2', app.clock.now());
 
     expect(await approve(app, request.id, 'U_APP1')).toEqual({
       ok: false,
       error: 'NOT_PENDING',
       detail: { requestId: request.id, state },
     });
-    expect(app.stores.requests.get(request.id)).toMatchObject({ state, decidedBy: 'U_APP2' });
-    expect(app.stores.requests.approvals(request.id)).toEqual([]);
-    expect(app.stores.grants.byRequest(request.id)).toBeUndefined();
+    expect(await app.stores.requests.get(request.id)).toMatchObject({ state, decidedBy: 'U_APP2' });
+    expect(await app.stores.requests.approvals(request.id)).toEqual([]);
+    expect(await app.stores.grants.byRequest(request.id)).toBeUndefined();
     expect(app.network.calls).toEqual([]);
   });
   it('security: refuses denying a request once it is approved, and its grant stays open', async () => {
@@ -117,8 +125,8 @@ describe('approveRequest: a request already decided', () => {
 
     const denied = await app.useCases.denyRequest({ requestId: request.id, actor: member('U_APP2', 'sre') });
     expect(denied).toMatchObject({ ok: false, error: 'NOT_PENDING', detail: { state: 'approved' } });
-    expect(app.stores.requests.get(request.id)?.state).toBe('approved');
-    expect(app.stores.grants.byRequest(request.id)?.state).toBe('active');
+    expect((await app.stores.requests.get(request.id))?.state).toBe('approved');
+    expect((await app.stores.grants.byRequest(request.id))?.state).toBe('active');
   });
 });
 
@@ -133,16 +141,16 @@ describe('approveRequest: a lapsed deadline', () => {
       error: 'NOT_PENDING',
       detail: { requestId: request.id, state: 'timed_out' },
     });
-    expect(app.stores.requests.get(request.id)).toMatchObject({
+    expect(await app.stores.requests.get(request.id)).toMatchObject({
       state: 'timed_out',
       decidedBy: 'hallpass',
       note: TIMED_OUT_NOTE,
     });
-    expect(app.stores.requests.approvals(request.id)).toEqual([]);
-    expect(app.stores.grants.byRequest(request.id)).toBeUndefined();
-    expect(auditTypes(app, request.id)).toEqual(['request.submitted', 'request.timed_out']);
+    expect(await app.stores.requests.approvals(request.id)).toEqual([]);
+    expect(await app.stores.grants.byRequest(request.id)).toBeUndefined();
+    expect(await auditTypes(app, request.id)).toEqual(['request.submitted', 'request.timed_out']);
     // Nothing is left for the scheduler: the request is no longer due, and a run times out nothing.
-    expect(app.stores.requests.timeouts.next()).toBeUndefined();
+    expect(await app.stores.requests.timeouts.next()).toBeUndefined();
     expect(await app.useCases.dueWork.run(app.clock.now())).toMatchObject({ timedOut: 0 });
   });
 
@@ -153,6 +161,6 @@ describe('approveRequest: a lapsed deadline', () => {
 
     const approved = await approve(app, request.id, 'U_APP1');
     expect(approved.ok && approved.value.grantId).toEqual(expect.stringMatching(/^grt_/));
-    expect(app.stores.requests.get(request.id)?.state).toBe('approved');
+    expect((await app.stores.requests.get(request.id))?.state).toBe('approved');
   });
 });

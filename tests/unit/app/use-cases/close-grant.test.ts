@@ -22,36 +22,36 @@ describe('closing a grant', () => {
     const failed = await app.useCases.dueWork.run(app.clock.now());
 
     expect(failed.closed).toBe(0);
-    const retrying = app.stores.grants.get(grantId);
+    const retrying = await app.stores.grants.get(grantId);
     expect(retrying).toMatchObject({ state: 'closing', closeAttempts: 1 });
     const retryAt = retrying?.retryAt ?? new Date(0);
     // The first retry comes after half to all of a second.
     expect(retryAt.getTime() - app.clock.now().getTime()).toBeGreaterThanOrEqual(500);
     expect(retryAt.getTime() - app.clock.now().getTime()).toBeLessThanOrEqual(1_000);
-    expect(app.useCases.dueWork.nextDue()).toContainEqual(retryAt);
+    expect(await app.useCases.dueWork.nextDue()).toContainEqual(retryAt);
     expect([...app.network.rules.keys()]).toEqual(['sgr-1']);
 
     // Not before its time…
     app.clock.set(new Date(retryAt.getTime() - 1));
     expect((await app.useCases.dueWork.run(app.clock.now())).closed).toBe(0);
-    expect(app.stores.grants.get(grantId)?.state).toBe('closing');
+    expect((await app.stores.grants.get(grantId))?.state).toBe('closing');
 
     // …and at it.
     app.clock.set(retryAt);
     expect((await app.useCases.dueWork.run(app.clock.now())).closed).toBe(1);
-    expect(app.stores.grants.get(grantId)).toMatchObject({
+    expect(await app.stores.grants.get(grantId)).toMatchObject({
       state: 'closed',
       endReason: 'expired',
       endedAt: retryAt,
     });
     expect(app.network.rules.size).toBe(0);
-    expect(app.stores.rules.holdsOf(grantId)).toEqual([]);
-    expect(auditTypes(app, requestId).filter((t) => t.startsWith('grant.'))).toEqual([
+    expect(await app.stores.rules.holdsOf(grantId)).toEqual([]);
+    expect((await auditTypes(app, requestId)).filter((t) => t.startsWith('grant.'))).toEqual([
       'grant.opened',
       'grant.closing',
       'grant.closed',
     ]);
-    expect(earliestDue(app)).toBeUndefined();
+    expect(await earliestDue(app)).toBeUndefined();
   });
 
   it('keeps a rule two grants share until the last of them ends', async () => {
@@ -59,7 +59,7 @@ describe('closing a grant', () => {
     const first = await approved(app);
     const second = await approved(app, 'prod-db', { requester: 'U_REQ2' });
     expect(app.network.calls.filter((c) => c.startsWith('authorize'))).toHaveLength(1);
-    expect(app.stores.rules.otherLiveHolders('sgr-1', first.grantId)).toBe(1);
+    expect(await app.stores.rules.otherLiveHolders('sgr-1', first.grantId)).toBe(1);
 
     const revoked = await app.useCases.revokeGrant({
       grantId: first.grantId,
@@ -68,7 +68,7 @@ describe('closing a grant', () => {
     });
     expect(revoked).toMatchObject({ ok: true, value: { state: 'closed', endReason: 'done' } });
     expect([...app.network.rules.keys()]).toEqual(['sgr-1']);
-    expect(app.stores.audit.lastOfType('grant.closed')?.details).toMatchObject({
+    expect((await app.stores.audit.lastOfType('grant.closed'))?.details).toMatchObject({
       revokedRuleIds: [],
       stillHeldByOtherGrants: ['sgr-1'],
     });

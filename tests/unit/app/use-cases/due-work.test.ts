@@ -27,80 +27,87 @@ describe('due work: every kind is woken for, and done, at its time', () => {
   it('closes an expired grant exactly at its end', async () => {
     const app = createTestApp({ policy: { warnBefore: 0 } });
     const { grantId } = await approved(app);
-    const end = app.stores.grants.get(grantId)?.expiresAt ?? new Date(0);
-    expect(earliestDue(app)).toEqual(end);
+    const end = (await app.stores.grants.get(grantId))?.expiresAt ?? new Date(0);
+    expect(await earliestDue(app)).toEqual(end);
 
     expect((await runAt(app, justBefore(end))).closed).toBe(0);
-    expect(app.stores.grants.get(grantId)?.state).toBe('active');
+    expect((await app.stores.grants.get(grantId))?.state).toBe('active');
 
     expect((await runAt(app, end)).closed).toBe(1);
-    expect(app.stores.grants.get(grantId)).toMatchObject({
+    expect(await app.stores.grants.get(grantId)).toMatchObject({
       state: 'closed',
       endReason: 'expired',
       endedAt: end,
     });
     expect(app.network.rules.size).toBe(0);
-    expect(drainOutbox(app)).toContainEqual({ kind: 'dm', userId: REQUESTER, notice: 'grant-ended' });
-    expect(earliestDue(app)).toBeUndefined();
+    expect(await drainOutbox(app)).toContainEqual({ kind: 'dm', userId: REQUESTER, notice: 'grant-ended' });
+    expect(await earliestDue(app)).toBeUndefined();
   });
 
   it('reminds the approvers at half the approval time, then times the request out at its deadline', async () => {
     const app = createTestApp();
     const request = await submit(app);
-    drainOutbox(app);
+    await drainOutbox(app);
     const halfway = new Date(request.createdAt.getTime() + 15 * MINUTE);
-    expect(earliestDue(app)).toEqual(halfway);
+    expect(await earliestDue(app)).toEqual(halfway);
 
     await runAt(app, justBefore(halfway));
-    expect(app.stores.requests.get(request.id)?.remindedAt).toBeUndefined();
+    expect((await app.stores.requests.get(request.id))?.remindedAt).toBeUndefined();
     await runAt(app, halfway);
-    expect(app.stores.requests.get(request.id)?.remindedAt).toEqual(halfway);
-    expect(drainOutbox(app)).toEqual([{ kind: 'thread', notice: 'approval-reminder' }]);
+    expect((await app.stores.requests.get(request.id))?.remindedAt).toEqual(halfway);
+    expect(await drainOutbox(app)).toEqual([{ kind: 'thread', notice: 'approval-reminder' }]);
 
-    expect(earliestDue(app)).toEqual(request.approvalDeadline);
+    expect(await earliestDue(app)).toEqual(request.approvalDeadline);
     expect((await runAt(app, justBefore(request.approvalDeadline))).timedOut).toBe(0);
     expect((await runAt(app, request.approvalDeadline)).timedOut).toBe(1);
-    expect(app.stores.requests.get(request.id)).toMatchObject({ state: 'timed_out', decidedBy: 'hallpass' });
-    expect(drainOutbox(app)).toContainEqual({ kind: 'dm', userId: REQUESTER, notice: 'request-timed-out' });
-    expect(earliestDue(app)).toBeUndefined();
+    expect(await app.stores.requests.get(request.id)).toMatchObject({
+      state: 'timed_out',
+      decidedBy: 'hallpass',
+    });
+    expect(await drainOutbox(app)).toContainEqual({
+      kind: 'dm',
+      userId: REQUESTER,
+      notice: 'request-timed-out',
+    });
+    expect(await earliestDue(app)).toBeUndefined();
   });
 
   it('warns the requester warnBefore ahead of the end, once, then closes at the end', async () => {
     const app = createTestApp({ policy: { warnBefore: 5 * MINUTE } });
     const { grantId } = await approved(app);
-    drainOutbox(app);
-    const end = app.stores.grants.get(grantId)?.expiresAt ?? new Date(0);
+    await drainOutbox(app);
+    const end = (await app.stores.grants.get(grantId))?.expiresAt ?? new Date(0);
     const warnAt = new Date(end.getTime() - 5 * MINUTE);
-    expect(earliestDue(app)).toEqual(warnAt);
+    expect(await earliestDue(app)).toEqual(warnAt);
 
     await runAt(app, justBefore(warnAt));
-    expect(app.stores.grants.get(grantId)?.warnedAt).toBeUndefined();
+    expect((await app.stores.grants.get(grantId))?.warnedAt).toBeUndefined();
     await runAt(app, warnAt);
-    expect(app.stores.grants.get(grantId)?.warnedAt).toEqual(warnAt);
-    expect(drainOutbox(app)).toEqual([{ kind: 'dm', userId: REQUESTER, notice: 'grant-expiring' }]);
+    expect((await app.stores.grants.get(grantId))?.warnedAt).toEqual(warnAt);
+    expect(await drainOutbox(app)).toEqual([{ kind: 'dm', userId: REQUESTER, notice: 'grant-expiring' }]);
 
-    expect(earliestDue(app)).toEqual(end);
+    expect(await earliestDue(app)).toEqual(end);
     expect((await runAt(app, end)).closed).toBe(1);
   });
 
   it('takes a revoked role session out of the deny list once it has expired by itself', async () => {
     const app = createTestApp();
     const { grantId } = await approved(app, 'prod-readonly');
-    const session = app.stores.roleSessions.get(grantId);
+    const session = await app.stores.roleSessions.get(grantId);
     const expiry = session?.expiresAt ?? new Date(0);
     expect(expiry).toEqual(new Date(app.clock.now().getTime() + 30 * MINUTE));
     app.clock.advance(10 * MINUTE);
     await app.useCases.revokeGrant({ grantId, actor: await app.directory.actor(REQUESTER), reason: 'done' });
     expect(app.roles.lists.get(session?.roleArn ?? '?')).toEqual([session?.assumedRoleId]);
-    expect(app.stores.roleSessions.get(grantId)?.denyPolicyName).toBe(REVOKED_SESSIONS_POLICY);
-    expect(earliestDue(app)).toEqual(expiry);
+    expect((await app.stores.roleSessions.get(grantId))?.denyPolicyName).toBe(REVOKED_SESSIONS_POLICY);
+    expect(await earliestDue(app)).toEqual(expiry);
 
     await runAt(app, justBefore(expiry));
-    expect(app.stores.roleSessions.get(grantId)?.denyRemovedAt).toBeUndefined();
+    expect((await app.stores.roleSessions.get(grantId))?.denyRemovedAt).toBeUndefined();
     await runAt(app, expiry);
-    expect(app.stores.roleSessions.get(grantId)?.denyRemovedAt).toEqual(expiry);
+    expect((await app.stores.roleSessions.get(grantId))?.denyRemovedAt).toEqual(expiry);
     expect(app.roles.lists.has(session?.roleArn ?? '?')).toBe(false);
-    expect(app.stores.audit.lastOfType('grant.deny_removed')?.grantId).toBe(grantId);
-    expect(earliestDue(app)).toBeUndefined();
+    expect((await app.stores.audit.lastOfType('grant.deny_removed'))?.grantId).toBe(grantId);
+    expect(await earliestDue(app)).toBeUndefined();
   });
 });

@@ -21,12 +21,12 @@ describe('openGrant', () => {
     const { requestId, grantId } = await approved(app, 'prod-db');
 
     expect(app.network.calls).toEqual(['authorize sg-0123456789abcdef0 5432-5432 203.0.113.7/32']);
-    expect(app.stores.grants.get(grantId)).toMatchObject({
+    expect(await app.stores.grants.get(grantId)).toMatchObject({
       state: 'active',
       startsAt: start,
       expiresAt: new Date(start.getTime() + 30 * MINUTE),
     });
-    expect(app.stores.rules.holdsOf(grantId)).toEqual([
+    expect(await app.stores.rules.holdsOf(grantId)).toEqual([
       expect.objectContaining({
         ruleId: 'sgr-1',
         groupId: 'sg-0123456789abcdef0',
@@ -35,17 +35,17 @@ describe('openGrant', () => {
       }),
     ]);
     expect([...app.network.rules.keys()]).toEqual(['sgr-1']);
-    expect(auditTypes(app, requestId)).toEqual([
+    expect(await auditTypes(app, requestId)).toEqual([
       'request.submitted',
       'request.approval_recorded',
       'request.approved',
       'grant.opened',
     ]);
-    expect(app.stores.audit.lastOfType('grant.opened')?.details).toMatchObject({
+    expect((await app.stores.audit.lastOfType('grant.opened'))?.details).toMatchObject({
       ruleIds: ['sgr-1'],
       shared: [],
     });
-    expect(drainOutbox(app)).toEqual(
+    expect(await drainOutbox(app)).toEqual(
       expect.arrayContaining([{ kind: 'dm', userId: REQUESTER, notice: 'grant-started' }]),
     );
     expect(app.wakes()).toBeGreaterThan(0);
@@ -61,17 +61,17 @@ describe('openGrant', () => {
       'revoke sg-0web sgr-1',
     ]);
     expect(app.network.rules.size).toBe(0);
-    expect(app.stores.grants.get(grantId)).toMatchObject({
+    expect(await app.stores.grants.get(grantId)).toMatchObject({
       state: 'failed',
       endReason: 'failed',
       endedAt: app.clock.now(),
     });
-    expect(app.stores.rules.holdsOf(grantId)).toEqual([]);
-    expect(app.stores.requests.get(requestId)?.state).toBe('failed');
-    expect(app.stores.requests.get(requestId)?.note).toMatch(/throttling/);
-    expect(app.stores.audit.lastOfType('grant.failed')?.details).not.toHaveProperty('rollback');
+    expect(await app.stores.rules.holdsOf(grantId)).toEqual([]);
+    expect((await app.stores.requests.get(requestId))?.state).toBe('failed');
+    expect((await app.stores.requests.get(requestId))?.note).toMatch(/throttling/);
+    expect((await app.stores.audit.lastOfType('grant.failed'))?.details).not.toHaveProperty('rollback');
     // Nothing is left to close.
-    expect(app.stores.grants.closes.next()).toBeUndefined();
+    expect(await app.stores.grants.closes.next()).toBeUndefined();
   });
 
   it('leaves the grant closing when the rollback fails too, and the next due-work run closes it', async () => {
@@ -79,16 +79,16 @@ describe('openGrant', () => {
     app.network.failNext('revoke');
     const { requestId, grantId } = await approved(app, 'prod-web');
 
-    expect(app.stores.grants.get(grantId)).toMatchObject({ state: 'closing', endReason: 'failed' });
-    expect(app.stores.requests.get(requestId)?.note).toContain(STILL_CLOSING);
-    expect(app.stores.rules.holdsOf(grantId).map((h) => h.ruleId)).toEqual(['sgr-1']);
+    expect(await app.stores.grants.get(grantId)).toMatchObject({ state: 'closing', endReason: 'failed' });
+    expect((await app.stores.requests.get(requestId))?.note).toContain(STILL_CLOSING);
+    expect((await app.stores.rules.holdsOf(grantId)).map((h) => h.ruleId)).toEqual(['sgr-1']);
     expect([...app.network.rules.keys()]).toEqual(['sgr-1']);
-    expect(app.stores.audit.lastOfType('grant.failed')?.details).toMatchObject({
+    expect((await app.stores.audit.lastOfType('grant.failed'))?.details).toMatchObject({
       rollback: 'failed',
       stillOpenRuleIds: ['sgr-1'],
     });
     // Due at once: the scheduler wakes for it now, not at the grant's planned end.
-    const due = earliestDue(app);
+    const due = await earliestDue(app);
     expect(due?.getTime()).toBeLessThanOrEqual(app.clock.now().getTime());
 
     const run = await app.useCases.dueWork.run(app.clock.now());
@@ -96,9 +96,9 @@ describe('openGrant', () => {
     expect(run.closed).toBe(1);
     expect(app.network.rules.size).toBe(0);
     expect(app.network.calls.at(-1)).toBe('revoke sg-0web sgr-1');
-    expect(app.stores.grants.get(grantId)).toMatchObject({ state: 'failed', endedAt: app.clock.now() });
-    expect(app.stores.rules.holdsOf(grantId)).toEqual([]);
-    expect(auditTypes(app, requestId).slice(-2)).toEqual(['grant.failed', 'grant.closed']);
-    expect(app.stores.grants.closes.next()).toBeUndefined();
+    expect(await app.stores.grants.get(grantId)).toMatchObject({ state: 'failed', endedAt: app.clock.now() });
+    expect(await app.stores.rules.holdsOf(grantId)).toEqual([]);
+    expect((await auditTypes(app, requestId)).slice(-2)).toEqual(['grant.failed', 'grant.closed']);
+    expect(await app.stores.grants.closes.next()).toBeUndefined();
   });
 });

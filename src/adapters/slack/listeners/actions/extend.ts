@@ -9,7 +9,7 @@ import type { ButtonArgs } from './button';
 export const extendAction =
   (ctx: ListenerContext) =>
   async ({ body, action, client, context }: ButtonArgs): Promise<void> => {
-    const grant = ctx.useCases.grantOf(action.value ?? '');
+    const grant = await ctx.useCases.grantOf(action.value ?? '');
     const resource = grant === undefined ? undefined : findResource(ctx.useCases.policy(), grant.resourceId);
     if (grant === undefined || resource === undefined) {
       await context.reply({ text: errorText(err('UNKNOWN_GRANT', { grantId: action.value })) });

@@ -16,7 +16,7 @@ export const appHomeOpened =
     if (event.tab !== 'home') return;
     if (ctx.home !== undefined) return ctx.home.publish(event.user);
     const view = homeView({
-      ...ctx.useCases.dashboard(await context.actor()),
+      ...(await ctx.useCases.dashboard(await context.actor())),
       now: ctx.clock.now(),
       warnBefore: ctx.useCases.policy().warnBefore,
     });

@@ -13,7 +13,7 @@ export const denySubmitted =
     const result = await ctx.useCases.denyRequest({ requestId, actor: await context.actor(), reason });
     if (result.ok) return;
     // A refusal goes where the approval message is, so the approver sees it beside the card.
-    const channel = ctx.useCases.cardOf(requestId)?.request.message?.channel;
+    const channel = (await ctx.useCases.cardOf(requestId))?.request.message?.channel;
     await replyPrivately(
       { client, channel, user: context.userId, logger: ctx.logger },
       { text: errorText(result) },

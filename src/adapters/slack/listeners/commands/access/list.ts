@@ -6,7 +6,7 @@ export const list: Subcommand<'list'> = async (ctx, { context }) => {
   const actor = await context.actor();
   return context.reply(
     listMessage({
-      ...ctx.useCases.dashboard(actor),
+      ...(await ctx.useCases.dashboard(actor)),
       now: ctx.clock.now(),
       resources: ctx.useCases.policy().resources,
     }),
