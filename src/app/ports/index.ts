@@ -15,6 +15,7 @@ export * from './request-store';
 export * from './role-sessions';
 export * from './rule-store';
 export * from './shared-state';
+export * from './shared-state';
 export * from './system';
 export * from './unit-of-work';
 export * from './shared-state';
