@@ -1,7 +1,8 @@
 /**
  * `npm run audit -- …`: the audit trail as evidence, from the command line. A composition root like
- * main.ts: reads `.env`, `HALLPASS_DB` and the audit keys (`HALLPASS_AUDIT_KEY`,
- * `HALLPASS_AUDIT_OLD_KEYS`), and never creates or migrates the database.
+ * main.ts: reads `.env`, `HALLPASS_DB` (a SQLite file or a `postgres://` URL) and the audit keys
+ * (`HALLPASS_AUDIT_KEY`, `HALLPASS_AUDIT_OLD_KEYS`), and never creates or migrates the database. It
+ * reads in read-only transactions (SQLite's `query_only`; PostgreSQL's `default_transaction_read_only`).
  *
  * ```
  * npm run audit -- export --since <date> [--until <date>] [--format csv|jsonl] [--out <file>] [--policy <file>] [--no-publish]
@@ -22,10 +23,14 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
-import { readAuditRecord } from '../adapters/db/audit-export-query';
-import { checkHead, keyIdsInLog, parseHead } from '../adapters/db/audit-log';
+import { createSqliteAuditLogReader } from '../adapters/db/audit-export-query';
+import { parseHead } from '../adapters/db/audit-log';
+import type { AuditLogReader } from '../adapters/db/audit-reading';
 import { DbError } from '../adapters/db/db-error';
-import { type DbHandle, openDatabaseReadOnly, openExistingDatabase } from '../adapters/db/open-db';
+import { openDatabaseReadOnly, openExistingDatabase } from '../adapters/db/open-db';
+import { createPostgresAuditLog } from '../adapters/db/pg/audit-log';
+import { createPostgresAuditLogReader } from '../adapters/db/pg/audit-record';
+import { isPostgresUrl, openExistingPostgres } from '../adapters/db/pg/open-existing';
 import { createSqliteStores } from '../adapters/db/stores';
 import {
   DATE_FORMS,
@@ -37,6 +42,7 @@ import {
 import type { AuditExportRow, AuditKey, AuditKeyring, ChainStatus } from '../app/audit-ports';
 import { type AuditRecord, describeMismatch } from '../app/audit-record';
 import { createNotices } from '../app/notify';
+import type { AuditEvent } from '../app/ports';
 import { publishHead } from '../app/publish-head';
 import { searchRows } from '../app/search-audit';
 import { DEFAULT_DB_PATH, DEFAULT_POLICY_PATH, parseAuditKey } from '../config/env';
@@ -72,7 +78,8 @@ const USAGE = `Usage:
       search --resource prod-db --from 2026-11-14T02:00Z --to 2026-11-14T03:00Z
 
 Dates: ${DATE_FORMS}.
-The database is HALLPASS_DB (default ${DEFAULT_DB_PATH}); a .env file is read when present.
+The database is HALLPASS_DB: a SQLite file (default ${DEFAULT_DB_PATH}) or a postgres:// URL, read in
+read-only transactions; a .env file is read when present.
 Exit codes: 0 done or intact, 1 broken or disagreeing, 2 bad usage, no database or a key missing, 3 unexpected failure.`;
 
 /** A refusal to run as asked: printed with the usage hint, exit 2. */
@@ -108,12 +115,35 @@ function keysOf(env: NodeJS.ProcessEnv): AuditKeyring | undefined {
   return { current, old };
 }
 
+/** The audit log at `HALLPASS_DB`, opened for reading only, and how to close it. */
+type OpenLog = { readonly reader: AuditLogReader; close(): Promise<void> };
+
+/** Opens the SQLite file or the PostgreSQL database `HALLPASS_DB` names, read-only, without migrating it. */
+async function openLog(db: string): Promise<OpenLog> {
+  if (isPostgresUrl(db)) {
+    const handle = await openExistingPostgres(db, { write: false });
+    return { reader: createPostgresAuditLogReader(handle.db), close: handle.close };
+  }
+  const handle = openDatabaseReadOnly(db);
+  return { reader: createSqliteAuditLogReader(handle.db), close: async () => handle.close() };
+}
+
+/** Runs `fn` on the log at `db`, closing it afterwards. */
+async function withLog<T>(db: string, fn: (reader: AuditLogReader) => Promise<T>): Promise<T> {
+  const log = await openLog(db);
+  try {
+    return await fn(log.reader);
+  } finally {
+    await log.close();
+  }
+}
+
 /** Refuses (exit 2) a keyed log without the keys to verify it: a walk without them proves nothing. */
-function requireKeys(handle: DbHandle, keys: AuditKeyring | undefined): void {
+async function requireKeys(reader: AuditLogReader, keys: AuditKeyring | undefined): Promise<void> {
   const known = new Set(
     [...(keys?.old ?? []), ...(keys?.current === undefined ? [] : [keys.current])].map((k) => k.id),
   );
-  const missing = keyIdsInLog(handle.db).filter((id) => !known.has(id));
+  const missing = (await reader.keyIds()).filter((id) => !known.has(id));
   if (missing.length > 0) {
     throw new UsageError(
       `the audit log is sealed with audit key ${missing.map((id) => JSON.stringify(id)).join(', ')}: set HALLPASS_AUDIT_KEY (or HALLPASS_AUDIT_OLD_KEYS) to that key to verify it.`,
@@ -122,9 +152,9 @@ function requireKeys(handle: DbHandle, keys: AuditKeyring | undefined): void {
 }
 
 /** The record, read with the keys it needs. */
-function recordOf(handle: DbHandle, keys: AuditKeyring | undefined): AuditRecord {
-  requireKeys(handle, keys);
-  return readAuditRecord(handle.db, keys);
+async function recordOf(reader: AuditLogReader, keys: AuditKeyring | undefined): Promise<AuditRecord> {
+  await requireKeys(reader, keys);
+  return reader.read(keys);
 }
 
 /** One line about the chain, for stderr under an export or a search. */
@@ -150,12 +180,8 @@ function cliActor(): string {
   }
 }
 
-/**
- * Records the export in the log and queues its head for the audit channel: the same publication the
- * bot makes (`publishHead`), through the same outbox, which the running bot sends. Returns a line for
- * stderr.
- */
-async function recordAndPublish(args: {
+/** What recording an export needs. */
+type ExportRecord = {
   dbPath: string;
   keys: AuditKeyring | undefined;
   policy: Policy | undefined;
@@ -166,24 +192,52 @@ async function recordAndPublish(args: {
   until: Date;
   format: string;
   now: Date;
-}): Promise<string> {
+};
+
+/** The event recording an export in the log. */
+const exportedEvent = (args: ExportRecord, by: string): AuditEvent => ({
+  at: args.now,
+  actor: by,
+  type: 'audit.exported',
+  details: {
+    since: args.since.toISOString(),
+    until: args.until.toISOString(),
+    rows: args.rows,
+    format: args.format,
+    chainOk: args.chain.ok,
+    via: 'cli',
+  },
+});
+
+/**
+ * On PostgreSQL: records the export in the log (sealed into the chain after every replica's appends).
+ * Queuing its head for the audit channel goes through the outbox, which the CLI does not write on
+ * PostgreSQL yet: the head is printed to keep instead.
+ */
+async function recordOnPostgres(args: ExportRecord): Promise<string> {
+  const handle = await openExistingPostgres(args.dbPath, { write: true });
+  try {
+    const audit = createPostgresAuditLog(() => handle.db, { key: args.keys?.current });
+    await audit.append(exportedEvent(args, cliActor()));
+    const head = await audit.head();
+    return `Recorded the export in the audit log; the head is not queued for the audit channel from the CLI on PostgreSQL, so keep this head yourself: ${head.count}:${head.hash}.`;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Records the export in the log and queues its head for the audit channel: the same publication the
+ * bot makes (`publishHead`), through the same outbox, which the running bot sends. Returns a line for
+ * stderr.
+ */
+async function recordAndPublish(args: ExportRecord): Promise<string> {
+  if (isPostgresUrl(args.dbPath)) return recordOnPostgres(args);
   const handle = openExistingDatabase(args.dbPath, { write: true });
   try {
     const stores = createSqliteStores(handle, { key: args.keys?.current });
     const by = cliActor();
-    await stores.audit.append({
-      at: args.now,
-      actor: by,
-      type: 'audit.exported',
-      details: {
-        since: args.since.toISOString(),
-        until: args.until.toISOString(),
-        rows: args.rows,
-        format: args.format,
-        chainOk: args.chain.ok,
-        via: 'cli',
-      },
-    });
+    await stores.audit.append(exportedEvent(args, by));
     const policy = args.policy;
     const deps =
       policy === undefined
@@ -271,21 +325,13 @@ async function runExport(
   const policy = values.policy === undefined ? undefined : policyAt(values.policy);
   const keys = keysOf(env);
 
-  const handle = openDatabaseReadOnly(dbPath);
-  let content: string;
-  let rows: AuditExportRow[];
-  let record: AuditRecord;
-  try {
-    record = recordOf(handle, keys);
-    const { since, until } = window.value;
-    const inWindow = record.rows.filter(
-      (r) => r.requestedAt.getTime() >= since.getTime() && r.requestedAt.getTime() < until.getTime(),
-    );
-    rows = policy === undefined ? inWindow : withPolicyFallback(inWindow, policy);
-    content = renderExport(rows, format);
-  } finally {
-    handle.close();
-  }
+  const record = await withLog(dbPath, (reader) => recordOf(reader, keys));
+  const { since, until } = window.value;
+  const inWindow = record.rows.filter(
+    (r) => r.requestedAt.getTime() >= since.getTime() && r.requestedAt.getTime() < until.getTime(),
+  );
+  const rows = policy === undefined ? inWindow : withPolicyFallback(inWindow, policy);
+  const content = renderExport(rows, format);
   // Written only once the whole export is built: a failure leaves no half file behind.
   if (values.out === undefined) io.out(content);
   else {
@@ -324,7 +370,7 @@ async function runExport(
   return problems.length > 0 ? 1 : 0;
 }
 
-function runVerify(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io): number {
+async function runVerify(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { head: { type: 'string' } },
@@ -338,9 +384,8 @@ function runVerify(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: I
     );
   }
   const keys = keysOf(env);
-  const handle = openDatabaseReadOnly(dbPath);
-  try {
-    const record = recordOf(handle, keys);
+  return withLog(dbPath, async (reader) => {
+    const record = await recordOf(reader, keys);
     const { chain } = record;
     let failed = false;
     if (!chain.ok) {
@@ -368,7 +413,7 @@ function runVerify(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: I
       }
     }
     if (published !== undefined) {
-      const held = checkHead(handle.db, published);
+      const held = await reader.checkHead(published);
       if (held.ok && chain.ok) {
         io.out(
           `Published head ${published.count}:${published.hash} holds: nothing up to event ${published.count} was removed or changed.\n`,
@@ -390,9 +435,7 @@ function runVerify(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: I
       );
     }
     return failed ? 1 : 0;
-  } finally {
-    handle.close();
-  }
+  });
 }
 
 const SEARCH_FORMATS = ['table', 'csv', 'jsonl'] as const;
@@ -504,7 +547,7 @@ function searchTable(rows: readonly AuditExportRow[]): string {
   return [fmt(header), ...lines.map(fmt)].join('\n');
 }
 
-function runSearch(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io): number {
+async function runSearch(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -529,13 +572,7 @@ function runSearch(args: string[], dbPath: string, env: NodeJS.ProcessEnv, io: I
   }
   const policy = values.policy === undefined ? undefined : policyAt(values.policy);
   const keys = keysOf(env);
-  const handle = openDatabaseReadOnly(dbPath);
-  let record: AuditRecord;
-  try {
-    record = recordOf(handle, keys);
-  } finally {
-    handle.close();
-  }
+  const record = await withLog(dbPath, (reader) => recordOf(reader, keys));
   const found = searchRows(record.rows, filters);
   const rows = policy === undefined ? found : withPolicyFallback(found, policy);
   const notes = [
@@ -559,9 +596,9 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): P
       case 'export':
         return await runExport(rest, dbPath, env, io, now);
       case 'verify':
-        return runVerify(rest, dbPath, env, io);
+        return await runVerify(rest, dbPath, env, io);
       case 'search':
-        return runSearch(rest, dbPath, env, io);
+        return await runSearch(rest, dbPath, env, io);
       case undefined:
       case 'help':
       case '--help':
@@ -576,8 +613,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): P
       io.err(`hallpass audit: ${e.message}\nRun \`npm run audit -- help\` for usage.\n`);
       return 2;
     }
-    if (e instanceof DbError && (e.code === 'NOT_FOUND' || e.code === 'SCHEMA_OUTDATED')) {
-      const hint = e.code === 'NOT_FOUND' ? ' (set HALLPASS_DB to the bot’s database file)' : '';
+    if (e instanceof DbError && ['NOT_FOUND', 'UNREACHABLE', 'SCHEMA_OUTDATED'].includes(e.code)) {
+      const hint = e.code === 'SCHEMA_OUTDATED' ? '' : ' (set HALLPASS_DB to the bot’s database file or URL)';
       io.err(`hallpass audit: ${e.message.replace(`${e.operation}: `, '')}${hint}\n`);
       return 2;
     }

@@ -59,16 +59,31 @@ export const columnsOf = (r: RawRow) => ({
  * SHA-256 so each links to the one before. `keepKeyId`: whether the rows keep claiming their key id.
  */
 export function resealWithSha256(t: Target, from: number, keepKeyId: boolean): void {
-  const db = sqliteOf(t);
-  let prev = from === 1 ? GENESIS_HASH : (rawRow(t, from - 1).hash ?? '');
-  for (const r of rawRows(t).filter((x) => x.seq >= from)) {
-    const hash = eventHash(prev, columnsOf(r));
-    db.prepare('UPDATE audit_events SET prev_hash = ?, hash = ?, key_id = ? WHERE seq = ?').run(
-      prev,
-      hash,
-      keepKeyId ? r.key_id : null,
-      r.seq,
-    );
-    prev = hash;
-  }
+  const update = sqliteOf(t).prepare(RESEAL);
+  for (const params of sha256Reseal(rawRows(t), from, keepKeyId)) update.run(...params);
+}
+
+/** The UPDATE a reseal runs per event, with `sha256Reseal`'s parameters. */
+export const RESEAL = 'UPDATE audit_events SET prev_hash = ?, hash = ?, key_id = ? WHERE seq = ?';
+
+/** The `RESEAL` parameters, event by event, that reseal `rows` (the whole log) from event `from` on. */
+export function sha256Reseal(
+  rows: readonly RawRow[],
+  from: number,
+  keepKeyId: boolean,
+): [string, string, string | null, number][] {
+  let prev = from === 1 ? GENESIS_HASH : (rows.find((r) => r.seq === from - 1)?.hash ?? '');
+  return rows
+    .filter((r) => r.seq >= from)
+    .map((r) => {
+      const hash = eventHash(prev, columnsOf(r));
+      const params: [string, string, string | null, number] = [
+        prev,
+        hash,
+        keepKeyId ? r.key_id : null,
+        r.seq,
+      ];
+      prev = hash;
+      return params;
+    });
 }

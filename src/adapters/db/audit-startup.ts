@@ -1,12 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { eq } from 'drizzle-orm';
 import type { AuditKeyring } from '../../app/audit-ports';
 import { describeMismatch } from '../../app/audit-record';
 import type { AuditLog, Clock, Logger } from '../../app/ports';
-import { readAuditRecord } from './audit-export-query';
-import { BREAK_ACCEPTED_EVENT, keyIdsInLog } from './audit-log';
+import { BREAK_ACCEPTED_EVENT } from './audit-chain';
+import { createSqliteAuditLogReader } from './audit-export-query';
+import type { AuditLogReader } from './audit-reading';
 import type { Db } from './open-db';
-import { auditEvents } from './schema';
 
 /** Start-up stops with this: the audit log cannot be verified, and hallpass will not extend it blind. */
 export class AuditLogRefused extends Error {
@@ -40,20 +39,27 @@ const MISMATCHES_LOGGED = 20;
  * the chain are logged loudly but do not stop hallpass: they are its working state, and the export
  * shows the chain's values.
  */
-export async function verifyAuditLogAtStart(args: {
-  readonly db: Db;
+export function verifyAuditLogAtStart(args: AuditStartupArgs & { readonly db: Db }): Promise<AuditStartup> {
+  return verifyAtStart(createSqliteAuditLogReader(args.db), args);
+}
+
+/** What start-up verification needs besides the database. */
+export type AuditStartupArgs = {
   readonly audit: Pick<AuditLog, 'append'>;
   readonly keys: AuditKeyring | undefined;
   readonly acceptBroken: number | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
-}): Promise<AuditStartup> {
-  const { db, keys, acceptBroken, logger } = args;
+};
+
+/** `verifyAuditLogAtStart` on either engine: `reader` reads the log, `args.audit` appends to it. */
+export async function verifyAtStart(reader: AuditLogReader, args: AuditStartupArgs): Promise<AuditStartup> {
+  const { keys, acceptBroken, logger } = args;
   const started = performance.now();
   const known = new Set(
     [...(keys?.old ?? []), ...(keys?.current === undefined ? [] : [keys.current])].map((k) => k.id),
   );
-  const missing = keyIdsInLog(db).filter((id) => !known.has(id));
+  const missing = (await reader.keyIds()).filter((id) => !known.has(id));
   if (missing.length > 0) {
     const ids = missing.map((id) => JSON.stringify(id)).join(', ');
     throw new AuditLogRefused(
@@ -62,15 +68,12 @@ export async function verifyAuditLogAtStart(args: {
         : `the audit log has events sealed with audit key ${ids}, which neither HALLPASS_AUDIT_KEY nor HALLPASS_AUDIT_OLD_KEYS holds: add ${missing.length === 1 ? 'it' : 'them'} to HALLPASS_AUDIT_OLD_KEYS (old keys stay needed to verify the events they sealed).`,
     );
   }
-  let record = readAuditRecord(db, keys);
+  let record = await reader.read(keys);
   if (!record.chain.ok && acceptBroken === record.chain.firstBrokenSeq) {
     const { firstBrokenSeq, reason, message } = record.chain;
-    const before = db
-      .select({ seq: auditEvents.seq, details: auditEvents.details })
-      .from(auditEvents)
-      .where(eq(auditEvents.type, BREAK_ACCEPTED_EVENT))
-      .all()
-      .find((r) => r.details !== null && (JSON.parse(r.details) as { seq?: unknown }).seq === firstBrokenSeq);
+    const before = (await reader.breakAcceptances()).find(
+      (r) => r.details !== null && (JSON.parse(r.details) as { seq?: unknown }).seq === firstBrokenSeq,
+    );
     if (before !== undefined) {
       throw new AuditLogRefused(
         `the audit log breaks at event ${firstBrokenSeq} again (${reason}): ${message} A break there was already accepted (event ${before.seq}); the log has changed since, so HALLPASS_AUDIT_ACCEPT_BROKEN does not apply twice. Investigate with \`npm run audit -- verify\`.`,
@@ -94,7 +97,7 @@ export async function verifyAuditLogAtStart(args: {
       { seq: firstBrokenSeq, reason, message },
       'accepted a break in the audit log as HALLPASS_AUDIT_ACCEPT_BROKEN asked; it is recorded in the log (audit.break_accepted)',
     );
-    record = readAuditRecord(db, keys);
+    record = await reader.read(keys);
   }
   if (!record.chain.ok) {
     const { firstBrokenSeq, reason, message } = record.chain;

@@ -64,6 +64,11 @@ export async function openPostgres(url: string, options: OpenPostgresOptions = {
     await pool.end().catch(() => undefined);
     throw e;
   }
+  return pgHandle(pool);
+}
+
+/** The handle over an open pool: drizzle for queries, the pool, an idempotent close. */
+export function pgHandle(pool: Pool): PgHandle {
   let closed = false;
   return {
     db: drizzle({ client: pool, schema: pgSchema }),

@@ -262,3 +262,40 @@ export const outbox = pgTable(
     index('outbox_lane_idx').on(t.lane, t.doneAt, t.id),
   ],
 );
+
+/*
+ * PostgreSQL only: state the replicas share (`adapters/db/pg/`). One SQLite process keeps it in memory
+ * (`adapters/local/`), so schema.ts has no such tables; the schema comparisons skip `PG_ONLY_TABLES`.
+ */
+
+/** The tables that exist on PostgreSQL alone. */
+export const PG_ONLY_TABLES = ['home_viewers', 'rate_limit_hits'] as const;
+
+/** One admission by the `/access` flood guard (`createPgRateLimits`); refused attempts write nothing. */
+export const rateLimitHits = pgTable(
+  'rate_limit_hits',
+  {
+    /** What is limited, e.g. the user id. Not unique: a key has one row per admission in its window. */
+    key: text('key').notNull(),
+    /** When it was admitted (epoch ms, the admitting replica's clock). */
+    at: millis('at').notNull(),
+    /** `at` plus the window it was admitted under: from then on, the periodic sweep may delete it. */
+    expiresAt: millis('expires_at').notNull(),
+  },
+  (t) => [
+    index('rate_limit_hits_key_idx').on(t.key, t.at),
+    index('rate_limit_hits_expires_idx').on(t.expiresAt),
+  ],
+);
+
+/** Who opened their App Home tab, and when last (`createPgHomeViewers`): their tabs are kept fresh. */
+export const homeViewers = pgTable(
+  'home_viewers',
+  {
+    /** The Slack user id. */
+    userId: text('user_id').primaryKey(),
+    /** The latest time they opened the tab (epoch ms). */
+    openedAt: millis('opened_at').notNull(),
+  },
+  (t) => [index('home_viewers_recent_idx').on(t.openedAt)],
+);

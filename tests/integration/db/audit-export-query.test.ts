@@ -3,19 +3,37 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSqliteAuditExportSource } from '../../../src/adapters/db/audit-export-query';
 import { type DbHandle, openDatabase, openDatabaseReadOnly } from '../../../src/adapters/db/open-db';
+import { openPostgres } from '../../../src/adapters/db/open-pg';
+import { createPostgresAuditLog } from '../../../src/adapters/db/pg/audit-log';
+import { createPostgresAuditExportSource } from '../../../src/adapters/db/pg/audit-record';
+import { openExistingPostgres } from '../../../src/adapters/db/pg/open-existing';
 import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
 import type { AuditExportRow } from '../../../src/app/audit-ports';
+import { AUDIT_ENGINES, emptyPostgres, usePostgres } from '../../support/audit-engines';
 import { buildNewGrant, buildNewRequest, T0 } from '../../support/builders';
+import { copySqliteToPostgres } from '../../support/copy-to-postgres';
+import { describeWithPostgres, withTestDatabase } from '../../support/postgres';
 
 const MIN = 60_000;
 const at = (offsetMs: number): Date => new Date(T0.getTime() + offsetMs);
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/ProdReadOnly';
 
-describe('SQLite audit export query', () => {
+/**
+ * The rows the tables give the export, on each engine. The requests and grants are written through the
+ * SQLite stores; on PostgreSQL the export then reads a copy of that database, so both engines answer
+ * for the same rows.
+ */
+describe.each(AUDIT_ENGINES)('audit export query on %s', (name) => {
   let handle: DbHandle;
   let stores: SqliteStores;
-  const rows = (since = at(-60 * MIN), until = at(60 * MIN)): Promise<AuditExportRow[]> =>
-    createSqliteAuditExportSource(handle.db).rows({ since, until });
+  const postgres = name === 'postgres' ? usePostgres() : undefined;
+  const rows = async (since = at(-60 * MIN), until = at(60 * MIN)): Promise<AuditExportRow[]> => {
+    if (postgres === undefined) return createSqliteAuditExportSource(handle.db).rows({ since, until });
+    const pg = postgres.handle;
+    await emptyPostgres(pg);
+    await copySqliteToPostgres(handle.sqlite, pg.pool);
+    return createPostgresAuditExportSource(() => pg.db).rows({ since, until });
+  };
   const only = async (requestId: string): Promise<AuditExportRow | undefined> =>
     (await rows()).find((r) => r.requestId === requestId);
 
@@ -265,6 +283,70 @@ describe('opening a database read-only for the audit CLI', () => {
       ).rejects.toThrow(/readonly|read-only/i);
     } finally {
       h.close();
+    }
+  });
+});
+
+describeWithPostgres('opening a PostgreSQL database read-only for the audit CLI', () => {
+  const migrated = withTestDatabase();
+  const other = withTestDatabase();
+  beforeAll(async () => {
+    await (await openPostgres(migrated.url)).close();
+  });
+
+  /** The test server's URL naming another database. */
+  const onServer = (database: string): string => {
+    const url = new URL(migrated.url);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+
+  it('refuses a database the server does not have, and a server nobody answers on', async () => {
+    await expect(openExistingPostgres(onServer('hallpass_no_such_db'), { write: false })).rejects.toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND' }),
+    );
+    await expect(
+      openExistingPostgres('postgres://nobody:secret@127.0.0.1:1/hallpass', { write: false }),
+    ).rejects.toThrow(
+      expect.objectContaining({
+        code: 'UNREACHABLE',
+        // The password is never shown.
+        message: expect.not.stringContaining('secret'),
+      }),
+    );
+  });
+
+  it('refuses a database that is not a hallpass database, then one the bot has not migrated to this version yet', async () => {
+    await expect(openExistingPostgres(other.url, { write: false })).rejects.toThrow(
+      expect.objectContaining({
+        code: 'SCHEMA_OUTDATED',
+        message: expect.stringMatching(/not a hallpass database/),
+      }),
+    );
+    const pg = await openPostgres(other.url);
+    await pg.pool.query(
+      'DELETE FROM drizzle.__drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM drizzle.__drizzle_migrations)',
+    );
+    await pg.close();
+    await expect(openExistingPostgres(other.url, { write: false })).rejects.toThrow(
+      expect.objectContaining({
+        code: 'SCHEMA_OUTDATED',
+        message: expect.stringMatching(/start hallpass once/),
+      }),
+    );
+  });
+
+  it('reads a migrated database and refuses to write to it', async () => {
+    const h = await openExistingPostgres(migrated.url, { write: false });
+    try {
+      expect(await createPostgresAuditExportSource(() => h.db).rows({ since: at(0), until: at(1) })).toEqual(
+        [],
+      );
+      await expect(
+        createPostgresAuditLog(() => h.db).append({ at: T0, actor: 'U_X', type: 'request.submitted' }),
+      ).rejects.toThrow(/read-only transaction/);
+    } finally {
+      await h.close();
     }
   });
 });

@@ -8,6 +8,7 @@ import {
   PG_MIGRATIONS_FOLDER,
   type PgHandle,
 } from '../../../src/adapters/db/open-pg';
+import { PG_ONLY_TABLES } from '../../../src/adapters/db/pg-schema';
 import {
   createTestDatabase,
   describeWithPostgres,
@@ -53,9 +54,13 @@ function sqliteTables(): string[] {
 }
 
 describe('the PostgreSQL migrations folder', () => {
-  it('sits beside the SQLite one and lists the init and the hand-written audit migration', () => {
+  it('sits beside the SQLite one and lists the init, the hand-written audit migration and the shared state', () => {
     expect(PG_MIGRATIONS_FOLDER).toBe(path.resolve(__dirname, '../../../drizzle/postgres'));
-    expect(journal().entries.map((e) => e.tag)).toEqual(['0000_init', '0001_audit_append_only_and_chain']);
+    expect(journal().entries.map((e) => e.tag)).toEqual([
+      '0000_init',
+      '0001_audit_append_only_and_chain',
+      '0002_shared_state',
+    ]);
   });
 });
 
@@ -67,7 +72,7 @@ describeWithPostgres('openPostgres', () => {
     await first.close();
     const once = await applied(db.url);
     expect(once.map((m) => Number(m.created_at))).toEqual(journal().entries.map((e) => e.when));
-    expect(await tables(db.url)).toEqual(sqliteTables());
+    expect(await tables(db.url)).toEqual([...sqliteTables(), ...PG_ONLY_TABLES].sort());
 
     const second = await openPostgres(db.url);
     try {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { PgHandle } from '../../../src/adapters/db/open-pg';
+import { PG_ONLY_TABLES } from '../../../src/adapters/db/pg-schema';
 import { describeWithPostgres, withTestDatabase } from '../../support/postgres';
 import { attempt, type Outcome, withBothEngines } from '../../support/two-engines';
 
@@ -7,6 +8,7 @@ import { attempt, type Outcome, withBothEngines } from '../../support/two-engine
  * The PostgreSQL schema (drizzle/postgres/, from pg-schema.ts) against the SQLite one (drizzle/sqlite/,
  * from schema.ts), both as their migrations leave a database: the same tables, columns, nullability,
  * defaults, keys, indexes, CHECKs and foreign keys, and the same answer to the same good or bad row.
+ * The tables PostgreSQL alone has (`PG_ONLY_TABLES`: state the replicas share) are left out.
  */
 
 type Column = { type: 'integer' | 'text'; nullable: boolean; default: string | null };
@@ -113,7 +115,9 @@ async function pgStructure(pool: PgHandle['pool']): Promise<Structure> {
   }>(
     "SELECT table_name, column_name, is_nullable, data_type, column_default FROM information_schema.columns WHERE table_schema = 'public'",
   );
-  const names = [...new Set(columns.map((c) => c.table_name))];
+  // The replicas' shared state has no SQLite twin (one process keeps it in memory).
+  const pgOnly: readonly string[] = PG_ONLY_TABLES;
+  const names = [...new Set(columns.map((c) => c.table_name))].filter((t) => !pgOnly.includes(t));
   const primaryKeys = await rows<{ table_name: string; columns: string }>(`
     SELECT tc.table_name, string_agg(k.column_name, ',' ORDER BY k.ordinal_position) AS columns
     FROM information_schema.table_constraints tc
