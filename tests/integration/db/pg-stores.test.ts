@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { type Client, Pool } from 'pg';
-import { openPostgres, type PgHandle } from '../../../src/adapters/db/open-pg';
+import { openPostgres, type PgHandle, pgHandle } from '../../../src/adapters/db/open-pg';
 import { ADVISORY } from '../../../src/adapters/db/pg/advisory';
+import { verifyPostgresAuditChain } from '../../../src/adapters/db/pg/audit-log';
 import { createPostgresStores, type PostgresStores, pgStoresOn } from '../../../src/adapters/db/pg/stores';
 import { createPgContext, type PgContext } from '../../../src/adapters/db/pg/unit-of-work';
 import { buildNewGrant, buildNewRequest, T0 } from '../../support/builders';
@@ -262,6 +263,23 @@ describeWithPostgres('PostgreSQL stores', () => {
       expect((await a.cuts.ofGrant(g.id)).map((c) => c.state)).toEqual(['removed', 'adding']);
     });
 
+    it('keeps one audit chain when two replicas append at once, inside and outside transactions', async () => {
+      const before = await a.audit.head();
+      const appends = Array.from({ length: 20 }, (_, n) => {
+        const stores = n % 2 === 0 ? a : b;
+        const event = { at: at(n), actor: 'U_A', type: 'audit.searched' as const };
+        return n % 4 < 2
+          ? stores.audit.append(event)
+          : stores.uow.tx(async () => {
+              await stores.requests.insert(buildNewRequest());
+              await stores.audit.append(event);
+            });
+      });
+      await Promise.all(appends);
+      expect((await b.audit.head()).count).toBe(before.count + 20);
+      expect(await verifyPostgresAuditChain(one.db)).toMatchObject({ ok: true, lastSeq: before.count + 20 });
+    });
+
     it('sends a lane in commit order: a second enqueuer waits for the first transaction to end', async () => {
       const lane = `chan:C_${randomBytes(4).toString('hex')}`;
       const first = gate();
@@ -409,7 +427,7 @@ describeWithPostgres('PostgreSQL stores', () => {
      * killed, then reads through the dead connection with `afterKill`. Returns how often the body ran.
      */
     async function killedOnce(id: string, afterKill: (read: () => Promise<unknown>) => Promise<void>) {
-      const ctx = createPgContext(one.pool);
+      const ctx = createPgContext(one);
       const stores = pgStoresOn(ctx);
       let runs = 0;
       await stores.uow.tx(async () => {
@@ -491,7 +509,7 @@ describeWithPostgres('PostgreSQL stores', () => {
       const pool = new Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
       const waits: number[] = [];
       const stores = pgStoresOn(
-        createPgContext(pool, {
+        createPgContext(pgHandle(pool), {
           sleep: async (ms) => void waits.push(ms),
           retry: { attempts: 4, maxDelayMs: 40 },
         }),
@@ -523,7 +541,7 @@ describeWithPostgres('PostgreSQL stores', () => {
 
     it('does not try again what was refused for good (a duplicate key)', async () => {
       const waits: number[] = [];
-      const stores = pgStoresOn(createPgContext(one.pool, { sleep: async (ms) => void waits.push(ms) }));
+      const stores = pgStoresOn(createPgContext(one, { sleep: async (ms) => void waits.push(ms) }));
       const r = await stores.requests.insert(buildNewRequest());
       await expect(stores.requests.insert(buildNewRequest({ id: r.id }))).rejects.toMatchObject({
         operation: 'requests.insert',

@@ -1,12 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import type { Pool, PoolClient } from 'pg';
+import { NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import type { PoolClient } from 'pg';
 import type { UnitOfWork } from '../../../app/ports';
 import { DbError } from '../db-error';
+import type { PgHandle } from '../open-pg';
+import type { PgExecutor, PgTx } from './audit-log';
 import { isConnectionFailure, isTransient, toPgDbError } from './errors';
 
-/** A drizzle database to run one store statement on: the pool, or the connection of the current transaction. */
-export type PgExec = NodePgDatabase;
+/**
+ * Where one statement runs: the pool (`PgHandle.db`), or the current transaction — a drizzle
+ * transaction on its connection, so drizzle's own `transaction()` inside it (the audit log's append)
+ * is a savepoint of it.
+ */
+export type PgExec = PgExecutor;
 
 /**
  * How a transaction (or a read outside one) is retried after a transient failure (see
@@ -50,7 +57,7 @@ export interface PgContext {
 /** One open transaction: its connection, and whether that connection broke under it. */
 type Frame = {
   readonly client: PoolClient;
-  readonly db: PgExec;
+  readonly db: PgTx;
   /** Set when the connection reported an error or ended: nothing sent since has taken effect. */
   lost: Error | undefined;
   /** Savepoints made so far (for unique names). */
@@ -87,13 +94,21 @@ const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(Strin
  * calls inside one transaction share its connection and so run one after another.
  */
 export function createPgContext(
-  pool: Pool,
+  handle: Pick<PgHandle, 'db' | 'pool'>,
   options: { readonly retry?: Partial<PgRetryPolicy>; readonly sleep?: (ms: number) => Promise<void> } = {},
 ): PgContext {
   const policy: PgRetryPolicy = { ...DEFAULT_PG_RETRY, ...options.retry };
   const wait = options.sleep ?? sleep;
-  const onPool: PgExec = drizzle({ client: pool });
+  const { pool, db: onPool } = handle;
   const current = new AsyncLocalStorage<Frame>();
+
+  // What drizzle's own `db.transaction()` would build, but on a connection whose BEGIN, COMMIT and
+  // failures this context handles itself (see `attemptTx`).
+  const dialect = new PgDialect();
+  const { fullSchema, schema, tableNamesMap } = onPool._;
+  const relational = schema === undefined ? undefined : { fullSchema, schema, tableNamesMap };
+  const transactionOn = (client: PoolClient): PgTx =>
+    new NodePgTransaction(dialect, new NodePgSession(client, dialect, relational), relational);
 
   /** The transaction open in this async context, if any (never one that has ended: its connection is gone). */
   const frameOf = (): Frame | undefined => {
@@ -118,7 +133,13 @@ export function createPgContext(
     } catch (e) {
       return { ok: false, error: toPgDbError(operation, e), retry: isTransient(e) };
     }
-    const frame: Frame = { client, db: drizzle({ client }), lost: undefined, savepoints: 0, finished: false };
+    const frame: Frame = {
+      client,
+      db: transactionOn(client),
+      lost: undefined,
+      savepoints: 0,
+      finished: false,
+    };
     // A checked-out client has no pool listener: without ours, a server-side kill while the body is
     // between statements would be an unhandled 'error' event (and end the process).
     const onError = (e: Error) => {
