@@ -1,22 +1,11 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { BackstopRecord, BackstopStore, BackstopWant } from '../../app/ports';
+import type { BackstopStore, BackstopWant } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { backstopValues, toBackstopRecord as toRecord } from './rows';
 import { backstops, grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
 import type { Sync } from './sync-gate';
-
-type Row = typeof backstops.$inferSelect;
-
-const toRecord = (row: Row): BackstopRecord => ({
-  ruleId: row.ruleId,
-  target: {
-    region: row.region,
-    groupId: row.groupId,
-    ...(row.assumeRoleArn === null ? {} : { assumeRoleArn: row.assumeRoleArn }),
-  },
-  fireAt: new Date(row.fireAt),
-});
 
 /**
  * `BackstopStore` on SQLite: what hallpass last made EventBridge Scheduler hold (`backstops`), and what
@@ -36,13 +25,7 @@ export function createSqliteBackstopStore(db: Db): Sync<BackstopStore> {
           db.delete(backstops).where(eq(backstops.ruleId, ruleId)).run();
           return;
         }
-        const values = {
-          region: record.target.region,
-          groupId: record.target.groupId,
-          assumeRoleArn: record.target.assumeRoleArn ?? null,
-          fireAt: record.fireAt.getTime(),
-          updatedAt: at.getTime(),
-        };
+        const values = backstopValues(record, at);
         db.insert(backstops)
           .values({ ruleId, ...values })
           .onConflictDoUpdate({ target: backstops.ruleId, set: values })

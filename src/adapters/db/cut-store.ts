@@ -1,31 +1,11 @@
 import { and, asc, eq, inArray, lte, notInArray, or } from 'drizzle-orm';
-import type { ConnectionCut, CutState, CutStore } from '../../app/ports';
+import type { CutState, CutStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { expandedCutValues, plannedCutValues, toCut } from './rows';
 import { connectionCuts, grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
 import type { Sync } from './sync-gate';
-
-type Row = typeof connectionCuts.$inferSelect;
-
-const toCut = (row: Row): ConnectionCut => ({
-  id: row.id,
-  grantId: row.grantId,
-  target: {
-    region: row.region,
-    groupId: row.groupId,
-    ...(row.assumeRoleArn === null ? {} : { assumeRoleArn: row.assumeRoleArn }),
-  },
-  protocol: row.protocol,
-  fromPort: row.fromPort,
-  toPort: row.toPort,
-  cidr: row.cidr,
-  ...(row.networkAclId === null ? {} : { aclId: row.networkAclId }),
-  ...(row.ruleNumber === null ? {} : { ruleNumber: row.ruleNumber }),
-  state: row.state,
-  ...(row.removeAt === null ? {} : { removeAt: new Date(row.removeAt) }),
-  ...(row.note === null ? {} : { note: row.note }),
-});
 
 /** States whose entry is (or may be) in AWS, holding its rule number. */
 const HOLDING: CutState[] = ['adding', 'in_place', 'removing'];
@@ -51,21 +31,7 @@ export function createSqliteCutStore(db: Db): Sync<CutStore> {
           .get();
         // A retried close plans again: once is enough.
         if (same !== undefined) return;
-        db.insert(connectionCuts)
-          .values({
-            grantId: cut.grantId,
-            region: cut.target.region,
-            groupId: cut.target.groupId,
-            assumeRoleArn: cut.target.assumeRoleArn ?? null,
-            protocol: cut.protocol,
-            fromPort: cut.fromPort,
-            toPort: cut.toPort,
-            cidr: cut.cidr,
-            state: 'planned',
-            createdAt: at.getTime(),
-            updatedAt: at.getTime(),
-          })
-          .run();
+        db.insert(connectionCuts).values(plannedCutValues(cut, at)).run();
       }),
 
     unfinished: (now) =>
@@ -135,25 +101,7 @@ export function createSqliteCutStore(db: Db): Sync<CutStore> {
             .where(and(eq(connectionCuts.id, plannedId), eq(connectionCuts.state, 'planned')))
             .get();
           if (planned === undefined) return [];
-          const { id: _id, ...base } = planned;
-          const rows = [
-            ...entries.map((e) => ({
-              ...base,
-              networkAclId: e.aclId,
-              ruleNumber: e.ruleNumber,
-              state: 'adding' as const,
-              removeAt: removeAt.getTime(),
-              updatedAt: at.getTime(),
-            })),
-            ...refused.map((r) => ({
-              ...base,
-              networkAclId: r.aclId,
-              ruleNumber: null,
-              state: 'refused' as const,
-              note: r.note,
-              updatedAt: at.getTime(),
-            })),
-          ];
+          const rows = expandedCutValues(planned, entries, refused, removeAt, at);
           const made = rows.map((row) => tx.insert(connectionCuts).values(row).returning().get());
           tx.update(connectionCuts)
             .set({

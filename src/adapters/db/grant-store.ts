@@ -1,55 +1,19 @@
-import { and, asc, eq, gte, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { GrantStore, NewGrant } from '../../app/ports';
-import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
 import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
+import { grantCloseAt, longEnoughToWarn } from './due-times';
 import type { Db } from './open-db';
+import { grantValues, toGrant } from './rows';
 import { grants } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
 import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
 
-type GrantRow = typeof grants.$inferSelect;
+/** When a grant is due to be closed (see `grantCloseAt`). */
+const dueAt = grantCloseAt(grants);
 
-/** Row → domain. Absent optional fields stay absent (no `undefined` keys). */
-export function toGrant(row: GrantRow): Grant {
-  return {
-    id: row.id,
-    requestId: row.requestId,
-    resourceId: row.resourceId,
-    requesterId: row.requesterId,
-    state: row.state,
-    startsAt: new Date(row.startsAt),
-    expiresAt: new Date(row.expiresAt),
-    ...(row.endedAt !== null ? { endedAt: new Date(row.endedAt) } : {}),
-    ...(row.endReason !== null ? { endReason: row.endReason } : {}),
-    ...(row.endedBy !== null ? { endedBy: row.endedBy } : {}),
-    ...(row.warnedAt !== null ? { warnedAt: new Date(row.warnedAt) } : {}),
-    breakGlass: row.breakGlass,
-    ...(row.reviewedBy !== null ? { reviewedBy: row.reviewedBy } : {}),
-    ...(row.reviewedAt !== null ? { reviewedAt: new Date(row.reviewedAt) } : {}),
-    closeAttempts: row.closeAttempts,
-    ...(row.retryAt !== null ? { retryAt: new Date(row.retryAt) } : {}),
-  };
-}
-
-/**
- * When a grant is due to be closed — the one definition that both "what is due now"
- * (`closes.due`) and "when is the next thing due" (`closes.next`) read, so they cannot disagree:
- * - `closing`: a close was started and has not finished (a crash, an AWS failure, a failed rollback):
- *   due at once, or at `retry_at` when the last attempt failed;
- * - `active`, and `opening` (an open still running, or one a failure left behind): at `expires_at`;
- * - `closed`, `failed`: never (NULL).
- */
-const dueAt = sql<number | null>`(CASE ${grants.state}
-  WHEN 'closing' THEN COALESCE(${grants.retryAt}, 0)
-  WHEN 'active' THEN ${grants.expiresAt}
-  WHEN 'opening' THEN ${grants.expiresAt}
-END)`;
-
-/** Warned grants must be at least twice the warning time long (`deservesWarning` in the domain). */
-const longEnough = (warnBeforeMs: number) =>
-  gte(sql`${grants.expiresAt} - ${grants.startsAt}`, 2 * warnBeforeMs);
+const longEnough = (warnBeforeMs: number) => longEnoughToWarn(grants, warnBeforeMs);
 
 /** `GrantStore` on SQLite. */
 export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
@@ -57,22 +21,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
     insert: (grant: NewGrant) =>
       withDbErrors('grants.insert', () =>
         // UNIQUE (request_id) makes a second grant for one request throw here, whatever raced.
-        toGrant(
-          db
-            .insert(grants)
-            .values({
-              id: grant.id,
-              requestId: grant.requestId,
-              resourceId: grant.resourceId,
-              requesterId: grant.requesterId,
-              state: 'opening',
-              startsAt: grant.startsAt.getTime(),
-              expiresAt: grant.expiresAt.getTime(),
-              breakGlass: grant.breakGlass ?? false,
-            })
-            .returning()
-            .get(),
-        ),
+        toGrant(db.insert(grants).values(grantValues(grant)).returning().get()),
       ),
 
     get: (id) =>

@@ -1,23 +1,10 @@
 import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
-import type { OutboxItem, OutboxStore } from '../../app/ports';
+import type { OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { outboxValues, toOutboxItem as toItem } from './rows';
 import { outbox } from './schema';
 import type { Sync } from './sync-gate';
-
-type Row = typeof outbox.$inferSelect;
-
-const toItem = (r: Row): OutboxItem => ({
-  id: r.id,
-  kind: r.kind,
-  lane: r.lane,
-  ...(r.requestId === null ? {} : { requestId: r.requestId }),
-  ...(r.userId === null ? {} : { userId: r.userId }),
-  ...(r.channel === null ? {} : { channel: r.channel }),
-  ...(r.notice === null ? {} : { notice: r.notice }),
-  attempts: r.attempts,
-  createdAt: new Date(r.createdAt),
-});
 
 /** `OutboxStore` on SQLite. */
 export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
@@ -41,19 +28,7 @@ export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
             .get();
           if (queued !== undefined) return;
         }
-        db.insert(outbox)
-          .values({
-            requestId: item.requestId ?? null,
-            kind: item.kind,
-            lane: item.lane,
-            userId: item.userId ?? null,
-            channel: item.channel ?? null,
-            notice: item.notice ?? null,
-            attempts: 0,
-            createdAt: now.getTime(),
-            nextAt: now.getTime(),
-          })
-          .run();
+        db.insert(outbox).values(outboxValues(item, now)).run();
       }),
 
     ready: (now, limit) =>

@@ -1,59 +1,17 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { NewRequest, RequestStore } from '../../app/ports';
-import type { Resource } from '../../domain/policy';
-import type { AccessRequest, Approval } from '../../domain/request';
+import type { Approval } from '../../domain/request';
 import { err, ok } from '../../domain/result';
 import { DbError, notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
+import { reminderAt as reminderAtOf } from './due-times';
 import type { Db } from './open-db';
+import { type RequestRow, requestValues, toAccessRequest, toApproval } from './rows';
 import { approvals, requests } from './schema';
 import type { Sync } from './sync-gate';
 
-type RequestRow = typeof requests.$inferSelect;
-type ApprovalRow = typeof approvals.$inferSelect;
-
-const toDate = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
-
-/** Row → domain. Absent optional fields stay absent (no `undefined` keys), so rows compare equal to built objects. */
-export function toAccessRequest(row: RequestRow): AccessRequest {
-  const { sourceCidr, sourceFamily, sourcePrefix } = row;
-  return {
-    id: row.id,
-    resourceId: row.resourceId,
-    requesterId: row.requesterId,
-    durationMs: row.durationMs,
-    ...(sourceCidr !== null && sourcePrefix !== null && (sourceFamily === 4 || sourceFamily === 6)
-      ? { source: { family: sourceFamily, cidr: sourceCidr, prefix: sourcePrefix } }
-      : {}),
-    reason: row.reason,
-    state: row.state,
-    createdAt: new Date(row.createdAt),
-    approvalDeadline: new Date(row.approvalDeadline),
-    ...(row.decidedAt !== null ? { decidedAt: toDate(row.decidedAt) } : {}),
-    ...(row.decidedBy !== null ? { decidedBy: row.decidedBy } : {}),
-    ...(row.note !== null ? { note: row.note } : {}),
-    ...(row.messageChannel !== null && row.messageTs !== null
-      ? { message: { channel: row.messageChannel, ts: row.messageTs } }
-      : {}),
-    kind: row.kind,
-    ...(row.extendsGrantId !== null ? { extendsGrantId: row.extendsGrantId } : {}),
-    breakGlass: row.breakGlass,
-    ...(row.remindedAt !== null ? { remindedAt: new Date(row.remindedAt) } : {}),
-    ...(row.resourceSnapshot !== null ? { resourceAtRequest: parseResource(row.resourceSnapshot) } : {}),
-  };
-}
-
-/** The resource snapshot as written by `insert` (our own JSON of a domain `Resource`). */
-const parseResource = (json: string): Resource => JSON.parse(json) as Resource;
-
 /** Half-way through a request's approval time: when its approvers are reminded. */
-const reminderAt = sql<number>`(${requests.createdAt} + (${requests.approvalDeadline} - ${requests.createdAt}) / 2)`;
-
-const toApproval = (row: ApprovalRow): Approval => ({
-  requestId: row.requestId,
-  approverId: row.approverId,
-  at: new Date(row.at),
-});
+const reminderAt = reminderAtOf(requests);
 
 /** `RequestStore` on SQLite. Synchronous: a read-check-write in one call cannot interleave with another handler. */
 export function createSqliteRequestStore(db: Db): Sync<RequestStore> {
@@ -78,28 +36,7 @@ export function createSqliteRequestStore(db: Db): Sync<RequestStore> {
   return {
     insert: (request: NewRequest) =>
       withDbErrors('requests.insert', () => {
-        const row = db
-          .insert(requests)
-          .values({
-            id: request.id,
-            resourceId: request.resourceId,
-            requesterId: request.requesterId,
-            durationMs: request.durationMs,
-            sourceCidr: request.source?.cidr ?? null,
-            sourceFamily: request.source?.family ?? null,
-            sourcePrefix: request.source?.prefix ?? null,
-            reason: request.reason,
-            state: 'pending',
-            createdAt: request.createdAt.getTime(),
-            approvalDeadline: request.approvalDeadline.getTime(),
-            kind: request.kind ?? 'access',
-            extendsGrantId: request.extendsGrantId ?? null,
-            breakGlass: request.breakGlass ?? false,
-            resourceSnapshot:
-              request.resourceAtRequest === undefined ? null : JSON.stringify(request.resourceAtRequest),
-          })
-          .returning()
-          .get();
+        const row = db.insert(requests).values(requestValues(request)).returning().get();
         return toAccessRequest(row);
       }),
 

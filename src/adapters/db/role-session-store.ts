@@ -1,23 +1,11 @@
 import { and, asc, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
-import type { RoleSessionStore, StoredRoleSession } from '../../app/ports';
+import type { RoleSessionStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import type { Db } from './open-db';
+import { roleSessionValues, toSession } from './rows';
 import { roleSessions } from './schema';
 import type { Sync } from './sync-gate';
-
-type Row = typeof roleSessions.$inferSelect;
-
-const toSession = (row: Row): StoredRoleSession => ({
-  grantId: row.grantId,
-  roleArn: row.roleArn,
-  sessionName: row.sessionName,
-  assumedRoleId: row.assumedRoleId,
-  expiresAt: new Date(row.expiresAt),
-  ...(row.denyPolicyName === null ? {} : { denyPolicyName: row.denyPolicyName }),
-  ...(row.deniedAt === null ? {} : { deniedAt: new Date(row.deniedAt) }),
-  ...(row.denyRemovedAt === null ? {} : { denyRemovedAt: new Date(row.denyRemovedAt) }),
-});
 
 /** `RoleSessionStore` on SQLite. Only identity and timing are stored: never credentials. */
 export function createSqliteRoleSessionStore(db: Db): Sync<RoleSessionStore> {
@@ -26,13 +14,7 @@ export function createSqliteRoleSessionStore(db: Db): Sync<RoleSessionStore> {
     record: (grantId, roleArn, session) =>
       withDbErrors('roleSessions.record', () => {
         db.insert(roleSessions)
-          .values({
-            grantId,
-            roleArn,
-            sessionName: session.sessionName,
-            assumedRoleId: session.assumedRoleId,
-            expiresAt: session.expiresAt.getTime(),
-          })
+          .values(roleSessionValues(grantId, roleArn, session))
           .onConflictDoNothing()
           .run();
       }),

@@ -1,25 +1,11 @@
 import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or } from 'drizzle-orm';
-import type { RuleHold, RuleStore } from '../../app/ports';
+import type { RuleStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { holdValues, toHold } from './rows';
 import { grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
 import type { Sync } from './sync-gate';
-
-type HoldRow = typeof ruleHolds.$inferSelect;
-
-const toHold = (row: HoldRow): RuleHold => ({
-  grantId: row.grantId,
-  ruleId: row.ruleId,
-  region: row.region,
-  groupId: row.groupId,
-  protocol: row.protocol,
-  fromPort: row.fromPort,
-  toPort: row.toPort,
-  cidr: row.cidr,
-  managed: row.managed,
-  ...(row.assumeRoleArn === null ? {} : { assumeRoleArn: row.assumeRoleArn }),
-});
 
 /**
  * `RuleStore` on SQLite. A rule is shared by every grant holding it; "live" means the holding grant is
@@ -33,22 +19,7 @@ export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
     hold: (hold) =>
       withDbErrors('rules.hold', () => {
         // Idempotent: a grant already holding this rule (a retried open) is not counted twice.
-        db.insert(ruleHolds)
-          .values({
-            grantId: hold.grantId,
-            ruleId: hold.ruleId,
-            region: hold.region,
-            groupId: hold.groupId,
-            protocol: hold.protocol,
-            fromPort: hold.fromPort,
-            toPort: hold.toPort,
-            cidr: hold.cidr,
-            managed: hold.managed,
-            assumeRoleArn: hold.assumeRoleArn ?? null,
-            targetRecorded: true,
-          })
-          .onConflictDoNothing()
-          .run();
+        db.insert(ruleHolds).values(holdValues(hold)).onConflictDoNothing().run();
       }),
 
     holdsOf: (grantId) =>
