@@ -4,7 +4,7 @@ import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
 import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
-import { openPersistence } from './adapters/db/persistence';
+import { openPersistence } from './adapters/db/open-persistence';
 import { healthRoute } from './adapters/http/health';
 import { createHttpServer } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, startSlackApp } from './adapters/slack/app';
@@ -253,7 +253,9 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     // opening are taken over here too.
     run: async (now) => {
       const ran = await locks.tryRun(JOBS.dueWork, async () => {
-        await useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS });
+        await useCases.recoverInterrupted({
+          graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS,
+        });
         return useCases.dueWork.run(now);
       });
       return ran.ran ? ran.value : { failed: [], busy: true };
@@ -304,10 +306,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   if (legacy > 0)
     logger.warn({ holds: legacy }, 'recorded the targets of rule holds written before they were kept');
   // Before serving: finish what a crash interrupted, then close and announce what came due while down.
-  const recovered = (
-    await locks.run(JOBS.dueWork, () =>
-      useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS }),
-    )
+  const recovered = await locks.run(JOBS.dueWork, () =>
+    useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS }),
   );
   if (recovered.reopened + recovered.closed > 0)
     logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');

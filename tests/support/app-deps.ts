@@ -1,5 +1,5 @@
-import { createLocalRateLimits } from '../../src/adapters/local/rate-limits';
-import { createLocalLocks } from '../../src/adapters/local/locks';
+import { createLocalLocks } from '../../src/adapters/db/local/locks';
+import { createLocalRateLimits } from '../../src/adapters/db/local/rate-limits';
 import type { AppDeps } from '../../src/app/deps';
 import { InfraError } from '../../src/app/infra-error';
 import {

@@ -10,6 +10,7 @@ import { type FakeEc2, startFakeEc2 } from './fake-ec2';
 import { type FakeScheduler, startFakeScheduler } from './fake-scheduler';
 import { type FakeStsIam, startFakeStsIam } from './fake-sts-iam';
 import { MemoryLogger } from './memory-logger';
+import { createTestDatabase, dropTestDatabase, type TestDatabase } from './postgres';
 import {
   blockActionsBody,
   buttonClick,
@@ -189,7 +190,9 @@ export async function startHarness(
     (key) => sts.sessions.find((x) => x.accessKeyId === key)?.roleArn.split(':')[4] ?? OWN_ACCOUNT,
   );
   const dir = mkdtempSync(path.join(tmpdir(), 'hallpass-e2e-'));
-  const dbPath = path.join(dir, 'hallpass.db');
+  // HALLPASS_TEST_ENGINE=postgres runs the same end-to-end tests on a PostgreSQL database of their own.
+  const pg = process.env['HALLPASS_TEST_ENGINE'] === 'postgres' ? await createTestDatabase() : undefined;
+  const dbPath = pg?.url ?? path.join(dir, 'hallpass.db');
   Object.assign(process.env, AWS_ENV, {
     AWS_ENDPOINT_URL_EC2: ec2.url,
     AWS_ENDPOINT_URL_STS: sts.stsUrl,
@@ -205,6 +208,7 @@ export async function startHarness(
     clock,
     dir,
     dbPath,
+    pg,
     policy,
     reconcileInterval: opts.reconcileInterval,
     slackTimeoutMs: opts.slackTimeoutMs,
@@ -220,6 +224,7 @@ async function boot(s: {
   clock: FakeClock;
   dir: string;
   dbPath: string;
+  pg?: TestDatabase | undefined;
   policy: Policy;
   reconcileInterval?: string | undefined;
   slackTimeoutMs?: number | undefined;
@@ -376,6 +381,7 @@ async function boot(s: {
       await s.sts.close();
       await s.scheduler.close();
       rmSync(s.dir, { recursive: true, force: true });
+      if (s.pg !== undefined) await dropTestDatabase(s.pg);
     },
   };
   return h;

@@ -8,16 +8,14 @@ import {
   MAX_HOME_VIEWERS,
   type RateLimits,
 } from '../../app/ports';
-import { createLocalChangeFeed } from '../local/change-feed';
-import { createSqliteDbHealth } from '../local/db-health';
-import { createLocalHomeViewers } from '../local/home-viewers';
-import { createLocalLocks } from '../local/locks';
-import { createLocalRateLimits } from '../local/rate-limits';
 import { createSqliteAuditRecordSource } from './audit-export-query';
 import { type AuditStartup, type AuditStartupArgs, verifyAuditLogAtStart } from './audit-startup';
+import { createLocalChangeFeed } from './local/change-feed';
+import { createSqliteDbHealth } from './local/db-health';
+import { createLocalHomeViewers } from './local/home-viewers';
+import { createLocalLocks } from './local/locks';
+import { createLocalRateLimits } from './local/rate-limits';
 import { openDatabase } from './open-db';
-import { isPostgresUrl } from './pg/open-existing';
-import { openPostgresPersistence } from './pg/persistence';
 import { createSqliteStores, type SqliteStores } from './stores';
 
 /**
@@ -69,10 +67,4 @@ export function openSqlitePersistence(path: string, options: PersistenceOptions)
     health: createSqliteDbHealth(handle.sqlite),
     close: async () => handle.close(),
   };
-}
-
-/** `HALLPASS_DB`: a `postgres://` or `postgresql://` URL means PostgreSQL; anything else is a SQLite file path. */
-export async function openPersistence(target: string, options: PersistenceOptions): Promise<Persistence> {
-  if (isPostgresUrl(target)) return openPostgresPersistence(target, options);
-  return openSqlitePersistence(target, options);
 }

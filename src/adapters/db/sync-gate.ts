@@ -56,8 +56,15 @@ export type SyncGate = UnitOfWork & {
 type Phase = 'begin' | 'body' | 'commit';
 
 export function createSyncGate(hooks: TxHooks): SyncGate {
-  /** How deep in transactions the current async context is (absent: in none). */
-  const inside = new AsyncLocalStorage<number>();
+  /**
+   * The transaction (or savepoint) the current async context runs in. `open` turns false when it ends:
+   * work it started that outlives it (a timer armed in its body inherits the context) is outside.
+   */
+  const inside = new AsyncLocalStorage<{ readonly depth: number; open: boolean }>();
+  const current = () => {
+    const frame = inside.getStore();
+    return frame?.open === true ? frame : undefined;
+  };
   /** Resolves when the holder before the last one in line releases the gate. */
   let tail: Promise<void> = Promise.resolve();
   /** Holders and waiters; 0 means a call may run at once. */
@@ -79,7 +86,7 @@ export function createSyncGate(hooks: TxHooks): SyncGate {
   };
 
   const run = async <T>(fn: () => T): Promise<T> => {
-    if (queued === 0 || inside.getStore() !== undefined) return fn();
+    if (queued === 0 || current() !== undefined) return fn();
     const release = await acquire();
     try {
       return fn();
@@ -94,7 +101,10 @@ export function createSyncGate(hooks: TxHooks): SyncGate {
     try {
       hooks.begin(depth);
       phase = 'body';
-      const value = await inside.run(depth, fn);
+      const frame = { depth, open: true };
+      const value = await inside.run(frame, fn).finally(() => {
+        frame.open = false;
+      });
       phase = 'commit';
       hooks.commit(depth);
       return value;
@@ -113,9 +123,9 @@ export function createSyncGate(hooks: TxHooks): SyncGate {
   };
 
   const tx = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const depth = inside.getStore();
+    const frame = current();
     // Inside a transaction: a savepoint, so a throw the outer body catches undoes only the inner work.
-    if (depth !== undefined) return atDepth(depth + 1, fn);
+    if (frame !== undefined) return atDepth(frame.depth + 1, fn);
     const release = await acquire();
     try {
       return await atDepth(0, fn);

@@ -125,7 +125,9 @@ export function createHomeRefresher(deps: {
         for (const userId of recent) queue.add(userId);
         if (recent.length > 0) kick(true);
       })()
-        .catch((error: unknown) => deps.logger.warn({ err: String(error) }, 'could not read the home viewers'))
+        .catch((error: unknown) =>
+          deps.logger.warn({ err: String(error) }, 'could not read the home viewers'),
+        )
         .finally(() => {
           reading = undefined;
         });

@@ -1,7 +1,7 @@
+import { createLocalLocks } from '../../../src/adapters/db/local/locks';
+import { createLocalRateLimits } from '../../../src/adapters/db/local/rate-limits';
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores } from '../../../src/adapters/db/stores';
-import { createLocalRateLimits } from '../../../src/adapters/local/rate-limits';
-import { createLocalLocks } from '../../../src/adapters/local/locks';
 import type { AppDeps } from '../../../src/app/deps';
 import { type NetworkAccess, noFaults, type RuleTarget } from '../../../src/app/ports';
 import { createUseCases } from '../../../src/app/use-cases';

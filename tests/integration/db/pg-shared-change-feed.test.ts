@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
+import { createLocalChangeFeed } from '../../../src/adapters/db/local/change-feed';
 import type { PgHandle } from '../../../src/adapters/db/open-pg';
 import { createPgChangeFeed, type PgChangeFeed } from '../../../src/adapters/db/pg/pg-change-feed';
-import { createLocalChangeFeed } from '../../../src/adapters/local/change-feed';
 import type { ChangeKind } from '../../../src/app/ports';
 import { until } from '../../support/bot-process';
 import { MemoryLogger } from '../../support/memory-logger';

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
+import { createLocalLocks } from '../../../src/adapters/db/local/locks';
 import { openPostgres, type PgHandle } from '../../../src/adapters/db/open-pg';
 import { createPgLocks } from '../../../src/adapters/db/pg/pg-locks';
-import { createLocalLocks } from '../../../src/adapters/local/locks';
 import type { Locks } from '../../../src/app/ports';
 import { until } from '../../support/bot-process';
 import { deferred } from '../../support/fake-roles';

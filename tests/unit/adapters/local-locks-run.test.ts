@@ -1,4 +1,4 @@
-import { createLocalLocks } from '../../../src/adapters/local/locks';
+import { createLocalLocks } from '../../../src/adapters/db/local/locks';
 
 type Deferred<T> = { promise: Promise<T>; resolve: (value: T) => void; reject: (error: Error) => void };
 

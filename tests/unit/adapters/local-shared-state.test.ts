@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { createLocalChangeFeed } from '../../../src/adapters/local/change-feed';
-import { createSqliteDbHealth } from '../../../src/adapters/local/db-health';
-import { createLocalHomeViewers } from '../../../src/adapters/local/home-viewers';
-import { createLocalLocks } from '../../../src/adapters/local/locks';
-import { createLocalRateLimits } from '../../../src/adapters/local/rate-limits';
+import { createLocalChangeFeed } from '../../../src/adapters/db/local/change-feed';
+import { createSqliteDbHealth } from '../../../src/adapters/db/local/db-health';
+import { createLocalHomeViewers } from '../../../src/adapters/db/local/home-viewers';
+import { createLocalLocks } from '../../../src/adapters/db/local/locks';
+import { createLocalRateLimits } from '../../../src/adapters/db/local/rate-limits';
 import type { ChangeKind } from '../../../src/app/ports';
 import { deferred } from '../../support/fake-roles';
 import { MemoryLogger } from '../../support/memory-logger';

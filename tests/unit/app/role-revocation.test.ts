@@ -1,4 +1,4 @@
-import { createLocalLocks } from '../../../src/adapters/local/locks';
+import { createLocalLocks } from '../../../src/adapters/db/local/locks';
 import { InfraError } from '../../../src/app/infra-error';
 import type {
   AuditEvent,

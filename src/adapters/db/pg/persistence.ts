@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
-import { createLocalChangeFeed } from '../../local/change-feed';
-import { createLocalLocks } from '../../local/locks';
 import { MAX_HOME_VIEWERS } from '../../../app/ports';
+import { createLocalChangeFeed } from '../local/change-feed';
+import { createLocalLocks } from '../local/locks';
 import { openPostgres } from '../open-pg';
 import type { Persistence, PersistenceOptions } from '../persistence';
 import { createPostgresAuditRecordSource, verifyPostgresAuditLogAtStart } from './audit-record';
@@ -34,7 +34,10 @@ const LOCK_POOL_SIZE = 20;
  * it; locks are advisory locks held on their own connections (a dead replica's go with its session);
  * changes reach every replica by `LISTEN`/`NOTIFY`, with a re-read every `PG_POLL_MS` as a safety net.
  */
-export async function openPostgresPersistence(url: string, options: PersistenceOptions): Promise<Persistence> {
+export async function openPostgresPersistence(
+  url: string,
+  options: PersistenceOptions,
+): Promise<Persistence> {
   const { logger } = options;
   const common = { keepAlive: true, connectionTimeoutMillis: 5_000 };
   const handle = await openPostgres(url, {

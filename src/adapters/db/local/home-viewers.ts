@@ -1,4 +1,4 @@
-import type { HomeViewers } from '../../app/ports';
+import type { HomeViewers } from '../../../app/ports';
 
 /**
  * `HomeViewers` in memory, for one process: the `max` people who opened their Home tab most recently

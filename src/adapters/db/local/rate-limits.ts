@@ -1,4 +1,4 @@
-import type { RateLimits } from '../../app/ports';
+import type { RateLimits } from '../../../app/ports';
 
 /** How many keys are kept before the first sweep of those whose window has passed. */
 const SWEEP_FLOOR = 10_000;

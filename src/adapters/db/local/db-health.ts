@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { DbHealth } from '../../app/ports';
+import type { DbHealth } from '../../../app/ports';
 
 /**
  * `DbHealth` of the SQLite database: a `SELECT 1` on the open handle. It fails when the handle has

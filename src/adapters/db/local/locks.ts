@@ -1,4 +1,4 @@
-import type { Locks, TryRun } from '../../app/ports';
+import type { Locks, TryRun } from '../../../app/ports';
 
 /**
  * `Locks` within one process: a FIFO queue per key, exact when one process is the only writer (SQLite).

@@ -1,4 +1,4 @@
-import type { ChangeFeed, ChangeKind, Logger } from '../../app/ports';
+import type { ChangeFeed, ChangeKind, Logger } from '../../../app/ports';
 
 /**
  * `ChangeFeed` within one process: `publish` calls every subscriber at once, synchronously, in the
