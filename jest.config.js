@@ -27,6 +27,35 @@ module.exports = {
       testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
     },
     {
+      // The end-to-end tests that do not read the SQLite file themselves, again on PostgreSQL: same
+      // behaviour on both engines. (The others open the database file directly to check or tamper.)
+      displayName: 'e2e-postgres',
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': tsJest },
+      globalSetup: '<rootDir>/tests/support/postgres-global-setup.ts',
+      setupFiles: ['<rootDir>/tests/support/engine-postgres.ts'],
+      testMatch: [
+        '<rootDir>/tests/e2e/access-flow.test.ts',
+        '<rootDir>/tests/e2e/approval-rules.test.ts',
+        '<rootDir>/tests/e2e/aws-failures.test.ts',
+        '<rootDir>/tests/e2e/backstop.test.ts',
+        '<rootDir>/tests/e2e/bad-input.test.ts',
+        '<rootDir>/tests/e2e/cut-connections.test.ts',
+        '<rootDir>/tests/e2e/lifecycle.test.ts',
+        '<rootDir>/tests/e2e/policy-edits.test.ts',
+        '<rootDir>/tests/e2e/policy-reload.test.ts',
+        '<rootDir>/tests/e2e/rights-rechecked.test.ts',
+        '<rootDir>/tests/e2e/rollback-failure.test.ts',
+        '<rootDir>/tests/e2e/slack-startup.test.ts',
+        '<rootDir>/tests/e2e/slack-surface.test.ts',
+        '<rootDir>/tests/e2e/slack-trouble.test.ts',
+        '<rootDir>/tests/e2e/socket-mode.test.ts',
+        '<rootDir>/tests/e2e/stray-requests.test.ts',
+        '<rootDir>/tests/e2e/visibility.test.ts',
+        '<rootDir>/tests/e2e/who-counts.test.ts',
+      ],
+    },
+    {
       // Real bot processes killed with SIGKILL at every fault point, then restarted (real time, seconds each).
       displayName: 'faults',
       testEnvironment: 'node',

@@ -69,7 +69,7 @@ export type CloseGrant = (grantId: string, reason: EndReason, by: string) => Pro
 /** What a use case that ends grants is given by name: the close, and its announcement. */
 export type ClosingUses = {
   readonly closeGrant: CloseGrant;
-  readonly announceClosed: (grant: Grant) => void;
+  readonly announceClosed: (grant: Grant) => Promise<void>;
 };
 
 /** Where a hold's rule lives, as recorded when it was opened: the group, its region, the role assumed to reach it. */

@@ -85,7 +85,7 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
       // Revoked sessions that have now expired by themselves leave their deny policies.
       const failed = await pruneRevokedSessions(deps, due.cleanups, now);
 
-      for (const grant of closed) use.announceClosed(grant);
+      for (const grant of closed) await use.announceClosed(grant);
       let timedOut = 0;
       for (const request of await due.timeouts.due(now)) {
         if (await timeOutRequest(deps, request, now)) timedOut += 1;

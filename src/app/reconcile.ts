@@ -130,7 +130,7 @@ export const reconcile =
         const closed = await use.closeGrant(grantId, 'revoked', SYSTEM_ACTOR);
         if (closed !== undefined) {
           ended.add(grantId);
-          use.announceClosed(closed);
+          await use.announceClosed(closed);
         }
       } catch (error) {
         failed += 1;

@@ -66,6 +66,6 @@ export const revokeGrant =
     if (closed === undefined) {
       return err('GRANT_NOT_ACTIVE', { grantId: grant.id, state: (await deps.grants.get(grant.id))?.state });
     }
-    use.announceClosed(closed);
+    await use.announceClosed(closed);
     return ok(closed);
   };
