@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client, type ClientConfig, type Pool } from 'pg';
 import type { ChangeFeed, ChangeKind, Logger } from '../../../app/ports';
 
@@ -28,11 +29,10 @@ export type PgChangeFeedDeps = {
 };
 
 /**
- * `ChangeFeed` across replicas: `publish` sends `NOTIFY hallpass_changes` (fire and forget: a failure is
- * logged, never thrown — the periodic re-read from the database covers a lost wake-up), and one
- * dedicated connection per process `LISTEN`s and hands each notification to `local`'s subscribers,
- * this process's own publications included (so a change made here may be delivered twice: once by the
- * caller's direct wake-up, once by the notification; subscribers only re-read).
+ * `ChangeFeed` across replicas: `publish` hands the change to this process's subscribers at once and
+ * sends `NOTIFY hallpass_changes` with `<kind>:<origin>` (fire and forget: a failure is logged, never
+ * thrown — the periodic re-read from the database covers a lost wake-up); one dedicated connection per
+ * process `LISTEN`s and hands every other process's notifications to `local`'s subscribers.
  *
  * When the `LISTEN` connection drops (a server restart, `pg_terminate_backend`, a network cut), it
  * reconnects with capped exponential backoff, and once listening again calls every subscriber with
@@ -40,6 +40,8 @@ export type PgChangeFeedDeps = {
  */
 export function createPgChangeFeed(deps: PgChangeFeedDeps): PgChangeFeed {
   const { minMs, maxMs } = deps.backoff ?? { minMs: 100, maxMs: 5_000 };
+  /** Names this process in its notifications (`<kind>:<origin>`), so it does not hear its own twice. */
+  const origin = randomBytes(6).toString('hex');
   let closed = false;
   let client: Client | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -84,7 +86,10 @@ export function createPgChangeFeed(deps: PgChangeFeedDeps): PgChangeFeed {
     c.on('end', () => lose('connection ended'));
     c.on('notification', (n) => {
       if (n.channel !== PG_CHANGE_CHANNEL) return;
-      if (isKind(n.payload)) deps.local.publish(n.payload);
+      const [kind, from] = (n.payload ?? '').split(':');
+      // This process's own changes were delivered here when published.
+      if (from === origin) return;
+      if (isKind(kind)) deps.local.publish(kind);
       else deps.logger.warn({ payload: n.payload }, 'change feed: unknown change kind ignored');
     });
     try {
@@ -114,7 +119,10 @@ export function createPgChangeFeed(deps: PgChangeFeedDeps): PgChangeFeed {
   return {
     publish(kind) {
       if (closed) return;
-      deps.pool.query('SELECT pg_notify($1, $2)', [PG_CHANGE_CHANNEL, kind]).catch((e: unknown) => {
+      // Here at once (no round trip before this process's own loops wake), then every other replica.
+      deps.local.publish(kind);
+      const payload = `${kind}:${origin}`;
+      deps.pool.query('SELECT pg_notify($1, $2)', [PG_CHANGE_CHANNEL, payload]).catch((e: unknown) => {
         deps.logger.warn(
           { kind, err: e instanceof Error ? e.message : String(e) },
           'change feed: publish failed; replicas will see the change at their next re-read',
