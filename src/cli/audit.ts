@@ -39,13 +39,13 @@ import {
   renderExport,
   withPolicyFallback,
 } from '../app/audit-export-format';
-import type { AuditExportRow, AuditKey, AuditKeyring, ChainStatus } from '../app/audit-ports';
+import type { AuditExportRow, AuditKeyring, ChainStatus } from '../app/audit-ports';
 import { type AuditRecord, describeMismatch } from '../app/audit-record';
 import { createNotices } from '../app/notify';
 import type { AuditEvent } from '../app/ports';
 import { publishHead } from '../app/publish-head';
 import { searchRows } from '../app/search-audit';
-import { DEFAULT_DB_PATH, DEFAULT_POLICY_PATH, parseAuditKey } from '../config/env';
+import { DEFAULT_DB_PATH, DEFAULT_POLICY_PATH } from '../config/env';
 import { readPolicy } from '../config/policy';
 import {
   AUDIT_DATE_FORMS,
@@ -55,6 +55,7 @@ import {
   type ResolvedSearchFilters,
 } from '../domain/audit-search';
 import type { Policy } from '../domain/policy';
+import { isParseArgsError, keysOf, UsageError } from './cli-support';
 
 const USAGE = `Usage:
   npm run audit -- export --since <date> [--until <date>] [--format csv|jsonl] [--out <file>] [--policy <file>] [--no-publish]
@@ -82,9 +83,6 @@ The database is HALLPASS_DB: a SQLite file (default ${DEFAULT_DB_PATH}) or a pos
 read-only transactions; a .env file is read when present.
 Exit codes: 0 done or intact, 1 broken or disagreeing, 2 bad usage, no database or a key missing, 3 unexpected failure.`;
 
-/** A refusal to run as asked: printed with the usage hint, exit 2. */
-class UsageError extends Error {}
-
 type Io = { out(text: string): void; err(text: string): void };
 
 /** The policy file given with --policy, or a usage error listing its problems. */
@@ -92,27 +90,6 @@ function policyAt(path: string): Policy {
   const result = readPolicy(path);
   if (!result.ok) throw new UsageError(`${result.section.title}:\n  ${result.section.problems.join('\n  ')}`);
   return result.value;
-}
-
-/** The audit keys from the environment (never echoed); a usage error names a malformed variable. */
-function keysOf(env: NodeJS.ProcessEnv): AuditKeyring | undefined {
-  const read = (name: string, text: string | undefined): AuditKey[] => {
-    const value = text?.trim();
-    if (value === undefined || value === '') return [];
-    return value.split(',').map((one) => {
-      const key = parseAuditKey(one.trim());
-      if (key === undefined) {
-        throw new UsageError(
-          `${name} must be <id>:<base64 of at least 32 bytes> (comma-separated for HALLPASS_AUDIT_OLD_KEYS).`,
-        );
-      }
-      return key;
-    });
-  };
-  const [current] = read('HALLPASS_AUDIT_KEY', env['HALLPASS_AUDIT_KEY']);
-  const old = read('HALLPASS_AUDIT_OLD_KEYS', env['HALLPASS_AUDIT_OLD_KEYS']);
-  if (current === undefined && old.length === 0) return undefined;
-  return { current, old };
 }
 
 /** The audit log at `HALLPASS_DB`, opened for reading only, and how to close it. */
@@ -622,10 +599,6 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io, now: Date): P
     return 3;
   }
 }
-
-/** `parseArgs` reports unknown or malformed flags with `ERR_PARSE_ARGS_*` codes. */
-const isParseArgsError = (e: unknown): e is Error =>
-  e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
 
 dotenv.config({ quiet: true });
 void run(

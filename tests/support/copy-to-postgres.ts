@@ -1,52 +1,27 @@
 import type Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-
-/** Tables in an order their foreign keys allow (a request before its grant, a grant before its rows). */
-const TABLES = [
-  'requests',
-  'grants',
-  'approvals',
-  'role_sessions',
-  'rule_holds',
-  'connection_cuts',
-  'backstops',
-  'outbox',
-  'audit_events',
-] as const;
-
-/** The identity column of each table that has one (SQLite's AUTOINCREMENT keys). */
-const IDENTITY: Partial<Record<(typeof TABLES)[number], string>> = {
-  approvals: 'id',
-  rule_holds: 'id',
-  connection_cuts: 'id',
-  outbox: 'id',
-  audit_events: 'seq',
-};
+import { copyDatabase } from '../../src/adapters/db/db-copy';
+import { pgHandle } from '../../src/adapters/db/open-pg';
+import { postgresCopyTarget } from '../../src/adapters/db/pg/copy';
+import * as schema from '../../src/adapters/db/schema';
+import { sqliteCopySource } from '../../src/adapters/db/sqlite-copy';
 
 /**
- * Copies every row of a SQLite hallpass database into an empty, migrated PostgreSQL one, column for
- * column as stored (the two schemas share names and values), the way an operator moving to PostgreSQL
- * would: the audit triggers are off for the copy (legacy events have no seal), and each identity
- * continues after the copied keys.
+ * Copies every row of a SQLite hallpass database into an empty, migrated PostgreSQL one with
+ * `npm run db:copy`'s own copy (src/adapters/db/db-copy.ts), the way an operator moving to PostgreSQL
+ * would — forced, so a log a test has tampered with or sealed under a key it does not give is copied
+ * as it is (and must still read on PostgreSQL exactly as on SQLite, or the copy throws). The caller
+ * keeps both connections open.
  */
-export function copySqliteToPostgres(sqlite: Database.Database, pool: Pool): Promise<void> {
-  return withAuditTriggersOff(pool, async (client) => {
-    for (const table of TABLES) {
-      const rows = sqlite.prepare(`SELECT * FROM ${table}`).all() as Record<string, unknown>[];
-      for (const row of rows) {
-        const columns = Object.keys(row);
-        await client.query(
-          `INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
-          columns.map((c) => row[c]),
-        );
-      }
-      const key = IDENTITY[table];
-      if (key !== undefined && rows.length > 0) {
-        await client.query(
-          `SELECT setval(pg_get_serial_sequence('${table}', '${key}'), max(${key})) FROM ${table}`,
-        );
-      }
-    }
+export async function copySqliteToPostgres(sqlite: Database.Database, pool: Pool): Promise<void> {
+  const source = sqliteCopySource(
+    { db: drizzle({ client: sqlite, schema }), sqlite, close: () => {} },
+    'sqlite',
+  );
+  await copyDatabase(source, postgresCopyTarget(pgHandle(pool), 'postgres'), {
+    keys: undefined,
+    force: true,
   });
 }
 

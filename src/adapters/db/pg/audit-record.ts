@@ -77,18 +77,24 @@ export function createPostgresAuditExportSource(db: () => PgExecutor): AuditExpo
  */
 export function readPostgresAuditRecord(db: PgDb, keys?: AuditKeyring): Promise<AuditRecord> {
   return withPgErrors('auditRecord.read', () =>
-    db.transaction(async (tx) => {
-      const reading = recordReading(keys);
-      const report = await walkPostgresChain(tx, reading.options);
-      const tables = await exportRows(tx);
-      const [last] = await tx
-        .select({ seq: auditEvents.seq, hash: auditEvents.hash })
-        .from(auditEvents)
-        .orderBy(desc(auditEvents.seq))
-        .limit(1);
-      return reading.record(report, tables, last);
-    }, READ_SNAPSHOT),
+    db.transaction((tx) => readPostgresAuditRecordIn(tx, keys), READ_SNAPSHOT),
   );
+}
+
+/**
+ * The same reading as `db` sees the database: inside a transaction of the caller's own (a copy checks
+ * what it wrote before it commits, see db-copy.ts), which must be one snapshot for the reading to be one.
+ */
+export async function readPostgresAuditRecordIn(db: PgExecutor, keys?: AuditKeyring): Promise<AuditRecord> {
+  const reading = recordReading(keys);
+  const report = await walkPostgresChain(db, reading.options);
+  const tables = await exportRows(db);
+  const [last] = await db
+    .select({ seq: auditEvents.seq, hash: auditEvents.hash })
+    .from(auditEvents)
+    .orderBy(desc(auditEvents.seq))
+    .limit(1);
+  return reading.record(report, tables, last);
 }
 
 /** `AuditRecordSource` for the running bot on PostgreSQL. */
