@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { MAX_HOME_VIEWERS } from '../../../app/ports';
+import { type Locks, MAX_HOME_VIEWERS } from '../../../app/ports';
 import { createLocalChangeFeed } from '../local/change-feed';
 import { createLocalLocks } from '../local/locks';
 import { openPostgres } from '../open-pg';
@@ -18,15 +18,21 @@ import { createPostgresStores } from './stores';
  */
 export const PG_POLL_MS = 1_000;
 
+/** Whether a lock is an open's (`openLockKey` in app/open-grant.ts). */
+const isOpenLock = (key: string): boolean => key.startsWith('open:');
+
 /** Connections for queries and transactions, per replica, unless `HALLPASS_DB_POOL_SIZE` says otherwise. */
 export const DEFAULT_PG_POOL_SIZE = 10;
 
 /**
- * Connections that hold locks (one per lock held: a security group being changed, a grant being
- * opened, a job running), apart from the query pool so that holders never wait on connections their
- * own locks occupy.
+ * Connections that hold locks, one per lock held, apart from the query pool so that holders never wait
+ * on connections their own locks occupy. Two pools, because an open holds its grant's lock and then
+ * takes its group's: were they one pool, enough opens at once could hold every connection while each
+ * waits for one more. Group and job locks (a job may take group locks; a group lock takes no other):
  */
 const LOCK_POOL_SIZE = 20;
+/** Grants being opened (`open:<grant>`), each of which then takes a group lock from the other pool. */
+const OPEN_LOCK_POOL_SIZE = 10;
 
 /**
  * The PostgreSQL database at `url`, migrated (under an advisory lock, so replicas starting together
@@ -44,8 +50,18 @@ export async function openPostgresPersistence(
     pool: { ...common, max: options.poolSize ?? DEFAULT_PG_POOL_SIZE },
     onIdleError: (error) => logger.warn({ err: error.message }, 'a pooled database connection failed'),
   });
-  const lockPool = new Pool({ ...common, connectionString: url, max: LOCK_POOL_SIZE });
-  lockPool.on('error', (error) => logger.warn({ err: error.message }, 'a lock connection failed'));
+  const lockPools = [LOCK_POOL_SIZE, OPEN_LOCK_POOL_SIZE].map((max) => {
+    const pool = new Pool({ ...common, connectionString: url, max });
+    pool.on('error', (error) => logger.warn({ err: error.message }, 'a lock connection failed'));
+    return pool;
+  });
+  const [lockPool, openLockPool] = lockPools as [Pool, Pool];
+  const groupAndJobLocks = createPgLocks(lockPool, { local: createLocalLocks(), logger });
+  const openLocks = createPgLocks(openLockPool, { local: createLocalLocks(), logger });
+  const locks: Locks = {
+    run: (key, fn) => (isOpenLock(key) ? openLocks : groupAndJobLocks).run(key, fn),
+    tryRun: (key, fn) => (isOpenLock(key) ? openLocks : groupAndJobLocks).tryRun(key, fn),
+  };
   const stores = createPostgresStores(handle, { key: options.auditKeys?.current });
   const changes = createPgChangeFeed({
     pool: handle.pool,
@@ -59,7 +75,7 @@ export async function openPostgresPersistence(
     auditRecord: createPostgresAuditRecordSource(handle.db, options.auditKeys),
     verifyAuditAtStart: (args) =>
       verifyPostgresAuditLogAtStart({ ...args, db: handle.db, audit: stores.audit }),
-    locks: createPgLocks(lockPool, { local: createLocalLocks(), logger }),
+    locks,
     rateLimits: createPgRateLimits(handle.pool),
     homeViewers: createPgHomeViewers(handle.pool, { max: MAX_HOME_VIEWERS }),
     changes,
@@ -67,7 +83,7 @@ export async function openPostgresPersistence(
     pollMs: PG_POLL_MS,
     close: async () => {
       await changes.close();
-      await lockPool.end().catch(() => undefined);
+      for (const pool of lockPools) await pool.end().catch(() => undefined);
       await handle.close();
     },
   };
