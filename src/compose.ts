@@ -220,11 +220,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
     notifier: createSlackNotifier({ client: slackClient(), clock, mentioner: () => directory.mentioner() }),
     directory,
-    // Every replica hears of a change (PostgreSQL NOTIFY; in one process, at once) and re-reads.
+    // Every replica hears of a change to due times (PostgreSQL NOTIFY; in one process, at once) and
+    // re-reads. Home tabs are refreshed by the replica that made the change, for every viewer (the
+    // viewers are shared), so a change refreshes each tab once, not once per replica.
     wakeup: {
       wake: () => {
         persistence.changes.publish('due');
-        persistence.changes.publish('home');
+        loops.home?.changed();
       },
     },
     deliveries: { wake: () => persistence.changes.publish('outbox') },
