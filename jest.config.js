@@ -1,7 +1,8 @@
 /**
  * Unit tests run first (fast, pure); integration and e2e use real SQLite and a real Bolt app; faults
- * (about two minutes) runs real bot processes killed at every crash point. All run under `npm test`.
- * The integration project's PostgreSQL suites use the server of `HALLPASS_TEST_DATABASE_URL`; its
+ * (a few minutes) runs real bot processes killed at every crash point, alone on SQLite and as three
+ * replicas on PostgreSQL (tests/faults/replicas.test.ts). All run under `npm test`.
+ * The PostgreSQL suites (integration, faults) use the server of `HALLPASS_TEST_DATABASE_URL`; their
  * global setup checks once that it answers, and says so when the suites skip for want of one.
  */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
@@ -61,6 +62,8 @@ module.exports = {
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/tests/faults/**/*.test.ts'],
+      // The replica tests run on PostgreSQL, and skip (said once) without a server.
+      globalSetup: '<rootDir>/tests/support/postgres-global-setup.ts',
     },
   ],
 };

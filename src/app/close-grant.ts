@@ -9,7 +9,7 @@ import {
   runCuts,
 } from './cut-connections';
 import { describeError, type Notices } from './notify';
-import { lockKeyOf } from './open-grant';
+import { lockKeyOf, targetOf } from './open-grant';
 import type {
   AuditLog,
   Clock,
@@ -44,8 +44,8 @@ export type CloseGrantDeps = BackstopDeps &
     readonly locks: Locks;
     readonly wakeup: Wakeup;
     readonly grants: Pick<GrantStore, 'get' | 'move'>;
-    readonly rules: Pick<RuleStore, 'holdsOf' | 'otherLiveHolders' | 'release'>;
-    readonly network: Pick<NetworkAccess, 'revoke'>;
+    readonly rules: Pick<RuleStore, 'hold' | 'holdsOf' | 'otherLiveHolders' | 'release'>;
+    readonly network: Pick<NetworkAccess, 'revoke' | 'listManaged'>;
     readonly audit: Pick<AuditLog, 'append'>;
     readonly cuts: Pick<CutStore, 'ofGrant' | 'plan'>;
     readonly followUps?: FollowUps | undefined;
@@ -118,13 +118,15 @@ export const closeGrant =
     const keys = new Set((await deps.rules.holdsOf(grantId)).map(lockKeyOf));
     // A grant still opening may be adding rules right now under its group's lock: wait for that lock
     // too, so whatever the open recorded before it saw `closing` is revoked here.
-    const opening = before?.state === 'opening' ? await openingKey(deps, marked.value) : undefined;
-    if (opening !== undefined) keys.add(opening);
+    const opening = before?.state === 'opening' ? await openingTarget(deps, marked.value) : undefined;
+    if (opening !== undefined) keys.add(lockKeyOf(opening));
     const revoked: string[] = [];
     const kept: string[] = [];
     let cutting = false;
     for (const key of keys) {
       await deps.locks.run(key, async () => {
+        if (opening !== undefined && key === lockKeyOf(opening))
+          await adoptUnrecorded(deps, grantId, opening);
         // Read again under the lock: the holds (and other grants' holds) are what they are now.
         const group = (await deps.rules.holdsOf(grantId)).filter((h) => lockKeyOf(h) === key);
         const last: RuleHold[] = [];
@@ -276,14 +278,50 @@ async function escalate(
     await deps.notices.deliver({ kind: 'dm', requestId: grant.requestId, userId, notice });
 }
 
-/** The lock of the group a security-group grant opens on (its resource as requested, else as the policy says). */
-async function openingKey(deps: OpeningKeyDeps, grant: Grant): Promise<string | undefined> {
+/** The group a security-group grant opens on (its resource as requested, else as the policy says). */
+async function openingTarget(deps: OpeningKeyDeps, grant: Grant): Promise<RuleTarget | undefined> {
   const resource =
     (await deps.requests.get(grant.requestId))?.resourceAtRequest ??
     findResource(deps.policy(), grant.resourceId);
-  return resource?.kind === 'security-group'
-    ? lockKeyOf({ region: resource.region, groupId: resource.securityGroupId })
-    : undefined;
+  return resource?.kind === 'security-group' ? targetOf(resource) : undefined;
+}
+
+/**
+ * Rules authorized for a grant still opening whose opener died before recording them (a replica killed
+ * between the authorize and the hold, whose grant then came due before another replica took the open
+ * over): only their tags tie them to the grant. Called under the group's lock, so no live open is
+ * between the two steps; each is recorded as the grant's hold, so this close revokes (and cuts) it now
+ * instead of the next reconciliation, up to a minute later. A listing AWS refuses leaves them to it.
+ */
+async function adoptUnrecorded(deps: CloseGrantDeps, grantId: string, target: RuleTarget): Promise<void> {
+  let listed: Awaited<ReturnType<NetworkAccess['listManaged']>>;
+  try {
+    listed = await deps.network.listManaged(target);
+  } catch (error) {
+    deps.logger.warn(
+      { grantId, groupId: target.groupId, err: describeError(error) },
+      'could not look for rules a dead opener left unrecorded; reconciliation will',
+    );
+    return;
+  }
+  const held = new Set((await deps.rules.holdsOf(grantId)).map((h) => h.ruleId));
+  for (const rule of listed) {
+    const { protocol, cidr } = rule;
+    if (rule.tags.grantId !== grantId || held.has(rule.ruleId) || cidr === undefined) continue;
+    if (protocol !== 'tcp' && protocol !== 'udp') continue;
+    await deps.rules.hold({
+      region: target.region,
+      groupId: target.groupId,
+      protocol,
+      fromPort: rule.fromPort,
+      toPort: rule.toPort,
+      cidr,
+      grantId,
+      ruleId: rule.ruleId,
+      managed: true,
+      assumeRoleArn: target.assumeRoleArn,
+    });
+  }
 }
 
 /** Holds grouped by the role that reached their group (in practice one role per group and grant). */

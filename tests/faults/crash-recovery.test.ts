@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { createSqliteStores } from '../../src/adapters/db/stores';
 import { ACTION } from '../../src/adapters/slack/ids';
 import { FAULT_POINTS, type FaultPoint, type RuleHold, type StoredRoleSession } from '../../src/app/ports';
 import type { Grant } from '../../src/domain/grant';
+import { type ChildLine, type Exit, spawnCrashChild } from '../support/crash-children';
 import type { FakeEc2, FakeRule } from '../support/fake-ec2';
 import { startFakeEc2 } from '../support/fake-ec2';
 import { type FakeScheduler, startFakeScheduler } from '../support/fake-scheduler';
@@ -28,14 +29,6 @@ import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in'
  * The children read the system clock, so these tests wait in real time (grants of a few seconds).
  * Every wait polls and is bounded; assertions are on end states, never on how fast things happened.
  */
-
-const ROOT = path.resolve(__dirname, '../..');
-/**
- * `node --import tsx`, not the `tsx` CLI: the CLI runs the script in a grandchild process, so its pid
- * would not be the bot's — the SIGKILL's exit signal would not reach us, and killing it would orphan the bot.
- */
-const NODE_ARGS = ['--import', 'tsx'];
-const CHILD = path.join(ROOT, 'tests/support/crash-child.ts');
 
 const SIGNING_SECRET = 'faults-signing-secret-0123456789';
 const BOT_TOKEN = 'xoxb-faults-token';
@@ -99,9 +92,6 @@ const LONG_GRANT_S = 6;
 /** A grant that is meant to end soon: while the bot is down, or in the first child to reach a close point. */
 const SHORT_GRANT_S = 2;
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null };
-type ChildLine = { child: string; port?: number; point?: string; n?: number; crashing?: boolean };
-
 /** A running bot process and what it said. */
 type Bot = {
   readonly proc: ChildProcess;
@@ -135,54 +125,28 @@ async function until<T>(
 }
 
 async function startBot(env: Record<string, string>): Promise<Bot> {
-  const proc = spawn(process.execPath, [...NODE_ARGS, CHILD], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnCrashChild(env);
+  const { proc } = child;
   running.add(proc);
-  let out = '';
-  const parsed: ChildLine[] = [];
-  let pending = '';
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    out += text;
-    pending += text;
-    const complete = pending.split('\n');
-    pending = complete.pop() ?? '';
-    for (const line of complete) {
-      if (!line.startsWith('{"child"')) continue;
-      parsed.push(JSON.parse(line) as ChildLine);
-    }
-  });
-  proc.stderr?.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  let exit: Exit | undefined;
-  const exited = new Promise<Exit>((resolve) =>
-    proc.on('exit', (code, signal) => {
-      running.delete(proc);
-      exit = { code, signal };
-      resolve(exit);
-    }),
-  );
+  void child.exited.then(() => running.delete(proc));
   const port = await until(
     () => {
+      const exit = child.exit();
       if (exit !== undefined)
-        throw new Error(`the bot exited before it was ready (${JSON.stringify(exit)}):\n${out}`);
-      return parsed.find((l) => l.child === 'ready')?.port;
+        throw new Error(`the bot exited before it was ready (${JSON.stringify(exit)}):\n${child.output()}`);
+      return child.lines().find((l) => l.child === 'ready')?.port;
     },
     'the bot to be ready',
     WAIT_MS,
-    () => `\n${out}`,
+    () => `\n${child.output()}`,
   );
   return {
     proc,
     url: `http://127.0.0.1:${port}/slack/events`,
     readyAt: Date.now(),
-    exited,
-    lines: () => [...parsed],
-    output: () => out,
+    exited: child.exited,
+    lines: child.lines,
+    output: child.output,
   };
 }
 

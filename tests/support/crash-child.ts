@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createLogger } from '../../src/adapters/log/pino-logger';
 import { FAULT_POINTS, type FaultPoint, type Faults } from '../../src/app/ports';
 import { startHallpass } from '../../src/compose';
@@ -13,7 +13,8 @@ import { loadConfig } from '../../src/config';
  * Talks to the parent in JSON lines on stdout, each with a `child` key:
  * `{"child":"ready","port":N}` once serving, `{"child":"fault","point":…,"n":…,"crashing":bool}` each
  * time a fault point is reached (written synchronously, so the line of the crashing point is out
- * before the kill).
+ * before the kill). `CRASH_PLAN=<file>` instead arms and disarms the crash from the parent while the
+ * process runs, for replicas that live across many cases (see `plannedFaults`).
  */
 
 /** One line to the parent, written synchronously: a SIGKILL right after cannot lose it. */
@@ -54,12 +55,69 @@ function faultsFrom(env: NodeJS.ProcessEnv): Faults {
   };
 }
 
+/** A crash plan as the test writes it (`armCrash` in replica-processes.ts); an empty file disarms. */
+type CrashPlan = { readonly id: string; readonly at: FaultPoint; readonly after: number };
+
+function readPlan(file: string): CrashPlan | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (text.trim() === '') return undefined;
+  const plan = JSON.parse(text) as { id?: unknown; at?: unknown; after?: unknown };
+  if (typeof plan.id !== 'string' || typeof plan.at !== 'string' || !isFaultPoint(plan.at))
+    throw new Error(`CRASH_PLAN ${file} is not a crash plan: ${text}`);
+  return { id: plan.id, at: plan.at, after: typeof plan.after === 'number' ? plan.after : 1 };
+}
+
+/** Creates `path` if nobody has: true for the one process that did. */
+function claim(path: string): boolean {
+  try {
+    closeSync(openSync(path, 'wx'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `CRASH_PLAN=<file>` as a `Faults`, for replicas that live across many cases: the plan is read at every
+ * point, so the test arms and disarms it case by case. When this process reaches the plan's point for
+ * the `after`-th time under that plan, it dies — if it is the first of the replicas sharing the file to
+ * get there (it claims `<file>.<plan id>`); the others pass the point, as production would.
+ */
+function plannedFaults(file: string): Faults {
+  let planId: string | undefined;
+  let reached = 0;
+  return {
+    point(name) {
+      const plan = readPlan(file);
+      if (plan?.id !== planId) {
+        planId = plan?.id;
+        reached = 0;
+      }
+      if (plan === undefined || name !== plan.at) {
+        tell({ child: 'fault', point: name, n: 0, crashing: false });
+        return;
+      }
+      reached += 1;
+      const crashing = reached >= plan.after && claim(`${file}.${plan.id}`);
+      tell({ child: 'fault', point: name, n: reached, crashing });
+      if (crashing) process.kill(process.pid, 'SIGKILL');
+    },
+  };
+}
+
 /** The line src/main.ts logs for an uncaught error; tests assert it never appears. */
 const UNCAUGHT = 'uncaught error (a bug): kept running';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const faults = faultsFrom(process.env);
+  const planFile = process.env['CRASH_PLAN'];
+  const faults =
+    planFile === undefined || planFile === '' ? faultsFrom(process.env) : plannedFaults(planFile);
   const logger = createLogger(config.env.logLevel);
   // As src/main.ts does: an error nothing caught is logged as a bug and the process goes on.
   const report = (kind: string) => (error: unknown) =>

@@ -33,6 +33,8 @@ export type FakeEc2Call = {
   readonly params: Readonly<Record<string, string>>;
   /** The access key that signed the call (from the SigV4 Authorization header): whose credentials were used. */
   readonly accessKeyId?: string | undefined;
+  /** Real time of arrival (the replica tests measure how late a revoke came). */
+  readonly at: Date;
 };
 
 /** Seed for a rule added behind the adapter's back, like one a person created in the console. */
@@ -1040,7 +1042,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     const params: Params = new Map(form.entries());
     const action = params.get('Action') ?? '';
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
-    calls.push({ action, params: Object.fromEntries(params), accessKeyId });
+    calls.push({ action, params: Object.fromEntries(params), accessKeyId, at: new Date() });
     // The SigV4 credential scope names the region: Credential=AKID/20260101/us-east-1/ec2/aws4_request.
     const region =
       /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'us-east-1';

@@ -1,12 +1,15 @@
 import {
+  APPROVERS,
   approved,
   auditTypes,
   createTestApp,
   earliestDue,
   MINUTE,
   member,
+  submit,
   type TestApp,
 } from '../../../support/app-deps';
+import { buildNewGrant, buildSgResource } from '../../../support/builders';
 
 describe('closing a grant', () => {
   let app: TestApp;
@@ -52,6 +55,33 @@ describe('closing a grant', () => {
       'grant.closed',
     ]);
     expect(await earliestDue(app)).toBeUndefined();
+  });
+
+  it('revokes a rule whose opener died before recording it, when the grant comes due still opening', async () => {
+    // A replica authorized the rule and was killed before recording its hold: the grant is still
+    // `opening` (another replica takes it over only after a grace), and only the rule's tags name it.
+    const request = await submit(app, 'prod-db');
+    const now = app.clock.now();
+    await app.stores.requests.decide(request.id, 'approved', APPROVERS[0], now);
+    const grant = await app.stores.grants.insert(
+      buildNewGrant({ requestId: request.id, startsAt: now, expiresAt: new Date(now.getTime() + MINUTE) }),
+    );
+    await app.network.authorize(
+      { region: 'us-east-1', groupId: buildSgResource().securityGroupId },
+      { protocol: 'tcp', fromPort: 5432, toPort: 5432, cidr: '203.0.113.7/32' },
+      { grantId: grant.id },
+    );
+    app.clock.advance(MINUTE);
+
+    const ran = await app.useCases.dueWork.run(app.clock.now());
+
+    expect(ran.closed).toBe(1);
+    expect(app.network.rules.size).toBe(0);
+    expect(await app.stores.grants.get(grant.id)).toMatchObject({ state: 'closed', endReason: 'expired' });
+    expect(await app.stores.rules.holdsOf(grant.id)).toEqual([]);
+    expect((await app.stores.audit.lastOfType('grant.closed'))?.details).toMatchObject({
+      revokedRuleIds: ['sgr-1'],
+    });
   });
 
   it('keeps a rule two grants share until the last of them ends', async () => {
