@@ -5,6 +5,8 @@ import { addresses, type BenchStack, pool } from './stack';
 const GRANT_MS = 10 * 60_000;
 /** Real time between letting the clock go and the shared expiry: the timer is armed, not already late. */
 const LEAD_MS = 300;
+/** The policy's `warnBefore` (its default). */
+const WARN_BEFORE_MS = 5 * 60_000;
 /** Opens in flight at once; the security-group lock serializes the EC2 calls, Slack calls overlap. */
 const CONCURRENCY = 16;
 
@@ -17,6 +19,8 @@ export type BatchResult = {
   readonly lastRevokeMs: number;
   /** The largest `ended_at − expires_at` in the batch. */
   readonly lastEndedMs: number;
+  /** RevokeSecurityGroupIngress calls EC2 received for the batch (one call may revoke many rules). */
+  readonly revokeCalls: number;
 };
 
 /**
@@ -30,18 +34,25 @@ export async function runBatchExpiry(
   block: number,
 ): Promise<BatchResult> {
   const base = stack.revokes.seen.length;
+  const baseRules = stack.revokes.rulesSeen();
   const startsAt = clock.pin();
   const expiresAt = new Date(startsAt.getTime() + GRANT_MS);
   const openedFrom = Date.now();
   const submitted = await pool(addresses(count, block), CONCURRENCY, (ip) => stack.submit(ip, GRANT_MS));
   const openMs = Date.now() - openedFrom;
 
+  // The warnings before the end (`warnBefore`, 5 minutes) go out at their own time, minutes before it:
+  // so they do here, and the expiry arrives alone, as it would.
+  clock.release(new Date(expiresAt.getTime() - WARN_BEFORE_MS), 0);
+  stack.wake();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await stack.settle();
   clock.release(expiresAt, LEAD_MS);
   // Re-arm from the released clock (the timer armed while pinned was for GRANT_MS of real time).
-  stack.hallpass.scheduler.wake();
+  stack.wake();
   const expiryReal = clock.realTimeOf(expiresAt);
-  await stack.revokes.waitFor(base + count, 120_000);
-  await stack.hallpass.scheduler.idle();
+  await stack.revokes.waitFor(baseRules + count, 120_000);
+  await stack.idle();
 
   const seen = stack.revokes.seen.slice(base).map((s) => s.at - expiryReal);
   let lastEndedMs = Number.NEGATIVE_INFINITY;
@@ -59,5 +70,6 @@ export async function runBatchExpiry(
     firstRevokeMs: Math.min(...seen),
     lastRevokeMs: Math.max(...seen),
     lastEndedMs,
+    revokeCalls: seen.length,
   };
 }

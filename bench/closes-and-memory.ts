@@ -28,7 +28,7 @@ type Memory = { readonly rss: number; readonly heapUsed: number; readonly extern
 function settledMemory(stack: BenchStack, gc: () => void): Memory {
   stack.slack.reset();
   stack.ec2.calls.length = 0;
-  stack.revokes.seen.length = 0;
+  stack.revokes.reset();
   gc();
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };

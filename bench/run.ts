@@ -1,13 +1,20 @@
 /**
  * `npm run bench`: prints figures for the running bot — how late expiry fires, how fast a batch of
  * grants closes, how fast Slack gets its ack, memory per grant, and the cost of the scheduler's
- * queries. Figures only: nothing here passes or fails on time. Every database lives in a temporary
- * directory that is removed afterwards.
+ * queries; then both engines side by side (PostgreSQL with three replicas, SQLite with one instance).
+ * Figures only: nothing here passes or fails on time. Every database lives in a temporary directory
+ * (SQLite) or a database created for the run (PostgreSQL) that is removed afterwards.
+ *
+ * `npm run bench -- engines` (or any of the section names below) runs only those sections.
+ * `HALLPASS_BENCH_FULL=1` runs the engines' expiry stream at full size: 10,000 grants over ten minutes
+ * (2,000 over two minutes otherwise, the same rate). PostgreSQL is the server of
+ * `HALLPASS_BENCH_DATABASE_URL` (else `HALLPASS_TEST_DATABASE_URL`, else postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { cpus, platform, release, totalmem } from 'node:os';
 import { measureAckLatency } from './ack-latency';
 import { measureAuditChain } from './audit-chain';
 import { measureClosesAndMemory } from './closes-and-memory';
+import { type EngineSizes, measurePostgresReplicas, measureSqliteOne } from './engines';
 import { measureExpiryLateness } from './expiry-lateness';
 import { measureCloseLatenessUnderSlackFaults } from './slack-faults';
 import { measureSqliteStore } from './sqlite-store';
@@ -21,6 +28,15 @@ const CLOSED_ROWS = 100_000;
 const ACTIVE_ROWS = 1_000;
 const SLACK_FAULT_GRANTS = 20;
 const AUDIT_EVENTS = 100_000;
+const FULL = process.env['HALLPASS_BENCH_FULL'] === '1';
+const ENGINES: EngineSizes = {
+  spreadCount: FULL ? 10_000 : 2_000,
+  spreadMs: (FULL ? 10 : 2) * 60_000,
+  batchCount: 1_000,
+  replicas: 3,
+  // EC2 holds at most 1,000 rules per group (60 by default): thousands of grants at once are on several.
+  groups: FULL ? 20 : 4,
+};
 
 function machine(): Row[] {
   const cpu = cpus();
@@ -38,26 +54,63 @@ async function section(title: string, measure: () => Promise<Row[]> | Row[]): Pr
   console.log(`${formatTable(`${title}  (${((Date.now() - started) / 1000).toFixed(1)} s)`, rows)}\n`);
 }
 
+/** Every section, by the name `npm run bench -- <name> …` selects it with. */
+const SECTIONS: readonly { name: string; title: string; measure: () => Promise<Row[]> | Row[] }[] = [
+  {
+    name: 'expiry',
+    title: '1. Expiry lateness (system clock, real timers, real scheduler)',
+    measure: () => measureExpiryLateness(EXPIRY_GRANTS),
+  },
+  {
+    name: 'closes',
+    title: '2 + 4. Close throughput and memory (one shared expires_at per batch)',
+    measure: () => measureClosesAndMemory(BATCH_GRANTS, MEMORY_GRANTS),
+  },
+  {
+    name: 'ack',
+    title: '3. Request handling: signed /access POST to the HTTP answer (ack)',
+    measure: () => measureAckLatency(ACK_REQUESTS),
+  },
+  {
+    name: 'sqlite',
+    title: '5. SQLite store: the scheduler queries',
+    measure: () => measureSqliteStore(CLOSED_ROWS, ACTIVE_ROWS),
+  },
+  {
+    name: 'slack',
+    title: '6. Close lateness while Slack misbehaves (EC2 saw Revoke − expires_at)',
+    measure: () => measureCloseLatenessUnderSlackFaults(SLACK_FAULT_GRANTS),
+  },
+  {
+    name: 'audit',
+    title: '7. Audit log: verifying the chain, and the tables against it (start-up, verify, exports)',
+    measure: () => measureAuditChain(AUDIT_EVENTS),
+  },
+  {
+    name: 'engines',
+    title: `8. PostgreSQL, ${ENGINES.replicas} replicas in one process: a stream of expiries, then ${ENGINES.batchCount} sharing one expires_at`,
+    measure: () => measurePostgresReplicas(ENGINES),
+  },
+  {
+    name: 'engines',
+    title: `9. SQLite, one instance: the same stream of expiries, then ${ENGINES.batchCount} sharing one expires_at`,
+    measure: () => measureSqliteOne(ENGINES),
+  },
+];
+
 async function main(): Promise<void> {
   const started = Date.now();
+  const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !SECTIONS.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `no section ${unknown.join(', ')}: use ${[...new Set(SECTIONS.map((s) => s.name))].join(', ')}`,
+    );
+  }
   console.log(`${formatTable('hallpass benchmarks — machine', machine())}\n`);
-  await section('1. Expiry lateness (system clock, real timers, real scheduler)', () =>
-    measureExpiryLateness(EXPIRY_GRANTS),
-  );
-  await section('2 + 4. Close throughput and memory (one shared expires_at per batch)', () =>
-    measureClosesAndMemory(BATCH_GRANTS, MEMORY_GRANTS),
-  );
-  await section('3. Request handling: signed /access POST to the HTTP answer (ack)', () =>
-    measureAckLatency(ACK_REQUESTS),
-  );
-  await section('5. SQLite store: the scheduler queries', () => measureSqliteStore(CLOSED_ROWS, ACTIVE_ROWS));
-  await section('6. Close lateness while Slack misbehaves (EC2 saw Revoke − expires_at)', () =>
-    measureCloseLatenessUnderSlackFaults(SLACK_FAULT_GRANTS),
-  );
-  await section(
-    '7. Audit log: verifying the chain, and the tables against it (start-up, verify, exports)',
-    () => measureAuditChain(AUDIT_EVENTS),
-  );
+  for (const s of SECTIONS) {
+    if (only.length === 0 || only.includes(s.name)) await section(s.title, s.measure);
+  }
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -63,3 +63,17 @@ export function formatTable(title: string, rows: readonly Row[]): string {
 
 /** Mebibytes, for memory figures. */
 export const mib = (bytes: number): string => (bytes / (1024 * 1024)).toFixed(1);
+
+/** p50 / p95 / p99 / max of a sample, with its size in the first label: tail latency. */
+export function tailRows(label: string, values: readonly number[], unit: string, decimals = 0): Row[] {
+  return [
+    { label: `${label} p50 (n=${values.length})`, value: num(percentile(values, 50), decimals), unit },
+    { label: `${label} p95`, value: num(percentile(values, 95), decimals), unit },
+    { label: `${label} p99`, value: num(percentile(values, 99), decimals), unit },
+    {
+      label: `${label} max`,
+      value: num(values.length === 0 ? Number.NaN : Math.max(...values), decimals),
+      unit,
+    },
+  ];
+}

@@ -1,0 +1,191 @@
+import { createTestDatabase, dropTestDatabase, printable } from '../tests/support/postgres';
+import { type BatchResult, runBatchExpiry } from './batch-expiry';
+import { BenchClock } from './bench-clock';
+import { addresses, type BenchStack, pool, startBenchStack } from './stack';
+import { num, type Row, tailRows } from './stats';
+
+/** Opens in flight at once while a spread is opened (the clock is pinned meanwhile, so nothing expires). */
+const CONCURRENCY = 16;
+/** The first expiry of a spread comes this long (real time) after the clock is let go: timers are armed, not late. */
+const LEAD_MS = 2_000;
+/** Shortest grant of a spread: longer than any opening takes, though the pinned clock makes that moot. */
+const FIRST_MS = 60_000;
+
+/** How a spread of expiries went: lateness of each revoke behind its grant's `expires_at`. */
+export type SpreadResult = {
+  readonly count: number;
+  readonly spreadMs: number;
+  readonly openMs: number;
+  /** Per grant: real arrival of its revoke at EC2 − its `expires_at` (ms). */
+  readonly revokeLateness: readonly number[];
+  /** Per grant: `ended_at` (recorded once EC2 confirmed) − `expires_at` (ms). */
+  readonly endedLateness: readonly number[];
+  readonly revokeCalls: number;
+  /** Grants each replica closed. */
+  readonly closedBy: readonly number[];
+};
+
+/**
+ * `count` grants, opened first (clock pinned), whose `expires_at` are spread evenly over `spreadMs`;
+ * then time runs at its real rate and every replica's timers close them as they come due, while the
+ * others are still open: the steady state of a busy deployment. Real timers, real EC2 adapter.
+ */
+export async function runSpreadExpiry(
+  stack: BenchStack,
+  clock: BenchClock,
+  count: number,
+  spreadMs: number,
+): Promise<SpreadResult> {
+  const closedBefore = stack.closedBy();
+  const baseRules = stack.revokes.rulesSeen();
+  const baseCalls = stack.revokes.seen.length;
+  const startsAt = clock.pin();
+  const openedFrom = Date.now();
+  const grants = addresses(count, 40).map((ip, i) => ({
+    ip,
+    durationMs: FIRST_MS + Math.floor((i * spreadMs) / count),
+  }));
+  const submitted = await pool(grants, CONCURRENCY, (g) => stack.submit(g.ip, g.durationMs));
+  const openMs = Date.now() - openedFrom;
+  // Read the rule ids now: the fake forgets a rule once it is revoked.
+  const owners = stack.ruleOwners();
+
+  clock.release(new Date(startsAt.getTime() + FIRST_MS), LEAD_MS);
+  stack.wake();
+  await stack.revokes.waitFor(baseRules + count, spreadMs + LEAD_MS + 120_000);
+  await stack.idle();
+
+  const revokedAt = new Map<string, number>();
+  for (const [ruleId, at] of stack.revokes.byRule()) {
+    const grantId = owners.get(ruleId);
+    if (grantId !== undefined) revokedAt.set(grantId, at);
+  }
+  const revokeLateness: number[] = [];
+  const endedLateness: number[] = [];
+  for (const { requestId } of submitted) {
+    const grant = await stack.grantOf(requestId);
+    if (grant?.endedAt === undefined || grant.state !== 'closed') {
+      throw new Error(`grant of ${requestId} is ${grant?.state ?? 'missing'}, not closed`);
+    }
+    const at = revokedAt.get(grant.id);
+    if (at === undefined) throw new Error(`no revoke seen for grant ${grant.id}`);
+    revokeLateness.push(at - clock.realTimeOf(grant.expiresAt));
+    endedLateness.push(grant.endedAt.getTime() - grant.expiresAt.getTime());
+  }
+  const closedAfter = stack.closedBy();
+  return {
+    count,
+    spreadMs,
+    openMs,
+    revokeLateness,
+    endedLateness,
+    revokeCalls: stack.revokes.seen.length - baseCalls,
+    closedBy: closedAfter.map((n, i) => n - (closedBefore[i] ?? 0)),
+  };
+}
+
+const spreadRows = (r: SpreadResult): Row[] => [
+  {
+    label: `grants, expiries spread over ${num(r.spreadMs / 60_000, 0)} min`,
+    value: String(r.count),
+    unit: `grants (${num((r.count * 1000) / r.spreadMs, 1)}/s)`,
+  },
+  { label: `time to open them (${CONCURRENCY} in flight)`, value: num(r.openMs / 1000, 1), unit: 's' },
+  ...tailRows('EC2 saw Revoke − expires_at', r.revokeLateness, 'ms'),
+  ...tailRows('ended_at − expires_at', r.endedLateness, 'ms'),
+  {
+    label: 'revokes later than 100 ms',
+    value: String(r.revokeLateness.filter((ms) => ms > 100).length),
+    unit: 'grants',
+  },
+  { label: 'RevokeSecurityGroupIngress calls', value: String(r.revokeCalls), unit: 'calls' },
+  { label: 'grants closed by each replica', value: r.closedBy.join(' / '), unit: '' },
+];
+
+const batchRows = (r: BatchResult): Row[] => [
+  { label: 'grants sharing one expires_at', value: String(r.count), unit: 'grants' },
+  { label: 'time to open them (16 in flight)', value: num(r.openMs / 1000, 1), unit: 's' },
+  { label: 'expiry → first revoke', value: num(r.firstRevokeMs, 0), unit: 'ms' },
+  { label: 'expiry → last revoke', value: num(r.lastRevokeMs, 0), unit: 'ms' },
+  { label: 'max ended_at − expires_at', value: num(r.lastEndedMs, 0), unit: 'ms' },
+  { label: 'RevokeSecurityGroupIngress calls', value: String(r.revokeCalls), unit: 'calls' },
+];
+
+export type EngineSizes = {
+  readonly spreadCount: number;
+  readonly spreadMs: number;
+  readonly batchCount: number;
+  readonly replicas: number;
+  /** Security groups the stream's grants are spread over (the batch is all on one). */
+  readonly groups: number;
+};
+
+/** Both measurements on one stack: the spread first, then the batch (on a table holding the spread's closed grants). */
+async function measureOn(stack: BenchStack, clock: BenchClock, sizes: EngineSizes): Promise<Row[]> {
+  const spread = await runSpreadExpiry(stack, clock, sizes.spreadCount, sizes.spreadMs);
+  stack.revokes.reset();
+  stack.slack.reset();
+  const batch = await runBatchExpiry(stack, clock, sizes.batchCount, 60);
+  return [
+    {
+      label: 'replicas (hallpass instances in this process)',
+      value: String(stack.replicas.length),
+      unit: '',
+    },
+    ...spreadRows(spread),
+    ...batchRows(batch),
+  ];
+}
+
+/**
+ * Figures 8 and 9: expiry lateness under a steady stream of expiries, and a burst of grants sharing one
+ * `expires_at` — on PostgreSQL with `sizes.replicas` replicas (one database created for the run on the
+ * server of `HALLPASS_BENCH_DATABASE_URL`, else `HALLPASS_TEST_DATABASE_URL`, and dropped afterwards),
+ * and on SQLite with one instance.
+ */
+export async function measurePostgresReplicas(sizes: EngineSizes): Promise<Row[]> {
+  const server =
+    process.env['HALLPASS_BENCH_DATABASE_URL'] ||
+    process.env['HALLPASS_TEST_DATABASE_URL'] ||
+    'postgres://postgres@127.0.0.1:5432/postgres';
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  try {
+    database = await createTestDatabase(server);
+  } catch (e) {
+    return [
+      {
+        label: 'skipped',
+        value: `no PostgreSQL at ${printable(server)} (${e instanceof Error ? e.message : String(e)}); set HALLPASS_BENCH_DATABASE_URL`,
+        unit: '',
+        note: true,
+      },
+    ];
+  }
+  try {
+    const clock = new BenchClock();
+    const stack = await startBenchStack({
+      clock,
+      db: database.url,
+      replicas: sizes.replicas,
+      groups: sizes.groups,
+    });
+    try {
+      return await measureOn(stack, clock, sizes);
+    } finally {
+      await stack.close();
+    }
+  } finally {
+    await dropTestDatabase(database, server);
+  }
+}
+
+/** The same two measurements on SQLite, one instance. */
+export async function measureSqliteOne(sizes: EngineSizes): Promise<Row[]> {
+  const clock = new BenchClock();
+  const stack = await startBenchStack({ clock, groups: sizes.groups });
+  try {
+    return await measureOn(stack, clock, sizes);
+  } finally {
+    await stack.close();
+  }
+}
