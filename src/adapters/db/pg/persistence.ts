@@ -30,9 +30,9 @@ export const DEFAULT_PG_POOL_SIZE = 10;
  * takes its group's: were they one pool, enough opens at once could hold every connection while each
  * waits for one more. Group and job locks (a job may take group locks; a group lock takes no other):
  */
-const LOCK_POOL_SIZE = 20;
+const LOCK_POOL_SIZE = 10;
 /** Grants being opened (`open:<grant>`), each of which then takes a group lock from the other pool. */
-const OPEN_LOCK_POOL_SIZE = 10;
+const OPEN_LOCK_POOL_SIZE = 5;
 
 /**
  * The PostgreSQL database at `url`, migrated (under an advisory lock, so replicas starting together
