@@ -1,4 +1,5 @@
 import { eventHash, GENESIS_HASH } from '../../src/adapters/db/audit-log';
+import { idChunks, inIdOrder } from '../../src/adapters/db/chunks';
 import { DbError, notFound } from '../../src/adapters/db/db-error';
 import type { SqliteStores } from '../../src/adapters/db/stores';
 import { createSyncGate, NOTHING_DUE_NOW, type Sync } from '../../src/adapters/db/sync-gate';
@@ -154,6 +155,8 @@ export function createMemoryStores(): Stores {
       });
     },
     get: (id) => t.requests.get(id),
+    // As SQLite answers a batch: a chunk at a time, each in id order.
+    getAll: (ids) => idChunks(ids).flatMap((chunk) => chunk.flatMap((id) => t.requests.get(id) ?? [])),
     attachMessage: (id, ref) => {
       putRequest({ ...mustRequest('requests.attachMessage', id), message: { ...ref } });
     },
@@ -247,6 +250,26 @@ export function createMemoryStores(): Stores {
         }),
       );
     },
+    moveAll: (ids, from, to, patch = {}) =>
+      inIdOrder(
+        from.length === 0
+          ? []
+          : idChunks(ids).flatMap((chunk) =>
+              chunk.flatMap((id) => {
+                const g = t.grants.get(id);
+                if (g === undefined || !from.includes(g.state)) return [];
+                return [
+                  putGrant({
+                    ...without(g, 'retryAt'),
+                    state: to,
+                    ...opt('endedAt', patch.endedAt),
+                    ...opt('endReason', patch.endReason),
+                    ...opt('endedBy', patch.endedBy),
+                  }),
+                ];
+              }),
+            ),
+      ),
     list: (states, requesterId) =>
       [...t.grants.values()]
         .filter(
@@ -319,6 +342,22 @@ export function createMemoryStores(): Stores {
     },
     holdsOf: (grantId) =>
       [...t.holds.values()].filter((h) => h.grantId === grantId && h.releasedAt === undefined).map(holdOut),
+    holdsOfAll: (grantIds) =>
+      idChunks(grantIds).flatMap((chunk) => {
+        const of = new Set(chunk);
+        return [...t.holds.values()]
+          .filter((h) => of.has(h.grantId) && h.releasedAt === undefined)
+          .map(holdOut);
+      }),
+    heldByOthers: (ruleIds, exceptGrantIds) => {
+      const wanted = new Set(ruleIds);
+      const except = new Set(exceptGrantIds);
+      return new Set(
+        liveHolds()
+          .filter((h) => wanted.has(h.ruleId) && !except.has(h.grantId))
+          .map((h) => h.ruleId),
+      );
+    },
     otherLiveHolders: (ruleId, exceptGrantId) =>
       new Set(
         liveHolds()
@@ -336,6 +375,12 @@ export function createMemoryStores(): Stores {
     release: (grantId, at) => {
       for (const h of t.holds.values()) {
         if (h.grantId === grantId && h.releasedAt === undefined) t.holds.set(h.id, { ...h, releasedAt: at });
+      }
+    },
+    releaseAll: (grantIds, at) => {
+      const of = new Set(grantIds);
+      for (const h of t.holds.values()) {
+        if (of.has(h.grantId) && h.releasedAt === undefined) t.holds.set(h.id, { ...h, releasedAt: at });
       }
     },
     knownTargets: (releasedSince) => {
@@ -440,35 +485,47 @@ export function createMemoryStores(): Stores {
   const lastAudit = (): AuditRow | undefined => [...t.audit.values()].at(-1);
   const auditOut = ({ seq: _s, hash: _h, ...event }: AuditRow): AuditEvent => event;
 
+  const appendEvent = (event: AuditEvent): void => {
+    const last = lastAudit();
+    const seq = (last?.seq ?? 0) + 1;
+    // Stored as JSON, as the SQLite column is: Dates inside come back as ISO strings.
+    const details =
+      event.details === undefined
+        ? undefined
+        : (JSON.parse(JSON.stringify(event.details)) as AuditEvent['details']);
+    // The same unkeyed seal the SQLite log writes, so both logs over the same events share a head.
+    const hash = eventHash(last?.hash ?? GENESIS_HASH, {
+      seq,
+      at: event.at.getTime(),
+      actor: event.actor,
+      type: event.type,
+      requestId: event.requestId ?? null,
+      grantId: event.grantId ?? null,
+      details: details === undefined ? null : JSON.stringify(event.details),
+    });
+    t.audit.set(seq, {
+      seq,
+      hash,
+      at: event.at,
+      actor: event.actor,
+      type: event.type,
+      ...opt('requestId', event.requestId),
+      ...opt('grantId', event.grantId),
+      ...opt('details', details),
+    });
+  };
+
   const audit: Sync<AuditLog> = {
-    append: (event) => {
-      const last = lastAudit();
-      const seq = (last?.seq ?? 0) + 1;
-      // Stored as JSON, as the SQLite column is: Dates inside come back as ISO strings.
-      const details =
-        event.details === undefined
-          ? undefined
-          : (JSON.parse(JSON.stringify(event.details)) as AuditEvent['details']);
-      // The same unkeyed seal the SQLite log writes, so both logs over the same events share a head.
-      const hash = eventHash(last?.hash ?? GENESIS_HASH, {
-        seq,
-        at: event.at.getTime(),
-        actor: event.actor,
-        type: event.type,
-        requestId: event.requestId ?? null,
-        grantId: event.grantId ?? null,
-        details: details === undefined ? null : JSON.stringify(event.details),
-      });
-      t.audit.set(seq, {
-        seq,
-        hash,
-        at: event.at,
-        actor: event.actor,
-        type: event.type,
-        ...opt('requestId', event.requestId),
-        ...opt('grantId', event.grantId),
-        ...opt('details', details),
-      });
+    append: appendEvent,
+    appendAll: (events) => {
+      // All or nothing, as SQLite's one transaction: an event that cannot be stored appends none of them.
+      const before = new Map(t.audit);
+      try {
+        for (const event of events) appendEvent(event);
+      } catch (e) {
+        t.audit = before;
+        throw e;
+      }
     },
     list: (filter = {}) =>
       [...t.audit.values()]

@@ -1,6 +1,6 @@
 import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { AuditHead, AuditKey } from '../../app/audit-ports';
-import type { AuditLog } from '../../app/ports';
+import type { AuditEvent, AuditLog } from '../../app/ports';
 import {
   type AuditChainReport,
   type AuditRow,
@@ -214,30 +214,42 @@ export function createSqliteAuditLog(db: Db, options: SqliteAuditLogOptions = {}
       .orderBy(desc(auditEvents.seq))
       .limit(1)
       .get();
-  return {
-    append: (event) =>
-      withDbErrors('audit.append', () => {
-        db.transaction(
-          (tx) => {
-            const last = tx
-              .select({ seq: auditEvents.seq, hash: auditEvents.hash, keyId: auditEvents.keyId })
-              .from(auditEvents)
-              .orderBy(desc(auditEvents.seq))
-              .limit(1)
-              .get();
-            refuseDowngrade(last, key);
-            // AUTOINCREMENT's counter, not max(seq) + 1: a deleted tail must leave a gap, not be refilled.
-            const counter = tx.get<{ seq: number } | undefined>(
-              sql`SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'`,
-            );
-            const seq = Math.max(last?.seq ?? 0, counter?.seq ?? 0) + 1;
-            const prevHash = last === undefined ? GENESIS_HASH : (last.hash ?? runningHead(tx));
-            tx.insert(auditEvents)
-              .values(sealedRow(event, seq, prevHash, key))
-              .run();
-          },
-          { behavior: 'immediate' },
+  /**
+   * Appends `events` in order, as consecutive links of the chain, in one IMMEDIATE transaction (a
+   * savepoint when the caller's is already open): the last event and the counter are read once, then
+   * each row is sealed on the one before it.
+   */
+  const appendEvents = (events: readonly AuditEvent[]): void => {
+    db.transaction(
+      (tx) => {
+        const last = tx
+          .select({ seq: auditEvents.seq, hash: auditEvents.hash, keyId: auditEvents.keyId })
+          .from(auditEvents)
+          .orderBy(desc(auditEvents.seq))
+          .limit(1)
+          .get();
+        refuseDowngrade(last, key);
+        // AUTOINCREMENT's counter, not max(seq) + 1: a deleted tail must leave a gap, not be refilled.
+        const counter = tx.get<{ seq: number } | undefined>(
+          sql`SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'`,
         );
+        const first = Math.max(last?.seq ?? 0, counter?.seq ?? 0) + 1;
+        let prevHash = last === undefined ? GENESIS_HASH : (last.hash ?? runningHead(tx));
+        for (const [i, event] of events.entries()) {
+          const row = sealedRow(event, first + i, prevHash, key);
+          tx.insert(auditEvents).values(row).run();
+          prevHash = chainThrough(prevHash, [row]);
+        }
+      },
+      { behavior: 'immediate' },
+    );
+  };
+  return {
+    append: (event) => withDbErrors('audit.append', () => appendEvents([event])),
+
+    appendAll: (events) =>
+      withDbErrors('audit.appendAll', () => {
+        if (events.length > 0) appendEvents(events);
       }),
 
     list: (filter = {}) =>

@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { GrantStore, NewGrant } from '../../app/ports';
 import { err, ok } from '../../domain/result';
+import { idChunks, inIdOrder } from './chunks';
 import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { grantCloseAt, longEnoughToWarn } from './due-times';
@@ -60,6 +61,35 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
         if (current === undefined) throw notFound('grants.move', 'grant', id);
         return err('STATE_CHANGED', { state: current.state });
       }),
+
+    moveAll: (ids, from, to, patch = {}) =>
+      withDbErrors('grants.moveAll', () =>
+        from.length === 0
+          ? []
+          : // One transaction for all the chunks (a savepoint when the caller already has one).
+            db.transaction(
+              () =>
+                inIdOrder(
+                  idChunks(ids).flatMap((chunk) =>
+                    db
+                      .update(grants)
+                      .set({
+                        state: to,
+                        // As `move`: a state change is a fresh start.
+                        retryAt: null,
+                        ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
+                        ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
+                        ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
+                      })
+                      .where(and(inArray(grants.id, chunk), inArray(grants.state, [...from])))
+                      .returning()
+                      .all()
+                      .map(toGrant),
+                  ),
+                ),
+              { behavior: 'immediate' },
+            ),
+      ),
 
     list: (states, requesterId) =>
       withDbErrors('grants.list', () =>

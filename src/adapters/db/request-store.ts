@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { NewRequest, RequestStore } from '../../app/ports';
 import type { Approval } from '../../domain/request';
 import { err, ok } from '../../domain/result';
+import { idChunks } from './chunks';
 import { DbError, notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { reminderAt as reminderAtOf } from './due-times';
@@ -45,6 +46,19 @@ export function createSqliteRequestStore(db: Db): Sync<RequestStore> {
         const row = find(id);
         return row === undefined ? undefined : toAccessRequest(row);
       }),
+
+    getAll: (ids) =>
+      withDbErrors('requests.getAll', () =>
+        idChunks(ids).flatMap((chunk) =>
+          db
+            .select()
+            .from(requests)
+            .where(inArray(requests.id, chunk))
+            .orderBy(asc(requests.id))
+            .all()
+            .map(toAccessRequest),
+        ),
+      ),
 
     attachMessage: (id, ref) =>
       withDbErrors('requests.attachMessage', () => {

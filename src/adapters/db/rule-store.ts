@@ -1,5 +1,6 @@
 import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or } from 'drizzle-orm';
 import type { RuleStore } from '../../app/ports';
+import { idChunks } from './chunks';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { holdValues, toHold } from './rows';
@@ -32,6 +33,37 @@ export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
           .all()
           .map(toHold),
       ),
+
+    holdsOfAll: (grantIds) =>
+      withDbErrors('rules.holdsOfAll', () =>
+        idChunks(grantIds).flatMap((chunk) =>
+          db
+            .select()
+            .from(ruleHolds)
+            .where(and(inArray(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)))
+            .orderBy(asc(ruleHolds.id))
+            .all()
+            .map(toHold),
+        ),
+      ),
+
+    heldByOthers: (ruleIds, exceptGrantIds) =>
+      withDbErrors('rules.heldByOthers', () => {
+        // The exceptions are left out here rather than in SQL: a batch may name more grants than one
+        // statement binds.
+        const except = new Set(exceptGrantIds);
+        const held = new Set<string>();
+        for (const chunk of idChunks(ruleIds)) {
+          const holders = db
+            .selectDistinct({ ruleId: ruleHolds.ruleId, grantId: ruleHolds.grantId })
+            .from(ruleHolds)
+            .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+            .where(and(inArray(ruleHolds.ruleId, chunk), liveHold))
+            .all();
+          for (const h of holders) if (!except.has(h.grantId)) held.add(h.ruleId);
+        }
+        return held;
+      }),
 
     otherLiveHolders: (ruleId, exceptGrantId) =>
       withDbErrors('rules.otherLiveHolders', () => {
@@ -73,6 +105,22 @@ export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
           .set({ releasedAt: at.getTime() })
           .where(and(eq(ruleHolds.grantId, grantId), isNull(ruleHolds.releasedAt)))
           .run();
+      }),
+
+    releaseAll: (grantIds, at) =>
+      withDbErrors('rules.releaseAll', () => {
+        // One transaction for all the chunks (a savepoint when the caller already has one).
+        db.transaction(
+          () => {
+            for (const chunk of idChunks(grantIds)) {
+              db.update(ruleHolds)
+                .set({ releasedAt: at.getTime() })
+                .where(and(inArray(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)))
+                .run();
+            }
+          },
+          { behavior: 'immediate' },
+        );
       }),
 
     knownTargets: (releasedSince) =>

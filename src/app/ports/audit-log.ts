@@ -49,6 +49,11 @@ export type RecordedAuditEvent = Omit<AuditEvent, 'type'> & { readonly type: str
 
 export interface AuditLog {
   append(event: AuditEvent): Promise<void>;
+  /**
+   * Appends these events in this order, as consecutive links of the chain (one lock and one read of
+   * the last event for all of them, not one per event): what `append` in a loop would record.
+   */
+  appendAll(events: readonly AuditEvent[]): Promise<void>;
   /** Events in the order they were appended, optionally for one request. */
   list(filter?: { requestId?: string }): Promise<RecordedAuditEvent[]>;
   /** The log's head as it stands: the last event's `seq` and seal (0 and 64 zeros when empty). */

@@ -21,6 +21,17 @@ export interface GrantStore {
     to: GrantState,
     patch?: { endedAt?: Date; endReason?: EndReason; endedBy?: string },
   ): Promise<Result<Grant, Err<'STATE_CHANGED', { readonly state: GrantState }>>>;
+  /**
+   * `move` for many grants in one statement (a batch of closes): moves each of `ids` that is in one of
+   * `from` to `to`, and returns the grants it moved, in no particular order. Ids not found or in
+   * another state are left as they are and not returned.
+   */
+  moveAll(
+    ids: readonly string[],
+    from: readonly GrantState[],
+    to: GrantState,
+    patch?: { endedAt?: Date; endReason?: EndReason; endedBy?: string },
+  ): Promise<Grant[]>;
   /** Grants in the given states, earliest expiry first; `requesterId` narrows to one person's. */
   list(states: readonly GrantState[], requesterId?: string): Promise<Grant[]>;
   /**

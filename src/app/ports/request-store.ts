@@ -17,6 +17,8 @@ export type AlreadyApproved = Err<'ALREADY_APPROVED', { readonly approverId: str
 export interface RequestStore {
   insert(request: NewRequest): Promise<AccessRequest>;
   get(id: string): Promise<AccessRequest | undefined>;
+  /** The requests of these ids that exist, in no particular order (a batch of closes). */
+  getAll(ids: readonly string[]): Promise<AccessRequest[]>;
   attachMessage(id: string, ref: MessageRef): Promise<void>;
   /** Records one approver's vote on a pending request; a second vote by the same person is refused. */
   addApproval(

@@ -19,6 +19,13 @@ export interface RuleStore {
   hold(hold: RuleHold): Promise<void>;
   /** The unreleased holds of one grant. */
   holdsOf(grantId: string): Promise<RuleHold[]>;
+  /** The unreleased holds of each of these grants (a batch of closes), in no particular order. */
+  holdsOfAll(grantIds: readonly string[]): Promise<RuleHold[]>;
+  /**
+   * Of `ruleIds`, those an unreleased hold of a *live* grant outside `exceptGrantIds` still points at:
+   * the rules a batch of closes must keep.
+   */
+  heldByOthers(ruleIds: readonly string[], exceptGrantIds: readonly string[]): Promise<Set<string>>;
   /** How many unreleased holds of *live* grants other than `exceptGrantId` point at `ruleId`. */
   otherLiveHolders(ruleId: string, exceptGrantId: string): Promise<number>;
   /** Every unreleased hold of a live grant on this rule (to tag the rule after whichever ends last). */
@@ -27,6 +34,8 @@ export interface RuleStore {
   findLive(key: RuleKey): Promise<RuleHold | undefined>;
   /** Marks all holds of a grant released. */
   release(grantId: string, at: Date): Promise<void>;
+  /** Marks all holds of each of these grants released (a batch of closes). */
+  releaseAll(grantIds: readonly string[], at: Date): Promise<void>;
   /**
    * Every group (region, group, role) named by a hold still held or released since `releasedSince`:
    * where tagged rules of hallpass's may still exist whether or not the policy names the group now

@@ -1,31 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { type AuditChainReport, verifyAuditChain } from '../../../src/adapters/db/audit-log';
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { openPostgres, type PgHandle } from '../../../src/adapters/db/open-pg';
+import { verifyPostgresAuditChain } from '../../../src/adapters/db/pg/audit-log';
 import { createPostgresStores } from '../../../src/adapters/db/pg/stores';
 import { createSqliteStores } from '../../../src/adapters/db/stores';
-import type { DueQuery, RuleHold } from '../../../src/app/ports';
+import type { AuditKey } from '../../../src/app/audit-ports';
+import type { AuditEvent, DueQuery, RuleHold } from '../../../src/app/ports';
 import { buildNewGrant, buildNewRequest, buildSgResource, T0 } from '../../support/builders';
 import { withAuditTriggersOff } from '../../support/copy-to-postgres';
 import { createMemoryStores, type Stores } from '../../support/memory-stores';
 import {
   createTestDatabase,
+  describeWithPostgres,
   dropTestDatabase,
   postgresAvailable,
   type TestDatabase,
+  withTestDatabase,
 } from '../../support/postgres';
 
 const MIN = 60_000;
 const at = (ms: number): Date => new Date(T0.getTime() + ms);
 const FAR = at(1_000 * 24 * 60 * MIN);
 const ids = (items: readonly { id: string }[]): string[] => items.map((x) => x.id);
+/** Ids in code-unit order, to compare what a batch returns in no particular order. */
+const sortedIds = (items: readonly { id: string }[]): string[] => ids(items).sort();
+const KEY: AuditKey = { id: 'k1', secret: randomBytes(32) };
+
+/** `n` audit events of every shape (with and without ids and details; a Date inside details), from `from`. */
+const auditEvents = (n: number, from = 0): AuditEvent[] =>
+  Array.from({ length: n }, (_, k): AuditEvent => {
+    const i = from + k;
+    return {
+      at: at(i),
+      actor: i % 2 === 0 ? 'hallpass' : 'U_A',
+      type: i % 3 === 0 ? 'grant.closed' : 'grant.closing',
+      ...(i % 4 === 3 ? {} : { requestId: `req_${i}` }),
+      ...(i % 2 === 0 ? { grantId: `grt_${i}`, details: { n: i, expiresAt: at(MIN + i) } } : {}),
+    };
+  });
+
+/** An event as the log reads it back: its details stored as JSON (a Date inside becomes its ISO string). */
+const asStored = (e: AuditEvent): AuditEvent =>
+  e.details === undefined ? e : { ...e, details: JSON.parse(JSON.stringify(e.details)) };
+
+/** Stores open on one database, for one test. */
+type Opened = {
+  readonly stores: Stores;
+  /** Frees what they hold. */
+  readonly close: () => Promise<void> | void;
+  /** More stores on the same database, sealing audit events under `key` (absent: no keyed audit log). */
+  readonly sameDatabase?: (key: AuditKey | undefined) => Stores;
+  /** The chain walk over the database's audit log, knowing `KEY` (absent: the memory twin keeps no chain to walk). */
+  readonly verify?: () => Promise<AuditChainReport>;
+};
 
 /** One implementation of the store ports. */
 type Implementation = {
   /** False when it cannot run here (no PostgreSQL server): skipped, as the other PostgreSQL suites are. */
   readonly available: boolean;
+  /** Whether its audit log seals with a key (the memory twin's is the unkeyed chain only). */
+  readonly keyed: boolean;
   /** Registers what the whole suite shares (a database), if anything. */
   readonly setup?: () => void;
-  /** Fresh, empty stores for one test; `close` frees what they hold. */
-  readonly open: () => Promise<{ stores: Stores; close: () => Promise<void> | void }>;
+  /**
+   * Fresh, empty stores for one test, sealing audit events under `key` when given. On PostgreSQL the
+   * suite shares one database: opening again empties it under the stores opened before.
+   */
+  readonly open: (key?: AuditKey) => Promise<Opened>;
 };
 
 /**
@@ -37,6 +79,7 @@ function postgresImplementation(): Implementation {
   let handle: PgHandle | undefined;
   return {
     available: postgresAvailable(),
+    keyed: true,
     setup: () => {
       beforeAll(async () => {
         db = await createTestDatabase();
@@ -47,15 +90,21 @@ function postgresImplementation(): Implementation {
         if (db !== undefined) await dropTestDatabase(db);
       });
     },
-    open: async () => {
-      if (handle === undefined) throw new Error('the suite’s database is not open');
+    open: async (key) => {
+      const h = handle;
+      if (h === undefined) throw new Error('the suite’s database is not open');
       // The audit log refuses TRUNCATE as it refuses DELETE: its triggers are off for this one statement.
-      await withAuditTriggersOff(handle.pool, async (client) => {
+      await withAuditTriggersOff(h.pool, async (client) => {
         await client.query(
           'TRUNCATE requests, approvals, grants, role_sessions, rule_holds, backstops, connection_cuts, outbox, audit_events RESTART IDENTITY',
         );
       });
-      return { stores: createPostgresStores(handle), close: () => {} };
+      return {
+        stores: createPostgresStores(h, { key }),
+        close: () => {},
+        sameDatabase: (other) => createPostgresStores(h, { key: other }),
+        verify: () => verifyPostgresAuditChain(h.db, { keys: { current: KEY } }),
+      };
     },
   };
 }
@@ -66,13 +115,29 @@ const IMPLEMENTATIONS: [string, Implementation][] = [
     'sqlite',
     {
       available: true,
-      open: async () => {
+      keyed: true,
+      open: async (key) => {
         const handle = openDatabase(':memory:');
-        return { stores: createSqliteStores(handle), close: () => handle.close() };
+        return {
+          stores: createSqliteStores(handle, { key }),
+          close: () => handle.close(),
+          sameDatabase: (other) => createSqliteStores(handle, { key: other }),
+          verify: async () => verifyAuditChain(handle.db, { keys: { current: KEY } }),
+        };
       },
     },
   ],
-  ['memory', { available: true, open: async () => ({ stores: createMemoryStores(), close: () => {} }) }],
+  [
+    'memory',
+    {
+      available: true,
+      keyed: false,
+      open: async (key) => {
+        if (key !== undefined) throw new Error('the memory twin’s audit log has no key');
+        return { stores: createMemoryStores(), close: () => {} };
+      },
+    },
+  ],
   ['postgres', postgresImplementation()],
 ];
 
@@ -92,12 +157,21 @@ async function expectDueAndNextAgree<T>(query: DueQuery<T>): Promise<void> {
 
 function conformance(implementation: Implementation): void {
   let stores: Stores;
-  let close: () => Promise<void> | void;
+  let opened: Opened[] = [];
   implementation.setup?.();
+  /** Fresh stores on a fresh database (on PostgreSQL: the suite's, emptied), closed after the test. */
+  const fresh = async (key?: AuditKey): Promise<Opened> => {
+    const o = await implementation.open(key);
+    opened.push(o);
+    return o;
+  };
   beforeEach(async () => {
-    ({ stores, close } = await implementation.open());
+    ({ stores } = await fresh());
   });
-  afterEach(() => close());
+  afterEach(async () => {
+    for (const o of opened) await o.close();
+    opened = [];
+  });
 
   const request = (overrides: Parameters<typeof buildNewRequest>[0] = {}) =>
     stores.requests.insert(buildNewRequest(overrides));
@@ -144,6 +218,17 @@ function conformance(implementation: Implementation): void {
       expect((await stores.requests.get('req_one'))?.resourceAtRequest).toEqual(resource);
       expect(await stores.requests.get('req_none')).toBeUndefined();
       await expect(request({ id: 'req_one' })).rejects.toThrow();
+    });
+
+    it('reads a batch of requests, skipping unknown ids and repeats', async () => {
+      const a = await request();
+      const b = await request();
+      await request();
+      const all = await stores.requests.getAll([b.id, 'req_none', a.id, b.id]);
+      expect(sortedIds(all)).toEqual([a.id, b.id].sort());
+      for (const r of all) expect(r).toEqual(await stores.requests.get(r.id));
+      expect(await stores.requests.getAll([])).toEqual([]);
+      expect(await stores.requests.getAll(['req_none'])).toEqual([]);
     });
 
     it('attaches the approval message, and throws for an unknown request', async () => {
@@ -297,6 +382,55 @@ function conformance(implementation: Implementation): void {
       await expect(stores.grants.move('grt_none', ['active'], 'closing')).rejects.toThrow();
     });
 
+    it('moves a batch only from the expected states (moveAll), returning exactly the moved grants', async () => {
+      const a = await grant('active');
+      const b = await grant('opening');
+      const c = await grant('closing');
+      await stores.grants.closeFailed(c.id, at(MIN));
+      const closed = await grant('closed');
+      const failed = await grant('failed');
+      const untouched = [closed, failed, await grant('active')];
+      const patch = { endedAt: at(5), endReason: 'expired' as const, endedBy: 'hallpass' };
+
+      const moved = await stores.grants.moveAll(
+        [c.id, a.id, 'grt_none', b.id, closed.id, failed.id, a.id],
+        ['opening', 'active', 'closing'],
+        'closed',
+        patch,
+      );
+      expect(sortedIds(moved)).toEqual([a.id, b.id, c.id].sort());
+      for (const g of moved) {
+        expect(g).toMatchObject({ state: 'closed', ...patch });
+        expect(g.retryAt).toBeUndefined();
+        expect(await stores.grants.get(g.id)).toEqual(g);
+      }
+      // What the move keeps: the close attempts counted so far.
+      expect(moved.find((g) => g.id === c.id)?.closeAttempts).toBe(1);
+      for (const g of untouched) expect(await stores.grants.get(g.id)).toEqual(g);
+
+      // Compare-and-set: a second batch finds none of them where it expects them.
+      expect(await stores.grants.moveAll([a.id, b.id, c.id], ['active', 'closing'], 'failed')).toEqual([]);
+      expect(await stores.grants.moveAll([untouched[2]?.id ?? ''], [], 'closed')).toEqual([]);
+      expect(await stores.grants.moveAll([], ['active'], 'closed')).toEqual([]);
+      expect((await stores.grants.get(untouched[2]?.id ?? ''))?.state).toBe('active');
+    });
+
+    it('moves a batch without a patch as `move` does: end fields kept, a failed close started afresh', async () => {
+      const g = await grant('active');
+      await stores.grants.move(g.id, ['active'], 'closing', { endReason: 'revoked', endedBy: 'U_A' });
+      await stores.grants.closeFailed(g.id, at(MIN));
+      const [moved] = await stores.grants.moveAll([g.id], ['closing'], 'closing');
+      expect(moved).toMatchObject({
+        state: 'closing',
+        endReason: 'revoked',
+        endedBy: 'U_A',
+        closeAttempts: 1,
+      });
+      expect(moved?.retryAt).toBeUndefined();
+      expect(moved?.endedAt).toBeUndefined();
+      expect(ids(await stores.grants.closes.due(T0))).toEqual([g.id]);
+    });
+
     it('lists grants in the given states, earliest end first, optionally for one requester', async () => {
       const late = await grant('active', { expiresAt: at(50 * MIN) });
       const early = await grant('opening', { expiresAt: at(20 * MIN), requesterId: 'U_OTHER' });
@@ -431,6 +565,100 @@ function conformance(implementation: Implementation): void {
       expect(await stores.rules.holdsOf(again.id)).toHaveLength(1);
     });
 
+    it('reads and releases the holds of a batch of grants (holdsOfAll, releaseAll)', async () => {
+      const g1 = await grant('closing');
+      const g2 = await grant('closing');
+      const g3 = await grant('closed');
+      const outside = await grant('active');
+      const a = await hold(g1.id, { ruleId: 'sgr-a', groupId: 'sg-a' });
+      const b = await hold(g1.id, {
+        ruleId: 'sgr-b',
+        groupId: 'sg-b',
+        assumeRoleArn: 'arn:aws:iam::1:role/x',
+      });
+      const c = await hold(g2.id, { ruleId: 'sgr-c', groupId: 'sg-c' });
+      await hold(g3.id, { ruleId: 'sgr-d', groupId: 'sg-d' });
+      const kept = await hold(outside.id, { ruleId: 'sgr-e', groupId: 'sg-e' });
+      const byRule = (holds: readonly RuleHold[]) =>
+        [...holds].sort((x, y) => (x.ruleId < y.ruleId ? -1 : 1));
+
+      // Holds of a closed grant that were not released are still its unreleased holds.
+      expect(byRule(await stores.rules.holdsOfAll([g2.id, 'grt_none', g1.id, g1.id]))).toEqual([a, b, c]);
+      expect((await stores.rules.holdsOfAll([g3.id])).map((h) => h.ruleId)).toEqual(['sgr-d']);
+      expect(await stores.rules.holdsOfAll([])).toEqual([]);
+
+      await stores.rules.release(g2.id, at(5));
+      expect(byRule(await stores.rules.holdsOfAll([g1.id, g2.id]))).toEqual([a, b]);
+
+      await stores.rules.releaseAll([g1.id, g2.id, g3.id, 'grt_none'], at(10));
+      await stores.rules.releaseAll([], at(11));
+      expect(await stores.rules.holdsOfAll([g1.id, g2.id, g3.id])).toEqual([]);
+      expect(await stores.rules.holdsOf(outside.id)).toEqual([kept]);
+      // Released at the batch's moment; a hold released before keeps its own.
+      expect((await stores.rules.knownTargets(at(10))).map((t) => t.groupId)).toEqual([
+        'sg-a',
+        'sg-b',
+        'sg-d',
+        'sg-e',
+      ]);
+      expect((await stores.rules.knownTargets(at(5))).map((t) => t.groupId)).toContain('sg-c');
+      expect((await stores.rules.knownTargets(at(11))).map((t) => t.groupId)).toEqual(['sg-e']);
+    });
+
+    it('finds the rules of a batch that live grants outside it still hold (heldByOthers)', async () => {
+      const b1 = await grant('closing');
+      const b2 = await grant('closed');
+      const batch = [b1.id, b2.id];
+      const live = {
+        opening: await grant('opening'),
+        active: await grant('active'),
+        closing: await grant('closing'),
+      };
+      await hold(b1.id, { ruleId: 'sgr-live' });
+      await hold(live.active.id, { ruleId: 'sgr-live' });
+      await hold(b2.id, { ruleId: 'sgr-opening' });
+      await hold(live.opening.id, { ruleId: 'sgr-opening' });
+      await hold(live.closing.id, { ruleId: 'sgr-closing' });
+      // Held only by grants of the batch.
+      await hold(b1.id, { ruleId: 'sgr-mine' });
+      await hold(b2.id, { ruleId: 'sgr-mine' });
+      // Held outside the batch only by ended grants, whose holds were never released.
+      const ended = await grant('active');
+      const failed = await grant('active');
+      await hold(b1.id, { ruleId: 'sgr-ended' });
+      await hold(ended.id, { ruleId: 'sgr-ended' });
+      await hold(failed.id, { ruleId: 'sgr-ended' });
+      await stores.grants.move(ended.id, ['active'], 'closed');
+      await stores.grants.move(failed.id, ['active'], 'failed');
+      // Held outside the batch by a live grant whose hold was released.
+      const released = await grant('active');
+      await hold(b1.id, { ruleId: 'sgr-released' });
+      await hold(released.id, { ruleId: 'sgr-released' });
+      await stores.rules.release(released.id, at(1));
+      // Held by a live grant, but not asked about.
+      await hold(live.active.id, { ruleId: 'sgr-unasked' });
+
+      const asked = [
+        'sgr-live',
+        'sgr-opening',
+        'sgr-closing',
+        'sgr-mine',
+        'sgr-ended',
+        'sgr-released',
+        'sgr-none',
+      ];
+      expect(await stores.rules.heldByOthers(asked, batch)).toEqual(
+        new Set(['sgr-live', 'sgr-opening', 'sgr-closing']),
+      );
+      // Without exceptions, a live grant of the batch counts too (b1 is closing, b2 closed).
+      expect(await stores.rules.heldByOthers(['sgr-mine', 'sgr-ended'], [])).toEqual(
+        new Set(['sgr-mine', 'sgr-ended']),
+      );
+      expect(await stores.rules.heldByOthers([], batch)).toEqual(new Set());
+      // Agrees with the one-grant question.
+      expect(await stores.rules.otherLiveHolders('sgr-ended', b1.id)).toBe(0);
+    });
+
     it('knows each group held, or released since a moment, with its role, in order', async () => {
       const g1 = await grant('active');
       const g2 = await grant('active');
@@ -446,6 +674,45 @@ function conformance(implementation: Implementation): void {
       expect(await stores.rules.knownTargets(at(11))).toHaveLength(2);
       expect(await stores.rules.recordLegacyTargets(() => 'arn:aws:iam::3:role/y')).toBe(0);
     });
+  });
+
+  describe('batches', () => {
+    it('takes 1,200 ids at once (more than one statement binds)', async () => {
+      const n = 1_200;
+      const grantIds: string[] = [];
+      const requestIds: string[] = [];
+      await stores.uow.tx(async () => {
+        for (let i = 0; i < n; i++) {
+          const r = await request({ id: `req_batch${String(i).padStart(4, '0')}` });
+          const g = await stores.grants.insert(buildNewGrant({ id: `grt_batch${i}`, requestId: r.id }));
+          await stores.grants.move(g.id, ['opening'], 'active');
+          await hold(g.id, { ruleId: `sgr-${i}` });
+          requestIds.push(r.id);
+          grantIds.push(g.id);
+        }
+      });
+      const ruleIds = grantIds.map((_, i) => `sgr-${i}`);
+
+      expect(sortedIds(await stores.requests.getAll([...requestIds, 'req_none']))).toEqual(
+        [...requestIds].sort(),
+      );
+      expect((await stores.rules.holdsOfAll(grantIds)).map((h) => h.grantId).sort()).toEqual(
+        [...grantIds].sort(),
+      );
+      const moved = await stores.grants.moveAll([...grantIds, 'grt_none'], ['active'], 'closing', {
+        endReason: 'expired',
+      });
+      expect(sortedIds(moved)).toEqual([...grantIds].sort());
+      expect(await stores.grants.list(['active'])).toEqual([]);
+      expect(await stores.grants.list(['closing'])).toHaveLength(n);
+      // The first 700 grants are not in the batch: their rules are held by others.
+      const held = await stores.rules.heldByOthers(ruleIds, grantIds.slice(700));
+      expect(held.size).toBe(700);
+      expect(held).toEqual(new Set(ruleIds.slice(0, 700)));
+      await stores.rules.releaseAll(grantIds, at(1));
+      expect(await stores.rules.holdsOfAll(grantIds)).toEqual([]);
+      expect(await stores.rules.heldByOthers(ruleIds, [])).toEqual(new Set());
+    }, 60_000);
   });
 
   describe('backstop records', () => {
@@ -620,6 +887,110 @@ function conformance(implementation: Implementation): void {
       expect((await stores.audit.lastOfType('request.submitted'))?.requestId).toBe('r2');
       expect(await stores.audit.lastOfType('grant.closed')).toBeUndefined();
     });
+
+    const keyings: [string, AuditKey | undefined][] = implementation.keyed
+      ? [
+          ['unkeyed', undefined],
+          ['keyed', KEY],
+        ]
+      : [['unkeyed', undefined]];
+
+    describe.each(keyings)('appendAll, %s', (_name, key) => {
+      it('records what append one by one records: the same events, seqs, seals and head', async () => {
+        const prefix = auditEvents(3);
+        const batch = auditEvents(7, 3);
+        const batched = await fresh(key);
+        await batched.stores.audit.append(prefix[0] as AuditEvent);
+        await batched.stores.audit.appendAll(prefix.slice(1));
+        await batched.stores.audit.appendAll(batch);
+        const head = await batched.stores.audit.head();
+        const listed = await batched.stores.audit.list();
+        const report = await batched.verify?.();
+
+        const oneByOne = await fresh(key);
+        for (const e of [...prefix, ...batch]) await oneByOne.stores.audit.append(e);
+        expect(head).toEqual(await oneByOne.stores.audit.head());
+        expect(head.count).toBe(10);
+        expect(head.keyId).toBe(key?.id);
+        expect(listed).toEqual(await oneByOne.stores.audit.list());
+        if (report !== undefined) expect(report).toMatchObject({ ok: true, events: 10, lastSeq: 10 });
+      });
+
+      it('does nothing with an empty batch', async () => {
+        const { stores: s } = await fresh(key);
+        await s.audit.appendAll([]);
+        expect(await s.audit.head()).toEqual({ count: 0, hash: '0'.repeat(64) });
+        await s.audit.appendAll(auditEvents(2));
+        const head = await s.audit.head();
+        await s.audit.appendAll([]);
+        expect(await s.audit.head()).toEqual(head);
+        expect(await s.audit.list()).toHaveLength(2);
+      });
+
+      it('keeps one chain when appends and batches interleave, and a batch rolls back with its transaction', async () => {
+        const events = auditEvents(9);
+        const o = await fresh(key);
+        const log = o.stores.audit;
+        await log.append(events[0] as AuditEvent);
+        await log.appendAll(events.slice(1, 4));
+        await log.append(events[4] as AuditEvent);
+        await expect(
+          o.stores.uow.tx(async () => {
+            await log.appendAll(auditEvents(3, 100));
+            throw new Error('rolled back');
+          }),
+        ).rejects.toThrow('rolled back');
+        await o.stores.uow.tx(async () => {
+          await log.appendAll(events.slice(5, 7));
+          await log.append(events[7] as AuditEvent);
+        });
+        await log.appendAll(events.slice(8));
+        const head = await log.head();
+        const listed = await log.list();
+        const report = await o.verify?.();
+
+        const oneByOne = await fresh(key);
+        for (const e of events) await oneByOne.stores.audit.append(e);
+        expect(head).toEqual(await oneByOne.stores.audit.head());
+        expect(listed).toEqual(await oneByOne.stores.audit.list());
+        if (report !== undefined) expect(report).toMatchObject({ ok: true, events: 9, lastSeq: 9 });
+      });
+
+      it('appends 1,200 events at once (more rows than one statement takes)', async () => {
+        const events = auditEvents(1_200);
+        const batched = await fresh(key);
+        await batched.stores.audit.appendAll(events);
+        const head = await batched.stores.audit.head();
+        const report = await batched.verify?.();
+
+        const oneByOne = await fresh(key);
+        await oneByOne.stores.uow.tx(async () => {
+          for (const e of events) await oneByOne.stores.audit.append(e);
+        });
+        expect(head).toEqual(await oneByOne.stores.audit.head());
+        expect(head.count).toBe(1_200);
+        if (report !== undefined) expect(report).toMatchObject({ ok: true, events: 1_200 });
+      }, 60_000);
+    });
+
+    if (implementation.keyed) {
+      it('refuses an unkeyed batch after keyed events, appending none of it', async () => {
+        const o = await fresh(KEY);
+        await o.stores.audit.appendAll(auditEvents(2));
+        const head = await o.stores.audit.head();
+        const unkeyed = o.sameDatabase?.(undefined);
+        await expect(unkeyed?.audit.appendAll(auditEvents(3, 2))).rejects.toMatchObject({
+          code: 'AUDIT_KEY_REQUIRED',
+        });
+        expect(await o.stores.audit.head()).toEqual(head);
+        // A keyed batch after unkeyed events upgrades the chain, as a keyed append does.
+        const upgraded = await fresh();
+        await upgraded.stores.audit.appendAll(auditEvents(2));
+        await upgraded.sameDatabase?.(KEY).audit.appendAll(auditEvents(2, 2));
+        expect(await upgraded.stores.audit.head()).toMatchObject({ count: 4, keyId: KEY.id });
+        expect(await upgraded.verify?.()).toMatchObject({ ok: true, events: 4, unkeyed: 2 });
+      });
+    }
 
     it('moves its head with every event', async () => {
       await stores.audit.append({ at: at(1), actor: 'U_A', type: 'audit.searched' });
@@ -802,5 +1173,53 @@ describe('store ports: the twins agree', () => {
     }
     expect(await both[1]?.audit.head()).toEqual(await both[0]?.audit.head());
     handle.close();
+  });
+
+  it('seal the same batches into the same audit head', async () => {
+    const handle = openDatabase(':memory:');
+    const both = [createSqliteStores(handle), createMemoryStores()];
+    for (const stores of both) {
+      await stores.audit.appendAll(auditEvents(4));
+      await stores.audit.append(auditEvents(1, 4)[0] as AuditEvent);
+      await stores.audit.appendAll(auditEvents(3, 5));
+    }
+    expect(await both[1]?.audit.head()).toEqual(await both[0]?.audit.head());
+    expect((await both[0]?.audit.head())?.count).toBe(8);
+    handle.close();
+  });
+});
+
+describeWithPostgres('store ports on postgres: audit batches from two replicas', () => {
+  const tdb = withTestDatabase();
+  let one: PgHandle;
+  let two: PgHandle;
+  beforeAll(async () => {
+    one = await openPostgres(tdb.url);
+    two = await openPostgres(tdb.url);
+  });
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+  });
+
+  it('keeps one unforked chain, each batch in one piece, when two pools append batches at once', async () => {
+    const replicas = [createPostgresStores(one, { key: KEY }), createPostgresStores(two, { key: KEY })];
+    const batches = Array.from({ length: 12 }, (_, b) =>
+      auditEvents(25, b * 100).map((e): AuditEvent => ({ ...e, actor: `batch-${b}` })),
+    );
+    const singles = auditEvents(6, 5_000).map((e): AuditEvent => ({ ...e, actor: 'single' }));
+    await Promise.all([
+      ...batches.map((batch, b) => replicas[b % 2]?.audit.appendAll(batch)),
+      ...singles.map((e, i) => replicas[i % 2]?.audit.append(e)),
+    ]);
+
+    const report = await verifyPostgresAuditChain(one.db, { keys: { current: KEY } });
+    expect(report).toMatchObject({ ok: true, events: 12 * 25 + 6, lastSeq: 12 * 25 + 6 });
+    const listed = await replicas[0]?.audit.list();
+    for (const [b, batch] of batches.entries()) {
+      const first = listed?.findIndex((e) => e.actor === `batch-${b}`) ?? -1;
+      // One lock for the whole batch: its events follow one another, in order, nothing in between.
+      expect(listed?.slice(first, first + batch.length)).toEqual(batch.map(asStored));
+    }
   });
 });

@@ -343,6 +343,9 @@ describe('exportAudit (/access audit <days>)', () => {
       append: async (e) => {
         appended.push(e);
       },
+      appendAll: async (events) => {
+        for (const e of events) await audit.append(e);
+      },
       list: async () => [],
       head: async () => HEAD,
       lastOfType: async () => undefined,

@@ -1,6 +1,8 @@
 import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import { type GrantStore, type NewGrant, NOTHING_DUE } from '../../../app/ports';
+import type { Grant } from '../../../domain/grant';
 import { err, ok } from '../../../domain/result';
+import { idChunks, inIdOrder } from '../chunks';
 import { notFound } from '../db-error';
 import { grantCloseAt, longEnoughToWarn } from '../due-times';
 import { grants } from '../pg-schema';
@@ -65,6 +67,29 @@ export function createPgGrantStore(ctx: PgContext): GrantStore {
         const [current] = await db.select({ state: grants.state }).from(grants).where(eq(grants.id, id));
         if (current === undefined) throw notFound('grants.move', 'grant', id);
         return err('STATE_CHANGED', { state: current.state });
+      }),
+
+    moveAll: (ids, from, to, patch = {}) =>
+      ctx.write('grants.moveAll', async (db) => {
+        // Each chunk a compare-and-set as `move`'s: a grant another closer moved meanwhile is skipped.
+        const moved: Grant[] = [];
+        if (from.length === 0) return moved;
+        for (const chunk of idChunks(ids)) {
+          const rows = await db
+            .update(grants)
+            .set({
+              state: to,
+              // As `move`: a state change is a fresh start.
+              retryAt: null,
+              ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
+              ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
+              ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
+            })
+            .where(and(inArray(grants.id, chunk), inArray(grants.state, [...from])))
+            .returning();
+          moved.push(...rows.map(toGrant));
+        }
+        return inIdOrder(moved);
       }),
 
     list: (states, requesterId) =>

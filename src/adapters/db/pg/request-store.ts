@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { NewRequest, RequestStore } from '../../../app/ports';
-import type { Approval } from '../../../domain/request';
+import type { AccessRequest, Approval } from '../../../domain/request';
 import { err, ok } from '../../../domain/result';
+import { idChunks } from '../chunks';
 import { DbError, notFound } from '../db-error';
 import { reminderAt } from '../due-times';
 import { approvals, requests } from '../pg-schema';
@@ -54,6 +55,20 @@ export function createPgRequestStore(ctx: PgContext): RequestStore {
       ctx.read('requests.get', async (db) => {
         const row = await find(db, id);
         return row === undefined ? undefined : toAccessRequest(row);
+      }),
+
+    getAll: (ids) =>
+      ctx.read('requests.getAll', async (db) => {
+        const found: AccessRequest[] = [];
+        for (const chunk of idChunks(ids)) {
+          const rows = await db
+            .select()
+            .from(requests)
+            .where(inArray(requests.id, chunk))
+            .orderBy(asc(bytewise(requests.id)));
+          found.push(...rows.map(toAccessRequest));
+        }
+        return found;
       }),
 
     attachMessage: (id, ref) =>

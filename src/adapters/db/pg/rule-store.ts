@@ -1,5 +1,6 @@
 import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or, sql } from 'drizzle-orm';
-import type { RuleStore } from '../../../app/ports';
+import type { RuleHold, RuleStore } from '../../../app/ports';
+import { idChunks } from '../chunks';
 import { grants, ruleHolds } from '../pg-schema';
 import { holdValues, toHold, toTarget } from '../rows';
 import { LIVE_GRANT_STATES } from '../schema-shared';
@@ -37,6 +38,37 @@ export function createPgRuleStore(ctx: PgContext): RuleStore {
             .orderBy(asc(ruleHolds.id))
         ).map(toHold),
       ),
+
+    holdsOfAll: (grantIds) =>
+      ctx.read('rules.holdsOfAll', async (db) => {
+        const holds: RuleHold[] = [];
+        for (const chunk of idChunks(grantIds)) {
+          const rows = await db
+            .select()
+            .from(ruleHolds)
+            .where(and(inArray(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)))
+            .orderBy(asc(ruleHolds.id));
+          holds.push(...rows.map(toHold));
+        }
+        return holds;
+      }),
+
+    heldByOthers: (ruleIds, exceptGrantIds) =>
+      ctx.read('rules.heldByOthers', async (db) => {
+        // The exceptions are left out here rather than in SQL: a batch may name more grants than one
+        // statement binds.
+        const except = new Set(exceptGrantIds);
+        const held = new Set<string>();
+        for (const chunk of idChunks(ruleIds)) {
+          const holders = await db
+            .selectDistinct({ ruleId: ruleHolds.ruleId, grantId: ruleHolds.grantId })
+            .from(ruleHolds)
+            .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+            .where(and(inArray(ruleHolds.ruleId, chunk), liveHold));
+          for (const h of holders) if (!except.has(h.grantId)) held.add(h.ruleId);
+        }
+        return held;
+      }),
 
     otherLiveHolders: (ruleId, exceptGrantId) =>
       ctx.read('rules.otherLiveHolders', async (db) => {
@@ -76,6 +108,16 @@ export function createPgRuleStore(ctx: PgContext): RuleStore {
           .update(ruleHolds)
           .set({ releasedAt: at.getTime() })
           .where(and(eq(ruleHolds.grantId, grantId), isNull(ruleHolds.releasedAt)));
+      }),
+
+    releaseAll: (grantIds, at) =>
+      ctx.write('rules.releaseAll', async (db) => {
+        for (const chunk of idChunks(grantIds)) {
+          await db
+            .update(ruleHolds)
+            .set({ releasedAt: at.getTime() })
+            .where(and(inArray(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)));
+        }
       }),
 
     knownTargets: (releasedSince) =>

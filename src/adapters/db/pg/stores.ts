@@ -55,6 +55,10 @@ export function pgStoresOn(ctx: PgContext, options: PostgresAuditLogOptions = {}
 function auditIn(ctx: PgContext, log: AuditLog): AuditLog {
   return {
     append: (event) => ctx.write('audit.append', () => log.append(event)),
+    // Nothing to append: no transaction, no lock.
+    appendAll: async (events) => {
+      if (events.length > 0) await ctx.write('audit.appendAll', () => log.appendAll(events));
+    },
     head: () => ctx.write('audit.head', () => log.head()),
     list: (filter) => ctx.read('audit.list', () => log.list(filter)),
     lastOfType: (type) => ctx.read('audit.lastOfType', () => log.lastOfType(type)),
