@@ -35,6 +35,19 @@ export const MAX_DESCRIPTION_LENGTH = 255;
  */
 const ALREADY_GONE = ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'] as const;
 
+/**
+ * Rule ids named by one RevokeSecurityGroupIngress call. EC2 documents no lower limit than a group's
+ * own rule quota (60 by default, 1,000 at most); 100 keeps each request small and a failed one cheap.
+ */
+export const REVOKE_IDS_PER_CALL = 100;
+
+/** `items` in consecutive slices of at most `size`. */
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /** Bounds the Duplicate lookup: EC2 allows at most 1000 rules per group, and a page holds up to 1000. */
 const MAX_DESCRIBE_PAGES = 50;
 
@@ -172,21 +185,55 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
     );
   }
 
-  /** Revokes one rule by id; "already gone" is success. */
-  async function revokeOne(client: EC2Client, groupId: string, ruleId: string): Promise<void> {
+  /**
+   * Revokes rules of one group by id, all in one call; "already gone" is success. EC2 validates every
+   * id before removing any: one id already gone fails the whole call (`InvalidSecurityGroupRuleId.NotFound`)
+   * and revokes nothing, so then each id is revoked on its own, and the gone one is success there.
+   * Any other refusal of a call naming several ids is also retried id by id, so one bad id never keeps
+   * the others open.
+   */
+  async function revokeSome(client: EC2Client, groupId: string, ruleIds: readonly string[]): Promise<void> {
     let out: RevokeSecurityGroupIngressCommandOutput;
     try {
       out = await client.send(
-        new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: [ruleId] }),
+        new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: [...ruleIds] }),
       );
     } catch (error) {
-      if (hasAwsErrorCode(error, ...ALREADY_GONE)) return;
-      throw toInfraError(error, 'RevokeSecurityGroupIngress');
+      const gone = hasAwsErrorCode(error, ...ALREADY_GONE);
+      if (gone && ruleIds.length === 1) return;
+      const failure = toInfraError(error, 'RevokeSecurityGroupIngress');
+      // A refusal that may be one id's (gone, malformed, not ours): each on its own finds which. A
+      // transient failure (throttled, unavailable) is the call's: retried later, whole.
+      if (ruleIds.length === 1 || (!gone && failure.retryable)) throw failure;
+      await revokeEach(client, groupId, ruleIds);
+      return;
     }
     // EC2 documents `Return` as true or an error; where it instead lists the request as unknown, the
     // rule it names does not exist, which is what a revoke wants.
     if ((out.UnknownIpPermissions ?? []).length > 0) return;
-    if (out.Return === false) await confirmGone(client, ruleId);
+    if (out.Return === false) for (const ruleId of ruleIds) await confirmGone(client, ruleId);
+  }
+
+  /** One call per id and every id tried, so a single bad id never keeps the others open. */
+  async function revokeEach(client: EC2Client, groupId: string, ruleIds: readonly string[]): Promise<void> {
+    const failures: InfraError[] = [];
+    for (const ruleId of ruleIds) {
+      try {
+        await revokeSome(client, groupId, [ruleId]);
+      } catch (error) {
+        failures.push(toInfraError(error, 'RevokeSecurityGroupIngress'));
+      }
+    }
+    const [first] = failures;
+    if (first === undefined) return;
+    if (failures.length === 1) throw first;
+    // Retrying helps only if every failure is transient; revoking is idempotent, so a retry is safe.
+    throw new InfraError(
+      first.kind,
+      failures.every((f) => f.retryable),
+      `RevokeSecurityGroupIngress failed for ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
+      { providerCode: first.providerCode, subject: first.subject, cause: new AggregateError(failures) },
+    );
   }
 
   /** After an unexplained `Return: false`, asks EC2 whether the rule still exists. */
@@ -254,25 +301,10 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
     async revoke(target, ruleIds) {
       if (ruleIds.length === 0) return;
       const client = deps.clientFor(target);
-      const failures: InfraError[] = [];
-      // One id per call and every id tried, so a single bad id never keeps the others open.
-      for (const ruleId of new Set(ruleIds)) {
-        try {
-          await revokeOne(client, target.groupId, ruleId);
-        } catch (error) {
-          failures.push(toInfraError(error, 'RevokeSecurityGroupIngress'));
-        }
+      // Many ids per call (a batch of closes on one group is a few calls, not one per rule).
+      for (const ids of chunksOf([...new Set(ruleIds)], REVOKE_IDS_PER_CALL)) {
+        await revokeSome(client, target.groupId, ids);
       }
-      const [first] = failures;
-      if (first === undefined) return;
-      if (failures.length === 1) throw first;
-      // Retrying helps only if every failure is transient; revoking is idempotent, so a retry is safe.
-      throw new InfraError(
-        first.kind,
-        failures.every((f) => f.retryable),
-        `RevokeSecurityGroupIngress failed for ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
-        { providerCode: first.providerCode, subject: first.subject, cause: new AggregateError(failures) },
-      );
     },
 
     async retag(target, ruleId, tags) {

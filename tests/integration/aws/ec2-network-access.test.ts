@@ -10,6 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   createEc2NetworkAccess,
+  REVOKE_IDS_PER_CALL,
   ruleDescription,
   sanitizeDescription,
 } from '../../../src/adapters/aws/ec2-network-access';
@@ -295,14 +296,63 @@ describe('authorize', () => {
 });
 
 describe('revoke', () => {
-  it('revokes each rule id in its own call', async () => {
+  it('revokes the rule ids of one group in one call, each id once', async () => {
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
 
-    await network.revoke(target, ['sgr-1', 'sgr-2']);
+    await network.revoke(target, ['sgr-1', 'sgr-2', 'sgr-1']);
 
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((c) => c.args[0].input)).toEqual([
-      { GroupId: 'sg-0123456789abcdef0', SecurityGroupRuleIds: ['sgr-1'] },
-      { GroupId: 'sg-0123456789abcdef0', SecurityGroupRuleIds: ['sgr-2'] },
+      { GroupId: 'sg-0123456789abcdef0', SecurityGroupRuleIds: ['sgr-1', 'sgr-2'] },
+    ]);
+  });
+
+  it(`names at most ${REVOKE_IDS_PER_CALL} rule ids per call`, async () => {
+    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+    const ids = Array.from({ length: 250 }, (_, i) => `sgr-${i.toString(16)}`);
+
+    await network.revoke(target, ids);
+
+    const sent = ec2
+      .commandCalls(RevokeSecurityGroupIngressCommand)
+      .map((c) => c.args[0].input.SecurityGroupRuleIds ?? []);
+    expect(sent.map((s) => s.length)).toEqual([100, 100, 50]);
+    expect(sent.flat()).toEqual(ids);
+  });
+
+  it('when one id of a call is already gone (the whole call refused), revokes the others one by one', async () => {
+    ec2
+      .on(RevokeSecurityGroupIngressCommand)
+      .resolves({ Return: true })
+      .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-1', 'sgr-gone', 'sgr-3'] })
+      .rejects(awsError('InvalidSecurityGroupRuleId.NotFound'))
+      .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-gone'] })
+      .rejects(awsError('InvalidSecurityGroupRuleId.NotFound'));
+
+    await expect(network.revoke(target, ['sgr-1', 'sgr-gone', 'sgr-3'])).resolves.toBeUndefined();
+
+    expect(
+      ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((c) => c.args[0].input.SecurityGroupRuleIds),
+    ).toEqual([['sgr-1', 'sgr-gone', 'sgr-3'], ['sgr-1'], ['sgr-gone'], ['sgr-3']]);
+  });
+
+  it('fails a throttled call whole and retryably, without one call per id', async () => {
+    ec2.on(RevokeSecurityGroupIngressCommand).rejects(awsError('RequestLimitExceeded', 503));
+
+    const error = await rejection(network.revoke(target, ['sgr-1', 'sgr-2', 'sgr-3']));
+
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
+    expect(error.providerCode).toBe('RequestLimitExceeded');
+    expect(error.retryable).toBe(true);
+  });
+
+  it('checks each rule of a call whose Return is an unexplained false', async () => {
+    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: false });
+    ec2.on(DescribeSecurityGroupRulesCommand).rejects(awsError('InvalidSecurityGroupRuleId.NotFound'));
+
+    await expect(network.revoke(target, ['sgr-1', 'sgr-2'])).resolves.toBeUndefined();
+    expect(ec2.commandCalls(DescribeSecurityGroupRulesCommand).map((c) => c.args[0].input)).toEqual([
+      { SecurityGroupRuleIds: ['sgr-1'] },
+      { SecurityGroupRuleIds: ['sgr-2'] },
     ]);
   });
 
@@ -363,22 +413,26 @@ describe('revoke', () => {
     expect(error.retryable).toBe(true);
   });
 
-  it('still revokes the other rules when one fails, then reports the failure', async () => {
+  it('when a call naming several ids is refused for good, still revokes the others one by one, then reports the failure', async () => {
     ec2
       .on(RevokeSecurityGroupIngressCommand)
       .resolves({ Return: true })
+      .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-1', 'sgr-2', 'sgr-3'] })
+      .rejects(awsError('UnauthorizedOperation', 403))
       .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-2'] })
-      .rejects(awsError('RequestLimitExceeded', 503));
+      .rejects(awsError('UnauthorizedOperation', 403));
 
     const error = await rejection(network.revoke(target, ['sgr-1', 'sgr-2', 'sgr-3']));
 
-    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(3);
-    expect(error.providerCode).toBe('RequestLimitExceeded');
-    expect(error.retryable).toBe(true);
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(4);
+    expect(error.providerCode).toBe('UnauthorizedOperation');
+    expect(error.retryable).toBe(false);
   });
 
   it('is not retryable when any failed rule failed for good', async () => {
     ec2
+      .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-1', 'sgr-2'] })
+      .rejects(awsError('InvalidSecurityGroupRuleId.Malformed', 400))
       .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-1'] })
       .rejects(awsError('RequestLimitExceeded', 503))
       .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-2'] })
