@@ -324,15 +324,22 @@ async function adoptUnrecorded(deps: CloseGrantDeps, grantId: string, target: Ru
   }
 }
 
-/** Holds grouped by the role that reached their group (in practice one role per group and grant). */
-function groupByTarget(holds: readonly RuleHold[]): RuleHold[][] {
-  const byRole = new Map<string, RuleHold[]>();
-  for (const h of holds) {
-    const k = h.assumeRoleArn ?? '';
-    byRole.set(k, [...(byRole.get(k) ?? []), h]);
+/** `items` grouped by `keyOf`, each group in the order the items came. */
+export function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = keyOf(item);
+    const group = out.get(k);
+    if (group === undefined) out.set(k, [item]);
+    else group.push(item);
   }
-  return [...byRole.values()];
+  return out;
 }
+
+/** Holds grouped by the role that reached their group (in practice one role per group and grant). */
+export const groupByTarget = (holds: readonly RuleHold[]): RuleHold[][] => [
+  ...groupBy(holds, (h) => h.assumeRoleArn ?? '').values(),
+];
 
 /**
  * Tells the channel thread and the requester that a grant ended — or, for a request that failed to

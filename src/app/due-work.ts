@@ -1,14 +1,11 @@
 import type { Grant } from '../domain/grant';
 import type { Policy } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
+import { type CloseExpiredDeps, closeExpiredGrants } from './close-expired-grants';
 import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
-import { eachLimit } from './each-limit';
 import type { Notices } from './notify';
 import type { AuditLog, GrantStore, RequestStore, RoleSessionStore, UnitOfWork } from './ports';
 import { type PruneDeps, pruneRevokedSessions } from './role-revocation';
-
-/** Closes in flight at once: grants on different groups or accounts do not wait on each other's AWS calls. */
-const PARALLEL_CLOSES = 8;
 
 /** What timing out one pending request needs. */
 export type TimeOutDeps = {
@@ -19,6 +16,7 @@ export type TimeOutDeps = {
 };
 
 type Deps = CloseFailureDeps &
+  CloseExpiredDeps &
   PruneDeps &
   TimeOutDeps & {
     readonly policy: () => Policy;
@@ -68,20 +66,20 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
     warnings: deps.grants.warnings(deps.policy().warnBefore),
     reminders: deps.requests.reminders,
   });
+  const closeDue = closeExpiredGrants(deps, (grant) =>
+    // A close retried after a failure keeps the reason and the person it was started with.
+    use.closeGrant(
+      grant.id,
+      grant.state === 'closing' ? (grant.endReason ?? 'expired') : 'expired',
+      grant.endedBy ?? SYSTEM_ACTOR,
+    ),
+  );
   return {
     nextDue: () => Promise.all(Object.values(kinds()).map((kind) => kind.next())),
     async run(now) {
       const due = kinds();
-      const closed: Grant[] = [];
-      await eachLimit(await due.closes.due(now), PARALLEL_CLOSES, async (grant) => {
-        try {
-          const reason = grant.state === 'closing' ? (grant.endReason ?? 'expired') : 'expired';
-          const done = await use.closeGrant(grant.id, reason, grant.endedBy ?? SYSTEM_ACTOR);
-          if (done !== undefined) closed.push(done);
-        } catch (error) {
-          await recordCloseFailure(deps, grant, error);
-        }
-      });
+      const { closed, failed: closesFailed } = await closeDue(await due.closes.due(now));
+      for (const { grant, error } of closesFailed) await recordCloseFailure(deps, grant, error);
       // Revoked sessions that have now expired by themselves leave their deny policies.
       const failed = await pruneRevokedSessions(deps, due.cleanups, now);
 
