@@ -3,7 +3,6 @@ import { findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { ClosingUses } from './close-grant';
 import { type CutsConnectionsDeps, cutsConnections, planCuts } from './cut-connections';
-import { flatMapAll } from './each-limit';
 import type { ReconcileReport, RuleDrift } from './notices';
 import { describeError, type Notices } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
@@ -27,7 +26,7 @@ type Deps = CutsConnectionsDeps & {
   readonly logger: Logger;
   readonly policy: () => Policy;
   readonly locks: Locks;
-  readonly rules: Pick<RuleStore, 'holdsOf' | 'knownTargets'>;
+  readonly rules: Pick<RuleStore, 'holdsOfAll' | 'knownTargets'>;
   readonly grants: Pick<GrantStore, 'list' | 'get'>;
   readonly network: Pick<NetworkAccess, 'listManaged' | 'revoke'>;
   readonly audit: Pick<AuditLog, 'append' | 'list'>;
@@ -182,13 +181,14 @@ async function groupsToReconcile(
   const known = (await deps.rules.knownTargets(since)).filter((t) => !groups.has(keyOf(t)));
   if (known.length > 0) {
     const live = await deps.grants.list(['opening', 'active', 'closing']);
+    const holds = await deps.rules.holdsOfAll(live.map((g) => g.id));
     for (const target of known) {
       const channels = new Set<string>();
+      const onGroup = new Set(
+        holds.filter((h) => h.region === target.region && h.groupId === target.groupId).map((h) => h.grantId),
+      );
       for (const grant of live) {
-        const onGroup = (await deps.rules.holdsOf(grant.id)).some(
-          (h) => h.region === target.region && h.groupId === target.groupId,
-        );
-        const channel = onGroup ? await channelOfGrant(deps, grant) : undefined;
+        const channel = onGroup.has(grant.id) ? await channelOfGrant(deps, grant) : undefined;
         if (channel !== undefined) channels.add(channel);
       }
       groups.set(keyOf(target), { target, channels: [...channels] });
@@ -212,7 +212,9 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
   const now = deps.clock.now();
   const live = await deps.grants.list(['opening', 'active', 'closing']);
   const grants = new Map(live.map((g) => [g.id, g]));
-  const holds = (await flatMapAll(live, (g) => deps.rules.holdsOf(g.id))).filter(
+  // One read for every live grant's holds (a few statements), not one per grant: this runs under the
+  // group's lock, and thousands of reads there would hold up every open and close on the group.
+  const holds = (await deps.rules.holdsOfAll(live.map((g) => g.id))).filter(
     (h) => h.region === target.region && h.groupId === target.groupId,
   );
   for (const rule of rules) {
