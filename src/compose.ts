@@ -78,8 +78,10 @@ export type Hallpass = {
    * Puts an edited policy in force (SIGHUP; already validated), unless the backstop could not reach one
    * of its resources (refused, logged, the running policy stays). Live grants are untouched — they close
    * on time with what opened them — and the channel is told of each one the policy no longer describes.
+   * The new policy is in force when this returns; the promise resolves once the telling is done (or has
+   * failed, logged) and never rejects.
    */
-  reloadPolicy(policy: Policy): void;
+  reloadPolicy(policy: Policy): Promise<void>;
   /** Resolves when nothing is in progress: listeners, the scheduler's run, deliveries, Home refreshes (tests). */
   settled(): Promise<void>;
   /** Stops taking work, lets the scheduler's run in progress finish, closes the database. */
@@ -95,6 +97,8 @@ const JOBS = {
   outbox: 'job:outbox',
   auditHead: 'job:audit-head',
   reconcile: 'job:reconcile',
+  /** Waited for, not skipped: each replica's policy is compared, but a change is told once, by whichever gets there first. */
+  policyChanges: 'job:policy-changes',
 } as const;
 
 /**
@@ -334,8 +338,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       'these resources cut open connections at the end, but the periodic reconciliation is off (HALLPASS_RECONCILE_INTERVAL=0s): their network ACL deny entries are lifted only at the next start-up',
     );
   }
+  // Under a lock shared by every replica: the check of what was already said and the saying are one step.
+  const announcePolicyChanges = (p: Policy) =>
+    locks.run(JOBS.policyChanges, () => useCases.announcePolicyChanges(p));
   // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
-  await useCases.announcePolicyChanges(policy);
+  await announcePolicyChanges(policy);
   await scheduler.start();
   sweep.start();
   outboxLoop.start();
@@ -393,10 +400,10 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
           { problems },
           'policy reload refused: the backstop could not reach every resource; the running policy stays in force',
         );
-        return;
+        return Promise.resolve();
       }
       policy = next;
-      void useCases.announcePolicyChanges(next).then(
+      const told = announcePolicyChanges(next).then(
         (announced) =>
           logger.info({ resources: next.resources.length, grantsTold: announced }, 'policy reloaded'),
         (error: unknown) =>
@@ -410,6 +417,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       refresher.changed();
       // The audit channel or its interval may have changed.
       headLoop.wake();
+      return told;
     },
     async settled() {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.

@@ -50,7 +50,7 @@ function reloadPolicy(path: string, hallpass: Pick<Hallpass, 'reloadPolicy'>, lo
       );
       return;
     }
-    hallpass.reloadPolicy(result.value);
+    void hallpass.reloadPolicy(result.value);
   } catch (error) {
     logger.error(
       { path, err: error instanceof Error ? error.message : String(error) },

@@ -728,6 +728,43 @@ describeWithPostgres('several hallpass replicas on one PostgreSQL', () => {
       await expectAuditIntact();
     }, 30_000);
 
+    it('tells a policy edit that changes a live grant once, though every replica reloads it at the same moment', async () => {
+      const address = newAddress();
+      const asked = await ask(replica(0), `side 15s from ${address} policy edit`);
+      await deliver(replica(1), approveBody(APPROVER, asked.request));
+      const grant = await grantIn(asked.request.id, ['active']);
+      const toldInThread = () =>
+        slack
+          .callsTo('chat.postMessage')
+          .filter(
+            (c) =>
+              c.args['thread_ts'] === asked.request.messageTs &&
+              allText(c).includes('The policy changed under'),
+          ).length;
+      const reloads = () => replicas.map((r) => r.lines().filter((l) => l.child === 'reloaded').length);
+
+      // Every replica reloads the edited file at once (SIGHUP, as a deployment tool sends to all).
+      const before = reloads();
+      writeFileSync(policyPath, POLICY.replace('ports: [22]', 'ports: [22, 2222]'));
+      for (const r of replicas) r.proc.kill('SIGHUP');
+      await until(
+        async () => (reloads().every((n, i) => n > (before[i] ?? 0)) ? true : undefined),
+        'every replica to reload the policy and announce what changed',
+      );
+      await until(async () => (toldInThread() > 0 ? true : undefined), 'the change to reach the thread');
+
+      // One replica told it; the others found it told (one audit event, one thread post).
+      const changed = (await eventsOf(grant.id)).filter((e) => e.type === 'grant.policy_changed');
+      expect(changed).toHaveLength(1);
+      expect(toldInThread()).toBe(1);
+
+      // The grant keeps what was approved and closes on time.
+      writeFileSync(policyPath, POLICY);
+      for (const r of replicas) r.proc.kill('SIGHUP');
+      await grantIn(asked.request.id, ['closed'], 60_000);
+      expect(ec2.rules(GROUP.side).filter((r) => r.cidr === `${address}/32`)).toEqual([]);
+    }, 90_000);
+
     // --- 3. The database goes away under active grants -----------------------------------------------
 
     const RESTART = process.env['HALLPASS_TEST_PG_RESTART'] === '1';

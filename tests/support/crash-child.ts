@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createLogger } from '../../src/adapters/log/pino-logger';
 import { FAULT_POINTS, type FaultPoint, type Faults } from '../../src/app/ports';
 import { startHallpass } from '../../src/compose';
-import { loadConfig } from '../../src/config';
+import { loadConfig, readPolicy } from '../../src/config';
 
 /**
  * The bot as a real process for the fault-injection tests (`tests/faults/`), started like `src/main.ts`
@@ -18,7 +18,7 @@ import { loadConfig } from '../../src/config';
  */
 
 /** One line to the parent, written synchronously: a SIGKILL right after cannot lose it. */
-function tell(message: { readonly child: 'ready' | 'fault' } & Record<string, unknown>): void {
+function tell(message: { readonly child: 'ready' | 'fault' | 'reloaded' } & Record<string, unknown>): void {
   writeSync(1, `${JSON.stringify(message)}\n`);
 }
 
@@ -125,6 +125,15 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', report('unhandledRejection'));
   process.on('uncaughtException', report('uncaughtException'));
   const hallpass = await startHallpass({ env: config.env, policy: config.policy, logger, faults });
+  // As src/main.ts does, an edited policy file on SIGHUP; told once its changes are announced.
+  process.on('SIGHUP', () => {
+    const read = readPolicy(config.env.policyPath);
+    if (!read.ok) {
+      tell({ child: 'reloaded', ok: false });
+      return;
+    }
+    void hallpass.reloadPolicy(read.value).then(() => tell({ child: 'reloaded', ok: true }));
+  });
   tell({ child: 'ready', port: hallpass.port });
 }
 
