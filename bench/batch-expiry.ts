@@ -12,6 +12,8 @@ const CONCURRENCY = 16;
 
 export type BatchResult = {
   readonly count: number;
+  /** Security groups the batch is spread over. */
+  readonly groups: number;
   /** Real time to open the batch. */
   readonly openMs: number;
   /** From the shared expiry instant to the first and the last revoke EC2 received. */
@@ -38,7 +40,12 @@ export async function runBatchExpiry(
   const startsAt = clock.pin();
   const expiresAt = new Date(startsAt.getTime() + GRANT_MS);
   const openedFrom = Date.now();
-  const submitted = await pool(addresses(count, block), CONCURRENCY, (ip) => stack.submit(ip, GRANT_MS));
+  // Spread over the stack's security groups (a few, as a deployment has): each is one batch.
+  const submitted = await pool(
+    addresses(count, block).map((ip, i) => ({ ip, group: i % stack.groups })),
+    CONCURRENCY,
+    ({ ip, group }) => stack.submit(ip, GRANT_MS, { group }),
+  );
   const openMs = Date.now() - openedFrom;
 
   // The warnings before the end (`warnBefore`, 5 minutes) go out at their own time, minutes before it:
@@ -66,6 +73,7 @@ export async function runBatchExpiry(
   }
   return {
     count,
+    groups: stack.groups,
     openMs,
     firstRevokeMs: Math.min(...seen),
     lastRevokeMs: Math.max(...seen),

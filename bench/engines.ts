@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTestDatabase, dropTestDatabase, printable } from '../tests/support/postgres';
 import { type BatchResult, runBatchExpiry } from './batch-expiry';
 import { BenchClock } from './bench-clock';
@@ -23,6 +24,8 @@ export type SpreadResult = {
   readonly revokeCalls: number;
   /** Grants each replica closed. */
   readonly closedBy: readonly number[];
+  /** This process's event-loop delay while the expiries ran (ms): every replica shares the one loop. */
+  readonly loopDelay: { readonly p99: number; readonly max: number };
 };
 
 /**
@@ -45,14 +48,19 @@ export async function runSpreadExpiry(
     ip,
     durationMs: FIRST_MS + Math.floor((i * spreadMs) / count),
   }));
-  const submitted = await pool(grants, CONCURRENCY, (g) => stack.submit(g.ip, g.durationMs));
+  const submitted = await pool(grants, CONCURRENCY, (g, i) =>
+    stack.submit(g.ip, g.durationMs, { group: i % stack.groups }),
+  );
   const openMs = Date.now() - openedFrom;
   // Read the rule ids now: the fake forgets a rule once it is revoked.
   const owners = stack.ruleOwners();
 
   clock.release(new Date(startsAt.getTime() + FIRST_MS), LEAD_MS);
   stack.wake();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   await stack.revokes.waitFor(baseRules + count, spreadMs + LEAD_MS + 120_000);
+  loop.disable();
   await stack.idle();
 
   const revokedAt = new Map<string, number>();
@@ -81,6 +89,7 @@ export async function runSpreadExpiry(
     endedLateness,
     revokeCalls: stack.revokes.seen.length - baseCalls,
     closedBy: closedAfter.map((n, i) => n - (closedBefore[i] ?? 0)),
+    loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
   };
 }
 
@@ -100,10 +109,19 @@ const spreadRows = (r: SpreadResult): Row[] => [
   },
   { label: 'RevokeSecurityGroupIngress calls', value: String(r.revokeCalls), unit: 'calls' },
   { label: 'grants closed by each replica', value: r.closedBy.join(' / '), unit: '' },
+  {
+    label: 'event-loop delay p99 / max (one loop for every replica)',
+    value: `${num(r.loopDelay.p99, 0)} / ${num(r.loopDelay.max, 0)}`,
+    unit: 'ms',
+  },
 ];
 
 const batchRows = (r: BatchResult): Row[] => [
-  { label: 'grants sharing one expires_at', value: String(r.count), unit: 'grants' },
+  {
+    label: 'grants sharing one expires_at',
+    value: String(r.count),
+    unit: `grants (on ${r.groups} security groups)`,
+  },
   { label: 'time to open them (16 in flight)', value: num(r.openMs / 1000, 1), unit: 's' },
   { label: 'expiry → first revoke', value: num(r.firstRevokeMs, 0), unit: 'ms' },
   { label: 'expiry → last revoke', value: num(r.lastRevokeMs, 0), unit: 'ms' },

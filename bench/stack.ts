@@ -208,6 +208,9 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     PORT: '0',
     HALLPASS_DB: opts.db ?? path.join(dir, 'hallpass.db'),
     LOG_LEVEL: 'silent',
+    ...(process.env['BENCH_RECONCILE'] === undefined
+      ? {}
+      : { HALLPASS_RECONCILE_INTERVAL: process.env['BENCH_RECONCILE'] }),
   });
   if (!env.ok) throw new Error(env.section.problems.join('\n'));
   const closes: number[] = [];
@@ -290,14 +293,14 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
 export async function pool<T, R>(
   items: readonly T[],
   limit: number,
-  task: (item: T) => Promise<R>,
+  task: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await task(items[i] as T);
+      results[i] = await task(items[i] as T, i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

@@ -280,7 +280,19 @@ function parseTags(params: Params, prefix: string): Record<string, string> {
   return tags;
 }
 
+/** Canonical forms already computed: every authorize compares its rule with every rule of the account. */
+const canonicalCidrs = new Map<string, string>();
+
 function parseCidr(cidr: string, family: 4 | 6): string {
+  const known = canonicalCidrs.get(`${family} ${cidr}`);
+  if (known !== undefined) return known;
+  const canonical = parseCidrUncached(cidr, family);
+  if (canonicalCidrs.size > 100_000) canonicalCidrs.clear();
+  canonicalCidrs.set(`${family} ${cidr}`, canonical);
+  return canonical;
+}
+
+function parseCidrUncached(cidr: string, family: 4 | 6): string {
   const valid =
     family === 4
       ? ipaddr.IPv4.isValidCIDR(cidr) && ipaddr.IPv4.isValidFourPartDecimal(cidr.split('/')[0] ?? '')
