@@ -28,10 +28,11 @@ import { parseHead } from '../adapters/db/audit-log';
 import type { AuditLogReader } from '../adapters/db/audit-reading';
 import { DbError } from '../adapters/db/db-error';
 import { openDatabaseReadOnly, openExistingDatabase } from '../adapters/db/open-db';
-import { createPostgresAuditLog } from '../adapters/db/pg/audit-log';
 import { createPostgresAuditLogReader } from '../adapters/db/pg/audit-record';
 import { isPostgresUrl, openExistingPostgres } from '../adapters/db/pg/open-existing';
-import { createSqliteStores } from '../adapters/db/stores';
+import { PG_CHANGE_CHANNEL } from '../adapters/db/pg/pg-change-feed';
+import { createPostgresStores } from '../adapters/db/pg/stores';
+import { createSqliteStores, type SqliteStores } from '../adapters/db/stores';
 import {
   DATE_FORMS,
   EXPORT_FORMATS,
@@ -187,68 +188,68 @@ const exportedEvent = (args: ExportRecord, by: string): AuditEvent => ({
 });
 
 /**
- * On PostgreSQL: records the export in the log (sealed into the chain after every replica's appends).
- * Queuing its head for the audit channel goes through the outbox, which the CLI does not write on
- * PostgreSQL yet: the head is printed to keep instead.
- */
-async function recordOnPostgres(args: ExportRecord): Promise<string> {
-  const handle = await openExistingPostgres(args.dbPath, { write: true });
-  try {
-    const audit = createPostgresAuditLog(() => handle.db, { key: args.keys?.current });
-    await audit.append(exportedEvent(args, cliActor()));
-    const head = await audit.head();
-    return `Recorded the export in the audit log; the head is not queued for the audit channel from the CLI on PostgreSQL, so keep this head yourself: ${head.count}:${head.hash}.`;
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
  * Records the export in the log and queues its head for the audit channel: the same publication the
  * bot makes (`publishHead`), through the same outbox, which the running bot sends. Returns a line for
- * stderr.
+ * stderr. On PostgreSQL the bot's replicas are also notified at once (the change feed), so one of them
+ * posts the head now rather than at its next look at the outbox.
  */
 async function recordAndPublish(args: ExportRecord): Promise<string> {
-  if (isPostgresUrl(args.dbPath)) return recordOnPostgres(args);
+  if (isPostgresUrl(args.dbPath)) {
+    const handle = await openExistingPostgres(args.dbPath, { write: true });
+    try {
+      const line = await recordWith(createPostgresStores(handle, { key: args.keys?.current }), args);
+      await handle.pool
+        .query('SELECT pg_notify($1, $2)', [PG_CHANGE_CHANNEL, `outbox:audit-cli-${process.pid}`])
+        // A lost wake-up only delays the post until the bot's next look at the outbox.
+        .catch(() => undefined);
+      return line;
+    } finally {
+      await handle.close();
+    }
+  }
   const handle = openExistingDatabase(args.dbPath, { write: true });
   try {
-    const stores = createSqliteStores(handle, { key: args.keys?.current });
-    const by = cliActor();
-    await stores.audit.append(exportedEvent(args, by));
-    const policy = args.policy;
-    const deps =
-      policy === undefined
-        ? undefined
-        : {
-            ...stores,
-            clock: { now: () => args.now },
-            logger: { info: () => {}, warn: () => {}, error: () => {} },
-            policy: () => policy,
-            deliveries: { wake: () => {} },
-          };
-    const published =
-      deps === undefined
-        ? undefined
-        : await publishHead(
-            { ...deps, notices: createNotices(deps) },
-            {
-              kind: 'export',
-              by,
-              rows: args.rows,
-              since: args.since.toISOString(),
-              until: args.until.toISOString(),
-            },
-            args.chain,
-            args.mismatches,
-          );
-    const head = await stores.audit.head();
-    if (published !== undefined) {
-      return `Recorded the export in the audit log and queued head ${published.count}:${published.hash} for the audit channel ${policy?.auditChannel ?? ''} (the running bot posts it).`;
-    }
-    return `Recorded the export in the audit log; no auditChannel in the policy${policy === undefined ? ' (none found: give --policy or HALLPASS_POLICY)' : ''}, so keep this head yourself: ${head.count}:${head.hash}.`;
+    return await recordWith(createSqliteStores(handle, { key: args.keys?.current }), args);
   } finally {
     handle.close();
   }
+}
+
+/** `recordAndPublish` on either engine's stores. */
+async function recordWith(stores: SqliteStores, args: ExportRecord): Promise<string> {
+  const by = cliActor();
+  await stores.audit.append(exportedEvent(args, by));
+  const policy = args.policy;
+  const deps =
+    policy === undefined
+      ? undefined
+      : {
+          ...stores,
+          clock: { now: () => args.now },
+          logger: { info: () => {}, warn: () => {}, error: () => {} },
+          policy: () => policy,
+          deliveries: { wake: () => {} },
+        };
+  const published =
+    deps === undefined
+      ? undefined
+      : await publishHead(
+          { ...deps, notices: createNotices(deps) },
+          {
+            kind: 'export',
+            by,
+            rows: args.rows,
+            since: args.since.toISOString(),
+            until: args.until.toISOString(),
+          },
+          args.chain,
+          args.mismatches,
+        );
+  const head = await stores.audit.head();
+  if (published !== undefined) {
+    return `Recorded the export in the audit log and queued head ${published.count}:${published.hash} for the audit channel ${policy?.auditChannel ?? ''} (the running bot posts it).`;
+  }
+  return `Recorded the export in the audit log; no auditChannel in the policy${policy === undefined ? ' (none found: give --policy or HALLPASS_POLICY)' : ''}, so keep this head yourself: ${head.count}:${head.hash}.`;
 }
 
 /** The policy for publication: --policy, else HALLPASS_POLICY (or the default) when that file exists. */

@@ -197,7 +197,7 @@ describeWithPostgres('npm run audit against a PostgreSQL database (HALLPASS_DB=p
     const r = audit(database.url, 'export', '--since', '2026-11-25');
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(
-      /^Recorded the export in the audit log; the head is not queued for the audit channel from the CLI on PostgreSQL, so keep this head yourself: 15:[0-9a-f]{64}\.\n$/,
+      /^Recorded the export in the audit log; no auditChannel in the policy \(none found: give --policy or HALLPASS_POLICY\), so keep this head yourself: 15:[0-9a-f]{64}\.\n$/,
     );
     const events = await withClient(database.url, (c) =>
       c.query<{ type: string; key_id: string }>(
