@@ -28,8 +28,10 @@ module.exports = {
       testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
     },
     {
-      // The end-to-end tests that do not read the SQLite file themselves, again on PostgreSQL: same
-      // behaviour on both engines. (The others open the database file directly to check or tamper.)
+      // The end-to-end tests again on PostgreSQL: same behaviour on both engines. Tests read and tamper
+      // with the bot's database through the harness (`h.db`), on either engine. Left out: process.test.ts
+      // (the built bot on its SQLite file), and the tests that are about both engines already
+      // (audit-cli-postgres, db-copy).
       displayName: 'e2e-postgres',
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
@@ -38,14 +40,20 @@ module.exports = {
       testMatch: [
         '<rootDir>/tests/e2e/access-flow.test.ts',
         '<rootDir>/tests/e2e/approval-rules.test.ts',
+        '<rootDir>/tests/e2e/audit.test.ts',
+        '<rootDir>/tests/e2e/audit-cli.test.ts',
+        '<rootDir>/tests/e2e/audit-record.test.ts',
         '<rootDir>/tests/e2e/aws-failures.test.ts',
         '<rootDir>/tests/e2e/backstop.test.ts',
         '<rootDir>/tests/e2e/bad-input.test.ts',
         '<rootDir>/tests/e2e/cut-connections.test.ts',
         '<rootDir>/tests/e2e/lifecycle.test.ts',
+        '<rootDir>/tests/e2e/overlaps-and-restarts.test.ts',
         '<rootDir>/tests/e2e/policy-edits.test.ts',
         '<rootDir>/tests/e2e/policy-reload.test.ts',
+        '<rootDir>/tests/e2e/reconcile.test.ts',
         '<rootDir>/tests/e2e/rights-rechecked.test.ts',
+        '<rootDir>/tests/e2e/role-sessions.test.ts',
         '<rootDir>/tests/e2e/rollback-failure.test.ts',
         '<rootDir>/tests/e2e/slack-startup.test.ts',
         '<rootDir>/tests/e2e/slack-surface.test.ts',

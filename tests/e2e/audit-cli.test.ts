@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
 import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export-format';
-import { resealWithSha256 } from '../support/audit-tamper';
+import { type RawRow, RESEAL, sha256Reseal } from '../support/audit-tamper';
+import type { Statement } from '../support/bot-database';
 import { csvObjects, parseCsv } from '../support/csv';
 import {
   APPROVER,
@@ -118,7 +118,10 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     const r = audit(db, 'export', '--since', '2026-11-25', '--until', '2026-11-26T00:00:00Z');
     // The export is recorded in the log; without an audit channel the head is printed to keep.
     expect(r.stderr).toMatch(
-      /^Recorded the export in the audit log; no auditChannel in the policy \(none found: give --policy or HALLPASS_POLICY\), so keep this head yourself: \d+:[0-9a-f]{64}\.\n$/,
+      /^Recorded the export in the audit log; .*, so keep this head yourself: \d+:[0-9a-f]{64}\.\n$/,
+    );
+    expect(r.stderr).toContain(
+      '; no auditChannel in the policy (none found: give --policy or HALLPASS_POLICY), so keep',
     );
     expect(r.status).toBe(0);
     const rows = exportRows(r.stdout);
@@ -262,26 +265,21 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     expect([typo.status, typo.stdout]).toEqual([2, '']);
   });
 
-  it('says clearly that there is no database, and creates none', () => {
-    const missing = path.join(dir, 'nowhere', 'hallpass.db');
+  it('says clearly that there is no database, and creates none', async () => {
+    // A file in a directory that does not exist, or a database the PostgreSQL server does not have.
+    const missing = h.db.absent('hallpass_nowhere');
     for (const args of [['verify'], ['export', '--since', '2026-11-25']]) {
-      const r = audit(missing, ...args);
+      const r = audit(missing.location, ...args);
       expect(r.status).toBe(2);
-      expect(r.stderr).toContain(`no database at ${missing}`);
+      expect(r.stderr).toContain(`no database at ${missing.location}`);
       expect(r.stdout).toBe('');
     }
-    expect(existsSync(missing)).toBe(false);
+    expect(await missing.exists()).toBe(false);
   });
 
-  it('verifies the intact log with exit code 0', () => {
-    const events = (() => {
-      const d = new Database(db, { readonly: true });
-      try {
-        return (d.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n;
-      } finally {
-        d.close();
-      }
-    })();
+  it('verifies the intact log with exit code 0', async () => {
+    const [count] = await h.db.rows<{ n: number }>('SELECT count(*) AS n FROM audit_events');
+    const events = count?.n ?? 0;
     expect(events).toBeGreaterThan(5);
     const r = audit(db, 'verify');
     expect(r.status).toBe(0);
@@ -293,37 +291,35 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     expect(r.stdout).toContain('Tables agree: every request and grant row matches the chain (3 request(s)).');
   });
 
-  const tamperings: [string, string, (d: Database.Database) => void][] = [
-    [
-      'edited',
-      'event 3 (edited)',
-      (d) => d.prepare("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 3").run(),
-    ],
-    ['deleted', 'event 3 (deleted)', (d) => d.prepare('DELETE FROM audit_events WHERE seq = 3').run()],
+  /**
+   * A copy of the bot's database with `statements` applied as someone who can write it would, the
+   * append-only triggers out of the way (see `BotDatabase.tamper`). Returns where the copy is.
+   */
+  async function tampered(name: string, ...statements: Statement[]): Promise<string> {
+    const copy = await h.db.copy(`tampered-${name}`);
+    await copy.tamper(...statements);
+    return copy.location;
+  }
+
+  const tamperings: [string, string, Statement[]][] = [
+    ['edited', 'event 3 (edited)', ["UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 3"]],
+    ['deleted', 'event 3 (deleted)', ['DELETE FROM audit_events WHERE seq = 3']],
     [
       'reordered',
       'event 3 (reordered)',
-      (d) => {
-        // Swap events 3 and 4, everything but their place in the sequence.
-        d.exec(`
-          UPDATE audit_events SET seq = -3 WHERE seq = 3;
-          UPDATE audit_events SET seq = 3 WHERE seq = 4;
-          UPDATE audit_events SET seq = 4 WHERE seq = -3;
-        `);
-      },
+      // Swap events 3 and 4, everything but their place in the sequence.
+      [
+        'UPDATE audit_events SET seq = -3 WHERE seq = 3',
+        'UPDATE audit_events SET seq = 3 WHERE seq = 4',
+        'UPDATE audit_events SET seq = 4 WHERE seq = -3',
+      ],
     ],
   ];
 
   it.each(tamperings)(
     'exits 1 and prints the first broken link when an event was %s',
-    (_how, where, tamper) => {
-      const copy = path.join(dir, `tampered-${_how}.db`);
-      copyFileSync(db, copy);
-      const d = new Database(copy);
-      // What someone with the file does first: the append-only triggers are in the way.
-      d.exec('DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;');
-      tamper(d);
-      d.close();
+    async (how, where, statements) => {
+      const copy = await tampered(how, ...statements);
       const r = audit(copy, 'verify');
       expect(r.status).toBe(1);
       expect(r.stdout).toContain(`Audit log BROKEN: first broken link at ${where}`);
@@ -410,19 +406,6 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     expect(r.stderr).toContain(expected);
   });
 
-  /** A copy of the bot's database with `tamper` applied (the append-only triggers dropped first). */
-  function tampered(name: string, tamper: (d: Database.Database) => void): string {
-    const copy = path.join(dir, `tampered-${name}.db`);
-    copyFileSync(db, copy);
-    const d = new Database(copy);
-    d.exec(
-      'DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_events_linked;',
-    );
-    tamper(d);
-    d.close();
-    return copy;
-  }
-
   const sgRow = (csv: string) => exportRows(csv).find((row) => row['request_id'] === facts['sgRequest']);
 
   // What changes the export today while `verify` says intact: an UPDATE of a table the chain does not cover.
@@ -472,10 +455,10 @@ describe('npm run audit: export and verify against the database the bot wrote', 
 
   it.each(tableEdits)(
     'names a request whose %s was edited in its table, and the export shows the chain’s value, flagged',
-    (_what, sql, field, column, tableValueOf, chainValueOf) => {
+    async (_what, sql, field, column, tableValueOf, chainValueOf) => {
       const tableValue = tableValueOf();
       const chainValue = chainValueOf();
-      const copy = tampered(`table-${field}`, (d) => d.prepare(sql()).run());
+      const copy = await tampered(`table-${field}`, sql());
       const v = audit(copy, 'verify');
       expect(v.status).toBe(1);
       // The chain itself is intact: the table is what was changed.
@@ -495,15 +478,12 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     },
   );
 
-  it('names a request row the chain never recorded, and exports it flagged as not in the chain', () => {
-    const copy = tampered('inserted-row', (d) =>
-      d
-        .prepare(
-          `INSERT INTO requests (id, resource_id, requester_id, duration_ms, reason, state, created_at, approval_deadline, kind)
-           VALUES ('req_forged', 'prod-db', 'UMALLORY', 60000, 'looks legit', 'denied', ?, ?, 'access')`,
-        )
-        .run(Date.parse('2026-11-25T13:00:00Z'), Date.parse('2026-11-25T13:30:00Z')),
-    );
+  it('names a request row the chain never recorded, and exports it flagged as not in the chain', async () => {
+    const copy = await tampered('inserted-row', [
+      `INSERT INTO requests (id, resource_id, requester_id, duration_ms, reason, state, created_at, approval_deadline, kind)
+       VALUES ('req_forged', 'prod-db', 'UMALLORY', 60000, 'looks legit', 'denied', ?, ?, 'access')`,
+      [Date.parse('2026-11-25T13:00:00Z'), Date.parse('2026-11-25T13:30:00Z')],
+    ]);
     const v = audit(copy, 'verify');
     expect(v.status).toBe(1);
     expect(v.stdout).toContain(
@@ -515,20 +495,21 @@ describe('npm run audit: export and verify against the database the bot wrote', 
     );
   });
 
-  it('names an event whose details repeat a key, so a reader could be shown a forged reason', () => {
-    const copy = tampered('duplicate-key', (d) => {
-      const row = d.prepare('SELECT details FROM audit_events WHERE seq = 1').get() as { details: string };
-      d.prepare('UPDATE audit_events SET details = ? WHERE seq = 1').run(
-        row.details.replace('"reason":', '"reason":"routine maintenance","reason":'),
-      );
-    });
+  it('names an event whose details repeat a key, so a reader could be shown a forged reason', async () => {
+    const [first] = await h.db.rows<{ details: string }>('SELECT details FROM audit_events WHERE seq = 1');
+    const forged = first?.details.replace('"reason":', '"reason":"routine maintenance","reason":');
+    expect(forged).toContain('"reason":"routine maintenance","reason":');
+    const copy = await tampered('duplicate-key', [
+      'UPDATE audit_events SET details = ? WHERE seq = 1',
+      [forged],
+    ]);
     const r = audit(copy, 'verify');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('Audit log BROKEN: first broken link at event 1 (edited)');
     expect(r.stdout).toContain('repeat the key "reason"');
   });
 
-  it('proves nothing was cut or replaced up to a published head, and fails clearly when it was', () => {
+  it('proves nothing was cut or replaced up to a published head, and fails clearly when it was', async () => {
     const first = audit(db, 'verify');
     const head = /Head to keep: (\d+:[0-9a-f]{64})/.exec(first.stdout)?.[1] ?? '';
     const count = Number(head.split(':')[0]);
@@ -538,11 +519,17 @@ describe('npm run audit: export and verify against the database the bot wrote', 
       `Published head ${head} holds: nothing up to event ${count} was removed or changed.`,
     );
 
-    // The tail cut and the counter reset: still a chain, but shorter than the head.
-    const cut = tampered('truncated', (d) => {
-      d.prepare('DELETE FROM audit_events WHERE seq > ?').run(count - 2);
-      d.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_events'").run(count - 2);
-    });
+    // The tail cut and the counter reset: still a chain, but shorter than the head. The counter `seq`
+    // is drawn from is each engine's own: SQLite's sqlite_sequence, PostgreSQL's identity sequence.
+    const resetCounter: Statement =
+      h.db.engine === 'sqlite'
+        ? ["UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_events'", [count - 2]]
+        : ["SELECT setval(pg_get_serial_sequence('audit_events', 'seq'), ?)", [count - 2]];
+    const cut = await tampered(
+      'truncated',
+      ['DELETE FROM audit_events WHERE seq > ?', [count - 2]],
+      resetCounter,
+    );
     expect(audit(cut, 'verify').status).toBe(0);
     const shorter = audit(cut, 'verify', '--head', head);
     expect(shorter.status).toBe(1);
@@ -609,15 +596,13 @@ describe('npm run audit against a keyed log, and the head an export publishes', 
     expect(malformed.stderr).not.toContain('not-a-key');
   });
 
-  it('catches an event edited and every later seal recomputed with SHA-256', () => {
-    const copy = path.join(dir, 'recomputed.db');
-    copyFileSync(h.dbPath, copy);
-    const d = new Database(copy);
-    d.exec('DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_linked;');
-    d.prepare("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 2").run();
-    resealWithSha256(d, 2, true);
-    d.close();
-    const r = auditWith({ HALLPASS_AUDIT_KEY: KEY }, copy, 'verify');
+  it('catches an event edited and every later seal recomputed with SHA-256', async () => {
+    const copy = await h.db.copy('recomputed');
+    await copy.tamper("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 2");
+    // The attacker's best effort without the key (see `resealWithSha256` in audit-tamper.ts).
+    const rows = await copy.rows<RawRow>('SELECT * FROM audit_events ORDER BY seq');
+    await copy.tamper(...sha256Reseal(rows, 2, true).map((params): Statement => [RESEAL, params]));
+    const r = auditWith({ HALLPASS_AUDIT_KEY: KEY }, copy.location, 'verify');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('first broken link at event 2 (edited)');
   });

@@ -1,6 +1,3 @@
-import Database from 'better-sqlite3';
-import { readAuditRecord } from '../../src/adapters/db/audit-export-query';
-import { openDatabaseReadOnly } from '../../src/adapters/db/open-db';
 import { ACTION, CALLBACK } from '../../src/adapters/slack/ids';
 import { describeMismatch } from '../../src/app/audit-record';
 import { APPROVER, APPROVER_2, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
@@ -82,63 +79,52 @@ describe('the audit chain and the tables agree after every kind of request and g
     // Everything due comes due: the timeout, the expiries, the failing close and its retries.
     for (let i = 0; i < 8; i++) await h.advance(10 * MINUTE);
     await h.stopBot();
-  });
+  }, 30_000);
 
   afterAll(async () => {
     await h.close();
   });
 
-  it('finds no field on which the tables and the chain disagree, and nothing the chain does not prove', () => {
-    const handle = openDatabaseReadOnly(h.dbPath);
-    try {
-      const record = readAuditRecord(handle.db);
-      expect(record.chain.ok).toBe(true);
-      expect(record.mismatches.map(describeMismatch)).toEqual([]);
-      expect(record.rows).toHaveLength(Object.keys(ids).length);
-      // Every way a request and a grant can go, as the chain tells it.
-      const stateOf = new Map(record.rows.map((r) => [r.requestId, `${r.state}/${r.grantState ?? '-'}`]));
-      expect(Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, stateOf.get(id)]))).toEqual({
-        twoVotes: 'approved/closed',
-        denied: 'denied/-',
-        cancelled: 'cancelled/-',
-        timedOut: 'timed_out/-',
-        auto: 'approved/closed',
-        breakGlass: 'approved/closed',
-        extended: 'approved/closed',
-        extension: 'approved/-',
-        role: 'approved/closed',
-        failed: 'failed/failed',
-        retried: 'approved/closed',
-      });
-      for (const row of record.rows) expect([row.requestId, row.notInChain]).toEqual([row.requestId, []]);
-      // Spot checks of what the chain says.
-      const byId = new Map(record.rows.map((r) => [r.requestId, r]));
-      expect(byId.get(ids['twoVotes'] ?? '')?.approvers).toEqual([APPROVER, APPROVER_2]);
-      expect(byId.get(ids['denied'] ?? '')?.decisionNote).toBe('not during the freeze');
-      expect(byId.get(ids['extended'] ?? '')).toMatchObject({ endReason: 'revoked', endedBy: APPROVER });
-      expect(byId.get(ids['extension'] ?? '')).toMatchObject({
-        requestKind: 'extension',
-        address: '203.0.113.14/32',
-      });
-      expect(byId.get(ids['breakGlass'] ?? '')).toMatchObject({ breakGlass: true, reviewedBy: APPROVER });
-      expect(byId.get(ids['role'] ?? '')).toMatchObject({ resourceKind: 'aws-role' });
-    } finally {
-      handle.close();
-    }
+  it('finds no field on which the tables and the chain disagree, and nothing the chain does not prove', async () => {
+    const record = await h.db.auditRecord();
+    expect(record.chain.ok).toBe(true);
+    expect(record.mismatches.map(describeMismatch)).toEqual([]);
+    expect(record.rows).toHaveLength(Object.keys(ids).length);
+    // Every way a request and a grant can go, as the chain tells it.
+    const stateOf = new Map(record.rows.map((r) => [r.requestId, `${r.state}/${r.grantState ?? '-'}`]));
+    expect(Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, stateOf.get(id)]))).toEqual({
+      twoVotes: 'approved/closed',
+      denied: 'denied/-',
+      cancelled: 'cancelled/-',
+      timedOut: 'timed_out/-',
+      auto: 'approved/closed',
+      breakGlass: 'approved/closed',
+      extended: 'approved/closed',
+      extension: 'approved/-',
+      role: 'approved/closed',
+      failed: 'failed/failed',
+      retried: 'approved/closed',
+    });
+    for (const row of record.rows) expect([row.requestId, row.notInChain]).toEqual([row.requestId, []]);
+    // Spot checks of what the chain says.
+    const byId = new Map(record.rows.map((r) => [r.requestId, r]));
+    expect(byId.get(ids['twoVotes'] ?? '')?.approvers).toEqual([APPROVER, APPROVER_2]);
+    expect(byId.get(ids['denied'] ?? '')?.decisionNote).toBe('not during the freeze');
+    expect(byId.get(ids['extended'] ?? '')).toMatchObject({ endReason: 'revoked', endedBy: APPROVER });
+    expect(byId.get(ids['extension'] ?? '')).toMatchObject({
+      requestKind: 'extension',
+      address: '203.0.113.14/32',
+    });
+    expect(byId.get(ids['breakGlass'] ?? '')).toMatchObject({ breakGlass: true, reviewedBy: APPROVER });
+    expect(byId.get(ids['role'] ?? '')).toMatchObject({ resourceKind: 'aws-role' });
   });
 
-  it('still agrees for a close retried after AWS refused it (the grant row keeps its count of attempts)', () => {
-    const db = new Database(h.dbPath, { readonly: true });
-    try {
-      const row = db
-        .prepare('SELECT close_attempts FROM grants WHERE request_id = ?')
-        .get(ids['retried']) as {
-        close_attempts: number;
-      };
-      expect(row.close_attempts).toBeGreaterThan(0);
-      expect(h.ec2.rules(GROUP_ID)).toEqual([]);
-    } finally {
-      db.close();
-    }
+  it('still agrees for a close retried after AWS refused it (the grant row keeps its count of attempts)', async () => {
+    const [row] = await h.db.rows<{ close_attempts: number }>(
+      'SELECT close_attempts FROM grants WHERE request_id = ?',
+      [ids['retried']],
+    );
+    expect(row?.close_attempts).toBeGreaterThan(0);
+    expect(h.ec2.rules(GROUP_ID)).toEqual([]);
   });
 });

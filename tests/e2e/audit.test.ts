@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { ACTION } from '../../src/adapters/slack/ids';
 import { AUDIT_EXPORT_FIELDS } from '../../src/app/audit-export-format';
 import { csvObjects, parseCsv } from '../support/csv';
@@ -17,16 +16,9 @@ const MINUTE = 60_000;
 /** In @security, the policy's admins. */
 const ADMIN = 'UADMIN1';
 
-/** audit_events types, read from the bot's database file (WAL lets a second reader in). */
-function eventTypes(h: Harness): string[] {
-  const db = new Database(h.dbPath, { readonly: true });
-  try {
-    return (db.prepare('SELECT type FROM audit_events ORDER BY seq').all() as { type: string }[]).map(
-      (r) => r.type,
-    );
-  } finally {
-    db.close();
-  }
+/** audit_events types, read from the bot's database. */
+async function eventTypes(h: Harness): Promise<string[]> {
+  return (await h.db.rows<{ type: string }>('SELECT type FROM audit_events ORDER BY seq')).map((r) => r.type);
 }
 
 describe('/access audit <days>: the audit export as a file for admins', () => {
@@ -110,14 +102,14 @@ describe('/access audit <days>: the audit export as a file for admins', () => {
       },
     ]);
     // Who took a copy of the trail is on the trail.
-    expect(eventTypes(h).at(-1)).toBe('audit.exported');
+    expect((await eventTypes(h)).at(-1)).toBe('audit.exported');
   });
 
   it('refuses someone who is not an admin with a clear answer, exporting nothing', async () => {
     await h.command(REQUESTER, 'prod-db 30m from 203.0.113.7 debugging');
     await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
     await h.slack.waitFor(() => privateReplies(h.slack, REQUESTER).length === 1);
-    const eventsBefore = eventTypes(h);
+    const eventsBefore = await eventTypes(h);
 
     for (const user of [REQUESTER, APPROVER]) {
       const before = h.slack.calls.length;
@@ -128,7 +120,7 @@ describe('/access audit <days>: the audit export as a file for admins', () => {
     expect(h.slack.callsTo('conversations.open')).toHaveLength(0);
     expect(h.slack.callsTo('files.getUploadURLExternal')).toHaveLength(0);
     expect(h.slack.uploads()).toEqual([]);
-    expect(eventTypes(h)).toEqual(eventsBefore);
+    expect(await eventTypes(h)).toEqual(eventsBefore);
   });
 
   it('refuses a number of days out of range before asking anyone anything', async () => {
@@ -136,7 +128,7 @@ describe('/access audit <days>: the audit export as a file for admins', () => {
     await h.command(ADMIN, 'audit 0');
     expect(await replyAfter(h.slack, ADMIN, before)).toContain('is not a number of days');
     expect(h.slack.uploads()).toEqual([]);
-    expect(eventTypes(h)).not.toContain('audit.exported');
+    expect(await eventTypes(h)).not.toContain('audit.exported');
   });
 });
 
@@ -155,16 +147,10 @@ function heads(h: Harness): { count: number; hash: string; text: string }[] {
   });
 }
 
-/** The seal of event `seq`, read from the bot's database file. */
-function sealOf(h: Harness, seq: number): string | undefined {
-  const db = new Database(h.dbPath, { readonly: true });
-  try {
-    return (
-      db.prepare('SELECT hash FROM audit_events WHERE seq = ?').get(seq) as { hash: string } | undefined
-    )?.hash;
-  } finally {
-    db.close();
-  }
+/** The seal of event `seq`, read from the bot's database. */
+async function sealOf(h: Harness, seq: number): Promise<string | undefined> {
+  const [row] = await h.db.rows<{ hash: string }>('SELECT hash FROM audit_events WHERE seq = ?', [seq]);
+  return row?.hash;
 }
 
 describe('the audit head, published in the audit channel', () => {
@@ -188,8 +174,8 @@ describe('the audit head, published in the audit channel', () => {
     const second = heads(h)[1];
     expect(second).toBeDefined();
     // What was posted is exactly the stored seal of that event, and the publication is on the record.
-    expect(second?.hash).toBe(sealOf(h, second?.count ?? 0));
-    expect(eventTypes(h)[second?.count ?? 0]).toBe('audit.head_published');
+    expect(second?.hash).toBe(await sealOf(h, second?.count ?? 0));
+    expect((await eventTypes(h))[second?.count ?? 0]).toBe('audit.head_published');
     expect(second?.text).toContain('HMAC-SHA-256 under audit key k1');
     expect(second?.text).toContain(`npm run audit -- verify --head ${second?.count}:${second?.hash}`);
     expect(second?.text).toContain('The chain verified');
@@ -214,8 +200,8 @@ describe('the audit head, published in the audit channel', () => {
     const head = heads(h).at(-1);
     expect(head?.text).toContain(`published with an audit export by <@${ADMIN}>`);
     // The head covers the export's own record.
-    expect(eventTypes(h)[(head?.count ?? 0) - 1]).toBe('audit.exported');
-    expect(head?.hash).toBe(sealOf(h, head?.count ?? 0));
+    expect((await eventTypes(h))[(head?.count ?? 0) - 1]).toBe('audit.exported');
+    expect(head?.hash).toBe(await sealOf(h, head?.count ?? 0));
     const [upload] = h.slack.uploads();
     expect(upload?.initialComment).toContain(
       `Head published in the audit channel: \`${head?.count}:${head?.hash}\``,
@@ -227,11 +213,10 @@ describe('the audit head, published in the audit channel', () => {
     const requestedAt = h.clock.now();
     await h.command(REQUESTER, 'prod-db 30m from 203.0.113.7 debugging');
     await h.slack.waitFor(() => approvalPosts(h.slack).length === 1);
-    const db = new Database(h.dbPath);
-    db.prepare("UPDATE requests SET reason = 'nothing to see' WHERE created_at = ?").run(
-      requestedAt.getTime(),
-    );
-    db.close();
+    await h.db.tamper([
+      "UPDATE requests SET reason = 'nothing to see' WHERE created_at = ?",
+      [requestedAt.getTime()],
+    ]);
     await h.advance(DAY);
     expect(heads(h).at(-1)?.text).toContain('1 request(s) in the database tables disagree with the chain');
     // Start-up says so too, naming the row, and runs on.
@@ -260,16 +245,12 @@ describe('start-up verifies the audit log', () => {
     await h.close();
   });
 
-  /** Changes event `seq` the way someone with the file would (the triggers dropped). */
-  function editEvent(seq: number, actor: string): void {
-    const db = new Database(h.dbPath);
-    db.exec('DROP TRIGGER IF EXISTS audit_events_no_update');
-    db.prepare('UPDATE audit_events SET actor = ? WHERE seq = ?').run(actor, seq);
-    db.close();
-  }
+  /** Changes event `seq` the way someone who can write the database would (the triggers out of the way). */
+  const editEvent = (seq: number, actor: string): Promise<void> =>
+    h.db.tamper(['UPDATE audit_events SET actor = ? WHERE seq = ?', [actor, seq]]);
 
   it('refuses to run on a log it cannot verify, naming the break and the way out', async () => {
-    editEvent(2, 'UMALLORY');
+    await editEvent(2, 'UMALLORY');
     await expect(h.restart({ env: { HALLPASS_AUDIT_KEY: KEY } })).rejects.toThrow(
       /the audit log does not verify: event 2 \(edited\): event 2 was changed.*set HALLPASS_AUDIT_ACCEPT_BROKEN=2/,
     );
@@ -285,28 +266,26 @@ describe('start-up verifies the audit log', () => {
   });
 
   it('accepts exactly the named break when told to, on the record, and no later one', async () => {
-    editEvent(2, 'UMALLORY');
+    await editEvent(2, 'UMALLORY');
     await expect(
       h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '3' } }),
     ).rejects.toThrow(/HALLPASS_AUDIT_ACCEPT_BROKEN=3 names another event, so it does not apply/);
     const next = await h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '2' } });
-    expect(eventTypes(next)).toContain('audit.break_accepted');
+    expect(await eventTypes(next)).toContain('audit.break_accepted');
     expect(next.logger.lines.some((l) => l.msg.includes('accepted a break in the audit log'))).toBe(true);
     await next.stopBot();
     // Accepted once, on the record: the setting is no longer needed …
     const again = await h.restart({ env: { HALLPASS_AUDIT_KEY: KEY } });
     await again.stopBot();
     // … a second change at the same place is not accepted again …
-    const db = new Database(h.dbPath);
-    const original = db.prepare('SELECT hash FROM audit_events WHERE seq = 2').get() as { hash: string };
-    db.prepare(`UPDATE audit_events SET hash = '${'e'.repeat(64)}' WHERE seq = 2`).run();
+    const original = await sealOf(h, 2);
+    await h.db.tamper(`UPDATE audit_events SET hash = '${'e'.repeat(64)}' WHERE seq = 2`);
     await expect(
       h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '2' } }),
     ).rejects.toThrow(/breaks at event 2 again .* A break there was already accepted/);
-    db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 2').run(original.hash);
-    db.close();
+    await h.db.tamper(['UPDATE audit_events SET hash = ? WHERE seq = 2', [original]]);
     // … and a later break is refused, the setting or not.
-    editEvent(4, 'UMALLORY');
+    await editEvent(4, 'UMALLORY');
     await expect(
       h.restart({ env: { HALLPASS_AUDIT_KEY: KEY, HALLPASS_AUDIT_ACCEPT_BROKEN: '2' } }),
     ).rejects.toThrow(/event 4 \(edited\)/);
@@ -409,7 +388,7 @@ describe('/access audit search', () => {
     expect(handle).toContain('*1 request(s)*');
     expect(await search(ADMIN, 'who:@nobody-here')).toContain('No one in this workspace goes by');
     // Searches are on the record too.
-    expect(eventTypes(h)).toContain('audit.searched');
+    expect(await eventTypes(h)).toContain('audit.searched');
   });
 
   it.each([
@@ -427,9 +406,9 @@ describe('/access audit search', () => {
   });
 
   it('refuses someone who is not an admin, reading nothing', async () => {
-    const before = eventTypes(h).length;
+    const before = (await eventTypes(h)).length;
     expect(await search(REQUESTER, 'resource:prod-db')).toMatch(/Only hallpass admins/);
-    expect(eventTypes(h)).toHaveLength(before);
+    expect(await eventTypes(h)).toHaveLength(before);
   });
 
   it('sends a long answer as a file by direct message', async () => {

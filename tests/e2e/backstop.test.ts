@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { CreateScheduleCommand, DeleteScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { ACTION } from '../../src/adapters/slack/ids';
 import {
@@ -99,9 +98,9 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
     );
     const expiresAt = (await grantOf(h, requestId))?.expiresAt.getTime() ?? 0;
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
-    // Gone: the process, and the database file with every record of the grant.
+    // Gone: the process, and the database with every record of the grant.
     await h.stopBot();
-    rmSync(h.dbPath, { force: true });
+    await h.db.lose();
 
     // Not before its end plus the grace…
     expect(await h.scheduler.runDue(new Date(expiresAt + GRACE - 1_000))).toEqual([]);

@@ -1,6 +1,4 @@
-import { rmSync } from 'node:fs';
 import { EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import Database from 'better-sqlite3';
 import type { Grant } from '../../src/domain/grant';
 import { CHANNEL, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
 import { allText, dmsTo } from '../support/slack-queries';
@@ -33,21 +31,18 @@ const reports = (h: Harness) =>
 const ruleIds = (h: Harness) => h.ec2.rules(GROUP_ID).map((r) => r.id);
 const grantOf = (h: Harness, id: string) => h.hallpass.useCases.grantOf(id);
 
-/** Reconciliation's audit events, read straight from the database file (orphans may name no known request). */
-function reconcileEvents(
+/** Reconciliation's audit events, read straight from the database (orphans may name no known request). */
+async function reconcileEvents(
   h: Harness,
-): { type: string; grantId: string | null; details: Record<string, unknown> }[] {
-  const db = new Database(h.dbPath, { readonly: true, fileMustExist: true });
-  try {
-    const rows = db
-      .prepare(
-        "SELECT type, grant_id AS grantId, details FROM audit_events WHERE type LIKE 'reconcile.%' ORDER BY seq",
-      )
-      .all() as { type: string; grantId: string | null; details: string | null }[];
-    return rows.map((r) => ({ ...r, details: JSON.parse(r.details ?? '{}') as Record<string, unknown> }));
-  } finally {
-    db.close();
-  }
+): Promise<{ type: string; grantId: string | null; details: Record<string, unknown> }[]> {
+  const rows = await h.db.rows<{ type: string; grant_id: string | null; details: string | null }>(
+    "SELECT type, grant_id, details FROM audit_events WHERE type LIKE 'reconcile.%' ORDER BY seq",
+  );
+  return rows.map((r) => ({
+    type: r.type,
+    grantId: r.grant_id,
+    details: JSON.parse(r.details ?? '{}') as Record<string, unknown>,
+  }));
 }
 
 /** An auto-approved grant on staging-db (same group as every resource of the default policy), once active. */
@@ -107,7 +102,7 @@ describe('reconciliation with AWS', () => {
     h = await h.restart();
 
     expect(ruleIds(h).sort()).toEqual([byHand.id, otherTool.id].sort());
-    expect(reconcileEvents(h)).toEqual([
+    expect(await reconcileEvents(h)).toEqual([
       {
         type: 'reconcile.orphan_revoked',
         grantId: 'grt_unknown00000001',
@@ -147,9 +142,9 @@ describe('reconciliation with AWS', () => {
     await h.hallpass.settled();
     expect(ruleIds(h)).toEqual([own]);
     expect((await grantOf(h, grant.id))?.state).toBe('active');
-    expect(reconcileEvents(h).map((e) => [e.type, e.details['ruleId'], e.details['reason']])).toEqual([
-      ['reconcile.orphan_revoked', stale.id, 'tag-expired'],
-    ]);
+    expect((await reconcileEvents(h)).map((e) => [e.type, e.details['ruleId'], e.details['reason']])).toEqual(
+      [['reconcile.orphan_revoked', stale.id, 'tag-expired']],
+    );
     expect(allText(reports(h)[0])).toContain(stale.id);
 
     // Later sweeps find nothing more to do and say nothing.
@@ -174,7 +169,7 @@ describe('reconciliation with AWS', () => {
     await sweep(h);
 
     expect(ruleIds(h)).not.toContain(leftover.id);
-    expect(reconcileEvents(h).map((e) => [e.grantId, e.details['reason']])).toEqual([
+    expect((await reconcileEvents(h)).map((e) => [e.grantId, e.details['reason']])).toEqual([
       [grant.id, 'grant-ended'],
     ]);
   });
@@ -190,7 +185,7 @@ describe('reconciliation with AWS', () => {
     expect((await grantOf(h, grant.id))?.state).toBe('active');
     expect(h.ec2.calls.filter((c) => c.action === 'AuthorizeSecurityGroupIngress')).toHaveLength(1);
     expect(ruleIds(h)).toEqual([]);
-    expect(reconcileEvents(h)).toEqual([
+    expect(await reconcileEvents(h)).toEqual([
       {
         type: 'reconcile.drift',
         grantId: grant.id,
@@ -205,7 +200,7 @@ describe('reconciliation with AWS', () => {
     h = await h.restart();
     await sweep(h);
     expect(reports(h)).toHaveLength(1);
-    expect(reconcileEvents(h)).toHaveLength(1);
+    expect(await reconcileEvents(h)).toHaveLength(1);
   });
 
   it('revokes a rule widened by hand at once and ends the grant that held it', async () => {
@@ -222,7 +217,7 @@ describe('reconciliation with AWS', () => {
       endReason: 'revoked',
       endedBy: 'hallpass',
     });
-    expect(reconcileEvents(h)).toEqual([
+    expect(await reconcileEvents(h)).toEqual([
       {
         type: 'reconcile.drift',
         grantId: grant.id,
@@ -250,13 +245,13 @@ describe('reconciliation with AWS', () => {
     const [own] = ruleIds(h);
     const byHand = h.ec2.addRule({ groupId: GROUP_ID, fromPort: 22, cidr: '198.51.100.30/32' });
     await h.stopBot();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${h.dbPath}${suffix}`, { force: true });
+    await h.db.lose();
 
     h = await h.restart();
 
     expect(ruleIds(h)).toEqual([byHand.id]);
     expect(await grantOf(h, grant.id)).toBeUndefined();
-    expect(reconcileEvents(h)).toEqual([
+    expect(await reconcileEvents(h)).toEqual([
       {
         type: 'reconcile.orphan_revoked',
         grantId: grant.id,

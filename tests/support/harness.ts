@@ -5,6 +5,7 @@ import { type Hallpass, startHallpass } from '../../src/compose';
 import { loadEnv } from '../../src/config';
 import { parsePolicy } from '../../src/config/policy';
 import type { Policy } from '../../src/domain/policy';
+import { type BotDatabase, botDatabase, testEngine } from './bot-database';
 import { FakeClock } from './fake-clock';
 import { type FakeEc2, startFakeEc2 } from './fake-ec2';
 import { type FakeScheduler, startFakeScheduler } from './fake-scheduler';
@@ -22,7 +23,7 @@ import {
 } from './slack-signing';
 import { type SlackStandIn, startSlackStandIn } from './slack-stand-in';
 
-export { MemoryLogger };
+export { MemoryLogger, testEngine };
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-test-token-never-log-me';
@@ -99,7 +100,13 @@ export type Harness = {
   readonly clock: FakeClock;
   readonly logger: MemoryLogger;
   readonly policy: Policy;
+  /** `HALLPASS_DB`: the SQLite file, or on PostgreSQL the database's URL. */
   readonly dbPath: string;
+  /**
+   * The same database as a test reaches it directly, on either engine: to read rows, tamper with them,
+   * copy or lose it (see bot-database.ts). Shared by every restart of this harness.
+   */
+  readonly db: BotDatabase;
   readonly url: string;
   /**
    * Types `/access <text>` as `user`, exactly as Slack posts it; `teamId` / `enterpriseId` /
@@ -191,7 +198,7 @@ export async function startHarness(
   );
   const dir = mkdtempSync(path.join(tmpdir(), 'hallpass-e2e-'));
   // HALLPASS_TEST_ENGINE=postgres runs the same end-to-end tests on a PostgreSQL database of their own.
-  const pg = process.env['HALLPASS_TEST_ENGINE'] === 'postgres' ? await createTestDatabase() : undefined;
+  const pg = testEngine() === 'postgres' ? await createTestDatabase() : undefined;
   const dbPath = pg?.url ?? path.join(dir, 'hallpass.db');
   Object.assign(process.env, AWS_ENV, {
     AWS_ENDPOINT_URL_EC2: ec2.url,
@@ -208,6 +215,7 @@ export async function startHarness(
     clock,
     dir,
     dbPath,
+    db: botDatabase(dbPath),
     pg,
     policy,
     reconcileInterval: opts.reconcileInterval,
@@ -224,6 +232,7 @@ async function boot(s: {
   clock: FakeClock;
   dir: string;
   dbPath: string;
+  db: BotDatabase;
   pg?: TestDatabase | undefined;
   policy: Policy;
   reconcileInterval?: string | undefined;
@@ -279,6 +288,7 @@ async function boot(s: {
     logger,
     policy: s.policy,
     dbPath: s.dbPath,
+    db: s.db,
     url,
     command: (user, text, extra) =>
       send(
@@ -381,6 +391,7 @@ async function boot(s: {
       await s.sts.close();
       await s.scheduler.close();
       rmSync(s.dir, { recursive: true, force: true });
+      await s.db.dropCopies();
       if (s.pg !== undefined) await dropTestDatabase(s.pg);
     },
   };
