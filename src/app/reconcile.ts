@@ -26,8 +26,8 @@ type Deps = CutsConnectionsDeps & {
   readonly logger: Logger;
   readonly policy: () => Policy;
   readonly locks: Locks;
-  readonly rules: Pick<RuleStore, 'holdsOfAll' | 'knownTargets'>;
-  readonly grants: Pick<GrantStore, 'list' | 'get'>;
+  readonly rules: Pick<RuleStore, 'holdsOfAll' | 'liveHoldsIn' | 'knownTargets'>;
+  readonly grants: Pick<GrantStore, 'list' | 'getAll'>;
   readonly network: Pick<NetworkAccess, 'listManaged' | 'revoke'>;
   readonly audit: Pick<AuditLog, 'append' | 'list'>;
   readonly cuts: Pick<CutStore, 'plan'>;
@@ -209,20 +209,13 @@ async function channelOfGrant(deps: Deps, grant: Grant): Promise<string | undefi
 async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutcome> {
   const rules = await deps.network.listManaged(target);
   // Read after the listing and under the lock: no open or close on this group can run in between.
+  // Only this group's holds, and only the grants they and the listed rules name: a few statements
+  // whatever the number of grants elsewhere, so the lock is held (and the event loop busy) briefly.
   const now = deps.clock.now();
-  const live = await deps.grants.list(['opening', 'active', 'closing']);
-  const grants = new Map(live.map((g) => [g.id, g]));
-  // One read for every live grant's holds (a few statements), not one per grant: this runs under the
-  // group's lock, and thousands of reads there would hold up every open and close on the group.
-  const holds = (await deps.rules.holdsOfAll(live.map((g) => g.id))).filter(
-    (h) => h.region === target.region && h.groupId === target.groupId,
-  );
-  for (const rule of rules) {
-    const id = rule.tags.grantId;
-    if (id === undefined || grants.has(id)) continue;
-    const grant = await deps.grants.get(id);
-    if (grant !== undefined) grants.set(id, grant);
-  }
+  const holds = await deps.rules.liveHoldsIn(target);
+  const named = new Set(holds.map((h) => h.grantId));
+  for (const rule of rules) if (rule.tags.grantId !== undefined) named.add(rule.tags.grantId);
+  const grants = new Map((await deps.grants.getAll([...named])).map((g) => [g.id, g]));
   const { orphans, drift } = compareRules({ rules, holds, grants }, now);
   const outcome: GroupOutcome = { orphans: [], drift: [], toEnd: new Set(), failed: 0 };
 

@@ -234,6 +234,7 @@ export function createMemoryStores(): Stores {
       });
     },
     get: (id) => t.grants.get(id),
+    getAll: (ids) => idChunks(ids).flatMap((chunk) => chunk.flatMap((id) => t.grants.get(id) ?? [])),
     byRequest: (requestId) => [...t.grants.values()].find((g) => g.requestId === requestId),
     move: (id, from, to, patch = {}) => {
       const g = t.grants.get(id);
@@ -364,6 +365,10 @@ export function createMemoryStores(): Stores {
           .filter((h) => h.ruleId === ruleId && h.grantId !== exceptGrantId)
           .map((h) => h.grantId),
       ).size,
+    liveHoldsIn: (group) =>
+      liveHolds()
+        .filter((h) => h.region === group.region && h.groupId === group.groupId)
+        .map(holdOut),
     liveHoldsOn: (ruleId) =>
       liveHolds()
         .filter((h) => h.ruleId === ruleId)

@@ -31,6 +31,19 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
         return row === undefined ? undefined : toGrant(row);
       }),
 
+    getAll: (ids) =>
+      withDbErrors('grants.getAll', () =>
+        idChunks(ids).flatMap((chunk) =>
+          db
+            .select()
+            .from(grants)
+            .where(inArray(grants.id, chunk))
+            .orderBy(asc(grants.id))
+            .all()
+            .map(toGrant),
+        ),
+      ),
+
     byRequest: (requestId) =>
       withDbErrors('grants.byRequest', () => {
         const row = db.select().from(grants).where(eq(grants.requestId, requestId)).get();

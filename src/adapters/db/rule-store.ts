@@ -159,6 +159,18 @@ export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
         return legacy.length;
       }),
 
+    liveHoldsIn: (group) =>
+      withDbErrors('rules.liveHoldsIn', () =>
+        db
+          .select({ hold: ruleHolds })
+          .from(ruleHolds)
+          .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+          .where(and(eq(ruleHolds.region, group.region), eq(ruleHolds.groupId, group.groupId), liveHold))
+          .orderBy(asc(ruleHolds.id))
+          .all()
+          .map((r) => toHold(r.hold)),
+      ),
+
     liveHoldsOn: (ruleId) =>
       withDbErrors('rules.liveHoldsOn', () =>
         db

@@ -13,6 +13,8 @@ export interface GrantStore {
   /** Inserts a grant in state `opening`. */
   insert(grant: NewGrant): Promise<Grant>;
   get(id: string): Promise<Grant | undefined>;
+  /** The grants of these ids that exist, in id order (reconciliation reads a group's grants at once). */
+  getAll(ids: readonly string[]): Promise<Grant[]>;
   byRequest(requestId: string): Promise<Grant | undefined>;
   /** Moves the grant to `to` if it is in one of `from`; `patch` sets end fields. */
   move(

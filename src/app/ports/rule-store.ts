@@ -28,6 +28,11 @@ export interface RuleStore {
   heldByOthers(ruleIds: readonly string[], exceptGrantIds: readonly string[]): Promise<Set<string>>;
   /** How many unreleased holds of *live* grants other than `exceptGrantId` point at `ruleId`. */
   otherLiveHolders(ruleId: string, exceptGrantId: string): Promise<number>;
+  /**
+   * Every unreleased hold of a live grant in this group (any rule): what reconciliation compares with
+   * the group's rules in AWS, read under the group's lock.
+   */
+  liveHoldsIn(group: Pick<RuleKey, 'region' | 'groupId'>): Promise<RuleHold[]>;
   /** Every unreleased hold of a live grant on this rule (to tag the rule after whichever ends last). */
   liveHoldsOn(ruleId: string): Promise<RuleHold[]>;
   /** A live hold on the same key by another grant (to share its rule instead of calling AWS). */

@@ -220,6 +220,16 @@ function conformance(implementation: Implementation): void {
       await expect(request({ id: 'req_one' })).rejects.toThrow();
     });
 
+    it('reads a batch of grants, skipping unknown ids and repeats (grants.getAll)', async () => {
+      const a = await grant('active');
+      const b = await grant('closed');
+      await grant('active');
+      const all = await stores.grants.getAll([b.id, 'grt_none', a.id, b.id]);
+      expect(sortedIds(all)).toEqual([a.id, b.id].sort());
+      for (const g of all) expect(g).toEqual(await stores.grants.get(g.id));
+      expect(await stores.grants.getAll([])).toEqual([]);
+    });
+
     it('reads a batch of requests, skipping unknown ids and repeats', async () => {
       const a = await request();
       const b = await request();
@@ -563,6 +573,31 @@ function conformance(implementation: Implementation): void {
       expect(await stores.rules.holdsOf(again.id)).toEqual([]);
       await hold(again.id);
       expect(await stores.rules.holdsOf(again.id)).toHaveLength(1);
+    });
+
+    it('reads the live holds of one group (liveHoldsIn): any rule, live grants only, unreleased only', async () => {
+      const active = await grant('active');
+      const opening = await grant('opening');
+      const closed = await grant('closed');
+      const released = await grant('active');
+      const a = await hold(active.id, { ruleId: 'sgr-a' });
+      const b = await hold(opening.id, { ruleId: 'sgr-b', cidr: '198.51.100.2/32' });
+      await hold(active.id, { ruleId: 'sgr-other', groupId: 'sg-2' });
+      await hold(active.id, { ruleId: 'sgr-region', region: 'eu-west-1' });
+      await hold(closed.id, { ruleId: 'sgr-c' });
+      await hold(released.id, { ruleId: 'sgr-r' });
+      await stores.rules.release(released.id, at(1));
+      const byRule = (holds: readonly RuleHold[]) =>
+        [...holds].sort((x, y) => (x.ruleId < y.ruleId ? -1 : 1));
+
+      expect(byRule(await stores.rules.liveHoldsIn({ region: 'us-east-1', groupId: 'sg-1' }))).toEqual([
+        a,
+        b,
+      ]);
+      expect(
+        (await stores.rules.liveHoldsIn({ region: 'us-east-1', groupId: 'sg-2' })).map((h) => h.ruleId),
+      ).toEqual(['sgr-other']);
+      expect(await stores.rules.liveHoldsIn({ region: 'us-east-1', groupId: 'sg-none' })).toEqual([]);
     });
 
     it('reads and releases the holds of a batch of grants (holdsOfAll, releaseAll)', async () => {

@@ -39,6 +39,20 @@ export function createPgGrantStore(ctx: PgContext): GrantStore {
         return row === undefined ? undefined : toGrant(row);
       }),
 
+    getAll: (ids) =>
+      ctx.read('grants.getAll', async (db) => {
+        const found: Grant[] = [];
+        for (const chunk of idChunks(ids)) {
+          const rows = await db
+            .select()
+            .from(grants)
+            .where(inArray(grants.id, chunk))
+            .orderBy(asc(bytewise(grants.id)));
+          found.push(...rows.map(toGrant));
+        }
+        return found;
+      }),
+
     byRequest: (requestId) =>
       ctx.read('grants.byRequest', async (db) => {
         const [row] = await db.select().from(grants).where(eq(grants.requestId, requestId)).limit(1);

@@ -161,6 +161,18 @@ export function createPgRuleStore(ctx: PgContext): RuleStore {
         return legacy.length;
       }),
 
+    liveHoldsIn: (group) =>
+      ctx.read('rules.liveHoldsIn', async (db) =>
+        (
+          await db
+            .select({ hold: ruleHolds })
+            .from(ruleHolds)
+            .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+            .where(and(eq(ruleHolds.region, group.region), eq(ruleHolds.groupId, group.groupId), liveHold))
+            .orderBy(asc(ruleHolds.id))
+        ).map((r) => toHold(r.hold)),
+      ),
+
     liveHoldsOn: (ruleId) =>
       ctx.read('rules.liveHoldsOn', async (db) =>
         (
