@@ -4,11 +4,10 @@ import { err, ok } from '../../domain/result';
 import { idChunks, inIdOrder } from './chunks';
 import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
-import { grantCloseAt, longEnoughToWarn } from './due-times';
+import { grantCloseAt, grantCloseParts, longEnoughToWarn } from './due-times';
 import type { Db } from './open-db';
 import { grantValues, toGrant } from './rows';
 import { grants } from './schema';
-import { LIVE_GRANT_STATES } from './schema-shared';
 import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
 
 /** When a grant is due to be closed (see `grantCloseAt`). */
@@ -126,7 +125,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
       name: 'grants.closes',
       db,
       table: grants,
-      waiting: inArray(grants.state, [...LIVE_GRANT_STATES]),
+      parts: grantCloseParts(grants),
       at: dueAt,
       tiebreak: grants.id,
       toItem: toGrant,

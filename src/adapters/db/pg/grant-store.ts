@@ -4,10 +4,9 @@ import type { Grant } from '../../../domain/grant';
 import { err, ok } from '../../../domain/result';
 import { idChunks, inIdOrder } from '../chunks';
 import { notFound } from '../db-error';
-import { grantCloseAt, longEnoughToWarn } from '../due-times';
+import { grantCloseAt, grantCloseParts, longEnoughToWarn } from '../due-times';
 import { grants } from '../pg-schema';
 import { grantValues, toGrant } from '../rows';
-import { LIVE_GRANT_STATES } from '../schema-shared';
 import { pgDueQuery } from './due-query';
 import { returned } from './errors';
 import { bytewise } from './order';
@@ -128,7 +127,7 @@ export function createPgGrantStore(ctx: PgContext): GrantStore {
       name: 'grants.closes',
       ctx,
       table: grants,
-      waiting: inArray(grants.state, [...LIVE_GRANT_STATES]),
+      parts: grantCloseParts(grants),
       at: grantCloseAt(grants),
       tiebreak: bytewise(grants.id),
       toItem: toGrant,
