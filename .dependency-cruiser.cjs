@@ -42,6 +42,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
+    // A worktree's node_modules is a symlink to another checkout's: keep its paths as node_modules/…,
+    // which the rules above name, instead of where the link points.
+    preserveSymlinks: true,
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
   },

@@ -30,8 +30,9 @@ module.exports = {
     {
       // The end-to-end tests again on PostgreSQL: same behaviour on both engines. Tests read and tamper
       // with the bot's database through the harness (`h.db`), on either engine. Left out: process.test.ts
-      // (the built bot on its SQLite file), and the tests that are about both engines already
-      // (audit-cli-postgres, db-copy).
+      // (the built bot on its SQLite file), the tests that are about both engines already
+      // (audit-cli-postgres, db-copy), and those about SQLite files and the production install
+      // (db-backup, production-install).
       displayName: 'e2e-postgres',
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },

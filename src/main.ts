@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import dotenv from 'dotenv';
 import { createLogger } from './adapters/log/pino-logger';
 import type { Logger } from './app/ports';

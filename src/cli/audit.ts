@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run audit -- …`: the audit trail as evidence, from the command line. A composition root like
  * main.ts: reads `.env`, `HALLPASS_DB` (a SQLite file or a `postgres://` URL) and the audit keys

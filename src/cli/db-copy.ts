@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run db:copy -- <from> <to> [--force]`: moves a hallpass database to another engine — the SQLite
  * file one process ran on into the PostgreSQL database several replicas share, or back. A composition

@@ -20,10 +20,23 @@ export type BotProcess = {
 
 /** Starts `src/main.ts` in `cwd` with only PATH, HOME and `env` in its environment (and `.env` if `cwd` has one). */
 export function runBot(cwd: string, env: Record<string, string>): BotProcess {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src/main.ts')], {
+  return runProcess(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src/main.ts')], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
   });
+}
+
+/**
+ * Starts `command` as a bot would be started some other way (`node dist/main.js`, `npm start`), with
+ * exactly `env`. `detached` makes it the leader of a process group of its own, so that a signal to
+ * `-pid` reaches what it starts (npm's shell and node).
+ */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  opts: { readonly cwd: string; readonly env: NodeJS.ProcessEnv; readonly detached?: boolean },
+): BotProcess {
+  const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, detached: opts.detached ?? false });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
