@@ -205,13 +205,14 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     trustedWorkspaces: () => policy.trustedWorkspaces ?? [],
   });
   const deps: AppDeps = {
+    deployment: env.deployment,
     clock,
     ids: opts.ids ?? randomIds,
     logger,
     policy: () => policy,
     ...stores,
     auditRecord: persistence.auditRecord,
-    network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
+    network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For, deployment: env.deployment }),
     acls: createEc2NetworkAcls({ clientFor: aws.ec2For }),
     followUps,
     backstop:
