@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runBot, standInEnv, startedPort, until } from '../support/bot-process';
+import { type BotProcess, runBot, standInEnv, startedPort, until } from '../support/bot-process';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { DEFAULT_POLICY } from '../support/harness';
 import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
@@ -16,7 +16,21 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
     slack = await startSlackStandIn();
     ec2 = await startFakeEc2();
   });
+  /** Bots a test started: any still running when it ends (a failed assertion) is killed. */
+  const started: BotProcess[] = [];
+  const start = (env: Record<string, string>): BotProcess => {
+    const bot = runBot(dir, env);
+    started.push(bot);
+    return bot;
+  };
+  /** How the bot exited, or `'still running'` after `ms`: a refused start exits at once. */
+  const exitWithin = (bot: BotProcess, ms = 20_000): Promise<number | null | 'still running'> =>
+    Promise.race([bot.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms))]);
   afterEach(async () => {
+    for (const bot of started.splice(0)) {
+      if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
+      await bot.exited;
+    }
     await slack.close();
     await ec2.close();
     rmSync(dir, { recursive: true, force: true });
@@ -89,13 +103,13 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
 
   it('refuses a second process on the same SQLite file, naming HALLPASS_DB, before any AWS call; kill -9 frees the file', async () => {
     writeFileSync(path.join(dir, 'policy.yml'), DEFAULT_POLICY);
-    const first = runBot(dir, envFor('first'));
+    const first = start(envFor('first'));
     await startedPort(first);
     // The first one reconciled with (the fake) EC2 at start-up: AWS calls are logged per process.
     expect(callsBy('first').length).toBeGreaterThan(0);
 
-    const second = runBot(dir, envFor('second'));
-    expect(await second.exited).toBe(1);
+    const second = start(envFor('second'));
+    expect(await exitWithin(second)).toBe(1);
     const said = second.output();
     expect(said).toContain('HALLPASS_DB');
     expect(said).toContain('another hallpass process holds the SQLite database ./hallpass.db');
@@ -107,7 +121,7 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
     // A lock the kernel drops with the process: after kill -9 the next start takes the file at once.
     first.child.kill('SIGKILL');
     await first.exited;
-    const third = runBot(dir, envFor('third'));
+    const third = start(envFor('third'));
     await startedPort(third);
     expect(callsBy('third').length).toBeGreaterThan(0);
     third.child.kill('SIGTERM');
@@ -124,8 +138,8 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
       }),
     );
     try {
-      const bot = runBot(dir, envFor('busy', { PORT: String(port) }));
-      expect(await bot.exited).toBe(1);
+      const bot = start(envFor('busy', { PORT: String(port) }));
+      expect(await exitWithin(bot)).toBe(1);
       expect(bot.output()).toContain(`PORT: port ${port} is already in use`);
       expect(bot.output()).toContain('before touching AWS');
       expect(ec2.calls).toEqual([]);
@@ -133,7 +147,7 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
     // And the database it had taken is free again for the next start.
-    const next = runBot(dir, envFor('next'));
+    const next = start(envFor('next'));
     await startedPort(next);
     next.child.kill('SIGTERM');
     expect(await next.exited).toBe(0);
