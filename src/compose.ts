@@ -6,8 +6,8 @@ import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { openPersistence } from './adapters/db/open-persistence';
 import { healthRoute } from './adapters/http/health';
-import { createHttpServer } from './adapters/http/router';
-import { BODY_LIMIT_BYTES, startSlackApp } from './adapters/slack/app';
+import { createHttpServer, type HttpRoute } from './adapters/http/router';
+import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from './adapters/slack/app';
 import type { Backoff } from './adapters/slack/connection';
 import { createSlackDirectory } from './adapters/slack/directory';
 import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-refresher';
@@ -64,8 +64,9 @@ export type HallpassOptions = {
 
 export type Hallpass = {
   /**
-   * Bound once the database is open and the timers run, whether or not Slack is reachable (after at
-   * most `SLACK_FIRST_ATTEMPT_GRACE_MS` waiting for Slack's first answer).
+   * Bound once the database is owned and before anything touches AWS; served once the timers run,
+   * whether or not Slack is reachable (after at most `SLACK_FIRST_ATTEMPT_GRACE_MS` waiting for Slack's
+   * first answer).
    */
   readonly port: number;
   /** Keeps App Home tabs current; tests await `home.idle()`. */
@@ -121,9 +122,45 @@ async function withinRealTime(work: Promise<void>, ms: number): Promise<void> {
 }
 
 /**
- * The composition root: builds every adapter, binds the use cases, catches up on what came due
- * while hallpass was down, arms the expiry timer, starts connecting to Slack in the background and
- * opens the HTTP port. Slack being down, slow or refusing never makes it reject.
+ * `POST /slack/events`, served by the Slack app started after the port is bound. The server holds every
+ * request until the app exists (`held`), so the app is always there when this runs.
+ */
+function lateSlackRoute(app: () => SlackRuntime | undefined): HttpRoute {
+  return {
+    path: '/slack/events',
+    methods: {
+      POST: (req, res, body) => {
+        const route = app()?.route;
+        if (route === undefined) throw new Error('POST /slack/events served before the Slack app started');
+        route.methods.POST(req, res, body);
+      },
+    },
+  };
+}
+
+/** Why the port could not be bound, naming `PORT` and saying that AWS was not touched. */
+function listenError(port: number, error: unknown): Error {
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+  const why =
+    code === 'EADDRINUSE'
+      ? `port ${port} is already in use (is another hallpass, or another program, listening on it?)`
+      : code === 'EACCES'
+        ? `not allowed to listen on port ${port}`
+        : `could not listen on port ${port} (${error instanceof Error ? error.message : String(error)})`;
+  return new Error(
+    `PORT: ${why}. hallpass stopped before touching AWS: no grant was recovered, reconciled or closed. Stop the other process or set PORT to a free port.`,
+    { cause: error },
+  );
+}
+
+/**
+ * The composition root. In this order: owns the database (on SQLite, refusing a file another process
+ * holds), builds every adapter and use case (nothing calls AWS yet), and binds the HTTP port — so a
+ * second hallpass, or a port in use, stops start-up with nothing in AWS touched; then catches up on
+ * what came due while hallpass was down, reconciles with AWS, arms the expiry timer, starts connecting
+ * to Slack in the background, and only then serves requests (those that came meanwhile waited). Slack
+ * being down, slow or refusing never makes it reject.
  */
 export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const { env, logger } = opts;
@@ -205,13 +242,14 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     trustedWorkspaces: () => policy.trustedWorkspaces ?? [],
   });
   const deps: AppDeps = {
+    deployment: env.deployment,
     clock,
     ids: opts.ids ?? randomIds,
     logger,
     policy: () => policy,
     ...stores,
     auditRecord: persistence.auditRecord,
-    network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For }),
+    network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For, deployment: env.deployment }),
     acls: createEc2NetworkAcls({ clientFor: aws.ec2For }),
     followUps,
     backstop:
@@ -311,12 +349,34 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   });
   if (legacy > 0)
     logger.warn({ holds: legacy }, 'recorded the targets of rule holds written before they were kept');
-  // Before serving: finish what a crash interrupted, then close and announce what came due while down.
-  const recovered = await locks.run(JOBS.dueWork, () =>
-    useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS }),
-  );
-  if (recovered.reopened + recovered.closed > 0)
-    logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
+
+  // The one HTTP server (adapters/http): Slack's route in HTTP mode (503 until Slack is ready), /healthz
+  // in both; anything else 4xx. Bound now, before anything touches AWS — a port in use (a second
+  // hallpass, a laptop beside a running bot) stops start-up here, with AWS untouched — and held: requests
+  // wait until the work below is done, so Slack is still served only after what came due is closed.
+  let slack: SlackRuntime | undefined;
+  const http = createHttpServer({
+    routes: [
+      ...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []),
+      healthRoute(async () => ({
+        database: (await persistence.health.check()).ok ? 'ok' : 'unreachable',
+        slack: slack?.status() ?? 'connecting',
+        backstop: env.backstop === undefined ? 'off' : 'on',
+      })),
+    ],
+    logger,
+    bodyLimitBytes: BODY_LIMIT_BYTES,
+    held: true,
+  });
+  let port: number;
+  try {
+    port = await http.listen(env.port);
+  } catch (error) {
+    unsubscribe();
+    await persistence.close();
+    aws.destroy();
+    throw listenError(env.port, error);
+  }
   // Reconciliation: after recovery, before the expiry timer; then every interval.
   const reconcileOn = opts.reconcile ?? true;
   const sweep = createSweep({
@@ -330,7 +390,30 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       return ran.ran ? ran.value : { failed: 0 };
     },
   });
-  if (reconcileOn) await sweep.runNow();
+  // Under a lock shared by every replica: the check of what was already said and the saying are one step.
+  const announcePolicyChanges = (p: Policy) =>
+    locks.run(JOBS.policyChanges, () => useCases.announcePolicyChanges(p));
+  try {
+    // From here on AWS is called. Before serving: finish what a crash interrupted, then close and
+    // announce what came due while down.
+    const recovered = await locks.run(JOBS.dueWork, () =>
+      useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS }),
+    );
+    if (recovered.reopened + recovered.closed > 0)
+      logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
+    if (reconcileOn) await sweep.runNow();
+    // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
+    await announcePolicyChanges(policy);
+    await scheduler.start();
+  } catch (error) {
+    // Nothing is served yet: let go of the port and the database (and its lock) before failing.
+    scheduler.stop();
+    await http.close();
+    unsubscribe();
+    await persistence.close();
+    aws.destroy();
+    throw error;
+  }
   const cutting = policy.resources.filter((r) => r.kind === 'security-group' && r.cutConnections === 'nacl');
   if (cutting.length > 0 && (!reconcileOn || env.reconcileIntervalMs === 0)) {
     logger.warn(
@@ -338,12 +421,6 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       'these resources cut open connections at the end, but the periodic reconciliation is off (HALLPASS_RECONCILE_INTERVAL=0s): their network ACL deny entries are lifted only at the next start-up',
     );
   }
-  // Under a lock shared by every replica: the check of what was already said and the saying are one step.
-  const announcePolicyChanges = (p: Policy) =>
-    locks.run(JOBS.policyChanges, () => useCases.announcePolicyChanges(p));
-  // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
-  await announcePolicyChanges(policy);
-  await scheduler.start();
   sweep.start();
   outboxLoop.start();
   headLoop.start();
@@ -351,7 +428,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   // Slack is connected in the background and never holds up start-up: a Slack that is down, slow or
   // refusing the token is retried (capped backoff, each failure logged) while the HTTP server serves
   // /healthz and the timers above close grants. The retries use the injected timers (tests' fake clock).
-  const slack = startSlackApp({
+  // Started only now: in Socket Mode, events flow as soon as it connects.
+  slack = startSlackApp({
     botToken: env.slackBotToken,
     signingSecret: env.slackSigningSecret,
     appToken: env.slackAppToken,
@@ -361,26 +439,16 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     timers,
     backoff: opts.slackBackoff,
   });
-  // The one HTTP server (adapters/http): Slack's route in HTTP mode (503 until Slack is ready), /healthz
-  // in both; anything else 4xx.
-  const http = createHttpServer({
-    routes: [
-      ...(slack.route === undefined ? [] : [slack.route]),
-      healthRoute(async () => ({
-        database: (await persistence.health.check()).ok ? 'ok' : 'unreachable',
-        slack: slack.status(),
-        backstop: env.backstop === undefined ? 'off' : 'on',
-      })),
-    ],
-    logger,
-    bodyLimitBytes: BODY_LIMIT_BYTES,
-  });
-  // A Slack that answers at once is ready before the port opens, as it always was (Slack's first
-  // deliveries are served, not answered 503); one that fails does so at once; one that hangs delays the
-  // port by the grace at most. Real time: it bounds a network call, it is not a schedule.
+  // A Slack that answers at once is ready before requests are served, as it always was (Slack's first
+  // deliveries are served, not answered 503); one that fails does so at once; one that hangs delays
+  // serving by the grace at most. Real time: it bounds a network call, it is not a schedule.
   await withinRealTime(slack.firstAttempt, SLACK_FIRST_ATTEMPT_GRACE_MS);
-  const port = await http.listen(env.port);
-  logger.info({ port, mode: env.mode, resources: policy.resources.length }, 'hallpass started');
+  http.open();
+  const running = slack;
+  logger.info(
+    { port, mode: env.mode, resources: policy.resources.length, deployment: env.deployment },
+    'hallpass started',
+  );
 
   /** The background work, in the order work flows: a close queues follow-ups and notices, notices refresh Home. */
   const background = [scheduler, sweep, headLoop, followUps, outboxLoop, refresher];
@@ -422,7 +490,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     async settled() {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
       for (let round = 0; round < 3; round++) {
-        await slack.settled();
+        await running.settled();
         await idleInTurn();
       }
     },
@@ -431,7 +499,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       if (stopped) return;
       stopped = true;
       await http.close();
-      await slack.stop();
+      await running.stop();
       for (const loop of [scheduler, sweep, outboxLoop, headLoop]) loop.stop();
       // Runs in progress finish; what follows the last closes (backstops, cuts) is finished now rather
       // than left to reconciliation; a delivery in flight ends within one Slack timeout, and what is

@@ -110,8 +110,10 @@ export const syncBackstops =
 
 /** What a reconciliation of the backstops did. */
 export type BackstopReconcileResult = {
-  /** Schedules in AWS no live grant wants, deleted. */
+  /** Schedules in AWS no live grant wants, of rules this database knows as its own, deleted. */
   readonly orphansRemoved: number;
+  /** Schedules of rules this database does not know (another deployment's), left alone. */
+  readonly othersLeft: number;
   /** Schedules hallpass had recorded that AWS no longer holds, put back. */
   readonly missingRestored: number;
   readonly failed: number;
@@ -119,20 +121,27 @@ export type BackstopReconcileResult = {
 
 /**
  * Looks in AWS — every region and account where a backstop is wanted or recorded — for schedules of
- * hallpass's that no live grant wants (deleted) and recorded ones that are missing (put back), then
- * syncs every rule.
+ * this deployment's that no live grant wants (deleted) and recorded ones that are missing (put back),
+ * then syncs every rule. A schedule is this deployment's only if its database knows the rule it
+ * revokes (`BackstopStore.ours`); any other `hallpass-sgr-…` schedule in the group is left alone.
  */
-export const reconcileBackstops =
-  (deps: BackstopDeps, sync: SyncBackstops) => async (): Promise<BackstopReconcileResult> => {
+export const reconcileBackstops = (
+  deps: BackstopDeps,
+  sync: SyncBackstops,
+): (() => Promise<BackstopReconcileResult>) => {
+  /** Places where this process has already said it leaves other deployments' schedules alone. */
+  const reported = new Set<string>();
+  return async () => {
     const config = deps.backstop;
-    if (config === undefined) return { orphansRemoved: 0, missingRestored: 0, failed: 0 };
+    if (config === undefined) return { orphansRemoved: 0, missingRestored: 0, failed: 0, othersLeft: 0 };
     const wanted = await deps.backstopRecords.wanted();
     const recorded = await deps.backstopRecords.all();
     const wantedIds = new Set(wanted.map((w) => w.ruleId));
     const places = new Map<string, RuleTarget>();
     for (const t of [...wanted.map((w) => w.target), ...recorded.map((r) => r.target)]) {
-      places.set(`${t.region}\n${t.assumeRoleArn ?? ''}`, t);
+      places.set(placeKey(t), t);
     }
+    let othersLeft = 0;
     let orphansRemoved = 0;
     let missingRestored = 0;
     let failed = 0;
@@ -148,8 +157,21 @@ export const reconcileBackstops =
         );
         continue;
       }
-      for (const ruleId of listed) {
-        if (wantedIds.has(ruleId)) continue;
+      // Only schedules of rules this database knows as its own: another deployment sharing the schedule
+      // group (a staging hallpass on production's account) keeps every one of its schedules.
+      const unwanted = [...listed].filter((ruleId) => !wantedIds.has(ruleId));
+      const ours = unwanted.length === 0 ? new Set<string>() : await deps.backstopRecords.ours(unwanted);
+      const others = unwanted.filter((ruleId) => !ours.has(ruleId));
+      othersLeft += others.length;
+      if (others.length > 0 && !reported.has(placeKey(place))) {
+        reported.add(placeKey(place));
+        deps.logger.info(
+          { region: place.region, assumeRoleArn: place.assumeRoleArn, schedules: others.length },
+          'leaving alone backstop schedules of rules this database does not know (another deployment shares the schedule group; give each its own HALLPASS_BACKSTOP_GROUP)',
+        );
+      }
+      for (const ruleId of unwanted) {
+        if (!ours.has(ruleId)) continue;
         await deps.locks.run(lockOf(ruleId), async () => {
           // Looked at again under the lock: a grant may have opened on this rule meanwhile.
           if ((await deps.backstopRecords.wanted([ruleId])).length > 0) return;
@@ -174,8 +196,11 @@ export const reconcileBackstops =
       }
     }
     failed += (await sync()).length;
-    return { orphansRemoved, missingRestored, failed };
+    return { orphansRemoved, missingRestored, failed, othersLeft };
   };
+};
+
+const placeKey = (t: RuleTarget): string => `${t.region}\n${t.assumeRoleArn ?? ''}`;
 
 const sameRegionAndAccount = (a: RuleTarget, b: RuleTarget): boolean =>
   a.region === b.region && (a.assumeRoleArn ?? '') === (b.assumeRoleArn ?? '');

@@ -37,6 +37,8 @@ export type CloseGrantDeps = BackstopDeps &
   CutSessionDeps &
   CutsConnectionsDeps &
   OpeningKeyDeps & {
+    /** `HALLPASS_DEPLOYMENT`: a rule another deployment tagged is never adopted, whatever its grant tag. */
+    readonly deployment: string;
     readonly clock: Clock;
     readonly logger: Logger;
     readonly uow: UnitOfWork;
@@ -308,6 +310,8 @@ async function adoptUnrecorded(deps: CloseGrantDeps, grantId: string, target: Ru
   for (const rule of listed) {
     const { protocol, cidr } = rule;
     if (rule.tags.grantId !== grantId || held.has(rule.ruleId) || cidr === undefined) continue;
+    // Made by another deployment (a database copied from it shares its grant ids): never ours.
+    if (rule.tags.deployment !== undefined && rule.tags.deployment !== deps.deployment) continue;
     if (protocol !== 'tcp' && protocol !== 'udp') continue;
     await deps.rules.hold({
       region: target.region,

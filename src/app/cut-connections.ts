@@ -344,23 +344,27 @@ async function record(
 
 /**
  * Reconciliation of the reserved rule numbers: an inbound deny entry in `naclRuleNumbers` of an ACL where a
- * cutting resource's group is in use, which hallpass has no record of (its database was lost or
- * restored from an older backup), is hallpass's and stale — it is removed, so a cut never outlives its
- * hold because its record is gone. The range is reserved for hallpass, so nothing else is touched.
+ * cutting resource's group is in use, which this database has no record of, is reported (logged once per
+ * process) and left in place. It may be stale — this database lost, or restored from an older backup —
+ * but it may as well be another deployment's cut, holding connections it cut closed: network ACL entries
+ * carry no tags, so nothing proves whose it is, and lifting another deployment's cut would let the
+ * connections it stopped back in. A deny left in place only denies; remove it by hand once you know it is
+ * stale. Allow entries and numbers outside the range are never looked at.
  */
-export const removeStrayDenies =
-  (deps: {
-    readonly policy: () => Policy;
-    readonly logger: Logger;
-    readonly cuts: Pick<CutStore, 'numbersInUse'>;
-    readonly acls: Pick<NetworkAcls, 'survey' | 'removeDeny'>;
-  }) =>
-  async (): Promise<{ removed: number; failed: number }> => {
+export const reportStrayDenies = (deps: {
+  readonly policy: () => Policy;
+  readonly logger: Logger;
+  readonly cuts: Pick<CutStore, 'numbersInUse'>;
+  readonly acls: Pick<NetworkAcls, 'survey'>;
+}) => {
+  /** `acl/number` pairs this process has already reported. */
+  const reported = new Set<string>();
+  return async (): Promise<{ found: number; failed: number }> => {
     const policy = deps.policy();
     const range = policy.naclRuleNumbers;
-    let removed = 0;
+    let found = 0;
     let failed = 0;
-    if (range === undefined) return { removed, failed };
+    if (range === undefined) return { found, failed };
     const seen = new Set<string>();
     for (const r of policy.resources) {
       if (r.kind !== 'security-group' || r.cutConnections !== 'nacl') continue;
@@ -372,14 +376,14 @@ export const removeStrayDenies =
           seen.add(acl.aclId);
           // Read after the survey: an entry hallpass creates is recorded before it exists in AWS.
           const ours = new Set(await deps.cuts.numbersInUse(acl.aclId));
-          // Only deny entries: hallpass adds nothing else, and an allow entry is never its to remove.
           for (const n of acl.ingressDenyRuleNumbers) {
             if (n < range.from || n > range.to || ours.has(n)) continue;
-            await deps.acls.removeDeny(target, acl.aclId, n);
-            removed += 1;
+            found += 1;
+            if (reported.has(`${acl.aclId}/${n}`)) continue;
+            reported.add(`${acl.aclId}/${n}`);
             deps.logger.warn(
-              { aclId: acl.aclId, ruleNumber: n },
-              'removed an inbound entry in the reserved network ACL rule numbers that hallpass has no record of',
+              { aclId: acl.aclId, ruleNumber: n, resourceId: r.id },
+              "left in place an inbound deny entry in the reserved network ACL rule numbers that this database has no record of (another deployment's cut, or a stale one of a lost database): remove it by hand if it is stale",
             );
           }
         }
@@ -391,5 +395,6 @@ export const removeStrayDenies =
         );
       }
     }
-    return { removed, failed };
+    return { found, failed };
   };
+};

@@ -33,6 +33,11 @@ import type {
  * Slack notices are not in it: `createUseCases` builds them once over the outbox (`createNotices`).
  */
 export type AppDeps = {
+  /**
+   * `HALLPASS_DEPLOYMENT`: this deployment's name. Its rules carry it; reconciliation touches only
+   * rules (and backstops) provably this deployment's.
+   */
+  readonly deployment: string;
   readonly clock: Clock;
   readonly ids: Ids;
   readonly logger: Logger;

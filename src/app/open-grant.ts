@@ -9,6 +9,7 @@ import { describeError, type Notices } from './notify';
 import { type OpenRoleSessionDeps, openRoleSession } from './open-role-session';
 import type {
   AuditLog,
+  AuthorizeResult,
   Clock,
   Faults,
   GrantStore,
@@ -88,6 +89,21 @@ export const openGrant =
   (grantId) =>
     deps.locks.run(openLockKey(grantId), () => openHeld(deps, use, grantId));
 
+/**
+ * A rule found as a duplicate that was made before rules carried `hallpass:deployment`: this
+ * deployment's only if its database knows the grant the rule's tag names (this one, after a lost
+ * answer, or an earlier one) — otherwise it may be another deployment's, used but never revoked.
+ */
+async function legacyIsOurs(
+  deps: Pick<OpenGrantDeps, 'grants'>,
+  grantId: string,
+  legacy: AuthorizeResult['legacy'],
+): Promise<boolean> {
+  const tagged = legacy?.grantId;
+  if (tagged === undefined) return false;
+  return tagged === grantId || (await deps.grants.get(tagged)) !== undefined;
+}
+
 /** `openGrant`, its lock held. */
 async function openHeld(deps: OpenGrantDeps, use: OpenGrantUses, grantId: string): Promise<void> {
   const grant = await deps.grants.get(grantId);
@@ -156,7 +172,7 @@ async function openHeld(deps: OpenGrantDeps, use: OpenGrantUses, grantId: string
           ...key,
           grantId,
           ruleId: result.ruleId,
-          managed: result.managed || !result.existed,
+          managed: result.managed || !result.existed || (await legacyIsOurs(deps, grantId, result.legacy)),
           assumeRoleArn: target.assumeRoleArn,
         };
         await deps.rules.hold(hold);

@@ -11,13 +11,44 @@ export type GroupState = {
   readonly holds: readonly RuleHold[];
   /** Database: every grant named by a hold or by a rule's `hallpass:grant-id` tag; one missing here is unknown. */
   readonly grants: ReadonlyMap<string, Grant>;
+  /** `HALLPASS_DEPLOYMENT`: this deployment's name. */
+  readonly deployment: string;
 };
 
-/** What reconciliation should act on in one group. */
-export type Comparison = { readonly orphans: OrphanRule[]; readonly drift: RuleDrift[] };
+/** What reconciliation should act on in one group, and what it leaves alone because it is not provably its. */
+export type Comparison = {
+  readonly orphans: OrphanRule[];
+  readonly drift: RuleDrift[];
+  /** Rules tagged with another deployment's name: never this deployment's to revoke or report. */
+  readonly othersLeft: ManagedRule[];
+  /**
+   * Rules made before rules carried `hallpass:deployment` whose grant this database does not know (no
+   * hold, no grant of that id): perhaps another deployment's, so left in place.
+   */
+  readonly legacyLeft: ManagedRule[];
+};
+
+/**
+ * Whose a tagged rule is: `own` (tagged with this deployment), `other` (another deployment's), or —
+ * for a rule made before rules carried the tag — `own` when this database knows its grant (a live hold
+ * on it, or a grant of the id its tag names), `unknown` otherwise.
+ */
+export function ownerOf(
+  rule: ManagedRule,
+  deployment: string,
+  known: { readonly held: boolean; readonly grantKnown: boolean },
+): 'own' | 'other' | 'unknown' {
+  const tagged = rule.tags.deployment;
+  if (tagged !== undefined) return tagged === deployment ? 'own' : 'other';
+  return known.held || known.grantKnown ? 'own' : 'unknown';
+}
 
 /**
  * Compares one security group's tagged rules in AWS with the database. Pure.
+ *
+ * Only this deployment's rules are compared (see `ownerOf`): a rule tagged with another deployment's
+ * name is never an orphan here, and one made before rules carried the tag is this deployment's only
+ * when the database knows its grant. Both kinds are returned apart, to be logged, never acted on.
  *
  * A tagged rule is kept while a live grant (opening, active, closing) holds it — rules are shared,
  * and the tag names only the holder that ends last — or while the grant its tag names is still
@@ -36,10 +67,18 @@ export function compareRules(state: GroupState, now: Date): Comparison {
   const held = new Set(liveHolds.map((h) => h.ruleId));
 
   const orphans: OrphanRule[] = [];
+  const othersLeft: ManagedRule[] = [];
+  const legacyLeft: ManagedRule[] = [];
   for (const rule of state.rules) {
-    if (held.has(rule.ruleId)) continue;
     const grantId = rule.tags.grantId;
     const grant = grantId === undefined ? undefined : state.grants.get(grantId);
+    const owner = ownerOf(rule, state.deployment, {
+      held: held.has(rule.ruleId),
+      grantKnown: grant !== undefined,
+    });
+    if (owner === 'other') othersLeft.push(rule);
+    if (owner === 'unknown') legacyLeft.push(rule);
+    if (owner !== 'own' || held.has(rule.ruleId)) continue;
     if (grant?.state === 'opening') continue;
     orphans.push({ rule, reason: orphanReason(rule, grant, now) });
   }
@@ -53,7 +92,7 @@ export function compareRules(state: GroupState, now: Date): Comparison {
     if (rule === undefined) drift.push({ kind: 'vanished', grant, hold });
     else if (!sameRule(rule, hold)) drift.push({ kind: 'modified', grant, hold, rule });
   }
-  return { orphans, drift };
+  return { orphans, drift, othersLeft, legacyLeft };
 }
 
 function orphanReason(rule: ManagedRule, grant: Grant | undefined, now: Date): OrphanRule['reason'] {

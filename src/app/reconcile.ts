@@ -22,6 +22,8 @@ import type {
 import { compareRules } from './reconcile-compare';
 
 type Deps = CutsConnectionsDeps & {
+  /** `HALLPASS_DEPLOYMENT`: only this deployment's rules are reconciled (see `compareRules`). */
+  readonly deployment: string;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly policy: () => Policy;
@@ -44,6 +46,10 @@ export type ReconcileResult = {
   readonly drift: number;
   readonly grantsEnded: number;
   readonly failed: number;
+  /** Tagged rules of other deployments, left in place (counted; said once per group and deployment). */
+  readonly othersLeft: number;
+  /** Rules made before rules carried `hallpass:deployment` whose grant this database does not know, left in place. */
+  readonly legacyLeft: number;
 };
 
 export type Reconcile = () => Promise<ReconcileResult>;
@@ -58,6 +64,8 @@ type OrphanEntry = ReconcileReport['orphans'][number];
 type DriftEntry = { readonly finding: RuleDrift; readonly revoked: boolean };
 
 type GroupOutcome = {
+  readonly othersLeft: ManagedRule[];
+  readonly legacyLeft: ManagedRule[];
   readonly orphans: OrphanEntry[];
   /** New findings only: drift already in the audit log is not reported again. */
   readonly drift: DriftEntry[];
@@ -78,14 +86,21 @@ type GroupOutcome = {
  *   it grants more than anyone approved — and every active grant holding it is then ended
  *   (`revoked` by hallpass) and announced, so the database never shows access that is gone.
  *
- * Rules without `managed-by=hallpass` are never listed, so never touched. Failures (a group that
+ * Rules without `managed-by=hallpass` are never listed, so never touched; nor are rules of another
+ * deployment (`hallpass:deployment`), nor rules made before rules carried that tag whose grant this
+ * database does not know — each of those is logged once per process and left in place. Failures (a group that
  * cannot be read, a revoke that fails) are logged and counted; the next pass tries again.
  * Reports go to the channels of the resources on the group (drift: the grant's resource's channel).
  */
-export const reconcile =
-  (deps: Deps, use: ClosingUses): Reconcile =>
-  async () => {
+export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
+  /** Rules left alone as perhaps another deployment's, already logged by this process. */
+  const legacyLogged = new Set<string>();
+  /** (group, deployment) pairs whose rules this process has already said it leaves alone. */
+  const othersLogged = new Set<string>();
+  return async () => {
     const policy = deps.policy();
+    let othersLeft = 0;
+    let legacyLeft = 0;
     let orphansRevoked = 0;
     let driftCount = 0;
     let failed = 0;
@@ -112,6 +127,32 @@ export const reconcile =
         continue;
       }
       failed += outcome.failed;
+      othersLeft += outcome.othersLeft.length;
+      // Counted every pass; said once per group and deployment (there is nothing to do about them).
+      for (const name of new Set(outcome.othersLeft.map((r) => r.tags.deployment ?? ''))) {
+        const key = `${target.region}\n${target.groupId}\n${name}`;
+        if (othersLogged.has(key)) continue;
+        othersLogged.add(key);
+        deps.logger.info(
+          { groupId: target.groupId, region: target.region, deployment: name, ours: deps.deployment },
+          "leaving another deployment's hallpass rules in this group alone",
+        );
+      }
+      legacyLeft += outcome.legacyLeft.length;
+      for (const rule of outcome.legacyLeft) {
+        if (legacyLogged.has(rule.ruleId)) continue;
+        legacyLogged.add(rule.ruleId);
+        deps.logger.warn(
+          {
+            ruleId: rule.ruleId,
+            groupId: target.groupId,
+            region: target.region,
+            taggedGrantId: rule.tags.grantId,
+            taggedExpiresAt: rule.tags.expiresAt?.toISOString(),
+          },
+          "left in place a hallpass rule made before rules carried hallpass:deployment, whose grant this database does not know (it may be another deployment's); revoke it by hand if it is stale",
+        );
+      }
       orphansRevoked += outcome.orphans.length;
       driftCount += outcome.drift.length;
       for (const id of outcome.toEnd) toEnd.add(id);
@@ -153,8 +194,9 @@ export const reconcile =
       };
       await deps.notices.deliver({ kind: 'channel', channel, notice: report });
     }
-    return { orphansRevoked, drift: driftCount, grantsEnded: ended.size, failed };
+    return { orphansRevoked, drift: driftCount, grantsEnded: ended.size, failed, othersLeft, legacyLeft };
   };
+};
 
 /**
  * Every security group to look at, once per (region, group, role): those of the policy, with the
@@ -214,10 +256,25 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
   const now = deps.clock.now();
   const holds = await deps.rules.liveHoldsIn(target);
   const named = new Set(holds.map((h) => h.grantId));
-  for (const rule of rules) if (rule.tags.grantId !== undefined) named.add(rule.tags.grantId);
+  for (const rule of rules) {
+    const id = rule.tags.grantId;
+    // Another deployment's rule is never ours, whatever its grant id: no need to look it up.
+    const other = rule.tags.deployment !== undefined && rule.tags.deployment !== deps.deployment;
+    if (id !== undefined && !other) named.add(id);
+  }
   const grants = new Map((await deps.grants.getAll([...named])).map((g) => [g.id, g]));
-  const { orphans, drift } = compareRules({ rules, holds, grants }, now);
-  const outcome: GroupOutcome = { orphans: [], drift: [], toEnd: new Set(), failed: 0 };
+  const { orphans, drift, othersLeft, legacyLeft } = compareRules(
+    { rules, holds, grants, deployment: deps.deployment },
+    now,
+  );
+  const outcome: GroupOutcome = {
+    othersLeft,
+    legacyLeft,
+    orphans: [],
+    drift: [],
+    toEnd: new Set(),
+    failed: 0,
+  };
 
   for (const orphan of orphans) {
     const { rule, reason } = orphan;

@@ -3,7 +3,7 @@ import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
 import { announceClosed, closeGrant } from './close-grant';
 import { checkConnectionTracking, type LingeringConnections } from './connection-tracking';
-import { removeStrayDenies, runCuts } from './cut-connections';
+import { reportStrayDenies, runCuts } from './cut-connections';
 import { deliverOutbox } from './deliver-outbox';
 import { denyRequest } from './deny-request';
 import type { AppDeps } from './deps';
@@ -41,6 +41,7 @@ export function createUseCases(appDeps: AppDeps) {
   /** Resources whose open connections outlive a grant's end, as the last reconciliation read them. */
   const lingering = new Map<string, number>();
   const readTracking = checkConnectionTracking(deps, lingering);
+  const strayDenies = reportStrayDenies(deps);
   let trackingReadAt: number | undefined;
   return {
     submitRequest: submitRequest(deps, { openGrant: open }),
@@ -60,11 +61,11 @@ export function createUseCases(appDeps: AppDeps) {
       // Read at start-up and then hourly: interfaces change rarely, and EC2's API budget is shared.
       const now = deps.clock.now().getTime();
       let tracking = 0;
-      let strays = { removed: 0, failed: 0 };
+      let strays = { found: 0, failed: 0 };
       if (trackingReadAt === undefined || now - trackingReadAt >= TRACKING_EVERY_MS) {
         trackingReadAt = now;
         tracking = await readTracking();
-        strays = await removeStrayDenies(deps)();
+        strays = await strayDenies();
       }
       return {
         ...rules,
@@ -72,7 +73,9 @@ export function createUseCases(appDeps: AppDeps) {
         backstopsRestored: b.missingRestored,
         connectionsCut: cuts.cut,
         cutsLifted: cuts.lifted,
-        strayDeniesRemoved: strays.removed,
+        backstopsOfOthersLeft: b.othersLeft,
+        /** Deny entries in the reserved numbers this database has no record of: reported, never removed. */
+        strayDeniesLeft: strays.found,
         failed: rules.failed + b.failed + cuts.failed + tracking + strays.failed,
       };
     },

@@ -41,6 +41,14 @@ export const DEFAULT_PORT = 3000;
 /** `HALLPASS_BACKSTOP_GROUP` when unset: the schedule group every account and region has. */
 export const DEFAULT_BACKSTOP_GROUP = 'default';
 
+/** `HALLPASS_DEPLOYMENT` when unset. */
+export const DEFAULT_DEPLOYMENT = 'default';
+/**
+ * A deployment's name: 1-32 of a-z 0-9 and `-`, starting with a letter or digit. Short and plain, so it
+ * fits an AWS tag value anywhere and reads the same in logs and the console.
+ */
+export const DEPLOYMENT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
 /** `HALLPASS_RECONCILE_INTERVAL` when unset: compare AWS with the database every minute. */
 export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
 /** Shortest periodic reconciliation allowed: each pass lists every group of the policy, and EC2 throttles. */
@@ -82,6 +90,12 @@ type EnvBase = {
    * hallpass's backstops with, and the schedule group they live in. Absent: no backstop.
    */
   readonly backstop?: { readonly roleArn: string; readonly group: string } | undefined;
+  /**
+   * `HALLPASS_DEPLOYMENT`: this deployment's name (production, staging, …), tagged on every rule it
+   * opens as `hallpass:deployment`. A deployment reconciles away only its own rules, never another's
+   * that share its security groups. Default `default`.
+   */
+  readonly deployment: string;
 };
 
 /**
@@ -115,6 +129,7 @@ const KEYS = [
   'HALLPASS_AUDIT_ACCEPT_BROKEN',
   'HALLPASS_BACKSTOP_ROLE_ARN',
   'HALLPASS_BACKSTOP_GROUP',
+  'HALLPASS_DEPLOYMENT',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -228,6 +243,13 @@ const EnvSchema = z
         error: 'must be an EventBridge Scheduler schedule group name (1-64 of 0-9 a-z A-Z . _ -)',
       })
       .optional(),
+    HALLPASS_DEPLOYMENT: z
+      .string()
+      .regex(DEPLOYMENT_NAME, {
+        error:
+          'must be a short name: 1-32 of a-z 0-9 and -, starting with a letter or digit (e.g. production)',
+      })
+      .default(DEFAULT_DEPLOYMENT),
     HALLPASS_AUDIT_ACCEPT_BROKEN: z
       .string()
       .regex(/^[1-9]\d{0,14}$/, {
@@ -326,6 +348,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
             roleArn: v.HALLPASS_BACKSTOP_ROLE_ARN,
             group: v.HALLPASS_BACKSTOP_GROUP ?? DEFAULT_BACKSTOP_GROUP,
           },
+    deployment: v.HALLPASS_DEPLOYMENT,
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

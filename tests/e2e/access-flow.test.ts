@@ -56,6 +56,7 @@ describe('the whole path: /access → approval → rule opened → closed on tim
     expect(rule).toMatchObject({ protocol: 'tcp', fromPort: 5432, toPort: 5432, cidr: '203.0.113.7/32' });
     expect(rule?.tags).toEqual({
       'managed-by': 'hallpass',
+      'hallpass:deployment': 'default',
       'hallpass:grant-id': grant?.id,
       'hallpass:requester': REQUESTER,
       'hallpass:expires-at': expiresAt.toISOString(),

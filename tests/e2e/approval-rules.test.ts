@@ -224,6 +224,7 @@ describe('approving and denying: only approvers, only once, only while pending',
       const expiresAt = new Date(approvedAt.getTime() + 30 * MINUTE).toISOString();
       const tags = {
         'managed-by': 'hallpass',
+        'hallpass:deployment': 'default',
         'hallpass:grant-id': grant?.id,
         'hallpass:requester': REQUESTER,
         'hallpass:expires-at': expiresAt,

@@ -191,33 +191,52 @@ describe('the backstop in AWS: EventBridge Scheduler revokes a rule if hallpass 
     );
   });
 
-  it('reconciliation removes schedules no live grant wants and puts back missing ones', async () => {
+  it('reconciliation removes schedules of its own rules no live grant wants, leaves every other alone, and puts back missing ones', async () => {
+    // A grant whose close went through, but whose schedule a crash left behind (put back below).
+    const closedId = await askAndApprove(h, REQUESTER, `prod-db 30m from 198.51.100.80 done`, APPROVER);
+    const closedRule = h.ec2.rules(GROUP_ID)[0]?.id ?? '';
+    await h.command(REQUESTER, `revoke ${(await grantOf(h, closedId))?.id}`);
+    expect((await grantOf(h, closedId))?.state).toBe('closed');
     const requestId = await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} watched`, APPROVER);
     const ruleId = h.ec2.rules(GROUP_ID)[0]?.id ?? '';
     const fireAt = new Date(((await grantOf(h, requestId))?.expiresAt.getTime() ?? 0) + GRACE).toISOString();
+    const schedule = (rule: string) =>
+      new CreateScheduleCommand({
+        Name: `hallpass-${rule}`,
+        ScheduleExpression: 'at(2026-11-25T13:00:00)',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: {
+          Arn: 'arn:aws:scheduler:::aws-sdk:ec2:revokeSecurityGroupIngress',
+          RoleArn: BACKSTOP_ROLE,
+          Input: JSON.stringify({ GroupId: GROUP_ID, SecurityGroupRuleIds: [rule] }),
+        },
+      });
     const client = console_(h);
     try {
-      // Someone deletes the grant's schedule, and a schedule of hallpass's name is left for a rule no
-      // grant holds (a crash between a close and its schedule's deletion).
+      // Someone deletes the grant's schedule; the closed grant's schedule is left over from a crash; and
+      // another deployment sharing the schedule group holds a schedule for a rule of its own.
       await client.send(new DeleteScheduleCommand({ Name: `hallpass-${ruleId}`, GroupName: 'default' }));
-      await client.send(
-        new CreateScheduleCommand({
-          Name: 'hallpass-sgr-0000000000000dead',
-          ScheduleExpression: 'at(2026-11-25T13:00:00)',
-          FlexibleTimeWindow: { Mode: 'OFF' },
-          Target: {
-            Arn: 'arn:aws:scheduler:::aws-sdk:ec2:revokeSecurityGroupIngress',
-            RoleArn: BACKSTOP_ROLE,
-            Input: JSON.stringify({ GroupId: GROUP_ID, SecurityGroupRuleIds: ['sgr-0000000000000dead'] }),
-          },
-        }),
-      );
+      await client.send(schedule(closedRule));
+      await client.send(schedule('sgr-0000000000000dead'));
     } finally {
       client.destroy();
     }
     const result = await h.hallpass.useCases.reconcile();
-    expect(result).toMatchObject({ backstopOrphansRemoved: 1, backstopsRestored: 1, failed: 0 });
-    expect(backstops(h)).toEqual({ [ruleId]: fireAt });
+    expect(result).toMatchObject({
+      backstopOrphansRemoved: 1,
+      backstopsOfOthersLeft: 1,
+      backstopsRestored: 1,
+      failed: 0,
+    });
+    expect(backstops(h)).toEqual({ [ruleId]: fireAt, 'sgr-0000000000000dead': '2026-11-25T13:00:00.000Z' });
+    // Every later pass leaves it too.
+    await h.hallpass.useCases.reconcile();
+    expect(Object.keys(backstops(h))).toContain('sgr-0000000000000dead');
+    expect(
+      h.scheduler.calls.filter(
+        (c) => c.action === 'DeleteSchedule' && c.name === 'hallpass-sgr-0000000000000dead',
+      ),
+    ).toEqual([]);
   });
 
   it('says in /healthz that the backstop is on', async () => {

@@ -196,18 +196,23 @@ describe('an end that cuts open connections (cutConnections: nacl)', () => {
     expect(reply.match(/not cut at its end/g)).toHaveLength(1);
   });
 
-  it('removes entries in the reserved range it has no record of, and nothing outside it', async () => {
+  it("reports, and leaves in place, deny entries in the reserved range it has no record of (they may be another deployment's)", async () => {
     h = await startHarness({ policy: policy('100-119') });
     seedNetwork(h, [
-      // A deny of hallpass's whose record is gone (a database restored from an old backup).
+      // A deny this database has no record of: a stale one of a lost database, or another deployment's
+      // cut on the same subnets — entries carry no tags, so nothing proves which.
       { ruleNumber: 105, cidrBlock: '198.51.100.1/32', ruleAction: 'deny' },
-      // Not hallpass's to remove: an allow entry, even in the range, and a deny outside it.
+      // Never looked at: an allow entry, even in the range, and a deny outside it.
       { ruleNumber: 110, cidrBlock: '10.0.0.0/8', ruleAction: 'allow' },
       { ruleNumber: 200, cidrBlock: '198.51.100.2/32', ruleAction: 'deny' },
     ]);
     const result = await h.hallpass.useCases.reconcile();
-    expect(result).toMatchObject({ strayDeniesRemoved: 1, failed: 0 });
-    expect(entries(h, ACL).map((e) => e.ruleNumber)).toEqual([110, 200]);
+    await h.hallpass.useCases.reconcile();
+    expect(result).toMatchObject({ strayDeniesLeft: 1, failed: 0 });
+    expect(entries(h, ACL).map((e) => e.ruleNumber)).toEqual([105, 110, 200]);
+    expect(h.ec2.calls.filter((c) => c.action === 'DeleteNetworkAclEntry')).toEqual([]);
+    const said = h.logger.lines.filter((l) => l.level === 'warn' && /no record of/.test(l.msg));
+    expect(said.map((l) => l.fields)).toEqual([{ aclId: ACL, ruleNumber: 105, resourceId: 'prod-db' }]);
   });
 
   it('warns at start-up that cuts are lifted only at start-ups when the periodic sweep is off', async () => {

@@ -1,5 +1,16 @@
 import { ACTION } from '../../src/adapters/slack/ids';
-import { APPROVER, APPROVER_2, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
+import { startHallpass } from '../../src/compose';
+import { loadEnv } from '../../src/config';
+import {
+  APPROVER,
+  APPROVER_2,
+  GROUP_ID,
+  type Harness,
+  MemoryLogger,
+  REQUESTER,
+  startHarness,
+  testEngine,
+} from '../support/harness';
 import {
   allText,
   approvalPosts,
@@ -123,6 +134,36 @@ describe('restarts', () => {
     expect(grant?.endedAt?.getTime()).toBe((expiresAt?.getTime() ?? 0) + 15 * MINUTE);
     await h.slack.waitFor(() => threadPosts(h.slack).some((c) => /closed|ended/i.test(allText(c))));
     await h.slack.waitFor(() => dmsTo(h.slack, REQUESTER).some((c) => /closed|ended/i.test(allText(c))));
+  });
+
+  it('refuses a second hallpass beside the running one before any AWS call (SQLite: its file; PostgreSQL: its port)', async () => {
+    await askAndApprove(h, REQUESTER, `prod-db 30m from ${ADDRESS} running`, APPROVER);
+    // A start that touched AWS first would reconcile the policy's group (DescribeSecurityGroupRules).
+    const before = h.ec2.calls.length;
+    const env = loadEnv({
+      SLACK_BOT_TOKEN: 'xoxb-second',
+      SLACK_SIGNING_SECRET: 'second-signing-secret',
+      SLACK_API_URL: h.slack.apiUrl,
+      PORT: String(h.hallpass.port),
+      HALLPASS_DB: h.dbPath,
+      HALLPASS_RECONCILE_INTERVAL: '60s',
+    });
+    if (!env.ok) throw new Error(env.section.problems.join('\n'));
+    const second = startHallpass({
+      env: env.value,
+      policy: h.policy,
+      logger: new MemoryLogger(),
+      clock: h.clock,
+      timers: h.clock,
+    });
+    // On PostgreSQL several replicas may share the database; the port is this one's all the same.
+    await expect(second).rejects.toThrow(
+      testEngine() === 'postgres'
+        ? /^PORT: port \d+ is already in use/
+        : /^HALLPASS_DB: another hallpass process holds/,
+    );
+    expect(h.ec2.calls.slice(before)).toEqual([]);
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
   });
 
   it('re-arms the expiry timer from the database after a restart', async () => {

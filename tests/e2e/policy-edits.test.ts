@@ -127,7 +127,11 @@ describe('a rule is closed with what opened it', () => {
       groupId: PARTNER_GROUP,
       fromPort: 22,
       cidr: '198.51.100.9/32',
-      tags: { 'managed-by': 'hallpass', 'hallpass:grant-id': 'grt_unknownunknown1' },
+      tags: {
+        'managed-by': 'hallpass',
+        'hallpass:deployment': 'default',
+        'hallpass:grant-id': 'grt_unknownunknown1',
+      },
     });
     await h.advance(61_000);
     expect(h.ec2.rules(PARTNER_GROUP).map((r) => r.id)).not.toContain(orphan.id);

@@ -7,9 +7,10 @@ const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const ADDRESS = '203.0.113.7';
 
-/** The four tags hallpass writes, as a rule made by an earlier hallpass (or a lost database) carries them. */
-const hallpassTags = (grantId: string, expiresAt: Date, requester = REQUESTER) => ({
+/** The tags hallpass writes, as a rule made by this deployment before (or by a lost database) carries them. */
+const hallpassTags = (grantId: string, expiresAt: Date, requester = REQUESTER, deployment = 'default') => ({
   'managed-by': 'hallpass',
+  'hallpass:deployment': deployment,
   'hallpass:grant-id': grantId,
   'hallpass:requester': requester,
   'hallpass:expires-at': expiresAt.toISOString(),
@@ -282,6 +283,106 @@ describe('reconciliation with AWS', () => {
 
     await sweep(h);
     expect(ruleIds(h)).not.toContain(orphan.id);
+  });
+});
+
+describe('reconciliation beside another deployment (HALLPASS_DEPLOYMENT)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ reconcileInterval: '60s', env: { HALLPASS_DEPLOYMENT: 'production' } });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** A rule made by hallpass before rules carried hallpass:deployment. */
+  const legacyTags = (grantId: string, expiresAt: Date) => ({
+    'managed-by': 'hallpass',
+    'hallpass:grant-id': grantId,
+    'hallpass:requester': REQUESTER,
+    'hallpass:expires-at': expiresAt.toISOString(),
+  });
+
+  it("leaves another deployment's rules, and older untagged rules of grants it does not know, in place at start-up and every sweep; its own orphans still go", async () => {
+    const grant = await activeGrant(h, `staging-db 1h from ${ADDRESS} working`);
+    const [own] = ruleIds(h);
+    expect(h.ec2.rules(GROUP_ID)[0]?.tags).toMatchObject({ 'hallpass:deployment': 'production' });
+    // Staging's rules on the same group: one live, one whose end has passed, one of a grant id that
+    // production's database also has (a database copied from it) — none is production's to revoke.
+    const stagingLive = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.60/32',
+      tags: hallpassTags('grt_staging00000001', inMinutes(h, 30), REQUESTER, 'staging'),
+    });
+    const stagingStale = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.61/32',
+      tags: hallpassTags('grt_staging00000002', inMinutes(h, -30), REQUESTER, 'staging'),
+    });
+    const stagingSameId = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.62/32',
+      tags: hallpassTags(grant.id, inMinutes(h, -30), REQUESTER, 'staging'),
+    });
+    // Made before the tag existed, by a grant this database never had: perhaps another deployment's.
+    const legacyUnknown = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.63/32',
+      tags: legacyTags('grt_legacy00000001', inMinutes(h, -30)),
+    });
+    // This deployment's orphan: its grant unknown here.
+    const orphan = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.64/32',
+      tags: hallpassTags('grt_unknown00000009', inMinutes(h, 30), REQUESTER, 'production'),
+    });
+    const others = [stagingLive.id, stagingStale.id, stagingSameId.id, legacyUnknown.id];
+
+    await sweep(h);
+    expect(ruleIds(h).sort()).toEqual([own, ...others].sort());
+    expect((await reconcileEvents(h)).map((e) => e.details['ruleId'])).toEqual([orphan.id]);
+
+    h = await h.restart();
+    await sweep(h);
+    await sweep(h);
+    expect(ruleIds(h).sort()).toEqual([own, ...others].sort());
+    expect(await grantOf(h, grant.id)).toMatchObject({ state: 'active' });
+    // Neither revoked nor reported: no drift, no report naming them.
+    expect((await reconcileEvents(h)).map((e) => e.details['ruleId'])).toEqual([orphan.id]);
+    for (const report of reports(h)) for (const id of others) expect(allText(report)).not.toContain(id);
+    const revoked = h.ec2.calls
+      .filter((c) => c.action === 'RevokeSecurityGroupIngress')
+      .flatMap((c) => Object.entries(c.params).filter(([k]) => k.startsWith('SecurityGroupRuleId')))
+      .map(([, v]) => v);
+    for (const id of others) expect(revoked).not.toContain(id);
+    // The untagged rule is said once per process (this one has run three passes).
+    const said = h.logger.lines.filter((l) => l.level === 'warn' && /before rules carried/.test(l.msg));
+    expect(said.map((l) => l.fields['ruleId'])).toEqual([legacyUnknown.id]);
+  });
+
+  it('revokes an older untagged rule whose grant this database knows, as before', async () => {
+    const grant = await activeGrant(h, `staging-db 1h from ${ADDRESS} working`);
+    await h.command(REQUESTER, `revoke ${grant.id}`);
+    await h.hallpass.settled();
+    expect(await grantOf(h, grant.id)).toMatchObject({ state: 'closed' });
+    const leftover = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.70/32',
+      tags: legacyTags(grant.id, inMinutes(h, 30)),
+    });
+
+    await sweep(h);
+
+    expect(ruleIds(h)).not.toContain(leftover.id);
+    expect((await reconcileEvents(h)).map((e) => [e.details['ruleId'], e.details['reason']])).toEqual([
+      [leftover.id, 'grant-ended'],
+    ]);
   });
 });
 

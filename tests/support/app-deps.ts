@@ -219,6 +219,7 @@ export function createTestApp(
   let n = 0;
   const deps: AppDeps = {
     ...stores,
+    deployment: 'default',
     clock,
     ids: {
       request: () => `req_${++n}`,

@@ -574,6 +574,12 @@ export function createMemoryStores(): Stores {
       }
       return [...byRule.values()];
     },
+    ours: (ruleIds) =>
+      new Set(
+        ruleIds.filter(
+          (id) => t.backstops.has(id) || [...t.holds.values()].some((h) => h.managed && h.ruleId === id),
+        ),
+      ),
   };
 
   const HOLDING: readonly CutState[] = ['adding', 'in_place', 'removing'];

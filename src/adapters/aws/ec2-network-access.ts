@@ -13,13 +13,15 @@ import {
 } from '@aws-sdk/client-ec2';
 import ipaddr from 'ipaddr.js';
 import { InfraError } from '../../app/infra-error';
-import type { ManagedRule, NetworkAccess, RuleTags, RuleTarget } from '../../app/ports';
+import type { AuthorizeResult, ManagedRule, NetworkAccess, RuleTags, RuleTarget } from '../../app/ports';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
 
 /** The tag that marks a rule as opened by hallpass, and so revocable by it. */
 export const MANAGED_BY_TAG = { Key: 'managed-by', Value: 'hallpass' } as const;
 /** Tag keys written on every rule hallpass opens (the external contract in DESIGN.md). */
 export const TAG_KEYS = {
+  /** `HALLPASS_DEPLOYMENT`: whose rule it is, when several deployments share a security group. */
+  deployment: 'hallpass:deployment',
   grantId: 'hallpass:grant-id',
   requester: 'hallpass:requester',
   expiresAt: 'hallpass:expires-at',
@@ -55,12 +57,15 @@ const MAX_DESCRIBE_PAGES = 50;
 export type Ec2NetworkAccessDeps = {
   /** The client for a target's region (and, later, account); built in main.ts. */
   readonly clientFor: (target: RuleTarget) => EC2Client;
+  /** `HALLPASS_DEPLOYMENT`: tagged on every rule this deployment makes. */
+  readonly deployment: string;
 };
 
-/** The four tags every hallpass rule carries; `hallpass:expires-at` is ISO-8601 UTC. */
-export function ruleTags(tags: RuleTags): Tag[] {
+/** The five tags every hallpass rule carries; `hallpass:expires-at` is ISO-8601 UTC. */
+export function ruleTags(tags: RuleTags, deployment: string): Tag[] {
   return [
     { Key: MANAGED_BY_TAG.Key, Value: MANAGED_BY_TAG.Value },
+    { Key: TAG_KEYS.deployment, Value: deployment },
     { Key: TAG_KEYS.grantId, Value: tags.grantId },
     { Key: TAG_KEYS.requester, Value: tags.requesterId },
     { Key: TAG_KEYS.expiresAt, Value: tags.expiresAt.toISOString() },
@@ -107,6 +112,9 @@ function matches(rule: SecurityGroupRule, groupId: string, spec: RuleSpec): bool
 const isManaged = (rule: SecurityGroupRule): boolean =>
   (rule.Tags ?? []).some((t) => t.Key === MANAGED_BY_TAG.Key && t.Value === MANAGED_BY_TAG.Value);
 
+const tagOf = (rule: SecurityGroupRule, key: string): string | undefined =>
+  (rule.Tags ?? []).find((t) => t.Key === key)?.Value;
+
 /**
  * A CIDR as the domain spells it (`ipaddr` canonical, IPv6 compressed): one spelling per range, so
  * `2001:DB8:0::/64` and `2001:db8::/64` compare equal, and a listed rule compares with what a hold recorded.
@@ -122,7 +130,7 @@ function canonicalCidr(cidr: string): string {
 
 /** A tagged ingress rule as the port describes it; the grant tags are read, never trusted for more than a report. */
 function toManagedRule(rule: SecurityGroupRule & { SecurityGroupRuleId: string }): ManagedRule {
-  const tag = (key: string) => (rule.Tags ?? []).find((t) => t.Key === key)?.Value;
+  const tag = (key: string) => tagOf(rule, key);
   const expiresText = tag(TAG_KEYS.expiresAt);
   const expiresAt = expiresText === undefined ? undefined : new Date(expiresText);
   const cidr = rule.CidrIpv4 ?? rule.CidrIpv6;
@@ -133,6 +141,7 @@ function toManagedRule(rule: SecurityGroupRule & { SecurityGroupRuleId: string }
     toPort: rule.ToPort ?? -1,
     cidr: cidr === undefined ? undefined : canonicalCidr(cidr),
     tags: {
+      deployment: tag(TAG_KEYS.deployment),
       grantId: tag(TAG_KEYS.grantId),
       requesterId: tag(TAG_KEYS.requester),
       expiresAt: expiresAt === undefined || Number.isNaN(expiresAt.getTime()) ? undefined : expiresAt,
@@ -150,11 +159,7 @@ const MAX_RESULTS = 1000;
  */
 export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAccess {
   /** Finds the ingress rule EC2 reported as a duplicate of `spec`, paging through the group's rules. */
-  async function findExisting(
-    client: EC2Client,
-    groupId: string,
-    spec: RuleSpec,
-  ): Promise<{ ruleId: string; existed: true; managed: boolean }> {
+  async function findExisting(client: EC2Client, groupId: string, spec: RuleSpec): Promise<AuthorizeResult> {
     let nextToken: string | undefined;
     for (let page = 0; page < MAX_DESCRIBE_PAGES; page++) {
       let out: DescribeSecurityGroupRulesCommandOutput;
@@ -170,7 +175,19 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
       }
       const found = (out.SecurityGroupRules ?? []).find((r) => matches(r, groupId, spec));
       if (found?.SecurityGroupRuleId !== undefined) {
-        return { ruleId: found.SecurityGroupRuleId, existed: true, managed: isManaged(found) };
+        const ruleId = found.SecurityGroupRuleId;
+        if (!isManaged(found)) return { ruleId, existed: true, managed: false };
+        const deployment = tagOf(found, TAG_KEYS.deployment);
+        // Another deployment's rule is used but never ours to revoke, retag or back-stop; one made before
+        // rules carried the tag is ours only if our database knows its grant (the caller looks).
+        if (deployment === undefined)
+          return {
+            ruleId,
+            existed: true,
+            managed: false,
+            legacy: { grantId: tagOf(found, TAG_KEYS.grantId) },
+          };
+        return { ruleId, existed: true, managed: deployment === deps.deployment };
       }
       if (out.NextToken === undefined || out.NextToken === '' || out.NextToken === nextToken) break;
       nextToken = out.NextToken;
@@ -276,7 +293,9 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
           new AuthorizeSecurityGroupIngressCommand({
             GroupId: target.groupId,
             IpPermissions: [permission],
-            TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: ruleTags(tags) }],
+            TagSpecifications: [
+              { ResourceType: 'security-group-rule', Tags: ruleTags(tags, deps.deployment) },
+            ],
           }),
         );
       } catch (error) {
@@ -310,8 +329,11 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
     async retag(target, ruleId, tags) {
       const client = deps.clientFor(target);
       try {
-        // CreateTags overwrites the values of keys that already exist, which is the rewrite we want.
-        await client.send(new CreateTagsCommand({ Resources: [ruleId], Tags: ruleTags(tags) }));
+        // CreateTags overwrites the values of keys that already exist, which is the rewrite we want; a
+        // rule made before rules carried `hallpass:deployment` gets it here.
+        await client.send(
+          new CreateTagsCommand({ Resources: [ruleId], Tags: ruleTags(tags, deps.deployment) }),
+        );
       } catch (error) {
         throw toInfraError(error, 'CreateTags');
       }

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { BackstopStore, BackstopWant } from '../../app/ports';
+import { idChunks } from './chunks';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { backstopValues, toBackstopRecord as toRecord } from './rows';
@@ -82,6 +83,25 @@ export function createSqliteBackstopStore(db: Db): Sync<BackstopStore> {
           });
         }
         return [...byRule.values()];
+      }),
+
+    ours: (ruleIds) =>
+      withDbErrors('backstops.ours', () => {
+        const found = new Set<string>();
+        for (const chunk of idChunks(ruleIds)) {
+          const held = db
+            .selectDistinct({ ruleId: ruleHolds.ruleId })
+            .from(ruleHolds)
+            .where(and(eq(ruleHolds.managed, true), inArray(ruleHolds.ruleId, chunk)))
+            .all();
+          const recorded = db
+            .select({ ruleId: backstops.ruleId })
+            .from(backstops)
+            .where(inArray(backstops.ruleId, chunk))
+            .all();
+          for (const r of [...held, ...recorded]) found.add(r.ruleId);
+        }
+        return found;
       }),
   };
 }

@@ -14,6 +14,7 @@ import { createLocalChangeFeed } from './local/change-feed';
 import { createSqliteDbHealth } from './local/db-health';
 import { createLocalHomeViewers } from './local/home-viewers';
 import { createLocalLocks } from './local/locks';
+import { holdDatabaseFile } from './local/process-lock';
 import { createLocalRateLimits } from './local/rate-limits';
 import { openDatabase } from './open-db';
 import { createSqliteStores, type SqliteStores } from './stores';
@@ -51,9 +52,20 @@ export type PersistenceOptions = {
   readonly poolSize?: number | undefined;
 };
 
-/** The SQLite file at `path` (created and migrated if needed), for one hallpass process. */
+/**
+ * The SQLite file at `path` (created and migrated if needed), for one hallpass process: a second
+ * process on the same file is refused (`DatabaseHeldError`) before anything is read or migrated.
+ */
 export function openSqlitePersistence(path: string, options: PersistenceOptions): Persistence {
-  const handle = openDatabase(path);
+  const memory = path === ':memory:' || path === '';
+  const lock = memory ? undefined : holdDatabaseFile(path);
+  let handle: ReturnType<typeof openDatabase>;
+  try {
+    handle = openDatabase(path);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const stores = createSqliteStores(handle, { key: options.auditKeys?.current });
   return {
     engine: 'sqlite',
@@ -65,6 +77,9 @@ export function openSqlitePersistence(path: string, options: PersistenceOptions)
     homeViewers: createLocalHomeViewers(MAX_HOME_VIEWERS),
     changes: createLocalChangeFeed({ logger: options.logger }),
     health: createSqliteDbHealth(handle.sqlite),
-    close: async () => handle.close(),
+    close: async () => {
+      handle.close();
+      lock?.release();
+    },
   };
 }

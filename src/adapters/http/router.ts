@@ -26,6 +26,11 @@ export type HttpServerOptions = {
   readonly headersTimeoutMs?: number;
   /** Longest wait for a whole request, headers and body. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Listen before serving: requests that arrive before `open()` wait, unanswered, and are served once it
+   * is called (start-up binds the port first, then finishes its work with AWS, then serves).
+   */
+  readonly held?: boolean;
 };
 
 export type HttpServer = {
@@ -33,6 +38,8 @@ export type HttpServer = {
   listen(port: number): Promise<number>;
   /** The port bound, once listening. */
   readonly port: number | undefined;
+  /** Serves the requests held so far, and every request from now on (see `held`). */
+  open(): void;
   /** Stops accepting, cuts open connections (requests in flight are not answered) and resolves when closed. */
   close(): Promise<void>;
   /** The request listener the server runs; it never throws (exposed for unit tests). */
@@ -55,7 +62,17 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { logger } = opts;
   const routes = new Map(opts.routes.map((r) => [r.path, r.methods]));
 
+  /** Requests waiting for `open()`; `undefined` once serving. */
+  let waiting: (() => void)[] | undefined = opts.held === true ? [] : undefined;
+
   const requestListener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (waiting !== undefined) {
+      // Served at `open()`, unless the client has gone meanwhile (its 'close' would never fire again).
+      waiting.push(() => {
+        if (!req.destroyed) requestListener(req, res);
+      });
+      return;
+    }
     try {
       route(req, res);
     } catch (error) {
@@ -160,6 +177,11 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     requestListener,
     get port() {
       return port;
+    },
+    open: () => {
+      const held = waiting ?? [];
+      waiting = undefined;
+      for (const serve of held) serve();
     },
     listen: (wanted) =>
       new Promise<number>((resolve, reject) => {

@@ -55,4 +55,11 @@ export interface BackstopStore {
    * holder's end. A rule not in the answer should have no backstop.
    */
   wanted(ruleIds?: readonly string[]): Promise<BackstopWant[]>;
+  /**
+   * Of `ruleIds`, those this database knows as rules of its own: held as a managed rule by any of its
+   * grants (live or ended), or with a backstop recorded. Rule ids are unique in AWS, so a schedule for
+   * any other rule id is not this deployment's (another deployment's in the same schedule group) and is
+   * never deleted by it.
+   */
+  ours(ruleIds: readonly string[]): Promise<Set<string>>;
 }

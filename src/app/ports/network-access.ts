@@ -23,25 +23,46 @@ export type RuleTarget = {
 /** EC2 security-group ingress rules. Throws `InfraError` on failure. */
 export interface NetworkAccess {
   /**
-   * Opens one ingress rule, tagged and described after the grant. If EC2 already has the same
-   * rule (`InvalidPermission.Duplicate`), finds it and returns its id with `existed: true`, and
-   * whether it carries `managed-by=hallpass`.
+   * Opens one ingress rule, tagged (with this deployment's name) and described after the grant. If EC2
+   * already has the same rule (`InvalidPermission.Duplicate`), finds it and returns its id with
+   * `existed: true`, and whether it is this deployment's (`managed`: tagged `managed-by=hallpass` and
+   * `hallpass:deployment` with this deployment's name). A rule of hallpass's made before rules carried
+   * the deployment tag is not `managed` but `legacy`, with the grant its tag names: it is this
+   * deployment's only if this deployment's database knows that grant (the caller's to decide).
    */
   authorize(
     target: RuleTarget,
     rule: Omit<RuleKey, 'region' | 'groupId'> & { readonly family: SourceCidr['family'] },
     tags: RuleTags,
-  ): Promise<{ ruleId: string; existed: boolean; managed: boolean }>;
+  ): Promise<AuthorizeResult>;
   /** Revokes rules by id. A rule already gone is success. */
   revoke(target: RuleTarget, ruleIds: readonly string[]): Promise<void>;
-  /** Rewrites the grant tags of a shared rule (its `hallpass:expires-at` follows the latest holder). */
+  /**
+   * Rewrites the grant tags of a shared rule (its `hallpass:expires-at` follows the latest holder), and
+   * tags it with this deployment (a rule made before rules carried the tag gets it here).
+   */
   retag(target: RuleTarget, ruleId: string, tags: RuleTags): Promise<void>;
   /**
-   * Every ingress rule of the target's group tagged `managed-by=hallpass`, all pages (reconciliation).
+   * Every ingress rule of the target's group tagged `managed-by=hallpass`, all pages (reconciliation),
+   * whichever deployment's (each carries its `hallpass:deployment` tag, read back in `tags.deployment`).
    * Rules without that tag are never returned, so reconciliation never touches them.
    */
   listManaged(target: RuleTarget): Promise<ManagedRule[]>;
 }
+
+/** What `authorize` found or made. */
+export type AuthorizeResult = {
+  readonly ruleId: string;
+  /** The rule was there already (`InvalidPermission.Duplicate`). */
+  readonly existed: boolean;
+  /** A rule it made, or one it found tagged `managed-by=hallpass` with this deployment's name. */
+  readonly managed: boolean;
+  /**
+   * Found, tagged `managed-by=hallpass` but with no `hallpass:deployment` (made before rules carried
+   * it): the grant its `hallpass:grant-id` tag names, if any.
+   */
+  readonly legacy?: { readonly grantId?: string | undefined } | undefined;
+};
 
 /** An ingress rule tagged `managed-by=hallpass`, as EC2 lists it now. */
 export type ManagedRule = {
@@ -55,6 +76,11 @@ export type ManagedRule = {
   readonly cidr: string | undefined;
   /** The grant tags as found; each may be missing (or, for the date, unreadable: then `undefined`). */
   readonly tags: {
+    /**
+     * `hallpass:deployment`: the deployment that made it. Absent on rules made before rules carried it;
+     * such a rule is this deployment's only when its database knows the grant.
+     */
+    readonly deployment?: string | undefined;
     readonly grantId?: string | undefined;
     readonly requesterId?: string | undefined;
     readonly expiresAt?: Date | undefined;

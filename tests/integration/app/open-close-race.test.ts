@@ -54,6 +54,7 @@ describe('a close that overtakes an open still in progress', () => {
     };
     const deps = {
       ...stores,
+      deployment: 'default',
       clock,
       ids: { request: () => 'req_x', grant: () => 'grt_x' },
       logger: new MemoryLogger(),

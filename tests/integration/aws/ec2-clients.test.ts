@@ -183,7 +183,10 @@ describe('cross-account EC2 clients against the fake STS', () => {
   });
 
   it('opens a rule through the role, assuming it once while its credentials are valid', async () => {
-    const network = createEc2NetworkAccess({ clientFor: clients({ maxAttempts: 1 }).ec2For });
+    const network = createEc2NetworkAccess({
+      clientFor: clients({ maxAttempts: 1 }).ec2For,
+      deployment: 'default',
+    });
 
     const { ruleId } = await network.authorize(crossAccount, v4Rule, tags);
     await network.revoke(crossAccount, [ruleId]);
@@ -208,7 +211,10 @@ describe('cross-account EC2 clients against the fake STS', () => {
       AWS_ACCESS_KEY_ID: 'AKIDBASECREDENTIALS',
       AWS_SECRET_ACCESS_KEY: 'base-secret',
     });
-    const network = createEc2NetworkAccess({ clientFor: clients({ maxAttempts: 1 }).ec2For });
+    const network = createEc2NetworkAccess({
+      clientFor: clients({ maxAttempts: 1 }).ec2For,
+      deployment: 'default',
+    });
 
     const { ruleId } = await network.authorize(crossAccount, v4Rule, tags);
     await network.revoke(crossAccount, [ruleId]);
@@ -228,7 +234,10 @@ describe('cross-account EC2 clients against the fake STS', () => {
   });
 
   it('fails a rule with a non-retryable AccessDenied when the role cannot be assumed, touching no group', async () => {
-    const network = createEc2NetworkAccess({ clientFor: clients({ maxAttempts: 1 }).ec2For });
+    const network = createEc2NetworkAccess({
+      clientFor: clients({ maxAttempts: 1 }).ec2For,
+      deployment: 'default',
+    });
     const target = { ...crossAccount, assumeRoleArn: 'arn:aws:iam::210987654321:role/Missing' };
 
     let thrown: unknown;

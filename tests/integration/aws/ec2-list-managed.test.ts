@@ -14,6 +14,7 @@ const target: RuleTarget = { region: 'us-east-1', groupId: GROUP };
 
 const hallpassTags = [
   { Key: 'managed-by', Value: 'hallpass' },
+  { Key: 'hallpass:deployment', Value: 'staging' },
   { Key: 'hallpass:grant-id', Value: 'grt_abc' },
   { Key: 'hallpass:requester', Value: 'U123' },
   { Key: 'hallpass:expires-at', Value: '2026-11-25T12:30:00.000Z' },
@@ -54,7 +55,7 @@ async function rejection(promise: Promise<unknown>): Promise<InfraError> {
 const client = new EC2Client({ region: 'us-east-1' });
 const ec2 = mockClient(client);
 const clientFor = jest.fn((_target: RuleTarget) => client);
-const network = createEc2NetworkAccess({ clientFor });
+const network = createEc2NetworkAccess({ clientFor, deployment: 'default' });
 
 beforeEach(() => {
   ec2.reset();
@@ -76,7 +77,7 @@ describe('listManaged', () => {
     ]);
   });
 
-  it('returns each rule with its ports, source and grant tags read back', async () => {
+  it('returns each rule, whichever deployment made it, with its ports, source and tags read back', async () => {
     ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [sdkRule({})] });
     expect(await network.listManaged(target)).toEqual([
       {
@@ -85,7 +86,12 @@ describe('listManaged', () => {
         fromPort: 5432,
         toPort: 5432,
         cidr: '203.0.113.7/32',
-        tags: { grantId: 'grt_abc', requesterId: 'U123', expiresAt: new Date('2026-11-25T12:30:00.000Z') },
+        tags: {
+          deployment: 'staging',
+          grantId: 'grt_abc',
+          requesterId: 'U123',
+          expiresAt: new Date('2026-11-25T12:30:00.000Z'),
+        },
       },
     ]);
   });
@@ -126,7 +132,12 @@ describe('listManaged', () => {
       ],
     });
     const [rule] = await network.listManaged(target);
-    expect(rule?.tags).toEqual({ grantId: undefined, requesterId: undefined, expiresAt: undefined });
+    expect(rule?.tags).toEqual({
+      deployment: undefined,
+      grantId: undefined,
+      requesterId: undefined,
+      expiresAt: undefined,
+    });
   });
 
   it('never returns a rule without managed-by=hallpass, an egress rule or another group’s rule, even if EC2 does', async () => {

@@ -28,6 +28,7 @@ const v6Rule = { protocol: 'tcp', fromPort: 5432, toPort: 5432, cidr: '2001:db8:
 
 const expectedTags = [
   { Key: 'managed-by', Value: 'hallpass' },
+  { Key: 'hallpass:deployment', Value: 'default' },
   { Key: 'hallpass:grant-id', Value: 'grt_abc' },
   { Key: 'hallpass:requester', Value: 'U123' },
   { Key: 'hallpass:expires-at', Value: '2026-11-25T12:30:00.000Z' },
@@ -70,7 +71,7 @@ async function rejection(promise: Promise<unknown>): Promise<InfraError> {
 const client = new EC2Client({ region: 'us-east-1' });
 const ec2 = mockClient(client);
 const clientFor = jest.fn((_target: RuleTarget) => client);
-const network = createEc2NetworkAccess({ clientFor });
+const network = createEc2NetworkAccess({ clientFor, deployment: 'default' });
 
 beforeEach(() => {
   ec2.reset();
@@ -188,6 +189,7 @@ describe('authorize', () => {
               SecurityGroupRuleId: 'sgr-match',
               Tags: [
                 { Key: 'managed-by', Value: 'hallpass' },
+                { Key: 'hallpass:deployment', Value: 'default' },
                 { Key: 'hallpass:grant-id', Value: 'grt_old' },
               ],
             }),
@@ -202,6 +204,36 @@ describe('authorize', () => {
         { Filters: [{ Name: 'group-id', Values: ['sg-0123456789abcdef0'] }] },
         { Filters: [{ Name: 'group-id', Values: ['sg-0123456789abcdef0'] }], NextToken: 'page-2' },
       ]);
+    });
+
+    it.each([
+      [
+        "another deployment's rule as not managed",
+        [
+          { Key: 'managed-by', Value: 'hallpass' },
+          { Key: 'hallpass:deployment', Value: 'staging' },
+          { Key: 'hallpass:grant-id', Value: 'grt_old' },
+        ],
+        { managed: false },
+      ],
+      [
+        'a rule made before the deployment tag as legacy, with the grant its tag names',
+        [
+          { Key: 'managed-by', Value: 'hallpass' },
+          { Key: 'hallpass:grant-id', Value: 'grt_old' },
+        ],
+        { managed: false, legacy: { grantId: 'grt_old' } },
+      ],
+    ])('reports %s', async (_what, Tags, expected) => {
+      ec2.on(DescribeSecurityGroupRulesCommand).resolves({
+        SecurityGroupRules: [sdkRule({ SecurityGroupRuleId: 'sgr-found', Tags })],
+      });
+
+      await expect(network.authorize(target, v4Rule, tags)).resolves.toEqual({
+        ruleId: 'sgr-found',
+        existed: true,
+        ...expected,
+      });
     });
 
     it('reports a rule someone else created as not managed', async () => {
@@ -282,6 +314,7 @@ describe('authorize', () => {
 
   it('passes the cross-account refusal of the client factory through', async () => {
     const refusing = createEc2NetworkAccess({
+      deployment: 'default',
       clientFor: () => {
         throw new InfraError('unknown', false, 'not supported yet', {
           providerCode: 'AssumeRoleNotSupported',
@@ -455,7 +488,7 @@ describe('revoke', () => {
 });
 
 describe('retag', () => {
-  it('overwrites the four hallpass tags on the rule', async () => {
+  it('overwrites the hallpass tags on the rule, and tags it with the deployment', async () => {
     ec2.on(CreateTagsCommand).resolves({});
     const later = { ...tags, grantId: 'grt_def', expiresAt: new Date('2026-11-25T13:00:00.000Z') };
 
@@ -465,6 +498,7 @@ describe('retag', () => {
       Resources: ['sgr-0aaa'],
       Tags: [
         { Key: 'managed-by', Value: 'hallpass' },
+        { Key: 'hallpass:deployment', Value: 'default' },
         { Key: 'hallpass:grant-id', Value: 'grt_def' },
         { Key: 'hallpass:requester', Value: 'U123' },
         { Key: 'hallpass:expires-at', Value: '2026-11-25T13:00:00.000Z' },

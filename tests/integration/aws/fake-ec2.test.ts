@@ -39,7 +39,7 @@ beforeEach(async () => {
   fake = await startFakeEc2({ groups: [GROUP] });
   // One attempt: faults injected into the fake reach the adapter instead of being retried by the SDK.
   client = new EC2Client({ region: 'us-east-1', endpoint: fake.url, credentials, maxAttempts: 1 });
-  network = createEc2NetworkAccess({ clientFor: () => client });
+  network = createEc2NetworkAccess({ clientFor: () => client, deployment: 'default' });
 });
 
 afterEach(async () => {
@@ -64,6 +64,7 @@ describe('the EC2 adapter against the fake EC2', () => {
         family: 4,
         tags: {
           'managed-by': 'hallpass',
+          'hallpass:deployment': 'default',
           'hallpass:grant-id': 'grt_abc',
           'hallpass:requester': 'U123',
           'hallpass:expires-at': '2026-11-25T12:30:00.000Z',
@@ -148,6 +149,31 @@ describe('the EC2 adapter against the fake EC2', () => {
     expect(fake.rules(GROUP)).toEqual([]);
   });
 
+  it('finds by the tag filter only the rules of one deployment, as EC2 does', async () => {
+    const own = await network.authorize(target, v4Rule, tags);
+    const staging = createEc2NetworkAccess({ clientFor: () => client, deployment: 'staging' });
+    const theirs = await staging.authorize(target, { ...v4Rule, cidr: '203.0.113.8/32' }, tags);
+    // Another deployment's identical rule is a duplicate EC2 refuses: found, but not adopted.
+    expect(await staging.authorize(target, v4Rule, tags)).toEqual({
+      ruleId: own.ruleId,
+      existed: true,
+      managed: false,
+    });
+    const tagged = await client.send(
+      new DescribeSecurityGroupRulesCommand({
+        Filters: [
+          { Name: 'group-id', Values: [GROUP] },
+          { Name: 'tag:hallpass:deployment', Values: ['staging'] },
+        ],
+      }),
+    );
+    expect(tagged.SecurityGroupRules?.map((r) => r.SecurityGroupRuleId)).toEqual([theirs.ruleId]);
+    expect((await network.listManaged(target)).map((r) => [r.ruleId, r.tags.deployment])).toEqual([
+      [own.ruleId, 'default'],
+      [theirs.ruleId, 'staging'],
+    ]);
+  });
+
   it('rewrites the tags of a rule on retag', async () => {
     const { ruleId } = await network.authorize(target, v4Rule, tags);
 
@@ -159,6 +185,7 @@ describe('the EC2 adapter against the fake EC2', () => {
 
     expect(fake.rules(GROUP)[0]?.tags).toEqual({
       'managed-by': 'hallpass',
+      'hallpass:deployment': 'default',
       'hallpass:grant-id': 'grt_def',
       'hallpass:requester': 'U456',
       'hallpass:expires-at': '2026-11-25T13:00:00.000Z',
@@ -198,11 +225,10 @@ describe('the EC2 adapter against the fake EC2', () => {
     const patient = new EC2Client({ region: 'us-east-1', endpoint: fake.url, credentials, maxAttempts: 3 });
     fake.failNext('AuthorizeSecurityGroupIngress', 'RequestLimitExceeded', 503);
     try {
-      const result = await createEc2NetworkAccess({ clientFor: () => patient }).authorize(
-        target,
-        v4Rule,
-        tags,
-      );
+      const result = await createEc2NetworkAccess({
+        clientFor: () => patient,
+        deployment: 'default',
+      }).authorize(target, v4Rule, tags);
 
       expect(fake.rules(GROUP).map((r) => r.id)).toEqual([result.ruleId]);
       expect(fake.calls.filter((c) => c.action === 'AuthorizeSecurityGroupIngress')).toHaveLength(2);
@@ -301,7 +327,7 @@ describe('AWS_ENDPOINT_URL_EC2', () => {
       AWS_SESSION_TOKEN: undefined,
     });
     const clientFor = createEc2ClientFactory({ maxAttempts: 1 });
-    const fromEnv = createEc2NetworkAccess({ clientFor });
+    const fromEnv = createEc2NetworkAccess({ clientFor, deployment: 'default' });
 
     const { ruleId } = await fromEnv.authorize(target, v4Rule, tags);
 

@@ -784,6 +784,28 @@ function conformance(implementation: Implementation): void {
       expect((await stores.backstopRecords.wanted(['sgr-2'])).map((w) => w.ruleId)).toEqual(['sgr-2']);
       expect(await stores.backstopRecords.wanted([])).toEqual([]);
     });
+
+    it('knows as its own only the rules it held managed (live or released) or recorded a backstop for', async () => {
+      const live = await grant('active', { expiresAt: at(10 * MIN) });
+      const ended = await grant('active', { expiresAt: at(20 * MIN) });
+      await hold(live.id, { ruleId: 'sgr-live' });
+      await hold(ended.id, { ruleId: 'sgr-released', fromPort: 443, toPort: 443 });
+      await stores.grants.move(ended.id, ['active'], 'closed');
+      await stores.rules.release(ended.id, at(20 * MIN));
+      await hold(live.id, { ruleId: 'sgr-unmanaged', fromPort: 22, toPort: 22, managed: false });
+      await stores.backstopRecords.set(
+        'sgr-recorded',
+        { ruleId: 'sgr-recorded', target: { region: 'us-east-1', groupId: 'sg-1' }, fireAt: at(MIN) },
+        T0,
+      );
+      const asked = ['sgr-live', 'sgr-released', 'sgr-unmanaged', 'sgr-recorded', 'sgr-elsewhere'];
+      expect([...(await stores.backstopRecords.ours(asked))].sort()).toEqual([
+        'sgr-live',
+        'sgr-recorded',
+        'sgr-released',
+      ]);
+      expect(await stores.backstopRecords.ours([])).toEqual(new Set());
+    });
   });
 
   describe('role sessions', () => {

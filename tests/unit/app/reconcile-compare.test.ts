@@ -1,5 +1,5 @@
 import type { ManagedRule, RuleHold } from '../../../src/app/ports';
-import { compareRules, type GroupState } from '../../../src/app/reconcile-compare';
+import { compareRules, type GroupState, ownerOf } from '../../../src/app/reconcile-compare';
 import type { Grant, GrantState } from '../../../src/domain/grant';
 import { buildGrant, T0 } from '../../support/builders';
 
@@ -23,6 +23,10 @@ const hold = (grantId: string, ruleId: string, overrides: Partial<RuleHold> = {}
   ...overrides,
 });
 
+/** This deployment's name (`HALLPASS_DEPLOYMENT`) in every state below. */
+const OWN = 'production';
+
+/** A rule tagged by this deployment, unless `tags` names another (or `undefined`: made before the tag). */
 const rule = (
   ruleId: string,
   tags: ManagedRule['tags'],
@@ -33,7 +37,7 @@ const rule = (
   fromPort: 5432,
   toPort: 5432,
   cidr: '203.0.113.7/32',
-  tags,
+  tags: { deployment: OWN, ...tags },
   ...overrides,
 });
 
@@ -41,7 +45,7 @@ const later = new Date(T0.getTime() + 30 * MINUTE);
 const earlier = new Date(T0.getTime() + 5 * MINUTE);
 
 function state(rules: ManagedRule[], holds: RuleHold[], grants: Grant[]): GroupState {
-  return { rules, holds, grants: new Map(grants.map((g) => [g.id, g])) };
+  return { rules, holds, grants: new Map(grants.map((g) => [g.id, g])), deployment: OWN };
 }
 
 describe('compareRules: orphans', () => {
@@ -127,6 +131,8 @@ describe('compareRules: drift', () => {
     expect(compareRules(state([r], [h], [g]), now)).toEqual({
       orphans: [],
       drift: [{ kind: 'modified', grant: g, hold: h, rule: r }],
+      othersLeft: [],
+      legacyLeft: [],
     });
   });
 
@@ -138,7 +144,12 @@ describe('compareRules: drift', () => {
       { grantId: 'grt_a', expiresAt: later },
       { cidr: '2001:DB8:0:0::/64', protocol: 'TCP' },
     );
-    expect(compareRules(state([r], [h], [g]), now)).toEqual({ orphans: [], drift: [] });
+    expect(compareRules(state([r], [h], [g]), now)).toEqual({
+      orphans: [],
+      drift: [],
+      othersLeft: [],
+      legacyLeft: [],
+    });
   });
 
   it('watches only managed holds: a rule made by hand is not ours and is not listed', () => {
@@ -153,5 +164,92 @@ describe('compareRules: drift', () => {
   ])('leaves a grant that is %s alone', (_name, grantState, overrides) => {
     const g = grant('grt_a', grantState, overrides);
     expect(compareRules(state([], [hold('grt_a', 'sgr-1')], [g]), now).drift).toEqual([]);
+  });
+});
+
+describe('ownerOf', () => {
+  it.each<[string, string | undefined, { held: boolean; grantKnown: boolean }, string]>([
+    ['tagged with this deployment', OWN, { held: false, grantKnown: false }, 'own'],
+    [
+      'tagged with another deployment, even if held here',
+      'staging',
+      { held: true, grantKnown: true },
+      'other',
+    ],
+    ['made before the tag, held here', undefined, { held: true, grantKnown: false }, 'own'],
+    ['made before the tag, its grant known here', undefined, { held: false, grantKnown: true }, 'own'],
+    ['made before the tag, unknown here', undefined, { held: false, grantKnown: false }, 'unknown'],
+  ])('says a rule %s is %s', (_name, deployment, known, owner) => {
+    const r: ManagedRule = { ...rule('sgr-1', {}), tags: { deployment, grantId: 'grt_a' } };
+    expect(ownerOf(r, OWN, known)).toBe(owner);
+  });
+});
+
+describe('compareRules: several deployments', () => {
+  /** A rule as another deployment, or a hallpass from before the tag (`undefined`), made it. */
+  const made = (ruleId: string, deployment: string | undefined, tags: ManagedRule['tags']): ManagedRule => ({
+    ...rule(ruleId, {}),
+    tags: { ...tags, deployment },
+  });
+
+  it.each<[string, Grant[]]>([
+    ['its grant is unknown here', []],
+    ['a grant of the same id ended here (a copied database)', [grant('grt_a', 'closed')]],
+  ])(
+    "leaves another deployment's rule alone when %s: no orphan, no drift, counted apart",
+    (_name, grants) => {
+      const r = made('sgr-1', 'staging', { grantId: 'grt_a', expiresAt: earlier });
+      expect(compareRules(state([r], [], grants), now)).toEqual({
+        orphans: [],
+        drift: [],
+        othersLeft: [r],
+        legacyLeft: [],
+      });
+    },
+  );
+
+  it('leaves alone a rule made before the deployment tag whose grant this database does not know', () => {
+    const r = made('sgr-1', undefined, { grantId: 'grt_elsewhere', expiresAt: earlier });
+    expect(compareRules(state([r], [], []), now)).toEqual({
+      orphans: [],
+      drift: [],
+      othersLeft: [],
+      legacyLeft: [r],
+    });
+  });
+
+  it('leaves alone a rule made before the deployment tag that carries no grant tag at all', () => {
+    const r = made('sgr-1', undefined, {});
+    expect(compareRules(state([r], [], []), now).legacyLeft).toEqual([r]);
+  });
+
+  it.each<[string, Grant[], string]>([
+    ['its grant ended here', [grant('grt_a', 'closed')], 'grant-ended'],
+    [
+      'its grant is active here but holds no such rule, tag expired',
+      [grant('grt_a', 'active')],
+      'tag-expired',
+    ],
+  ])('revokes a rule made before the deployment tag when %s', (_name, grants, reason) => {
+    const r = made('sgr-1', undefined, { grantId: 'grt_a', expiresAt: earlier });
+    const result = compareRules(state([r], [], grants), now);
+    expect(result.orphans).toEqual([{ rule: r, reason }]);
+    expect(result.legacyLeft).toEqual([]);
+  });
+
+  it('keeps a rule made before the deployment tag while a live grant here holds it', () => {
+    const r = made('sgr-1', undefined, { grantId: 'grt_gone', expiresAt: earlier });
+    const result = compareRules(state([r], [hold('grt_a', 'sgr-1')], [grant('grt_a', 'active')]), now);
+    expect(result).toEqual({ orphans: [], drift: [], othersLeft: [], legacyLeft: [] });
+  });
+
+  it("still revokes this deployment's own orphans beside another deployment's rules", () => {
+    const own = rule('sgr-own', { grantId: 'grt_unknown', expiresAt: later });
+    const theirs = made('sgr-theirs', 'staging', { grantId: 'grt_x', expiresAt: later });
+    const legacy = made('sgr-legacy', undefined, { grantId: 'grt_y', expiresAt: later });
+    const result = compareRules(state([own, theirs, legacy], [], []), now);
+    expect(result.orphans).toEqual([{ rule: own, reason: 'unknown-grant' }]);
+    expect(result.othersLeft).toEqual([theirs]);
+    expect(result.legacyLeft).toEqual([legacy]);
   });
 });

@@ -30,6 +30,7 @@ describe('loadEnv', () => {
       policyPath: './policy.yml',
       dbPath: './data/hallpass.db',
       logLevel: 'info',
+      deployment: 'default',
     });
   });
 
@@ -236,6 +237,24 @@ describe('loadEnv: the backstop', () => {
   it('refuses a group without a role: the backstop would be off while the setting says otherwise', () => {
     expect(messageOf(loadEnv(http({ HALLPASS_BACKSTOP_GROUP: 'hallpass' })))).toContain(
       'HALLPASS_BACKSTOP_GROUP: needs HALLPASS_BACKSTOP_ROLE_ARN',
+    );
+  });
+});
+
+describe('loadEnv: HALLPASS_DEPLOYMENT', () => {
+  it.each(['production', 'staging-2', 'eu1', 'a'])('accepts the short name %s', (name) => {
+    expect(envOf(loadEnv(http({ HALLPASS_DEPLOYMENT: name }))).deployment).toBe(name);
+  });
+
+  it.each([
+    ['capitals', 'Production'],
+    ['a space', 'prod west'],
+    ['a leading hyphen', '-prod'],
+    ['a colon', 'prod:1'],
+    ['more than 32 characters', 'a'.repeat(33)],
+  ])('refuses a name with %s, naming the variable', (_what, name) => {
+    expect(messageOf(loadEnv(http({ HALLPASS_DEPLOYMENT: name })))).toContain(
+      'HALLPASS_DEPLOYMENT: must be a short name',
     );
   });
 });

@@ -205,4 +205,47 @@ describe('the HTTP router', () => {
       await quick.close();
     }
   });
+
+  it('binds the port but holds every request until open(), then serves each one, body and all', async () => {
+    const seen: string[] = [];
+    const held = createHttpServer({
+      logger,
+      bodyLimitBytes: LIMIT,
+      held: true,
+      routes: [
+        {
+          path: '/echo',
+          methods: {
+            POST: (_req, res, body) => {
+              seen.push(body.toString('utf8'));
+              res.writeHead(200).end('served');
+            },
+          },
+        },
+      ],
+    });
+    const heldPort = await held.listen(0);
+    try {
+      let answered = false;
+      const waiting = sendRaw(heldPort, { method: 'POST', path: '/echo', body: 'while starting' }).then(
+        (r) => {
+          answered = true;
+          return r;
+        },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(answered).toBe(false);
+      expect(seen).toEqual([]);
+
+      held.open();
+
+      expect(await waiting).toMatchObject({ status: 200, body: 'served' });
+      expect(seen).toEqual(['while starting']);
+      expect(await sendRaw(heldPort, { method: 'POST', path: '/echo', body: 'after' })).toMatchObject({
+        status: 200,
+      });
+    } finally {
+      await held.close();
+    }
+  });
 });

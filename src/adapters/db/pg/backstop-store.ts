@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { BackstopStore } from '../../../app/ports';
+import { idChunks } from '../chunks';
 import { backstops, grants, ruleHolds } from '../pg-schema';
 import { backstopValues, toBackstopRecord, toTarget } from '../rows';
 import { LIVE_GRANT_STATES } from '../schema-shared';
@@ -74,6 +75,23 @@ export function createPgBackstopStore(ctx: PgContext): BackstopStore {
           resourceId: r.resourceId,
           lastEnd: new Date(r.expiresAt),
         }));
+      }),
+
+    ours: (ruleIds) =>
+      ctx.read('backstops.ours', async (db) => {
+        const found = new Set<string>();
+        for (const chunk of idChunks(ruleIds)) {
+          const held = await db
+            .selectDistinct({ ruleId: ruleHolds.ruleId })
+            .from(ruleHolds)
+            .where(and(eq(ruleHolds.managed, true), inArray(ruleHolds.ruleId, chunk)));
+          const recorded = await db
+            .select({ ruleId: backstops.ruleId })
+            .from(backstops)
+            .where(inArray(backstops.ruleId, chunk));
+          for (const r of [...held, ...recorded]) found.add(r.ruleId);
+        }
+        return found;
       }),
   };
 }
