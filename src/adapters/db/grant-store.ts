@@ -6,7 +6,7 @@ import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { grantCloseAt, grantCloseParts, longEnoughToWarn } from './due-times';
 import type { Db } from './open-db';
-import { grantValues, toGrant } from './rows';
+import { grantMove, grantValues, toGrant } from './rows';
 import { grants } from './schema';
 import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
 
@@ -57,14 +57,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
             ? undefined
             : db
                 .update(grants)
-                .set({
-                  state: to,
-                  // A state change is a fresh start: a close started now is attempted at once.
-                  retryAt: null,
-                  ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
-                  ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
-                  ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
-                })
+                .set(grantMove(to, patch))
                 .where(and(eq(grants.id, id), inArray(grants.state, [...from])))
                 .returning()
                 .get();
@@ -85,14 +78,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
                   idChunks(ids).flatMap((chunk) =>
                     db
                       .update(grants)
-                      .set({
-                        state: to,
-                        // As `move`: a state change is a fresh start.
-                        retryAt: null,
-                        ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
-                        ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
-                        ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
-                      })
+                      .set(grantMove(to, patch))
                       .where(and(inArray(grants.id, chunk), inArray(grants.state, [...from])))
                       .returning()
                       .all()

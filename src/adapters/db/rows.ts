@@ -21,7 +21,7 @@ import type {
   RuleTarget,
   StoredRoleSession,
 } from '../../app/ports';
-import type { Grant } from '../../domain/grant';
+import type { EndReason, Grant, GrantState } from '../../domain/grant';
 import type { Resource } from '../../domain/policy';
 import type { AccessRequest, Approval } from '../../domain/request';
 import type * as pg from './pg-schema';
@@ -316,3 +316,19 @@ export function expandedCutValues(
     })),
   ];
 }
+
+/**
+ * The columns a grant's state change sets, on both engines (`move`, `moveAll`): the new state, the end
+ * fields given, and no retry time — a state change is a fresh start, so a close started now is
+ * attempted at once.
+ */
+export const grantMove = (
+  to: GrantState,
+  patch: { endedAt?: Date; endReason?: EndReason; endedBy?: string },
+) => ({
+  state: to,
+  retryAt: null,
+  ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
+  ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
+  ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
+});

@@ -6,7 +6,7 @@ import { idChunks, inIdOrder } from '../chunks';
 import { notFound } from '../db-error';
 import { grantCloseAt, grantCloseParts, longEnoughToWarn } from '../due-times';
 import { grants } from '../pg-schema';
-import { grantValues, toGrant } from '../rows';
+import { grantMove, grantValues, toGrant } from '../rows';
 import { pgDueQuery } from './due-query';
 import { returned } from './errors';
 import { bytewise } from './order';
@@ -66,14 +66,7 @@ export function createPgGrantStore(ctx: PgContext): GrantStore {
             ? []
             : await db
                 .update(grants)
-                .set({
-                  state: to,
-                  // A state change is a fresh start: a close started now is attempted at once.
-                  retryAt: null,
-                  ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
-                  ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
-                  ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
-                })
+                .set(grantMove(to, patch))
                 .where(and(eq(grants.id, id), inArray(grants.state, [...from])))
                 .returning();
         if (row !== undefined) return ok(toGrant(row));
@@ -90,14 +83,7 @@ export function createPgGrantStore(ctx: PgContext): GrantStore {
         for (const chunk of idChunks(ids)) {
           const rows = await db
             .update(grants)
-            .set({
-              state: to,
-              // As `move`: a state change is a fresh start.
-              retryAt: null,
-              ...(patch.endedAt !== undefined ? { endedAt: patch.endedAt.getTime() } : {}),
-              ...(patch.endReason !== undefined ? { endReason: patch.endReason } : {}),
-              ...(patch.endedBy !== undefined ? { endedBy: patch.endedBy } : {}),
-            })
+            .set(grantMove(to, patch))
             .where(and(inArray(grants.id, chunk), inArray(grants.state, [...from])))
             .returning();
           moved.push(...rows.map(toGrant));
