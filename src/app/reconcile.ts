@@ -76,7 +76,8 @@ type GroupOutcome = {
 
 /**
  * Reconciles the database with AWS, at start-up and on every sweep. For each security group of the
- * policy, under the group's lock (so a rule being opened right now is never taken for an orphan):
+ * policy — acting only on what a look under the group's lock finds, so a rule being opened right now
+ * is never taken for an orphan (see `reconcileGroup`):
  *
  * - an **orphan** — a rule tagged `managed-by=hallpass` that no live grant accounts for (see
  *   `compareRules`) — is revoked by id, recorded as `reconcile.orphan_revoked` and reported;
@@ -117,7 +118,7 @@ export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
     for (const { target, channels } of await groupsToReconcile(deps, policy)) {
       let outcome: GroupOutcome;
       try {
-        outcome = await deps.locks.run(lockKeyOf(target), () => reconcileGroup(deps, target));
+        outcome = await reconcileGroup(deps, target);
       } catch (error) {
         failed += 1;
         deps.logger.error(
@@ -247,12 +248,32 @@ async function channelOfGrant(deps: Deps, grant: Grant): Promise<string | undefi
   return card?.request.message?.channel ?? card?.resource.channel;
 }
 
-/** One group, under its lock: list AWS, read the database, compare, act. */
+/**
+ * One group. AWS is listed and compared with the database first without the group's lock: listing
+ * can take a while, and opens and closes on the group (due closes above all) must not wait behind
+ * it. Only when that look finds something to act on is the group listed and compared again under its
+ * lock — where no open or close can run in between — and the second look alone is acted on. A
+ * difference seen only by the first look (a rule being opened right now, a close half done) is gone
+ * by the second; a difference that arises after the first look is found by the next pass.
+ */
 async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutcome> {
+  const glance = await inspectGroup(deps, target);
+  if (glance.comparison.orphans.length === 0 && glance.comparison.drift.length === 0) {
+    return { ...outcomeOf(glance.comparison), orphans: [], drift: [] };
+  }
+  return deps.locks.run(lockKeyOf(target), async () => act(deps, target, await inspectGroup(deps, target)));
+}
+
+type Inspection = {
+  readonly comparison: ReturnType<typeof compareRules>;
+  readonly grants: ReadonlyMap<string, Grant>;
+};
+
+/** Lists the group in AWS, then reads its live holds and the grants they and the rules name, and compares. */
+async function inspectGroup(deps: Deps, target: RuleTarget): Promise<Inspection> {
   const rules = await deps.network.listManaged(target);
-  // Read after the listing and under the lock: no open or close on this group can run in between.
-  // Only this group's holds, and only the grants they and the listed rules name: a few statements
-  // whatever the number of grants elsewhere, so the lock is held (and the event loop busy) briefly.
+  // Read after the listing. Only this group's holds, and only the grants they and the listed rules
+  // name: a few statements whatever the number of grants elsewhere.
   const now = deps.clock.now();
   const holds = await deps.rules.liveHoldsIn(target);
   const named = new Set(holds.map((h) => h.grantId));
@@ -263,18 +284,20 @@ async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutc
     if (id !== undefined && !other) named.add(id);
   }
   const grants = new Map((await deps.grants.getAll([...named])).map((g) => [g.id, g]));
-  const { orphans, drift, othersLeft, legacyLeft } = compareRules(
-    { rules, holds, grants, deployment: deps.deployment },
-    now,
-  );
-  const outcome: GroupOutcome = {
-    othersLeft,
-    legacyLeft,
-    orphans: [],
-    drift: [],
-    toEnd: new Set(),
-    failed: 0,
-  };
+  return { comparison: compareRules({ rules, holds, grants, deployment: deps.deployment }, now), grants };
+}
+
+const outcomeOf = (c: Inspection['comparison']): Omit<GroupOutcome, 'orphans' | 'drift'> => ({
+  othersLeft: c.othersLeft,
+  legacyLeft: c.legacyLeft,
+  toEnd: new Set(),
+  failed: 0,
+});
+
+/** Acts on what a look under the group's lock found: revokes orphans and modified rules, records drift. */
+async function act(deps: Deps, target: RuleTarget, { comparison, grants }: Inspection): Promise<GroupOutcome> {
+  const { orphans, drift } = comparison;
+  const outcome: GroupOutcome = { ...outcomeOf(comparison), orphans: [], drift: [] };
 
   for (const orphan of orphans) {
     const { rule, reason } = orphan;

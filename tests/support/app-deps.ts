@@ -108,7 +108,8 @@ export class MemoryNetwork implements NetworkAccess {
   async listManaged(target: RuleTarget): Promise<ManagedRule[]> {
     return [...this.rules.values()]
       .filter((r) => r.groupId === target.groupId)
-      .map((r) => ({ ...r, tags: { grantId: r.grantId } }));
+      // Tagged as the EC2 adapter tags them: with the grant and this deployment's name.
+      .map((r) => ({ ...r, tags: { grantId: r.grantId, deployment: 'default' } }));
   }
 }
 
