@@ -295,7 +295,11 @@ const outcomeOf = (c: Inspection['comparison']): Omit<GroupOutcome, 'orphans' | 
 });
 
 /** Acts on what a look under the group's lock found: revokes orphans and modified rules, records drift. */
-async function act(deps: Deps, target: RuleTarget, { comparison, grants }: Inspection): Promise<GroupOutcome> {
+async function act(
+  deps: Deps,
+  target: RuleTarget,
+  { comparison, grants }: Inspection,
+): Promise<GroupOutcome> {
   const { orphans, drift } = comparison;
   const outcome: GroupOutcome = { ...outcomeOf(comparison), orphans: [], drift: [] };
 

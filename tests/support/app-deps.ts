@@ -106,9 +106,9 @@ export class MemoryNetwork implements NetworkAccess {
   }
 
   async listManaged(target: RuleTarget): Promise<ManagedRule[]> {
+    // Tagged as the EC2 adapter tags them: with the grant and this deployment's name.
     return [...this.rules.values()]
       .filter((r) => r.groupId === target.groupId)
-      // Tagged as the EC2 adapter tags them: with the grant and this deployment's name.
       .map((r) => ({ ...r, tags: { grantId: r.grantId, deployment: 'default' } }));
   }
 }
