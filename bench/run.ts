@@ -5,7 +5,8 @@
  * Figures only: nothing here passes or fails on time. Every database lives in a temporary directory
  * (SQLite) or a database created for the run (PostgreSQL) that is removed afterwards.
  *
- * `npm run bench -- engines` (or any of the section names below) runs only those sections.
+ * `npm run bench -- engines` (or any of the section names below) runs only those sections;
+ * `engines` is both engines, `engines-postgres` and `engines-sqlite` one each.
  * `HALLPASS_BENCH_FULL=1` runs the engines' expiry stream at full size: 10,000 grants over ten minutes
  * (2,000 over two minutes otherwise, the same rate). PostgreSQL is the server of
  * `HALLPASS_BENCH_DATABASE_URL` (else `HALLPASS_TEST_DATABASE_URL`, else postgres://postgres@127.0.0.1:5432/postgres).
@@ -55,7 +56,13 @@ async function section(title: string, measure: () => Promise<Row[]> | Row[]): Pr
 }
 
 /** Every section, by the name `npm run bench -- <name> …` selects it with. */
-const SECTIONS: readonly { name: string; title: string; measure: () => Promise<Row[]> | Row[] }[] = [
+const SECTIONS: readonly {
+  name: string;
+  /** A name that selects this section along with others (`engines`: both engines). */
+  group?: string;
+  title: string;
+  measure: () => Promise<Row[]> | Row[];
+}[] = [
   {
     name: 'expiry',
     title: '1. Expiry lateness (system clock, real timers, real scheduler)',
@@ -87,12 +94,14 @@ const SECTIONS: readonly { name: string; title: string; measure: () => Promise<R
     measure: () => measureAuditChain(AUDIT_EVENTS),
   },
   {
-    name: 'engines',
+    name: 'engines-postgres',
+    group: 'engines',
     title: `8. PostgreSQL, ${ENGINES.replicas} replicas in one process: a stream of expiries, then ${ENGINES.batchCount} sharing one expires_at`,
     measure: () => measurePostgresReplicas(ENGINES),
   },
   {
-    name: 'engines',
+    name: 'engines-sqlite',
+    group: 'engines',
     title: `9. SQLite, one instance: the same stream of expiries, then ${ENGINES.batchCount} sharing one expires_at`,
     measure: () => measureSqliteOne(ENGINES),
   },
@@ -101,15 +110,15 @@ const SECTIONS: readonly { name: string; title: string; measure: () => Promise<R
 async function main(): Promise<void> {
   const started = Date.now();
   const only = process.argv.slice(2);
-  const unknown = only.filter((name) => !SECTIONS.some((s) => s.name === name));
+  const selects = (s: (typeof SECTIONS)[number], name: string) => s.name === name || s.group === name;
+  const unknown = only.filter((name) => !SECTIONS.some((s) => selects(s, name)));
   if (unknown.length > 0) {
-    throw new Error(
-      `no section ${unknown.join(', ')}: use ${[...new Set(SECTIONS.map((s) => s.name))].join(', ')}`,
-    );
+    const names = new Set(SECTIONS.flatMap((s) => (s.group === undefined ? [s.name] : [s.group, s.name])));
+    throw new Error(`no section ${unknown.join(', ')}: use ${[...names].join(', ')}`);
   }
   console.log(`${formatTable('hallpass benchmarks — machine', machine())}\n`);
   for (const s of SECTIONS) {
-    if (only.length === 0 || only.includes(s.name)) await section(s.title, s.measure);
+    if (only.length === 0 || only.some((name) => selects(s, name))) await section(s.title, s.measure);
   }
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
