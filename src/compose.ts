@@ -270,6 +270,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         persistence.changes.publish('due');
         loops.home?.changed();
       },
+      changed: () => loops.home?.changed(),
     },
     deliveries: { wake: () => persistence.changes.publish('outbox') },
     locks,

@@ -68,7 +68,7 @@ export const closeExpiredGrants =
       }),
     ];
     await eachLimit(jobs, PARALLEL_CLOSES, (job) => job());
-    if (batches.size > 0) deps.wakeup.wake();
+    if (batches.size > 0) deps.wakeup.changed();
     return { closed, failed };
   };
 

@@ -14,6 +14,7 @@ import type {
   AuditLog,
   Clock,
   CutStore,
+  DueWakeup,
   Faults,
   FollowUps,
   GrantStore,
@@ -25,7 +26,6 @@ import type {
   RuleStore,
   RuleTarget,
   UnitOfWork,
-  Wakeup,
 } from './ports';
 import { type CutSessionDeps, cutSession } from './role-revocation';
 
@@ -44,7 +44,7 @@ export type CloseGrantDeps = BackstopDeps &
     readonly uow: UnitOfWork;
     readonly faults: Faults;
     readonly locks: Locks;
-    readonly wakeup: Wakeup;
+    readonly wakeup: Pick<DueWakeup, 'changed'>;
     readonly grants: Pick<GrantStore, 'get' | 'move'>;
     readonly rules: Pick<RuleStore, 'hold' | 'holdsOf' | 'otherLiveHolders' | 'release'>;
     readonly network: Pick<NetworkAccess, 'revoke' | 'listManaged'>;
@@ -217,7 +217,8 @@ export const closeGrant =
       },
       'grant closed',
     );
-    deps.wakeup.wake();
+    // No due time moved earlier: Home is refreshed, and no replica re-reads its timers for this.
+    deps.wakeup.changed();
     return closed.value;
   };
 

@@ -7,6 +7,7 @@ import type {
   Clock,
   CutStore,
   Directory,
+  DueWakeup,
   Faults,
   FollowUps,
   GrantStore,
@@ -57,8 +58,8 @@ export type AppDeps = {
   readonly outbox: OutboxStore;
   readonly notifier: Notifier;
   readonly directory: Directory;
-  /** Wakes the scheduler: due times changed (a new grant, an approval, a close). */
-  readonly wakeup: Wakeup;
+  /** Wakes the scheduler: due times changed (a new grant, an approval); `changed` after a close. */
+  readonly wakeup: DueWakeup;
   /** Wakes the outbox dispatcher: a Slack delivery was queued. */
   readonly deliveries: Wakeup;
   /** Named locks shared by every replica: per security group, per opening grant, per background job. */

@@ -87,11 +87,20 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let armSeq = 0;
   /** The read of the due times in progress, if any (`idle` waits for it). */
   let arming: Promise<void> | undefined;
+  /** A wake came while a read was in progress: read once more when it ends. */
+  let rearm = false;
 
   const arm = (): void => {
+    if (stopped) return;
+    // Wakes come in bursts (each change on every replica is one): while a read is in progress, they
+    // are answered by one more read when it ends, not by a read each — the timer it set stays armed
+    // meanwhile, so nothing due waits for the coalescing.
+    if (arming !== undefined) {
+      rearm = true;
+      return;
+    }
     if (handle !== undefined) deps.timers.clearTimeout(handle);
     handle = undefined;
-    if (stopped) return;
     armSeq += 1;
     const seq = armSeq;
     const read = (async () => {
@@ -108,7 +117,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     })();
     arming = read;
     void read.finally(() => {
-      if (arming === read) arming = undefined;
+      if (arming !== read) return;
+      arming = undefined;
+      if (rearm) {
+        rearm = false;
+        if (running === undefined) arm();
+      }
     });
   };
 

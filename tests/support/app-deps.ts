@@ -233,7 +233,7 @@ export function createTestApp(
     roles,
     notifier,
     directory,
-    wakeup: { wake: () => void wakes++ },
+    wakeup: { wake: () => void wakes++, changed: () => {} },
     deliveries: { wake: () => {} },
     locks: createLocalLocks(),
     rateLimits: createLocalRateLimits(),

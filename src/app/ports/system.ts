@@ -26,3 +26,13 @@ export interface Logger {
 export interface Wakeup {
   wake(): void;
 }
+
+/** The scheduler's wake-up, which also keeps what people see (App Home) current. */
+export interface DueWakeup extends Wakeup {
+  /**
+   * Something people see changed, but no due time moved earlier (a grant closed: its due times are
+   * gone): Home is refreshed, and no replica re-reads its due times for it. With thousands of grants
+   * ending, a re-read by every replica after every close is most of the database's work.
+   */
+  changed(): void;
+}

@@ -65,7 +65,7 @@ describe('a close that overtakes an open still in progress', () => {
       roles: {} as AppDeps['roles'],
       notifier: {} as AppDeps['notifier'],
       directory: {} as AppDeps['directory'],
-      wakeup: { wake: () => {} },
+      wakeup: { wake: () => {}, changed: () => {} },
       deliveries: { wake: () => {} },
       locks: createLocalLocks(),
       rateLimits: createLocalRateLimits(),

@@ -67,6 +67,22 @@ describeWithPostgres('PostgreSQL change feed', () => {
       }
     });
 
+    it('tells a burst of publications of one kind with at most two notifications, the last after the burst', async () => {
+      const onB = recorder();
+      const stop = feedB.subscribe(onB.fn);
+      try {
+        for (let i = 0; i < 50; i++) feedA.publish('outbox');
+        feedA.publish('home');
+        // 'home' is told after the first 'outbox', which was on its way: the burst's other 49 are one more.
+        await onB.upTo(3);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(onB.heard.filter((k) => k === 'outbox')).toHaveLength(2);
+        expect(onB.heard.filter((k) => k === 'home')).toHaveLength(1);
+      } finally {
+        stop();
+      }
+    });
+
     it('comes back after its LISTEN connection is cut, and makes every subscriber re-read every kind', async () => {
       const onB = recorder();
       const stop = feedB.subscribe(onB.fn);

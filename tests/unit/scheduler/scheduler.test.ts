@@ -504,3 +504,45 @@ describe('scheduler', () => {
     });
   });
 });
+
+describe('scheduler wake-ups in a burst', () => {
+  it('answers wakes that come during a read of the due times with one more read, which arms for what changed', async () => {
+    const clock = new FakeClock(T0);
+    let due: Date | undefined;
+    let reads = 0;
+    let gate: Deferred | undefined;
+    const scheduler = createScheduler({
+      clock,
+      timers: clock,
+      logger: { info: jest.fn(), warn: jest.fn(), error: jest.fn() },
+      nextDue: async () => {
+        reads += 1;
+        const seen = due;
+        if (gate !== undefined) await gate.promise;
+        return seen;
+      },
+      run: async () => {
+        due = undefined;
+        return { failed: [] };
+      },
+    });
+    await scheduler.start();
+    const before = reads;
+
+    gate = deferred();
+    scheduler.wake();
+    // A grant opened while the first read is in progress: its due time is not in that read.
+    due = new Date(T0.getTime() + 5 * MIN);
+    for (let i = 0; i < 20; i++) scheduler.wake();
+    expect(reads - before).toBe(1);
+
+    const held = gate;
+    gate = undefined;
+    held.resolve();
+    await scheduler.idle();
+    // Twenty wakes, two reads: the one in progress and one after it, which saw the new due time.
+    expect(reads - before).toBe(2);
+    expect(clock.nextTimerAt()).toEqual(due);
+    scheduler.stop();
+  });
+});

@@ -116,18 +116,40 @@ export function createPgChangeFeed(deps: PgChangeFeedDeps): PgChangeFeed {
 
   void connect();
 
+  /** Kinds whose `NOTIFY` is on its way, and those published again meanwhile. */
+  const sending = new Set<ChangeKind>();
+  const again = new Set<ChangeKind>();
+  /**
+   * One `NOTIFY` per kind at a time: publications made while one is on its way are told by one more
+   * sent after it (which still follows every change they announce). A burst — three notices queued
+   * per closed grant, thousands of grants ending — costs every replica a few re-reads, not one each.
+   */
+  const notify = (kind: ChangeKind): void => {
+    if (sending.has(kind)) {
+      again.add(kind);
+      return;
+    }
+    sending.add(kind);
+    deps.pool
+      .query('SELECT pg_notify($1, $2)', [PG_CHANGE_CHANNEL, `${kind}:${origin}`])
+      .catch((e: unknown) => {
+        deps.logger.warn(
+          { kind, err: e instanceof Error ? e.message : String(e) },
+          'change feed: publish failed; replicas will see the change at their next re-read',
+        );
+      })
+      .finally(() => {
+        sending.delete(kind);
+        if (again.delete(kind) && !closed) notify(kind);
+      });
+  };
+
   return {
     publish(kind) {
       if (closed) return;
       // Here at once (no round trip before this process's own loops wake), then every other replica.
       deps.local.publish(kind);
-      const payload = `${kind}:${origin}`;
-      deps.pool.query('SELECT pg_notify($1, $2)', [PG_CHANGE_CHANNEL, payload]).catch((e: unknown) => {
-        deps.logger.warn(
-          { kind, err: e instanceof Error ? e.message : String(e) },
-          'change feed: publish failed; replicas will see the change at their next re-read',
-        );
-      });
+      notify(kind);
     },
     subscribe: (fn) => deps.local.subscribe(fn),
     ready: () => readyPromise,
