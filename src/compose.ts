@@ -175,6 +175,10 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   /** The policy in force: read at every decision, replaced whole by `reloadPolicy`. */
   let policy = opts.policy;
   const followUps = createFollowUps(logger);
+  const announcements = createFollowUps(
+    logger,
+    'announcing closed grants failed: the grants are closed (and on the record), but their channel and requester were not told',
+  );
   // Before anything appends to it or touches AWS: the audit log must verify, or start-up stops.
   try {
     const checked = await persistence.verifyAuditAtStart({
@@ -252,6 +256,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For, deployment: env.deployment }),
     acls: createEc2NetworkAcls({ clientFor: aws.ec2For }),
     followUps,
+    announcements,
     backstop:
       env.backstop === undefined
         ? undefined
@@ -452,7 +457,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   );
 
   /** The background work, in the order work flows: a close queues follow-ups and notices, notices refresh Home. */
-  const background = [scheduler, sweep, headLoop, followUps, outboxLoop, refresher];
+  const background = [scheduler, sweep, headLoop, followUps, announcements, outboxLoop, refresher];
   const idleInTurn = async (): Promise<void> => {
     for (const work of background) await work.idle();
   };

@@ -81,6 +81,12 @@ export type AppDeps = {
    * hold back another close. Absent (unit tests): run at once, awaited.
    */
   readonly followUps?: FollowUps | undefined;
+  /**
+   * Where the expiry run queues the announcements of the grants it closed (the card, the thread, the
+   * requester), so a close that comes due meanwhile is not held behind them. A queue of its own: a
+   * throttled Scheduler in `followUps` never delays a notice. Absent (unit tests): run at once, awaited.
+   */
+  readonly announcements?: FollowUps | undefined;
   /** Crash points for the fault-injection tests; `noFaults` in production. */
   readonly faults: Faults;
 };

@@ -4,7 +4,7 @@ import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { type CloseExpiredDeps, closeExpiredGrants } from './close-expired-grants';
 import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
 import type { Notices } from './notify';
-import type { AuditLog, GrantStore, RequestStore, RoleSessionStore, UnitOfWork } from './ports';
+import type { AuditLog, FollowUps, GrantStore, RequestStore, RoleSessionStore, UnitOfWork } from './ports';
 import { type PruneDeps, pruneRevokedSessions } from './role-revocation';
 
 /** What timing out one pending request needs. */
@@ -24,6 +24,7 @@ type Deps = CloseFailureDeps &
     readonly roleSessions: Pick<RoleSessionStore, 'cleanups'>;
     readonly requests: Pick<RequestStore, 'timeouts' | 'reminders' | 'markReminded'>;
     readonly notices: Pick<Notices, 'card' | 'deliver'>;
+    readonly announcements?: FollowUps | undefined;
   };
 
 export type DueWorkResult = {
@@ -49,7 +50,8 @@ export type DueWork = {
   /**
    * The run-once job, also run at start-up to catch up on what came due while hallpass was down.
    * AWS first: every grant due to close is closed, a few at a time, and revoked role sessions that
-   * expired by themselves are pruned from their role's deny policy. Then what only touches the
+   * expired by themselves are pruned from their role's deny policy; the closes are announced apart
+   * (`announcements`), so the next run can start at once. Then what only touches the
    * database: pending requests past their deadline time out, requesters are warned before their end,
    * approvers are reminded. Every Slack message is only queued in the outbox (see `deliver`), so
    * nothing here waits on Slack. Safe to run twice: each step is a compare-and-set on state.
@@ -83,7 +85,15 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
       // Revoked sessions that have now expired by themselves leave their deny policies.
       const failed = await pruneRevokedSessions(deps, due.cleanups, now);
 
-      for (const grant of closed) await use.announceClosed(grant);
+      // Queued (in production) rather than awaited: announcing costs about as much as closing, and a
+      // grant that comes due meanwhile must not wait for it. The closes are committed already.
+      if (closed.length > 0) {
+        const announce = async () => {
+          for (const grant of closed) await use.announceClosed(grant);
+        };
+        if (deps.announcements === undefined) await announce();
+        else deps.announcements.after(`announcing ${closed.length} closed grant(s)`, announce);
+      }
       let timedOut = 0;
       for (const request of await due.timeouts.due(now)) {
         if (await timeOutRequest(deps, request, now)) timedOut += 1;

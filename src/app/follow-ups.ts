@@ -2,7 +2,11 @@ import { describeError } from './notify';
 import type { FollowUps, Logger } from './ports';
 
 /** A serial queue for what follows a close (see `FollowUps` in ports.ts). */
-export function createFollowUps(logger: Pick<Logger, 'error'>): FollowUps {
+export function createFollowUps(
+  logger: Pick<Logger, 'error'>,
+  /** What a failure is logged as. */
+  failure = 'a follow-up of a close failed; reconciliation retries',
+): FollowUps {
   let tail: Promise<void> = Promise.resolve();
   let pending = 0;
   return {
@@ -12,11 +16,7 @@ export function createFollowUps(logger: Pick<Logger, 'error'>): FollowUps {
         .then(work)
         .then(
           () => undefined,
-          (error: unknown) =>
-            logger.error(
-              { what, err: describeError(error) },
-              'a follow-up of a close failed; reconciliation retries',
-            ),
+          (error: unknown) => logger.error({ what, err: describeError(error) }, failure),
         )
         .finally(() => {
           pending -= 1;

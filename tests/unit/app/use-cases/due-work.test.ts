@@ -1,4 +1,5 @@
 import { REVOKED_SESSIONS_POLICY } from '../../../../src/app/role-revocation';
+import { createUseCases } from '../../../../src/app/use-cases';
 import {
   approved,
   createTestApp,
@@ -109,5 +110,29 @@ describe('due work: every kind is woken for, and done, at its time', () => {
     expect(app.roles.lists.has(session?.roleArn ?? '?')).toBe(false);
     expect((await app.stores.audit.lastOfType('grant.deny_removed'))?.grantId).toBe(grantId);
     expect(await earliestDue(app)).toBeUndefined();
+  });
+});
+
+describe('due work: announcing what it closed', () => {
+  it('queues the announcements of its closes and returns without waiting for them', async () => {
+    const app = createTestApp({ policy: { warnBefore: 0 } });
+    const { grantId } = await approved(app);
+    await drainOutbox(app);
+    const end = (await app.stores.grants.get(grantId))?.expiresAt ?? new Date(0);
+    const queued: { what: string; work: () => Promise<unknown> }[] = [];
+    const useCases = createUseCases({
+      ...app.deps,
+      announcements: { after: (what, work) => void queued.push({ what, work }), idle: async () => {} },
+    });
+
+    app.clock.set(end);
+    expect((await useCases.dueWork.run(end)).closed).toBe(1);
+    // Closed and recorded, not yet announced: the run did not wait for the card and the notices.
+    expect(await app.stores.grants.get(grantId)).toMatchObject({ state: 'closed', endedAt: end });
+    expect(await drainOutbox(app)).toEqual([]);
+    expect(queued.map((q) => q.what)).toEqual(['announcing 1 closed grant(s)']);
+
+    await queued[0]?.work();
+    expect(await drainOutbox(app)).toContainEqual({ kind: 'dm', userId: REQUESTER, notice: 'grant-ended' });
   });
 });
