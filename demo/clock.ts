@@ -9,6 +9,8 @@ export type SkipClock = Clock &
     offsetMs(): number;
     /** Moves time forward by `ms` (never back): every timer now due fires at once, the others are re-armed. */
     skip(ms: number): void;
+    /** Cancels every timer still armed (the demo is stopping). */
+    dispose(): void;
   };
 
 /**
@@ -46,6 +48,10 @@ export function createSkipClock(): SkipClock {
       pending.delete(p.id);
     },
     offsetMs: () => offset,
+    dispose() {
+      for (const p of pending.values()) clearTimeout(p.handle);
+      pending.clear();
+    },
     skip(ms) {
       offset += Math.max(0, ms);
       // Re-armed against the new time: those already due get a zero delay and fire in due order.

@@ -71,7 +71,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   const clock = createSkipClock();
   const now = () => clock.now();
   const dir = mkdtempSync(path.join(tmpdir(), 'hallpass-demo-'));
-  const started: { close(): Promise<void> }[] = [];
+  // Stopped last: what hallpass left armed on the clock must not keep the process alive.
+  const started: { close(): Promise<void> }[] = [{ close: async () => clock.dispose() }];
   try {
     const slack = await startSlackStandIn({ now });
     started.push(slack);

@@ -342,8 +342,10 @@ export async function startPageServer(
       return reply(200, file.type, readFileSync(path.join(PAGE_DIR, file.file), 'utf8'));
     if (req.method === 'GET' && url.pathname === '/render.js')
       return reply(200, STATIC['/app.js']?.type ?? '', render);
+    if (req.method === 'GET' && url.pathname === '/favicon.ico') return reply(204, 'image/x-icon', '');
+    // No user named (a first visit): the first sample user.
     if (req.method === 'GET' && url.pathname === '/api/state')
-      return json(200, await state(knownUser(url.searchParams.get('user'))));
+      return json(200, await state(knownUser(url.searchParams.get('user') ?? USERS[0]?.id)));
     const action = /^\/api\/([a-z]+)$/.exec(url.pathname)?.[1];
     const run = action === undefined ? undefined : actions[action];
     if (req.method === 'POST' && run !== undefined) {

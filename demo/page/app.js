@@ -43,7 +43,10 @@ function showError(text) {
 function put(id, key, html) {
   if (drawn[id] === key) return;
   drawn[id] = key;
-  $(id).innerHTML = html;
+  const el = $(id);
+  el.innerHTML = html;
+  // Conversations show their newest message, as Slack does.
+  if (el.classList.contains('messages')) el.scrollTop = el.scrollHeight;
 }
 
 const time = (iso) => (iso ? new Date(iso).toISOString().slice(11, 16) : '');
@@ -183,15 +186,14 @@ function modalValues() {
 }
 
 async function refresh() {
-  if (user === null) user = '';
-  const res = await fetch(`/api/state?user=${encodeURIComponent(user)}`);
-  if (res.status === 400 && state === undefined) {
-    // No user chosen yet: the first sample user.
-    const first = await fetch('/api/state?user=U0DEMOALICE');
-    state = await first.json();
-    user = state.users[0].id;
-  } else if (res.ok) state = await res.json();
-  else return;
+  const res = await fetch(user === null ? '/api/state' : `/api/state?user=${encodeURIComponent(user)}`);
+  // A user remembered from another demo's sample: start again from the first one.
+  if (res.status === 400 && user !== null) {
+    user = null;
+    return refresh();
+  }
+  if (!res.ok) return;
+  state = await res.json();
   draw();
 }
 

@@ -26,6 +26,7 @@ if (!haveChromium)
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     page = await browser.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(demo.url);
   });
 
   afterEach(() => {
@@ -45,7 +46,6 @@ if (!haveChromium)
   const shows = (selector: string, text: string) => page.locator(selector, { hasText: text }).waitFor();
 
   it('takes a request from alice, an approval from bob, opens the rule, and closes it when time is skipped past the end', async () => {
-    await page.goto(demo.url);
     await as('alice');
     // Home tab: published by hallpass when the page opened it for alice.
     await shows('#home', 'Hi @alice');
@@ -101,5 +101,80 @@ if (!haveChromium)
     // Typed markup is shown as text, never as markup.
     expect(await page.locator('#messages b', { hasText: 'deploy' }).count()).toBe(0);
     expect(await page.locator('#messages').textContent()).toContain('‹b›deploy‹/b› check');
+
+    // Deny opens its form; the reason given there reaches the card and the requester.
+    await as('bob');
+    await page
+      .locator('#messages .msg', { hasText: 'prod-web' })
+      .locator('button', { hasText: 'Deny' })
+      .click();
+    await modal.locator('textarea').waitFor();
+    await modal.locator('textarea').fill('use the staging web tier');
+    await modal.locator('button[type="submit"]').click();
+    await shows('#messages', 'Denied by @bob');
+    await as('alice');
+    await shows('#private', 'use the staging web tier');
+  });
+
+  it('sends role credentials to the requester alone, says in a form why a role session cannot be extended, and ends with Done', async () => {
+    await as('alice');
+    await page.locator('#command-text').fill('/access prod-readonly 15m reading CloudWatch');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await shows('#messages', 'Access request: prod-readonly');
+    await as('carol');
+    await page
+      .locator('#messages .msg', { hasText: 'prod-readonly' })
+      .locator('button', { hasText: 'Approve' })
+      .click();
+    await shows('#messages', 'as role arn:aws:iam::123456789012:role/ProdReadOnly is open until');
+    const session = demo.sts.sessions.at(-1);
+    expect(session?.sourceIdentity).toBe('alice@example.com');
+    expect(await page.locator('#private').textContent()).not.toContain('AWS_SECRET_ACCESS_KEY');
+
+    await as('alice');
+    await shows('#private', `export AWS_ACCESS_KEY_ID=${session?.accessKeyId}`);
+    const home = page.locator('#home');
+    await home.locator('button', { hasText: 'Extend' }).click();
+    await shows('#modal', 'a role session cannot be lengthened');
+    await page.locator('#modal button', { hasText: 'Close' }).click();
+    await page.locator('#modal-backdrop').waitFor({ state: 'hidden' });
+
+    await home.locator('button', { hasText: 'Done' }).click();
+    await shows('#messages', 'finished early by @alice');
+    await shows('#home', 'Nothing open right now.');
+  });
+
+  it('extends a security-group grant through the Extend form and an approval', async () => {
+    await as('alice');
+    await page.locator('#command-text').fill('/access prod-db 10m from 192.0.2.10 long migration');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await as('bob');
+    await page
+      .locator('#messages .msg', { hasText: '192.0.2.10' })
+      .locator('button', { hasText: 'Approve' })
+      .click();
+    await shows('#rules tr.rule', '192.0.2.10/32');
+    const opened = demo.ec2.rules()[0]?.tags['hallpass:expires-at'];
+    await as('alice');
+    await page
+      .locator('#private .msg', { hasText: '192.0.2.10' })
+      .locator('button', { hasText: 'Extend' })
+      .last()
+      .click();
+    await page.locator('#modal input').fill('15m');
+    await page.locator('#modal button[type="submit"]').click();
+    await page.locator('#modal-backdrop').waitFor({ state: 'hidden' });
+    await as('bob');
+    await shows('#messages', 'Extension request: prod-db');
+    await page
+      .locator('#messages .msg', { hasText: 'Extension request: prod-db' })
+      .locator('button', { hasText: 'Approve' })
+      .click();
+    await shows('#messages', 'Access to prod-db for @alice was extended from');
+    // The rule stays; its expiry tag moved 15 minutes on.
+    const ends = demo.ec2.rules().map((r) => r.tags['hallpass:expires-at'] ?? '');
+    expect(ends).toHaveLength(1);
+    await shows('#rules tr.rule', ends[0] ?? 'no rule');
+    expect(Date.parse(ends[0] ?? '') - Date.parse(opened ?? '')).toBe(15 * 60_000);
   });
 });
