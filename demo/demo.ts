@@ -21,6 +21,8 @@ export type Demo = {
   readonly ec2: FakeEc2;
   readonly sts: FakeStsIam;
   readonly clock: SkipClock;
+  /** The temporary folder of the database, removed by `stop`. */
+  readonly dir: string;
   /** Stops the page, hallpass and the stand-ins, and removes the temporary database. */
   stop(): Promise<void>;
 };
@@ -123,6 +125,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       ec2,
       sts,
       clock,
+      dir,
       stop: () => {
         stopping ??= closeAll(started, dir);
         return stopping;

@@ -78,6 +78,10 @@ export async function startPageServer(
   const acks: { user: string; at: string; text: string; blocks: unknown[] }[] = [];
   let seen = 0;
 
+  /** When hallpass's due work (ends, warnings, timeouts) comes due next, per kind. */
+  const dueTimes = async (): Promise<Date[]> =>
+    (await o.hallpass.useCases.dueWork.nextDue()).filter((d): d is Date => d !== undefined);
+
   const newTrigger = (user: string): string => {
     const t = triggerId();
     triggers.set(t, user);
@@ -159,7 +163,7 @@ export async function startPageServer(
     follow();
     const at = postedAt();
     const modal = modals.get(user);
-    const due = (await o.hallpass.useCases.dueWork.nextDue()).filter((d): d is Date => d !== undefined);
+    const due = await dueTimes();
     const next = due.length === 0 ? undefined : new Date(Math.min(...due.map((d) => d.getTime())));
     return {
       now: o.clock.now().toISOString(),
@@ -313,7 +317,7 @@ export async function startPageServer(
     skip: async (b) => {
       let ms = Number(b['ms']);
       if (b['to'] === 'next') {
-        const due = (await o.hallpass.useCases.dueWork.nextDue()).filter((d): d is Date => d !== undefined);
+        const due = await dueTimes();
         const next = Math.min(...due.map((d) => d.getTime()));
         ms = Number.isFinite(next) ? Math.max(0, next - o.clock.now().getTime()) + 1_000 : 0;
       }
@@ -324,7 +328,14 @@ export async function startPageServer(
       o.hallpass.scheduler.wake();
       o.hallpass.deliveries.wake();
       o.hallpass.home.changed();
-      await o.hallpass.settled();
+      // The skip made timers due at once: let them fire, then wait for what they started, and go round
+      // while work is still due (a close queues notices), so the page's next look shows the outcome.
+      for (let round = 0; round < 20; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        await o.hallpass.settled();
+        const now = o.clock.now().getTime();
+        if (!(await dueTimes()).some((d) => d.getTime() <= now)) break;
+      }
       return { now: o.clock.now().toISOString() };
     },
   };
