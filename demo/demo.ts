@@ -58,6 +58,8 @@ function isolateAws(dir: string, endpoints: Record<string, string>): void {
     AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'),
     AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-aws-credentials'),
     AWS_EC2_METADATA_DISABLED: 'true',
+    // The SDK's notice about Node versions it will drop is for those who run hallpass, not for a demo's one line.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     // Port 9 (discard) refuses: a service the demo has no stand-in for fails at once, locally.
     AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
     ...endpoints,
