@@ -38,6 +38,20 @@ module.exports = {
       from: { pathNot: ['^src/adapters/', '^src/main\\.ts$', '^src/compose\\.ts$'] },
       to: { path: '^node_modules/(@slack|@aws-sdk|@smithy|drizzle-orm|better-sqlite3|pg)/' },
     },
+    {
+      // The demo (demo/) composes the product with stand-ins around it; the product never reaches back.
+      name: 'product-does-not-import-demo-or-tests',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(demo|tests)/' },
+    },
+    {
+      // Tests import the demo's stand-ins (tests/support re-exports them), never the other way round.
+      name: 'demo-does-not-import-tests',
+      severity: 'error',
+      from: { path: '^demo/' },
+      to: { path: '^tests/' },
+    },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],
   options: {

@@ -66,6 +66,13 @@ module.exports = {
       ],
     },
     {
+      // `npm run demo` driven in the machine's Chromium (playwright-core); skipped, said once, without one.
+      displayName: 'browser',
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': tsJest },
+      testMatch: ['<rootDir>/tests/browser/**/*.test.ts'],
+    },
+    {
       // Real bot processes killed with SIGKILL at every fault point, then restarted (real time, seconds each).
       displayName: 'faults',
       testEnvironment: 'node',
