@@ -13,6 +13,7 @@ import type {
   Ids,
   Locks,
   Logger,
+  Metrics,
   NetworkAccess,
   NetworkAcls,
   Notifier,
@@ -82,4 +83,6 @@ export type AppDeps = {
   readonly followUps?: FollowUps | undefined;
   /** Crash points for the fault-injection tests; `noFaults` in production. */
   readonly faults: Faults;
+  /** Counters for `/metrics` (`HALLPASS_METRICS`); absent: nothing is recorded. */
+  readonly metrics?: Metrics | undefined;
 };
