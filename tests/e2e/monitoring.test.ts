@@ -211,6 +211,27 @@ describe('/healthz and alerts', () => {
     expect(samples.get('hallpass_outbox_depth')).toBeGreaterThan(0);
   });
 
+  it('reports a reconciliation finding in the alerts channel too, and counts it', async () => {
+    h = await startHarness({ policy: POLICY_WITH_ALERTS, reconcileInterval: '60s' });
+    const orphan = h.ec2.addRule({
+      groupId: GROUP_ID,
+      fromPort: 5432,
+      cidr: '198.51.100.9/32',
+      tags: {
+        'managed-by': 'hallpass',
+        'hallpass:deployment': 'default',
+        'hallpass:grant-id': 'grt_unknown00000001',
+        'hallpass:requester': REQUESTER,
+        'hallpass:expires-at': new Date(h.clock.now().getTime() + 30 * MINUTE).toISOString(),
+      },
+    });
+    await h.advance(MINUTE);
+    await h.slack.waitFor(() => topLevel(h, ALERTS, 'hallpass reconciliation').length === 1 || undefined);
+    await h.slack.waitFor(() => topLevel(h, CHANNEL, 'hallpass reconciliation').length === 1 || undefined);
+    expect(allText(topLevel(h, ALERTS, 'hallpass reconciliation')[0])).toContain(orphan.id);
+    expect((await scrape(h)).get('hallpass_reconcile_findings_total{kind="orphan"}')).toBe(1);
+  });
+
   it('posts a stranded grant at the top level of its channel and in the alerts channel, once', async () => {
     h = await startHarness({ policy: POLICY_WITH_ALERTS });
     await askAndApprove(h, `prod-db 30m from ${ADDRESS} stranded`);
