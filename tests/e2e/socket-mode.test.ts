@@ -153,6 +153,30 @@ describe('Socket Mode', () => {
     expect(bot.rejections).toEqual([]);
   }, 20_000);
 
+  it('keeps the old link when its replacement cannot be opened, and reconnects once Slack closes it', async () => {
+    bot.slack.outage('internal_error', ['apps.connections.open']);
+    bot.socket.sendDisconnect('warning');
+    await until(() => bot.logger.lines.find((l) => l.msg === LINK_LOG.handOverFailed), 5_000);
+    // Still served on the old link meanwhile.
+    const url = bot.slack.responseUrl();
+    bot.socket.sendEnvelopeOn(
+      1,
+      slashCommandEnvelope('k-old', { text: 'help', channel_id: SOCKET_CHANNEL, response_url: url }),
+    );
+    expect(await bot.socket.ackOf('k-old')).toMatchObject({ envelope_id: 'k-old' });
+    expect(bot.socket.isOpen(1)).toBe(true);
+    // Slack closes it as it warned; once apps.connections.open answers again, a new link is up.
+    bot.slack.restore();
+    bot.socket.closeClient();
+    await bot.socket.connectionsReach(2, 8_000);
+    await until(
+      () => bot.logger.lines.filter((l) => l.msg === SLACK_LOG.connected).length === 2 || undefined,
+      8_000,
+    );
+    expect(bot.logger.lines.filter((l) => l.msg === SLACK_LOG.lost)).toHaveLength(1);
+    expect(bot.rejections).toEqual([]);
+  }, 30_000);
+
   it('reports a lost link in /healthz (degraded, never 503) and /metrics, and at error level when it is not back within seconds', async () => {
     const base = `http://127.0.0.1:${bot.hallpass.port}`;
     const metric = async () => {

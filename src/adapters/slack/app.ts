@@ -343,8 +343,8 @@ function superviseSocket(deps: {
       if (loud !== undefined) deps.timers.clearTimeout(loud);
       loud = undefined;
     },
+    onDown: () => setLink('down'),
     onLost: () => {
-      setLink('down');
       // While an attempt is under way its own failure is reported and retried; after stop(), nothing is.
       if (stopping || !ready) return;
       lost();

@@ -48,7 +48,11 @@ export function createSocketLinks(deps: {
   /** Prepares a new client's message handling (the malformed-envelope guard). */
   readonly prepare: (client: SocketClient) => void;
   readonly log: Logger;
+  /** A link said `hello` (the first, or a replacement). */
   readonly onUp: () => void;
+  /** The last link closed (a replacement may still be on its way). */
+  readonly onDown: () => void;
+  /** No link is left and none is on its way: reconnecting is the caller's. */
   readonly onLost: () => void;
 }): SocketLinks {
   const { log } = deps;
@@ -113,7 +117,9 @@ export function createSocketLinks(deps: {
     });
     client.on('disconnected', () => {
       const was = live.delete(client);
-      if (was && live.size === 0 && !handingOver && !stopping) deps.onLost();
+      if (!was || live.size > 0) return;
+      deps.onDown();
+      if (!handingOver && !stopping) deps.onLost();
     });
     await openSocket(client);
     if (stopping) {
