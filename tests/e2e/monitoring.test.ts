@@ -234,6 +234,27 @@ describe('/healthz and alerts', () => {
     expect((await scrape(h)).get('hallpass_reconcile_findings_total{kind="orphan"}')).toBe(1);
   });
 
+  it('posts a published audit head whose tables disagree with the chain in the alerts channel too', async () => {
+    const audit = 'C0AUDIT01';
+    h = await startHarness({
+      policy: POLICY_WITH_ALERTS.replace(
+        'admins: ["@security"]',
+        `admins: ["@security"]\nauditChannel: ${audit}`,
+      ),
+    });
+    const requestedAt = h.clock.now();
+    await h.command(REQUESTER, `prod-db 30m from ${ADDRESS} debugging`);
+    await h.slack.waitFor(() => approvalPosts(h.slack).length === 1 || undefined);
+    expect(topLevel(h, ALERTS, 'hallpass audit head')).toEqual([]);
+    await h.db.tamper([
+      "UPDATE requests SET reason = 'nothing to see' WHERE created_at = ?",
+      [requestedAt.getTime()],
+    ]);
+    await h.advance(24 * 60 * MINUTE);
+    await h.slack.waitFor(() => topLevel(h, ALERTS, 'disagree with the chain').length === 1 || undefined);
+    expect(topLevel(h, audit, 'disagree with the chain')).toHaveLength(1);
+  });
+
   it('posts a stranded grant at the top level of its channel and in the alerts channel, once', async () => {
     h = await startHarness({ policy: POLICY_WITH_ALERTS });
     await askAndApprove(h, `prod-db 30m from ${ADDRESS} stranded`);
