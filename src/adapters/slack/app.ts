@@ -303,8 +303,10 @@ function errorsAsWarnings(logger: BoltLogger): BoltLogger {
  * `invalid_auth` while a token is rotated) rejects unhandled and is never tried again; and with its
  * WebClient's retries (about 100, each wait 1.3 times the last, uncapped) a long outage would leave
  * hallpass reconnecting ever later after Slack is back. Here every attempt — the first, and each after
- * the socket is lost (closed by Slack, a failed ping, a `disconnect` message) — is caught, logged once
- * and retried with capped backoff until the socket is open again.
+ * the last link is lost (closed by Slack, a failed ping, a hand-over whose replacement failed) — is
+ * caught, logged once and retried with capped backoff until a link is open again. A `disconnect`
+ * message is not a loss: the links hand over without a gap (see socket-links). `link()` says whether a
+ * link is up and since when; a loss not repaired within `LINK_LOSS_LOUD_MS` is logged at error level.
  */
 function superviseSocket(deps: {
   app: App;
