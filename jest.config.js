@@ -49,6 +49,7 @@ module.exports = {
         '<rootDir>/tests/e2e/bad-input.test.ts',
         '<rootDir>/tests/e2e/cut-connections.test.ts',
         '<rootDir>/tests/e2e/lifecycle.test.ts',
+        '<rootDir>/tests/e2e/monitoring.test.ts',
         '<rootDir>/tests/e2e/overlaps-and-restarts.test.ts',
         '<rootDir>/tests/e2e/policy-edits.test.ts',
         '<rootDir>/tests/e2e/policy-reload.test.ts',

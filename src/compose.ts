@@ -1,18 +1,17 @@
-import { WebClient, type WebClientOptions } from '@slack/web-api';
+import type { WebClient, WebClientOptions } from '@slack/web-api';
 import { createAwsClients } from './adapters/aws/aws-clients';
 import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
 import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { openPersistence } from './adapters/db/open-persistence';
-import { healthRoute } from './adapters/http/health';
 import { createHttpServer, type HttpRoute } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from './adapters/slack/app';
 import type { Backoff } from './adapters/slack/connection';
 import { createSlackDirectory } from './adapters/slack/directory';
 import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-refresher';
 import { createSlackNotifier } from './adapters/slack/notifier';
-import { singleAttemptClientOptions } from './adapters/slack/web-client';
+import { ObservedWebClient, singleAttemptClientOptions } from './adapters/slack/web-client';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import type { AppDeps } from './app/deps';
 import { createFollowUps } from './app/follow-ups';
@@ -31,6 +30,7 @@ import { createUseCases, type UseCases } from './app/use-cases';
 import type { Env } from './config';
 import { DEFAULT_RECONCILE_INTERVAL_MS } from './config/env';
 import { backstopProblems, findResource, type Policy } from './domain/policy';
+import { createMonitoring } from './monitoring';
 import { BUSY, createDeliveryLoop, type DeliveryLoop } from './scheduler/delivery-loop';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
 import { createSweep } from './scheduler/sweep';
@@ -235,7 +235,21 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       timeoutMs: opts.slackTimeoutMs,
       extra: opts.slackClientOptions,
     });
-  const slackClient = () => new WebClient(env.slackBotToken, clientOptions());
+  let slack: SlackRuntime | undefined;
+  // /healthz and /metrics; `observed` times the AWS ports and counts Slack API errors and use-case outcomes.
+  const monitoring = createMonitoring({
+    clock,
+    metrics: env.metrics ?? 'on',
+    database: async () => (await persistence.health.check()).ok,
+    grants: stores.grants,
+    outbox: stores.outbox,
+    policy: () => policy,
+    slack: () => slack,
+    backstop: env.backstop === undefined ? 'off' : 'on',
+  });
+  const { observed } = monitoring;
+  const slackClient = (): WebClient =>
+    new ObservedWebClient(env.slackBotToken, clientOptions(), observed.slackApiError);
   const aws = createAwsClients();
   /** The loops the use cases wake, filled in below: the use cases are built before the loops that run them. */
   const loops: { scheduler?: Scheduler; home?: HomeRefresher; deliveries?: DeliveryLoop } = {};
@@ -253,18 +267,27 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     policy: () => policy,
     ...stores,
     auditRecord: persistence.auditRecord,
-    network: opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For, deployment: env.deployment }),
-    acls: createEc2NetworkAcls({ clientFor: aws.ec2For }),
+    network: observed.instrument(
+      opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For, deployment: env.deployment }),
+      'network',
+    ),
+    acls: observed.instrument(createEc2NetworkAcls({ clientFor: aws.ec2For }), 'acls'),
     followUps,
     announcements,
     backstop:
       env.backstop === undefined
         ? undefined
         : {
-            port: createSchedulerBackstops({ clientFor: aws.schedulerFor, group: env.backstop.group }),
+            port: observed.instrument(
+              createSchedulerBackstops({ clientFor: aws.schedulerFor, group: env.backstop.group }),
+              'backstop',
+            ),
             roleArn: env.backstop.roleArn,
           },
-    roles: opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
+    roles: observed.instrument(
+      opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
+      'roles',
+    ),
     notifier: createSlackNotifier({ client: slackClient(), clock, mentioner: () => directory.mentioner() }),
     directory,
     // Every replica hears of a change to due times (PostgreSQL NOTIFY; in one process, at once) and
@@ -281,6 +304,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     locks,
     rateLimits: persistence.rateLimits,
     faults: opts.faults ?? noFaults,
+    metrics: observed.metrics,
   };
   const useCases = createUseCases(deps);
   const refresher = createHomeRefresher({
@@ -357,19 +381,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger.warn({ holds: legacy }, 'recorded the targets of rule holds written before they were kept');
 
   // The one HTTP server (adapters/http): Slack's route in HTTP mode (503 until Slack is ready), /healthz
-  // in both; anything else 4xx. Bound now, before anything touches AWS — a port in use (a second
+  // and /metrics in both; anything else 4xx. Bound now, before anything touches AWS — a port in use (a second
   // hallpass, a laptop beside a running bot) stops start-up here, with AWS untouched — and held: requests
   // wait until the work below is done, so Slack is still served only after what came due is closed.
-  let slack: SlackRuntime | undefined;
   const http = createHttpServer({
-    routes: [
-      ...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []),
-      healthRoute(async () => ({
-        database: (await persistence.health.check()).ok ? 'ok' : 'unreachable',
-        slack: slack?.status() ?? 'connecting',
-        backstop: env.backstop === undefined ? 'off' : 'on',
-      })),
-    ],
+    routes: [...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []), ...monitoring.routes],
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
     held: true,

@@ -14,6 +14,7 @@ import {
 } from './extend-grant';
 import type { Notices } from './notify';
 import type { OpenGrant } from './open-grant';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type {
   AlreadyApproved,
   AuditLog,
@@ -30,6 +31,7 @@ import type {
 } from './ports';
 
 type Deps = DecisionDeps &
+  OutcomeDeps &
   TimeOutDeps &
   ApplyExtensionDeps &
   AnnounceExtensionDeps & {
@@ -162,6 +164,7 @@ async function failForRequester(
   });
   if (!failed) return false;
   deps.wakeup.wake();
+  noteOutcome(deps, 'failed', { requestId: request.id, resourceId: resource.id, reason: note });
   await deps.notices.refreshCard(request.id);
   await deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), request.id);
   return true;
@@ -189,6 +192,9 @@ export const approveRequest =
     if (!counted.ok) return counted;
     const { request, resource, tally } = counted.value;
     const { extension, withdrawn } = tally;
+    const ids = { requestId: request.id, resourceId: resource.id, actor: cmd.actor.userId };
+    noteOutcome(deps, 'vote', { ...ids, have: tally.approvals.length, need: resource.approvals });
+    if (tally.grantId !== undefined) noteOutcome(deps, 'approved', { ...ids, grantId: tally.grantId });
     if (extension !== undefined) {
       await announceExtension(deps, request.id, extension);
       return ok({

@@ -2,9 +2,10 @@ import type { Actor } from '../domain/policy';
 import type { AccessRequest, RequestState } from '../domain/request';
 import { type Err, err, ok, type Result } from '../domain/result';
 import type { Notices } from './notify';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type { AuditLog, Clock, RequestStore, UnitOfWork, Wakeup } from './ports';
 
-type Deps = {
+type Deps = OutcomeDeps & {
   readonly clock: Clock;
   readonly uow: UnitOfWork;
   readonly wakeup: Wakeup;
@@ -42,6 +43,11 @@ export const cancelRequest =
         state: (await deps.requests.get(request.id))?.state,
       });
     deps.wakeup.wake();
+    noteOutcome(deps, 'cancelled', {
+      requestId: request.id,
+      resourceId: request.resourceId,
+      actor: cmd.actor.userId,
+    });
     await deps.notices.refreshCard(request.id);
     await deps.notices.tellBoth((card) => ({ type: 'request-cancelled', card }), request.id);
     return ok(decided.value);

@@ -13,7 +13,7 @@ export const PARALLEL_CLOSES = 8;
 export type CloseExpiredDeps = BackstopDeps &
   Pick<
     CloseGrantDeps,
-    'clock' | 'logger' | 'uow' | 'faults' | 'locks' | 'wakeup' | 'network' | 'followUps'
+    'clock' | 'logger' | 'uow' | 'faults' | 'locks' | 'wakeup' | 'network' | 'followUps' | 'metrics'
   > & {
     readonly policy: () => Policy;
     readonly grants: Pick<GrantStore, 'moveAll'>;
@@ -166,6 +166,8 @@ async function closeBatch(deps: CloseExpiredDeps, batch: Batch): Promise<Grant[]
     await deps.audit.appendAll(
       moved.map((g): AuditEvent => {
         const held = outcome.holds.get(g.id) ?? [];
+        if ((g.endReason ?? 'expired') === 'expired')
+          deps.metrics?.grantClosed(endedAt.getTime() - g.expiresAt.getTime());
         return {
           at: endedAt,
           actor: SYSTEM_ACTOR,

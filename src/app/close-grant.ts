@@ -1,5 +1,6 @@
 import type { EndReason, Grant } from '../domain/grant';
 import { findResource, type Policy } from '../domain/policy';
+import { raiseGrantAlert } from './alerts';
 import { type BackstopDeps, syncBackstops } from './backstop';
 import {
   type CutDeps,
@@ -20,6 +21,7 @@ import type {
   GrantStore,
   Locks,
   Logger,
+  Metrics,
   NetworkAccess,
   RequestStore,
   RuleHold,
@@ -45,6 +47,8 @@ export type CloseGrantDeps = BackstopDeps &
     readonly faults: Faults;
     readonly locks: Locks;
     readonly wakeup: Pick<DueWakeup, 'changed'>;
+    /** `hallpass_expiry_lateness_seconds`: how late each expired grant closed. */
+    readonly metrics?: Metrics | undefined;
     readonly grants: Pick<GrantStore, 'get' | 'move'>;
     readonly rules: Pick<RuleStore, 'hold' | 'holdsOf' | 'otherLiveHolders' | 'release'>;
     readonly network: Pick<NetworkAccess, 'revoke' | 'listManaged'>;
@@ -207,6 +211,8 @@ export const closeGrant =
     if (deps.followUps === undefined) await followUp();
     else deps.followUps.after(`grant ${grantId} closed`, followUp);
     if (!closed.ok) return undefined;
+    if (endReason === 'expired')
+      deps.metrics?.grantClosed(endedAt.getTime() - closed.value.expiresAt.getTime());
     deps.logger.info(
       {
         grantId,
@@ -241,7 +247,8 @@ export const shouldEscalate = (attempts: number): boolean =>
 /**
  * A close that failed stays `closing`, counts the attempt and is retried at its own time. After a few
  * attempts it is raised in the thread (mentioning the admins), to the requester and to the admins named
- * by user id, and again every tenth attempt.
+ * by user id, and again every tenth attempt; the first time also at the top level of the resource's
+ * channel and in the policy's `alertsChannel`.
  */
 export async function recordCloseFailure(
   deps: CloseFailureDeps,
@@ -276,6 +283,14 @@ async function escalate(
   const admins = deps.policy().admins;
   const notice = { type: 'grant-close-failing', card, grant, attempts, error, admins } as const;
   await deps.notices.deliver({ kind: 'thread', requestId: grant.requestId, notice });
+  // At the top level too (and in the alerts channel), once per episode: at the first escalation only.
+  if (attempts === ESCALATE_AFTER)
+    await raiseGrantAlert(deps, card.resource.channel, grant, {
+      what: 'close-failing',
+      detail: error,
+      attempts,
+      admins,
+    });
   const people = new Set([grant.requesterId, ...admins.filter((a) => !a.startsWith('@'))]);
   for (const userId of people)
     await deps.notices.deliver({ kind: 'dm', requestId: grant.requestId, userId, notice });

@@ -3,15 +3,17 @@ import type { AccessRequest } from '../domain/request';
 import { err, ok, type Result } from '../domain/result';
 import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
 import type { Notices } from './notify';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type { AuditLog, RequestStore, UnitOfWork, Wakeup } from './ports';
 
-type Deps = DecisionDeps & {
-  readonly uow: UnitOfWork;
-  readonly wakeup: Wakeup;
-  readonly requests: Pick<RequestStore, 'decide'>;
-  readonly audit: Pick<AuditLog, 'append'>;
-  readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
-};
+type Deps = DecisionDeps &
+  OutcomeDeps & {
+    readonly uow: UnitOfWork;
+    readonly wakeup: Wakeup;
+    readonly requests: Pick<RequestStore, 'decide'>;
+    readonly audit: Pick<AuditLog, 'append'>;
+    readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
+  };
 
 /** "Deny", with an optional reason from the modal. */
 export const denyRequest =
@@ -43,6 +45,12 @@ export const denyRequest =
         state: (await deps.requests.get(cmd.requestId))?.state,
       });
     deps.wakeup.wake();
+    noteOutcome(deps, 'denied', {
+      requestId: cmd.requestId,
+      resourceId: decided.value.resourceId,
+      requesterId: decided.value.requesterId,
+      actor: cmd.actor.userId,
+    });
     await deps.notices.refreshCard(cmd.requestId);
     await deps.notices.tellBoth((card) => ({ type: 'request-denied', card }), cmd.requestId);
     return ok(decided.value);

@@ -14,6 +14,7 @@ import type {
   Ids,
   Locks,
   Logger,
+  Metrics,
   NetworkAccess,
   NetworkAcls,
   Notifier,
@@ -89,4 +90,6 @@ export type AppDeps = {
   readonly announcements?: FollowUps | undefined;
   /** Crash points for the fault-injection tests; `noFaults` in production. */
   readonly faults: Faults;
+  /** Counters for `/metrics` (`HALLPASS_METRICS`); absent: nothing is recorded. */
+  readonly metrics?: Metrics | undefined;
 };

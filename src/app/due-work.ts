@@ -4,11 +4,12 @@ import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { type CloseExpiredDeps, closeExpiredGrants } from './close-expired-grants';
 import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
 import type { Notices } from './notify';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type { AuditLog, FollowUps, GrantStore, RequestStore, RoleSessionStore, UnitOfWork } from './ports';
 import { type PruneDeps, pruneRevokedSessions } from './role-revocation';
 
 /** What timing out one pending request needs. */
-export type TimeOutDeps = {
+export type TimeOutDeps = OutcomeDeps & {
   readonly uow: UnitOfWork;
   readonly audit: Pick<AuditLog, 'append'>;
   readonly requests: Pick<RequestStore, 'decide'>;
@@ -128,6 +129,12 @@ export async function timeOutRequest(deps: TimeOutDeps, request: AccessRequest, 
     return d;
   });
   if (!decided.ok) return false;
+  noteOutcome(deps, 'timed_out', {
+    requestId: request.id,
+    resourceId: request.resourceId,
+    requesterId: request.requesterId,
+    deadline: request.approvalDeadline.toISOString(),
+  });
   await deps.notices.refreshCard(request.id);
   await deps.notices.tellBoth((card) => ({ type: 'request-timed-out', card }), request.id);
   return true;

@@ -7,6 +7,7 @@ import type { StandingRefusal } from '../domain/standing';
 import { type BackstopDeps, syncBackstops } from './backstop';
 import { targetOfHold } from './close-grant';
 import { describeError, type Notices } from './notify';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type {
   AuditLog,
   Clock,
@@ -60,7 +61,8 @@ type RetagDeps = {
 
 /** What following up an approved (or failed) extension needs. */
 export type AnnounceExtensionDeps = BackstopDeps &
-  RetagDeps & {
+  RetagDeps &
+  OutcomeDeps & {
     readonly wakeup: Wakeup;
     readonly faults: Faults;
     readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth' | 'card'>;
@@ -145,10 +147,18 @@ export async function announceExtension(
   deps.wakeup.wake();
   await deps.notices.refreshCard(requestId);
   if ('failed' in outcome) {
+    noteOutcome(deps, 'failed', { requestId, reason: outcome.failed });
     await deps.notices.tellBoth((card) => ({ type: 'request-failed', card }), requestId);
     return;
   }
   const { extended, previousEnd } = outcome;
+  noteOutcome(deps, 'extended', {
+    requestId,
+    grantId: extended.id,
+    resourceId: extended.resourceId,
+    from: previousEnd.toISOString(),
+    to: extended.expiresAt.toISOString(),
+  });
   await retagHolds(deps, extended);
   // The rules' backstops move with their tags (a failure is logged and left to the next sync).
   deps.faults.point('extend.before-backstop');
@@ -268,6 +278,14 @@ export const requestExtension =
         },
       });
       return resource.autoApprove ? await applyExtension(deps, request, SYSTEM_ACTOR, now) : undefined;
+    });
+    noteOutcome(deps, 'submitted', {
+      requestId: id,
+      grantId: grant.id,
+      resourceId: resource.id,
+      actor: cmd.actor.userId,
+      kind: 'extension',
+      durationMs: cmd.durationMs,
     });
     await deps.notices.deliver({ kind: 'card-post', requestId: id });
     if (outcome !== undefined) await announceExtension(deps, id, outcome);

@@ -146,7 +146,28 @@ export type AuditHeadNotice = {
 };
 
 /**
+ * An alert about one grant, posted at the top level of its resource's channel and in the policy's
+ * `alertsChannel` (besides the thread notices), once per episode: `close-failing` — its close has
+ * failed `attempts` times and hallpass keeps retrying; `stranded` — the policy no longer describes
+ * what it holds (`detail` says how); it still closes on time with what opened it. Dates are ISO
+ * strings (the notice is stored as JSON).
+ */
+export type GrantAlert = {
+  readonly type: 'grant-alert';
+  readonly what: 'close-failing' | 'stranded';
+  readonly grantId: string;
+  readonly requestId: string;
+  readonly resourceId: string;
+  readonly requesterId: string;
+  readonly expiresAt: string;
+  readonly detail: string;
+  readonly attempts?: number | undefined;
+  /** The policy's admins (user ids and `@groups`), mentioned. */
+  readonly admins?: readonly string[] | undefined;
+};
+
+/**
  * A notice posted in a channel on its own (not in an approval thread). Kept apart from `Notice`,
  * whose every member carries an approval card.
  */
-export type ChannelNotice = ReconcileReport | AuditHeadNotice;
+export type ChannelNotice = ReconcileReport | AuditHeadNotice | GrantAlert;

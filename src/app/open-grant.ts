@@ -7,6 +7,7 @@ import { type LiftCutsDeps, liftCutsFor } from './cut-connections';
 import { InfraError } from './infra-error';
 import { describeError, type Notices } from './notify';
 import { type OpenRoleSessionDeps, openRoleSession } from './open-role-session';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type {
   AuditLog,
   AuthorizeResult,
@@ -33,7 +34,7 @@ import {
 export type OpenGrant = (grantId: string) => Promise<void>;
 
 /** What marking a grant failed, after rolling back what it opened, needs. */
-type FailDeps = {
+type FailDeps = OutcomeDeps & {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly uow: UnitOfWork;
@@ -234,6 +235,16 @@ async function openHeld(deps: OpenGrantDeps, use: OpenGrantUses, grantId: string
     return m;
   });
   if (!moved.ok) return;
+  noteOutcome(deps, 'opened', {
+    requestId: request.id,
+    grantId,
+    resourceId: grant.resourceId,
+    requesterId: grant.requesterId,
+    groupId: target.groupId,
+    cidr: source.cidr,
+    ruleIds: holds.map((h) => h.ruleId),
+    expiresAt: grant.expiresAt.toISOString(),
+  });
   deps.wakeup.wake();
   await deps.notices.refreshCard(request.id);
   await deps.notices.tellBoth((card) => ({ type: 'grant-started', card, grant: moved.value }), request.id);
@@ -362,6 +373,7 @@ async function fail(
       },
     });
   });
+  deps.metrics?.requestOutcome('failed');
   if (rolledBack) deps.logger.warn({ grantId, requestId, reason: why }, 'grant failed to open');
   else
     deps.logger.error(

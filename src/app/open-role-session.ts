@@ -3,6 +3,7 @@ import type { AwsRoleResource } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import { SYSTEM_ACTOR } from '../domain/request';
 import { describeError, type Notices } from './notify';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type {
   AuditLog,
   Clock,
@@ -21,20 +22,21 @@ import { type IssueRevocableDeps, issueRevocable } from './role-revocation';
 /** STS will not issue a session shorter than this. */
 export const MIN_SESSION_SECONDS = 900;
 
-export type OpenRoleSessionDeps = IssueRevocableDeps & {
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly uow: UnitOfWork;
-  readonly wakeup: Wakeup;
-  readonly directory: Pick<Directory, 'emailOf'>;
-  readonly roles: Pick<RoleSessions, 'maxSessionSeconds' | 'start'>;
-  readonly roleSessions: Pick<RoleSessionStore, 'record'>;
-  readonly grants: Pick<GrantStore, 'move'>;
-  readonly requests: Pick<RequestStore, 'markFailed'>;
-  readonly audit: Pick<AuditLog, 'append'>;
-  readonly notifier: Pick<Notifier, 'sendCredentials'>;
-  readonly notices: Pick<Notices, 'deliver' | 'refreshCard' | 'tellBoth' | 'card'>;
-};
+export type OpenRoleSessionDeps = IssueRevocableDeps &
+  OutcomeDeps & {
+    readonly clock: Clock;
+    readonly logger: Logger;
+    readonly uow: UnitOfWork;
+    readonly wakeup: Wakeup;
+    readonly directory: Pick<Directory, 'emailOf'>;
+    readonly roles: Pick<RoleSessions, 'maxSessionSeconds' | 'start'>;
+    readonly roleSessions: Pick<RoleSessionStore, 'record'>;
+    readonly grants: Pick<GrantStore, 'move'>;
+    readonly requests: Pick<RequestStore, 'markFailed'>;
+    readonly audit: Pick<AuditLog, 'append'>;
+    readonly notifier: Pick<Notifier, 'sendCredentials'>;
+    readonly notices: Pick<Notices, 'deliver' | 'refreshCard' | 'tellBoth' | 'card'>;
+  };
 
 /**
  * The seconds of session to ask STS for: what is left of the grant, but never below STS's minimum
@@ -117,6 +119,14 @@ export async function openRoleSession(
     },
   );
   if (!moved.ok) return;
+  noteOutcome(deps, 'opened', {
+    requestId: request.id,
+    grantId: grant.id,
+    resourceId: resource.id,
+    requesterId: grant.requesterId,
+    roleArn: resource.roleArn,
+    expiresAt: grant.expiresAt.toISOString(),
+  });
   deps.wakeup.wake();
   await deps.notices.refreshCard(request.id);
   const card = await deps.notices.card(request.id);
@@ -143,6 +153,7 @@ export async function openRoleSession(
         details: { reason: why },
       });
     });
+    noteOutcome(deps, 'failed', { requestId: request.id, grantId: grant.id, reason: why });
     await deps.notices.refreshCard(request.id);
     await deps.notices.tellBoth((c) => ({ type: 'request-failed', card: c }), request.id);
     return;

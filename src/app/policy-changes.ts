@@ -1,10 +1,12 @@
 import type { Grant } from '../domain/grant';
 import { describePorts, findResource, type Policy, type Resource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
+import { raiseGrantAlert } from './alerts';
 import type { Notices } from './notify';
 import type { AuditLog, Clock, GrantStore, Logger, RoleSessionStore, RuleHold, RuleStore } from './ports';
 
 type Deps = {
+  readonly policy: () => Policy;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly grants: Pick<GrantStore, 'list'>;
@@ -84,6 +86,11 @@ export const announcePolicyChanges =
           kind: 'thread',
           requestId: grant.requestId,
           notice: { type: 'grant-policy-changed', card, grant, changes },
+        });
+        // Stranded: said at the top level too, once (the audit event above remembers it was said).
+        await raiseGrantAlert(deps, card.resource.channel, grant, {
+          what: 'stranded',
+          detail: changes.join('; '),
         });
       }
       announced += 1;

@@ -82,6 +82,11 @@ export function publishHead(
       mismatches,
     };
     await deps.notices.deliver({ kind: 'channel', channel, notice });
+    // A break (or tables that disagree) is an alert: the alerts channel hears it too.
+    const alerts = deps.policy().alertsChannel;
+    const broken = !notice.chain.ok || (mismatches ?? 0) > 0;
+    if (broken && alerts !== undefined && alerts !== channel)
+      await deps.notices.deliver({ kind: 'channel', channel: alerts, notice });
     return { count: head.count, hash: head.hash };
   });
 }

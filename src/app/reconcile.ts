@@ -14,6 +14,7 @@ import type {
   Locks,
   Logger,
   ManagedRule,
+  Metrics,
   NetworkAccess,
   RuleHold,
   RuleStore,
@@ -34,6 +35,8 @@ type Deps = CutsConnectionsDeps & {
   readonly audit: Pick<AuditLog, 'append' | 'list'>;
   readonly cuts: Pick<CutStore, 'plan'>;
   readonly notices: Pick<Notices, 'card' | 'deliver'>;
+  /** `hallpass_reconcile_findings_total{kind}`. */
+  readonly metrics?: Metrics | undefined;
 };
 
 /** Groups whose holds were all released longer ago than this are no longer looked at (unless the policy names them). */
@@ -114,6 +117,8 @@ export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
       return fresh;
     };
     const toEnd = new Set<string>();
+    /** Every finding of this pass once, for the policy's `alertsChannel`. */
+    const all = { orphans: [] as OrphanEntry[], drift: [] as DriftEntry[] };
 
     for (const { target, channels } of await groupsToReconcile(deps, policy)) {
       let outcome: GroupOutcome;
@@ -157,6 +162,10 @@ export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
       orphansRevoked += outcome.orphans.length;
       driftCount += outcome.drift.length;
       for (const id of outcome.toEnd) toEnd.add(id);
+      all.orphans.push(...outcome.orphans);
+      all.drift.push(...outcome.drift);
+      for (const _ of outcome.orphans) deps.metrics?.reconcileFinding('orphan');
+      for (const d of outcome.drift) deps.metrics?.reconcileFinding(d.finding.kind);
       for (const channel of channels) reportFor(channel).orphans.push(...outcome.orphans);
       for (const entry of outcome.drift) {
         const own = await channelOfGrant(deps, entry.finding.grant);
@@ -182,6 +191,8 @@ export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
       }
     }
 
+    // The alerts channel hears every finding of the pass, once (as a resource channel too, it hears them all).
+    if (policy.alertsChannel !== undefined) reports.set(policy.alertsChannel, all);
     for (const [channel, found] of reports) {
       if (found.orphans.length === 0 && found.drift.length === 0) continue;
       const report: ReconcileReport = {

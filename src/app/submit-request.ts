@@ -9,6 +9,7 @@ import type { StandingRefusal } from '../domain/standing';
 import type { ApprovalCard } from './notices';
 import { describeError, type Notices } from './notify';
 import type { OpenGrant } from './open-grant';
+import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type {
   AuditLog,
   Clock,
@@ -138,17 +139,18 @@ export function validateRequest(
 /** What reading a role's own ceiling needs. */
 type RoleMaxDeps = { readonly roles: Pick<RoleSessions, 'maxSessionSeconds'>; readonly logger: Logger };
 
-type Deps = RoleMaxDeps & {
-  readonly clock: Clock;
-  readonly policy: () => Policy;
-  readonly uow: UnitOfWork;
-  readonly wakeup: Wakeup;
-  readonly ids: Ids;
-  readonly requests: Pick<RequestStore, 'insert' | 'decide' | 'get'>;
-  readonly grants: Pick<GrantStore, 'insert' | 'get'>;
-  readonly audit: Pick<AuditLog, 'append'>;
-  readonly notices: Pick<Notices, 'deliver' | 'card'>;
-};
+type Deps = RoleMaxDeps &
+  OutcomeDeps & {
+    readonly clock: Clock;
+    readonly policy: () => Policy;
+    readonly uow: UnitOfWork;
+    readonly wakeup: Wakeup;
+    readonly ids: Ids;
+    readonly requests: Pick<RequestStore, 'insert' | 'decide' | 'get'>;
+    readonly grants: Pick<GrantStore, 'insert' | 'get'>;
+    readonly audit: Pick<AuditLog, 'append'>;
+    readonly notices: Pick<Notices, 'deliver' | 'card'>;
+  };
 
 /**
  * `/access <resource> …`: checks the policy, stores a pending request, posts the Approve / Deny
@@ -238,6 +240,14 @@ export const submitRequest =
     });
 
     // If Slack is down the post is kept and retried: approvers will see it once Slack answers.
+    const ids = { requestId: id, resourceId: resource.id, actor: cmd.actor.userId };
+    noteOutcome(deps, 'submitted', { ...ids, durationMs, source: source?.cidr, breakGlass });
+    if (created.grantId !== undefined)
+      noteOutcome(deps, 'approved', {
+        ...ids,
+        grantId: created.grantId,
+        by: breakGlass ? 'break-glass' : 'policy',
+      });
     await deps.notices.deliver({ kind: 'card-post', requestId: id });
     deps.wakeup.wake();
     if (created.grantId !== undefined) await use.openGrant(created.grantId);

@@ -96,6 +96,11 @@ type EnvBase = {
    * that share its security groups. Default `default`.
    */
   readonly deployment: string;
+  /**
+   * `HALLPASS_METRICS`: `on` (default) serves `GET /metrics` (Prometheus text, no authentication, resource
+   * ids in its labels) on `PORT`; `off` answers it 404.
+   */
+  readonly metrics?: 'on' | 'off' | undefined;
 };
 
 /**
@@ -130,6 +135,7 @@ const KEYS = [
   'HALLPASS_BACKSTOP_ROLE_ARN',
   'HALLPASS_BACKSTOP_GROUP',
   'HALLPASS_DEPLOYMENT',
+  'HALLPASS_METRICS',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -250,6 +256,7 @@ const EnvSchema = z
           'must be a short name: 1-32 of a-z 0-9 and -, starting with a letter or digit (e.g. production)',
       })
       .default(DEFAULT_DEPLOYMENT),
+    HALLPASS_METRICS: z.enum(['on', 'off'], { error: 'must be on or off' }).optional(),
     HALLPASS_AUDIT_ACCEPT_BROKEN: z
       .string()
       .regex(/^[1-9]\d{0,14}$/, {
@@ -349,6 +356,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
             group: v.HALLPASS_BACKSTOP_GROUP ?? DEFAULT_BACKSTOP_GROUP,
           },
     deployment: v.HALLPASS_DEPLOYMENT,
+    metrics: v.HALLPASS_METRICS,
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

@@ -110,6 +110,12 @@ export type Policy = {
   readonly resources: readonly Resource[];
   /** Channel (C…/G…) where hallpass publishes the audit log's head; absent: not published (said at start-up). */
   readonly auditChannel?: string | undefined;
+  /**
+   * Channel (C…/G…) that hears every alert at the top level — a close that keeps failing, a grant the
+   * policy no longer describes, reconciliation findings, a break in the audit chain — besides the
+   * resource's channel; absent: the resource channels only.
+   */
+  readonly alertsChannel?: string | undefined;
   /** How often the head is published there, in ms; absent: daily. */
   readonly auditHeadInterval?: number | undefined;
   /** How long after a grant's end AWS's backstop revokes its rules; absent: `DEFAULTS.backstopGrace`. */

@@ -61,7 +61,14 @@ describe('Slack unreachable at start-up, HTTP mode', () => {
       // Started: the port is bound and truthful, Slack's deliveries are answered 503 (Slack retries them).
       expect(await health()).toEqual({
         status: 200,
-        body: { ok: true, database: 'ok', slack: 'connecting', backstop: 'off' },
+        body: {
+          ok: true,
+          status: 'degraded',
+          database: 'ok',
+          slack: 'connecting',
+          backstop: 'off',
+          problems: expect.arrayContaining([expect.objectContaining({ what: 'slack-not-ready' })]),
+        },
       });
       expect(await h.command(REQUESTER, 'help')).toMatchObject({ status: 503, body: NOT_READY });
       expect(h.slack.callsTo('response_url')).toEqual([]);
@@ -105,7 +112,7 @@ describe('Slack unreachable at start-up, HTTP mode', () => {
       await h.advance(MINUTE);
       expect(await health()).toEqual({
         status: 200,
-        body: { ok: true, database: 'ok', slack: 'ready', backstop: 'off' },
+        body: { ok: true, status: 'ok', database: 'ok', slack: 'ready', backstop: 'off', problems: [] },
       });
       expect(linesOf(h.logger, SLACK_LOG.connected)).toEqual([
         expect.objectContaining({ level: 'info', attempts: failed.length + 1 }),
@@ -269,7 +276,14 @@ describe('the real process with Slack refusing at start-up', () => {
     const base = `http://127.0.0.1:${port}`;
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ ok: true, database: 'ok', slack: 'connecting', backstop: 'off' });
+    expect(await health.json()).toMatchObject({
+      ok: true,
+      status: 'degraded',
+      database: 'ok',
+      slack: 'connecting',
+      backstop: 'off',
+      problems: [expect.objectContaining({ what: 'slack-not-ready' })],
+    });
     const command = () =>
       postToApp(
         `${base}/slack/events`,

@@ -1,3 +1,5 @@
+import { SLACK_LOG } from '../../src/adapters/slack/app';
+import { LINK_LOG } from '../../src/adapters/slack/socket-links';
 import {
   SOCKET_CHANNEL,
   type SocketModeBot,
@@ -92,6 +94,117 @@ describe('Socket Mode', () => {
     );
   }, 20_000);
 
+  it('hands a link over without a gap when Slack asks to refresh it: a command sent meanwhile is answered, a delivery seen twice is handled once, each ack goes back on its own link', async () => {
+    const base = `http://127.0.0.1:${bot.hallpass.port}`;
+    const healthz = async () => (await (await fetch(`${base}/healthz`)).json()) as Record<string, unknown>;
+    const help = (envelopeId: string) => {
+      const url = bot.slack.responseUrl();
+      const envelope = slashCommandEnvelope(envelopeId, {
+        text: 'help',
+        channel_id: SOCKET_CHANNEL,
+        response_url: url,
+      });
+      const answers = () =>
+        bot.slack.callsTo('response_url').filter((c) => c.args['response_id'] === url.split('/').pop());
+      return { envelope, answers };
+    };
+    const ackedOn = (envelopeId: string): number[] =>
+      bot.socket.received.flatMap((m, i) =>
+        m['envelope_id'] === envelopeId ? [bot.socket.receivedOn[i] ?? 0] : [],
+      );
+    expect(await healthz()).toMatchObject({ status: 'ok', socket: { state: 'up' } });
+
+    // Slack warns that it will close link 1; a command arrives on it right after, during the hand-over.
+    bot.socket.sendDisconnect('refresh_requested');
+    const during = help('h-during');
+    bot.socket.sendEnvelopeOn(1, during.envelope);
+
+    // The replacement is opened while link 1 is still open: no moment without a link.
+    await bot.socket.connectionsReach(2);
+    expect(bot.socket.isOpen(1)).toBe(true);
+    // The same envelope twice (Slack redelivering it): handled once.
+    const twice = help('h-twice');
+    bot.socket.sendEnvelopeOn(2, twice.envelope);
+    bot.socket.sendEnvelopeOn(2, twice.envelope);
+    // Link 1 is let go only once link 2 is up.
+    await bot.socket.closedByClient(1);
+    const after = help('h-after');
+    bot.socket.sendEnvelopeOn(2, after.envelope);
+
+    await bot.socket.ackOf('h-after');
+    await bot.slack.waitFor(() =>
+      after.answers().length > 0 && twice.answers().length > 0 ? true : undefined,
+    );
+    await bot.slack.waitFor(() => (during.answers().length > 0 ? true : undefined));
+    await bot.hallpass.settled();
+    expect(during.answers()).toHaveLength(1);
+    expect(twice.answers()).toHaveLength(1);
+    expect(after.answers()).toHaveLength(1);
+    expect(ackedOn('h-during')).toEqual([1]);
+    expect(ackedOn('h-twice')).toEqual([2, 2]);
+    expect(ackedOn('h-after')).toEqual([2]);
+    expect(bot.slack.callsTo('apps.connections.open')).toHaveLength(2);
+    expect(bot.logger.lines.filter((l) => l.msg === LINK_LOG.handedOver)).toHaveLength(1);
+    expect(bot.logger.lines.filter((l) => l.msg === LINK_LOG.duplicate)).toHaveLength(1);
+    // A routine refresh is not a loss: nothing at warning or error level, and the link never went down.
+    expect(bot.logger.lines.filter((l) => l.msg === SLACK_LOG.lost)).toEqual([]);
+    expect(bot.logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(await healthz()).toMatchObject({ status: 'ok', slack: 'ready', socket: { state: 'up' } });
+    expect(bot.rejections).toEqual([]);
+  }, 20_000);
+
+  it('keeps the old link when its replacement cannot be opened, and reconnects once Slack closes it', async () => {
+    bot.slack.outage('internal_error', ['apps.connections.open']);
+    bot.socket.sendDisconnect('warning');
+    await until(() => bot.logger.lines.find((l) => l.msg === LINK_LOG.handOverFailed), 5_000);
+    // Still served on the old link meanwhile.
+    const url = bot.slack.responseUrl();
+    bot.socket.sendEnvelopeOn(
+      1,
+      slashCommandEnvelope('k-old', { text: 'help', channel_id: SOCKET_CHANNEL, response_url: url }),
+    );
+    expect(await bot.socket.ackOf('k-old')).toMatchObject({ envelope_id: 'k-old' });
+    expect(bot.socket.isOpen(1)).toBe(true);
+    // Slack closes it as it warned; once apps.connections.open answers again, a new link is up.
+    bot.slack.restore();
+    bot.socket.closeClient();
+    await bot.socket.connectionsReach(2, 8_000);
+    await until(
+      () => bot.logger.lines.filter((l) => l.msg === SLACK_LOG.connected).length === 2 || undefined,
+      8_000,
+    );
+    expect(bot.logger.lines.filter((l) => l.msg === SLACK_LOG.lost)).toHaveLength(1);
+    expect(bot.rejections).toEqual([]);
+  }, 30_000);
+
+  it('reports a lost link in /healthz (degraded, never 503) and /metrics, and at error level when it is not back within seconds', async () => {
+    const base = `http://127.0.0.1:${bot.hallpass.port}`;
+    const metric = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return /^hallpass_socket_mode_link_up (\d+)$/m.exec(text)?.[1];
+    };
+    expect(await metric()).toBe('1');
+    bot.slack.outage('drop', ['apps.connections.open']);
+    bot.socket.closeClient();
+    await bot.slack.waitFor((calls) =>
+      calls.some((c) => c.method === 'apps.connections.open' && !c.ok) ? true : undefined,
+    );
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      ok: true,
+      status: 'degraded',
+      slack: 'connecting',
+      socket: { state: 'down', since: expect.any(String) },
+      problems: [expect.objectContaining({ what: 'socket-down' })],
+    });
+    expect(await metric()).toBe('0');
+    await until(() => bot.logger.lines.find((l) => l.msg === SLACK_LOG.deaf && l.level === 'error'), 8_000);
+    bot.slack.restore();
+    await bot.socket.connectionsReach(2, 8_000);
+    await until(async () => ((await metric()) === '1' ? true : undefined), 5_000);
+  }, 30_000);
+
   it("makes a listener's views.open a single attempt: one HTTP 500 and the user is told, no retry", async () => {
     bot.slack.failNext('views.open', { status: 500 });
     bot.socket.sendEnvelope(
@@ -115,3 +228,14 @@ describe('Socket Mode', () => {
     expect(bot.rejections).toEqual([]);
   }, 20_000);
 });
+
+/** Polls `check` until it returns something, or fails after `timeoutMs`. */
+async function until<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await check();
+    if (found !== undefined && found !== false) return found;
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

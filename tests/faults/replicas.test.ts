@@ -863,7 +863,13 @@ describeWithPostgres('several hallpass replicas on one PostgreSQL', () => {
             }, `${r.name}'s /healthz to answer 503`),
           ),
         );
-        for (const { body } of unhealthy) expect(body).toMatchObject({ ok: false, database: 'unreachable' });
+        for (const { body } of unhealthy)
+          expect(body).toMatchObject({
+            ok: false,
+            status: 'unhealthy',
+            database: 'unreachable',
+            problems: expect.arrayContaining([expect.objectContaining({ what: 'database-unreachable' })]),
+          });
         timings.push(
           `  database away: /healthz 503 after ${unhealthy.map((u) => `${u.after} ms`).join(', ')}`,
         );

@@ -24,6 +24,19 @@ export interface FakeSocketMode {
   sendBinary(bytes: Buffer): void;
   /** Sends an envelope as JSON. */
   sendEnvelope(envelope: Record<string, unknown>): void;
+  /**
+   * Sends `{"type":"disconnect","reason":…}` to the current client, as Slack does some seconds before it
+   * closes a link (`refresh_requested`, `warning`); the link stays open until the client closes it.
+   */
+  sendDisconnect(reason: string): void;
+  /** Sends an envelope on the `n`th connection (1: the first), whether or not a newer one exists. */
+  sendEnvelopeOn(n: number, envelope: Record<string, unknown>): void;
+  /** Whether the `n`th connection is still open. */
+  isOpen(n: number): boolean;
+  /** Resolves once the client has closed the `n`th connection; rejects after `timeoutMs`. */
+  closedByClient(n: number, timeoutMs?: number): Promise<void>;
+  /** The connection (1: the first) each message in `received` came on, in the same order. */
+  readonly receivedOn: readonly number[];
   /** Every message the client sent, parsed (acks), oldest first. */
   readonly received: readonly Record<string, unknown>[];
   /** Resolves with the client's ack of `envelopeId`; rejects after `timeoutMs`. */
@@ -38,6 +51,8 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
   const received: Record<string, unknown>[] = [];
   const listeners = new Set<() => void>();
   let socket: WebSocket | undefined;
+  const sockets: WebSocket[] = [];
+  const receivedOn: number[] = [];
   let connections = 0;
   const connectionListeners = new Set<() => void>();
   let onConnected: (() => void) | undefined;
@@ -47,8 +62,11 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
 
   server.on('connection', (ws) => {
     socket = ws;
+    sockets.push(ws);
+    const n = sockets.length;
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
+      receivedOn.push(n);
       try {
         const parsed: unknown = JSON.parse(data.toString());
         if (typeof parsed === 'object' && parsed !== null) received.push(parsed as Record<string, unknown>);
@@ -70,6 +88,11 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
     for (const l of [...connectionListeners]) l();
   });
 
+  const nth = (n: number): WebSocket => {
+    const ws = sockets[n - 1];
+    if (ws === undefined) throw new Error(`fake Socket Mode: no connection ${n}`);
+    return ws;
+  };
   const current = (): WebSocket => {
     if (socket === undefined) throw new Error('fake Socket Mode: no client connected');
     return socket;
@@ -102,6 +125,28 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
     sendText: (text) => current().send(text),
     sendBinary: (bytes) => current().send(bytes, { binary: true }),
     sendEnvelope: (envelope) => current().send(JSON.stringify(envelope)),
+    sendDisconnect: (reason) =>
+      current().send(
+        JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'fake-socket-mode' } }),
+      ),
+    sendEnvelopeOn: (n, envelope) => nth(n).send(JSON.stringify(envelope)),
+    isOpen: (n) => nth(n).readyState === nth(n).OPEN,
+    closedByClient: (n, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const ws = nth(n);
+        if (ws.readyState === ws.CLOSED) return resolve();
+        const timer = setTimeout(
+          () => reject(new Error(`fake Socket Mode: connection ${n} still open after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        ws.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+    get receivedOn() {
+      return receivedOn;
+    },
     get received() {
       return received;
     },

@@ -21,6 +21,7 @@ import { type Backoff, createRetrier, SLACK_BACKOFF } from './connection';
 import type { ListenerContext } from './context';
 import { mountListeners } from './listeners';
 import { boltLogger } from './logger';
+import { createSocketLinks, type SocketClient } from './socket-links';
 
 export type SlackAppOptions = {
   readonly botToken: string;
@@ -59,6 +60,8 @@ export type SlackRuntime = {
   /** HTTP mode: the route Slack posts to, for the HTTP server to serve. Socket Mode: none. */
   readonly route: SlackRoute | undefined;
   status(): SlackStatus;
+  /** Socket Mode: whether a link to Slack is up, and since when; undefined in HTTP mode. */
+  link?(): SocketLinkState;
   /** Resolves when the first attempt to connect has succeeded or failed. Never rejects. */
   readonly firstAttempt: Promise<void>;
   /**
@@ -73,18 +76,18 @@ export type SlackRuntime = {
   stop(): Promise<void>;
 };
 
+/** Socket Mode: `up` while at least one link to Slack is open (a hand-over keeps it `up`). */
+export type SocketLinkState = { readonly state: 'up' | 'down'; readonly since: Date };
+
+/** How long a lost link may stay unreplaced before its loss is logged at error level. */
+export const LINK_LOSS_LOUD_MS = 5_000;
+
 /** Largest body accepted: a slash command or interaction is a few KB; anything far larger is refused (413). */
 export const BODY_LIMIT_BYTES = 256 * 1024;
 /** Slack signs with a timestamp; Bolt refuses old ones, we also refuse ones from the future. */
 const MAX_SKEW_SECONDS = 5 * 60;
 /** Longest wait for `apps.connections.open` (Socket Mode), so start-up and reconnection cannot hang. */
 const SOCKET_OPEN_TIMEOUT_MS = 10_000;
-/**
- * Longest one attempt to open the socket may take: `apps.connections.open` (10 s at most), the
- * WebSocket handshake, and Slack's `hello`. Past it the attempt is abandoned (the socket cut) and
- * retried, so a Slack that accepts the connection and then says nothing cannot stall reconnection.
- */
-const SOCKET_ATTEMPT_TIMEOUT_MS = 30_000;
 
 /** What `POST /slack/events` answers (503) while Slack has not accepted the token yet; Slack retries deliveries. */
 export const SLACK_NOT_READY = { ok: false, reason: 'slack_not_ready' } as const;
@@ -94,6 +97,7 @@ export const SLACK_LOG = {
   connected: 'connected to Slack',
   unreachable: 'could not connect to Slack; grants still close on time; retrying',
   lost: 'lost the Socket Mode connection to Slack; reconnecting',
+  deaf: 'no Socket Mode link to Slack: commands and clicks are not received until it is back',
 } as const;
 
 /**
@@ -128,29 +132,32 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
   const backoff = opts.backoff ?? SLACK_BACKOFF;
 
   if (opts.appToken !== undefined) {
-    const receiver = new SocketModeReceiver({
-      appToken: opts.appToken,
-      // The socket client logs each failed connection attempt at error level; superviseSocket logs each
-      // once with its number and next time, at error level only for a refused token, so the client's own
-      // lines are kept as detail, at warning level.
-      logger: errorsAsWarnings(logger),
-      // Reconnection is ours (superviseSocket): the client's own would retry a failed reconnect never
-      // (a refused one rejects unhandled) or ever more slowly (uncapped), and never tell us.
-      autoReconnectEnabled: false,
-      // The socket client's own options, never the object the listeners' clients are built from: the
-      // client writes into it (its retry settings, its fetch). One attempt per `apps.connections.open`:
-      // retries are superviseSocket's, capped, instead of the WebClient's (their delays grow without
-      // bound: after half an hour down, the next try would be some ten minutes away).
-      installerOptions: {
-        clientOptions: {
-          ...(opts.apiUrl === undefined ? {} : { slackApiUrl: opts.apiUrl }),
-          timeout: SOCKET_OPEN_TIMEOUT_MS,
-          retryConfig: { retries: 0 },
+    const appToken = opts.appToken;
+    // One receiver per link (see socket-links): each brings a socket client; the first one's is the hub Bolt listens on.
+    const socketReceiver = () =>
+      new SocketModeReceiver({
+        appToken,
+        // The socket client logs each failed connection attempt at error level; superviseSocket logs each
+        // once with its number and next time, at error level only for a refused token, so the client's own
+        // lines are kept as detail, at warning level.
+        logger: errorsAsWarnings(logger),
+        // Reconnection is ours (superviseSocket): the client's own would retry a failed reconnect never
+        // (a refused one rejects unhandled) or ever more slowly (uncapped), and never tell us.
+        autoReconnectEnabled: false,
+        // The socket client's own options, never the object the listeners' clients are built from: the
+        // client writes into it (its retry settings, its fetch). One attempt per `apps.connections.open`:
+        // retries are superviseSocket's, capped, instead of the WebClient's (their delays grow without
+        // bound: after half an hour down, the next try would be some ten minutes away).
+        installerOptions: {
+          clientOptions: {
+            ...(opts.apiUrl === undefined ? {} : { slackApiUrl: opts.apiUrl }),
+            timeout: SOCKET_OPEN_TIMEOUT_MS,
+            retryConfig: { retries: 0 },
+          },
         },
-      },
-      processEventErrorHandler: socketEventErrorHandler(log),
-    });
-    guardSocketMessages(receiver.client, log);
+        processEventErrorHandler: socketEventErrorHandler(log),
+      });
+    const receiver = socketReceiver();
     const app = new App({
       token: opts.botToken,
       receiver,
@@ -162,16 +169,19 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
     const { drain, settled } = mountListeners(app, opts.context);
     const socket = superviseSocket({
       app,
-      client: receiver.client,
+      hub: receiver.client,
+      newClient: () => socketReceiver().client,
       timers: opts.timers,
       backoff,
       report,
       log,
+      clock: opts.context.clock,
     });
     return {
       app,
       route: undefined,
       status: socket.status,
+      link: socket.link,
       firstAttempt: socket.firstAttempt,
       settled: async () => {
         await socket.idle();
@@ -282,8 +292,6 @@ function tokenRefusal(error: unknown): string | undefined {
   return typeof code === 'string' && TOKEN_REFUSALS.has(code) ? code : undefined;
 }
 
-type SocketClient = SocketModeReceiver['client'];
-
 /** The same logger with `error` lines written as warnings. */
 function errorsAsWarnings(logger: BoltLogger): BoltLogger {
   return { ...logger, error: (...args: unknown[]) => logger.warn(...args) };
@@ -295,43 +303,62 @@ function errorsAsWarnings(logger: BoltLogger): BoltLogger {
  * `invalid_auth` while a token is rotated) rejects unhandled and is never tried again; and with its
  * WebClient's retries (about 100, each wait 1.3 times the last, uncapped) a long outage would leave
  * hallpass reconnecting ever later after Slack is back. Here every attempt — the first, and each after
- * the socket is lost (closed by Slack, a failed ping, a `disconnect` message) — is caught, logged once
- * and retried with capped backoff until the socket is open again.
+ * the last link is lost (closed by Slack, a failed ping, a hand-over whose replacement failed) — is
+ * caught, logged once and retried with capped backoff until a link is open again. A `disconnect`
+ * message is not a loss: the links hand over without a gap (see socket-links). `link()` says whether a
+ * link is up and since when; a loss not repaired within `LINK_LOSS_LOUD_MS` is logged at error level.
  */
 function superviseSocket(deps: {
   app: App;
-  client: SocketClient;
+  hub: SocketClient;
+  newClient: () => SocketClient;
   timers: Timers;
   backoff: Backoff;
   report: ConnectionReport;
   log: Logger;
+  clock: Clock;
 }): {
   status(): SlackStatus;
+  link(): SocketLinkState;
   firstAttempt: Promise<void>;
   idle(): Promise<void>;
   stop(): Promise<void>;
 } {
-  const { app, client, log } = deps;
+  const { app, log } = deps;
   let initialized = false;
   let ready = false;
-  /** Whether the socket is open now: Slack said `hello`, and the client has not disconnected since. */
-  let open = false;
   let stopping = false;
+  let link: SocketLinkState = { state: 'down', since: deps.clock.now() };
+  const setLink = (state: 'up' | 'down'): void => {
+    if (link.state !== state) link = { state, since: deps.clock.now() };
+  };
+  /** The timer that makes a loss loud when no link is back within `LINK_LOSS_LOUD_MS`. */
+  let loud: unknown;
+
+  const links = createSocketLinks({
+    hub: deps.hub,
+    newClient: deps.newClient,
+    prepare: (client) => guardSocketMessages(client, log),
+    log,
+    onUp: () => {
+      setLink('up');
+      if (loud !== undefined) deps.timers.clearTimeout(loud);
+      loud = undefined;
+    },
+    onDown: () => setLink('down'),
+    onLost: () => {
+      // While an attempt is under way its own failure is reported and retried; after stop(), nothing is.
+      if (stopping || !ready) return;
+      lost();
+    },
+  });
 
   const attempt = async (): Promise<void> => {
     if (!initialized) {
       await app.init().catch((error: unknown) => Promise.reject(new StartFailure('SLACK_BOT_TOKEN', error)));
       initialized = true;
     }
-    await openSocket(client).catch((error: unknown) =>
-      Promise.reject(new StartFailure('SLACK_APP_TOKEN', error)),
-    );
-    if (stopping) {
-      // Opened while shutting down (the attempt was already under way): close it again.
-      await client.disconnect();
-      return;
-    }
-    if (!open) throw new Error('the Socket Mode connection closed as it opened');
+    await links.open().catch((error: unknown) => Promise.reject(new StartFailure('SLACK_APP_TOKEN', error)));
   };
   const connection = createRetrier({
     attempt,
@@ -341,7 +368,7 @@ function superviseSocket(deps: {
       ready = true;
       deps.report.connected(attempts, 'socket');
       // Lost again before this was reported: reconnect as for any loss.
-      if (!open) lost();
+      if (!links.up()) lost();
     },
     timers: deps.timers,
     backoff: deps.backoff,
@@ -349,62 +376,33 @@ function superviseSocket(deps: {
   const lost = (): void => {
     ready = false;
     log.warn({}, SLACK_LOG.lost);
+    if (loud === undefined)
+      loud = deps.timers.setTimeout(() => {
+        loud = undefined;
+        if (!links.up() && !stopping)
+          log.error({ since: link.since.toISOString(), forMs: LINK_LOSS_LOUD_MS }, SLACK_LOG.deaf);
+      }, LINK_LOSS_LOUD_MS);
     // Not at once: a Slack that closes every new socket straight away must not be hammered.
     connection.run({ delayed: true });
   };
 
-  client.on('connected', () => {
-    open = true;
-  });
-  // With its own reconnection off, the client emits `disconnected` whenever the socket is gone for good.
-  client.on('disconnected', () => {
-    open = false;
-    // While an attempt is under way its own failure is reported and retried; after stop(), nothing is.
-    if (stopping || !ready) return;
-    lost();
-  });
-
   connection.run();
   return {
-    status: () => (ready ? 'ready' : 'connecting'),
+    status: () => (ready && links.up() ? 'ready' : 'connecting'),
+    link: () => link,
     firstAttempt: connection.idle(),
     idle: () => connection.idle(),
     async stop() {
       stopping = true;
       connection.stop();
+      if (loud !== undefined) deps.timers.clearTimeout(loud);
+      await links.closeAll();
       await app.stop();
       // An attempt under way ends within its timeouts; one that opened a socket closes it again.
       await connection.idle();
+      await links.closeAll();
     },
   };
-}
-
-/**
- * One attempt to open the socket: `apps.connections.open`, then the WebSocket until Slack's `hello`.
- * Rejects when either fails or the whole takes longer than `SOCKET_ATTEMPT_TIMEOUT_MS` (the half-open
- * socket is then cut). Real time, like every network timeout here: it bounds I/O, not a schedule.
- */
-function openSocket(client: SocketClient): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let done = false;
-    const finish = (error?: unknown): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const timer = setTimeout(() => {
-      finish(new Error(`no Socket Mode connection within ${SOCKET_ATTEMPT_TIMEOUT_MS / 1000} s`));
-      client.disconnect().catch(() => undefined);
-    }, SOCKET_ATTEMPT_TIMEOUT_MS);
-    client.start().then(
-      () => finish(),
-      // The client rejects with nothing when the socket closes before `hello`.
-      (error: unknown) =>
-        finish(error ?? new Error('the Socket Mode connection closed before Slack said hello')),
-    );
-  });
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Clock, Notifier, SessionCredentials } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import type { MessageRef } from '../../domain/request';
 import type { Mention } from './directory';
+import { grantAlertMessage } from './views/alerts';
 import { approvalCardMessage } from './views/approval-card';
 import { auditHeadMessage } from './views/audit-head';
 import { credentialsMessage } from './views/credentials';
@@ -92,7 +93,11 @@ export function createSlackNotifier(deps: {
     notifyChannel: (channel: string, notice: ChannelNotice): Promise<void> =>
       call('chat.postMessage', async () => {
         const message =
-          notice.type === 'audit-head' ? auditHeadMessage(notice) : reconcileReportMessage(notice);
+          notice.type === 'audit-head'
+            ? auditHeadMessage(notice)
+            : notice.type === 'grant-alert'
+              ? grantAlertMessage(notice, (await opts()).mention)
+              : reconcileReportMessage(notice);
         await client.chat.postMessage({ channel, ...message, unfurl_links: false });
       }),
   };

@@ -1,4 +1,4 @@
-import { ErrorCode, type WebClientOptions } from '@slack/web-api';
+import { ErrorCode, type WebAPICallResult, WebClient, type WebClientOptions } from '@slack/web-api';
 import { InfraError } from '../../app/infra-error';
 import type { Logger } from '../../app/ports';
 import { boltLogger } from './logger';
@@ -82,4 +82,27 @@ export function classifySlackError(error: unknown, operation: string): InfraErro
     providerCode: 'slack_request_failed',
     cause: error,
   });
+}
+
+/**
+ * A WebClient that reports each failed Web API call (`chat.postMessage`, `invalid_blocks`) before
+ * passing the failure on unchanged: `/metrics` counts them and `/healthz` reports recent ones.
+ */
+export class ObservedWebClient extends WebClient {
+  constructor(
+    token: string,
+    options: WebClientOptions,
+    private readonly onError: (method: string, error: string) => void,
+  ) {
+    super(token, options);
+  }
+
+  override async apiCall(method: string, options?: Record<string, unknown>): Promise<WebAPICallResult> {
+    try {
+      return await super.apiCall(method, options);
+    } catch (error) {
+      this.onError(method, classifySlackError(error, method).providerCode ?? 'request_failed');
+      throw error;
+    }
+  }
 }

@@ -7,6 +7,7 @@ export * from './due-query';
 export * from './faults';
 export * from './follow-ups';
 export * from './grant-store';
+export * from './metrics';
 export * from './network-access';
 export * from './network-acls';
 export * from './notifier';

@@ -51,6 +51,7 @@ function toPolicy(p: PolicyInput): Policy {
     approvalTimeout,
     warnBefore: p.warnBefore ?? DEFAULTS.warnBefore,
     auditChannel: p.auditChannel,
+    alertsChannel: p.alertsChannel,
     auditHeadInterval: p.auditHeadInterval,
     backstopGrace: p.backstopGrace,
     naclRuleNumbers: p.naclRuleNumbers,

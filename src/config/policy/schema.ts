@@ -267,6 +267,8 @@ export const policySchema = z
     warnBefore: durationOf(true).optional(),
     /** Where hallpass publishes the audit log's head: a channel the database cannot rewrite. */
     auditChannel: pattern(CHANNEL, 'a Slack channel id (C… or G…)').optional(),
+    /** Where every alert is posted too (failing closes, stranded grants, reconciliation findings). */
+    alertsChannel: pattern(CHANNEL, 'a Slack channel id (C… or G…)').optional(),
     /** How often the head is published there (exports publish it too); at least 1m. Default: 24h. */
     auditHeadInterval: duration.refine((ms) => ms >= 60_000, { error: 'must be at least 1m' }).optional(),
     /** How long after a grant's end AWS's backstop revokes its rules. Default: 2m. */

@@ -14,7 +14,7 @@ describe('the HTTP router', () => {
 
   beforeEach(async () => {
     logger = new MemoryLogger();
-    health = { database: 'ok', slack: 'ready', backstop: 'on' };
+    health = { database: 'ok', slack: 'ready', backstop: 'on', status: 'ok', problems: [] };
     received.length = 0;
     server = createHttpServer({
       logger,
@@ -60,23 +60,31 @@ describe('the HTTP router', () => {
   it('serves a known path and method, with the query string ignored for routing', async () => {
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 200,
-      body: '{"ok":true,"database":"ok","slack":"ready","backstop":"on"}',
+      body: '{"ok":true,"status":"ok","database":"ok","slack":"ready","backstop":"on","problems":[]}',
     });
     expect((await sendRaw(port, { method: 'GET', path: '/healthz?probe=1&x=%zz' })).status).toBe(200);
-    health = { database: 'unreachable', slack: 'ready', backstop: 'on' };
+    const down = { what: 'database-unreachable', detail: 'no answer' } as const;
+    health = {
+      database: 'unreachable',
+      slack: 'ready',
+      backstop: 'on',
+      status: 'unhealthy',
+      problems: [down],
+    };
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 503,
-      body: '{"ok":false,"database":"unreachable","slack":"ready","backstop":"on"}',
+      body: `{"ok":false,"status":"unhealthy","database":"unreachable","slack":"ready","backstop":"on","problems":[${JSON.stringify(down)}]}`,
     });
   });
 
   it('keeps /healthz at 200 while Slack is still connecting (grants still close), and says so', async () => {
-    health = { database: 'ok', slack: 'connecting', backstop: 'off' };
+    const slack = { what: 'slack-not-ready', detail: 'retrying' } as const;
+    health = { database: 'ok', slack: 'connecting', backstop: 'off', status: 'degraded', problems: [slack] };
     expect(await sendRaw(port, { method: 'GET', path: '/healthz' })).toMatchObject({
       status: 200,
-      body: '{"ok":true,"database":"ok","slack":"connecting","backstop":"off"}',
+      body: `{"ok":true,"status":"degraded","database":"ok","slack":"connecting","backstop":"off","problems":[${JSON.stringify(slack)}]}`,
     });
-    health = { database: 'unreachable', slack: 'connecting', backstop: 'off' };
+    health = { ...health, database: 'unreachable', status: 'unhealthy' };
     expect((await sendRaw(port, { method: 'GET', path: '/healthz' })).status).toBe(503);
   });
 
