@@ -26,6 +26,12 @@ export type IamPolicyInput = {
   readonly account: string;
   /** `HALLPASS_BACKSTOP_ROLE_ARN` and `HALLPASS_BACKSTOP_GROUP`, when the backstop is on. */
   readonly backstop?: { readonly roleArn: string; readonly group: string } | undefined;
+  /**
+   * hallpass's own IAM principal (a user or role ARN), when known: `hallpass check` may then simulate
+   * its own permissions (`iam:SimulatePrincipalPolicy` on itself only). Unknown: left out, and the check
+   * says "could not check" instead.
+   */
+  readonly self?: string | undefined;
 };
 
 /** Written where the account id is not known: `npm run iam-policy` says so beside the policy. */
@@ -190,6 +196,14 @@ export function iamPolicyFor(input: IamPolicyInput): IamPolicyDocument {
         Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
       },
     );
+  }
+  if (input.self !== undefined) {
+    statements.push({
+      Sid: 'LetCheckSimulateItsOwnPermissions',
+      Effect: 'Allow',
+      Action: 'iam:SimulatePrincipalPolicy',
+      Resource: input.self,
+    });
   }
   return { Version: '2012-10-17', Statement: statements };
 }

@@ -12,6 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import dotenv from 'dotenv';
+import { principalOf } from '../adapters/aws/aws-check';
 import { callerIdentity } from '../adapters/aws/caller-identity';
 import { ACCOUNT_PLACEHOLDER, accountFromArns, iamPolicyFor } from '../app/iam-policy';
 import { DEFAULT_BACKSTOP_GROUP, policyPathOf } from '../config/env';
@@ -58,15 +59,22 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
         ? undefined
         : { roleArn, group: env['HALLPASS_BACKSTOP_GROUP']?.trim() || DEFAULT_BACKSTOP_GROUP };
     let account = values.account ?? accountFromArns(read.value, roleArn);
-    if (account === undefined) {
-      try {
-        account = (await callerIdentity(env['AWS_REGION'] || 'us-east-1', 5_000)).account;
-      } catch (error) {
+    let self: string | undefined;
+    try {
+      const caller = await callerIdentity(env['AWS_REGION'] || 'us-east-1', 5_000);
+      account ??= caller.account;
+      self = principalOf(caller.arn);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      if (account === undefined) {
         io.err(
-          `note: the account id is not known (${error instanceof Error ? error.message : String(error)}): ${ACCOUNT_PLACEHOLDER} stands for it; give --account <id>.\n`,
+          `note: the account id is not known (${why}): ${ACCOUNT_PLACEHOLDER} stands for it; give --account <id>.\n`,
         );
         account = ACCOUNT_PLACEHOLDER;
       }
+      io.err(
+        `note: hallpass's own identity is not known (${why}): iam:SimulatePrincipalPolicy on itself, which lets \`hallpass check\` check the STS and IAM permissions, is left out.\n`,
+      );
     }
     const others = read.value.resources.flatMap((r) =>
       r.kind === 'security-group' && r.assumeRoleArn !== undefined ? [r.assumeRoleArn] : [],
@@ -76,7 +84,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
         `note: the EC2 statements for groups in other accounts take effect on their assumeRoleArn roles (${[...new Set(others)].join(', ')}): attach this policy there too.\n`,
       );
     }
-    io.out(`${JSON.stringify(iamPolicyFor({ policy: read.value, account, backstop }), null, 2)}\n`);
+    io.out(`${JSON.stringify(iamPolicyFor({ policy: read.value, account, backstop, self }), null, 2)}\n`);
     return 0;
   } catch (e) {
     if (e instanceof UsageError || isParseArgsError(e)) {

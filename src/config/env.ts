@@ -96,7 +96,16 @@ type EnvBase = {
    * that share its security groups. Default `default`.
    */
   readonly deployment: string;
+  /**
+   * `HALLPASS_AWS`: `live` (the default) calls AWS; `dry-run` calls no AWS API at all — every flow runs
+   * against real Slack, the AWS calls it would make are logged, and every announcement says it is a dry run.
+   */
+  readonly aws: AwsMode;
 };
+
+/** `HALLPASS_AWS` values. */
+export const AWS_MODES = ['live', 'dry-run'] as const;
+export type AwsMode = (typeof AWS_MODES)[number];
 
 /**
  * The validated environment. `mode` is `socket` exactly when `SLACK_APP_TOKEN` is set; in HTTP mode the
@@ -130,6 +139,7 @@ const KEYS = [
   'HALLPASS_BACKSTOP_ROLE_ARN',
   'HALLPASS_BACKSTOP_GROUP',
   'HALLPASS_DEPLOYMENT',
+  'HALLPASS_AWS',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -250,6 +260,11 @@ const EnvSchema = z
           'must be a short name: 1-32 of a-z 0-9 and -, starting with a letter or digit (e.g. production)',
       })
       .default(DEFAULT_DEPLOYMENT),
+    HALLPASS_AWS: z
+      .string()
+      .transform((s) => s.toLowerCase())
+      .pipe(z.enum(AWS_MODES, { error: `must be ${AWS_MODES.join(' or ')}` }))
+      .default('live'),
     HALLPASS_AUDIT_ACCEPT_BROKEN: z
       .string()
       .regex(/^[1-9]\d{0,14}$/, {
@@ -349,6 +364,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
             group: v.HALLPASS_BACKSTOP_GROUP ?? DEFAULT_BACKSTOP_GROUP,
           },
     deployment: v.HALLPASS_DEPLOYMENT,
+    aws: v.HALLPASS_AWS,
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

@@ -89,6 +89,19 @@ export interface SlackStandIn {
   callsTo(method: string): SlackCall[];
   /** The user groups `usergroups.list` / `usergroups.users.list` answer with. */
   setGroups(groups: readonly SlackGroup[]): void;
+  /**
+   * The scopes `auth.test` reports in its `x-oauth-scopes` header, as Slack does (default: those of
+   * manifest.yml); `undefined` sends no header.
+   */
+  setScopes(scopes: readonly string[] | undefined): void;
+  /**
+   * What `conversations.info` says of a channel (default: any C…/G… id is a public channel the bot is
+   * in); `'missing'` answers `channel_not_found`, as Slack does for a private channel the bot is not in.
+   */
+  setChannel(
+    id: string,
+    channel: { isPrivate?: boolean; isMember?: boolean; name?: string } | 'missing',
+  ): void;
   /** The email `users.info` reports for a user (absent otherwise, as for a bot or a missing scope); `undefined` removes it. */
   setEmail(userId: string, email: string | undefined): void;
   /** What `users.info` reports about a user: a guest, someone of another workspace, … (replaces earlier settings). */
@@ -145,6 +158,17 @@ const list = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : unde
 const TS_EPOCH_SECONDS = 1_700_000_000;
 
 type Answer = { status: number; body: Record<string, unknown>; headers?: Record<string, string> };
+/** The bot scopes of manifest.yml: what a correctly installed app has. */
+const MANIFEST_SCOPES: readonly string[] = [
+  'commands',
+  'chat:write',
+  'chat:write.public',
+  'usergroups:read',
+  'users:read',
+  'users:read.email',
+  'im:write',
+  'files:write',
+];
 const okAnswer = (body: Record<string, unknown> = {}): Answer => ({
   status: 200,
   body: { ok: true, ...body },
@@ -160,6 +184,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const homes = new Map<string, Record<string, unknown>>();
   const uploads = new Map<string, StoredUpload>();
   let groups: readonly SlackGroup[] = [];
+  let scopes: readonly string[] | undefined = MANIFEST_SCOPES;
+  const channels = new Map<string, { isPrivate?: boolean; isMember?: boolean; name?: string } | 'missing'>();
   const emails = new Map<string, string>();
   const people = new Map<string, StandInUser>();
   let socketModeUrl: string | undefined;
@@ -214,8 +240,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const methods: Record<string, (a: Record<string, unknown>) => Answer> = {
     'apps.connections.open': () =>
       socketModeUrl === undefined ? errAnswer('invalid_auth') : okAnswer({ url: socketModeUrl }),
-    'auth.test': () =>
-      okAnswer({
+    'auth.test': () => ({
+      ...okAnswer({
         url: 'https://hallpass-test.slack.com/',
         team: 'hallpass test',
         user: 'hallpass',
@@ -223,6 +249,26 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
         user_id: STAND_IN_BOT.userId,
         bot_id: STAND_IN_BOT.botId,
       }),
+      ...(scopes === undefined ? {} : { headers: { 'x-oauth-scopes': scopes.join(',') } }),
+    }),
+    'conversations.info': (a) => {
+      const id = str(at(a, 'channel'));
+      const known = id === undefined ? 'missing' : channels.get(id);
+      if (id === undefined || known === 'missing' || (known === undefined && !/^[CG][A-Z0-9]+$/.test(id)))
+        return errAnswer('channel_not_found');
+      const isPrivate = known?.isPrivate ?? false;
+      return okAnswer({
+        channel: {
+          id,
+          name: known?.name ?? id.toLowerCase(),
+          is_channel: !isPrivate,
+          is_group: isPrivate,
+          is_private: isPrivate,
+          is_archived: false,
+          is_member: known?.isMember ?? true,
+        },
+      });
+    },
     'chat.postMessage': (a) => {
       const target = str(at(a, 'channel'));
       if (target === undefined) return errAnswer('channel_not_found');
@@ -516,6 +562,12 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     callsTo: (method) => calls.filter((c) => c.method === method),
     setGroups: (g) => {
       groups = g.map((x) => ({ ...x, users: [...x.users] }));
+    },
+    setScopes: (list) => {
+      scopes = list === undefined ? undefined : [...list];
+    },
+    setChannel: (id, channel) => {
+      channels.set(id, channel);
     },
     setEmail: (userId, email) => {
       if (email === undefined) emails.delete(userId);

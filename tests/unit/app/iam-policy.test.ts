@@ -80,7 +80,12 @@ function actionsTheAdaptersSend(): { file: string; action: string }[] {
 }
 
 describe('the IAM policy hallpass needs', () => {
-  const full = iamPolicyFor({ policy: FULL, account: '123456789012', backstop: BACKSTOP });
+  const full = iamPolicyFor({
+    policy: FULL,
+    account: '123456789012',
+    backstop: BACKSTOP,
+    self: 'arn:aws:iam::123456789012:role/hallpass',
+  });
 
   it('covers every AWS call the adapters make (add the action to src/app/iam-policy.ts when this fails)', () => {
     const sent = actionsTheAdaptersSend();
