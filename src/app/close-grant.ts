@@ -8,6 +8,7 @@ import {
   planCuts,
   runCuts,
 } from './cut-connections';
+import { reasonInWords } from './infra-error';
 import { describeError, type Notices } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
 import type {
@@ -261,7 +262,8 @@ export async function recordCloseFailure(
     'closing a due grant failed; will retry',
   );
   const counted = current?.closeAttempts ?? attempts;
-  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, describeError(error));
+  // In words: the thread and the people read it; the log line above keeps the provider's code.
+  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, reasonInWords(error));
 }
 
 async function escalate(
