@@ -118,7 +118,7 @@ describe('hallpass check: Slack', () => {
     const found = await slackFindings();
     expect(problems(found)).toEqual([]);
     expect(warnings(found).map((f) => f.what)).toEqual([
-      'could not check the scopes: Slack sent no x-oauth-scopes header with auth.test',
+      'could not check the scopes: Slack sent no x-oauth-scopes header',
       expect.stringMatching(/^could not check channel C0123ABCD .*unknown_method/),
     ]);
   });

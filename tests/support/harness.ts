@@ -172,6 +172,8 @@ export async function startHarness(
     beforeStart?: (slack: SlackStandIn) => void;
     /** Extra environment variables for hallpass (e.g. `HALLPASS_AUDIT_KEY`). */
     env?: Record<string, string>;
+    /** The start-up checks (src/startup-checks.ts): off unless `true`, so other tests' exact call counts hold. */
+    startupChecks?: boolean;
   } = {},
 ): Promise<Harness> {
   const slack = await startSlackStandIn();
@@ -221,6 +223,7 @@ export async function startHarness(
     reconcileInterval: opts.reconcileInterval,
     slackTimeoutMs: opts.slackTimeoutMs,
     env: opts.env,
+    startupChecks: opts.startupChecks ?? false,
   });
 }
 
@@ -238,6 +241,7 @@ async function boot(s: {
   reconcileInterval?: string | undefined;
   slackTimeoutMs?: number | undefined;
   env?: Record<string, string> | undefined;
+  startupChecks: boolean;
 }): Promise<Harness> {
   const envResult = loadEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -260,6 +264,7 @@ async function boot(s: {
     // The production Slack client options (single attempts, a 429 returned at once) are under test too.
     ...(s.slackTimeoutMs === undefined ? {} : { slackTimeoutMs: s.slackTimeoutMs }),
     reconcile: s.reconcileInterval !== undefined,
+    startupChecks: s.startupChecks,
   });
   // What start-up queued for Slack (catch-up notices, a reconciliation report) is out before the test goes on.
   await hallpass.settled();

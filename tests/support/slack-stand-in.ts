@@ -90,8 +90,8 @@ export interface SlackStandIn {
   /** The user groups `usergroups.list` / `usergroups.users.list` answer with. */
   setGroups(groups: readonly SlackGroup[]): void;
   /**
-   * The scopes `auth.test` reports in its `x-oauth-scopes` header, as Slack does (default: those of
-   * manifest.yml); `undefined` sends no header.
+   * The scopes every successful answer reports in its `x-oauth-scopes` header, as Slack does (default:
+   * those of manifest.yml); `undefined` sends no header.
    */
   setScopes(scopes: readonly string[] | undefined): void;
   /**
@@ -240,8 +240,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const methods: Record<string, (a: Record<string, unknown>) => Answer> = {
     'apps.connections.open': () =>
       socketModeUrl === undefined ? errAnswer('invalid_auth') : okAnswer({ url: socketModeUrl }),
-    'auth.test': () => ({
-      ...okAnswer({
+    'auth.test': () =>
+      okAnswer({
         url: 'https://hallpass-test.slack.com/',
         team: 'hallpass test',
         user: 'hallpass',
@@ -249,8 +249,6 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
         user_id: STAND_IN_BOT.userId,
         bot_id: STAND_IN_BOT.botId,
       }),
-      ...(scopes === undefined ? {} : { headers: { 'x-oauth-scopes': scopes.join(',') } }),
-    }),
     'conversations.info': (a) => {
       const id = str(at(a, 'channel'));
       const known = id === undefined ? 'missing' : channels.get(id);
@@ -468,7 +466,11 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
     const handler = methods[method];
     if (handler === undefined) return errAnswer('unknown_method');
     if (token === undefined) return errAnswer('not_authed');
-    return handler(args);
+    const answered = handler(args);
+    // Slack reports the token's scopes on every Web API answer.
+    return scopes === undefined || !answered.body['ok']
+      ? answered
+      : { ...answered, headers: { 'x-oauth-scopes': scopes.join(','), ...answered.headers } };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

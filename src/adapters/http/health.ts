@@ -14,6 +14,8 @@ export type HealthStatus = {
    * rules then close only while hallpass runs. Reported, not unhealthy: it is a setting.
    */
   readonly backstop: 'on' | 'off';
+  /** `dry-run` under `HALLPASS_AWS=dry-run` (no AWS call is made); absent when AWS is live, as before. */
+  readonly aws?: 'dry-run' | undefined;
 };
 
 /**
@@ -26,10 +28,10 @@ export function healthRoute(status: () => HealthStatus | Promise<HealthStatus>):
     path: '/healthz',
     methods: {
       GET: async (_req, res) => {
-        const { database, slack, backstop } = await status();
+        const { database, slack, backstop, aws } = await status();
         const ok = database === 'ok';
         res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ ok, database, slack, backstop }));
+        res.end(JSON.stringify({ ok, database, slack, backstop, ...(aws === undefined ? {} : { aws }) }));
       },
     },
   };

@@ -109,8 +109,7 @@ export async function checkSlackToken(client: WebClient, apiUrl: string | undefi
 
 /** The scopes granted, against those `manifest.yml` asks for. */
 export function checkScopes(scopes: readonly string[] | undefined): Finding {
-  if (scopes === undefined)
-    return couldNotCheck('the scopes', 'Slack sent no x-oauth-scopes header with auth.test');
+  if (scopes === undefined) return couldNotCheck('the scopes', 'Slack sent no x-oauth-scopes header');
   const missing = REQUIRED_SCOPES.filter((s) => !scopes.includes(s));
   return missing.length === 0
     ? ok(`every scope is granted (${REQUIRED_SCOPES.join(', ')})`)
@@ -145,16 +144,27 @@ function handlesOf(policy: Policy): Map<string, string[]> {
   return out;
 }
 
+/** The scopes a Web API answer reports (`x-oauth-scopes`, on every answer), when it does. */
+const scopesOf = (res: unknown): readonly string[] | undefined => {
+  const scopes = field(field(res, 'response_metadata'), 'scopes');
+  return Array.isArray(scopes) ? scopes.map(String) : undefined;
+};
+
+/** Keeps the first scopes any answer reported. */
+type ScopeSeen = { scopes: readonly string[] | undefined };
+
 async function checkChannel(
   client: WebClient,
   channel: string,
   by: readonly string[],
   publicScope: boolean,
+  seen: ScopeSeen,
 ): Promise<Finding> {
   const where = `channel ${channel} (${by.join(', ')})`;
   const fix = `the channel id in HALLPASS_POLICY (${by.join(', ')}), or invite the bot with /invite @hallpass in that channel`;
   try {
     const res = await client.conversations.info({ channel });
+    seen.scopes ??= scopesOf(res);
     const info = field(res, 'channel');
     const name = String(field(info, 'name') ?? channel);
     const isPrivate = field(info, 'is_private') === true || field(info, 'is_group') === true;
@@ -179,11 +189,16 @@ async function checkChannel(
 const PAID_PLAN =
   'user groups (@handles) need a paid Slack plan; on a free workspace list people by user id (U…) instead';
 
-async function checkGroups(client: WebClient, handles: Map<string, string[]>): Promise<Finding[]> {
+async function checkGroups(
+  client: WebClient,
+  handles: Map<string, string[]>,
+  seen: ScopeSeen,
+): Promise<Finding[]> {
   if (handles.size === 0) return [ok('the policy names no @group')];
   let known: Set<string>;
   try {
     const res = await client.usergroups.list({ include_disabled: false });
+    seen.scopes ??= scopesOf(res);
     const groups = field(res, 'usergroups');
     known = new Set(
       (Array.isArray(groups) ? groups : [])
@@ -233,12 +248,14 @@ export async function checkSlack(opts: {
 }): Promise<Finding[]> {
   const token = opts.token ?? (await checkSlackToken(opts.client, opts.apiUrl));
   if (token.outcome !== 'valid') return [token.finding];
-  const findings: Finding[] = [token.finding, checkScopes(token.scopes)];
+  // Start-up does not call auth.test again (Bolt did): the scopes come from the answers below.
+  const seen: ScopeSeen = { scopes: token.scopes };
   const publicScope = token.scopes === undefined || token.scopes.includes('chat:write.public');
+  const rest: Finding[] = [];
   for (const [channel, by] of channelsOf(opts.policy))
-    findings.push(await checkChannel(opts.client, channel, by, publicScope));
-  findings.push(...(await checkGroups(opts.client, handlesOf(opts.policy))));
-  return findings;
+    rest.push(await checkChannel(opts.client, channel, by, publicScope, seen));
+  rest.push(...(await checkGroups(opts.client, handlesOf(opts.policy), seen)));
+  return [token.finding, checkScopes(seen.scopes), ...rest];
 }
 
 /** The WebClient's own log lines would interleave with the findings: each failure is a finding already. */
