@@ -8,20 +8,18 @@
  *
  * Exit codes: 0 no problem (warnings allowed); 1 at least one problem (or the configuration is invalid).
  */
-import dotenv from 'dotenv';
 import { checkAws } from '../adapters/aws/aws-check';
 import { createAwsClients } from '../adapters/aws/aws-clients';
 import { checkClient, checkSlack } from '../adapters/slack/slack-check';
 import { type Finding, formatFinding, ok } from '../app/check';
 import { ConfigError, loadConfig } from '../config';
-
-type Io = { out(text: string): void; err(text: string): void };
+import { type Io, runMain } from './cli-support';
 
 /** How long one Slack call of the check may take: an unreachable Slack is said within this. */
 const SLACK_CHECK_MS = 5_000;
 
-async function runCheck(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+async function runCheck(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
     io.out(
       'Usage: npm run check (or hallpass-check)\n  Checks Slack and AWS against the settings (.env, HALLPASS_POLICY) and prints one line per finding.\n  Exit codes: 0 no problem, 1 a problem.\n',
     );
@@ -69,18 +67,5 @@ async function runCheck(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   return problems === 0 ? 0 : 1;
 }
 
-dotenv.config({ quiet: true });
-void runCheck(process.env, {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-}).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(
-      `hallpass check failed: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+// An unexpected failure is a problem too: exit 1.
+runMain(runCheck, 1);

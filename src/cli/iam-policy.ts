@@ -11,13 +11,12 @@
  * Exit codes: 0 printed; 2 it could not run as asked (bad flags, a policy that does not validate).
  */
 import { parseArgs } from 'node:util';
-import dotenv from 'dotenv';
 import { principalOf } from '../adapters/aws/aws-check';
 import { callerIdentity } from '../adapters/aws/caller-identity';
 import { ACCOUNT_PLACEHOLDER, accountFromArns, iamPolicyFor } from '../app/iam-policy';
 import { DEFAULT_BACKSTOP_GROUP, policyPathOf } from '../config/env';
 import { readPolicy } from '../config/policy';
-import { isParseArgsError, UsageError } from './cli-support';
+import { type Io, isParseArgsError, runMain, UsageError } from './cli-support';
 
 const USAGE = `Usage:
   npm run iam-policy [-- --policy <file>] [--account <12-digit id>]
@@ -29,8 +28,6 @@ const USAGE = `Usage:
 
 A .env file is read when present.
 Exit codes: 0 printed, 2 bad usage or a policy that does not validate.`;
-
-type Io = { out(text: string): void; err(text: string): void };
 
 async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   try {
@@ -96,10 +93,4 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<numb
   }
 }
 
-dotenv.config({ quiet: true });
-void run(process.argv.slice(2), process.env, {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-}).then((code) => {
-  process.exitCode = code;
-});
+runMain(run);

@@ -9,7 +9,15 @@ import type { Finding } from '../../src/app/check';
 import { parsePolicy } from '../../src/config/policy';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { type FakeStsIam, startFakeStsIam } from '../support/fake-sts-iam';
-import { BOT_TOKEN, CHANNEL, DEFAULT_POLICY, GROUP_ID, ROLE_ARN, SIGNING_SECRET } from '../support/harness';
+import {
+  BOT_TOKEN,
+  CHANNEL,
+  DEFAULT_GROUPS,
+  DEFAULT_POLICY,
+  GROUP_ID,
+  ROLE_ARN,
+  SIGNING_SECRET,
+} from '../support/harness';
 import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -20,24 +28,22 @@ let slack: SlackStandIn;
 let ec2: FakeEc2;
 let sts: FakeStsIam;
 const saved = { ...process.env };
+/** AWS through the fakes, with credentials the output must never show. */
+const awsEnv = () => ({
+  AWS_ACCESS_KEY_ID: 'AKIDCHECKTEST',
+  AWS_SECRET_ACCESS_KEY: AWS_SECRET,
+  AWS_REGION: 'us-east-1',
+  AWS_ENDPOINT_URL_EC2: ec2.url,
+  AWS_ENDPOINT_URL_STS: sts.stsUrl,
+  AWS_ENDPOINT_URL_IAM: sts.iamUrl,
+});
 
 beforeEach(async () => {
   slack = await startSlackStandIn();
-  slack.setGroups([
-    { id: 'S0SRE', handle: 'sre', users: ['UAPPROVER1'] },
-    { id: 'S0BACKEND', handle: 'backend', users: ['UREQUESTER1'] },
-    { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
-  ]);
+  slack.setGroups(DEFAULT_GROUPS);
   ec2 = await startFakeEc2({ groups: [GROUP_ID] });
   sts = await startFakeStsIam({ roles: [{ arn: ROLE_ARN }] });
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'AKIDCHECKTEST',
-    AWS_SECRET_ACCESS_KEY: AWS_SECRET,
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_EC2: ec2.url,
-    AWS_ENDPOINT_URL_STS: sts.stsUrl,
-    AWS_ENDPOINT_URL_IAM: sts.iamUrl,
-  });
+  Object.assign(process.env, awsEnv());
 });
 afterEach(async () => {
   await slack.close();
@@ -215,12 +221,7 @@ describe('npm run check', () => {
           SLACK_SIGNING_SECRET: SIGNING_SECRET,
           SLACK_API_URL: slack.apiUrl,
           HALLPASS_POLICY: path.join(dir, 'policy.yml'),
-          AWS_ACCESS_KEY_ID: 'AKIDCHECKTEST',
-          AWS_SECRET_ACCESS_KEY: AWS_SECRET,
-          AWS_REGION: 'us-east-1',
-          AWS_ENDPOINT_URL_EC2: ec2.url,
-          AWS_ENDPOINT_URL_STS: sts.stsUrl,
-          AWS_ENDPOINT_URL_IAM: sts.iamUrl,
+          ...awsEnv(),
           ...env,
         },
       });

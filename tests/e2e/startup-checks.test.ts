@@ -7,7 +7,15 @@ import { parsePolicy } from '../../src/config/policy';
 import { FakeClock } from '../support/fake-clock';
 import { type FakeEc2, startFakeEc2 } from '../support/fake-ec2';
 import { type FakeStsIam, startFakeStsIam } from '../support/fake-sts-iam';
-import { BOT_TOKEN, CHANNEL, DEFAULT_POLICY, GROUP_ID, ROLE_ARN, SIGNING_SECRET } from '../support/harness';
+import {
+  BOT_TOKEN,
+  CHANNEL,
+  DEFAULT_GROUPS,
+  DEFAULT_POLICY,
+  GROUP_ID,
+  ROLE_ARN,
+  SIGNING_SECRET,
+} from '../support/harness';
 import { MemoryLogger } from '../support/memory-logger';
 import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in';
 
@@ -37,11 +45,7 @@ const saved = { ...process.env };
 
 beforeEach(async () => {
   slack = await startSlackStandIn();
-  slack.setGroups([
-    { id: 'S0SRE', handle: 'sre', users: ['UAPPROVER1'] },
-    { id: 'S0BACKEND', handle: 'backend', users: ['UREQUESTER1'] },
-    { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
-  ]);
+  slack.setGroups(DEFAULT_GROUPS);
   ec2 = await startFakeEc2({ groups: [GROUP_ID] });
   sts = await startFakeStsIam({ roles: [{ arn: ROLE_ARN }] });
   dir = mkdtempSync(path.join(tmpdir(), 'hallpass-startup-'));

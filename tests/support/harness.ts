@@ -89,6 +89,13 @@ resources:
     approvers: ["@sre"]
 `;
 
+/** The user groups DEFAULT_POLICY names, as the Slack stand-in reports them. */
+export const DEFAULT_GROUPS = [
+  { id: 'S0SRE', handle: 'sre', users: [APPROVER, APPROVER_2] },
+  { id: 'S0BACKEND', handle: 'backend', users: [REQUESTER] },
+  { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
+];
+
 export type Harness = {
   readonly hallpass: Hallpass;
   readonly slack: SlackStandIn;
@@ -177,13 +184,7 @@ export async function startHarness(
   } = {},
 ): Promise<Harness> {
   const slack = await startSlackStandIn();
-  slack.setGroups(
-    opts.groups ?? [
-      { id: 'S0SRE', handle: 'sre', users: [APPROVER, APPROVER_2] },
-      { id: 'S0BACKEND', handle: 'backend', users: [REQUESTER] },
-      { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
-    ],
-  );
+  slack.setGroups(opts.groups ?? DEFAULT_GROUPS);
   slack.setEmail(REQUESTER, REQUESTER_EMAIL);
   opts.beforeStart?.(slack);
   const ec2 = await startFakeEc2({ groups: [GROUP_ID] });

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { REQUIRED_SCOPES } from '../../src/adapters/slack/slack-check';
 
 /**
  * A stand-in for the Slack Web API over real HTTP on 127.0.0.1 and an ephemeral port. The bot's
@@ -158,17 +159,6 @@ const list = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : unde
 const TS_EPOCH_SECONDS = 1_700_000_000;
 
 type Answer = { status: number; body: Record<string, unknown>; headers?: Record<string, string> };
-/** The bot scopes of manifest.yml: what a correctly installed app has. */
-const MANIFEST_SCOPES: readonly string[] = [
-  'commands',
-  'chat:write',
-  'chat:write.public',
-  'usergroups:read',
-  'users:read',
-  'users:read.email',
-  'im:write',
-  'files:write',
-];
 const okAnswer = (body: Record<string, unknown> = {}): Answer => ({
   status: 200,
   body: { ok: true, ...body },
@@ -184,7 +174,8 @@ export async function startSlackStandIn(): Promise<SlackStandIn> {
   const homes = new Map<string, Record<string, unknown>>();
   const uploads = new Map<string, StoredUpload>();
   let groups: readonly SlackGroup[] = [];
-  let scopes: readonly string[] | undefined = MANIFEST_SCOPES;
+  // What a correctly installed app has: the bot scopes of manifest.yml.
+  let scopes: readonly string[] | undefined = REQUIRED_SCOPES;
   const channels = new Map<string, { isPrivate?: boolean; isMember?: boolean; name?: string } | 'missing'>();
   const emails = new Map<string, string>();
   const people = new Map<string, StandInUser>();
