@@ -35,7 +35,7 @@ import { backstopProblems, findResource, type Policy } from './domain/policy';
 import { BUSY, createDeliveryLoop, type DeliveryLoop } from './scheduler/delivery-loop';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
 import { createSweep } from './scheduler/sweep';
-import { awsCredentialsRefusal, backgroundChecks, slackVerdict } from './startup-checks';
+import { backgroundChecks, requireAwsCredentials, slackVerdict } from './startup-checks';
 
 export type HallpassOptions = {
   readonly env: Env;
@@ -422,7 +422,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   // Start-up checks (src/startup-checks.ts): no AWS credentials at all stops start-up, so does a token
   // Slack refuses (below); everything else is a logged warning, checked in the background.
   const checksOn = opts.startupChecks ?? true;
-  const credentials = checksOn ? awsCredentialsRefusal(env) : Promise.resolve(undefined);
+  const credentials = checksOn ? requireAwsCredentials(env) : Promise.resolve(undefined);
   // Never unhandled: awaited below, or dropped with the failure that stopped start-up first.
   credentials.catch(() => {});
   let checksRest: Promise<void> = Promise.resolve();

@@ -26,8 +26,8 @@ const log = (logger: Logger, f: Finding): void => {
   );
 };
 
-/** No AWS credentials at all (live AWS only): the message to stop start-up with, naming what to set. */
-export async function awsCredentialsRefusal(env: Env): Promise<Finding | undefined> {
+/** AWS credentials found (live AWS only), or {@link StartupRefused} naming what to set; `undefined` in dry run. */
+export async function requireAwsCredentials(env: Env): Promise<Finding | undefined> {
   if (env.aws === 'dry-run') return undefined;
   const found = await checkAwsCredentials();
   if (found.level !== 'problem') return found;

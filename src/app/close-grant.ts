@@ -8,7 +8,7 @@ import {
   planCuts,
   runCuts,
 } from './cut-connections';
-import { reasonInWords } from './infra-error';
+import { InfraError, reasonInWords } from './infra-error';
 import { describeError, type Notices } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
 import type {
@@ -263,7 +263,26 @@ export async function recordCloseFailure(
   );
   const counted = current?.closeAttempts ?? attempts;
   // In words: the thread and the people read it; the log line above keeps the provider's code.
-  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, reasonInWords(error));
+  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, closeFailureWords(error));
+}
+
+/** Why a close failed, for the thread: what kind of failure (as the adapter filed it), then its message. */
+export function closeFailureWords(error: unknown): string {
+  const infra = error instanceof InfraError ? error : undefined;
+  const kind =
+    infra?.kind === 'not-found'
+      ? 'not found in AWS (by the account, region and group that opened it)'
+      : infra?.kind === 'denied'
+        ? infra.subject === 'credentials'
+          ? 'hallpass has no AWS credentials'
+          : 'not allowed (hallpass is missing an AWS permission)'
+        : infra?.kind === 'throttled'
+          ? 'AWS is throttling hallpass'
+          : infra?.kind === 'unavailable'
+            ? 'AWS could not be reached or failed'
+            : undefined;
+  const words = reasonInWords(error);
+  return kind === undefined ? words : `${kind}: ${words}`;
 }
 
 async function escalate(
