@@ -54,7 +54,7 @@ async function runCheck(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
     const aws = createAwsClients({ maxAttempts: 1 });
     try {
       const region = env['AWS_REGION'] || config.policy.resources[0]?.region || 'us-east-1';
-      const found = await checkAws({ aws, policy: config.policy, region });
+      const found = await checkAws({ aws, policy: config.policy, region, backstop: config.env.backstop });
       print(found);
       findings.push(...found);
     } finally {

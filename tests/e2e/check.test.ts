@@ -54,10 +54,10 @@ afterEach(async () => {
 
 const slackFindings = () =>
   checkSlack({ client: checkClient(BOT_TOKEN, slack.apiUrl, 2_000), apiUrl: slack.apiUrl, policy: POLICY });
-async function awsFindings(): Promise<Finding[]> {
+async function awsFindings(backstop?: { roleArn: string; group: string }): Promise<Finding[]> {
   const aws = createAwsClients({ maxAttempts: 1 });
   try {
-    return await checkAws({ aws, policy: POLICY, region: 'us-east-1' });
+    return await checkAws({ aws, policy: POLICY, region: 'us-east-1', backstop });
   } finally {
     aws.destroy();
   }
@@ -183,6 +183,16 @@ describe('hallpass check: AWS', () => {
     sts.failNext('iam', 'GetRole', 'NoSuchEntity', 404);
     expect(problems(await awsFindings()).map((f) => f.what)).toEqual([
       `resources prod-readonly: role ${ROLE_ARN} does not exist`,
+    ]);
+  });
+
+  it('checks the backstop’s Scheduler and PassRole permissions when it is on', async () => {
+    const backstop = { roleArn: 'arn:aws:iam::123456789012:role/hallpass-backstop', group: 'hallpass' };
+    expect(problems(await awsFindings(backstop))).toEqual([]);
+    sts.denyInSimulation(['iam:PassRole', 'scheduler:CreateSchedule']);
+    expect(problems(await awsFindings(backstop)).map((f) => f.what)).toEqual([
+      'permissions missing on arn:aws:scheduler:us-east-1:123456789012:schedule/hallpass/hallpass-*: scheduler:CreateSchedule',
+      `permissions missing on ${backstop.roleArn}: iam:PassRole`,
     ]);
   });
 

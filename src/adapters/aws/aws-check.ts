@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetRoleCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { couldNotCheck, type Finding, ok, problem, warning } from '../../app/check';
-import { ROLE_ACTIONS, SESSION_ACTIONS } from '../../app/iam-policy';
+import { NACL_ENTRY_ACTIONS, ROLE_ACTIONS, SCHEDULER_ACTIONS, SESSION_ACTIONS } from '../../app/iam-policy';
 import type { Policy, SecurityGroupResource } from '../../domain/policy';
 import type { AwsClients } from './aws-clients';
 import { awsErrorCode } from './aws-errors';
@@ -311,6 +311,8 @@ export async function checkAws(opts: {
    * Start-up leaves them out: it only reads, so an endpoint that ignored `DryRun` could never be changed.
    */
   readonly thorough?: boolean;
+  /** `HALLPASS_BACKSTOP_ROLE_ARN` and `_GROUP`: their Scheduler and `iam:PassRole` permissions are checked too. */
+  readonly backstop?: { readonly roleArn: string; readonly group: string } | undefined;
 }): Promise<Finding[]> {
   const thorough = opts.thorough ?? true;
   const credentials = opts.credentials ?? (await checkAwsCredentials());
@@ -339,6 +341,35 @@ export async function checkAws(opts: {
     if (r.kind === 'security-group')
       findings.push(...(await checkGroup(opts.aws, r, caller?.account, thorough)));
     else findings.push(...(await checkRole(opts.aws, r.id, r.roleArn, caller, thorough)));
+  }
+  if (thorough && caller !== undefined) {
+    const account = caller.account;
+    // Hallpass's own account only: a group reached through assumeRoleArn is managed with that role's permissions.
+    const own = opts.policy.resources.flatMap((r) =>
+      r.kind === 'security-group' && r.assumeRoleArn === undefined ? [r] : [],
+    );
+    for (const region of new Set(own.filter((r) => r.cutConnections === 'nacl').map((r) => r.region)))
+      findings.push(
+        ...(await simulate(
+          opts.aws,
+          NACL_ENTRY_ACTIONS,
+          `arn:aws:ec2:${region}:${account}:network-acl/*`,
+          caller,
+        )),
+      );
+    if (opts.backstop !== undefined) {
+      const { group, roleArn } = opts.backstop;
+      for (const region of new Set(own.map((r) => r.region)))
+        findings.push(
+          ...(await simulate(
+            opts.aws,
+            SCHEDULER_ACTIONS,
+            `arn:aws:scheduler:${region}:${account}:schedule/${group}/hallpass-*`,
+            caller,
+          )),
+        );
+      findings.push(...(await simulate(opts.aws, ['iam:PassRole'], roleArn, caller)));
+    }
   }
   if (opts.policy.resources.length === 0)
     findings.push(warning('the policy lists no resource', 'resources in HALLPASS_POLICY'));
