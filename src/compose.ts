@@ -520,7 +520,6 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     });
   }
   http.open();
-  const running = slack;
   logger.info(
     { port, mode: env.mode, resources: policy.resources.length, deployment: env.deployment },
     'hallpass started',
@@ -562,7 +561,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
       await checksRest;
       for (let round = 0; round < 3; round++) {
-        await running.settled();
+        await runtime.settled();
         await idleInTurn();
       }
     },

@@ -83,6 +83,21 @@ describe('hallpass check: Slack', () => {
     expect(found[0]?.fix).toMatch(/^SLACK_BOT_TOKEN/);
   });
 
+  it('says an unreachable Slack within its short timeout, naming SLACK_API_URL, and stops there', async () => {
+    slack.outage('hang');
+    const found = await slackFindings();
+    slack.restore();
+    expect(found).toEqual([
+      expect.objectContaining({
+        level: 'problem',
+        what: expect.stringMatching(/^Slack is unreachable at http:\/\/127\.0\.0\.1:\d+\/api\//),
+      }),
+    ]);
+    expect(found[0]?.fix).toMatch(/^SLACK_API_URL/);
+    // One attempt: never the Web API client's default half hour of retries.
+    expect(slack.callsTo('auth.test')).toHaveLength(1);
+  });
+
   it('says which scopes are missing', async () => {
     slack.setScopes(['commands', 'chat:write']);
     const [p] = problems(await slackFindings());
