@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run audit`, `npm run db:copy` and `npm run db:backup`: runs the command-line tool `src/cli/<name>`
+ * `npm run audit`, `db:copy`, `db:backup`, `check` and `iam-policy`: runs the command-line tool `src/cli/<name>`
  * with the arguments after its name.
  *
  * In a development checkout (the TypeScript sources and tsx, a dev dependency, are both there) it runs
@@ -26,7 +26,9 @@ function installed(id) {
 }
 
 if (name === undefined || !/^[a-z][a-z-]*$/.test(name)) {
-  process.stderr.write('usage: node scripts/run-cli.cjs <audit|db-copy|db-backup> [arguments…]\n');
+  process.stderr.write(
+    'usage: node scripts/run-cli.cjs <audit|db-copy|db-backup|check|iam-policy> [arguments…]\n',
+  );
   process.exit(2);
 }
 const source = path.join(ROOT, 'src', 'cli', `${name}.ts`);

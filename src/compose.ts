@@ -1,5 +1,6 @@
 import type { WebClient, WebClientOptions } from '@slack/web-api';
 import { createAwsClients } from './adapters/aws/aws-clients';
+import { createDryRunAws } from './adapters/aws/dry-run-aws';
 import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
 import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
@@ -34,6 +35,7 @@ import { createMonitoring } from './monitoring';
 import { BUSY, createDeliveryLoop, type DeliveryLoop } from './scheduler/delivery-loop';
 import { createScheduler, type Scheduler } from './scheduler/scheduler';
 import { createSweep } from './scheduler/sweep';
+import { backgroundChecks, requireAwsCredentials, slackVerdict } from './startup-checks';
 
 export type HallpassOptions = {
   readonly env: Env;
@@ -60,6 +62,11 @@ export type HallpassOptions = {
   readonly slackTimeoutMs?: number;
   /** Delays between attempts to connect to Slack (tests shorten them); 1 s doubling to 60 s otherwise. */
   readonly slackBackoff?: Backoff;
+  /**
+   * The checks of `hallpass check` at start-up (src/startup-checks.ts). On unless `false`: only
+   * end-to-end tests of other features turn them off, so their exact Slack and AWS call counts hold.
+   */
+  readonly startupChecks?: boolean;
 };
 
 export type Hallpass = {
@@ -83,7 +90,7 @@ export type Hallpass = {
    * failed, logged) and never rejects.
    */
   reloadPolicy(policy: Policy): Promise<void>;
-  /** Resolves when nothing is in progress: listeners, the scheduler's run, deliveries, Home refreshes (tests). */
+  /** Resolves when nothing is in progress: the start-up checks, listeners, the scheduler's run, deliveries, Home refreshes (tests). */
   settled(): Promise<void>;
   /** Stops taking work, lets the scheduler's run in progress finish, closes the database. */
   stop(): Promise<void>;
@@ -160,7 +167,8 @@ function listenError(port: number, error: unknown): Error {
  * second hallpass, or a port in use, stops start-up with nothing in AWS touched; then catches up on
  * what came due while hallpass was down, reconciles with AWS, arms the expiry timer, starts connecting
  * to Slack in the background, and only then serves requests (those that came meanwhile waited). Slack
- * being down, slow or refusing never makes it reject.
+ * being down or slow never makes it reject; with the start-up checks on (the default), a token Slack
+ * refuses at its first attempt, or no AWS credentials at all, does — after the catching up is done.
  */
 export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const { env, logger } = opts;
@@ -246,11 +254,19 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     policy: () => policy,
     slack: () => slack,
     backstop: env.backstop === undefined ? 'off' : 'on',
+    aws: env.aws === 'dry-run' ? 'dry-run' : undefined,
   });
   const { observed } = monitoring;
   const slackClient = (): WebClient =>
     new ObservedWebClient(env.slackBotToken, clientOptions(), observed.slackApiError);
   const aws = createAwsClients();
+  // HALLPASS_AWS=dry-run: the same ports, logging the calls they would make; no AWS client is ever used.
+  const dryRun = env.aws === 'dry-run' ? createDryRunAws({ logger, clock }) : undefined;
+  if (dryRun !== undefined)
+    logger.warn(
+      { aws: 'dry-run' },
+      'HALLPASS_AWS=dry-run: no AWS call is made; the calls hallpass would make are logged, and every announcement says it is a dry run',
+    );
   /** The loops the use cases wake, filled in below: the use cases are built before the loops that run them. */
   const loops: { scheduler?: Scheduler; home?: HomeRefresher; deliveries?: DeliveryLoop } = {};
   const directory = createSlackDirectory({
@@ -268,10 +284,12 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     ...stores,
     auditRecord: persistence.auditRecord,
     network: observed.instrument(
-      opts.network ?? createEc2NetworkAccess({ clientFor: aws.ec2For, deployment: env.deployment }),
+      opts.network ??
+        dryRun?.network ??
+        createEc2NetworkAccess({ clientFor: aws.ec2For, deployment: env.deployment }),
       'network',
     ),
-    acls: observed.instrument(createEc2NetworkAcls({ clientFor: aws.ec2For }), 'acls'),
+    acls: observed.instrument(dryRun?.acls ?? createEc2NetworkAcls({ clientFor: aws.ec2For }), 'acls'),
     followUps,
     announcements,
     backstop:
@@ -279,16 +297,22 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         ? undefined
         : {
             port: observed.instrument(
-              createSchedulerBackstops({ clientFor: aws.schedulerFor, group: env.backstop.group }),
+              dryRun?.backstops ??
+                createSchedulerBackstops({ clientFor: aws.schedulerFor, group: env.backstop.group }),
               'backstop',
             ),
             roleArn: env.backstop.roleArn,
           },
     roles: observed.instrument(
-      opts.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
+      opts.roles ?? dryRun?.roles ?? createStsRoleSessions({ stsFor: aws.stsFor, iam: aws.iam, clock }),
       'roles',
     ),
-    notifier: createSlackNotifier({ client: slackClient(), clock, mentioner: () => directory.mentioner() }),
+    notifier: createSlackNotifier({
+      client: slackClient(),
+      clock,
+      mentioner: () => directory.mentioner(),
+      dryRun: dryRun !== undefined,
+    }),
     directory,
     // Every replica hears of a change to due times (PostgreSQL NOTIFY; in one process, at once) and
     // re-reads. Home tabs are refreshed by the replica that made the change, for every viewer (the
@@ -415,6 +439,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   // Under a lock shared by every replica: the check of what was already said and the saying are one step.
   const announcePolicyChanges = (p: Policy) =>
     locks.run(JOBS.policyChanges, () => useCases.announcePolicyChanges(p));
+  // Start-up checks (src/startup-checks.ts): no AWS credentials at all stops start-up, so does a token
+  // Slack refuses (below); everything else is a logged warning, checked in the background.
+  const checksOn = opts.startupChecks ?? true;
+  const credentials = checksOn ? requireAwsCredentials(env) : Promise.resolve(undefined);
+  // Never unhandled: awaited below, or dropped with the failure that stopped start-up first.
+  credentials.catch(() => {});
+  let checksRest: Promise<void> = Promise.resolve();
   try {
     // From here on AWS is called. Before serving: finish what a crash interrupted, then close and
     // announce what came due while down.
@@ -427,6 +458,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
     await announcePolicyChanges(policy);
     await scheduler.start();
+    await credentials;
   } catch (error) {
     // Nothing is served yet: let go of the port and the database (and its lock) before failing.
     scheduler.stop();
@@ -461,22 +493,58 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     timers,
     backoff: opts.slackBackoff,
   });
-  // A Slack that answers at once is ready before requests are served, as it always was (Slack's first
-  // deliveries are served, not answered 503); one that fails does so at once; one that hangs delays
-  // serving by the grace at most. Real time: it bounds a network call, it is not a schedule.
-  await withinRealTime(slack.firstAttempt, SLACK_FIRST_ATTEMPT_GRACE_MS);
-  http.open();
-  const running = slack;
-  logger.info(
-    { port, mode: env.mode, resources: policy.resources.length, deployment: env.deployment },
-    'hallpass started',
-  );
-
   /** The background work, in the order work flows: a close queues follow-ups and notices, notices refresh Home. */
   const background = [scheduler, sweep, headLoop, followUps, announcements, outboxLoop, refresher];
   const idleInTurn = async (): Promise<void> => {
     for (const work of background) await work.idle();
   };
+  const runtime = slack;
+  /** Stops taking work, lets what is in progress finish, lets go of the port, the database and AWS. */
+  const stopAll = async (): Promise<void> => {
+    await http.close();
+    await runtime.stop();
+    for (const loop of [scheduler, sweep, outboxLoop, headLoop]) loop.stop();
+    // Runs in progress finish; what follows the last closes (backstops, cuts) is finished now rather
+    // than left to reconciliation; a delivery in flight ends within one Slack timeout, and what is
+    // still waiting goes out at the next start.
+    await idleInTurn();
+    // The background start-up checks are not waited for: their calls end with the clients below.
+    unsubscribe();
+    await persistence.close();
+    aws.destroy();
+  };
+  // A Slack that answers at once is ready before requests are served, as it always was (Slack's first
+  // deliveries are served, not answered 503); one that fails does so at once; one that hangs delays
+  // serving by the grace at most. Real time: it bounds a network call, it is not a schedule.
+  let answered = false;
+  await withinRealTime(
+    slack.firstAttempt.then(() => {
+      answered = true;
+    }),
+    SLACK_FIRST_ATTEMPT_GRACE_MS,
+  );
+  if (checksOn) {
+    try {
+      slackVerdict({ env, logger, failure: slack.firstFailure(), answered });
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
+    checksRest = backgroundChecks({
+      env,
+      policy,
+      logger,
+      aws,
+      slackReady: slack.status() === 'ready',
+      credentials: await credentials,
+    });
+  }
+  http.open();
+  logger.info(
+    { port, mode: env.mode, resources: policy.resources.length, deployment: env.deployment },
+    'hallpass started',
+  );
+
   let stopped = false;
   return {
     port,
@@ -511,8 +579,9 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     },
     async settled() {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
+      await checksRest;
       for (let round = 0; round < 3; round++) {
-        await running.settled();
+        await runtime.settled();
         await idleInTurn();
       }
     },
@@ -520,16 +589,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      await http.close();
-      await running.stop();
-      for (const loop of [scheduler, sweep, outboxLoop, headLoop]) loop.stop();
-      // Runs in progress finish; what follows the last closes (backstops, cuts) is finished now rather
-      // than left to reconciliation; a delivery in flight ends within one Slack timeout, and what is
-      // still waiting goes out at the next start.
-      await idleInTurn();
-      unsubscribe();
-      await persistence.close();
-      aws.destroy();
+      await stopAll();
     },
   };
 }

@@ -16,6 +16,8 @@ export type MonitoringSources = {
   readonly policy: () => Policy;
   readonly slack: () => SlackRuntime | undefined;
   readonly backstop: 'on' | 'off';
+  /** `dry-run` under `HALLPASS_AWS=dry-run`, reported in `/healthz`; absent when AWS is live. */
+  readonly aws?: 'dry-run' | undefined;
 };
 
 /**
@@ -65,6 +67,7 @@ export function createMonitoring(src: MonitoringSources): { observed: Observabil
       database,
       slack,
       backstop: src.backstop,
+      aws: src.aws,
       socket: link === undefined ? undefined : { state: link.state, since: link.since.toISOString() },
       ...report,
     };

@@ -8,7 +8,7 @@ import ipaddr from 'ipaddr.js';
  * speaking the EC2 Query protocol the real SDK sends (form-encoded POST, `Action=…&Version=2016-11-15`,
  * XML answers). Point a real `EC2Client` at `url` (or set `AWS_ENDPOINT_URL_EC2`). Signatures are not
  * checked. Supported actions: AuthorizeSecurityGroupIngress, RevokeSecurityGroupIngress (by rule id),
- * DescribeSecurityGroupRules, CreateTags, DescribeNetworkInterfaces, DescribeNetworkAcls,
+ * DescribeSecurityGroupRules, DescribeSecurityGroups, CreateTags, DescribeNetworkInterfaces, DescribeNetworkAcls,
  * CreateNetworkAclEntry, ReplaceNetworkAclEntry, DeleteNetworkAclEntry. Network interfaces and network
  * ACLs are seeded by the test (`addNetworkInterface`, `addNetworkAcl`); the API cannot create them.
  */
@@ -869,6 +869,25 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     return `<securityGroupRuleSet>${page.map((r) => ruleXml(r, region)).join('')}</securityGroupRuleSet>${el('nextToken', next)}`;
   };
 
+  /** DescribeSecurityGroups by GroupId.N: every id must exist for the caller, else `InvalidGroup.NotFound`, as EC2 answers. */
+  const describeGroups: Handler = (params, { account }) => {
+    const ids = indices(params, 'GroupId').map((n) => params.get(`GroupId.${n}`) ?? '');
+    const items = ids.map((id) => {
+      if (!/^sg-[0-9a-f]+$/.test(id)) throw new Ec2Error('InvalidGroupId.Malformed', `Invalid id: "${id}"`);
+      const groupId = requireGroup(id, account);
+      return (
+        '<item>' +
+        el('ownerId', ownerOf(groupId)) +
+        el('groupId', groupId) +
+        el('groupName', `group-${groupId}`) +
+        el('groupDescription', 'fake') +
+        el('vpcId', 'vpc-0123456789abcdef0') +
+        '<ipPermissions/><ipPermissionsEgress/></item>'
+      );
+    });
+    return `<securityGroupInfo>${items.join('')}</securityGroupInfo>`;
+  };
+
   const createTags: Handler = (params, { account }) => {
     const resources = stringList(params, 'ResourceId');
     if (resources.length === 0)
@@ -1029,6 +1048,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
 
   const handlers = new Map<string, Handler>([
     ['AuthorizeSecurityGroupIngress', authorize],
+    ['DescribeSecurityGroups', describeGroups],
     ['RevokeSecurityGroupIngress', revoke],
     ['DescribeSecurityGroupRules', describe],
     ['CreateTags', createTags],

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { REQUIRED_SCOPES } from '../../src/adapters/slack/slack-check';
 
 /**
  * A stand-in for the Slack Web API over real HTTP on 127.0.0.1 and an ephemeral port. The bot's
@@ -96,6 +97,19 @@ export interface SlackStandIn {
   callsTo(method: string): SlackCall[];
   /** The user groups `usergroups.list` / `usergroups.users.list` answer with. */
   setGroups(groups: readonly SlackGroup[]): void;
+  /**
+   * The scopes every successful answer reports in its `x-oauth-scopes` header, as Slack does (default:
+   * those of manifest.yml); `undefined` sends no header.
+   */
+  setScopes(scopes: readonly string[] | undefined): void;
+  /**
+   * What `conversations.info` says of a channel (default: any C…/G… id is a public channel the bot is
+   * in); `'missing'` answers `channel_not_found`, as Slack does for a private channel the bot is not in.
+   */
+  setChannel(
+    id: string,
+    channel: { isPrivate?: boolean; isMember?: boolean; name?: string } | 'missing',
+  ): void;
   /** The email `users.info` reports for a user (absent otherwise, as for a bot or a missing scope); `undefined` removes it. */
   setEmail(userId: string, email: string | undefined): void;
   /** What `users.info` reports about a user: a guest, someone of another workspace, … (replaces earlier settings). */
@@ -168,6 +182,9 @@ export async function startSlackStandIn(opts: SlackStandInOptions = {}): Promise
   const homes = new Map<string, Record<string, unknown>>();
   const uploads = new Map<string, StoredUpload>();
   let groups: readonly SlackGroup[] = [];
+  // What a correctly installed app has: the bot scopes of manifest.yml.
+  let scopes: readonly string[] | undefined = REQUIRED_SCOPES;
+  const channels = new Map<string, { isPrivate?: boolean; isMember?: boolean; name?: string } | 'missing'>();
   const emails = new Map<string, string>();
   const people = new Map<string, StandInUser>();
   let socketModeUrl: string | undefined;
@@ -231,6 +248,24 @@ export async function startSlackStandIn(opts: SlackStandInOptions = {}): Promise
         user_id: STAND_IN_BOT.userId,
         bot_id: STAND_IN_BOT.botId,
       }),
+    'conversations.info': (a) => {
+      const id = str(at(a, 'channel'));
+      const known = id === undefined ? 'missing' : channels.get(id);
+      if (id === undefined || known === 'missing' || (known === undefined && !/^[CG][A-Z0-9]+$/.test(id)))
+        return errAnswer('channel_not_found');
+      const isPrivate = known?.isPrivate ?? false;
+      return okAnswer({
+        channel: {
+          id,
+          name: known?.name ?? id.toLowerCase(),
+          is_channel: !isPrivate,
+          is_group: isPrivate,
+          is_private: isPrivate,
+          is_archived: false,
+          is_member: known?.isMember ?? true,
+        },
+      });
+    },
     'chat.postMessage': (a) => {
       const target = str(at(a, 'channel'));
       if (target === undefined) return errAnswer('channel_not_found');
@@ -430,7 +465,11 @@ export async function startSlackStandIn(opts: SlackStandInOptions = {}): Promise
     const handler = methods[method];
     if (handler === undefined) return errAnswer('unknown_method');
     if (token === undefined) return errAnswer('not_authed');
-    return handler(args);
+    const answered = handler(args);
+    // Slack reports the token's scopes on every Web API answer.
+    return scopes === undefined || !answered.body['ok']
+      ? answered
+      : { ...answered, headers: { 'x-oauth-scopes': scopes.join(','), ...answered.headers } };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -531,6 +570,12 @@ export async function startSlackStandIn(opts: SlackStandInOptions = {}): Promise
     callsTo: (method) => calls.filter((c) => c.method === method),
     setGroups: (g) => {
       groups = g.map((x) => ({ ...x, users: [...x.users] }));
+    },
+    setScopes: (list) => {
+      scopes = list === undefined ? undefined : [...list];
+    },
+    setChannel: (id, channel) => {
+      channels.set(id, channel);
     },
     setEmail: (userId, email) => {
       if (email === undefined) emails.delete(userId);

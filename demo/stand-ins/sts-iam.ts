@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
  *
  * STS: AssumeRole (validated as STS does: ARN, duration against the role's MaxSessionDuration, session
  * name, source identity and tag rules), GetCallerIdentity (knows the sessions it issued).
- * IAM: GetRole, PutRolePolicy, GetRolePolicy, DeleteRolePolicy, ListRolePolicies.
+ * IAM: GetRole, PutRolePolicy, GetRolePolicy, DeleteRolePolicy, ListRolePolicies, SimulatePrincipalPolicy.
  */
 
 /** A role the fake knows. Its account is the one in the ARN. */
@@ -21,6 +21,11 @@ export type FakeRoleSeed = {
   readonly maxSessionDuration?: number;
   /** `AROA…`; derived from the ARN when absent, so it is stable across runs. */
   readonly roleId?: string;
+  /**
+   * The actions its trust policy allows hallpass's account (the README's trust policy: `sts:AssumeRole`,
+   * `sts:TagSession`, `sts:SetSourceIdentity`, the default). Only reported by GetRole; not enforced.
+   */
+  readonly trustedActions?: readonly string[];
 };
 
 /** A role as the fake keeps it. */
@@ -31,6 +36,7 @@ export type FakeRole = {
   readonly account: string;
   readonly roleId: string;
   readonly maxSessionDuration: number;
+  readonly trustedActions: readonly string[];
 };
 
 /** A session the fake issued, with its secrets, so tests can look for them where they must not be. */
@@ -88,6 +94,11 @@ export interface FakeStsIam {
    * them). The shape hallpass writes, not a general IAM evaluator.
    */
   sessionDenied(assumedRoleId: string): boolean;
+  /**
+   * Actions `SimulatePrincipalPolicy` reports as `implicitDeny` for hallpass's identity (every other
+   * action is `allowed`); the fake simulates, it does not enforce.
+   */
+  denyInSimulation(actions: readonly string[]): void;
   /** Answers the next `times` calls of `service`'s `action` with this AWS error code and HTTP status. */
   failNext(service: FakeService, action: string, code: string, httpStatus?: number, times?: number): void;
   /** Stops both servers, dropping keep-alive connections. */
@@ -288,6 +299,7 @@ export async function startFakeStsIam(opts: FakeStsIamOptions = {}): Promise<Fak
       account,
       roleId: seed.roleId ?? roleIdFor(seed.arn),
       maxSessionDuration: seed.maxSessionDuration ?? 3600,
+      trustedActions: seed.trustedActions ?? ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
     };
     roles.set(seed.arn, role);
     if (!policies.has(seed.arn)) policies.set(seed.arn, new Map());
@@ -451,7 +463,7 @@ export async function startFakeStsIam(opts: FakeStsIamOptions = {}): Promise<Fak
             {
               Effect: 'Allow',
               Principal: { AWS: `arn:aws:iam::${CALLER.account}:root` },
-              Action: 'sts:AssumeRole',
+              Action: role.trustedActions,
             },
           ],
         }),
@@ -556,6 +568,30 @@ export async function startFakeStsIam(opts: FakeStsIamOptions = {}): Promise<Fak
     );
   };
 
+  const simulatedDenials = new Set<string>();
+  /** SimulatePrincipalPolicy for hallpass's own identity: one result per action and resource. */
+  const simulatePrincipalPolicy: Handler = (params) => {
+    const source = requireParam(params, 'PolicySourceArn', 'iam');
+    if (source !== CALLER.arn) {
+      const name = source.slice(source.lastIndexOf('/') + 1);
+      throw new AwsFault('NoSuchEntity', `The user with name ${name} cannot be found.`, 404);
+    }
+    const list = (prefix: string) => indices(params, prefix).map((n) => params.get(`${prefix}.${n}`) ?? '');
+    const actions = list('ActionNames.member');
+    const resources = list('ResourceArns.member');
+    const results = actions.flatMap((action) =>
+      (resources.length === 0 ? ['*'] : resources).map(
+        (resource) =>
+          '<member>' +
+          el('EvalActionName', action) +
+          el('EvalResourceName', resource) +
+          el('EvalDecision', simulatedDenials.has(action) ? 'implicitDeny' : 'allowed') +
+          '<MatchedStatements/><MissingContextValues/></member>',
+      ),
+    );
+    return `<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>${results.join('')}</EvaluationResults></SimulatePrincipalPolicyResult>`;
+  };
+
   const handlers: Readonly<Record<FakeService, ReadonlyMap<string, Handler>>> = {
     sts: new Map([
       ['AssumeRole', assumeRole],
@@ -567,6 +603,7 @@ export async function startFakeStsIam(opts: FakeStsIamOptions = {}): Promise<Fak
       ['GetRolePolicy', getRolePolicy],
       ['DeleteRolePolicy', deleteRolePolicy],
       ['ListRolePolicies', listRolePolicies],
+      ['SimulatePrincipalPolicy', simulatePrincipalPolicy],
     ]),
   };
 
@@ -674,6 +711,9 @@ export async function startFakeStsIam(opts: FakeStsIamOptions = {}): Promise<Fak
       return [...policiesOf(owner).values()].some((text) =>
         asArray(field(JSON.parse(text), 'Statement')).some((s) => deniesSession(s, assumedRoleId)),
       );
+    },
+    denyInSimulation(actions) {
+      for (const a of actions) simulatedDenials.add(a);
     },
     failNext(service, action, code, httpStatus = 400, times = 1) {
       const key = `${service}:${action}`;

@@ -9,6 +9,7 @@ import {
   planCuts,
   runCuts,
 } from './cut-connections';
+import { InfraError, reasonInWords } from './infra-error';
 import { describeError, type Notices } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
 import type {
@@ -269,7 +270,27 @@ export async function recordCloseFailure(
     'closing a due grant failed; will retry',
   );
   const counted = current?.closeAttempts ?? attempts;
-  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, describeError(error));
+  // In words: the thread and the people read it; the log line above keeps the provider's code.
+  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, closeFailureWords(error));
+}
+
+/** Why a close failed, for the thread: what kind of failure (as the adapter filed it), then its message. */
+export function closeFailureWords(error: unknown): string {
+  const infra = error instanceof InfraError ? error : undefined;
+  const kind =
+    infra?.kind === 'not-found'
+      ? 'not found in AWS (by the account, region and group that opened it)'
+      : infra?.kind === 'denied'
+        ? infra.subject === 'credentials'
+          ? 'hallpass has no AWS credentials'
+          : 'not allowed (hallpass is missing an AWS permission)'
+        : infra?.kind === 'throttled'
+          ? 'AWS is throttling hallpass'
+          : infra?.kind === 'unavailable'
+            ? 'AWS could not be reached or failed'
+            : undefined;
+  const words = reasonInWords(error);
+  return kind === undefined ? words : `${kind}: ${words}`;
 }
 
 async function escalate(

@@ -21,9 +21,10 @@ export type InfraErrorKind =
 /**
  * What a failure is about, when the adapter can tell: `role` — assuming or reading an IAM role (STS or
  * IAM answered: hallpass's permissions or the role's trust policy); `resource` — the resource being
- * changed (EC2 or Scheduler answered); `region` — the service is not enabled in the region for the account.
+ * changed (EC2 or Scheduler answered); `region` — the service is not enabled in the region for the account;
+ * `credentials` — hallpass has no credentials to call with at all.
  */
-export type InfraErrorSubject = 'role' | 'resource' | 'region';
+export type InfraErrorSubject = 'role' | 'resource' | 'region' | 'credentials';
 
 /** An infrastructure failure (AWS, Slack, the database). Retry decisions read only `retryable`. */
 export class InfraError extends Error {
@@ -64,3 +65,30 @@ export class InfraError extends Error {
 /** Any thrown value as one line for a log or a notice: `Name: message` for an Error, else its string form. */
 export const describeError = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+/** Error class names (`CredentialsProviderError`, `TimeoutError`, `InfraError`) in a message. */
+const CLASS_NAME = /\b[A-Z][A-Za-z0-9]*(?:Error|Exception)\b:?\s*/g;
+
+/**
+ * A failure in words for people (Slack): its message without the error's class name or the provider's
+ * code (`UnauthorizedOperation`, `CredentialsProviderError`) — those are for the logs, which keep them.
+ */
+export function reasonInWords(error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error);
+  // The codes of the error and of the failures it wraps (a message may quote its cause's).
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = e instanceof InfraError ? e.providerCode : undefined;
+    if (code !== undefined && code !== '' && code !== 'Unknown') text = text.split(code).join('');
+  }
+  const cleaned = text
+    .replace(CLASS_NAME, '')
+    // Only the gaps the removals leave (`failed: : …`, `failed:  (HTTP …`): an ARN's `::` stays.
+    .replace(/:\s+(?=\()/g, ' ')
+    .replace(/:\s+:/g, ':')
+    .replace(/:\s*$/g, '')
+    .replace(/\(\s*\)/g, '')
+    .replace(/\s{2,}/g, ' ')
+    .trim()
+    .replace(/:$/, '');
+  return cleaned === '' ? 'an error without a description (see the log)' : cleaned;
+}

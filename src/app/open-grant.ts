@@ -4,7 +4,7 @@ import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import { type BackstopDeps, syncBackstops } from './backstop';
 import { type LiftCutsDeps, liftCutsFor } from './cut-connections';
-import { InfraError } from './infra-error';
+import { InfraError, reasonInWords } from './infra-error';
 import { describeError, type Notices } from './notify';
 import { type OpenRoleSessionDeps, openRoleSession } from './open-role-session';
 import { noteOutcome, type OutcomeDeps } from './outcomes';
@@ -272,7 +272,7 @@ export function plainWords(error: unknown): string {
   if (error instanceof RevocationRoomUnknownError)
     return (
       'no session was issued, because hallpass could not check that it could cut the session short ' +
-      `if needed (${error.message}). It needs ` +
+      `if needed (${reasonInWords(error)}). It needs ` +
       'iam:GetRole, iam:ListRolePolicies and iam:GetRolePolicy on the role; please try again or ask an admin'
     );
   const infra = error instanceof InfraError ? error : undefined;
@@ -280,6 +280,8 @@ export function plainWords(error: unknown): string {
     case 'not-found':
       return 'the security group does not exist in AWS (check securityGroupId and region in the policy)';
     case 'denied':
+      if (infra.subject === 'credentials')
+        return 'hallpass has no AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give it an instance or task role; `npm run check` says what is missing)';
       if (infra.subject === 'region') return 'STS is not enabled in this region for the account';
       return infra.subject === 'role'
         ? 'AWS denied access (hallpass may not assume this role or change this resource: check its IAM permissions and the role trust policy)'
@@ -289,12 +291,12 @@ export function plainWords(error: unknown): string {
     case 'invalid':
       // A session request STS or IAM refused; one EC2 refused, or hallpass itself, is told as it is.
       if (infra.subject === 'role')
-        return `AWS refused the session request as invalid (${describeError(error)})`;
+        return `AWS refused the session request as invalid (${reasonInWords(error)})`;
       break;
     case 'throttled':
       return 'AWS kept throttling hallpass and the request could not be completed; please try again in a few minutes';
   }
-  return `AWS refused to open the rule (${describeError(error)})`;
+  return `AWS refused to open the rule (${reasonInWords(error)})`;
 }
 
 /** Why a role session was refused when the role has no room left to revoke it, and what would help. */

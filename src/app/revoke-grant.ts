@@ -4,7 +4,7 @@ import { type Actor, findResource, isAdmin, isApprover, standingRefusal } from '
 import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
 import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
-import { describeError } from './notify';
+import { reasonInWords } from './infra-error';
 import type { GrantStore, Wakeup } from './ports';
 
 type Deps = CloseFailureDeps & {
@@ -60,7 +60,7 @@ export const revokeGrant =
       return err('CLOSE_PENDING', {
         grantId: grant.id,
         resourceId: grant.resourceId,
-        error: describeError(error),
+        error: reasonInWords(error),
       });
     }
     if (closed === undefined) {

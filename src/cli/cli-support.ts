@@ -1,4 +1,5 @@
 /** What the command-line tools (`npm run audit`, `npm run db:copy`) share: refusals, and the audit keys. */
+import dotenv from 'dotenv';
 import type { AuditKey, AuditKeyring } from '../app/audit-ports';
 import { parseAuditKey } from '../config/env';
 
@@ -28,4 +29,30 @@ export function keysOf(env: NodeJS.ProcessEnv): AuditKeyring | undefined {
   const old = read('HALLPASS_AUDIT_OLD_KEYS', env['HALLPASS_AUDIT_OLD_KEYS']);
   if (current === undefined && old.length === 0) return undefined;
   return { current, old };
+}
+
+/** Where a command-line tool writes. */
+export type Io = { out(text: string): void; err(text: string): void };
+
+/**
+ * Runs a tool's `run` on this process's arguments and environment, after reading `.env`; its result is
+ * the exit code, and `failureCode` when it throws.
+ */
+export function runMain(
+  run: (argv: string[], env: NodeJS.ProcessEnv, io: Io) => Promise<number>,
+  failureCode = 3,
+): void {
+  dotenv.config({ quiet: true });
+  void run(process.argv.slice(2), process.env, {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`hallpass: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = failureCode;
+    },
+  );
 }

@@ -101,7 +101,16 @@ type EnvBase = {
    * ids in its labels) on `PORT`; `off` answers it 404.
    */
   readonly metrics?: 'on' | 'off' | undefined;
+  /**
+   * `HALLPASS_AWS`: `live` (the default) calls AWS; `dry-run` calls no AWS API at all — every flow runs
+   * against real Slack, the AWS calls it would make are logged, and every announcement says it is a dry run.
+   */
+  readonly aws: AwsMode;
 };
+
+/** `HALLPASS_AWS` values. */
+export const AWS_MODES = ['live', 'dry-run'] as const;
+export type AwsMode = (typeof AWS_MODES)[number];
 
 /**
  * The validated environment. `mode` is `socket` exactly when `SLACK_APP_TOKEN` is set; in HTTP mode the
@@ -136,6 +145,7 @@ const KEYS = [
   'HALLPASS_BACKSTOP_GROUP',
   'HALLPASS_DEPLOYMENT',
   'HALLPASS_METRICS',
+  'HALLPASS_AWS',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -257,6 +267,11 @@ const EnvSchema = z
       })
       .default(DEFAULT_DEPLOYMENT),
     HALLPASS_METRICS: z.enum(['on', 'off'], { error: 'must be on or off' }).optional(),
+    HALLPASS_AWS: z
+      .string()
+      .transform((s) => s.toLowerCase())
+      .pipe(z.enum(AWS_MODES, { error: `must be ${AWS_MODES.join(' or ')}` }))
+      .default('live'),
     HALLPASS_AUDIT_ACCEPT_BROKEN: z
       .string()
       .regex(/^[1-9]\d{0,14}$/, {
@@ -357,6 +372,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
           },
     deployment: v.HALLPASS_DEPLOYMENT,
     metrics: v.HALLPASS_METRICS,
+    aws: v.HALLPASS_AWS,
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

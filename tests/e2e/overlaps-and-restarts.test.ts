@@ -265,7 +265,11 @@ describe('a close that keeps failing', () => {
     expect((await h.hallpass.useCases.cardOf(requestId))?.grant?.state).toBe('closing');
     for (let i = 0; i < 2; i++) await h.advance(70_000);
     await h.slack.waitFor(() => failing().length === 1 || undefined);
-    expect(allText(failing()[0])).toContain('UnauthorizedOperation');
+    // Said in words: the AWS code stays in the log (no AWS error name reaches Slack).
+    expect(allText(failing()[0])).toContain(
+      'not allowed (hallpass is missing an AWS permission): RevokeSecurityGroupIngress failed (HTTP 403)',
+    );
+    expect(allText(failing()[0])).not.toContain('UnauthorizedOperation');
     expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
 
     // Restarted while still failing: the grant is still closing and still retried.

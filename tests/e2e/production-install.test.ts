@@ -232,6 +232,8 @@ describe('the production install, as the Dockerfile builds it (replayed without 
       'dist/cli/audit.js',
       'dist/cli/db-copy.js',
       'dist/cli/db-backup.js',
+      'dist/cli/check.js',
+      'dist/cli/iam-policy.js',
       'drizzle/sqlite/meta/_journal.json',
       'drizzle/postgres/meta/_journal.json',
       'node_modules/better-sqlite3/package.json',

@@ -89,6 +89,13 @@ resources:
     approvers: ["@sre"]
 `;
 
+/** The user groups DEFAULT_POLICY names, as the Slack stand-in reports them. */
+export const DEFAULT_GROUPS = [
+  { id: 'S0SRE', handle: 'sre', users: [APPROVER, APPROVER_2] },
+  { id: 'S0BACKEND', handle: 'backend', users: [REQUESTER] },
+  { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
+];
+
 export type Harness = {
   readonly hallpass: Hallpass;
   readonly slack: SlackStandIn;
@@ -172,16 +179,12 @@ export async function startHarness(
     beforeStart?: (slack: SlackStandIn) => void;
     /** Extra environment variables for hallpass (e.g. `HALLPASS_AUDIT_KEY`). */
     env?: Record<string, string>;
+    /** The start-up checks (src/startup-checks.ts): off unless `true`, so other tests' exact call counts hold. */
+    startupChecks?: boolean;
   } = {},
 ): Promise<Harness> {
   const slack = await startSlackStandIn();
-  slack.setGroups(
-    opts.groups ?? [
-      { id: 'S0SRE', handle: 'sre', users: [APPROVER, APPROVER_2] },
-      { id: 'S0BACKEND', handle: 'backend', users: [REQUESTER] },
-      { id: 'S0SECURITY', handle: 'security', users: ['UADMIN1'] },
-    ],
-  );
+  slack.setGroups(opts.groups ?? DEFAULT_GROUPS);
   slack.setEmail(REQUESTER, REQUESTER_EMAIL);
   opts.beforeStart?.(slack);
   const ec2 = await startFakeEc2({ groups: [GROUP_ID] });
@@ -221,6 +224,7 @@ export async function startHarness(
     reconcileInterval: opts.reconcileInterval,
     slackTimeoutMs: opts.slackTimeoutMs,
     env: opts.env,
+    startupChecks: opts.startupChecks ?? false,
   });
 }
 
@@ -238,6 +242,7 @@ async function boot(s: {
   reconcileInterval?: string | undefined;
   slackTimeoutMs?: number | undefined;
   env?: Record<string, string> | undefined;
+  startupChecks: boolean;
 }): Promise<Harness> {
   const envResult = loadEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -260,6 +265,7 @@ async function boot(s: {
     // The production Slack client options (single attempts, a 429 returned at once) are under test too.
     ...(s.slackTimeoutMs === undefined ? {} : { slackTimeoutMs: s.slackTimeoutMs }),
     reconcile: s.reconcileInterval !== undefined,
+    startupChecks: s.startupChecks,
   });
   // What start-up queued for Slack (catch-up notices, a reconciliation report) is out before the test goes on.
   await hallpass.settled();

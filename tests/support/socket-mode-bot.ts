@@ -87,6 +87,7 @@ export async function startSocketModeBot(opts: {
     policy: parsePolicy(SOCKET_POLICY),
     logger,
     reconcile: false,
+    startupChecks: false,
     ...(opts.slackBackoff === undefined ? {} : { slackBackoff: opts.slackBackoff }),
   });
   await socket.connected();

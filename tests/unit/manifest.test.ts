@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
+import { REQUIRED_SCOPES } from '../../src/adapters/slack/slack-check';
 
 const root = join(__dirname, '..', '..');
 const EVENTS_URL = 'https://hallpass.example.com/slack/events';
@@ -123,5 +124,12 @@ describe('manifest.yml', () => {
   it('enables the Home tab and shows the DMs the bot sends', () => {
     expect(manifest.features.app_home.home_tab_enabled).toBe(true);
     expect(manifest.features.app_home.messages_tab_enabled).toBe(true);
+  });
+});
+
+describe('the scopes `hallpass check` requires', () => {
+  it('are exactly the bot scopes of manifest.yml', () => {
+    const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8')) as Manifest;
+    expect([...REQUIRED_SCOPES].sort()).toEqual([...manifest.oauth_config.scopes.bot].sort());
   });
 });

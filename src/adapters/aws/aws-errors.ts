@@ -51,6 +51,8 @@ type Classification = { readonly kind: InfraErrorKind; readonly subject?: InfraE
  */
 const CLASSIFIED: ReadonlyMap<string, Classification> = new Map<string, Classification>([
   ['UnauthorizedOperation', { kind: 'denied', subject: 'resource' }],
+  // The SDK's credential chain found nothing: no call was made.
+  ['CredentialsProviderError', { kind: 'denied', subject: 'credentials' }],
   ['AccessDeniedException', { kind: 'denied', subject: 'resource' }],
   // STS (AssumeRole, also for a cross-account EC2 client's credentials) and IAM.
   ['AccessDenied', { kind: 'denied', subject: 'role' }],

@@ -21,6 +21,8 @@ export type HealthStatus = {
   readonly status: HealthLevel;
   /** What is wrong, most serious first; empty when `status` is `ok`. */
   readonly problems: readonly HealthProblem[];
+  /** `dry-run` under `HALLPASS_AWS=dry-run` (no AWS call is made); absent when AWS is live, as before. */
+  readonly aws?: 'dry-run' | undefined;
 };
 
 /**
@@ -36,7 +38,7 @@ export function healthRoute(status: () => HealthStatus | Promise<HealthStatus>):
     path: '/healthz',
     methods: {
       GET: async (_req, res) => {
-        const { database, slack, backstop, socket, status: level, problems } = await status();
+        const { database, slack, backstop, socket, aws, status: level, problems } = await status();
         const ok = level !== 'unhealthy';
         res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' });
         res.end(
@@ -47,6 +49,7 @@ export function healthRoute(status: () => HealthStatus | Promise<HealthStatus>):
             slack,
             backstop,
             ...(socket === undefined ? {} : { socket }),
+            ...(aws === undefined ? {} : { aws }),
             problems,
           }),
         );

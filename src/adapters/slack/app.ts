@@ -65,6 +65,11 @@ export type SlackRuntime = {
   /** Resolves when the first attempt to connect has succeeded or failed. Never rejects. */
   readonly firstAttempt: Promise<void>;
   /**
+   * Why the first attempt failed, once it has: the token refused (with the setting that holds it and
+   * Slack's error), or Slack unreachable (`why`). `undefined` while it runs and when it succeeded.
+   */
+  firstFailure(): FirstFailure | undefined;
+  /**
    * Resolves when every listener already running, and any attempt to connect in progress, has
    * finished (tests; shutdown uses it with a time limit).
    */
@@ -81,6 +86,13 @@ export type SocketLinkState = { readonly state: 'up' | 'down'; readonly since: D
 
 /** How long a lost link may stay unreplaced before its loss is logged at error level. */
 export const LINK_LOSS_LOUD_MS = 5_000;
+/** How the first attempt to connect to Slack failed. */
+export type FirstFailure = {
+  readonly setting: 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN' | undefined;
+  /** Slack's error when it refused the token (`invalid_auth`, `token_revoked`, …). */
+  readonly refusal: string | undefined;
+  readonly why: string;
+};
 
 /** Largest body accepted: a slash command or interaction is a few KB; anything far larger is refused (413). */
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -128,7 +140,23 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
     ...(opts.apiUrl === undefined ? {} : { slackApiUrl: opts.apiUrl }),
     ...opts.clientOptions,
   };
-  const report = connectionReport(log, opts.context.clock);
+  let first: FirstFailure | undefined;
+  const told = connectionReport(log, opts.context.clock);
+  const report: ConnectionReport = {
+    failed(error, attempt, retryInMs) {
+      if (attempt === 1 && first === undefined) {
+        const cause = error instanceof StartFailure ? error.cause : error;
+        first = {
+          setting: error instanceof StartFailure ? error.setting : undefined,
+          refusal: tokenRefusal(cause),
+          why: describeError(cause),
+        };
+      }
+      told.failed(error, attempt, retryInMs);
+    },
+    connected: told.connected,
+  };
+  const firstFailure = () => first;
   const backoff = opts.backoff ?? SLACK_BACKOFF;
 
   if (opts.appToken !== undefined) {
@@ -183,6 +211,7 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
       status: socket.status,
       link: socket.link,
       firstAttempt: socket.firstAttempt,
+      firstFailure,
       settled: async () => {
         await socket.idle();
         await settled();
@@ -231,6 +260,7 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
     },
     status: () => (ready ? 'ready' : 'connecting'),
     firstAttempt: connection.idle(),
+    firstFailure,
     settled: async () => {
       await connection.idle();
       await settled();

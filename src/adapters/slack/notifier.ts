@@ -18,13 +18,37 @@ import { classifySlackError } from './web-client';
  * dispatcher decides about retries; every failure is thrown as an `InfraError` saying whether it may
  * succeed later (`classifySlackError`). Messages are built by the pure views.
  */
+/** The line every message carries under `HALLPASS_AWS=dry-run`. */
+export const DRY_RUN_LINE = ':test_tube: Dry run: no AWS change was made (HALLPASS_AWS=dry-run).';
+/** ...and a credentials message: the values are placeholders. */
+export const DRY_RUN_CREDENTIALS_LINE =
+  ':test_tube: Dry run: no credentials were issued; these values are placeholders that open nothing (HALLPASS_AWS=dry-run).';
+
+/** A message marked as a dry run: a context line at the end, and `[dry run]` before its fallback text. */
+export function dryRunMessage<M extends { text?: string; blocks?: unknown[] }>(
+  message: M,
+  line = DRY_RUN_LINE,
+): M {
+  return {
+    ...message,
+    text: `[dry run] ${message.text ?? ''}`,
+    ...(message.blocks === undefined
+      ? {}
+      : { blocks: [...message.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: line }] }] }),
+  };
+}
+
 export function createSlackNotifier(deps: {
   client: WebClient;
   clock: Clock;
   /** Resolves how principals are mentioned (group handles → `<!subteam^…>`), read fresh for each message. */
   mentioner?: () => Promise<Mention>;
+  /** `HALLPASS_AWS=dry-run`: every message says no AWS change was made (and credentials that none were issued). */
+  dryRun?: boolean;
 }): Notifier {
   const { client } = deps;
+  const mark = <M extends { text?: string; blocks?: unknown[] }>(message: M, line = DRY_RUN_LINE): M =>
+    deps.dryRun === true ? dryRunMessage(message, line) : message;
   const opts = async () => ({
     now: deps.clock.now(),
     ...(deps.mentioner === undefined ? {} : { mention: await deps.mentioner() }),
@@ -39,7 +63,7 @@ export function createSlackNotifier(deps: {
   return {
     postApprovalCard: (card: ApprovalCard): Promise<MessageRef> =>
       call('chat.postMessage', async () => {
-        const message = approvalCardMessage(card, deps.clock.now(), await opts());
+        const message = mark(approvalCardMessage(card, deps.clock.now(), await opts()));
         const res = await client.chat.postMessage({
           channel: card.resource.channel,
           ...message,
@@ -54,7 +78,7 @@ export function createSlackNotifier(deps: {
         await client.chat.update({
           channel: ref.channel,
           ts: ref.ts,
-          ...approvalCardMessage(card, deps.clock.now(), await opts()),
+          ...mark(approvalCardMessage(card, deps.clock.now(), await opts())),
         });
       }),
     notifyThread: (ref: MessageRef, notice: Notice): Promise<void> =>
@@ -62,7 +86,7 @@ export function createSlackNotifier(deps: {
         await client.chat.postMessage({
           channel: ref.channel,
           thread_ts: ref.ts,
-          ...noticeMessage(notice, 'thread', await opts()),
+          ...mark(noticeMessage(notice, 'thread', await opts())),
           unfurl_links: false,
         });
       }),
@@ -73,7 +97,7 @@ export function createSlackNotifier(deps: {
         // Posting to a user id lands in the app's direct-message conversation with that user.
         await client.chat.postMessage({
           channel: userId,
-          ...noticeMessage(notice, audience, await opts()),
+          ...mark(noticeMessage(notice, audience, await opts())),
           unfurl_links: false,
         });
       }),
@@ -82,7 +106,7 @@ export function createSlackNotifier(deps: {
         // A direct message to the requester only; never a channel, never a thread.
         await client.chat.postMessage({
           channel: userId,
-          ...credentialsMessage(card, grant, credentials),
+          ...mark(credentialsMessage(card, grant, credentials), DRY_RUN_CREDENTIALS_LINE),
           unfurl_links: false,
         });
       } catch (error) {
@@ -98,7 +122,7 @@ export function createSlackNotifier(deps: {
             : notice.type === 'grant-alert'
               ? grantAlertMessage(notice, (await opts()).mention)
               : reconcileReportMessage(notice);
-        await client.chat.postMessage({ channel, ...message, unfurl_links: false });
+        await client.chat.postMessage({ channel, ...mark(message), unfurl_links: false });
       }),
   };
 }

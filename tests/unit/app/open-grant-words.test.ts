@@ -1,5 +1,5 @@
 import { toInfraError } from '../../../src/adapters/aws/aws-errors';
-import { InfraError } from '../../../src/app/infra-error';
+import { InfraError, reasonInWords } from '../../../src/app/infra-error';
 import { plainWords } from '../../../src/app/open-grant';
 import { RevocationRoomError, RevocationRoomUnknownError } from '../../../src/app/role-revocation';
 import { awsServiceError } from '../../support/aws-service-error';
@@ -13,8 +13,9 @@ const RULES_FULL = 'the security group has reached its AWS limit of rules';
 const NO_STS = 'STS is not enabled in this region for the account';
 const THROTTLED =
   'AWS kept throttling hallpass and the request could not be completed; please try again in a few minutes';
-const invalidSession = (error: unknown) => `AWS refused the session request as invalid (${String(error)})`;
-const refused = (error: unknown) => `AWS refused to open the rule (${String(error)})`;
+const invalidSession = (error: unknown) =>
+  `AWS refused the session request as invalid (${reasonInWords(error)})`;
+const refused = (error: unknown) => `AWS refused to open the rule (${reasonInWords(error)})`;
 
 describe('the words for a failed open follow the kind, not the provider code', () => {
   it.each<[string, InfraError, string]>([
@@ -36,24 +37,36 @@ describe('the words for a failed open follow the kind, not the provider code', (
       subject: 'resource',
     });
 
-    expect(plainWords(session)).toBe(
-      'AWS refused the session request as invalid (InfraError: AssumeRole failed: ValidationError)',
+    expect(plainWords(session)).toBe('AWS refused the session request as invalid (AssumeRole failed)');
+    expect(plainWords(rule)).toBe('AWS refused to open the rule (Authorize failed: InvalidParameterValue)');
+  });
+
+  it('says no credentials in words, without the SDK’s class name', () => {
+    const error = toInfraError(
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+      'AuthorizeSecurityGroupIngress',
     );
-    expect(plainWords(rule)).toBe(
-      'AWS refused to open the rule (InfraError: Authorize failed: InvalidParameterValue)',
+
+    expect(plainWords(error)).toMatch(
+      /^hallpass has no AWS credentials \(set AWS_PROFILE, or AWS_ACCESS_KEY_ID/,
+    );
+    expect(reasonInWords(error)).toBe(
+      'AuthorizeSecurityGroupIngress failed: Could not load credentials from any providers',
     );
   });
 
   it('never reads the provider code', () => {
     const error = new InfraError('unknown', false, 'odd', { providerCode: 'InvalidGroup.NotFound' });
 
-    expect(plainWords(error)).toBe('AWS refused to open the rule (InfraError: odd)');
+    expect(plainWords(error)).toBe('AWS refused to open the rule (odd)');
   });
 
   it.each<[string, unknown, string]>([
-    ['unavailable', new InfraError('unavailable', true, 'down'), 'InfraError: down'],
-    ['unknown', new InfraError('unknown', false, 'odd'), 'InfraError: odd'],
-    ['a plain Error', new Error('boom'), 'Error: boom'],
+    ['unavailable', new InfraError('unavailable', true, 'down'), 'down'],
+    ['unknown', new InfraError('unknown', false, 'odd'), 'odd'],
+    ['a plain Error', new Error('boom'), 'boom'],
     ['a string', 'gone', 'gone'],
   ])('falls back to the failure itself for %s', (_what, error, detail) => {
     expect(plainWords(error)).toBe(`AWS refused to open the rule (${detail})`);
@@ -77,14 +90,15 @@ describe('the words for a failed open follow the kind, not the provider code', (
   it('says why no session was issued when the role could not be read, whatever the cause’s kind', () => {
     const cause = new InfraError('denied', false, 'ListRolePolicies R failed: AccessDenied', {
       subject: 'role',
+      providerCode: 'AccessDenied',
     });
 
     const words = plainWords(new RevocationRoomUnknownError('arn:aws:iam::123456789012:role/R', cause));
 
     expect(words).toBe(
       'no session was issued, because hallpass could not check that it could cut the session short if needed ' +
-        '(could not read the inline policies of arn:aws:iam::123456789012:role/R: InfraError: ListRolePolicies R ' +
-        'failed: AccessDenied). It needs iam:GetRole, iam:ListRolePolicies and iam:GetRolePolicy on the role; ' +
+        '(could not read the inline policies of arn:aws:iam::123456789012:role/R: ListRolePolicies R ' +
+        'failed). It needs iam:GetRole, iam:ListRolePolicies and iam:GetRolePolicy on the role; ' +
         'please try again or ask an admin',
     );
   });
@@ -109,5 +123,8 @@ describe('the words for each AWS code plainWords once switched on', () => {
     const error = toInfraError(awsServiceError(code, status), 'Operation');
 
     expect(plainWords(error)).toBe(words(error));
+    // The provider's code and error class names are for the logs: never in the words people read.
+    expect(plainWords(error)).not.toContain(code);
+    expect(plainWords(error)).not.toMatch(/\w+(?:Error|Exception)\b/);
   });
 });

@@ -31,6 +31,7 @@ describe('loadEnv', () => {
       dbPath: './data/hallpass.db',
       logLevel: 'info',
       deployment: 'default',
+      aws: 'live',
     });
   });
 
@@ -255,6 +256,22 @@ describe('loadEnv: HALLPASS_DEPLOYMENT', () => {
   ])('refuses a name with %s, naming the variable', (_what, name) => {
     expect(messageOf(loadEnv(http({ HALLPASS_DEPLOYMENT: name })))).toContain(
       'HALLPASS_DEPLOYMENT: must be a short name',
+    );
+  });
+});
+
+describe('loadEnv: HALLPASS_AWS', () => {
+  it.each([
+    ['live', 'live'],
+    ['dry-run', 'dry-run'],
+    ['DRY-RUN', 'dry-run'],
+  ] as const)('reads %s', (value, mode) => {
+    expect(envOf(loadEnv(http({ HALLPASS_AWS: value }))).aws).toBe(mode);
+  });
+
+  it.each(['dryrun', 'off', 'true'])('refuses %s, naming the variable and the values', (value) => {
+    expect(messageOf(loadEnv(http({ HALLPASS_AWS: value })))).toContain(
+      'HALLPASS_AWS: must be live or dry-run',
     );
   });
 });
