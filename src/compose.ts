@@ -213,13 +213,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   if (env.auditKeys?.current === undefined) {
     logger.warn(
       {},
-      'HALLPASS_AUDIT_KEY is not set: the audit log is sealed with plain SHA-256, which shows accidental damage but not a deliberate rewrite by someone who can write the database; set HALLPASS_AUDIT_KEY (see the README, Audit evidence)',
+      'HALLPASS_AUDIT_KEY is not set: the audit log is sealed with plain SHA-256, which shows accidental damage but not a deliberate rewrite by someone who can write the database; set HALLPASS_AUDIT_KEY (see docs/audit.md, Audit evidence)',
     );
   }
   if (env.backstop === undefined) {
     logger.warn(
       {},
-      'no backstop is configured (HALLPASS_BACKSTOP_ROLE_ARN is not set): security-group rules close only while hallpass runs; if hallpass or its database is down when a grant ends, its rule stays open until hallpass is back (see the README, Backstop in AWS)',
+      'no backstop is configured (HALLPASS_BACKSTOP_ROLE_ARN is not set): security-group rules close only while hallpass runs; if hallpass or its database is down when a grant ends, its rule stays open until hallpass is back (see docs/aws.md, Backstop in AWS)',
     );
   } else {
     const problems = backstopProblems(policy, env.backstop.roleArn);
@@ -231,7 +231,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   if (policy.auditChannel === undefined) {
     logger.warn(
       {},
-      'the policy names no auditChannel: the audit log head is not published, so a cut-off or rewritten log cannot be proven; set auditChannel (see the README, Audit evidence)',
+      'the policy names no auditChannel: the audit log head is not published, so a cut-off or rewritten log cannot be proven; set auditChannel (see docs/audit.md, Audit evidence)',
     );
   }
   // Every Slack client makes single short attempts; each job has its own client (and queue), so Home

@@ -12,7 +12,7 @@
  * nobody wants and for missing ones).
  *
  * Role grants have no schedule: their STS session ends by itself at the grant's end (at least 15
- * minutes after it starts, STS's minimum), which is AWS's backstop for them (see the README).
+ * minutes after it starts, STS's minimum), which is AWS's backstop for them (see docs/aws.md, Role resources).
  */
 import { backstopGraceOf, findResource, type Policy } from '../domain/policy';
 import { describeError } from './notify';

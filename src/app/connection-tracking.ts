@@ -41,7 +41,7 @@ export const checkConnectionTracking =
                 tcpEstablishedSeconds: survey.tcpEstablishedSeconds,
                 interfaces: survey.interfaces,
               },
-              'connections opened during a grant outlive its end on this resource: its interfaces keep idle TCP connections longer than warnEstablishedAbove, and it does not cut them (cutConnections: nacl); see the README, Cutting open connections at the end',
+              'connections opened during a grant outlive its end on this resource: its interfaces keep idle TCP connections longer than warnEstablishedAbove, and it does not cut them (cutConnections: nacl); see docs/aws.md, Cutting open connections at the end',
             );
           }
           found.set(r.id, survey.tcpEstablishedSeconds);

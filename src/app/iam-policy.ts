@@ -1,7 +1,7 @@
 /**
  * The least-privilege IAM policy hallpass's own identity needs, computed from the policy file: pure, so
  * `npm run iam-policy` prints it and a test proves every AWS call the adapters make is covered by it
- * (tests/unit/app/iam-policy.test.ts), and the README's example is this function's output.
+ * (tests/unit/app/iam-policy.test.ts), and docs/aws.md's example is this function's output.
  */
 import type { Policy } from '../domain/policy';
 

@@ -229,7 +229,7 @@ async function checkRole(
             )
           : problem(
               `${where}: the trust policy of ${roleArn} does not admit ${principalOf(caller.arn)} for ${refused.join(', ')}`,
-              `the trust policy of ${roleArn}: allow ${principalOf(caller.arn)} ${SESSION_ACTIONS.join(', ')} (see the README, Minimal IAM policy)`,
+              `the trust policy of ${roleArn}: allow ${principalOf(caller.arn)} ${SESSION_ACTIONS.join(', ')} (see docs/aws.md, Minimal IAM policy)`,
             ),
       );
     }

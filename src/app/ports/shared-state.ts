@@ -1,6 +1,6 @@
 /**
  * State that must be shared by every hallpass replica on one database: nothing here may live only in
- * one process's memory when several run at once (see the README, "Running several replicas"). On
+ * one process's memory when several run at once (see docs/operations.md, "Running several replicas"). On
  * SQLite (one process) the in-process implementations are exact; on PostgreSQL they use the database.
  */
 

@@ -155,8 +155,8 @@ resources:
     );
   });
 
-  it('is what the README shows for policy.example.yml', () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  it('is what docs/aws.md shows for policy.example.yml', () => {
+    const readme = readFileSync(path.join(ROOT, 'docs', 'aws.md'), 'utf8');
     const section = readme.slice(readme.indexOf('### Minimal IAM policy for hallpass'));
     const example = /For `policy\.example\.yml`[^\n]*\n\n```json\n([\s\S]*?)\n```/.exec(section)?.[1];
     const policy = loadPolicy(path.join(ROOT, 'policy.example.yml'));

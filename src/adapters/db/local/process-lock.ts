@@ -11,7 +11,7 @@ export class DatabaseHeldError extends Error {
     super(
       `HALLPASS_DB: another hallpass process holds the SQLite database ${file} (its lock file ${lockFileOf(file)} is locked). ` +
         'A SQLite database serves one hallpass process at a time; stop the other one first. ' +
-        'To run several replicas at once, use PostgreSQL (a postgres:// URL in HALLPASS_DB; see the README, Running several replicas).',
+        'To run several replicas at once, use PostgreSQL (a postgres:// URL in HALLPASS_DB; see docs/operations.md, Running several replicas).',
     );
     this.name = 'DatabaseHeldError';
   }
