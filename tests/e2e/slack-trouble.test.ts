@@ -74,6 +74,10 @@ async function expectOnceInOrder(h: Harness, requestId: string): Promise<void> {
   }
 }
 
+// Forty Home tabs and their refreshes take about 1.5 s alone; the whole suite on two busy cores can take
+// several times that. A generous bound, not a timing assertion: the tests assert order and counts.
+jest.setTimeout(30_000);
+
 describe('Slack never holds back a close', () => {
   let h: Harness;
   afterEach(async () => {
