@@ -107,6 +107,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       logger: createLogger(env.value.logLevel),
       clock,
       timers: clock,
+      // The stand-ins are known to answer; and the checks' AWS calls would outlive a quick stop, after
+      // which the user's own AWS settings are back in the environment.
+      startupChecks: false,
     });
     started.push({ close: () => hallpass.stop() });
     const page = await startPageServer({

@@ -115,6 +115,9 @@ const JOBS = {
  */
 const RECOVER_GRACE_MS = 5_000;
 
+/** Longest `stop()` waits for the background start-up checks still running. */
+const STOP_WAITS_FOR_CHECKS_MS = 3_000;
+
 /** Longest start-up waits for Slack's first answer before opening the port anyway (see below). */
 const SLACK_FIRST_ATTEMPT_GRACE_MS = 2_000;
 
@@ -508,7 +511,9 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     // than left to reconciliation; a delivery in flight ends within one Slack timeout, and what is
     // still waiting goes out at the next start.
     await idleInTurn();
-    // The background start-up checks are not waited for: their calls end with the clients below.
+    // The background start-up checks only read and log: waited for briefly, not held up for (each of
+    // their calls is bounded by its own timeout).
+    await withinRealTime(checksRest, STOP_WAITS_FOR_CHECKS_MS);
     unsubscribe();
     await persistence.close();
     aws.destroy();
