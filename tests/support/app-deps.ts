@@ -317,7 +317,7 @@ export async function drainOutbox(
 export async function approved(
   app: TestApp,
   resourceId = 'prod-db',
-  opts: { requester?: string } = {},
+  opts: { requester?: string; address?: string } = {},
 ): Promise<{ requestId: string; grantId: string }> {
   const request = await submit(app, resourceId, opts);
   for (const approver of APPROVERS) {
