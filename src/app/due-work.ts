@@ -5,7 +5,15 @@ import { type CloseExpiredDeps, closeExpiredGrants } from './close-expired-grant
 import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
 import type { Notices } from './notify';
 import { noteOutcome, type OutcomeDeps } from './outcomes';
-import type { AuditLog, DueQuery, FollowUps, GrantStore, RequestStore, RoleSessionStore, UnitOfWork } from './ports';
+import type {
+  AuditLog,
+  DueQuery,
+  FollowUps,
+  GrantStore,
+  RequestStore,
+  RoleSessionStore,
+  UnitOfWork,
+} from './ports';
 import { type PruneDeps, pruneRevokedSessions } from './role-revocation';
 
 /** What timing out one pending request needs. */
