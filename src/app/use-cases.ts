@@ -1,3 +1,4 @@
+import { followAddressLink, offerAddressLink } from './address-link';
 import { approveRequest } from './approve-request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
@@ -48,8 +49,13 @@ export function createUseCases(appDeps: AppDeps) {
   const strayDenies = reportStrayDenies(deps);
   let trackingReadAt: number | undefined;
   const follow = followIdentity(deps, closing);
+  const submit = submitRequest(deps, { openGrant: open });
   return {
-    submitRequest: submitRequest(deps, { openGrant: open }),
+    submitRequest: submit,
+    /** A one-time link that records the requester's address (`/access …` without `from`); undefined: no public URL. */
+    offerAddressLink: offerAddressLink(deps),
+    /** The link followed: used up once, and the request continues with the browser's address. */
+    followAddressLink: followAddressLink(deps, { submitRequest: submit }),
     approveRequest: approveRequest(deps, { openGrant: open }),
     denyRequest: denyRequest(deps),
     openGrant: open,
