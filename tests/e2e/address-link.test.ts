@@ -178,7 +178,7 @@ describe('the address link', () => {
   it('without HALLPASS_PUBLIC_URL, says plainly to add `from`, with an example', async () => {
     h = await startHarness();
     const answer = await answerTo(h, 'prod-db 30m debugging');
-    expect(answer).toContain('add `from <ip|cidr>`');
+    expect(answer).toContain('add `from` and the address you connect from (an IP or a CIDR)');
     expect(answer).toContain('/access prod-db 30m from 203.0.113.7');
     expect(answer).not.toContain('/address?t=');
   });

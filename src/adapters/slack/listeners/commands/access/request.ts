@@ -16,7 +16,7 @@ export const request: Subcommand<'request'> = async (ctx, { cmd, context }) => {
       const link = await ctx.useCases.offerAddressLink(ask);
       if (link !== undefined) {
         return context.reply({
-          text: `${result.detail.resourceId} opens a network rule for the address you connect from. Open this link from that machine, before ${slackDate(link.expiresAt)} (once, within 10 minutes), and your request continues with its address: ${link.url}\nOr ask again with \`from <ip|cidr>\`.`,
+          text: `${result.detail.resourceId} opens a network rule for the address you connect from. Open this link from that machine, before ${slackDate(link.expiresAt)} (once, within 10 minutes), and your request continues with its address: ${link.url}\nOr ask again with \`from\` and your address (an IP or a CIDR).`,
         });
       }
     }
