@@ -256,6 +256,27 @@ describe('access follows the person', () => {
       await said(h, `<@${APPROVER}> left the user group @sre, so they no longer approve prod-web`);
     });
 
+    it('ends what a disabled group gave its members (subteam_updated with date_delete)', async () => {
+      const requestId = await granted(h, `prod-db 30m from ${A} debugging`);
+      h.slack.setGroups(groups().filter((g) => g.handle !== 'backend'));
+      await h.event({
+        type: 'subteam_updated',
+        subteam: {
+          id: 'S0BACKEND',
+          team_id: 'T0HALLPASS',
+          is_usergroup: true,
+          name: 'backend',
+          handle: 'backend',
+          date_delete: 1_700_000_200,
+          users: [REQUESTER],
+          user_count: 1,
+        },
+      });
+      await h.slack.waitFor(async () => (await grantOf(h, requestId))?.state === 'closed' || undefined);
+      await said(h, 'left the user group @backend');
+      expect(h.ec2.rules(GROUP_ID)).toEqual([]);
+    });
+
     it('keeps a grant the policy gives the user by name, whatever group they leave', async () => {
       // prod-db names APPROVER directly among its requesters; leaving @sre takes nothing from that.
       const requestId = await ask(h, `prod-db 30m from ${A} debugging`, APPROVER);

@@ -100,6 +100,10 @@ describe('the address link', () => {
         async () => (await h.hallpass.useCases.cardOf(requestId))?.grant?.state === 'active' || undefined,
       );
       expect(h.ec2.rules(GROUP_ID).map((r) => r.cidr)).toEqual(['127.0.0.2/32']);
+      // The secret reached no log line, no audit event and no channel message.
+      expect(JSON.stringify(h.logger.lines)).not.toContain(secret);
+      expect(JSON.stringify(await h.hallpass.useCases.auditTrail(requestId))).not.toContain(secret);
+      expect(JSON.stringify(approvalPosts(h.slack))).not.toContain(secret);
     });
 
     it('answers 410 to a second use, and changes nothing', async () => {

@@ -105,7 +105,8 @@ export function linkPage(outcome: LinkOutcome): { status: number; title: string;
 
 /**
  * `GET /address?t=<secret>`: the one-time address link. The answer is never cached and never sent on as
- * a referrer; the page holds no secret. Anything but one `t` of the expected shape is 404, with nothing changed.
+ * a referrer; the page holds no secret, and neither does any log line (a failure is caught here, so the
+ * router never logs this URL). Anything but one `t` of the expected shape is 404, with nothing changed.
  */
 export function addressLinkRoute(deps: {
   readonly path: string;
@@ -144,7 +145,19 @@ export function addressLinkRoute(deps: {
             why: 'the address your browser comes from could not be read.',
           });
         }
-        const outcome = await deps.follow(secret, address);
+        let outcome: LinkOutcome;
+        try {
+          outcome = await deps.follow(secret, address);
+        } catch (error) {
+          // Caught here, not by the router: its log line would carry the URL, and with it the secret.
+          deps.logger.error(
+            { err: error instanceof Error ? error.message : String(error), path: deps.path },
+            'following an address link failed',
+          );
+          res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+          res.end('Something went wrong on hallpass’s side; ask again in Slack in a minute.');
+          return;
+        }
         deps.logger.info({ outcome: outcome.kind, address }, 'address link followed');
         answer(res, outcome);
       },
