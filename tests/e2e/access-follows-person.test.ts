@@ -198,6 +198,21 @@ describe('access follows the person', () => {
       expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
     });
 
+    it('keeps access when Slack cannot say who they are now, unless the event itself says deactivated', async () => {
+      const requestId = await granted(h, `prod-db 30m from ${A} debugging`);
+      h.slack.setUser(REQUESTER, { restricted: true });
+      h.slack.failNext('users.info', { status: 500 });
+      await h.event(userChange(REQUESTER, false));
+      await h.hallpass.settled();
+      expect((await grantOf(h, requestId))?.state).toBe('active');
+      expect(h.logger.lines.some((l) => l.msg.includes('their access is left as it is'))).toBe(true);
+
+      h.slack.failNext('users.info', { status: 500 });
+      await h.event(userChange(REQUESTER, true));
+      await h.slack.waitFor(async () => (await grantOf(h, requestId))?.state === 'closed' || undefined);
+      expect(h.ec2.rules(GROUP_ID)).toEqual([]);
+    });
+
     it('loses a grant on a resource that does not admit guests when the account becomes a guest', async () => {
       const requestId = await granted(h, `prod-db 30m from ${A} debugging`);
       h.slack.setUser(REQUESTER, { restricted: true });
