@@ -6,14 +6,17 @@ import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { openPersistence } from './adapters/db/open-persistence';
+import { addressLinkRoute, type LinkOutcome } from './adapters/http/address-link';
 import { createHttpServer, type HttpRoute } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from './adapters/slack/app';
 import type { Backoff } from './adapters/slack/connection';
 import { createSlackDirectory } from './adapters/slack/directory';
 import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-refresher';
 import { createSlackNotifier } from './adapters/slack/notifier';
+import { errorText } from './adapters/slack/views/errors';
 import { ObservedWebClient, singleAttemptClientOptions } from './adapters/slack/web-client';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
+import { ADDRESS_LINK_PATH } from './app/address-link';
 import type { AppDeps } from './app/deps';
 import { createFollowUps } from './app/follow-ups';
 import { describeError } from './app/infra-error';
@@ -148,6 +151,50 @@ function lateSlackRoute(app: () => SlackRuntime | undefined): HttpRoute {
   };
 }
 
+/**
+ * `GET /address?t=…`: the one-time address link (`offerAddressLink`). The request continues with the
+ * browser's address; the requester is told in Slack either way (a direct message: the command's
+ * `response_url` is not kept), and the page says it too.
+ */
+function addressRoute(
+  env: Env,
+  logger: Logger,
+  useCases: UseCases,
+  notifier: AppDeps['notifier'],
+  client: WebClient,
+): HttpRoute {
+  return addressLinkRoute({
+    path: ADDRESS_LINK_PATH,
+    trustedProxies: env.trustedProxies,
+    logger,
+    follow: async (secret, address): Promise<LinkOutcome> => {
+      const followed = await useCases.followAddressLink(secret, address);
+      if (followed.ok) {
+        const { request, card } = followed.value;
+        if (card !== undefined) {
+          await notifier
+            .notifyUser(request.requesterId, { type: 'request-submitted', card })
+            .catch((error: unknown) =>
+              logger.warn(
+                { err: describeError(error) },
+                'could not tell a requester their link was followed',
+              ),
+            );
+        }
+        return { kind: 'continued', requestId: request.id, resourceId: request.resourceId, address };
+      }
+      if (followed.error === 'LINK_REFUSED') return { kind: followed.detail.why };
+      const why = errorText(followed.detail.error);
+      await client.chat
+        .postMessage({ channel: followed.detail.userId, text: `From the address ${address}: ${why}` })
+        .catch((error: unknown) =>
+          logger.warn({ err: describeError(error) }, 'could not tell a requester their link was refused'),
+        );
+      return { kind: 'refused', address, why };
+    },
+  });
+}
+
 /** Why the port could not be bound, naming `PORT` and saying that AWS was not touched. */
 function listenError(port: number, error: unknown): Error {
   const code =
@@ -280,6 +327,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   });
   const deps: AppDeps = {
     deployment: env.deployment,
+    publicUrl: env.publicUrl,
     clock,
     ids: opts.ids ?? randomIds,
     logger,
@@ -412,7 +460,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   // hallpass, a laptop beside a running bot) stops start-up here, with AWS untouched — and held: requests
   // wait until the work below is done, so Slack is still served only after what came due is closed.
   const http = createHttpServer({
-    routes: [...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []), ...monitoring.routes],
+    routes: [
+      ...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []),
+      ...monitoring.routes,
+      addressRoute(env, logger, useCases, deps.notifier, slackClient()),
+    ],
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
     held: true,

@@ -1,6 +1,7 @@
 import type { Policy } from '../domain/policy';
 import type { AuditRecordSource } from './audit-ports';
 import type {
+  AddressLinkStore,
   AuditLog,
   BackstopStore,
   Backstops,
@@ -77,6 +78,10 @@ export type AppDeps = {
   /** Open connections cut at a grant's end with network-ACL deny entries (`cutConnections: nacl`). */
   readonly cuts: CutStore;
   readonly acls: NetworkAcls;
+  /** One-time address links (`/access … ` without `from`), shared by every replica. */
+  readonly addressLinks: AddressLinkStore;
+  /** `HALLPASS_PUBLIC_URL` (no trailing `/`): where one-time links point; absent: none are offered. */
+  readonly publicUrl?: string | undefined;
   /**
    * Where a close queues what follows it (its backstop's move, its connection cut), so those never
    * hold back another close. Absent (unit tests): run at once, awaited.

@@ -56,6 +56,18 @@ export type Notice =
       readonly changes: readonly string[];
     }
   /**
+   * Access followed a person's identity in Slack (see `followIdentity`): `userId` was deactivated, or
+   * left the user group `group` (a handle without `@`), and so lost `effect` on this request — its
+   * grant ended, the pending request was cancelled, or their vote on it stopped counting.
+   */
+  | {
+      readonly type: 'identity-changed';
+      readonly card: ApprovalCard;
+      readonly userId: string;
+      readonly cause: IdentityCause;
+      readonly effect: 'grant-ended' | 'request-cancelled' | 'vote-withdrawn';
+    }
+  /**
    * Open connections of an ended grant (`cutConnections: nacl`): `cut` — deny entries are in place
    * until `until`; `refused` — an ACL had no free rule number or no room, so connections there were not
    * cut (`why`); `lifted` — the entries are gone again.
@@ -83,6 +95,14 @@ export type Notice =
       /** The policy's admins (user ids and `@groups`), mentioned in the thread. */
       readonly admins?: readonly string[] | undefined;
     };
+
+/** What Slack said changed about a person: their account was deactivated, or they left a user group. */
+export type IdentityCause =
+  | { readonly kind: 'deactivated' }
+  /** Any other change of the account (`user_change`): e.g. it became a guest the resource does not admit. */
+  | { readonly kind: 'account-changed' }
+  /** `group`: the group's handle (without `@`), or its id when Slack did not name it. */
+  | { readonly kind: 'left-group'; readonly group: string };
 
 /** Why a tagged rule is an orphan: no live grant in the database accounts for it. */
 export type OrphanReason =

@@ -1,3 +1,4 @@
+import { followAddressLink, offerAddressLink } from './address-link';
 import { approveRequest } from './approve-request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
@@ -10,6 +11,7 @@ import type { AppDeps } from './deps';
 import { createDueWork } from './due-work';
 import { exportAudit } from './export-audit';
 import { requestExtension } from './extend-grant';
+import { followIdentity } from './follow-identity';
 import { createNotices } from './notify';
 import { openGrant } from './open-grant';
 import { announcePolicyChanges } from './policy-changes';
@@ -22,6 +24,9 @@ import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
 import { searchAudit } from './search-audit';
 import { submitRequest } from './submit-request';
+
+/** How long an event id is remembered: Slack redelivers an event within minutes of the first try. */
+const EVENT_MEMORY_MS = 60 * 60_000;
 
 /** How often reconciliation reads the connection tracking of the groups' interfaces. */
 const TRACKING_EVERY_MS = 60 * 60_000;
@@ -43,8 +48,14 @@ export function createUseCases(appDeps: AppDeps) {
   const readTracking = checkConnectionTracking(deps, lingering);
   const strayDenies = reportStrayDenies(deps);
   let trackingReadAt: number | undefined;
+  const follow = followIdentity(deps, closing);
+  const submit = submitRequest(deps, { openGrant: open });
   return {
-    submitRequest: submitRequest(deps, { openGrant: open }),
+    submitRequest: submit,
+    /** A one-time link that records the requester's address (`/access …` without `from`); undefined: no public URL. */
+    offerAddressLink: offerAddressLink(deps),
+    /** The link followed: used up once, and the request continues with the browser's address. */
+    followAddressLink: followAddressLink(deps, { submitRequest: submit }),
     approveRequest: approveRequest(deps, { openGrant: open }),
     denyRequest: denyRequest(deps),
     openGrant: open,
@@ -103,6 +114,19 @@ export function createUseCases(appDeps: AppDeps) {
     /** Resource id → how long (s) its interfaces keep idle TCP connections past a grant's end, where it warns. */
     lingeringConnections: (): LingeringConnections => lingering,
     directory: deps.directory,
+    /**
+     * Slack said people were deactivated or left a group (event `eventId`): their access follows (see
+     * `followIdentity`). One run per event id across every replica (a redelivery, or the same event
+     * reaching two replicas, is skipped); the effects are compare-and-sets besides. `undefined`: skipped.
+     */
+    identityChanged: async (eventId: string | undefined, change: Parameters<typeof follow>[0]) => {
+      if (
+        eventId !== undefined &&
+        !(await deps.rateLimits.admit(`slack-event:${eventId}`, 1, EVENT_MEMORY_MS, deps.clock.now()))
+      )
+        return undefined;
+      return follow(change);
+    },
     policy: deps.policy,
     /** Whether this person may send another `/access` now (a per-user limit against floods). */
     /** The `/access` flood guard: per person, counted across every replica. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AuditKey, AuditKeyring } from '../app/audit-ports';
+import { parseSourceAddress } from '../domain/cidr';
 import { parseDuration } from '../domain/duration';
 import type { Ok } from '../domain/result';
 
@@ -106,6 +107,16 @@ type EnvBase = {
    * against real Slack, the AWS calls it would make are logged, and every announcement says it is a dry run.
    */
   readonly aws: AwsMode;
+  /**
+   * `HALLPASS_PUBLIC_URL`: the public base URL of this hallpass (no trailing `/`), for one-time links
+   * (`/access prod-db 30m` without `from` answers a link that records the browser's address). Unset: no links.
+   */
+  readonly publicUrl?: string | undefined;
+  /**
+   * `HALLPASS_TRUSTED_PROXIES`: the proxies (IPs or CIDRs) whose `X-Forwarded-For` is believed for the
+   * address link. Empty (the default): the socket's peer address is the only one used.
+   */
+  readonly trustedProxies: readonly string[];
 };
 
 /** `HALLPASS_AWS` values. */
@@ -146,6 +157,8 @@ const KEYS = [
   'HALLPASS_DEPLOYMENT',
   'HALLPASS_METRICS',
   'HALLPASS_AWS',
+  'HALLPASS_PUBLIC_URL',
+  'HALLPASS_TRUSTED_PROXIES',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -272,6 +285,26 @@ const EnvSchema = z
       .transform((s) => s.toLowerCase())
       .pipe(z.enum(AWS_MODES, { error: `must be ${AWS_MODES.join(' or ')}` }))
       .default('live'),
+    HALLPASS_PUBLIC_URL: z
+      .url({
+        protocol: /^https?$/,
+        error:
+          'must be the http(s) URL hallpass is reached at from browsers, e.g. https://hallpass.example.com',
+      })
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
+    HALLPASS_TRUSTED_PROXIES: z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((one) => one.trim())
+          .filter((one) => one !== ''),
+      )
+      .refine((list) => list.every((one) => parseSourceAddress(one).ok), {
+        error: 'must be IP addresses or CIDRs separated by commas, e.g. 10.0.0.0/8,192.0.2.10',
+      })
+      .optional(),
     HALLPASS_AUDIT_ACCEPT_BROKEN: z
       .string()
       .regex(/^[1-9]\d{0,14}$/, {
@@ -373,6 +406,8 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
     deployment: v.HALLPASS_DEPLOYMENT,
     metrics: v.HALLPASS_METRICS,
     aws: v.HALLPASS_AWS,
+    publicUrl: v.HALLPASS_PUBLIC_URL,
+    trustedProxies: v.HALLPASS_TRUSTED_PROXIES ?? [],
   };
   if (v.SLACK_APP_TOKEN !== undefined) {
     return {

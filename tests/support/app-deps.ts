@@ -123,6 +123,10 @@ export class FakeDirectory implements Directory {
     return this.people.get(userId) ?? member(userId);
   }
   groupsChanged(): void {}
+  userChanged(): void {}
+  async groupHandle(): Promise<string | undefined> {
+    return undefined;
+  }
   async emailOf(): Promise<string | undefined> {
     return undefined;
   }

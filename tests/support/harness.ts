@@ -134,7 +134,10 @@ export type Harness = {
   /** Opens the app's Home tab as `user` (an `app_home_opened` event, signed as Slack sends it). */
   openHome(user: string): Promise<{ status: number; body: string }>;
   /** Delivers an Events API event (`event_callback`), signed as Slack sends it, e.g. `subteam_members_changed`. */
-  event(event: Record<string, unknown>): Promise<{ status: number; body: string }>;
+  event(
+    event: Record<string, unknown>,
+    extra?: { eventId?: string; retryNum?: number },
+  ): Promise<{ status: number; body: string }>;
   /** Submits a modal. */
   submit(
     user: string,
@@ -344,18 +347,18 @@ async function boot(s: {
         undefined,
         'application/json',
       ),
-    event: (event) =>
+    event: (event, extra = {}) =>
       send(
         JSON.stringify({
           token: 'x',
           team_id: 'T0HALLPASS',
           api_app_id: 'A0HALLPASS',
           type: 'event_callback',
-          event_id: `Ev${Math.random().toString(36).slice(2)}`,
+          event_id: extra.eventId ?? `Ev${Math.random().toString(36).slice(2)}`,
           event_time: Math.floor(Date.now() / 1000),
           event: { event_ts: '1.1', ...event },
         }),
-        undefined,
+        extra.retryNum,
         'application/json',
       ),
     submit: (user, callbackId, values, privateMetadata = '', team = {}) =>

@@ -4,6 +4,8 @@ import { DbError, notFound } from '../../src/adapters/db/db-error';
 import type { SqliteStores } from '../../src/adapters/db/stores';
 import { createSyncGate, NOTHING_DUE_NOW, type Sync } from '../../src/adapters/db/sync-gate';
 import type {
+  AddressLink,
+  AddressLinkStore,
   AuditEvent,
   AuditLog,
   BackstopRecord,
@@ -693,6 +695,25 @@ export function createMemoryStores(): Stores {
     audit: gate.store<AuditLog>(audit),
     backstopRecords: gate.store<BackstopStore>(backstopRecords),
     cuts: gate.store<CutStore>(cuts),
+    addressLinks: memoryAddressLinks(),
     uow: { tx: gate.tx },
+  };
+}
+
+/** The address links in memory (not part of a transaction's snapshot: no use case writes one inside one). */
+function memoryAddressLinks(): AddressLinkStore {
+  const links = new Map<string, { link: AddressLink; usedAt?: number }>();
+  return {
+    async insert(link) {
+      links.set(link.tokenHash, { link });
+    },
+    async consume(tokenHash, _address, now) {
+      const entry = links.get(tokenHash);
+      if (entry === undefined) return { ok: false, why: 'unknown' };
+      if (entry.usedAt !== undefined) return { ok: false, why: 'used' };
+      if (entry.link.expiresAt.getTime() <= now.getTime()) return { ok: false, why: 'expired' };
+      entry.usedAt = now.getTime();
+      return { ok: true, link: entry.link };
+    },
   };
 }

@@ -94,11 +94,11 @@ describe('manifest.yml', () => {
     expect(manifest.oauth_config.scopes.user).toBeUndefined();
   });
 
-  it('sends interactivity, app_home_opened and the user-group change events to /slack/events over HTTP', () => {
+  it('sends interactivity, app_home_opened, the user-group and user change events to /slack/events over HTTP', () => {
     expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: EVENTS_URL });
     expect(manifest.settings.event_subscriptions).toEqual({
       request_url: EVENTS_URL,
-      bot_events: ['app_home_opened', 'subteam_members_changed', 'subteam_updated'],
+      bot_events: ['app_home_opened', 'subteam_members_changed', 'subteam_updated', 'user_change'],
     });
     expect(manifest.settings.socket_mode_enabled).toBe(false);
     expect(manifest.settings.org_deploy_enabled).toBe(false);
@@ -107,11 +107,12 @@ describe('manifest.yml', () => {
 
   it('subscribes only to events hallpass listens to, each covered by a scope it asks for', () => {
     const listeners = readFileSync(join(root, 'src/adapters/slack/listeners/index.ts'), 'utf8');
-    // Slack's documented scope for each event (usergroups:read for the subteam_* events).
+    // Slack's documented scope for each event (usergroups:read for the subteam_* events, users:read for user_change).
     const scopeOf: Record<string, string | undefined> = {
       app_home_opened: undefined,
       subteam_members_changed: 'usergroups:read',
       subteam_updated: 'usergroups:read',
+      user_change: 'users:read',
     };
     for (const event of manifest.settings.event_subscriptions.bot_events) {
       expect(listeners).toContain(`app.event('${event}'`);

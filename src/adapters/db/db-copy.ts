@@ -47,13 +47,15 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
 
 /**
  * Tables a copy leaves behind: each engine's own bookkeeping (migrations, AUTOINCREMENT counters), and
- * what replicas share only while they run (rate-limit hits, open Home tabs), which they rebuild.
+ * what replicas share only while they run (rate-limit hits, open Home tabs), which they rebuild, and
+ * one-time address links (ten minutes long: a copy is made with hallpass stopped).
  */
 export const NOT_COPIED: ReadonlySet<string> = new Set([
   '__drizzle_migrations',
   'sqlite_sequence',
   'rate_limit_hits',
   'home_viewers',
+  'address_links',
 ]);
 
 /** The audit table's insert triggers (the same names on both engines): every event sealed, and linked to the last. */

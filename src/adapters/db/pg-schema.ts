@@ -299,3 +299,21 @@ export const homeViewers = pgTable(
   },
   (t) => [index('home_viewers_recent_idx').on(t.openedAt)],
 );
+
+/** One-time address links: see the SQLite schema (schema.ts) for every column. Only the secret's hash is stored. */
+export const addressLinks = pgTable(
+  'address_links',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: text('user_id').notNull(),
+    resourceId: text('resource_id').notNull(),
+    durationMs: millis('duration_ms'),
+    reason: text('reason').notNull(),
+    breakGlass: flag('break_glass').notNull().default(OFF),
+    createdAt: millis('created_at').notNull(),
+    expiresAt: millis('expires_at').notNull(),
+    usedAt: millis('used_at'),
+    address: text('address'),
+  },
+  (t) => [index('address_links_expires_idx').on(t.expiresAt)],
+);

@@ -373,3 +373,30 @@ export const outbox = sqliteTable(
     index('outbox_lane_idx').on(t.lane, t.doneAt, t.id),
   ],
 );
+
+/**
+ * One-time address links (`/access <resource> <duration>` without `from`, when `HALLPASS_PUBLIC_URL` is
+ * set): the ask waiting for the address the requester's browser comes from. Only the SHA-256 of the
+ * link's secret is stored; the secret itself is in the link alone. A link is used once (`used_at`, set by
+ * a compare-and-set) and never after `expires_at`.
+ */
+export const addressLinks = sqliteTable(
+  'address_links',
+  {
+    /** Hex SHA-256 of the link's secret. */
+    tokenHash: text('token_hash').primaryKey(),
+    userId: text('user_id').notNull(),
+    resourceId: text('resource_id').notNull(),
+    /** As typed; absent: the resource's `defaultDuration`. */
+    durationMs: integer('duration_ms', { mode: 'number' }),
+    reason: text('reason').notNull(),
+    breakGlass: integer('break_glass', { mode: 'boolean' }).notNull().default(false),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+    /** When the link was followed (its one use); absent: not yet. */
+    usedAt: integer('used_at', { mode: 'number' }),
+    /** The address recorded when it was followed. */
+    address: text('address'),
+  },
+  (t) => [index('address_links_expires_idx').on(t.expiresAt)],
+);

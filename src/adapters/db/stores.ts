@@ -1,4 +1,5 @@
 import type {
+  AddressLinkStore,
   AuditLog,
   BackstopStore,
   CutStore,
@@ -9,6 +10,7 @@ import type {
   RuleStore,
   UnitOfWork,
 } from '../../app/ports';
+import { createSqliteAddressLinkStore } from './address-link-store';
 import { createSqliteAuditLog, type SqliteAuditLogOptions } from './audit-log';
 import { createSqliteBackstopStore } from './backstop-store';
 import { createSqliteCutStore } from './cut-store';
@@ -30,6 +32,7 @@ export type SqliteStores = {
   readonly audit: AuditLog;
   readonly backstopRecords: BackstopStore;
   readonly cuts: CutStore;
+  readonly addressLinks: AddressLinkStore;
   readonly uow: UnitOfWork;
 };
 
@@ -48,6 +51,7 @@ export function createSqliteStores(
     audit: gate.store<AuditLog>(createSqliteAuditLog(handle.db, options)),
     backstopRecords: gate.store<BackstopStore>(createSqliteBackstopStore(handle.db)),
     cuts: gate.store<CutStore>(createSqliteCutStore(handle.db)),
+    addressLinks: gate.store<AddressLinkStore>(createSqliteAddressLinkStore(handle.db)),
     uow: { tx: gate.tx },
   };
 }

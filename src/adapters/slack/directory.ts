@@ -228,6 +228,21 @@ export function createSlackDirectory(deps: {
       const oldest = Math.min(cache?.generation ?? generation, inflight?.generation ?? generation);
       removals = removals.filter((r) => r.generation > oldest);
     },
+    userChanged(userId: string) {
+      users.delete(userId);
+      usersInflight.delete(userId);
+    },
+    async groupHandle(subteamId: string) {
+      // Handles rarely change: any copy read will do, so naming a group costs no Tier-2 call.
+      let known = cache;
+      try {
+        known ??= await groups();
+      } catch {
+        known = undefined;
+      }
+      for (const [handle, id] of known?.ids ?? []) if (id === subteamId) return handle;
+      return undefined;
+    },
     async refresh() {
       cache = undefined;
       await groups();

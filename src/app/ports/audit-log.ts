@@ -18,6 +18,8 @@ export const AUDIT_EVENT_TYPES = [
   'grant.recovered',
   'grant.reviewed',
   'grant.policy_changed',
+  /** Access followed a person's identity in Slack (deactivated, left a group): what it ended, and why. */
+  'identity.changed',
   'grant.deny_removed',
   'grant.connections_cut',
   'grant.connections_not_cut',

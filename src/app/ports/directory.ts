@@ -22,6 +22,14 @@ export interface Directory {
   actor(userId: string, origin?: readonly Place[]): Promise<Actor>;
   /** A user group changed in Slack: the next `actor` sees the change (no waiting for the cache to expire). */
   groupsChanged(change: GroupChange): void;
+  /**
+   * Slack said a user's account changed (`user_change`): what is cached about them (guest, deactivated,
+   * workspace) is forgotten on this replica, so the next `actor` asks Slack again. Other replicas
+   * re-read it when their cache expires (the directory's TTL, five minutes by default).
+   */
+  userChanged(userId: string): void;
+  /** The handle (without `@`) of a user group (`S…`), as last read from Slack; `undefined` if unknown. */
+  groupHandle(subteamId: string): Promise<string | undefined>;
   /** The user's email from their Slack profile, if Slack shares it (`users:read.email`); used as the STS SourceIdentity. */
   emailOf(userId: string): Promise<string | undefined>;
 }

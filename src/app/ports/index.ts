@@ -1,5 +1,6 @@
 /** The ports: what the use cases need from the outside world, one file per port. */
 
+export * from './address-link-store';
 export * from './audit-log';
 export * from './backstops';
 export * from './directory';

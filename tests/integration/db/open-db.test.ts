@@ -38,6 +38,7 @@ describe('openDatabase', () => {
     try {
       expect(tablesOf(handle)).toEqual([
         '__drizzle_migrations',
+        'address_links',
         'approvals',
         'audit_events',
         'backstops',

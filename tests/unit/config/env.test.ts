@@ -32,7 +32,34 @@ describe('loadEnv', () => {
       logLevel: 'info',
       deployment: 'default',
       aws: 'live',
+      trustedProxies: [],
     });
+  });
+
+  it('reads HALLPASS_PUBLIC_URL (without a trailing /) and HALLPASS_TRUSTED_PROXIES', () => {
+    const env = envOf(
+      loadEnv(
+        http({
+          HALLPASS_PUBLIC_URL: 'https://hallpass.example.com/',
+          HALLPASS_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.10 ,2001:db8::/32',
+        }),
+      ),
+    );
+    expect(env.publicUrl).toBe('https://hallpass.example.com');
+    expect(env.trustedProxies).toEqual(['10.0.0.0/8', '192.0.2.10', '2001:db8::/32']);
+  });
+
+  it.each([
+    ['HALLPASS_PUBLIC_URL', 'hallpass.example.com', 'HALLPASS_PUBLIC_URL: must be the http(s) URL'],
+    ['HALLPASS_PUBLIC_URL', 'ftp://hallpass.example.com', 'HALLPASS_PUBLIC_URL: must be the http(s) URL'],
+    [
+      'HALLPASS_TRUSTED_PROXIES',
+      '10.0.0.0/8,proxy.internal',
+      'HALLPASS_TRUSTED_PROXIES: must be IP addresses or CIDRs',
+    ],
+    ['HALLPASS_TRUSTED_PROXIES', '10.0.0.1/8', 'HALLPASS_TRUSTED_PROXIES: must be IP addresses or CIDRs'],
+  ])('refuses %s=%s, naming it', (key, value, message) => {
+    expect(messageOf(loadEnv(http({ [key]: value })))).toContain(message);
   });
 
   it('ignores variables it does not know', () => {

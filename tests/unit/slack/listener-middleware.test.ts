@@ -75,7 +75,13 @@ describe('the listener middleware', () => {
     slack = await startSlackStandIn();
     logger = new MemoryLogger();
     const useCases = {
-      directory: { actor, groupsChanged: jest.fn(), emailOf: jest.fn() },
+      directory: {
+        actor,
+        groupsChanged: jest.fn(),
+        userChanged: jest.fn(),
+        groupHandle: jest.fn(),
+        emailOf: jest.fn(),
+      },
       policy: () => POLICY,
       admitCommand,
       revokeGrant,

@@ -403,6 +403,30 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
     ['The policy changed under your access', 'keeps exactly what was approved'],
   ],
   [
+    'identity-changed',
+    {
+      type: 'identity-changed',
+      card: card(),
+      userId: 'UREQ',
+      cause: { kind: 'deactivated' },
+      effect: 'grant-ended',
+    },
+    'thread',
+    ['Slack account was deactivated', 'may no longer ask for', 'is being ended'],
+  ],
+  [
+    'identity-changed',
+    {
+      type: 'identity-changed',
+      card: card(),
+      userId: 'UREQ',
+      cause: { kind: 'left-group', group: 'backend' },
+      effect: 'request-cancelled',
+    },
+    'requester',
+    ['Your request', 'was cancelled', 'left the user group @backend'],
+  ],
+  [
     'connections-cut',
     {
       type: 'connections-cut',
@@ -490,6 +514,7 @@ describe('noticeMessage', () => {
       'grant-close-failing': true,
       'grant-policy-changed': true,
       'connections-cut': true,
+      'identity-changed': true,
     };
     const covered = new Set(cases.map(([, n, a]) => `${n.type}/${a}`));
     for (const t of Object.keys(every)) {

@@ -1,6 +1,7 @@
 import type { AuditLog } from '../../../app/ports';
 import type { PgHandle } from '../open-pg';
 import type { SqliteStores } from '../stores';
+import { createPgAddressLinkStore } from './address-link-store';
 import { createPostgresAuditLog, type PostgresAuditLogOptions } from './audit-log';
 import { createPgBackstopStore } from './backstop-store';
 import { createPgCutStore } from './cut-store';
@@ -42,6 +43,7 @@ export function pgStoresOn(ctx: PgContext, options: PostgresAuditLogOptions = {}
     ),
     backstopRecords: createPgBackstopStore(ctx),
     cuts: createPgCutStore(ctx),
+    addressLinks: createPgAddressLinkStore(ctx),
     uow: ctx.uow,
   };
 }

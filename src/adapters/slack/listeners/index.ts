@@ -13,6 +13,7 @@ import { reviewAction } from './actions/review';
 import { accessCommand } from './commands/access';
 import { appHomeOpened } from './events/app-home-opened';
 import { subteamChanged } from './events/subteam-changed';
+import { userChanged } from './events/user-changed';
 import { type InFlight, trackInFlight } from './in-flight';
 import { ackFirst, ackForm, guard, ignoreRedelivery, type Submitted, scope } from './middleware';
 import { denySubmitted } from './views/deny-submitted';
@@ -71,6 +72,8 @@ export function mountListeners(app: App, ctx: ListenerContext): InFlight {
   // Group membership changed in Slack: the directory's cache follows at once (manifest: bot events).
   app.event('subteam_members_changed', guard(ctx, 'could not apply a group change'), subteamChanged(ctx));
   app.event('subteam_updated', guard(ctx, 'could not apply a group change'), subteamChanged(ctx));
+  // An account deactivated or changed: access follows the person (manifest: bot event `user_change`).
+  app.event('user_change', guard(ctx, 'could not apply a user change'), userChanged(ctx));
 
   // Whatever still escapes (a middleware of Bolt's own, an ack that throws) is logged once here, then
   // handed to the receiver's error handler, which answers the HTTP request if nothing has yet.

@@ -167,7 +167,7 @@ const SENTENCES: Sentences = {
   DURATION_REQUIRED: (d) =>
     `${echo(d.resourceId)} has no default duration: say how long you need, like \`/access ${safeText(d.resourceId, 64)} 30m …\`.`,
   ADDRESS_REQUIRED: (d) =>
-    `${echo(d.resourceId)} opens a network rule, so say which address you connect from, like ${safeCode(d.example, 200)}.`,
+    `${echo(d.resourceId)} opens a network rule, so add \`from\` and the address you connect from (an IP or a CIDR), like ${safeCode(d.example, 200)}.`,
   ADDRESS_NOT_APPLICABLE: (d) =>
     `${echo(d.resourceId)} is an AWS role, not a network rule, so it takes no \`from\` address: leave it out.`,
   UNKNOWN_REQUEST: (d) => `There is no request ${echo(d.requestId)}: check the id, or see \`/access list\`.`,

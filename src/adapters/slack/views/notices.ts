@@ -244,6 +244,45 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
       }
       break;
     }
+    case 'identity-changed': {
+      const who = mention(notice.userId);
+      const cause =
+        notice.cause.kind === 'deactivated'
+          ? `${who}'s Slack account was deactivated`
+          : notice.cause.kind === 'account-changed'
+            ? `${who}'s Slack account changed (a guest now, or another workspace's)`
+            : `${who} left the user group @${safeText(notice.cause.group, 80)}`;
+      const grantId = safeText(notice.card.grant?.id ?? 'unknown', 80);
+      switch (notice.effect) {
+        case 'grant-ended':
+          return toRequester
+            ? {
+                main: `Your access to ${res} (grant ${grantId}) was ended: ${cause}, so you may no longer ask for it.`,
+              }
+            : {
+                main: `:lock: ${cause}, so they may no longer ask for ${res}: grant ${grantId} is being ended.`,
+              };
+        case 'request-cancelled':
+          return toRequester
+            ? {
+                main: `Your request ${id} for ${res} was cancelled: ${cause}, so you may no longer ask for it.`,
+              }
+            : {
+                main: `:lock: ${cause}, so they may no longer ask for ${res}: request ${id} was cancelled; nothing was opened.`,
+              };
+        case 'vote-withdrawn': {
+          const count = `${notice.card.approvals.length} of ${resource.approvals}`;
+          const waits =
+            request.state === 'pending' ? `; the request waits for another approver (${count})` : '';
+          return toRequester
+            ? { main: `An approval of your request ${id} for ${res} no longer counts: ${cause}${waits}.` }
+            : {
+                main: `:lock: ${cause}, so they no longer approve ${res}: their vote on request ${id} no longer counts${waits}.`,
+              };
+        }
+      }
+      break;
+    }
     case 'grant-close-failing': {
       const { grant } = notice;
       const id = `grant ${safeText(grant.id, 80)}`;
