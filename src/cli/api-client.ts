@@ -253,7 +253,12 @@ export class ApiClient {
       } catch (error) {
         const retryable = retry === 'idempotent' || neverSent(error);
         if (!retryable || last) {
-          const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+          const reason =
+            error instanceof Error
+              ? error.cause instanceof Error
+                ? error.cause.message
+                : error.message
+              : String(error);
           throw new ApiUnreachableError(`hallpass at ${this.base} could not be reached (${what}): ${reason}`);
         }
         await this.sleep(this.backoff(attempt));
@@ -273,7 +278,8 @@ export class ApiClient {
         return parsed.data;
       }
       const retryable =
-        response.status === 429 || (retry === 'idempotent' && response.status >= 500 && response.status <= 599);
+        response.status === 429 ||
+        (retry === 'idempotent' && response.status >= 500 && response.status <= 599);
       if (retryable && !last) {
         const hinted = retryAfterMs(response.headers.get('retry-after'));
         await response.body?.cancel().catch(() => undefined);

@@ -48,7 +48,13 @@ export type FakeRequest = {
   token: string;
 };
 
-export type RecordedCall = { method: string; path: string; token: string | undefined; body: unknown; at: number };
+export type RecordedCall = {
+  method: string;
+  path: string;
+  token: string | undefined;
+  body: unknown;
+  at: number;
+};
 
 /** Credentials the fake hands out: tests look for them where they must not be. */
 export const FAKE_SECRET_ACCESS_KEY = 'fake-secret-access-key-never-print';
@@ -81,7 +87,8 @@ export async function startFakeHallpassApi(opts: {
 }): Promise<FakeHallpassApi> {
   const requests = new Map<string, FakeRequest>();
   const calls: RecordedCall[] = [];
-  const failures: { pattern: RegExp; status: number; left: number; retryAfter?: string; drop?: boolean }[] = [];
+  const failures: { pattern: RegExp; status: number; left: number; retryAfter?: string; drop?: boolean }[] =
+    [];
   let seq = 0;
   const now = () => Date.now();
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -96,8 +103,15 @@ export async function startFakeHallpassApi(opts: {
       startsAt: iso(startsAt),
       expiresAt: iso(startsAt + (parseDuration(r.duration) ?? 0)),
       ...(res?.kind === 'security-group'
-        ? { address: r.from ?? '203.0.113.7/32', protocol: res.protocol ?? 'tcp', ports: res.ports ?? ['5432'] }
-        : { roleArn: res?.roleArn ?? 'arn:aws:iam::123456789012:role/fake', region: res?.region ?? 'eu-west-1' }),
+        ? {
+            address: r.from ?? '203.0.113.7/32',
+            protocol: res.protocol ?? 'tcp',
+            ports: res.ports ?? ['5432'],
+          }
+        : {
+            roleArn: res?.roleArn ?? 'arn:aws:iam::123456789012:role/fake',
+            region: res?.region ?? 'eu-west-1',
+          }),
     };
   };
   const finish = (r: FakeRequest, endReason: string) => {
@@ -184,7 +198,11 @@ export async function startFakeHallpassApi(opts: {
       if (method === 'POST' && path === '/api/v1/requests') {
         const b = (body ?? {}) as Record<string, unknown>;
         const resource = opts.resources.find((r) => r.id === b['resource']);
-        if (typeof b['resource'] !== 'string' || typeof b['duration'] !== 'string' || typeof b['reason'] !== 'string')
+        if (
+          typeof b['resource'] !== 'string' ||
+          typeof b['duration'] !== 'string' ||
+          typeof b['reason'] !== 'string'
+        )
           return send(res, 400, {
             error: {
               code: 'invalid_request',

@@ -42,7 +42,9 @@ describe('clientSettingsFrom', () => {
     );
   });
   it('names HALLPASS_TOKEN when it is missing, and HALLPASS_URL when it is not a URL', () => {
-    expect(() => clientSettingsFrom({ HALLPASS_URL: 'https://h.example' })).toThrow(/HALLPASS_TOKEN is not set/);
+    expect(() => clientSettingsFrom({ HALLPASS_URL: 'https://h.example' })).toThrow(
+      /HALLPASS_TOKEN is not set/,
+    );
     expect(() => clientSettingsFrom({ HALLPASS_URL: 'h.example', HALLPASS_TOKEN: 'x' })).toThrow(
       /HALLPASS_URL is not a URL/,
     );
@@ -89,22 +91,34 @@ describe('ApiClient', () => {
 
   it("surfaces the server's message, status and code, with the issues", async () => {
     const c = client();
-    await expect(c.createRequest({ resource: 'prod-db', duration: 'soon', reason: 'x' })).rejects.toMatchObject({
+    await expect(
+      c.createRequest({ resource: 'prod-db', duration: 'soon', reason: 'x' }),
+    ).rejects.toMatchObject({
       status: 400,
       code: 'invalid_request',
       message: 'The body is not a request. (duration: soon is not a duration)',
     });
-    await expect(c.createRequest({ resource: 'billing', duration: '5m', reason: 'x' })).rejects.toMatchObject({
-      status: 403,
-      code: 'forbidden',
-      message: 'This token may not ask for billing.',
+    await expect(c.createRequest({ resource: 'billing', duration: '5m', reason: 'x' })).rejects.toMatchObject(
+      {
+        status: 403,
+        code: 'forbidden',
+        message: 'This token may not ask for billing.',
+      },
+    );
+    await expect(client({ token: 'wrong' }).resources()).rejects.toMatchObject({
+      status: 401,
+      code: 'unauthorized',
     });
-    await expect(client({ token: 'wrong' }).resources()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
   });
 
   it('says 409 on a lease renewal once nothing is live', async () => {
     const c = client();
-    const r = await c.createRequest({ resource: 'prod-db', duration: '5m', reason: 'x', lease: { ttl: '30s' } });
+    const r = await c.createRequest({
+      resource: 'prod-db',
+      duration: '5m',
+      reason: 'x',
+      lease: { ttl: '30s' },
+    });
     api.deny(r.id);
     await expect(c.renewLease(r.id)).rejects.toMatchObject({ status: 409, code: 'conflict' });
   });
@@ -138,12 +152,16 @@ describe('ApiClient', () => {
 
   it('does not retry creating a request on 5xx (it may have been made), but does on 429', async () => {
     api.failNext(/\/requests$/, 502, 1);
-    await expect(client().createRequest({ resource: 'prod-db', duration: '5m', reason: 'x' })).rejects.toMatchObject({
+    await expect(
+      client().createRequest({ resource: 'prod-db', duration: '5m', reason: 'x' }),
+    ).rejects.toMatchObject({
       status: 502,
     });
     expect(api.callsTo('POST', /\/requests$/)).toHaveLength(1);
     api.failNext(/\/requests$/, 429, 1, '0');
-    await expect(client().createRequest({ resource: 'prod-db', duration: '5m', reason: 'x' })).resolves.toMatchObject({
+    await expect(
+      client().createRequest({ resource: 'prod-db', duration: '5m', reason: 'x' }),
+    ).resolves.toMatchObject({
       status: 'pending',
     });
     expect(api.callsTo('POST', /\/requests$/)).toHaveLength(3);
