@@ -132,6 +132,8 @@ export type ApiClientOptions = {
   readonly sleep?: (ms: number) => Promise<void>;
 };
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
 /** Reads `HALLPASS_URL` and `HALLPASS_TOKEN`; a missing or malformed one is named. */
 export function clientSettingsFrom(env: NodeJS.ProcessEnv): { url: string; token: string } {
   const url = env['HALLPASS_URL']?.trim();
@@ -146,6 +148,11 @@ export function clientSettingsFrom(env: NodeJS.ProcessEnv): { url: string; token
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
     throw new ClientSettingError('HALLPASS_URL must start with https:// (or http://).');
+  // The token is a bearer secret: over plain HTTP only to this machine, unless said explicitly.
+  if (parsed.protocol === 'http:' && !LOOPBACK.has(parsed.hostname) && env['HALLPASS_ALLOW_HTTP'] !== 'true')
+    throw new ClientSettingError(
+      `HALLPASS_URL is http:// to ${parsed.hostname}: the token would cross the network in the clear. Use https://, or set HALLPASS_ALLOW_HTTP=true on a network you trust.`,
+    );
   if (token === undefined || token === '')
     throw new ClientSettingError(
       'HALLPASS_TOKEN is not set: set it to an API token (an admin makes one with `/access token create`).',
@@ -259,7 +266,7 @@ export class ApiClient {
                 ? error.cause.message
                 : error.message
               : String(error);
-          throw new ApiUnreachableError(`hallpass at ${this.base} could not be reached (${what}): ${reason}`);
+          throw new ApiUnreachableError(`could not reach hallpass at ${this.base} (${what}): ${reason}`);
         }
         await this.sleep(this.backoff(attempt));
         continue;

@@ -328,42 +328,44 @@ class Run {
     this.lease.add(id);
   }
 
-  /** Polls until active or final; shows progress on stderr. */
+  /**
+   * Polls every HALLPASS_POLL_INTERVAL_MS until active or final. Progress on stderr: on a terminal one
+   * line rewritten every second, otherwise a line at the start, at each change, and every 15 s.
+   */
   private async waitForApproval(): Promise<ApiRequest | 'timeout'> {
     const started = Date.now();
     const tty = this.io.errIsTty === true;
-    let lastLine = 0;
     let current = this.request as ApiRequest;
-    let lastStatus = '';
-    const progress = (final: boolean) => {
-      const text = `request ${current.id} for ${this.o.resource}: ${current.status === 'opening' ? 'approved, opening' : 'waiting for approval'} (${clock(Date.now() - started)})`;
-      if (tty) {
-        this.io.err(`\r\x1b[2Khallpass: ${text}${final ? '\n' : ''}`);
-      } else if (final || current.status !== lastStatus || Date.now() - lastLine >= 15_000) {
-        if (!final) this.say(text);
-        lastLine = Date.now();
-      }
-      lastStatus = current.status;
+    let shown: { status: string; at: number } | undefined;
+    let nextPoll = started + this.pollMs;
+    const clearLine = () => {
+      if (tty && shown !== undefined) this.io.err('\r\x1b[2K');
     };
     for (;;) {
-      if (current.status === 'active' || isFinal(current.status)) {
-        if (tty && lastLine !== 0) this.io.err('\r\x1b[2K');
+      if (current.status === 'active' || isFinal(current.status) || this.interrupted !== undefined) {
+        clearLine();
         return current;
       }
-      if (this.interrupted !== undefined) {
-        if (tty) this.io.err('\n');
-        return current;
-      }
-      if (Date.now() - started >= this.o.timeoutMs) {
-        if (tty) this.io.err('\n');
+      const now = Date.now();
+      if (now - started >= this.o.timeoutMs) {
+        clearLine();
         return 'timeout';
       }
-      progress(false);
-      if (tty) lastLine = Date.now();
-      await this.sleep(Math.min(this.pollMs, tty ? 1_000 : this.pollMs));
-      if (this.interrupted !== undefined) continue;
+      const text = `request ${current.id} for ${this.o.resource}: ${
+        current.status === 'opening' ? 'approved, opening' : 'waiting for approval'
+      } (${clock(now - started)})`;
+      if (tty) {
+        this.io.err(`\r\x1b[2Khallpass: ${text}`);
+        shown = { status: current.status, at: now };
+      } else if (shown === undefined || shown.status !== current.status || now - shown.at >= 15_000) {
+        this.say(text);
+        shown = { status: current.status, at: now };
+      }
+      await this.sleep(Math.max(0, Math.min(nextPoll - Date.now(), tty ? 1_000 : this.pollMs)));
+      if (this.interrupted !== undefined || Date.now() < nextPoll) continue;
       current = await this.api.getRequest(current.id);
       this.request = current;
+      nextPoll = Date.now() + this.pollMs;
     }
   }
 

@@ -96,6 +96,29 @@ const onlyRequest = () => {
 const doneCalls = () => api.callsTo('POST', /\/done$/);
 const renewals = () => api.callsTo('POST', /\/lease$/);
 
+describe('the hallpass bin', () => {
+  it('--help shows run and mcp, and starts nothing', async () => {
+    const p = runProcess(
+      process.execPath,
+      ['--import', TSX_LOADER, path.join(ROOT, 'src/main.ts'), '--help'],
+      {
+        cwd: dir,
+        env: { PATH: process.env['PATH'] ?? '' },
+      },
+    );
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toMatch(/hallpass run <resource> <duration> --reason/);
+    expect(p.output()).toMatch(/hallpass mcp /);
+  });
+
+  it('run --help explains the exit codes', async () => {
+    const p = hallpassRun(['--help']);
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toMatch(/Exit codes: the command's own; 2 usage, 3 not granted/);
+    expect(api.calls).toHaveLength(0);
+  });
+});
+
 describe('hallpass run', () => {
   it('runs the command with the grant in its environment only, ends the grant at once, exits 0', async () => {
     const run = hallpassRun([
@@ -339,6 +362,25 @@ describe('hallpass run', () => {
 });
 
 describe('hallpass run, in this process', () => {
+  it('rewrites one progress line on a terminal while it waits', async () => {
+    const err: string[] = [];
+    const env = { HALLPASS_URL: api.url, HALLPASS_TOKEN: TOKEN, HALLPASS_POLL_INTERVAL_MS: '200' };
+    setTimeout(() => {
+      const r = api.requests()[0];
+      if (r !== undefined) api.approve(r.id);
+    }, 1_500);
+    const code = await runAccess(['prod-db-gated', '5m', '--reason', 'x', '--', ...script('')], env, {
+      out: () => undefined,
+      err: (t) => err.push(t),
+      errIsTty: true,
+    });
+    expect(code).toBe(0);
+    const text = err.join('');
+    expect(text).toContain('\r\x1b[2Khallpass: request req_1 for prod-db-gated: waiting for approval (0:00)');
+    expect(text).toContain('\r\x1b[2Khallpass: request req_1 for prod-db-gated: waiting for approval (0:01)');
+    expect(text).toContain('\r\x1b[2Khallpass: granted prod-db-gated until ');
+  });
+
   it("never puts the credentials in the parent's environment", async () => {
     const saved = { ...process.env };
     try {

@@ -52,6 +52,25 @@ describe('clientSettingsFrom', () => {
       /HALLPASS_URL must start with https/,
     );
   });
+  it('refuses plain http to another machine unless HALLPASS_ALLOW_HTTP=true', () => {
+    expect(() =>
+      clientSettingsFrom({ HALLPASS_URL: 'http://hallpass.example', HALLPASS_TOKEN: 'x' }),
+    ).toThrow(/http:\/\/ to hallpass.example: the token would cross the network in the clear/);
+    expect(
+      clientSettingsFrom({
+        HALLPASS_URL: 'http://hallpass.example',
+        HALLPASS_TOKEN: 'x',
+        HALLPASS_ALLOW_HTTP: 'true',
+      }),
+    ).toEqual({ url: 'http://hallpass.example', token: 'x' });
+    expect(clientSettingsFrom({ HALLPASS_URL: 'http://127.0.0.1:3000', HALLPASS_TOKEN: 'x' }).url).toBe(
+      'http://127.0.0.1:3000',
+    );
+    expect(clientSettingsFrom({ HALLPASS_URL: 'http://localhost:3000', HALLPASS_TOKEN: 'x' }).url).toBe(
+      'http://localhost:3000',
+    );
+  });
+
   it('never puts the token in its messages', () => {
     try {
       clientSettingsFrom({ HALLPASS_URL: 'nope', HALLPASS_TOKEN: TOKEN });
@@ -182,7 +201,7 @@ describe('ApiClient', () => {
       .resources()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiUnreachableError);
-    expect(String(error)).toMatch(/could not be reached .*GET \/api\/v1\/resources/);
+    expect(String(error)).toMatch(/could not reach hallpass at .* \(GET \/api\/v1\/resources\)/);
     expect(String(error)).not.toContain(TOKEN);
     expect(slept).toHaveLength(1);
     api = await startFakeHallpassApi({ tokens: [], resources: [] });
