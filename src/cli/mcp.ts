@@ -11,6 +11,8 @@
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration';
 import { ApiClient, type ApiRequest, type Credentials, clientSettingsFrom, isFinal } from './api-client';
@@ -19,6 +21,8 @@ import { DEFAULT_LEASE_TTL } from './run';
 
 /** The longest `wait_for_access` waits in one call; the agent calls again to wait longer. */
 export const MAX_WAIT_SECONDS = 600;
+/** Under the 60 s an MCP client waits for an answer by default (the SDK's DEFAULT_REQUEST_TIMEOUT_MSEC). */
+export const DEFAULT_WAIT_SECONDS = 50;
 export const DEFAULT_AGENT_NAME = 'mcp-agent';
 
 export const MCP_USAGE = `Usage:
@@ -60,6 +64,8 @@ function settingsFrom(env: NodeJS.ProcessEnv): Settings {
   };
 }
 
+/** What the SDK passes a tool besides its arguments: cancellation, the progress token, notifications. */
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 type ToolResult = { content: { type: 'text'; text: string }[]; isError?: boolean };
 const ok = (value: unknown): ToolResult => ({
   content: [{ type: 'text', text: JSON.stringify(value, null, 2) }],
@@ -70,10 +76,10 @@ const failed = (error: unknown): ToolResult => ({
 });
 /** Runs a tool's body; an error becomes an MCP tool error carrying the server's message. */
 const tool =
-  <A>(body: (args: A) => Promise<unknown>) =>
-  async (args: A): Promise<ToolResult> => {
+  <A>(body: (args: A, extra: Extra) => Promise<unknown>) =>
+  async (args: A, extra: Extra): Promise<ToolResult> => {
     try {
-      return ok(await body(args));
+      return ok(await body(args, extra));
     } catch (error) {
       return failed(error);
     }
@@ -135,6 +141,7 @@ export async function serveMcp(env: NodeJS.ProcessEnv): Promise<number> {
     {
       description:
         'Lists the production resources this agent may ask for: id, kind (security-group or aws-role), longest duration, ports, region, and whether the policy approves agents automatically.',
+      inputSchema: {},
       annotations: { readOnlyHint: true },
     },
     tool(async () => ({ resources: await api.resources() })),
@@ -186,13 +193,37 @@ export async function serveMcp(env: NodeJS.ProcessEnv): Promise<number> {
       description: `Waits until a request is approved and open, or is over (denied, timed out, failed, cancelled), at most timeoutSeconds (≤ ${MAX_WAIT_SECONDS}). When active, returns the opened address and ports, or for a role the temporary AWS credentials to use (valid only until the window ends).`,
       inputSchema: {
         requestId: RequestId,
-        timeoutSeconds: z.number().int().min(1).max(MAX_WAIT_SECONDS).default(120),
+        timeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_WAIT_SECONDS)
+          .default(DEFAULT_WAIT_SECONDS)
+          .describe(
+            `at most ${MAX_WAIT_SECONDS}; the default ${DEFAULT_WAIT_SECONDS} fits the usual 60 s limit of an MCP call`,
+          ),
       },
     },
-    tool(async (args: { requestId: string; timeoutSeconds: number }) => {
-      const deadline = Date.now() + args.timeoutSeconds * 1000;
+    tool(async (args: { requestId: string; timeoutSeconds: number }, extra) => {
+      const started = Date.now();
+      const deadline = started + args.timeoutSeconds * 1000;
+      const progressToken = extra._meta?.progressToken;
       let r = await api.getRequest(args.requestId);
-      while (!isFinal(r.status) && r.status !== 'active' && Date.now() < deadline) {
+      while (!isFinal(r.status) && r.status !== 'active' && Date.now() < deadline && !extra.signal.aborted) {
+        if (progressToken !== undefined) {
+          // Progress keeps a client that resets its time-out on progress waiting as long as asked.
+          await extra
+            .sendNotification({
+              method: 'notifications/progress',
+              params: {
+                progressToken,
+                progress: Math.floor((Date.now() - started) / 1000),
+                total: args.timeoutSeconds,
+                message: `${r.id} is ${r.status === 'opening' ? 'approved, opening' : 'waiting for approval'}`,
+              },
+            })
+            .catch(() => undefined);
+        }
         await new Promise((resolve) =>
           setTimeout(resolve, Math.min(settings.pollMs, Math.max(0, deadline - Date.now()))),
         );

@@ -144,6 +144,26 @@ describe('hallpass mcp', () => {
     });
   });
 
+  it('wait_for_access reports progress while it waits, when the client asks for it', async () => {
+    await connect(AGENT);
+    const { requestId } = await callOk('request_access', {
+      resource: 'prod-db-gated',
+      duration: '5m',
+      reason: 'x',
+    });
+    const progress: { progress: number; total?: number; message?: string }[] = [];
+    const result = await client.callTool(
+      { name: 'wait_for_access', arguments: { requestId, timeoutSeconds: 2 } },
+      undefined,
+      {
+        onprogress: (p) => progress.push(p),
+      },
+    );
+    expect(result.isError).not.toBe(true);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress[0]).toMatchObject({ total: 2, message: `${String(requestId)} is waiting for approval` });
+  });
+
   it('wait_for_access gives a role grant its STS credentials, and tells a denial', async () => {
     await connect(AGENT);
     const role = await callOk('request_access', { resource: 'prod-admin', duration: '5m', reason: 'x' });
