@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -256,6 +257,29 @@ describe('hallpass mcp', () => {
     expect(api.request(String(b['requestId']))?.status).toBe('cancelled');
   });
 
+  it('ends every live request on SIGTERM', async () => {
+    await connect(AGENT);
+    const { requestId } = await callOk('request_access', {
+      resource: 'prod-db',
+      duration: '5m',
+      reason: 'x',
+    });
+    const pid = transport.pid;
+    if (pid === null) throw new Error('no pid');
+    process.kill(pid, 'SIGTERM');
+    await until(
+      async () => (api.request(String(requestId))?.status === 'ended' ? true : undefined),
+      'the end',
+      5_000,
+    );
+    expect(api.request(String(requestId))?.grant?.endReason).toBe('done');
+    await until(
+      async () => (/SIGTERM: ending req_1/.test(stderr) ? true : undefined),
+      'the stderr line',
+      2_000,
+    );
+  });
+
   it('killed, renews no more: the leases end its windows', async () => {
     await connect({ ...AGENT, HALLPASS_MCP_LEASE: '3s' });
     const { requestId } = await callOk('request_access', {
@@ -273,5 +297,40 @@ describe('hallpass mcp', () => {
     );
     expect(api.request(String(requestId))?.grant?.endReason).toBe('lease_expired');
     expect(api.callsTo('POST', /\/done$/)).toHaveLength(0);
+  });
+
+  it('writes nothing but JSON-RPC on stdout', async () => {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, path.join(ROOT, 'src/main.ts'), 'mcp'], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HALLPASS_URL: api.url, HALLPASS_TOKEN: TOKEN },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdin.write(
+      `${JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      })}\n`,
+    );
+    await until(async () => (out.includes('"id":1') ? true : undefined), 'the initialize answer', 10_000);
+    child.stdin.end();
+    expect(await exited).toBe(0);
+    const lines = out.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+    expect(err).toMatch(/hallpass mcp: serving on stdio/);
   });
 });
