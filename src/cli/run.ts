@@ -225,7 +225,8 @@ class Run {
   }
 
   private say(text: string): void {
-    this.io.err(`hallpass: ${text}\n`);
+    // On a terminal, over the progress line if one is showing.
+    this.io.err(`${this.io.errIsTty === true ? '\r\x1b[2K' : ''}hallpass: ${text}\n`);
   }
 
   async start(): Promise<number> {
@@ -338,6 +339,7 @@ class Run {
     let current = this.request as ApiRequest;
     let shown: { status: string; at: number } | undefined;
     let nextPoll = started + this.pollMs;
+    let troubled = false;
     const clearLine = () => {
       if (tty && shown !== undefined) this.io.err('\r\x1b[2K');
     };
@@ -363,9 +365,20 @@ class Run {
       }
       await this.sleep(Math.max(0, Math.min(nextPoll - Date.now(), tty ? 1_000 : this.pollMs)));
       if (this.interrupted !== undefined || Date.now() < nextPoll) continue;
-      current = await this.api.getRequest(current.id);
-      this.request = current;
       nextPoll = Date.now() + this.pollMs;
+      try {
+        current = await this.api.getRequest(current.id);
+        this.request = current;
+        if (troubled) this.say('hallpass answers again.');
+        troubled = false;
+      } catch (error) {
+        // A refusal (token revoked, say) ends the wait; an outage only delays it, up to --timeout.
+        if (!(error instanceof ApiUnreachableError || (error instanceof ApiError && error.status >= 500)))
+          throw error;
+        if (!troubled) this.say(`${error.message}; still waiting.`);
+        troubled = true;
+        shown = undefined;
+      }
     }
   }
 

@@ -194,6 +194,20 @@ describe('hallpass run', () => {
     expect(existsSync(path.join(dir, 'env.json'))).toBe(true);
   });
 
+  it('keeps waiting through an outage of the API, and runs once approved', async () => {
+    const run = hallpassRun(['prod-db-gated', '5m', '--reason', 'x', '--', ...script('')]);
+    const r = await until(async () => api.requests()[0], 'the request');
+    api.failNext(new RegExp(`/requests/${r.id}$`), 503, 8);
+    await until(
+      async () => (/injected 503; still waiting\./.test(run.output()) ? true : undefined),
+      'the outage line',
+    );
+    api.approve(r.id);
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toMatch(/hallpass answers again\./);
+    expect(existsSync(path.join(dir, 'env.json'))).toBe(true);
+  });
+
   it('exits 3 without running the command when the request is denied, saying why', async () => {
     const run = hallpassRun(['prod-db-gated', '5m', '--reason', 'x', '--', ...script('')]);
     const r = await until(async () => api.requests()[0], 'the request');
