@@ -367,10 +367,21 @@ describe('hallpass run', () => {
       /Unknown option '--bogus'/,
     ],
   ])('refuses %s with exit 2 and says why', async (_label, args, env, message) => {
-    const run = hallpassRun(args, env);
+    // In this process (runAccess, as the bin calls it): a process per refusal adds nothing but time.
+    const full: NodeJS.ProcessEnv = { HALLPASS_URL: api.url, HALLPASS_TOKEN: TOKEN };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete full[k];
+    const err: string[] = [];
+    const code = await runAccess(args, full, { out: () => undefined, err: (t) => err.push(t) });
+    expect(code).toBe(RUN_EXIT.usage);
+    expect(err.join('')).toMatch(message);
+    expect(err.join('')).toMatch(/Usage:/);
+    expect(api.calls).toHaveLength(0);
+  });
+
+  it('refuses a missing HALLPASS_TOKEN as a process too: exit 2, the variable named', async () => {
+    const run = hallpassRun(['prod-db', '5m', '--reason', 'x', '--', 'true'], { HALLPASS_TOKEN: undefined });
     expect(await run.exited).toBe(RUN_EXIT.usage);
-    expect(run.output()).toMatch(message);
-    expect(run.output()).toMatch(/Usage:/);
+    expect(run.output()).toMatch(/HALLPASS_TOKEN is not set/);
     expect(api.calls).toHaveLength(0);
   });
 });
