@@ -1,84 +1,51 @@
 #!/usr/bin/env node
-import dotenv from 'dotenv';
-import { createLogger } from './adapters/log/pino-logger';
-import type { Logger } from './app/ports';
-import { type Hallpass, startHallpass } from './compose';
-import { ConfigError, loadConfig, readPolicy } from './config';
-
-/** Entry point: `npm start`. Reads `.env` when present, validates everything, then starts. */
-async function main(): Promise<void> {
-  dotenv.config({ quiet: true });
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-  const logger = createLogger(config.env.logLevel);
-  keepRunningOnUncaught(logger);
-  const hallpass = await startHallpass({ env: config.env, policy: config.policy, logger });
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    hallpass.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: String(error) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  // An edited policy file takes effect on SIGHUP; one that does not validate is refused whole.
-  process.on('SIGHUP', () => reloadPolicy(config.env.policyPath, hallpass, logger));
-}
-
 /**
- * Reads the policy file again and puts it in force if it validates; otherwise logs every problem and
- * keeps the running policy. Never throws: a bad edit must not stop the process that closes grants.
+ * The `hallpass` bin. `hallpass run …` and `hallpass mcp` are the clients of the HTTP API (src/cli/run.ts,
+ * src/cli/mcp.ts); `hallpass --help` prints the usage; anything else (no arguments, or options) starts
+ * the bot, as `npm start` always has. Each part is imported only when asked for, so the clients never
+ * load the bot's configuration, its `.env`, or its dependencies.
  */
-function reloadPolicy(path: string, hallpass: Pick<Hallpass, 'reloadPolicy'>, logger: Logger): void {
-  try {
-    const result = readPolicy(path);
-    if (!result.ok) {
-      logger.error(
-        { path, problems: result.section.problems },
-        'policy reload refused: the file does not validate; the running policy stays in force',
-      );
+
+const USAGE = `Usage:
+  hallpass                      start the bot (reads .env and the settings in docs/settings.md)
+  hallpass run <resource> <duration> --reason "<why>" [--from <ip|cidr>] [--lease <ttl> | --no-lease]
+               [--timeout <duration>] -- <command> [args…]
+                                ask for a window through the API, run the command in it, end it
+                                when the command exits (hallpass run --help for more)
+  hallpass mcp                  serve the Model Context Protocol over stdio for AI agents
+                                (hallpass mcp --help for more)
+  hallpass --help               this text
+
+run and mcp read HALLPASS_URL and HALLPASS_TOKEN from the environment (not from .env).
+Docs: docs/run-and-mcp.md.`;
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === 'run') {
+    const { runAccess } = await import('./cli/run.js');
+    const code = await runAccess(rest, process.env, {
+      out: (t: string) => process.stdout.write(t),
+      err: (t: string) => process.stderr.write(t),
+      errIsTty: process.stderr.isTTY === true,
+    });
+    process.exit(code);
+  } else if (command === 'mcp') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      const { MCP_USAGE } = await import('./cli/mcp.js');
+      process.stdout.write(`${MCP_USAGE}\n`);
       return;
     }
-    void hallpass.reloadPolicy(result.value);
-  } catch (error) {
-    logger.error(
-      { path, err: error instanceof Error ? error.message : String(error) },
-      'policy reload failed; the running policy stays in force',
-    );
+    const { serveMcp } = await import('./cli/mcp.js');
+    process.exit(await serveMcp(process.env));
+  } else if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+  } else {
+    const { startBot } = await import('./bot.js');
+    await startBot();
   }
 }
 
-/** The last-resort line; tests assert it never appears (every known cause is handled where it arises). */
-const UNCAUGHT = 'uncaught error (a bug): kept running';
-
-/**
- * Defence in depth only: an error nothing caught is logged as a bug and the process goes on. A
- * hallpass that keeps running still closes every grant on time; one that exits closes none until
- * it is restarted.
- */
-function keepRunningOnUncaught(logger: Logger): void {
-  const report = (kind: string) => (error: unknown) =>
-    logger.error(
-      { kind, err: error instanceof Error ? (error.stack ?? error.message) : String(error) },
-      UNCAUGHT,
-    );
-  process.on('unhandledRejection', report('unhandledRejection'));
-  process.on('uncaughtException', report('uncaughtException'));
-}
-
-main().catch((error: unknown) => {
+main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(
     `hallpass could not start: ${error instanceof Error ? error.message : String(error)}\n`,
   );

@@ -6,9 +6,18 @@ import { parseAuditKey } from '../config/env';
 /** A refusal to run as asked: printed with the usage hint, exit 2. */
 export class UsageError extends Error {}
 
-/** `parseArgs` reports unknown or malformed flags with `ERR_PARSE_ARGS_*` codes. */
+/**
+ * `parseArgs` reports unknown or malformed flags with `ERR_PARSE_ARGS_*` codes. Checked by shape, not
+ * `instanceof Error`: Node's own errors come from another realm under jest's sandbox.
+ */
 export const isParseArgsError = (e: unknown): e is Error =>
-  e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
+  typeof e === 'object' &&
+  e !== null &&
+  'code' in e &&
+  typeof e.code === 'string' &&
+  e.code.startsWith('ERR_PARSE_ARGS') &&
+  'message' in e &&
+  typeof e.message === 'string';
 
 /** The audit keys from the environment (never echoed); a usage error names a malformed variable. */
 export function keysOf(env: NodeJS.ProcessEnv): AuditKeyring | undefined {
