@@ -50,7 +50,7 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
     ]) {
       expect(out).toContain(field);
     }
-  });
+  }, 30_000);
 
   it('reads .env, creates and migrates the database, serves /healthz, and stops cleanly on SIGTERM', async () => {
     writeFileSync(path.join(dir, 'policy.yml'), DEFAULT_POLICY);
