@@ -6,6 +6,7 @@ import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { openPersistence } from './adapters/db/open-persistence';
+import { apiRoute } from './adapters/http/api';
 import { createHttpServer, type HttpRoute } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from './adapters/slack/app';
 import type { Backoff } from './adapters/slack/connection';
@@ -14,6 +15,7 @@ import { createHomeRefresher, type HomeRefresher } from './adapters/slack/home-r
 import { createSlackNotifier } from './adapters/slack/notifier';
 import { ObservedWebClient, singleAttemptClientOptions } from './adapters/slack/web-client';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
+import { DEFAULT_API_CALLS_PER_MINUTE } from './app/api-requests';
 import type { AppDeps } from './app/deps';
 import { createFollowUps } from './app/follow-ups';
 import { describeError } from './app/infra-error';
@@ -412,7 +414,16 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   // hallpass, a laptop beside a running bot) stops start-up here, with AWS untouched — and held: requests
   // wait until the work below is done, so Slack is still served only after what came due is closed.
   const http = createHttpServer({
-    routes: [...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []), ...monitoring.routes],
+    routes: [
+      ...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []),
+      ...monitoring.routes,
+      // The HTTP API for automations (/api/v1/…), in both Slack modes.
+      apiRoute({
+        api: useCases.api,
+        logger,
+        callsPerMinute: env.apiCallsPerMinute ?? DEFAULT_API_CALLS_PER_MINUTE,
+      }),
+    ],
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
     held: true,

@@ -1,6 +1,7 @@
 import type { Policy } from '../domain/policy';
 import type { AuditRecordSource } from './audit-ports';
 import type {
+  ApiRequestStore,
   AuditLog,
   BackstopStore,
   Backstops,
@@ -24,6 +25,7 @@ import type {
   RoleSessionStore,
   RoleSessions,
   RuleStore,
+  TokenStore,
   UnitOfWork,
   Wakeup,
 } from './ports';
@@ -92,4 +94,8 @@ export type AppDeps = {
   readonly faults: Faults;
   /** Counters for `/metrics` (`HALLPASS_METRICS`); absent: nothing is recorded. */
   readonly metrics?: Metrics | undefined;
+  /** Automation tokens (`/access token …`, the HTTP API). Absent (use-case tests): no automation. */
+  readonly tokens?: TokenStore | undefined;
+  /** The token, agent and lease behind each API request; absent: no automation. */
+  readonly apiRequests?: ApiRequestStore | undefined;
 };

@@ -1,6 +1,7 @@
 import type { Grant } from '../domain/grant';
 import type { Resource } from '../domain/policy';
 import type { AccessRequest, Approval } from '../domain/request';
+import type { ApiRequestLink } from './ports/token-store';
 import type { ManagedRule } from './ports/network-access';
 import type { RuleHold } from './ports/rule-store';
 
@@ -13,6 +14,8 @@ export type ApprovalCard = {
   readonly grant?: Grant | undefined;
   /** For an `extension` request: the grant it lengthens, as it stands now. */
   readonly extends?: Grant | undefined;
+  /** For a request made through the HTTP API: the automation (and agent) behind it. */
+  readonly automation?: ApiRequestLink | undefined;
 };
 
 /** Something worth telling the requester or the channel thread. */

@@ -1,3 +1,5 @@
+import { apiUseCases } from './api-requests';
+import { tokenAdmin } from './api-tokens';
 import { approveRequest } from './approve-request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
@@ -43,8 +45,11 @@ export function createUseCases(appDeps: AppDeps) {
   const readTracking = checkConnectionTracking(deps, lingering);
   const strayDenies = reportStrayDenies(deps);
   let trackingReadAt: number | undefined;
+  const submit = submitRequest(deps, { openGrant: open });
+  const revoke = revokeGrant(deps, closing);
+  const cancel = cancelRequest(deps);
   return {
-    submitRequest: submitRequest(deps, { openGrant: open }),
+    submitRequest: submit,
     approveRequest: approveRequest(deps, { openGrant: open }),
     denyRequest: denyRequest(deps),
     openGrant: open,
@@ -80,8 +85,18 @@ export function createUseCases(appDeps: AppDeps) {
       };
     },
     closeGrant: close,
-    revokeGrant: revokeGrant(deps, closing),
-    cancelRequest: cancelRequest(deps),
+    revokeGrant: revoke,
+    cancelRequest: cancel,
+    /** `/access token …`: automation tokens, admins only. */
+    tokens: tokenAdmin(deps),
+    /** The HTTP API (`/api/v1`): the same use cases, for a token. */
+    api: apiUseCases(deps, {
+      submitRequest: submit,
+      cancelRequest: cancel,
+      revokeGrant: revoke,
+      closeGrant: close,
+      announceClosed: announce,
+    }),
     requestExtension: requestExtension(deps),
     reviewGrant: reviewGrant(deps),
     exportAudit: exportAudit(deps),

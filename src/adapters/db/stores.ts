@@ -1,4 +1,5 @@
 import type {
+  ApiRequestStore,
   AuditLog,
   BackstopStore,
   CutStore,
@@ -7,6 +8,7 @@ import type {
   RequestStore,
   RoleSessionStore,
   RuleStore,
+  TokenStore,
   UnitOfWork,
 } from '../../app/ports';
 import { createSqliteAuditLog, type SqliteAuditLogOptions } from './audit-log';
@@ -18,6 +20,7 @@ import { createSqliteOutboxStore } from './outbox-store';
 import { createSqliteRequestStore } from './request-store';
 import { createSqliteRoleSessionStore } from './role-session-store';
 import { createSqliteRuleStore } from './rule-store';
+import { createSqliteApiRequestStore, createSqliteTokenStore } from './token-store';
 import { createSqliteGate } from './unit-of-work';
 
 /** Every store port over one connection, so `uow.tx` spans them all. */
@@ -30,6 +33,10 @@ export type SqliteStores = {
   readonly audit: AuditLog;
   readonly backstopRecords: BackstopStore;
   readonly cuts: CutStore;
+  /** Automation tokens (hashes only). */
+  readonly tokens: TokenStore;
+  /** The token, agent and lease behind each request made through the HTTP API. */
+  readonly apiRequests: ApiRequestStore;
   readonly uow: UnitOfWork;
 };
 
@@ -48,6 +55,8 @@ export function createSqliteStores(
     audit: gate.store<AuditLog>(createSqliteAuditLog(handle.db, options)),
     backstopRecords: gate.store<BackstopStore>(createSqliteBackstopStore(handle.db)),
     cuts: gate.store<CutStore>(createSqliteCutStore(handle.db)),
+    tokens: gate.store<TokenStore>(createSqliteTokenStore(handle.db)),
+    apiRequests: gate.store<ApiRequestStore>(createSqliteApiRequestStore(handle.db)),
     uow: { tx: gate.tx },
   };
 }

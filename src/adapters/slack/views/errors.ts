@@ -127,6 +127,7 @@ const SENTENCES: Sentences = {
   },
   MISSING_DURATION: () =>
     '`/access extend` needs a grant id and how much more time, like `/access extend grt_abc123 30m`.',
+  TOKEN_USAGE: (d) => `${safeText(d.problem, 200)}. Write it as:\n\`\`\`${d.usage}\`\`\``,
   INVALID_RESOURCE_NAME: (d) =>
     `${echo(d.input)} is not a resource name: names use lowercase letters, digits and dashes, like \`prod-db\` (\`/access resources\` lists yours).`,
 
