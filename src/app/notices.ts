@@ -1,9 +1,9 @@
 import type { Grant } from '../domain/grant';
 import type { Resource } from '../domain/policy';
 import type { AccessRequest, Approval } from '../domain/request';
-import type { ApiRequestLink } from './ports/token-store';
 import type { ManagedRule } from './ports/network-access';
 import type { RuleHold } from './ports/rule-store';
+import type { ApiRequestLink } from './ports/token-store';
 
 /** What the approval message shows; rendered by the Slack adapter for every state. */
 export type ApprovalCard = {
