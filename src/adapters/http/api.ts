@@ -109,16 +109,21 @@ const CredentialsSchema = z.object({
 const LeaseSchema = z.object({ leaseExpiresAt: z.iso.datetime() });
 const ResourcesSchema = z.object({ resources: z.array(ResourceSchema) });
 
-/** Every route of the API: what the router serves and what the OpenAPI document lists (a test holds them equal). */
-export const API_ROUTES: readonly { readonly method: 'GET' | 'POST'; readonly path: string }[] = [
-  { method: 'GET', path: '/api/v1/openapi.json' },
-  { method: 'GET', path: '/api/v1/resources' },
-  { method: 'POST', path: '/api/v1/requests' },
-  { method: 'GET', path: '/api/v1/requests/{id}' },
-  { method: 'POST', path: '/api/v1/requests/{id}/done' },
-  { method: 'POST', path: '/api/v1/requests/{id}/lease' },
-  { method: 'POST', path: '/api/v1/requests/{id}/credentials' },
-];
+/**
+ * Every route of the API: what the handler serves (its table is built from this list) and what the
+ * OpenAPI document must list; a unit test holds the two equal.
+ */
+export const API_ROUTES = [
+  { method: 'GET', path: '/api/v1/openapi.json', op: 'openapi' },
+  { method: 'GET', path: '/api/v1/resources', op: 'resources' },
+  { method: 'POST', path: '/api/v1/requests', op: 'create' },
+  { method: 'GET', path: '/api/v1/requests/{id}', op: 'get' },
+  { method: 'POST', path: '/api/v1/requests/{id}/done', op: 'done' },
+  { method: 'POST', path: '/api/v1/requests/{id}/lease', op: 'lease' },
+  { method: 'POST', path: '/api/v1/requests/{id}/credentials', op: 'credentials' },
+] as const satisfies readonly { method: HttpMethod; path: string; op: string }[];
+
+type Op = (typeof API_ROUTES)[number]['op'];
 
 type Status = 400 | 401 | 403 | 404 | 405 | 409 | 415 | 429;
 const CODES: Record<Status, string> = {
@@ -397,17 +402,13 @@ export function apiRoute(deps: {
   const { api } = deps;
   const document = JSON.stringify(openApiDocument(), null, 2);
 
-  type Matched = { readonly op: string; readonly id?: string | undefined };
-  const ID = '([a-z]{3}_[A-Za-z0-9]{1,64})';
-  const table: readonly { re: RegExp; methods: Partial<Record<HttpMethod, string>> }[] = [
-    { re: /^\/api\/v1\/openapi\.json$/, methods: { GET: 'openapi' } },
-    { re: /^\/api\/v1\/resources$/, methods: { GET: 'resources' } },
-    { re: /^\/api\/v1\/requests$/, methods: { POST: 'create' } },
-    { re: new RegExp(`^/api/v1/requests/${ID}$`), methods: { GET: 'get' } },
-    { re: new RegExp(`^/api/v1/requests/${ID}/done$`), methods: { POST: 'done' } },
-    { re: new RegExp(`^/api/v1/requests/${ID}/lease$`), methods: { POST: 'lease' } },
-    { re: new RegExp(`^/api/v1/requests/${ID}/credentials$`), methods: { POST: 'credentials' } },
-  ];
+  // One pattern per path of API_ROUTES (`{id}` a request id), with the methods it serves.
+  const table = [...new Set(API_ROUTES.map((r) => r.path))].map((path) => ({
+    re: new RegExp(`^${path.replace(/[.]/g, '\\.').replace('{id}', '([a-z]{3}_[A-Za-z0-9]{1,64})')}$`),
+    methods: Object.fromEntries(
+      API_ROUTES.filter((r) => r.path === path).map((r) => [r.method, r.op]),
+    ) as Partial<Record<HttpMethod, Op>>,
+  }));
 
   const handle: HttpHandler = async (req, res, body) => {
     const path = (req.url ?? '').split('?', 1)[0] ?? '';
@@ -420,7 +421,7 @@ export function apiRoute(deps: {
       res.setHeader('Allow', Object.keys(row.t.methods).join(', '));
       return fail(res, 405, `${req.method} is not served on ${path}`);
     }
-    const matched: Matched = { op, id: row.m?.[1] };
+    const matched = { op, id: row.m?.[1] };
     if (matched.op === 'openapi') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(document);
