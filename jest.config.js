@@ -40,6 +40,7 @@ module.exports = {
       setupFiles: ['<rootDir>/tests/support/engine-postgres.ts'],
       testMatch: [
         '<rootDir>/tests/e2e/access-flow.test.ts',
+        '<rootDir>/tests/e2e/api.test.ts',
         '<rootDir>/tests/e2e/approval-rules.test.ts',
         '<rootDir>/tests/e2e/audit.test.ts',
         '<rootDir>/tests/e2e/audit-cli.test.ts',

@@ -31,8 +31,9 @@ describe('the OpenAPI document', () => {
   });
   afterAll(() => server.close());
 
-  it('is committed as docs/openapi.json exactly as the code builds it (UPDATE_OPENAPI=1 rewrites it)', () => {
-    expect(readFileSync(COMMITTED, 'utf8')).toBe(rendered());
+  it('is committed as docs/openapi.json as the code builds it (UPDATE_OPENAPI=1 rewrites it)', () => {
+    // Compared as JSON: the formatter may lay the committed file out its own way.
+    expect(JSON.parse(readFileSync(COMMITTED, 'utf8'))).toEqual(openApiDocument());
   });
 
   it('is served at /api/v1/openapi.json without a token, exactly as committed', async () => {
