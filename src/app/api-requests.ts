@@ -249,6 +249,11 @@ export function apiUseCases(deps: Deps, use: Uses) {
     async authenticate(
       presented: string | undefined,
       limitPerMinute: number,
+      /**
+       * `ending`: only to end what the token holds (`done`): its secret suffices, revoked, expired or
+       * orphaned — ending access is never refused.
+       */
+      purpose: 'any' | 'ending' = 'any',
     ): Promise<Result<ApiToken, ApiError>> {
       const unauthorized = (message: string) => err('UNAUTHORIZED', { message });
       if (presented === undefined) return unauthorized('send the token as Authorization: Bearer <token>');
@@ -268,6 +273,10 @@ export function apiUseCases(deps: Deps, use: Uses) {
             ? 'this secret was rotated and its overlap has ended: use the new one'
             : 'unknown token',
         );
+      if (purpose === 'ending') {
+        await tokens().touch(token.id, now);
+        return ok(token);
+      }
       if (token.revokedAt !== undefined) return unauthorized('this token was revoked');
       if (token.expiresAt <= now)
         return unauthorized(`this token expired at ${token.expiresAt.toISOString()}`);

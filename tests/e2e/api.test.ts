@@ -81,6 +81,10 @@ describe('API tokens in Slack: /access token …', () => {
     expect(rows[0]?.expires_at).toBe(h.clock.now().getTime() + 30 * 24 * 60 * MINUTE);
     const everything = JSON.stringify(await h.db.rows('SELECT * FROM audit_events'));
     expect(everything).not.toContain(secret);
+    expect(JSON.stringify(await h.db.rows('SELECT * FROM api_tokens'))).not.toContain(secret);
+    // Used once, so a log line about the call would have it if any did.
+    expect((await h.api('GET', '/api/v1/resources', { token: secret })).status).toBe(200);
+    expect(JSON.stringify(h.logger.lines)).not.toContain(secret.slice(-40));
     expect(everything).toContain('token.created');
 
     await h.command(ADMIN, 'token list');
@@ -222,6 +226,18 @@ describe('the HTTP API /api/v1', () => {
     expect((res.body as Json).error?.code).toBe('unauthorized');
   });
 
+  it('still lets a revoked token end what it holds (ending access is never refused)', async () => {
+    const { body } = await ask(h, ci, DB_ASK);
+    await h.click(APPROVER, ACTION.approveRequest, body.id ?? '');
+    await h.command(ADMIN, 'token revoke ci');
+    expect((await h.api('GET', `/api/v1/requests/${body.id}`, { token: ci })).status).toBe(401);
+    expect((await h.api('POST', `/api/v1/requests/${body.id}/lease`, { token: ci })).status).toBe(401);
+    const done = await h.api('POST', `/api/v1/requests/${body.id}/done`, { token: ci });
+    expect(done.status).toBe(200);
+    expect((done.body as Json).status).toBe('ended');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(0);
+  });
+
   it('answers 401 once a token is revoked, or a secret tampered with', async () => {
     expect((await h.api('GET', '/api/v1/resources', { token: ci })).status).toBe(200);
     expect((await h.api('GET', '/api/v1/resources', { token: `${ci.slice(0, -1)}x` })).status).toBe(401);
@@ -327,6 +343,7 @@ describe('the HTTP API /api/v1', () => {
     const res = await h.api('POST', `/api/v1/requests/${body.id}/credentials`, { token: ci });
     expect(res.status).toBe(200);
     const creds = res.body as Record<string, string>;
+    expect(JSON.stringify(h.logger.lines)).not.toContain(creds['secretAccessKey']);
     expect(creds).toMatchObject({ region: 'us-east-1' });
     expect(creds['accessKeyId']).toBeTruthy();
     expect(creds['sessionToken']).toBeTruthy();

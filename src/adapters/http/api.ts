@@ -430,7 +430,11 @@ export function apiRoute(deps: {
     // A body that says it is something other than JSON is refused before anything else is read.
     if (matched.op === 'create' && !isJson(req))
       return fail(res, 415, 'send the body as JSON with Content-Type: application/json');
-    const auth = await api.authenticate(bearerOf(req), deps.callsPerMinute);
+    const auth = await api.authenticate(
+      bearerOf(req),
+      deps.callsPerMinute,
+      matched.op === 'done' ? 'ending' : 'any',
+    );
     if (!auth.ok) return answerError(res, auth);
     const token: ApiToken = auth.value;
     const id = matched.id ?? '';
