@@ -14,7 +14,7 @@ const ADMIN = 'UADMIN1';
 const MINUTE = 60_000;
 
 /** DEFAULT_POLICY with automation allowed on prod-db: tokens up to 15m, agents up to 5m (and at most 10m long). */
-export const API_POLICY = DEFAULT_POLICY.replace(
+const API_POLICY = DEFAULT_POLICY.replace(
   '    breakGlassMaxDuration: 30m\n',
   `    breakGlassMaxDuration: 30m
     automation:
