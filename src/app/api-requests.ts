@@ -216,7 +216,8 @@ export function apiUseCases(deps: Deps, use: Uses) {
               ...(resource?.kind === 'aws-role' ? { roleArn: resource.roleArn } : {}),
             },
           }),
-      ...(link?.leaseTtlMs === undefined
+      // While held, when it lapses unless renewed; once lapsed, when it did. Released (ended otherwise): not shown.
+      ...(link?.leaseTtlMs === undefined || (link.leaseExpiresAt ?? link.leaseLapsedAt) === undefined
         ? {}
         : {
             lease: {

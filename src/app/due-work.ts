@@ -38,7 +38,7 @@ type Deps = CloseFailureDeps &
     readonly notices: Pick<Notices, 'card' | 'deliver'>;
     readonly announcements?: FollowUps | undefined;
     /** API requests' leases (absent: no HTTP API, nothing ever lapses). */
-    readonly apiRequests?: Pick<ApiRequestStore, 'lapses' | 'markLapsed'> | undefined;
+    readonly apiRequests?: Pick<ApiRequestStore, 'lapses' | 'markLapsed' | 'release'> | undefined;
   };
 
 export type DueWorkResult = {

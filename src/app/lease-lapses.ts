@@ -20,7 +20,7 @@ export type LeaseLapseDeps = {
   readonly requests: Pick<RequestStore, 'get' | 'decide'>;
   readonly grants: Pick<GrantStore, 'byRequest'>;
   readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
-  readonly apiRequests?: Pick<ApiRequestStore, 'markLapsed'> | undefined;
+  readonly apiRequests?: Pick<ApiRequestStore, 'markLapsed' | 'release'> | undefined;
 };
 
 /**
@@ -61,9 +61,13 @@ async function endOne(
   // Ended otherwise already (expiry, done, a denial): the lease is only cleared, nothing is announced.
   const holds =
     before?.state === 'pending' || liveGrant?.state === 'active' || liveGrant?.state === 'opening';
+  if (!holds) {
+    await deps.apiRequests?.release(link.requestId);
+    return;
+  }
   const lapsed = await deps.uow.tx(async () => {
     const marked = (await deps.apiRequests?.markLapsed(link.requestId, now)) === true;
-    if (marked && holds) {
+    if (marked) {
       await deps.audit.append({
         at: now,
         actor: LEASE_ACTOR,
@@ -79,7 +83,7 @@ async function endOne(
     }
     return marked;
   });
-  if (!lapsed || !holds) return;
+  if (!lapsed) return;
   const request = await deps.requests.get(link.requestId);
   if (request === undefined) return;
   if (request.state === 'pending') {

@@ -486,6 +486,17 @@ describe('leases', () => {
     expect((late.body as { request: Json }).request.status).toBe('ended');
   });
 
+  it('records no lapse for a lease whose grant ended otherwise (done)', async () => {
+    const { body } = await ask(h, ci, { ...DB_ASK, lease: { ttl: '30s' } });
+    const id = body.id ?? '';
+    await h.click(APPROVER, ACTION.approveRequest, id);
+    await h.api('POST', `/api/v1/requests/${id}/done`, { token: ci });
+    await h.advance(60_000);
+    const after = await read(h, ci, id);
+    expect(after.grant?.['endReason']).toBe('done');
+    expect((await h.hallpass.useCases.auditTrail(id)).map((e) => e.type)).not.toContain('lease.lapsed');
+  });
+
   it('cancels a pending request whose lease lapses', async () => {
     const { body } = await ask(h, ci, { ...DB_ASK, lease: { ttl: '10s' } });
     await h.advance(10_000);
