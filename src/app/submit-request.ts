@@ -263,7 +263,10 @@ export const submitRequest =
                 owner: auto.ownerId,
                 ...(auto.agent === undefined
                   ? {}
-                  : { agent: auto.agent.name, onBehalfOf: auto.agent.onBehalfOf }),
+                  : {
+                      agent: auto.agent.name,
+                      ...(auto.agent.onBehalfOf === undefined ? {} : { onBehalfOf: auto.agent.onBehalfOf }),
+                    }),
                 ...(auto.leaseTtlMs === undefined ? {} : { leaseTtlMs: auto.leaseTtlMs }),
               }),
         },

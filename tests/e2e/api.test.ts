@@ -481,6 +481,10 @@ describe('leases', () => {
     );
     const trail = (await h.hallpass.useCases.auditTrail(id)).map((e) => e.type);
     expect(trail).toContain('lease.lapsed');
+    // The chain and the tables agree on all of it.
+    const record = await h.db.auditRecord();
+    expect(record.chain.ok).toBe(true);
+    expect(record.mismatches).toEqual([]);
     const late = await h.api('POST', `/api/v1/requests/${id}/lease`, { token: ci });
     expect(late.status).toBe(409);
     expect((late.body as { request: Json }).request.status).toBe('ended');
@@ -503,6 +507,9 @@ describe('leases', () => {
     const after = await read(h, ci, body.id ?? '');
     expect(after.status).toBe('cancelled');
     expect(after.message).toContain('lease lapsed');
+    const record = await h.db.auditRecord();
+    expect(record.chain.ok).toBe(true);
+    expect(record.mismatches).toEqual([]);
   });
 
   it('survives a restart: the lease lives in the database', async () => {
