@@ -38,6 +38,8 @@ describe('openDatabase', () => {
     try {
       expect(tablesOf(handle)).toEqual([
         '__drizzle_migrations',
+        'api_requests',
+        'api_tokens',
         'approvals',
         'audit_events',
         'backstops',
