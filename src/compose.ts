@@ -7,6 +7,7 @@ import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
 import { openPersistence } from './adapters/db/open-persistence';
 import { addressLinkRoute, type LinkOutcome } from './adapters/http/address-link';
+import { apiRoute } from './adapters/http/api';
 import { createHttpServer, type HttpRoute } from './adapters/http/router';
 import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from './adapters/slack/app';
 import type { Backoff } from './adapters/slack/connection';
@@ -17,6 +18,7 @@ import { errorText } from './adapters/slack/views/errors';
 import { ObservedWebClient, singleAttemptClientOptions } from './adapters/slack/web-client';
 import { randomIds, systemClock, systemTimers } from './adapters/system/system';
 import { ADDRESS_LINK_PATH } from './app/address-link';
+import { DEFAULT_API_CALLS_PER_MINUTE } from './app/api-requests';
 import type { AppDeps } from './app/deps';
 import { createFollowUps } from './app/follow-ups';
 import { describeError } from './app/infra-error';
@@ -464,6 +466,12 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       ...(env.mode === 'http' ? [lateSlackRoute(() => slack)] : []),
       ...monitoring.routes,
       addressRoute(env, logger, useCases, deps.notifier, slackClient()),
+      // The HTTP API for automations (/api/v1/…), in both Slack modes.
+      apiRoute({
+        api: useCases.api,
+        logger,
+        callsPerMinute: env.apiCallsPerMinute ?? DEFAULT_API_CALLS_PER_MINUTE,
+      }),
     ],
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,

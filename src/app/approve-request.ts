@@ -1,8 +1,17 @@
 import { plannedEnd } from '../domain/grant';
-import { type Actor, isApprover, mayRequest, type Resource, standingRefusal } from '../domain/policy';
+import {
+  type Actor,
+  isAdmin,
+  isApprover,
+  mayRequest,
+  type Policy,
+  type Resource,
+  standingRefusal,
+} from '../domain/policy';
 import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../domain/request';
 import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
+import { automationName } from '../domain/token';
 import { authorize, type DecideError, type DecisionDeps } from './decision-rights';
 import { type TimeOutDeps, timeOutRequest } from './due-work';
 import {
@@ -26,6 +35,7 @@ import type {
   Locks,
   NotPending,
   RequestStore,
+  TokenStore,
   UnitOfWork,
   Wakeup,
 } from './ports';
@@ -46,6 +56,9 @@ type Deps = DecisionDeps &
       RequestStore,
       'get' | 'approvals' | 'markFailed' | 'addApproval' | 'withdrawApproval' | 'decide'
     >;
+    /** An automation's request is re-checked against its token (absent: no automation). */
+    readonly tokens?: Pick<TokenStore, 'byName'> | undefined;
+    readonly policy: () => Policy;
     readonly grants: Pick<GrantStore, 'insert'>;
     readonly audit: Pick<AuditLog, 'append'>;
     readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth' | 'card' | 'deliver'>;
@@ -102,6 +115,48 @@ function voteRefusal(resource: Resource, request: AccessRequest, voter: Actor): 
   return undefined;
 }
 
+/** Why the person who asked may not ask any more (Slack as it says now), or undefined. */
+async function personRefusal(
+  deps: Deps,
+  request: AccessRequest,
+  resource: Resource,
+): Promise<RecheckError | undefined> {
+  const requester = await deps.directory.actor(request.requesterId);
+  if (requester.standing === 'unknown')
+    return err('RIGHTS_UNVERIFIED', { resourceId: resource.id, who: 'requester' });
+  if (mayRequest(resource, requester)) return undefined;
+  return err('REQUESTER_NO_LONGER_ALLOWED', {
+    resourceId: resource.id,
+    requesterId: request.requesterId,
+    why: standingRefusal(resource, requester) ?? 'NOT_REQUESTER',
+  });
+}
+
+/** An automation may still ask while its token lives, lists the resource, and its owner is an admin. */
+async function automationRefusal(
+  deps: Deps,
+  name: string,
+  request: AccessRequest,
+  resource: Resource,
+): Promise<RecheckError | undefined> {
+  const token = await deps.tokens?.byName(name);
+  const owner = token === undefined ? undefined : await deps.directory.actor(token.ownerId);
+  if (owner?.standing === 'unknown')
+    return err('RIGHTS_UNVERIFIED', { resourceId: resource.id, who: 'requester' });
+  const live =
+    token !== undefined &&
+    owner !== undefined &&
+    token.expiresAt > deps.clock.now() &&
+    token.resources.includes(resource.id) &&
+    isAdmin(deps.policy(), owner);
+  if (live) return undefined;
+  return err('REQUESTER_NO_LONGER_ALLOWED', {
+    resourceId: resource.id,
+    requesterId: request.requesterId,
+    why: 'NOT_REQUESTER',
+  });
+}
+
 /**
  * The rights a vote depends on, re-read from Slack now: the requester must still be
  * allowed to ask, and — when this vote may complete the quorum — every earlier voter must still be an
@@ -114,16 +169,12 @@ async function recheck(
   resource: Resource,
   voterId: string,
 ): Promise<Result<{ withdrawn: readonly Withdrawn[] }, RecheckError>> {
-  const requester = await deps.directory.actor(request.requesterId);
-  if (requester.standing === 'unknown')
-    return err('RIGHTS_UNVERIFIED', { resourceId: resource.id, who: 'requester' });
-  if (!mayRequest(resource, requester)) {
-    return err('REQUESTER_NO_LONGER_ALLOWED', {
-      resourceId: resource.id,
-      requesterId: request.requesterId,
-      why: standingRefusal(resource, requester) ?? 'NOT_REQUESTER',
-    });
-  }
+  const automation = automationName(request.requesterId);
+  const refused =
+    automation === undefined
+      ? await personRefusal(deps, request, resource)
+      : await automationRefusal(deps, automation, request, resource);
+  if (refused !== undefined) return refused;
   const earlier = (await deps.requests.approvals(request.id)).filter((a) => a.approverId !== voterId);
   // Below the quorum even with this vote: nothing is decided now, so earlier votes are re-read when it is.
   if (earlier.length + 1 < resource.approvals) return ok({ withdrawn: [] });

@@ -205,7 +205,9 @@ export class ChainProjection {
         request.decisionNote = str(d, 'reason');
         return;
       case 'request.cancelled':
-        if (request !== undefined) this.decided(request, 'cancelled', e);
+        if (request === undefined || !this.decided(request, 'cancelled', e)) return;
+        // A cancellation by hallpass (a lapsed lease) says why; a requester's own carries no note.
+        request.decisionNote = str(d, 'note');
         return;
       case 'request.timed_out':
         if (request === undefined || !this.decided(request, 'timed_out', e)) return;

@@ -2,6 +2,7 @@ import type { Policy } from '../domain/policy';
 import type { AuditRecordSource } from './audit-ports';
 import type {
   AddressLinkStore,
+  ApiRequestStore,
   AuditLog,
   BackstopStore,
   Backstops,
@@ -25,6 +26,7 @@ import type {
   RoleSessionStore,
   RoleSessions,
   RuleStore,
+  TokenStore,
   UnitOfWork,
   Wakeup,
 } from './ports';
@@ -97,4 +99,8 @@ export type AppDeps = {
   readonly faults: Faults;
   /** Counters for `/metrics` (`HALLPASS_METRICS`); absent: nothing is recorded. */
   readonly metrics?: Metrics | undefined;
+  /** Automation tokens (`/access token …`, the HTTP API). Absent (use-case tests): no automation. */
+  readonly tokens?: TokenStore | undefined;
+  /** The token, agent and lease behind each API request; absent: no automation. */
+  readonly apiRequests?: ApiRequestStore | undefined;
 };

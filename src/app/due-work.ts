@@ -3,16 +3,19 @@ import type { Policy } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { type CloseExpiredDeps, closeExpiredGrants } from './close-expired-grants';
 import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
+import { endLapsedLeases, type LeaseLapseDeps } from './lease-lapses';
 import type { Notices } from './notify';
 import { noteOutcome, type OutcomeDeps } from './outcomes';
-import type {
-  AuditLog,
-  DueQuery,
-  FollowUps,
-  GrantStore,
-  RequestStore,
-  RoleSessionStore,
-  UnitOfWork,
+import {
+  type ApiRequestStore,
+  type AuditLog,
+  type DueQuery,
+  type FollowUps,
+  type GrantStore,
+  NOTHING_DUE,
+  type RequestStore,
+  type RoleSessionStore,
+  type UnitOfWork,
 } from './ports';
 import { type PruneDeps, pruneRevokedSessions } from './role-revocation';
 
@@ -27,6 +30,7 @@ export type TimeOutDeps = OutcomeDeps & {
 type Deps = CloseFailureDeps &
   CloseExpiredDeps &
   PruneDeps &
+  LeaseLapseDeps &
   TimeOutDeps & {
     readonly policy: () => Policy;
     readonly grants: Pick<GrantStore, 'closes' | 'warnings' | 'markWarned'>;
@@ -34,6 +38,8 @@ type Deps = CloseFailureDeps &
     readonly requests: Pick<RequestStore, 'timeouts' | 'reminders' | 'markReminded'>;
     readonly notices: Pick<Notices, 'card' | 'deliver'>;
     readonly announcements?: FollowUps | undefined;
+    /** API requests' leases (absent: no HTTP API, nothing ever lapses). */
+    readonly apiRequests?: Pick<ApiRequestStore, 'lapses' | 'markLapsed' | 'release'> | undefined;
   };
 
 export type DueWorkResult = {
@@ -79,6 +85,7 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
     timeouts: deps.requests.timeouts,
     warnings: deps.grants.warnings(deps.policy().warnBefore),
     reminders: deps.requests.reminders,
+    lapses: deps.apiRequests?.lapses ?? NOTHING_DUE,
   });
   const closeDue = closeExpiredGrants(deps, (grant) =>
     // A close retried after a failure keeps the reason and the person it was started with.
@@ -106,7 +113,10 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
       };
       let closed = await closeNow(await due.closes.due(now));
       // Revoked sessions that have now expired by themselves leave their deny policies.
-      const failed = await pruneRevokedSessions(deps, due.cleanups, now);
+      const pruneFailed = await pruneRevokedSessions(deps, due.cleanups, now);
+      // Leases nobody renewed: their grants close (and pending requests are cancelled) now.
+      const lapseFailed = await endLapsedLeases(deps, use, await due.lapses.due(now), now);
+      const failed = [...pruneFailed, ...lapseFailed];
 
       let timedOut = 0;
       for (const request of await due.timeouts.due(now)) {

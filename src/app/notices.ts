@@ -3,6 +3,7 @@ import type { Resource } from '../domain/policy';
 import type { AccessRequest, Approval } from '../domain/request';
 import type { ManagedRule } from './ports/network-access';
 import type { RuleHold } from './ports/rule-store';
+import type { ApiRequestLink } from './ports/token-store';
 
 /** What the approval message shows; rendered by the Slack adapter for every state. */
 export type ApprovalCard = {
@@ -13,6 +14,8 @@ export type ApprovalCard = {
   readonly grant?: Grant | undefined;
   /** For an `extension` request: the grant it lengthens, as it stands now. */
   readonly extends?: Grant | undefined;
+  /** For a request made through the HTTP API: the automation (and agent) behind it. */
+  readonly automation?: ApiRequestLink | undefined;
 };
 
 /** Something worth telling the requester or the channel thread. */

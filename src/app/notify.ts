@@ -1,7 +1,9 @@
 import { findResource, type Policy } from '../domain/policy';
+import { automationName } from '../domain/token';
 import { describeError } from './infra-error';
 import type { ApprovalCard, Notice } from './notices';
 import type {
+  ApiRequestStore,
   Clock,
   Delivery,
   GrantStore,
@@ -14,6 +16,7 @@ import type {
 
 /** What reading an approval card needs: the stores it is read from, and the policy naming its resource. */
 export type CardDeps = {
+  readonly apiRequests?: Pick<ApiRequestStore, 'get'> | undefined;
   readonly requests: Pick<RequestStore, 'get' | 'approvals'>;
   readonly grants: Pick<GrantStore, 'get' | 'byRequest'>;
   readonly policy: () => Policy;
@@ -67,6 +70,8 @@ export async function loadCard(deps: CardDeps, requestId: string): Promise<Appro
     approvals: await deps.requests.approvals(requestId),
     grant: await deps.grants.byRequest(requestId),
     extends: request.extendsGrantId === undefined ? undefined : await deps.grants.get(request.extendsGrantId),
+    automation:
+      automationName(request.requesterId) === undefined ? undefined : await deps.apiRequests?.get(requestId),
   };
 }
 
@@ -95,6 +100,8 @@ const noticeJson = (notice: Notice): string => JSON.stringify({ ...notice, card:
 /** The notices over one outbox: what every use case is given to tell Slack anything. */
 export function createNotices(deps: NoticesDeps): Notices {
   const deliver = async (d: Delivery): Promise<void> => {
+    // An automation (`token:<name>`) is no Slack user: it reads its request through the API, not a DM.
+    if (d.kind === 'dm' && automationName(d.userId) !== undefined) return;
     try {
       await deps.outbox.enqueue(toOutboxItem(d), deps.clock.now());
     } catch (error) {

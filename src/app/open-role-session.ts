@@ -2,6 +2,7 @@ import type { Grant } from '../domain/grant';
 import type { AwsRoleResource } from '../domain/policy';
 import type { AccessRequest } from '../domain/request';
 import { SYSTEM_ACTOR } from '../domain/request';
+import { automationName, automationSourceIdentity } from '../domain/token';
 import { describeError, type Notices } from './notify';
 import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type {
@@ -63,8 +64,11 @@ export async function openRoleSession(
   resource: AwsRoleResource,
   closeNow: (grantId: string) => Promise<void>,
 ): Promise<void> {
-  const email = await deps.directory.emailOf(grant.requesterId);
-  const sourceIdentity = email ?? grant.requesterId;
+  // An automation is no Slack user: CloudTrail names it `automation.<name>` (STS's alphabet has no `:`).
+  const automation = automationName(grant.requesterId);
+  const email = automation === undefined ? await deps.directory.emailOf(grant.requesterId) : undefined;
+  const sourceIdentity =
+    automation !== undefined ? automationSourceIdentity(automation) : (email ?? grant.requesterId);
   let maxSeconds = 3600;
   try {
     maxSeconds = await deps.roles.maxSessionSeconds(resource.roleArn);
@@ -131,6 +135,16 @@ export async function openRoleSession(
   await deps.notices.refreshCard(request.id);
   const card = await deps.notices.card(request.id);
   if (card === undefined) return;
+  // An automation's credentials go only to the API caller (`POST /api/v1/requests/{id}/credentials`,
+  // which assumes the role again for the time left): nothing is sent, and these are dropped.
+  if (automation !== undefined) {
+    await deps.notices.deliver({
+      kind: 'thread',
+      requestId: request.id,
+      notice: { type: 'grant-started', card, grant: moved.value },
+    });
+    return;
+  }
   try {
     await deps.notifier.sendCredentials(grant.requesterId, card, moved.value, credentials);
   } catch (error) {

@@ -2,7 +2,15 @@ import { addMilliseconds } from 'date-fns';
 import { type CidrError, checkWidth, parseSourceAddress, type SourceCidr } from '../domain/cidr';
 import { plannedEnd } from '../domain/grant';
 import type { Policy } from '../domain/policy';
-import { type Actor, findResource, mayRequest, type Resource, standingRefusal } from '../domain/policy';
+import {
+  type Actor,
+  agentMaxDuration,
+  automationAutoApproves,
+  findResource,
+  mayRequest,
+  type Resource,
+  standingRefusal,
+} from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { type Err, err, ok, type Result } from '../domain/result';
 import type { StandingRefusal } from '../domain/standing';
@@ -11,6 +19,7 @@ import { describeError, type Notices } from './notify';
 import type { OpenGrant } from './open-grant';
 import { noteOutcome, type OutcomeDeps } from './outcomes';
 import type {
+  ApiRequestStore,
   AuditLog,
   Clock,
   GrantStore,
@@ -31,6 +40,22 @@ export type SubmitCommand = {
   readonly reason: string;
   /** Open at once without approval (`--break-glass`), where the resource allows it. */
   readonly breakGlass?: boolean | undefined;
+  /**
+   * Made through the HTTP API with a token: the token's resource list (checked by the caller) stands in
+   * for the resource's `requesters`; auto-approval follows the `automation` policy key; no break-glass.
+   */
+  readonly automation?: AutomationSubmit | undefined;
+};
+
+/** Who is behind an API request, and its lease. */
+export type AutomationSubmit = {
+  readonly tokenId: string;
+  readonly tokenName: string;
+  readonly ownerId: string;
+  readonly autoApproveWithinMs?: number | undefined;
+  readonly agent?: { readonly name: string; readonly onBehalfOf?: string | undefined } | undefined;
+  /** A lease of this length holds the request (and its grant) while renewed. */
+  readonly leaseTtlMs?: number | undefined;
 };
 
 /** A break-glass reason must say enough for the reviewers afterwards. */
@@ -79,12 +104,16 @@ export function validateRequest(
   resource: Resource,
   cmd: SubmitCommand,
 ): Result<{ durationMs: number; source?: SourceCidr | undefined }, RequestCheckError> {
-  // Guests and other workspaces' users are not "anyone": refused, and told why, unless the resource admits them.
-  const refused = standingRefusal(resource, cmd.actor);
-  if (refused !== undefined) return err(refused, { resourceId: resource.id });
-  if (!mayRequest(resource, cmd.actor)) return err('NOT_REQUESTER', { resourceId: resource.id });
+  // An automation is authorized by its token's resource list (checked before), not by `requesters`.
+  if (cmd.automation === undefined) {
+    // Guests and other workspaces' users are not "anyone": refused, and told why, unless the resource admits them.
+    const refused = standingRefusal(resource, cmd.actor);
+    if (refused !== undefined) return err(refused, { resourceId: resource.id });
+    if (!mayRequest(resource, cmd.actor)) return err('NOT_REQUESTER', { resourceId: resource.id });
+  }
   const breakGlass = cmd.breakGlass === true;
-  if (breakGlass && !resource.breakGlass) return err('BREAK_GLASS_NOT_ALLOWED', { resourceId: resource.id });
+  if (breakGlass && (!resource.breakGlass || cmd.automation !== undefined))
+    return err('BREAK_GLASS_NOT_ALLOWED', { resourceId: resource.id });
   if (breakGlass && cmd.reason.trim().length < MIN_BREAK_GLASS_REASON) {
     return err('BREAK_GLASS_REASON_TOO_SHORT', {
       min: MIN_BREAK_GLASS_REASON,
@@ -119,6 +148,14 @@ export function validateRequest(
       requested: durationMs,
     });
   }
+  // An agent's window is short: capped by `automation.agents.maxDuration` (15m when absent).
+  if (cmd.automation?.agent !== undefined && durationMs > agentMaxDuration(resource)) {
+    return err('DURATION_TOO_LONG', {
+      resourceId: resource.id,
+      max: agentMaxDuration(resource),
+      requested: durationMs,
+    });
+  }
   if (resource.kind === 'aws-role') {
     if (cmd.address !== undefined) return err('ADDRESS_NOT_APPLICABLE', { resourceId: resource.id });
     return ok({ durationMs });
@@ -150,6 +187,8 @@ type Deps = RoleMaxDeps &
     readonly grants: Pick<GrantStore, 'insert' | 'get'>;
     readonly audit: Pick<AuditLog, 'append'>;
     readonly notices: Pick<Notices, 'deliver' | 'card'>;
+    /** Where an API request records its token, agent and lease (absent: no API). */
+    readonly apiRequests?: Pick<ApiRequestStore, 'insert'> | undefined;
   };
 
 /**
@@ -181,6 +220,17 @@ export const submitRequest =
     }
     const now = deps.clock.now();
     const id = deps.ids.request();
+    const auto = cmd.automation;
+    const approveNow =
+      auto === undefined
+        ? resource.autoApprove
+        : automationAutoApproves(
+            resource,
+            { tokenAutoApproveWithin: auto.autoApproveWithinMs, agent: auto.agent !== undefined },
+            durationMs,
+          );
+    if (auto !== undefined && deps.apiRequests === undefined)
+      throw new Error('API requests need the apiRequests store');
     const created = await deps.uow.tx(async () => {
       const request = await deps.requests.insert({
         id,
@@ -205,13 +255,41 @@ export const submitRequest =
           source: source?.cidr,
           reason: cmd.reason,
           breakGlass,
+          ...(auto === undefined
+            ? {}
+            : {
+                token: auto.tokenName,
+                tokenId: auto.tokenId,
+                owner: auto.ownerId,
+                ...(auto.agent === undefined
+                  ? {}
+                  : {
+                      agent: auto.agent.name,
+                      ...(auto.agent.onBehalfOf === undefined ? {} : { onBehalfOf: auto.agent.onBehalfOf }),
+                    }),
+                ...(auto.leaseTtlMs === undefined ? {} : { leaseTtlMs: auto.leaseTtlMs }),
+              }),
         },
       });
-      if (!resource.autoApprove && !breakGlass) return { request, grantId: undefined };
+      if (auto !== undefined) {
+        await deps.apiRequests?.insert({
+          requestId: id,
+          tokenId: auto.tokenId,
+          tokenName: auto.tokenName,
+          ownerId: auto.ownerId,
+          agentName: auto.agent?.name,
+          onBehalfOf: auto.agent?.onBehalfOf,
+          leaseTtlMs: auto.leaseTtlMs,
+          leaseExpiresAt: auto.leaseTtlMs === undefined ? undefined : addMilliseconds(now, auto.leaseTtlMs),
+        });
+      }
+      if (!approveNow && !breakGlass) return { request, grantId: undefined };
       // Auto-approval and break-glass are still decisions on the record: by hallpass, under the policy in force now.
       const note = breakGlass
         ? 'break-glass: opened without approval, to be reviewed'
-        : 'auto-approved by policy';
+        : auto === undefined
+          ? 'auto-approved by policy'
+          : 'auto-approved by policy (automation)';
       const decided = await deps.requests.decide(id, 'approved', SYSTEM_ACTOR, now, note);
       if (!decided.ok) throw new Error(`request ${id} left pending state while being created`);
       const grant = await deps.grants.insert({

@@ -1,4 +1,6 @@
 import { followAddressLink, offerAddressLink } from './address-link';
+import { apiUseCases } from './api-requests';
+import { tokenAdmin } from './api-tokens';
 import { approveRequest } from './approve-request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
@@ -50,6 +52,8 @@ export function createUseCases(appDeps: AppDeps) {
   let trackingReadAt: number | undefined;
   const follow = followIdentity(deps, closing);
   const submit = submitRequest(deps, { openGrant: open });
+  const revoke = revokeGrant(deps, closing);
+  const cancel = cancelRequest(deps);
   return {
     submitRequest: submit,
     /** A one-time link that records the requester's address (`/access …` without `from`); undefined: no public URL. */
@@ -91,8 +95,18 @@ export function createUseCases(appDeps: AppDeps) {
       };
     },
     closeGrant: close,
-    revokeGrant: revokeGrant(deps, closing),
-    cancelRequest: cancelRequest(deps),
+    revokeGrant: revoke,
+    cancelRequest: cancel,
+    /** `/access token …`: automation tokens, admins only. */
+    tokens: tokenAdmin(deps),
+    /** The HTTP API (`/api/v1`): the same use cases, for a token. */
+    api: apiUseCases(deps, {
+      submitRequest: submit,
+      cancelRequest: cancel,
+      revokeGrant: revoke,
+      closeGrant: close,
+      announceClosed: announce,
+    }),
     requestExtension: requestExtension(deps),
     reviewGrant: reviewGrant(deps),
     exportAudit: exportAudit(deps),

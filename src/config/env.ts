@@ -68,6 +68,8 @@ type EnvBase = {
   readonly dbPath: string;
   /** `HALLPASS_DB_POOL_SIZE`: PostgreSQL connections for queries per replica (default 10). */
   readonly dbPoolSize?: number | undefined;
+  /** `HALLPASS_API_RATE_LIMIT`: calls one API token may make per minute (default 120), across replicas. */
+  readonly apiCallsPerMinute?: number | undefined;
   /** `LOG_LEVEL`, lowercased. */
   readonly logLevel: LogLevel;
   /**
@@ -147,6 +149,7 @@ const KEYS = [
   'HALLPASS_POLICY',
   'HALLPASS_DB',
   'HALLPASS_DB_POOL_SIZE',
+  'HALLPASS_API_RATE_LIMIT',
   'LOG_LEVEL',
   'HALLPASS_RECONCILE_INTERVAL',
   'HALLPASS_AUDIT_KEY',
@@ -237,6 +240,14 @@ const EnvSchema = z
       .regex(/^\d{1,3}$/, { error: 'must be a whole number of connections between 1 and 100' })
       .transform(Number)
       .refine((n) => n >= 1 && n <= 100, { error: 'must be a whole number of connections between 1 and 100' })
+      .optional(),
+    HALLPASS_API_RATE_LIMIT: z
+      .string()
+      .regex(/^\d{1,5}$/, { error: 'must be a whole number of calls per minute between 1 and 10000' })
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 10_000, {
+        error: 'must be a whole number of calls per minute between 1 and 10000',
+      })
       .optional(),
     LOG_LEVEL: z
       .string()
@@ -392,6 +403,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
     policyPath: v.HALLPASS_POLICY,
     dbPath: v.HALLPASS_DB,
     dbPoolSize: v.HALLPASS_DB_POOL_SIZE,
+    apiCallsPerMinute: v.HALLPASS_API_RATE_LIMIT,
     logLevel: v.LOG_LEVEL,
     reconcileIntervalMs: v.HALLPASS_RECONCILE_INTERVAL,
     auditKeys: auditKeyringOf(v.HALLPASS_AUDIT_KEY, v.HALLPASS_AUDIT_OLD_KEYS),

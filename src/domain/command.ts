@@ -26,6 +26,8 @@ export type Command =
   | { readonly kind: 'audit'; readonly days: number }
   /** `/access audit search key:value …`: who, resource, address, from, to, end (each at most once). */
   | { readonly kind: 'audit-search'; readonly filters: AuditSearchFilters }
+  /** Admins: `/access token create|list|revoke|rotate …` (API tokens of automations, see docs/api.md). */
+  | TokenCommand
   | {
       readonly kind: 'request';
       readonly resourceId: string;
@@ -36,6 +38,27 @@ export type Command =
       readonly breakGlass: boolean;
     };
 
+export type TokenCommand =
+  | {
+      readonly kind: 'token-create';
+      readonly name: string;
+      readonly resources: readonly string[];
+      readonly autoApproveWithinMs?: number | undefined;
+      readonly ttlMs?: number | undefined;
+    }
+  | { readonly kind: 'token-list' }
+  | { readonly kind: 'token-revoke'; readonly name: string }
+  | { readonly kind: 'token-rotate'; readonly name: string; readonly overlapMs?: number | undefined };
+
+/** How each `/access token` subcommand is written, for answers to a malformed one. */
+export const TOKEN_USAGE = {
+  create:
+    '/access token create <name> <resource,…> [--auto-approve-within <duration>] [--expires <duration>]',
+  list: '/access token list',
+  revoke: '/access token revoke <name>',
+  rotate: '/access token rotate <name> [--overlap <duration>]',
+} as const;
+
 export type CommandError =
   | Err<'INVALID_DURATION' | 'ZERO_DURATION' | 'INVALID_RESOURCE_NAME', { readonly input: string }>
   | Err<'MISSING_ADDRESS' | 'MISSING_DURATION'>
@@ -44,10 +67,21 @@ export type CommandError =
   | Err<'MISSING_REASON', { readonly resourceId: string }>
   | Err<'REASON_TOO_LONG', { readonly length: number; readonly max: number }>
   | Err<'MISSING_ID', { readonly command: 'revoke' | 'cancel' | 'extend' }>
-  | Err<'INVALID_DAYS', { readonly input: string | undefined; readonly max: number }>;
+  | Err<'INVALID_DAYS', { readonly input: string | undefined; readonly max: number }>
+  /** `/access token …` written wrong: `usage` is how it is written; `problem` what was wrong. */
+  | Err<'TOKEN_USAGE', { readonly usage: string; readonly problem: string }>;
 
 /** Words that are subcommands, so no resource may take them as its id. */
-export const RESERVED_WORDS = ['help', 'list', 'resources', 'revoke', 'extend', 'cancel', 'audit'] as const;
+export const RESERVED_WORDS = [
+  'help',
+  'list',
+  'resources',
+  'revoke',
+  'extend',
+  'cancel',
+  'audit',
+  'token',
+] as const;
 
 /** The longest window `/access audit <days>` exports. */
 export const MAX_AUDIT_DAYS = 366;
@@ -85,6 +119,8 @@ export function parseCommand(text: string): Result<Command, CommandError | Audit
       if (durationMs === 0) return err('ZERO_DURATION', { input: third });
       return ok({ kind: 'extend', grantId: second, durationMs });
     }
+    case 'token':
+      return parseTokenCommand(tokens.slice(1));
     case 'audit': {
       if (second?.toLowerCase() === 'search') {
         const filters = parseSearchFilters(tokens.slice(2));
@@ -139,4 +175,88 @@ function parseRequest(text: string, breakGlass: boolean): Result<Command, Comman
   if (reason.length > MAX_REASON_LENGTH)
     return err('REASON_TOO_LONG', { length: reason.length, max: MAX_REASON_LENGTH });
   return ok({ kind: 'request', resourceId, durationMs, address, reason, breakGlass });
+}
+
+const TOKEN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+/** `/access token …` (the words after `token`). Durations are checked for form here, for bounds by the use case. */
+function parseTokenCommand(words: readonly string[]): Result<Command, CommandError> {
+  const [verb = '', ...rest] = words;
+  const usageOf = (v: keyof typeof TOKEN_USAGE) => (problem: string) =>
+    err('TOKEN_USAGE', { usage: TOKEN_USAGE[v], problem });
+  const all = `${TOKEN_USAGE.create}\n${TOKEN_USAGE.list}\n${TOKEN_USAGE.revoke}\n${TOKEN_USAGE.rotate}`;
+  const v = verb.toLowerCase();
+  if (v !== 'create' && v !== 'list' && v !== 'revoke' && v !== 'rotate') {
+    return err('TOKEN_USAGE', {
+      usage: all,
+      problem:
+        verb === '' ? 'say what to do with tokens' : `${JSON.stringify(verb)} is not a token subcommand`,
+    });
+  }
+  const usage = usageOf(v);
+  // Flags (`--x <value>`) apart from positional words.
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < rest.length; i++) {
+    const w = rest[i] ?? '';
+    if (!w.startsWith('--')) {
+      positional.push(w);
+      continue;
+    }
+    const value = rest[i + 1];
+    if (value === undefined || value.startsWith('--')) return usage(`${w} needs a value`);
+    if (flags.has(w)) return usage(`${w} is given twice`);
+    flags.set(w.toLowerCase(), value);
+    i++;
+  }
+  const allowed: Record<typeof v, readonly string[]> = {
+    create: ['--auto-approve-within', '--expires'],
+    list: [],
+    revoke: [],
+    rotate: ['--overlap'],
+  };
+  for (const f of flags.keys()) if (!allowed[v].includes(f)) return usage(`${f} is not an option here`);
+  const durationFlag = (flag: string): Result<number | undefined, CommandError> => {
+    const raw = flags.get(flag);
+    if (raw === undefined) return ok(undefined);
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms === 0)
+      return usage(`${flag} ${JSON.stringify(raw)} is not a duration (e.g. 15m, 90d)`);
+    return ok(ms);
+  };
+  if (v === 'list')
+    return positional.length === 0 ? ok({ kind: 'token-list' }) : usage('list takes no arguments');
+  const [name, ...others] = positional;
+  if (name === undefined) return usage('name the token');
+  if (!TOKEN_NAME_RE.test(name))
+    return usage(`${JSON.stringify(name)} is not a token name: lowercase letters, digits and -, at most 40`);
+  if (v === 'revoke')
+    return others.length === 0 ? ok({ kind: 'token-revoke', name }) : usage('too many words');
+  if (v === 'rotate') {
+    if (others.length > 0) return usage('too many words');
+    const overlap = durationFlag('--overlap');
+    return overlap.ok ? ok({ kind: 'token-rotate', name, overlapMs: overlap.value }) : overlap;
+  }
+  const [list, ...extra] = others;
+  if (list === undefined) return usage('list the resources it may ask for, separated by commas');
+  if (extra.length > 0)
+    return usage(`unexpected ${JSON.stringify(extra.join(' '))} (resources are one comma-separated list)`);
+  const resources = list
+    .split(',')
+    .map((r) => r.trim().toLowerCase())
+    .filter((r) => r !== '');
+  const bad = resources.find((r) => !RESOURCE_ID.test(r));
+  if (resources.length === 0 || bad !== undefined)
+    return usage(`${JSON.stringify(bad ?? list)} is not a resource id`);
+  const within = durationFlag('--auto-approve-within');
+  if (!within.ok) return within;
+  const ttl = durationFlag('--expires');
+  if (!ttl.ok) return ttl;
+  return ok({
+    kind: 'token-create',
+    name,
+    resources: [...new Set(resources)],
+    autoApproveWithinMs: within.value,
+    ttlMs: ttl.value,
+  });
 }

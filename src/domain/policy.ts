@@ -46,7 +46,26 @@ type ResourceBase = {
   readonly breakGlass: boolean;
   /** The longest break-glass grant (default 1h). */
   readonly breakGlassMaxDuration: number;
+  /** What automations (API tokens) and AI agents may have here without a vote; absent: always a vote. */
+  readonly automation?: AutomationPolicy | undefined;
 };
+
+/** A resource's `automation` key. Durations are milliseconds. */
+export type AutomationPolicy = {
+  /** A token's `--auto-approve-within` counts here up to this long; absent: token requests always need a vote. */
+  readonly autoApproveWithin?: number | undefined;
+  readonly agents?:
+    | {
+        /** Agents auto-approve only when this says so, explicitly; absent: always a vote. */
+        readonly autoApproveWithin?: number | undefined;
+        /** An agent's longest window here (default `DEFAULT_AGENT_MAX_DURATION`). */
+        readonly maxDuration?: number | undefined;
+      }
+    | undefined;
+};
+
+/** An agent's longest window where the policy does not say: 15 minutes. */
+export const DEFAULT_AGENT_MAX_DURATION = 15 * 60_000;
 
 export type SecurityGroupResource = ResourceBase & {
   readonly kind: 'security-group';
@@ -254,3 +273,30 @@ export function backstopProblems(policy: Policy, defaultRoleArn: string): string
   }
   return problems;
 }
+
+/** Who is behind an automation's request, as far as policy cares: a token's own limit, and whether an agent asks. */
+export type AutomationAsk = {
+  /** The token's `--auto-approve-within` (ms); absent: its requests always need a vote. */
+  readonly tokenAutoApproveWithin?: number | undefined;
+  readonly agent: boolean;
+};
+
+/**
+ * Whether an automation's request of `durationMs` is approved without a vote. A token: where the
+ * resource auto-approves everyone, or where both the token and the resource's `automation.autoApproveWithin`
+ * allow this long. An agent: only where `automation.agents.autoApproveWithin` says so explicitly (never
+ * by the resource's plain `autoApprove`), and within the token's own limit.
+ */
+export function automationAutoApproves(resource: Resource, ask: AutomationAsk, durationMs: number): boolean {
+  const within = (limit: number | undefined) =>
+    limit !== undefined &&
+    ask.tokenAutoApproveWithin !== undefined &&
+    durationMs <= limit &&
+    durationMs <= ask.tokenAutoApproveWithin;
+  if (ask.agent) return within(resource.automation?.agents?.autoApproveWithin);
+  return resource.autoApprove || within(resource.automation?.autoApproveWithin);
+}
+
+/** An agent's longest window on this resource. */
+export const agentMaxDuration = (resource: Resource): number =>
+  Math.min(resource.maxDuration, resource.automation?.agents?.maxDuration ?? DEFAULT_AGENT_MAX_DURATION);

@@ -146,6 +146,21 @@ export type Harness = {
     privateMetadata?: string,
     team?: InteractionTeam,
   ): Promise<{ status: number; body: string }>;
+  /**
+   * Calls the HTTP API on the app's port (`/api/v1/…`), as an automation does: `token` as a bearer
+   * token, `body` as JSON (or `raw` as is, with `contentType`). Answers once the bot has settled.
+   */
+  api(
+    method: string,
+    path: string,
+    opts?: {
+      token?: string;
+      body?: unknown;
+      raw?: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+    },
+  ): Promise<{ status: number; body: unknown; headers: Headers }>;
   /** Moves the fake clock and waits for the scheduler's run to finish. */
   advance(ms: number): Promise<void>;
   /** Stops hallpass (keeps the database file), for restart tests. */
@@ -365,6 +380,28 @@ async function boot(s: {
       send(
         viewSubmissionBody(viewSubmission({ userId: user, callbackId, values, privateMetadata, ...team })),
       ),
+    async api(method, path, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.token !== undefined) headers['authorization'] = `Bearer ${opts.token}`;
+      let body: string | undefined;
+      if (opts.raw !== undefined) body = opts.raw;
+      else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+      if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+      const res = await fetch(`http://127.0.0.1:${hallpass.port}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+      const text = await res.text();
+      await hallpass.settled();
+      let parsed: unknown = text;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        // Not JSON: returned as text.
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
     async advance(ms) {
       await hallpass.settled();
       s.clock.advance(ms);

@@ -29,8 +29,11 @@ import type { AccessRequest, Approval } from '../../src/domain/request';
 import { err, ok } from '../../src/domain/result';
 import { memorySyncDueQuery } from './memory-due-query';
 
-/** The store ports, whichever implementation: the shape `createSqliteStores` returns. */
-export type Stores = SqliteStores;
+/**
+ * The store ports, whichever implementation: the shape `createSqliteStores` returns, less the automation
+ * stores (tokens, API requests), which the use-case tests do not need (they are optional in `AppDeps`).
+ */
+export type Stores = Omit<SqliteStores, 'tokens' | 'apiRequests'>;
 
 type HoldRow = RuleHold & { readonly id: number; readonly releasedAt?: Date | undefined };
 type OutboxRow = OutboxItem & {

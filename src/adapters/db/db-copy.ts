@@ -42,6 +42,8 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   table('connection_cuts', 'id', 'generated'),
   table('backstops', 'rule_id', 'text'),
   table('outbox', 'id', 'generated'),
+  table('api_tokens', 'id', 'text'),
+  table('api_requests', 'request_id', 'text'),
   table('audit_events', 'seq', 'generated'),
 ];
 

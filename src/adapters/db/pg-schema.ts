@@ -317,3 +317,44 @@ export const addressLinks = pgTable(
   },
   (t) => [index('address_links_expires_idx').on(t.expiresAt)],
 );
+
+/** `api_tokens` of schema.ts (documented there). */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    ownerId: text('owner_id').notNull(),
+    resources: text('resources').notNull(),
+    autoApproveWithinMs: millis('auto_approve_within_ms'),
+    secretHash: text('secret_hash').notNull(),
+    previousHash: text('previous_hash'),
+    previousValidUntil: millis('previous_valid_until'),
+    createdAt: millis('created_at').notNull(),
+    expiresAt: millis('expires_at').notNull(),
+    rotatedAt: millis('rotated_at'),
+    revokedAt: millis('revoked_at'),
+    revokedBy: text('revoked_by'),
+    lastUsedAt: millis('last_used_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_name_live_uq').on(t.name).where(sql`${t.revokedAt} IS NULL`)],
+);
+
+/** `api_requests` of schema.ts (documented there). */
+export const apiRequests = pgTable(
+  'api_requests',
+  {
+    requestId: text('request_id')
+      .primaryKey()
+      .references(() => requests.id),
+    tokenId: text('token_id').notNull(),
+    tokenName: text('token_name').notNull(),
+    ownerId: text('owner_id').notNull(),
+    agentName: text('agent_name'),
+    onBehalfOf: text('on_behalf_of'),
+    leaseTtlMs: millis('lease_ttl_ms'),
+    leaseExpiresAt: millis('lease_expires_at'),
+    leaseLapsedAt: millis('lease_lapsed_at'),
+  },
+  (t) => [index('api_requests_lease_idx').on(t.leaseExpiresAt)],
+);

@@ -8,6 +8,7 @@
  * injected clock; nothing here defaults to the database's or the process's own time, because a fake
  * clock could not reach it. Nothing is ever deleted: requests, grants and holds keep their end state.
  */
+import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import {
   CUT_STATES,
@@ -399,4 +400,69 @@ export const addressLinks = sqliteTable(
     address: text('address'),
   },
   (t) => [index('address_links_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * An API token of an automation (`/access token create`): what a script, CI job or agent presents as
+ * `Authorization: Bearer hp_<id>_<secret>`. The secret itself is never stored: only its SHA-256, read
+ * by `id` (the token's prefix) and compared in constant time. Never deleted: a revoked token keeps its
+ * row, so the audit record can always name it.
+ */
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    /** `tok_…`, also the secret's visible prefix (the lookup key). */
+    id: text('id').primaryKey(),
+    /** `[a-z0-9-]+`, unique among tokens not revoked; the automation's name in Slack and the audit log. */
+    name: text('name').notNull(),
+    /** Slack user id of the admin who created it (the owner shown on its requests' cards). */
+    ownerId: text('owner_id').notNull(),
+    /** JSON array of the resource ids it may ask for (each in the policy when it was made). */
+    resources: text('resources').notNull(),
+    /** `--auto-approve-within`: requests no longer than this are approved at once, where the policy allows automation auto-approval. */
+    autoApproveWithinMs: integer('auto_approve_within_ms', { mode: 'number' }),
+    /** Hex SHA-256 of the current secret. */
+    secretHash: text('secret_hash').notNull(),
+    /** Hex SHA-256 of the secret before the last rotation, valid until `previous_valid_until`. */
+    previousHash: text('previous_hash'),
+    previousValidUntil: integer('previous_valid_until', { mode: 'number' }),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    /** Every token expires; after this it answers 401. */
+    expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+    rotatedAt: integer('rotated_at', { mode: 'number' }),
+    revokedAt: integer('revoked_at', { mode: 'number' }),
+    revokedBy: text('revoked_by'),
+    /** Last authenticated call (reads and lease renewals are recorded here, not in the audit chain). */
+    lastUsedAt: integer('last_used_at', { mode: 'number' }),
+  },
+  (t) => [uniqueIndex('api_tokens_name_live_uq').on(t.name).where(sql`${t.revokedAt} IS NULL`)],
+);
+
+/**
+ * What a request made through the HTTP API adds to it: the token (and agent) behind it, and its lease.
+ * `lease_expires_at` is set while a lease holds the request or its grant, pushed forward by each renewal,
+ * and cleared once the request or grant has ended; when it passes, the grant ends (`lease-expired`).
+ */
+export const apiRequests = sqliteTable(
+  'api_requests',
+  {
+    requestId: text('request_id')
+      .primaryKey()
+      .references(() => requests.id),
+    tokenId: text('token_id').notNull(),
+    tokenName: text('token_name').notNull(),
+    /** The token's owner when the request was made. */
+    ownerId: text('owner_id').notNull(),
+    /** An AI agent's name, when an agent asked (`agent.name`). */
+    agentName: text('agent_name'),
+    /** The person or job the agent acts for (`agent.onBehalfOf`), as the agent said. */
+    onBehalfOf: text('on_behalf_of'),
+    /** The lease's length; NULL: no lease. */
+    leaseTtlMs: integer('lease_ttl_ms', { mode: 'number' }),
+    /** When the lease lapses unless renewed; NULL once nothing is held by it any more. */
+    leaseExpiresAt: integer('lease_expires_at', { mode: 'number' }),
+    /** When hallpass ended the request or grant because the lease lapsed. */
+    leaseLapsedAt: integer('lease_lapsed_at', { mode: 'number' }),
+  },
+  (t) => [index('api_requests_lease_idx').on(t.leaseExpiresAt)],
 );

@@ -1,5 +1,6 @@
 import type {
   AddressLinkStore,
+  ApiRequestStore,
   AuditLog,
   BackstopStore,
   CutStore,
@@ -8,6 +9,7 @@ import type {
   RequestStore,
   RoleSessionStore,
   RuleStore,
+  TokenStore,
   UnitOfWork,
 } from '../../app/ports';
 import { createSqliteAddressLinkStore } from './address-link-store';
@@ -20,6 +22,7 @@ import { createSqliteOutboxStore } from './outbox-store';
 import { createSqliteRequestStore } from './request-store';
 import { createSqliteRoleSessionStore } from './role-session-store';
 import { createSqliteRuleStore } from './rule-store';
+import { createSqliteApiRequestStore, createSqliteTokenStore } from './token-store';
 import { createSqliteGate } from './unit-of-work';
 
 /** Every store port over one connection, so `uow.tx` spans them all. */
@@ -33,6 +36,10 @@ export type SqliteStores = {
   readonly backstopRecords: BackstopStore;
   readonly cuts: CutStore;
   readonly addressLinks: AddressLinkStore;
+  /** Automation tokens (hashes only). */
+  readonly tokens: TokenStore;
+  /** The token, agent and lease behind each request made through the HTTP API. */
+  readonly apiRequests: ApiRequestStore;
   readonly uow: UnitOfWork;
 };
 
@@ -52,6 +59,8 @@ export function createSqliteStores(
     backstopRecords: gate.store<BackstopStore>(createSqliteBackstopStore(handle.db)),
     cuts: gate.store<CutStore>(createSqliteCutStore(handle.db)),
     addressLinks: gate.store<AddressLinkStore>(createSqliteAddressLinkStore(handle.db)),
+    tokens: gate.store<TokenStore>(createSqliteTokenStore(handle.db)),
+    apiRequests: gate.store<ApiRequestStore>(createSqliteApiRequestStore(handle.db)),
     uow: { tx: gate.tx },
   };
 }

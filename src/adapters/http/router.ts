@@ -11,10 +11,15 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void | Promise<void>;
 
-/** One exact path (no patterns, no normalisation: `/healthz/` and `/x/../healthz` are other paths). */
+/**
+ * One exact path (no patterns, no normalisation: `/healthz/` and `/x/../healthz` are other paths), or
+ * with `prefix` every path that starts with `path` (which then ends in `/`, e.g. `/api/v1/`): its
+ * handler routes the rest itself. An exact route wins over a prefix; the longest prefix wins among them.
+ */
 export type HttpRoute = {
   readonly path: string;
   readonly methods: Partial<Record<HttpMethod, HttpHandler>>;
+  readonly prefix?: boolean | undefined;
 };
 
 export type HttpServerOptions = {
@@ -60,7 +65,14 @@ const CONNECTIONS_CHECK_INTERVAL_MS = 2_000;
  */
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { logger } = opts;
-  const routes = new Map(opts.routes.map((r) => [r.path, r.methods]));
+  const routes = new Map(opts.routes.filter((r) => r.prefix !== true).map((r) => [r.path, r.methods]));
+  for (const r of opts.routes) {
+    if (r.prefix === true && !r.path.endsWith('/')) throw new Error(`prefix route ${r.path} must end in /`);
+  }
+  // Longest first, so `/api/v1/` wins over `/api/` whatever order they were given in.
+  const prefixes = opts.routes.filter((r) => r.prefix === true).sort((a, b) => b.path.length - a.path.length);
+  const methodsOf = (path: string) =>
+    routes.get(path) ?? prefixes.find((r) => path.startsWith(r.path))?.methods;
 
   /** Requests waiting for `open()`; `undefined` once serving. */
   let waiting: (() => void)[] | undefined = opts.held === true ? [] : undefined;
@@ -102,7 +114,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   /** The handler for this request, or undefined once the request has been refused (400, 404, 405, 413). */
   function handlerFor(req: IncomingMessage, res: ServerResponse): HttpHandler | undefined {
     const path = pathOf(req.url);
-    const methods = path === undefined ? undefined : routes.get(path);
+    const methods = path === undefined ? undefined : methodsOf(path);
     if (path === undefined || methods === undefined) {
       answer(res, path === undefined ? 400 : 404, path === undefined ? 'bad_request_target' : 'not_found');
       return undefined;

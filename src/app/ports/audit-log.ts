@@ -30,6 +30,11 @@ export const AUDIT_EVENT_TYPES = [
   'audit.searched',
   'audit.head_published',
   'audit.break_accepted',
+  'token.created',
+  'token.rotated',
+  'token.revoked',
+  'lease.lapsed',
+  'credentials.issued',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

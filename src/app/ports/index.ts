@@ -20,4 +20,5 @@ export * from './shared-state';
 export * from './shared-state';
 export * from './shared-state';
 export * from './system';
+export * from './token-store';
 export * from './unit-of-work';

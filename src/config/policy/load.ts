@@ -25,6 +25,20 @@ function toResource(r: ResourceInput, fallbackTimeout: number): Resource {
     approvalTimeout: r.approvalTimeout ?? fallbackTimeout,
     breakGlass: r.breakGlass,
     breakGlassMaxDuration: r.breakGlassMaxDuration ?? DEFAULTS.breakGlassMaxDuration,
+    ...(r.automation === undefined
+      ? {}
+      : {
+          automation: {
+            autoApproveWithin: r.automation.autoApproveWithin,
+            agents:
+              r.automation.agents === undefined
+                ? undefined
+                : {
+                    autoApproveWithin: r.automation.agents.autoApproveWithin,
+                    maxDuration: r.automation.agents.maxDuration,
+                  },
+          },
+        }),
   };
   if (r.kind === 'aws-role') return { ...base, kind: 'aws-role', roleArn: r.roleArn };
   return {

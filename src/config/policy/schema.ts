@@ -130,6 +130,19 @@ const common = {
   approvalTimeout: duration.optional(),
   breakGlass: z.boolean().default(false),
   breakGlassMaxDuration: duration.optional(),
+  /**
+   * Automations (API tokens) and AI agents on this resource: `autoApproveWithin` lets a token's own
+   * `--auto-approve-within` approve its requests of at most this long; agents auto-approve only where
+   * `agents.autoApproveWithin` says so, and their windows are capped at `agents.maxDuration` (default 15m).
+   */
+  automation: z
+    .strictObject({
+      autoApproveWithin: duration.optional(),
+      agents: z
+        .strictObject({ autoApproveWithin: duration.optional(), maxDuration: duration.optional() })
+        .optional(),
+    })
+    .optional(),
 };
 
 export const securityGroup = z.strictObject({

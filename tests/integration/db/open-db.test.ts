@@ -39,6 +39,8 @@ describe('openDatabase', () => {
       expect(tablesOf(handle)).toEqual([
         '__drizzle_migrations',
         'address_links',
+        'api_requests',
+        'api_tokens',
         'approvals',
         'audit_events',
         'backstops',

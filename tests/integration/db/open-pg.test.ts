@@ -54,12 +54,14 @@ function sqliteTables(): string[] {
 }
 
 describe('the PostgreSQL migrations folder', () => {
-  it('sits beside the SQLite one and lists the init, the hand-written audit migration and the shared state', () => {
+  it('sits beside the SQLite one and lists the init, the hand-written audit migration, the shared state, the address links and the automation tables', () => {
     expect(PG_MIGRATIONS_FOLDER).toBe(path.resolve(__dirname, '../../../drizzle/postgres'));
     expect(journal().entries.map((e) => e.tag)).toEqual([
       '0000_init',
       '0001_audit_append_only_and_chain',
       '0002_shared_state',
+      '0003_address_links',
+      '0004_api_tokens',
     ]);
   });
 });

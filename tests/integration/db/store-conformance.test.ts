@@ -96,7 +96,7 @@ function postgresImplementation(): Implementation {
       // The audit log refuses TRUNCATE as it refuses DELETE: its triggers are off for this one statement.
       await withAuditTriggersOff(h.pool, async (client) => {
         await client.query(
-          'TRUNCATE requests, approvals, grants, role_sessions, rule_holds, backstops, connection_cuts, outbox, audit_events RESTART IDENTITY',
+          'TRUNCATE requests, approvals, grants, role_sessions, rule_holds, backstops, connection_cuts, outbox, audit_events, api_requests, api_tokens RESTART IDENTITY',
         );
       });
       return {

@@ -20,6 +20,7 @@ const TYPICAL: { [C in FailureCode]: DetailOf<C> } = {
   MISSING_DURATION: undefined,
   INVALID_RESOURCE_NAME: { input: 'Prod_DB' },
   INVALID_DAYS: { input: 'lots', max: 366 },
+  TOKEN_USAGE: { usage: '/access token revoke <name>', problem: 'name the token' },
   INVALID_ADDRESS: { input: '300.1.2.3' },
   ADDRESS_HOST_BITS_SET: { input: '203.0.113.7/24', suggestion: '203.0.113.0/24' },
   ADDRESS_TOO_WIDE: { cidr: '10.0.0.0/8', prefix: 8, required: 32, family: 4 },

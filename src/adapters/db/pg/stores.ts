@@ -10,6 +10,7 @@ import { createPgOutboxStore } from './outbox-store';
 import { createPgRequestStore } from './request-store';
 import { createPgRoleSessionStore } from './role-session-store';
 import { createPgRuleStore } from './rule-store';
+import { createPgApiRequestStore, createPgTokenStore } from './token-store';
 import { createPgContext, type PgContext, type PgRetryPolicy } from './unit-of-work';
 
 /** Every store port on one PostgreSQL pool, so `uow.tx` spans them all: the shape `createSqliteStores` returns. */
@@ -44,6 +45,8 @@ export function pgStoresOn(ctx: PgContext, options: PostgresAuditLogOptions = {}
     backstopRecords: createPgBackstopStore(ctx),
     cuts: createPgCutStore(ctx),
     addressLinks: createPgAddressLinkStore(ctx),
+    tokens: createPgTokenStore(ctx),
+    apiRequests: createPgApiRequestStore(ctx),
     uow: ctx.uow,
   };
 }

@@ -4,6 +4,7 @@ import { formatDuration } from '../../../domain/duration';
 import type { Grant } from '../../../domain/grant';
 import { describePorts } from '../../../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../../../domain/request';
+import { LEASE_ACTOR } from '../../../domain/token';
 import { inertText, isoUtc, mention, safeCode, safeText, slackDate } from '../escape';
 import { ACTION, BLOCK } from '../ids';
 import {
@@ -86,9 +87,22 @@ function headline(card: ApprovalCard): string {
   return 'Access request';
 }
 
+/**
+ * Who asked, as the card reads it: a person's mention, or for the HTTP API "automation <name> (owner
+ * <@admin>)" and "agent <agent> via automation <name> (owner <@admin>), for <whom>".
+ */
+export function requesterWords(card: Pick<ApprovalCard, 'request' | 'automation'>): string {
+  const a = card.automation;
+  if (a === undefined) return mention(card.request.requesterId);
+  const automation = `automation ${safeCode(a.tokenName, 60)} (owner ${mention(a.ownerId)})`;
+  if (a.agentName === undefined) return automation;
+  const forWhom = a.onBehalfOf === undefined ? '' : `, for ${safeText(a.onBehalfOf, 120)}`;
+  return `agent ${safeCode(a.agentName, 80)} via ${automation}${forWhom}`;
+}
+
 function introText(card: ApprovalCard): string {
   const { request, resource } = card;
-  const who = mention(request.requesterId);
+  const who = requesterWords(card);
   const duration = formatDuration(request.durationMs);
   if (isExtension(card)) {
     const grantId = safeCode(card.extends?.id ?? request.extendsGrantId ?? 'unknown', 80);
@@ -188,8 +202,12 @@ function statusText(card: ApprovalCard, now: Date, render: (p: string) => string
     }
     case 'timed_out':
       return `Timed out at ${slackDate(request.decidedAt ?? request.approvalDeadline)} — nobody approved in time`;
-    case 'cancelled':
-      return `Cancelled by ${mention(request.decidedBy ?? request.requesterId)} at ${slackDate(decidedAt)}`;
+    case 'cancelled': {
+      const line = `Cancelled by ${mention(request.decidedBy ?? request.requesterId)} at ${slackDate(decidedAt)}`;
+      // A cancellation by hallpass itself (a lapsed lease) says why.
+      const why = request.decidedBy === LEASE_ACTOR ? nonEmpty(request.note) : undefined;
+      return why === undefined ? line : `${line}\nWhy: ${inertText(why, NOTE_MAX)}`;
+    }
     case 'failed': {
       const note = nonEmpty(request.note) ?? 'hallpass could not open the access';
       const tail = isExtension(card) ? 'the grant keeps its end' : 'nothing is open for this request';
@@ -259,7 +277,7 @@ function auditLine(card: ApprovalCard, grant: Grant | undefined): string {
 
 function fallbackText(card: ApprovalCard): string {
   const { request, resource } = card;
-  const who = mention(request.requesterId);
+  const who = requesterWords(card);
   const duration = formatDuration(request.durationMs);
   const grant = targetGrant(card);
   if (isExtension(card)) {

@@ -1,6 +1,7 @@
 import type { Grant } from '../../../domain/grant';
 import { describePorts, type Resource } from '../../../domain/policy';
 import { type AccessRequest, type Approval, SYSTEM_ACTOR } from '../../../domain/request';
+import { LEASE_ACTOR } from '../../../domain/token';
 import { mention, safeCode, safeText } from '../escape';
 
 /**
@@ -86,7 +87,10 @@ export function endWords(grant: Grant): string {
     case 'expired':
       return 'expired';
     case 'revoked':
-      return `revoked${by}`;
+      // A lapsed lease (an API client that stopped renewing) is hallpass's revocation, and says so.
+      return grant.endedBy === LEASE_ACTOR
+        ? 'ended: its lease lapsed (the client stopped renewing it)'
+        : `revoked${by}`;
     case 'done':
       return `finished early${by}`;
     case 'failed':

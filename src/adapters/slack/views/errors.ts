@@ -5,7 +5,7 @@ import type { parseCommand } from '../../../domain/command';
 import { formatDuration } from '../../../domain/duration';
 import type { Err, FailureOf } from '../../../domain/result';
 import type { StandingRefusal } from '../../../domain/standing';
-import { safeCode, safeText } from '../escape';
+import { escapeMrkdwn, safeCode, safeText } from '../escape';
 
 /** The use cases the Slack adapter calls whose refusals it answers with a sentence. */
 type Answered =
@@ -127,6 +127,7 @@ const SENTENCES: Sentences = {
   },
   MISSING_DURATION: () =>
     '`/access extend` needs a grant id and how much more time, like `/access extend grt_abc123 30m`.',
+  TOKEN_USAGE: (d) => `${safeText(d.problem, 200)}. Write it as:\n\`\`\`${escapeMrkdwn(d.usage)}\`\`\``,
   INVALID_RESOURCE_NAME: (d) =>
     `${echo(d.input)} is not a resource name: names use lowercase letters, digits and dashes, like \`prod-db\` (\`/access resources\` lists yours).`,
 

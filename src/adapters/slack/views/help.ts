@@ -1,5 +1,5 @@
 import { MIN_BREAK_GLASS_REASON } from '../../../app/submit-request';
-import { MAX_REASON_LENGTH } from '../../../domain/command';
+import { MAX_REASON_LENGTH, TOKEN_USAGE } from '../../../domain/command';
 import { escapeMrkdwn } from '../escape';
 import { context, header, type SlackMessage, section } from './blocks';
 
@@ -38,6 +38,19 @@ const FORMS: readonly { usage: string; what: string; example?: string }[] = [
     what: 'admins only: the audit log of the last <days> days (default 30) as a file',
     example: '/access audit 7',
   },
+  {
+    usage: TOKEN_USAGE.create,
+    what: 'admins only: an API token for a script, CI job or AI agent, limited to those resources, always expiring (default 90d, at most 365d); shown once (see docs/api.md)',
+    example: '/access token create nightly-vacuum prod-db --auto-approve-within 15m --expires 90d',
+  },
+  {
+    usage: `${TOKEN_USAGE.list} | ${TOKEN_USAGE.revoke}`,
+    what: 'admins only: the live tokens; revoke one (refused at once)',
+  },
+  {
+    usage: TOKEN_USAGE.rotate,
+    what: 'admins only: a new secret, shown once; the old one stays valid for the overlap (default 1h)',
+  },
   { usage: '/access help', what: 'shows this help' },
 ];
 
@@ -48,7 +61,7 @@ export function helpMessage(): SlackMessage {
   );
   return {
     text: escapeMrkdwn(
-      'How to use /access: /access <resource> [<duration>] [from <ip|cidr>] [--break-glass] <reason…>, or list, resources, revoke, extend, cancel, audit, help.',
+      'How to use /access: /access <resource> [<duration>] [from <ip|cidr>] [--break-glass] <reason…>, or list, resources, revoke, extend, cancel, audit, token, help.',
     ),
     blocks: [
       header('hallpass: temporary access, approved and time-bound'),

@@ -14,6 +14,7 @@ import { request } from './request';
 import { resources } from './resources';
 import { revoke } from './revoke';
 import type { CommandOf, Subcommand } from './subcommand';
+import { tokenCreate, tokenList, tokenRevoke, tokenRotate } from './token';
 
 /** One handler per kind of subcommand: a kind added to `Command` without one here does not compile. */
 const SUBCOMMANDS: { readonly [K in Command['kind']]: Subcommand<K> } = {
@@ -26,6 +27,10 @@ const SUBCOMMANDS: { readonly [K in Command['kind']]: Subcommand<K> } = {
   cancel,
   audit,
   'audit-search': auditSearch,
+  'token-create': tokenCreate,
+  'token-list': tokenList,
+  'token-revoke': tokenRevoke,
+  'token-rotate': tokenRotate,
   request,
 };
 
