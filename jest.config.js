@@ -43,6 +43,7 @@ module.exports = {
         '<rootDir>/tests/e2e/access-follows-person.test.ts',
         '<rootDir>/tests/e2e/address-link.test.ts',
         '<rootDir>/tests/e2e/api.test.ts',
+        '<rootDir>/tests/e2e/automation-real-app.test.ts',
         '<rootDir>/tests/e2e/approval-rules.test.ts',
         '<rootDir>/tests/e2e/audit.test.ts',
         '<rootDir>/tests/e2e/audit-cli.test.ts',
