@@ -1,6 +1,6 @@
 import { eachLimit } from './each-limit';
 import { InfraError } from './infra-error';
-import type { ApprovalCard, ChannelNotice, Notice } from './notices';
+import type { ChannelNotice, Notice } from './notices';
 import { type CardDeps, describeError, loadCard } from './notify';
 import type { Clock, Logger, Notifier, OutboxItem, OutboxStore, RequestStore } from './ports';
 
@@ -19,13 +19,8 @@ export const MAX_RETRY_MS = 2 * 60_000;
 export const GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
 /** Lanes sent at the same time: different requests' messages do not wait on each other's slow calls. */
 const PARALLEL_LANES = 4;
-/** Lanes served per run; the loop runs again at once while more are ready, yielding to due work in between. */
+/** Deliveries sent per run; the loop runs again at once while more are ready, yielding to due work in between. */
 const BATCH = 20;
-/**
- * Deliveries of one lane sent in a run, one after the other (a close's card update, thread notice and
- * DM): they share one read of their card and one run of the loop.
- */
-const PER_LANE = 4;
 
 export const retryDelay = (attempts: number): number =>
   Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(attempts - 1, 16));
@@ -57,38 +52,23 @@ const revive = <T>(json: string): T =>
     DATE_KEYS.has(key) && typeof value === 'string' ? new Date(value) : value,
   );
 
-/**
- * The approval cards read during one lane's run: several deliveries about one request share one read
- * (`card-post` attaches the message, so it forgets the card it changed).
- */
-type Cards = Map<string, ApprovalCard | undefined>;
-
-async function cardOf(deps: Deps, cards: Cards, requestId: string): Promise<ApprovalCard | undefined> {
-  if (cards.has(requestId)) return cards.get(requestId);
-  const card = await loadCard(deps, requestId);
-  cards.set(requestId, card);
-  return card;
-}
-
 /** Sends one delivery, a single attempt; throws an `InfraError` saying whether it may succeed later. */
-async function send(deps: Deps, item: OutboxItem, cards: Cards): Promise<void> {
+async function send(deps: Deps, item: OutboxItem): Promise<void> {
   if (item.kind === 'channel') {
     if (item.channel === undefined || item.notice === undefined) return;
     await deps.notifier.notifyChannel(item.channel, revive<ChannelNotice>(item.notice));
     return;
   }
   if (item.requestId === undefined) return;
-  const card = await cardOf(deps, cards, item.requestId);
+  const card = await loadCard(deps, item.requestId);
   // An unknown request (or one whose resource is gone without a record of it): nothing to render.
   if (card === undefined) return;
   const ref = card.request.message;
   const notice = item.notice === undefined ? undefined : { ...revive<Notice>(item.notice), card };
   switch (item.kind) {
     case 'card-post':
-      if (ref === undefined) {
-        cards.delete(item.requestId);
+      if (ref === undefined)
         await deps.requests.attachMessage(item.requestId, await deps.notifier.postApprovalCard(card));
-      }
       return;
     case 'card-update':
       if (ref !== undefined) await deps.notifier.updateApprovalCard(ref, card);
@@ -121,13 +101,11 @@ export const deliverOutbox = (deps: Deps) => async (): Promise<OutboxRunResult> 
   let sent = 0;
   let retrying = 0;
   let abandoned = 0;
-  /** Sends one delivery; false when it failed (retried later or given up), so its lane stops here. */
-  const one = async (item: OutboxItem, cards: Cards): Promise<boolean> => {
+  const one = async (item: OutboxItem): Promise<void> => {
     try {
-      await send(deps, item, cards);
+      await send(deps, item);
       await deps.outbox.done(item.id, deps.clock.now());
       sent += 1;
-      return true;
     } catch (error) {
       const infra =
         error instanceof InfraError ? error : new InfraError('unknown', true, describeError(error));
@@ -138,28 +116,16 @@ export const deliverOutbox = (deps: Deps) => async (): Promise<OutboxRunResult> 
         await deps.outbox.abandon(item.id, now, describeError(infra));
         deps.logger.error(fields, 'gave up a slack delivery');
         abandoned += 1;
-        // Given up, it no longer holds its lane: the next may go (in the next run).
-        return false;
+        return;
       }
       const wait = infra.retryAfterMs ?? retryDelay(attempts);
       await deps.outbox.retryLater(item.id, attempts, new Date(now.getTime() + wait), describeError(infra));
       deps.logger.warn({ ...fields, retryInMs: wait }, 'slack delivery failed; will retry');
       retrying += 1;
-      return false;
     }
   };
-  // `ready` gives each lane's first waiting deliveries in order: a lane's are sent one after the other,
-  // stopping at the first that fails (the rest wait behind it, so a lane is never reordered); a few
-  // workers share the lanes, so one slow lane does not hold up the others.
-  const lanes = new Map<string, OutboxItem[]>();
-  for (const item of await deps.outbox.ready(deps.clock.now(), BATCH, PER_LANE)) {
-    const lane = lanes.get(item.lane);
-    if (lane === undefined) lanes.set(item.lane, [item]);
-    else lane.push(item);
-  }
-  await eachLimit([...lanes.values()], PARALLEL_LANES, async (items) => {
-    const cards: Cards = new Map();
-    for (const item of items) if (!(await one(item, cards))) return;
-  });
+  // `ready` holds at most one delivery per lane, so sending these together never reorders a lane;
+  // a few workers share them, so one slow lane does not hold up the others.
+  await eachLimit(await deps.outbox.ready(deps.clock.now(), BATCH), PARALLEL_LANES, one);
   return { sent, retrying, abandoned };
 };

@@ -473,24 +473,11 @@ export function createMemoryStores(): Stores {
         abandoned: false,
       });
     },
-    ready: (now, limit, perLane = 1) => {
-      const lanes = new Set(
-        heads()
-          .filter((o) => o.nextAt <= now)
-          .slice(0, limit)
-          .map((o) => o.lane),
-      );
-      const taken = new Map<string, number>();
-      return waiting()
-        .sort((a, b) => a.id - b.id)
-        .filter((o) => {
-          if (!lanes.has(o.lane)) return false;
-          const n = (taken.get(o.lane) ?? 0) + 1;
-          taken.set(o.lane, n);
-          return n <= perLane;
-        })
-        .map(toItem);
-    },
+    ready: (now, limit) =>
+      heads()
+        .filter((o) => o.nextAt <= now)
+        .slice(0, limit)
+        .map(toItem),
     done: (id, at) => updateOutbox(id, (o) => ({ doneAt: at, attempts: o.attempts + 1 })),
     retryLater: (id, attempts, nextAt, error) =>
       updateOutbox(id, () => ({ attempts, nextAt, lastError: error.slice(0, 500) })),

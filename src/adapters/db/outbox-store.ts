@@ -1,29 +1,10 @@
-import { and, asc, count, eq, gt, inArray, isNull, lte, min, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
 import type { OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { outboxValues, toOutboxItem as toItem } from './rows';
 import { outbox } from './schema';
 import type { Sync } from './sync-gate';
-
-/**
- * The ids of the deliveries waiting behind the given lane heads: the 2nd to `perLane`-th waiting one of
- * each of their lanes (a window over the lane index).
- */
-function behindHeads(db: Pick<Db, 'select'>, first: readonly { readonly lane: string }[], perLane: number) {
-  const ranked = db
-    .select({
-      id: outbox.id,
-      rank: sql<number>`row_number() over (partition by ${outbox.lane} order by ${outbox.id})`.as('rank'),
-    })
-    .from(outbox)
-    .where(and(isNull(outbox.doneAt), inArray(outbox.lane, [...new Set(first.map((i) => i.lane))])))
-    .as('ranked');
-  return db
-    .select({ id: ranked.id })
-    .from(ranked)
-    .where(and(gt(ranked.rank, 1), lte(ranked.rank, perLane)));
-}
 
 /** `OutboxStore` on SQLite. */
 export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
@@ -50,23 +31,17 @@ export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
         db.insert(outbox).values(outboxValues(item, now)).run();
       }),
 
-    ready: (now, limit, perLane = 1) =>
-      withDbErrors('outbox.ready', () => {
-        const first = db
+    ready: (now, limit) =>
+      withDbErrors('outbox.ready', () =>
+        db
           .select()
           .from(outbox)
           .where(and(inArray(outbox.id, heads), lte(outbox.nextAt, now.getTime())))
           .orderBy(asc(outbox.id))
           .limit(limit)
-          .all();
-        if (perLane <= 1 || first.length === 0) return first.map(toItem);
-        const behind = db
-          .select()
-          .from(outbox)
-          .where(inArray(outbox.id, behindHeads(db, first, perLane)))
-          .all();
-        return [...first, ...behind].sort((a, b) => a.id - b.id).map(toItem);
-      }),
+          .all()
+          .map(toItem),
+      ),
 
     done: (id, at) =>
       withDbErrors('outbox.done', () => {

@@ -31,12 +31,8 @@ export type OutboxItem = {
 export interface OutboxStore {
   /** Appends a delivery to the end of its lane, due at once. */
   enqueue(item: Omit<OutboxItem, 'id' | 'attempts' | 'createdAt'>, now: Date): Promise<void>;
-  /**
-   * Deliveries that may go now: the first waiting one of up to `limit` lanes whose first is due, and
-   * behind each, the next ones of its lane up to `perLane` in all (default 1: the first alone). They go
-   * in order within their lane, each only once the one before it is done. Oldest first.
-   */
-  ready(now: Date, limit: number, perLane?: number): Promise<OutboxItem[]>;
+  /** Deliveries that may go now: due, and first among the waiting ones of their lane. Oldest first. */
+  ready(now: Date, limit: number): Promise<OutboxItem[]>;
   done(id: number, at: Date): Promise<void>;
   retryLater(id: number, attempts: number, nextAt: Date, error: string): Promise<void>;
   /** Gives up on a delivery (kept, marked abandoned, for the record). */

@@ -171,47 +171,6 @@ describe('the outbox dispatcher', () => {
     t.handle.close();
   });
 
-  it("sends a lane's deliveries in one run, reading their card once (and again once it is posted)", async () => {
-    const t = setup();
-    const request = await t.stores.requests.insert(
-      buildNewRequest({ resourceId: 'prod-db', requesterId: 'U1' }),
-    );
-    const card = { request, resource: buildSgResource(), approvals: [] };
-    const reads: string[] = [];
-    const get = t.stores.requests.get.bind(t.stores.requests);
-    t.stores.requests.get = async (id) => {
-      reads.push(id);
-      return get(id);
-    };
-    await t.deliver({ kind: 'card-post', requestId: request.id });
-    await t.deliver({ kind: 'thread', requestId: request.id, notice: { type: 'request-timed-out', card } });
-    await t.deliver({ kind: 'card-update', requestId: request.id });
-    await t.deliver({
-      kind: 'dm',
-      requestId: request.id,
-      userId: 'U1',
-      notice: { type: 'request-timed-out', card },
-    });
-
-    expect((await t.once()).sent).toBe(4);
-    expect(t.sent.map((s) => s.kind)).toEqual(['card-post', 'thread', 'card-update', 'dm']);
-    // One read for the post; one, with the message it attached, for the three after it.
-    expect(reads).toEqual([request.id, request.id]);
-    t.handle.close();
-  });
-
-  it('stops a lane at a delivery that fails, within the run', async () => {
-    const t = setup();
-    t.script.set('C1', [async () => {}, failWith(new InfraError('unavailable', true, '503'))]);
-    for (const n of [1, 2, 3]) await t.deliver({ kind: 'channel', channel: 'C1', notice: report(n) });
-    expect(await t.once()).toEqual({ sent: 1, retrying: 1, abandoned: 0 });
-    expect(t.sent.map((s) => JSON.parse(s.what).n)).toEqual([1]);
-    t.clock.advance(FIRST_RETRY_MS);
-    expect((await t.once()).sent).toBe(2);
-    expect(t.sent.map((s) => JSON.parse(s.what).n)).toEqual([1, 2, 3]);
-    t.handle.close();
-  });
-
   it('does not let one slow lane hold up the others', async () => {
     const t = setup();
     let release: () => void = () => {};

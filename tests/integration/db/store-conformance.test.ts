@@ -889,26 +889,6 @@ function conformance(implementation: Implementation): void {
       expect(await stores.outbox.waiting()).toBe(1);
     });
 
-    it('gives up to perLane deliveries of each ready lane, in order, and none of a lane whose first waits', async () => {
-      for (const text of ['a1', 'a2', 'a3']) await stores.outbox.enqueue(thread('ra', text), T0);
-      await stores.outbox.enqueue(thread('rb', 'b1'), T0);
-      for (const text of ['c1', 'c2']) await stores.outbox.enqueue(thread('rc', text), T0);
-      const notices = async (now: Date, limit: number, perLane?: number) =>
-        (await stores.outbox.ready(now, limit, perLane)).map((o) => o.notice);
-      expect(await notices(T0, 10, 2)).toEqual(['a1', 'a2', 'b1', 'c1', 'c2']);
-      expect(await notices(T0, 10, 5)).toEqual(['a1', 'a2', 'a3', 'b1', 'c1', 'c2']);
-      // `limit` counts lanes: the first two lanes, with what waits behind their heads.
-      expect(await notices(T0, 2, 3)).toEqual(['a1', 'a2', 'a3', 'b1']);
-      expect(await notices(T0, 10)).toEqual(['a1', 'b1', 'c1']);
-
-      const [a1, , , c1] = await stores.outbox.ready(T0, 10, 2);
-      await stores.outbox.done(a1?.id ?? -1, T0);
-      // A lane whose first is retried later gives nothing, not even what waits behind it.
-      await stores.outbox.retryLater(c1?.id ?? -1, 1, at(MIN), 'slack down');
-      expect(await notices(T0, 10, 3)).toEqual(['a2', 'a3', 'b1']);
-      expect(await notices(at(MIN), 10, 3)).toEqual(['a2', 'a3', 'b1', 'c1', 'c2']);
-    });
-
     it('keeps one waiting card update per request', async () => {
       const update = { kind: 'card-update' as const, lane: 'req:r1', requestId: 'r1' };
       await stores.outbox.enqueue(update, T0);

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, isNull, lte, min, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
 import type { OutboxStore } from '../../../app/ports';
 import { outbox } from '../pg-schema';
 import { outboxValues, toOutboxItem } from '../rows';
@@ -41,40 +41,17 @@ export function createPgOutboxStore(ctx: PgContext): OutboxStore {
         await db.insert(outbox).values(outboxValues(item, now));
       }),
 
-    ready: (now, limit, perLane = 1) =>
-      ctx.read('outbox.ready', async (db) => {
-        const first = await db
-          .select()
-          .from(outbox)
-          .where(and(inArray(outbox.id, heads(db)), lte(outbox.nextAt, now.getTime())))
-          .orderBy(asc(outbox.id))
-          .limit(limit);
-        if (perLane <= 1 || first.length === 0) return first.map(toOutboxItem);
-        // The 2nd to `perLane`-th waiting delivery of each of those lanes (a window over the lane index).
-        const ranked = db
-          .select({
-            id: outbox.id,
-            rank: sql<number>`row_number() over (partition by ${outbox.lane} order by ${outbox.id})`.as(
-              'rank',
-            ),
-          })
-          .from(outbox)
-          .where(and(waiting, inArray(outbox.lane, [...new Set(first.map((i) => i.lane))])))
-          .as('ranked');
-        const behind = await db
-          .select()
-          .from(outbox)
-          .where(
-            inArray(
-              outbox.id,
-              db
-                .select({ id: ranked.id })
-                .from(ranked)
-                .where(and(gt(ranked.rank, 1), lte(ranked.rank, perLane))),
-            ),
-          );
-        return [...first, ...behind].sort((a, b) => a.id - b.id).map(toOutboxItem);
-      }),
+    ready: (now, limit) =>
+      ctx.read('outbox.ready', async (db) =>
+        (
+          await db
+            .select()
+            .from(outbox)
+            .where(and(inArray(outbox.id, heads(db)), lte(outbox.nextAt, now.getTime())))
+            .orderBy(asc(outbox.id))
+            .limit(limit)
+        ).map(toOutboxItem),
+      ),
 
     done: (id, at) =>
       ctx.write('outbox.done', async (db) => {
