@@ -9,7 +9,6 @@ import { noteOutcome, type OutcomeDeps } from './outcomes';
 import {
   type ApiRequestStore,
   type AuditLog,
-  type DueQuery,
   type FollowUps,
   type GrantStore,
   NOTHING_DUE,
@@ -74,9 +73,6 @@ export type DueWork = {
   run(now: Date): Promise<DueWorkResult>;
 };
 
-/** Passes of "closes that came due meanwhile" at the end of a run, before the lock is let go. */
-const DRAIN_ROUNDS = 3;
-
 export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
   /** The kinds of due work, in the order a run does them. */
   const kinds = () => ({
@@ -99,50 +95,30 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
     nextDue: () => Promise.all(Object.values(kinds()).map((kind) => kind.next())),
     async run(now) {
       const due = kinds();
-      /** The Slack side of this run's work, queued after it (see `announcements`). */
-      const notices: (() => Promise<void>)[] = [];
-      const closeNow = async (grants: readonly Grant[]): Promise<number> => {
-        const { closed, failed: closesFailed } = await closeDue(grants);
-        for (const { grant, error } of closesFailed) await recordCloseFailure(deps, grant, error);
-        if (closed.length > 0) {
-          notices.push(async () => {
-            for (const grant of closed) await use.announceClosed(grant);
-          });
-        }
-        return closed.length;
-      };
-      let closed = await closeNow(await due.closes.due(now));
+      const { closed, failed: closesFailed } = await closeDue(await due.closes.due(now));
+      for (const { grant, error } of closesFailed) await recordCloseFailure(deps, grant, error);
       // Revoked sessions that have now expired by themselves leave their deny policies.
       const pruneFailed = await pruneRevokedSessions(deps, due.cleanups, now);
       // Leases nobody renewed: their grants close (and pending requests are cancelled) now.
       const lapseFailed = await endLapsedLeases(deps, use, await due.lapses.due(now), now);
       const failed = [...pruneFailed, ...lapseFailed];
 
+      // Queued (in production) rather than awaited: announcing costs about as much as closing, and a
+      // grant that comes due meanwhile must not wait for it. The closes are committed already.
+      if (closed.length > 0) {
+        const announce = async () => {
+          for (const grant of closed) await use.announceClosed(grant);
+        };
+        if (deps.announcements === undefined) await announce();
+        else deps.announcements.after(`announcing ${closed.length} closed grant(s)`, announce);
+      }
       let timedOut = 0;
       for (const request of await due.timeouts.due(now)) {
-        if (await timeOutRequest(deps, request, now, (tell) => notices.push(tell))) timedOut += 1;
+        if (await timeOutRequest(deps, request, now)) timedOut += 1;
       }
-      await warnEndingGrants(deps, await due.warnings.due(now), now, notices);
-      await remindApprovers(deps, due.reminders, now, notices);
-      // Grants that came due while this run worked are closed before the lock is let go: otherwise
-      // each would wait for the unlock, a re-arm and the next run's lock (and its recovery pass).
-      for (let round = 0; round < DRAIN_ROUNDS; round += 1) {
-        const more = await due.closes.due(deps.clock.now());
-        if (more.length === 0) break;
-        closed += await closeNow(more);
-      }
-
-      // Queued (in production) rather than awaited: a notice costs about as much as a close (its card is
-      // read from the database), and a grant that comes due meanwhile must not wait for it. Everything it
-      // announces is committed already.
-      if (notices.length > 0) {
-        const tell = async () => {
-          for (const notice of notices) await notice();
-        };
-        if (deps.announcements === undefined) await tell();
-        else deps.announcements.after(`announcing the due work of ${now.toISOString()}`, tell);
-      }
-      return { closed, timedOut, failed };
+      await warnEndingGrants(deps, await due.warnings.due(now), now);
+      await remindApprovers(deps, await due.reminders.due(now), now);
+      return { closed: closed.length, timedOut, failed };
     },
   };
 }
@@ -155,13 +131,7 @@ export const TIMED_OUT_NOTE = 'nobody approved in time';
  * meanwhile), records it and queues the notices. Also used when a click lands after the deadline but
  * before the scheduler got to it, so the clicker sees the request as it really is.
  */
-export async function timeOutRequest(
-  deps: TimeOutDeps,
-  request: AccessRequest,
-  now: Date,
-  /** Takes the Slack side to do later (the scheduler's run); absent, it is done before returning. */
-  later?: (tell: () => Promise<void>) => void,
-): Promise<boolean> {
+export async function timeOutRequest(deps: TimeOutDeps, request: AccessRequest, now: Date): Promise<boolean> {
   const decided = await deps.uow.tx(async () => {
     const d = await deps.requests.decide(request.id, 'timed_out', SYSTEM_ACTOR, now, TIMED_OUT_NOTE);
     if (d.ok) {
@@ -182,62 +152,40 @@ export async function timeOutRequest(
     requesterId: request.requesterId,
     deadline: request.approvalDeadline.toISOString(),
   });
-  const tell = async () => {
-    await deps.notices.refreshCard(request.id);
-    await deps.notices.tellBoth((card) => ({ type: 'request-timed-out', card }), request.id);
-  };
-  if (later === undefined) await tell();
-  else later(tell);
+  await deps.notices.refreshCard(request.id);
+  await deps.notices.tellBoth((card) => ({ type: 'request-timed-out', card }), request.id);
   return true;
 }
 
 /**
  * The requester hears `warnBefore` ahead of the end (with Extend and Done buttons), once per end:
- * an extension clears the mark so the new end is warned too. The mark is set now; the message (whose
- * card is read from the database) is queued in `notices`, for after the run.
+ * an extension clears the mark so the new end is warned too.
  */
-async function warnEndingGrants(
-  deps: Deps,
-  due: readonly Grant[],
-  now: Date,
-  notices: (() => Promise<void>)[],
-): Promise<void> {
+async function warnEndingGrants(deps: Deps, due: readonly Grant[], now: Date): Promise<void> {
   for (const grant of due) {
     if (grant.expiresAt <= now) continue;
     await deps.grants.markWarned(grant.id, now);
-    notices.push(async () => {
-      const card = await deps.notices.card(grant.requestId);
-      if (card === undefined) return;
-      await deps.notices.deliver({
-        kind: 'dm',
-        requestId: grant.requestId,
-        userId: grant.requesterId,
-        notice: { type: 'grant-expiring', card, grant },
-      });
+    const card = await deps.notices.card(grant.requestId);
+    if (card === undefined) continue;
+    await deps.notices.deliver({
+      kind: 'dm',
+      requestId: grant.requestId,
+      userId: grant.requesterId,
+      notice: { type: 'grant-expiring', card, grant },
     });
   }
 }
 
-/**
- * Once, at half its approval timeout, a request nobody has decided is re-announced to its approvers
- * (marked now, announced after the run, like the warnings).
- */
-async function remindApprovers(
-  deps: Deps,
-  reminders: DueQuery<AccessRequest>,
-  now: Date,
-  notices: (() => Promise<void>)[],
-): Promise<void> {
-  for (const request of await reminders.due(now)) {
+/** Once, at half its approval timeout, a request nobody has decided is re-announced to its approvers. */
+async function remindApprovers(deps: Deps, due: readonly AccessRequest[], now: Date): Promise<void> {
+  for (const request of due) {
     await deps.requests.markReminded(request.id, now);
-    notices.push(async () => {
-      const card = await deps.notices.card(request.id);
-      if (card === undefined) return;
-      await deps.notices.deliver({
-        kind: 'thread',
-        requestId: request.id,
-        notice: { type: 'approval-reminder', card, approvers: card.resource.approvers },
-      });
+    const card = await deps.notices.card(request.id);
+    if (card === undefined) continue;
+    await deps.notices.deliver({
+      kind: 'thread',
+      requestId: request.id,
+      notice: { type: 'approval-reminder', card, approvers: card.resource.approvers },
     });
   }
 }

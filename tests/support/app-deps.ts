@@ -321,7 +321,7 @@ export async function drainOutbox(
 export async function approved(
   app: TestApp,
   resourceId = 'prod-db',
-  opts: { requester?: string; address?: string } = {},
+  opts: { requester?: string } = {},
 ): Promise<{ requestId: string; grantId: string }> {
   const request = await submit(app, resourceId, opts);
   for (const approver of APPROVERS) {

@@ -130,54 +130,9 @@ describe('due work: announcing what it closed', () => {
     // Closed and recorded, not yet announced: the run did not wait for the card and the notices.
     expect(await app.stores.grants.get(grantId)).toMatchObject({ state: 'closed', endedAt: end });
     expect(await drainOutbox(app)).toEqual([]);
-    expect(queued.map((q) => q.what)).toEqual([`announcing the due work of ${end.toISOString()}`]);
+    expect(queued.map((q) => q.what)).toEqual(['announcing 1 closed grant(s)']);
 
     await queued[0]?.work();
     expect(await drainOutbox(app)).toContainEqual({ kind: 'dm', userId: REQUESTER, notice: 'grant-ended' });
-  });
-
-  it('marks a grant warned in the run and queues the warning itself for after it', async () => {
-    const app = createTestApp({ policy: { warnBefore: 5 * MINUTE } });
-    const { grantId } = await approved(app);
-    await drainOutbox(app);
-    const end = (await app.stores.grants.get(grantId))?.expiresAt ?? new Date(0);
-    const queued: { what: string; work: () => Promise<unknown> }[] = [];
-    const useCases = createUseCases({
-      ...app.deps,
-      announcements: { after: (what, work) => void queued.push({ what, work }), idle: async () => {} },
-    });
-
-    const warnAt = new Date(end.getTime() - 5 * MINUTE);
-    app.clock.set(warnAt);
-    await useCases.dueWork.run(warnAt);
-    expect((await app.stores.grants.get(grantId))?.warnedAt).toEqual(warnAt);
-    expect(await drainOutbox(app)).toEqual([]);
-    expect(queued).toHaveLength(1);
-
-    await queued[0]?.work();
-    expect(await drainOutbox(app)).toEqual([{ kind: 'dm', userId: REQUESTER, notice: 'grant-expiring' }]);
-  });
-});
-
-describe('due work: grants that come due while a run works', () => {
-  it('closes them in the same run, before letting go of the lock', async () => {
-    const app = createTestApp({ policy: { warnBefore: 0 } });
-    const first = await approved(app);
-    app.clock.advance(MINUTE);
-    const second = await approved(app, 'prod-db', { address: '198.51.100.9' });
-    const firstEnd = (await app.stores.grants.get(first.grantId))?.expiresAt ?? new Date(0);
-    const secondEnd = (await app.stores.grants.get(second.grantId))?.expiresAt ?? new Date(0);
-    expect(secondEnd.getTime()).toBeGreaterThan(firstEnd.getTime());
-    // The first close takes until the second grant's end (its revoke is where the time goes).
-    const revoke = app.network.revoke.bind(app.network);
-    app.network.revoke = async (target, ruleIds) => {
-      app.clock.set(secondEnd);
-      return revoke(target, ruleIds);
-    };
-
-    app.clock.set(firstEnd);
-    expect((await app.useCases.dueWork.run(firstEnd)).closed).toBe(2);
-    expect((await app.stores.grants.get(second.grantId))?.state).toBe('closed');
-    expect(app.network.rules.size).toBe(0);
   });
 });
