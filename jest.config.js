@@ -16,6 +16,9 @@ module.exports = {
     },
     {
       displayName: 'integration',
+      // Real apps and databases on a shared two-core machine: a test's bound is for a hang, never a speed
+      // check (those are benchmarks); jest's 5 s default failed healthy PostgreSQL runs under load.
+      testTimeout: 30_000,
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
@@ -23,6 +26,9 @@ module.exports = {
     },
     {
       displayName: 'e2e',
+      // Real apps and databases on a shared two-core machine: a test's bound is for a hang, never a speed
+      // check (those are benchmarks); jest's 5 s default failed healthy PostgreSQL runs under load.
+      testTimeout: 30_000,
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
@@ -34,6 +40,9 @@ module.exports = {
       // (audit-cli-postgres, db-copy), and those about SQLite files and the production install
       // (db-backup, production-install).
       displayName: 'e2e-postgres',
+      // Real apps and databases on a shared two-core machine: a test's bound is for a hang, never a speed
+      // check (those are benchmarks); jest's 5 s default failed healthy PostgreSQL runs under load.
+      testTimeout: 30_000,
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       globalSetup: '<rootDir>/tests/support/postgres-global-setup.ts',
