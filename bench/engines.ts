@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createTestDatabase, dropTestDatabase, printable } from '../tests/support/postgres';
 import { type BatchResult, runBatchExpiry } from './batch-expiry';
@@ -70,6 +71,7 @@ export async function runSpreadExpiry(
   }
   const revokeLateness: number[] = [];
   const endedLateness: number[] = [];
+  const grantsExpiry: number[] = [];
   for (const { requestId } of submitted) {
     const grant = await stack.grantOf(requestId);
     if (grant?.endedAt === undefined || grant.state !== 'closed') {
@@ -78,9 +80,11 @@ export async function runSpreadExpiry(
     const at = revokedAt.get(grant.id);
     if (at === undefined) throw new Error(`no revoke seen for grant ${grant.id}`);
     revokeLateness.push(at - clock.realTimeOf(grant.expiresAt));
+    grantsExpiry.push(clock.realTimeOf(grant.expiresAt));
     endedLateness.push(grant.endedAt.getTime() - grant.expiresAt.getTime());
   }
   const closedAfter = stack.closedBy();
+  writeTimeline(stack, submitted.length, revokeLateness, endedLateness, grantsExpiry);
   return {
     count,
     spreadMs,
@@ -91,6 +95,31 @@ export async function runSpreadExpiry(
     closedBy: closedAfter.map((n, i) => n - (closedBefore[i] ?? 0)),
     loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
   };
+}
+
+/**
+ * With `BENCH_TIMELINE=<file>`: each grant's real expiry and lateness, and when EC2 saw each other
+ * call (reconciliation's listings above all), as JSON, to line late closes up with what ran then.
+ */
+function writeTimeline(
+  stack: BenchStack,
+  count: number,
+  revokeLateness: readonly number[],
+  endedLateness: readonly number[],
+  expiries: readonly number[],
+): void {
+  const file = process.env['BENCH_TIMELINE'];
+  if (file === undefined || file === '') return;
+  const from = Math.min(...expiries);
+  const calls = stack.ec2.calls
+    .filter((c) => c.action !== 'RevokeSecurityGroupIngress' && c.at.getTime() >= from - 60_000)
+    .map((c) => [c.at.getTime() - from, c.action]);
+  const grants = Array.from({ length: count }, (_, i) => [
+    (expiries[i] ?? 0) - from,
+    revokeLateness[i],
+    endedLateness[i],
+  ]);
+  writeFileSync(file, JSON.stringify({ grants, calls }));
 }
 
 const spreadRows = (r: SpreadResult): Row[] => [
