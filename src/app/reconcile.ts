@@ -3,7 +3,7 @@ import { findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { ClosingUses } from './close-grant';
 import { type CutsConnectionsDeps, cutsConnections, planCuts } from './cut-connections';
-import type { ReconcileReport, RuleDrift } from './notices';
+import type { OrphanRule, ReconcileReport, RuleDrift } from './notices';
 import { describeError, type Notices } from './notify';
 import { lockKeyOf, targetOf } from './open-grant';
 import type {
@@ -269,19 +269,36 @@ async function channelOfGrant(deps: Deps, grant: Grant): Promise<string | undefi
  */
 async function reconcileGroup(deps: Deps, target: RuleTarget): Promise<GroupOutcome> {
   const glance = await inspectGroup(deps, target);
-  if (glance.comparison.orphans.length === 0 && glance.comparison.drift.length === 0) {
+  const suspects = glance.comparison.orphans.filter((o) => !closedDuringLook(o, glance));
+  if (suspects.length === 0 && glance.comparison.drift.length === 0) {
     return { ...outcomeOf(glance.comparison), orphans: [], drift: [] };
   }
   return deps.locks.run(lockKeyOf(target), async () => act(deps, target, await inspectGroup(deps, target)));
 }
 
+/**
+ * An orphan of the look without the lock whose grant was closed after the listing began: the close
+ * revoked its rule after AWS listed it, so the rule is no finding, and not worth the group's lock (a
+ * busy group has such a close in nearly every look, and a look under the lock makes that group's due
+ * closes wait for a listing). Were the rule really left behind, the next pass finds it, its grant then
+ * closed before that pass's listing began.
+ */
+function closedDuringLook(orphan: OrphanRule, look: Inspection): boolean {
+  const grantId = orphan.rule.tags.grantId;
+  const endedAt = grantId === undefined ? undefined : look.grants.get(grantId)?.endedAt;
+  return endedAt !== undefined && endedAt.getTime() > look.listedAt.getTime();
+}
+
 type Inspection = {
   readonly comparison: ReturnType<typeof compareRules>;
   readonly grants: ReadonlyMap<string, Grant>;
+  /** When the AWS listing began. */
+  readonly listedAt: Date;
 };
 
 /** Lists the group in AWS, then reads its live holds and the grants they and the rules name, and compares. */
 async function inspectGroup(deps: Deps, target: RuleTarget): Promise<Inspection> {
+  const listedAt = deps.clock.now();
   const rules = await deps.network.listManaged(target);
   // Read after the listing. Only this group's holds, and only the grants they and the listed rules
   // name: a few statements whatever the number of grants elsewhere.
@@ -295,7 +312,11 @@ async function inspectGroup(deps: Deps, target: RuleTarget): Promise<Inspection>
     if (id !== undefined && !other) named.add(id);
   }
   const grants = new Map((await deps.grants.getAll([...named])).map((g) => [g.id, g]));
-  return { comparison: compareRules({ rules, holds, grants, deployment: deps.deployment }, now), grants };
+  return {
+    comparison: compareRules({ rules, holds, grants, deployment: deps.deployment }, now),
+    grants,
+    listedAt,
+  };
 }
 
 const outcomeOf = (c: Inspection['comparison']): Omit<GroupOutcome, 'orphans' | 'drift'> => ({
