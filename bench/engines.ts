@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { createTestDatabase, dropTestDatabase, printable } from '../tests/support/postgres';
 import { type BatchResult, runBatchExpiry } from './batch-expiry';
 import { BenchClock } from './bench-clock';
@@ -60,8 +60,17 @@ export async function runSpreadExpiry(
   stack.wake();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  // Garbage collections longer than 20 ms, in real time (for the timeline): every replica shares one heap.
+  const pauses: [number, number][] = [];
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration >= 20) pauses.push([performance.timeOrigin + e.startTime, e.duration]);
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
   await stack.revokes.waitFor(baseRules + count, spreadMs + LEAD_MS + 120_000);
   loop.disable();
+  gc.disconnect();
   await stack.idle();
 
   const revokedAt = new Map<string, number>();
@@ -84,7 +93,7 @@ export async function runSpreadExpiry(
     endedLateness.push(grant.endedAt.getTime() - grant.expiresAt.getTime());
   }
   const closedAfter = stack.closedBy();
-  writeTimeline(stack, submitted.length, revokeLateness, endedLateness, grantsExpiry);
+  writeTimeline(stack, submitted.length, revokeLateness, endedLateness, grantsExpiry, pauses);
   return {
     count,
     spreadMs,
@@ -98,8 +107,9 @@ export async function runSpreadExpiry(
 }
 
 /**
- * With `BENCH_TIMELINE=<file>`: each grant's real expiry and lateness, and when EC2 saw each other
- * call (reconciliation's listings above all), as JSON, to line late closes up with what ran then.
+ * With `BENCH_TIMELINE=<file>`: each grant's real expiry and lateness, when EC2 saw each other call
+ * (reconciliation's listings above all) and the garbage collections of 20 ms or more, as JSON (ms from
+ * the first expiry), to line late closes up with what ran then.
  */
 function writeTimeline(
   stack: BenchStack,
@@ -107,6 +117,7 @@ function writeTimeline(
   revokeLateness: readonly number[],
   endedLateness: readonly number[],
   expiries: readonly number[],
+  pauses: readonly (readonly [number, number])[],
 ): void {
   const file = process.env['BENCH_TIMELINE'];
   if (file === undefined || file === '') return;
@@ -119,7 +130,8 @@ function writeTimeline(
     revokeLateness[i],
     endedLateness[i],
   ]);
-  writeFileSync(file, JSON.stringify({ grants, calls }));
+  const gc = pauses.map(([at, ms]) => [at - from, ms]);
+  writeFileSync(file, JSON.stringify({ grants, calls, gc }));
 }
 
 const spreadRows = (r: SpreadResult): Row[] => [

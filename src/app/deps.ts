@@ -21,6 +21,7 @@ import type {
   NetworkAcls,
   Notifier,
   OutboxStore,
+  Pacing,
   RateLimits,
   RequestStore,
   RoleSessionStore,
@@ -99,6 +100,8 @@ export type AppDeps = {
   readonly faults: Faults;
   /** Counters for `/metrics` (`HALLPASS_METRICS`); absent: nothing is recorded. */
   readonly metrics?: Metrics | undefined;
+  /** Reconciliation's rests between security groups; absent (use-case tests): none. */
+  readonly reconcilePacing?: Pacing | undefined;
   /** Automation tokens (`/access token …`, the HTTP API). Absent (use-case tests): no automation. */
   readonly tokens?: TokenStore | undefined;
   /** The token, agent and lease behind each API request; absent: no automation. */

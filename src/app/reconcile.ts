@@ -16,6 +16,7 @@ import type {
   ManagedRule,
   Metrics,
   NetworkAccess,
+  Pacing,
   RuleHold,
   RuleStore,
   RuleTarget,
@@ -37,6 +38,8 @@ type Deps = CutsConnectionsDeps & {
   readonly notices: Pick<Notices, 'card' | 'deliver'>;
   /** `hallpass_reconcile_findings_total{kind}`. */
   readonly metrics?: Metrics | undefined;
+  /** Rests between groups (see `Pacing`); absent: the groups are looked at back to back. */
+  readonly reconcilePacing?: Pacing | undefined;
 };
 
 /** Groups whose holds were all released longer ago than this are no longer looked at (unless the policy names them). */
@@ -123,7 +126,10 @@ export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
     for (const { target, channels } of await groupsToReconcile(deps, policy)) {
       let outcome: GroupOutcome;
       try {
-        outcome = await reconcileGroup(deps, target);
+        // Paced: a pass over many large groups would otherwise hold this replica's CPU for seconds, and
+        // its due closes with it (10,000 rules on 20 groups: closes up to 1 s late at every pass).
+        outcome = await (deps.reconcilePacing?.paced(() => reconcileGroup(deps, target)) ??
+          reconcileGroup(deps, target));
       } catch (error) {
         failed += 1;
         deps.logger.error(
