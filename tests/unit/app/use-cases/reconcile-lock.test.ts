@@ -154,4 +154,30 @@ describe('reconciliation and the security group lock', () => {
     expect(await reconcileRules(app)).toMatchObject({ orphansRevoked: 1, failed: 0 });
     expect(app.network.rules.has('sgr-left')).toBe(false);
   });
+
+  it('rests between security groups when paced, so a pass never takes the process for long', async () => {
+    const app = createTestApp();
+    const steps: string[] = [];
+    const list = app.network.listManaged.bind(app.network);
+    app.network.listManaged = async (target) => {
+      steps.push(`list ${target.groupId}`);
+      return list(target);
+    };
+    const deps = {
+      ...app.deps,
+      notices: createNotices(app.deps),
+      reconcilePacing: {
+        async paced<T>(work: () => Promise<T>): Promise<T> {
+          const value = await work();
+          steps.push('rest');
+          return value;
+        },
+      },
+    };
+    await reconcile(deps, { closeGrant: closeGrant(deps), announceClosed: announceClosed(deps) })();
+    const groups = steps.filter((s) => s.startsWith('list '));
+    expect(groups.length).toBeGreaterThan(1);
+    // Each group's look, then a rest, before the next group is listed.
+    expect(steps).toEqual(groups.flatMap((g) => [g, 'rest']));
+  });
 });
