@@ -10,6 +10,8 @@
  * `HALLPASS_BENCH_FULL=1` runs the engines' expiry stream at full size: 10,000 grants over ten minutes
  * (2,000 over two minutes otherwise, the same rate). PostgreSQL is the server of
  * `HALLPASS_BENCH_DATABASE_URL` (else `HALLPASS_TEST_DATABASE_URL`, else postgres://postgres@127.0.0.1:5432/postgres).
+ * `BENCH_TIMELINE=<file>` writes the expiry stream's timeline as JSON (each grant's expiry and lateness,
+ * EC2's other calls, garbage collections), to line late closes up with what ran then.
  */
 import { cpus, platform, release, totalmem } from 'node:os';
 import { measureAckLatency } from './ack-latency';
