@@ -550,6 +550,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     );
   }
   sweep.start();
+  // Start-up's pass ran back to back; from now on passes rest between groups, beside due closes.
+  reconcilePacing.start();
   outboxLoop.start();
   headLoop.start();
 

@@ -12,8 +12,12 @@ export type PacingOptions = {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<unknown>;
 };
 
-/** Pacing a process can stop: `halt` ends a rest in progress and skips those after it (shutdown). */
-export type StoppablePacing = Pacing & { halt(): void };
+/**
+ * Pacing a process turns on and off: it rests only after `start` (start-up's own pass has no due closes
+ * beside it to make room for, and a start must be quick), and `halt` ends a rest in progress and skips
+ * those after it (shutdown).
+ */
+export type StoppablePacing = Pacing & { start(): void; halt(): void };
 
 /**
  * Real-time pacing: each piece of work is timed, then followed by a rest of `restRatio` times its
@@ -26,15 +30,19 @@ export function createPacing(options: PacingOptions): StoppablePacing {
     options.sleep ??
     ((ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { ref: false, signal }).catch(() => {}));
   const halted = new AbortController();
+  let started = false;
   return {
     async paced(work) {
-      const started = now();
+      const from = now();
       try {
         return await work();
       } finally {
-        const rest = Math.min(options.maxRestMs, (now() - started) * options.restRatio);
-        if (rest >= 1 && !halted.signal.aborted) await sleep(rest, halted.signal);
+        const rest = Math.min(options.maxRestMs, (now() - from) * options.restRatio);
+        if (rest >= 1 && started && !halted.signal.aborted) await sleep(rest, halted.signal);
       }
+    },
+    start: () => {
+      started = true;
     },
     halt: () => halted.abort(),
   };

@@ -12,11 +12,14 @@ function pacingOnHand(restRatio = 3, maxRestMs = 1_000) {
       rests.push(ms);
     },
   });
-  const takes = (ms: number, fail = false) => async () => {
-    t += ms;
-    if (fail) throw new Error('group could not be read');
-    return ms;
-  };
+  pacing.start();
+  const takes =
+    (ms: number, fail = false) =>
+    async () => {
+      t += ms;
+      if (fail) throw new Error('group could not be read');
+      return ms;
+    };
   return { pacing, rests, takes };
 }
 
@@ -41,6 +44,26 @@ describe('pacing a sweep', () => {
     expect(rests).toEqual([150]);
   });
 
+  it('does not rest before it is started (start-up reconciles back to back)', async () => {
+    let t = 0;
+    const rests: number[] = [];
+    const pacing = createPacing({
+      restRatio: 3,
+      maxRestMs: 1_000,
+      now: () => t,
+      sleep: async (ms) => rests.push(ms),
+    });
+    await pacing.paced(async () => {
+      t += 100;
+    });
+    expect(rests).toEqual([]);
+    pacing.start();
+    await pacing.paced(async () => {
+      t += 100;
+    });
+    expect(rests).toEqual([300]);
+  });
+
   it('once halted, ends the rest in progress and rests no more', async () => {
     let t = 0;
     const signals: AbortSignal[] = [];
@@ -55,6 +78,7 @@ describe('pacing a sweep', () => {
           signal.addEventListener('abort', () => resolve());
         }),
     });
+    pacing.start();
     const resting = pacing.paced(async () => {
       t += 10_000;
     });
