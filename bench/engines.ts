@@ -131,7 +131,8 @@ function writeTimeline(
     endedLateness[i],
   ]);
   const gc = pauses.map(([at, ms]) => [at - from, ms]);
-  writeFileSync(file, JSON.stringify({ grants, calls, gc }));
+  // `from`: the first expiry in real time (ms since the epoch), to line the timeline up with other logs.
+  writeFileSync(file, JSON.stringify({ from, grants, calls, gc }));
 }
 
 const spreadRows = (r: SpreadResult): Row[] => [
