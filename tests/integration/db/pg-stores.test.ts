@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { type Client, Pool } from 'pg';
-import { openPostgres, type PgHandle, pgHandle } from '../../../src/adapters/db/open-pg';
+import {
+  openPostgres,
+  PG_AUDIT_APPEND_LOCK_KEY,
+  type PgHandle,
+  pgHandle,
+} from '../../../src/adapters/db/open-pg';
 import { ADVISORY } from '../../../src/adapters/db/pg/advisory';
 import { verifyPostgresAuditChain } from '../../../src/adapters/db/pg/audit-log';
 import { createPostgresStores, type PostgresStores, pgStoresOn } from '../../../src/adapters/db/pg/stores';
@@ -403,6 +408,105 @@ describeWithPostgres('PostgreSQL stores', () => {
         }),
       ).rejects.toMatchObject({ name: 'DbError', operation: 'uow.tx', code: 'TX_ABORTED', retryable: false });
       expect(await b.requests.get('req_in_aborted')).toBeUndefined();
+    });
+
+    describe('audit appends inside a transaction', () => {
+      /** The events of `actor`, in chain order, as their types. */
+      const eventsOf = async (actor: string) =>
+        (await b.audit.list()).filter((e) => e.actor === actor).map((e) => e.type);
+      const event = (actor: string, type: 'audit.searched' | 'audit.exported' | 'audit.head_published') => ({
+        at: T0,
+        actor,
+        type,
+      });
+      const uniqueActor = () => `U_${randomBytes(4).toString('hex')}`;
+
+      it('takes the append lock only at the end of the body, so another replica appends meanwhile', async () => {
+        const actor = uniqueActor();
+        const appended = gate();
+        const finish = gate();
+        const done = a.uow.tx(async () => {
+          await a.audit.append(event(actor, 'audit.searched'));
+          await a.requests.insert(buildNewRequest());
+          appended.open();
+          await finish.wait;
+        });
+        await appended.wait;
+        try {
+          const held = await withClient(tdb.url, async (c) => {
+            const r = await c.query<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted
+                 AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
+              [PG_AUDIT_APPEND_LOCK_KEY],
+            );
+            return Number(r.rows[0]?.n ?? 0);
+          });
+          expect(held).toBe(0);
+          // Another replica's append goes through while the transaction is still open.
+          await b.audit.append(event(actor, 'audit.exported'));
+        } finally {
+          finish.open();
+        }
+        await done;
+        // The transaction's event was written at its end: after the other replica's.
+        expect(await eventsOf(actor)).toEqual(['audit.exported', 'audit.searched']);
+        expect(await verifyPostgresAuditChain(one.db)).toMatchObject({ ok: true });
+      });
+
+      it('keeps a transaction’s events in order, and drops those of a nested transaction rolled back', async () => {
+        const actor = uniqueActor();
+        await a.uow.tx(async () => {
+          await a.audit.append(event(actor, 'audit.searched'));
+          await a.uow
+            .tx(async () => {
+              await a.audit.appendAll([
+                event(actor, 'audit.head_published'),
+                event(actor, 'audit.head_published'),
+              ]);
+              throw new Error('inner');
+            })
+            .catch(() => undefined);
+          await a.audit.append(event(actor, 'audit.exported'));
+        });
+        expect(await eventsOf(actor)).toEqual(['audit.searched', 'audit.exported']);
+        expect(await verifyPostgresAuditChain(one.db)).toMatchObject({ ok: true });
+      });
+
+      it('lets a read inside the transaction see its own events, and rolls back only the nested part', async () => {
+        const actor = uniqueActor();
+        const before = await a.audit.head();
+        const seen = await a.uow.tx(async () => {
+          await a.audit.append(event(actor, 'audit.searched'));
+          const inside = (await a.audit.list()).filter((e) => e.actor === actor).map((e) => e.type);
+          const head = await a.audit.head();
+          await a.audit.append(event(actor, 'audit.exported'));
+          await a.uow
+            .tx(async () => {
+              await a.audit.append(event(actor, 'audit.head_published'));
+              // Writes what the outer transaction gathered (audit.exported) and this one's, under the savepoint.
+              expect((await a.audit.lastOfType('audit.head_published'))?.actor).toBe(actor);
+              throw new Error('inner');
+            })
+            .catch(() => undefined);
+          return { inside, count: head.count };
+        });
+        expect(seen.inside).toEqual(['audit.searched']);
+        expect(seen.count).toBeGreaterThan(before.count);
+        // audit.exported, undone with the savepoint, was gathered again and written at the end.
+        expect(await eventsOf(actor)).toEqual(['audit.searched', 'audit.exported']);
+        expect(await verifyPostgresAuditChain(one.db)).toMatchObject({ ok: true });
+      });
+
+      it('writes nothing of a transaction whose body throws after appending', async () => {
+        const actor = uniqueActor();
+        await expect(
+          a.uow.tx(async () => {
+            await a.audit.append(event(actor, 'audit.searched'));
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        expect(await eventsOf(actor)).toEqual([]);
+      });
     });
 
     it('runs a store call from work that outlived its transaction (a timer armed inside) on its own', async () => {

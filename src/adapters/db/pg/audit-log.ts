@@ -167,13 +167,23 @@ export function postgresKeyIdsInLog(db: PgExecutor): Promise<string[]> {
  * every replica queue one behind another, as SQLite's single writer makes them, so each reads the true
  * last event and the chain never forks. The migration's `audit_events_linked` trigger takes the same lock.
  */
-const takeAppendLock = (tx: PgTx) =>
+const takeAppendLock = (tx: PgExecutor) =>
   tx.execute(sql`SELECT pg_advisory_xact_lock(${PG_AUDIT_APPEND_LOCK_KEY}::bigint)`);
 
 /** Options of the PostgreSQL audit log. */
 export type PostgresAuditLogOptions = {
   /** Seals new events with HMAC-SHA-256 under this key; absent: unkeyed SHA-256 (warned at start-up). */
   readonly key?: AuditKey | undefined;
+};
+
+/** `AuditLog` on PostgreSQL, with the append the unit of work makes at its end (see `createPostgresAuditLog`). */
+export type PostgresAuditLog = AuditLog & {
+  /**
+   * Appends `events` on `db()`, which must be a transaction (the lock is the transaction's): no
+   * savepoint of its own, so a failure fails that transaction. The unit of work calls it as its last
+   * work before COMMIT, so the append lock is held for the append and COMMIT only.
+   */
+  appendInTransaction(events: readonly AuditEvent[]): Promise<void>;
 };
 
 /**
@@ -196,7 +206,7 @@ export type PostgresAuditLogOptions = {
 export function createPostgresAuditLog(
   db: () => PgExecutor,
   options: PostgresAuditLogOptions = {},
-): AuditLog {
+): PostgresAuditLog {
   const { key } = options;
   /**
    * Appends `events` in order, as consecutive links of the chain, in one transaction (a savepoint in
@@ -205,23 +215,29 @@ export function createPostgresAuditLog(
    * accepted by `audit_events_linked`: a row trigger sees the rows its statement inserted before (the
    * 1,200-event case of tests/integration/db/store-conformance.test.ts holds it to that).
    */
-  const appendEvents = (events: readonly AuditEvent[]): Promise<void> =>
-    db().transaction(async (tx) => {
-      await takeAppendLock(tx);
-      const last = await lastEvent(tx);
-      refuseDowngrade(last, key);
-      const first = (last?.seq ?? 0) + 1;
-      let prevHash = last === undefined ? GENESIS_HASH : (last.hash ?? (await runningHead(tx)));
-      const rows = events.map((event, i) => {
-        const row = sealedRow(event, first + i, prevHash, key);
-        prevHash = chainThrough(prevHash, [row]);
-        return row;
-      });
-      for (let i = 0; i < rows.length; i += IDS_PER_STATEMENT) {
-        await tx.insert(auditEvents).values(rows.slice(i, i + IDS_PER_STATEMENT));
-      }
+  const appendOn = async (tx: PgExecutor, events: readonly AuditEvent[]): Promise<void> => {
+    await takeAppendLock(tx);
+    const last = await lastEvent(tx);
+    refuseDowngrade(last, key);
+    const first = (last?.seq ?? 0) + 1;
+    let prevHash = last === undefined ? GENESIS_HASH : (last.hash ?? (await runningHead(tx)));
+    const rows = events.map((event, i) => {
+      const row = sealedRow(event, first + i, prevHash, key);
+      prevHash = chainThrough(prevHash, [row]);
+      return row;
     });
+    for (let i = 0; i < rows.length; i += IDS_PER_STATEMENT) {
+      await tx.insert(auditEvents).values(rows.slice(i, i + IDS_PER_STATEMENT));
+    }
+  };
+  const appendEvents = (events: readonly AuditEvent[]): Promise<void> =>
+    db().transaction((tx) => appendOn(tx, events));
   return {
+    appendInTransaction: (events) =>
+      withPgErrors('audit.append', async () => {
+        if (events.length > 0) await appendOn(db(), events);
+      }),
+
     append: (event) => withPgErrors('audit.append', () => appendEvents([event])),
 
     appendAll: (events) =>

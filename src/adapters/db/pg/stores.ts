@@ -1,8 +1,8 @@
-import type { AuditLog } from '../../../app/ports';
+import type { AuditEvent, AuditLog } from '../../../app/ports';
 import type { PgHandle } from '../open-pg';
 import type { SqliteStores } from '../stores';
 import { createPgAddressLinkStore } from './address-link-store';
-import { createPostgresAuditLog, type PostgresAuditLogOptions } from './audit-log';
+import { createPostgresAuditLog, type PostgresAuditLog, type PostgresAuditLogOptions } from './audit-log';
 import { createPgBackstopStore } from './backstop-store';
 import { createPgCutStore } from './cut-store';
 import { createPgGrantStore } from './grant-store';
@@ -11,7 +11,7 @@ import { createPgRequestStore } from './request-store';
 import { createPgRoleSessionStore } from './role-session-store';
 import { createPgRuleStore } from './rule-store';
 import { createPgApiRequestStore, createPgTokenStore } from './token-store';
-import { createPgContext, type PgContext, type PgRetryPolicy } from './unit-of-work';
+import { type CommitQueue, createPgContext, type PgContext, type PgRetryPolicy } from './unit-of-work';
 
 /** Every store port on one PostgreSQL pool, so `uow.tx` spans them all: the shape `createSqliteStores` returns. */
 export type PostgresStores = SqliteStores;
@@ -52,20 +52,41 @@ export function pgStoresOn(ctx: PgContext, options: PostgresAuditLogOptions = {}
 }
 
 /**
- * The audit log run through the context like every other store: inside a transaction its append joins
- * it (as a savepoint: `ctx.db()` is the transaction there); outside one, an append and a head reading
- * (both take the append lock) get a transaction of the context's own, retried as the stores' writes
- * are — drizzle's would neither retry nor watch its connection — and reads are retried on a transient failure.
+ * The audit log run through the context like every other store. Inside a transaction an append is
+ * gathered and written as the transaction's last work, before COMMIT (`ctx.atCommit`): the append lock
+ * every replica queues on is then held for the append and COMMIT only, not through the rest of the
+ * unit of work's statements (holding it there was the tail of close lateness with several replicas).
+ * The chain's order is unchanged: a transaction's events are appended in the order made, and they
+ * commit or roll back with its other writes (a savepoint rolled back drops its own). A read inside the
+ * transaction (`head`, `list`, `lastOfType`) first writes what was gathered, so it sees the
+ * transaction's own events. Outside a transaction, an append and a head reading (both take the lock)
+ * get a transaction of the context's own, retried as the stores' writes are, and reads are retried on
+ * a transient failure.
  */
-function auditIn(ctx: PgContext, log: AuditLog): AuditLog {
-  return {
-    append: (event) => ctx.write('audit.append', () => log.append(event)),
+function auditIn(ctx: PgContext, log: PostgresAuditLog): AuditLog {
+  const appends: CommitQueue<AuditEvent> = {
+    name: 'audit.append',
+    flush: (events) => log.appendInTransaction(events),
+  };
+  const append = async (operation: string, events: readonly AuditEvent[]): Promise<void> => {
     // Nothing to append: no transaction, no lock.
-    appendAll: async (events) => {
-      if (events.length > 0) await ctx.write('audit.appendAll', () => log.appendAll(events));
+    if (events.length === 0 || ctx.atCommit(appends, events)) return;
+    await ctx.write(operation, () => log.appendInTransaction(events));
+  };
+  return {
+    append: (event) => append('audit.append', [event]),
+    appendAll: (events) => append('audit.appendAll', events),
+    head: async () => {
+      await ctx.flushNow(appends);
+      return ctx.write('audit.head', () => log.head());
     },
-    head: () => ctx.write('audit.head', () => log.head()),
-    list: (filter) => ctx.read('audit.list', () => log.list(filter)),
-    lastOfType: (type) => ctx.read('audit.lastOfType', () => log.lastOfType(type)),
+    list: async (filter) => {
+      await ctx.flushNow(appends);
+      return ctx.read('audit.list', () => log.list(filter));
+    },
+    lastOfType: async (type) => {
+      await ctx.flushNow(appends);
+      return ctx.read('audit.lastOfType', () => log.lastOfType(type));
+    },
   };
 }

@@ -51,8 +51,32 @@ export interface PgContext {
    * leaves the transaction usable, as a refused statement leaves a SQLite one.
    */
   write<T>(operation: string, fn: (db: PgExec) => Promise<T>, options?: { savepoint?: boolean }): Promise<T>;
+  /**
+   * Inside a transaction: gathers `items` for `queue`, to be written by `queue.flush` as the
+   * transaction's last work, just before COMMIT (or earlier, by `flushNow`), and answers true. Outside
+   * one: answers false and gathers nothing, so the caller writes now. A savepoint rolled back drops
+   * what was gathered under it. For a write that takes a lock every replica queues on (the audit
+   * append): taken at the end, the lock is held for the write and COMMIT only, not for the rest of the
+   * transaction's statements and round trips.
+   */
+  atCommit<T>(queue: CommitQueue<T>, items: readonly T[]): boolean;
+  /** Inside a transaction: writes what `queue` has gathered now (before a read that must see it). */
+  flushNow<T>(queue: CommitQueue<T>): Promise<void>;
   readonly uow: UnitOfWork;
 }
+
+/**
+ * Writes gathered through a transaction and made at its end (`PgContext.atCommit`). `flush` runs
+ * inside the transaction, with the context's `db()` on its connection; what it throws fails the
+ * transaction (and is retried with it when transient).
+ */
+export type CommitQueue<T> = {
+  readonly name: string;
+  readonly flush: (items: readonly T[]) => Promise<void>;
+};
+
+/** What each queue has gathered in one transaction, in the order gathered. */
+type Gathered = Map<CommitQueue<unknown>, unknown[]>;
 
 /** One open transaction: its connection, and whether that connection broke under it. */
 type Frame = {
@@ -62,8 +86,11 @@ type Frame = {
   lost: Error | undefined;
   /** Savepoints made so far (for unique names). */
   savepoints: number;
+  /** Writes gathered for the end of the transaction (`atCommit`); replaced whole when a savepoint rolls back. */
+  gathered: Gathered;
   /**
-   * Committed or rolled back. Work started inside the body can outlive it (a timer armed there inherits
+   * The body and its gathered writes are done (COMMIT is next), or the transaction committed or rolled
+   * back. Work started inside the body can outlive it (a timer armed there inherits
    * the async context): its store calls then run outside, as any call after the commit would.
    */
   finished: boolean;
@@ -138,6 +165,7 @@ export function createPgContext(
       db: transactionOn(client),
       lost: undefined,
       savepoints: 0,
+      gathered: new Map(),
       finished: false,
     };
     // A checked-out client has no pool listener: without ours, a server-side kill while the body is
@@ -162,7 +190,14 @@ export function createPgContext(
     try {
       await client.query('BEGIN');
       phase = 'body';
-      const value = await current.run(frame, fn);
+      const value = await current.run(frame, async () => {
+        const result = await fn();
+        await flushAll(frame);
+        // Work the body started and left running joins no transaction from here on: what it gathered
+        // or wrote now would miss COMMIT or land after it, so it runs on its own, as after the commit.
+        frame.finished = true;
+        return result;
+      });
       if (frame.lost !== undefined) {
         // Broken before COMMIT could be sent: nothing was kept, and the body may run again.
         throw toPgDbError(operation, frame.lost);
@@ -210,8 +245,31 @@ export function createPgContext(
     }
   }
 
+  /** Writes what `queue` gathered in `frame`, emptying it; on failure the items stay gathered. */
+  async function flushQueue(frame: Frame, queue: CommitQueue<unknown>): Promise<void> {
+    const items = frame.gathered.get(queue);
+    frame.gathered.delete(queue);
+    if (items === undefined || items.length === 0) return;
+    try {
+      await queue.flush(items);
+    } catch (e) {
+      frame.gathered.set(queue, [...items, ...(frame.gathered.get(queue) ?? [])]);
+      throw e;
+    }
+  }
+
+  /** Every queue's gathered writes, in the order the queues were first used (work gathered while flushing included). */
+  async function flushAll(frame: Frame): Promise<void> {
+    for (let queue = frame.gathered.keys().next(); !queue.done; queue = frame.gathered.keys().next()) {
+      await flushQueue(frame, queue.value);
+    }
+  }
+
   /** `fn` under a savepoint of the current transaction: undone alone if it throws. */
   async function savepoint<T>(frame: Frame, operation: string, fn: () => Promise<T>): Promise<T> {
+    // What was gathered before: on a rollback, writes gathered under the savepoint are dropped, and
+    // those flushed under it (undone by the rollback) are gathered again.
+    const before: Gathered = new Map([...frame.gathered].map(([q, items]) => [q, [...items]]));
     const name = `hallpass_sp_${++frame.savepoints}`;
     await frame.client.query(`SAVEPOINT ${name}`).catch((e: unknown) => {
       throw toPgDbError(operation, e);
@@ -220,6 +278,7 @@ export function createPgContext(
     try {
       value = await fn();
     } catch (e) {
+      frame.gathered = before;
       if (frame.lost === undefined) {
         // A failure here leaves the transaction aborted, which its COMMIT then reports (TX_ABORTED).
         await frame.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
@@ -270,6 +329,21 @@ export function createPgContext(
       if (options.savepoint === true)
         return savepoint(frame, operation, () => named(operation, frame.db, fn));
       return named(operation, frame.db, fn);
+    },
+
+    atCommit: (queue, items) => {
+      const frame = frameOf();
+      if (frame === undefined) return false;
+      const key = queue as CommitQueue<unknown>;
+      const list = frame.gathered.get(key);
+      if (list === undefined) frame.gathered.set(key, [...items]);
+      else list.push(...items);
+      return true;
+    },
+
+    flushNow: async (queue) => {
+      const frame = frameOf();
+      if (frame !== undefined) await flushQueue(frame, queue as CommitQueue<unknown>);
     },
 
     uow: { tx: (fn) => transaction('uow.tx', fn) },
