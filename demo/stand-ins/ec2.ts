@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { createEc2Limits, type RateLimit, type RefusedCall } from './faults';
 
 /**
  * An in-memory EC2 that keeps security-group ingress rules the way EC2 does, served over HTTP and
@@ -11,7 +12,10 @@ import ipaddr from 'ipaddr.js';
  * DescribeSecurityGroupRules, DescribeSecurityGroups, CreateTags, DescribeNetworkInterfaces, DescribeNetworkAcls,
  * CreateNetworkAclEntry, ReplaceNetworkAclEntry, DeleteNetworkAclEntry. Network interfaces and network
  * ACLs are seeded by the test (`addNetworkInterface`, `addNetworkAcl`); the API cannot create them.
+ * Account-wide limits (a rate limit answering `RequestLimitExceeded`, a latency) are in `faults.ts`.
  */
+
+export type { RateLimit, RefusedCall } from './faults';
 
 /** One ingress rule as the fake stores it. */
 export type FakeRule = {
@@ -195,6 +199,17 @@ export interface FakeEc2 {
   failNext(action: string, code: string, httpStatus?: number, times?: number, options?: FailOptions): void;
   /** Forgets every queued fault: AWS is healthy again. */
   clearFaults(): void;
+  /**
+   * Meters every call with a token bucket, as EC2 meters an account's API calls: one beyond it is
+   * answered `RequestLimitExceeded` with HTTP 503 and changes nothing. `undefined` lifts the limit.
+   */
+  setRateLimit(limit: RateLimit | undefined): void;
+  /** Holds every answer back this many milliseconds (EC2's own latency; default 0). */
+  setLatency(ms: number): void;
+  /** Calls answered `RequestLimitExceeded` by the rate limit so far. */
+  throttledCount(): number;
+  /** The calls the rate limit refused, oldest first (they are in `calls` too). */
+  refusedCalls(): RefusedCall[];
   /** Stops the server, dropping keep-alive connections. */
   close(): Promise<void>;
 }
@@ -701,6 +716,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const rules: MutableRule[] = [];
   const calls: FakeEc2Call[] = [];
   const faults = new Map<string, Fault[]>();
+  const limits = createEc2Limits();
   const owners = new Map<string, string>();
   let accountOf: (accessKeyId: string | undefined) => string = () => OWNER_ID;
   const ownerOf = (groupId: string): string => owners.get(groupId) ?? OWNER_ID;
@@ -1090,6 +1106,11 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       );
       return;
     }
+    // Metered at arrival, before anything else: a call beyond the account's rate is refused whole.
+    if (!limits.admit(action)) {
+      sendError(res, new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503), requestId);
+      return;
+    }
     const queue = faults.get(action) ?? [];
     let fault = queue[0];
     if (fault !== undefined && fault.skip > 0) {
@@ -1124,7 +1145,12 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => handle(req, Buffer.concat(chunks).toString('utf8'), res));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const latency = limits.latencyMs();
+      if (latency === 0) handle(req, body, res);
+      else setTimeout(() => handle(req, body, res), latency);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -1279,6 +1305,10 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     clearFaults() {
       faults.clear();
     },
+    setRateLimit: (limit) => limits.setRateLimit(limit),
+    setLatency: (ms) => limits.setLatency(ms),
+    throttledCount: () => limits.throttledCount(),
+    refusedCalls: () => limits.refused(),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));
