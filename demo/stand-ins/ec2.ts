@@ -39,6 +39,8 @@ export type FakeEc2Call = {
   readonly accessKeyId?: string | undefined;
   /** Time of arrival (`now` of the options, real time by default: the replica tests measure how late a revoke came). */
   readonly at: Date;
+  /** Refused by the rate limit (`setRateLimit`): answered `RequestLimitExceeded`, nothing done. */
+  readonly throttled?: boolean;
 };
 
 /** Seed for a rule added behind the adapter's back, like one a person created in the console. */
@@ -1093,7 +1095,15 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     const params: Params = new Map(form.entries());
     const action = params.get('Action') ?? '';
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
-    calls.push({ action, params: Object.fromEntries(params), accessKeyId, at: now() });
+    // Metered at arrival, before anything else: a call beyond the account's rate is refused whole.
+    const admitted = limits.admit(action);
+    calls.push({
+      action,
+      params: Object.fromEntries(params),
+      accessKeyId,
+      at: now(),
+      ...(admitted ? {} : { throttled: true }),
+    });
     // The SigV4 credential scope names the region: Credential=AKID/20260101/us-east-1/ec2/aws4_request.
     const region =
       /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'us-east-1';
@@ -1106,8 +1116,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       );
       return;
     }
-    // Metered at arrival, before anything else: a call beyond the account's rate is refused whole.
-    if (!limits.admit(action)) {
+    if (!admitted) {
       sendError(res, new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503), requestId);
       return;
     }
