@@ -233,31 +233,41 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
     if (out.Return === false) for (const ruleId of ruleIds) await confirmGone(client, ruleId);
   }
 
-  /** Both halves tried, so a single bad id never keeps the others open; the failures are reported together. */
+  /**
+   * Both halves tried, so a single bad id never keeps the others open; the failures are reported
+   * together, naming the rules they kept open (`ruleIds`), so the caller can close what was revoked.
+   */
   async function revokeHalves(client: EC2Client, groupId: string, ruleIds: readonly string[]): Promise<void> {
     const middle = Math.ceil(ruleIds.length / 2);
     const failures: InfraError[] = [];
+    const failedIds: string[] = [];
     for (const half of [ruleIds.slice(0, middle), ruleIds.slice(middle)]) {
       try {
         await revokeSome(client, groupId, half);
       } catch (error) {
         const failure = toInfraError(error, 'RevokeSecurityGroupIngress');
-        failures.push(...(failure.cause instanceof AggregateError ? innerFailures(failure) : [failure]));
+        failures.push(...innerFailures(failure));
+        // A half refused whole (throttled meanwhile) kept every rule it named.
+        failedIds.push(...(failure.ruleIds ?? half));
       }
     }
     const [first] = failures;
     if (first === undefined) return;
-    if (failures.length === 1) throw first;
     // Retrying helps only if every failure is transient; revoking is idempotent, so a retry is safe.
+    const retryable = failures.every((f) => f.retryable);
+    const options = { providerCode: first.providerCode, subject: first.subject, ruleIds: failedIds };
+    if (failures.length === 1) {
+      throw new InfraError(first.kind, retryable, first.message, { ...options, cause: first.cause });
+    }
     throw new InfraError(
       first.kind,
-      failures.every((f) => f.retryable),
+      retryable,
       `RevokeSecurityGroupIngress failed for ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
-      { providerCode: first.providerCode, subject: first.subject, cause: new AggregateError(failures) },
+      { ...options, cause: new AggregateError(failures) },
     );
   }
 
-  /** The single-rule failures a halving's report gathered (flattened, so nested halves count rules, not halves). */
+  /** The failures a halving's report gathered (flattened, so nested halves are listed once each). */
   const innerFailures = (failure: InfraError): InfraError[] =>
     failure.cause instanceof AggregateError
       ? failure.cause.errors.filter((e): e is InfraError => e instanceof InfraError)

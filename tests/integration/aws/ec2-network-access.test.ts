@@ -399,6 +399,8 @@ describe('revoke', () => {
     expect(new Set(accepted)).toEqual(new Set(ids.filter((id) => id !== bad)));
     expect(error.providerCode).toBe('InvalidSecurityGroupRuleId.Malformed');
     expect(error.retryable).toBe(false);
+    // The caller learns which rule stayed open: every other one is revoked.
+    expect(error.ruleIds).toEqual([bad]);
   });
 
   it('fails a throttled call whole and retryably, without one call per id', async () => {
@@ -409,6 +411,8 @@ describe('revoke', () => {
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
     expect(error.providerCode).toBe('RequestLimitExceeded');
     expect(error.retryable).toBe(true);
+    // Refused whole: no rule is known revoked.
+    expect(error.ruleIds).toBeUndefined();
   });
 
   it('checks each rule of a call whose Return is an unexplained false', async () => {
