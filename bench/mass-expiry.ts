@@ -36,7 +36,8 @@ type Variant = {
 type MassResult = {
   /** From the shared `expires_at` to the last grant's `ended_at`, or NaN when some never closed. */
   readonly allClosedMs: number;
-  /** From the shared `expires_at` to the last revoke EC2 accepted. */
+  /** From the shared `expires_at` to the first and the last revoke EC2 accepted. */
+  readonly firstRevokeMs: number;
   readonly lastRevokeMs: number;
   readonly revokeCalls: number;
   readonly revokesAccepted: number;
@@ -83,7 +84,11 @@ export async function measureMassExpiry(sizes: MassSizes): Promise<Row[]> {
           value: Number.isNaN(r.allClosedMs) ? 'never' : num(r.allClosedMs, 0),
           unit: 'ms',
         },
-        { label: label('last revoke accepted'), value: num(r.lastRevokeMs, 0), unit: 'ms' },
+        {
+          label: label('revokes accepted, first / last'),
+          value: `${num(r.firstRevokeMs, 0)} / ${num(r.lastRevokeMs, 0)}`,
+          unit: 'ms',
+        },
         {
           label: label('revoke calls'),
           value: String(r.revokeCalls),
@@ -164,6 +169,7 @@ async function runOnce(
   const accepted = revokes.filter((c) => c.throttled !== true);
   return {
     allClosedMs: lost > 0 || ended.length < submitted.length ? Number.NaN : Math.max(...ended),
+    firstRevokeMs: Math.min(...accepted.map((c) => c.at.getTime() - expiryReal)),
     lastRevokeMs: Math.max(...accepted.map((c) => c.at.getTime() - expiryReal)),
     revokeCalls: revokes.length,
     revokesAccepted: accepted.length,
