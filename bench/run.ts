@@ -19,6 +19,7 @@ import { measureAuditChain } from './audit-chain';
 import { measureClosesAndMemory } from './closes-and-memory';
 import { type EngineSizes, measurePostgresReplicas, measureSqliteOne } from './engines';
 import { measureExpiryLateness } from './expiry-lateness';
+import { measureMassExpiry } from './mass-expiry';
 import { measureCloseLatenessUnderSlackFaults } from './slack-faults';
 import { measureSqliteStore } from './sqlite-store';
 import { formatTable, mib, type Row } from './stats';
@@ -32,6 +33,8 @@ const ACTIVE_ROWS = 1_000;
 const SLACK_FAULT_GRANTS = 20;
 const AUDIT_EVENTS = 100_000;
 const FULL = process.env['HALLPASS_BENCH_FULL'] === '1';
+/** Issue 15's mass expiry: a thousand grants sharing one `expires_at` on a few groups, EC2 at 20 calls/s. */
+const MASS = { count: 1_000, groups: 4, perSecond: 20 } as const;
 const ENGINES: EngineSizes = {
   spreadCount: FULL ? 10_000 : 2_000,
   spreadMs: (FULL ? 10 : 2) * 60_000,
@@ -106,6 +109,11 @@ const SECTIONS: readonly {
     group: 'engines',
     title: `9. SQLite, one instance: the same stream of expiries, then ${ENGINES.batchCount} sharing one expires_at`,
     measure: () => measureSqliteOne(ENGINES),
+  },
+  {
+    name: 'mass',
+    title: `10. Mass expiry: ${MASS.count} grants sharing one expires_at on ${MASS.groups} groups, EC2 at ${MASS.perSecond} calls/s, throttling beyond`,
+    measure: () => measureMassExpiry(MASS),
   },
 ];
 

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { createEc2Limits, type RateLimit, type RefusedCall } from './faults';
 
 /**
  * An in-memory EC2 that keeps security-group ingress rules the way EC2 does, served over HTTP and
@@ -11,7 +12,10 @@ import ipaddr from 'ipaddr.js';
  * DescribeSecurityGroupRules, DescribeSecurityGroups, CreateTags, DescribeNetworkInterfaces, DescribeNetworkAcls,
  * CreateNetworkAclEntry, ReplaceNetworkAclEntry, DeleteNetworkAclEntry. Network interfaces and network
  * ACLs are seeded by the test (`addNetworkInterface`, `addNetworkAcl`); the API cannot create them.
+ * Account-wide limits (a rate limit answering `RequestLimitExceeded`, a latency) are in `faults.ts`.
  */
+
+export type { RateLimit, RefusedCall } from './faults';
 
 /** One ingress rule as the fake stores it. */
 export type FakeRule = {
@@ -35,6 +39,8 @@ export type FakeEc2Call = {
   readonly accessKeyId?: string | undefined;
   /** Time of arrival (`now` of the options, real time by default: the replica tests measure how late a revoke came). */
   readonly at: Date;
+  /** Refused by the rate limit (`setRateLimit`): answered `RequestLimitExceeded`, nothing done. */
+  readonly throttled?: boolean;
 };
 
 /** Seed for a rule added behind the adapter's back, like one a person created in the console. */
@@ -195,6 +201,17 @@ export interface FakeEc2 {
   failNext(action: string, code: string, httpStatus?: number, times?: number, options?: FailOptions): void;
   /** Forgets every queued fault: AWS is healthy again. */
   clearFaults(): void;
+  /**
+   * Meters every call with a token bucket, as EC2 meters an account's API calls: one beyond it is
+   * answered `RequestLimitExceeded` with HTTP 503 and changes nothing. `undefined` lifts the limit.
+   */
+  setRateLimit(limit: RateLimit | undefined): void;
+  /** Holds every answer back this many milliseconds (EC2's own latency; default 0). */
+  setLatency(ms: number): void;
+  /** Calls answered `RequestLimitExceeded` by the rate limit so far. */
+  throttledCount(): number;
+  /** The calls the rate limit refused, oldest first (they are in `calls` too). */
+  refusedCalls(): RefusedCall[];
   /** Stops the server, dropping keep-alive connections. */
   close(): Promise<void>;
 }
@@ -701,6 +718,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const rules: MutableRule[] = [];
   const calls: FakeEc2Call[] = [];
   const faults = new Map<string, Fault[]>();
+  const limits = createEc2Limits();
   const owners = new Map<string, string>();
   let accountOf: (accessKeyId: string | undefined) => string = () => OWNER_ID;
   const ownerOf = (groupId: string): string => owners.get(groupId) ?? OWNER_ID;
@@ -1077,7 +1095,15 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     const params: Params = new Map(form.entries());
     const action = params.get('Action') ?? '';
     const accessKeyId = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
-    calls.push({ action, params: Object.fromEntries(params), accessKeyId, at: now() });
+    // Metered at arrival, before anything else: a call beyond the account's rate is refused whole.
+    const admitted = limits.admit(action);
+    calls.push({
+      action,
+      params: Object.fromEntries(params),
+      accessKeyId,
+      at: now(),
+      ...(admitted ? {} : { throttled: true }),
+    });
     // The SigV4 credential scope names the region: Credential=AKID/20260101/us-east-1/ec2/aws4_request.
     const region =
       /Credential=[^/]+\/\d+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'us-east-1';
@@ -1088,6 +1114,10 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
         new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`),
         requestId,
       );
+      return;
+    }
+    if (!admitted) {
+      sendError(res, new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503), requestId);
       return;
     }
     const queue = faults.get(action) ?? [];
@@ -1124,7 +1154,12 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => handle(req, Buffer.concat(chunks).toString('utf8'), res));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const latency = limits.latencyMs();
+      if (latency === 0) handle(req, body, res);
+      else setTimeout(() => handle(req, body, res), latency);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -1279,6 +1314,10 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
     clearFaults() {
       faults.clear();
     },
+    setRateLimit: (limit) => limits.setRateLimit(limit),
+    setLatency: (ms) => limits.setLatency(ms),
+    throttledCount: () => limits.throttledCount(),
+    refusedCalls: () => limits.refused(),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));

@@ -241,6 +241,38 @@ export function closeRetryDelay(attempts: number, random: () => number = Math.ra
   return ceiling / 2 + (random() * ceiling) / 2;
 }
 
+/**
+ * The wait before retrying a close that failed with `error`: {@link closeRetryDelay}, one step longer
+ * when AWS throttled (the SDK already retried it a few times, backing off), and never shorter than what
+ * the service asked for (`retryAfterMs`).
+ */
+export function closeRetryDelayFor(
+  error: unknown,
+  attempts: number,
+  random: () => number = Math.random,
+): number {
+  const infra = error instanceof InfraError ? error : undefined;
+  const delay = closeRetryDelay(infra?.kind === 'throttled' ? attempts + 1 : attempts, random);
+  return Math.max(delay, infra?.retryAfterMs ?? 0);
+}
+
+/**
+ * Records the failed close of grants that failed together (a batch EC2 refused): one retry time for
+ * all, from the most attempts any of them has had, so they come due together and are retried as one
+ * batch in one call — not each at its own jittered time, one call each, which against a throttled API
+ * is a hot loop. Each grant's attempt is counted, logged and escalated as {@link recordCloseFailure} does.
+ */
+export async function recordCloseFailures(
+  deps: CloseFailureDeps,
+  grants: readonly Grant[],
+  error: unknown,
+): Promise<void> {
+  if (grants.length === 0) return;
+  const attempts = Math.max(...grants.map((g) => g.closeAttempts)) + 1;
+  const retryAt = new Date(deps.clock.now().getTime() + closeRetryDelayFor(error, attempts));
+  for (const grant of grants) await recordCloseFailure(deps, grant, error, retryAt);
+}
+
 /** Loud after a few failed attempts, then again every tenth: never silent for long, never a flood. */
 export const shouldEscalate = (attempts: number): boolean =>
   attempts === ESCALATE_AFTER || (attempts > ESCALATE_AFTER && attempts % 10 === 0);
@@ -255,10 +287,12 @@ export async function recordCloseFailure(
   deps: CloseFailureDeps,
   grant: Grant,
   error: unknown,
+  /** When to try again (shared by grants that failed together); by default from this grant's attempts. */
+  at?: Date,
 ): Promise<void> {
   const now = deps.clock.now();
   const attempts = grant.closeAttempts + 1;
-  const retryAt = new Date(now.getTime() + closeRetryDelay(attempts));
+  const retryAt = at ?? new Date(now.getTime() + closeRetryDelayFor(error, attempts));
   let current: Grant | undefined;
   try {
     current = await deps.grants.closeFailed(grant.id, retryAt);

@@ -2,7 +2,7 @@ import type { Grant } from '../domain/grant';
 import type { Policy } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';
 import { type CloseExpiredDeps, closeExpiredGrants } from './close-expired-grants';
-import { type CloseFailureDeps, type ClosingUses, recordCloseFailure } from './close-grant';
+import { type CloseFailureDeps, type ClosingUses, recordCloseFailures } from './close-grant';
 import { endLapsedLeases, type LeaseLapseDeps } from './lease-lapses';
 import type { Notices } from './notify';
 import { noteOutcome, type OutcomeDeps } from './outcomes';
@@ -96,7 +96,8 @@ export function createDueWork(deps: Deps, use: ClosingUses): DueWork {
     async run(now) {
       const due = kinds();
       const { closed, failed: closesFailed } = await closeDue(await due.closes.due(now));
-      for (const { grant, error } of closesFailed) await recordCloseFailure(deps, grant, error);
+      // Each failed batch keeps one retry time for all its grants: retried as the batch it was.
+      for (const { grants, error } of closesFailed) await recordCloseFailures(deps, grants, error);
       // Revoked sessions that have now expired by themselves leave their deny policies.
       const pruneFailed = await pruneRevokedSessions(deps, due.cleanups, now);
       // Leases nobody renewed: their grants close (and pending requests are cancelled) now.

@@ -37,6 +37,11 @@ export class InfraError extends Error {
   readonly providerCode: string | undefined;
   /** What the failure is about, when the adapter could tell; see {@link InfraErrorSubject}. */
   readonly subject: InfraErrorSubject | undefined;
+  /**
+   * The rules a revoke failed for, when it failed for some of the rules it named only (the others were
+   * revoked). Absent when the call failed whole (throttled, unreachable): then nothing is known revoked.
+   */
+  readonly ruleIds: readonly string[] | undefined;
   constructor(
     readonly kind: InfraErrorKind,
     readonly retryable: boolean,
@@ -46,6 +51,7 @@ export class InfraError extends Error {
       subject?: InfraErrorSubject | undefined;
       cause?: unknown;
       retryAfterMs?: number | undefined;
+      ruleIds?: readonly string[] | undefined;
     },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -53,6 +59,7 @@ export class InfraError extends Error {
     this.retryAfterMs = options?.retryAfterMs;
     this.providerCode = options?.providerCode;
     this.subject = options?.subject;
+    this.ruleIds = options?.ruleIds;
   }
 
   /** The same failure without its `cause`, for a failed request that carried secrets (credentials). */

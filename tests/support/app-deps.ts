@@ -97,7 +97,14 @@ export class MemoryNetwork implements NetworkAccess {
 
   async revoke(target: RuleTarget, ruleIds: readonly string[]): Promise<void> {
     this.calls.push(`revoke ${target.groupId} ${ruleIds.join(',')}`);
-    this.maybeFail('revoke');
+    try {
+      this.maybeFail('revoke');
+    } catch (error) {
+      // A failure naming its rules (`ruleIds`) kept only those: the others are revoked, as the port says.
+      const kept = error instanceof InfraError ? error.ruleIds : undefined;
+      if (kept !== undefined) for (const id of ruleIds) if (!kept.includes(id)) this.rules.delete(id);
+      throw error;
+    }
     for (const id of ruleIds) this.rules.delete(id);
   }
 

@@ -38,10 +38,12 @@ export const MAX_DESCRIPTION_LENGTH = 255;
 const ALREADY_GONE = ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'] as const;
 
 /**
- * Rule ids named by one RevokeSecurityGroupIngress call. EC2 documents no lower limit than a group's
- * own rule quota (60 by default, 1,000 at most); 100 keeps each request small and a failed one cheap.
+ * Rule ids named by one RevokeSecurityGroupIngress call: a group holds at most 1,000 rules (60 by
+ * default), so every due rule of one group fits in one call, and a thousand grants sharing one
+ * `expires_at` on a few groups cost a call per group — what an account throttled at a few calls a second
+ * can afford. A refusal one id causes is isolated by halving (see `revokeSome`), not by a call per id.
  */
-export const REVOKE_IDS_PER_CALL = 100;
+export const REVOKE_IDS_PER_CALL = 1000;
 
 /** `items` in consecutive slices of at most `size`. */
 function chunksOf<T>(items: readonly T[], size: number): T[][] {
@@ -204,10 +206,12 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
 
   /**
    * Revokes rules of one group by id, all in one call; "already gone" is success. EC2 validates every
-   * id before removing any: one id already gone fails the whole call (`InvalidSecurityGroupRuleId.NotFound`)
-   * and revokes nothing, so then each id is revoked on its own, and the gone one is success there.
-   * Any other refusal of a call naming several ids is also retried id by id, so one bad id never keeps
-   * the others open.
+   * id before removing any: one id already gone (or malformed, or not ours) fails the whole call and
+   * revokes nothing. Such a refusal of a call naming several ids is split in halves, each revoked the
+   * same way, so the one id is found in about 2·log2(n) calls while the others are revoked in a few,
+   * and every half is tried even when another failed. A transient failure (throttled, unavailable) is
+   * the call's, not an id's: it is thrown whole, to be retried whole later — never split into more
+   * calls against an API that asked for fewer.
    */
   async function revokeSome(client: EC2Client, groupId: string, ruleIds: readonly string[]): Promise<void> {
     let out: RevokeSecurityGroupIngressCommandOutput;
@@ -219,10 +223,8 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
       const gone = hasAwsErrorCode(error, ...ALREADY_GONE);
       if (gone && ruleIds.length === 1) return;
       const failure = toInfraError(error, 'RevokeSecurityGroupIngress');
-      // A refusal that may be one id's (gone, malformed, not ours): each on its own finds which. A
-      // transient failure (throttled, unavailable) is the call's: retried later, whole.
       if (ruleIds.length === 1 || (!gone && failure.retryable)) throw failure;
-      await revokeEach(client, groupId, ruleIds);
+      await revokeHalves(client, groupId, ruleIds);
       return;
     }
     // EC2 documents `Return` as true or an error; where it instead lists the request as unknown, the
@@ -231,27 +233,45 @@ export function createEc2NetworkAccess(deps: Ec2NetworkAccessDeps): NetworkAcces
     if (out.Return === false) for (const ruleId of ruleIds) await confirmGone(client, ruleId);
   }
 
-  /** One call per id and every id tried, so a single bad id never keeps the others open. */
-  async function revokeEach(client: EC2Client, groupId: string, ruleIds: readonly string[]): Promise<void> {
+  /**
+   * Both halves tried, so a single bad id never keeps the others open; the failures are reported
+   * together, naming the rules they kept open (`ruleIds`), so the caller can close what was revoked.
+   */
+  async function revokeHalves(client: EC2Client, groupId: string, ruleIds: readonly string[]): Promise<void> {
+    const middle = Math.ceil(ruleIds.length / 2);
     const failures: InfraError[] = [];
-    for (const ruleId of ruleIds) {
+    const failedIds: string[] = [];
+    for (const half of [ruleIds.slice(0, middle), ruleIds.slice(middle)]) {
       try {
-        await revokeSome(client, groupId, [ruleId]);
+        await revokeSome(client, groupId, half);
       } catch (error) {
-        failures.push(toInfraError(error, 'RevokeSecurityGroupIngress'));
+        const failure = toInfraError(error, 'RevokeSecurityGroupIngress');
+        failures.push(...innerFailures(failure));
+        // A half refused whole (throttled meanwhile) kept every rule it named.
+        failedIds.push(...(failure.ruleIds ?? half));
       }
     }
     const [first] = failures;
     if (first === undefined) return;
-    if (failures.length === 1) throw first;
     // Retrying helps only if every failure is transient; revoking is idempotent, so a retry is safe.
+    const retryable = failures.every((f) => f.retryable);
+    const options = { providerCode: first.providerCode, subject: first.subject, ruleIds: failedIds };
+    if (failures.length === 1) {
+      throw new InfraError(first.kind, retryable, first.message, { ...options, cause: first.cause });
+    }
     throw new InfraError(
       first.kind,
-      failures.every((f) => f.retryable),
+      retryable,
       `RevokeSecurityGroupIngress failed for ${failures.length} rules: ${failures.map((f) => f.message).join('; ')}`,
-      { providerCode: first.providerCode, subject: first.subject, cause: new AggregateError(failures) },
+      { ...options, cause: new AggregateError(failures) },
     );
   }
+
+  /** The failures a halving's report gathered (flattened, so nested halves are listed once each). */
+  const innerFailures = (failure: InfraError): InfraError[] =>
+    failure.cause instanceof AggregateError
+      ? failure.cause.errors.filter((e): e is InfraError => e instanceof InfraError)
+      : [failure];
 
   /** After an unexplained `Return: false`, asks EC2 whether the rule still exists. */
   async function confirmGone(client: EC2Client, ruleId: string): Promise<void> {

@@ -35,7 +35,12 @@ export interface NetworkAccess {
     rule: Omit<RuleKey, 'region' | 'groupId'> & { readonly family: SourceCidr['family'] },
     tags: RuleTags,
   ): Promise<AuthorizeResult>;
-  /** Revokes rules by id. A rule already gone is success. */
+  /**
+   * Revokes rules by id, as few calls as the provider allows (all of one group's due rules in one). A
+   * rule already gone is success. Throws `InfraError`: one whose `ruleIds` names the rules kept open
+   * when only some failed (the others are revoked), one without when the call failed whole (throttled,
+   * unreachable), which is retried whole.
+   */
   revoke(target: RuleTarget, ruleIds: readonly string[]): Promise<void>;
   /**
    * Rewrites the grant tags of a shared rule (its `hallpass:expires-at` follows the latest holder), and

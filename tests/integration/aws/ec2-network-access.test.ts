@@ -341,31 +341,66 @@ describe('revoke', () => {
 
   it(`names at most ${REVOKE_IDS_PER_CALL} rule ids per call`, async () => {
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
-    const ids = Array.from({ length: 250 }, (_, i) => `sgr-${i.toString(16)}`);
+    const ids = Array.from({ length: 2_500 }, (_, i) => `sgr-${i.toString(16)}`);
 
     await network.revoke(target, ids);
 
     const sent = ec2
       .commandCalls(RevokeSecurityGroupIngressCommand)
       .map((c) => c.args[0].input.SecurityGroupRuleIds ?? []);
-    expect(sent.map((s) => s.length)).toEqual([100, 100, 50]);
+    expect(sent.map((s) => s.length)).toEqual([1_000, 1_000, 500]);
     expect(sent.flat()).toEqual(ids);
   });
 
-  it('when one id of a call is already gone (the whole call refused), revokes the others one by one', async () => {
-    ec2
-      .on(RevokeSecurityGroupIngressCommand)
-      .resolves({ Return: true })
-      .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-1', 'sgr-gone', 'sgr-3'] })
-      .rejects(awsError('InvalidSecurityGroupRuleId.NotFound'))
-      .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-gone'] })
-      .rejects(awsError('InvalidSecurityGroupRuleId.NotFound'));
+  it('revokes a thousand rule ids of one group in a single call', async () => {
+    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+    const ids = Array.from({ length: 1_000 }, (_, i) => `sgr-${i.toString(16)}`);
+
+    await network.revoke(target, ids);
+
+    const sent = ec2.commandCalls(RevokeSecurityGroupIngressCommand);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.args[0].input.SecurityGroupRuleIds).toEqual(ids);
+  });
+
+  it('when one id of a call is already gone (the whole call refused), splits the call in halves to isolate it', async () => {
+    const refusesGone = (input: { SecurityGroupRuleIds?: string[] }) =>
+      (input.SecurityGroupRuleIds ?? []).includes('sgr-gone')
+        ? Promise.reject(awsError('InvalidSecurityGroupRuleId.NotFound'))
+        : Promise.resolve({ Return: true });
+    ec2.on(RevokeSecurityGroupIngressCommand).callsFake(refusesGone);
 
     await expect(network.revoke(target, ['sgr-1', 'sgr-gone', 'sgr-3'])).resolves.toBeUndefined();
 
     expect(
       ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((c) => c.args[0].input.SecurityGroupRuleIds),
-    ).toEqual([['sgr-1', 'sgr-gone', 'sgr-3'], ['sgr-1'], ['sgr-gone'], ['sgr-3']]);
+    ).toEqual([['sgr-1', 'sgr-gone', 'sgr-3'], ['sgr-1', 'sgr-gone'], ['sgr-1'], ['sgr-gone'], ['sgr-3']]);
+  });
+
+  it('isolates one bad id among a thousand in a few calls, and revokes every other id', async () => {
+    const ids = Array.from({ length: 1_000 }, (_, i) => `sgr-${i.toString(16)}`);
+    const bad = ids[617] ?? '';
+    ec2
+      .on(RevokeSecurityGroupIngressCommand)
+      .callsFake((input: { SecurityGroupRuleIds?: string[] }) =>
+        (input.SecurityGroupRuleIds ?? []).includes(bad)
+          ? Promise.reject(awsError('InvalidSecurityGroupRuleId.Malformed'))
+          : Promise.resolve({ Return: true }),
+      );
+
+    const error = await rejection(network.revoke(target, ids));
+
+    const sent = ec2
+      .commandCalls(RevokeSecurityGroupIngressCommand)
+      .map((c) => c.args[0].input.SecurityGroupRuleIds ?? []);
+    // One call, then two per halving (10 halvings reach one id among 1,000).
+    expect(sent.length).toBeLessThanOrEqual(1 + 2 * 10);
+    const accepted = sent.filter((ids) => !ids.includes(bad)).flat();
+    expect(new Set(accepted)).toEqual(new Set(ids.filter((id) => id !== bad)));
+    expect(error.providerCode).toBe('InvalidSecurityGroupRuleId.Malformed');
+    expect(error.retryable).toBe(false);
+    // The caller learns which rule stayed open: every other one is revoked.
+    expect(error.ruleIds).toEqual([bad]);
   });
 
   it('fails a throttled call whole and retryably, without one call per id', async () => {
@@ -376,6 +411,8 @@ describe('revoke', () => {
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
     expect(error.providerCode).toBe('RequestLimitExceeded');
     expect(error.retryable).toBe(true);
+    // Refused whole: no rule is known revoked.
+    expect(error.ruleIds).toBeUndefined();
   });
 
   it('checks each rule of a call whose Return is an unexplained false', async () => {
@@ -446,18 +483,23 @@ describe('revoke', () => {
     expect(error.retryable).toBe(true);
   });
 
-  it('when a call naming several ids is refused for good, still revokes the others one by one, then reports the failure', async () => {
+  it('when a call naming several ids is refused for good, still revokes the others (in halves), then reports the failure', async () => {
     ec2
       .on(RevokeSecurityGroupIngressCommand)
       .resolves({ Return: true })
       .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-1', 'sgr-2', 'sgr-3'] })
+      .rejects(awsError('UnauthorizedOperation', 403))
+      .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-1', 'sgr-2'] })
       .rejects(awsError('UnauthorizedOperation', 403))
       .on(RevokeSecurityGroupIngressCommand, { SecurityGroupRuleIds: ['sgr-2'] })
       .rejects(awsError('UnauthorizedOperation', 403));
 
     const error = await rejection(network.revoke(target, ['sgr-1', 'sgr-2', 'sgr-3']));
 
-    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(4);
+    // [1 2 3] refused → [1 2] refused → [1] revoked, [2] refused; [3] revoked.
+    expect(
+      ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((c) => c.args[0].input.SecurityGroupRuleIds),
+    ).toEqual([['sgr-1', 'sgr-2', 'sgr-3'], ['sgr-1', 'sgr-2'], ['sgr-1'], ['sgr-2'], ['sgr-3']]);
     expect(error.providerCode).toBe('UnauthorizedOperation');
     expect(error.retryable).toBe(false);
   });

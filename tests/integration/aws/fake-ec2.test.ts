@@ -149,6 +149,34 @@ describe('the EC2 adapter against the fake EC2', () => {
     expect(fake.rules(GROUP)).toEqual([]);
   });
 
+  it('revokes a thousand rules of one group in one call', async () => {
+    const ids = Array.from(
+      { length: 1_000 },
+      (_, i) => fake.addRule({ groupId: GROUP, fromPort: 5432, cidr: `10.0.${i >> 8}.${i & 255}/32` }).id,
+    );
+
+    await network.revoke(target, ids);
+
+    expect(fake.rules(GROUP)).toEqual([]);
+    expect(fake.calls.filter((c) => c.action === 'RevokeSecurityGroupIngress')).toHaveLength(1);
+  });
+
+  it('isolates a rule gone meanwhile by halving the call, and revokes every other rule', async () => {
+    const ids = Array.from(
+      { length: 64 },
+      (_, i) => fake.addRule({ groupId: GROUP, fromPort: 5432, cidr: `10.1.0.${i}/32` }).id,
+    );
+    // Revoked behind the adapter's back: EC2 now refuses any call naming it, and revokes nothing.
+    await network.revoke(target, [ids[37] ?? '']);
+    fake.calls.length = 0;
+
+    await network.revoke(target, ids);
+
+    expect(fake.rules(GROUP)).toEqual([]);
+    // One refused call, then two per halving: six halvings reach one id among 64.
+    expect(fake.calls.filter((c) => c.action === 'RevokeSecurityGroupIngress')).toHaveLength(1 + 2 * 6);
+  });
+
   it('finds by the tag filter only the rules of one deployment, as EC2 does', async () => {
     const own = await network.authorize(target, v4Rule, tags);
     const staging = createEc2NetworkAccess({ clientFor: () => client, deployment: 'staging' });
@@ -239,6 +267,36 @@ describe('the EC2 adapter against the fake EC2', () => {
 });
 
 describe('the fake EC2 itself', () => {
+  it('answers a call beyond its rate limit with RequestLimitExceeded (HTTP 503) and does nothing', async () => {
+    // A bucket of two that refills at a call per thousand seconds: the third call is refused.
+    fake.setRateLimit({ perSecond: 0.001, burst: 2 });
+    await network.authorize(target, v4Rule, tags);
+    await network.authorize(target, v6Rule, tags);
+
+    const error = await rejection(network.authorize(target, { ...v4Rule, cidr: '198.51.100.9/32' }, tags));
+
+    expect(error.providerCode).toBe('RequestLimitExceeded');
+    expect(error.message).toContain('HTTP 503');
+    expect(error.kind).toBe('throttled');
+    expect(error.retryable).toBe(true);
+    expect(fake.rules(GROUP)).toHaveLength(2);
+    expect(fake.throttledCount()).toBe(1);
+    expect(fake.refusedCalls().map((c) => c.action)).toEqual(['AuthorizeSecurityGroupIngress']);
+    expect(fake.calls.map((c) => c.throttled === true)).toEqual([false, false, true]);
+  });
+
+  it('leaves calls to other tools in the account: background traffic takes its share of the rate', async () => {
+    // Everything taken by the others: only the burst is left, and it is used up at once.
+    fake.setRateLimit({ perSecond: 20, burst: 1, background: 20 });
+    await network.authorize(target, v4Rule, tags);
+
+    const error = await rejection(network.authorize(target, v6Rule, tags));
+
+    expect(error.providerCode).toBe('RequestLimitExceeded');
+    fake.setRateLimit(undefined);
+    await expect(network.authorize(target, v6Rule, tags)).resolves.toMatchObject({ existed: false });
+  });
+
   it('refuses a description EC2 would refuse', async () => {
     const send = client.send(
       new AuthorizeSecurityGroupIngressCommand({

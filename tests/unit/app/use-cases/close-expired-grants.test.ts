@@ -140,10 +140,105 @@ describe('closing grants that share an expiry, a security group at a time', () =
       expect(g?.retryAt?.getTime()).toBeGreaterThan(end.getTime());
     }
 
-    // Their retry, one grant at a time, closes them.
+    // Their retry, as the batch they were (one call naming both rules), closes them.
     await runAt(app, new Date(end.getTime() + MINUTE * 2));
     expect(await states(failing)).toEqual(['closed', 'closed']);
+    expect(revokeCalls(app)).toHaveLength(3);
+    expect(revokeCalls(app)[2]?.split(' ')[2]?.split(',')).toHaveLength(2);
     expect(app.network.rules.size).toBe(0);
+    expect((await app.stores.audit.head()).count).toBe((await app.stores.audit.list()).length);
+  });
+
+  it('retries a throttled batch as one batch at one shared time, not grant by grant, and closes every grant', async () => {
+    const app = createTestApp({ policy: { warnBefore: 0 } });
+    const ids: string[] = [];
+    for (let i = 1; i <= 12; i++) ids.push(await grantFrom(app, `198.51.100.${i}`));
+    const end = await endOf(app, ids[0] ?? '');
+    const throttled = () =>
+      new InfraError('throttled', true, 'revoke throttled', { providerCode: 'RequestLimitExceeded' });
+    app.network.failNext('revoke', { error: throttled() });
+    app.network.failNext('revoke', { error: throttled() });
+
+    // Refused twice: each time one call for the whole batch, and one retry time for all its grants.
+    expect((await runAt(app, end)).closed).toBe(0);
+    const first = await Promise.all(ids.map((id) => app.stores.grants.get(id)));
+    const firstRetry = first[0]?.retryAt;
+    expect(firstRetry?.getTime()).toBeGreaterThan(end.getTime());
+    for (const g of first)
+      expect(g).toMatchObject({ state: 'closing', closeAttempts: 1, retryAt: firstRetry });
+    expect(await app.useCases.dueWork.nextDue()).toContainEqual(firstRetry);
+
+    expect((await runAt(app, firstRetry ?? end)).closed).toBe(0);
+    const second = await Promise.all(ids.map((id) => app.stores.grants.get(id)));
+    const secondRetry = second[0]?.retryAt;
+    // Backing off: the second wait is longer than the first could have been.
+    expect((secondRetry?.getTime() ?? 0) - (firstRetry?.getTime() ?? 0)).toBeGreaterThanOrEqual(2_000);
+    for (const g of second)
+      expect(g).toMatchObject({ state: 'closing', closeAttempts: 2, retryAt: secondRetry });
+
+    expect((await runAt(app, secondRetry ?? end)).closed).toBe(12);
+
+    // Three calls in all, each naming every rule of the batch: never one per grant.
+    expect(revokeCalls(app)).toHaveLength(3);
+    for (const call of revokeCalls(app)) expect(call.split(' ')[2]?.split(',')).toHaveLength(12);
+    expect(app.network.rules.size).toBe(0);
+    for (const id of ids) {
+      expect(await app.stores.grants.get(id)).toMatchObject({
+        state: 'closed',
+        endReason: 'expired',
+        endedBy: 'hallpass',
+      });
+    }
+    const events = await app.stores.audit.list();
+    // Each grant's closing is recorded once, by its first attempt; its close once, by the last.
+    expect(
+      events
+        .filter((e) => e.type === 'grant.closing')
+        .map((e) => e.grantId)
+        .sort(),
+    ).toEqual([...ids].sort());
+    expect(
+      events
+        .filter((e) => e.type === 'grant.closed')
+        .map((e) => e.grantId)
+        .sort(),
+    ).toEqual([...ids].sort());
+  });
+
+  it('closes the grants whose rules EC2 revoked when it kept one rule of the batch, and retries only that one', async () => {
+    const app = createTestApp({ policy: { warnBefore: 0 } });
+    const ids: string[] = [];
+    for (let i = 1; i <= 6; i++) ids.push(await grantFrom(app, `198.51.100.${i}`));
+    const end = await endOf(app, ids[0] ?? '');
+    const stuckGrant = ids[3] ?? '';
+    const stuckRule = [...app.network.rules.values()].find((r) => r.grantId === stuckGrant)?.ruleId ?? '';
+    app.network.failNext('revoke', {
+      error: new InfraError('denied', false, `revoke refused for ${stuckRule}`, {
+        providerCode: 'UnauthorizedOperation',
+        ruleIds: [stuckRule],
+      }),
+    });
+
+    const result = await runAt(app, end);
+
+    expect(result.closed).toBe(5);
+    expect([...app.network.rules.keys()]).toEqual([stuckRule]);
+    for (const id of ids) {
+      const g = await app.stores.grants.get(id);
+      if (id === stuckGrant) {
+        expect(g).toMatchObject({ state: 'closing', closeAttempts: 1 });
+        expect((await app.stores.rules.holdsOf(id)).map((h) => h.ruleId)).toEqual([stuckRule]);
+      } else {
+        expect(g).toMatchObject({ state: 'closed', endedAt: end });
+      }
+    }
+
+    // Its retry revokes the rule EC2 kept, and closes it.
+    const retryAt = (await app.stores.grants.get(stuckGrant))?.retryAt ?? end;
+    expect((await runAt(app, retryAt)).closed).toBe(1);
+    expect(revokeCalls(app).at(-1)).toBe(`revoke sg-0123456789abcdef0 ${stuckRule}`);
+    expect(app.network.rules.size).toBe(0);
+    expect((await app.stores.grants.get(stuckGrant))?.state).toBe('closed');
     expect((await app.stores.audit.head()).count).toBe((await app.stores.audit.list()).length);
   });
 
