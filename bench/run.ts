@@ -8,7 +8,9 @@
  * `npm run bench -- engines` (or any of the section names below) runs only those sections;
  * `engines` is both engines, `engines-postgres` and `engines-sqlite` one each.
  * `HALLPASS_BENCH_FULL=1` runs the engines' expiry stream at full size: 10,000 grants over ten minutes
- * (2,000 over two minutes otherwise, the same rate). PostgreSQL is the server of
+ * (2,000 over two minutes otherwise, the same rate), and the real process (`process`) with 10,000 active
+ * grants and a 50,000-request soak (2,000 and 2,000 otherwise). `BENCH_NODE_OPTIONS` replaces the
+ * process's NODE_OPTIONS (npm start's by default; '' for Node's own), `BENCH_KEEP=1` keeps its directory. PostgreSQL is the server of
  * `HALLPASS_BENCH_DATABASE_URL` (else `HALLPASS_TEST_DATABASE_URL`, else postgres://postgres@127.0.0.1:5432/postgres).
  * `BENCH_TIMELINE=<file>` writes the expiry stream's timeline as JSON (each grant's expiry and lateness,
  * EC2's other calls, garbage collections), to line late closes up with what ran then.
@@ -19,6 +21,7 @@ import { measureAuditChain } from './audit-chain';
 import { measureClosesAndMemory } from './closes-and-memory';
 import { type EngineSizes, measurePostgresReplicas, measureSqliteOne } from './engines';
 import { measureExpiryLateness } from './expiry-lateness';
+import { measureProcess, type ProcessSizes } from './process';
 import { measureCloseLatenessUnderSlackFaults } from './slack-faults';
 import { measureSqliteStore } from './sqlite-store';
 import { formatTable, mib, type Row } from './stats';
@@ -39,6 +42,12 @@ const ENGINES: EngineSizes = {
   replicas: 3,
   // EC2 holds at most 1,000 rules per group (60 by default): thousands of grants at once are on several.
   groups: FULL ? 20 : 4,
+};
+
+const PROCESS: ProcessSizes = {
+  active: FULL ? 10_000 : 2_000,
+  soak: FULL ? 50_000 : 2_000,
+  soakRound: 1_000,
 };
 
 function machine(): Row[] {
@@ -94,6 +103,11 @@ const SECTIONS: readonly {
     name: 'audit',
     title: '7. Audit log: verifying the chain, and the tables against it (start-up, verify, exports)',
     measure: () => measureAuditChain(AUDIT_EVENTS),
+  },
+  {
+    name: 'process',
+    title: `10. The real process (node dist/main.js, SQLite): RSS with ${PROCESS.active} active grants, restart, a ${PROCESS.soak}-request soak, npm start`,
+    measure: () => measureProcess(PROCESS),
   },
   {
     name: 'engines-postgres',
