@@ -347,6 +347,24 @@ export async function measureProcess(sizes: ProcessSizes): Promise<Row[]> {
     { label: 'NODE_OPTIONS', value: nodeOptions() === '' ? '(none)' : nodeOptions(), unit: '' },
   ];
 
+  // A phase that fails says so in the table and the next one still runs (BENCH_KEEP=1 keeps the logs).
+  const phase = async (name: string, run: () => Promise<void>): Promise<void> => {
+    try {
+      await run();
+    } catch (error) {
+      rows.push({
+        label: `${name} FAILED`,
+        value: error instanceof Error ? error.message : String(error),
+        unit: '',
+      });
+    }
+  };
+  if (sizes.active > 0) await phase('active grants', () => measureActive(sizes, rows));
+  await phase('npm start and soak', () => measureSoak(sizes, rows));
+  return rows;
+}
+
+async function measureActive(sizes: ProcessSizes, rows: Row[]): Promise<void> {
   const bench = await ProcessBench.create(Math.ceil(sizes.active / GRANTS_PER_GROUP));
   try {
     let t0 = performance.now();
@@ -405,7 +423,9 @@ export async function measureProcess(sizes: ProcessSizes): Promise<Row[]> {
   } finally {
     await bench.close();
   }
+}
 
+async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
   const soak = await ProcessBench.create(Math.ceil(sizes.soakRound / GRANTS_PER_GROUP));
   try {
     // `npm start` twice with nothing changed since the build above: the second is the figure.
@@ -440,7 +460,12 @@ export async function measureProcess(sizes: ProcessSizes): Promise<Row[]> {
           () => soak.revokes.rulesSeen(),
           60_000,
           500,
-        );
+        ).catch((error: unknown) => {
+          const c = soak.counts();
+          throw new Error(
+            `${error instanceof Error ? error.message : String(error)}: ${c.requests} of ${sent} requests recorded, grants ${c.byState}, ${soak.openRules()} rules open; bot log: ${soak.problems()}`,
+          );
+        });
         await soak.quiet(1_000);
         rss.push(rssOf(bot.pid));
       }
@@ -476,5 +501,4 @@ export async function measureProcess(sizes: ProcessSizes): Promise<Row[]> {
   } finally {
     await soak.close();
   }
-  return rows;
 }

@@ -44,9 +44,14 @@ const ENGINES: EngineSizes = {
   groups: FULL ? 20 : 4,
 };
 
+const sizeFrom = (name: string, otherwise: number): number => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? otherwise : Number(v);
+};
+/** `BENCH_PROCESS_ACTIVE` / `BENCH_PROCESS_SOAK` override the sizes (0 active skips that phase). */
 const PROCESS: ProcessSizes = {
-  active: FULL ? 10_000 : 2_000,
-  soak: FULL ? 50_000 : 2_000,
+  active: sizeFrom('BENCH_PROCESS_ACTIVE', FULL ? 10_000 : 2_000),
+  soak: sizeFrom('BENCH_PROCESS_SOAK', FULL ? 50_000 : 2_000),
   soakRound: 1_000,
 };
 
