@@ -48,7 +48,7 @@ const sizeFrom = (name: string, otherwise: number): number => {
   const v = process.env[name];
   return v === undefined || v === '' ? otherwise : Number(v);
 };
-/** `BENCH_PROCESS_ACTIVE` / `BENCH_PROCESS_SOAK` override the sizes (0 active skips that phase). */
+/** `BENCH_PROCESS_ACTIVE` / `BENCH_PROCESS_SOAK` override the sizes (0 skips that phase). */
 const PROCESS: ProcessSizes = {
   active: sizeFrom('BENCH_PROCESS_ACTIVE', FULL ? 10_000 : 2_000),
   soak: sizeFrom('BENCH_PROCESS_SOAK', FULL ? 50_000 : 2_000),
