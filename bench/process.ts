@@ -367,9 +367,14 @@ export async function measureProcess(sizes: ProcessSizes): Promise<Row[]> {
     stdio: 'inherit',
   });
   if (build.status !== 0) throw new Error('npm run build failed');
-  const rows: Row[] = [
-    { label: 'NODE_OPTIONS', value: nodeOptions() === '' ? '(none)' : nodeOptions(), unit: '' },
-  ];
+  // Each figure is also written to stderr as it is measured: a long run stopped early keeps what it had.
+  const rows: Row[] = [];
+  const push = rows.push.bind(rows);
+  rows.push = (...items: Row[]): number => {
+    for (const r of items) process.stderr.write(`  … ${r.label}: ${r.value} ${r.unit}\n`);
+    return push(...items);
+  };
+  rows.push({ label: 'NODE_OPTIONS', value: nodeOptions() === '' ? '(none)' : nodeOptions(), unit: '' });
 
   // A phase that fails says so in the table and the next one still runs (BENCH_KEEP=1 keeps the logs).
   const phase = async (name: string, run: () => Promise<void>): Promise<void> => {
