@@ -8,7 +8,9 @@
  * `npm run bench -- engines` (or any of the section names below) runs only those sections;
  * `engines` is both engines, `engines-postgres` and `engines-sqlite` one each.
  * `HALLPASS_BENCH_FULL=1` runs the engines' expiry stream at full size: 10,000 grants over ten minutes
- * (2,000 over two minutes otherwise, the same rate). PostgreSQL is the server of
+ * (2,000 over two minutes otherwise, the same rate), and the real process (`process`) with 10,000 active
+ * grants and a 50,000-request soak (2,000 and 2,000 otherwise). `BENCH_NODE_OPTIONS` replaces the
+ * process's NODE_OPTIONS (npm start's by default; '' for Node's own), `BENCH_KEEP=1` keeps its directory. PostgreSQL is the server of
  * `HALLPASS_BENCH_DATABASE_URL` (else `HALLPASS_TEST_DATABASE_URL`, else postgres://postgres@127.0.0.1:5432/postgres).
  * `BENCH_TIMELINE=<file>` writes the expiry stream's timeline as JSON (each grant's expiry and lateness,
  * EC2's other calls, garbage collections), to line late closes up with what ran then.
@@ -20,6 +22,7 @@ import { measureClosesAndMemory } from './closes-and-memory';
 import { type EngineSizes, measurePostgresReplicas, measureSqliteOne } from './engines';
 import { measureExpiryLateness } from './expiry-lateness';
 import { measureMassExpiry } from './mass-expiry';
+import { measureProcess, type ProcessSizes } from './process';
 import { measureCloseLatenessUnderSlackFaults } from './slack-faults';
 import { measureSqliteStore } from './sqlite-store';
 import { formatTable, mib, type Row } from './stats';
@@ -42,6 +45,17 @@ const ENGINES: EngineSizes = {
   replicas: 3,
   // EC2 holds at most 1,000 rules per group (60 by default): thousands of grants at once are on several.
   groups: FULL ? 20 : 4,
+};
+
+const sizeFrom = (name: string, otherwise: number): number => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? otherwise : Number(v);
+};
+/** `BENCH_PROCESS_ACTIVE` / `BENCH_PROCESS_SOAK` override the sizes (0 skips that phase). */
+const PROCESS: ProcessSizes = {
+  active: sizeFrom('BENCH_PROCESS_ACTIVE', FULL ? 10_000 : 2_000),
+  soak: sizeFrom('BENCH_PROCESS_SOAK', FULL ? 50_000 : 2_000),
+  soakRound: 1_000,
 };
 
 function machine(): Row[] {
@@ -114,6 +128,11 @@ const SECTIONS: readonly {
     name: 'mass',
     title: `10. Mass expiry: ${MASS.count} grants sharing one expires_at on ${MASS.groups} groups, EC2 at ${MASS.perSecond} calls/s, throttling beyond`,
     measure: () => measureMassExpiry(MASS),
+  },
+  {
+    name: 'process',
+    title: `11. The real process (node dist/main.js, SQLite): RSS with ${PROCESS.active} active grants, restart, a ${PROCESS.soak}-request soak, npm start`,
+    measure: () => measureProcess(PROCESS),
   },
 ];
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { addMilliseconds } from 'date-fns';
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 import type { Actor } from '../domain/policy';
 import { type Err, err, ok, type Result } from '../domain/result';
 import type { AddressLinkStore, Clock, Directory, LinkRefusal, Logger } from './ports';

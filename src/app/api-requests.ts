@@ -1,4 +1,4 @@
-import { addMilliseconds } from 'date-fns';
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 import { formatDuration } from '../domain/duration';
 import type { Grant } from '../domain/grant';
 import { type Actor, findResource, isAdmin, type Policy, type Resource } from '../domain/policy';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { addMilliseconds } from 'date-fns';
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 import { formatDuration } from '../domain/duration';
 import { type Actor, findResource, isAdmin, type Policy } from '../domain/policy';
 import { type Err, err, ok, type Result } from '../domain/result';

@@ -1,4 +1,4 @@
-import { addMilliseconds } from 'date-fns';
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 import type { Grant, GrantState } from '../domain/grant';
 import { type Actor, findResource, mayRequest, type Policy, standingRefusal } from '../domain/policy';
 import { type AccessRequest, SYSTEM_ACTOR } from '../domain/request';

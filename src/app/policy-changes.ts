@@ -10,7 +10,7 @@ type Deps = {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly grants: Pick<GrantStore, 'list'>;
-  readonly rules: Pick<RuleStore, 'holdsOf'>;
+  readonly rules: Pick<RuleStore, 'holdsOfAll'>;
   readonly roleSessions: Pick<RoleSessionStore, 'get'>;
   readonly audit: Pick<AuditLog, 'append' | 'list'>;
   readonly notices: Pick<Notices, 'card' | 'deliver'>;
@@ -63,13 +63,23 @@ export const announcePolicyChanges =
   (deps: Deps) =>
   async (policy: Policy): Promise<number> => {
     let announced = 0;
-    for (const grant of await deps.grants.list(['opening', 'active', 'closing'])) {
-      const holds = await deps.rules.holdsOf(grant.id);
-      const changes = policyChanges(
-        findResource(policy, grant.resourceId),
-        holds,
-        (await deps.roleSessions.get(grant.id))?.roleArn,
-      );
+    const live = await deps.grants.list(['opening', 'active', 'closing']);
+    // One read for every live grant's holds: at start-up there may be thousands of grants.
+    const holdsBy = new Map<string, RuleHold[]>();
+    for (const h of await deps.rules.holdsOfAll(live.map((g) => g.id))) {
+      const list = holdsBy.get(h.grantId);
+      if (list === undefined) holdsBy.set(h.grantId, [h]);
+      else list.push(h);
+    }
+    for (const grant of live) {
+      const holds = holdsBy.get(grant.id) ?? [];
+      const resource = findResource(policy, grant.resourceId);
+      // The role session decides only for a role resource, or a grant holding no rule (see policyChanges).
+      const roleArn =
+        resource !== undefined && (resource.kind === 'aws-role' || holds.length === 0)
+          ? (await deps.roleSessions.get(grant.id))?.roleArn
+          : undefined;
+      const changes = policyChanges(resource, holds, roleArn);
       if (changes.length === 0 || (await alreadySaid(deps, grant, changes))) continue;
       await deps.audit.append({
         at: deps.clock.now(),

@@ -1,4 +1,4 @@
-import { addMilliseconds } from 'date-fns';
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 import { type CidrError, checkWidth, parseSourceAddress, type SourceCidr } from '../domain/cidr';
 import { plannedEnd } from '../domain/grant';
 import type { Policy } from '../domain/policy';

@@ -1,4 +1,4 @@
-import { addMilliseconds } from 'date-fns';
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 
 /**
  * What was opened in AWS for an approved request. States are written *before* the AWS call they

@@ -62,13 +62,18 @@ export function execForm(args: string): string[] {
   return parsed;
 }
 
-/** `ENV a=1 b=2` (the key=value form) as pairs. */
+/** `ENV a=1 b="two words"` (the key=value form, a value in double quotes may hold spaces) as pairs. */
 export function envOf(args: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const pair of args.split(/\s+/).filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`ENV in the key=value form only: ${args}`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1).replace(/^"(.*)"$/, '$1');
+  const pair = /\s*([^\s=]+)=("[^"]*"|[^\s"]*)(?=\s|$)/y;
+  let at = 0;
+  while (at < args.trimEnd().length) {
+    pair.lastIndex = at;
+    const m = pair.exec(args);
+    if (m?.[1] === undefined || m[2] === undefined)
+      throw new Error(`ENV in the key=value form only: ${args}`);
+    env[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+    at = pair.lastIndex;
   }
   return env;
 }

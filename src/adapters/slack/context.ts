@@ -16,6 +16,11 @@ export type ListenerContext = {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly home?: HomePublisher | undefined;
+  /**
+   * Counts `work` as a listener in progress (shutdown and `settled` wait for it) after the listener has
+   * returned: see `goOnBehind` (listeners/middleware.ts). Absent: the listener awaits its work itself.
+   */
+  readonly track?: ((work: Promise<void>) => void) | undefined;
 };
 
 /**

@@ -28,6 +28,44 @@ type Removal = {
   readonly users: readonly string[] | 'all';
 };
 
+/** How many people's `users.info` answers the directory keeps by default: a forgotten one costs one Tier-4 call. */
+export const USERS_CACHED = 5_000;
+
+/**
+ * A map holding at most `max` entries: reading or writing an entry makes it the most recent, and
+ * writing past `max` forgets the least recent. A `Map` iterates in insertion order, so re-inserting on
+ * use keeps the least recent first.
+ */
+function lruMap<V>(max: number): {
+  get(key: string): V | undefined;
+  set(key: string, value: V): void;
+  delete(key: string): void;
+} {
+  const entries = new Map<string, V>();
+  return {
+    get(key) {
+      const value = entries.get(key);
+      if (value !== undefined) {
+        entries.delete(key);
+        entries.set(key, value);
+      }
+      return value;
+    },
+    set(key, value) {
+      entries.delete(key);
+      entries.set(key, value);
+      while (entries.size > max) {
+        const oldest = entries.keys().next();
+        if (oldest.done === true) break;
+        entries.delete(oldest.value);
+      }
+    },
+    delete(key) {
+      entries.delete(key);
+    },
+  };
+}
+
 /** Renders a policy principal so that Slack pings it: `<@U…>` for a user, `<!subteam^S…|@handle>` for a group. */
 export type Mention = (principal: string) => string;
 
@@ -42,7 +80,8 @@ export type Mention = (principal: string) => string;
  * - The installation's own workspace and organisation (`auth.test`), asked once and kept; until it
  *   answers nobody can be placed, so everyone's standing is `unknown`.
  * - Each user's account (`users.info`: guest, deactivated, own workspace and organisation, email),
- *   cached per user for `ttlMs`. When Slack does not answer, or leaves out whether the user is a guest,
+ *   cached per user for `ttlMs`, for at most `maxUsers` people (the least recently asked about are
+ *   forgotten first, so a workspace of many requesters does not grow the process without bound). When Slack does not answer, or leaves out whether the user is a guest,
  *   the standing is `unknown` — refused everywhere (fail closed), never a stale or guessed "member".
  */
 export function createSlackDirectory(deps: {
@@ -50,6 +89,8 @@ export function createSlackDirectory(deps: {
   clock: Clock;
   logger: Logger;
   ttlMs?: number;
+  /** How many people's `users.info` answers are kept (default `USERS_CACHED`); the least recently used go first. */
+  maxUsers?: number;
   /** The policy's `trustedWorkspaces`, read at every look-up (a reloaded policy takes effect at once). */
   trustedWorkspaces?: () => readonly string[];
 }): Directory & { refresh(): Promise<void>; mentioner(): Promise<Mention> } {
@@ -153,7 +194,7 @@ export function createSlackDirectory(deps: {
     return installationInflight;
   };
 
-  const users = new Map<string, UserFacts>();
+  const users = lruMap<UserFacts>(deps.maxUsers ?? USERS_CACHED);
   const usersInflight = new Map<string, Promise<UserFacts>>();
 
   /** `users.info` for one user, shared by concurrent look-ups; `undefined` when Slack failed. */

@@ -79,13 +79,14 @@ describe('the Slack directory: standing', () => {
   let clock: FakeClock;
   let logger: MemoryLogger;
   let trusted: string[];
-  const directory = () =>
+  const directory = (opts: { maxUsers?: number } = {}) =>
     createSlackDirectory({
       client: new WebClient('xoxb-test', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } }),
       clock,
       logger,
       ttlMs: 60_000,
       trustedWorkspaces: () => trusted,
+      ...opts,
     });
   const HOME = [{ teamId: STAND_IN_BOT.teamId }];
 
@@ -164,6 +165,21 @@ describe('the Slack directory: standing', () => {
     clock.advance(60_000);
     await dir.actor('U1');
     expect(slack.callsTo('users.info')).toHaveLength(2);
+  });
+
+  it('keeps at most maxUsers people, forgetting the least recently asked about first', async () => {
+    const dir = directory({ maxUsers: 2 });
+    const asked = () => slack.callsTo('users.info').map((c) => c.args['user']);
+    await dir.actor('U1');
+    await dir.actor('U2');
+    await dir.actor('U1'); // cached, and now more recent than U2
+    await dir.actor('U3'); // a third: U2, the least recent, is forgotten
+    expect(asked()).toEqual(['U1', 'U2', 'U3']);
+    await dir.actor('U1');
+    await dir.actor('U3');
+    expect(asked()).toEqual(['U1', 'U2', 'U3']);
+    await dir.actor('U2');
+    expect(asked()).toEqual(['U1', 'U2', 'U3', 'U2']);
   });
 });
 

@@ -3,8 +3,8 @@ import { Pool } from 'pg';
 import { DbError, toDbError } from '../db-error';
 import { PG_MIGRATIONS_FOLDER, type PgHandle, pgHandle } from '../open-pg';
 
-/** Whether `HALLPASS_DB` names a PostgreSQL database (a `postgres://` or `postgresql://` URL) rather than a SQLite file. */
-export const isPostgresUrl = (text: string): boolean => /^postgres(ql)?:\/\//i.test(text.trim());
+/** Whether `HALLPASS_DB` names a PostgreSQL database rather than a SQLite file (in ../db-url.ts, which loads no `pg`). */
+export { isPostgresUrl } from '../db-url';
 
 /** `url` without its password, to show in a message. */
 export function withoutPassword(url: string): string {

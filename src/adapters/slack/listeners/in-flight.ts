@@ -8,6 +8,8 @@ export type InFlight = {
   readonly drain: () => Promise<void>;
   /** Waits for every listener running now, and any they start meanwhile (tests). */
   readonly settled: () => Promise<void>;
+  /** Counts work a listener left running behind it (see `goOnBehind`) as in progress until it ends. */
+  readonly track: (work: Promise<void>) => void;
 };
 
 /**
@@ -16,14 +18,17 @@ export type InFlight = {
  */
 export function trackInFlight(app: App): InFlight {
   const running = new Set<Promise<void>>();
+  const track = (work: Promise<void>): void => {
+    running.add(work);
+    work.then(
+      () => running.delete(work),
+      () => running.delete(work),
+    );
+  };
   app.use(async ({ next }) => {
     const work = next();
-    running.add(work);
-    try {
-      await work;
-    } finally {
-      running.delete(work);
-    }
+    track(work);
+    await work;
   });
   const settled = async (): Promise<void> => {
     while (running.size > 0) await Promise.allSettled([...running]);
@@ -36,5 +41,5 @@ export function trackInFlight(app: App): InFlight {
     await Promise.race([settled(), timeout]);
     clearTimeout(timer);
   };
-  return { drain, settled };
+  return { drain, settled, track };
 }

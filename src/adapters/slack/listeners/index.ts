@@ -28,8 +28,9 @@ import { readRequestSubmit, requestSubmitted } from './views/request-submitted';
  * - forms: `scope` → `ackForm(read)` (or `ackFirst`) → `guard` → listener;
  * - events (acked by Bolt on arrival): [`scope`] → `guard` → listener.
  */
-export function mountListeners(app: App, ctx: ListenerContext): InFlight {
+export function mountListeners(app: App, shared: ListenerContext): InFlight {
   const inFlight = trackInFlight(app);
+  const ctx: ListenerContext = { ...shared, track: inFlight.track };
   const person = scope(ctx);
   const clicked = [ackFirst, ignoreRedelivery, person] as const;
   const button = (id: string, failed: string, listener: (args: ButtonArgs) => Promise<void>) =>

@@ -96,11 +96,45 @@ export const guard =
     try {
       await args.next();
     } catch (error) {
-      const { userId, reply } = args.context;
-      ctx.logger.error({ err: describeError(error), user: userId, ...whereOf(args) }, message);
-      if (opts.answer === true && reply !== undefined) await reply(SOMETHING_WENT_WRONG);
+      await failed(ctx, message, args.context, whereOf(args), opts.answer === true, error);
     }
   };
+
+/** What `guard` does with a throw: logged once as `message`, and answered when `answer` and someone can be. */
+async function failed(
+  ctx: ListenerContext,
+  message: string,
+  context: Partial<Scope>,
+  where: Record<string, unknown>,
+  answer: boolean,
+  error: unknown,
+): Promise<void> {
+  ctx.logger.error({ err: describeError(error), user: context.userId, ...where }, message);
+  if (answer && context.reply !== undefined) await context.reply(SOMETHING_WENT_WRONG);
+}
+
+/**
+ * Runs the rest of a listener's job behind it: the listener returns at once, holding nothing of Bolt's.
+ * Bolt keeps the HTTP request and response (its `ack` holds them, tens of KiB with the socket's buffers)
+ * until every listener of the payload has returned, so a request whose grant waits for its security
+ * group's lock would otherwise keep them all that time — thousands of requests in flight held that
+ * much each. `work` must capture only what it needs (the command, the client, `context`), never the
+ * listener's arguments. Shutdown and `settled` still wait for it (`ctx.track`); a throw is handled as
+ * `guard` handles one: logged once as `message` and answered. Without `ctx.track` it is awaited here.
+ */
+export function goOnBehind(
+  ctx: ListenerContext,
+  message: string,
+  context: Partial<Scope>,
+  where: Record<string, unknown>,
+  work: () => Promise<void>,
+): Promise<void> {
+  const run = work().catch((error: unknown) => failed(ctx, message, context, where, true, error));
+  if (ctx.track === undefined) return run;
+  // Nothing awaits it now: a failed answer is logged rather than left unhandled.
+  ctx.track(run.catch((error: unknown) => ctx.logger.error({ err: describeError(error) }, message)));
+  return Promise.resolve();
+}
 
 /** A form's submit as read: what the listener acts on, or the errors to show beside fields (block id → text). */
 export type FormRead<T> =

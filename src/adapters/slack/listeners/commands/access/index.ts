@@ -3,6 +3,7 @@ import { type Command, parseCommand } from '../../../../../domain/command';
 import { err } from '../../../../../domain/result';
 import type { ListenerContext, Scope } from '../../../context';
 import { errorText } from '../../../views/errors';
+import { goOnBehind } from '../../middleware';
 import { audit } from './audit';
 import { auditSearch } from './audit-search';
 import { cancel } from './cancel';
@@ -46,19 +47,19 @@ function dispatch<K extends Command['kind']>(
 /**
  * `/access …`, after the middleware has acked it, dropped a redelivery and put the person on `context`:
  * a per-user limit, then the text parsed and handed to its subcommand. Every answer is private to the
- * person who typed the command.
+ * person who typed the command. All of it goes on behind the listener (`goOnBehind`), so that Bolt lets
+ * go of the HTTP request at once, however long the grant takes to open.
  */
 export const accessCommand =
   (ctx: ListenerContext) =>
-  async ({
-    command,
-    client,
-    context,
-  }: SlackCommandMiddlewareArgs & AllMiddlewareArgs<Scope>): Promise<void> => {
-    if (!(await ctx.useCases.admitCommand(context.userId)))
-      return context.reply({ text: errorText(err('RATE_LIMITED')) });
-    const result = parseCommand(command.text ?? '');
-    if (!result.ok) return context.reply({ text: errorText(result) });
-    const cmd: CommandOf[Command['kind']] = result.value;
-    return dispatch(ctx, cmd.kind, { cmd, command, client, context });
+  (args: SlackCommandMiddlewareArgs & AllMiddlewareArgs<Scope>): Promise<void> => {
+    const { command, client, context } = args;
+    return goOnBehind(ctx, '/access failed', context, { text: command.text }, async () => {
+      if (!(await ctx.useCases.admitCommand(context.userId)))
+        return context.reply({ text: errorText(err('RATE_LIMITED')) });
+      const result = parseCommand(command.text ?? '');
+      if (!result.ok) return context.reply({ text: errorText(result) });
+      const cmd: CommandOf[Command['kind']] = result.value;
+      return dispatch(ctx, cmd.kind, { cmd, command, client, context });
+    });
   };
