@@ -209,6 +209,12 @@ export type FakeEc2Options = {
   readonly aclEntryLimit?: number;
   /** The time calls are stamped with (`FakeEc2Call.at`): the demo's skip-ahead clock. The system clock when absent. */
   readonly now?: () => Date;
+  /**
+   * How long each call takes, in ms (default 0): the call is received, held this long, then acted on and
+   * answered at once, so it is recorded (`calls`, its `at`) and its rules change when the answer leaves.
+   * Benchmarks give EC2 the latency of the real one.
+   */
+  readonly latencyMs?: number;
 };
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -697,6 +703,7 @@ const copyAcl = (acl: MutableAcl): FakeNetworkAcl => ({
 /** Starts the fake on an ephemeral port of 127.0.0.1. */
 export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> {
   const now = opts.now ?? (() => new Date());
+  const latencyMs = opts.latencyMs ?? 0;
   const groups = opts.groups === undefined ? undefined : new Set(opts.groups);
   const rules: MutableRule[] = [];
   const calls: FakeEc2Call[] = [];
@@ -1124,7 +1131,11 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => handle(req, Buffer.concat(chunks).toString('utf8'), res));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      if (latencyMs > 0) setTimeout(() => handle(req, body, res), latencyMs);
+      else handle(req, body, res);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
