@@ -15,6 +15,7 @@
  */
 import { cpus, platform, release, totalmem } from 'node:os';
 import { measureAckAgainstMinimal } from './ack-latency';
+import { measureApproveToOpen } from './approve-open';
 import { measureAuditChain } from './audit-chain';
 import { measureClosesAndMemory } from './closes-and-memory';
 import { type EngineSizes, measurePostgresReplicas, measureSqliteOne } from './engines';
@@ -27,6 +28,7 @@ const EXPIRY_GRANTS = 50;
 const BATCH_GRANTS = 500;
 const MEMORY_GRANTS = 2_000;
 const ACK_REQUESTS = 400;
+const APPROVALS = 50;
 const CLOSED_ROWS = 100_000;
 const ACTIVE_ROWS = 1_000;
 const SLACK_FAULT_GRANTS = 20;
@@ -79,6 +81,11 @@ const SECTIONS: readonly {
     name: 'ack',
     title: '3. Slash command and Approve click → ack, against a minimal Bolt app in the same runs',
     measure: () => measureAckAgainstMinimal(ACK_REQUESTS),
+  },
+  {
+    name: 'approve',
+    title: '3b. Approve click → rule open in EC2 (EC2 stand-in at 50 ms a call)',
+    measure: () => measureApproveToOpen(APPROVALS),
   },
   {
     name: 'sqlite',
