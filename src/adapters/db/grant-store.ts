@@ -6,6 +6,7 @@ import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { grantCloseAt, grantCloseParts, longEnoughToWarn } from './due-times';
 import type { Db } from './open-db';
+import { createSqlitePrepared, type SqlitePrepared } from './prepared';
 import { grantMove, grantValues, toGrant } from './rows';
 import { grants } from './schema';
 import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
@@ -16,7 +17,10 @@ const dueAt = grantCloseAt(grants);
 const longEnough = (warnBeforeMs: number) => longEnoughToWarn(grants, warnBeforeMs);
 
 /** `GrantStore` on SQLite. */
-export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
+export function createSqliteGrantStore(
+  db: Db,
+  prepared: SqlitePrepared = createSqlitePrepared(db),
+): Sync<GrantStore> {
   return {
     insert: (grant: NewGrant) =>
       withDbErrors('grants.insert', () =>
@@ -26,7 +30,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
 
     get: (id) =>
       withDbErrors('grants.get', () => {
-        const row = db.select().from(grants).where(eq(grants.id, id)).get();
+        const row = prepared.grantById.get({ id });
         return row === undefined ? undefined : toGrant(row);
       }),
 
@@ -45,7 +49,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
 
     byRequest: (requestId) =>
       withDbErrors('grants.byRequest', () => {
-        const row = db.select().from(grants).where(eq(grants.requestId, requestId)).get();
+        const row = prepared.grantByRequest.get({ id: requestId });
         return row === undefined ? undefined : toGrant(row);
       }),
 
@@ -62,7 +66,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
                 .returning()
                 .get();
         if (row !== undefined) return ok(toGrant(row));
-        const current = db.select({ state: grants.state }).from(grants).where(eq(grants.id, id)).get();
+        const current = prepared.grantStateById.get({ id });
         if (current === undefined) throw notFound('grants.move', 'grant', id);
         return err('STATE_CHANGED', { state: current.state });
       }),
