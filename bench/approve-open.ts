@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { ACTION } from '../src/adapters/slack/ids';
 import type { FakeEc2Call } from '../tests/support/fake-ec2';
-import { blockActionsBody, buttonClick, postToApp } from '../tests/support/slack-signing';
+import { blockActionsBody, buttonClick, postToApp, slashCommandBody } from '../tests/support/slack-signing';
 import {
   APPROVAL_RESOURCE_ID,
   APPROVER,
   addresses,
   type BenchStack,
+  CHANNEL,
   SIGNING_SECRET,
   startBenchStack,
 } from './stack';
@@ -40,10 +41,22 @@ function nextAuthorize(stack: BenchStack): { at: Promise<number>; calls: () => s
   return { at, calls: () => seen };
 }
 
+/** The request id and message ts of the newest approval card in the channel. */
+function newestCard(stack: BenchStack): { requestId: string; ts: string } {
+  const messages = stack.slack.messages(CHANNEL);
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    const requestId =
+      m === undefined ? undefined : /"value":"(req_[^"]+)"/.exec(JSON.stringify(m.blocks))?.[1];
+    if (m !== undefined && requestId !== undefined) return { requestId, ts: m.ts };
+  }
+  throw new Error('no approval card was posted');
+}
+
 /**
  * Issue 15 part A, figure 2: a signed Approve click → the rule open in EC2, with the EC2 stand-in taking
- * `EC2_LATENCY_MS` over each call. One request at a time on an idle bot (SQLite): each is asked through
- * the use case, its card posted and everything settled before the click is sent and timed.
+ * `EC2_LATENCY_MS` over each call. One request at a time on an idle bot (SQLite): each is asked with a
+ * signed `/access`, its card posted and everything settled before the click is sent and timed.
  */
 export async function measureApproveToOpen(count: number): Promise<Row[]> {
   const stack = await startBenchStack({ approval: true, ec2LatencyMs: EC2_LATENCY_MS });
@@ -52,24 +65,26 @@ export async function measureApproveToOpen(count: number): Promise<Row[]> {
     const samples: number[] = [];
     const callsPerApproval: number[] = [];
     for (let i = 0; i < WARMUP + count; i++) {
-      const asked = await stack.hallpass.useCases.submitRequest({
-        actor: { userId: `UOPEN${String(i).padStart(4, '0')}`, groups: new Set(), standing: 'member' },
-        resourceId: APPROVAL_RESOURCE_ID,
-        durationMs: 30 * 60_000,
-        address: ips[i] ?? '',
-        reason: 'approve benchmark',
-      });
-      if (!asked.ok) throw new Error(`request refused: ${asked.error}`);
-      const requestId = asked.value.request.id;
+      // Asked through Slack, as people do: the directory has just read the requester, whose rights the
+      // click re-checks (a requester unseen for the directory's five minutes costs a users.info more).
+      const asked = await postToApp(
+        stack.url,
+        slashCommandBody({
+          user_id: `UOPEN${String(i).padStart(4, '0')}`,
+          text: `${APPROVAL_RESOURCE_ID} 30m from ${ips[i] ?? ''} approve benchmark`,
+          channel_id: CHANNEL,
+        }),
+        { secret: SIGNING_SECRET },
+      );
+      if (asked.status !== 200) throw new Error(`/access answered ${asked.status}: ${asked.body}`);
       await stack.settle();
-      const card = (await stack.hallpass.useCases.cardOf(requestId))?.request.message;
-      if (card === undefined) throw new Error(`no approval card for ${requestId}`);
+      const card = newestCard(stack);
       const body = blockActionsBody(
         buttonClick({
           userId: APPROVER,
           actionId: ACTION.approveRequest,
-          value: requestId,
-          channel: card.channel,
+          value: card.requestId,
+          channel: CHANNEL,
           messageTs: card.ts,
         }),
       );

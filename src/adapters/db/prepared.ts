@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from './open-db';
 import { approvals, auditEvents, grants, outbox, requests, ruleHolds } from './schema';
+import { LIVE_GRANT_STATES } from './schema-shared';
 
 /**
  * The SQLite queries on the paths of `/access` and Approve, built once per connection with drizzle's
@@ -33,6 +34,29 @@ export function createSqlitePrepared(db: Db) {
       .from(ruleHolds)
       .where(and(eq(ruleHolds.grantId, id), isNull(ruleHolds.releasedAt)))
       .orderBy(asc(ruleHolds.id))
+      .prepare(),
+    /**
+     * The oldest live hold (unreleased, its grant opening, active or closing) of the rule
+     * `region`/`groupId`/`protocol`/`fromPort`-`toPort`/`cidr`: a rule another grant already holds.
+     */
+    liveHoldOf: db
+      .select({ hold: ruleHolds })
+      .from(ruleHolds)
+      .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
+      .where(
+        and(
+          eq(ruleHolds.region, sql.placeholder('region')),
+          eq(ruleHolds.groupId, sql.placeholder('groupId')),
+          eq(ruleHolds.protocol, sql.placeholder('protocol')),
+          eq(ruleHolds.fromPort, sql.placeholder('fromPort')),
+          eq(ruleHolds.toPort, sql.placeholder('toPort')),
+          eq(ruleHolds.cidr, sql.placeholder('cidr')),
+          isNull(ruleHolds.releasedAt),
+          inArray(grants.state, [...LIVE_GRANT_STATES]),
+        ),
+      )
+      .orderBy(asc(ruleHolds.id))
+      .limit(1)
       .prepare(),
     /** A card update of request `id` still waiting in the outbox. */
     waitingCardUpdate: db

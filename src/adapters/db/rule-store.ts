@@ -74,24 +74,14 @@ export function createSqliteRuleStore(
 
     findLive: (key) =>
       withDbErrors('rules.findLive', () => {
-        const row = db
-          .select({ hold: ruleHolds })
-          .from(ruleHolds)
-          .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
-          .where(
-            and(
-              eq(ruleHolds.region, key.region),
-              eq(ruleHolds.groupId, key.groupId),
-              eq(ruleHolds.protocol, key.protocol),
-              eq(ruleHolds.fromPort, key.fromPort),
-              eq(ruleHolds.toPort, key.toPort),
-              eq(ruleHolds.cidr, key.cidr),
-              liveHold,
-            ),
-          )
-          .orderBy(asc(ruleHolds.id))
-          .limit(1)
-          .get();
+        const row = prepared.liveHoldOf.get({
+          region: key.region,
+          groupId: key.groupId,
+          protocol: key.protocol,
+          fromPort: key.fromPort,
+          toPort: key.toPort,
+          cidr: key.cidr,
+        });
         return row === undefined ? undefined : toHold(row.hold);
       }),
 
