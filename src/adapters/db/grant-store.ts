@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { GrantStore, NewGrant } from '../../app/ports';
+import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
 import { idChunks, inIdOrder } from './chunks';
 import { notFound, withDbErrors } from './db-error';
@@ -9,7 +10,7 @@ import type { Db } from './open-db';
 import { createSqlitePrepared, type SqlitePrepared } from './prepared';
 import { grantMove, grantValues, toGrant } from './rows';
 import { grants } from './schema';
-import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
+import { NOTHING_DUE_NOW, type Sync, type SyncDueQuery } from './sync-gate';
 
 /** When a grant is due to be closed (see `grantCloseAt`). */
 const dueAt = grantCloseAt(grants);
@@ -21,6 +22,7 @@ export function createSqliteGrantStore(
   db: Db,
   prepared: SqlitePrepared = createSqlitePrepared(db),
 ): Sync<GrantStore> {
+  const warningsBy = new Map<number, SyncDueQuery<Grant>>();
   return {
     insert: (grant: NewGrant) =>
       withDbErrors('grants.insert', () =>
@@ -143,18 +145,24 @@ export function createSqliteGrantStore(
         return row === undefined ? err('STATE_CHANGED') : ok(toGrant(row));
       }),
 
-    warnings: (warnBeforeMs) =>
-      warnBeforeMs <= 0
-        ? NOTHING_DUE_NOW
-        : sqliteDueQuery({
-            name: 'grants.warnings',
-            db,
-            table: grants,
-            waiting: and(eq(grants.state, 'active'), isNull(grants.warnedAt), longEnough(warnBeforeMs)),
-            at: sql<number>`(${grants.expiresAt} - ${warnBeforeMs})`,
-            tiebreak: grants.id,
-            toItem: toGrant,
-          }),
+    warnings: (warnBeforeMs) => {
+      if (warnBeforeMs <= 0) return NOTHING_DUE_NOW;
+      // One query per warning time (a setting: a handful at most), so its `next` stays prepared.
+      let query = warningsBy.get(warnBeforeMs);
+      if (query === undefined) {
+        query = sqliteDueQuery({
+          name: 'grants.warnings',
+          db,
+          table: grants,
+          waiting: and(eq(grants.state, 'active'), isNull(grants.warnedAt), longEnough(warnBeforeMs)),
+          at: sql<number>`(${grants.expiresAt} - ${warnBeforeMs})`,
+          tiebreak: grants.id,
+          toItem: toGrant,
+        });
+        warningsBy.set(warnBeforeMs, query);
+      }
+      return query;
+    },
 
     markWarned: (id, at) =>
       withDbErrors('grants.markWarned', () => {
