@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
 import type { Db } from './open-db';
 import { approvals, auditEvents, grants, outbox, requests, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
@@ -12,6 +12,12 @@ import { LIVE_GRANT_STATES } from './schema-shared';
  */
 export function createSqlitePrepared(db: Db) {
   const id = sql.placeholder('id');
+  /** The first waiting delivery of each lane: only these may go (the rest wait behind them, in order). */
+  const laneHeads = db
+    .select({ id: min(outbox.id) })
+    .from(outbox)
+    .where(isNull(outbox.doneAt))
+    .groupBy(outbox.lane);
   return {
     /** The request `id`. */
     requestById: db.select().from(requests).where(eq(requests.id, id)).prepare(),
@@ -57,6 +63,20 @@ export function createSqlitePrepared(db: Db) {
       )
       .orderBy(asc(ruleHolds.id))
       .limit(1)
+      .prepare(),
+    /** Up to `limit` lane heads of the outbox due by `now` (epoch ms), oldest first: run by every delivery pass. */
+    readyDeliveries: db
+      .select()
+      .from(outbox)
+      .where(and(inArray(outbox.id, laneHeads), lte(outbox.nextAt, sql.placeholder('now'))))
+      .orderBy(asc(outbox.id))
+      .limit(sql.placeholder('limit'))
+      .prepare(),
+    /** When the soonest lane head of the outbox is due (epoch ms), or null when none waits. */
+    nextDelivery: db
+      .select({ at: min(outbox.nextAt) })
+      .from(outbox)
+      .where(inArray(outbox.id, laneHeads))
       .prepare(),
     /** A card update of request `id` still waiting in the outbox. */
     waitingCardUpdate: db
