@@ -46,16 +46,17 @@ function cardsIn(stack: BenchStack): Map<string, string> {
 }
 
 /** One round's requests from `tag` on: each `/access` asks for the approval resource, by its own person. */
-const slashBodies = (tag: string, ips: readonly string[]): string[] =>
+const slashBodies = (tag: string, ips: readonly string[], responseUrl: string): string[] =>
   ips.map((ip, i) =>
     slashCommandBody({
       user_id: `U${tag}${String(i).padStart(3, '0')}`,
       text: `${APPROVAL_RESOURCE_ID} 30m from ${ip} ack benchmark`,
       channel_id: CHANNEL,
+      response_url: responseUrl,
     }),
   );
 
-const clickBody = (requestId: string, messageTs: string): string =>
+const clickBody = (requestId: string, messageTs: string, responseUrl: string): string =>
   blockActionsBody(
     buttonClick({
       userId: APPROVER,
@@ -63,13 +64,16 @@ const clickBody = (requestId: string, messageTs: string): string =>
       value: requestId,
       channel: CHANNEL,
       messageTs,
+      responseUrl,
     }),
   );
 
 /** The clicks that approve every request asked since `before` (cards posted since), oldest first. */
 function newCards(stack: BenchStack, before: ReadonlySet<string>): string[] {
   const cards = cardsIn(stack);
-  return [...cards.entries()].filter(([id]) => !before.has(id)).map(([id, ts]) => clickBody(id, ts));
+  return [...cards.entries()]
+    .filter(([id]) => !before.has(id))
+    .map(([id, ts]) => clickBody(id, ts, stack.slack.responseUrl()));
 }
 
 /**
@@ -102,11 +106,14 @@ async function run(runNo: number, count: number, load: HttpLoad): Promise<Sample
   /** Both kinds for one app: the commands, then the clicks on the cards they made (hallpass's). */
   const both = async (target: Target, tag: string, slice: readonly string[], keep: boolean) => {
     const seen = new Set(cardsIn(stack).keys());
-    await batch(target, 'slash', slashBodies(tag, slice), keep);
+    // Private answers go to the stand-in's response_url, as Slack's would (not to a closed port).
+    await batch(target, 'slash', slashBodies(tag, slice, stack.slack.responseUrl()), keep);
     const clicks =
       target === 'hallpass'
         ? newCards(stack, seen)
-        : slice.map((_, i) => clickBody(`req_minimal${tag}${i}`, '1700000000.000100'));
+        : slice.map((_, i) =>
+            clickBody(`req_minimal${tag}${i}`, '1700000000.000100', stack.slack.responseUrl()),
+          );
     if (clicks.length !== slice.length)
       throw new Error(`${clicks.length} cards for ${slice.length} requests`);
     await batch(target, 'button', clicks, keep);
