@@ -73,6 +73,7 @@ export async function measureApproveToOpen(count: number): Promise<Row[]> {
           user_id: `UOPEN${String(i).padStart(4, '0')}`,
           text: `${APPROVAL_RESOURCE_ID} 30m from ${ips[i] ?? ''} approve benchmark`,
           channel_id: CHANNEL,
+          response_url: stack.slack.responseUrl(),
         }),
         { secret: SIGNING_SECRET },
       );
@@ -86,6 +87,7 @@ export async function measureApproveToOpen(count: number): Promise<Row[]> {
           value: card.requestId,
           channel: CHANNEL,
           messageTs: card.ts,
+          responseUrl: stack.slack.responseUrl(),
         }),
       );
       const open = nextAuthorize(stack);
