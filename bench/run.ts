@@ -16,7 +16,8 @@
  * EC2's other calls, garbage collections), to line late closes up with what ran then.
  */
 import { cpus, platform, release, totalmem } from 'node:os';
-import { measureAckLatency } from './ack-latency';
+import { measureAckAgainstMinimal } from './ack-latency';
+import { measureApproveToOpen } from './approve-open';
 import { measureAuditChain } from './audit-chain';
 import { measureClosesAndMemory } from './closes-and-memory';
 import { type EngineSizes, measurePostgresReplicas, measureSqliteOne } from './engines';
@@ -30,7 +31,8 @@ import { formatTable, mib, type Row } from './stats';
 const EXPIRY_GRANTS = 50;
 const BATCH_GRANTS = 500;
 const MEMORY_GRANTS = 2_000;
-const ACK_REQUESTS = 200;
+const ACK_REQUESTS = 400;
+const APPROVALS = 50;
 const CLOSED_ROWS = 100_000;
 const ACTIVE_ROWS = 1_000;
 const SLACK_FAULT_GRANTS = 20;
@@ -94,8 +96,13 @@ const SECTIONS: readonly {
   },
   {
     name: 'ack',
-    title: '3. Request handling: signed /access POST to the HTTP answer (ack)',
-    measure: () => measureAckLatency(ACK_REQUESTS),
+    title: '3. Slash command and Approve click → ack, against a minimal Bolt app in the same runs',
+    measure: () => measureAckAgainstMinimal(ACK_REQUESTS),
+  },
+  {
+    name: 'approve',
+    title: '3b. Approve click → rule open in EC2 (EC2 stand-in at 50 ms a call)',
+    measure: () => measureApproveToOpen(APPROVALS),
   },
   {
     name: 'sqlite',

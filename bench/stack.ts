@@ -10,17 +10,22 @@ import { type FakeEc2, type FakeEc2Call, startFakeEc2 } from '../tests/support/f
 import { type SlackStandIn, startSlackStandIn } from '../tests/support/slack-stand-in';
 
 export const SIGNING_SECRET = 'bench-signing-secret-0123456789abcdef';
-const BOT_TOKEN = 'xoxb-bench-token';
+export const BOT_TOKEN = 'xoxb-bench-token';
 export const GROUP_ID = 'sg-0fedcba987654321';
 export const CHANNEL = 'C0BENCH01';
 export const RESOURCE_ID = 'bench-db';
+/** With `approval`: a resource that waits for an approver's click, on a group of its own. */
+export const APPROVAL_RESOURCE_ID = 'bench-approve';
+export const APPROVAL_GROUP_ID = 'sg-0a5a5a5a5a5a5a5a5';
+/** The one member of `@sre`, who approves `APPROVAL_RESOURCE_ID`. */
+export const APPROVER = 'UAPPROVER1';
 
 /**
  * Auto-approved resources, so grants open without a click; `minDuration: 1s` allows second-long grants.
  * The first is `RESOURCE_ID` on `GROUP_ID`; with `groups` > 1, `bench-db-<i>` on a group of its own each
  * (EC2 holds at most 1,000 rules per group, so thousands of grants at once live on several).
  */
-function policyFor(groups: readonly string[]): string {
+function policyFor(groups: readonly string[], approval: boolean): string {
   const resource = (groupId: string, i: number) => `
   - id: ${i === 0 ? RESOURCE_ID : `${RESOURCE_ID}-${i}`}
     description: Benchmark database
@@ -35,10 +40,23 @@ function policyFor(groups: readonly string[]): string {
     channel: ${CHANNEL}
     approvers: ["@sre"]
     autoApprove: true`;
+  const approved = `
+  - id: ${APPROVAL_RESOURCE_ID}
+    description: Benchmark database behind an approval
+    kind: security-group
+    region: us-east-1
+    securityGroupId: ${APPROVAL_GROUP_ID}
+    protocol: tcp
+    ports: [5432]
+    minDuration: 1s
+    maxDuration: 1h
+    maxPrefix: 32
+    channel: ${CHANNEL}
+    approvers: ["@sre"]`;
   return `
 admins: ["@security"]
 approvalTimeout: 30m
-resources:${groups.map(resource).join('')}
+resources:${groups.map(resource).join('')}${approval ? approved : ''}
 `;
 }
 
@@ -178,6 +196,10 @@ export type BenchStackOptions = {
   readonly replicas?: number;
   /** How many security groups (one resource each) the policy has (default 1). */
   readonly groups?: number;
+  /** Adds `APPROVAL_RESOURCE_ID`, which `APPROVER` approves by clicking (default none). */
+  readonly approval?: boolean;
+  /** How long the EC2 stand-in takes over each call, in ms (default 0). */
+  readonly ec2LatencyMs?: number;
 };
 
 /**
@@ -187,9 +209,12 @@ export type BenchStackOptions = {
  */
 export async function startBenchStack(opts: BenchStackOptions = {}): Promise<BenchStack> {
   const slack = await startSlackStandIn();
-  slack.setGroups([{ id: 'S0SRE', handle: 'sre', users: ['UAPPROVER1'] }]);
+  slack.setGroups([{ id: 'S0SRE', handle: 'sre', users: [APPROVER] }]);
   const groups = Array.from({ length: opts.groups ?? 1 }, (_, i) => groupOf(i));
-  const ec2 = await startFakeEc2({ groups });
+  const ec2 = await startFakeEc2({
+    groups: opts.approval === true ? [...groups, APPROVAL_GROUP_ID] : groups,
+    latencyMs: opts.ec2LatencyMs ?? 0,
+  });
   const revokes = new RevokeWatch(ec2);
   const dir = mkdtempSync(path.join(tmpdir(), 'hallpass-bench-'));
   // The SDK reads the endpoint when a client sends its first request; stacks never run side by side.
@@ -220,7 +245,7 @@ export async function startBenchStack(opts: BenchStackOptions = {}): Promise<Ben
     replicas.push(
       await startHallpass({
         env: env.value,
-        policy: parsePolicy(policyFor(groups)),
+        policy: parsePolicy(policyFor(groups, opts.approval === true)),
         logger: countingCloses(closes, i),
         ...(opts.clock === undefined ? {} : { clock: opts.clock }),
       }),

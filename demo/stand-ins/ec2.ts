@@ -226,6 +226,12 @@ export type FakeEc2Options = {
   readonly aclEntryLimit?: number;
   /** The time calls are stamped with (`FakeEc2Call.at`): the demo's skip-ahead clock. The system clock when absent. */
   readonly now?: () => Date;
+  /**
+   * How long each call takes, in ms (default 0): the call is received, held this long, then acted on and
+   * answered at once, so it is recorded (`calls`, its `at`) and its rules change when the answer leaves.
+   * Benchmarks give EC2 the latency of the real one.
+   */
+  readonly latencyMs?: number;
 };
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -719,6 +725,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const calls: FakeEc2Call[] = [];
   const faults = new Map<string, Fault[]>();
   const limits = createEc2Limits();
+  if (opts.latencyMs !== undefined) limits.setLatency(opts.latencyMs);
   const owners = new Map<string, string>();
   let accountOf: (accessKeyId: string | undefined) => string = () => OWNER_ID;
   const ownerOf = (groupId: string): string => owners.get(groupId) ?? OWNER_ID;

@@ -22,6 +22,7 @@ import {
 } from './audit-chain';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { createSqlitePrepared, type SqlitePrepared } from './prepared';
 import { auditEvents } from './schema';
 import type { Sync } from './sync-gate';
 
@@ -205,15 +206,13 @@ export type SqliteAuditLogOptions = {
  * with another writer. `details` is stored as JSON, so Dates inside it come back as ISO strings.
  * Without a key, an append after a keyed event is refused: it would downgrade the chain.
  */
-export function createSqliteAuditLog(db: Db, options: SqliteAuditLogOptions = {}): Sync<AuditLog> {
+export function createSqliteAuditLog(
+  db: Db,
+  options: SqliteAuditLogOptions = {},
+  prepared: SqlitePrepared = createSqlitePrepared(db),
+): Sync<AuditLog> {
   const { key } = options;
-  const lastRow = () =>
-    db
-      .select({ seq: auditEvents.seq, hash: auditEvents.hash, keyId: auditEvents.keyId })
-      .from(auditEvents)
-      .orderBy(desc(auditEvents.seq))
-      .limit(1)
-      .get();
+  const lastRow = () => prepared.lastAuditLink.get();
   /**
    * Appends `events` in order, as consecutive links of the chain, in one IMMEDIATE transaction (a
    * savepoint when the caller's is already open): the last event and the counter are read once, then
@@ -222,12 +221,8 @@ export function createSqliteAuditLog(db: Db, options: SqliteAuditLogOptions = {}
   const appendEvents = (events: readonly AuditEvent[]): void => {
     db.transaction(
       (tx) => {
-        const last = tx
-          .select({ seq: auditEvents.seq, hash: auditEvents.hash, keyId: auditEvents.keyId })
-          .from(auditEvents)
-          .orderBy(desc(auditEvents.seq))
-          .limit(1)
-          .get();
+        // The prepared query runs on the same connection, so inside this transaction.
+        const last = prepared.lastAuditLink.get();
         refuseDowngrade(last, key);
         // AUTOINCREMENT's counter, not max(seq) + 1: a deleted tail must leave a gap, not be refilled.
         const counter = tx.get<{ seq: number } | undefined>(

@@ -25,6 +25,17 @@ export function sqliteDueQuery<TTable extends SQLiteTable, T>(spec: {
   readonly toItem: (row: TTable['$inferSelect']) => T;
 }): SyncDueQuery<T> {
   const { db, table, waiting, at, parts } = spec;
+  // `next` has no parameter of its own: on one table it is built and prepared once, at its first run
+  // (the scheduler asks after every change). The parts' statement is drizzle SQL, run as it is built.
+  let nextOfTable: { get(): { at: number | null } | undefined } | undefined;
+  const nextOnTable = () => {
+    nextOfTable ??= db
+      .select({ at: sql<number | null>`min(${at})` })
+      .from(table as SQLiteTable)
+      .where(waiting)
+      .prepare();
+    return nextOfTable.get();
+  };
   const dueBy = (now: Date) =>
     parts === undefined
       ? and(waiting, lte(at, now.getTime()))
@@ -44,13 +55,7 @@ export function sqliteDueQuery<TTable extends SQLiteTable, T>(spec: {
     next: () =>
       withDbErrors(`${spec.name}.next`, () => {
         const row =
-          parts === undefined
-            ? db
-                .select({ at: sql<number | null>`min(${at})` })
-                .from(table as SQLiteTable)
-                .where(waiting)
-                .get()
-            : db.get<{ at: number | null }>(leastOfParts(table, parts));
+          parts === undefined ? nextOnTable() : db.get<{ at: number | null }>(leastOfParts(table, parts));
         return row?.at == null ? undefined : new Date(row.at);
       }),
   };

@@ -1,14 +1,16 @@
 import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { GrantStore, NewGrant } from '../../app/ports';
+import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
 import { idChunks, inIdOrder } from './chunks';
 import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { grantCloseAt, grantCloseParts, longEnoughToWarn } from './due-times';
 import type { Db } from './open-db';
+import { createSqlitePrepared, type SqlitePrepared } from './prepared';
 import { grantMove, grantValues, toGrant } from './rows';
 import { grants } from './schema';
-import { NOTHING_DUE_NOW, type Sync } from './sync-gate';
+import { NOTHING_DUE_NOW, type Sync, type SyncDueQuery } from './sync-gate';
 
 /** When a grant is due to be closed (see `grantCloseAt`). */
 const dueAt = grantCloseAt(grants);
@@ -16,7 +18,11 @@ const dueAt = grantCloseAt(grants);
 const longEnough = (warnBeforeMs: number) => longEnoughToWarn(grants, warnBeforeMs);
 
 /** `GrantStore` on SQLite. */
-export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
+export function createSqliteGrantStore(
+  db: Db,
+  prepared: SqlitePrepared = createSqlitePrepared(db),
+): Sync<GrantStore> {
+  const warningsBy = new Map<number, SyncDueQuery<Grant>>();
   return {
     insert: (grant: NewGrant) =>
       withDbErrors('grants.insert', () =>
@@ -26,7 +32,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
 
     get: (id) =>
       withDbErrors('grants.get', () => {
-        const row = db.select().from(grants).where(eq(grants.id, id)).get();
+        const row = prepared.grantById.get({ id });
         return row === undefined ? undefined : toGrant(row);
       }),
 
@@ -45,7 +51,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
 
     byRequest: (requestId) =>
       withDbErrors('grants.byRequest', () => {
-        const row = db.select().from(grants).where(eq(grants.requestId, requestId)).get();
+        const row = prepared.grantByRequest.get({ id: requestId });
         return row === undefined ? undefined : toGrant(row);
       }),
 
@@ -62,7 +68,7 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
                 .returning()
                 .get();
         if (row !== undefined) return ok(toGrant(row));
-        const current = db.select({ state: grants.state }).from(grants).where(eq(grants.id, id)).get();
+        const current = prepared.grantStateById.get({ id });
         if (current === undefined) throw notFound('grants.move', 'grant', id);
         return err('STATE_CHANGED', { state: current.state });
       }),
@@ -139,18 +145,24 @@ export function createSqliteGrantStore(db: Db): Sync<GrantStore> {
         return row === undefined ? err('STATE_CHANGED') : ok(toGrant(row));
       }),
 
-    warnings: (warnBeforeMs) =>
-      warnBeforeMs <= 0
-        ? NOTHING_DUE_NOW
-        : sqliteDueQuery({
-            name: 'grants.warnings',
-            db,
-            table: grants,
-            waiting: and(eq(grants.state, 'active'), isNull(grants.warnedAt), longEnough(warnBeforeMs)),
-            at: sql<number>`(${grants.expiresAt} - ${warnBeforeMs})`,
-            tiebreak: grants.id,
-            toItem: toGrant,
-          }),
+    warnings: (warnBeforeMs) => {
+      if (warnBeforeMs <= 0) return NOTHING_DUE_NOW;
+      // One query per warning time (a setting: a handful at most), so its `next` stays prepared.
+      let query = warningsBy.get(warnBeforeMs);
+      if (query === undefined) {
+        query = sqliteDueQuery({
+          name: 'grants.warnings',
+          db,
+          table: grants,
+          waiting: and(eq(grants.state, 'active'), isNull(grants.warnedAt), longEnough(warnBeforeMs)),
+          at: sql<number>`(${grants.expiresAt} - ${warnBeforeMs})`,
+          tiebreak: grants.id,
+          toItem: toGrant,
+        });
+        warningsBy.set(warnBeforeMs, query);
+      }
+      return query;
+    },
 
     markWarned: (id, at) =>
       withDbErrors('grants.markWarned', () => {

@@ -6,6 +6,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { DbError, withDbErrors } from './db-error';
 import * as schema from './schema';
+import { withStatementCache } from './statement-cache';
 
 /** The drizzle database over our schema. */
 export type Db = BetterSQLite3Database<typeof schema>;
@@ -57,10 +58,13 @@ export function openDatabase(file: string, options: { migrationsFolder?: string 
   }
 }
 
-/** The handle over an open connection: drizzle for queries, the raw connection, an idempotent close. */
+/**
+ * The handle over an open connection: drizzle for queries, the raw connection, an idempotent close.
+ * drizzle prepares through a statement cache, so a query it runs again reuses its prepared statement.
+ */
 function handleOver(sqlite: Database.Database): DbHandle {
   return {
-    db: drizzle({ client: sqlite, schema }),
+    db: drizzle({ client: withStatementCache(sqlite).client, schema }),
     sqlite,
     close: () => {
       if (sqlite.open) sqlite.close();

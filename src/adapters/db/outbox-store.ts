@@ -1,31 +1,26 @@
-import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
+import { count, eq, isNull, sql } from 'drizzle-orm';
 import type { OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { createSqlitePrepared, type SqlitePrepared } from './prepared';
 import { outboxValues, toOutboxItem as toItem } from './rows';
 import { outbox } from './schema';
 import type { Sync } from './sync-gate';
 
 /** `OutboxStore` on SQLite. */
-export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
+export function createSqliteOutboxStore(
+  db: Db,
+  prepared: SqlitePrepared = createSqlitePrepared(db),
+): Sync<OutboxStore> {
   const waiting = isNull(outbox.doneAt);
-  /** The first waiting delivery of each lane: only these may go (the rest wait behind them, in order). */
-  const heads = db
-    .select({ id: min(outbox.id) })
-    .from(outbox)
-    .where(waiting)
-    .groupBy(outbox.lane);
+  // Only the first waiting delivery of each lane may go (see `createSqlitePrepared`'s lane heads).
 
   return {
     enqueue: (item, now) =>
       withDbErrors('outbox.enqueue', () => {
         if (item.kind === 'card-update' && item.requestId !== undefined) {
           // The card is rendered fresh when it is sent, so one waiting update says all there is to say.
-          const queued = db
-            .select({ id: outbox.id })
-            .from(outbox)
-            .where(and(waiting, eq(outbox.kind, 'card-update'), eq(outbox.requestId, item.requestId)))
-            .get();
+          const queued = prepared.waitingCardUpdate.get({ id: item.requestId });
           if (queued !== undefined) return;
         }
         db.insert(outbox).values(outboxValues(item, now)).run();
@@ -33,14 +28,7 @@ export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
 
     ready: (now, limit) =>
       withDbErrors('outbox.ready', () =>
-        db
-          .select()
-          .from(outbox)
-          .where(and(inArray(outbox.id, heads), lte(outbox.nextAt, now.getTime())))
-          .orderBy(asc(outbox.id))
-          .limit(limit)
-          .all()
-          .map(toItem),
+        prepared.readyDeliveries.all({ now: now.getTime(), limit }).map(toItem),
       ),
 
     done: (id, at) =>
@@ -74,11 +62,7 @@ export function createSqliteOutboxStore(db: Db): Sync<OutboxStore> {
 
     nextAttempt: () =>
       withDbErrors('outbox.nextAttempt', () => {
-        const row = db
-          .select({ at: min(outbox.nextAt) })
-          .from(outbox)
-          .where(inArray(outbox.id, heads))
-          .get();
+        const row = prepared.nextDelivery.get();
         return row?.at === null || row?.at === undefined ? undefined : new Date(row.at);
       }),
 

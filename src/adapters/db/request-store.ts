@@ -7,6 +7,7 @@ import { DbError, notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { reminderAt as reminderAtOf } from './due-times';
 import type { Db } from './open-db';
+import { createSqlitePrepared, type SqlitePrepared } from './prepared';
 import { type RequestRow, requestValues, toAccessRequest, toApproval } from './rows';
 import { approvals, requests } from './schema';
 import type { Sync } from './sync-gate';
@@ -15,9 +16,11 @@ import type { Sync } from './sync-gate';
 const reminderAt = reminderAtOf(requests);
 
 /** `RequestStore` on SQLite. Synchronous: a read-check-write in one call cannot interleave with another handler. */
-export function createSqliteRequestStore(db: Db): Sync<RequestStore> {
-  const find = (id: string): RequestRow | undefined =>
-    db.select().from(requests).where(eq(requests.id, id)).get();
+export function createSqliteRequestStore(
+  db: Db,
+  prepared: SqlitePrepared = createSqlitePrepared(db),
+): Sync<RequestStore> {
+  const find = (id: string): RequestRow | undefined => prepared.requestById.get({ id });
 
   const mustFind = (operation: string, id: string): RequestRow => {
     const row = find(id);
@@ -25,14 +28,7 @@ export function createSqliteRequestStore(db: Db): Sync<RequestStore> {
     return row;
   };
 
-  const approvalsOf = (id: string): Approval[] =>
-    db
-      .select()
-      .from(approvals)
-      .where(eq(approvals.requestId, id))
-      .orderBy(asc(approvals.id))
-      .all()
-      .map(toApproval);
+  const approvalsOf = (id: string): Approval[] => prepared.approvalsOf.all({ id }).map(toApproval);
 
   return {
     insert: (request: NewRequest) =>

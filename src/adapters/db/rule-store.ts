@@ -3,6 +3,7 @@ import type { RuleStore } from '../../app/ports';
 import { idChunks } from './chunks';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
+import { createSqlitePrepared, type SqlitePrepared } from './prepared';
 import { holdValues, toHold } from './rows';
 import { grants, ruleHolds } from './schema';
 import { LIVE_GRANT_STATES } from './schema-shared';
@@ -13,7 +14,10 @@ import type { Sync } from './sync-gate';
  * opening, active or closing and the hold is not released. Closed and failed grants never keep a rule open,
  * even if their holds were not released (a crash between the state change and the release).
  */
-export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
+export function createSqliteRuleStore(
+  db: Db,
+  prepared: SqlitePrepared = createSqlitePrepared(db),
+): Sync<RuleStore> {
   const liveHold = and(isNull(ruleHolds.releasedAt), inArray(grants.state, [...LIVE_GRANT_STATES]));
 
   return {
@@ -24,15 +28,7 @@ export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
       }),
 
     holdsOf: (grantId) =>
-      withDbErrors('rules.holdsOf', () =>
-        db
-          .select()
-          .from(ruleHolds)
-          .where(and(eq(ruleHolds.grantId, grantId), isNull(ruleHolds.releasedAt)))
-          .orderBy(asc(ruleHolds.id))
-          .all()
-          .map(toHold),
-      ),
+      withDbErrors('rules.holdsOf', () => prepared.holdsOf.all({ id: grantId }).map(toHold)),
 
     holdsOfAll: (grantIds) =>
       withDbErrors('rules.holdsOfAll', () =>
@@ -78,24 +74,14 @@ export function createSqliteRuleStore(db: Db): Sync<RuleStore> {
 
     findLive: (key) =>
       withDbErrors('rules.findLive', () => {
-        const row = db
-          .select({ hold: ruleHolds })
-          .from(ruleHolds)
-          .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
-          .where(
-            and(
-              eq(ruleHolds.region, key.region),
-              eq(ruleHolds.groupId, key.groupId),
-              eq(ruleHolds.protocol, key.protocol),
-              eq(ruleHolds.fromPort, key.fromPort),
-              eq(ruleHolds.toPort, key.toPort),
-              eq(ruleHolds.cidr, key.cidr),
-              liveHold,
-            ),
-          )
-          .orderBy(asc(ruleHolds.id))
-          .limit(1)
-          .get();
+        const row = prepared.liveHoldOf.get({
+          region: key.region,
+          groupId: key.groupId,
+          protocol: key.protocol,
+          fromPort: key.fromPort,
+          toPort: key.toPort,
+          cidr: key.cidr,
+        });
         return row === undefined ? undefined : toHold(row.hold);
       }),
 

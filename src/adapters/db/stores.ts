@@ -19,6 +19,7 @@ import { createSqliteCutStore } from './cut-store';
 import { createSqliteGrantStore } from './grant-store';
 import type { DbHandle } from './open-db';
 import { createSqliteOutboxStore } from './outbox-store';
+import { createSqlitePrepared } from './prepared';
 import { createSqliteRequestStore } from './request-store';
 import { createSqliteRoleSessionStore } from './role-session-store';
 import { createSqliteRuleStore } from './rule-store';
@@ -49,13 +50,15 @@ export function createSqliteStores(
   options: SqliteAuditLogOptions = {},
 ): SqliteStores {
   const gate = createSqliteGate(handle.sqlite);
+  // The hot paths' queries, prepared once for every store on this connection.
+  const prepared = createSqlitePrepared(handle.db);
   return {
-    requests: gate.store<RequestStore>(createSqliteRequestStore(handle.db)),
-    grants: gate.store<GrantStore>(createSqliteGrantStore(handle.db), ['warnings']),
-    rules: gate.store<RuleStore>(createSqliteRuleStore(handle.db)),
+    requests: gate.store<RequestStore>(createSqliteRequestStore(handle.db, prepared)),
+    grants: gate.store<GrantStore>(createSqliteGrantStore(handle.db, prepared), ['warnings']),
+    rules: gate.store<RuleStore>(createSqliteRuleStore(handle.db, prepared)),
     roleSessions: gate.store<RoleSessionStore>(createSqliteRoleSessionStore(handle.db)),
-    outbox: gate.store<OutboxStore>(createSqliteOutboxStore(handle.db)),
-    audit: gate.store<AuditLog>(createSqliteAuditLog(handle.db, options)),
+    outbox: gate.store<OutboxStore>(createSqliteOutboxStore(handle.db, prepared)),
+    audit: gate.store<AuditLog>(createSqliteAuditLog(handle.db, options, prepared)),
     backstopRecords: gate.store<BackstopStore>(createSqliteBackstopStore(handle.db)),
     cuts: gate.store<CutStore>(createSqliteCutStore(handle.db)),
     addressLinks: gate.store<AddressLinkStore>(createSqliteAddressLinkStore(handle.db)),
