@@ -63,6 +63,10 @@ describe('npm run db:backup: a consistent copy of the live SQLite database', () 
 
   /** One more request from the requester: a request row, its audit events and its outbox messages. */
   async function write(): Promise<void> {
+    // `npmRun` blocks the event loop (spawnSync) for seconds: let the bot's server close the keep-alive
+    // connections that timed out meanwhile before the next request, or fetch may reuse one as it closes
+    // (ECONNRESET, seen once in CI).
+    await new Promise((resolve) => setTimeout(resolve, 50));
     asked += 1;
     await h.command(REQUESTER, `prod-db 30m from 203.0.113.${(asked % 250) + 1} written during a backup`);
     // Under the rate limit of ten commands a minute.
