@@ -379,15 +379,18 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     directory,
     // Every replica hears of a change to due times (PostgreSQL NOTIFY; in one process, at once) and
     // re-reads. Home tabs are refreshed by the replica that made the change, for every viewer (the
-    // viewers are shared), so a change refreshes each tab once, not once per replica.
+    // viewers are shared), so a change refreshes each tab once, not once per replica. Told once the
+    // change has committed: a reader woken before COMMIT (another connection) would see nothing and
+    // sleep until its next poll — a notice held back, a close armed late.
     wakeup: {
-      wake: () => {
-        persistence.changes.publish('due');
-        loops.home?.changed();
-      },
-      changed: () => loops.home?.changed(),
+      wake: () =>
+        stores.uow.afterCommit(() => {
+          persistence.changes.publish('due');
+          loops.home?.changed();
+        }),
+      changed: () => stores.uow.afterCommit(() => loops.home?.changed()),
     },
-    deliveries: { wake: () => persistence.changes.publish('outbox') },
+    deliveries: { wake: () => stores.uow.afterCommit(() => persistence.changes.publish('outbox')) },
     locks,
     rateLimits: persistence.rateLimits,
     faults: opts.faults ?? noFaults,

@@ -243,6 +243,7 @@ export async function startHarness(
     slackTimeoutMs: opts.slackTimeoutMs,
     env: opts.env,
     startupChecks: opts.startupChecks ?? false,
+    bots: [],
   });
 }
 
@@ -261,6 +262,8 @@ async function boot(s: {
   slackTimeoutMs?: number | undefined;
   env?: Record<string, string> | undefined;
   startupChecks: boolean;
+  /** Every bot booted on this setup (restarts included): `close` stops them all, even after a failed test. */
+  bots: { stopBot(): Promise<void> }[];
 }): Promise<Harness> {
   const envResult = loadEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -431,7 +434,9 @@ async function boot(s: {
       });
     },
     async close() {
-      await h.stopBot();
+      // A test that fails before stopping the bot it restarted must not leave it running into the
+      // next suite (its reconnecting database connections would outlive this one's database).
+      for (const bot of s.bots) await bot.stopBot();
       await s.slack.close();
       await s.ec2.close();
       await s.sts.close();
@@ -441,5 +446,6 @@ async function boot(s: {
       if (s.pg !== undefined) await dropTestDatabase(s.pg);
     },
   };
+  s.bots.push(h);
   return h;
 }

@@ -686,7 +686,7 @@ export function createMemoryStores(): Stores {
     backstopRecords: gate.store<BackstopStore>(backstopRecords),
     cuts: gate.store<CutStore>(cuts),
     addressLinks: memoryAddressLinks(),
-    uow: { tx: gate.tx },
+    uow: { tx: gate.tx, afterCommit: gate.afterCommit },
   };
 }
 

@@ -64,6 +64,6 @@ export function createSqliteStores(
     addressLinks: gate.store<AddressLinkStore>(createSqliteAddressLinkStore(handle.db)),
     tokens: gate.store<TokenStore>(createSqliteTokenStore(handle.db)),
     apiRequests: gate.store<ApiRequestStore>(createSqliteApiRequestStore(handle.db)),
-    uow: { tx: gate.tx },
+    uow: { tx: gate.tx, afterCommit: gate.afterCommit },
   };
 }

@@ -158,5 +158,9 @@ export function createSyncGate(hooks: TxHooks): SyncGate {
     return port as S;
   };
 
-  return { tx, run, store, dueQuery };
+  // At once: a read made outside a transaction waits at the gate until it commits, so work woken now
+  // can never read the database as it was before the transaction.
+  const afterCommit = (then: () => void): void => then();
+
+  return { tx, afterCommit, run, store, dueQuery };
 }

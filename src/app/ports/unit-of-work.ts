@@ -7,4 +7,11 @@
  */
 export interface UnitOfWork {
   tx<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `then` once the transaction this is called in has committed — at once outside one, never if
+   * it rolls back (a savepoint rolled back drops what was asked under it). For telling other work to
+   * re-read (waking the outbox or the scheduler): told earlier, a reader on another connection may
+   * read before COMMIT, see nothing, and sleep until its next poll. `then` must not throw.
+   */
+  afterCommit(then: () => void): void;
 }

@@ -523,6 +523,66 @@ describeWithPostgres('PostgreSQL stores', () => {
       later.open();
       expect(await straggler).toMatchObject({ id: 'req_before_timer' });
     });
+
+    describe('afterCommit', () => {
+      it('wakes a reader on another connection only once the change is there to read', async () => {
+        const id = `req_wake_${randomBytes(4).toString('hex')}`;
+        const seenWhenWoken: unknown[] = [];
+        let woken = 0;
+        await a.uow.tx(async () => {
+          await a.requests.insert(buildNewRequest({ id }));
+          a.uow.afterCommit(() => {
+            woken += 1;
+            // The other replica's read, as a woken outbox or scheduler makes it.
+            seenWhenWoken.push(b.requests.get(id));
+          });
+          // Not yet: a reader woken now would read before COMMIT, find nothing and sleep until its poll.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          expect(woken).toBe(0);
+        });
+        expect(woken).toBe(1);
+        expect(await Promise.all(seenWhenWoken)).toEqual([expect.objectContaining({ id })]);
+      });
+
+      it('never runs for a transaction that rolls back, nor for a savepoint rolled back', async () => {
+        const ran: string[] = [];
+        await expect(
+          a.uow.tx(async () => {
+            a.uow.afterCommit(() => ran.push('rolled back'));
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        await a.uow.tx(async () => {
+          a.uow.afterCommit(() => ran.push('outer'));
+          await a.uow
+            .tx(async () => {
+              a.uow.afterCommit(() => ran.push('inner, rolled back'));
+              throw new Error('inner');
+            })
+            .catch(() => undefined);
+          await a.uow.tx(async () => {
+            a.uow.afterCommit(() => ran.push('inner, released'));
+          });
+        });
+        expect(ran).toEqual(['outer', 'inner, released']);
+      });
+
+      it('runs at once outside a transaction, and a throw in it does not fail the committed transaction', async () => {
+        const ran: string[] = [];
+        a.uow.afterCommit(() => ran.push('outside'));
+        expect(ran).toEqual(['outside']);
+        const id = `req_throw_${randomBytes(4).toString('hex')}`;
+        await a.uow.tx(async () => {
+          await a.requests.insert(buildNewRequest({ id }));
+          a.uow.afterCommit(() => {
+            throw new Error('wake failed');
+          });
+          a.uow.afterCommit(() => ran.push('after the throw'));
+        });
+        expect(ran).toEqual(['outside', 'after the throw']);
+        expect(await b.requests.get(id)).toMatchObject({ id });
+      });
+    });
   });
 
   describe('retries', () => {

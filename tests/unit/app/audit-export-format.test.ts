@@ -355,7 +355,7 @@ describe('exportAudit (/access audit <days>)', () => {
       policy: () => policy,
       auditRecord,
       audit,
-      uow: { tx: (fn) => fn() },
+      uow: { tx: (fn) => fn(), afterCommit: (then) => then() },
       notices: createNotices({
         clock,
         logger: new MemoryLogger(),

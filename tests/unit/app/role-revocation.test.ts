@@ -66,7 +66,7 @@ function setup() {
     roles,
     roleSessions,
     locks: createLocalLocks(),
-    uow: { tx: <T>(fn: () => Promise<T>): Promise<T> => fn() },
+    uow: { tx: <T>(fn: () => Promise<T>): Promise<T> => fn(), afterCommit: (then: () => void) => then() },
     logger: silent,
     audit: { append: async (e: AuditEvent) => void audit.push(e) },
     grants: { get: async () => undefined },

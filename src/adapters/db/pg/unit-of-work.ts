@@ -94,6 +94,8 @@ type Frame = {
    * the async context): its store calls then run outside, as any call after the commit would.
    */
   finished: boolean;
+  /** What runs once COMMIT succeeds (`UnitOfWork.afterCommit`); cut back when a savepoint rolls back. */
+  afterCommit: (() => void)[];
 };
 
 type Attempt<T> =
@@ -167,6 +169,7 @@ export function createPgContext(
       savepoints: 0,
       gathered: new Map(),
       finished: false,
+      afterCommit: [],
     };
     // A checked-out client has no pool listener: without ours, a server-side kill while the body is
     // between statements would be an unhandled 'error' event (and end the process).
@@ -215,6 +218,13 @@ export function createPgContext(
         return { ok: false, error, retry: false };
       }
       release(undefined);
+      for (const then of frame.afterCommit) {
+        try {
+          then();
+        } catch {
+          // A wake-up that throws must not make a committed transaction look failed (and be run again).
+        }
+      }
       return { ok: true, value };
     } catch (e) {
       const broken = frame.lost !== undefined || isConnectionFailure(e);
@@ -270,6 +280,7 @@ export function createPgContext(
     // What was gathered before: on a rollback, writes gathered under the savepoint are dropped, and
     // those flushed under it (undone by the rollback) are gathered again.
     const before: Gathered = new Map([...frame.gathered].map(([q, items]) => [q, [...items]]));
+    const thenBefore = frame.afterCommit.length;
     const name = `hallpass_sp_${++frame.savepoints}`;
     await frame.client.query(`SAVEPOINT ${name}`).catch((e: unknown) => {
       throw toPgDbError(operation, e);
@@ -279,6 +290,7 @@ export function createPgContext(
       value = await fn();
     } catch (e) {
       frame.gathered = before;
+      frame.afterCommit.length = thenBefore;
       if (frame.lost === undefined) {
         // A failure here leaves the transaction aborted, which its COMMIT then reports (TX_ABORTED).
         await frame.client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
@@ -346,6 +358,13 @@ export function createPgContext(
       if (frame !== undefined) await flushQueue(frame, queue as CommitQueue<unknown>);
     },
 
-    uow: { tx: (fn) => transaction('uow.tx', fn) },
+    uow: {
+      tx: (fn) => transaction('uow.tx', fn),
+      afterCommit: (then) => {
+        const frame = frameOf();
+        if (frame === undefined) then();
+        else frame.afterCommit.push(then);
+      },
+    },
   };
 }
