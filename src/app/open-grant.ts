@@ -1,4 +1,4 @@
-import type { EndReason } from '../domain/grant';
+import type { EndReason, Grant } from '../domain/grant';
 import type { Policy, SecurityGroupResource } from '../domain/policy';
 import { findResource } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
@@ -62,7 +62,9 @@ export type OpenGrantDeps = OpenRoleSessionDeps &
 
 /** The use cases opening calls: a role grant whose credentials cannot be delivered is closed again at once. */
 export type OpenGrantUses = {
-  readonly closeGrant: (grantId: string, reason: EndReason, by: string) => Promise<unknown>;
+  readonly closeGrant: (grantId: string, reason: EndReason, by: string) => Promise<Grant | undefined>;
+  /** Tells the channel and the requester a grant has ended (a grant whose time ran out while opening). */
+  readonly announceClosed: (grant: Grant) => Promise<void>;
 };
 
 export const targetOf = (r: SecurityGroupResource): RuleTarget => ({
@@ -133,12 +135,21 @@ async function openHeld(deps: OpenGrantDeps, use: OpenGrantUses, grantId: string
   const target = targetOf(resource);
   const tags = { grantId, requesterId: grant.requesterId, expiresAt: grant.expiresAt };
   const opened: RuleHold[] = [];
+  /** Its end came before the open could finish (most often while it waited for the group's lock). */
+  let ranOut = false;
   try {
     await deps.locks.run(lockKeyOf(target), async () => {
       for (const ports of resource.ports) {
-        // Its time ran out while it was opening (or it was ended): the close that took over waits for
-        // this lock and revokes what was opened so far; nothing more is opened.
-        if ((await deps.grants.get(grantId))?.state !== 'opening') return;
+        // It was ended while it was opening: the close that took over waits for this lock and revokes
+        // what was opened so far; nothing more is opened.
+        const now = await deps.grants.get(grantId);
+        if (now?.state !== 'opening') return;
+        // Its time ran out while it waited here, and no close has taken over yet (the scheduler may be
+        // busy with the very work that held this lock): nothing more is opened, and it is closed below.
+        if (deps.clock.now().getTime() >= now.expiresAt.getTime()) {
+          ranOut = true;
+          return;
+        }
         const key: RuleKey = {
           region: target.region,
           groupId: target.groupId,
@@ -189,6 +200,20 @@ async function openHeld(deps: OpenGrantDeps, use: OpenGrantUses, grantId: string
     });
   } catch (error) {
     await fail(deps, grantId, request.id, plainWords(error), opened);
+    return;
+  }
+  if (ranOut) {
+    // Closed now, not when the scheduler gets to it: whatever it opened before its time ran out is
+    // revoked (and cut) at once. A close that fails stays due, so the scheduler tries again.
+    try {
+      const closed = await use.closeGrant(grantId, 'expired', SYSTEM_ACTOR);
+      if (closed !== undefined) await use.announceClosed(closed);
+    } catch (error) {
+      deps.logger.warn(
+        { grantId, err: describeError(error) },
+        'a grant whose time ran out while it was opening could not be closed yet; it is retried',
+      );
+    }
     return;
   }
 

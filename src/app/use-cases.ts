@@ -39,8 +39,8 @@ export function createUseCases(appDeps: AppDeps) {
   const notices = createNotices(appDeps);
   const deps = { ...appDeps, notices };
   const close = closeGrant(deps);
-  const open = openGrant(deps, { closeGrant: close });
   const announce = announceClosed(deps);
+  const open = openGrant(deps, { closeGrant: close, announceClosed: announce });
   const closing = { closeGrant: close, announceClosed: announce };
   const dueWork = createDueWork(deps, closing);
   const reconcileRules = reconcile(deps, closing);

@@ -3,12 +3,85 @@ import { createLocalRateLimits } from '../../../src/adapters/db/local/rate-limit
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores } from '../../../src/adapters/db/stores';
 import type { AppDeps } from '../../../src/app/deps';
+import { lockKeyOf, targetOf } from '../../../src/app/open-grant';
 import { type NetworkAccess, noFaults, type RuleTarget } from '../../../src/app/ports';
 import { createUseCases } from '../../../src/app/use-cases';
 import type { Policy } from '../../../src/domain/policy';
 import { buildNewGrant, buildNewRequest, buildSgResource, T0 } from '../../support/builders';
 import { FakeClock } from '../../support/fake-clock';
 import { MemoryLogger } from '../../support/harness';
+
+/** A grant of a two-port resource, approved and committed as `opening`, over a fake EC2 whose first
+ * authorize waits for `releaseFirstAuthorize`. */
+async function setUp() {
+  const handle = openDatabase(':memory:');
+  const stores = createSqliteStores(handle);
+  const clock = new FakeClock(T0);
+  const resource = buildSgResource({
+    ports: [
+      { from: 443, to: 443 },
+      { from: 8443, to: 8443 },
+    ],
+  });
+  const policy: Policy = { admins: [], approvalTimeout: 1_800_000, warnBefore: 0, resources: [resource] };
+  const open = new Map<string, string>();
+  let releaseFirstAuthorize: () => void = () => {};
+  const firstAuthorize = new Promise<void>((resolve) => {
+    releaseFirstAuthorize = resolve;
+  });
+  const calls: string[] = [];
+  let n = 0;
+  const network: NetworkAccess = {
+    async authorize(_target: RuleTarget, rule) {
+      n += 1;
+      const ruleId = `sgr-${n}`;
+      calls.push(`authorize ${rule.fromPort}`);
+      if (n === 1) await firstAuthorize;
+      open.set(ruleId, String(rule.fromPort));
+      return { ruleId, existed: false, managed: true };
+    },
+    async revoke(_target, ruleIds) {
+      calls.push(`revoke ${ruleIds.join(',')}`);
+      for (const id of ruleIds) open.delete(id);
+    },
+    async retag() {},
+    async listManaged() {
+      return [];
+    },
+  };
+  const locks = createLocalLocks();
+  const deps = {
+    ...stores,
+    deployment: 'default',
+    clock,
+    ids: { request: () => 'req_x', grant: () => 'grt_x' },
+    logger: new MemoryLogger(),
+    policy: () => policy,
+    auditRecord: {} as AppDeps['auditRecord'],
+    network,
+    acls: {} as AppDeps['acls'],
+    roles: {} as AppDeps['roles'],
+    notifier: {} as AppDeps['notifier'],
+    directory: {} as AppDeps['directory'],
+    wakeup: { wake: () => {}, changed: () => {} },
+    deliveries: { wake: () => {} },
+    locks,
+    rateLimits: createLocalRateLimits(),
+    faults: noFaults,
+  } satisfies AppDeps;
+  const uc = createUseCases(deps);
+  const request = await stores.requests.insert(
+    buildNewRequest({ resourceAtRequest: resource, durationMs: 60_000 }),
+  );
+  await stores.requests.decide(request.id, 'approved', 'U_APP', T0);
+  const grant = await stores.grants.insert(
+    buildNewGrant({ id: 'grt_x', requestId: request.id, expiresAt: new Date(T0.getTime() + 60_000) }),
+  );
+  const groupLock = lockKeyOf(targetOf(resource));
+  return { handle, stores, clock, uc, grant, calls, open, locks, groupLock, releaseFirstAuthorize };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * A grant whose time runs out while it is still opening (slow or throttled AWS) is due, and is closed
@@ -17,82 +90,65 @@ import { MemoryLogger } from '../../support/harness';
  */
 describe('a close that overtakes an open still in progress', () => {
   it('revokes what the open created, and the open creates nothing more', async () => {
-    const handle = openDatabase(':memory:');
-    const stores = createSqliteStores(handle);
-    const clock = new FakeClock(T0);
-    const resource = buildSgResource({
-      ports: [
-        { from: 443, to: 443 },
-        { from: 8443, to: 8443 },
-      ],
-    });
-    const policy: Policy = { admins: [], approvalTimeout: 1_800_000, warnBefore: 0, resources: [resource] };
-    const open = new Map<string, string>();
-    let release: () => void = () => {};
-    const firstAuthorize = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const calls: string[] = [];
-    let n = 0;
-    const network: NetworkAccess = {
-      async authorize(_target: RuleTarget, rule) {
-        n += 1;
-        const ruleId = `sgr-${n}`;
-        calls.push(`authorize ${rule.fromPort}`);
-        if (n === 1) await firstAuthorize;
-        open.set(ruleId, String(rule.fromPort));
-        return { ruleId, existed: false, managed: true };
-      },
-      async revoke(_target, ruleIds) {
-        calls.push(`revoke ${ruleIds.join(',')}`);
-        for (const id of ruleIds) open.delete(id);
-      },
-      async retag() {},
-      async listManaged() {
-        return [];
-      },
-    };
-    const deps = {
-      ...stores,
-      deployment: 'default',
-      clock,
-      ids: { request: () => 'req_x', grant: () => 'grt_x' },
-      logger: new MemoryLogger(),
-      policy: () => policy,
-      auditRecord: {} as AppDeps['auditRecord'],
-      network,
-      acls: {} as AppDeps['acls'],
-      roles: {} as AppDeps['roles'],
-      notifier: {} as AppDeps['notifier'],
-      directory: {} as AppDeps['directory'],
-      wakeup: { wake: () => {}, changed: () => {} },
-      deliveries: { wake: () => {} },
-      locks: createLocalLocks(),
-      rateLimits: createLocalRateLimits(),
-      faults: noFaults,
-    } satisfies AppDeps;
-    const uc = createUseCases(deps);
-    const request = await stores.requests.insert(
-      buildNewRequest({ resourceAtRequest: resource, durationMs: 60_000 }),
-    );
-    await stores.requests.decide(request.id, 'approved', 'U_APP', T0);
-    const grant = await stores.grants.insert(
-      buildNewGrant({ id: 'grt_x', requestId: request.id, expiresAt: new Date(T0.getTime() + 60_000) }),
-    );
+    const { handle, stores, clock, uc, grant, calls, open, releaseFirstAuthorize } = await setUp();
 
     const opening = uc.openGrant(grant.id);
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     clock.advance(60_000);
     // Due though still opening: the scheduler's run closes it, while the first authorize is in flight.
     const due = uc.dueWork.run(clock.now());
-    await new Promise((resolve) => setImmediate(resolve));
-    release();
+    await turn();
+    releaseFirstAuthorize();
     await Promise.all([opening, due]);
 
     expect(calls).toEqual(['authorize 443', 'revoke sgr-1']);
     expect(open.size).toBe(0);
     expect(await stores.grants.get(grant.id)).toMatchObject({ state: 'closed', endReason: 'expired' });
     expect(await stores.rules.holdsOf(grant.id)).toEqual([]);
+    handle.close();
+  });
+});
+
+describe('an open whose time runs out while it waits for its group', () => {
+  it('opens nothing once it holds the lock, and closes the grant itself, without waiting for the scheduler', async () => {
+    const { handle, stores, clock, uc, grant, calls, locks, groupLock, releaseFirstAuthorize } =
+      await setUp();
+    releaseFirstAuthorize();
+    // Something else holds the group (a mass close, another grant's open) past this grant's end, and
+    // the scheduler, busy with that, has not marked it closing.
+    let letGo: () => void = () => {};
+    const holding = locks.run(groupLock, () => new Promise<void>((resolve) => (letGo = resolve)));
+    const opening = uc.openGrant(grant.id);
+    await turn();
+    clock.advance(60_000);
+    letGo();
+    await Promise.all([holding, opening]);
+
+    expect(calls).toEqual([]);
+    expect(await stores.grants.get(grant.id)).toMatchObject({ state: 'closed', endReason: 'expired' });
+    expect(await stores.rules.holdsOf(grant.id)).toEqual([]);
+    const types = (await stores.audit.list()).map((e) => e.type);
+    expect(types).not.toContain('grant.opened');
+    expect(types).toContain('grant.closed');
+    // And the requester and the channel are told it ended: the card updated, the thread and the DM.
+    expect(await stores.outbox.waiting()).toBe(3);
+    handle.close();
+  });
+
+  it('still opens when the lock comes back before its end', async () => {
+    const { handle, stores, clock, uc, grant, calls, locks, groupLock, releaseFirstAuthorize } =
+      await setUp();
+    releaseFirstAuthorize();
+    let letGo: () => void = () => {};
+    const holding = locks.run(groupLock, () => new Promise<void>((resolve) => (letGo = resolve)));
+    const opening = uc.openGrant(grant.id);
+    await turn();
+    clock.advance(59_999);
+    letGo();
+    await Promise.all([holding, opening]);
+
+    expect(calls).toEqual(['authorize 443', 'authorize 8443']);
+    expect(await stores.grants.get(grant.id)).toMatchObject({ state: 'active' });
     handle.close();
   });
 });
