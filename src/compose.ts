@@ -5,6 +5,7 @@ import { createEc2NetworkAccess } from './adapters/aws/ec2-network-access';
 import { createEc2NetworkAcls } from './adapters/aws/ec2-network-acls';
 import { createSchedulerBackstops } from './adapters/aws/scheduler-backstops';
 import { createStsRoleSessions } from './adapters/aws/sts-role-sessions';
+import { checkTablesAgainstChain } from './adapters/db/audit-startup';
 import { openPersistence } from './adapters/db/open-persistence';
 import { addressLinkRoute, type LinkOutcome } from './adapters/http/address-link';
 import { apiRoute } from './adapters/http/api';
@@ -262,7 +263,6 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
         head: `${checked.head.count}:${checked.head.hash}`,
         keyId: env.auditKeys?.current?.id,
         unkeyed: checked.unkeyed,
-        tablesDisagree: checked.mismatches,
         ms: checked.ms,
       },
       'audit log verified',
@@ -523,6 +523,8 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   // Never unhandled: awaited below, or dropped with the failure that stopped start-up first.
   credentials.catch(() => {});
   let checksRest: Promise<void> = Promise.resolve();
+  /** The tables' check against the audit chain, started once hallpass serves. */
+  let tablesChecked: Promise<void> = Promise.resolve();
   try {
     // From here on AWS is called. Before serving: finish what a crash interrupted, then close and
     // announce what came due while down.
@@ -592,6 +594,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     // The background start-up checks only read and log: waited for briefly, not held up for (each of
     // their calls is bounded by its own timeout).
     await withinRealTime(checksRest, STOP_WAITS_FOR_CHECKS_MS);
+    await withinRealTime(tablesChecked, STOP_WAITS_FOR_CHECKS_MS);
     unsubscribe();
     await persistence.close();
     aws.destroy();
@@ -626,6 +629,13 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   logger.info(
     { port, mode: env.mode, resources: policy.resources.length, deployment: env.deployment },
     'hallpass started',
+  );
+  // The tables against the audit chain (the chain itself was verified above): it only logs, so it
+  // runs once hallpass serves, a page at a time, never holding up a request or a close.
+  tablesChecked = checkTablesAgainstChain(persistence.auditRecord, logger).then(
+    () => undefined,
+    (error: unknown) =>
+      logger.error({ err: describeError(error) }, 'could not check the tables against the audit chain'),
   );
 
   let stopped = false;
@@ -663,6 +673,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     async settled() {
       // Each may start work for the next (a listener queues a notice, a close refreshes Home): go round.
       await checksRest;
+      await tablesChecked;
       for (let round = 0; round < 3; round++) {
         await runtime.settled();
         await idleInTurn();

@@ -9,7 +9,7 @@ import {
   verifyAuditChain,
   verifyAuditChainAsync,
 } from './audit-log';
-import { type AuditLogReader, recordReading, toExportRows } from './audit-reading';
+import { type AuditLogReader, chainStatus, recordReading, toExportRows } from './audit-reading';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { approvals, auditEvents, grants, requests, roleSessions } from './schema';
@@ -126,6 +126,10 @@ export function createSqliteAuditLogReader(db: Db): AuditLogReader {
   return {
     keyIds: async () => keyIdsInLog(db),
     read: async (keys) => readAuditRecord(db, keys),
+    verifyChain: async (keys) => {
+      const report = verifyAuditChain(db, { keys });
+      return chainStatus(report, lastEvent(db));
+    },
     checkHead: async (head) => checkHead(db, head),
     breakAcceptances: async () => withDbErrors('audit.breakAcceptances', () => breakAcceptanceRows(db)),
   };

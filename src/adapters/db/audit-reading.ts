@@ -30,6 +30,11 @@ export interface AuditLogReader {
   keyIds(): Promise<string[]>;
   /** The whole record: the chain verified under `keys`, projected, and checked against the tables. */
   read(keys: AuditKeyring | undefined): Promise<AuditRecord>;
+  /**
+   * The chain alone, verified under `keys`: what start-up must know before anything is appended (no
+   * projection, no tables — their check only logs, and runs once hallpass serves).
+   */
+  verifyChain(keys: AuditKeyring | undefined): Promise<ChainStatus>;
   /** Whether the log still holds a published head (see `checkHead`). */
   checkHead(head: AuditHead): Promise<HeadCheck>;
   /** The `audit.break_accepted` events on record, in `seq` order. */

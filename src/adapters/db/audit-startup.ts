@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { AuditKeyring } from '../../app/audit-ports';
-import { describeMismatch } from '../../app/audit-record';
+import { type AuditRecordSource, describeMismatch } from '../../app/audit-record';
 import type { AuditLog, Clock, Logger } from '../../app/ports';
 import { BREAK_ACCEPTED_EVENT } from './audit-chain';
 import { createSqliteAuditLogReader } from './audit-export-query';
@@ -20,8 +20,7 @@ export type AuditStartup = {
   readonly events: number;
   readonly head: { readonly count: number; readonly hash: string };
   readonly unkeyed: number;
-  readonly mismatches: number;
-  /** How long the walk (and the table check) took. */
+  /** How long the walk took. */
   readonly ms: number;
 };
 
@@ -29,15 +28,14 @@ export type AuditStartup = {
 const MISMATCHES_LOGGED = 20;
 
 /**
- * Verifies the whole audit log before hallpass does anything else: every event against
- * its seal — under the audit key for keyed events — and the requests / approvals / grants tables
- * against the chain. A log it cannot verify stops start-up with the break named, since every event
- * hallpass appends would otherwise vouch for it: unless `acceptBroken` names exactly that break
- * (`HALLPASS_AUDIT_ACCEPT_BROKEN=<seq>`), which is then put on the record (`audit.break_accepted`,
- * sealed like any event) and never needs the setting again. A break accepted once is not accepted a
- * second time at the same place, and any other break still stops start-up. Tables that disagree with
- * the chain are logged loudly but do not stop hallpass: they are its working state, and the export
- * shows the chain's values.
+ * Verifies the whole audit chain before hallpass does anything else: every event against its seal —
+ * under the audit key for keyed events. A log it cannot verify stops start-up with the break named,
+ * since every event hallpass appends would otherwise vouch for it: unless `acceptBroken` names exactly
+ * that break (`HALLPASS_AUDIT_ACCEPT_BROKEN=<seq>`), which is then put on the record
+ * (`audit.break_accepted`, sealed like any event) and never needs the setting again. A break accepted
+ * once is not accepted a second time at the same place, and any other break still stops start-up.
+ * The requests / approvals / grants tables are checked against the chain apart, once hallpass serves
+ * (`checkTablesAgainstChain`): that check only logs, so nothing waits for it.
  */
 export function verifyAuditLogAtStart(args: AuditStartupArgs & { readonly db: Db }): Promise<AuditStartup> {
   return verifyAtStart(createSqliteAuditLogReader(args.db), args);
@@ -68,9 +66,9 @@ export async function verifyAtStart(reader: AuditLogReader, args: AuditStartupAr
         : `the audit log has events sealed with audit key ${ids}, which neither HALLPASS_AUDIT_KEY nor HALLPASS_AUDIT_OLD_KEYS holds: add ${missing.length === 1 ? 'it' : 'them'} to HALLPASS_AUDIT_OLD_KEYS (old keys stay needed to verify the events they sealed).`,
     );
   }
-  let record = await reader.read(keys);
-  if (!record.chain.ok && acceptBroken === record.chain.firstBrokenSeq) {
-    const { firstBrokenSeq, reason, message } = record.chain;
+  let chain = await reader.verifyChain(keys);
+  if (!chain.ok && acceptBroken === chain.firstBrokenSeq) {
+    const { firstBrokenSeq, reason, message } = chain;
     const before = (await reader.breakAcceptances()).find(
       (r) => r.details !== null && (JSON.parse(r.details) as { seq?: unknown }).seq === firstBrokenSeq,
     );
@@ -79,7 +77,7 @@ export async function verifyAtStart(reader: AuditLogReader, args: AuditStartupAr
         `the audit log breaks at event ${firstBrokenSeq} again (${reason}): ${message} A break there was already accepted (event ${before.seq}); the log has changed since, so HALLPASS_AUDIT_ACCEPT_BROKEN does not apply twice. Investigate with \`npm run audit -- verify\`.`,
       );
     }
-    const { detectedAtSeq, detectedHash } = record.chain;
+    const { detectedAtSeq, detectedHash } = chain;
     await args.audit.append({
       at: args.clock.now(),
       actor: 'hallpass',
@@ -97,10 +95,10 @@ export async function verifyAtStart(reader: AuditLogReader, args: AuditStartupAr
       { seq: firstBrokenSeq, reason, message },
       'accepted a break in the audit log as HALLPASS_AUDIT_ACCEPT_BROKEN asked; it is recorded in the log (audit.break_accepted)',
     );
-    record = await reader.read(keys);
+    chain = await reader.verifyChain(keys);
   }
-  if (!record.chain.ok) {
-    const { firstBrokenSeq, reason, message } = record.chain;
+  if (!chain.ok) {
+    const { firstBrokenSeq, reason, message } = chain;
     const other =
       acceptBroken !== undefined && acceptBroken !== firstBrokenSeq
         ? ` (HALLPASS_AUDIT_ACCEPT_BROKEN=${acceptBroken} names another event, so it does not apply)`
@@ -108,6 +106,34 @@ export async function verifyAtStart(reader: AuditLogReader, args: AuditStartupAr
     throw new AuditLogRefused(
       `the audit log does not verify: event ${firstBrokenSeq} (${reason}): ${message}${other} hallpass will not add to a log it cannot verify. Investigate with \`npm run audit -- verify\`; to start anyway and put this break on the record, set HALLPASS_AUDIT_ACCEPT_BROKEN=${firstBrokenSeq}.`,
     );
+  }
+  return {
+    events: chain.events,
+    head: chain.head,
+    unkeyed: chain.unkeyed,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+/**
+ * The requests / approvals / grants tables against the chain, read through the running bot's source
+ * (a page at a time between turns, so it never holds up a close): every row that disagrees is logged
+ * loudly — the tables are hallpass's working state and the export shows the chain's values, so a
+ * disagreement stops nothing. Answers how many rows disagree (`undefined` when the chain no longer
+ * verifies: the scheduled head publication and `npm run audit -- verify` say so).
+ */
+export async function checkTablesAgainstChain(
+  source: AuditRecordSource,
+  logger: Logger,
+): Promise<number | undefined> {
+  const started = performance.now();
+  const record = await source.read();
+  if (!record.chain.ok) {
+    logger.error(
+      { firstBrokenSeq: record.chain.firstBrokenSeq, reason: record.chain.reason },
+      'the audit log verified at start-up no longer verifies',
+    );
+    return undefined;
   }
   for (const m of record.mismatches.slice(0, MISMATCHES_LOGGED)) {
     logger.error(
@@ -121,11 +147,9 @@ export async function verifyAtStart(reader: AuditLogReader, args: AuditStartupAr
       'more table rows disagree with the audit chain: run `npm run audit -- verify`',
     );
   }
-  return {
-    events: record.chain.events,
-    head: record.chain.head,
-    unkeyed: record.chain.unkeyed,
-    mismatches: record.mismatches.length,
-    ms: Math.round(performance.now() - started),
-  };
+  logger.info(
+    { tablesDisagree: record.mismatches.length, ms: Math.round(performance.now() - started) },
+    'audit tables checked against the chain',
+  );
+  return record.mismatches.length;
 }

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { AuditExportRow, AuditExportSource, AuditKeyring, ExportWindow } from '../../../app/audit-ports';
 import type { AuditRecord, AuditRecordSource } from '../../../app/audit-record';
-import { type AuditLogReader, recordReading, toExportRows } from '../audit-reading';
+import { type AuditLogReader, chainStatus, recordReading, toExportRows } from '../audit-reading';
 import { type AuditStartup, type AuditStartupArgs, verifyAtStart } from '../audit-startup';
 import type { PgDb } from '../open-pg';
 import { approvals, auditEvents, grants, requests, roleSessions } from '../pg-schema';
@@ -89,12 +89,17 @@ export async function readPostgresAuditRecordIn(db: PgExecutor, keys?: AuditKeyr
   const reading = recordReading(keys);
   const report = await walkPostgresChain(db, reading.options);
   const tables = await exportRows(db);
+  return reading.record(report, tables, await lastEventIn(db));
+}
+
+/** The last event's seq and stored seal: what names a broken log. */
+async function lastEventIn(db: PgExecutor): Promise<{ seq: number; hash: string | null } | undefined> {
   const [last] = await db
     .select({ seq: auditEvents.seq, hash: auditEvents.hash })
     .from(auditEvents)
     .orderBy(desc(auditEvents.seq))
     .limit(1);
-  return reading.record(report, tables, last);
+  return last;
 }
 
 /** `AuditRecordSource` for the running bot on PostgreSQL. */
@@ -107,6 +112,13 @@ export function createPostgresAuditLogReader(db: PgDb): AuditLogReader {
   return {
     keyIds: () => postgresKeyIdsInLog(db),
     read: (keys) => readPostgresAuditRecord(db, keys),
+    verifyChain: (keys) =>
+      withPgErrors('auditRecord.verifyChain', () =>
+        db.transaction(async (tx) => {
+          const report = await walkPostgresChain(tx, { keys });
+          return chainStatus(report, await lastEventIn(tx));
+        }, READ_SNAPSHOT),
+      ),
     checkHead: (head) => checkPostgresHead(db, head),
     breakAcceptances: () => withPgErrors('audit.breakAcceptances', () => breakAcceptanceRows(db)),
   };
