@@ -9,7 +9,7 @@ import {
   startHarness,
 } from '../support/harness';
 import { allText, approvalPosts, ec2Changes, lastRequestId, threadPosts } from '../support/slack-queries';
-import type { SlackGroup } from '../support/slack-stand-in';
+import { failUsersInfo, type SlackGroup } from '../support/slack-stand-in';
 
 /**
  * Access follows the person: when Slack says a user was deactivated (`user_change` with `deleted`) or
@@ -201,13 +201,13 @@ describe('access follows the person', () => {
     it('keeps access when Slack cannot say who they are now, unless the event itself says deactivated', async () => {
       const requestId = await granted(h, `prod-db 30m from ${A} debugging`);
       h.slack.setUser(REQUESTER, { restricted: true });
-      h.slack.failNext('users.info', { status: 500 });
+      failUsersInfo(h.slack);
       await h.event(userChange(REQUESTER, false));
       await h.hallpass.settled();
       expect((await grantOf(h, requestId))?.state).toBe('active');
       expect(h.logger.lines.some((l) => l.msg.includes('their access is left as it is'))).toBe(true);
 
-      h.slack.failNext('users.info', { status: 500 });
+      failUsersInfo(h.slack);
       await h.event(userChange(REQUESTER, true));
       await h.slack.waitFor(async () => (await grantOf(h, requestId))?.state === 'closed' || undefined);
       expect(h.ec2.rules(GROUP_ID)).toEqual([]);

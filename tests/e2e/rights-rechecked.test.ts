@@ -23,7 +23,7 @@ import {
   replyAfter,
   threadPosts,
 } from '../support/slack-queries';
-import type { SlackGroup } from '../support/slack-stand-in';
+import { failUsersInfo, type SlackGroup } from '../support/slack-stand-in';
 
 /**
  * Rights re-checked at every step. The requester's right to ask is read again when
@@ -176,7 +176,7 @@ describe('rights re-checked at every step', () => {
       await h.advance(5 * MINUTE);
       // The approver's own look-up (fresh again) answers; the requester's, read next, fails.
       await h.hallpass.useCases.directory.actor(APPROVER);
-      h.slack.failNext('users.info', { status: 500 });
+      failUsersInfo(h.slack);
       expect(await clickReply(h, APPROVER, requestId)).toBe(
         errorText(err('RIGHTS_UNVERIFIED', { resourceId: 'prod-db', who: 'requester' })),
       );

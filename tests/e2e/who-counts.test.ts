@@ -11,7 +11,7 @@ import {
   replyAfter,
 } from '../support/slack-queries';
 import { denyModalValues, requestModalValues } from '../support/slack-signing';
-import { STAND_IN_BOT } from '../support/slack-stand-in';
+import { failUsersInfo, STAND_IN_BOT } from '../support/slack-stand-in';
 
 /**
  * Who counts as "anyone". A resource without `requesters` is open to the full
@@ -128,7 +128,7 @@ describe('who counts as anyone', () => {
     it('fails closed when Slack does not say whether the user is a guest, or does not answer (IDENTITY_UNVERIFIED)', async () => {
       h.slack.setUser('UUNSAID001', { guestUnsaid: true });
       expect(await command(h, 'UUNSAID001', askStaging())).toBe(errorText(err('IDENTITY_UNVERIFIED')));
-      h.slack.failNext('users.info', { status: 500 });
+      failUsersInfo(h.slack);
       const reply = await command(h, 'UMEMBER004', askStaging());
       expect(reply).toBe(errorText(err('IDENTITY_UNVERIFIED')));
       expect(reply).toContain('could not confirm with Slack');

@@ -3,6 +3,7 @@ import { describeError } from '../../app/infra-error';
 import type { Clock, Directory, GroupChange, Logger } from '../../app/ports';
 import type { Actor } from '../../domain/policy';
 import { type Account, type Installation, type Place, standingOf } from '../../domain/standing';
+import { classifySlackError } from './web-client';
 
 type Groups = {
   readonly members: ReadonlyMap<string, ReadonlySet<string>>;
@@ -30,6 +31,14 @@ type Removal = {
 
 /** How many people's `users.info` answers the directory keeps by default: a forgotten one costs one Tier-4 call. */
 export const USERS_CACHED = 5_000;
+
+/**
+ * The waits before `users.info` is asked again after a failure that may pass (a connection refused or
+ * reset, a timeout, a 5xx, Slack's `internal_error`): a blip must not refuse someone's request. So
+ * `USERS_INFO_RETRY_DELAYS_MS.length + 1` attempts in all; a 429 or an answer such as `user_not_found`
+ * is not asked again. Real time: they space network calls, they are not a schedule.
+ */
+export const USERS_INFO_RETRY_DELAYS_MS: readonly number[] = [100, 400];
 
 /**
  * A map holding at most `max` entries: reading or writing an entry makes it the most recent, and
@@ -93,6 +102,8 @@ export function createSlackDirectory(deps: {
   maxUsers?: number;
   /** The policy's `trustedWorkspaces`, read at every look-up (a reloaded policy takes effect at once). */
   trustedWorkspaces?: () => readonly string[];
+  /** Waits before asking `users.info` again (default `USERS_INFO_RETRY_DELAYS_MS`; `[]`: one attempt). */
+  usersInfoRetryDelaysMs?: readonly number[];
 }): Directory & { refresh(): Promise<void>; mentioner(): Promise<Mention> } {
   const ttlMs = deps.ttlMs ?? 5 * 60_000;
   const now = (): number => deps.clock.now().getTime();
@@ -194,6 +205,21 @@ export function createSlackDirectory(deps: {
     return installationInflight;
   };
 
+  const retryDelays = deps.usersInfoRetryDelaysMs ?? USERS_INFO_RETRY_DELAYS_MS;
+  /** `users.info`, asked again after a failure that may pass (see `USERS_INFO_RETRY_DELAYS_MS`). */
+  const usersInfo = async (userId: string) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await deps.client.users.info({ user: userId });
+      } catch (error) {
+        const delay = retryDelays[attempt];
+        const kind = classifySlackError(error, 'users.info');
+        if (delay === undefined || !kind.retryable || kind.kind === 'throttled') throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+
   const users = lruMap<UserFacts>(deps.maxUsers ?? USERS_CACHED);
   const usersInflight = new Map<string, Promise<UserFacts>>();
 
@@ -203,7 +229,7 @@ export function createSlackDirectory(deps: {
     if (cached !== undefined && fresh(cached.at)) return cached;
     let pending = usersInflight.get(userId);
     if (pending === undefined) {
-      pending = deps.client.users.info({ user: userId }).then((res) => ({
+      pending = usersInfo(userId).then((res) => ({
         account: accountOf(res.user),
         email: res.user?.profile?.email || undefined,
         at: now(),

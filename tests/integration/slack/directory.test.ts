@@ -2,7 +2,12 @@ import { WebClient } from '@slack/web-api';
 import { createSlackDirectory } from '../../../src/adapters/slack/directory';
 import { FakeClock } from '../../support/fake-clock';
 import { MemoryLogger } from '../../support/harness';
-import { type SlackStandIn, STAND_IN_BOT, startSlackStandIn } from '../../support/slack-stand-in';
+import {
+  failUsersInfo,
+  type SlackStandIn,
+  STAND_IN_BOT,
+  startSlackStandIn,
+} from '../../support/slack-stand-in';
 
 describe('the Slack directory (user-group membership)', () => {
   let slack: SlackStandIn;
@@ -81,7 +86,12 @@ describe('the Slack directory: standing', () => {
   let trusted: string[];
   const directory = (opts: { maxUsers?: number } = {}) =>
     createSlackDirectory({
-      client: new WebClient('xoxb-test', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } }),
+      // As hallpass builds its clients: one attempt each, a 429 answered at once.
+      client: new WebClient('xoxb-test', {
+        slackApiUrl: slack.apiUrl,
+        retryConfig: { retries: 0 },
+        rejectRateLimitedCalls: true,
+      }),
       clock,
       logger,
       ttlMs: 60_000,
@@ -133,11 +143,38 @@ describe('the Slack directory: standing', () => {
     slack.setUser('UUNSAID', { guestUnsaid: true });
     const dir = directory();
     expect((await dir.actor('UUNSAID', HOME)).standing).toBe('unknown');
-    slack.failNext('users.info', { status: 500 });
+    failUsersInfo(slack);
     expect((await dir.actor('U1', HOME)).standing).toBe('unknown');
-    expect(logger.lines.some((l) => l.level === 'warn' && l.msg === 'users.info failed')).toBe(true);
+    expect(slack.callsTo('users.info').filter((c) => c.ok === false)).toHaveLength(3);
+    expect(logger.lines.filter((l) => l.level === 'warn' && l.msg === 'users.info failed')).toHaveLength(1);
     // Nothing wrong was cached: the next look-up asks again and places them.
     expect((await dir.actor('U1', HOME)).standing).toBe('member');
+  });
+
+  it('asks users.info again after a failure that may pass, so a blip refuses no one', async () => {
+    const dir = directory();
+    slack.failNext('users.info', { status: 500 });
+    slack.failNext('users.info', 'internal_error');
+    expect((await dir.actor('U1', HOME)).standing).toBe('member');
+    expect(slack.callsTo('users.info').map((c) => c.ok)).toEqual([false, false, true]);
+    expect(logger.lines.filter((l) => l.msg === 'users.info failed')).toEqual([]);
+  });
+
+  it('does not ask again when the answer will not change, or when Slack says to slow down', async () => {
+    const dir = directory();
+    slack.failNext('users.info', 'user_not_found');
+    expect((await dir.actor('U1', HOME)).standing).toBe('unknown');
+    slack.failNext('users.info', { status: 429, retryAfter: 30 });
+    expect((await dir.actor('U2', HOME)).standing).toBe('unknown');
+    expect(slack.callsTo('users.info').map((c) => c.ok)).toEqual([false, false]);
+  });
+
+  it('asks users.info again after a dropped connection', async () => {
+    const dir = directory();
+    slack.outage('drop', ['users.info']);
+    const look = dir.actor('U1', HOME);
+    setTimeout(() => slack.restore(), 150);
+    expect((await look).standing).toBe('member');
   });
 
   it('asks auth.test once and keeps the answer; until it answers, nobody is placed', async () => {
@@ -152,7 +189,7 @@ describe('the Slack directory: standing', () => {
   });
 
   it('emailOf gives no email, rather than failing, when users.info fails (the user id stands in)', async () => {
-    slack.failNext('users.info', { status: 500 });
+    failUsersInfo(slack);
     expect(await directory().emailOf('U1')).toBeUndefined();
   });
 
