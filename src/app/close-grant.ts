@@ -256,11 +256,17 @@ export function closeRetryDelayFor(
   return Math.max(delay, infra?.retryAfterMs ?? 0);
 }
 
+/** Grant ids named in the one log line of a batch that failed to close; the rest are counted. */
+const BATCH_IDS_LOGGED = 20;
+
 /**
  * Records the failed close of grants that failed together (a batch EC2 refused): one retry time for
  * all, from the most attempts any of them has had, so they come due together and are retried as one
  * batch in one call — not each at its own jittered time, one call each, which against a throttled API
- * is a hot loop. Each grant's attempt is counted, logged and escalated as {@link recordCloseFailure} does.
+ * is a hot loop. Each grant's attempt is counted, and its thread and requester are told as
+ * {@link recordCloseFailure} does; but the batch is one failure, so it is logged once, and raised once
+ * at the top of the channel, in the alerts channel and to the admins by DM, naming how many grants it
+ * holds — not a thousand alerts for one refused call.
  */
 export async function recordCloseFailures(
   deps: CloseFailureDeps,
@@ -270,7 +276,39 @@ export async function recordCloseFailures(
   if (grants.length === 0) return;
   const attempts = Math.max(...grants.map((g) => g.closeAttempts)) + 1;
   const retryAt = new Date(deps.clock.now().getTime() + closeRetryDelayFor(error, attempts));
-  for (const grant of grants) await recordCloseFailure(deps, grant, error, retryAt);
+  const first = grants[0];
+  if (grants.length === 1 && first !== undefined) {
+    await recordCloseFailure(deps, first, error, retryAt);
+    return;
+  }
+  const escalating: { grant: Grant; attempts: number }[] = [];
+  for (const grant of grants) {
+    let current: Grant | undefined;
+    try {
+      current = await deps.grants.closeFailed(grant.id, retryAt);
+    } catch (stored) {
+      deps.logger.error({ grantId: grant.id, err: describeError(stored) }, 'could not record a failed close');
+    }
+    const counted = current?.closeAttempts ?? grant.closeAttempts + 1;
+    if (shouldEscalate(counted)) escalating.push({ grant: current ?? grant, attempts: counted });
+  }
+  deps.logger.error(
+    {
+      grants: grants.length,
+      grantIds: grants.slice(0, BATCH_IDS_LOGGED).map((g) => g.id),
+      attempts,
+      retryAt: retryAt.toISOString(),
+      err: describeError(error),
+    },
+    'closing due grants together failed; will retry them together',
+  );
+  if (escalating.length === 0) return;
+  const words = closeFailureWords(error);
+  for (const { grant, attempts: counted } of escalating)
+    await escalate(deps, grant, counted, words, { alone: false });
+  const raised = escalating.find((e) => e.attempts === ESCALATE_AFTER) ?? escalating[0];
+  if (raised !== undefined)
+    await escalateForAll(deps, raised.grant, raised.attempts, words, escalating.length);
 }
 
 /** Loud after a few failed attempts, then again every tenth: never silent for long, never a flood. */
@@ -327,17 +365,43 @@ export function closeFailureWords(error: unknown): string {
   return kind === undefined ? words : `${kind}: ${words}`;
 }
 
+/**
+ * Raises a failing close: in the grant's thread and to its requester; and — for a grant alone, or once
+ * for a whole batch (`escalateForAll`) — to the admins named by user id, and at the top level of the
+ * channel and in the alerts channel (at the first escalation only, once per episode).
+ */
 async function escalate(
   deps: CloseFailureDeps,
   grant: Grant,
   attempts: number,
   error: string,
+  opts: { readonly alone: boolean } = { alone: true },
 ): Promise<void> {
   const card = await deps.notices.card(grant.requestId);
   if (card === undefined) return;
   const admins = deps.policy().admins;
   const notice = { type: 'grant-close-failing', card, grant, attempts, error, admins } as const;
   await deps.notices.deliver({ kind: 'thread', requestId: grant.requestId, notice });
+  await deps.notices.deliver({ kind: 'dm', requestId: grant.requestId, userId: grant.requesterId, notice });
+  if (opts.alone) await escalateForAll(deps, grant, attempts, error, 1);
+}
+
+/**
+ * The part of an escalation made once per failure, however many grants it holds: the admins' DMs
+ * (about `grant`, saying how many more failed with it) and, at the first escalation, the alert at the
+ * top of the channel and in the alerts channel.
+ */
+async function escalateForAll(
+  deps: CloseFailureDeps,
+  grant: Grant,
+  attempts: number,
+  error: string,
+  grants: number,
+): Promise<void> {
+  const card = await deps.notices.card(grant.requestId);
+  if (card === undefined) return;
+  const admins = deps.policy().admins;
+  const others = grants - 1;
   // At the top level too (and in the alerts channel), once per episode: at the first escalation only.
   if (attempts === ESCALATE_AFTER)
     await raiseGrantAlert(deps, card.resource.channel, grant, {
@@ -345,9 +409,10 @@ async function escalate(
       detail: error,
       attempts,
       admins,
+      ...(others > 0 ? { others } : {}),
     });
-  const people = new Set([grant.requesterId, ...admins.filter((a) => !a.startsWith('@'))]);
-  for (const userId of people)
+  const notice = { type: 'grant-close-failing', card, grant, attempts, error, admins, others } as const;
+  for (const userId of new Set(admins.filter((a) => !a.startsWith('@') && a !== grant.requesterId)))
     await deps.notices.deliver({ kind: 'dm', requestId: grant.requestId, userId, notice });
 }
 

@@ -97,6 +97,8 @@ export type Notice =
       readonly error: string;
       /** The policy's admins (user ids and `@groups`), mentioned in the thread. */
       readonly admins?: readonly string[] | undefined;
+      /** How many more grants failed to close with this one (a batch: one call for a group). */
+      readonly others?: number | undefined;
     };
 
 /** What Slack said changed about a person: their account was deactivated, or they left a user group. */
@@ -187,6 +189,8 @@ export type GrantAlert = {
   readonly attempts?: number | undefined;
   /** The policy's admins (user ids and `@groups`), mentioned. */
   readonly admins?: readonly string[] | undefined;
+  /** How many more grants failed to close with this one (a batch: one call for a group). */
+  readonly others?: number | undefined;
 };
 
 /**

@@ -36,6 +36,13 @@ describe('the top-level alert about a grant', () => {
     expect(messageProblems(grantAlertMessage(alert()))).toEqual([]);
   });
 
+  it('says how many other grants failed with it, once for a whole batch, and nothing of the kind for one grant', () => {
+    expect(text(alert({ others: 11 }))).toContain('nor 11 other grants closed with it in one call');
+    expect(text(alert({ others: 1 }))).toContain('nor 1 other grant closed with it');
+    expect(text(alert())).not.toContain('other grant');
+    expect(messageProblems(grantAlertMessage(alert({ others: 11 })))).toEqual([]);
+  });
+
   it('says how the policy no longer describes a stranded grant, and how to end it', () => {
     const message = grantAlertMessage(
       alert({ what: 'stranded', detail: 'its ports are now tcp 6432', attempts: undefined }),

@@ -2,6 +2,7 @@ import type { GrantAlert } from '../../../app/notices';
 import { mention, safeCode, safeText, slackDate } from '../escape';
 import { context, fallback, type SlackMessage, section } from './blocks';
 import { type MentionPrincipal, plainPrincipal, principalsText } from './describe';
+import { alsoFailed } from './notices';
 
 /**
  * An alert about one grant, at the top level of a channel (the resource's, and the policy's
@@ -13,7 +14,7 @@ export function grantAlertMessage(a: GrantAlert, render: MentionPrincipal = plai
   const admins = principalsText(a.admins ?? [], render);
   const main =
     a.what === 'close-failing'
-      ? `:rotating_light: *hallpass could not close* ${grant} after ${a.attempts ?? 0} attempts. AWS says: ${safeCode(a.detail, 300)}. It keeps retrying until AWS confirms; check hallpass's AWS permissions and the AWS console.${admins === '' ? '' : ` ${admins}: please check.`}`
+      ? `:rotating_light: *hallpass could not close* ${grant} after ${a.attempts ?? 0} attempts${alsoFailed(a.others)}. AWS says: ${safeCode(a.detail, 300)}. It keeps retrying until AWS confirms; check hallpass's AWS permissions and the AWS console.${admins === '' ? '' : ` ${admins}: please check.`}`
       : `:warning: *The policy no longer describes* ${grant}: ${safeText(a.detail, 600)}. It keeps exactly what was approved and closes on time with what opened it; revoke it with \`/access revoke ${safeText(a.grantId, 80)}\` if it should end now.`;
   return {
     text: fallback(

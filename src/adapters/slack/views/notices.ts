@@ -293,7 +293,7 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
             main: `:warning: hallpass could not close your access to ${res} (${id}) after ${tries}; it keeps retrying until AWS confirms.`,
           }
         : {
-            main: `:rotating_light: hallpass could not close ${id} (${res} for ${mention(request.requesterId)}, due ${slackDate(grant.expiresAt)}) after ${tries}. ${why}. It keeps retrying until AWS confirms; check hallpass's AWS permissions and the AWS console.`,
+            main: `:rotating_light: hallpass could not close ${id} (${res} for ${mention(request.requesterId)}, due ${slackDate(grant.expiresAt)}) after ${tries}${alsoFailed(notice.others)}. ${why}. It keeps retrying until AWS confirms; check hallpass's AWS permissions and the AWS console.`,
             extra: adminsLine(notice.admins ?? [], render),
           };
     }
@@ -321,3 +321,9 @@ function reasonText(note: string | undefined): string | undefined {
 
 const nonEmpty = (s: string | undefined): string | undefined =>
   s === undefined || s.trim() === '' ? undefined : s.trim();
+
+/** ", nor N other grants closed with it in one call": a batch's failure, raised once for all. */
+export const alsoFailed = (others: number | undefined): string =>
+  others === undefined || others <= 0
+    ? ''
+    : `, nor ${others} other grant${others === 1 ? '' : 's'} closed with it in one call (each one's thread says so)`;

@@ -1,7 +1,9 @@
+import { ESCALATE_AFTER } from '../../../../src/app/close-grant';
 import { InfraError } from '../../../../src/app/infra-error';
 import {
   approve,
   createTestApp,
+  drainOutbox,
   MINUTE,
   submit,
   TEST_RESOURCES,
@@ -203,6 +205,46 @@ describe('closing grants that share an expiry, a security group at a time', () =
         .map((e) => e.grantId)
         .sort(),
     ).toEqual([...ids].sort());
+  });
+
+  it('raises a batch that keeps failing once for all: each thread and requester told, the admins and channels once', async () => {
+    const app = createTestApp({
+      policy: { warnBefore: 0, admins: ['@security', 'U_ADMIN1', 'U_ADMIN2'], alertsChannel: 'C0ALERTS' },
+    });
+    const ids: string[] = [];
+    for (let i = 1; i <= 12; i++) ids.push(await grantFrom(app, `198.51.100.${i}`));
+    const end = await endOf(app, ids[0] ?? '');
+    await drainOutbox(app);
+    const refused = () =>
+      new InfraError('denied', false, 'not authorized to revoke', { providerCode: 'UnauthorizedOperation' });
+    for (let i = 0; i < ESCALATE_AFTER; i++) app.network.failNext('revoke', { error: refused() });
+
+    let at = end;
+    for (let i = 0; i < ESCALATE_AFTER; i++) {
+      expect((await runAt(app, at)).closed).toBe(0);
+      at = (await app.stores.grants.get(ids[0] ?? ''))?.retryAt ?? at;
+    }
+    const sent = (await drainOutbox(app)).filter(
+      (d) => d.notice?.includes('close-failing') || d.notice === 'grant-alert',
+    );
+    const threads = sent.filter((d) => d.kind === 'thread');
+    const dms = sent.filter((d) => d.kind === 'dm');
+    const channel = sent.filter((d) => d.kind === 'channel');
+    // Each grant's own record and its requester: twelve each.
+    expect(threads).toHaveLength(12);
+    expect(dms.filter((d) => d.userId?.startsWith('U_198') === true)).toHaveLength(12);
+    // The admins by DM, once each; the resource's channel and the alerts channel, once each.
+    expect(
+      dms
+        .filter((d) => d.userId?.startsWith('U_ADMIN') === true)
+        .map((d) => d.userId)
+        .sort(),
+    ).toEqual(['U_ADMIN1', 'U_ADMIN2']);
+    expect(channel).toHaveLength(2);
+    // One log line for the batch each time, not one per grant.
+    const lines = app.logger.lines.filter((l) => l.msg.startsWith('closing due grants together failed'));
+    expect(lines).toHaveLength(ESCALATE_AFTER);
+    expect(lines[0]?.fields).toMatchObject({ grants: 12 });
   });
 
   it('closes the grants whose rules EC2 revoked when it kept one rule of the batch, and retries only that one', async () => {
