@@ -11,7 +11,8 @@ const SLOW_TEST_BOUND = ['<rootDir>/tests/support/slow-test-bound.ts'];
 module.exports = {
   // Most suites wait on real time, sockets, databases and child processes rather than the CPU, so three
   // workers on two cores finish sooner: measured here, the e2e project took 268 s in band, 157 s with
-  // two workers and 142 s with four; everything took 582 s with three (1,724 s of suite time). Workers
+  // two workers and 142 s with four. With three, everything took 1,240 s on 2026-12-01 (179 suites,
+  // 3,179 tests; crash-recovery 252 s, replicas 264 s, audit-cli about 125 s on each engine). Workers
   // also keep a suite's leaked handle out of jest's own process, which in band held a finished run open.
   maxWorkers: 3,
   projects: [
