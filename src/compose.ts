@@ -537,6 +537,9 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
     await announcePolicyChanges(policy);
     await scheduler.start();
+    // What those closes left to follow (their rules' backstops removed or moved) is done before serving
+    // too: a healthy hallpass has nothing in AWS left over from what came due while it was down.
+    await followUps.idle();
     await credentials;
   } catch (error) {
     // Nothing is served yet: let go of the port and the database (and its lock) before failing.
