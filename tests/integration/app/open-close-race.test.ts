@@ -109,20 +109,28 @@ describe('a close that overtakes an open still in progress', () => {
   });
 });
 
+/**
+ * Opens the grant while something else holds its group's lock, lets `heldMs` of the clock pass, then
+ * lets the lock go; resolves once the open has finished.
+ */
+async function openBehindTheGroupLock(app: Awaited<ReturnType<typeof setUp>>, heldMs: number): Promise<void> {
+  app.releaseFirstAuthorize();
+  let letGo: () => void = () => {};
+  const holding = app.locks.run(app.groupLock, () => new Promise<void>((resolve) => (letGo = resolve)));
+  const opening = app.uc.openGrant(app.grant.id);
+  await turn();
+  app.clock.advance(heldMs);
+  letGo();
+  await Promise.all([holding, opening]);
+}
+
 describe('an open whose time runs out while it waits for its group', () => {
   it('opens nothing once it holds the lock, and closes the grant itself, without waiting for the scheduler', async () => {
-    const { handle, stores, clock, uc, grant, calls, locks, groupLock, releaseFirstAuthorize } =
-      await setUp();
-    releaseFirstAuthorize();
+    const app = await setUp();
+    const { handle, stores, grant, calls } = app;
     // Something else holds the group (a mass close, another grant's open) past this grant's end, and
     // the scheduler, busy with that, has not marked it closing.
-    let letGo: () => void = () => {};
-    const holding = locks.run(groupLock, () => new Promise<void>((resolve) => (letGo = resolve)));
-    const opening = uc.openGrant(grant.id);
-    await turn();
-    clock.advance(60_000);
-    letGo();
-    await Promise.all([holding, opening]);
+    await openBehindTheGroupLock(app, 60_000);
 
     expect(calls).toEqual([]);
     expect(await stores.grants.get(grant.id)).toMatchObject({ state: 'closed', endReason: 'expired' });
@@ -136,16 +144,9 @@ describe('an open whose time runs out while it waits for its group', () => {
   });
 
   it('still opens when the lock comes back before its end', async () => {
-    const { handle, stores, clock, uc, grant, calls, locks, groupLock, releaseFirstAuthorize } =
-      await setUp();
-    releaseFirstAuthorize();
-    let letGo: () => void = () => {};
-    const holding = locks.run(groupLock, () => new Promise<void>((resolve) => (letGo = resolve)));
-    const opening = uc.openGrant(grant.id);
-    await turn();
-    clock.advance(59_999);
-    letGo();
-    await Promise.all([holding, opening]);
+    const app = await setUp();
+    const { handle, stores, grant, calls } = app;
+    await openBehindTheGroupLock(app, 59_999);
 
     expect(calls).toEqual(['authorize 443', 'authorize 8443']);
     expect(await stores.grants.get(grant.id)).toMatchObject({ state: 'active' });
