@@ -283,14 +283,8 @@ export async function recordCloseFailures(
   }
   const escalating: { grant: Grant; attempts: number }[] = [];
   for (const grant of grants) {
-    let current: Grant | undefined;
-    try {
-      current = await deps.grants.closeFailed(grant.id, retryAt);
-    } catch (stored) {
-      deps.logger.error({ grantId: grant.id, err: describeError(stored) }, 'could not record a failed close');
-    }
-    const counted = current?.closeAttempts ?? grant.closeAttempts + 1;
-    if (shouldEscalate(counted)) escalating.push({ grant: current ?? grant, attempts: counted });
+    const counted = await countCloseFailure(deps, grant, retryAt);
+    if (shouldEscalate(counted.attempts)) escalating.push(counted);
   }
   deps.logger.error(
     {
@@ -331,19 +325,32 @@ export async function recordCloseFailure(
   const now = deps.clock.now();
   const attempts = grant.closeAttempts + 1;
   const retryAt = at ?? new Date(now.getTime() + closeRetryDelayFor(error, attempts));
+  const counted = await countCloseFailure(deps, grant, retryAt);
+  deps.logger.error(
+    { grantId: grant.id, attempts, retryAt: retryAt.toISOString(), err: describeError(error) },
+    'closing a due grant failed; will retry',
+  );
+  // In words: the thread and the people read it; the log line above keeps the provider's code.
+  if (shouldEscalate(counted.attempts))
+    await escalate(deps, counted.grant, counted.attempts, closeFailureWords(error));
+}
+
+/**
+ * Counts a failed close on the grant, due again at `retryAt`: the grant as stored now, and its attempts
+ * (as they would be, when the store could not be written: that failure is logged).
+ */
+async function countCloseFailure(
+  deps: CloseFailureDeps,
+  grant: Grant,
+  retryAt: Date,
+): Promise<{ readonly grant: Grant; readonly attempts: number }> {
   let current: Grant | undefined;
   try {
     current = await deps.grants.closeFailed(grant.id, retryAt);
   } catch (stored) {
     deps.logger.error({ grantId: grant.id, err: describeError(stored) }, 'could not record a failed close');
   }
-  deps.logger.error(
-    { grantId: grant.id, attempts, retryAt: retryAt.toISOString(), err: describeError(error) },
-    'closing a due grant failed; will retry',
-  );
-  const counted = current?.closeAttempts ?? attempts;
-  // In words: the thread and the people read it; the log line above keeps the provider's code.
-  if (shouldEscalate(counted)) await escalate(deps, current ?? grant, counted, closeFailureWords(error));
+  return { grant: current ?? grant, attempts: current?.closeAttempts ?? grant.closeAttempts + 1 };
 }
 
 /** Why a close failed, for the thread: what kind of failure (as the adapter filed it), then its message. */

@@ -102,8 +102,6 @@ export function createSlackDirectory(deps: {
   maxUsers?: number;
   /** The policy's `trustedWorkspaces`, read at every look-up (a reloaded policy takes effect at once). */
   trustedWorkspaces?: () => readonly string[];
-  /** Waits before asking `users.info` again (default `USERS_INFO_RETRY_DELAYS_MS`; `[]`: one attempt). */
-  usersInfoRetryDelaysMs?: readonly number[];
 }): Directory & { refresh(): Promise<void>; mentioner(): Promise<Mention> } {
   const ttlMs = deps.ttlMs ?? 5 * 60_000;
   const now = (): number => deps.clock.now().getTime();
@@ -205,14 +203,13 @@ export function createSlackDirectory(deps: {
     return installationInflight;
   };
 
-  const retryDelays = deps.usersInfoRetryDelaysMs ?? USERS_INFO_RETRY_DELAYS_MS;
   /** `users.info`, asked again after a failure that may pass (see `USERS_INFO_RETRY_DELAYS_MS`). */
   const usersInfo = async (userId: string) => {
     for (let attempt = 0; ; attempt++) {
       try {
         return await deps.client.users.info({ user: userId });
       } catch (error) {
-        const delay = retryDelays[attempt];
+        const delay = USERS_INFO_RETRY_DELAYS_MS[attempt];
         const kind = classifySlackError(error, 'users.info');
         if (delay === undefined || !kind.retryable || kind.kind === 'throttled') throw error;
         await new Promise((resolve) => setTimeout(resolve, delay));
