@@ -52,6 +52,14 @@ module.exports = {
       from: { path: '^demo/' },
       to: { path: '^tests/' },
     },
+    {
+      // The build bundles only what ec2-sdk.ts exports (scripts/slim-ec2.cjs): a value taken from the
+      // package elsewhere would load all of it again, and be another copy of its classes.
+      name: 'ec2-sdk-values-through-ec2-sdk',
+      severity: 'error',
+      from: { path: '^(src|demo)/', pathNot: '^src/adapters/aws/ec2-sdk\\.ts$' },
+      to: { path: '^node_modules/@aws-sdk/client-ec2/', dependencyTypesNot: ['type-only'] },
+    },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
   ],
   options: {

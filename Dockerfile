@@ -18,11 +18,13 @@ FROM node:${NODE_VERSION}-bookworm-slim AS toolchain
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
-# Every dependency, then `tsc -b` into dist/.
+# Every dependency, then `tsc -b` into dist/ and the EC2 SDK bundled down to what hallpass sends
+# (scripts/slim-ec2.cjs).
 FROM toolchain AS build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 

@@ -7,7 +7,8 @@
  * dist/main.js is there, nothing runs. A folder counts too: deleting or renaming a file changes its
  * folder's time. After a build the record is dated from when the build started, so an edit made while it
  * ran is seen by the next start. A production install (`npm ci --omit=dev`) has no TypeScript and runs
- * the dist/ it was shipped with, so this only checks that dist/main.js is there.
+ * the dist/ it was shipped with, so this only checks that dist/main.js is there. After `tsc -b`, the EC2
+ * SDK is bundled down to what hallpass uses, as `npm run build` does (scripts/slim-ec2.cjs).
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -69,11 +70,19 @@ function prestart(root) {
       cwd: root,
       stdio: 'inherit',
     });
+    // The EC2 SDK bundled down to what hallpass sends (scripts/slim-ec2.cjs), as `npm run build` does.
+    const slimmed =
+      built.status === 0
+        ? spawnSync(process.execPath, [path.join(__dirname, 'slim-ec2.cjs'), root], {
+            cwd: root,
+            stdio: 'inherit',
+          })
+        : built;
     // tsc -b leaves its record untouched when the sources' content did not change (a file only touched):
     // dated from the build's start, the record is then newer than them and the next start skips the build.
-    if (built.status === 0 && existsSync(path.join(root, BUILD_INFO)))
+    if (slimmed.status === 0 && existsSync(path.join(root, BUILD_INFO)))
       utimesSync(path.join(root, BUILD_INFO), startedAt, startedAt);
-    return built.status ?? 1;
+    return slimmed.status ?? 1;
   }
   if (!existsSync(path.join(root, 'dist', 'main.js'))) {
     process.stderr.write(

@@ -251,6 +251,12 @@ describe('the production install, as the Dockerfile builds it (replayed without 
     ]) {
       expect([devOnly, existsSync(path.join(app, devOnly))]).toEqual([devOnly, false]);
     }
+    // The EC2 SDK bundled down to what hallpass sends (scripts/slim-ec2.cjs), not tsc's re-export of
+    // the whole package: a few tens of KiB where the package's own build is 2 MB.
+    const ec2Sdk = readText(path.join(app, 'dist/adapters/aws/ec2-sdk.js'));
+    expect(ec2Sdk).not.toMatch(/require\(["']@aws-sdk\/client-ec2["']\)/);
+    expect(ec2Sdk).toContain('RevokeSecurityGroupIngressRequest$');
+    expect(ec2Sdk.length).toBeLessThan(200 * 1024);
     expect(instruction('runtime', 'USER')).not.toBe('root');
     expect(instruction('runtime', 'EXPOSE')).toBe(runtime().imageEnv['PORT']);
   });

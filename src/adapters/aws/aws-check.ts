@@ -1,11 +1,3 @@
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  DescribeNetworkAclsCommand,
-  DescribeNetworkInterfacesCommand,
-  DescribeSecurityGroupRulesCommand,
-  DescribeSecurityGroupsCommand,
-  RevokeSecurityGroupIngressCommand,
-} from '@aws-sdk/client-ec2';
 import { GetRoleCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { couldNotCheck, type Finding, ok, problem, warning } from '../../app/check';
 import { NACL_ENTRY_ACTIONS, ROLE_ACTIONS, SCHEDULER_ACTIONS, SESSION_ACTIONS } from '../../app/iam-policy';
@@ -13,6 +5,14 @@ import type { Policy, SecurityGroupResource } from '../../domain/policy';
 import type { AwsClients } from './aws-clients';
 import { awsErrorCode } from './aws-errors';
 import { type CallerIdentity, callerIdentity, missingCredentials, within } from './caller-identity';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeNetworkAclsCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  RevokeSecurityGroupIngressCommand,
+} from './ec2-sdk';
 
 /** Where the IAM policy comes from, for every missing permission. */
 const IAM_FIX = "the IAM policy of hallpass's AWS identity: `npm run iam-policy` prints the one it needs";

@@ -1,9 +1,9 @@
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { RuleTarget } from '../../app/ports';
+import { EC2Client } from './ec2-sdk';
 
 /** Options for {@link createAwsClients}. */
 export type AwsClientsOptions = {

@@ -1,20 +1,22 @@
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  type AuthorizeSecurityGroupIngressCommandOutput,
-  CreateTagsCommand,
-  DescribeSecurityGroupRulesCommand,
-  type DescribeSecurityGroupRulesCommandOutput,
-  type EC2Client,
-  type IpPermission,
-  RevokeSecurityGroupIngressCommand,
-  type RevokeSecurityGroupIngressCommandOutput,
-  type SecurityGroupRule,
-  type Tag,
+import type {
+  AuthorizeSecurityGroupIngressCommandOutput,
+  DescribeSecurityGroupRulesCommandOutput,
+  EC2Client,
+  IpPermission,
+  RevokeSecurityGroupIngressCommandOutput,
+  SecurityGroupRule,
+  Tag,
 } from '@aws-sdk/client-ec2';
 import ipaddr from 'ipaddr.js';
 import { InfraError } from '../../app/infra-error';
 import type { AuthorizeResult, ManagedRule, NetworkAccess, RuleTags, RuleTarget } from '../../app/ports';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateTagsCommand,
+  DescribeSecurityGroupRulesCommand,
+  RevokeSecurityGroupIngressCommand,
+} from './ec2-sdk';
 
 /** The tag that marks a rule as opened by hallpass, and so revocable by it. */
 export const MANAGED_BY_TAG = { Key: 'managed-by', Value: 'hallpass' } as const;

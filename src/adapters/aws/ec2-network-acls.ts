@@ -1,17 +1,19 @@
-import {
-  CreateNetworkAclEntryCommand,
-  DeleteNetworkAclEntryCommand,
-  DescribeNetworkAclsCommand,
-  type DescribeNetworkAclsCommandOutput,
-  DescribeNetworkInterfacesCommand,
-  type DescribeNetworkInterfacesCommandOutput,
-  type EC2Client,
-  type NetworkAcl,
-  type NetworkInterface,
+import type {
+  DescribeNetworkAclsCommandOutput,
+  DescribeNetworkInterfacesCommandOutput,
+  EC2Client,
+  NetworkAcl,
+  NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { InfraError } from '../../app/infra-error';
 import type { GroupSurvey, NetworkAcls, RuleTarget } from '../../app/ports';
 import { hasAwsErrorCode, toInfraError } from './aws-errors';
+import {
+  CreateNetworkAclEntryCommand,
+  DeleteNetworkAclEntryCommand,
+  DescribeNetworkAclsCommand,
+  DescribeNetworkInterfacesCommand,
+} from './ec2-sdk';
 
 /**
  * EC2's idle timeout for an established TCP connection when an interface sets none: five days, the

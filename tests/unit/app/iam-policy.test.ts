@@ -53,6 +53,8 @@ const list = (v: string | readonly string[] | undefined): readonly string[] =>
 /** The SDK's service prefix of each client package the adapters import commands from. */
 const SERVICE: Record<string, string> = {
   '@aws-sdk/client-ec2': 'ec2',
+  // The EC2 SDK's values come through this module (what the build bundles: scripts/slim-ec2.cjs).
+  './ec2-sdk': 'ec2',
   '@aws-sdk/client-sts': 'sts',
   '@aws-sdk/client-iam': 'iam',
   '@aws-sdk/client-scheduler': 'scheduler',
@@ -64,7 +66,7 @@ function actionsTheAdaptersSend(): { file: string; action: string }[] {
   for (const file of readdirSync(AWS_ADAPTERS).filter((f) => f.endsWith('.ts'))) {
     const text = readFileSync(path.join(AWS_ADAPTERS, file), 'utf8');
     const importsFrom = new Map<string, string>();
-    for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/client-[a-z0-9-]+)'/g)) {
+    for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/client-[a-z0-9-]+|\.\/ec2-sdk)'/g)) {
       for (const name of (m[1] ?? '').split(',').map((n) => n.replace(/^\s*type\s+/, '').trim()))
         if (name !== '') importsFrom.set(name, m[2] ?? '');
     }
