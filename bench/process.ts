@@ -19,6 +19,8 @@ const CHANNEL = 'C0BENCHPROC';
 const GRANTS_PER_GROUP = 900;
 /** Signed requests in flight at once, as a busy workspace would send them. */
 const IN_FLIGHT = 16;
+/** How long the bot is left alone before its steady RSS is read (V8 shrinks its heap after ~8 s of quiet). */
+const IDLE_MS = 20_000;
 /** `npm start`'s `NODE_OPTIONS` (package.json), unless `BENCH_NODE_OPTIONS` says otherwise ('' for Node's defaults). */
 const START_NODE_OPTIONS = '--max-old-space-size=256 --max-semi-space-size=4';
 const nodeOptions = (): string => process.env['BENCH_NODE_OPTIONS'] ?? START_NODE_OPTIONS;
@@ -289,14 +291,47 @@ class ProcessBench {
     });
   }
 
-  /** The heap the bot's own metrics report (`hallpass_nodejs_heap_size_used_bytes`), in bytes. */
-  async heapUsed(): Promise<number | undefined> {
+  /**
+   * The heap as the bot's own metrics report it (`hallpass_nodejs_heap_size_used_bytes`, `…_total_bytes`,
+   * `hallpass_nodejs_external_memory_bytes`), in bytes; undefined where the bot did not answer.
+   */
+  async heap(): Promise<{ used?: number; total?: number; external?: number }> {
     const text = await fetch(`${this.url}/metrics`).then(
       (r) => r.text(),
       () => '',
     );
-    const m = /^hallpass_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
-    return m?.[1] === undefined ? undefined : Number(m[1]);
+    const read = (name: string): number | undefined => {
+      const m = new RegExp(`^hallpass_${name} (\\d+(?:\\.\\d+)?)`, 'm').exec(text);
+      return m?.[1] === undefined ? undefined : Number(m[1]);
+    };
+    return {
+      used: read('nodejs_heap_size_used_bytes'),
+      total: read('nodejs_heap_size_total_bytes'),
+      external: read('nodejs_external_memory_bytes'),
+    };
+  }
+
+  /**
+   * RSS once the bot has been left alone for {@link IDLE_MS}: V8 gives back what a burst made it take
+   * only after a while with little allocation (its memory reducer), and a server spends most of its life
+   * so. With the heap as the bot reports it.
+   */
+  async idleRows(pid: number, what: string): Promise<Row[]> {
+    await sleep(IDLE_MS);
+    const rss = rssOf(pid);
+    const heap = await this.heap();
+    return [
+      {
+        label: `RSS ${what}, after ${IDLE_MS / 1000} s idle`,
+        value: mib(rss),
+        unit: `MiB (${num(rss / 1e6)} MB)`,
+      },
+      {
+        label: '  JS heap used / total; external',
+        value: `${heap.used === undefined ? '?' : mib(heap.used)} / ${heap.total === undefined ? '?' : mib(heap.total)}; ${heap.external === undefined ? '?' : mib(heap.external)}`,
+        unit: 'MiB',
+      },
+    ];
   }
 
   logTail(): string {
@@ -439,8 +474,10 @@ async function measureActive(sizes: ProcessSizes, rows: Row[]): Promise<void> {
           unit: `MiB (${num(rss / 1e6)} MB)`,
         },
       );
-      const heap = await bench.heapUsed();
-      if (heap !== undefined) rows.push({ label: '  of which JS heap used', value: mib(heap), unit: 'MiB' });
+      const heap = await bench.heap();
+      if (heap.used !== undefined)
+        rows.push({ label: '  of which JS heap used', value: mib(heap.used), unit: 'MiB' });
+      rows.push(...(await bench.idleRows(bot.pid, `with ${c.active} active grants`)));
       const warned = bench.problems();
       if (warned !== '') rows.push({ label: '  bot log, warn and above', value: warned, unit: '' });
       await bench.stop(bot);
@@ -453,6 +490,7 @@ async function measureActive(sizes: ProcessSizes, rows: Row[]): Promise<void> {
       rows.push(...startRows(`restart with ${live} active grants`, performance.now() - t0, rssOf(bot.pid)));
       await bench.quiet();
       rows.push({ label: 'RSS after restart, settled', value: mib(rssOf(bot.pid)), unit: 'MiB' });
+      rows.push(...(await bench.idleRows(bot.pid, 'after restart')));
       await bench.stop(bot);
     });
   } finally {
