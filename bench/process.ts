@@ -317,21 +317,30 @@ class ProcessBench {
    * so. With the heap as the bot reports it.
    */
   async idleRows(pid: number, what: string): Promise<Row[]> {
+    return (await this.idle(pid, what)).rows;
+  }
+
+  /** {@link idleRows}, with the RSS it read (bytes). */
+  async idle(pid: number, what: string): Promise<{ rss: number; rows: Row[] }> {
     await sleep(IDLE_MS);
     const rss = rssOf(pid);
     const heap = await this.heap();
-    return [
-      {
-        label: `RSS ${what}, after ${IDLE_MS / 1000} s idle`,
-        value: mib(rss),
-        unit: `MiB (${num(rss / 1e6)} MB)`,
-      },
-      {
-        label: '  JS heap used / total; external',
-        value: `${heap.used === undefined ? '?' : mib(heap.used)} / ${heap.total === undefined ? '?' : mib(heap.total)}; ${heap.external === undefined ? '?' : mib(heap.external)}`,
-        unit: 'MiB',
-      },
-    ];
+    const show = (b: number | undefined) => (b === undefined ? '?' : mib(b));
+    return {
+      rss,
+      rows: [
+        {
+          label: `RSS ${what}, after ${IDLE_MS / 1000} s idle`,
+          value: mib(rss),
+          unit: `MiB (${num(rss / 1e6)} MB)`,
+        },
+        {
+          label: '  JS heap used / total; external',
+          value: `${show(heap.used)} / ${show(heap.total)}; ${show(heap.external)}`,
+          unit: 'MiB',
+        },
+      ],
+    };
   }
 
   logTail(): string {
@@ -520,6 +529,8 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
       await soak.quiet();
       const rounds = Math.ceil(sizes.soak / sizes.soakRound);
       const rss: number[] = [];
+      const heapUsed: number[] = [];
+      let firstIdle: { rss: number; rows: Row[] } | undefined;
       const t0 = performance.now();
       for (let r = 0; r < rounds; r++) {
         const count = Math.min(sizes.soakRound, sizes.soak - r * sizes.soakRound);
@@ -545,9 +556,13 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         });
         await soak.quiet(1_000);
         rss.push(rssOf(bot.pid));
+        heapUsed.push((await soak.heap()).used ?? 0);
+        // The first round's figure once idle too, to compare with the end's like for like.
+        if (r === 0 && rounds > 1) firstIdle = await soak.idle(bot.pid, `after the first ${count}`);
       }
       const first = rss[0] ?? 0;
       const last = rss[rss.length - 1] ?? 0;
+      const lastIdle = await soak.idle(bot.pid, 'at the end');
       const c = soak.counts();
       rows.push(
         {
@@ -559,6 +574,24 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         { label: 'soak: RSS at the end', value: mib(last), unit: 'MiB' },
         { label: 'soak: growth', value: num(((last - first) / first) * 100, 1), unit: '%' },
         { label: 'soak: RSS after each round', value: rss.map((b) => mib(b)).join(' '), unit: 'MiB' },
+        {
+          label: 'soak: JS heap used after each round',
+          value: heapUsed.map((b) => mib(b)).join(' '),
+          unit: 'MiB',
+        },
+        ...[...(firstIdle?.rows ?? []), ...lastIdle.rows].map((row) => ({
+          ...row,
+          label: `soak: ${row.label.trim()}`,
+        })),
+        ...(firstIdle === undefined
+          ? []
+          : [
+              {
+                label: 'soak: growth, idle to idle',
+                value: num(((lastIdle.rss - firstIdle.rss) / firstIdle.rss) * 100, 1),
+                unit: '%',
+              },
+            ]),
         {
           label: 'soak: requests recorded / without a grant',
           value: `${c.requests} / ${c.noGrant}`,
