@@ -137,7 +137,7 @@ function writeTimeline(
 
 const spreadRows = (r: SpreadResult): Row[] => [
   {
-    label: `grants, expiries spread over ${num(r.spreadMs / 60_000, 0)} min`,
+    label: `grants, expiries spread over ${r.spreadMs < 120_000 ? `${num(r.spreadMs / 1_000, 0)} s` : `${num(r.spreadMs / 60_000, 0)} min`}`,
     value: String(r.count),
     unit: `grants (${num((r.count * 1000) / r.spreadMs, 1)}/s)`,
   },

@@ -19,8 +19,6 @@ const CHANNEL = 'C0BENCHPROC';
 const GRANTS_PER_GROUP = 900;
 /** Signed requests in flight at once, as a busy workspace would send them. */
 const IN_FLIGHT = 16;
-/** How long the bot is left alone before its steady RSS is read (V8 shrinks its heap after ~8 s of quiet). */
-const IDLE_MS = 20_000;
 /** `npm start`'s `NODE_OPTIONS` (package.json), unless `BENCH_NODE_OPTIONS` says otherwise ('' for Node's defaults). */
 const START_NODE_OPTIONS = '--max-old-space-size=256 --max-semi-space-size=4';
 const nodeOptions = (): string => process.env['BENCH_NODE_OPTIONS'] ?? START_NODE_OPTIONS;
@@ -31,6 +29,11 @@ export type ProcessSizes = {
   /** Requests opened and closed (two-second grants) in the soak, in rounds of `soakRound`. */
   readonly soak: number;
   readonly soakRound: number;
+  /**
+   * How long the bot is left alone before its idle RSS is read: V8 gives back what a burst made it take
+   * only after some seconds of little allocation (its memory reducer).
+   */
+  readonly idleMs: number;
 };
 
 const groupOf = (i: number): string => `sg-0abcdef0123${String(i).padStart(5, '0')}`;
@@ -312,17 +315,17 @@ class ProcessBench {
   }
 
   /**
-   * RSS once the bot has been left alone for {@link IDLE_MS}: V8 gives back what a burst made it take
+   * RSS once the bot has been left alone for `idleMs`: V8 gives back what a burst made it take
    * only after a while with little allocation (its memory reducer), and a server spends most of its life
    * so. With the heap as the bot reports it.
    */
-  async idleRows(pid: number, what: string): Promise<Row[]> {
-    return (await this.idle(pid, what)).rows;
+  async idleRows(pid: number, what: string, idleMs: number): Promise<Row[]> {
+    return (await this.idle(pid, what, idleMs)).rows;
   }
 
   /** {@link idleRows}, with the RSS it read (bytes). */
-  async idle(pid: number, what: string): Promise<{ rss: number; rows: Row[] }> {
-    await sleep(IDLE_MS);
+  async idle(pid: number, what: string, idleMs: number): Promise<{ rss: number; rows: Row[] }> {
+    await sleep(idleMs);
     const rss = rssOf(pid);
     const heap = await this.heap();
     const show = (b: number | undefined) => (b === undefined ? '?' : mib(b));
@@ -330,7 +333,7 @@ class ProcessBench {
       rss,
       rows: [
         {
-          label: `RSS ${what}, after ${IDLE_MS / 1000} s idle`,
+          label: `RSS ${what}, after ${idleMs / 1000} s idle`,
           value: mib(rss),
           unit: `MiB (${num(rss / 1e6)} MB)`,
         },
@@ -486,7 +489,7 @@ async function measureActive(sizes: ProcessSizes, rows: Row[]): Promise<void> {
       const heap = await bench.heap();
       if (heap.used !== undefined)
         rows.push({ label: '  of which JS heap used', value: mib(heap.used), unit: 'MiB' });
-      rows.push(...(await bench.idleRows(bot.pid, `with ${c.active} active grants`)));
+      rows.push(...(await bench.idleRows(bot.pid, `with ${c.active} active grants`, sizes.idleMs)));
       const warned = bench.problems();
       if (warned !== '') rows.push({ label: '  bot log, warn and above', value: warned, unit: '' });
       await bench.stop(bot);
@@ -499,7 +502,7 @@ async function measureActive(sizes: ProcessSizes, rows: Row[]): Promise<void> {
       rows.push(...startRows(`restart with ${live} active grants`, performance.now() - t0, rssOf(bot.pid)));
       await bench.quiet();
       rows.push({ label: 'RSS after restart, settled', value: mib(rssOf(bot.pid)), unit: 'MiB' });
-      rows.push(...(await bench.idleRows(bot.pid, 'after restart')));
+      rows.push(...(await bench.idleRows(bot.pid, 'after restart', sizes.idleMs)));
       await bench.stop(bot);
     });
   } finally {
@@ -558,11 +561,14 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         rss.push(rssOf(bot.pid));
         heapUsed.push((await soak.heap()).used ?? 0);
         // The first round's figure once idle too, to compare with the end's like for like.
-        if (r === 0 && rounds > 1) firstIdle = await soak.idle(bot.pid, `after the first ${count}`);
+        if (r === 0 && rounds > 1)
+          firstIdle = await soak.idle(bot.pid, `after the first ${count}`, sizes.idleMs);
       }
       const first = rss[0] ?? 0;
       const last = rss[rss.length - 1] ?? 0;
-      const lastIdle = await soak.idle(bot.pid, 'at the end');
+      // Idle at the end only to compare with the first round's idle figure.
+      const lastIdle =
+        firstIdle === undefined ? undefined : await soak.idle(bot.pid, 'at the end', sizes.idleMs);
       const c = soak.counts();
       rows.push(
         {
@@ -579,11 +585,11 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
           value: heapUsed.map((b) => mib(b)).join(' '),
           unit: 'MiB',
         },
-        ...[...(firstIdle?.rows ?? []), ...lastIdle.rows].map((row) => ({
+        ...[...(firstIdle?.rows ?? []), ...(lastIdle?.rows ?? [])].map((row) => ({
           ...row,
           label: `soak: ${row.label.trim()}`,
         })),
-        ...(firstIdle === undefined
+        ...(firstIdle === undefined || lastIdle === undefined
           ? []
           : [
               {

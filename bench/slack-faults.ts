@@ -12,15 +12,19 @@ export type SlackFault = {
   readonly homeViewers?: number;
 };
 
-export const SLACK_FAULTS: readonly SlackFault[] = [
+/** The faults, Slack's 429s asking to wait `retryAfterS` seconds. */
+export const slackFaults = (retryAfterS: number): readonly SlackFault[] => [
   { name: 'Slack healthy' },
-  { name: '429, Retry-After 20 s, every call', failure: { status: 429, retryAfter: 20 } },
+  {
+    name: `429, Retry-After ${retryAfterS} s, every call`,
+    failure: { status: 429, retryAfter: retryAfterS },
+  },
   { name: '500 on every call', failure: { status: 500 } },
   { name: 'never answers (calls hang)', failure: 'hang' },
   { name: 'connection cut at once', failure: 'drop' },
   {
     name: '429 on views.publish, 40 Home tabs',
-    failure: { status: 429, retryAfter: 20 },
+    failure: { status: 429, retryAfter: retryAfterS },
     methods: ['views.publish'],
     homeViewers: 40,
   },
@@ -36,9 +40,12 @@ const MAX_DURATION_MS = 3_000;
  * `expires_at`. Then Slack recovers and the time until every queued message is out is measured from
  * the recovery.
  */
-export async function measureCloseLatenessUnderSlackFaults(count: number): Promise<Row[]> {
+export async function measureCloseLatenessUnderSlackFaults(
+  count: number,
+  retryAfterS: number,
+): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const fault of SLACK_FAULTS) {
+  for (const fault of slackFaults(retryAfterS)) {
     const stack = await startBenchStack();
     try {
       for (let i = 0; i < (fault.homeViewers ?? 0); i++) await stack.hallpass.home.publish(`UVIEW${i}`);
