@@ -66,7 +66,9 @@ function actionsTheAdaptersSend(): { file: string; action: string }[] {
   for (const file of readdirSync(AWS_ADAPTERS).filter((f) => f.endsWith('.ts'))) {
     const text = readFileSync(path.join(AWS_ADAPTERS, file), 'utf8');
     const importsFrom = new Map<string, string>();
-    for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/client-[a-z0-9-]+|\.\/ec2-sdk)'/g)) {
+    for (const m of text.matchAll(
+      /import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/client-[a-z0-9-]+|\.\/ec2-sdk)'/g,
+    )) {
       for (const name of (m[1] ?? '').split(',').map((n) => n.replace(/^\s*type\s+/, '').trim()))
         if (name !== '') importsFrom.set(name, m[2] ?? '');
     }
