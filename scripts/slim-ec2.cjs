@@ -6,8 +6,8 @@
  * `@aws-sdk/core`, …) stays an ordinary `require`, shared with the other AWS clients.
  *
  * The package's CommonJS build is one 2 MB file holding every EC2 operation; loaded, it costs a running
- * hallpass about 50 MiB and half a second of its start. Run from `npm run build` and from prestart after
- * `tsc -b`; `node scripts/slim-ec2.cjs [root]` (default: the working directory). Without esbuild (a
+ * hallpass 6–31 MiB and 0.1–0.2 s of its start (docs/benchmarks.md). Run from `npm run build` and from
+ * prestart after `tsc -b`; `node scripts/slim-ec2.cjs [root]` (default: the working directory). Without esbuild (a
  * production install has no dev dependencies) it does nothing, and the full re-export stays.
  */
 'use strict';
