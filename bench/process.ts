@@ -22,6 +22,14 @@ const IN_FLIGHT = 16;
 /** `npm start`'s `NODE_OPTIONS` (package.json), unless `BENCH_NODE_OPTIONS` says otherwise ('' for Node's defaults). */
 const START_NODE_OPTIONS = '--max-old-space-size=256 --max-semi-space-size=4';
 const nodeOptions = (): string => process.env['BENCH_NODE_OPTIONS'] ?? START_NODE_OPTIONS;
+/** `BENCH_BOT_ENV='NAME=value …'`: more of the bot's environment (e.g. `MALLOC_ARENA_MAX=2`), to compare. */
+const botEnv = (): Record<string, string> =>
+  Object.fromEntries(
+    (process.env['BENCH_BOT_ENV'] ?? '')
+      .split(/\s+/)
+      .filter((pair) => pair.includes('='))
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
 
 export type ProcessSizes = {
   /** Active grants opened by as many signed `/access` requests, then held over a restart. */
@@ -176,6 +184,7 @@ class ProcessBench {
         AWS_SECRET_ACCESS_KEY: 'bench-process-aws-secret',
         AWS_ENDPOINT_URL_EC2: this.ec2.url,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...botEnv(),
       },
     });
     closeSync(log);

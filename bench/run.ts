@@ -13,7 +13,8 @@
  * after it (500), the real process (`process`) with 10,000 active grants and a 50,000-request soak (1,000
  * and none otherwise), 2,000 grants for memory per grant (1,000), a 100,000-event audit log (20,000) and
  * Slack's 429s asking to wait 20 s (10 s). `BENCH_NODE_OPTIONS` replaces the
- * process's NODE_OPTIONS (npm start's by default; '' for Node's own), `BENCH_KEEP=1` keeps its directory. PostgreSQL is the server of
+ * process's NODE_OPTIONS (npm start's by default; '' for Node's own), `BENCH_BOT_ENV='NAME=value …'` adds to
+ * its environment (e.g. `MALLOC_ARENA_MAX=2`), `BENCH_KEEP=1` keeps its directory. PostgreSQL is the server of
  * `HALLPASS_BENCH_DATABASE_URL` (else `HALLPASS_TEST_DATABASE_URL`, else postgres://postgres@127.0.0.1:5432/postgres).
  * `BENCH_TIMELINE=<file>` writes the expiry stream's timeline as JSON (each grant's expiry and lateness,
  * EC2's other calls, garbage collections), to line late closes up with what ran then.
