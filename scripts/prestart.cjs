@@ -66,8 +66,12 @@ function prestart(root) {
   if (tsc !== undefined && existsSync(path.join(root, 'src', 'main.ts'))) {
     if (buildNeeded(root) === undefined) return 0;
     const startedAt = new Date();
+    // The bot's NODE_OPTIONS (a 256 MiB heap, as npm start and the image set them) are not the build's:
+    // tsc needs more than that and dies of an exhausted heap under them.
+    const { NODE_OPTIONS: _botOptions, ...env } = process.env;
     const built = spawnSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], {
       cwd: root,
+      env,
       stdio: 'inherit',
     });
     // The EC2 SDK bundled down to what hallpass sends (scripts/slim-ec2.cjs), as `npm run build` does.
@@ -75,6 +79,7 @@ function prestart(root) {
       built.status === 0
         ? spawnSync(process.execPath, [path.join(__dirname, 'slim-ec2.cjs'), root], {
             cwd: root,
+            env,
             stdio: 'inherit',
           })
         : built;
