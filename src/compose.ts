@@ -160,6 +160,7 @@ function lateSlackRoute(app: () => SlackRuntime | undefined): HttpRoute {
         route.methods.POST(req, res, body);
       },
     },
+    arrived: (res) => app()?.route?.arrived(res),
   };
 }
 

@@ -95,3 +95,39 @@ export function sendAborted(port: number, path: string, announcedBytes: number):
     socket.on('close', () => resolve());
   });
 }
+
+/** A request whose body is still on its way (see `sendHalf`). */
+export type HalfSent = {
+  /** Sends the rest of the body; resolves with the status line the server answers with. */
+  finish(): Promise<string>;
+};
+
+/**
+ * Sends the headers of a POST announcing `announcedBytes` of body and half of them, and resolves once
+ * they are written: the server has a request in hand that it cannot answer yet.
+ */
+export function sendHalf(port: number, path: string, announcedBytes: number): Promise<HalfSent> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const half = Math.floor(announcedBytes / 2);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    const answered = new Promise<string>((done) =>
+      socket.on('close', () => done(Buffer.concat(chunks).toString('latin1').split('\r\n')[0] ?? '')),
+    );
+    socket.on('connect', () => {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${announcedBytes}\r\n\r\n`,
+      );
+      socket.write('x'.repeat(half), () =>
+        resolve({
+          finish: () => {
+            socket.write('x'.repeat(announcedBytes - half));
+            return answered;
+          },
+        }),
+      );
+    });
+  });
+}

@@ -20,6 +20,8 @@ export type HttpRoute = {
   readonly path: string;
   readonly methods: Partial<Record<HttpMethod, HttpHandler>>;
   readonly prefix?: boolean | undefined;
+  /** Told of each request routed here, before its body is read (the Slack route counts requests awaiting their ack). */
+  readonly arrived?: ((res: ServerResponse) => void) | undefined;
 };
 
 export type HttpServerOptions = {
@@ -65,14 +67,14 @@ const CONNECTIONS_CHECK_INTERVAL_MS = 2_000;
  */
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { logger } = opts;
-  const routes = new Map(opts.routes.filter((r) => r.prefix !== true).map((r) => [r.path, r.methods]));
+  const routes = new Map(opts.routes.filter((r) => r.prefix !== true).map((r) => [r.path, r]));
   for (const r of opts.routes) {
     if (r.prefix === true && !r.path.endsWith('/')) throw new Error(`prefix route ${r.path} must end in /`);
   }
   // Longest first, so `/api/v1/` wins over `/api/` whatever order they were given in.
   const prefixes = opts.routes.filter((r) => r.prefix === true).sort((a, b) => b.path.length - a.path.length);
-  const methodsOf = (path: string) =>
-    routes.get(path) ?? prefixes.find((r) => path.startsWith(r.path))?.methods;
+  const routeOf = (path: string): HttpRoute | undefined =>
+    routes.get(path) ?? prefixes.find((r) => path.startsWith(r.path));
 
   /** Requests waiting for `open()`; `undefined` once serving. */
   let waiting: (() => void)[] | undefined = opts.held === true ? [] : undefined;
@@ -114,7 +116,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   /** The handler for this request, or undefined once the request has been refused (400, 404, 405, 413). */
   function handlerFor(req: IncomingMessage, res: ServerResponse): HttpHandler | undefined {
     const path = pathOf(req.url);
-    const methods = path === undefined ? undefined : methodsOf(path);
+    const matched = path === undefined ? undefined : routeOf(path);
+    const methods = matched?.methods;
     if (path === undefined || methods === undefined) {
       answer(res, path === undefined ? 400 : 404, path === undefined ? 'bad_request_target' : 'not_found');
       return undefined;
@@ -132,6 +135,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       answer(res, 413, 'body_too_large');
       return undefined;
     }
+    matched?.arrived?.(res);
     return handler;
   }
 

@@ -20,6 +20,7 @@ import type { Clock, Logger, Timers } from '../../app/ports';
 import { type Backoff, createRetrier, SLACK_BACKOFF } from './connection';
 import type { ListenerContext } from './context';
 import { mountListeners } from './listeners';
+import { createAckGate } from './listeners/ack-gate';
 import { boltLogger } from './logger';
 import { createSocketLinks, type SocketClient } from './socket-links';
 
@@ -38,6 +39,8 @@ export type SlackAppOptions = {
   readonly timers: Timers;
   /** Delays between attempts to connect; `SLACK_BACKOFF` (1 s doubling to 60 s) unless a test shortens them. */
   readonly backoff?: Backoff | undefined;
+  /** HTTP mode: longest the work behind an ack waits for other requests' acks (`ACK_GATE_MAX_WAIT_MS`). */
+  readonly ackGateMaxWaitMs?: number | undefined;
 };
 
 /** Serves one HTTP request whose body has been read (the shape of the HTTP adapter's handlers). */
@@ -47,6 +50,8 @@ export type SlackRequestHandler = (req: IncomingMessage, res: ServerResponse, bo
 export type SlackRoute = {
   readonly path: '/slack/events';
   readonly methods: { readonly POST: SlackRequestHandler };
+  /** Counts a request from its arrival until it is answered (the ack gate: work behind acks gives way to them). */
+  readonly arrived: (res: ServerResponse) => void;
 };
 
 /**
@@ -237,7 +242,8 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
     unhandledRequestHandler: unacknowledged(log),
   });
   const app = new App({ token: opts.botToken, receiver, logger, clientOptions, deferInitialization: true });
-  const { drain, settled } = mountListeners(app, opts.context);
+  const gate = createAckGate(opts.ackGateMaxWaitMs);
+  const { drain, settled } = mountListeners(app, opts.context, gate.turn);
   // HTTP mode has nothing to keep connected: once `auth.test` has accepted the token, Bolt is ready.
   let ready = false;
   const connection = createRetrier({
@@ -257,6 +263,7 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
     route: {
       path: '/slack/events',
       methods: { POST: slackEvents(receiver, signingSecret, log, () => ready) },
+      arrived: gate.arrived,
     },
     status: () => (ready ? 'ready' : 'connecting'),
     firstAttempt: connection.idle(),

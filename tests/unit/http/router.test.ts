@@ -1,5 +1,6 @@
 import { type HealthStatus, healthRoute } from '../../../src/adapters/http/health';
 import { createHttpServer, type HttpServer } from '../../../src/adapters/http/router';
+import { until } from '../../support/bot-process';
 import { MemoryLogger } from '../../support/memory-logger';
 import { sendAborted, sendBytes, sendRaw } from '../../support/raw-http';
 
@@ -11,11 +12,14 @@ describe('the HTTP router', () => {
   let logger: MemoryLogger;
   let health: HealthStatus;
   const received: { method: string | undefined; body: string }[] = [];
+  /** Requests `/echo` was told of on arrival, and whether each one's response has closed since. */
+  const arrivals: { closed: boolean }[] = [];
 
   beforeEach(async () => {
     logger = new MemoryLogger();
     health = { database: 'ok', slack: 'ready', backstop: 'on', status: 'ok', problems: [] };
     received.length = 0;
+    arrivals.length = 0;
     server = createHttpServer({
       logger,
       bodyLimitBytes: LIMIT,
@@ -28,6 +32,13 @@ describe('the HTTP router', () => {
               received.push({ method: req.method, body: body.toString('utf8') });
               res.writeHead(200, { 'Content-Type': 'text/plain' }).end(`got ${body.length}`);
             },
+          },
+          arrived: (res) => {
+            const arrival = { closed: false };
+            arrivals.push(arrival);
+            res.once('close', () => {
+              arrival.closed = true;
+            });
           },
         },
         {
@@ -155,6 +166,30 @@ describe('the HTTP router', () => {
         .status,
     ).toBe(413);
     expect(received).toEqual([{ method: 'POST', body: 'a'.repeat(LIMIT) }]);
+  });
+
+  it('tells a route of each request routed to it before reading the body, and of no request it refuses', async () => {
+    // Refused before the route is chosen or its handler found: not an arrival.
+    expect((await sendRaw(port, { method: 'GET', path: '/echo' })).status).toBe(405);
+    expect(
+      (
+        await sendRaw(port, {
+          method: 'POST',
+          path: '/echo',
+          headers: { 'Content-Length': String(LIMIT + 1) },
+        })
+      ).status,
+    ).toBe(413);
+    expect(arrivals).toEqual([]);
+    // A request whose body is still on its way has arrived: the route counts it before the handler runs.
+    await sendAborted(port, '/echo', 800);
+    await until(async () => (arrivals[0]?.closed === true ? true : undefined), 'the cut request closed');
+    expect(arrivals).toEqual([{ closed: true }]);
+    expect(received).toEqual([]);
+    expect((await sendRaw(port, { method: 'POST', path: '/echo', body: 'x' })).status).toBe(200);
+    await until(async () => (arrivals[1]?.closed === true ? true : undefined), 'the answered request closed');
+    expect(arrivals).toHaveLength(2);
+    expect(received).toEqual([{ method: 'POST', body: 'x' }]);
   });
 
   it('answers 500 when a handler throws or rejects, logs it, and keeps serving', async () => {

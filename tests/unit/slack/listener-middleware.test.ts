@@ -2,6 +2,7 @@ import { createHttpServer, type HttpServer } from '../../../src/adapters/http/ro
 import { BODY_LIMIT_BYTES, type SlackRuntime, startSlackApp } from '../../../src/adapters/slack/app';
 import type { ListenerContext } from '../../../src/adapters/slack/context';
 import { ACTION, BLOCK, CALLBACK } from '../../../src/adapters/slack/ids';
+import { ACK_GATE_MAX_WAIT_MS } from '../../../src/adapters/slack/listeners/ack-gate';
 import { SOMETHING_WENT_WRONG } from '../../../src/adapters/slack/listeners/middleware';
 import { FORM_ACTOR_WAIT_MS } from '../../../src/adapters/slack/listeners/views/request-submitted';
 import { errorText } from '../../../src/adapters/slack/views/errors';
@@ -11,7 +12,7 @@ import type { Actor, Policy } from '../../../src/domain/policy';
 import { err, ok } from '../../../src/domain/result';
 import { buildSgResource } from '../../support/builders';
 import { MemoryLogger } from '../../support/memory-logger';
-import { sendRaw } from '../../support/raw-http';
+import { sendHalf, sendRaw } from '../../support/raw-http';
 import {
   blockActionsBody,
   buttonClick,
@@ -57,6 +58,8 @@ function heldDirectory(): { promise: Promise<Actor>; release(): void } {
 }
 
 describe('the listener middleware', () => {
+  /** The ack gate's bound for the runtime each test starts (some tests lengthen or shorten it). */
+  let gateBoundMs = ACK_GATE_MAX_WAIT_MS;
   let slack: SlackStandIn;
   let runtime: SlackRuntime;
   let server: HttpServer;
@@ -100,6 +103,7 @@ describe('the listener middleware', () => {
       clientOptions: { retryConfig: { retries: 0 } },
       context,
       timers: systemTimers,
+      ackGateMaxWaitMs: gateBoundMs,
     });
     await runtime.firstAttempt;
     // Forget the start-up's `auth.test`: each test looks only at what its own requests caused.
@@ -160,6 +164,54 @@ describe('the listener middleware', () => {
   };
   const answers = () => slack.callsTo('response_url').map((c) => String(c.args['text']));
   const failures = () => logger.lines.filter((l) => l.level === 'error');
+
+  describe('acks first: the work behind an ack gives way to other Slack requests awaiting theirs', () => {
+    /** When `approveRequest` was called, in `performance.now()` time. */
+    const approvedAt = (): Promise<number> =>
+      new Promise((resolve) => {
+        approveRequest.mockImplementation(async () => {
+          resolve(performance.now());
+          return err('NOT_APPROVER', { resourceId: 'prod-db' });
+        });
+      });
+
+    describe('with a bound far longer than the test', () => {
+      beforeAll(() => {
+        gateBoundMs = 60_000;
+      });
+      afterAll(() => {
+        gateBoundMs = ACK_GATE_MAX_WAIT_MS;
+      });
+
+      it("holds a click's work while another Slack request is unanswered, and does it once that one is answered", async () => {
+        const approved = approvedAt();
+        const other = await sendHalf(port, '/slack/events', 400);
+
+        const res = await click(ACTION.approveRequest, 'req_1');
+        expect(res.status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(approveRequest).not.toHaveBeenCalled();
+
+        const answeredAt = performance.now();
+        // Unsigned: refused with 401, which answers it.
+        expect(await other.finish()).toBe('HTTP/1.1 401 Unauthorized');
+        expect(await approved).toBeGreaterThanOrEqual(answeredAt);
+        await slack.waitFor((calls) => calls.some((c) => c.method === 'response_url'));
+        expect(answers()).toEqual([errorText(err('NOT_APPROVER', { resourceId: 'prod-db' }))]);
+      });
+    });
+
+    it('does the work after its bound even when the other request is never answered', async () => {
+      const approved = approvedAt();
+      await sendHalf(port, '/slack/events', 400);
+
+      const sentAt = performance.now();
+      const res = await click(ACTION.approveRequest, 'req_1');
+      expect(res.status).toBe(200);
+      expect(await approved).toBeGreaterThanOrEqual(sentAt + ACK_GATE_MAX_WAIT_MS - 1);
+      await slack.waitFor((calls) => calls.some((c) => c.method === 'response_url'));
+    });
+  });
 
   describe('acks before the person is looked up', () => {
     it('answers a command at once while the directory has not answered, then carries on', async () => {

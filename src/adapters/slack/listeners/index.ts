@@ -15,24 +15,38 @@ import { appHomeOpened } from './events/app-home-opened';
 import { subteamChanged } from './events/subteam-changed';
 import { userChanged } from './events/user-changed';
 import { type InFlight, trackInFlight } from './in-flight';
-import { ackFirst, ackForm, guard, ignoreRedelivery, type Submitted, scope } from './middleware';
+import {
+  ackFirst,
+  ackForm,
+  afterPendingIo,
+  guard,
+  ignoreRedelivery,
+  type Submitted,
+  scope,
+} from './middleware';
 import { denySubmitted } from './views/deny-submitted';
 import { type ExtendForm, extendSubmitted, readExtendForm } from './views/extend-submitted';
 import { readRequestSubmit, requestSubmitted } from './views/request-submitted';
 
 /**
  * Registers every listener (one callback per file) behind the middleware each needs, and returns the
- * count of listeners in progress for shutdown. Per listener, in order:
+ * count of listeners in progress for shutdown. `turn` is what work behind an ack waits for (see
+ * `ackFirst`). Per listener, in order:
  *
  * - commands and buttons: `ackFirst` → `ignoreRedelivery` → `scope` → `guard` → listener;
  * - forms: `scope` → `ackForm(read)` (or `ackFirst`) → `guard` → listener;
  * - events (acked by Bolt on arrival): [`scope`] → `guard` → listener.
  */
-export function mountListeners(app: App, shared: ListenerContext): InFlight {
+export function mountListeners(
+  app: App,
+  shared: ListenerContext,
+  turn: () => Promise<void> = afterPendingIo,
+): InFlight {
   const inFlight = trackInFlight(app);
   const ctx: ListenerContext = { ...shared, track: inFlight.track };
   const person = scope(ctx);
-  const clicked = [ackFirst, ignoreRedelivery, person] as const;
+  const acked = ackFirst(turn);
+  const clicked = [acked, ignoreRedelivery, person] as const;
   const button = (id: string, failed: string, listener: (args: ButtonArgs) => Promise<void>) =>
     app.action<BlockButtonAction, Scope>(id, ...clicked, guard(ctx, failed), listener);
 
@@ -51,7 +65,7 @@ export function mountListeners(app: App, shared: ListenerContext): InFlight {
   app.view<ViewSubmitAction, Scope>(
     CALLBACK.denyModal,
     person,
-    ackFirst,
+    acked,
     guard(ctx, 'deny failed'),
     denySubmitted(ctx),
   );

@@ -29,14 +29,17 @@ export const SOMETHING_WENT_WRONG: Message = {
 /**
  * Commands and buttons: the HTTP answer goes first, so Slack's 3 seconds never include a Slack, AWS or
  * directory call (`processBeforeResponse` is off: `ack()` answers at once). The work behind the ack then
- * waits for the event loop's next turn (`setImmediate`): requests that arrived meanwhile are read and
- * acked first, instead of each ack queuing behind the database and AWS work of every click before it.
+ * waits for its `turn` (HTTP: the ack gate, `createAckGate`, until no other Slack request is waiting
+ * for its answer; Socket Mode: the event loop's next turn), so requests that arrived meanwhile are
+ * acked first instead of each ack queuing behind the database and AWS work of every click before it.
  */
-export async function ackFirst({ ack, next }: Acked & AllMiddlewareArgs): Promise<void> {
-  await ack();
-  await afterPendingIo();
-  await next();
-}
+export const ackFirst =
+  (turn: () => Promise<void>) =>
+  async ({ ack, next }: Acked & AllMiddlewareArgs): Promise<void> => {
+    await ack();
+    await turn();
+    await next();
+  };
 
 /** Resolves once the I/O already waiting (requests that arrived, answers from Slack and AWS) has been handled. */
 export const afterPendingIo = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
