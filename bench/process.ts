@@ -68,6 +68,14 @@ function policyFor(groups: number): string {
   return `admins: ["@security"]\napprovalTimeout: 30m\nresources:${resources.join('')}\n`;
 }
 
+/** The resident set's parts (`RssAnon`, `RssFile`, `RssShmem` of /proc/<pid>/status), in bytes: code pages of node and its addons count as file. */
+function rssPartsOf(pid: number): { anon: number; file: number; shmem: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 'NaN') * 1024;
+  return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+}
+
 /** The real process's resident set (`VmRSS` of /proc/<pid>/status), in bytes. */
 function rssOf(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -542,6 +550,8 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
       const rounds = Math.ceil(sizes.soak / sizes.soakRound);
       const rss: number[] = [];
       const heapUsed: number[] = [];
+      const heapTotal: number[] = [];
+      const parts: ReturnType<typeof rssPartsOf>[] = [];
       let firstIdle: { rss: number; rows: Row[] } | undefined;
       const t0 = performance.now();
       for (let r = 0; r < rounds; r++) {
@@ -568,7 +578,10 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         });
         await soak.quiet(1_000);
         rss.push(rssOf(bot.pid));
-        heapUsed.push((await soak.heap()).used ?? 0);
+        parts.push(rssPartsOf(bot.pid));
+        const heap = await soak.heap();
+        heapUsed.push(heap.used ?? 0);
+        heapTotal.push(heap.total ?? 0);
         // The first round's figure once idle too, to compare with the end's like for like.
         if (r === 0 && rounds > 1)
           firstIdle = await soak.idle(bot.pid, `after the first ${count}`, sizes.idleMs);
@@ -592,6 +605,16 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         {
           label: 'soak: JS heap used after each round',
           value: heapUsed.map((b) => mib(b)).join(' '),
+          unit: 'MiB',
+        },
+        {
+          label: 'soak: JS heap total after each round',
+          value: heapTotal.map((b) => mib(b)).join(' '),
+          unit: 'MiB',
+        },
+        {
+          label: 'soak: RSS anonymous / file / shmem after each round',
+          value: parts.map((p) => `${mib(p.anon)}/${mib(p.file)}/${mib(p.shmem)}`).join(' '),
           unit: 'MiB',
         },
         ...[...(firstIdle?.rows ?? []), ...(lastIdle?.rows ?? [])].map((row) => ({

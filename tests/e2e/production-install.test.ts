@@ -328,8 +328,12 @@ describe('the production install, as the Dockerfile builds it (replayed without 
     return checkout;
   };
 
-  /** `npm start` in `checkout` on a database of its own under `name`, until /healthz answers 200; then stopped. */
-  const npmStartUntilHealthy = async (checkout: string, name: string): Promise<void> => {
+  /**
+   * `npm start` in `checkout` on a database of its own under `name`, until /healthz answers 200; then
+   * stopped. `startMs`: how long to wait for the started line (a rebuild by prestart first takes longer
+   * on a loaded machine than 20 s).
+   */
+  const npmStartUntilHealthy = async (checkout: string, name: string, startMs?: number): Promise<void> => {
     const data = path.join(work, name);
     mkdirSync(data);
     writeFileSync(path.join(data, 'policy.yml'), DEFAULT_POLICY);
@@ -344,7 +348,7 @@ describe('the production install, as the Dockerfile builds it (replayed without 
       detached: true,
     });
     try {
-      const port = await startedPort(bot);
+      const port = await startedPort(bot, startMs);
       expect(await until(() => health(port), '/healthz')).toBe(200);
     } finally {
       if (bot.child.pid !== undefined) process.kill(-bot.child.pid, 'SIGTERM');
@@ -371,7 +375,7 @@ describe('the production install, as the Dockerfile builds it (replayed without 
     const bundle = path.join(checkout, 'dist/adapters/aws/ec2-sdk.js');
     const before = statSync(bundle).mtimeMs;
 
-    await npmStartUntilHealthy(checkout, 'npm-start-rebuilt');
+    await npmStartUntilHealthy(checkout, 'npm-start-rebuilt', 3 * 60_000);
     // tsc wrote its re-export of the whole package; prestart then replaced it with the bundle. The
     // image's NODE_OPTIONS (a 256 MiB heap) are in this environment: the build must not run under them.
     expect(statSync(bundle).mtimeMs).toBeGreaterThan(before);

@@ -63,12 +63,16 @@ export async function until<T>(
   }
 }
 
-/** The port the bot logged in its `hallpass started` line. */
-export const startedPort = (bot: BotProcess): Promise<number> =>
-  until(async () => {
-    const m = /"port":(\d+)/.exec(bot.output());
-    return m?.[1] === undefined ? undefined : Number(m[1]);
-  }, 'the started log line');
+/** The port the bot logged in its `hallpass started` line (waiting up to `timeoutMs`: longer where a build comes first). */
+export const startedPort = (bot: BotProcess, timeoutMs?: number): Promise<number> =>
+  until(
+    async () => {
+      const m = /"port":(\d+)/.exec(bot.output());
+      return m?.[1] === undefined ? undefined : Number(m[1]);
+    },
+    'the started log line',
+    timeoutMs,
+  );
 
 /**
  * The environment of a bot wired to local stand-ins: the Slack stand-in's Web API, the fake EC2, an
