@@ -242,8 +242,8 @@ export function startSlackApp(opts: SlackAppOptions): SlackRuntime {
     unhandledRequestHandler: unacknowledged(log),
   });
   const app = new App({ token: opts.botToken, receiver, logger, clientOptions, deferInitialization: true });
-  const gate = createAckGate(opts.ackGateMaxWaitMs);
-  const { drain, settled } = mountListeners(app, opts.context, gate.turn);
+  const gate = createAckGate({ maxWaitMs: opts.ackGateMaxWaitMs });
+  const { drain, settled } = mountListeners(app, opts.context, gate.behind);
   // HTTP mode has nothing to keep connected: once `auth.test` has accepted the token, Bolt is ready.
   let ready = false;
   const connection = createRetrier({

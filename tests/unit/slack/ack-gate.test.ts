@@ -30,30 +30,30 @@ function waitFor(gate: AckGate): { done: () => boolean; at: () => number; promis
 
 describe('the ack gate', () => {
   it('lets work go on the next turn of the loop when no Slack request is waiting', async () => {
-    const gate = createAckGate(10_000);
+    const gate = createAckGate({ maxWaitMs: 10_000 });
     const work = waitFor(gate);
     expect(work.done()).toBe(false);
     await work.promise;
-    expect(gate.waiting()).toEqual({ requests: 0, work: 0 });
+    expect(gate.waiting()).toEqual({ requests: 0, work: 0, running: 0 });
   });
 
   it('holds work while a Slack request is unanswered, and lets it go once that request is answered', async () => {
-    const gate = createAckGate(10_000);
+    const gate = createAckGate({ maxWaitMs: 10_000 });
     const res = response();
     gate.arrived(res);
     const work = waitFor(gate);
     for (let i = 0; i < 5; i += 1) await nextTurn();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(work.done()).toBe(false);
-    expect(gate.waiting()).toEqual({ requests: 1, work: 1 });
+    expect(gate.waiting()).toEqual({ requests: 1, work: 1, running: 0 });
 
     res.close();
     await work.promise;
-    expect(gate.waiting()).toEqual({ requests: 0, work: 0 });
+    expect(gate.waiting()).toEqual({ requests: 0, work: 0, running: 0 });
   });
 
   it('waits for every unanswered request, not only the first', async () => {
-    const gate = createAckGate(10_000);
+    const gate = createAckGate({ maxWaitMs: 10_000 });
     const [a, b] = [response(), response()];
     gate.arrived(a);
     gate.arrived(b);
@@ -66,7 +66,7 @@ describe('the ack gate', () => {
   });
 
   it('lets waiting work go one piece per turn of the loop, first come first served', async () => {
-    const gate = createAckGate(10_000);
+    const gate = createAckGate({ maxWaitMs: 10_000 });
     const res = response();
     gate.arrived(res);
     const order: number[] = [];
@@ -81,7 +81,7 @@ describe('the ack gate', () => {
   });
 
   it('holds the rest again when a request arrives between two pieces', async () => {
-    const gate = createAckGate(10_000);
+    const gate = createAckGate({ maxWaitMs: 10_000 });
     const first = response();
     gate.arrived(first);
     const one = waitFor(gate);
@@ -98,7 +98,7 @@ describe('the ack gate', () => {
 
   it('lets work go after its bound even while requests stay unanswered, so nothing is starved', async () => {
     const bound = 40;
-    const gate = createAckGate(bound);
+    const gate = createAckGate({ maxWaitMs: bound });
     gate.arrived(response());
     const asked = performance.now();
     const early = waitFor(gate);
@@ -110,6 +110,75 @@ describe('the ack gate', () => {
     // The later one has its own bound, counted from when it asked.
     await late.promise;
     expect(late.at() - askedLater).toBeGreaterThanOrEqual(bound - 1);
-    expect(gate.waiting()).toEqual({ requests: 1, work: 0 });
+    expect(gate.waiting()).toEqual({ requests: 1, work: 0, running: 0 });
+  });
+
+  describe('behind: runs the work in its turn, and stops giving way to acks past its backlog', () => {
+    /** Work the test finishes when it likes. */
+    const held = () => {
+      let finish: () => void = () => undefined;
+      let started = false;
+      const done = new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      return {
+        work: async () => {
+          started = true;
+          await done;
+        },
+        started: () => started,
+        finish: () => finish(),
+      };
+    };
+
+    it('runs the work once it has its turn, counting it as under way until it settles', async () => {
+      const gate = createAckGate({ maxWaitMs: 10_000, maxBacklog: 10 });
+      const res = response();
+      gate.arrived(res);
+      const one = held();
+      const ran = gate.behind(one.work);
+      for (let i = 0; i < 5; i += 1) await nextTurn();
+      expect(one.started()).toBe(false);
+      res.close();
+      for (let i = 0; i < 5; i += 1) await nextTurn();
+      expect(one.started()).toBe(true);
+      expect(gate.waiting()).toEqual({ requests: 0, work: 0, running: 1 });
+      one.finish();
+      await ran;
+      expect(gate.waiting()).toEqual({ requests: 0, work: 0, running: 0 });
+    });
+
+    it('counts work that fails as done', async () => {
+      const gate = createAckGate({ maxWaitMs: 10_000 });
+      await expect(gate.behind(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      expect(gate.waiting()).toEqual({ requests: 0, work: 0, running: 0 });
+    });
+
+    it('with its backlog full, starts new work on the next turn even while a request is unanswered', async () => {
+      const gate = createAckGate({ maxWaitMs: 10_000, maxBacklog: 3 });
+      const works = [held(), held(), held()];
+      const ran = works.map((w) => gate.behind(w.work));
+      for (let i = 0; i < 5; i += 1) await nextTurn();
+      expect(works.map((w) => w.started())).toEqual([true, true, true]);
+      // Three under way: a request waiting for its answer no longer holds new work back.
+      const unanswered = response();
+      gate.arrived(unanswered);
+      const fourth = held();
+      const ranFourth = gate.behind(fourth.work);
+      await nextTurn();
+      expect(fourth.started()).toBe(true);
+      // Below the backlog again: new work gives way to the unanswered request once more.
+      for (const w of [...works, fourth]) w.finish();
+      await Promise.all([...ran, ranFourth]);
+      const fifth = held();
+      const ranFifth = gate.behind(fifth.work);
+      for (let i = 0; i < 5; i += 1) await nextTurn();
+      expect(fifth.started()).toBe(false);
+      expect(gate.waiting()).toEqual({ requests: 1, work: 1, running: 0 });
+      unanswered.close();
+      fifth.finish();
+      await ranFifth;
+      expect(fifth.started()).toBe(true);
+    });
   });
 });

@@ -15,23 +15,14 @@ import { appHomeOpened } from './events/app-home-opened';
 import { subteamChanged } from './events/subteam-changed';
 import { userChanged } from './events/user-changed';
 import { type InFlight, trackInFlight } from './in-flight';
-import {
-  ackFirst,
-  ackForm,
-  afterPendingIo,
-  guard,
-  ignoreRedelivery,
-  type Submitted,
-  scope,
-} from './middleware';
+import { ackFirst, ackForm, guard, ignoreRedelivery, onNextTurn, type Submitted, scope } from './middleware';
 import { denySubmitted } from './views/deny-submitted';
 import { type ExtendForm, extendSubmitted, readExtendForm } from './views/extend-submitted';
 import { readRequestSubmit, requestSubmitted } from './views/request-submitted';
 
 /**
  * Registers every listener (one callback per file) behind the middleware each needs, and returns the
- * count of listeners in progress for shutdown. `turn` is what work behind an ack waits for (see
- * `ackFirst`). Per listener, in order:
+ * count of listeners in progress for shutdown. `behind` runs the work behind an ack (see `ackFirst`). Per listener, in order:
  *
  * - commands and buttons: `ackFirst` → `ignoreRedelivery` → `scope` → `guard` → listener;
  * - forms: `scope` → `ackForm(read)` (or `ackFirst`) → `guard` → listener;
@@ -40,12 +31,12 @@ import { readRequestSubmit, requestSubmitted } from './views/request-submitted';
 export function mountListeners(
   app: App,
   shared: ListenerContext,
-  turn: () => Promise<void> = afterPendingIo,
+  behind: (work: () => Promise<void>) => Promise<void> = onNextTurn,
 ): InFlight {
   const inFlight = trackInFlight(app);
   const ctx: ListenerContext = { ...shared, track: inFlight.track };
   const person = scope(ctx);
-  const acked = ackFirst(turn);
+  const acked = ackFirst(behind);
   const clicked = [acked, ignoreRedelivery, person] as const;
   const button = (id: string, failed: string, listener: (args: ButtonArgs) => Promise<void>) =>
     app.action<BlockButtonAction, Scope>(id, ...clicked, guard(ctx, failed), listener);

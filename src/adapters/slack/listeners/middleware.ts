@@ -29,17 +29,23 @@ export const SOMETHING_WENT_WRONG: Message = {
 /**
  * Commands and buttons: the HTTP answer goes first, so Slack's 3 seconds never include a Slack, AWS or
  * directory call (`processBeforeResponse` is off: `ack()` answers at once). The work behind the ack then
- * waits for its `turn` (HTTP: the ack gate, `createAckGate`, until no other Slack request is waiting
- * for its answer; Socket Mode: the event loop's next turn), so requests that arrived meanwhile are
- * acked first instead of each ack queuing behind the database and AWS work of every click before it.
+ * runs `behind` the acks (HTTP: the ack gate, `createAckGate`, which starts it once no other Slack
+ * request is waiting for its answer; Socket Mode: on the event loop's next turn), so requests that
+ * arrived meanwhile are acked first instead of each ack queuing behind the database and AWS work of
+ * every click before it.
  */
 export const ackFirst =
-  (turn: () => Promise<void>) =>
+  (behind: (work: () => Promise<void>) => Promise<void>) =>
   async ({ ack, next }: Acked & AllMiddlewareArgs): Promise<void> => {
     await ack();
-    await turn();
-    await next();
+    await behind(next);
   };
+
+/** Socket Mode's `behind`: the work starts on the event loop's next turn. */
+export const onNextTurn = async (work: () => Promise<void>): Promise<void> => {
+  await afterPendingIo();
+  await work();
+};
 
 /** Resolves once the I/O already waiting (requests that arrived, answers from Slack and AWS) has been handled. */
 export const afterPendingIo = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
