@@ -499,19 +499,19 @@ describe('a crash at any step of opening or closing a grant is recovered on rest
         if (c.end === 'expiry' && recovered.grant?.endedAt !== undefined)
           expect(recovered.grant.endedAt.getTime()).toBeGreaterThanOrEqual(grant.expiresAt.getTime());
         // Fully closed at start-up: nothing left in EC2, nothing held, a role session denied. A rule left
-        // here is one the crashed bot created in EC2 and the restart did not find.
+        // here is one the crashed bot created in EC2 and the restart did not find. The rules' backstops
+        // are not held to it yet: their removal follows a close without holding back the next one (a
+        // grant reopened at start-up and expiring at once may still have them); the check below does.
         expect({
           state: recovered.grant?.state,
           rules: recovered.rules,
           holds: recovered.holds,
           sessionDenied: recovered.sessionDenied,
-          backstops: recovered.backstops,
         }).toEqual({
           state: 'closed',
           rules: [],
           holds: [],
           sessionDenied: c.kind === 'aws-role',
-          backstops: [],
         });
       }
 
