@@ -321,7 +321,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const { observed } = monitoring;
   const slackClient = (): WebClient =>
     new ObservedWebClient(env.slackBotToken, clientOptions(), observed.slackApiError);
-  const aws = createAwsClients();
+  const aws = createAwsClients({ timeoutMs: env.awsTimeoutMs });
   // HALLPASS_AWS=dry-run: the same ports, logging the calls they would make; no AWS client is ever used.
   const dryRun = env.aws === 'dry-run' ? createDryRunAws({ logger, clock }) : undefined;
   if (dryRun !== undefined)

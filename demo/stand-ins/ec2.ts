@@ -199,6 +199,14 @@ export interface FakeEc2 {
   aclEntries(aclId: string): FakeAclEntry[];
   /** Answers the next `times` calls of `action` with this AWS error code and HTTP status. */
   failNext(action: string, code: string, httpStatus?: number, times?: number, options?: FailOptions): void;
+  /**
+   * Accepts the next `times` calls of `action` and never answers them (nor carries them out): an
+   * endpoint that stalls, or a connection dropped on the way without a reset. Each stays open until the
+   * caller gives up or `close()`.
+   */
+  stallNext(action: string, times?: number): void;
+  /** Calls accepted and left unanswered by `stallNext` so far. */
+  stalledCount(): number;
   /** Forgets every queued fault: AWS is healthy again. */
   clearFaults(): void;
   /**
@@ -250,7 +258,15 @@ class Ec2Error extends Error {
 }
 
 type Params = Map<string, string>;
-type Fault = { code: string; status: number; remaining: number; afterApply: boolean; skip: number };
+type Fault = {
+  code: string;
+  status: number;
+  remaining: number;
+  afterApply: boolean;
+  skip: number;
+  /** Accept the call and never answer it: neither applied nor refused. */
+  stall?: true;
+};
 type Handler = (params: Params, ctx: { region: string; account: string }) => string;
 type MutableRule = Omit<FakeRule, 'tags' | 'description'> & {
   tags: Record<string, string>;
@@ -724,6 +740,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
   const rules: MutableRule[] = [];
   const calls: FakeEc2Call[] = [];
   const faults = new Map<string, Fault[]>();
+  let stalled = 0;
   const limits = createEc2Limits();
   if (opts.latencyMs !== undefined) limits.setLatency(opts.latencyMs);
   const owners = new Map<string, string>();
@@ -1136,6 +1153,10 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       fault.remaining -= 1;
       if (fault.remaining <= 0) queue.shift();
     }
+    if (fault?.stall === true) {
+      stalled += 1;
+      return;
+    }
     try {
       if (fault !== undefined && !fault.afterApply) {
         throw new Ec2Error(fault.code, `Injected fault: ${fault.code}`, fault.status);
@@ -1318,6 +1339,12 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       });
       faults.set(action, queue);
     },
+    stallNext(action, times = 1) {
+      const queue = faults.get(action) ?? [];
+      queue.push({ code: '', status: 0, remaining: times, afterApply: false, skip: 0, stall: true });
+      faults.set(action, queue);
+    },
+    stalledCount: () => stalled,
     clearFaults() {
       faults.clear();
     },

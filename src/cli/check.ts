@@ -51,7 +51,7 @@ async function runCheck(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise
     const dry = ok('HALLPASS_AWS=dry-run: AWS is not called, so it is not checked');
     print([dry]);
   } else {
-    const aws = createAwsClients({ maxAttempts: 1 });
+    const aws = createAwsClients({ maxAttempts: 1, timeoutMs: config.env.awsTimeoutMs });
     try {
       const region = env['AWS_REGION'] || config.policy.resources[0]?.region || 'us-east-1';
       const found = await checkAws({ aws, policy: config.policy, region, backstop: config.env.backstop });

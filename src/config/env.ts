@@ -55,6 +55,10 @@ export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
 /** Shortest periodic reconciliation allowed: each pass lists every group of the policy, and EC2 throttles. */
 export const MIN_RECONCILE_INTERVAL_MS = 10_000;
 
+/** Bounds of `HALLPASS_AWS_TIMEOUT`: under a second fails calls a busy AWS answers; over two minutes holds closes. */
+export const MIN_AWS_TIMEOUT_MS = 1_000;
+export const MAX_AWS_TIMEOUT_MS = 120_000;
+
 type EnvBase = {
   /** `SLACK_BOT_TOKEN`, `xoxb-…`. Secret: never log it. */
   readonly slackBotToken: string;
@@ -78,6 +82,11 @@ type EnvBase = {
    * {@link DEFAULT_RECONCILE_INTERVAL_MS}.
    */
   readonly reconcileIntervalMs?: number | undefined;
+  /**
+   * `HALLPASS_AWS_TIMEOUT` in ms: the longest one attempt of an AWS call may take before it fails and is
+   * retried. Unset: `undefined`, and the AWS clients apply their 10 s default.
+   */
+  readonly awsTimeoutMs?: number | undefined;
   /**
    * `HALLPASS_AUDIT_KEY` (seals new audit events) and `HALLPASS_AUDIT_OLD_KEYS` (verify older ones).
    * Secret: never log it, never store it. Unset: the audit chain is unkeyed (said plainly at start-up).
@@ -152,6 +161,7 @@ const KEYS = [
   'HALLPASS_API_RATE_LIMIT',
   'LOG_LEVEL',
   'HALLPASS_RECONCILE_INTERVAL',
+  'HALLPASS_AWS_TIMEOUT',
   'HALLPASS_AUDIT_KEY',
   'HALLPASS_AUDIT_OLD_KEYS',
   'HALLPASS_AUDIT_ACCEPT_BROKEN',
@@ -259,6 +269,13 @@ const EnvSchema = z
       .transform((text) => parseDuration(text) ?? -1)
       .refine((ms) => ms === 0 || ms >= MIN_RECONCILE_INTERVAL_MS, {
         error: 'must be a duration of at least 10s, such as 60s or 5m, or 0s to turn the periodic sweep off',
+      })
+      .optional(),
+    HALLPASS_AWS_TIMEOUT: z
+      .string()
+      .transform((text) => parseDuration(text) ?? -1)
+      .refine((ms) => ms >= MIN_AWS_TIMEOUT_MS && ms <= MAX_AWS_TIMEOUT_MS, {
+        error: 'must be a duration from 1s to 2m, such as 10s or 30s',
       })
       .optional(),
     HALLPASS_AUDIT_KEY: z
@@ -406,6 +423,7 @@ export function loadEnv(env: NodeJS.ProcessEnv): ConfigResult<Env> {
     apiCallsPerMinute: v.HALLPASS_API_RATE_LIMIT,
     logLevel: v.LOG_LEVEL,
     reconcileIntervalMs: v.HALLPASS_RECONCILE_INTERVAL,
+    awsTimeoutMs: v.HALLPASS_AWS_TIMEOUT,
     auditKeys: auditKeyringOf(v.HALLPASS_AUDIT_KEY, v.HALLPASS_AUDIT_OLD_KEYS),
     auditAcceptBroken: v.HALLPASS_AUDIT_ACCEPT_BROKEN,
     backstop:

@@ -1,5 +1,14 @@
+import { DEFAULT_MAX_ATTEMPTS } from '../../src/adapters/aws/aws-clients';
 import { ACTION } from '../../src/adapters/slack/ids';
-import { APPROVER, APPROVER_2, GROUP_ID, type Harness, REQUESTER, startHarness } from '../support/harness';
+import {
+  APPROVER,
+  APPROVER_2,
+  DEFAULT_POLICY,
+  GROUP_ID,
+  type Harness,
+  REQUESTER,
+  startHarness,
+} from '../support/harness';
 import {
   allText,
   cardMessage,
@@ -187,4 +196,53 @@ describe('AWS failures while opening a grant', () => {
     ]);
     expect(h.ec2.rules(GROUP_ID)).toEqual([]);
   });
+});
+
+describe('AWS stalling while closing a grant', () => {
+  const OTHER_GROUP = 'sg-0fedcba9876543210';
+  let h: Harness;
+  beforeEach(async () => {
+    // staging-db (approved by itself) on a group of its own, so its close is another batch.
+    const policy = DEFAULT_POLICY.replace(
+      /(- id: staging-db\n(?:.*\n)*?\s+securityGroupId: )\S+/,
+      `$1${OTHER_GROUP}`,
+    );
+    expect(policy).toContain(OTHER_GROUP);
+    h = await startHarness({ policy, env: { HALLPASS_AWS_TIMEOUT: '1s' } });
+    h.ec2.addGroup(OTHER_GROUP);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('fails a revoke EC2 never answers after the timeout, closes the grants behind it, and retries it', async () => {
+    const dbRequest = await ask(h, `prod-db 30m from ${ADDRESS} debugging`);
+    await h.click(APPROVER, ACTION.approveRequest, dbRequest);
+    await settled(h, dbRequest);
+    await h.command(REQUESTER, `staging-db 31m from ${ADDRESS} comparing`);
+    const staging = await h.slack.waitFor(async () =>
+      (await h.hallpass.useCases.overview()).active.find((e) => e.request.resourceId === 'staging-db'),
+    );
+    const stagingRequest = staging.request.id;
+    const grantOf = async (requestId: string) => (await h.hallpass.useCases.cardOf(requestId))?.grant;
+    expect((await grantOf(stagingRequest))?.state).toBe('active');
+    // Every attempt the SDK makes at prod-db's revoke is accepted and never answered.
+    h.ec2.stallNext(REVOKE, DEFAULT_MAX_ATTEMPTS);
+
+    // prod-db's end: without a bound on each attempt this never returns (the pass waits on the call).
+    await h.advance(30 * MINUTE);
+
+    expect(h.ec2.stalledCount()).toBe(DEFAULT_MAX_ATTEMPTS);
+    expect((await grantOf(dbRequest))?.state).toBe('closing');
+    expect(h.ec2.rules(GROUP_ID)).toHaveLength(1);
+
+    // staging-db's end, and the retry of prod-db's close (due a second or two after it failed).
+    await h.advance(MINUTE);
+
+    expect((await grantOf(stagingRequest))?.state).toBe('closed');
+    expect(await grantOf(dbRequest)).toMatchObject({ state: 'closed', endReason: 'expired' });
+    expect(h.ec2.rules(GROUP_ID)).toEqual([]);
+    expect(h.ec2.rules(OTHER_GROUP)).toEqual([]);
+    expect(h.ec2.stalledCount()).toBe(DEFAULT_MAX_ATTEMPTS);
+  }, 60_000);
 });

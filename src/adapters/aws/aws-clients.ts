@@ -23,6 +23,13 @@ export type AwsClientsOptions = {
    * run on a role. The SDK renews it shortly before it ends.
    */
   readonly crossAccountSessionSeconds?: number;
+  /**
+   * Longest one attempt of a call may take, in ms, from the request's start (waiting for a socket
+   * included) to the whole answer; then it fails with `TimeoutError`, which the SDK retries like any
+   * network failure. Default {@link DEFAULT_AWS_TIMEOUT_MS}. Connecting gets at most
+   * {@link MAX_CONNECT_TIMEOUT_MS} of it.
+   */
+  readonly timeoutMs?: number;
 };
 
 /** The AWS clients hallpass uses, each built on first use and then reused. */
@@ -49,6 +56,17 @@ export type AwsClients = {
  */
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
+/**
+ * Default longest attempt of one AWS call. Without a bound an endpoint that accepts and never answers
+ * (a dropped connection nobody reset, a proxy that stalls) holds the call forever — and with it its
+ * security group's lock and the due-work pass that closes every grant. EC2, STS, Scheduler and IAM
+ * answer hallpass's calls in well under a second; 10 s is ample for a slow day, and with
+ * {@link DEFAULT_MAX_ATTEMPTS} attempts one dead endpoint holds a close for about a minute at most.
+ */
+export const DEFAULT_AWS_TIMEOUT_MS = 10_000;
+/** Longest wait for a TCP (and TLS) connection to an AWS endpoint, within the attempt's timeout. */
+export const MAX_CONNECT_TIMEOUT_MS = 5_000;
+
 /** The session name hallpass uses for its own management sessions in other accounts (CloudTrail shows it). */
 export const CROSS_ACCOUNT_SESSION_NAME = 'hallpass';
 
@@ -57,10 +75,11 @@ const MAX_CROSS_ACCOUNT_SECONDS = 3600;
 
 /**
  * Builds the AWS clients lazily and caches them: EC2 per region (and per role for cross-account
- * targets), STS per region, one IAM. Clients get only `region`, `maxAttempts` and `retryMode`, so
- * everything else comes from the SDK's standard chain: credentials from the environment, profile, SSO
- * or instance role, and endpoints from `AWS_ENDPOINT_URL_EC2` / `_STS` / `_IAM` (or `AWS_ENDPOINT_URL`),
- * read when a client first sends.
+ * targets), STS per region, one IAM. Clients get only `region`, `maxAttempts`, `retryMode` and the
+ * bound on each attempt (`timeoutMs`), so everything else comes from the SDK's standard chain:
+ * credentials from the environment, profile, SSO or instance role, and endpoints from
+ * `AWS_ENDPOINT_URL_EC2` / `_STS` / `_IAM` / `_SCHEDULER` (or `AWS_ENDPOINT_URL`), read when a client
+ * first sends.
  *
  * Retry mode is `standard` (exponential backoff with full jitter, a longer base for throttling, capped
  * at 20 s), not `adaptive`: adaptive adds a client-side rate limiter that the SDK still calls
@@ -74,7 +93,18 @@ const MAX_CROSS_ACCOUNT_SECONDS = 3600;
  */
 export function createAwsClients(options: AwsClientsOptions = {}): AwsClients {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const retry = { maxAttempts, retryMode: 'standard' } as const;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_AWS_TIMEOUT_MS;
+  // Every client, the STS one behind a cross-account role's credentials included: the same retries,
+  // and the same bound on each attempt (`throwOnRequestTimeout`: without it the SDK only logs a warning).
+  const retry = {
+    maxAttempts,
+    retryMode: 'standard',
+    requestHandler: {
+      requestTimeout: timeoutMs,
+      throwOnRequestTimeout: true,
+      connectionTimeout: Math.min(timeoutMs, MAX_CONNECT_TIMEOUT_MS),
+    },
+  } as const;
   const sessionSeconds = Math.min(
     MAX_CROSS_ACCOUNT_SECONDS,
     Math.max(

@@ -1,8 +1,14 @@
-import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { GetRoleCommand } from '@aws-sdk/client-iam';
+import { ListSchedulesCommand } from '@aws-sdk/client-scheduler';
+import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   type AwsClients,
   createAwsClients,
+  DEFAULT_AWS_TIMEOUT_MS,
   DEFAULT_MAX_ATTEMPTS,
+  MAX_CONNECT_TIMEOUT_MS,
 } from '../../../src/adapters/aws/aws-clients';
 import { createEc2ClientFactory } from '../../../src/adapters/aws/ec2-clients';
 import { createEc2NetworkAccess } from '../../../src/adapters/aws/ec2-network-access';
@@ -272,5 +278,84 @@ describe('cross-account EC2 clients against the fake STS', () => {
     expect(out.$metadata.attempts).toBe(2);
     expect(sts.calls.map((c) => c.action)).toEqual(['AssumeRole', 'AssumeRole']);
     expect(sts.sessions).toHaveLength(1);
+  });
+});
+
+describe('AWS endpoints that accept and never answer', () => {
+  let silent: Server;
+  /** Connections the silent endpoint accepted: one per attempt. */
+  let accepted: Socket[];
+  const savedScheduler = process.env['AWS_ENDPOINT_URL_SCHEDULER'];
+  beforeEach(async () => {
+    accepted = [];
+    silent = createServer((socket) => {
+      accepted.push(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    setEnv({
+      AWS_ENDPOINT_URL_EC2: url,
+      AWS_ENDPOINT_URL_STS: url,
+      AWS_ENDPOINT_URL_IAM: url,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+    });
+    process.env['AWS_ENDPOINT_URL_SCHEDULER'] = url;
+  });
+  afterEach(async () => {
+    if (savedScheduler === undefined) delete process.env['AWS_ENDPOINT_URL_SCHEDULER'];
+    else process.env['AWS_ENDPOINT_URL_SCHEDULER'] = savedScheduler;
+    for (const socket of accepted) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  /** Each client's call, against the silent endpoint. */
+  const calls: [string, (aws: AwsClients) => Promise<unknown>][] = [
+    [
+      'EC2',
+      (aws) =>
+        aws.ec2For({ region: 'us-east-1', groupId: GROUP }).send(new DescribeSecurityGroupsCommand({})),
+    ],
+    ['STS', (aws) => aws.stsFor('us-east-1').send(new GetCallerIdentityCommand({}))],
+    ['IAM', (aws) => aws.iam.send(new GetRoleCommand({ RoleName: 'HallpassNetwork' }))],
+    [
+      'EventBridge Scheduler',
+      (aws) => aws.schedulerFor({ region: 'us-east-1', groupId: GROUP }).send(new ListSchedulesCommand({})),
+    ],
+    [
+      // The credentials of another account's role come from STS first: that call is bounded too.
+      'EC2 in another account (its AssumeRole)',
+      (aws) => aws.ec2For(crossAccount).send(new DescribeSecurityGroupsCommand({})),
+    ],
+  ];
+
+  it.each(calls)(
+    '%s: each attempt fails with TimeoutError after timeoutMs, and is retried',
+    async (_name, call) => {
+      const aws = clients({ timeoutMs: 1_000, maxAttempts: 2 });
+
+      const error = await call(aws).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+
+      // Without a bound the call never settles, and the test runs out of time instead.
+      expect(error).toMatchObject({ name: 'TimeoutError' });
+      expect(accepted).toHaveLength(2);
+    },
+  );
+
+  it('bounds each attempt at 10 s unless told otherwise, connecting at 5 s', async () => {
+    const ec2 = clients().ec2For({ region: 'us-east-1', groupId: GROUP });
+
+    expect(DEFAULT_AWS_TIMEOUT_MS).toBe(10_000);
+    const handler = ec2.config.requestHandler as unknown as {
+      configProvider: Promise<Record<string, unknown>>;
+    };
+    await expect(handler.configProvider).resolves.toMatchObject({
+      requestTimeout: DEFAULT_AWS_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+      connectionTimeout: MAX_CONNECT_TIMEOUT_MS,
+    });
   });
 });
