@@ -172,6 +172,11 @@ export const ruleHolds = pgTable(
   (t) => [
     index('rule_holds_rule_idx').on(t.ruleId),
     index('rule_holds_grant_idx').on(t.grantId),
+    // The live holds of one rule (an open looks for a grant already holding it): found by its key, not by
+    // walking every live grant's holds, which grew with the number of live grants.
+    index('rule_holds_live_key_idx')
+      .on(t.groupId, t.cidr, t.fromPort, t.toPort)
+      .where(unreleasedHold(t.releasedAt)),
     uniqueIndex('rule_holds_live_uq').on(t.grantId, t.ruleId).where(unreleasedHold(t.releasedAt)),
     ...ruleHoldsChecks(t).map(([name, expression]) => check(name, expression)),
   ],
@@ -260,6 +265,8 @@ export const outbox = pgTable(
   (t) => [
     index('outbox_due_idx').on(t.doneAt, t.nextAt),
     index('outbox_lane_idx').on(t.lane, t.doneAt, t.id),
+    // A request's card update still waiting (one is enough; see the store's `enqueue`): only waiting rows.
+    index('outbox_waiting_request_idx').on(t.requestId).where(sql`${t.doneAt} IS NULL`),
   ],
 );
 

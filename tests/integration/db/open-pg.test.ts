@@ -54,7 +54,7 @@ function sqliteTables(): string[] {
 }
 
 describe('the PostgreSQL migrations folder', () => {
-  it('sits beside the SQLite one and lists the init, the hand-written audit migration, the shared state, the address links and the automation tables', () => {
+  it('sits beside the SQLite one and lists the init, the hand-written audit migration, the shared state, the address links, the automation tables and the hot-path indexes', () => {
     expect(PG_MIGRATIONS_FOLDER).toBe(path.resolve(__dirname, '../../../drizzle/postgres'));
     expect(journal().entries.map((e) => e.tag)).toEqual([
       '0000_init',
@@ -62,6 +62,7 @@ describe('the PostgreSQL migrations folder', () => {
       '0002_shared_state',
       '0003_address_links',
       '0004_api_tokens',
+      '0005_live_hold_key',
     ]);
   });
 });

@@ -1,0 +1,2 @@
+CREATE INDEX `outbox_waiting_request_idx` ON `outbox` (`request_id`) WHERE "outbox"."done_at" IS NULL;--> statement-breakpoint
+CREATE INDEX `rule_holds_live_key_idx` ON `rule_holds` (`group_id`,`cidr`,`from_port`,`to_port`) WHERE "rule_holds"."released_at" IS NULL;
