@@ -1,3 +1,4 @@
+import { openLockKey } from '../../../../src/app/open-grant';
 import {
   APPROVERS,
   approved,
@@ -83,6 +84,44 @@ describe('closing a grant', () => {
     expect((await app.stores.audit.lastOfType('grant.closed'))?.details).toMatchObject({
       revokedRuleIds: ['sgr-1'],
     });
+  });
+
+  it('does not list the group for a grant closed while its opener is still at work', async () => {
+    // The opener is alive (it holds the grant's open lock: waiting for the group's lock, or this very
+    // call when the time ran out mid-open). It records every rule it authorizes under the group's lock,
+    // so nothing of it can be unrecorded, and the close revokes what it holds without listing the group.
+    const request = await submit(app, 'prod-db');
+    const now = app.clock.now();
+    await app.stores.requests.decide(request.id, 'approved', APPROVERS[0], now);
+    const grant = await app.stores.grants.insert(
+      buildNewGrant({ requestId: request.id, startsAt: now, expiresAt: new Date(now.getTime() + MINUTE) }),
+    );
+    let listings = 0;
+    const list = app.network.listManaged.bind(app.network);
+    app.network.listManaged = (target) => {
+      listings += 1;
+      return list(target);
+    };
+    app.clock.advance(MINUTE);
+
+    const closed = await app.deps.locks.run(openLockKey(grant.id), () =>
+      app.useCases.closeGrant(grant.id, 'expired', 'hallpass'),
+    );
+
+    expect(closed).toMatchObject({ state: 'closed', endReason: 'expired' });
+    expect(listings).toBe(0);
+    // With the open lock free (the opener gone), the same close lists the group once.
+    const request2 = await submit(app, 'prod-db');
+    await app.stores.requests.decide(request2.id, 'approved', APPROVERS[0], app.clock.now());
+    const orphan = await app.stores.grants.insert(
+      buildNewGrant({
+        requestId: request2.id,
+        startsAt: app.clock.now(),
+        expiresAt: new Date(app.clock.now().getTime() + MINUTE),
+      }),
+    );
+    await app.useCases.closeGrant(orphan.id, 'expired', 'hallpass');
+    expect(listings).toBe(1);
   });
 
   it('keeps a rule two grants share until the last of them ends', async () => {
