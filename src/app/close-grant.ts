@@ -68,7 +68,10 @@ export type CloseFailureDeps = {
 };
 
 /** What announcing a closed grant needs. */
-export type AnnounceClosedDeps = { readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'> };
+export type AnnounceClosedDeps = {
+  readonly notices: Pick<Notices, 'refreshCard' | 'tellBoth'>;
+  readonly audit: Pick<AuditLog, 'list'>;
+};
 
 /** Closes a grant in AWS and in the database; returns it closed, or `undefined` if it was not open. Announces nothing. */
 export type CloseGrant = (grantId: string, reason: EndReason, by: string) => Promise<Grant | undefined>;
@@ -510,6 +513,15 @@ export const announceClosed =
   (deps: AnnounceClosedDeps) =>
   async (grant: Grant): Promise<void> => {
     if (grant.state !== 'closed' && grant.state !== 'failed') return;
+    // A grant that was never announced open is not told as access that closed (the log says which).
+    const neverOpened =
+      grant.endReason !== 'failed' &&
+      !(await deps.audit.list({ requestId: grant.requestId })).some(
+        (e) => e.type === 'grant.opened' && e.grantId === grant.id,
+      );
     await deps.notices.refreshCard(grant.requestId);
-    await deps.notices.tellBoth((card) => ({ type: 'grant-ended', card, grant }), grant.requestId);
+    await deps.notices.tellBoth(
+      (card) => ({ type: 'grant-ended', card, grant, ...(neverOpened ? { neverOpened } : {}) }),
+      grant.requestId,
+    );
   };

@@ -27,7 +27,13 @@ export type Notice =
   | { readonly type: 'request-failed'; readonly card: ApprovalCard }
   | { readonly type: 'request-cancelled'; readonly card: ApprovalCard }
   | { readonly type: 'grant-started'; readonly card: ApprovalCard; readonly grant: Grant }
-  | { readonly type: 'grant-ended'; readonly card: ApprovalCard; readonly grant: Grant }
+  | {
+      readonly type: 'grant-ended';
+      readonly card: ApprovalCard;
+      readonly grant: Grant;
+      /** It never became active (its time ran out, or it was ended, while it was still opening). */
+      readonly neverOpened?: boolean | undefined;
+    }
   /** To the requester, `warnBefore` ahead of the end, with Extend and Done buttons. */
   | { readonly type: 'grant-expiring'; readonly card: ApprovalCard; readonly grant: Grant }
   /** An approved extension moved the end: `previousEnd` → `grant.expiresAt`. */

@@ -138,8 +138,14 @@ describe('an open whose time runs out while it waits for its group', () => {
     const types = (await stores.audit.list()).map((e) => e.type);
     expect(types).not.toContain('grant.opened');
     expect(types).toContain('grant.closed');
-    // And the requester and the channel are told it ended: the card updated, the thread and the DM.
+    // And the requester and the channel are told it ended: the card updated, the thread and the DM —
+    // as access that never opened, not as access that closed.
     expect(await stores.outbox.waiting()).toBe(3);
+    const rows = handle.sqlite.prepare('SELECT notice FROM outbox WHERE notice IS NOT NULL').all();
+    const told = rows.map(
+      (row) => JSON.parse((row as { notice: string }).notice) as { type: string; neverOpened?: boolean },
+    );
+    expect(told.filter((n) => n.type === 'grant-ended').map((n) => n.neverOpened)).toEqual([true, true]);
     handle.close();
   });
 

@@ -224,6 +224,32 @@ const cases: [string, Notice, NoticeAudience, string[]][] = [
     ['Your access to prod-db', 'closed at', at(10).toISOString(), '(revoked by <@U_ADMIN>)'],
   ],
   [
+    'grant-ended',
+    {
+      type: 'grant-ended',
+      card: card(),
+      grant: { ...grant, state: 'closed', endedAt: at(31), endReason: 'expired', endedBy: 'hallpass' },
+      neverOpened: true,
+    },
+    'thread',
+    [
+      'Access to prod-db for <@U_REQ> from 203.0.113.7/32 (tcp 5432) ended at',
+      at(31).toISOString(),
+      '(expired) before it could open: nothing is open for it',
+    ],
+  ],
+  [
+    'grant-ended',
+    {
+      type: 'grant-ended',
+      card: card(),
+      grant: { ...grant, state: 'closed', endedAt: at(31), endReason: 'expired', endedBy: 'hallpass' },
+      neverOpened: true,
+    },
+    'requester',
+    ['Your access to prod-db', 'before it could open', 'Ask again with /access'],
+  ],
+  [
     'request-cancelled',
     {
       type: 'request-cancelled',

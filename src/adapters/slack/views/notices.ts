@@ -143,8 +143,16 @@ function words(notice: Notice, toRequester: boolean, opts: NoticeOptions): Words
         const shut = `What failed request ${id} had already opened on ${res} was closed at ${slackDate(grant.endedAt ?? grant.expiresAt)} (grant ${safeText(grant.id, 80)}).`;
         return { main: shut };
       }
-      const closed = `closed at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${endWords(grant)}) (grant ${safeText(grant.id, 80)})`;
       const what = accessPhrase(request, resource);
+      if (notice.neverOpened === true) {
+        // Never announced open (its time ran out, or it was ended, while it was still opening): not told
+        // as access that closed, and whatever it had started to open is shut.
+        const ended = `ended at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${endWords(grant)}) before it could open: nothing is open for it (grant ${safeText(grant.id, 80)})`;
+        return toRequester
+          ? { main: `Your access to ${res} ${what} ${ended}. Ask again with /access if you still need it.` }
+          : { main: `Access to ${res} for ${mention(request.requesterId)} ${what} ${ended}.` };
+      }
+      const closed = `closed at ${slackDate(grant.endedAt ?? grant.expiresAt)} (${endWords(grant)}) (grant ${safeText(grant.id, 80)})`;
       return toRequester
         ? { main: `Your access to ${res} ${what} ${closed}.` }
         : { main: `Access to ${res} for ${mention(request.requesterId)} ${what} ${closed}.` };
