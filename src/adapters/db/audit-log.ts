@@ -249,13 +249,11 @@ export function createSqliteAuditLog(
 
     list: (filter = {}) =>
       withDbErrors('audit.list', () =>
-        db
-          .select()
-          .from(auditEvents)
-          .where(filter.requestId === undefined ? undefined : eq(auditEvents.requestId, filter.requestId))
-          .orderBy(asc(auditEvents.seq))
-          .all()
-          .map(toEvent),
+        // One request's events: on every close's announcement, so prepared once.
+        (filter.requestId === undefined
+          ? db.select().from(auditEvents).orderBy(asc(auditEvents.seq)).all()
+          : prepared.auditOfRequest.all({ id: filter.requestId })
+        ).map(toEvent),
       ),
 
     head: () =>

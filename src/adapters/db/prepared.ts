@@ -84,6 +84,13 @@ export function createSqlitePrepared(db: Db) {
       .from(outbox)
       .where(and(isNull(outbox.doneAt), eq(outbox.kind, 'card-update'), eq(outbox.requestId, id)))
       .prepare(),
+    /** The audit events of request `id`, in the order they were appended. */
+    auditOfRequest: db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.requestId, id))
+      .orderBy(asc(auditEvents.seq))
+      .prepare(),
     /** The newest audit event's link: its `seq`, hash and key. */
     lastAuditLink: db
       .select({ seq: auditEvents.seq, hash: auditEvents.hash, keyId: auditEvents.keyId })
