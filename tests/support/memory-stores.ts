@@ -490,6 +490,14 @@ export function createMemoryStores(): Stores {
       })),
     nextAttempt: () => heads().sort((a, b) => byTime(a.nextAt, b.nextAt))[0]?.nextAt,
     waiting: () => waiting().length,
+    prune: (before, limit) => {
+      const old = [...t.outbox.values()]
+        .filter((o) => o.doneAt !== undefined && o.doneAt < before && !o.abandoned)
+        .sort((a, b) => a.id - b.id)
+        .slice(0, limit);
+      for (const o of old) t.outbox.delete(o.id);
+      return old.length;
+    },
   };
 
   const lastAudit = (): AuditRow | undefined => [...t.audit.values()].at(-1);

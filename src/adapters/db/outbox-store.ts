@@ -1,4 +1,4 @@
-import { count, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { OutboxStore } from '../../app/ports';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
@@ -71,5 +71,16 @@ export function createSqliteOutboxStore(
         'outbox.waiting',
         () => db.select({ n: count() }).from(outbox).where(waiting).get()?.n ?? 0,
       ),
+
+    prune: (before, limit) =>
+      withDbErrors('outbox.prune', () => {
+        const oldest = db
+          .select({ id: outbox.id })
+          .from(outbox)
+          .where(and(lt(outbox.doneAt, before.getTime()), eq(outbox.abandoned, false)))
+          .orderBy(asc(outbox.id))
+          .limit(limit);
+        return db.delete(outbox).where(inArray(outbox.id, oldest)).run().changes;
+      }),
   };
 }

@@ -41,4 +41,9 @@ export interface OutboxStore {
   nextAttempt(): Promise<Date | undefined>;
   /** How many deliveries are waiting (health and tests). */
   waiting(): Promise<number>;
+  /**
+   * Deletes up to `limit` deliveries sent before `before`, oldest first, and returns how many: nothing
+   * reads a sent delivery again. Abandoned ones are kept, for the record.
+   */
+  prune(before: Date, limit: number): Promise<number>;
 }

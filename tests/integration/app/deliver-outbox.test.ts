@@ -1,6 +1,13 @@
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqliteStores, type SqliteStores } from '../../../src/adapters/db/stores';
-import { deliverOutbox, FIRST_RETRY_MS, GIVE_UP_AFTER_MS } from '../../../src/app/deliver-outbox';
+import {
+  deliverOutbox,
+  FIRST_RETRY_MS,
+  GIVE_UP_AFTER_MS,
+  KEEP_SENT_MS,
+  PRUNE_BATCH,
+  PRUNE_EVERY_MS,
+} from '../../../src/app/deliver-outbox';
 import { InfraError } from '../../../src/app/infra-error';
 import type { ChannelNotice } from '../../../src/app/notices';
 import { createNotices } from '../../../src/app/notify';
@@ -187,6 +194,43 @@ describe('the outbox dispatcher', () => {
     release();
     await running;
     expect(t.sent.map((s) => s.to)).toContain('C1');
+    t.handle.close();
+  });
+
+  it('deletes sent deliveries a week after they went, a batch a minute at most, keeping abandoned ones', async () => {
+    const t = setup();
+    const rows = () =>
+      (
+        t.handle.sqlite.prepare('SELECT done_at, abandoned FROM outbox').all() as {
+          done_at: number | null;
+          abandoned: number;
+        }[]
+      ).map((r) => (r.done_at === null ? 'waiting' : r.abandoned === 1 ? 'abandoned' : 'sent'));
+    for (let i = 0; i < PRUNE_BATCH + 2; i++)
+      await t.deliver({ kind: 'channel', channel: 'C1', notice: report(i) });
+    t.script.set('C2', [failWith(new InfraError('denied', false, 'channel_not_found'))]);
+    await t.deliver({ kind: 'channel', channel: 'C2', notice: report(-1) });
+    await t.run();
+    expect(rows().filter((r) => r === 'sent')).toHaveLength(PRUNE_BATCH + 2);
+    expect(rows()).toContain('abandoned');
+
+    // Within the week nothing goes.
+    t.clock.advance(KEEP_SENT_MS - PRUNE_EVERY_MS);
+    await t.once();
+    expect(rows()).toHaveLength(PRUNE_BATCH + 3);
+    // A week on, one batch; then nothing more until a minute has passed.
+    t.clock.advance(PRUNE_EVERY_MS + 1);
+    await t.once();
+    expect(rows()).toHaveLength(3);
+    await t.once();
+    expect(rows()).toHaveLength(3);
+    t.clock.advance(PRUNE_EVERY_MS);
+    await t.once();
+    expect(rows().sort()).toEqual(['abandoned']);
+    // And what is queued after that is sent as ever.
+    await t.deliver({ kind: 'channel', channel: 'C1', notice: report(1_000) });
+    await t.run();
+    expect(t.sent.at(-1)).toMatchObject({ kind: 'channel', to: 'C1' });
     t.handle.close();
   });
 });

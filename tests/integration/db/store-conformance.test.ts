@@ -909,6 +909,28 @@ function conformance(implementation: Implementation): void {
       ]);
       expect(await stores.outbox.nextAttempt()).toEqual(at(1));
     });
+
+    it('prunes sent deliveries older than the cut, oldest first, keeping abandoned and waiting ones', async () => {
+      const ids: Record<string, number> = {};
+      for (const name of ['a', 'b', 'c', 'd', 'e']) {
+        await stores.outbox.enqueue(thread(name, name), T0);
+        const [item] = (await stores.outbox.ready(T0, 10)).filter((o) => o.notice === name);
+        ids[name] = item?.id ?? -1;
+      }
+      await stores.outbox.done(ids['a'] ?? -1, T0);
+      await stores.outbox.done(ids['b'] ?? -1, at(MIN));
+      await stores.outbox.abandon(ids['c'] ?? -1, T0, 'gave up');
+      await stores.outbox.done(ids['d'] ?? -1, at(5 * MIN));
+
+      expect(await stores.outbox.prune(at(2 * MIN), 1)).toBe(1);
+      expect(await stores.outbox.prune(at(2 * MIN), 10)).toBe(1);
+      // What is left: abandoned (kept for the record), sent after the cut, and waiting.
+      expect(await stores.outbox.prune(at(2 * MIN), 10)).toBe(0);
+      expect(await stores.outbox.prune(at(6 * MIN), 10)).toBe(1);
+      expect(await stores.outbox.prune(at(60 * MIN), 10)).toBe(0);
+      expect((await stores.outbox.ready(at(60 * MIN), 10)).map((o) => o.notice)).toEqual(['e']);
+      expect(await stores.outbox.waiting()).toBe(1);
+    });
   });
 
   describe('audit log', () => {

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, lte, min, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, lte, min, sql } from 'drizzle-orm';
 import type { OutboxStore } from '../../../app/ports';
 import { outbox } from '../pg-schema';
 import { outboxValues, toOutboxItem } from '../rows';
@@ -95,6 +95,18 @@ export function createPgOutboxStore(ctx: PgContext): OutboxStore {
       ctx.read('outbox.waiting', async (db) => {
         const [row] = await db.select({ n: count() }).from(outbox).where(waiting);
         return row?.n ?? 0;
+      }),
+
+    prune: (before, limit) =>
+      ctx.write('outbox.prune', async (db) => {
+        const oldest = db
+          .select({ id: outbox.id })
+          .from(outbox)
+          .where(and(lt(outbox.doneAt, before.getTime()), eq(outbox.abandoned, false)))
+          .orderBy(asc(outbox.id))
+          .limit(limit);
+        const gone = await db.delete(outbox).where(inArray(outbox.id, oldest)).returning({ id: outbox.id });
+        return gone.length;
       }),
   };
 }
