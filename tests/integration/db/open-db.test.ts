@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DbError } from '../../../src/adapters/db/db-error';
-import { MIGRATIONS_FOLDER, openDatabase } from '../../../src/adapters/db/open-db';
+import { MIGRATIONS_FOLDER, openDatabase, PAGE_CACHE_KIB } from '../../../src/adapters/db/open-db';
 import { createSqliteStores } from '../../../src/adapters/db/stores';
 import { buildNewRequest } from '../../support/builders';
 
@@ -65,6 +65,9 @@ describe('openDatabase', () => {
       expect(handle.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(handle.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(handle.sqlite.pragma('busy_timeout', { simple: true })).toBeGreaterThan(0);
+      // A page cache of 4 MiB, not better-sqlite3's 16 MiB: a growing database filled it (the soak's memory).
+      expect(handle.sqlite.pragma('cache_size', { simple: true })).toBe(-PAGE_CACHE_KIB);
+      expect(PAGE_CACHE_KIB).toBe(4_000);
     } finally {
       handle.close();
     }
