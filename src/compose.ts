@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { WebClient, WebClientOptions } from '@slack/web-api';
 import { createAwsClients } from './adapters/aws/aws-clients';
 import { createDryRunAws } from './adapters/aws/dry-run-aws';
@@ -129,6 +130,12 @@ const RECOVER_GRACE_MS = 5_000;
  */
 const RECONCILE_REST_RATIO = 3;
 const RECONCILE_MAX_REST_MS = 1_000;
+/**
+ * Security groups start-up's reconciliation looks at once (serving waits for it; AWS answers a listing
+ * in a few hundred ms, so twelve groups one by one take seconds). Four stays far below EC2's request
+ * rate for DescribeSecurityGroupRules.
+ */
+const RECONCILE_STARTUP_LANES = 4;
 
 /** Longest `stop()` waits for the background start-up checks still running. */
 const STOP_WAITS_FOR_CHECKS_MS = 3_000;
@@ -237,6 +244,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   const { env, logger } = opts;
   const clock = opts.clock ?? systemClock;
   const timers = opts.timers ?? systemTimers;
+  const startup = stopwatch();
   const persistence = await openPersistence(env.dbPath, {
     auditKeys: env.auditKeys,
     logger,
@@ -268,6 +276,7 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       },
       'audit log verified',
     );
+    startup.lap('database');
   } catch (error) {
     await persistence.close();
     throw error;
@@ -337,7 +346,11 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     logger,
     trustedWorkspaces: () => policy.trustedWorkspaces ?? [],
   });
-  const reconcilePacing = createPacing({ restRatio: RECONCILE_REST_RATIO, maxRestMs: RECONCILE_MAX_REST_MS });
+  const reconcilePacing = createPacing({
+    restRatio: RECONCILE_REST_RATIO,
+    maxRestMs: RECONCILE_MAX_REST_MS,
+    unpacedLanes: RECONCILE_STARTUP_LANES,
+  });
   const deps: AppDeps = {
     deployment: env.deployment,
     publicUrl: env.publicUrl,
@@ -529,19 +542,24 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
   try {
     // From here on AWS is called. Before serving: finish what a crash interrupted, then close and
     // announce what came due while down.
+    startup.lap('setup');
     const recovered = await locks.run(JOBS.dueWork, () =>
       useCases.recoverInterrupted({ graceMs: persistence.pollMs === undefined ? 0 : RECOVER_GRACE_MS }),
     );
     if (recovered.reopened + recovered.closed > 0)
       logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
+    startup.lap('recovery');
     if (reconcileOn) await sweep.runNow();
+    startup.lap('reconciliation');
     // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
     await announcePolicyChanges(policy);
     await scheduler.start();
+    startup.lap('timersArmed');
     // What those closes left to follow (their rules' backstops removed or moved) is done before serving
     // too: a healthy hallpass has nothing in AWS left over from what came due while it was down.
     await followUps.idle();
     await credentials;
+    startup.lap('followUps');
   } catch (error) {
     // Nothing is served yet: let go of the port and the database (and its lock) before failing.
     scheduler.stop();
@@ -630,8 +648,16 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     });
   }
   http.open();
+  startup.lap('slack');
   logger.info(
-    { port, mode: env.mode, resources: policy.resources.length, deployment: env.deployment },
+    {
+      port,
+      mode: env.mode,
+      resources: policy.resources.length,
+      deployment: env.deployment,
+      // Where start-up's time went (real milliseconds per step), and the process's age: module loading.
+      startupMs: { ...startup.steps, processAge: Math.round(process.uptime() * 1000) },
+    },
     'hallpass started',
   );
   // The tables against the audit chain (the chain itself was verified above): it only logs, so it
@@ -689,5 +715,19 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
       stopped = true;
       await stopAll();
     },
+  };
+}
+
+/** Real milliseconds between start-up's steps, for the 'hallpass started' line: where a slow start went. */
+function stopwatch(): { lap: (step: string) => void; readonly steps: Record<string, number> } {
+  const steps: Record<string, number> = {};
+  let last = performance.now();
+  return {
+    lap: (step) => {
+      const now = performance.now();
+      steps[step] = Math.round(now - last);
+      last = now;
+    },
+    steps,
   };
 }

@@ -19,6 +19,19 @@ export async function eachLimit<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
+/** `map` with an async `fn`, at most `limit` calls in flight (as `eachLimit`); the results in `items`' order. */
+export async function mapLimit<T, U>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<U>,
+): Promise<U[]> {
+  const results = new Array<U>(items.length);
+  await eachLimit([...items.keys()], limit, async (i) => {
+    results[i] = await fn(items[i] as T);
+  });
+  return results;
+}
+
 /** `flatMap` with an async `fn`: every call started at once, the results in `items`' order. */
 export async function flatMapAll<T, U>(
   items: readonly T[],

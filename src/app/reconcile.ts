@@ -2,6 +2,7 @@ import type { Grant } from '../domain/grant';
 import { findResource, type Policy } from '../domain/policy';
 import { SYSTEM_ACTOR } from '../domain/request';
 import type { ClosingUses } from './close-grant';
+import { mapLimit } from './each-limit';
 import { type CutsConnectionsDeps, cutsConnections, planCuts } from './cut-connections';
 import type { OrphanRule, ReconcileReport, RuleDrift } from './notices';
 import { describeError, type Notices } from './notify';
@@ -123,21 +124,29 @@ export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
     /** Every finding of this pass once, for the policy's `alertsChannel`. */
     const all = { orphans: [] as OrphanEntry[], drift: [] as DriftEntry[] };
 
-    for (const { target, channels } of await groupsToReconcile(deps, policy)) {
-      let outcome: GroupOutcome;
-      try {
-        // Paced: a pass over many large groups would otherwise hold this replica's CPU for seconds, and
-        // its due closes with it (10,000 rules on 20 groups: closes up to 1 s late at every pass).
-        outcome = await (deps.reconcilePacing?.paced(() => reconcileGroup(deps, target)) ??
-          reconcileGroup(deps, target));
-      } catch (error) {
+    const groups = await groupsToReconcile(deps, policy);
+    // Paced: a pass over many large groups would otherwise hold this replica's CPU for seconds, and
+    // its due closes with it (10,000 rules on 20 groups: closes up to 1 s late at every pass). Unpaced
+    // (start-up's pass, which serving waits for), several groups at once: their listings overlap.
+    const pacing = deps.reconcilePacing;
+    const looks = await mapLimit(groups, pacing?.lanes() ?? 1, ({ target }) =>
+      (pacing?.paced(() => reconcileGroup(deps, target)) ?? reconcileGroup(deps, target)).then(
+        (outcome): { outcome: GroupOutcome } | { error: unknown } => ({ outcome }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    for (const [i, { target, channels }] of groups.entries()) {
+      // mapLimit answers every item, in order.
+      const look = looks[i] as (typeof looks)[number];
+      if ('error' in look) {
         failed += 1;
         deps.logger.error(
-          { region: target.region, groupId: target.groupId, err: describeError(error) },
+          { region: target.region, groupId: target.groupId, err: describeError(look.error) },
           'reconciliation could not read a security group; will retry',
         );
         continue;
       }
+      const { outcome } = look;
       failed += outcome.failed;
       othersLeft += outcome.othersLeft.length;
       // Counted every pass; said once per group and deployment (there is nothing to do about them).

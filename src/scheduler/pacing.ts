@@ -8,6 +8,8 @@ export type PacingOptions = {
   readonly maxRestMs: number;
   /** Real time in ms (`performance.now`); injected in tests. */
   readonly now?: () => number;
+  /** Items worked on at once before `start` (start-up's pass); one after it. Default 1. */
+  readonly unpacedLanes?: number;
   /** Rests `ms` of real time, or less when `signal` aborts; injected in tests. */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<unknown>;
 };
@@ -41,6 +43,7 @@ export function createPacing(options: PacingOptions): StoppablePacing {
         if (rest >= 1 && started && !halted.signal.aborted) await sleep(rest, halted.signal);
       }
     },
+    lanes: () => (started ? 1 : Math.max(1, options.unpacedLanes ?? 1)),
     start: () => {
       started = true;
     },

@@ -6,4 +6,9 @@
  */
 export type Pacing = {
   paced<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * How many items may be worked on at once: one while the sweep is paced; several before pacing is on
+   * (start-up's pass, which holds up serving: its AWS calls for different groups overlap).
+   */
+  lanes(): number;
 };

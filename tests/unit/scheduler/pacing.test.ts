@@ -31,6 +31,14 @@ describe('pacing a sweep', () => {
     expect(rests).toEqual([300, 60]);
   });
 
+  it('lets several items run at once before it is started (start-up), one at a time after', () => {
+    const pacing = createPacing({ restRatio: 3, maxRestMs: 1_000, unpacedLanes: 4 });
+    expect(pacing.lanes()).toBe(4);
+    pacing.start();
+    expect(pacing.lanes()).toBe(1);
+    expect(createPacing({ restRatio: 3, maxRestMs: 1_000 }).lanes()).toBe(1);
+  });
+
   it('never rests longer than the cap, nor at all after work that took no time', async () => {
     const { pacing, rests, takes } = pacingOnHand(3, 1_000);
     await pacing.paced(takes(900));

@@ -172,6 +172,7 @@ describe('reconciliation and the security group lock', () => {
           steps.push('rest');
           return value;
         },
+        lanes: () => 1,
       },
     };
     await reconcile(deps, { closeGrant: closeGrant(deps), announceClosed: announceClosed(deps) })();
@@ -179,5 +180,41 @@ describe('reconciliation and the security group lock', () => {
     expect(groups.length).toBeGreaterThan(1);
     // Each group's look, then a rest, before the next group is listed.
     expect(steps).toEqual(groups.flatMap((g) => [g, 'rest']));
+  });
+
+  it('looks at several groups at once when unpaced (start-up), and one that fails does not stop the others', async () => {
+    const app = createTestApp();
+    let inFlight = 0;
+    let most = 0;
+    const listed: string[] = [];
+    const list = app.network.listManaged.bind(app.network);
+    const groupIds = [
+      ...new Set(
+        app.deps.policy().resources.flatMap((r) => (r.kind === 'security-group' ? [r.securityGroupId] : [])),
+      ),
+    ];
+    app.network.listManaged = async (target) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      // Each listing waits a few turns, so listings that may overlap do.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      inFlight -= 1;
+      listed.push(target.groupId);
+      if (target.groupId === groupIds[0]) throw new Error('throttled');
+      return list(target);
+    };
+    const deps = {
+      ...app.deps,
+      notices: createNotices(app.deps),
+      reconcilePacing: { paced: <T>(work: () => Promise<T>) => work(), lanes: () => 4 },
+    };
+    const outcome = await reconcile(deps, {
+      closeGrant: closeGrant(deps),
+      announceClosed: announceClosed(deps),
+    })();
+    expect(groupIds.length).toBeGreaterThan(1);
+    expect(most).toBe(Math.min(4, groupIds.length));
+    expect([...listed].sort()).toEqual([...groupIds].sort());
+    expect(outcome.failed).toBe(1);
   });
 });
