@@ -1,5 +1,15 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +21,11 @@ import { type SlackStandIn, startSlackStandIn } from '../tests/support/slack-sta
 import { addresses, pool, RevokeWatch } from './stack';
 import { mib, num, type Row } from './stats';
 
+/**
+ * `BENCH_HEAP_SNAPSHOTS=1`: the soak writes a V8 heap snapshot of the bot (SIGUSR2) after the first round's
+ * idle reading and after the end's, into its directory (kept with `BENCH_KEEP=1`), to compare what is live.
+ */
+const SNAPSHOTS = process.env['BENCH_HEAP_SNAPSHOTS'] === '1';
 /** The checkout whose build runs: this one, or `BENCH_BOT_ROOT` (another version's, to compare). */
 const ROOT = process.env['BENCH_BOT_ROOT'] ?? path.resolve(__dirname, '..');
 const SECRET = 'bench-process-signing-secret-0123456789';
@@ -180,7 +195,9 @@ class ProcessBench {
       env: {
         PATH: process.env['PATH'] ?? '',
         HOME: process.env['HOME'] ?? '',
-        ...(how === 'node' ? { NODE_OPTIONS: nodeOptions() } : {}),
+        ...(how === 'node'
+          ? { NODE_OPTIONS: `${nodeOptions()}${SNAPSHOTS ? ' --heapsnapshot-signal=SIGUSR2' : ''}` }
+          : {}),
         SLACK_BOT_TOKEN: 'xoxb-bench-process',
         SLACK_SIGNING_SECRET: SECRET,
         SLACK_API_URL: this.slack.apiUrl,
@@ -338,6 +355,24 @@ class ProcessBench {
    */
   async idleRows(pid: number, what: string, idleMs: number): Promise<Row[]> {
     return (await this.idle(pid, what, idleMs)).rows;
+  }
+
+  /** Has the bot write a heap snapshot (it runs with `--heapsnapshot-signal=SIGUSR2`), named `<name>.heapsnapshot`. */
+  async heapSnapshot(pid: number, name: string): Promise<void> {
+    const snapshots = () => readdirSync(this.dir).filter((f) => /^Heap\..*\.heapsnapshot$/.test(f));
+    const before = new Set(snapshots());
+    process.kill(pid, 'SIGUSR2');
+    let file: string | undefined;
+    let size = -1;
+    for (;;) {
+      await sleep(1_000);
+      file ??= snapshots().find((f) => !before.has(f));
+      if (file === undefined) continue;
+      const now = statSync(path.join(this.dir, file)).size;
+      if (now === size && now > 0) break;
+      size = now;
+    }
+    renameSync(path.join(this.dir, file), path.join(this.dir, `${name}.heapsnapshot`));
   }
 
   /** {@link idleRows}, with the RSS it read (bytes). */
@@ -534,11 +569,6 @@ async function measureActive(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         await bench.healthy(bot);
         const ms = performance.now() - t0;
         times.push(ms);
-        rows.push({
-          label: `  restart ${turn + 1}: start-up steps`,
-          value: bench.startupSteps(),
-          unit: 'ms',
-        });
         if (turn === 0) {
           rows.push(...startRows(`restart with ${live} active grants`, ms, rssOf(bot.pid)));
           await bench.quiet();
@@ -547,6 +577,12 @@ async function measureActive(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         } else {
           await bench.quiet();
         }
+        // Read once the log has its line (pino writes it behind the start).
+        rows.push({
+          label: `  restart ${turn + 1}: start-up steps`,
+          value: bench.startupSteps(),
+          unit: 'ms',
+        });
         await bench.stop(bot);
       });
     }
@@ -619,14 +655,17 @@ async function measureSoak(sizes: ProcessSizes, rows: Row[]): Promise<void> {
         heapUsed.push(heap.used ?? 0);
         heapTotal.push(heap.total ?? 0);
         // The first round's figure once idle too, to compare with the end's like for like.
-        if (r === 0 && rounds > 1)
+        if (r === 0 && rounds > 1) {
           firstIdle = await soak.idle(bot.pid, `after the first ${count}`, sizes.idleMs);
+          if (SNAPSHOTS) await soak.heapSnapshot(bot.pid, 'soak-first');
+        }
       }
       const first = rss[0] ?? 0;
       const last = rss[rss.length - 1] ?? 0;
       // Idle at the end only to compare with the first round's idle figure.
       const lastIdle =
         firstIdle === undefined ? undefined : await soak.idle(bot.pid, 'at the end', sizes.idleMs);
+      if (SNAPSHOTS && lastIdle !== undefined) await soak.heapSnapshot(bot.pid, 'soak-end');
       const c = soak.counts();
       rows.push(
         {

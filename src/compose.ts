@@ -34,7 +34,7 @@ import {
   type RoleSessions,
   type Timers,
 } from './app/ports';
-import { createUseCases, type UseCases } from './app/use-cases';
+import { createUseCases, type ReconcilePart, type UseCases } from './app/use-cases';
 import type { Env } from './config';
 import { DEFAULT_RECONCILE_INTERVAL_MS } from './config/env';
 import { backstopProblems, findResource, type Policy } from './domain/policy';
@@ -514,8 +514,10 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     aws.destroy();
     throw listenError(env.port, error);
   }
-  // Reconciliation: after recovery, before the expiry timer; then every interval.
+  // Reconciliation: its leftovers part before serving, its rules once hallpass serves (unpaced), then
+  // the whole pass every interval.
   const reconcileOn = opts.reconcile ?? true;
+  let firstPass: ReconcilePart | undefined = 'rules';
   const sweep = createSweep({
     timers,
     logger,
@@ -523,7 +525,9 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     name: 'reconciliation',
     // One replica at a time; the others skip this round (the holder does it for all).
     run: async () => {
-      const ran = await locks.tryRun(JOBS.reconcile, () => useCases.reconcile());
+      const part = firstPass;
+      firstPass = undefined;
+      const ran = await locks.tryRun(JOBS.reconcile, () => useCases.reconcile(part));
       return ran.ran ? ran.value : { failed: 0 };
     },
   });
@@ -548,9 +552,17 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     );
     if (recovered.reopened + recovered.closed > 0)
       logger.warn({ ...recovered }, 'recovered grants interrupted by a restart');
+    // What a crash left half done that the database tells (backstops out of line with an extend,
+    // connection cuts to finish or lift): put right before serving, as every grant's state is above.
+    if (reconcileOn) {
+      const leftovers = await locks.tryRun(JOBS.reconcile, () => useCases.reconcile('leftovers'));
+      if (leftovers.ran && leftovers.value.failed > 0)
+        logger.warn(
+          { ...leftovers.value },
+          'start-up could not put right everything a crash left; reconciliation retries',
+        );
+    }
     startup.lap('recovery');
-    if (reconcileOn) await sweep.runNow();
-    startup.lap('reconciliation');
     // A policy edited while hallpass was down: the grants it no longer describes still close as recorded, and the channel hears so.
     await announcePolicyChanges(policy);
     await scheduler.start();
@@ -577,8 +589,6 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     );
   }
   sweep.start();
-  // Start-up's pass ran back to back; from now on passes rest between groups, beside due closes.
-  reconcilePacing.start();
   outboxLoop.start();
   headLoop.start();
 
@@ -660,6 +670,20 @@ export async function startHallpass(opts: HallpassOptions): Promise<Hallpass> {
     },
     'hallpass started',
   );
+  // Start-up's rules pass, once hallpass serves: it lists every managed rule in AWS (10,000 rules are
+  // 1.5 s of XML on a small machine, and AWS answers each group in its own time), and neither requests
+  // nor the timers armed above wait for it. It closes nothing that is due (the closes above did, with
+  // the rules a dead opener left unrecorded); it finds what a hand or another process left: orphaned
+  // rules, drift. Unpaced, several groups at once; the passes after it rest between groups.
+  if (reconcileOn) {
+    const from = performance.now();
+    void sweep.runNow().finally(() => {
+      reconcilePacing.start();
+      logger.info({ ms: Math.round(performance.now() - from) }, 'start-up reconciliation finished');
+    });
+  } else {
+    reconcilePacing.start();
+  }
   // The tables against the audit chain (the chain itself was verified above): it only logs, so it
   // runs once hallpass serves, a page at a time, never holding up a request or a close.
   tablesChecked = checkTablesAgainstChain(persistence.auditRecord, logger).then(

@@ -45,6 +45,8 @@ export type FakeEc2Call = {
 
 /** Seed for a rule added behind the adapter's back, like one a person created in the console. */
 export type SeedRule = {
+  /** The rule's id, as a database recorded it (a restart bench reseeding EC2); a new one by default. */
+  readonly id?: string;
   readonly groupId: string;
   readonly protocol?: string;
   readonly fromPort: number;
@@ -1204,7 +1206,7 @@ export async function startFakeEc2(opts: FakeEc2Options = {}): Promise<FakeEc2> 
       const protocol = normalizeProtocol(seed.protocol ?? 'tcp');
       const family = seed.cidr.includes(':') ? 6 : 4;
       const rule: MutableRule = {
-        id: newRuleId(),
+        id: seed.id ?? newRuleId(),
         groupId: seed.groupId,
         protocol,
         fromPort: seed.fromPort,

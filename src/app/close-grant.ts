@@ -447,6 +447,20 @@ async function openerGone(deps: Pick<CloseGrantDeps, 'locks'>, grantId: string):
 }
 
 /**
+ * For recovery: a grant whose opener died and whose time ran out while hallpass was down, just moved
+ * from `opening` to `closing`: the rules that opener authorized but never recorded become its holds
+ * (under the group's lock), so its close revokes them with the rest before hallpass serves, instead of
+ * the next reconciliation pass finding them as orphans.
+ */
+export const adoptLeftByDeadOpener =
+  (deps: CloseGrantDeps) =>
+  async (grant: Grant): Promise<void> => {
+    const target = await openingTarget(deps, grant);
+    if (target === undefined) return;
+    await deps.locks.run(lockKeyOf(target), () => adoptUnrecorded(deps, grant.id, target));
+  };
+
+/**
  * Rules authorized for a grant still opening whose opener died before recording them (a replica killed
  * between the authorize and the hold, whose grant then came due before another replica took the open
  * over): only their tags tie them to the grant. Called under the group's lock, so no live open is

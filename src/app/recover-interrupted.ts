@@ -28,11 +28,19 @@ export type RecoverOptions = {
  * again — idempotently: a rule the first attempt created is found again (as a shared hold or as
  * `InvalidPermission.Duplicate` carrying hallpass's tags) and adopted, never doubled. One whose
  * `expires_at` has passed is moved to `closing`, so the expiry sweep revokes whatever it holds.
- * A rule authorized just before the crash but not yet recorded is found by reconciliation (its tags
- * name the grant). `closing` grants need nothing here: the sweep picks them up.
+ * A rule authorized just before the crash but not yet recorded is found by its tags (the grant id):
+ * adopted by the open, or, for a grant moved to `closing`, recorded as its hold here so the sweep
+ * revokes it too. `closing` grants need nothing here: the sweep picks them up.
  */
 export const recoverInterrupted =
-  (deps: Deps, use: { readonly openGrant: OpenGrant }) =>
+  (
+    deps: Deps,
+    use: {
+      readonly openGrant: OpenGrant;
+      /** Records as the grant's holds the rules its dead opener authorized but never recorded. */
+      readonly adoptUnrecorded: (grant: Grant) => Promise<void>;
+    },
+  ) =>
   async (options: RecoverOptions = {}): Promise<{ reopened: number; closed: number }> => {
     let reopened = 0;
     let closed = 0;
@@ -57,7 +65,18 @@ export const recoverInterrupted =
           }
           return m;
         });
-        if (moved.ok) closed += 1;
+        if (moved.ok) {
+          closed += 1;
+          // Before the expiry sweep revokes what it holds (it runs after this, under the same lock).
+          try {
+            await use.adoptUnrecorded(moved.value);
+          } catch (error) {
+            deps.logger.error(
+              { grantId: grant.id, err: describeError(error) },
+              'could not record the rules a dead opener left unrecorded; reconciliation revokes them',
+            );
+          }
+        }
         continue;
       }
       try {

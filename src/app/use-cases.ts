@@ -4,7 +4,7 @@ import { tokenAdmin } from './api-tokens';
 import { approveRequest } from './approve-request';
 import { reconcileBackstops, syncBackstops } from './backstop';
 import { cancelRequest } from './cancel-request';
-import { announceClosed, closeGrant } from './close-grant';
+import { adoptLeftByDeadOpener, announceClosed, closeGrant } from './close-grant';
 import { checkConnectionTracking, type LingeringConnections } from './connection-tracking';
 import { reportStrayDenies, runCuts } from './cut-connections';
 import { deliverOutbox } from './deliver-outbox';
@@ -20,7 +20,7 @@ import { announcePolicyChanges } from './policy-changes';
 import { nextHeadPublication, publishScheduledHead } from './publish-head';
 import { dashboard, overview, resourcesFor } from './queries';
 import { COMMANDS_PER_MINUTE } from './rate-limit';
-import { reconcile } from './reconcile';
+import { type ReconcileResult, reconcile } from './reconcile';
 import { recoverInterrupted } from './recover-interrupted';
 import { reviewGrant } from './review-grant';
 import { revokeGrant } from './revoke-grant';
@@ -32,6 +32,24 @@ const EVENT_MEMORY_MS = 60 * 60_000;
 
 /** How often reconciliation reads the connection tracking of the groups' interfaces. */
 const TRACKING_EVERY_MS = 60 * 60_000;
+
+/**
+ * One part of a reconciliation pass (the whole pass when none is named). `leftovers`: what a crash
+ * left half done that the database alone tells — backstops brought in line with the grants (an extend
+ * interrupted before it moved them), connection cuts finished or lifted; run at start-up before serving.
+ * `rules`: every group listed in AWS and compared (orphans, drift) and the connection tracking read;
+ * start-up's pass once hallpass serves (it lists every managed rule: seconds at 10,000).
+ */
+export type ReconcilePart = 'leftovers' | 'rules';
+
+const NO_RULE_FINDINGS: ReconcileResult = {
+  orphansRevoked: 0,
+  drift: 0,
+  grantsEnded: 0,
+  failed: 0,
+  othersLeft: 0,
+  legacyLeft: 0,
+};
 
 /** Binds every use case to its dependencies once; the Slack adapter and the scheduler call these. */
 export function createUseCases(appDeps: AppDeps) {
@@ -63,21 +81,29 @@ export function createUseCases(appDeps: AppDeps) {
     approveRequest: approveRequest(deps, { openGrant: open }),
     denyRequest: denyRequest(deps),
     openGrant: open,
-    recoverInterrupted: recoverInterrupted(deps, { openGrant: open }),
+    recoverInterrupted: recoverInterrupted(deps, {
+      openGrant: open,
+      adoptUnrecorded: adoptLeftByDeadOpener(deps),
+    }),
     /**
      * Reconciliation with AWS: orphaned tagged rules revoked, drift reported; then the backstops —
-     * schedules nobody wants removed, missing ones put back, every rule's in line.
+     * schedules nobody wants removed, missing ones put back, every rule's in line. `part`: only one
+     * part (see {@link ReconcilePart}).
      */
-    reconcile: async () => {
-      const rules = await reconcileRules();
-      const b = await backstops();
+    reconcile: async (part?: ReconcilePart) => {
+      const rules = part === 'leftovers' ? NO_RULE_FINDINGS : await reconcileRules();
+      const noLeftovers = { orphansRemoved: 0, missingRestored: 0, othersLeft: 0, failed: 0 };
+      const b = part === 'rules' ? noLeftovers : await backstops();
       // Connection cuts a crash interrupted are finished, and those past their hold lifted.
-      const cuts = await runCuts(deps)();
+      const cuts = part === 'rules' ? { cut: 0, lifted: 0, failed: 0 } : await runCuts(deps)();
       // Read at start-up and then hourly: interfaces change rarely, and EC2's API budget is shared.
       const now = deps.clock.now().getTime();
       let tracking = 0;
       let strays = { found: 0, failed: 0 };
-      if (trackingReadAt === undefined || now - trackingReadAt >= TRACKING_EVERY_MS) {
+      if (
+        part !== 'leftovers' &&
+        (trackingReadAt === undefined || now - trackingReadAt >= TRACKING_EVERY_MS)
+      ) {
         trackingReadAt = now;
         tracking = await readTracking();
         strays = await strayDenies();

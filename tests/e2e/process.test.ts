@@ -105,8 +105,11 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
     writeFileSync(path.join(dir, 'policy.yml'), DEFAULT_POLICY);
     const first = start(envFor('first'));
     await startedPort(first);
-    // The first one reconciled with (the fake) EC2 at start-up: AWS calls are logged per process.
-    expect(callsBy('first').length).toBeGreaterThan(0);
+    // The first one reconciles with (the fake) EC2 once it serves: AWS calls are logged per process.
+    await until(
+      async () => (callsBy('first').length > 0 ? true : undefined),
+      "the first process's AWS calls",
+    );
 
     const second = start(envFor('second'));
     expect(await exitWithin(second)).toBe(1);
@@ -123,7 +126,10 @@ describe('the hallpass process (npm start runs src/main.ts compiled)', () => {
     await first.exited;
     const third = start(envFor('third'));
     await startedPort(third);
-    expect(callsBy('third').length).toBeGreaterThan(0);
+    await until(
+      async () => (callsBy('third').length > 0 ? true : undefined),
+      "the third process's AWS calls",
+    );
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
   }, 60_000);

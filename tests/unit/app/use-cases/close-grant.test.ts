@@ -124,6 +124,41 @@ describe('closing a grant', () => {
     expect(listings).toBe(1);
   });
 
+  it('records the rule a dead opener left unrecorded when recovery closes its expired grant, so the sweep revokes it', async () => {
+    // The opener authorized a rule and died before recording it; the grant's time ran out while
+    // hallpass was down. Recovery moves it to closing and records the rule (found by its grant tag),
+    // so the close that follows revokes it, before hallpass serves.
+    const request = await submit(app, 'prod-db');
+    await app.stores.requests.decide(request.id, 'approved', APPROVERS[0], app.clock.now());
+    const grant = await app.stores.grants.insert(
+      buildNewGrant({
+        requestId: request.id,
+        startsAt: app.clock.now(),
+        expiresAt: new Date(app.clock.now().getTime() + MINUTE),
+      }),
+    );
+    const groupId = (await app.deps.policy()).resources.find((r) => r.id === 'prod-db');
+    if (groupId?.kind !== 'security-group') throw new Error('prod-db is a security group in the test policy');
+    app.network.rules.set('sgr-left', {
+      ruleId: 'sgr-left',
+      grantId: grant.id,
+      region: groupId.region,
+      groupId: groupId.securityGroupId,
+      protocol: 'tcp',
+      fromPort: 5432,
+      toPort: 5432,
+      cidr: '192.0.2.9/32',
+    });
+    app.clock.advance(2 * MINUTE);
+
+    expect(await app.useCases.recoverInterrupted()).toEqual({ reopened: 0, closed: 1 });
+    expect((await app.stores.rules.holdsOf(grant.id)).map((h) => h.ruleId)).toEqual(['sgr-left']);
+
+    await app.useCases.dueWork.run(app.clock.now());
+    expect(await app.stores.grants.get(grant.id)).toMatchObject({ state: 'closed', endReason: 'expired' });
+    expect(app.network.rules.has('sgr-left')).toBe(false);
+  });
+
   it('keeps a rule two grants share until the last of them ends', async () => {
     app.directory.set(member('U_REQ2'));
     const first = await approved(app);
