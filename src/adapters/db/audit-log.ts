@@ -46,7 +46,7 @@ export {
 /**
  * Every column of the audit table under its row key. The walk reads pages with it as plain rows, as
  * better-sqlite3 builds them: the columns are numbers and text stored as the row holds them, so
- * drizzle's per-row mapping (a third of the start-up walk's time at 30,000 events) adds nothing.
+ * drizzle's per-row mapping adds nothing but garbage (start-up's walk of 30,000 events: about 7 % less).
  */
 const ROW_COLUMNS = sql.raw(
   Object.entries(getTableColumns(auditEvents))
