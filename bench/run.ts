@@ -14,7 +14,9 @@
  * and none otherwise), 2,000 grants for memory per grant (1,000), a 100,000-event audit log (20,000) and
  * Slack's 429s asking to wait 20 s (10 s). `BENCH_NODE_OPTIONS` replaces the
  * process's NODE_OPTIONS (npm start's by default; '' for Node's own), `BENCH_BOT_ENV='NAME=value …'` adds to
- * its environment (e.g. `MALLOC_ARENA_MAX=2`), `BENCH_KEEP=1` keeps its directory. PostgreSQL is the server of
+ * its environment (e.g. `MALLOC_ARENA_MAX=2`), `BENCH_KEEP=1` keeps its directory, `BENCH_RESTARTS=N`
+ * restarts it N times with its grants live, `BENCH_HEAP_SNAPSHOTS=1` has its soak write heap snapshots
+ * (see docs/benchmarks.md; bench/restart.ts restarts a kept directory alone). PostgreSQL is the server of
  * `HALLPASS_BENCH_DATABASE_URL` (else `HALLPASS_TEST_DATABASE_URL`, else postgres://postgres@127.0.0.1:5432/postgres).
  * `BENCH_TIMELINE=<file>` writes the expiry stream's timeline as JSON (each grant's expiry and lateness,
  * EC2's other calls, garbage collections), to line late closes up with what ran then.
