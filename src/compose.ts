@@ -131,9 +131,9 @@ const RECOVER_GRACE_MS = 5_000;
 const RECONCILE_REST_RATIO = 3;
 const RECONCILE_MAX_REST_MS = 1_000;
 /**
- * Security groups start-up's reconciliation looks at once (serving waits for it; AWS answers a listing
- * in a few hundred ms, so twelve groups one by one take seconds). Four stays far below EC2's request
- * rate for DescribeSecurityGroupRules.
+ * Security groups start-up's reconciliation pass looks at once (AWS answers a listing in a few hundred
+ * ms, so twelve groups one by one take seconds before an orphan is found). Four stays far below EC2's
+ * request rate for DescribeSecurityGroupRules.
  */
 const RECONCILE_STARTUP_LANES = 4;
 

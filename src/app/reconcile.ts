@@ -127,7 +127,7 @@ export const reconcile = (deps: Deps, use: ClosingUses): Reconcile => {
     const groups = await groupsToReconcile(deps, policy);
     // Paced: a pass over many large groups would otherwise hold this replica's CPU for seconds, and
     // its due closes with it (10,000 rules on 20 groups: closes up to 1 s late at every pass). Unpaced
-    // (start-up's pass, which serving waits for), several groups at once: their listings overlap.
+    // (start-up's pass), several groups at once: their listings overlap.
     const pacing = deps.reconcilePacing;
     const looks = await mapLimit(groups, pacing?.lanes() ?? 1, ({ target }) =>
       (pacing?.paced(() => reconcileGroup(deps, target)) ?? reconcileGroup(deps, target)).then(

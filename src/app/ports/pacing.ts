@@ -8,7 +8,7 @@ export type Pacing = {
   paced<T>(work: () => Promise<T>): Promise<T>;
   /**
    * How many items may be worked on at once: one while the sweep is paced; several before pacing is on
-   * (start-up's pass, which holds up serving: its AWS calls for different groups overlap).
+   * (start-up's pass: its AWS calls for different groups overlap).
    */
   lanes(): number;
 };
