@@ -38,7 +38,7 @@ const IN_FLIGHT = 16;
 const START_NODE_OPTIONS = '--max-old-space-size=256 --max-semi-space-size=4';
 const nodeOptions = (): string => process.env['BENCH_NODE_OPTIONS'] ?? START_NODE_OPTIONS;
 /** `BENCH_BOT_ENV='NAME=value …'`: more of the bot's environment (e.g. `MALLOC_ARENA_MAX=2`), to compare. */
-const botEnv = (): Record<string, string> =>
+export const botEnv = (): Record<string, string> =>
   Object.fromEntries(
     (process.env['BENCH_BOT_ENV'] ?? '')
       .split(/\s+/)

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { ruleDescription, ruleTags } from '../src/adapters/aws/ec2-network-access';
 import { startFakeEc2 } from '../tests/support/fake-ec2';
 import { startSlackStandIn } from '../tests/support/slack-stand-in';
+import { botEnv } from './process';
 
 const SECRET = 'bench-process-signing-secret-0123456789';
 
@@ -93,12 +94,7 @@ async function main(): Promise<void> {
           AWS_ENDPOINT_URL_EC2: ec2.url,
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           // `BENCH_BOT_ENV='NAME=value …'` as for `process` (e.g. `LD_PRELOAD=libjemalloc.so.2`).
-          ...Object.fromEntries(
-            (process.env['BENCH_BOT_ENV'] ?? '')
-              .split(/\s+/)
-              .filter((pair) => pair.includes('='))
-              .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
-          ),
+          ...botEnv(),
         },
       },
     );

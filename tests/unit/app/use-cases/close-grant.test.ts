@@ -12,6 +12,16 @@ import {
 } from '../../../support/app-deps';
 import { buildNewGrant, buildSgResource } from '../../../support/builders';
 
+/** A grant of prod-db recorded as opening (its request approved), ending a minute from now. */
+async function openingGrant(app: TestApp) {
+  const request = await submit(app, 'prod-db');
+  const now = app.clock.now();
+  await app.stores.requests.decide(request.id, 'approved', APPROVERS[0], now);
+  return app.stores.grants.insert(
+    buildNewGrant({ requestId: request.id, startsAt: now, expiresAt: new Date(now.getTime() + MINUTE) }),
+  );
+}
+
 describe('closing a grant', () => {
   let app: TestApp;
   beforeEach(() => {
@@ -90,12 +100,7 @@ describe('closing a grant', () => {
     // The opener is alive (it holds the grant's open lock: waiting for the group's lock, or this very
     // call when the time ran out mid-open). It records every rule it authorizes under the group's lock,
     // so nothing of it can be unrecorded, and the close revokes what it holds without listing the group.
-    const request = await submit(app, 'prod-db');
-    const now = app.clock.now();
-    await app.stores.requests.decide(request.id, 'approved', APPROVERS[0], now);
-    const grant = await app.stores.grants.insert(
-      buildNewGrant({ requestId: request.id, startsAt: now, expiresAt: new Date(now.getTime() + MINUTE) }),
-    );
+    const grant = await openingGrant(app);
     let listings = 0;
     const list = app.network.listManaged.bind(app.network);
     app.network.listManaged = (target) => {
@@ -111,15 +116,7 @@ describe('closing a grant', () => {
     expect(closed).toMatchObject({ state: 'closed', endReason: 'expired' });
     expect(listings).toBe(0);
     // With the open lock free (the opener gone), the same close lists the group once.
-    const request2 = await submit(app, 'prod-db');
-    await app.stores.requests.decide(request2.id, 'approved', APPROVERS[0], app.clock.now());
-    const orphan = await app.stores.grants.insert(
-      buildNewGrant({
-        requestId: request2.id,
-        startsAt: app.clock.now(),
-        expiresAt: new Date(app.clock.now().getTime() + MINUTE),
-      }),
-    );
+    const orphan = await openingGrant(app);
     await app.useCases.closeGrant(orphan.id, 'expired', 'hallpass');
     expect(listings).toBe(1);
   });
@@ -128,22 +125,15 @@ describe('closing a grant', () => {
     // The opener authorized a rule and died before recording it; the grant's time ran out while
     // hallpass was down. Recovery moves it to closing and records the rule (found by its grant tag),
     // so the close that follows revokes it, before hallpass serves.
-    const request = await submit(app, 'prod-db');
-    await app.stores.requests.decide(request.id, 'approved', APPROVERS[0], app.clock.now());
-    const grant = await app.stores.grants.insert(
-      buildNewGrant({
-        requestId: request.id,
-        startsAt: app.clock.now(),
-        expiresAt: new Date(app.clock.now().getTime() + MINUTE),
-      }),
-    );
-    const groupId = (await app.deps.policy()).resources.find((r) => r.id === 'prod-db');
-    if (groupId?.kind !== 'security-group') throw new Error('prod-db is a security group in the test policy');
+    const grant = await openingGrant(app);
+    const resource = app.deps.policy().resources.find((r) => r.id === 'prod-db');
+    if (resource?.kind !== 'security-group')
+      throw new Error('prod-db is a security group in the test policy');
     app.network.rules.set('sgr-left', {
       ruleId: 'sgr-left',
       grantId: grant.id,
-      region: groupId.region,
-      groupId: groupId.securityGroupId,
+      region: resource.region,
+      groupId: resource.securityGroupId,
       protocol: 'tcp',
       fromPort: 5432,
       toPort: 5432,
