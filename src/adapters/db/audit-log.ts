@@ -1,4 +1,4 @@
-import { asc, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { asc, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { AuditHead, AuditKey } from '../../app/audit-ports';
 import type { AuditEvent, AuditLog } from '../../app/ports';
 import {
@@ -20,6 +20,7 @@ import {
   toEvent,
   type VerifyOptions,
 } from './audit-chain';
+import { sqliteIdIn } from './chunks';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { createSqlitePrepared, type SqlitePrepared } from './prepared';
@@ -98,7 +99,7 @@ function feed(db: Pick<Db, 'select'>, w: ChainWalker, page: readonly AuditRow[])
       : db
           .select({ seq: auditEvents.seq, hash: auditEvents.hash })
           .from(auditEvents)
-          .where(inArray(auditEvents.hash, seals))
+          .where(sqliteIdIn(auditEvents.hash, seals))
           .all();
   w.feedPage(page, owners);
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { BackstopStore, BackstopWant } from '../../app/ports';
-import { idChunks } from './chunks';
+import { idChunks, sqliteIdIn } from './chunks';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { backstopValues, toBackstopRecord as toRecord } from './rows';
@@ -60,7 +60,7 @@ export function createSqliteBackstopStore(db: Db): Sync<BackstopStore> {
               isNull(ruleHolds.releasedAt),
               eq(ruleHolds.managed, true),
               inArray(grants.state, [...LIVE_GRANT_STATES]),
-              ruleIds === undefined ? sql`1 = 1` : inArray(ruleHolds.ruleId, [...ruleIds]),
+              ruleIds === undefined ? sql`1 = 1` : sqliteIdIn(ruleHolds.ruleId, [...ruleIds]),
             ),
           )
           .orderBy(asc(ruleHolds.ruleId), asc(ruleHolds.id))
@@ -92,12 +92,12 @@ export function createSqliteBackstopStore(db: Db): Sync<BackstopStore> {
           const held = db
             .selectDistinct({ ruleId: ruleHolds.ruleId })
             .from(ruleHolds)
-            .where(and(eq(ruleHolds.managed, true), inArray(ruleHolds.ruleId, chunk)))
+            .where(and(eq(ruleHolds.managed, true), sqliteIdIn(ruleHolds.ruleId, chunk)))
             .all();
           const recorded = db
             .select({ ruleId: backstops.ruleId })
             .from(backstops)
-            .where(inArray(backstops.ruleId, chunk))
+            .where(sqliteIdIn(backstops.ruleId, chunk))
             .all();
           for (const r of [...held, ...recorded]) found.add(r.ruleId);
         }

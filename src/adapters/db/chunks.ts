@@ -1,3 +1,6 @@
+import { type SQL, sql } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+
 /**
  * Batches of ids, for the stores' `…All` methods (a batch of closes), on both engines. One statement
  * binds at most `IDS_PER_STATEMENT` ids in its `IN (…)`: SQLite refuses more bound parameters than its
@@ -25,3 +28,14 @@ export function idChunks(ids: readonly string[], size = IDS_PER_STATEMENT): stri
 /** Items of a batch in id order (an UPDATE … RETURNING returns its rows in no set order). */
 export const inIdOrder = <T extends { readonly id: string }>(items: T[]): T[] =>
   items.sort((a, b) => byText(a.id, b.id));
+
+/**
+ * SQLite's `column IN (…ids)` as one SQL text whatever the number of ids: the list is bound as a single
+ * JSON array and read back with `json_each`. drizzle's `inArray` writes one `?` per id, so each length
+ * of list is a statement of its own: batches of closes of every size from 1 to `IDS_PER_STATEMENT`
+ * filled the connection's statement cache with one-off statements, pushed the hot ones out, and kept
+ * their compiled programs in native memory until collected. The planner still looks each id up by
+ * `column`'s index (an `IN` over a subquery becomes index probes).
+ */
+export const sqliteIdIn = (column: SQLiteColumn, ids: readonly string[]): SQL =>
+  sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;

@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { GrantStore, NewGrant } from '../../app/ports';
 import type { Grant } from '../../domain/grant';
 import { err, ok } from '../../domain/result';
-import { idChunks, inIdOrder } from './chunks';
+import { idChunks, inIdOrder, sqliteIdIn } from './chunks';
 import { notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { grantCloseAt, grantCloseParts, longEnoughToWarn } from './due-times';
@@ -42,7 +42,7 @@ export function createSqliteGrantStore(
           db
             .select()
             .from(grants)
-            .where(inArray(grants.id, chunk))
+            .where(sqliteIdIn(grants.id, chunk))
             .orderBy(asc(grants.id))
             .all()
             .map(toGrant),
@@ -85,7 +85,7 @@ export function createSqliteGrantStore(
                     db
                       .update(grants)
                       .set(grantMove(to, patch))
-                      .where(and(inArray(grants.id, chunk), inArray(grants.state, [...from])))
+                      .where(and(sqliteIdIn(grants.id, chunk), inArray(grants.state, [...from])))
                       .returning()
                       .all()
                       .map(toGrant),

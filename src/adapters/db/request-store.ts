@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { NewRequest, RequestStore } from '../../app/ports';
 import type { Approval } from '../../domain/request';
 import { err, ok } from '../../domain/result';
-import { idChunks } from './chunks';
+import { idChunks, sqliteIdIn } from './chunks';
 import { DbError, notFound, withDbErrors } from './db-error';
 import { sqliteDueQuery } from './due-query';
 import { reminderAt as reminderAtOf } from './due-times';
@@ -49,7 +49,7 @@ export function createSqliteRequestStore(
           db
             .select()
             .from(requests)
-            .where(inArray(requests.id, chunk))
+            .where(sqliteIdIn(requests.id, chunk))
             .orderBy(asc(requests.id))
             .all()
             .map(toAccessRequest),

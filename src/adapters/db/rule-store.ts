@@ -1,6 +1,6 @@
 import { and, asc, countDistinct, eq, gte, inArray, isNull, ne, or } from 'drizzle-orm';
 import type { RuleStore } from '../../app/ports';
-import { idChunks } from './chunks';
+import { idChunks, sqliteIdIn } from './chunks';
 import { withDbErrors } from './db-error';
 import type { Db } from './open-db';
 import { createSqlitePrepared, type SqlitePrepared } from './prepared';
@@ -36,7 +36,7 @@ export function createSqliteRuleStore(
           db
             .select()
             .from(ruleHolds)
-            .where(and(inArray(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)))
+            .where(and(sqliteIdIn(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)))
             .orderBy(asc(ruleHolds.id))
             .all()
             .map(toHold),
@@ -54,7 +54,7 @@ export function createSqliteRuleStore(
             .selectDistinct({ ruleId: ruleHolds.ruleId, grantId: ruleHolds.grantId })
             .from(ruleHolds)
             .innerJoin(grants, eq(grants.id, ruleHolds.grantId))
-            .where(and(inArray(ruleHolds.ruleId, chunk), liveHold))
+            .where(and(sqliteIdIn(ruleHolds.ruleId, chunk), liveHold))
             .all();
           for (const h of holders) if (!except.has(h.grantId)) held.add(h.ruleId);
         }
@@ -101,7 +101,7 @@ export function createSqliteRuleStore(
             for (const chunk of idChunks(grantIds)) {
               db.update(ruleHolds)
                 .set({ releasedAt: at.getTime() })
-                .where(and(inArray(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)))
+                .where(and(sqliteIdIn(ruleHolds.grantId, chunk), isNull(ruleHolds.releasedAt)))
                 .run();
             }
           },

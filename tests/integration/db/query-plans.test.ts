@@ -1,5 +1,7 @@
+import { sqliteIdIn } from '../../../src/adapters/db/chunks';
 import { openDatabase } from '../../../src/adapters/db/open-db';
 import { createSqlitePrepared } from '../../../src/adapters/db/prepared';
+import { grants, ruleHolds } from '../../../src/adapters/db/schema';
 
 /**
  * The queries an open and every notice run, planned on an index of their own: without one, SQLite
@@ -35,5 +37,30 @@ describe('SQLite query plans on the hot path', () => {
     expect(planOf(prepared.waitingCardUpdate)).toEqual([
       'SEARCH outbox USING INDEX outbox_waiting_request_idx (request_id=?)',
     ]);
+  });
+
+  it('looks a batch of ids bound as one JSON list up by its index, not by reading the table', () => {
+    expect(
+      planOf(
+        handle.db
+          .select()
+          .from(grants)
+          .where(sqliteIdIn(grants.id, ['a', 'b']))
+          .prepare(),
+      ),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^SEARCH grants USING INDEX sqlite_autoindex_grants_1 \(id=\?\)/),
+      ]),
+    );
+    const holds = planOf(
+      handle.db
+        .select()
+        .from(ruleHolds)
+        .where(sqliteIdIn(ruleHolds.grantId, ['a']))
+        .prepare(),
+    );
+    expect(holds.join('\n')).toMatch(/SEARCH rule_holds USING INDEX \w+ \(grant_id=\?/);
+    expect(holds.join('\n')).not.toMatch(/SCAN rule_holds/);
   });
 });

@@ -156,6 +156,28 @@ describe('drizzle over the statement cache', () => {
     }
   });
 
+  it('prepares a batch of ids once, whatever its length: one statement in the cache, not one per length', async () => {
+    // drizzle's inArray wrote one `?` per id, so batches of closes of every size each prepared and
+    // cached a statement of their own, pushing the hot ones out (sqliteIdIn binds one JSON list).
+    const handle = openDatabase(':memory:');
+    try {
+      const stores = createSqliteStores({ db: handle.db, sqlite: handle.sqlite });
+      const requests = Array.from({ length: 30 }, (_, i) => buildNewRequest({ requesterId: `U${i}` }));
+      for (const r of requests) await stores.requests.insert(r);
+      const ids = requests.map((r) => r.id);
+      await stores.requests.getAll(ids.slice(0, 1));
+      const prepare = jest.spyOn(handle.sqlite, 'prepare');
+      for (let n = 1; n <= ids.length; n++) {
+        const got = await stores.requests.getAll([...ids.slice(0, n), 'req_unknown']);
+        expect(got.map((r) => r.id).sort()).toEqual(ids.slice(0, n).sort());
+      }
+      expect(prepare).not.toHaveBeenCalled();
+      await expect(stores.requests.getAll([])).resolves.toEqual([]);
+    } finally {
+      handle.close();
+    }
+  });
+
   it('runs transactions on the same connection', () => {
     const { handle, cached } = both();
     try {
