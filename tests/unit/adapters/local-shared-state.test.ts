@@ -3,7 +3,7 @@ import { createLocalChangeFeed } from '../../../src/adapters/db/local/change-fee
 import { createSqliteDbHealth } from '../../../src/adapters/db/local/db-health';
 import { createLocalHomeViewers } from '../../../src/adapters/db/local/home-viewers';
 import { createLocalLocks } from '../../../src/adapters/db/local/locks';
-import { createLocalRateLimits } from '../../../src/adapters/db/local/rate-limits';
+import { createLocalRateLimits, SWEEP_FLOOR } from '../../../src/adapters/db/local/rate-limits';
 import type { ChangeKind } from '../../../src/app/ports';
 import { deferred } from '../../support/fake-roles';
 import { MemoryLogger } from '../../support/memory-logger';
@@ -99,6 +99,20 @@ describe('local rate limits', () => {
     for (let i = 0; i < 10_050; i++) expect(await limits.admit(`V${i}`, 1, 1_000, t(5_000))).toBe(true);
     expect(await limits.admit('U1', 1, 1_000, t(5_000))).toBe(true);
     expect(await limits.admit('V1', 1, 1_000, t(5_001))).toBe(false);
+  });
+  it('keeps about a thousand keys, not ten thousand, when each admission is a new person', async () => {
+    // A stream of new requesters, 100 inside the one-second window at any moment: stale keys are swept
+    // once the map passes SWEEP_FLOOR, so it never holds more than that and the live ones.
+    const limits = createLocalRateLimits();
+    const t = (ms: number) => new Date(1_800_000_000_000 + ms);
+    let most = 0;
+    for (let i = 0; i < 20_000; i++) {
+      await limits.admit(`U${i}`, 1, 1_000, t(i * 10));
+      most = Math.max(most, limits.size);
+    }
+    expect(SWEEP_FLOOR).toBeLessThanOrEqual(1_000);
+    expect(most).toBeLessThanOrEqual(1_001);
+    expect(most).toBeGreaterThanOrEqual(100);
   });
 });
 
