@@ -66,7 +66,7 @@ export async function measureClosesAndMemory(closeCount: number, memoryCount: nu
       { label: 'max ended_at − expires_at', value: num(batch.lastEndedMs, 0), unit: 'ms' },
       { label: 'closes per second', value: num(closeRate(batch), 0), unit: 'grants/s' },
       {
-        label: `closes per second, ${rounds.length} more rounds (min–max)`,
+        label: `closes per second, ${rounds.length} more round${rounds.length === 1 ? '' : 's'} (min–max)`,
         value: `${num(Math.min(...rates), 0)}–${num(Math.max(...rates), 0)}`,
         unit: 'grants/s',
       },

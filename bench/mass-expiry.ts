@@ -1,13 +1,10 @@
+import { GRANT_MS } from './batch-expiry';
 import { BenchClock } from './bench-clock';
 import { addresses, type BenchStack, pool, startBenchStack } from './stack';
 import { num, type Row } from './stats';
 
-/** Long enough that nothing expires while the grants are being opened; the clock is pinned meanwhile anyway. */
-const GRANT_MS = 10 * 60_000;
 /** Real time between letting the clock go and the shared expiry: the timer is armed, not already late. */
 const LEAD_MS = 300;
-/** The policy's `warnBefore` (its default): the warnings go out first, alone, as they would. */
-const WARN_BEFORE_MS = 5 * 60_000;
 /** Opens in flight at once (the rate limit is lifted while they open). */
 const CONCURRENCY = 16;
 /** EC2's latency per call (real EC2 answers a revoke in tens to hundreds of milliseconds). */
@@ -122,9 +119,7 @@ async function runOnce(
     CONCURRENCY,
     ({ ip, group }) => stack.submit(ip, GRANT_MS, { group }),
   );
-  clock.release(new Date(expiresAt.getTime() - WARN_BEFORE_MS), 0);
-  stack.wake();
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // What the opens sent is delivered first (no warning is due: see GRANT_MS): the expiry arrives alone.
   await stack.settle();
 
   const firstCall = ec2.calls.length;
