@@ -4,7 +4,7 @@ import { addresses, type BenchStack, pool } from './stack';
 /**
  * The grants' length: under twice the policy's `warnBefore` (5 minutes by default), so no warning is due.
  * Warnings go out minutes before an end and had settled before the shared expiry anyway: sending a
- * batch's worth of them only made the run longer (about a fifth of the quick run), never a figure.
+ * batch's worth of them only made the run longer, never changed a figure.
  * The clock is pinned while a batch opens, so nothing expires meanwhile whatever the length.
  */
 export const GRANT_MS = 9 * 60_000;
